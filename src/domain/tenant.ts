@@ -1,0 +1,166 @@
+/**
+ * Tenants as hbf-core returns them (CONTRACTS.md section 4), decoded once at the
+ * boundary into what the gateway needs: the organization id and the livechat plugin.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { BusinessHours } from "./businessHours.js"
+import { EventType, type ProviderAlias } from "./model.js"
+
+const Secret = Schema.Redacted(Schema.String)
+
+export const HelviaConfig = Schema.Struct({ webhookSecret: Secret })
+export const GenesysConfig = Schema.Struct({
+  region: Schema.String,
+  clientId: Schema.String,
+  clientSecret: Secret,
+  integrationId: Schema.String,
+  queueId: Schema.String,
+  webhookSecret: Secret,
+  apiBaseUrl: Schema.optional(Schema.String),
+  loginBaseUrl: Schema.optional(Schema.String)
+})
+export const CiscoConfig = Schema.Struct({
+  baseUrl: Schema.String,
+  feedId: Schema.String,
+  queueTag: Schema.String,
+  apiKey: Schema.optional(Secret)
+})
+export const ZendeskConfig = Schema.Struct({
+  appId: Schema.String,
+  keyId: Schema.String,
+  keySecret: Secret,
+  webhookSecret: Secret,
+  apiBaseUrl: Schema.String
+})
+
+export const Timeouts = Schema.Struct({
+  pendingSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 900 }),
+  inactivitySeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1800 })
+})
+
+/** Event type -> the hbf flow to trigger for it. */
+export const FlowTriggers = Schema.partial(Schema.Record({ key: EventType, value: Schema.String }))
+
+const integrationTypes = {
+  HELVIA_LIVECHAT: "helvia-livechat",
+  CISCO_LIVECHAT: "cisco-livechat",
+  GENESYS_LIVECHAT: "genesys-livechat",
+  ZENDESK_LIVECHAT: "zendesk"
+} as const satisfies Record<string, ProviderAlias>
+
+const LivechatIntegration = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.String),
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  type: Schema.Literal(...(Object.keys(integrationTypes) as Array<keyof typeof integrationTypes>)),
+  businessHours: Schema.optional(BusinessHours),
+  timeouts: Schema.optionalWith(Timeouts, { default: () => ({ pendingSeconds: 900, inactivitySeconds: 1800 }) }),
+  flowTriggers: Schema.optionalWith(FlowTriggers, { default: () => ({}) }),
+  helvia: Schema.optional(HelviaConfig),
+  genesys: Schema.optional(GenesysConfig),
+  cisco: Schema.optional(CiscoConfig),
+  zendesk: Schema.optional(ZendeskConfig)
+})
+
+/** The provider-specific block, tagged by provider so adapters get their own config typed. */
+export type ProviderConfig =
+  | { readonly provider: "helvia-livechat"; readonly helvia: typeof HelviaConfig.Type }
+  | { readonly provider: "genesys-livechat"; readonly genesys: typeof GenesysConfig.Type }
+  | { readonly provider: "cisco-livechat"; readonly cisco: typeof CiscoConfig.Type }
+  | { readonly provider: "zendesk"; readonly zendesk: typeof ZendeskConfig.Type }
+
+export type LivechatConfig = ProviderConfig & {
+  readonly integrationId: string
+  readonly name?: string
+  readonly businessHours?: BusinessHours
+  readonly timeouts: typeof Timeouts.Type
+  readonly flowTriggers: typeof FlowTriggers.Type
+}
+
+export interface Tenant {
+  readonly id: string
+  readonly displayName: string
+  readonly timezone?: string
+  readonly image?: string
+  readonly organizationId: string
+  /** Right: the enabled livechat plugin; Left: why the tenant has none usable. */
+  readonly livechat: Either.Either<LivechatConfig, string>
+}
+
+const TenantJson = Schema.Struct({
+  id: Schema.String,
+  displayName: Schema.optionalWith(Schema.String, { default: () => "" }),
+  timezone: Schema.optional(Schema.String),
+  image: Schema.optional(Schema.String),
+  organization: Schema.Union(Schema.String, Schema.Struct({ id: Schema.String })),
+  plugins: Schema.optionalWith(
+    Schema.Array(
+      Schema.Struct({
+        category: Schema.String,
+        integrationId: Schema.optional(Schema.String),
+        integration: Schema.optional(Schema.Unknown)
+      })
+    ),
+    { default: () => [] }
+  )
+})
+
+const decodeIntegration = Schema.decodeUnknownEither(LivechatIntegration, { errors: "all" })
+
+const livechatOf = (plugins: typeof TenantJson.Type["plugins"]): Either.Either<LivechatConfig, string> => {
+  const plugin = plugins.find((p) => p.category === "LIVECHAT")
+  if (plugin === undefined) return Either.left("the tenant has no LIVECHAT plugin")
+  return decodeIntegration(plugin.integration).pipe(
+    Either.mapLeft((e) => `the LIVECHAT plugin is invalid: ${ParseResult.TreeFormatter.formatErrorSync(e)}`),
+    Either.flatMap((integration): Either.Either<LivechatConfig, string> => {
+      if (!integration.enabled) return Either.left("the LIVECHAT plugin is disabled")
+      const common = {
+        integrationId: plugin.integrationId ?? integration.id ?? "",
+        ...(integration.name !== undefined ? { name: integration.name } : {}),
+        ...(integration.businessHours !== undefined ? { businessHours: integration.businessHours } : {}),
+        timeouts: integration.timeouts,
+        flowTriggers: integration.flowTriggers
+      }
+      const provider = integrationTypes[integration.type]
+      const missing = () => Either.left(`the ${integration.type} plugin has no "${blockOf[provider]}" block`)
+      switch (provider) {
+        case "helvia-livechat":
+          return integration.helvia ? Either.right({ ...common, provider, helvia: integration.helvia }) : missing()
+        case "genesys-livechat":
+          return integration.genesys ? Either.right({ ...common, provider, genesys: integration.genesys }) : missing()
+        case "cisco-livechat":
+          return integration.cisco ? Either.right({ ...common, provider, cisco: integration.cisco }) : missing()
+        case "zendesk":
+          return integration.zendesk ? Either.right({ ...common, provider, zendesk: integration.zendesk }) : missing()
+      }
+    })
+  )
+}
+
+const blockOf: Record<ProviderAlias, string> = {
+  "helvia-livechat": "helvia",
+  "genesys-livechat": "genesys",
+  "cisco-livechat": "cisco",
+  zendesk: "zendesk"
+}
+
+/** hbf-core's tenant JSON -> Tenant. Only the tenant's own shape can fail; a bad plugin is "not configured". */
+export const decodeTenant = (json: unknown): Effect.Effect<Tenant, ParseResult.ParseError> =>
+  Effect.map(
+    Schema.decodeUnknown(TenantJson)(json),
+    (tenant): Tenant => ({
+      id: tenant.id,
+      displayName: tenant.displayName,
+      ...(tenant.timezone !== undefined ? { timezone: tenant.timezone } : {}),
+      ...(tenant.image !== undefined ? { image: tenant.image } : {}),
+      organizationId: typeof tenant.organization === "string" ? tenant.organization : tenant.organization.id,
+      livechat: livechatOf(tenant.plugins)
+    })
+  )
+
+export const Organization = Schema.Struct({
+  id: Schema.String,
+  displayName: Schema.optional(Schema.String),
+  timezone: Schema.optional(Schema.String)
+})
+export type Organization = typeof Organization.Type

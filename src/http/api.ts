@@ -1,0 +1,179 @@
+/**
+ * The whole HTTP surface of hbf-lcg as one HttpApi (CONTRACTS.md sections 1-3): routes,
+ * schemas and error statuses. /openapi.json and /docs are generated from it.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import {
+  Availability,
+  CreateRequest,
+  ForwardMessage,
+  Id,
+  LivechatEvent,
+  LivechatState,
+  MessageAccepted,
+  Session,
+  UpdateRequest
+} from "../domain/model.js"
+import { AdminAuthentication, Authentication } from "./auth.js"
+import * as E from "./errors.js"
+
+const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
+
+const SubscriberPath = Schema.Struct({ subHandle: Id })
+
+export const StatusFilterParam = Schema.Literal("pending", "active", "ended", "open")
+
+const WindowSeconds = Schema.NumberFromString.pipe(
+  Schema.int({ message: () => "windowSeconds must be a whole number of seconds" }),
+  Schema.between(1, MAX_WINDOW_SECONDS, {
+    message: () => `windowSeconds must be between 1 and ${MAX_WINDOW_SECONDS} (30 days)`
+  })
+)
+
+export class UpstreamApi extends HttpApiGroup.make("upstream")
+  .add(
+    HttpApiEndpoint.post("createRequest", "/requests")
+      .setPayload(CreateRequest)
+      .addSuccess(Session, { status: 201 })
+      .addError(E.TenantNotFound)
+      .addError(E.LivechatNotConfigured)
+      .addError(E.LivechatUnavailable)
+      .addError(E.SessionOpenElsewhere)
+      .addError(E.ProviderError)
+      .addError(E.UpstreamUnavailable)
+      .annotate(
+        OpenApi.Description,
+        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber."
+      )
+  )
+  .add(
+    HttpApiEndpoint.patch("updateRequest", "/requests/subscribers/:subHandle")
+      .setPath(SubscriberPath)
+      .setPayload(UpdateRequest)
+      .addSuccess(Session)
+      .addError(E.SessionNotFound)
+      .addError(E.InvalidTransition)
+  )
+  .add(
+    HttpApiEndpoint.del("terminateSession", "/sessions/tenants/:tenantId/subscribers/:subHandle")
+      .setPath(Schema.Struct({ tenantId: Id, subHandle: Id }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(E.SessionNotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("forwardMessage", "/messages")
+      .setPayload(ForwardMessage)
+      .addSuccess(MessageAccepted, { status: 202 })
+      .addError(E.SessionNotFound)
+      .addError(E.SessionEnded)
+      .addError(E.ProviderError)
+  )
+  .add(
+    HttpApiEndpoint.head("countRequests", "/organizations/:organizationId/requests")
+      .setPath(Schema.Struct({ organizationId: Id }))
+      .setUrlParams(Schema.Struct({ status: Schema.optional(StatusFilterParam) }))
+      .addSuccess(Schema.Void)
+      .annotate(OpenApi.Description, "Answers 200 with the count in the X-Total-Count header.")
+  )
+  .add(
+    HttpApiEndpoint.head("waitingMetrics", "/organizations/:organizationId/tenants/:tenantId/metrics")
+      .setPath(Schema.Struct({ organizationId: Id, tenantId: Id }))
+      .setUrlParams(Schema.Struct({ windowSeconds: Schema.optional(WindowSeconds) }))
+      .addSuccess(Schema.Void)
+      .annotate(
+        OpenApi.Description,
+        "Answers 200 with X-Average-Waiting-Time (whole seconds, over sessions assigned in the window) and X-Waiting-Count (pending now)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("livechatState", "/subscribers/:subHandle/livechat-state")
+      .setPath(SubscriberPath)
+      .addSuccess(LivechatState)
+  )
+  .add(
+    HttpApiEndpoint.get("availability", "/tenants/:tenantId/availability")
+      .setPath(Schema.Struct({ tenantId: Id }))
+      .addSuccess(Availability)
+      .addError(E.TenantNotFound)
+      .addError(E.UpstreamUnavailable)
+  )
+  .addError(E.StoreUnavailable)
+  .middleware(Authentication) {}
+
+const AliasPath = Schema.Struct({ alias: Schema.String })
+
+export class DownstreamApi extends HttpApiGroup.make("downstream")
+  .add(
+    HttpApiEndpoint.post("providerEvents", "/events/:alias")
+      .setPath(AliasPath)
+      .addSuccess(Schema.Struct({ accepted: Schema.Int }))
+      .addError(E.UnknownProvider)
+      .addError(E.InvalidSignature)
+      .addError(E.MalformedWebhook)
+      .addError(E.UpstreamUnavailable)
+      .addError(E.StoreUnavailable)
+      .annotate(
+        OpenApi.Description,
+        "A provider's webhook. The signature is checked on the raw body before anything is applied."
+      )
+  )
+  .add(
+    HttpApiEndpoint.head("providerHealth", "/events/:alias")
+      .setPath(AliasPath)
+      .addSuccess(Schema.Void)
+      .addError(E.UnknownProvider)
+  ) {}
+
+export const ClusterStatus = Schema.Struct({
+  instanceId: Schema.String,
+  mode: Schema.Literal("single-node", "cluster"),
+  leader: Schema.String,
+  epoch: Schema.Int,
+  members: Schema.Array(Schema.Struct({ instanceId: Schema.String, lastHeartbeatAgeMs: Schema.Int })),
+  partitions: Schema.Array(Schema.Struct({ partition: Schema.Int, owner: Schema.String }))
+}).annotations({ identifier: "ClusterStatus" })
+
+export const DeadLetter = Schema.Struct({
+  id: Schema.String,
+  event: LivechatEvent,
+  target: Schema.Literal("hbf-bot", "event-publisher"),
+  reason: Schema.String,
+  attempts: Schema.Int,
+  failedAt: Schema.String
+}).annotations({ identifier: "DeadLetter" })
+
+export class AdminApi extends HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.get("cluster", "/admin/cluster").addSuccess(ClusterStatus))
+  .add(HttpApiEndpoint.get("deadLetters", "/admin/dead-letters").addSuccess(Schema.Array(DeadLetter)))
+  .add(
+    HttpApiEndpoint.post("replayDeadLetter", "/admin/dead-letters/:id/replay")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(DeadLetter)
+      .addError(E.DeadLetterNotFound)
+  )
+  .addError(E.StoreUnavailable)
+  .middleware(AdminAuthentication) {}
+
+export const Health = Schema.Struct({ status: Schema.Literal("ok", "unavailable"), checks: Schema.Record({ key: Schema.String, value: Schema.Boolean }) })
+
+export class OpsApi extends HttpApiGroup.make("ops")
+  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health))
+  .add(
+    HttpApiEndpoint.get("ready", "/health/ready")
+      .addSuccess(Health)
+      .addError(Health.annotations({ ...HttpApiSchema.annotations({ status: 503 }), identifier: "Unready" }))
+  )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text())
+      .annotate(OpenApi.Description, "Prometheus text exposition.")
+  ) {}
+
+export class LcgApi extends HttpApi.make("hbf-lcg")
+  .add(UpstreamApi)
+  .add(DownstreamApi)
+  .add(OpsApi)
+  .add(AdminApi)
+  .annotate(OpenApi.Title, "hbf-lcg")
+  .annotate(OpenApi.Description, "The livechat gateway between hbf-bot and contact-center providers.") {}

@@ -1,0 +1,114 @@
+/** Route handlers: thin translations from HTTP to the Gateway's use cases. */
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer, Metric, MetricState } from "effect"
+import { AppConfig } from "../services/AppConfig.js"
+import { Gateway } from "../services/Gateway.js"
+import { Outbox } from "../services/Outbox.js"
+import { ProviderRegistry } from "../services/ProviderRegistry.js"
+import { SessionStore } from "../services/SessionStore.js"
+import { LcgApi } from "./api.js"
+import { AdminAuthenticationLive, AuthenticationLive } from "./auth.js"
+
+const DEFAULT_WINDOW_SECONDS = 24 * 60 * 60
+
+const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empty({ status: 200, headers })
+
+export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) =>
+  Effect.gen(function* () {
+    const gateway = yield* Gateway
+    return handlers
+      .handle("createRequest", ({ payload }) =>
+        Effect.map(gateway.create(payload), ({ created, session }) =>
+          // 201 for a new session (the endpoint's declared success); 200 for the one already open.
+          created ? session : HttpServerResponse.unsafeJson(session, { status: 200 })
+        )
+      )
+      .handle("updateRequest", ({ path, payload }) => gateway.update(path.subHandle, payload))
+      .handle("terminateSession", ({ path }) => gateway.terminate(path.tenantId, path.subHandle))
+      .handle("forwardMessage", ({ payload }) => gateway.forwardMessage(payload))
+      .handle("countRequests", ({ path, urlParams }) =>
+        Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open"), (n) =>
+          headersOnly({ "x-total-count": String(n) })
+        )
+      )
+      .handle("waitingMetrics", ({ path, urlParams }) =>
+        Effect.map(gateway.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS), (m) =>
+          headersOnly({
+            "x-average-waiting-time": String(m.averageWaitingSeconds),
+            "x-waiting-count": String(m.waitingCount)
+          })
+        )
+      )
+      .handle("livechatState", ({ path }) => gateway.state(path.subHandle))
+      .handle("availability", ({ path }) => gateway.availability(path.tenantId))
+  })
+).pipe(Layer.provide(AuthenticationLive))
+
+export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handlers) =>
+  Effect.gen(function* () {
+    const gateway = yield* Gateway
+    const registry = yield* ProviderRegistry
+    return handlers
+      .handleRaw("providerEvents", ({ path, request }) =>
+        Effect.gen(function* () {
+          // The raw bytes, exactly as signed: nothing is decoded before the signature check.
+          const body = new Uint8Array(yield* Effect.orDie(request.arrayBuffer))
+          const result = yield* gateway.ingestWebhook(path.alias, { headers: request.headers, body })
+          return HttpServerResponse.unsafeJson({ accepted: result.accepted }, { status: 200 })
+        })
+      )
+      .handle("providerHealth", ({ path }) => Effect.asVoid(registry.get(path.alias)))
+  })
+)
+
+export const OpsLive = HttpApiBuilder.group(LcgApi, "ops", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* SessionStore
+    return handlers
+      .handle("live", () => Effect.succeed({ status: "ok" as const, checks: { process: true } }))
+      .handle("ready", () =>
+        Effect.flatMap(store.ping, (storeOk) => {
+          const health = { status: storeOk ? ("ok" as const) : ("unavailable" as const), checks: { store: storeOk } }
+          return storeOk ? Effect.succeed(health) : Effect.fail(health)
+        })
+      )
+      .handle("metrics", () => Effect.sync(prometheusText))
+  })
+)
+
+/** The process's Effect metrics in Prometheus text format (counters and gauges). */
+const prometheusText = (): string => {
+  const lines: Array<string> = []
+  for (const pair of Metric.unsafeSnapshot()) {
+    const name = pair.metricKey.name.replace(/[^a-zA-Z0-9_:]/g, "_")
+    const labels = pair.metricKey.tags.map((t) => `${t.key}="${t.value.replace(/["\\\n]/g, "_")}"`).join(",")
+    const series = labels.length > 0 ? `${name}{${labels}}` : name
+    const state = pair.metricState
+    if (MetricState.isCounterState(state)) lines.push(`${series} ${Number(state.count)}`)
+    else if (MetricState.isGaugeState(state)) lines.push(`${series} ${Number(state.value)}`)
+  }
+  return lines.join("\n") + "\n"
+}
+
+export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const outbox = yield* Outbox
+    return handlers
+      .handle("cluster", () =>
+        Effect.succeed({
+          instanceId: config.instanceId,
+          mode: "single-node" as const,
+          leader: config.instanceId,
+          epoch: 1,
+          members: [{ instanceId: config.instanceId, lastHeartbeatAgeMs: 0 }],
+          partitions: Array.from({ length: config.partitions }, (_, partition) => ({
+            partition,
+            owner: config.instanceId
+          }))
+        })
+      )
+      .handle("deadLetters", () => outbox.deadLetters)
+      .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
+  })
+).pipe(Layer.provide(AdminAuthenticationLive))

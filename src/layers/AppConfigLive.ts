@@ -1,0 +1,123 @@
+/**
+ * AppConfig from the environment. Every variable is read with `Config.all`, so one boot
+ * failure names every bad variable at once.
+ */
+import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { hostname } from "node:os"
+import { randomBytes } from "node:crypto"
+import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
+
+const httpUrl = (name: string) =>
+  Config.string(name).pipe(
+    Config.validate({
+      message: "Expected an http(s) URL",
+      validation: (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol)
+    }),
+    Config.map((s) => s.replace(/\/+$/, ""))
+  )
+
+const positiveInt = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "Expected a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+const nonEmptySecret = (name: string) =>
+  Config.redacted(name).pipe(
+    Config.validate({ message: "Expected a non-empty value", validation: (s) => Redacted.value(s).length > 0 })
+  )
+
+const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
+
+export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  publicUrl: Config.option(httpUrl("LCG_PUBLIC_URL")),
+  jwtSecret: Config.option(nonEmptySecret("LCG_JWT_SECRET")),
+  jwksUrl: Config.option(httpUrl("LCG_JWKS_URL")),
+  jwtAudience: Config.option(Config.string("LCG_JWT_AUDIENCE")),
+  coreUrl: httpUrl("HBF_CORE_URL"),
+  coreToken: nonEmptySecret("HBF_CORE_API_TOKEN"),
+  coreCacheSeconds: Config.integer("HBF_CORE_CACHE_SECONDS").pipe(
+    Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
+    Config.withDefault(60)
+  ),
+  lcmUrl: httpUrl("HBF_LCM_URL"),
+  lcmToken: nonEmptySecret("HBF_LCM_TOKEN"),
+  botUrl: httpUrl("HBF_BOT_URL"),
+  botSigningSecret: Config.option(nonEmptySecret("HBF_BOT_SIGNING_SECRET")),
+  eventPublisherUrl: httpUrl("HBF_EVENT_PUBLISHER_URL"),
+  redisUrl: Config.option(
+    Config.redacted("REDIS_URL").pipe(
+      Config.validate({
+        message: "Expected a redis:// or rediss:// URL",
+        validation: (s) => /^rediss?:\/\/.+/.test(Redacted.value(s)) && URL.canParse(Redacted.value(s))
+      })
+    )
+  ),
+  redisPrefix: Config.string("LCG_REDIS_PREFIX").pipe(
+    Config.validate({ message: "Expected letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),
+    Config.withDefault("lcg")
+  ),
+  instanceId: Config.string("LCG_INSTANCE_ID").pipe(Config.withDefault("")),
+  partitions: positiveInt("LCG_PARTITIONS", 64),
+  ciscoPollIntervalMs: positiveInt("CISCO_POLL_INTERVAL_MS", 5000),
+  zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", 30000),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
+  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12)
+}).pipe(
+  Config.validate({
+    message: "Expected LCG_JWT_SECRET or LCG_JWKS_URL (upstream JWT auth)",
+    validation: (c) => Option.isSome(c.jwtSecret) || Option.isSome(c.jwksUrl)
+  }),
+  Config.map((c): AppConfigValues => ({
+    port: c.port,
+    publicUrl: Option.getOrElse(c.publicUrl, () => `http://localhost:${c.port}`),
+    jwt: {
+      ...Option.match(c.jwtSecret, { onNone: () => ({}), onSome: (secret) => ({ secret }) }),
+      ...Option.match(c.jwksUrl, { onNone: () => ({}), onSome: (jwksUrl) => ({ jwksUrl }) }),
+      ...Option.match(c.jwtAudience, { onNone: () => ({}), onSome: (audience) => ({ audience }) })
+    },
+    hbfCore: { url: c.coreUrl, token: c.coreToken, cacheSeconds: c.coreCacheSeconds },
+    hbfLcm: { url: c.lcmUrl, token: c.lcmToken },
+    hbfBot: {
+      url: c.botUrl,
+      ...Option.match(c.botSigningSecret, { onNone: () => ({}), onSome: (signingSecret) => ({ signingSecret }) })
+    },
+    eventPublisherUrl: c.eventPublisherUrl,
+    ...Option.match(c.redisUrl, { onNone: () => ({}), onSome: (url) => ({ redis: { url, prefix: c.redisPrefix } }) }),
+    instanceId: c.instanceId === "" ? defaultInstanceId() : c.instanceId,
+    partitions: c.partitions,
+    ciscoPollIntervalMs: c.ciscoPollIntervalMs,
+    zendeskPollIntervalMs: c.zendeskPollIntervalMs,
+    logLevel: c.logLevel,
+    logFormat: c.logFormat,
+    httpTimeout: Duration.seconds(10),
+    delivery: { maxAttempts: c.deliveryMaxAttempts, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
+    sweepInterval: Duration.seconds(5)
+  }))
+)
+
+/** One line per bad variable: `NAME: what was expected`. */
+export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArray<string> => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return [...describeConfigError(error.left), ...describeConfigError(error.right)]
+    case "MissingData":
+      return [`${error.path.join("_")}: missing`]
+    default:
+      return [`${error.path.join("_") || "configuration"}: ${error.message.replace(/\s*\n[\s├└─]*/g, "; ")}`]
+  }
+}
+
+export class InvalidConfiguration extends Error {
+  constructor(readonly problems: ReadonlyArray<string>) {
+    super(`invalid configuration:\n  ${[...new Set(problems)].join("\n  ")}`)
+    this.name = "InvalidConfiguration"
+  }
+}
+
+export const loadAppConfig = Effect.mapError(appConfigFromEnv, (e) => new InvalidConfiguration(describeConfigError(e)))
+
+export const AppConfigFromEnv = Layer.effect(AppConfig, loadAppConfig)

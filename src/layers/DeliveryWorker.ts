@@ -1,0 +1,124 @@
+/**
+ * Delivers the outbox to hbf-bot (and flow triggers to event-publisher): per partition one
+ * consumer, per session one lane, so a session's events go out strictly in `seq` order
+ * while different sessions proceed in parallel. A failing event is retried with backoff
+ * (honouring Retry-After) and holds its session's later events back; after the retry
+ * budget, or at once for a permanent refusal, it becomes a dead letter and the lane goes on.
+ */
+import { Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
+import type { LivechatEvent } from "../domain/model.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { EventPublisher } from "../services/EventPublisher.js"
+import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
+import { HbfCore } from "../services/HbfCore.js"
+import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
+import { backoff } from "./outbound.js"
+
+const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
+
+export const makeDeliveryWorker = Effect.gen(function* () {
+  const config = yield* AppConfig
+  const outbox = yield* Outbox
+  const bot = yield* HbfBot
+  const publisher = yield* EventPublisher
+  const core = yield* HbfCore
+
+  const retrying = backoff<DeliveryFailure>(
+    { retries: config.delivery.maxAttempts - 1, baseDelay: config.delivery.baseDelay, maxDelay: config.delivery.maxDelay },
+    (failure) => failure.retryAfter
+  ).pipe(Schedule.whileInput((failure: DeliveryFailure) => !failure.permanent))
+
+  /** The flow to trigger for this event, if the tenant lists one. A failed look-up is retried like a delivery. */
+  const flowOf = (event: LivechatEvent) =>
+    core.tenant(event.tenantId).pipe(
+      Effect.map((tenant) => (tenant.livechat._tag === "Right" ? tenant.livechat.right.flowTriggers[event.type] : undefined)),
+      Effect.catchTag("TenantNotFound", () => Effect.succeed(undefined)),
+      Effect.mapError(
+        (e): DeliveryFailure => ({ _tag: "DeliveryFailure", message: e.message, permanent: false, retryAfter: Option.none() })
+      )
+    )
+
+  const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>
+    target === "hbf-bot"
+      ? bot.deliver(event)
+      : Effect.flatMap(flowOf(event), (flowId) => (flowId === undefined ? Effect.void : publisher.triggerFlow(flowId, event)))
+
+  const deliverTo = (target: DeliveryTarget, event: LivechatEvent) => {
+    let attempts = 0
+    return Effect.suspend(() => {
+      attempts++
+      return send(target, event)
+    }).pipe(
+      Effect.retry(retrying),
+      Effect.catchAll((failure) =>
+        Effect.gen(function* () {
+          const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+          yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
+          yield* outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
+        })
+      ),
+      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })
+    )
+  }
+
+  const deliver = (entry: OutboxEntry) =>
+    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event), { discard: true }).pipe(
+      Effect.zipRight(outbox.ack(entry)),
+      Effect.tap(() => Effect.logDebug("event delivered", { sessionId: entry.event.sessionId, seq: entry.event.seq }))
+    )
+
+  /** Runs one partition until interrupted: one lane per session with events in flight. */
+  const runPartition = (partition: number) =>
+    Effect.gen(function* () {
+      const lanes = new Map<string, Array<OutboxEntry>>()
+      const fibers = yield* FiberSet.make()
+      // A store failure on ack leaves the entry unacked; it comes back when the partition restarts.
+      const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
+        Effect.suspend(() => {
+          const head = lane[0]
+          if (head === undefined) {
+            lanes.delete(sessionId)
+            return Effect.void
+          }
+          return deliver(head).pipe(
+            Effect.catchAll((e) => Effect.logError("outbox ack failed", { sessionId, reason: e.message })),
+            Effect.zipRight(Effect.sync(() => lane.shift())),
+            Effect.zipRight(drain(sessionId, lane))
+          )
+        })
+      yield* outbox.consume(partition).pipe(
+        Stream.runForEach((entry) =>
+          Effect.suspend(() => {
+            const lane = lanes.get(entry.event.sessionId)
+            if (lane !== undefined) {
+              lane.push(entry)
+              return Effect.void
+            }
+            const fresh = [entry]
+            lanes.set(entry.event.sessionId, fresh)
+            return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
+          })
+        )
+      )
+    }).pipe(Effect.scoped)
+
+  return {
+    /** Consumes one partition forever, restarting after a store failure. */
+    runPartition: (partition: number) =>
+      runPartition(partition).pipe(
+        Effect.catchAll((e) => Effect.logError("outbox consumer failed; restarting", { partition, reason: e.message })),
+        Effect.repeat(Schedule.spaced(Duration.seconds(1)))
+      )
+  }
+})
+
+/** Single node: this instance delivers every partition (the cluster coordinator will narrow this). */
+export const DeliveryWorkerLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const worker = yield* makeDeliveryWorker
+    for (let p = 0; p < config.partitions; p++) {
+      yield* Effect.forkScoped(worker.runPartition(p))
+    }
+  })
+)

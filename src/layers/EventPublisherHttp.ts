@@ -1,0 +1,34 @@
+/** hbf-event-publisher over HTTP (CONTRACTS.md section 7). */
+import { HttpClientRequest } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { AppConfig } from "../services/AppConfig.js"
+import { EventPublisher } from "../services/EventPublisher.js"
+import { deliveryFailure } from "./delivery.js"
+import { outboundClient } from "./outbound.js"
+
+export const EventPublisherHttp = Layer.effect(
+  EventPublisher,
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const client = yield* outboundClient({
+      baseUrl: config.eventPublisherUrl,
+      bearer: config.hbfCore.token,
+      timeout: config.httpTimeout
+    })
+    return EventPublisher.of({
+      triggerFlow: (flowId, event) =>
+        client
+          .execute(
+            HttpClientRequest.post("/connectors/flows:trigger").pipe(
+              HttpClientRequest.bodyUnsafeJson({
+                tenantId: event.tenantId,
+                flowId,
+                subHandle: event.subHandle,
+                event: { type: event.type, sessionId: event.sessionId, data: event.data }
+              })
+            )
+          )
+          .pipe(Effect.scoped, Effect.asVoid, Effect.mapError(deliveryFailure("event-publisher")))
+    })
+  })
+)

@@ -1,0 +1,556 @@
+/**
+ * The Gateway's use cases over the store, the providers and hbf-core. Every session change
+ * is a compare-and-set: on a conflict the change is recomputed from the fresh record.
+ */
+import { randomUUID } from "node:crypto"
+import { Clock, Effect, Either, Layer, Option } from "effect"
+import { evaluateBusinessHours } from "../domain/businessHours.js"
+import type {
+  Availability,
+  EndReason,
+  LivechatEvent,
+  ProviderAlias,
+  ProviderEvent,
+  SessionRecord
+} from "../domain/model.js"
+import { toSession } from "../domain/model.js"
+import { applyEvent, cancel, endByGateway, isOpen, type Transition } from "../domain/stateMachine.js"
+import type { LivechatConfig, Tenant } from "../domain/tenant.js"
+import { AppConfig } from "../services/AppConfig.js"
+import {
+  InvalidSignature,
+  InvalidTransition,
+  LivechatNotConfigured,
+  LivechatUnavailable,
+  ProviderError,
+  SessionEnded,
+  SessionNotFound,
+  SessionOpenElsewhere,
+  StoreUnavailable,
+  type TenantNotFound,
+  type UpstreamUnavailable
+} from "../services/errors.js"
+import { Gateway, type GatewayService, type IngestResult } from "../services/Gateway.js"
+import { HbfCore } from "../services/HbfCore.js"
+import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
+import { ProviderRegistry } from "../services/ProviderRegistry.js"
+import { type SessionChange, SessionStore } from "../services/SessionStore.js"
+
+/** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
+const MAX_CAS_ATTEMPTS = 16
+
+const conflictError = (sessionId: string) =>
+  new StoreUnavailable({ message: `session ${sessionId} kept changing under concurrent writes; try again` })
+
+const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+
+export const makeGateway = Effect.gen(function* () {
+  const config = yield* AppConfig
+  const store = yield* SessionStore
+  const core = yield* HbfCore
+  const registry = yield* ProviderRegistry
+
+  const livechatOf = (tenant: Tenant) =>
+    Either.match(tenant.livechat, {
+      onLeft: (why) =>
+        Effect.fail(new LivechatNotConfigured({ tenantId: tenant.id, message: `tenant ${tenant.id}: ${why}` })),
+      onRight: (livechat) => Effect.succeed(livechat)
+    })
+
+  const providerFor = (tenant: Tenant, livechat: LivechatConfig) =>
+    registry
+      .get(livechat.provider)
+      .pipe(
+        Effect.mapError((e) => new LivechatNotConfigured({ tenantId: tenant.id, message: `tenant ${tenant.id}: ${e.message}` }))
+      )
+
+  /** The event as hbf-bot receives it, numbered after the session's last event. */
+  const numbered = (session: SessionRecord, event: ProviderEvent, seq: number): LivechatEvent =>
+    ({
+      id: event.id,
+      sessionId: session.sessionId,
+      tenantId: session.tenantId,
+      organizationId: session.organizationId,
+      subHandle: session.subHandle,
+      provider: session.provider,
+      seq,
+      occurredAt: event.occurredAt,
+      type: event.type,
+      data: event.data
+    }) as LivechatEvent
+
+  /**
+   * Reads the session, lets `decide` compute a change from it, commits it with a
+   * compare-and-set, and starts over from the fresh record on a conflict.
+   */
+  const changeSession = <A, E>(
+    sessionId: string,
+    decide: (session: SessionRecord) => Effect.Effect<{ change?: Omit<SessionChange, "expectedVersion">; result: A }, E>
+  ): Effect.Effect<A | "duplicate", E | SessionNotFound | StoreUnavailable> => {
+    const attempt = (n: number): Effect.Effect<A | "duplicate", E | SessionNotFound | StoreUnavailable> =>
+      Effect.gen(function* () {
+        const session = yield* store.get(sessionId)
+        if (Option.isNone(session)) return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
+        const { change, result } = yield* decide(session.value)
+        if (change === undefined) return result
+        const outcome = yield* store.commit({ ...change, expectedVersion: session.value.version })
+        if (outcome === "committed") return result
+        if (outcome === "duplicate") return "duplicate" as const
+        if (n + 1 >= MAX_CAS_ATTEMPTS) return yield* conflictError(sessionId)
+        return yield* attempt(n + 1)
+      })
+    return attempt(0)
+  }
+
+  /** The record after `transition`, with the events it produced numbered and ready to append. */
+  const withEvents = (session: SessionRecord, next: SessionRecord, events: ReadonlyArray<ProviderEvent>) => {
+    const numberedEvents = events.map((e, i) => numbered(next, e, session.lastSeq + 1 + i))
+    return {
+      next: { ...next, version: session.version + 1, lastSeq: session.lastSeq + events.length },
+      events: numberedEvents
+    }
+  }
+
+  /** Ends a session on the gateway's side (user, timeout) and tells the provider, best effort. */
+  const endSession = (
+    sessionId: string,
+    reason: EndReason,
+    transition: (session: SessionRecord, now: string) => Transition
+  ) =>
+    Effect.gen(function* () {
+      const ended = yield* changeSession(sessionId, (session) =>
+        Effect.gen(function* () {
+          const now = yield* nowIso
+          const t = transition(session, now)
+          if (t._tag === "Drop") {
+            return yield* new InvalidTransition({ message: t.reason, status: session.status })
+          }
+          const event: ProviderEvent = {
+            id: `${session.sessionId}:ended`,
+            occurredAt: now,
+            type: "session.ended",
+            data: { reason }
+          }
+          return { change: { ...withEvents(session, t.next, [event]), seen: [event.id] }, result: t.next }
+        })
+      )
+      if (ended === "duplicate") return
+      yield* tellProviderEnd(ended, reason)
+      return ended
+    })
+
+  const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
+    Effect.gen(function* () {
+      const tenant = yield* core.tenant(session.tenantId)
+      const livechat = yield* livechatOf(tenant)
+      const provider = yield* providerFor(tenant, livechat)
+      yield* provider.end({ session, config: livechat }, reason)
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning("could not tell the provider that the session ended", { reason: e.message })
+      ),
+      Effect.annotateLogs({ sessionId: session.sessionId, provider: session.provider })
+    )
+
+  const openSessionOf = (subHandle: string, tenantId?: string) =>
+    Effect.flatMap(store.latestBySubscriber(subHandle), (latest) =>
+      Option.match(
+        Option.filter(latest, (s) => tenantId === undefined || s.tenantId === tenantId),
+        {
+          onNone: () =>
+            Effect.fail(
+              new SessionNotFound({
+                message:
+                  tenantId === undefined
+                    ? `subscriber ${subHandle} has no session`
+                    : `subscriber ${subHandle} has no session with tenant ${tenantId}`
+              })
+            ),
+          onSome: Effect.succeed
+        }
+      )
+    )
+
+  const ingest = (
+    provider: ProviderAlias,
+    conversationId: string,
+    events: ReadonlyArray<ProviderEvent>
+  ): Effect.Effect<IngestResult, StoreUnavailable> =>
+    Effect.gen(function* () {
+      const found = yield* store.byConversation(provider, conversationId)
+      if (Option.isNone(found)) {
+        yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
+        return { accepted: 0, unknown: 1 }
+      }
+      const accepted = yield* changeSession(found.value.sessionId, (session) =>
+        Effect.gen(function* () {
+          const seen = yield* store.seen(events.map((e) => e.id))
+          const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
+          if (fresh.length === 0) return { result: 0 }
+          const now = yield* nowIso
+          let current = session
+          const applied: Array<ProviderEvent> = []
+          for (const event of fresh) {
+            const t = applyEvent(current, event, now)
+            if (t._tag === "Apply") {
+              current = t.next
+              applied.push(event)
+            } else {
+              yield* Effect.logInfo("event dropped", { eventId: event.id, type: event.type, reason: t.reason })
+            }
+          }
+          // Dropped events are remembered too, so a redelivery is not reconsidered later.
+          return { change: { ...withEvents(session, current, applied), seen: fresh.map((e) => e.id) }, result: applied.length }
+        })
+      ).pipe(
+        Effect.catchTag("SessionNotFound", () => Effect.succeed(0)),
+        Effect.annotateLogs({ sessionId: found.value.sessionId, provider })
+      )
+      return { accepted: accepted === "duplicate" ? 0 : accepted, unknown: 0 }
+    })
+
+  const service: GatewayService = {
+    create: (request) =>
+      Effect.gen(function* () {
+        const tenant = yield* core.tenant(request.tenantId)
+        const livechat = yield* livechatOf(tenant)
+        const provider = yield* providerFor(tenant, livechat)
+
+        const existing = yield* store.latestBySubscriber(request.subHandle)
+        if (Option.isSome(existing) && isOpen(existing.value.status)) {
+          return yield* reuseOpen(existing.value, request.tenantId)
+        }
+
+        const nowMillis = yield* Clock.currentTimeMillis
+        const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
+        if (!hours.openNow) {
+          return yield* new LivechatUnavailable({
+            reason: "outside-business-hours",
+            message: `tenant ${tenant.id} is outside its business hours`,
+            ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {})
+          })
+        }
+
+        const now = new Date(nowMillis).toISOString()
+        const record: SessionRecord = {
+          sessionId: randomUUID(),
+          tenantId: tenant.id,
+          organizationId: tenant.organizationId,
+          subHandle: request.subHandle,
+          provider: provider.alias,
+          status: "pending",
+          createdAt: now,
+          lastActivityAt: now,
+          version: 0,
+          lastSeq: 0,
+          ...(request.channel !== undefined ? { channel: request.channel } : {}),
+          ...(request.queue !== undefined ? { queue: request.queue } : {}),
+          ...(request.user !== undefined ? { user: request.user } : {}),
+          ...(request.metadata !== undefined ? { metadata: request.metadata } : {})
+        }
+        const inserted = yield* store.create(record)
+        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
+
+        const created = yield* provider
+          .create({
+            session: record,
+            tenant,
+            config: livechat,
+            transcript: request.transcript ?? [],
+            ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
+            callbackUrl: `${config.publicUrl}/events/${provider.alias}`
+          })
+          .pipe(
+            Effect.tapError((e) =>
+              Effect.zipRight(
+                Effect.logWarning("the provider refused the livechat request", { reason: e.message }),
+                // The request never reached an agent: close it quietly, hbf-bot learns from the 502.
+                changeSession(record.sessionId, (session) =>
+                  Effect.map(nowIso, (at) => {
+                    const t = endByGateway(session, "error", at)
+                    return t._tag === "Apply" ? { change: withEvents(session, t.next, []), result: undefined } : { result: undefined }
+                  })
+                ).pipe(Effect.ignore)
+              )
+            ),
+            Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias })
+          )
+
+        const opened = yield* changeSession(record.sessionId, (session) => {
+          let next: SessionRecord = {
+            ...session,
+            providerConversationId: created.conversationId,
+            ...(created.providerState !== undefined ? { providerState: created.providerState } : {})
+          }
+          const applied: Array<ProviderEvent> = []
+          for (const event of created.events ?? []) {
+            const t = applyEvent(next, event, now)
+            if (t._tag === "Apply") {
+              next = t.next
+              applied.push(event)
+            }
+          }
+          return Effect.succeed({
+            change: { ...withEvents(session, next, applied), seen: applied.map((e) => e.id) },
+            result: next
+          })
+        }).pipe(
+          Effect.catchTag("SessionNotFound", () =>
+            Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` }))
+          )
+        )
+        yield* Effect.logInfo("livechat requested").pipe(
+          Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias, tenantId: tenant.id })
+        )
+        return { created: true, session: toSession(opened === "duplicate" ? record : opened) }
+      }),
+
+    update: (subHandle, patch) =>
+      Effect.gen(function* () {
+        const open = yield* openSessionOf(subHandle)
+        if (!isOpen(open.status)) {
+          return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
+        }
+        if (patch.status === "cancelled") {
+          const ended = yield* endSession(open.sessionId, "user", cancel)
+          return toSession(ended ?? open)
+        }
+        const updated = yield* changeSession(open.sessionId, (session) =>
+          isOpen(session.status)
+            ? Effect.succeed({
+                change: {
+                  next: {
+                    ...session,
+                    version: session.version + 1,
+                    ...(patch.user !== undefined ? { user: { ...session.user, ...patch.user } } : {}),
+                    ...(patch.metadata !== undefined ? { metadata: { ...session.metadata, ...patch.metadata } } : {})
+                  }
+                },
+                result: session
+              })
+            : Effect.fail(new InvalidTransition({ message: `the session has ${session.status}`, status: session.status }))
+        )
+        const fresh = yield* store.get(open.sessionId)
+        return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))
+      }),
+
+    terminate: (tenantId, subHandle) =>
+      Effect.gen(function* () {
+        const open = yield* openSessionOf(subHandle, tenantId)
+        if (!isOpen(open.status)) {
+          return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
+        }
+        yield* endSession(open.sessionId, "user", (s, now) => endByGateway(s, "user", now)).pipe(
+          Effect.catchTag("InvalidTransition", () =>
+            Effect.fail(new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` }))
+          )
+        )
+      }),
+
+    forwardMessage: (message) =>
+      Effect.gen(function* () {
+        const session = yield* openSessionOf(message.subHandle, message.tenantId)
+        const reservation = yield* store.reserveMessage(session.sessionId, message.messageId)
+        const accepted = { messageId: message.messageId, sessionId: session.sessionId }
+        if (reservation._tag === "Forwarded") return { ...accepted, ...reservation.result }
+        // The same message is being forwarded right now by an earlier attempt.
+        if (reservation._tag === "InFlight") return accepted
+        if (!isOpen(session.status)) {
+          yield* store.releaseMessage(session.sessionId, message.messageId)
+          return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
+        }
+        const sent = yield* Effect.gen(function* () {
+          const tenant = yield* core.tenant(session.tenantId)
+          const livechat = yield* livechatOf(tenant)
+          const provider = yield* providerFor(tenant, livechat)
+          return yield* provider.sendMessage(
+            { session, config: livechat },
+            {
+              messageId: message.messageId,
+              ...(message.text !== undefined ? { text: message.text } : {}),
+              ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
+            }
+          )
+        }).pipe(
+          Effect.mapError((e) =>
+            e._tag === "ProviderError" ? e : new ProviderError({ provider: session.provider, message: e.message })
+          ),
+          Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
+        )
+        yield* store.completeMessage(session.sessionId, message.messageId, sent)
+        yield* touch(session.sessionId)
+        return { ...accepted, ...sent }
+      }),
+
+    count: (organizationId, status) => store.count(organizationId, status),
+
+    waitingMetrics: (tenantId, windowSeconds) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const stats = yield* store.waitingStats(tenantId, now - windowSeconds * 1000)
+        return { averageWaitingSeconds: Math.round(stats.averageSeconds), waitingCount: stats.pending }
+      }),
+
+    state: (subHandle) =>
+      Effect.map(store.latestBySubscriber(subHandle), (latest) =>
+        Option.match(latest, {
+          onNone: () => ({ subHandle, state: "none" as const }),
+          onSome: (s) => ({ subHandle, state: s.status, session: toSession(s) })
+        })
+      ),
+
+    availability: (tenantId) =>
+      Effect.gen(function* () {
+        const tenant = yield* core.tenant(tenantId)
+        const nowMillis = yield* Clock.currentTimeMillis
+        if (Either.isLeft(tenant.livechat)) {
+          return {
+            tenantId,
+            available: false,
+            reason: "not-configured",
+            businessHours: { timezone: tenant.timezone ?? "UTC", openNow: false }
+          } satisfies Availability
+        }
+        const livechat = tenant.livechat.right
+        const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
+        const businessHours = {
+          timezone: hours.timezone,
+          openNow: hours.openNow,
+          ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {}),
+          ...(hours.nextCloseAt !== undefined ? { nextCloseAt: hours.nextCloseAt.toISOString() } : {})
+        }
+        const provider = yield* Effect.either(providerFor(tenant, livechat))
+        if (Either.isLeft(provider)) {
+          return { tenantId, available: false, reason: "not-configured", businessHours } satisfies Availability
+        }
+        const agents = provider.right.availability
+          ? yield* Effect.either(provider.right.availability(livechat))
+          : Either.right<ProviderAvailability>({})
+        if (Either.isLeft(agents)) {
+          return { tenantId, available: false, reason: "provider-unreachable", businessHours } satisfies Availability
+        }
+        const known = {
+          ...(agents.right.agentsOnline !== undefined ? { agentsOnline: agents.right.agentsOnline } : {}),
+          ...(agents.right.estimatedWaitSeconds !== undefined
+            ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
+            : {})
+        }
+        const reason = !hours.openNow ? "outside-business-hours" : agents.right.agentsOnline === 0 ? "no-agents" : undefined
+        return {
+          tenantId,
+          available: reason === undefined,
+          ...(reason !== undefined ? { reason } : {}),
+          businessHours,
+          ...known
+        } satisfies Availability
+      }),
+
+    ingestWebhook: (alias, webhook) =>
+      Effect.gen(function* () {
+        const provider = yield* registry.get(alias)
+        const batches = yield* provider.webhook.parse(webhook.body)
+        const verified = new Set<string>()
+        let accepted = 0
+        let unknown = 0
+        for (const batch of batches) {
+          const session = yield* store.byConversation(provider.alias, batch.conversationId)
+          if (Option.isNone(session)) {
+            yield* Effect.logInfo("webhook for an unknown conversation", { provider: alias, conversationId: batch.conversationId })
+            unknown++
+            continue
+          }
+          if (!verified.has(session.value.tenantId)) {
+            yield* verifyFor(provider, session.value.tenantId, webhook)
+            verified.add(session.value.tenantId)
+          }
+          const result = yield* ingest(provider.alias, batch.conversationId, batch.events)
+          accepted += result.accepted
+          unknown += result.unknown
+        }
+        return { accepted, unknown }
+      }),
+
+    ingest,
+
+    sweepTimeouts: Effect.gen(function* () {
+      const open = yield* store.openSessions
+      const now = yield* Clock.currentTimeMillis
+      let ended = 0
+      for (const session of open) {
+        const reason = yield* timedOut(session, now).pipe(
+          Effect.catchAll((e) =>
+            Effect.as(Effect.logWarning("cannot check the session's timeouts", { sessionId: session.sessionId, reason: e.message }), undefined)
+          )
+        )
+        if (reason === undefined) continue
+        const done = yield* endSession(session.sessionId, reason, (s, at) =>
+          // Re-checked against the fresh record: an agent may have joined meanwhile.
+          isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
+            ? endByGateway(s, reason, at)
+            : { _tag: "Drop", reason: "the session moved on" }
+        ).pipe(Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void }))
+        if (done !== undefined) {
+          ended++
+          yield* Effect.logInfo("session timed out", { sessionId: session.sessionId, reason })
+        }
+      }
+      return ended
+    })
+  }
+
+  /** A new request while one is open: the same tenant gets it back (idempotent), another tenant is refused. */
+  function reuseOpen(open: SessionRecord, tenantId: string) {
+    return open.tenantId === tenantId
+      ? Effect.succeed({ created: false, session: toSession(open) })
+      : Effect.fail(
+          new SessionOpenElsewhere({
+            subHandle: open.subHandle,
+            message: `subscriber ${open.subHandle} has an open livechat with another tenant`
+          })
+        )
+  }
+
+  function verifyFor(provider: LivechatProvider, tenantId: string, webhook: Parameters<GatewayService["ingestWebhook"]>[1]) {
+    return Effect.gen(function* () {
+      const tenant = yield* core.tenant(tenantId).pipe(
+        Effect.catchTag("TenantNotFound", () =>
+          Effect.fail(new InvalidSignature({ message: `tenant ${tenantId} no longer exists` }))
+        )
+      )
+      if (Either.isLeft(tenant.livechat) || tenant.livechat.right.provider !== provider.alias) {
+        return yield* new InvalidSignature({ message: `tenant ${tenantId} has no ${provider.alias} configuration to verify with` })
+      }
+      yield* provider.webhook.verify(tenant.livechat.right, webhook)
+    })
+  }
+
+  /** Why the session is over its tenant's timeouts, if it is. */
+  function timedOut(
+    session: SessionRecord,
+    now: number
+  ): Effect.Effect<EndReason | undefined, TenantNotFound | UpstreamUnavailable | LivechatNotConfigured> {
+    return Effect.map(Effect.flatMap(core.tenant(session.tenantId), livechatOf), ({ timeouts }) => {
+      if (session.status === "pending") {
+        // A request back in the queue after a transfer waits from its last activity.
+        const since = Date.parse(session.assignedAt !== undefined ? session.lastActivityAt : session.createdAt)
+        return now - since > timeouts.pendingSeconds * 1000 ? "timeout" : undefined
+      }
+      return now - Date.parse(session.lastActivityAt) > timeouts.inactivitySeconds * 1000 ? "inactivity" : undefined
+    })
+  }
+
+  /** A user message counts as activity for the inactivity timeout. */
+  function touch(sessionId: string) {
+    return changeSession(sessionId, (session) =>
+      Effect.map(nowIso, (now) =>
+        isOpen(session.status)
+          ? { change: { next: { ...session, version: session.version + 1, lastActivityAt: now } }, result: undefined }
+          : { result: undefined }
+      )
+    ).pipe(Effect.catchTag("SessionNotFound", () => Effect.void), Effect.asVoid)
+  }
+
+  return service
+})
+
+export const GatewayLive = Layer.effect(Gateway, makeGateway)

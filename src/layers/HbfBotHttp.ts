@@ -1,0 +1,36 @@
+/** hbf-bot over HTTP: one event per call, signed when HBF_BOT_SIGNING_SECRET is set. */
+import { HttpClientRequest } from "@effect/platform"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { createHmac } from "node:crypto"
+import { AppConfig } from "../services/AppConfig.js"
+import { HbfBot } from "../services/HbfBot.js"
+import { deliveryFailure } from "./delivery.js"
+import { outboundClient } from "./outbound.js"
+
+export const HbfBotHttp = Layer.effect(
+  HbfBot,
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const client = yield* outboundClient({ baseUrl: config.hbfBot.url, timeout: config.httpTimeout })
+    const secret = Option.fromNullable(config.hbfBot.signingSecret)
+    return HbfBot.of({
+      deliver: (event) => {
+        const body = JSON.stringify(event)
+        const signed = Option.match(secret, {
+          onNone: () => ({}),
+          onSome: (s) => ({
+            "x-lcg-signature": `sha256=${createHmac("sha256", Redacted.value(s)).update(body).digest("hex")}`
+          })
+        })
+        return client
+          .execute(
+            HttpClientRequest.post("/livechat-events").pipe(
+              HttpClientRequest.setHeaders(signed),
+              HttpClientRequest.bodyText(body, "application/json")
+            )
+          )
+          .pipe(Effect.scoped, Effect.asVoid, Effect.mapError(deliveryFailure("hbf-bot")))
+      }
+    })
+  })
+)

@@ -1,0 +1,60 @@
+/**
+ * hbf-core over HTTP. Tenants and organizations are cached for HBF_CORE_CACHE_SECONDS with
+ * single-flight (a burst for one tenant makes one call); failures are never cached.
+ */
+import { HttpClientResponse } from "@effect/platform"
+import { Cache, Duration, Effect, Exit, Layer, type ParseResult, Schema } from "effect"
+import { decodeTenant, Organization } from "../domain/tenant.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
+import { HbfCore } from "../services/HbfCore.js"
+import { defaultRetryPolicy, describeOutbound, isResponseStatus, type OutboundError, outboundClient } from "./outbound.js"
+
+const unavailable = (message: string) => new UpstreamUnavailable({ service: "hbf-core", message: `hbf-core ${message}` })
+
+/** A failed call or an unreadable body, in words safe to log. */
+const describe = (error: OutboundError | ParseResult.ParseError) =>
+  error._tag === "ParseError" ? `sent an unreadable body: ${error.message}` : describeOutbound(error)
+
+export const HbfCoreHttp = Layer.effect(
+  HbfCore,
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const client = yield* outboundClient({
+      baseUrl: config.hbfCore.url,
+      bearer: config.hbfCore.token,
+      timeout: config.httpTimeout,
+      retry: defaultRetryPolicy
+    })
+    const getJson = (path: string) =>
+      client.get(path).pipe(Effect.flatMap(HttpClientResponse.schemaBodyJson(Schema.Unknown)), Effect.scoped)
+
+    const fetchTenant = (tenantId: string) =>
+      getJson(`/tenants/${encodeURIComponent(tenantId)}?includePlugins=true`).pipe(
+        Effect.catchAll((error): Effect.Effect<never, TenantNotFound | UpstreamUnavailable> =>
+          error._tag !== "ParseError" && isResponseStatus(error, 404)
+            ? Effect.fail(new TenantNotFound({ tenantId, message: `tenant ${tenantId} does not exist` }))
+            : Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${describe(error)}`))
+        ),
+        Effect.flatMap((json) =>
+          Effect.mapError(decodeTenant(json), (e) => unavailable(`returned an invalid tenant ${tenantId}: ${e.message}`))
+        )
+      )
+
+    const fetchOrganization = (organizationId: string) =>
+      getJson(`/organizations/${encodeURIComponent(organizationId)}`).pipe(
+        Effect.flatMap(Schema.decodeUnknown(Organization)),
+        Effect.mapError((error) => unavailable(`failed to return organization ${organizationId}: ${describe(error)}`))
+      )
+
+    const ttl = Duration.seconds(config.hbfCore.cacheSeconds)
+    const timeToLive = (exit: Exit.Exit<unknown, unknown>) => (Exit.isFailure(exit) ? Duration.zero : ttl)
+    const tenants = yield* Cache.makeWith({ capacity: 10_000, lookup: fetchTenant, timeToLive })
+    const organizations = yield* Cache.makeWith({ capacity: 10_000, lookup: fetchOrganization, timeToLive })
+
+    return HbfCore.of({
+      tenant: (tenantId) => tenants.get(tenantId),
+      organization: (organizationId) => organizations.get(organizationId)
+    })
+  })
+)

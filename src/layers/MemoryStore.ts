@@ -1,0 +1,215 @@
+/**
+ * The single-node store: SessionStore and Outbox over one in-process state, so a commit
+ * (session change + seen ids + outbox append) is atomic simply by running synchronously.
+ */
+import { Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
+import type { LivechatEvent, SessionRecord, SessionStatus } from "../domain/model.js"
+import { isOpen } from "../domain/stateMachine.js"
+import { DeadLetterNotFound } from "../services/errors.js"
+import { type DeadLetter, Outbox, type OutboxEntry, type OutboxService, partitionOf } from "../services/Outbox.js"
+import {
+  type CommitResult,
+  type CreateResult,
+  type MessageReservation,
+  SessionStore,
+  type SessionStoreService,
+  type StatusFilter
+} from "../services/SessionStore.js"
+
+export interface MemoryStoreOptions {
+  readonly partitions: number
+  /** How long an event id is remembered for de-duplication. */
+  readonly dedupTtlMillis?: number
+}
+
+interface Partition {
+  /** Unacked entries in append order. */
+  readonly entries: Array<OutboxEntry>
+  /** Bumped on every append, so consumers wake up. */
+  readonly appended: SubscriptionRef.SubscriptionRef<number>
+}
+
+interface WaitSample {
+  readonly assignedAtMillis: number
+  readonly waitMillis: number
+}
+
+const DAY = 24 * 60 * 60 * 1000
+
+const conversationKey = (provider: string, conversationId: string) => `${provider}\u0000${conversationId}`
+const messageKey = (sessionId: string, messageId: string) => `${sessionId}\u0000${messageId}`
+
+export const makeMemoryStore = (options: MemoryStoreOptions) =>
+  Effect.gen(function* () {
+    const dedupTtl = options.dedupTtlMillis ?? 7 * DAY
+    const sessions = new Map<string, SessionRecord>()
+    const latestBySubscriber = new Map<string, string>()
+    const byConversation = new Map<string, string>()
+    const counts = new Map<string, number>()
+    const pendingByTenant = new Map<string, number>()
+    const waitSamples = new Map<string, Array<WaitSample>>()
+    /** Insertion-ordered, so expired ids are always at the front. */
+    const seen = new Map<string, number>()
+    const messages = new Map<string, MessageReservation>()
+    const deadLetters = new Map<string, DeadLetter>()
+    const partitions: Array<Partition> = []
+    for (let p = 0; p < options.partitions; p++) {
+      partitions.push({ entries: [], appended: yield* SubscriptionRef.make(0) })
+    }
+    let nextEntryId = 0
+
+    const bump = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by)
+
+    const countStatus = (record: SessionRecord, by: 1 | -1) => {
+      bump(counts, `${record.organizationId}\u0000${record.status}`, by)
+      if (record.status === "pending") bump(pendingByTenant, record.tenantId, by)
+    }
+
+    const index = (previous: SessionRecord | undefined, next: SessionRecord) => {
+      sessions.set(next.sessionId, next)
+      latestBySubscriber.set(next.subHandle, next.sessionId)
+      if (next.providerConversationId !== undefined) {
+        byConversation.set(conversationKey(next.provider, next.providerConversationId), next.sessionId)
+      }
+      if (previous?.status !== next.status) {
+        if (previous) countStatus(previous, -1)
+        countStatus(next, 1)
+      }
+      if (previous?.assignedAt === undefined && next.assignedAt !== undefined) {
+        const assignedAtMillis = Date.parse(next.assignedAt)
+        const samples = waitSamples.get(next.tenantId) ?? []
+        samples.push({ assignedAtMillis, waitMillis: Math.max(0, assignedAtMillis - Date.parse(next.createdAt)) })
+        // The longest window asked for is 30 days; older samples can go.
+        while (samples.length > 0 && samples[0]!.assignedAtMillis < assignedAtMillis - 31 * DAY) samples.shift()
+        waitSamples.set(next.tenantId, samples)
+      }
+    }
+
+    const forgetExpiredIds = (now: number) => {
+      for (const [id, expiresAt] of seen) {
+        if (expiresAt > now) break
+        seen.delete(id)
+      }
+    }
+
+    const isSeen = (id: string, now: number) => (seen.get(id) ?? 0) > now
+
+    const append = (event: LivechatEvent, targets?: OutboxEntry["targets"]) => {
+      const partition = partitionOf(event.sessionId, options.partitions)
+      const entry: OutboxEntry = {
+        id: String(++nextEntryId),
+        partition,
+        event,
+        ...(targets !== undefined ? { targets } : {})
+      }
+      partitions[partition]!.entries.push(entry)
+      return partitions[partition]!
+    }
+
+    const wake = (touched: ReadonlyArray<Partition>) =>
+      Effect.forEach(new Set(touched), (p) => SubscriptionRef.update(p.appended, (n) => n + 1), { discard: true })
+
+    const store: SessionStoreService = {
+      create: (record) =>
+        Effect.sync((): CreateResult => {
+          const latest = latestBySubscriber.get(record.subHandle)
+          const open = latest !== undefined ? sessions.get(latest) : undefined
+          if (open !== undefined && isOpen(open.status)) return { _tag: "Open", existing: open }
+          index(undefined, record)
+          return { _tag: "Created" }
+        }),
+      get: (sessionId) => Effect.sync(() => Option.fromNullable(sessions.get(sessionId))),
+      latestBySubscriber: (subHandle) =>
+        Effect.sync(() => Option.fromNullable(sessions.get(latestBySubscriber.get(subHandle) ?? ""))),
+      byConversation: (provider, conversationId) =>
+        Effect.sync(() => Option.fromNullable(sessions.get(byConversation.get(conversationKey(provider, conversationId)) ?? ""))),
+      commit: (change) =>
+        Effect.suspend(() => {
+          const previous = sessions.get(change.next.sessionId)
+          if (previous === undefined || previous.version !== change.expectedVersion) {
+            return Effect.succeed<CommitResult>("conflict")
+          }
+          const now = Date.now()
+          forgetExpiredIds(now)
+          if ((change.seen ?? []).some((id) => isSeen(id, now))) return Effect.succeed<CommitResult>("duplicate")
+          for (const id of change.seen ?? []) seen.set(id, now + dedupTtl)
+          index(previous, change.next)
+          const touched = (change.events ?? []).map((event) => append(event))
+          return Effect.as(wake(touched), "committed" as const)
+        }),
+      seen: (ids) =>
+        Effect.sync(() => {
+          const now = Date.now()
+          return new Set(ids.filter((id) => isSeen(id, now)))
+        }),
+      count: (organizationId, status: StatusFilter) =>
+        Effect.sync(() => {
+          const of = (s: SessionStatus) => counts.get(`${organizationId}\u0000${s}`) ?? 0
+          return status === "open" ? of("pending") + of("active") : of(status)
+        }),
+      waitingStats: (tenantId, sinceMillis) =>
+        Effect.sync(() => {
+          const inWindow = (waitSamples.get(tenantId) ?? []).filter((s) => s.assignedAtMillis >= sinceMillis)
+          const total = inWindow.reduce((sum, s) => sum + s.waitMillis, 0)
+          return {
+            averageSeconds: inWindow.length === 0 ? 0 : total / inWindow.length / 1000,
+            assigned: inWindow.length,
+            pending: pendingByTenant.get(tenantId) ?? 0
+          }
+        }),
+      openSessions: Effect.sync(() => [...sessions.values()].filter((s) => isOpen(s.status))),
+      reserveMessage: (sessionId, messageId) =>
+        Effect.sync((): MessageReservation => {
+          const key = messageKey(sessionId, messageId)
+          const existing = messages.get(key)
+          if (existing !== undefined) return existing._tag === "Reserved" ? { _tag: "InFlight" } : existing
+          messages.set(key, { _tag: "Reserved" })
+          return { _tag: "Reserved" }
+        }),
+      completeMessage: (sessionId, messageId, result) =>
+        Effect.sync(() => void messages.set(messageKey(sessionId, messageId), { _tag: "Forwarded", result })),
+      releaseMessage: (sessionId, messageId) => Effect.sync(() => void messages.delete(messageKey(sessionId, messageId))),
+      ping: Effect.succeed(true)
+    }
+
+    const outbox: OutboxService = {
+      consume: (partition) => {
+        const p = partitions[partition]!
+        let delivered = 0
+        // `changes` starts with the current value: the backlog first, then every append.
+        return p.appended.changes.pipe(
+          Stream.mapConcat(() => {
+            const fresh = p.entries.filter((e) => Number(e.id) > delivered)
+            if (fresh.length > 0) delivered = Number(fresh[fresh.length - 1]!.id)
+            return fresh
+          })
+        )
+      },
+      ack: (entry) =>
+        Effect.sync(() => {
+          const entries = partitions[entry.partition]!.entries
+          const at = entries.findIndex((e) => e.id === entry.id)
+          if (at >= 0) entries.splice(at, 1)
+        }),
+      deadLetter: (letter) => Effect.sync(() => void deadLetters.set(letter.id, letter)),
+      deadLetters: Effect.sync(() => [...deadLetters.values()]),
+      replay: (id) =>
+        Effect.suspend(() => {
+          const letter = deadLetters.get(id)
+          if (letter === undefined) {
+            return Effect.fail(new DeadLetterNotFound({ message: `no dead letter with id ${id}`, id }))
+          }
+          deadLetters.delete(id)
+          return Effect.as(wake([append(letter.event, [letter.target])]), letter)
+        })
+    }
+
+    return { store, outbox }
+  })
+
+export const MemoryStoreLive = (options: MemoryStoreOptions) =>
+  Layer.effectContext(
+    Effect.map(makeMemoryStore(options), ({ outbox, store }) =>
+      Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox))
+    )
+  )

@@ -1,0 +1,32 @@
+/** The providers built so far. The other aliases of CONTRACTS.md say so when used. */
+import { Effect, Layer } from "effect"
+import { providerAliases } from "../domain/model.js"
+import { makeHelviaProvider } from "../providers/helvia/provider.js"
+import { UnknownProvider } from "../services/errors.js"
+import type { LivechatProvider } from "../services/LivechatProvider.js"
+import { ProviderRegistry } from "../services/ProviderRegistry.js"
+
+export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>) => {
+  const byAlias = new Map<string, LivechatProvider>(providers.map((p) => [p.alias, p]))
+  return ProviderRegistry.of({
+    aliases: providers.map((p) => p.alias),
+    get: (alias) => {
+      const provider = byAlias.get(alias)
+      if (provider !== undefined) return Effect.succeed(provider)
+      const known = (providerAliases as ReadonlyArray<string>).includes(alias)
+      return Effect.fail(
+        new UnknownProvider({
+          alias,
+          message: known
+            ? `the ${alias} provider is not available in this build yet`
+            : `unknown provider alias "${alias}"; expected one of ${providerAliases.join(", ")}`
+        })
+      )
+    }
+  })
+}
+
+export const ProviderRegistryLive = Layer.effect(
+  ProviderRegistry,
+  Effect.map(makeHelviaProvider, (helvia) => makeProviderRegistry([helvia]))
+)

@@ -1,0 +1,90 @@
+/** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
+import { Effect, ParseResult, Redacted, Schema } from "effect"
+import { createHmac, timingSafeEqual } from "node:crypto"
+import { InvalidSignature, MalformedWebhook, ProviderError } from "../../services/errors.js"
+import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
+import type { LivechatProvider } from "../../services/LivechatProvider.js"
+import type { LivechatConfig } from "../../domain/tenant.js"
+import { mapHelviaEvent } from "./mapper.js"
+import { HelviaWebhook, signatureHeader } from "./webhook.js"
+
+const alias = "helvia-livechat" as const
+
+const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: alias, message: error.message })
+
+const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(HelviaWebhook), { errors: "all" })
+
+const secretOf = (config: LivechatConfig) => (config.provider === alias ? config.helvia.webhookSecret : undefined)
+
+/** `sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time. */
+export const validHelviaSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean => {
+  if (header === undefined || !header.startsWith("sha256=")) return false
+  const given = Buffer.from(header.slice("sha256=".length), "hex")
+  const expected = createHmac("sha256", secret).update(body).digest()
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+export const makeHelviaProvider = Effect.map(
+  HbfLcm,
+  (lcm): LivechatProvider => ({
+    alias,
+    create: ({ callbackUrl, metadata, session, tenant, transcript }) =>
+      lcm
+        .createRequest({
+          platformSessionId: session.sessionId,
+          platformUserId: session.subHandle,
+          platformUserName: session.user?.name ?? session.subHandle,
+          ...(session.user?.email !== undefined ? { platformUserEmail: session.user.email } : {}),
+          ...(session.user?.phone !== undefined ? { platformUserPhone: session.user.phone } : {}),
+          ...(session.user?.locale !== undefined ? { platformUserLanguage: session.user.locale } : {}),
+          platformOrigin: session.channel ?? "hbf-lcg",
+          organizationId: session.organizationId,
+          tenantId: tenant.id,
+          tenantName: tenant.displayName,
+          tenantImageUrl: tenant.image ?? "",
+          requestedDate: session.createdAt,
+          callbackUrl,
+          ...(transcript.length > 0 ? { transcript } : {}),
+          ...(metadata !== undefined ? { metadata } : {})
+        })
+        .pipe(
+          Effect.as({ conversationId: session.sessionId }),
+          Effect.mapError(providerError)
+        ),
+    sendMessage: ({ session }, message) =>
+      lcm
+        .sendMessage({
+          organizationId: session.organizationId,
+          platformSessionId: session.sessionId,
+          platformUserId: session.subHandle,
+          messageId: message.messageId,
+          ...(message.text !== undefined ? { text: message.text } : {}),
+          ...(message.attachments !== undefined ? { attachments: message.attachments } : {}),
+          sentDate: new Date().toISOString()
+        })
+        .pipe(Effect.as({}), Effect.mapError(providerError)),
+    end: ({ session }) =>
+      lcm.endRequest(session.sessionId).pipe(
+        // Already gone at hbf-lcm (the agent ended it first): nothing left to end.
+        Effect.catchIf((e) => e.status === 404, () => Effect.void),
+        Effect.mapError(providerError)
+      ),
+    webhook: {
+      parse: (body) =>
+        decodeWebhook(new TextDecoder().decode(body)).pipe(
+          Effect.map((webhook) => [{ conversationId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
+          Effect.mapError(
+            (e) => new MalformedWebhook({ message: ParseResult.TreeFormatter.formatErrorSync(e) })
+          )
+        ),
+      verify: (config, webhook) => {
+        const secret = secretOf(config)
+        return secret !== undefined && validHelviaSignature(Redacted.value(secret), webhook.body, webhook.headers[signatureHeader])
+          ? Effect.void
+          : Effect.fail(new InvalidSignature({ message: `${signatureHeader} does not match the body` }))
+      }
+    }
+  })
+)
+
+

@@ -1,0 +1,33 @@
+import type { Duration, LogLevel, Redacted } from "effect"
+import { Context } from "effect"
+
+/** Every setting of the gateway (CONTRACTS.md section 8). Secrets stay `Redacted`. */
+export interface AppConfigValues {
+  readonly port: number
+  /** Our externally reachable base URL, without a trailing slash. */
+  readonly publicUrl: string
+  readonly jwt: {
+    readonly secret?: Redacted.Redacted<string>
+    readonly jwksUrl?: string
+    readonly audience?: string
+  }
+  readonly hbfCore: { readonly url: string; readonly token: Redacted.Redacted<string>; readonly cacheSeconds: number }
+  readonly hbfLcm: { readonly url: string; readonly token: Redacted.Redacted<string> }
+  readonly hbfBot: { readonly url: string; readonly signingSecret?: Redacted.Redacted<string> }
+  readonly eventPublisherUrl: string
+  readonly redis?: { readonly url: Redacted.Redacted<string>; readonly prefix: string }
+  readonly instanceId: string
+  readonly partitions: number
+  readonly ciscoPollIntervalMs: number
+  readonly zendeskPollIntervalMs: number
+  readonly logLevel: LogLevel.LogLevel
+  readonly logFormat: "json" | "pretty"
+  /** Outbound calls: per-attempt timeout. */
+  readonly httpTimeout: Duration.Duration
+  /** Delivery to hbf-bot / event-publisher: attempts before a dead letter, and the first backoff. */
+  readonly delivery: { readonly maxAttempts: number; readonly baseDelay: Duration.Duration; readonly maxDelay: Duration.Duration }
+  /** How often the sweeper looks for timed-out sessions. */
+  readonly sweepInterval: Duration.Duration
+}
+
+export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {}

@@ -1,0 +1,86 @@
+import type { Effect } from "effect"
+import { Context } from "effect"
+import type {
+  Availability,
+  CreateRequest,
+  ForwardMessage,
+  LivechatState,
+  MessageAccepted,
+  ProviderAlias,
+  ProviderEvent,
+  Session,
+  UpdateRequest
+} from "../domain/model.js"
+import type {
+  InvalidSignature,
+  InvalidTransition,
+  LivechatNotConfigured,
+  LivechatUnavailable,
+  MalformedWebhook,
+  ProviderError,
+  SessionEnded,
+  SessionNotFound,
+  SessionOpenElsewhere,
+  StoreUnavailable,
+  TenantNotFound,
+  UnknownProvider,
+  UpstreamUnavailable
+} from "./errors.js"
+import type { IncomingWebhook } from "./LivechatProvider.js"
+import type { StatusFilter } from "./SessionStore.js"
+
+export interface WaitingMetrics {
+  /** Whole seconds. */
+  readonly averageWaitingSeconds: number
+  readonly waitingCount: number
+}
+
+export interface IngestResult {
+  /** Events persisted now (duplicates and dropped events are not counted). */
+  readonly accepted: number
+  /** Conversations the gateway does not know. */
+  readonly unknown: number
+}
+
+/** The use cases behind every route, and the event path. */
+export interface GatewayService {
+  readonly create: (
+    request: CreateRequest
+  ) => Effect.Effect<
+    { readonly created: boolean; readonly session: Session },
+    | TenantNotFound
+    | LivechatNotConfigured
+    | LivechatUnavailable
+    | SessionOpenElsewhere
+    | ProviderError
+    | UpstreamUnavailable
+    | StoreUnavailable
+  >
+  readonly update: (
+    subHandle: string,
+    patch: UpdateRequest
+  ) => Effect.Effect<Session, SessionNotFound | InvalidTransition | StoreUnavailable>
+  readonly terminate: (tenantId: string, subHandle: string) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
+  readonly forwardMessage: (
+    message: ForwardMessage
+  ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
+  readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
+  readonly waitingMetrics: (tenantId: string, windowSeconds: number) => Effect.Effect<WaitingMetrics, StoreUnavailable>
+  readonly state: (subHandle: string) => Effect.Effect<LivechatState, StoreUnavailable>
+  readonly availability: (tenantId: string) => Effect.Effect<Availability, TenantNotFound | UpstreamUnavailable>
+  /** A provider webhook: parsed, verified with the tenant's secret, then ingested. */
+  readonly ingestWebhook: (
+    alias: string,
+    webhook: IncomingWebhook
+  ) => Effect.Effect<IngestResult, UnknownProvider | MalformedWebhook | InvalidSignature | UpstreamUnavailable | StoreUnavailable>
+  /** Events of one provider conversation (webhook, poll, socket): de-duplicated, applied, queued for delivery. */
+  readonly ingest: (
+    provider: ProviderAlias,
+    conversationId: string,
+    events: ReadonlyArray<ProviderEvent>
+  ) => Effect.Effect<IngestResult, StoreUnavailable>
+  /** Ends open sessions past their tenant's pending or inactivity timeout. Returns how many. */
+  readonly sweepTimeouts: Effect.Effect<number, StoreUnavailable>
+}
+
+export class Gateway extends Context.Tag("hbf-lcg/Gateway")<Gateway, GatewayService>() {}

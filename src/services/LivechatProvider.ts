@@ -1,0 +1,68 @@
+import type { Effect } from "effect"
+import type { Attachment, EndReason, Metadata, ProviderAlias, ProviderEvent, SessionRecord, TranscriptEntry } from "../domain/model.js"
+import type { LivechatConfig, Tenant } from "../domain/tenant.js"
+import type { InvalidSignature, MalformedWebhook, ProviderError } from "./errors.js"
+
+export interface CreateContext {
+  readonly session: SessionRecord
+  readonly tenant: Tenant
+  readonly config: LivechatConfig
+  readonly transcript: ReadonlyArray<TranscriptEntry>
+  readonly metadata?: Metadata
+  /** Where this provider's webhooks reach the gateway. */
+  readonly callbackUrl: string
+}
+
+export interface Created {
+  readonly conversationId: string
+  readonly providerState?: Record<string, unknown>
+  /** Events known at once, e.g. the queue position. */
+  readonly events?: ReadonlyArray<ProviderEvent>
+}
+
+export interface SessionContext {
+  readonly session: SessionRecord
+  readonly config: LivechatConfig
+}
+
+export interface UserMessage {
+  readonly messageId: string
+  readonly text?: string
+  readonly attachments?: ReadonlyArray<Attachment>
+}
+
+export interface ProviderAvailability {
+  readonly agentsOnline?: number
+  readonly estimatedWaitSeconds?: number
+}
+
+/** A webhook body, parsed but not yet trusted: the signature is checked with the tenant's secret. */
+export interface WebhookBatch {
+  readonly conversationId: string
+  readonly events: ReadonlyArray<ProviderEvent>
+}
+
+export interface IncomingWebhook {
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly body: Uint8Array
+}
+
+/** One contact-center product, mapped to the normalized model at its edge. */
+export interface LivechatProvider {
+  readonly alias: ProviderAlias
+  readonly create: (context: CreateContext) => Effect.Effect<Created, ProviderError>
+  readonly sendMessage: (
+    context: SessionContext,
+    message: UserMessage
+  ) => Effect.Effect<{ readonly providerMessageId?: string }, ProviderError>
+  /** Tells the provider the session is over (user left, timeout); `reason` is why. */
+  readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
+  /** What the provider knows about agents right now; absent = the provider cannot tell. */
+  readonly availability?: (config: LivechatConfig) => Effect.Effect<ProviderAvailability, ProviderError>
+  readonly webhook: {
+    /** Decodes a body into per-conversation events. Nothing is applied before `verify` passes. */
+    readonly parse: (body: Uint8Array) => Effect.Effect<ReadonlyArray<WebhookBatch>, MalformedWebhook>
+    /** Checks the webhook's signature or shared secret with the tenant's config. */
+    readonly verify: (config: LivechatConfig, webhook: IncomingWebhook) => Effect.Effect<void, InvalidSignature>
+  }
+}

@@ -1,0 +1,82 @@
+import type { Effect, Option } from "effect"
+import { Context } from "effect"
+import type { LivechatEvent, ProviderAlias, SessionRecord, SessionStatus } from "../domain/model.js"
+import type { StoreUnavailable } from "./errors.js"
+
+/**
+ * One atomic change to a session: compare-and-set on `version`, event ids marked seen,
+ * events appended to the outbox. All or nothing.
+ */
+export interface SessionChange {
+  readonly expectedVersion: number
+  /** The new record; its `version` is `expectedVersion + 1`. */
+  readonly next: SessionRecord
+  /** Event ids to remember as seen; the change is refused as "duplicate" if any already is. */
+  readonly seen?: ReadonlyArray<string>
+  /** Appended to the outbox partition of the session, in order. */
+  readonly events?: ReadonlyArray<LivechatEvent>
+}
+
+export type CommitResult = "committed" | "conflict" | "duplicate"
+
+export type CreateResult =
+  | { readonly _tag: "Created" }
+  /** The subscriber already has an open session (of this or another tenant). */
+  | { readonly _tag: "Open"; readonly existing: SessionRecord }
+
+/** What a user message forwarded to the provider returned, remembered per messageId. */
+export interface ForwardedMessage {
+  readonly providerMessageId?: string
+}
+
+export type MessageReservation =
+  | { readonly _tag: "Reserved" }
+  | { readonly _tag: "InFlight" }
+  | { readonly _tag: "Forwarded"; readonly result: ForwardedMessage }
+
+export interface WaitingStats {
+  /** Mean of assignedAt - createdAt over sessions assigned since the window's start, in seconds. */
+  readonly averageSeconds: number
+  readonly assigned: number
+  /** Sessions of the tenant waiting for an agent now. */
+  readonly pending: number
+}
+
+export type StatusFilter = SessionStatus | "open"
+
+/**
+ * Sessions, their indices (subscriber, provider conversation, organization), counters,
+ * event de-duplication and forwarded-message idempotency. Counters and indices are kept
+ * by the store itself from each change's old and new record, so they cannot drift.
+ */
+export interface SessionStoreService {
+  /** Inserts a new session unless the subscriber already has an open one. */
+  readonly create: (record: SessionRecord) => Effect.Effect<CreateResult, StoreUnavailable>
+  readonly get: (sessionId: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  /** The subscriber's latest session: the open one if there is one. */
+  readonly latestBySubscriber: (subHandle: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  readonly byConversation: (
+    provider: ProviderAlias,
+    conversationId: string
+  ) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  readonly commit: (change: SessionChange) => Effect.Effect<CommitResult, StoreUnavailable>
+  /** The ids among `ids` already seen. */
+  readonly seen: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, StoreUnavailable>
+  readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
+  readonly waitingStats: (tenantId: string, sinceMillis: number) => Effect.Effect<WaitingStats, StoreUnavailable>
+  /** Every open session, for the timeout sweeper. */
+  readonly openSessions: Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
+  /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
+  readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
+  readonly completeMessage: (
+    sessionId: string,
+    messageId: string,
+    result: ForwardedMessage
+  ) => Effect.Effect<void, StoreUnavailable>
+  /** Gives a reservation back after a failed forward, so a retry may try again. */
+  readonly releaseMessage: (sessionId: string, messageId: string) => Effect.Effect<void, StoreUnavailable>
+  /** True when the store can serve requests (readiness). */
+  readonly ping: Effect.Effect<boolean>
+}
+
+export class SessionStore extends Context.Tag("hbf-lcg/SessionStore")<SessionStore, SessionStoreService>() {}

@@ -1,0 +1,85 @@
+/**
+ * Domain errors. Each carries a `message` that says what was wrong; their HTTP statuses
+ * and wire bodies are decided in one place, src/http/errors.ts.
+ */
+import { Schema } from "effect"
+import { ProviderAlias, SessionStatus } from "../domain/model.js"
+
+export class TenantNotFound extends Schema.TaggedError<TenantNotFound>()("TenantNotFound", {
+  message: Schema.String,
+  tenantId: Schema.String
+}) {}
+
+export class LivechatNotConfigured extends Schema.TaggedError<LivechatNotConfigured>()("LivechatNotConfigured", {
+  message: Schema.String,
+  tenantId: Schema.String
+}) {}
+
+export class LivechatUnavailable extends Schema.TaggedError<LivechatUnavailable>()("LivechatUnavailable", {
+  message: Schema.String,
+  reason: Schema.Literal("outside-business-hours", "no-agents", "provider-unreachable"),
+  nextOpenAt: Schema.optional(Schema.String)
+}) {}
+
+export class SessionOpenElsewhere extends Schema.TaggedError<SessionOpenElsewhere>()("SessionOpenElsewhere", {
+  message: Schema.String,
+  subHandle: Schema.String
+}) {}
+
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {
+  message: Schema.String
+}) {}
+
+export class SessionEnded extends Schema.TaggedError<SessionEnded>()("SessionEnded", {
+  message: Schema.String,
+  sessionId: Schema.String
+}) {}
+
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
+  message: Schema.String,
+  status: SessionStatus
+}) {}
+
+/** The contact center refused or failed a call the gateway made on the user's behalf. */
+export class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  message: Schema.String,
+  provider: ProviderAlias
+}) {}
+
+/** A platform service the gateway depends on (hbf-core, ...) failed after retries. */
+export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", {
+  message: Schema.String,
+  service: Schema.String
+}) {}
+
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  message: Schema.String
+}) {}
+
+export class UnknownProvider extends Schema.TaggedError<UnknownProvider>()("UnknownProvider", {
+  message: Schema.String,
+  alias: Schema.String
+}) {}
+
+/** A provider webhook whose signature or shared secret does not match. */
+export class InvalidSignature extends Schema.TaggedError<InvalidSignature>()("InvalidSignature", {
+  message: Schema.String
+}) {}
+
+/** A provider webhook whose body is not what the provider documents. */
+export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>()("MalformedWebhook", {
+  message: Schema.String
+}) {}
+
+export class DeadLetterNotFound extends Schema.TaggedError<DeadLetterNotFound>()("DeadLetterNotFound", {
+  message: Schema.String,
+  id: Schema.String
+}) {}
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  message: Schema.String
+}) {}
+
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
+  message: Schema.String
+}) {}
