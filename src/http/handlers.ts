@@ -57,7 +57,7 @@ export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handle
           return HttpServerResponse.unsafeJson({ accepted: result.accepted }, { status: 200 })
         })
       )
-      .handle("providerHealth", ({ path }) => Effect.asVoid(registry.get(path.alias)))
+      .handle("providerHealth", ({ path }) => Effect.as(registry.get(path.alias), headersOnly({})))
   })
 )
 

@@ -43,7 +43,8 @@ const ErrorBodies = HttpApiBuilder.middleware((app) =>
       if (/maxBytes|too large/i.test(message)) return Effect.succeed(tooLarge())
       return Effect.succeed(json(400, errorBody("BadRequest", `the request body could not be read: ${message}`)))
     }
-    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    // Typed failures are the handlers' declared errors: the HttpApi encodes them with their status.
+    if (Cause.isInterruptedOnly(cause) || Option.isSome(Cause.failureOption(cause))) return Effect.failCause(cause)
     return Effect.zipRight(
       Effect.logError("unhandled error", cause),
       Effect.succeed(json(500, errorBody("InternalError", "the gateway failed to handle the request")))

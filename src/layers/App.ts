@@ -3,10 +3,11 @@
  * the HTTP server. Both need `AppConfig`; the store follows it (memory until REDIS_URL
  * gets its Redis Layer).
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { createServer } from "node:http"
 import { Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { DeliveryWorkerLive } from "./DeliveryWorker.js"
 import { EventPublisherHttp } from "./EventPublisherHttp.js"
 import { GatewayLive } from "./GatewayLive.js"
@@ -42,3 +43,10 @@ export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
 
 /** The HTTP surface on top of the core; needs an `HttpServer` and `AppConfig`. */
 export const AppLive = HttpLive.pipe(Layer.provide(CoreLive))
+
+/** The gateway listening on `config.port`, with `config` as its AppConfig. */
+export const GatewayServerLive = (config: AppConfigValues) =>
+  AppLive.pipe(
+    Layer.provide(NodeHttpServer.layer(createServer, { port: config.port })),
+    Layer.provide(Layer.succeed(AppConfig, config))
+  )

@@ -74,7 +74,12 @@ export const makeHelviaProvider = Effect.map(
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [{ conversationId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
           Effect.mapError(
-            (e) => new MalformedWebhook({ message: ParseResult.TreeFormatter.formatErrorSync(e) })
+            (e) =>
+              new MalformedWebhook({
+                message: ParseResult.ArrayFormatter.formatErrorSync(e)
+                  .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+                  .join("; ")
+              })
           )
         ),
       verify: (config, webhook) => {

@@ -1,0 +1,66 @@
+/** The sandbox's demo organization and tenants: one per provider (CONTRACTS.md section 4 shapes). */
+export const demoOrganization = { id: "demo-org", displayName: "Demo organization", timezone: "Europe/Athens" }
+
+export const demoHelviaSecret = "sandbox-helvia-webhook-secret"
+
+const plugin = (type: string, blocks: Record<string, unknown>) => [
+  {
+    category: "LIVECHAT",
+    integrationId: `int-${type.toLowerCase()}`,
+    integration: {
+      id: `int-${type.toLowerCase()}`,
+      name: `Demo ${type}`,
+      enabled: true,
+      category: "LIVECHAT",
+      type,
+      timeouts: { pendingSeconds: 900, inactivitySeconds: 1800 },
+      flowTriggers: { "session.ended": "flow-survey", "request.failed": "flow-fallback" },
+      ...blocks
+    }
+  }
+]
+
+const tenant = (id: string, displayName: string, plugins: ReadonlyArray<unknown>) => ({
+  id,
+  displayName,
+  timezone: "Europe/Athens",
+  image: "https://example.com/bot.png",
+  organization: demoOrganization.id,
+  plugins
+})
+
+export const demoTenants = () => [
+  tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
+  tenant(
+    "demo-genesys",
+    "Demo bot (Genesys Cloud)",
+    plugin("GENESYS_LIVECHAT", {
+      genesys: {
+        region: "mypurecloud.de",
+        clientId: "demo-client",
+        clientSecret: "demo-secret",
+        integrationId: "demo-integration",
+        queueId: "demo-queue",
+        webhookSecret: "demo-genesys-webhook-secret"
+      }
+    })
+  ),
+  tenant(
+    "demo-cisco",
+    "Demo bot (Cisco Webex Contact Center)",
+    plugin("CISCO_LIVECHAT", { cisco: { baseUrl: "https://ccp.example.com", feedId: "100000", queueTag: "Chat_Csq3" } })
+  ),
+  tenant(
+    "demo-zendesk",
+    "Demo bot (Zendesk)",
+    plugin("ZENDESK_LIVECHAT", {
+      zendesk: {
+        appId: "demo-app",
+        keyId: "demo-key",
+        keySecret: "demo-key-secret",
+        webhookSecret: "demo-zendesk-webhook-secret",
+        apiBaseUrl: "https://demo.zendesk.com/sc"
+      }
+    })
+  )
+]

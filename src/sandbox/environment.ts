@@ -1,0 +1,97 @@
+/**
+ * The simulated platform around one gateway: hbf-core with tenants, hbf-lcm with a
+ * scriptable agent, hbf-bot and event-publisher, all real HTTP servers on loopback, and
+ * the gateway's AppConfig pointing at them. Used by `npm start` without configuration and
+ * by the end-to-end tests.
+ */
+import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
+import { createServer } from "node:net"
+import type { AppConfigValues } from "../services/AppConfig.js"
+import { demoOrganization, demoTenants } from "./demoTenants.js"
+import { makeEventPublisherSim } from "./eventPublisherSim.js"
+import { makeHbfBotSim } from "./hbfBotSim.js"
+import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
+import { makeHbfLcmSim } from "./hbfLcmSim.js"
+
+export interface SandboxOptions {
+  /** The gateway's port; 0 = pick a free one. */
+  readonly port?: number
+  readonly jwtSecret?: string
+  readonly tenants?: ReadonlyArray<TenantJson>
+  readonly configure?: (config: AppConfigValues) => AppConfigValues
+}
+
+/** A free TCP port on loopback (the gateway must know its own URL before it listens). */
+export const freePort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const helviaSecretOf = (tenant: TenantJson): string | undefined => {
+  const plugins = Array.isArray(tenant["plugins"]) ? (tenant["plugins"] as ReadonlyArray<Record<string, unknown>>) : []
+  for (const p of plugins) {
+    const helvia = (p["integration"] as { helvia?: { webhookSecret?: unknown } } | undefined)?.helvia
+    if (typeof helvia?.webhookSecret === "string") return helvia.webhookSecret
+  }
+  return undefined
+}
+
+export const makeSandbox = (options: SandboxOptions = {}) =>
+  Effect.gen(function* () {
+    const coreToken = "sandbox-core-token"
+    const lcmToken = "sandbox-lcm-token"
+    const tenants = new Map<string, TenantJson>()
+    for (const t of options.tenants ?? demoTenants()) tenants.set(t.id, t)
+
+    const core = yield* makeHbfCoreSim({ token: coreToken, tenants: [...tenants.values()], organizations: [demoOrganization] })
+    const lcm = yield* makeHbfLcmSim({
+      token: lcmToken,
+      webhookSecretFor: (tenantId) => {
+        const tenant = tenants.get(tenantId)
+        return tenant === undefined ? undefined : helviaSecretOf(tenant)
+      }
+    })
+    const bot = yield* makeHbfBotSim()
+    const publisher = yield* makeEventPublisherSim({ token: coreToken })
+
+    const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort
+    const jwtSecret = options.jwtSecret ?? "sandbox-jwt-secret-change-me-in-production"
+    const base: AppConfigValues = {
+      port,
+      publicUrl: `http://127.0.0.1:${port}`,
+      jwt: { secret: Redacted.make(jwtSecret) },
+      hbfCore: { url: core.baseUrl, token: Redacted.make(coreToken), cacheSeconds: 60 },
+      hbfLcm: { url: lcm.baseUrl, token: Redacted.make(lcmToken) },
+      hbfBot: { url: bot.baseUrl },
+      eventPublisherUrl: publisher.baseUrl,
+      instanceId: `sandbox-${process.pid}`,
+      partitions: 64,
+      ciscoPollIntervalMs: 5000,
+      zendeskPollIntervalMs: 30000,
+      logLevel: LogLevel.Info,
+      logFormat: "pretty",
+      httpTimeout: Duration.seconds(10),
+      delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
+      sweepInterval: Duration.seconds(5)
+    }
+    return {
+      config: options.configure ? options.configure(base) : base,
+      jwtSecret,
+      core,
+      lcm,
+      bot,
+      publisher,
+      /** Adds or replaces a tenant at hbf-core (and its webhook secret at hbf-lcm). */
+      setTenant: (tenant: TenantJson) => {
+        tenants.set(tenant.id, tenant)
+        core.setTenant(tenant)
+      }
+    }
+  })
+
+export type Sandbox = Effect.Effect.Success<ReturnType<typeof makeSandbox>>
+export type SandboxScope = Scope.Scope

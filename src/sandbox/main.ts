@@ -1,0 +1,42 @@
+/** `npm start` without configuration: the simulators, the gateway on PORT (3000), and a walkthrough. */
+import { Config, Console, Effect, Option } from "effect"
+import type { AppConfigValues } from "../services/AppConfig.js"
+import { makeSandbox } from "./environment.js"
+import { signToken } from "./token.js"
+
+const walkthrough = (gateway: string, lcm: string, bot: string, token: string) => `
+hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, hbf-bot and event-publisher on loopback.
+  gateway          ${gateway}   (API docs: ${gateway}/docs)
+  hbf-lcm (agent)  ${lcm}
+  hbf-bot          ${bot}
+Demo tenants: demo-helvia (works end to end), demo-genesys, demo-cisco, demo-zendesk (their providers are not built yet).
+
+A whole livechat, step by step:
+  export TOKEN=${token}
+  # 1. the bot user asks for a human
+  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-helvia","subHandle":"alice","user":{"name":"Alice"}}'
+  export SESSION=<the sessionId from the answer>
+  # 2. an agent joins (hbf-lcm's scriptable agent)
+  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/join -d '{"fullName":"Maria"}'
+  # 3. the user writes, the agent answers
+  curl -s -X POST ${gateway}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-helvia","subHandle":"alice","messageId":"m1","text":"Hello, I need help"}'
+  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/say -d '{"text":"Hi Alice, how can I help?"}'
+  # 4. what hbf-bot received, in order
+  curl -s "${bot}/sandbox/events?sessionId=$SESSION"
+  # 5. the agent ends the chat (or the user: curl -X DELETE ${gateway}/sessions/tenants/demo-helvia/subscribers/alice -H "authorization: Bearer $TOKEN")
+  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/end
+  curl -s ${gateway}/subscribers/alice/livechat-state -H "authorization: Bearer $TOKEN"
+`
+
+export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Effect<never, E>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const port = yield* Config.option(Config.port("PORT"))
+      const sandbox = yield* makeSandbox({ port: Option.getOrElse(port, () => 3000) })
+      const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
+      yield* Console.log(walkthrough(`http://localhost:${sandbox.config.port}`, sandbox.lcm.baseUrl, sandbox.bot.baseUrl, token))
+      return yield* serve(sandbox.config)
+    })
+  )

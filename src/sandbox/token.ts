@@ -1,0 +1,23 @@
+/** Tokens for the sandbox and the tests: HS256 JWTs like hbf-bot's. */
+import { SignJWT } from "jose"
+
+export interface TokenOptions {
+  readonly secret: string
+  readonly subject?: string
+  readonly audience?: string
+  readonly scope?: string
+  /** Seconds from now; negative = already expired. */
+  readonly expiresInSeconds?: number
+  readonly withoutExpiry?: boolean
+}
+
+export const signToken = (options: TokenOptions): Promise<string> => {
+  const now = Math.floor(Date.now() / 1000)
+  let jwt = new SignJWT(options.scope !== undefined ? { scope: options.scope } : {})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(options.subject ?? "hbf-bot")
+    .setIssuedAt(now)
+  if (!options.withoutExpiry) jwt = jwt.setExpirationTime(now + (options.expiresInSeconds ?? 24 * 60 * 60))
+  if (options.audience !== undefined) jwt = jwt.setAudience(options.audience)
+  return jwt.sign(new TextEncoder().encode(options.secret))
+}

@@ -1,0 +1,48 @@
+/** Starts the real gateway (HTTP on a loopback port) against the simulators of src/sandbox. */
+import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { GatewayServerLive } from "../../src/layers/App.js"
+import { makeSandbox, type SandboxOptions } from "../../src/sandbox/environment.js"
+import { signToken, type TokenOptions } from "../../src/sandbox/token.js"
+
+export const startGateway = (options: SandboxOptions = {}) =>
+  Effect.gen(function* () {
+    const sandbox = yield* makeSandbox({
+      ...options,
+      configure: (config) => {
+        const fast = {
+          ...config,
+          delivery: { maxAttempts: 4, baseDelay: Duration.millis(20), maxDelay: Duration.millis(200) },
+          sweepInterval: Duration.millis(200)
+        }
+        return options.configure ? options.configure(fast) : fast
+      }
+    })
+    yield* Layer.buildWithScope(GatewayServerLive(sandbox.config), yield* Effect.scope)
+    const url = `http://127.0.0.1:${sandbox.config.port}`
+    const token = (extra: Partial<TokenOptions> = {}) =>
+      Effect.promise(() => signToken({ secret: sandbox.jwtSecret, ...extra }))
+    const bearer = yield* token()
+    const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      Effect.promise(async () => {
+        const response = await fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${bearer}`,
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+            ...headers
+          },
+          ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {})
+        })
+        const text = await response.text()
+        let json: any = undefined
+        try {
+          json = text === "" ? undefined : JSON.parse(text)
+        } catch {
+          json = text
+        }
+        return { status: response.status, headers: response.headers, body: json }
+      })
+    return { ...sandbox, url, token, call }
+  }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+
+export type Gateway = Effect.Effect.Success<ReturnType<typeof startGateway>>
