@@ -1,0 +1,54 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Either, Redacted } from "effect"
+import { InvalidConfiguration, loadAppConfig } from "../../src/layers/AppConfigLive.js"
+
+const load = (env: Record<string, string>) =>
+  loadAppConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)
+
+const valid = {
+  LCG_JWT_SECRET: "s3cret",
+  HBF_CORE_URL: "http://core.local/",
+  HBF_CORE_API_TOKEN: "core-token",
+  HBF_LCM_URL: "http://lcm.local",
+  HBF_LCM_TOKEN: "lcm-token",
+  HBF_BOT_URL: "http://bot.local",
+  HBF_EVENT_PUBLISHER_URL: "http://publisher.local"
+}
+
+describe("AppConfig from the environment", () => {
+  it.effect("reads a complete environment with defaults and keeps secrets redacted", () =>
+    Effect.gen(function* () {
+      const config = yield* Effect.flatMap(load(valid), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(config.port).toBe(3000)
+      expect(config.publicUrl).toBe("http://localhost:3000")
+      expect(config.hbfCore.url).toBe("http://core.local")
+      expect(config.hbfCore.cacheSeconds).toBe(60)
+      expect(config.partitions).toBe(64)
+      expect(config.logFormat).toBe("json")
+      expect(config.redis).toBeUndefined()
+      expect(Redacted.value(config.hbfCore.token)).toBe("core-token")
+      expect(String(config.hbfCore.token)).not.toContain("core-token")
+      expect(JSON.stringify(config)).not.toContain("s3cret")
+    })
+  )
+
+  it.effect("names every bad variable in one message", () =>
+    Effect.gen(function* () {
+      const result = yield* load({ ...valid, PORT: "99999", HBF_CORE_URL: "notaurl", LOG_FORMAT: "xml", LCG_PARTITIONS: "0" })
+      const message = Either.isLeft(result) ? (result.left as InvalidConfiguration).message : ""
+      expect(message).toContain("PORT:")
+      expect(message).toContain("HBF_CORE_URL: Expected an http(s) URL")
+      expect(message).toContain("LOG_FORMAT:")
+      expect(message).toContain("LCG_PARTITIONS: Expected a positive integer")
+    })
+  )
+
+  it.effect("requires a JWT secret or a JWKS URL", () =>
+    Effect.gen(function* () {
+      const { LCG_JWT_SECRET: _, ...withoutJwt } = valid
+      const result = yield* load(withoutJwt)
+      expect(Either.isLeft(result) && result.left.message).toContain("LCG_JWT_SECRET or LCG_JWKS_URL")
+      expect(Either.isRight(yield* load({ ...withoutJwt, LCG_JWKS_URL: "https://idp.local/jwks.json" }))).toBe(true)
+    })
+  )
+})
