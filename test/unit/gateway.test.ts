@@ -1,0 +1,332 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Layer, LogLevel, Option, Redacted, Stream, TestClock } from "effect"
+import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
+import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
+import { makeGateway } from "../../src/layers/GatewayLive.js"
+import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
+import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
+import { AppConfig } from "../../src/services/AppConfig.js"
+import { ProviderError, TenantNotFound } from "../../src/services/errors.js"
+import { HbfCore } from "../../src/services/HbfCore.js"
+import type { CreateContext, LivechatProvider, SessionContext, UserMessage } from "../../src/services/LivechatProvider.js"
+import { Outbox, partitionOf } from "../../src/services/Outbox.js"
+import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
+import { SessionStore } from "../../src/services/SessionStore.js"
+
+const PARTITIONS = 4
+const PENDING_SECONDS = 60
+const INACTIVITY_SECONDS = 120
+
+const tenantJson = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  displayName: `Tenant ${id}`,
+  timezone: "Europe/Athens",
+  image: "https://example.com/bot.png",
+  organization: { id: "org1" },
+  plugins: [
+    {
+      category: "LIVECHAT",
+      integrationId: `int-${id}`,
+      integration: {
+        id: `int-${id}`,
+        name: "Acme Helvia",
+        enabled: true,
+        category: "LIVECHAT",
+        type: "HELVIA_LIVECHAT",
+        timeouts: { pendingSeconds: PENDING_SECONDS, inactivitySeconds: INACTIVITY_SECONDS },
+        flowTriggers: { "session.ended": "flow-survey" },
+        helvia: { webhookSecret: "whsec" },
+        ...extra
+      }
+    }
+  ]
+})
+
+const tenants = new Map<string, Tenant>(
+  [tenantJson("t1"), tenantJson("t2"), tenantJson("closed", { businessHours: { timezone: "UTC", weekly: [] } })].map(
+    (json) => [json.id, Effect.runSync(decodeTenant(json))]
+  )
+)
+
+const HbfCoreFake = Layer.succeed(
+  HbfCore,
+  HbfCore.of({
+    tenant: (tenantId) => {
+      const tenant = tenants.get(tenantId)
+      return tenant !== undefined
+        ? Effect.succeed(tenant)
+        : Effect.fail(new TenantNotFound({ tenantId, message: `tenant ${tenantId} not found` }))
+    },
+    organization: (id) => Effect.succeed({ id })
+  })
+)
+
+const AppConfigTest = Layer.succeed(AppConfig, {
+  port: 0,
+  publicUrl: "https://lcg.example.com",
+  jwt: {},
+  hbfCore: { url: "http://core", token: Redacted.make("core-token"), cacheSeconds: 0 },
+  hbfLcm: { url: "http://lcm", token: Redacted.make("lcm-token") },
+  hbfBot: { url: "http://bot" },
+  eventPublisherUrl: "http://publisher",
+  instanceId: "test",
+  partitions: PARTITIONS,
+  ciscoPollIntervalMs: 1000,
+  zendeskPollIntervalMs: 1000,
+  logLevel: LogLevel.Info,
+  logFormat: "json",
+  httpTimeout: Duration.seconds(5),
+  delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
+  sweepInterval: Duration.seconds(30)
+})
+
+/** A provider that records every call; `failCreates` makes the next creates fail. */
+const makeFakeProvider = () => {
+  const calls = {
+    create: [] as Array<CreateContext>,
+    sendMessage: [] as Array<{ context: SessionContext; message: UserMessage }>,
+    end: [] as Array<{ context: SessionContext; reason: EndReason }>
+  }
+  const control = { failCreates: 0 }
+  const provider: LivechatProvider = {
+    alias: "helvia-livechat",
+    create: (context) =>
+      Effect.suspend(() => {
+        calls.create.push(context)
+        if (control.failCreates > 0) {
+          control.failCreates--
+          return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 500" }))
+        }
+        return Effect.succeed({ conversationId: `conv-${context.session.sessionId}` })
+      }),
+    sendMessage: (context, message) =>
+      Effect.sync(() => {
+        calls.sendMessage.push({ context, message })
+        return { providerMessageId: `p-${message.messageId}` }
+      }),
+    end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
+    webhook: {
+      parse: () => Effect.succeed([]),
+      verify: () => Effect.void
+    }
+  }
+  return { provider, calls, control }
+}
+
+/** Runs `body` with a fresh gateway over a fresh memory store. */
+const withGateway = <A, E>(
+  body: (
+    env: { gateway: Effect.Effect.Success<typeof makeGateway> } & ReturnType<typeof makeFakeProvider>
+  ) => Effect.Effect<A, E, SessionStore | Outbox>
+) => {
+  const fake = makeFakeProvider()
+  const layer = Layer.mergeAll(
+    MemoryStoreLive({ partitions: PARTITIONS }),
+    AppConfigTest,
+    HbfCoreFake,
+    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
+  )
+  return Effect.gen(function* () {
+    const gateway = yield* makeGateway
+    return yield* body({ gateway, ...fake })
+  }).pipe(Effect.provide(layer))
+}
+
+const outboxEvents = (sessionId: string, n: number) =>
+  Effect.flatMap(Outbox, (outbox) =>
+    outbox.consume(partitionOf(sessionId, PARTITIONS)).pipe(
+      Stream.filter((e) => e.event.sessionId === sessionId),
+      Stream.take(n),
+      Stream.runCollect,
+      Effect.map((c) => Chunk.toReadonlyArray(c).map((e) => e.event))
+    )
+  )
+
+const event = (id: string, body: Omit<ProviderEvent, "id" | "occurredAt">): ProviderEvent =>
+  ({ id, occurredAt: "2026-01-01T10:00:00.000Z", ...body }) as ProviderEvent
+
+describe("Gateway.create", () => {
+  it.effect("creates once, then returns the same open session to the same tenant", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const first = yield* gateway.create({ tenantId: "t1", subHandle: "sub1", user: { name: "Ann" } })
+        expect(first.created).toBe(true)
+        expect(first.session).toMatchObject({
+          tenantId: "t1",
+          organizationId: "org1",
+          subHandle: "sub1",
+          provider: "helvia-livechat",
+          status: "pending",
+          providerConversationId: `conv-${first.session.sessionId}`
+        })
+        expect(calls.create).toHaveLength(1)
+        expect(calls.create[0]!.callbackUrl).toBe("https://lcg.example.com/events/helvia-livechat")
+
+        const again = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        expect(again.created).toBe(false)
+        expect(again.session.sessionId).toBe(first.session.sessionId)
+        expect(calls.create).toHaveLength(1)
+      })
+    )
+  )
+
+  it.effect("refuses a subscriber with an open session at another tenant", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function* () {
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const error = yield* Effect.flip(gateway.create({ tenantId: "t2", subHandle: "sub1" }))
+        expect(error._tag).toBe("SessionOpenElsewhere")
+      })
+    )
+  )
+
+  it.effect("propagates TenantNotFound for an unknown tenant", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(gateway.create({ tenantId: "nope", subHandle: "sub1" }))
+        expect(error._tag).toBe("TenantNotFound")
+        expect(calls.create).toHaveLength(0)
+      })
+    )
+  )
+
+  it.effect("a provider failure is a ProviderError and the subscriber can request again", () =>
+    withGateway(({ calls, control, gateway }) =>
+      Effect.gen(function* () {
+        control.failCreates = 1
+        const error = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }))
+        expect(error._tag).toBe("ProviderError")
+        const state = yield* gateway.state("sub1")
+        expect(state.state).toBe("ended")
+
+        const retry = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        expect(retry.created).toBe(true)
+        expect(retry.session.status).toBe("pending")
+        expect(calls.create).toHaveLength(2)
+        expect(retry.session.sessionId).not.toBe(calls.create[0]!.session.sessionId)
+      })
+    )
+  )
+
+  it.effect("outside business hours is LivechatUnavailable and the provider is not called", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(gateway.create({ tenantId: "closed", subHandle: "sub1" }))
+        expect(error._tag).toBe("LivechatUnavailable")
+        if (error._tag === "LivechatUnavailable") expect(error.reason).toBe("outside-business-hours")
+        expect(calls.create).toHaveLength(0)
+        expect((yield* gateway.state("sub1")).state).toBe("none")
+      })
+    )
+  )
+})
+
+describe("Gateway.forwardMessage", () => {
+  it.effect("is idempotent per messageId", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        const first = yield* gateway.forwardMessage(message)
+        const second = yield* gateway.forwardMessage(message)
+        expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        expect(second).toEqual(first)
+        expect(calls.sendMessage).toHaveLength(1)
+        expect(calls.sendMessage[0]!.message).toEqual({ messageId: "m1", text: "hello" })
+
+        yield* gateway.forwardMessage({ ...message, messageId: "m2" })
+        expect(calls.sendMessage).toHaveLength(2)
+      })
+    )
+  )
+})
+
+describe("Gateway.ingest", () => {
+  it.effect("de-duplicates by event id and numbers events 1..n", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const conversation = session.providerConversationId!
+        const joined = event("e1", { type: "agent.joined", data: { agent: { name: "Alice" } } })
+        expect(yield* gateway.ingest("helvia-livechat", conversation, [joined])).toEqual({ accepted: 1, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", conversation, [joined])).toEqual({ accepted: 0, unknown: 0 })
+
+        const more = [
+          event("e2", { type: "agent.message", data: { text: "hi" } }),
+          event("e3", { type: "agent.typing", data: { typing: true } })
+        ]
+        expect(yield* gateway.ingest("helvia-livechat", conversation, more)).toEqual({ accepted: 2, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "unknown-conv", more)).toEqual({ accepted: 0, unknown: 1 })
+
+        const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 3)
+        expect(delivered.map((e) => [e.id, e.seq, e.type])).toEqual([
+          ["e1", 1, "agent.joined"],
+          ["e2", 2, "agent.message"],
+          ["e3", 3, "agent.typing"]
+        ])
+        expect(delivered[0]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
+        expect((yield* gateway.state("sub1")).state).toBe("active")
+      })
+    )
+  )
+})
+
+describe("Gateway.terminate", () => {
+  it.effect("ends the session, emits session.ended and tells the provider", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        yield* gateway.terminate("t1", "sub1")
+        const state = yield* gateway.state("sub1")
+        expect(state.state).toBe("ended")
+        expect(state.session?.endReason).toBe("user")
+        const [ended] = yield* outboxEvents(session.sessionId, 1)
+        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 1 })
+        expect(calls.end.map((c) => [c.context.session.sessionId, c.reason])).toEqual([[session.sessionId, "user"]])
+
+        const again = yield* Effect.flip(gateway.terminate("t1", "sub1"))
+        expect(again._tag).toBe("SessionNotFound")
+      })
+    )
+  )
+})
+
+describe("Gateway.sweepTimeouts", () => {
+  it.effect("ends a pending session after pendingSeconds with reason timeout", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        yield* TestClock.adjust(Duration.seconds(PENDING_SECONDS - 1))
+        expect(yield* gateway.sweepTimeouts).toBe(0)
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect(yield* gateway.sweepTimeouts).toBe(1)
+        const state = yield* gateway.state("sub1")
+        expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
+        const [ended] = yield* outboxEvents(session.sessionId, 1)
+        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "timeout" } })
+        expect(calls.end.map((c) => c.reason)).toEqual(["timeout"])
+        expect(yield* gateway.sweepTimeouts).toBe(0)
+      })
+    )
+  )
+
+  it.effect("ends an idle active session after inactivitySeconds with reason inactivity", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [
+          event("j1", { type: "agent.joined", data: { agent: {} } })
+        ])
+        // Past the pending timeout but not the inactivity one: an active session stays.
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
+        expect(yield* gateway.sweepTimeouts).toBe(0)
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect(yield* gateway.sweepTimeouts).toBe(1)
+        const store = yield* SessionStore
+        const record = yield* store.get(session.sessionId)
+        expect(Option.map(record, (r) => [r.status, r.endReason])).toEqual(Option.some(["ended", "inactivity"]))
+        expect(calls.end.map((c) => c.reason)).toEqual(["inactivity"])
+      })
+    )
+  )
+})

@@ -1,0 +1,372 @@
+/**
+ * The contract every SessionStore + Outbox implementation must honour. Run it against
+ * each implementation: `storeContract("memory", () => MemoryStoreLive({ partitions: 4 }))`.
+ * Each test gets a fresh layer. Outbox partitions are assumed to be 4.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Fiber, type Layer, Option, Stream } from "effect"
+import type { LivechatEvent, SessionRecord } from "../../src/domain/model.js"
+import { type DeadLetter, Outbox, partitionOf } from "../../src/services/Outbox.js"
+import { SessionStore } from "../../src/services/SessionStore.js"
+
+export const PARTITIONS = 4
+
+let counter = 0
+const uniq = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++counter}`
+
+const T0 = Date.parse("2026-01-01T10:00:00.000Z")
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export const makeRecord = (overrides: Partial<SessionRecord> = {}): SessionRecord => ({
+  sessionId: uniq("sess"),
+  tenantId: "t1",
+  organizationId: "org1",
+  subHandle: uniq("sub"),
+  provider: "helvia-livechat",
+  status: "pending",
+  createdAt: iso(T0),
+  lastActivityAt: iso(T0),
+  version: 0,
+  lastSeq: 0,
+  ...overrides
+})
+
+/** The record with `changes` applied and the version bumped. */
+const bumped = (record: SessionRecord, changes: Partial<SessionRecord>): SessionRecord => ({
+  ...record,
+  ...changes,
+  version: record.version + 1
+})
+
+export const makeEvent = (session: SessionRecord, seq: number, id = uniq("evt")): LivechatEvent => ({
+  id,
+  sessionId: session.sessionId,
+  tenantId: session.tenantId,
+  organizationId: session.organizationId,
+  subHandle: session.subHandle,
+  provider: session.provider,
+  seq,
+  occurredAt: iso(T0 + seq * 1000),
+  type: "agent.message",
+  data: { text: `message ${seq}` }
+})
+
+const take = (partition: number, n: number) =>
+  Effect.flatMap(Outbox, (outbox) =>
+    outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+  )
+
+export const storeContract = (name: string, makeLayer: () => Layer.Layer<SessionStore | Outbox, unknown>) =>
+  describe(`store contract: ${name}`, () => {
+    const run = <A, E>(effect: Effect.Effect<A, E, SessionStore | Outbox>) => Effect.provide(effect, makeLayer())
+
+    describe("create", () => {
+      it.scoped("refuses a second open session for the same subscriber", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const first = makeRecord()
+            expect(yield* store.create(first)).toEqual({ _tag: "Created" })
+            const second = makeRecord({ subHandle: first.subHandle, tenantId: "t2" })
+            const result = yield* store.create(second)
+            expect(result._tag).toBe("Open")
+            if (result._tag === "Open") expect(result.existing.sessionId).toBe(first.sessionId)
+            expect(Option.isNone(yield* store.get(second.sessionId))).toBe(true)
+            expect(Option.map(yield* store.latestBySubscriber(first.subHandle), (s) => s.sessionId)).toEqual(
+              Option.some(first.sessionId)
+            )
+          })
+        )
+      )
+
+      it.scoped("allows a new session once the first has ended", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const first = makeRecord()
+            yield* store.create(first)
+            const ended = bumped(first, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
+            expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
+            const second = makeRecord({ subHandle: first.subHandle })
+            expect(yield* store.create(second)).toEqual({ _tag: "Created" })
+            expect(Option.map(yield* store.latestBySubscriber(first.subHandle), (s) => s.sessionId)).toEqual(
+              Option.some(second.sessionId)
+            )
+            expect(Option.map(yield* store.get(first.sessionId), (s) => s.status)).toEqual(Option.some("ended"))
+          })
+        )
+      )
+    })
+
+    describe("commit", () => {
+      it.scoped("is a compare-and-set on version", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            const v1 = bumped(record, { lastActivityAt: iso(T0 + 1000) })
+            expect(yield* store.commit({ expectedVersion: 0, next: v1 })).toBe("committed")
+            const stale = bumped(record, { lastActivityAt: iso(T0 + 2000) })
+            expect(yield* store.commit({ expectedVersion: 0, next: stale })).toBe("conflict")
+            const got = yield* store.get(record.sessionId)
+            expect(Option.map(got, (s) => [s.version, s.lastActivityAt])).toEqual(Option.some([1, iso(T0 + 1000)]))
+          })
+        )
+      )
+
+      it.scoped("a commit for an unknown session is a conflict", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            expect(yield* store.commit({ expectedVersion: 0, next: bumped(makeRecord(), {}) })).toBe("conflict")
+          })
+        )
+      )
+
+      it.scoped("refuses already seen ids as duplicate and applies nothing", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            const e1 = makeEvent(record, 1)
+            const v1 = bumped(record, { lastSeq: 1 })
+            expect(yield* store.commit({ expectedVersion: 0, next: v1, seen: [e1.id], events: [e1] })).toBe("committed")
+            expect(yield* store.seen([e1.id, "never"])).toEqual(new Set([e1.id]))
+
+            const e2 = makeEvent(v1, 2)
+            const v2 = bumped(v1, { lastSeq: 2, status: "active", assignedAt: iso(T0 + 5000) })
+            const result = yield* store.commit({ expectedVersion: 1, next: v2, seen: [e2.id, e1.id], events: [e2] })
+            expect(result).toBe("duplicate")
+            expect(Option.map(yield* store.get(record.sessionId), (s) => [s.version, s.status])).toEqual(
+              Option.some([1, "pending"])
+            )
+            // e2 was not marked seen, and not appended.
+            expect((yield* store.seen([e2.id])).size).toBe(0)
+            const delivered = yield* take(partitionOf(record.sessionId, PARTITIONS), 1)
+            expect(delivered.map((e) => e.event.id)).toEqual([e1.id])
+            expect(yield* store.count(record.organizationId, "active")).toBe(0)
+          })
+        )
+      )
+    })
+
+    describe("outbox", () => {
+      it.scoped("delivers appended events in order in the session's partition", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            const events = [1, 2, 3].map((seq) => makeEvent(record, seq))
+            const v1 = bumped(record, { lastSeq: 2 })
+            yield* store.commit({ expectedVersion: 0, next: v1, events: events.slice(0, 2) })
+            yield* store.commit({ expectedVersion: 1, next: bumped(v1, { lastSeq: 3 }), events: events.slice(2) })
+            const partition = partitionOf(record.sessionId, PARTITIONS)
+            const entries = yield* take(partition, 3)
+            expect(entries.map((e) => e.event)).toEqual(events)
+            expect(entries.every((e) => e.partition === partition)).toBe(true)
+            expect(entries.every((e) => e.targets === undefined)).toBe(true)
+          })
+        )
+      )
+
+      it.scoped("delivers events appended after consumption started", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const outbox = yield* Outbox
+            const record = makeRecord()
+            yield* store.create(record)
+            const partition = partitionOf(record.sessionId, PARTITIONS)
+            const fiber = yield* outbox
+              .consume(partition)
+              .pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+            for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+            const events = [1, 2].map((seq) => makeEvent(record, seq))
+            yield* store.commit({ expectedVersion: 0, next: bumped(record, { lastSeq: 1 }), events: [events[0]!] })
+            const v1 = bumped(record, { lastSeq: 1 })
+            yield* store.commit({ expectedVersion: 1, next: bumped(v1, { lastSeq: 2 }), events: [events[1]!] })
+            const entries = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+            expect(entries.map((e) => e.event.id)).toEqual(events.map((e) => e.id))
+          })
+        )
+      )
+
+      it.scoped("does not re-deliver acked entries on a fresh consume, re-delivers unacked ones", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const outbox = yield* Outbox
+            const record = makeRecord()
+            yield* store.create(record)
+            const events = [1, 2, 3].map((seq) => makeEvent(record, seq))
+            yield* store.commit({ expectedVersion: 0, next: bumped(record, { lastSeq: 3 }), events })
+            const partition = partitionOf(record.sessionId, PARTITIONS)
+            const first = yield* take(partition, 3)
+            yield* outbox.ack(first[0]!)
+            yield* outbox.ack(first[2]!)
+            const again = yield* take(partition, 1)
+            expect(again.map((e) => e.event.id)).toEqual([events[1]!.id])
+            expect(again[0]!.id).toBe(first[1]!.id)
+          })
+        )
+      )
+
+      it.scoped("dead letters are listed and replayed for their target only", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const outbox = yield* Outbox
+            const record = makeRecord()
+            yield* store.create(record)
+            const event = makeEvent(record, 1)
+            yield* store.commit({ expectedVersion: 0, next: bumped(record, { lastSeq: 1 }), events: [event] })
+            const partition = partitionOf(record.sessionId, PARTITIONS)
+            const [entry] = yield* take(partition, 1)
+            yield* outbox.ack(entry!)
+            const letter: DeadLetter = {
+              id: uniq("dl"),
+              event,
+              target: "event-publisher",
+              reason: "HTTP 500",
+              attempts: 5,
+              failedAt: iso(T0 + 60_000)
+            }
+            yield* outbox.deadLetter(letter)
+            expect(yield* outbox.deadLetters).toEqual([letter])
+
+            expect(yield* outbox.replay(letter.id)).toEqual(letter)
+            expect(yield* outbox.deadLetters).toEqual([])
+            const [replayed] = yield* take(partition, 1)
+            expect(replayed!.event).toEqual(event)
+            expect(replayed!.targets).toEqual(["event-publisher"])
+            expect(replayed!.partition).toBe(partition)
+
+            const again = yield* Effect.exit(outbox.replay(letter.id))
+            expect(Exit.isFailure(again)).toBe(true)
+            const unknown = yield* Effect.flip(outbox.replay("no-such-letter"))
+            expect(unknown._tag).toBe("DeadLetterNotFound")
+          })
+        )
+      )
+    })
+
+    describe("counts and stats", () => {
+      it.scoped("counts by organization and status move with commits", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const org = uniq("org")
+            const counts = Effect.all({
+              pending: store.count(org, "pending"),
+              active: store.count(org, "active"),
+              ended: store.count(org, "ended"),
+              open: store.count(org, "open")
+            })
+            const a = makeRecord({ organizationId: org })
+            const b = makeRecord({ organizationId: org })
+            yield* store.create(a)
+            yield* store.create(b)
+            yield* store.create(makeRecord({ organizationId: uniq("other-org") }))
+            expect(yield* counts).toEqual({ pending: 2, active: 0, ended: 0, open: 2 })
+
+            const aActive = bumped(a, { status: "active", assignedAt: iso(T0 + 1000) })
+            yield* store.commit({ expectedVersion: 0, next: aActive })
+            expect(yield* counts).toEqual({ pending: 1, active: 1, ended: 0, open: 2 })
+
+            // A change that keeps the status does not move the counts.
+            yield* store.commit({ expectedVersion: 1, next: bumped(aActive, { lastActivityAt: iso(T0 + 2000) }) })
+            expect(yield* counts).toEqual({ pending: 1, active: 1, ended: 0, open: 2 })
+
+            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
+            expect(yield* counts).toEqual({ pending: 0, active: 1, ended: 1, open: 1 })
+          })
+        )
+      )
+
+      it.scoped("waitingStats averages assignedAt - createdAt over the window and counts pending", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const tenant = uniq("tenant")
+            const a = makeRecord({ tenantId: tenant })
+            const b = makeRecord({ tenantId: tenant })
+            const c = makeRecord({ tenantId: tenant })
+            yield* store.create(a)
+            yield* store.create(b)
+            yield* store.create(c)
+            expect(yield* store.waitingStats(tenant, T0 - 1000)).toEqual({ averageSeconds: 0, assigned: 0, pending: 3 })
+
+            yield* store.commit({ expectedVersion: 0, next: bumped(a, { status: "active", assignedAt: iso(T0 + 10_000) }) })
+            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "active", assignedAt: iso(T0 + 30_000) }) })
+            expect(yield* store.waitingStats(tenant, T0)).toEqual({ averageSeconds: 20, assigned: 2, pending: 1 })
+            // Only assignments since the window's start count.
+            expect(yield* store.waitingStats(tenant, T0 + 20_000)).toEqual({ averageSeconds: 30, assigned: 1, pending: 1 })
+            expect(yield* store.waitingStats(uniq("tenant"), T0)).toEqual({ averageSeconds: 0, assigned: 0, pending: 0 })
+          })
+        )
+      )
+
+      it.scoped("openSessions lists pending and active sessions only", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const a = makeRecord()
+            const b = makeRecord()
+            yield* store.create(a)
+            yield* store.create(b)
+            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
+            const open = (yield* store.openSessions).map((s) => s.sessionId)
+            expect(open).toContain(a.sessionId)
+            expect(open).not.toContain(b.sessionId)
+          })
+        )
+      )
+    })
+
+    describe("indices", () => {
+      it.scoped("byConversation finds the session once it has a provider conversation", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            const conversation = uniq("conv")
+            expect(Option.isNone(yield* store.byConversation("helvia-livechat", conversation))).toBe(true)
+            yield* store.commit({ expectedVersion: 0, next: bumped(record, { providerConversationId: conversation }) })
+            const found = yield* store.byConversation("helvia-livechat", conversation)
+            expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(record.sessionId))
+            expect(Option.isNone(yield* store.byConversation("zendesk", conversation))).toBe(true)
+          })
+        )
+      )
+    })
+
+    describe("message reservations", () => {
+      it.scoped("Reserved, then InFlight, then Forwarded; release lets a retry reserve again", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({ _tag: "InFlight" })
+            // Another message, and the same message id in another session, are independent.
+            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage("other-session", "m1")).toEqual({ _tag: "Reserved" })
+
+            yield* store.completeMessage(record.sessionId, "m1", { providerMessageId: "p1" })
+            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({
+              _tag: "Forwarded",
+              result: { providerMessageId: "p1" }
+            })
+
+            yield* store.releaseMessage(record.sessionId, "m2")
+            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
+          })
+        )
+      )
+    })
+  })
