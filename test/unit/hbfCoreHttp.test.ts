@@ -1,0 +1,68 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Redacted } from "effect"
+import { createServer } from "node:http"
+import { HbfCoreHttp } from "../../src/layers/HbfCoreHttp.js"
+import { demoOrganization, demoTenants } from "../../src/sandbox/demoTenants.js"
+import { makeSandbox } from "../../src/sandbox/environment.js"
+import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.js"
+import { HbfCore } from "../../src/services/HbfCore.js"
+
+const coreWith = (config: AppConfigValues) =>
+  HbfCoreHttp.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(Layer.succeed(AppConfig, config)))
+
+describe("HbfCore over HTTP", () => {
+  it.live("a burst of look-ups for one tenant makes one call, and the result is cached", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox()
+      const tenants = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.flatMap(HbfCore, (c) => c.tenant("demo-helvia")), {
+        concurrency: "unbounded"
+      }).pipe(Effect.provide(coreWith(sandbox.config)))
+      expect(tenants.every((t) => t.organizationId === demoOrganization.id)).toBe(true)
+      expect(sandbox.core.tenantCalls("demo-helvia")).toBe(1)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("transient failures are retried; an unknown tenant is TenantNotFound and not cached", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox({ configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 0 } }) })
+      yield* Effect.gen(function* () {
+        const core = yield* HbfCore
+        sandbox.core.failNext(2, 503)
+        const tenant = yield* core.tenant("demo-helvia")
+        expect(tenant.id).toBe("demo-helvia")
+        expect(sandbox.core.tenantCalls("demo-helvia")).toBe(3)
+        const missing = yield* Effect.exit(core.tenant("ghost"))
+        expect(Exit.isFailure(missing) && JSON.stringify(missing.cause)).toContain("TenantNotFound")
+        sandbox.setTenant({ ...demoTenants()[0]!, id: "ghost" })
+        expect((yield* core.tenant("ghost")).id).toBe("ghost")
+      }).pipe(Effect.provide(coreWith(sandbox.config)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a 429 with Retry-After is waited out before the retry", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const server = createServer((_req, res) => {
+        calls++
+        if (calls === 1) {
+          res.writeHead(429, { "retry-after": "1", "content-type": "application/json" }).end("{}")
+          return
+        }
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id: "t", organization: "o" }))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      const port = (server.address() as { port: number }).port
+      const sandbox = yield* makeSandbox()
+      const config = { ...sandbox.config, hbfCore: { url: `http://127.0.0.1:${port}`, token: Redacted.make("t"), cacheSeconds: 0 } }
+      const started = Date.now()
+      const tenant = yield* Effect.flatMap(HbfCore, (c) => c.tenant("t")).pipe(Effect.provide(coreWith(config)))
+      expect(tenant.id).toBe("t")
+      expect(calls).toBe(2)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    }).pipe(Effect.scoped)
+  )
+})
