@@ -1,0 +1,43 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Redacted } from "effect"
+import { exportJWK, generateKeyPair, SignJWT } from "jose"
+import { createServer } from "node:http"
+import { makeTokenVerifier } from "../../src/http/auth.js"
+
+describe("bearer JWT verification against a JWKS", () => {
+  it.live("accepts RS256 tokens signed by a key of the JWKS, refuses others and HS256 forgeries", () =>
+    Effect.gen(function* () {
+      const { privateKey, publicKey } = yield* Effect.promise(() => generateKeyPair("RS256"))
+      const other = yield* Effect.promise(() => generateKeyPair("RS256"))
+      const jwk = { ...(yield* Effect.promise(() => exportJWK(publicKey))), kid: "k1", alg: "RS256", use: "sig" }
+      const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })))
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      const port = (server.address() as { port: number }).port
+      const verify = makeTokenVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audience: "hbf-lcg" })
+      const sign = (key: typeof privateKey, claims: { aud?: string; scope?: string } = {}) =>
+        Effect.promise(() =>
+          new SignJWT(claims.scope !== undefined ? { scope: claims.scope } : {})
+            .setProtectedHeader({ alg: "RS256", kid: "k1" })
+            .setSubject("hbf-bot")
+            .setAudience(claims.aud ?? "hbf-lcg")
+            .setExpirationTime("5m")
+            .sign(key)
+        )
+
+      const caller = yield* verify(Redacted.make(yield* sign(privateKey, { scope: "admin read" })))
+      expect(caller).toEqual({ subject: "hbf-bot", scopes: ["admin", "read"] })
+
+      const wrongKey = yield* Effect.either(verify(Redacted.make(yield* sign(other.privateKey))))
+      expect(Either.isLeft(wrongKey) && wrongKey.left.message).toContain("signature")
+      const wrongAudience = yield* Effect.either(verify(Redacted.make(yield* sign(privateKey, { aud: "elsewhere" }))))
+      expect(Either.isLeft(wrongAudience) && wrongAudience.left.message).toContain("aud")
+      const hs256 = yield* Effect.promise(() =>
+        new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setAudience("hbf-lcg").setExpirationTime("5m").sign(new TextEncoder().encode("guess"))
+      )
+      expect(Either.isLeft(yield* Effect.either(verify(Redacted.make(hs256))))).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+})
