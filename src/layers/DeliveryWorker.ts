@@ -12,6 +12,7 @@ import { EventPublisher } from "../services/EventPublisher.js"
 import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
+import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
 import { backoff } from "./outbound.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
@@ -40,14 +41,18 @@ export const makeDeliveryWorker = Effect.gen(function* () {
 
   const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>
     target === "hbf-bot"
-      ? bot.deliver(event)
-      : Effect.flatMap(flowOf(event), (flowId) => (flowId === undefined ? Effect.void : publisher.triggerFlow(flowId, event)))
+      ? Effect.zipRight(bot.deliver(event), countDelivered(target, event.type))
+      : Effect.flatMap(flowOf(event), (flowId) =>
+          flowId === undefined
+            ? Effect.void
+            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(target, event.type))
+        )
 
   const deliverTo = (target: DeliveryTarget, event: LivechatEvent) => {
     let attempts = 0
     return Effect.suspend(() => {
       attempts++
-      return send(target, event)
+      return attempts > 1 ? Effect.zipRight(countRetry(target), send(target, event)) : send(target, event)
     }).pipe(
       Effect.retry(retrying),
       Effect.catchAll((failure) =>
@@ -55,6 +60,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
           yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
           yield* outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
+          yield* countDeadLettered(target, event.type)
         })
       ),
       Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })

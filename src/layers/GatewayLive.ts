@@ -34,6 +34,7 @@ import { Gateway, type GatewayService, type IngestResult } from "../services/Gat
 import { HbfCore } from "../services/HbfCore.js"
 import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
+import { countIngested } from "./metrics.js"
 import { type SessionChange, SessionStore } from "../services/SessionStore.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
@@ -186,7 +187,7 @@ export const makeGateway = Effect.gen(function* () {
         Effect.gen(function* () {
           const seen = yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
-          if (fresh.length === 0) return { result: 0 }
+          if (fresh.length === 0) return { result: [] as ReadonlyArray<ProviderEvent> }
           const now = yield* nowIso
           let current = session
           const applied: Array<ProviderEvent> = []
@@ -200,13 +201,15 @@ export const makeGateway = Effect.gen(function* () {
             }
           }
           // Dropped events are remembered too, so a redelivery is not reconsidered later.
-          return { change: { ...withEvents(session, current, applied), seen: fresh.map((e) => e.id) }, result: applied.length }
+          return { change: { ...withEvents(session, current, applied), seen: fresh.map((e) => e.id) }, result: applied }
         })
       ).pipe(
-        Effect.catchTag("SessionNotFound", () => Effect.succeed(0)),
+        Effect.catchTag("SessionNotFound", () => Effect.succeed([] as ReadonlyArray<ProviderEvent>)),
         Effect.annotateLogs({ sessionId: found.value.sessionId, provider })
       )
-      return { accepted: accepted === "duplicate" ? 0 : accepted, unknown: 0 }
+      const persisted = accepted === "duplicate" ? [] : accepted
+      yield* Effect.forEach(persisted, (e) => countIngested(provider, e.type), { discard: true })
+      return { accepted: persisted.length, unknown: 0 }
     })
 
   const service: GatewayService = {

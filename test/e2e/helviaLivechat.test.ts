@@ -59,6 +59,10 @@ describe("a whole helvia livechat through the HTTP API", () => {
         expect.objectContaining({ tenantId: "demo-helvia", flowId: "flow-survey", subHandle: "alice", event: expect.objectContaining({ type: "session.ended", sessionId }) })
       ])
 
+      const metrics2 = yield* gw.call("GET", "/metrics")
+      expect(metrics2.body).toMatch(/lcg_events_ingested_total\{[^}]*provider="helvia-livechat"[^}]*type="agent.message"[^}]*\} 1/)
+      expect(metrics2.body).toMatch(/lcg_events_delivered_total\{[^}]*target="event-publisher"[^}]*\} 1/)
+
       // A second handover after the first ended works like the first.
       const second = yield* gw.call("POST", "/requests", request)
       expect(second.status).toBe(201)
