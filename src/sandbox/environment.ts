@@ -18,6 +18,8 @@ export interface SandboxOptions {
   readonly port?: number
   readonly jwtSecret?: string
   readonly tenants?: ReadonlyArray<TenantJson>
+  /** hbf-bot then requires X-LCG-Signature, and the gateway signs with it. */
+  readonly botSigningSecret?: string
   readonly configure?: (config: AppConfigValues) => AppConfigValues
 }
 
@@ -55,7 +57,9 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
         return tenant === undefined ? undefined : helviaSecretOf(tenant)
       }
     })
-    const bot = yield* makeHbfBotSim()
+    const bot = yield* makeHbfBotSim(
+      options.botSigningSecret !== undefined ? { signingSecret: options.botSigningSecret } : {}
+    )
     const publisher = yield* makeEventPublisherSim({ token: coreToken })
 
     const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort
@@ -66,7 +70,10 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       jwt: { secret: Redacted.make(jwtSecret) },
       hbfCore: { url: core.baseUrl, token: Redacted.make(coreToken), cacheSeconds: 60 },
       hbfLcm: { url: lcm.baseUrl, token: Redacted.make(lcmToken) },
-      hbfBot: { url: bot.baseUrl },
+      hbfBot: {
+        url: bot.baseUrl,
+        ...(options.botSigningSecret !== undefined ? { signingSecret: Redacted.make(options.botSigningSecret) } : {})
+      },
       eventPublisherUrl: publisher.baseUrl,
       instanceId: `sandbox-${process.pid}`,
       partitions: 64,

@@ -208,3 +208,37 @@ describe("timeouts", () => {
     }).pipe(Effect.scoped)
   )
 })
+
+describe("updates and signed delivery", () => {
+  it.live("PATCH updates the user, cancels a pending request, and refuses to cancel an active one", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      yield* gw.call("POST", "/requests", request)
+      const updated = yield* gw.call("PATCH", "/requests/subscribers/alice", { user: { email: "alice@example.com" }, metadata: { vip: true } })
+      expect(updated.status).toBe(200)
+      expect(updated.body).toMatchObject({ status: "pending", subHandle: "alice" })
+      const cancelled = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
+      expect(cancelled.status).toBe(200)
+      expect(cancelled.body).toMatchObject({ status: "ended", endReason: "user" })
+      const events = yield* gw.bot.waitFor((es) => es.length === 1)
+      expect(events[0]).toMatchObject({ type: "session.ended", data: { reason: "user" } })
+
+      const second: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+      yield* gw.lcm.join(second)
+      const refused = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
+      expect(refused.status).toBe(409)
+      expect(refused.body).toMatchObject({ error: "InvalidTransition", status: "active" })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("with HBF_BOT_SIGNING_SECRET, hbf-bot gets events it can verify", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway({ botSigningSecret: "bot-secret" })
+      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+      yield* gw.lcm.join(sessionId)
+      const events = yield* gw.bot.waitFor((es) => es.length === 1)
+      expect(events[0]).toMatchObject({ type: "agent.joined", sessionId })
+      expect(gw.bot.attempts().every((a) => a.status === 200)).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+})
