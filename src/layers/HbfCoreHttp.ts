@@ -3,7 +3,7 @@
  * single-flight (a burst for one tenant makes one call); failures are never cached.
  */
 import { HttpClientResponse } from "@effect/platform"
-import { Cache, Duration, Effect, Exit, Layer, type ParseResult, Schema } from "effect"
+import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
 import { decodeTenant, Organization } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
@@ -48,13 +48,18 @@ export const HbfCoreHttp = Layer.effect(
       )
 
     const ttl = Duration.seconds(config.hbfCore.cacheSeconds)
-    const timeToLive = (exit: Exit.Exit<unknown, unknown>) => (Exit.isFailure(exit) ? Duration.zero : ttl)
-    const tenants = yield* Cache.makeWith({ capacity: 10_000, lookup: fetchTenant, timeToLive })
-    const organizations = yield* Cache.makeWith({ capacity: 10_000, lookup: fetchOrganization, timeToLive })
+    const tenants = yield* Cache.make({ capacity: 10_000, lookup: fetchTenant, timeToLive: ttl })
+    const organizations = yield* Cache.make({ capacity: 10_000, lookup: fetchOrganization, timeToLive: ttl })
+    // A failure is never kept: the next caller asks hbf-core again.
+    const cached =
+      <A, E>(cache: Cache.Cache<string, A, E>) =>
+      (key: string) =>
+        cache.get(key).pipe(Effect.tapError(() => cache.invalidate(key)))
 
-    return HbfCore.of({
-      tenant: (tenantId) => tenants.get(tenantId),
-      organization: (organizationId) => organizations.get(organizationId)
-    })
+    return HbfCore.of(
+      config.hbfCore.cacheSeconds === 0
+        ? { tenant: fetchTenant, organization: fetchOrganization }
+        : { tenant: cached(tenants), organization: cached(organizations) }
+    )
   })
 )

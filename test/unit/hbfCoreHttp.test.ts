@@ -23,6 +23,19 @@ describe("HbfCore over HTTP", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("with the cache on, a failed look-up is not kept", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox()
+      yield* Effect.gen(function* () {
+        const core = yield* HbfCore
+        expect(Exit.isFailure(yield* Effect.exit(core.tenant("late")))).toBe(true)
+        sandbox.setTenant({ ...demoTenants()[0]!, id: "late" })
+        expect((yield* core.tenant("late")).id).toBe("late")
+        expect(sandbox.core.tenantCalls("late")).toBe(2)
+      }).pipe(Effect.provide(coreWith(sandbox.config)))
+    }).pipe(Effect.scoped)
+  )
+
   it.live("transient failures are retried; an unknown tenant is TenantNotFound and not cached", () =>
     Effect.gen(function* () {
       const sandbox = yield* makeSandbox({ configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 0 } }) })
