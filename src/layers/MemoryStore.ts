@@ -2,7 +2,7 @@
  * The single-node store: SessionStore and Outbox over one in-process state, so a commit
  * (session change + seen ids + outbox append) is atomic simply by running synchronously.
  */
-import { Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import type { LivechatEvent, SessionRecord, SessionStatus } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { DeadLetterNotFound } from "../services/errors.js"
@@ -124,12 +124,11 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       byConversation: (provider, conversationId) =>
         Effect.sync(() => Option.fromNullable(sessions.get(byConversation.get(conversationKey(provider, conversationId)) ?? ""))),
       commit: (change) =>
-        Effect.suspend(() => {
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const previous = sessions.get(change.next.sessionId)
           if (previous === undefined || previous.version !== change.expectedVersion) {
             return Effect.succeed<CommitResult>("conflict")
           }
-          const now = Date.now()
           forgetExpiredIds(now)
           if ((change.seen ?? []).some((id) => isSeen(id, now))) return Effect.succeed<CommitResult>("duplicate")
           for (const id of change.seen ?? []) seen.set(id, now + dedupTtl)
@@ -137,11 +136,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           const touched = (change.events ?? []).map((event) => append(event))
           return Effect.as(wake(touched), "committed" as const)
         }),
-      seen: (ids) =>
-        Effect.sync(() => {
-          const now = Date.now()
-          return new Set(ids.filter((id) => isSeen(id, now)))
-        }),
+      seen: (ids) => Effect.map(Clock.currentTimeMillis, (now) => new Set(ids.filter((id) => isSeen(id, now)))),
       count: (organizationId, status: StatusFilter) =>
         Effect.sync(() => {
           const of = (s: SessionStatus) => counts.get(`${organizationId}\u0000${s}`) ?? 0
