@@ -2,10 +2,10 @@
  * AppConfig from the environment. Every variable is read with `Config.all`, so one boot
  * failure names every bad variable at once.
  */
-import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigError, Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
-import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
+import { AppConfig, type AppConfigValues, defaultTimings } from "../services/AppConfig.js"
 
 const httpUrl = (name: string) =>
   Config.string(name).pipe(
@@ -92,9 +92,8 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     zendeskPollIntervalMs: c.zendeskPollIntervalMs,
     logLevel: c.logLevel,
     logFormat: c.logFormat,
-    httpTimeout: Duration.seconds(10),
-    delivery: { maxAttempts: c.deliveryMaxAttempts, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
-    sweepInterval: Duration.seconds(5)
+    ...defaultTimings,
+    delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts }
   }))
 )
 

@@ -183,7 +183,17 @@ export const makeGateway = Effect.gen(function* () {
         yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
         return { accepted: 0, unknown: 1 }
       }
-      const accepted = yield* changeSession(found.value.sessionId, (session) =>
+      return yield* ingestInto(found.value, events)
+    })
+
+  /** Events for a known session: de-duplicated, applied and appended in one commit. */
+  const ingestInto = (
+    found: SessionRecord,
+    events: ReadonlyArray<ProviderEvent>
+  ): Effect.Effect<IngestResult, StoreUnavailable> =>
+    Effect.gen(function* () {
+      const provider = found.provider
+      const accepted = yield* changeSession(found.sessionId, (session) =>
         Effect.gen(function* () {
           const seen = yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
@@ -205,7 +215,7 @@ export const makeGateway = Effect.gen(function* () {
         })
       ).pipe(
         Effect.catchTag("SessionNotFound", () => Effect.succeed([] as ReadonlyArray<ProviderEvent>)),
-        Effect.annotateLogs({ sessionId: found.value.sessionId, provider })
+        Effect.annotateLogs({ sessionId: found.sessionId, provider })
       )
       const persisted = accepted === "duplicate" ? [] : accepted
       yield* Effect.forEach(persisted, (e) => countIngested(provider, e.type), { discard: true })
@@ -466,7 +476,7 @@ export const makeGateway = Effect.gen(function* () {
             yield* verifyFor(provider, session.value.tenantId, webhook)
             verified.add(session.value.tenantId)
           }
-          const result = yield* ingest(provider.alias, batch.conversationId, batch.events)
+          const result = yield* ingestInto(session.value, batch.events)
           accepted += result.accepted
           unknown += result.unknown
         }

@@ -4,9 +4,9 @@
  * the gateway's AppConfig pointing at them. Used by `npm start` without configuration and
  * by the end-to-end tests.
  */
-import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
+import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import type { AppConfigValues } from "../services/AppConfig.js"
+import { type AppConfigValues, defaultTimings } from "../services/AppConfig.js"
 import { demoOrganization, demoTenants } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
@@ -81,9 +81,7 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       zendeskPollIntervalMs: 30000,
       logLevel: LogLevel.Info,
       logFormat: "pretty",
-      httpTimeout: Duration.seconds(10),
-      delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
-      sweepInterval: Duration.seconds(5)
+      ...defaultTimings
     }
     return {
       config: options.configure ? options.configure(base) : base,

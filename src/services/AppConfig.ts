@@ -1,5 +1,5 @@
-import type { Duration, LogLevel, Redacted } from "effect"
-import { Context } from "effect"
+import type { LogLevel, Redacted } from "effect"
+import { Context, Duration } from "effect"
 
 /** Every setting of the gateway (CONTRACTS.md section 8). Secrets stay `Redacted`. */
 export interface AppConfigValues {
@@ -31,3 +31,10 @@ export interface AppConfigValues {
 }
 
 export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {}
+
+/** Timings with no environment variable of their own, shared by every way of building AppConfig. */
+export const defaultTimings = {
+  httpTimeout: Duration.seconds(10),
+  delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
+  sweepInterval: Duration.seconds(5)
+} satisfies Pick<AppConfigValues, "httpTimeout" | "delivery" | "sweepInterval">
