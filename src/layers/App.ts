@@ -1,11 +1,11 @@
 /**
  * The gateway's assembly. `CoreLive` is everything behind the HTTP surface; `AppLive` adds
- * the HTTP server. Both need `AppConfig`; the store follows it (memory until REDIS_URL
- * gets its Redis Layer).
+ * the HTTP server. Both need `AppConfig`; the store follows it (Redis with REDIS_URL,
+ * memory without).
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { createServer } from "node:http"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { DeliveryWorkerLive } from "./DeliveryWorker.js"
@@ -15,6 +15,7 @@ import { HbfBotHttp } from "./HbfBotHttp.js"
 import { HbfCoreHttp } from "./HbfCoreHttp.js"
 import { HbfLcmHttp } from "./HbfLcmHttp.js"
 import { MemoryStoreLive } from "./MemoryStore.js"
+import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
 
@@ -22,15 +23,13 @@ export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, E
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
+/** Redis when REDIS_URL is set (shared, durable); otherwise the single-node in-memory store. */
 export const StoreLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => {
-    if (config.redis !== undefined) {
-      return Layer.effectDiscard(
-        Effect.logWarning("REDIS_URL is set but the Redis store is not built yet: state is kept in memory")
-      ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: config.partitions })))
-    }
-    return MemoryStoreLive({ partitions: config.partitions })
-  })
+  Effect.map(AppConfig, (config) =>
+    config.redis !== undefined
+      ? RedisStoreLive
+      : MemoryStoreLive({ partitions: config.partitions, dedupTtlMillis: Duration.toMillis(config.retention.dedup) })
+  )
 )
 
 /** Everything behind the HTTP surface: store, clients, providers, Gateway, delivery worker, sweeper. */

@@ -2,10 +2,10 @@
  * AppConfig from the environment. Every variable is read with `Config.all`, so one boot
  * failure names every bad variable at once.
  */
-import { Config, ConfigError, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
-import { AppConfig, type AppConfigValues, defaultTimings } from "../services/AppConfig.js"
+import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
 
 const httpUrl = (name: string) =>
   Config.string(name).pipe(
@@ -64,7 +64,9 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", 30000),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
-  deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12)
+  deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12),
+  sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
+  dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup))
 }).pipe(
   Config.validate({
     message: "Expected LCG_JWT_SECRET or LCG_JWKS_URL (upstream JWT auth)",
@@ -93,7 +95,8 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     logLevel: c.logLevel,
     logFormat: c.logFormat,
     ...defaultTimings,
-    delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts }
+    delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
+    retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) }
   }))
 )
 

@@ -67,7 +67,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
 
     const index = (previous: SessionRecord | undefined, next: SessionRecord) => {
       sessions.set(next.sessionId, next)
-      latestBySubscriber.set(next.subHandle, next.sessionId)
+      // Only a new session becomes the subscriber's latest; a late change to an older one must not.
+      if (previous === undefined) latestBySubscriber.set(next.subHandle, next.sessionId)
       if (next.providerConversationId !== undefined) {
         byConversation.set(conversationKey(next.provider, next.providerConversationId), next.sessionId)
       }

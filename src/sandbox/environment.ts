@@ -6,7 +6,7 @@
  */
 import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import { type AppConfigValues, defaultTimings } from "../services/AppConfig.js"
+import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
 import { demoOrganization, demoTenants } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
@@ -81,7 +81,8 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       zendeskPollIntervalMs: 30000,
       logLevel: LogLevel.Info,
       logFormat: "pretty",
-      ...defaultTimings
+      ...defaultTimings,
+      retention: defaultRetention
     }
     return {
       config: options.configure ? options.configure(base) : base,

@@ -28,6 +28,8 @@ export interface AppConfigValues {
   readonly delivery: { readonly maxAttempts: number; readonly baseDelay: Duration.Duration; readonly maxDelay: Duration.Duration }
   /** How often the sweeper looks for timed-out sessions. */
   readonly sweepInterval: Duration.Duration
+  /** How long ended sessions, and seen event ids, are kept (open sessions never expire). */
+  readonly retention: { readonly endedSessions: Duration.Duration; readonly dedup: Duration.Duration }
 }
 
 export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {}
@@ -38,3 +40,9 @@ export const defaultTimings = {
   delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
   sweepInterval: Duration.seconds(5)
 } satisfies Pick<AppConfigValues, "httpTimeout" | "delivery" | "sweepInterval">
+
+/** Retention defaults: ended sessions 30 days, de-duplication ids 7 days. */
+export const defaultRetention: AppConfigValues["retention"] = {
+  endedSessions: Duration.days(30),
+  dedup: Duration.days(7)
+}

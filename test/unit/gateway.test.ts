@@ -5,7 +5,7 @@ import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
-import { AppConfig, defaultTimings } from "../../src/services/AppConfig.js"
+import { AppConfig, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
 import { ProviderError, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage } from "../../src/services/LivechatProvider.js"
@@ -77,7 +77,8 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   logFormat: "json",
   ...defaultTimings,
   delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
-  sweepInterval: Duration.seconds(30)
+  sweepInterval: Duration.seconds(30),
+  retention: defaultRetention
 })
 
 /** A provider that records every call; `failCreates` makes the next creates fail. */

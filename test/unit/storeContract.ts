@@ -99,6 +99,27 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
     })
 
     describe("commit", () => {
+      it.scoped("a late change to an ended session keeps the subscriber's newer session as latest", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const first = makeRecord()
+            yield* store.create(first)
+            const ended = bumped(first, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
+            yield* store.commit({ expectedVersion: 0, next: ended })
+            const second = makeRecord({ subHandle: first.subHandle })
+            yield* store.create(second)
+            expect(yield* store.commit({ expectedVersion: 1, next: bumped(ended, {}), seen: [uniq("late")] })).toBe(
+              "committed"
+            )
+            expect(Option.map(yield* store.latestBySubscriber(first.subHandle), (s) => s.sessionId)).toEqual(
+              Option.some(second.sessionId)
+            )
+          })
+        )
+      )
+
+
       it.scoped("is a compare-and-set on version", () =>
         run(
           Effect.gen(function* () {

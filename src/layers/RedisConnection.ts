@@ -1,0 +1,75 @@
+/**
+ * ioredis connections as scoped resources. Commands fail fast while Redis is away (no
+ * offline queue, one retry, a command timeout), so a request turns into a 503 instead of
+ * hanging; the client keeps reconnecting in the background and recovers by itself.
+ */
+import { Effect, Redacted, Runtime } from "effect"
+import { Redis, type RedisOptions } from "ioredis"
+import { StoreUnavailable } from "../services/errors.js"
+
+export interface RedisConnectionOptions {
+  readonly url: Redacted.Redacted<string>
+  /** Names the connection in logs ("store", "subscriber"), never the URL: it may hold a password. */
+  readonly name: string
+  /** A subscriber queues its SUBSCRIBE until connected and resubscribes after a reconnect. */
+  readonly subscriber?: boolean
+  /** How long one command may take before it fails. */
+  readonly commandTimeoutMs?: number
+}
+
+const CONNECT_TIMEOUT_MS = 2_000
+
+/** A connected (or connecting) client, quit when the scope closes. Boot does not wait for Redis beyond a short grace. */
+export const redisConnection = (options: RedisConnectionOptions) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const runtime = yield* Effect.runtime<never>()
+      const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
+      const settings: RedisOptions = {
+        connectionName: `hbf-lcg:${options.name}`,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+        ...(options.subscriber === true
+          ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }
+          : { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000 })
+      }
+      const redis = new Redis(Redacted.value(options.url), settings)
+      // Without a listener ioredis prints every failed reconnect; log the outage once and the recovery once.
+      let down = false
+      redis.on("error", (error: Error) => {
+        if (down) return
+        down = true
+        log(Effect.logWarning("redis connection lost; retrying", { connection: options.name, reason: error.message }))
+      })
+      redis.on("ready", () => {
+        if (!down) return
+        down = false
+        log(Effect.logInfo("redis connection restored", { connection: options.name }))
+      })
+      const ready = yield* Effect.async<boolean>((resume) => {
+        if (redis.status === "ready") return resume(Effect.succeed(true))
+        const onReady = () => resume(Effect.succeed(true))
+        redis.once("ready", onReady)
+        return Effect.sync(() => redis.off("ready", onReady))
+      }).pipe(Effect.timeoutTo({ duration: CONNECT_TIMEOUT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      if (!ready) {
+        down = true
+        yield* Effect.logWarning("redis is not reachable yet; starting unready and retrying", { connection: options.name })
+      }
+      return redis
+    }),
+    (redis) =>
+      Effect.promise(() => redis.quit().catch(() => "closed")).pipe(
+        Effect.timeout(1_000),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => redis.disconnect()))
+      )
+  )
+
+/** Runs one Redis call; any failure (down, timeout, script error) is the typed `StoreUnavailable`. */
+export const redisCall = <A>(op: string, f: () => Promise<A>): Effect.Effect<A, StoreUnavailable> =>
+  Effect.tryPromise({
+    try: f,
+    catch: (cause) =>
+      new StoreUnavailable({ message: `store unavailable (${op}): ${cause instanceof Error ? cause.message : String(cause)}` })
+  })

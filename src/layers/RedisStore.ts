@@ -1,0 +1,425 @@
+/**
+ * The production store: SessionStore and Outbox on Redis, shared by every instance and
+ * durable across restarts. Every multi-key change is one Lua script (redisScripts.ts); the
+ * outbox is one Redis Stream per partition read through a consumer group, so an entry
+ * handed out and never acked is reclaimed by the next consumer of its partition.
+ * Key layout: docs/redis-keys.md.
+ */
+import { Chunk, Clock, Context, Duration, Effect, Layer, Option, Queue, type Redacted, Schema, Stream } from "effect"
+import type { Redis, Result } from "ioredis"
+import { LivechatEvent, SessionRecord } from "../domain/model.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { DeadLetterNotFound, StoreUnavailable } from "../services/errors.js"
+import {
+  type DeadLetter,
+  type DeliveryTarget,
+  Outbox,
+  type OutboxEntry,
+  type OutboxService,
+  partitionOf
+} from "../services/Outbox.js"
+import {
+  type CreateResult,
+  type MessageReservation,
+  SessionStore,
+  type SessionStoreService
+} from "../services/SessionStore.js"
+import { redisCall, redisConnection } from "./RedisConnection.js"
+import * as Scripts from "./redisScripts.js"
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    lcgCreate(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string>, Context>
+    lcgCommit(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
+    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string | null, Context>
+    lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
+    lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
+    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgReplay(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+  }
+}
+
+export interface RedisStoreOptions {
+  /** The command connection (no blocking commands are ever sent on it). */
+  readonly redis: Redis
+  /** A connection in subscriber mode, for the outbox's wake-ups. */
+  readonly subscriber: Redis
+  readonly prefix: string
+  readonly partitions: number
+  /** This instance's name in the outbox consumer groups. */
+  readonly consumer: string
+  /** How long an ended session (with its indices) is kept. */
+  readonly endedRetention: Duration.Duration
+  /** How long event ids and forwarded message ids are remembered. */
+  readonly dedupRetention: Duration.Duration
+}
+
+const GROUP = "delivery"
+/** A reserved message whose forward never completed (a crash) can be claimed again after this. */
+const RESERVATION_LEASE_MS = 120_000
+const READ_BATCH = 200
+/** A consumer with nothing to read re-checks this often even without a wake-up (a lost PUBLISH). */
+const IDLE_RECHECK = Duration.seconds(1)
+
+/** Every key and channel of the store, under one prefix (docs/redis-keys.md). */
+export const redisKeys = (prefix: string) => ({
+  session: (sessionId: string) => `${prefix}:s:${sessionId}`,
+  sessionPrefix: `${prefix}:s:`,
+  subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
+  conversation: (provider: string, conversationId: string) => `${prefix}:conv:${provider}:${conversationId}`,
+  open: `${prefix}:open`,
+  orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
+  orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
+  tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
+  tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
+  seen: (eventId: string) => `${prefix}:seen:${eventId}`,
+  messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
+  outbox: (partition: number) => `${prefix}:outbox:${partition}`,
+  deadLetters: `${prefix}:dead`,
+  outboxAppended: `${prefix}:outbox-appended`
+})
+
+const decodeRecord = Schema.decodeUnknown(Schema.parseJson(SessionRecord))
+const decodeEvent = Schema.decodeUnknown(Schema.parseJson(LivechatEvent))
+const DeadLetterJson = Schema.parseJson(
+  Schema.Struct({
+    id: Schema.String,
+    event: LivechatEvent,
+    target: Schema.Literal("hbf-bot", "event-publisher"),
+    reason: Schema.String,
+    attempts: Schema.Int,
+    failedAt: Schema.String
+  })
+)
+const decodeDeadLetter = Schema.decodeUnknown(DeadLetterJson)
+const ForwardedJson = Schema.parseJson(
+  Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) })
+)
+
+const corrupt = (what: string) => (e: unknown) =>
+  new StoreUnavailable({ message: `corrupt ${what} in the store: ${e instanceof Error ? e.message : String(e)}` })
+
+type StreamEntry = [id: string, fields: Array<string>]
+
+const fieldOf = (fields: Array<string>, name: string): string | undefined => {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]
+  return undefined
+}
+
+export const makeRedisStore = (options: RedisStoreOptions) =>
+  Effect.gen(function* () {
+    const { redis, subscriber } = options
+    const keys = redisKeys(options.prefix)
+    const endedRetentionMs = Duration.toMillis(options.endedRetention)
+    const dedupMs = Duration.toMillis(options.dedupRetention)
+
+    redis.defineCommand("lcgCreate", { lua: Scripts.createSession })
+    redis.defineCommand("lcgCommit", { lua: Scripts.commitChange })
+    redis.defineCommand("lcgSessionByIndex", { lua: Scripts.sessionByIndex })
+    redis.defineCommand("lcgWaitingStats", { lua: Scripts.waitingStats })
+    redis.defineCommand("lcgReserveMessage", { lua: Scripts.reserveMessage })
+    redis.defineCommand("lcgAck", { lua: Scripts.ackEntry })
+    redis.defineCommand("lcgReplay", { lua: Scripts.replayDeadLetter })
+
+    // One sliding slot per partition: an append wakes its consumer, and a wake-up that
+    // arrives while the consumer is reading is kept for its next wait, so none is missed.
+    const wakeups = yield* Effect.forEach(Array.from({ length: options.partitions }), () => Queue.sliding<void>(1))
+    const onMessage = (channel: string, message: string) => {
+      if (channel !== keys.outboxAppended) return
+      const queue = wakeups[Number(message)]
+      if (queue !== undefined) Queue.unsafeOffer(queue, undefined)
+    }
+    subscriber.on("message", onMessage)
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
+    // Subscribing is queued until the subscriber connects; until then consumers re-check every second.
+    subscriber.subscribe(keys.outboxAppended).catch(() => undefined)
+
+    /** KEYS 1..8 and ARGV 2..8 of the index scripts, for this record. */
+    const indexArgs = (record: SessionRecord, now: number) => {
+      const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
+      const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
+      const keyList = [
+        keys.session(record.sessionId),
+        keys.subscriber(record.subHandle),
+        keys.conversation(record.provider, record.providerConversationId ?? ""),
+        keys.open,
+        keys.orgCounts(record.organizationId),
+        keys.orgEnded(record.organizationId),
+        keys.tenantWaits(record.tenantId),
+        keys.tenantWaitLog(record.tenantId)
+      ]
+      const argList = [
+        JSON.stringify(record),
+        record.sessionId,
+        String(now),
+        String(endedRetentionMs),
+        assignedAt !== undefined ? String(assignedAt) : "",
+        waitMs !== undefined ? String(waitMs) : "",
+        record.providerConversationId !== undefined ? "1" : "0"
+      ]
+      return { keyList, argList }
+    }
+
+    const sessionByIndex = (indexKey: string) =>
+      redisCall("get session", () => redis.lcgSessionByIndex(1, indexKey, keys.sessionPrefix)).pipe(
+        Effect.flatMap((json) =>
+          json === null
+            ? Effect.succeedNone
+            : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
+        )
+      )
+
+    const store: SessionStoreService = {
+      create: (record) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const { argList, keyList } = indexArgs(record, now)
+          const reply = yield* redisCall("create session", () =>
+            redis.lcgCreate(keyList.length, ...keyList, "", ...argList, keys.sessionPrefix)
+          )
+          if (reply[0] === "created") return { _tag: "Created" } satisfies CreateResult
+          const existing = yield* Effect.mapError(decodeRecord(reply[1]), corrupt("session record"))
+          return { _tag: "Open", existing } satisfies CreateResult
+        }),
+      get: (sessionId) =>
+        redisCall("get session", () => redis.get(keys.session(sessionId))).pipe(
+          Effect.flatMap((json) =>
+            json === null
+              ? Effect.succeedNone
+              : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
+          )
+        ),
+      latestBySubscriber: (subHandle) => sessionByIndex(keys.subscriber(subHandle)),
+      byConversation: (provider, conversationId) => sessionByIndex(keys.conversation(provider, conversationId)),
+      commit: (change) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const { argList, keyList } = indexArgs(change.next, now)
+          const partition = partitionOf(change.next.sessionId, options.partitions)
+          const seenKeys = (change.seen ?? []).map(keys.seen)
+          const events = (change.events ?? []).map((e) => JSON.stringify(e))
+          const reply = yield* redisCall("commit", () =>
+            redis.lcgCommit(
+              keyList.length + 1 + seenKeys.length,
+              ...keyList,
+              keys.outbox(partition),
+              ...seenKeys,
+              String(change.expectedVersion),
+              ...argList,
+              String(dedupMs),
+              keys.outboxAppended,
+              String(partition),
+              ...events
+            )
+          )
+          return reply as "committed" | "conflict" | "duplicate"
+        }),
+      seen: (ids) =>
+        ids.length === 0
+          ? Effect.succeed(new Set<string>())
+          : Effect.map(
+              redisCall("seen", () => redis.mget(ids.map(keys.seen))),
+              (values) => new Set(ids.filter((_, i) => values[i] !== null))
+            ),
+      count: (organizationId, status) =>
+        Effect.gen(function* () {
+          if (status === "ended") {
+            const now = yield* Clock.currentTimeMillis
+            return yield* redisCall("count", () =>
+              redis.zcount(keys.orgEnded(organizationId), now - endedRetentionMs, "+inf")
+            )
+          }
+          const [pending, active] = yield* redisCall("count", () =>
+            redis.hmget(keys.orgCounts(organizationId), "pending", "active")
+          )
+          const of = (n: string | null) => Number(n ?? 0)
+          return status === "pending" ? of(pending) : status === "active" ? of(active) : of(pending) + of(active)
+        }),
+      waitingStats: (tenantId, sinceMillis) =>
+        Effect.map(
+          redisCall("waiting stats", () =>
+            redis.lcgWaitingStats(2, keys.tenantWaits(tenantId), keys.tenantWaitLog(tenantId), String(sinceMillis))
+          ),
+          ([assigned, sumMs, pending]) => ({
+            averageSeconds: assigned === 0 ? 0 : sumMs / assigned / 1000,
+            assigned,
+            pending
+          })
+        ),
+      openSessions: Effect.gen(function* () {
+        const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open))
+        const records: Array<SessionRecord> = []
+        for (let i = 0; i < ids.length; i += 500) {
+          const batch = ids.slice(i, i + 500)
+          const values = yield* redisCall("open sessions", () => redis.mget(batch.map(keys.session)))
+          for (const json of values) {
+            if (json !== null) records.push(yield* Effect.mapError(decodeRecord(json), corrupt("session record")))
+          }
+        }
+        return records
+      }),
+      reserveMessage: (sessionId, messageId) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const reply = yield* redisCall("reserve message", () =>
+            redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)
+          )
+          if (reply === "reserved") return { _tag: "Reserved" } satisfies MessageReservation
+          if (reply === "inflight") return { _tag: "InFlight" } satisfies MessageReservation
+          const result = yield* Effect.mapError(
+            Schema.decodeUnknown(ForwardedJson)(reply.slice(2)),
+            corrupt("forwarded message")
+          )
+          return { _tag: "Forwarded", result } satisfies MessageReservation
+        }),
+      completeMessage: (sessionId, messageId, result) =>
+        redisCall("complete message", () =>
+          redis
+            .multi()
+            .hset(keys.messages(sessionId), messageId, `f:${JSON.stringify(result)}`)
+            .pexpire(keys.messages(sessionId), dedupMs)
+            .exec()
+        ).pipe(Effect.asVoid),
+      releaseMessage: (sessionId, messageId) =>
+        Effect.asVoid(redisCall("release message", () => redis.hdel(keys.messages(sessionId), messageId))),
+      ping: redisCall("ping", () => redis.ping()).pipe(
+        Effect.timeout(Duration.seconds(1)),
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+    }
+
+    const toEntry = (partition: number, [id, fields]: StreamEntry) =>
+      Effect.gen(function* () {
+        const event = yield* decodeEvent(fieldOf(fields, "e"))
+        const target = fieldOf(fields, "t")
+        const targets = target !== undefined ? { targets: [target as DeliveryTarget] } : {}
+        return { id, partition, event, ...targets } satisfies OutboxEntry
+      }).pipe(
+        Effect.asSome,
+        // An undecodable entry cannot be delivered: log it, ack it, and leave it in the stream for inspection.
+        Effect.catchTag("ParseError", (e) =>
+          Effect.logError("undecodable outbox entry left in the stream", { partition, entryId: id, reason: e.message }).pipe(
+            Effect.zipRight(redisCall("ack", () => redis.xack(keys.outbox(partition), GROUP, id))),
+            Effect.as(Option.none<OutboxEntry>())
+          )
+        )
+      )
+
+    const toEntries = (partition: number, raw: ReadonlyArray<StreamEntry>) =>
+      Effect.map(
+        Effect.forEach(raw, (entry) => toEntry(partition, entry)),
+        (entries) => Chunk.fromIterable(entries.flatMap(Option.toArray))
+      )
+
+    const ensureGroup = (stream: string) =>
+      redisCall("create consumer group", () => redis.xgroup("CREATE", stream, GROUP, "0", "MKSTREAM")).pipe(
+        Effect.asVoid,
+        Effect.catchIf(
+          (e) => e.message.includes("BUSYGROUP"),
+          () => Effect.void
+        )
+      )
+
+    const outbox: OutboxService = {
+      consume: (partition) =>
+        Stream.unwrap(
+          Effect.gen(function* () {
+            const stream = keys.outbox(partition)
+            const wakeup = wakeups[partition]!
+            yield* ensureGroup(stream)
+            // First whatever is pending in the group (handed out before, never acked, by
+            // anyone), in id order; then new entries as they are appended.
+            let claimCursor: string | undefined = "0-0"
+            const nextBatch: Effect.Effect<Chunk.Chunk<OutboxEntry>, StoreUnavailable> = Effect.gen(function* () {
+              if (claimCursor !== undefined) {
+                const from: string = claimCursor
+                const [cursor, claimed] = (yield* redisCall("reclaim", () =>
+                  redis.xautoclaim(stream, GROUP, options.consumer, 0, from, "COUNT", READ_BATCH)
+                )) as [string, Array<StreamEntry>]
+                claimCursor = cursor === "0-0" ? undefined : cursor
+                if (claimed.length > 0) return yield* toEntries(partition, claimed)
+                return yield* nextBatch
+              }
+              const read = (yield* redisCall("read", () =>
+                redis.xreadgroup("GROUP", GROUP, options.consumer, "COUNT", READ_BATCH, "STREAMS", stream, ">")
+              )) as Array<[string, Array<StreamEntry>]> | null
+              const fresh = read?.[0]?.[1] ?? []
+              if (fresh.length > 0) {
+                const entries = yield* toEntries(partition, fresh)
+                if (Chunk.isNonEmpty(entries)) return entries
+                return yield* nextBatch
+              }
+              yield* Effect.raceFirst(Queue.take(wakeup), Effect.sleep(IDLE_RECHECK))
+              return yield* nextBatch
+            })
+            return Stream.repeatEffectChunk(nextBatch)
+          })
+        ),
+      ack: (entry) => Effect.asVoid(redisCall("ack", () => redis.lcgAck(1, keys.outbox(entry.partition), GROUP, entry.id))),
+      deadLetter: (letter) =>
+        Effect.asVoid(redisCall("dead letter", () => redis.hset(keys.deadLetters, letter.id, JSON.stringify(letter)))),
+      deadLetters: Effect.gen(function* () {
+        const values = yield* redisCall("dead letters", () => redis.hvals(keys.deadLetters))
+        const letters = yield* Effect.forEach(values, (json) =>
+          Effect.mapError(decodeDeadLetter(json), corrupt("dead letter"))
+        )
+        return [...letters].sort((a, b) => a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id))
+      }),
+      replay: (id) =>
+        Effect.gen(function* () {
+          const notFound = new DeadLetterNotFound({ message: `no dead letter with id ${id}`, id })
+          const json = yield* redisCall("dead letter", () => redis.hget(keys.deadLetters, id))
+          if (json === null) return yield* notFound
+          const letter: DeadLetter = yield* Effect.mapError(decodeDeadLetter(json), corrupt("dead letter"))
+          const partition = partitionOf(letter.event.sessionId, options.partitions)
+          const replayed = yield* redisCall("replay", () =>
+            redis.lcgReplay(
+              2,
+              keys.deadLetters,
+              keys.outbox(partition),
+              id,
+              JSON.stringify(letter.event),
+              letter.target,
+              keys.outboxAppended,
+              String(partition)
+            )
+          )
+          if (replayed === 0) return yield* notFound
+          return letter
+        })
+    }
+
+    return { store, outbox }
+  })
+
+export interface RedisStoreSettings extends Omit<RedisStoreOptions, "redis" | "subscriber"> {
+  readonly url: Redacted.Redacted<string>
+}
+
+/** SessionStore + Outbox on their own command and subscriber connections. */
+export const redisStoreLayer = (settings: RedisStoreSettings) =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const redis = yield* redisConnection({ url: settings.url, name: "store" })
+      const subscriber = yield* redisConnection({ url: settings.url, name: "outbox-subscriber", subscriber: true })
+      const { outbox, store } = yield* makeRedisStore({ ...settings, redis, subscriber })
+      return Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox))
+    })
+  )
+
+/** The store on the Redis of `config.redis`. */
+export const RedisStoreLive = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    if (config.redis === undefined) return yield* Effect.dieMessage("RedisStoreLive needs REDIS_URL")
+    return redisStoreLayer({
+      url: config.redis.url,
+      prefix: config.redis.prefix,
+      partitions: config.partitions,
+      consumer: config.instanceId,
+      endedRetention: config.retention.endedSessions,
+      dedupRetention: config.retention.dedup
+    })
+  })
+)

@@ -1,0 +1,153 @@
+/**
+ * The Lua scripts that make every multi-key change of the Redis store atomic. Key layout:
+ * docs/redis-keys.md. Every key a script touches is passed in KEYS.
+ */
+
+/**
+ * Keeps the indices, counters and retention of one session in step with its record.
+ * KEYS: 1 session, 2 subscriber index, 3 conversation index, 4 open set, 5 org counts,
+ * 6 org ended zset, 7 tenant waits hash, 8 tenant wait log.
+ * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
+ * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation.
+ */
+const indexChange = `
+local WAIT_LOG_KEEP_MS = 31 * 24 * 3600 * 1000
+local function isOpen(status) return status == 'pending' or status == 'active' end
+
+local function indexChange(old, new)
+  local id, now, retention = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+  local endsNow = new.status == 'ended' and (old == nil or old.status ~= 'ended')
+  if old ~= nil and old.status == 'ended' then
+    redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], ARGV[2])
+  end
+  if old == nil then redis.call('SET', KEYS[2], id) end
+  if ARGV[8] == '1' and (old == nil or old.providerConversationId ~= new.providerConversationId) then
+    redis.call('SET', KEYS[3], id)
+  end
+
+  local oldStatus = old and old.status or nil
+  if oldStatus ~= new.status then
+    if isOpen(oldStatus) then redis.call('HINCRBY', KEYS[5], oldStatus, -1) end
+    if oldStatus == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', -1) end
+    if isOpen(new.status) then
+      redis.call('HINCRBY', KEYS[5], new.status, 1)
+      redis.call('SADD', KEYS[4], id)
+    end
+    if new.status == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', 1) end
+  end
+
+  if endsNow then
+    redis.call('SREM', KEYS[4], id)
+    redis.call('ZADD', KEYS[6], now, id)
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (now - retention))
+    redis.call('PEXPIRE', KEYS[1], retention)
+    if redis.call('GET', KEYS[2]) == id then redis.call('PEXPIRE', KEYS[2], retention) end
+    if ARGV[8] == '1' then redis.call('PEXPIRE', KEYS[3], retention) end
+  end
+
+  -- First assignment: a cumulative (count, sum) sample, so an average over any window is two look-ups.
+  if (old == nil or old.assignedAt == nil) and ARGV[6] ~= '' then
+    local assignedAt = tonumber(ARGV[6])
+    local n = redis.call('HINCRBY', KEYS[7], 'n', 1)
+    local sum = redis.call('HINCRBY', KEYS[7], 'sum', tonumber(ARGV[7]))
+    redis.call('ZADD', KEYS[8], assignedAt, n .. ':' .. sum .. ':' .. id)
+    -- Trim samples older than any window, keeping the newest of them as the baseline.
+    local stale = redis.call('ZCOUNT', KEYS[8], '-inf', '(' .. (assignedAt - WAIT_LOG_KEEP_MS))
+    if stale > 1 then redis.call('ZREMRANGEBYRANK', KEYS[8], 0, stale - 2) end
+  end
+end
+`
+
+/**
+ * Inserts a session unless its subscriber has an open one. Returns {"created"} or {"open", record}.
+ * KEYS and ARGV 2..8 as indexChange; ARGV 9 the session key prefix (the subscriber's latest
+ * session is the one key found through an index rather than passed in).
+ */
+export const createSession = `${indexChange}
+local latest = redis.call('GET', KEYS[2])
+if latest then
+  local existing = redis.call('GET', ARGV[9] .. latest)
+  if existing and isOpen(cjson.decode(existing).status) then return {'open', existing} end
+end
+indexChange(nil, cjson.decode(ARGV[2]))
+return {'created'}
+`
+
+/**
+ * Compare-and-set on version + de-duplication + outbox append, all or nothing.
+ * KEYS 1..8 as indexChange, 9 outbox stream, 10.. seen keys.
+ * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
+ * 11 partition, 12.. event JSONs.
+ */
+export const commitChange = `${indexChange}
+local current = redis.call('GET', KEYS[1])
+if not current then return 'conflict' end
+local old = cjson.decode(current)
+if tostring(old.version) ~= ARGV[1] then return 'conflict' end
+for i = 10, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
+end
+for i = 10, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
+indexChange(old, cjson.decode(ARGV[2]))
+for i = 12, #ARGV do redis.call('XADD', KEYS[9], '*', 'e', ARGV[i]) end
+if #ARGV >= 12 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
+return 'committed'
+`
+
+/** GET a key holding a session id, then that session. KEYS: 1 index key; ARGV: 1 session key prefix. */
+export const sessionByIndex = `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('GET', ARGV[1] .. id)
+`
+
+/**
+ * Average waiting time since a moment: the cumulative (count, sum) now minus the last sample
+ * before the window. KEYS: 1 tenant waits hash, 2 wait log. ARGV: 1 since ms. Returns {n, sum ms, pending}.
+ */
+export const waitingStats = `
+local totals = redis.call('HMGET', KEYS[1], 'n', 'sum', 'pending')
+local n, sum = tonumber(totals[1] or '0'), tonumber(totals[2] or '0')
+local before = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '-inf', 'LIMIT', 0, 1)[1]
+if before then
+  local bn, bsum = string.match(before, '^(%d+):(%d+):')
+  n, sum = n - tonumber(bn), sum - tonumber(bsum)
+end
+return {n, sum, tonumber(totals[3] or '0')}
+`
+
+/**
+ * Claims a user message for forwarding. KEYS: 1 the session's message hash.
+ * ARGV: 1 message id, 2 now ms, 3 reservation lease ms, 4 retention ms.
+ * Returns "reserved", "inflight" or the forwarded result as "f:<json>".
+ */
+export const reserveMessage = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then
+  if string.sub(v, 1, 2) == 'f:' then return v end
+  if tonumber(string.sub(v, 3)) > tonumber(ARGV[2]) then return 'inflight' end
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'r:' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 'reserved'
+`
+
+/** Ack = forget: XACK and XDEL together, so the stream only holds undelivered entries. KEYS: 1 stream; ARGV: 1 group, 2 id. */
+export const ackEntry = `
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+`
+
+/**
+ * Moves a dead letter back into its partition's stream, for its target only. Returns 0 if it
+ * was already gone. KEYS: 1 dead-letter hash, 2 stream. ARGV: 1 letter id, 2 event JSON,
+ * 3 target, 4 wake-up channel, 5 partition.
+ */
+export const replayDeadLetter = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[2], 't', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`
