@@ -11,6 +11,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
+import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
 import { backoff } from "./outbound.js"
@@ -23,6 +24,19 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const bot = yield* HbfBot
   const publisher = yield* EventPublisher
   const core = yield* HbfCore
+
+  /**
+   * A write the delivery path cannot skip (ack, dead letter): retried until the store takes
+   * it, since giving up would deliver the entry again or lose the letter. A store outage
+   * holds the session's lane instead.
+   */
+  const untilStored = <A>(what: string, write: Effect.Effect<A, StoreUnavailable>) =>
+    write.pipe(
+      Effect.tapError((e) => Effect.logWarning(`${what} failed; retrying`, { reason: e.message })),
+      Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))))),
+      // The schedule never ends, so this cannot fail.
+      Effect.orDie
+    )
 
   const retrying = backoff<DeliveryFailure>(
     { retries: config.delivery.maxAttempts - 1, baseDelay: config.delivery.baseDelay, maxDelay: config.delivery.maxDelay },
@@ -59,7 +73,10 @@ export const makeDeliveryWorker = Effect.gen(function* () {
         Effect.gen(function* () {
           const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
           yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
-          yield* outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
+          yield* untilStored(
+            "dead letter",
+            outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
+          )
           yield* countDeadLettered(target, event.type)
         })
       ),
@@ -68,17 +85,23 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   }
 
   const deliver = (entry: OutboxEntry) =>
-    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event), { discard: true }).pipe(
-      Effect.zipRight(outbox.ack(entry)),
+    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event), { discard: true })
+
+  const ackDelivered = (entry: OutboxEntry) =>
+    untilStored("outbox ack", outbox.ack(entry)).pipe(
       Effect.tap(() => Effect.logDebug("event delivered", { sessionId: entry.event.sessionId, seq: entry.event.seq }))
     )
 
-  /** Runs one partition until interrupted: one lane per session with events in flight. */
+  /**
+   * Runs one partition until interrupted: one lane per session with events in flight. The
+   * lanes outlive a failed consumer: it is restarted after a second, and the entries it
+   * hands out again (unacked, so reclaimed) that a lane already holds are skipped.
+   */
   const runPartition = (partition: number) =>
     Effect.gen(function* () {
       const lanes = new Map<string, Array<OutboxEntry>>()
+      const held = new Set<string>()
       const fibers = yield* FiberSet.make()
-      // A store failure on ack leaves the entry unacked; it comes back when the partition restarts.
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]
@@ -87,35 +110,37 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             return Effect.void
           }
           return deliver(head).pipe(
-            Effect.catchAll((e) => Effect.logError("outbox ack failed", { sessionId, reason: e.message })),
-            Effect.zipRight(Effect.sync(() => lane.shift())),
+            Effect.zipRight(ackDelivered(head)),
+            Effect.zipRight(
+              Effect.sync(() => {
+                lane.shift()
+                held.delete(head.id)
+              })
+            ),
             Effect.zipRight(drain(sessionId, lane))
           )
         })
-      yield* outbox.consume(partition).pipe(
-        Stream.runForEach((entry) =>
-          Effect.suspend(() => {
-            const lane = lanes.get(entry.event.sessionId)
-            if (lane !== undefined) {
-              lane.push(entry)
-              return Effect.void
-            }
-            const fresh = [entry]
-            lanes.set(entry.event.sessionId, fresh)
-            return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
-          })
-        )
-      )
-    }).pipe(Effect.scoped)
-
-  return {
-    /** Consumes one partition forever, restarting after a store failure. */
-    runPartition: (partition: number) =>
-      runPartition(partition).pipe(
+      const take = (entry: OutboxEntry) =>
+        Effect.suspend(() => {
+          if (held.has(entry.id)) return Effect.void
+          held.add(entry.id)
+          const lane = lanes.get(entry.event.sessionId)
+          if (lane !== undefined) {
+            lane.push(entry)
+            return Effect.void
+          }
+          const fresh = [entry]
+          lanes.set(entry.event.sessionId, fresh)
+          return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
+        })
+      return yield* outbox.consume(partition).pipe(
+        Stream.runForEach(take),
         Effect.catchAll((e) => Effect.logError("outbox consumer failed; restarting", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(Duration.seconds(1)))
       )
-  }
+    }).pipe(Effect.scoped)
+
+  return { runPartition }
 })
 
 /** Single node: this instance delivers every partition (the cluster coordinator will narrow this). */

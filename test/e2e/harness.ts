@@ -1,18 +1,30 @@
 /** Starts the real gateway (HTTP on a loopback port) against the simulators of src/sandbox. */
-import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { GatewayServerLive } from "../../src/layers/App.js"
 import { makeSandbox, type SandboxOptions } from "../../src/sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../src/sandbox/token.js"
+import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 
-export const startGateway = (options: SandboxOptions = {}) =>
+export const stores = ["memory", "redis"] as const
+export type StoreKind = (typeof stores)[number]
+
+export interface GatewayOptions extends SandboxOptions {
+  /** memory (default) or a real Redis under a key prefix of its own, deleted afterwards. */
+  readonly store?: StoreKind
+}
+
+export const startGateway = (options: GatewayOptions = {}) =>
   Effect.gen(function* () {
+    const prefix = uniquePrefix("e2e")
+    if (options.store === "redis") yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
     const sandbox = yield* makeSandbox({
       ...options,
       configure: (config) => {
         const fast = {
           ...config,
           delivery: { maxAttempts: 4, baseDelay: Duration.millis(20), maxDelay: Duration.millis(200) },
-          sweepInterval: Duration.millis(200)
+          sweepInterval: Duration.millis(200),
+          ...(options.store === "redis" ? { redis: { url: Redacted.make(testRedisUrl), prefix } } : {})
         }
         return options.configure ? options.configure(fast) : fast
       }

@@ -1,244 +1,255 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { startGateway } from "./harness.js"
+import { startGateway, stores } from "./harness.js"
 
 const request = { tenantId: "demo-helvia", subHandle: "alice", user: { name: "Alice" }, transcript: [{ author: "bot", text: "How can I help?", at: "2026-11-25T10:00:00Z" }] }
 
-describe("a whole helvia livechat through the HTTP API", () => {
-  it.live("request, agent joins, messages both ways, agent ends; hbf-bot gets every event once, in order", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const created = yield* gw.call("POST", "/requests", request)
-      expect(created.status).toBe(201)
-      expect(created.body).toMatchObject({ tenantId: "demo-helvia", organizationId: "demo-org", status: "pending", provider: "helvia-livechat" })
-      const sessionId: string = created.body.sessionId
+/** A counter's value in Prometheus text (0 when absent). */
+const counterOf = (text: string, name: string, labels: string): number =>
+  Number(text.split("\n").find((line) => line.startsWith(`${name}{${labels}}`))?.split(" ")[1] ?? 0)
 
-      // hbf-lcm got the request as its contract says, with our callback.
-      const lcmRequest = gw.lcm.request(sessionId)
-      expect(lcmRequest?.body.extras.callbackUrl).toBe(`${gw.url}/events/helvia-livechat`)
-      expect(lcmRequest?.body.platformUserName).toBe("Alice")
+// The same livechats on the in-memory store and on Redis.
+describe.each(stores)("%s store", (store) => {
+  describe("a whole helvia livechat through the HTTP API", () => {
+    it.live("request, agent joins, messages both ways, agent ends; hbf-bot gets every event once, in order", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const metrics0 = (yield* gw.call("GET", "/metrics")).body as string
+        const ingestedBefore = counterOf(metrics0, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"')
+        const publishedBefore = counterOf(metrics0, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"')
+        const created = yield* gw.call("POST", "/requests", request)
+        expect(created.status).toBe(201)
+        expect(created.body).toMatchObject({ tenantId: "demo-helvia", organizationId: "demo-org", status: "pending", provider: "helvia-livechat" })
+        const sessionId: string = created.body.sessionId
 
-      // A retry of the same request gets the open session back.
-      const again = yield* gw.call("POST", "/requests", request)
-      expect(again.status).toBe(200)
-      expect(again.body.sessionId).toBe(sessionId)
+        // hbf-lcm got the request as its contract says, with our callback.
+        const lcmRequest = gw.lcm.request(sessionId)
+        expect(lcmRequest?.body.extras.callbackUrl).toBe(`${gw.url}/events/helvia-livechat`)
+        expect(lcmRequest?.body.platformUserName).toBe("Alice")
 
-      expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
-      const sent = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "m1", text: "Hello" })
-      expect(sent.status).toBe(202)
-      expect(sent.body).toEqual({ messageId: "m1", sessionId })
-      expect(gw.lcm.messages(sessionId).map((m) => m.text)).toEqual(["Hello"])
-      yield* gw.lcm.typing(sessionId, true)
-      yield* gw.lcm.say(sessionId, "Hi Alice")
-      const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-      expect(state.body).toMatchObject({ state: "active", session: { agent: { name: "Maria" } } })
-      yield* gw.lcm.end(sessionId)
+        // A retry of the same request gets the open session back.
+        const again = yield* gw.call("POST", "/requests", request)
+        expect(again.status).toBe(200)
+        expect(again.body.sessionId).toBe(sessionId)
 
-      const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"))
-      expect(events.map((e) => [e.type, e.seq])).toEqual([
-        ["agent.joined", 1],
-        ["agent.typing", 2],
-        ["agent.message", 3],
-        ["session.ended", 4]
-      ])
-      expect(events[2]!.data).toMatchObject({ text: "Hi Alice", agent: { name: "Maria" } })
-      expect(events[3]!.data).toEqual({ reason: "agent" })
+        expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
+        const sent = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "m1", text: "Hello" })
+        expect(sent.status).toBe(202)
+        expect(sent.body).toEqual({ messageId: "m1", sessionId })
+        expect(gw.lcm.messages(sessionId).map((m) => m.text)).toEqual(["Hello"])
+        yield* gw.lcm.typing(sessionId, true)
+        yield* gw.lcm.say(sessionId, "Hi Alice")
+        const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(state.body).toMatchObject({ state: "active", session: { agent: { name: "Maria" } } })
+        yield* gw.lcm.end(sessionId)
 
-      const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-      expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
-      const count = yield* gw.call("HEAD", "/organizations/demo-org/requests?status=ended")
-      expect(count.headers.get("x-total-count")).toBe("1")
-      const metrics = yield* gw.call("HEAD", "/organizations/demo-org/tenants/demo-helvia/metrics?windowSeconds=3600")
-      expect(metrics.status).toBe(200)
-      expect(metrics.headers.get("x-waiting-count")).toBe("0")
-      expect(Number(metrics.headers.get("x-average-waiting-time"))).toBeGreaterThanOrEqual(0)
+        const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"))
+        expect(events.map((e) => [e.type, e.seq])).toEqual([
+          ["agent.joined", 1],
+          ["agent.typing", 2],
+          ["agent.message", 3],
+          ["session.ended", 4]
+        ])
+        expect(events[2]!.data).toMatchObject({ text: "Hi Alice", agent: { name: "Maria" } })
+        expect(events[3]!.data).toEqual({ reason: "agent" })
 
-      // The tenant's flow trigger for session.ended reached event-publisher.
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
-      expect(gw.publisher.triggers()).toEqual([
-        expect.objectContaining({ tenantId: "demo-helvia", flowId: "flow-survey", subHandle: "alice", event: expect.objectContaining({ type: "session.ended", sessionId }) })
-      ])
+        const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+        const count = yield* gw.call("HEAD", "/organizations/demo-org/requests?status=ended")
+        expect(count.headers.get("x-total-count")).toBe("1")
+        const metrics = yield* gw.call("HEAD", "/organizations/demo-org/tenants/demo-helvia/metrics?windowSeconds=3600")
+        expect(metrics.status).toBe(200)
+        expect(metrics.headers.get("x-waiting-count")).toBe("0")
+        expect(Number(metrics.headers.get("x-average-waiting-time"))).toBeGreaterThanOrEqual(0)
 
-      const metrics2 = yield* gw.call("GET", "/metrics")
-      expect(metrics2.body).toMatch(/lcg_events_ingested_total\{[^}]*provider="helvia-livechat"[^}]*type="agent.message"[^}]*\} 1/)
-      expect(metrics2.body).toMatch(/lcg_events_delivered_total\{[^}]*target="event-publisher"[^}]*\} 1/)
+        // The tenant's flow trigger for session.ended reached event-publisher.
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        expect(gw.publisher.triggers()).toEqual([
+          expect.objectContaining({ tenantId: "demo-helvia", flowId: "flow-survey", subHandle: "alice", event: expect.objectContaining({ type: "session.ended", sessionId }) })
+        ])
 
-      // A second handover after the first ended works like the first.
-      const second = yield* gw.call("POST", "/requests", request)
-      expect(second.status).toBe(201)
-      expect(second.body.sessionId).not.toBe(sessionId)
-    }).pipe(Effect.scoped)
-  )
+        // Counters are per process (both store variants run here), so compare with the start.
+        const metrics2 = (yield* gw.call("GET", "/metrics")).body as string
+        expect(counterOf(metrics2, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"') - ingestedBefore).toBe(1)
+        expect(counterOf(metrics2, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"') - publishedBefore).toBe(1)
 
-  it.live("the user ends the session: hbf-lcm is told and hbf-bot gets session.ended (user)", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const created = yield* gw.call("POST", "/requests", request)
-      const sessionId: string = created.body.sessionId
-      const deleted = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
-      expect(deleted.status).toBe(204)
-      expect(gw.lcm.request(sessionId)?.status).toBe("ended")
-      const events = yield* gw.bot.waitFor((es) => es.length === 1)
-      expect(events[0]).toMatchObject({ type: "session.ended", seq: 1, data: { reason: "user" } })
-      const again = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
-      expect(again.status).toBe(404)
-      expect(again.body.error).toBe("SessionNotFound")
-      const message = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "late", text: "x" })
-      expect(message.status).toBe(409)
-      expect(message.body.error).toBe("SessionEnded")
-    }).pipe(Effect.scoped)
-  )
+        // A second handover after the first ended works like the first.
+        const second = yield* gw.call("POST", "/requests", request)
+        expect(second.status).toBe(201)
+        expect(second.body.sessionId).not.toBe(sessionId)
+      }).pipe(Effect.scoped)
+    )
 
-  it.live("the same webhook twice makes one event; a forged signature is refused", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      const joined = yield* gw.lcm.join(sessionId)
-      expect(joined.body).toEqual({ accepted: 1 })
-      const resent = yield* gw.lcm.resend(joined.eventId)
-      expect(resent.status).toBe(200)
-      expect(resent.body).toEqual({ accepted: 0 })
-      const forged = yield* gw.call(
-        "POST",
-        "/events/helvia-livechat",
-        { id: "forged-1", type: "CONVERSATION_END", platformSessionId: sessionId, platformUserId: "alice", occurredAt: new Date().toISOString() },
-        { "x-helvia-signature": "sha256=" + "0".repeat(64) }
-      )
-      expect(forged.status).toBe(401)
-      expect(forged.body.error).toBe("InvalidSignature")
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
-      expect(gw.bot.events().map((e) => e.type)).toEqual(["agent.joined"])
-      const unknown = yield* gw.call("POST", "/events/helvia-livechat", {
-        id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString()
-      })
-      expect(unknown).toMatchObject({ status: 200, body: { accepted: 0 } })
-    }).pipe(Effect.scoped)
-  )
+    it.live("the user ends the session: hbf-lcm is told and hbf-bot gets session.ended (user)", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const created = yield* gw.call("POST", "/requests", request)
+        const sessionId: string = created.body.sessionId
+        const deleted = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
+        expect(deleted.status).toBe(204)
+        expect(gw.lcm.request(sessionId)?.status).toBe("ended")
+        const events = yield* gw.bot.waitFor((es) => es.length === 1)
+        expect(events[0]).toMatchObject({ type: "session.ended", seq: 1, data: { reason: "user" } })
+        const again = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
+        expect(again.status).toBe(404)
+        expect(again.body.error).toBe("SessionNotFound")
+        const message = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "late", text: "x" })
+        expect(message.status).toBe(409)
+        expect(message.body.error).toBe("SessionEnded")
+      }).pipe(Effect.scoped)
+    )
 
-  it.live("a transfer requeues the request and a missed request ends it", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      yield* gw.lcm.join(sessionId)
-      yield* gw.lcm.transfer(sessionId)
-      expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("pending")
-      yield* gw.lcm.missed(sessionId)
-      const events = yield* gw.bot.waitFor((es) => es.length === 4)
-      expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.left", "request.queued", "request.failed"])
-      expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("ended")
-    }).pipe(Effect.scoped)
-  )
+    it.live("the same webhook twice makes one event; a forged signature is refused", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        const joined = yield* gw.lcm.join(sessionId)
+        expect(joined.body).toEqual({ accepted: 1 })
+        const resent = yield* gw.lcm.resend(joined.eventId)
+        expect(resent.status).toBe(200)
+        expect(resent.body).toEqual({ accepted: 0 })
+        const forged = yield* gw.call(
+          "POST",
+          "/events/helvia-livechat",
+          { id: "forged-1", type: "CONVERSATION_END", platformSessionId: sessionId, platformUserId: "alice", occurredAt: new Date().toISOString() },
+          { "x-helvia-signature": "sha256=" + "0".repeat(64) }
+        )
+        expect(forged.status).toBe(401)
+        expect(forged.body.error).toBe("InvalidSignature")
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        expect(gw.bot.events().map((e) => e.type)).toEqual(["agent.joined"])
+        const unknown = yield* gw.call("POST", "/events/helvia-livechat", {
+          id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString()
+        })
+        expect(unknown).toMatchObject({ status: 200, body: { accepted: 0 } })
+      }).pipe(Effect.scoped)
+    )
 
-  it.live("forwarding the same messageId twice reaches hbf-lcm once", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      const body = { tenantId: "demo-helvia", subHandle: "alice", messageId: "m-1", text: "once" }
-      expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
-      expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
-      expect(gw.lcm.messages(sessionId)).toHaveLength(1)
-    }).pipe(Effect.scoped)
-  )
-})
+    it.live("a transfer requeues the request and a missed request ends it", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        yield* gw.lcm.join(sessionId)
+        yield* gw.lcm.transfer(sessionId)
+        expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("pending")
+        yield* gw.lcm.missed(sessionId)
+        const events = yield* gw.bot.waitFor((es) => es.length === 4)
+        expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.left", "request.queued", "request.failed"])
+        expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("ended")
+      }).pipe(Effect.scoped)
+    )
 
-describe("delivery to hbf-bot", () => {
-  it.live("retries while hbf-bot fails a few times, then delivers every event once, in order", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      gw.bot.failNext(3, 503, 0)
-      yield* gw.lcm.join(sessionId)
-      yield* gw.lcm.say(sessionId, "one")
-      yield* gw.lcm.say(sessionId, "two")
-      const events = yield* gw.bot.waitFor((es) => es.length >= 3, "5 seconds")
-      expect(events.map((e) => e.seq)).toEqual([1, 2, 3])
-      expect(gw.bot.attempts().filter((a) => a.status === 503)).toHaveLength(3)
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
-      expect(gw.bot.events()).toHaveLength(3)
-    }).pipe(Effect.scoped)
-  )
+    it.live("forwarding the same messageId twice reaches hbf-lcm once", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        const body = { tenantId: "demo-helvia", subHandle: "alice", messageId: "m-1", text: "once" }
+        expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
+        expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
+        expect(gw.lcm.messages(sessionId)).toHaveLength(1)
+      }).pipe(Effect.scoped)
+    )
+  })
 
-  it.live("a permanent refusal is dead-lettered at once, later events go on, and replay delivers it", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      const stop = gw.bot.failWhile((e) => e.type === "agent.joined", 400)
-      yield* gw.lcm.join(sessionId)
-      yield* gw.lcm.say(sessionId, "after")
-      yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.message"))
-      const admin = yield* gw.token({ scope: "admin" })
-      const letters = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
-      expect(letters.status).toBe(200)
-      expect(letters.body).toHaveLength(1)
-      expect(letters.body[0]).toMatchObject({ target: "hbf-bot", attempts: 1, event: { type: "agent.joined", seq: 1 } })
-      stop()
-      const replayed = yield* gw.call("POST", `/admin/dead-letters/${encodeURIComponent(letters.body[0].id)}/replay`, undefined, {
-        authorization: `Bearer ${admin}`
-      })
-      expect(replayed.status).toBe(200)
-      const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.joined"))
-      expect(events.map((e) => e.type)).toEqual(["agent.message", "agent.joined"])
-      const none = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
-      expect(none.body).toEqual([])
-    }).pipe(Effect.scoped)
-  )
-})
+  describe("delivery to hbf-bot", () => {
+    it.live("retries while hbf-bot fails a few times, then delivers every event once, in order", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        gw.bot.failNext(3, 503, 0)
+        yield* gw.lcm.join(sessionId)
+        yield* gw.lcm.say(sessionId, "one")
+        yield* gw.lcm.say(sessionId, "two")
+        const events = yield* gw.bot.waitFor((es) => es.length >= 3, "5 seconds")
+        expect(events.map((e) => e.seq)).toEqual([1, 2, 3])
+        expect(gw.bot.attempts().filter((a) => a.status === 503)).toHaveLength(3)
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        expect(gw.bot.events()).toHaveLength(3)
+      }).pipe(Effect.scoped)
+    )
 
-describe("timeouts", () => {
-  it.live("a request pending longer than the tenant's pendingSeconds ends with reason timeout", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const tenant = {
-        id: "quick",
-        displayName: "Quick",
-        organization: { id: "demo-org" },
-        plugins: [
-          {
-            category: "LIVECHAT",
-            integrationId: "int-q",
-            integration: { type: "HELVIA_LIVECHAT", timeouts: { pendingSeconds: 1, inactivitySeconds: 60 }, helvia: { webhookSecret: "s" } }
-          }
-        ]
-      }
-      gw.setTenant(tenant)
-      const sessionId: string = (yield* gw.call("POST", "/requests", { tenantId: "quick", subHandle: "bob" })).body.sessionId
-      const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"), "5 seconds")
-      expect(events[0]).toMatchObject({ sessionId, type: "session.ended", data: { reason: "timeout" } })
-      expect(gw.lcm.request(sessionId)?.status).toBe("ended")
-    }).pipe(Effect.scoped)
-  )
-})
+    it.live("a permanent refusal is dead-lettered at once, later events go on, and replay delivers it", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        const stop = gw.bot.failWhile((e) => e.type === "agent.joined", 400)
+        yield* gw.lcm.join(sessionId)
+        yield* gw.lcm.say(sessionId, "after")
+        yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.message"))
+        const admin = yield* gw.token({ scope: "admin" })
+        const letters = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
+        expect(letters.status).toBe(200)
+        expect(letters.body).toHaveLength(1)
+        expect(letters.body[0]).toMatchObject({ target: "hbf-bot", attempts: 1, event: { type: "agent.joined", seq: 1 } })
+        stop()
+        const replayed = yield* gw.call("POST", `/admin/dead-letters/${encodeURIComponent(letters.body[0].id)}/replay`, undefined, {
+          authorization: `Bearer ${admin}`
+        })
+        expect(replayed.status).toBe(200)
+        const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.joined"))
+        expect(events.map((e) => e.type)).toEqual(["agent.message", "agent.joined"])
+        const none = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
+        expect(none.body).toEqual([])
+      }).pipe(Effect.scoped)
+    )
+  })
 
-describe("updates and signed delivery", () => {
-  it.live("PATCH updates the user, cancels a pending request, and refuses to cancel an active one", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      yield* gw.call("POST", "/requests", request)
-      const updated = yield* gw.call("PATCH", "/requests/subscribers/alice", { user: { email: "alice@example.com" }, metadata: { vip: true } })
-      expect(updated.status).toBe(200)
-      expect(updated.body).toMatchObject({ status: "pending", subHandle: "alice" })
-      const cancelled = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
-      expect(cancelled.status).toBe(200)
-      expect(cancelled.body).toMatchObject({ status: "ended", endReason: "user" })
-      const events = yield* gw.bot.waitFor((es) => es.length === 1)
-      expect(events[0]).toMatchObject({ type: "session.ended", data: { reason: "user" } })
+  describe("timeouts", () => {
+    it.live("a request pending longer than the tenant's pendingSeconds ends with reason timeout", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const tenant = {
+          id: "quick",
+          displayName: "Quick",
+          organization: { id: "demo-org" },
+          plugins: [
+            {
+              category: "LIVECHAT",
+              integrationId: "int-q",
+              integration: { type: "HELVIA_LIVECHAT", timeouts: { pendingSeconds: 1, inactivitySeconds: 60 }, helvia: { webhookSecret: "s" } }
+            }
+          ]
+        }
+        gw.setTenant(tenant)
+        const sessionId: string = (yield* gw.call("POST", "/requests", { tenantId: "quick", subHandle: "bob" })).body.sessionId
+        const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"), "5 seconds")
+        expect(events[0]).toMatchObject({ sessionId, type: "session.ended", data: { reason: "timeout" } })
+        expect(gw.lcm.request(sessionId)?.status).toBe("ended")
+      }).pipe(Effect.scoped)
+    )
+  })
 
-      const second: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      yield* gw.lcm.join(second)
-      const refused = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
-      expect(refused.status).toBe(409)
-      expect(refused.body).toMatchObject({ error: "InvalidTransition", status: "active" })
-    }).pipe(Effect.scoped)
-  )
+  describe("updates and signed delivery", () => {
+    it.live("PATCH updates the user, cancels a pending request, and refuses to cancel an active one", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        yield* gw.call("POST", "/requests", request)
+        const updated = yield* gw.call("PATCH", "/requests/subscribers/alice", { user: { email: "alice@example.com" }, metadata: { vip: true } })
+        expect(updated.status).toBe(200)
+        expect(updated.body).toMatchObject({ status: "pending", subHandle: "alice" })
+        const cancelled = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
+        expect(cancelled.status).toBe(200)
+        expect(cancelled.body).toMatchObject({ status: "ended", endReason: "user" })
+        const events = yield* gw.bot.waitFor((es) => es.length === 1)
+        expect(events[0]).toMatchObject({ type: "session.ended", data: { reason: "user" } })
 
-  it.live("with HBF_BOT_SIGNING_SECRET, hbf-bot gets events it can verify", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway({ botSigningSecret: "bot-secret" })
-      const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
-      yield* gw.lcm.join(sessionId)
-      const events = yield* gw.bot.waitFor((es) => es.length === 1)
-      expect(events[0]).toMatchObject({ type: "agent.joined", sessionId })
-      expect(gw.bot.attempts().every((a) => a.status === 200)).toBe(true)
-    }).pipe(Effect.scoped)
-  )
+        const second: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        yield* gw.lcm.join(second)
+        const refused = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
+        expect(refused.status).toBe(409)
+        expect(refused.body).toMatchObject({ error: "InvalidTransition", status: "active" })
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("with HBF_BOT_SIGNING_SECRET, hbf-bot gets events it can verify", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store, botSigningSecret: "bot-secret" })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        yield* gw.lcm.join(sessionId)
+        const events = yield* gw.bot.waitFor((es) => es.length === 1)
+        expect(events[0]).toMatchObject({ type: "agent.joined", sessionId })
+        expect(gw.bot.attempts().every((a) => a.status === 200)).toBe(true)
+      }).pipe(Effect.scoped)
+    )
+  })
 })
