@@ -46,24 +46,33 @@ export const redisConnection = (options: RedisConnectionOptions) =>
         down = false
         log(Effect.logInfo("redis connection restored", { connection: options.name }))
       })
-      const ready = yield* Effect.async<boolean>((resume) => {
-        if (redis.status === "ready") return resume(Effect.succeed(true))
-        const onReady = () => resume(Effect.succeed(true))
-        redis.once("ready", onReady)
-        return Effect.sync(() => redis.off("ready", onReady))
-      }).pipe(Effect.timeoutTo({ duration: CONNECT_TIMEOUT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
-      if (!ready) {
-        down = true
-        yield* Effect.logWarning("redis is not reachable yet; starting unready and retrying", { connection: options.name })
-      }
       return redis
     }),
+    // Release runs uninterruptibly, so the polite QUIT gets a timer of its own rather than an Effect timeout.
     (redis) =>
-      Effect.promise(() => redis.quit().catch(() => "closed")).pipe(
-        Effect.timeout(1_000),
-        Effect.ignore,
-        Effect.ensuring(Effect.sync(() => redis.disconnect()))
+      Effect.promise(() =>
+        redis.status === "ready"
+          ? Promise.race([redis.quit().catch(() => "closed"), new Promise((done) => setTimeout(done, 1_000))])
+          : Promise.resolve()
+      ).pipe(Effect.ensuring(Effect.sync(() => redis.disconnect())))
+  ).pipe(
+    // Outside the (uninterruptible) acquire, so the grace period can time out.
+    Effect.tap((redis) =>
+      Effect.async<void>((resume) => {
+        if (redis.status === "ready") return resume(Effect.void)
+        const onReady = () => resume(Effect.void)
+        redis.once("ready", onReady)
+        return Effect.sync(() => redis.off("ready", onReady))
+      }).pipe(
+        Effect.timeoutTo({
+          duration: CONNECT_TIMEOUT_MS,
+          onSuccess: () => Effect.void,
+          onTimeout: () =>
+            Effect.logWarning("redis is not reachable yet; starting unready and retrying", { connection: options.name })
+        }),
+        Effect.flatten
       )
+    )
   )
 
 /** Runs one Redis call; any failure (down, timeout, script error) is the typed `StoreUnavailable`. */

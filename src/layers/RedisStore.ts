@@ -401,8 +401,13 @@ export interface RedisStoreSettings extends Omit<RedisStoreOptions, "redis" | "s
 export const redisStoreLayer = (settings: RedisStoreSettings) =>
   Layer.scopedContext(
     Effect.gen(function* () {
-      const redis = yield* redisConnection({ url: settings.url, name: "store" })
-      const subscriber = yield* redisConnection({ url: settings.url, name: "outbox-subscriber", subscriber: true })
+      const [redis, subscriber] = yield* Effect.all(
+        [
+          redisConnection({ url: settings.url, name: "store" }),
+          redisConnection({ url: settings.url, name: "outbox-subscriber", subscriber: true })
+        ],
+        { concurrency: 2 }
+      )
       const { outbox, store } = yield* makeRedisStore({ ...settings, redis, subscriber })
       return Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox))
     })

@@ -1,0 +1,154 @@
+/** What the Redis store does beyond the shared contract: retention, reclaim by another instance, fail-fast. */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { Redis } from "ioredis"
+import { redisKeys, redisStoreLayer } from "../../src/layers/RedisStore.js"
+import { Outbox, partitionOf } from "../../src/services/Outbox.js"
+import { SessionStore } from "../../src/services/SessionStore.js"
+import { makeEvent, makeRecord, PARTITIONS } from "../unit/storeContract.js"
+import { deleteKeys, testRedisUrl, testStoreLayer, uniquePrefix } from "./redis.js"
+
+const prefixes: Array<string> = []
+const freshPrefix = () => {
+  const prefix = uniquePrefix("behaviour")
+  prefixes.push(prefix)
+  return prefix
+}
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeys(prefix)
+})
+
+const withRedis = <A>(f: (redis: Redis) => Promise<A>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new Redis(testRedisUrl)),
+    (redis) => Effect.promise(() => f(redis)),
+    (redis) => Effect.sync(() => redis.disconnect())
+  )
+
+const DAY = 24 * 3600 * 1000
+
+describe("Redis store retention", () => {
+  it.live("open sessions never expire; an ended session, its indices and seen ids expire; ended counts follow", () => {
+    const prefix = freshPrefix()
+    const keys = redisKeys(prefix)
+    return Effect.gen(function* () {
+      const store = yield* SessionStore
+      const record = makeRecord({ providerConversationId: "conv-1" })
+      yield* store.create(record)
+      const event = makeEvent(record, 1)
+      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, seen: [event.id], events: [event] })
+
+      const ttls = (ids: ReadonlyArray<string>) => withRedis((r) => Promise.all(ids.map((k) => r.pttl(k))))
+      const sessionKeys = [keys.session(record.sessionId), keys.subscriber(record.subHandle), keys.conversation(record.provider, "conv-1")]
+      // Open: no TTL on anything that belongs to the session; the seen id has the de-duplication TTL.
+      expect(yield* ttls(sessionKeys)).toEqual([-1, -1, -1])
+      const [seenTtl] = yield* ttls([keys.seen(event.id)])
+      expect(seenTtl).toBeGreaterThan(0)
+      expect(seenTtl).toBeLessThanOrEqual(2_000)
+
+      yield* store.commit({
+        expectedVersion: 1,
+        next: { ...record, version: 2, lastSeq: 1, status: "ended", endReason: "user", endedAt: new Date().toISOString() }
+      })
+      const ended = yield* ttls(sessionKeys)
+      for (const ttl of ended) {
+        expect(ttl).toBeGreaterThan(0)
+        expect(ttl).toBeLessThanOrEqual(1_500)
+      }
+      expect(yield* store.count(record.organizationId, "ended")).toBe(1)
+      expect(yield* store.count(record.organizationId, "open")).toBe(0)
+
+      yield* Effect.sleep(Duration.millis(2_100))
+      expect(Option.isNone(yield* store.get(record.sessionId))).toBe(true)
+      expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle))).toBe(true)
+      expect(Option.isNone(yield* store.byConversation(record.provider, "conv-1"))).toBe(true)
+      expect((yield* store.seen([event.id])).size).toBe(0)
+      expect(yield* store.count(record.organizationId, "ended")).toBe(0)
+    }).pipe(
+      Effect.provide(
+        testStoreLayer(prefix, { partitions: PARTITIONS, endedRetention: Duration.millis(1_500), dedupRetention: Duration.seconds(2) })
+      )
+    )
+  })
+
+  it.scoped("the waiting-time average keeps its baseline when old samples are trimmed", () => {
+    const prefix = freshPrefix()
+    return Effect.gen(function* () {
+      const store = yield* SessionStore
+      const tenantId = "tenant-trim"
+      const now = Date.parse("2026-11-25T12:00:00Z")
+      // Waits of 100 s and 200 s more than 31 days ago, then one of 10 s now.
+      const waits: Array<[assignedAt: number, waitSeconds: number]> = [
+        [now - 40 * DAY, 100],
+        [now - 35 * DAY, 200],
+        [now, 10]
+      ]
+      for (const [assignedAt, wait] of waits) {
+        const record = makeRecord({ tenantId, createdAt: new Date(assignedAt - wait * 1000).toISOString() })
+        yield* store.create(record)
+        yield* store.commit({
+          expectedVersion: 0,
+          next: { ...record, version: 1, status: "active", assignedAt: new Date(assignedAt).toISOString() }
+        })
+      }
+      // Without the kept baseline the 30-day window would count all three samples.
+      expect(yield* store.waitingStats(tenantId, now - 30 * DAY)).toEqual({ averageSeconds: 10, assigned: 1, pending: 0 })
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
+  it.scoped("a message reservation left by a crashed forward can be claimed again after its lease", () => {
+    const prefix = freshPrefix()
+    return Effect.gen(function* () {
+      const store = yield* SessionStore
+      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "Reserved" })
+      yield* TestClock.adjust(Duration.seconds(60))
+      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "InFlight" })
+      yield* TestClock.adjust(Duration.seconds(61))
+      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "Reserved" })
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+})
+
+describe("Redis outbox across instances", () => {
+  it.live("entries one instance took and never acked are reclaimed, in order, by the partition's next consumer", () => {
+    const prefix = freshPrefix()
+    const instance = (consumer: string) =>
+      redisStoreLayer({
+        url: Redacted.make(testRedisUrl),
+        prefix,
+        partitions: PARTITIONS,
+        consumer,
+        endedRetention: Duration.days(30),
+        dedupRetention: Duration.days(7)
+      })
+    const record = makeRecord()
+    const events = [1, 2, 3, 4].map((seq) => makeEvent(record, seq))
+    const partition = partitionOf(record.sessionId, PARTITIONS)
+    const take = (n: number) =>
+      Effect.flatMap(Outbox, (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray)))
+    return Effect.gen(function* () {
+      // Instance a: appends four events, takes them all, acks only the first, and goes away.
+      yield* Effect.gen(function* () {
+        const store = yield* SessionStore
+        yield* store.create(record)
+        yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 4 }, events })
+        const taken = yield* take(4)
+        yield* Effect.flatMap(Outbox, (outbox) => outbox.ack(taken[0]!))
+      }).pipe(Effect.provide(Layer.fresh(instance("instance-a"))))
+      // Instance b takes the partition over.
+      const reclaimed = yield* take(3).pipe(Effect.provide(Layer.fresh(instance("instance-b"))))
+      expect(reclaimed.map((e) => e.event.seq)).toEqual([2, 3, 4])
+    })
+  })
+
+  it.live("with Redis unreachable, calls fail fast with StoreUnavailable and ping says so", () =>
+    Effect.gen(function* () {
+      const store = yield* SessionStore
+      expect(yield* store.ping).toBe(false)
+      const started = Date.now()
+      const error = yield* Effect.flip(store.get("any"))
+      expect(error._tag).toBe("StoreUnavailable")
+      expect(Date.now() - started).toBeLessThan(500)
+    }).pipe(Effect.provide(testStoreLayer(freshPrefix(), { partitions: PARTITIONS, url: "redis://127.0.0.1:1" })))
+  )
+})
