@@ -11,12 +11,16 @@ export type StoreKind = (typeof stores)[number]
 export interface GatewayOptions extends SandboxOptions {
   /** memory (default) or a real Redis under a key prefix of its own, deleted afterwards. */
   readonly store?: StoreKind
+  /** A Redis of the test's own instead of the shared one (left as it is afterwards). */
+  readonly redisUrl?: string
 }
 
 export const startGateway = (options: GatewayOptions = {}) =>
   Effect.gen(function* () {
     const prefix = uniquePrefix("e2e")
-    if (options.store === "redis") yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
+    if (options.store === "redis" && options.redisUrl === undefined) {
+      yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
+    }
     const sandbox = yield* makeSandbox({
       ...options,
       configure: (config) => {
@@ -24,7 +28,7 @@ export const startGateway = (options: GatewayOptions = {}) =>
           ...config,
           delivery: { maxAttempts: 4, baseDelay: Duration.millis(20), maxDelay: Duration.millis(200) },
           sweepInterval: Duration.millis(200),
-          ...(options.store === "redis" ? { redis: { url: Redacted.make(testRedisUrl), prefix } } : {})
+          ...(options.store === "redis" ? { redis: { url: Redacted.make(options.redisUrl ?? testRedisUrl), prefix } } : {})
         }
         return options.configure ? options.configure(fast) : fast
       }
