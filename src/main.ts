@@ -27,5 +27,7 @@ NodeRuntime.runMain(
       (e) => e instanceof InvalidConfiguration,
       (e) => Effect.zipRight(Console.error((e as InvalidConfiguration).message), Effect.sync(() => process.exit(1)))
     )
-  )
+  ),
+  // Our own logger (LOG_FORMAT) is the only one; runMain's pretty logger would print every line twice.
+  { disablePrettyLogger: true }
 )

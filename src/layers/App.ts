@@ -1,6 +1,6 @@
 /**
- * The gateway's assembly. `CoreLive` is everything behind the HTTP surface; `AppLive` adds
- * the HTTP server. Both need `AppConfig`; the store follows it (Redis with REDIS_URL,
+ * The gateway's assembly. `CoreLive` is everything behind the HTTP surface;
+ * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the store follows it (Redis with REDIS_URL,
  * memory without).
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
@@ -40,12 +40,14 @@ export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
   Layer.provideMerge(StoreLive)
 )
 
-/** The HTTP surface on top of the core; needs an `HttpServer` and `AppConfig`. */
-export const AppLive = HttpLive.pipe(Layer.provide(CoreLive))
-
-/** The gateway listening on `config.port`, with `config` as its AppConfig. */
+/**
+ * The gateway listening on `config.port`, with `config` as its AppConfig. The core is built
+ * before the server listens: a connection accepted earlier would wait with no handler to
+ * answer it (a load balancer's probe during boot would hang instead of being refused).
+ */
 export const GatewayServerLive = (config: AppConfigValues) =>
-  AppLive.pipe(
+  HttpLive.pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: config.port })),
+    Layer.provide(CoreLive),
     Layer.provide(Layer.succeed(AppConfig, config))
   )

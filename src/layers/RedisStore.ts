@@ -321,6 +321,24 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         )
       )
 
+    /**
+     * After taking over a partition's pending entries, the consumers that held them (earlier
+     * processes of this or another instance) hold nothing: drop them so the group stays small.
+     */
+    const forgetIdleConsumers = (stream: string) =>
+      Effect.gen(function* () {
+        const consumers = (yield* redisCall("list consumers", () => redis.xinfo("CONSUMERS", stream, GROUP))) as Array<
+          Array<string | number>
+        >
+        for (const fields of consumers) {
+          const name = String(fields[fields.indexOf("name") + 1])
+          const pending = Number(fields[fields.indexOf("pending") + 1])
+          if (name !== options.consumer && pending === 0) {
+            yield* redisCall("delete consumer", () => redis.xgroup("DELCONSUMER", stream, GROUP, name))
+          }
+        }
+      })
+
     const outbox: OutboxService = {
       consume: (partition) =>
         Stream.unwrap(
@@ -338,6 +356,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
                   redis.xautoclaim(stream, GROUP, options.consumer, 0, from, "COUNT", READ_BATCH)
                 )) as [string, Array<StreamEntry>]
                 claimCursor = cursor === "0-0" ? undefined : cursor
+                if (claimCursor === undefined) yield* forgetIdleConsumers(stream)
                 if (claimed.length > 0) return yield* toEntries(partition, claimed)
                 return yield* nextBatch
               }

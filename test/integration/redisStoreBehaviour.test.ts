@@ -138,6 +138,9 @@ describe("Redis outbox across instances", () => {
       // Instance b takes the partition over.
       const reclaimed = yield* take(3).pipe(Effect.provide(Layer.fresh(instance("instance-b"))))
       expect(reclaimed.map((e) => e.event.seq)).toEqual([2, 3, 4])
+      // The consumer that held them is gone from the group.
+      const consumers = yield* withRedis((r) => r.xinfo("CONSUMERS", redisKeys(prefix).outbox(partition), "delivery"))
+      expect((consumers as Array<Array<unknown>>).map((fields) => fields[1])).toEqual(["instance-b"])
     })
   })
 

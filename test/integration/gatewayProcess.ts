@@ -1,0 +1,69 @@
+/**
+ * The gateway as a separate process (`node --import tsx src/main.ts`), configured through
+ * its environment like a deployment, so a test can kill -9 it and start it again.
+ */
+import { Duration, Effect, Redacted, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import type { AppConfigValues } from "../../src/services/AppConfig.js"
+
+/** The environment (CONTRACTS.md section 8) that makes `npm start` run with `config`. */
+export const environmentOf = (config: AppConfigValues): Record<string, string> => ({
+  PORT: String(config.port),
+  LCG_PUBLIC_URL: config.publicUrl,
+  LCG_JWT_SECRET: Redacted.value(config.jwt.secret!),
+  HBF_CORE_URL: config.hbfCore.url,
+  HBF_CORE_API_TOKEN: Redacted.value(config.hbfCore.token),
+  HBF_LCM_URL: config.hbfLcm.url,
+  HBF_LCM_TOKEN: Redacted.value(config.hbfLcm.token),
+  HBF_BOT_URL: config.hbfBot.url,
+  HBF_EVENT_PUBLISHER_URL: config.eventPublisherUrl,
+  LCG_PARTITIONS: String(config.partitions),
+  LOG_LEVEL: "warn",
+  ...(config.redis !== undefined ? { REDIS_URL: Redacted.value(config.redis.url), LCG_REDIS_PREFIX: config.redis.prefix } : {})
+})
+
+export interface GatewayProcess {
+  readonly pid: number
+  /** Sends the signal and waits for the process to exit. */
+  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Everything it wrote to stderr and stdout so far. */
+  readonly output: () => string
+}
+
+const exited = (child: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+  })
+
+/** Starts the gateway and waits until /health/ready answers 200; killed when the scope closes. */
+export const spawnGateway = (env: Record<string, string>) =>
+  Effect.gen(function* () {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+      ),
+      (child) => Effect.zipRight(Effect.sync(() => child.kill("SIGKILL")), exited(child))
+    )
+    let output = ""
+    child.stdout!.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+    const readyUrl = `http://127.0.0.1:${env["PORT"]}/health/ready`
+    const probe = () =>
+      fetch(readyUrl, { signal: AbortSignal.timeout(1_000) }).then((r) =>
+        r.status === 200 ? r.text() : Promise.reject(new Error(`${r.status}`))
+      )
+    yield* Effect.tryPromise(probe).pipe(
+      Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.upTo(Duration.seconds(45)))),
+      Effect.orElse(() => Effect.dieMessage(`the gateway did not become ready:\n${output}`))
+    )
+    const gateway: GatewayProcess = {
+      pid: child.pid!,
+      kill: (signal) => Effect.zipRight(Effect.sync(() => child.kill(signal)), exited(child)),
+      output: () => output
+    }
+    return gateway
+  })
