@@ -13,7 +13,7 @@ import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
 import { startGateway, type StoreKind } from "../test/e2e/harness.js"
-import { deleteKeys, testRedisUrl, testStoreLayer, uniquePrefix } from "../test/integration/redis.js"
+import { deleteKeys, testRedisUrl, testStoreLayer } from "../test/integration/redis.js"
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
@@ -79,7 +79,8 @@ const httpPaths = (store: StoreKind) =>
  */
 const redisMemoryPerSession = (sessions: number) =>
   Effect.gen(function* () {
-    const prefix = uniquePrefix("bench-memory")
+    // Short like the production default ("lcg"): the prefix is repeated in every key.
+    const prefix = `lcgb-${randomUUID().slice(0, 6)}`
     const redis = new Redis(testRedisUrl)
     const usedMemory = () => redis.info("memory").then((text) => Number(/used_memory:(\d+)/.exec(text)?.[1]))
     const before = yield* Effect.promise(usedMemory)

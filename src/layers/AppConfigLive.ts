@@ -22,10 +22,11 @@ const positiveInt = (name: string, fallback: number) =>
     Config.withDefault(fallback)
   )
 
-const nonEmptySecret = (name: string) =>
-  Config.redacted(name).pipe(
-    Config.validate({ message: "Expected a non-empty value", validation: (s) => Redacted.value(s).length > 0 })
-  )
+/** Validated as a string (so an error names the variable), then kept Redacted. */
+const secret = (name: string, message: string, validation: (value: string) => boolean) =>
+  Config.string(name).pipe(Config.validate({ message, validation }), Config.map(Redacted.make))
+
+const nonEmptySecret = (name: string) => secret(name, "Expected a non-empty value", (s) => s.length > 0)
 
 const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
@@ -47,12 +48,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   botSigningSecret: Config.option(nonEmptySecret("HBF_BOT_SIGNING_SECRET")),
   eventPublisherUrl: httpUrl("HBF_EVENT_PUBLISHER_URL"),
   redisUrl: Config.option(
-    Config.redacted("REDIS_URL").pipe(
-      Config.validate({
-        message: "Expected a redis:// or rediss:// URL",
-        validation: (s) => /^rediss?:\/\/.+/.test(Redacted.value(s)) && URL.canParse(Redacted.value(s))
-      })
-    )
+    secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s))
   ),
   redisPrefix: Config.string("LCG_REDIS_PREFIX").pipe(
     Config.validate({ message: "Expected letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),

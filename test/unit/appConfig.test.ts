@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
 import { InvalidConfiguration, loadAppConfig } from "../../src/layers/AppConfigLive.js"
 
 const load = (env: Record<string, string>) =>
@@ -26,9 +26,34 @@ describe("AppConfig from the environment", () => {
       expect(config.partitions).toBe(64)
       expect(config.logFormat).toBe("json")
       expect(config.redis).toBeUndefined()
+      expect(Duration.toDays(config.retention.endedSessions)).toBe(30)
+      expect(Duration.toDays(config.retention.dedup)).toBe(7)
       expect(Redacted.value(config.hbfCore.token)).toBe("core-token")
       expect(String(config.hbfCore.token)).not.toContain("core-token")
       expect(JSON.stringify(config)).not.toContain("s3cret")
+    })
+  )
+
+  it.effect("reads Redis, its prefix and the retention settings; the Redis URL stays redacted", () =>
+    Effect.gen(function* () {
+      const env = {
+        ...valid,
+        REDIS_URL: "redis://:pa55word@redis.local:6379/2",
+        LCG_REDIS_PREFIX: "lcg-eu",
+        LCG_SESSION_RETENTION_DAYS: "90",
+        LCG_DEDUP_RETENTION_DAYS: "2"
+      }
+      const config = yield* Effect.flatMap(load(env), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(config.redis?.prefix).toBe("lcg-eu")
+      expect(Redacted.value(config.redis!.url)).toBe("redis://:pa55word@redis.local:6379/2")
+      expect(JSON.stringify(config)).not.toContain("pa55word")
+      expect(Duration.toDays(config.retention.endedSessions)).toBe(90)
+      expect(Duration.toDays(config.retention.dedup)).toBe(2)
+      const bad = yield* load({ ...valid, LCG_SESSION_RETENTION_DAYS: "0", REDIS_URL: "http://:pa55word@redis.local" })
+      const message = Either.isLeft(bad) ? bad.left.message : ""
+      expect(message).toContain("LCG_SESSION_RETENTION_DAYS: Expected a positive integer")
+      expect(message).toContain("REDIS_URL: Expected a redis:// or rediss:// URL")
+      expect(message).not.toContain("pa55word")
     })
   )
 
