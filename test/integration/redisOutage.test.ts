@@ -80,4 +80,28 @@ describe("Redis outage", () => {
     }).pipe(Effect.scoped),
     60_000
   )
+
+  it.live("a gateway that boots while Redis is down starts unready, then serves once Redis is up", () =>
+    Effect.gen(function* () {
+      const redis = yield* startRedisServer
+      yield* redis.stop
+      const gw = yield* startGateway({ store: "redis", redisUrl: redis.url })
+      expect((yield* gw.call("GET", "/health/ready")).status).toBe(503)
+      expect((yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "late" })).status).toBe(503)
+
+      yield* redis.start
+      let ready = 503
+      for (let i = 0; i < 50 && ready !== 200; i++) {
+        yield* Effect.sleep(Duration.millis(100))
+        ready = (yield* gw.call("GET", "/health/ready")).status
+      }
+      expect(ready).toBe(200)
+      const created = yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "late" })
+      expect(created.status).toBe(201)
+      expect((yield* gw.lcm.join(created.body.sessionId)).status).toBe(200)
+      const events = yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === created.body.sessionId), Duration.seconds(10))
+      expect(events.map((e) => e.type)).toEqual(["agent.joined"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
 })
