@@ -9,13 +9,13 @@ import {
   CreateRequest,
   ForwardMessage,
   Id,
-  LivechatEvent,
   LivechatState,
   MessageAccepted,
   Session,
   UpdateRequest
 } from "../domain/model.js"
 import { AdminAuthentication, Authentication } from "./auth.js"
+import { DeadLetter } from "../services/Outbox.js"
 import * as E from "./errors.js"
 
 const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
@@ -134,14 +134,6 @@ export const ClusterStatus = Schema.Struct({
   partitions: Schema.Array(Schema.Struct({ partition: Schema.Int, owner: Schema.String }))
 }).annotations({ identifier: "ClusterStatus" })
 
-export const DeadLetter = Schema.Struct({
-  id: Schema.String,
-  event: LivechatEvent,
-  target: Schema.Literal("hbf-bot", "event-publisher"),
-  reason: Schema.String,
-  attempts: Schema.Int,
-  failedAt: Schema.String
-}).annotations({ identifier: "DeadLetter" })
 
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("cluster", "/admin/cluster").addSuccess(ClusterStatus))

@@ -11,7 +11,7 @@ import { LivechatEvent, SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { DeadLetterNotFound, StoreUnavailable } from "../services/errors.js"
 import {
-  type DeadLetter,
+  DeadLetter,
   type DeliveryTarget,
   Outbox,
   type OutboxEntry,
@@ -81,17 +81,7 @@ export const redisKeys = (prefix: string) => ({
 
 const decodeRecord = Schema.decodeUnknown(Schema.parseJson(SessionRecord))
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(LivechatEvent))
-const DeadLetterJson = Schema.parseJson(
-  Schema.Struct({
-    id: Schema.String,
-    event: LivechatEvent,
-    target: Schema.Literal("hbf-bot", "event-publisher"),
-    reason: Schema.String,
-    attempts: Schema.Int,
-    failedAt: Schema.String
-  })
-)
-const decodeDeadLetter = Schema.decodeUnknown(DeadLetterJson)
+const decodeDeadLetter = Schema.decodeUnknown(Schema.parseJson(DeadLetter))
 const ForwardedJson = Schema.parseJson(
   Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) })
 )

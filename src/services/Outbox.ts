@@ -1,10 +1,10 @@
 import type { Effect, Stream } from "effect"
-import { Context } from "effect"
-import type { LivechatEvent } from "../domain/model.js"
+import { Context, Schema } from "effect"
+import { LivechatEvent } from "../domain/model.js"
 import type { DeadLetterNotFound, StoreUnavailable } from "./errors.js"
 
 /** Where an event goes: hbf-bot always, event-publisher for the tenant's flow triggers. */
-export type DeliveryTarget = "hbf-bot" | "event-publisher"
+export type DeliveryTarget = typeof DeliveryTarget.Type
 
 export interface OutboxEntry {
   /** The entry's id in its partition (increasing in append order). */
@@ -15,14 +15,18 @@ export interface OutboxEntry {
   readonly targets?: ReadonlyArray<DeliveryTarget>
 }
 
-export interface DeadLetter {
-  readonly id: string
-  readonly event: LivechatEvent
-  readonly target: DeliveryTarget
-  readonly reason: string
-  readonly attempts: number
-  readonly failedAt: string
-}
+export const DeliveryTarget = Schema.Literal("hbf-bot", "event-publisher")
+
+/** An event that one target refused for good or past the retry budget; kept until replayed. */
+export const DeadLetter = Schema.Struct({
+  id: Schema.String,
+  event: LivechatEvent,
+  target: DeliveryTarget,
+  reason: Schema.String,
+  attempts: Schema.Int,
+  failedAt: Schema.String
+}).annotations({ identifier: "DeadLetter" })
+export type DeadLetter = typeof DeadLetter.Type
 
 /**
  * The per-partition, durable queue of events awaiting delivery. Entries are appended by

@@ -56,6 +56,18 @@ const take = (partition: number, n: number) =>
     outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
   )
 
+/** A subscriber's first session, ended, and their second one, created after it. */
+const endedThenNew = Effect.gen(function* () {
+  const store = yield* SessionStore
+  const first = makeRecord()
+  yield* store.create(first)
+  const ended = bumped(first, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
+  expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
+  const second = makeRecord({ subHandle: first.subHandle })
+  expect(yield* store.create(second)).toEqual({ _tag: "Created" })
+  return { first, ended, second }
+})
+
 export const storeContract = (name: string, makeLayer: () => Layer.Layer<SessionStore | Outbox, unknown>) =>
   describe(`store contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, SessionStore | Outbox>) => Effect.provide(effect, makeLayer())
@@ -83,12 +95,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         run(
           Effect.gen(function* () {
             const store = yield* SessionStore
-            const first = makeRecord()
-            yield* store.create(first)
-            const ended = bumped(first, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
-            expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
-            const second = makeRecord({ subHandle: first.subHandle })
-            expect(yield* store.create(second)).toEqual({ _tag: "Created" })
+            const { first, second } = yield* endedThenNew
             expect(Option.map(yield* store.latestBySubscriber(first.subHandle), (s) => s.sessionId)).toEqual(
               Option.some(second.sessionId)
             )
@@ -103,12 +110,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         run(
           Effect.gen(function* () {
             const store = yield* SessionStore
-            const first = makeRecord()
-            yield* store.create(first)
-            const ended = bumped(first, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
-            yield* store.commit({ expectedVersion: 0, next: ended })
-            const second = makeRecord({ subHandle: first.subHandle })
-            yield* store.create(second)
+            const { ended, first, second } = yield* endedThenNew
             expect(yield* store.commit({ expectedVersion: 1, next: bumped(ended, {}), seen: [uniq("late")] })).toBe(
               "committed"
             )
