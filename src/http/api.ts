@@ -15,6 +15,7 @@ import {
   UpdateRequest
 } from "../domain/model.js"
 import { AdminAuthentication, Authentication } from "./auth.js"
+import { ClusterStatus } from "../services/Coordinator.js"
 import { DeadLetter } from "../services/Outbox.js"
 import * as E from "./errors.js"
 
@@ -125,14 +126,6 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .addError(E.UnknownProvider)
   ) {}
 
-export const ClusterStatus = Schema.Struct({
-  instanceId: Schema.String,
-  mode: Schema.Literal("single-node", "cluster"),
-  leader: Schema.String,
-  epoch: Schema.Int,
-  members: Schema.Array(Schema.Struct({ instanceId: Schema.String, lastHeartbeatAgeMs: Schema.Int })),
-  partitions: Schema.Array(Schema.Struct({ partition: Schema.Int, owner: Schema.String }))
-}).annotations({ identifier: "ClusterStatus" })
 
 
 export class AdminApi extends HttpApiGroup.make("admin")

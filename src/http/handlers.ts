@@ -1,8 +1,8 @@
 /** Route handlers: thin translations from HTTP to the Gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Metric, MetricState } from "effect"
-import { AppConfig } from "../services/AppConfig.js"
 import { Gateway } from "../services/Gateway.js"
+import { Coordinator } from "../services/Coordinator.js"
 import { Outbox } from "../services/Outbox.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionStore } from "../services/SessionStore.js"
@@ -92,22 +92,10 @@ const prometheusText = (): string => {
 
 export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
   Effect.gen(function* () {
-    const config = yield* AppConfig
+    const coordinator = yield* Coordinator
     const outbox = yield* Outbox
     return handlers
-      .handle("cluster", () =>
-        Effect.succeed({
-          instanceId: config.instanceId,
-          mode: "single-node" as const,
-          leader: config.instanceId,
-          epoch: 1,
-          members: [{ instanceId: config.instanceId, lastHeartbeatAgeMs: 0 }],
-          partitions: Array.from({ length: config.partitions }, (_, partition) => ({
-            partition,
-            owner: config.instanceId
-          }))
-        })
-      )
+      .handle("cluster", () => coordinator.status)
       .handle("deadLetters", () => outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
   })

@@ -8,6 +8,7 @@ import { createServer } from "node:http"
 import { Duration, Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
+import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
 import { DeliveryWorkerLive } from "./DeliveryWorker.js"
 import { EventPublisherHttp } from "./EventPublisherHttp.js"
 import { GatewayLive } from "./GatewayLive.js"
@@ -32,12 +33,13 @@ export const StoreLive = Layer.unwrapEffect(
   )
 )
 
-/** Everything behind the HTTP surface: store, clients, providers, Gateway, delivery worker, sweeper. */
+/** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, delivery worker, sweeper. */
 export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
-  Layer.provideMerge(StoreLive)
+  Layer.provideMerge(StoreLive),
+  Layer.provideMerge(SingleNodeCoordinatorLive)
 )
 
 /**

@@ -8,6 +8,7 @@
 import { Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
 import type { LivechatEvent } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { Coordinator } from "../services/Coordinator.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
@@ -24,6 +25,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const bot = yield* HbfBot
   const publisher = yield* EventPublisher
   const core = yield* HbfCore
+  const coordinator = yield* Coordinator
 
   /**
    * A write the delivery path cannot skip (ack, dead letter): retried until the store takes
@@ -93,19 +95,22 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     )
 
   /**
-   * Runs one partition until interrupted: one lane per session with events in flight. The
+   * Runs one partition until `handOver` completes: one lane per session with events in
+   * flight. On hand-over it stops consuming, each lane finishes the entry it is on and
+   * stops, and the rest stay unacked for the next owner, who reclaims them in order. The
    * lanes outlive a failed consumer: it is restarted after a second, and the entries it
    * hands out again (unacked, so reclaimed) that a lane already holds are skipped.
    */
-  const runPartition = (partition: number) =>
+  const runPartition = (partition: number, handOver: Effect.Effect<void>) =>
     Effect.gen(function* () {
       const lanes = new Map<string, Array<OutboxEntry>>()
       const held = new Set<string>()
       const fibers = yield* FiberSet.make()
+      let handingOver = false
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]
-          if (head === undefined) {
+          if (head === undefined || handingOver || !coordinator.mayAct(partition)) {
             lanes.delete(sessionId)
             return Effect.void
           }
@@ -133,23 +138,24 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           lanes.set(entry.event.sessionId, fresh)
           return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
         })
-      return yield* outbox.consume(partition).pipe(
+      yield* outbox.consume(partition).pipe(
         Stream.runForEach(take),
         Effect.catchAll((e) => Effect.logError("outbox consumer failed; restarting", { partition, reason: e.message })),
-        Effect.repeat(Schedule.spaced(Duration.seconds(1)))
+        Effect.repeat(Schedule.spaced(Duration.seconds(1))),
+        Effect.raceFirst(handOver)
       )
+      handingOver = true
+      yield* FiberSet.awaitEmpty(fibers)
     }).pipe(Effect.scoped)
 
   return { runPartition }
 })
 
-/** Single node: this instance delivers every partition (the cluster coordinator will narrow this). */
+/** Outbox delivery for every partition this instance owns, moving with ownership. */
 export const DeliveryWorkerLive = Layer.scopedDiscard(
   Effect.gen(function* () {
-    const config = yield* AppConfig
+    const coordinator = yield* Coordinator
     const worker = yield* makeDeliveryWorker
-    for (let p = 0; p < config.partitions; p++) {
-      yield* Effect.forkScoped(worker.runPartition(p))
-    }
+    yield* coordinator.runPerPartition("outbox-delivery", worker.runPartition)
   })
 )

@@ -1,0 +1,144 @@
+/**
+ * Runs the registered partition workers for the partitions this instance owns. A partition
+ * starts once its lease is acquired (so the previous owner has let go) and, when it is
+ * handed over, its workers are asked to finish what they have in flight, given a grace
+ * period, interrupted after it, and only then is the lease released. Shared by the
+ * single-node and the Redis coordinators; they differ in how leases are taken.
+ */
+import { Cause, Deferred, type Duration, Effect, Fiber, type Scope } from "effect"
+import type { PartitionWorker } from "../services/Coordinator.js"
+
+export interface PartitionRunnerOptions {
+  /** Takes the partition's lease; may wait for the previous owner to release it. */
+  readonly acquire: (partition: number) => Effect.Effect<void>
+  /** Gives the lease back once every worker of the partition has stopped. */
+  readonly release: (partition: number) => Effect.Effect<void>
+  /** How long workers get to finish in-flight work when their partition is handed over. */
+  readonly handOverGrace: Duration.Duration
+}
+
+interface Run {
+  readonly handOver: Deferred.Deferred<void>
+  readonly fiber: Fiber.RuntimeFiber<void>
+}
+
+interface PartitionState {
+  active: boolean
+  readonly runs: Map<string, Run>
+  readonly handOver: Deferred.Deferred<void>
+  readonly done: Deferred.Deferred<void>
+}
+
+export interface PartitionRunner {
+  readonly register: (name: string, worker: PartitionWorker) => Effect.Effect<void, never, Scope.Scope>
+  /** Starts the partitions newly in `owned`, hands over those no longer in it. */
+  readonly setOwned: (owned: ReadonlySet<number>) => Effect.Effect<void>
+  /** Whether the partition's workers are running (lease taken, not handed over). */
+  readonly isActive: (partition: number) => boolean
+  /** Partitions started and not yet released (including those still acquiring or handing over). */
+  readonly held: () => ReadonlySet<number>
+}
+
+export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Effect<PartitionRunner, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const workers = new Map<string, PartitionWorker>()
+    const partitions = new Map<number, PartitionState>()
+
+    const startRun = (partition: number, state: PartitionState, name: string, worker: PartitionWorker) =>
+      Effect.gen(function* () {
+        const handOver = yield* Deferred.make<void>()
+        const fiber = yield* worker(partition, Deferred.await(handOver)).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.void
+              : Effect.logError("partition worker failed", { worker: name, partition, cause: Cause.pretty(cause) })
+          ),
+          Effect.forkIn(scope)
+        )
+        state.runs.set(name, { handOver, fiber })
+      })
+
+    const stopRun = (run: Run) =>
+      Effect.gen(function* () {
+        yield* Deferred.succeed(run.handOver, undefined)
+        const finished = yield* Fiber.await(run.fiber).pipe(Effect.timeout(options.handOverGrace), Effect.option)
+        if (finished._tag === "None") yield* Fiber.interrupt(run.fiber)
+      })
+
+    const lifecycle = (partition: number, state: PartitionState) =>
+      Effect.gen(function* () {
+        const acquired = yield* Effect.raceFirst(
+          Effect.as(options.acquire(partition), true),
+          Effect.as(Deferred.await(state.handOver), false)
+        )
+        if (acquired) {
+          state.active = true
+          for (const [name, worker] of workers) yield* startRun(partition, state, name, worker)
+          yield* Deferred.await(state.handOver)
+          state.active = false
+          yield* Effect.forEach(state.runs.values(), stopRun, { concurrency: "unbounded", discard: true })
+        }
+        yield* options.release(partition)
+      }).pipe(
+        Effect.ensuring(
+          Effect.zipRight(
+            Effect.sync(() => partitions.delete(partition)),
+            Deferred.succeed(state.done, undefined)
+          )
+        )
+      )
+
+    const setOwned = (owned: ReadonlySet<number>) =>
+      Effect.gen(function* () {
+        for (const [partition, state] of partitions) {
+          if (!owned.has(partition)) yield* Deferred.succeed(state.handOver, undefined)
+        }
+        for (const partition of owned) {
+          if (partitions.has(partition)) continue
+          const state: PartitionState = {
+            active: false,
+            runs: new Map(),
+            handOver: yield* Deferred.make<void>(),
+            done: yield* Deferred.make<void>()
+          }
+          partitions.set(partition, state)
+          yield* Effect.forkIn(lifecycle(partition, state), scope)
+        }
+      })
+
+    // Shutting down hands every partition over and waits for the releases.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        const states = [...partitions.values()]
+        yield* setOwned(new Set())
+        yield* Effect.forEach(states, (s) => Deferred.await(s.done), { concurrency: "unbounded", discard: true })
+      })
+    )
+
+    const runner: PartitionRunner = {
+      register: (name, worker) =>
+        Effect.gen(function* () {
+          workers.set(name, worker)
+          for (const [partition, state] of partitions) {
+            if (state.active) yield* startRun(partition, state, name, worker)
+          }
+          yield* Effect.addFinalizer(() =>
+            Effect.gen(function* () {
+              workers.delete(name)
+              const runs: Array<Run> = []
+              for (const state of partitions.values()) {
+                const run = state.runs.get(name)
+                if (run !== undefined) runs.push(run)
+                state.runs.delete(name)
+              }
+              yield* Effect.forEach(runs, stopRun, { concurrency: "unbounded", discard: true })
+            })
+          )
+        }),
+      setOwned,
+      isActive: (partition) => partitions.get(partition)?.active === true,
+      held: () => new Set(partitions.keys())
+    }
+    return runner
+  })
