@@ -8,6 +8,7 @@ import { createServer } from "node:http"
 import { Duration, Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
+import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
 import { DeliveryWorkerLive } from "./DeliveryWorker.js"
 import { EventPublisherHttp } from "./EventPublisherHttp.js"
@@ -33,13 +34,18 @@ export const StoreLive = Layer.unwrapEffect(
   )
 )
 
+/** With Redis, a cluster of every instance on it; without, this instance alone. */
+export const CoordinatorLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => (config.redis !== undefined ? RedisCoordinatorLive : SingleNodeCoordinatorLive))
+)
+
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, delivery worker, sweeper. */
 export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
   Layer.provideMerge(StoreLive),
-  Layer.provideMerge(SingleNodeCoordinatorLive)
+  Layer.provideMerge(CoordinatorLive)
 )
 
 /**

@@ -110,19 +110,21 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]
-          if (head === undefined || handingOver || !coordinator.mayAct(partition)) {
+          if (head === undefined || handingOver) {
             lanes.delete(sessionId)
             return Effect.void
           }
+          // The partition lease is not fresh (store away, or this process was paused): wait.
+          if (!coordinator.mayAct(partition)) return Effect.zipRight(Effect.sleep(Duration.millis(200)), drain(sessionId, lane))
           return deliver(head).pipe(
             Effect.zipRight(ackDelivered(head)),
-            Effect.zipRight(
-              Effect.sync(() => {
-                lane.shift()
-                held.delete(head.id)
-              })
-            ),
-            Effect.zipRight(drain(sessionId, lane))
+            Effect.flatMap((acked) => {
+              lane.shift()
+              held.delete(head.id)
+              // Another instance holds the partition now: it has these entries, so stop here.
+              if (acked === "not-owner") lane.length = 0
+              return drain(sessionId, lane)
+            })
           )
         })
       const take = (entry: OutboxEntry) =>

@@ -186,6 +186,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           const entries = partitions[entry.partition]!.entries
           const at = entries.findIndex((e) => e.id === entry.id)
           if (at >= 0) entries.splice(at, 1)
+          return "acked" as const
         }),
       deadLetter: (letter) => Effect.sync(() => void deadLetters.set(letter.id, letter)),
       deadLetters: Effect.sync(() => [...deadLetters.values()]),

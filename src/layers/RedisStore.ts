@@ -11,6 +11,7 @@ import { LivechatEvent, SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { DeadLetterNotFound, StoreUnavailable } from "../services/errors.js"
 import {
+  type AckResult,
   DeadLetter,
   type DeliveryTarget,
   Outbox,
@@ -27,6 +28,8 @@ import {
 import { redisCall, redisConnection } from "./RedisConnection.js"
 import * as Scripts from "./redisScripts.js"
 
+type StreamEntry = [id: string, fields: Array<string>]
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     lcgCreate(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string>, Context>
@@ -34,7 +37,9 @@ declare module "ioredis" {
     lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string | null, Context>
     lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
     lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number | null, Context>
+    lcgClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string, Array<StreamEntry>] | null, Context>
+    lcgRead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<[string, Array<StreamEntry>]> | null, Context>
     lcgReplay(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
   }
 }
@@ -46,8 +51,13 @@ export interface RedisStoreOptions {
   readonly subscriber: Redis
   readonly prefix: string
   readonly partitions: number
-  /** This instance's name in the outbox consumer groups. */
+  /** This instance's name in the outbox consumer groups (and in partition leases). */
   readonly consumer: string
+  /**
+   * Outbox reads and acks only while this instance holds the partition's lease (taken by the
+   * cluster coordinator), so a stale owner's writes are refused. Off for a store used alone.
+   */
+  readonly fenced: boolean
   /** How long an ended session (with its indices) is kept. */
   readonly endedRetention: Duration.Duration
   /** How long event ids and forwarded message ids are remembered. */
@@ -76,7 +86,15 @@ export const redisKeys = (prefix: string) => ({
   messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
   outbox: (partition: number) => `${prefix}:outbox:${partition}`,
   deadLetters: `${prefix}:dead`,
-  outboxAppended: `${prefix}:outbox-appended`
+  outboxAppended: `${prefix}:outbox-appended`,
+  // The cluster (src/cluster/RedisCoordinator.ts)
+  member: (instanceId: string) => `${prefix}:member:${instanceId}`,
+  members: `${prefix}:members`,
+  leader: `${prefix}:leader`,
+  leaderEpoch: `${prefix}:leader:epoch`,
+  assignment: `${prefix}:assignment`,
+  partitionLease: (partition: number) => `${prefix}:lease:${partition}`,
+  clusterChannel: `${prefix}:cluster`
 })
 
 const decodeRecord = Schema.decodeUnknown(Schema.parseJson(SessionRecord))
@@ -89,7 +107,6 @@ const ForwardedJson = Schema.parseJson(
 const corrupt = (what: string) => (e: unknown) =>
   new StoreUnavailable({ message: `corrupt ${what} in the store: ${e instanceof Error ? e.message : String(e)}` })
 
-type StreamEntry = [id: string, fields: Array<string>]
 
 const fieldOf = (fields: Array<string>, name: string): string | undefined => {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]
@@ -109,6 +126,8 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     redis.defineCommand("lcgWaitingStats", { lua: Scripts.waitingStats })
     redis.defineCommand("lcgReserveMessage", { lua: Scripts.reserveMessage })
     redis.defineCommand("lcgAck", { lua: Scripts.ackEntry })
+    redis.defineCommand("lcgClaim", { lua: Scripts.claimPending })
+    redis.defineCommand("lcgRead", { lua: Scripts.readNew })
     redis.defineCommand("lcgReplay", { lua: Scripts.replayDeadLetter })
 
     // One sliding slot per partition: an append wakes its consumer, and a wake-up that
@@ -339,33 +358,57 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             // First whatever is pending in the group (handed out before, never acked, by
             // anyone), in id order; then new entries as they are appended.
             let claimCursor: string | undefined = "0-0"
+            const fence = options.fenced ? "1" : "0"
+            const lease = keys.partitionLease(partition)
+            // Not the lease holder (any more): nothing to read; the coordinator hands the partition over.
+            const notOwner = Effect.zipRight(
+              Effect.logDebug("outbox read refused: not the partition's lease holder", { partition }),
+              Effect.sleep(IDLE_RECHECK)
+            )
             const nextBatch: Effect.Effect<Chunk.Chunk<OutboxEntry>, StoreUnavailable> = Effect.gen(function* () {
               if (claimCursor !== undefined) {
                 const from: string = claimCursor
-                const [cursor, claimed] = (yield* redisCall("reclaim", () =>
-                  redis.xautoclaim(stream, GROUP, options.consumer, 0, from, "COUNT", READ_BATCH)
-                )) as [string, Array<StreamEntry>]
+                const claimed = yield* redisCall("reclaim", () =>
+                  redis.lcgClaim(2, stream, lease, GROUP, options.consumer, from, READ_BATCH, fence)
+                )
+                if (claimed === null) return yield* Effect.zipRight(notOwner, nextBatch)
+                const [cursor, entries] = claimed
                 claimCursor = cursor === "0-0" ? undefined : cursor
                 if (claimCursor === undefined) yield* forgetIdleConsumers(stream)
-                if (claimed.length > 0) return yield* toEntries(partition, claimed)
+                if (entries.length > 0) return yield* toEntries(partition, entries)
                 return yield* nextBatch
               }
-              const read = (yield* redisCall("read", () =>
-                redis.xreadgroup("GROUP", GROUP, options.consumer, "COUNT", READ_BATCH, "STREAMS", stream, ">")
-              )) as Array<[string, Array<StreamEntry>]> | null
+              const read = yield* redisCall("read", () =>
+                redis.lcgRead(2, stream, lease, GROUP, options.consumer, READ_BATCH, fence)
+              )
               const fresh = read?.[0]?.[1] ?? []
               if (fresh.length > 0) {
                 const entries = yield* toEntries(partition, fresh)
                 if (Chunk.isNonEmpty(entries)) return entries
                 return yield* nextBatch
               }
+              if (read === null && options.fenced) return yield* Effect.zipRight(notOwner, nextBatch)
               yield* Effect.raceFirst(Queue.take(wakeup), Effect.sleep(IDLE_RECHECK))
               return yield* nextBatch
             })
             return Stream.repeatEffectChunk(nextBatch)
           })
         ),
-      ack: (entry) => Effect.asVoid(redisCall("ack", () => redis.lcgAck(1, keys.outbox(entry.partition), GROUP, entry.id))),
+      ack: (entry) =>
+        Effect.map(
+          redisCall("ack", () =>
+            redis.lcgAck(
+              2,
+              keys.outbox(entry.partition),
+              keys.partitionLease(entry.partition),
+              GROUP,
+              entry.id,
+              options.consumer,
+              options.fenced ? "1" : "0"
+            )
+          ),
+          (reply): AckResult => (reply === null ? "not-owner" : "acked")
+        ),
       deadLetter: (letter) =>
         Effect.asVoid(redisCall("dead letter", () => redis.hset(keys.deadLetters, letter.id, JSON.stringify(letter)))),
       deadLetters: Effect.gen(function* () {
@@ -433,7 +476,9 @@ export const RedisStoreLive = Layer.unwrapEffect(
       partitions: config.partitions,
       consumer: config.instanceId,
       endedRetention: config.retention.endedSessions,
-      dedupRetention: config.retention.dedup
+      dedupRetention: config.retention.dedup,
+      // Partition leases are held by the Redis coordinator that always runs with this store.
+      fenced: true
     })
   })
 )

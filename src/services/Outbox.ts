@@ -28,6 +28,8 @@ export const DeadLetter = Schema.Struct({
 }).annotations({ identifier: "DeadLetter" })
 export type DeadLetter = typeof DeadLetter.Type
 
+export type AckResult = "acked" | "not-owner"
+
 /**
  * The per-partition, durable queue of events awaiting delivery. Entries are appended by
  * `SessionStore.commit` (atomically with the session change) and consumed here.
@@ -38,7 +40,8 @@ export interface OutboxService {
    * handed out before and never acked), then new ones as they are appended.
    */
   readonly consume: (partition: number) => Stream.Stream<OutboxEntry, StoreUnavailable>
-  readonly ack: (entry: OutboxEntry) => Effect.Effect<void, StoreUnavailable>
+  /** Forgets a delivered entry; "not-owner" when this instance no longer holds the partition (nothing changed). */
+  readonly ack: (entry: OutboxEntry) => Effect.Effect<AckResult, StoreUnavailable>
   /** Records a dead letter for one target of the entry (the entry itself is acked separately). */
   readonly deadLetter: (letter: DeadLetter) => Effect.Effect<void, StoreUnavailable>
   readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>, StoreUnavailable>

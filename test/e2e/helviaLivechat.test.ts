@@ -116,7 +116,8 @@ describe.each(stores)("%s store", (store) => {
         )
         expect(forged.status).toBe(401)
         expect(forged.body.error).toBe("InvalidSignature")
-        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        yield* gw.bot.waitFor((es) => es.length > 0)
+        yield* Effect.sleep("200 millis")
         expect(gw.bot.events().map((e) => e.type)).toEqual(["agent.joined"])
         const unknown = yield* gw.call("POST", "/events/helvia-livechat", {
           id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString()

@@ -36,5 +36,6 @@ export const testStoreLayer = (
     partitions: options.partitions,
     consumer: "test-consumer",
     endedRetention: options.endedRetention ?? Duration.days(30),
-    dedupRetention: options.dedupRetention ?? Duration.days(7)
+    dedupRetention: options.dedupRetention ?? Duration.days(7),
+    fenced: false
   })

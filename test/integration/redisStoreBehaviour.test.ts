@@ -119,7 +119,8 @@ describe("Redis outbox across instances", () => {
         partitions: PARTITIONS,
         consumer,
         endedRetention: Duration.days(30),
-        dedupRetention: Duration.days(7)
+        dedupRetention: Duration.days(7),
+        fenced: false
       })
     const record = makeRecord()
     const events = [1, 2, 3, 4].map((seq) => makeEvent(record, seq))

@@ -1,0 +1,302 @@
+/**
+ * The cluster on Redis. Every instance heartbeats (member key with a TTL, plus a message on
+ * the cluster channel); one holds the leader lease (renewed by compare-and-set, each new
+ * term numbered by the epoch counter) and writes the partition assignment; every instance
+ * follows the assignment (on the channel's message, and re-read every second so a lost
+ * message cannot strand a partition). An instance works a partition only while it holds
+ * that partition's lease: it takes it when assigned (after the previous owner released it
+ * or let it expire) and renews it with each heartbeat. The outbox checks the lease on every
+ * read and ack, so a stale owner (paused past its lease) cannot touch the partition.
+ * Key layout: docs/redis-keys.md.
+ */
+import { Duration, Effect, Layer, Queue, Schedule, Schema } from "effect"
+import type { Redis, Result } from "ioredis"
+import { redisCall, redisConnection } from "../layers/RedisConnection.js"
+import { redisKeys } from "../layers/RedisStore.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Coordinator, type CoordinatorService } from "../services/Coordinator.js"
+import { assignPartitions, type Owners } from "./assignment.js"
+import * as Scripts from "./clusterScripts.js"
+import { makePartitionRunner } from "./PartitionRunner.js"
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    lcgHeartbeat(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<number>, Context>
+    lcgLead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgAssign(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgTakeLease(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgDropIfMine(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+  }
+}
+
+/** The cluster's clock (ARCHITECTURE.md "Cluster"). */
+export const clusterTimings = {
+  heartbeat: Duration.seconds(1),
+  memberTtl: Duration.seconds(3),
+  /** Leader lease: renewed (or contended for) every `leaderTick`, so a dead leader is replaced within its TTL plus one tick. */
+  leaderTtl: Duration.millis(2500),
+  leaderTick: Duration.millis(500),
+  partitionLeaseTtl: Duration.seconds(3),
+  /** A lease not renewed for this long is not acted on, though Redis may still hold it a little longer. */
+  leaseSafety: Duration.millis(500),
+  /** How long workers get to finish in-flight work when their partition moves. */
+  handOverGrace: Duration.seconds(5),
+  /** How long a leaving instance waits for its partitions to be reassigned and released. */
+  leaveTimeout: Duration.seconds(8)
+}
+
+const Member = Schema.parseJson(Schema.Struct({ startedAt: Schema.Number, leaving: Schema.Boolean }))
+const decodeMember = Schema.decodeUnknownOption(Member)
+const ClusterMessage = Schema.parseJson(
+  Schema.Struct({ type: Schema.Literal("heartbeat", "leaving", "assignment"), from: Schema.String })
+)
+const decodeMessage = Schema.decodeUnknownOption(ClusterMessage)
+
+interface Assignment {
+  readonly epoch: number
+  readonly owners: Owners
+}
+
+export interface RedisCoordinatorOptions {
+  readonly redis: Redis
+  readonly subscriber: Redis
+  readonly prefix: string
+  readonly instanceId: string
+  readonly partitions: number
+}
+
+export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
+  Effect.gen(function* () {
+    const { instanceId, partitions, redis, subscriber } = options
+    const keys = redisKeys(options.prefix)
+    const ms = Duration.toMillis
+    redis.defineCommand("lcgHeartbeat", { lua: Scripts.heartbeat })
+    redis.defineCommand("lcgLead", { lua: Scripts.lead })
+    redis.defineCommand("lcgAssign", { lua: Scripts.writeAssignment })
+    redis.defineCommand("lcgTakeLease", { lua: Scripts.takeLease })
+    redis.defineCommand("lcgDropIfMine", { lua: Scripts.dropIfMine })
+
+    const startedAt = Date.now()
+    let leaving = false
+    let leaderEpoch = 0
+    /** When the partition leases were last renewed; acting on them stops `leaseSafety` before they can expire. */
+    let leasesRenewedAt = 0
+
+    // Wake-ups: the leader rebalances at once when membership changes; followers re-read the assignment.
+    const rebalanceNow = yield* Queue.sliding<void>(1)
+    const refreshNow = yield* Queue.sliding<void>(1)
+    const onMessage = (channel: string, raw: string) => {
+      if (channel !== keys.clusterChannel) return
+      const message = decodeMessage(raw)
+      if (message._tag === "None") return
+      if (message.value.type === "assignment") Queue.unsafeOffer(refreshNow, undefined)
+      else if (message.value.type === "leaving" || message.value.from !== instanceId) Queue.unsafeOffer(rebalanceNow, undefined)
+    }
+    subscriber.on("message", onMessage)
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
+    subscriber.subscribe(keys.clusterChannel).catch(() => undefined)
+
+    const publish = (type: "heartbeat" | "leaving") =>
+      redisCall("publish", () => redis.publish(keys.clusterChannel, JSON.stringify({ type, from: instanceId })))
+
+    const runner = yield* makePartitionRunner({
+      acquire: (partition) =>
+        redisCall("take lease", () =>
+          redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
+        ).pipe(
+          Effect.filterOrFail((taken) => taken === 1),
+          // The previous owner is still finishing (or its lease has yet to expire): wait.
+          Effect.retry(Schedule.spaced(Duration.millis(200))),
+          // The schedule never ends, so this cannot fail.
+          Effect.orDie,
+          Effect.tap(() => Effect.sync(() => (leasesRenewedAt = Math.max(leasesRenewedAt, Date.now())))),
+          Effect.asVoid
+        ),
+      release: (partition) =>
+        redisCall("release lease", () => redis.lcgDropIfMine(1, keys.partitionLease(partition), instanceId)).pipe(
+          Effect.catchAll((e) => Effect.logWarning("could not release a partition lease; it expires", { partition, reason: e.message })),
+          Effect.asVoid
+        ),
+      handOverGrace: clusterTimings.handOverGrace
+    })
+
+    const readAssignment = Effect.map(
+      redisCall("read assignment", () => redis.hgetall(keys.assignment)),
+      (hash): Assignment => ({
+        epoch: Number(hash["epoch"] ?? 0),
+        owners: Array.from({ length: partitions }, (_, p) => hash[String(p)])
+      })
+    )
+
+    const followAssignment = Effect.gen(function* () {
+      const { owners } = yield* readAssignment
+      const mine = new Set<number>()
+      owners.forEach((owner, p) => {
+        if (owner === instanceId) mine.add(p)
+      })
+      yield* runner.setOwned(mine)
+    })
+
+    const heartbeat = Effect.gen(function* () {
+      const held = [...runner.held()]
+      const lost = yield* redisCall("heartbeat", () =>
+        redis.lcgHeartbeat(
+          2 + held.length,
+          keys.member(instanceId),
+          keys.members,
+          ...held.map(keys.partitionLease),
+          instanceId,
+          JSON.stringify({ startedAt, leaving }),
+          ms(clusterTimings.memberTtl),
+          ms(clusterTimings.partitionLeaseTtl),
+          keys.clusterChannel,
+          JSON.stringify({ type: leaving ? "leaving" : "heartbeat", from: instanceId })
+        )
+      )
+      leasesRenewedAt = Date.now()
+      // A lease that lapsed (Redis was away, or this process was paused) is taken again if
+      // nobody else has it; if somebody has, the partition is theirs now.
+      for (const index of lost) {
+        const partition = held[index]!
+        const retaken = yield* redisCall("take lease", () =>
+          redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
+        )
+        if (retaken !== 1) {
+          yield* Effect.logWarning("partition lease taken by another instance; handing over", { partition })
+          const mine = new Set(runner.held())
+          mine.delete(partition)
+          yield* runner.setOwned(mine)
+        }
+      }
+    })
+
+    /** Live members (heartbeat key present), with the dead ones forgotten. */
+    const liveMembers = Effect.gen(function* () {
+      const ids = (yield* redisCall("members", () => redis.smembers(keys.members))).sort()
+      if (ids.length === 0) return []
+      const values = yield* redisCall("members", () => redis.mget(ids.map(keys.member)))
+      const ttls = yield* redisCall("members", () =>
+        ids.reduce((pipeline, id) => pipeline.pttl(keys.member(id)), redis.pipeline()).exec()
+      )
+      const dead = ids.filter((_, i) => values[i] === null)
+      if (dead.length > 0) yield* redisCall("members", () => redis.srem(keys.members, ...dead))
+      return ids.flatMap((id, i) => {
+        const member = decodeMember(values[i])
+        if (member._tag === "None") return []
+        const ttl = Number(ttls?.[i]?.[1] ?? 0)
+        return [{ instanceId: id, leaving: member.value.leaving, lastHeartbeatAgeMs: Math.max(0, ms(clusterTimings.memberTtl) - ttl) }]
+      })
+    })
+
+    const lead = Effect.gen(function* () {
+      if (leaving) return
+      const epoch = yield* redisCall("leader lease", () =>
+        redis.lcgLead(2, keys.leader, keys.leaderEpoch, instanceId, ms(clusterTimings.leaderTtl))
+      )
+      if (epoch === 0) {
+        if (leaderEpoch !== 0) yield* Effect.logWarning("leadership lost", { epoch: leaderEpoch })
+        leaderEpoch = 0
+        return
+      }
+      if (epoch !== leaderEpoch) yield* Effect.logInfo("leading the cluster", { epoch })
+      leaderEpoch = epoch
+      const members = (yield* liveMembers).filter((m) => !m.leaving).map((m) => m.instanceId)
+      const current = yield* readAssignment
+      const owners = assignPartitions(partitions, members, current.owners)
+      const unchanged = current.epoch === epoch && owners.every((o, p) => o === current.owners[p])
+      if (unchanged) return
+      const fields = owners.flatMap((owner, p) => (owner === undefined ? [] : [String(p), owner]))
+      yield* redisCall("write assignment", () =>
+        redis.lcgAssign(2, keys.leader, keys.assignment, instanceId, epoch, keys.clusterChannel, ...fields)
+      )
+    })
+
+    const loop = (name: string, effect: Effect.Effect<void, { message: string }>, every: Duration.Duration, wake?: Queue.Queue<void>) =>
+      effect.pipe(
+        Effect.catchAll((e) => Effect.logWarning(`cluster ${name} failed`, { reason: e.message })),
+        Effect.zipRight(wake === undefined ? Effect.sleep(every) : Effect.raceFirst(Queue.take(wake), Effect.sleep(every))),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+    yield* loop("heartbeat", heartbeat, clusterTimings.heartbeat)
+    yield* loop("leadership", lead, clusterTimings.leaderTick, rebalanceNow)
+    yield* loop("assignment", followAssignment, clusterTimings.heartbeat, refreshNow)
+
+    // Boot waits (a little) for this instance's first partitions, so it delivers as soon as it serves.
+    yield* Effect.sync(() => [...runner.held()].some(runner.isActive)).pipe(
+      Effect.repeat({ schedule: Schedule.spaced(Duration.millis(50)), until: (working) => working }),
+      Effect.timeout(Duration.seconds(3)),
+      Effect.ignore
+    )
+
+    // Added after the loops, so it runs before they stop: leave while they still follow the assignment.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        leaving = true
+        yield* Effect.logInfo("leaving the cluster", { partitions: runner.held().size })
+        yield* Effect.ignore(heartbeat)
+        yield* Effect.ignore(publish("leaving"))
+        if (leaderEpoch !== 0) {
+          yield* Effect.ignore(redisCall("resign", () => redis.lcgDropIfMine(1, keys.leader, instanceId)))
+          leaderEpoch = 0
+        }
+        const others = yield* Effect.orElseSucceed(liveMembers, () => [])
+        if (others.some((m) => m.instanceId !== instanceId && !m.leaving)) {
+          // The leader moves our partitions; following the assignment hands them over.
+          yield* Effect.sync(() => runner.held().size).pipe(
+            Effect.repeat({ schedule: Schedule.spaced(Duration.millis(100)), until: (n) => n === 0 }),
+            Effect.timeout(clusterTimings.leaveTimeout),
+            Effect.ignore
+          )
+        }
+        yield* runner.setOwned(new Set())
+        yield* Effect.ignore(
+          redisCall("leave", () => redis.multi().del(keys.member(instanceId)).srem(keys.members, instanceId).exec())
+        )
+      })
+    )
+
+    const coordinator: CoordinatorService = {
+      instanceId,
+      runPerPartition: runner.register,
+      mayAct: (partition) =>
+        runner.isActive(partition) &&
+        Date.now() - leasesRenewedAt < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety),
+      status: Effect.gen(function* () {
+        const members = yield* liveMembers
+        const leader = yield* redisCall("leader", () => redis.get(keys.leader))
+        const { epoch, owners } = yield* readAssignment
+        return {
+          instanceId,
+          mode: "cluster" as const,
+          leader: leader ?? "",
+          epoch,
+          members,
+          partitions: owners.map((owner, partition) => ({ partition, owner: owner ?? "" }))
+        }
+      })
+    }
+    return coordinator
+  })
+
+/** The coordinator on the Redis of `config.redis`, with its own command and subscriber connections. */
+export const RedisCoordinatorLive = Layer.scoped(
+  Coordinator,
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    if (config.redis === undefined) return yield* Effect.dieMessage("RedisCoordinatorLive needs REDIS_URL")
+    const url = config.redis.url
+    const [redis, subscriber] = yield* Effect.all(
+      [redisConnection({ url, name: "cluster" }), redisConnection({ url, name: "cluster-subscriber", subscriber: true })],
+      { concurrency: 2 }
+    )
+    return yield* makeRedisCoordinator({
+      redis,
+      subscriber,
+      prefix: config.redis.prefix,
+      instanceId: config.instanceId,
+      partitions: config.partitions
+    })
+  })
+)
