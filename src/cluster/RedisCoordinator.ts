@@ -34,7 +34,7 @@ export const clusterTimings = {
   heartbeat: Duration.seconds(1),
   memberTtl: Duration.seconds(3),
   /** Leader lease: renewed (or contended for) every `leaderTick`, so a dead leader is replaced within its TTL plus one tick. */
-  leaderTtl: Duration.millis(2500),
+  leaderTtl: Duration.seconds(2),
   leaderTick: Duration.millis(500),
   partitionLeaseTtl: Duration.seconds(3),
   /** A lease not renewed for this long is not acted on, though Redis may still hold it a little longer. */

