@@ -152,4 +152,90 @@ describe("cluster of gateway processes", () => {
     }).pipe(Effect.scoped),
     90_000
   )
+
+  it.live("SIGTERM: the instance hands its partitions over, exits 0 within 10 s, and nothing is lost", () =>
+    Effect.gen(function* () {
+      const { createSession, sandbox, start, status } = yield* cluster
+      const a = yield* start("gw-a")
+      const b = yield* start("gw-b")
+      yield* eventually("an even split", status(a), (s) => Object.values(ownersCount(s)).join() === "32,32")
+      const sessions: Array<string> = []
+      for (let i = 0; i < 8; i++) sessions.push((yield* createSession(a, `leave-${i}`)).sessionId)
+      for (const sessionId of sessions) yield* sandbox.lcm.join(sessionId)
+      const sent = new Map<string, Array<string>>()
+      let stopped = false
+      const load = yield* Effect.fork(traffic(sandbox, sessions, sent, () => stopped))
+      yield* Effect.sleep(Duration.seconds(1))
+
+      const termAt = Date.now()
+      const code = yield* b.process.kill("SIGTERM")
+      const exitMs = Date.now() - termAt
+      expect(code).toBe(0)
+      expect(exitMs).toBeLessThan(10_000)
+      // By the time it exited, its partitions were a's: no wait for a member key to expire.
+      const after = yield* status(a)
+      expect(after.members.map((m) => m.instanceId)).toEqual(["gw-a"])
+      expect(after.partitions.every((p) => p.owner === "gw-a")).toBe(true)
+
+      yield* Effect.sleep(Duration.seconds(1))
+      stopped = true
+      yield* load.await
+      yield* eventually(
+        "every message delivered",
+        Effect.sync(() => [...sent].every(([id, texts]) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= texts.length)),
+        (done) => done,
+        Duration.seconds(15)
+      )
+      yield* Effect.sleep(Duration.millis(500))
+      expectDeliveredOnceInOrder(sandbox, sent)
+    }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live("an instance paused past its leases does not deliver, after it resumes, for partitions it lost", () =>
+    Effect.gen(function* () {
+      const { createSession, sandbox, start, status } = yield* cluster
+      const a = yield* start("gw-a")
+      const b = yield* start("gw-b")
+      const split = yield* eventually("an even split", status(a), (s) => Object.values(ownersCount(s)).join() === "32,32")
+      const ownedByB = new Set(split.partitions.filter((p) => p.owner === "gw-b").map((p) => p.partition))
+      const sessions: Array<string> = []
+      for (let i = 0; i < 16; i++) sessions.push((yield* createSession(a, `pause-${i}`)).sessionId)
+      for (const sessionId of sessions) yield* sandbox.lcm.join(sessionId)
+      yield* eventually("every join delivered", Effect.sync(() => sandbox.bot.events().length), (n) => n >= sessions.length)
+
+      // hbf-bot refuses everything while b is paused, so b has deliveries in flight (retrying) when it stops.
+      const release = sandbox.bot.failWhile(() => true, 503)
+      const sent = new Map<string, Array<string>>()
+      for (const sessionId of sessions) {
+        for (const text of ["during pause 1", "during pause 2"]) {
+          expect((yield* sandbox.lcm.say(sessionId, text)).status).toBe(200)
+          sent.set(sessionId, [...(sent.get(sessionId) ?? []), text])
+        }
+      }
+      yield* Effect.sleep(Duration.millis(500))
+      yield* b.process.signal("SIGSTOP")
+      yield* eventually("a owns everything", status(a), (s) => s.partitions.every((p) => p.owner === "gw-a"), Duration.seconds(10))
+      // a delivers everything (b's partitions included) once hbf-bot accepts again.
+      const attemptsBefore = sandbox.bot.attempts().length
+      release()
+      yield* eventually(
+        "every message delivered by a",
+        Effect.sync(() => sessions.every((id) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= 2)),
+        (done) => done,
+        Duration.seconds(15)
+      )
+      const delivered = sandbox.bot.events().length
+      yield* b.process.signal("SIGCONT")
+      // b wakes up believing it owns its old partitions for a moment; it must not deliver anything.
+      yield* Effect.sleep(Duration.seconds(3))
+      expect(sandbox.bot.events().length).toBe(delivered)
+      expectDeliveredOnceInOrder(sandbox, sent)
+      expect(attemptsBefore).toBeGreaterThan(0)
+      expect(ownedByB.size).toBe(32)
+      // b rejoins the cluster and gets its share back.
+      yield* eventually("b back in the split", status(a), (s) => Object.values(ownersCount(s)).join() === "32,32", Duration.seconds(10))
+    }).pipe(Effect.scoped),
+    60_000
+  )
 })

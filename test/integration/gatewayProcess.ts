@@ -24,16 +24,18 @@ export const environmentOf = (config: AppConfigValues): Record<string, string> =
 
 export interface GatewayProcess {
   readonly pid: number
-  /** Sends the signal and waits for the process to exit. */
-  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Sends the signal and waits for the process to exit; its exit code (null when killed by a signal). */
+  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<number | null>
+  /** Sends a signal without waiting (SIGSTOP, SIGCONT). */
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Everything it wrote to stderr and stdout so far. */
   readonly output: () => string
 }
 
 const exited = (child: ChildProcess) =>
-  Effect.async<void>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-    child.once("exit", () => resume(Effect.void))
+  Effect.async<number | null>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
+    child.once("exit", (code) => resume(Effect.succeed(code)))
   })
 
 /** Starts the gateway and waits until /health/ready answers 200; killed when the scope closes. */
@@ -63,6 +65,7 @@ export const spawnGateway = (env: Record<string, string>) =>
     const gateway: GatewayProcess = {
       pid: child.pid!,
       kill: (signal) => Effect.zipRight(Effect.sync(() => child.kill(signal)), exited(child)),
+      signal: (signal) => Effect.sync(() => void child.kill(signal)),
       output: () => output
     }
     return gateway
