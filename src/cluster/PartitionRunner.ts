@@ -54,6 +54,8 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
               ? Effect.void
               : Effect.logError("partition worker failed", { worker: name, partition, cause: Cause.pretty(cause) })
           ),
+          // A run leaves the partition only when it has stopped, so the lease is never released under it.
+          Effect.ensuring(Effect.sync(() => state.runs.delete(name))),
           Effect.forkIn(scope)
         )
         state.runs.set(name, { handOver, fiber })
@@ -77,7 +79,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
           for (const [name, worker] of workers) yield* startRun(partition, state, name, worker)
           yield* Deferred.await(state.handOver)
           state.active = false
-          yield* Effect.forEach(state.runs.values(), stopRun, { concurrency: "unbounded", discard: true })
+          yield* Effect.forEach([...state.runs.values()], stopRun, { concurrency: "unbounded", discard: true })
         }
         yield* options.release(partition)
       }).pipe(
@@ -126,12 +128,10 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
           yield* Effect.addFinalizer(() =>
             Effect.gen(function* () {
               workers.delete(name)
-              const runs: Array<Run> = []
-              for (const state of partitions.values()) {
+              const runs = [...partitions.values()].flatMap((state) => {
                 const run = state.runs.get(name)
-                if (run !== undefined) runs.push(run)
-                state.runs.delete(name)
-              }
+                return run === undefined ? [] : [run]
+              })
               yield* Effect.forEach(runs, stopRun, { concurrency: "unbounded", discard: true })
             })
           )

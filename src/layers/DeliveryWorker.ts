@@ -64,12 +64,17 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(target, event.type))
         )
 
-  const deliverTo = (target: DeliveryTarget, event: LivechatEvent) => {
+  /**
+   * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a
+   * fresh lease), so a process that was paused past its lease does not send on resuming.
+   */
+  const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) => {
     let attempts = 0
     return Effect.suspend(() => {
       attempts++
       return attempts > 1 ? Effect.zipRight(countRetry(target), send(target, event)) : send(target, event)
     }).pipe(
+      (attempt) => Effect.zipRight(mayDeliver, attempt),
       Effect.retry(retrying),
       Effect.catchAll((failure) =>
         Effect.gen(function* () {
@@ -86,8 +91,8 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     )
   }
 
-  const deliver = (entry: OutboxEntry) =>
-    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event), { discard: true })
+  const deliver = (entry: OutboxEntry, mayDeliver: Effect.Effect<void>) =>
+    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event, mayDeliver), { discard: true })
 
   const ackDelivered = (entry: OutboxEntry) =>
     untilStored("outbox ack", outbox.ack(entry)).pipe(
@@ -107,6 +112,14 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       const held = new Set<string>()
       const fibers = yield* FiberSet.make()
       let handingOver = false
+      // While the lease is not fresh (store away, this process paused) wait; once handing over, stop the lane.
+      const mayDeliver: Effect.Effect<void> = Effect.suspend(() =>
+        handingOver
+          ? Effect.interrupt
+          : coordinator.mayAct(partition)
+            ? Effect.void
+            : Effect.zipRight(Effect.sleep(Duration.millis(200)), mayDeliver)
+      )
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]
@@ -114,9 +127,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             lanes.delete(sessionId)
             return Effect.void
           }
-          // The partition lease is not fresh (store away, or this process was paused): wait.
-          if (!coordinator.mayAct(partition)) return Effect.zipRight(Effect.sleep(Duration.millis(200)), drain(sessionId, lane))
-          return deliver(head).pipe(
+          return deliver(head, mayDeliver).pipe(
             Effect.zipRight(ackDelivered(head)),
             Effect.flatMap((acked) => {
               lane.shift()

@@ -72,15 +72,32 @@ const ownersCount = (status: ClusterStatus) => {
   return counts
 }
 
+const receivedTexts = (sandbox: Sandbox, sessionId: string) =>
+  sandbox.bot
+    .eventsOf(sessionId)
+    .filter((e) => e.type === "agent.message")
+    .map((e) => (e.data as { text: string }).text)
+
 /** Every agent message of every session arrived, each once, in order. */
 const expectDeliveredOnceInOrder = (sandbox: Sandbox, sent: Map<string, Array<string>>) => {
+  for (const [sessionId, texts] of sent) expect(receivedTexts(sandbox, sessionId)).toEqual(texts)
+}
+
+/**
+ * After a kill -9: every message arrived, in order of first arrival; the only repeats are
+ * the events the killed process had delivered but not yet acked, at most one per session
+ * (a lane has one event in flight). Returns how many there were.
+ */
+const expectDeliveredInOrderAfterCrash = (sandbox: Sandbox, sent: Map<string, Array<string>>) => {
+  let repeats = 0
   for (const [sessionId, texts] of sent) {
-    const received = sandbox.bot
-      .eventsOf(sessionId)
-      .filter((e) => e.type === "agent.message")
-      .map((e) => (e.data as { text: string }).text)
-    expect(received).toEqual(texts)
+    const received = receivedTexts(sandbox, sessionId)
+    const firsts = received.filter((text, i) => received.indexOf(text) === i)
+    expect(firsts).toEqual(texts)
+    expect(received.length - firsts.length).toBeLessThanOrEqual(1)
+    repeats += received.length - firsts.length
   }
+  return repeats
 }
 
 /** Agent messages through hbf-lcm to `via`, a few per second per session, until `stop` says so. */
@@ -147,7 +164,8 @@ describe("cluster of gateway processes", () => {
         Duration.seconds(15)
       )
       yield* Effect.sleep(Duration.millis(500))
-      expectDeliveredOnceInOrder(sandbox, sent)
+      const repeats = expectDeliveredInOrderAfterCrash(sandbox, sent)
+      yield* Effect.logInfo("leader kill", { newLeaderMs: leaderAfterMs, redelivered: repeats })
       void b
     }).pipe(Effect.scoped),
     90_000

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope, TestClock } from "effect"
 import { makePartitionRunner } from "../../src/cluster/PartitionRunner.js"
 
 /** A runner that records when leases are taken and given back. */
@@ -69,6 +69,29 @@ describe("PartitionRunner", () => {
       yield* TestClock.adjust(Duration.seconds(2))
       yield* settle
       expect(log).toEqual(["acquire 1", "interrupted", "release 1"])
+    })
+  )
+
+  it.scoped("a worker being unregistered holds its partition's lease until it has stopped, even through a hand-over", () =>
+    Effect.gen(function* () {
+      const { log, runner } = yield* setup
+      const finishing = yield* Deferred.make<void>()
+      const registration = yield* Scope.make()
+      yield* runner
+        .register("delivery", (p, handOver) =>
+          Effect.zipRight(handOver, Effect.zipRight(Deferred.await(finishing), Effect.sync(() => void log.push(`finished ${p}`))))
+        )
+        .pipe(Scope.extend(registration))
+      yield* runner.setOwned(new Set([2]))
+      yield* settle
+      // Shutdown: the registration and the partition are let go at the same time.
+      yield* Effect.fork(Scope.close(registration, Exit.void))
+      yield* runner.setOwned(new Set())
+      yield* settle
+      expect(log).toEqual(["acquire 2"])
+      yield* Deferred.succeed(finishing, undefined)
+      yield* settle
+      expect(log).toEqual(["acquire 2", "finished 2", "release 2"])
     })
   )
 })
