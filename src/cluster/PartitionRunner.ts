@@ -5,7 +5,7 @@
  * period, interrupted after it, and only then is the lease released. Shared by the
  * single-node and the Redis coordinators; they differ in how leases are taken.
  */
-import { Cause, Deferred, type Duration, Effect, Fiber, type Scope } from "effect"
+import { Cause, Deferred, type Duration, Effect, ExecutionStrategy, Fiber, Scope } from "effect"
 import type { PartitionWorker } from "../services/Coordinator.js"
 
 export interface PartitionRunnerOptions {
@@ -24,6 +24,7 @@ interface Run {
 
 interface PartitionState {
   active: boolean
+  leased: boolean
   readonly runs: Map<string, Run>
   readonly handOver: Deferred.Deferred<void>
   readonly done: Deferred.Deferred<void>
@@ -37,11 +38,16 @@ export interface PartitionRunner {
   readonly isActive: (partition: number) => boolean
   /** Partitions started and not yet released (including those still acquiring or handing over). */
   readonly held: () => ReadonlySet<number>
+  /** Whether the partition's lease is taken and not yet released (its workers may be finishing a hand-over). */
+  readonly isHeld: (partition: number) => boolean
 }
 
 export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Effect<PartitionRunner, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const scope = yield* Effect.scope
+    // Workers live in a scope of their own, closed only after the graceful hand-over below: a
+    // fiber forked straight into the caller's scope would be interrupted, mid-delivery, as
+    // soon as that scope starts closing.
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const workers = new Map<string, PartitionWorker>()
     const partitions = new Map<number, PartitionState>()
 
@@ -75,12 +81,14 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
           Effect.as(Deferred.await(state.handOver), false)
         )
         if (acquired) {
+          state.leased = true
           state.active = true
           for (const [name, worker] of workers) yield* startRun(partition, state, name, worker)
           yield* Deferred.await(state.handOver)
           state.active = false
           yield* Effect.forEach([...state.runs.values()], stopRun, { concurrency: "unbounded", discard: true })
         }
+        state.leased = false
         yield* options.release(partition)
       }).pipe(
         Effect.ensuring(
@@ -100,6 +108,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
           if (partitions.has(partition)) continue
           const state: PartitionState = {
             active: false,
+            leased: false,
             runs: new Map(),
             handOver: yield* Deferred.make<void>(),
             done: yield* Deferred.make<void>()
@@ -138,7 +147,8 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
         }),
       setOwned,
       isActive: (partition) => partitions.get(partition)?.active === true,
-      held: () => new Set(partitions.keys())
+      held: () => new Set(partitions.keys()),
+      isHeld: (partition) => partitions.get(partition)?.leased === true
     }
     return runner
   })

@@ -79,8 +79,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const startedAt = Date.now()
     let leaving = false
     let leaderEpoch = 0
-    /** When the partition leases were last renewed; acting on them stops `leaseSafety` before they can expire. */
-    let leasesRenewedAt = 0
+    /** When each partition's lease was last taken or renewed; acting on it stops `leaseSafety` before it can expire. */
+    const leaseRenewedAt = new Map<number, number>()
 
     // Wake-ups: the leader rebalances at once when membership changes; followers re-read the assignment.
     const rebalanceNow = yield* Queue.sliding<void>(1)
@@ -101,19 +101,23 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
 
     const runner = yield* makePartitionRunner({
       acquire: (partition) =>
-        redisCall("take lease", () =>
-          redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
-        ).pipe(
-          Effect.filterOrFail((taken) => taken === 1),
+        Effect.suspend(() => {
+          const askedAt = Date.now()
+          return redisCall("take lease", () =>
+            redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
+          ).pipe(Effect.map((taken) => ({ taken, askedAt })))
+        }).pipe(
+          Effect.filterOrFail(({ taken }) => taken === 1),
           // The previous owner is still finishing (or its lease has yet to expire): wait.
           Effect.retry(Schedule.spaced(Duration.millis(200))),
           // The schedule never ends, so this cannot fail.
           Effect.orDie,
-          Effect.tap(() => Effect.sync(() => (leasesRenewedAt = Math.max(leasesRenewedAt, Date.now())))),
+          Effect.tap(({ askedAt }) => Effect.sync(() => leaseRenewedAt.set(partition, askedAt))),
           Effect.asVoid
         ),
       release: (partition) =>
         redisCall("release lease", () => redis.lcgDropIfMine(1, keys.partitionLease(partition), instanceId)).pipe(
+          Effect.ensuring(Effect.sync(() => leaseRenewedAt.delete(partition))),
           Effect.catchAll((e) => Effect.logWarning("could not release a partition lease; it expires", { partition, reason: e.message })),
           Effect.asVoid
         ),
@@ -138,7 +142,9 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     })
 
     const heartbeat = Effect.gen(function* () {
-      const held = [...runner.held()]
+      // Leases count from before the call: a reply that waited out a pause of this process is old news.
+      const renewedAt = Date.now()
+      const held = [...runner.held()].filter(runner.isHeld)
       const lost = yield* redisCall("heartbeat", () =>
         redis.lcgHeartbeat(
           2 + held.length,
@@ -153,20 +159,20 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
           JSON.stringify({ type: leaving ? "leaving" : "heartbeat", from: instanceId })
         )
       )
-      leasesRenewedAt = Date.now()
-      // A lease that lapsed (Redis was away, or this process was paused) is taken again if
-      // nobody else has it; if somebody has, the partition is theirs now.
-      for (const index of lost) {
-        const partition = held[index]!
-        const retaken = yield* redisCall("take lease", () =>
-          redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
-        )
-        if (retaken !== 1) {
-          yield* Effect.logWarning("partition lease taken by another instance; handing over", { partition })
-          const mine = new Set(runner.held())
-          mine.delete(partition)
-          yield* runner.setOwned(mine)
-        }
+      const lostIndexes = new Set(lost)
+      held.forEach((partition, i) => {
+        if (lostIndexes.has(i)) leaseRenewedAt.delete(partition)
+        else leaseRenewedAt.set(partition, renewedAt)
+      })
+      // A lease that lapsed (Redis was away, or this process was paused) is never simply
+      // taken again: another instance may have worked the partition meanwhile, and the lanes
+      // here hold stale entries. The partition is handed over; if it is still assigned here,
+      // the next assignment read starts it afresh from the stream.
+      if (lost.length > 0) {
+        const lostPartitions = lost.map((index) => held[index]!)
+        yield* Effect.logWarning("partition leases lapsed; restarting those partitions", { partitions: lostPartitions })
+        const keep = [...runner.held()].filter((p) => runner.isActive(p) && !lostPartitions.includes(p))
+        yield* runner.setOwned(new Set(keep))
       }
     })
 
@@ -261,8 +267,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       instanceId,
       runPerPartition: runner.register,
       mayAct: (partition) =>
-        runner.isActive(partition) &&
-        Date.now() - leasesRenewedAt < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety),
+        runner.isHeld(partition) &&
+        Date.now() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety),
       status: Effect.gen(function* () {
         const members = yield* liveMembers
         const leader = yield* redisCall("leader", () => redis.get(keys.leader))

@@ -22,7 +22,7 @@ export const SingleNodeCoordinatorLive = Layer.scoped(
     const coordinator: CoordinatorService = {
       instanceId: config.instanceId,
       runPerPartition: runner.register,
-      mayAct: runner.isActive,
+      mayAct: runner.isHeld,
       status: Effect.succeed({
         instanceId: config.instanceId,
         mode: "single-node",

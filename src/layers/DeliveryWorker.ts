@@ -112,13 +112,11 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       const held = new Set<string>()
       const fibers = yield* FiberSet.make()
       let handingOver = false
-      // While the lease is not fresh (store away, this process paused) wait; once handing over, stop the lane.
+      // While the lease is not fresh (store away, this process paused), wait. A hand-over
+      // stops a lane only between entries, so an entry sent to hbf-bot also gets its other
+      // targets and its ack.
       const mayDeliver: Effect.Effect<void> = Effect.suspend(() =>
-        handingOver
-          ? Effect.interrupt
-          : coordinator.mayAct(partition)
-            ? Effect.void
-            : Effect.zipRight(Effect.sleep(Duration.millis(200)), mayDeliver)
+        coordinator.mayAct(partition) ? Effect.void : Effect.zipRight(Effect.sleep(Duration.millis(200)), mayDeliver)
       )
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {

@@ -37,9 +37,10 @@ declare module "ioredis" {
     lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string | null, Context>
     lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
     lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number | null, Context>
-    lcgClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string, Array<StreamEntry>] | null, Context>
-    lcgRead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<[string, Array<StreamEntry>]> | null, Context>
+    /** -1 = fenced (not the partition's lease holder). */
+    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
+    lcgClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string, Array<StreamEntry>] | -1, Context>
+    lcgRead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<[string, Array<StreamEntry>]> | null | -1, Context>
     lcgReplay(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
   }
 }
@@ -371,7 +372,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
                 const claimed = yield* redisCall("reclaim", () =>
                   redis.lcgClaim(2, stream, lease, GROUP, options.consumer, from, READ_BATCH, fence)
                 )
-                if (claimed === null) return yield* Effect.zipRight(notOwner, nextBatch)
+                if (claimed === -1) return yield* Effect.zipRight(notOwner, nextBatch)
                 const [cursor, entries] = claimed
                 claimCursor = cursor === "0-0" ? undefined : cursor
                 if (claimCursor === undefined) yield* forgetIdleConsumers(stream)
@@ -381,13 +382,13 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
               const read = yield* redisCall("read", () =>
                 redis.lcgRead(2, stream, lease, GROUP, options.consumer, READ_BATCH, fence)
               )
+              if (read === -1) return yield* Effect.zipRight(notOwner, nextBatch)
               const fresh = read?.[0]?.[1] ?? []
               if (fresh.length > 0) {
                 const entries = yield* toEntries(partition, fresh)
                 if (Chunk.isNonEmpty(entries)) return entries
                 return yield* nextBatch
               }
-              if (read === null && options.fenced) return yield* Effect.zipRight(notOwner, nextBatch)
               yield* Effect.raceFirst(Queue.take(wakeup), Effect.sleep(IDLE_RECHECK))
               return yield* nextBatch
             })
@@ -407,7 +408,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
               options.fenced ? "1" : "0"
             )
           ),
-          (reply): AckResult => (reply === null ? "not-owner" : "acked")
+          (reply): AckResult => (reply === -1 ? "not-owner" : "acked")
         ),
       deadLetter: (letter) =>
         Effect.asVoid(redisCall("dead letter", () => redis.hset(keys.deadLetters, letter.id, JSON.stringify(letter)))),

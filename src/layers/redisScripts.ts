@@ -134,9 +134,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 'reserved'
 `
 
-/** The outbox calls below are fenced: refused (-1 / false) unless ARGV fence is "0" or this consumer holds the partition's lease. */
+/** The outbox calls below are fenced: refused (-1) unless ARGV fence is "0" or this consumer holds the partition's lease. */
 const fence = (consumerArg: number, fenceArg: number) => `
-if ARGV[${fenceArg}] == '1' and redis.call('GET', KEYS[2]) ~= ARGV[${consumerArg}] then return false end
+if ARGV[${fenceArg}] == '1' and redis.call('GET', KEYS[2]) ~= ARGV[${consumerArg}] then return -1 end
 `
 
 /** Takes over pending entries. KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 consumer, 3 cursor, 4 count, 5 fence. */
@@ -144,14 +144,14 @@ export const claimPending = `${fence(2, 5)}
 return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'COUNT', ARGV[4])
 `
 
-/** Reads new entries. KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 consumer, 3 count, 4 fence. */
+/** Reads new entries (nil when there are none). KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 consumer, 3 count, 4 fence. */
 export const readNew = `${fence(2, 4)}
 return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 `
 
 /**
  * Ack = forget: XACK and XDEL together, so the stream only holds undelivered entries.
- * KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer, 4 fence. Returns 1, or false when fenced.
+ * KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer, 4 fence. Returns 1, or -1 when fenced.
  */
 export const ackEntry = `${fence(3, 4)}
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

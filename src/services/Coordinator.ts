@@ -30,7 +30,7 @@ export interface CoordinatorService {
   readonly instanceId: string
   /** Runs `worker` for every partition owned now or later, until the scope closes. */
   readonly runPerPartition: (name: string, worker: PartitionWorker) => Effect.Effect<void, never, Scope.Scope>
-  /** Whether this instance may act for the partition now (it owns it and its lease is fresh). */
+  /** Whether this instance may act for the partition now: it holds its lease (until released after a hand-over) and the lease is fresh. */
   readonly mayAct: (partition: number) => boolean
   readonly status: Effect.Effect<ClusterStatus, StoreUnavailable>
 }
