@@ -151,9 +151,14 @@ return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'ST
 
 /**
  * Ack = forget: XACK and XDEL together, so the stream only holds undelivered entries.
- * KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer, 4 fence. Returns 1, or -1 when fenced.
+ * Fenced only against another holder: with the lease lapsed and nobody holding it (Redis
+ * was away), nobody else is working the partition, and refusing would redeliver an entry
+ * that was delivered. KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer,
+ * 4 fence. Returns 1, or -1 when another instance holds the partition.
  */
-export const ackEntry = `${fence(3, 4)}
+export const ackEntry = `
+local holder = redis.call('GET', KEYS[2])
+if ARGV[4] == '1' and holder and holder ~= ARGV[3] then return -1 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
