@@ -100,6 +100,15 @@ const expectDeliveredInOrderAfterCrash = (sandbox: Sandbox, sent: Map<string, Ar
   return repeats
 }
 
+/** Waits until hbf-bot has at least as many messages per session as were sent, then a little more for repeats. */
+const allArrived = (sandbox: Sandbox, sent: Map<string, Array<string>>) =>
+  eventually(
+    "every message delivered",
+    Effect.sync(() => [...sent].every(([id, texts]) => receivedTexts(sandbox, id).length >= texts.length)),
+    (done) => done,
+    Duration.seconds(15)
+  ).pipe(Effect.zipRight(Effect.sleep(Duration.millis(500))))
+
 /** Agent messages through hbf-lcm to `via`, a few per second per session, until `stop` says so. */
 const traffic = (sandbox: Sandbox, sessions: ReadonlyArray<string>, sent: Map<string, Array<string>>, stop: () => boolean) =>
   Effect.forEach(
@@ -157,13 +166,7 @@ describe("cluster of gateway processes", () => {
       yield* Effect.sleep(Duration.seconds(1))
       stopped = true
       yield* load.await
-      yield* eventually(
-        "every message delivered",
-        Effect.sync(() => [...sent].every(([id, texts]) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= texts.length)),
-        (done) => done,
-        Duration.seconds(15)
-      )
-      yield* Effect.sleep(Duration.millis(500))
+      yield* allArrived(sandbox, sent)
       const repeats = expectDeliveredInOrderAfterCrash(sandbox, sent)
       yield* Effect.logInfo("leader kill", { newLeaderMs: leaderAfterMs, redelivered: repeats })
       void b
@@ -198,13 +201,7 @@ describe("cluster of gateway processes", () => {
       yield* Effect.sleep(Duration.seconds(1))
       stopped = true
       yield* load.await
-      yield* eventually(
-        "every message delivered",
-        Effect.sync(() => [...sent].every(([id, texts]) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= texts.length)),
-        (done) => done,
-        Duration.seconds(15)
-      )
-      yield* Effect.sleep(Duration.millis(500))
+      yield* allArrived(sandbox, sent)
       expectDeliveredOnceInOrder(sandbox, sent)
     }).pipe(Effect.scoped),
     60_000
