@@ -485,8 +485,9 @@ export const makeGateway = Effect.gen(function* () {
 
     ingest,
 
-    sweepTimeouts: Effect.gen(function* () {
-      const open = yield* store.openSessions
+    sweepTimeouts: (partition) =>
+      Effect.gen(function* () {
+      const open = yield* store.openSessions(partition)
       const now = yield* Clock.currentTimeMillis
       let ended = 0
       for (const session of open) {
@@ -508,7 +509,7 @@ export const makeGateway = Effect.gen(function* () {
         }
       }
       return ended
-    })
+      })
   }
 
   /** A new request while one is open: the same tenant gets it back (idempotent), another tenant is refused. */

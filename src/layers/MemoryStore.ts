@@ -153,7 +153,12 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             pending: pendingByTenant.get(tenantId) ?? 0
           }
         }),
-      openSessions: Effect.sync(() => [...sessions.values()].filter((s) => isOpen(s.status))),
+      openSessions: (partition) =>
+        Effect.sync(() =>
+          [...sessions.values()].filter(
+            (s) => isOpen(s.status) && partitionOf(s.sessionId, options.partitions) === partition
+          )
+        ),
       reserveMessage: (sessionId, messageId) =>
         Effect.sync((): MessageReservation => {
           const key = messageKey(sessionId, messageId)

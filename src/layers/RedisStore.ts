@@ -78,7 +78,7 @@ export const redisKeys = (prefix: string) => ({
   sessionPrefix: `${prefix}:s:`,
   subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
   conversation: (provider: string, conversationId: string) => `${prefix}:conv:${provider}:${conversationId}`,
-  open: `${prefix}:open`,
+  open: (partition: number) => `${prefix}:open:${partition}`,
   orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
   orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
   tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
@@ -152,7 +152,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         keys.session(record.sessionId),
         keys.subscriber(record.subHandle),
         keys.conversation(record.provider, record.providerConversationId ?? ""),
-        keys.open,
+        keys.open(partitionOf(record.sessionId, options.partitions)),
         keys.orgCounts(record.organizationId),
         keys.orgEnded(record.organizationId),
         keys.tenantWaits(record.tenantId),
@@ -256,8 +256,9 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             pending
           })
         ),
-      openSessions: Effect.gen(function* () {
-        const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open))
+      openSessions: (partition) =>
+        Effect.gen(function* () {
+        const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open(partition)))
         const records: Array<SessionRecord> = []
         for (let i = 0; i < ids.length; i += 500) {
           const batch = ids.slice(i, i + 500)
@@ -267,7 +268,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           }
         }
         return records
-      }),
+        }),
       reserveMessage: (sessionId, messageId) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis

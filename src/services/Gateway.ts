@@ -80,7 +80,8 @@ export interface GatewayService {
     events: ReadonlyArray<ProviderEvent>
   ) => Effect.Effect<IngestResult, StoreUnavailable>
   /** Ends open sessions past their tenant's pending or inactivity timeout. Returns how many. */
-  readonly sweepTimeouts: Effect.Effect<number, StoreUnavailable>
+  /** Ends the sessions of one partition that are past their tenant's timeouts; how many. */
+  readonly sweepTimeouts: (partition: number) => Effect.Effect<number, StoreUnavailable>
 }
 
 export class Gateway extends Context.Tag("hbf-lcg/Gateway")<Gateway, GatewayService>() {}

@@ -64,8 +64,8 @@ export interface SessionStoreService {
   readonly seen: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, StoreUnavailable>
   readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
   readonly waitingStats: (tenantId: string, sinceMillis: number) => Effect.Effect<WaitingStats, StoreUnavailable>
-  /** Every open session, for the timeout sweeper. */
-  readonly openSessions: Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
+  /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
+  readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
   readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
   readonly completeMessage: (

@@ -297,16 +297,20 @@ describe("Gateway.sweepTimeouts", () => {
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
         yield* TestClock.adjust(Duration.seconds(PENDING_SECONDS - 1))
-        expect(yield* gateway.sweepTimeouts).toBe(0)
+        expect(yield* sweep).toBe(0)
+        // Another partition's sweep does not touch it.
+        expect(yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).toBe(0)
         yield* TestClock.adjust(Duration.seconds(2))
-        expect(yield* gateway.sweepTimeouts).toBe(1)
+        expect(yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).toBe(0)
+        expect(yield* sweep).toBe(1)
         const state = yield* gateway.state("sub1")
         expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
         const [ended] = yield* outboxEvents(session.sessionId, 1)
         expect(ended).toMatchObject({ type: "session.ended", data: { reason: "timeout" } })
         expect(calls.end.map((c) => c.reason)).toEqual(["timeout"])
-        expect(yield* gateway.sweepTimeouts).toBe(0)
+        expect(yield* sweep).toBe(0)
       })
     )
   )
@@ -315,14 +319,15 @@ describe("Gateway.sweepTimeouts", () => {
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
         yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [
           event("j1", { type: "agent.joined", data: { agent: {} } })
         ])
         // Past the pending timeout but not the inactivity one: an active session stays.
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
-        expect(yield* gateway.sweepTimeouts).toBe(0)
+        expect(yield* sweep).toBe(0)
         yield* TestClock.adjust(Duration.seconds(2))
-        expect(yield* gateway.sweepTimeouts).toBe(1)
+        expect(yield* sweep).toBe(1)
         const store = yield* SessionStore
         const record = yield* store.get(session.sessionId)
         expect(Option.map(record, (r) => [r.status, r.endReason])).toEqual(Option.some(["ended", "inactivity"]))

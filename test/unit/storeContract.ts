@@ -332,7 +332,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
-      it.scoped("openSessions lists pending and active sessions only", () =>
+      it.scoped("openSessions lists a partition's pending and active sessions only", () =>
         run(
           Effect.gen(function* () {
             const store = yield* SessionStore
@@ -341,9 +341,13 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             yield* store.create(a)
             yield* store.create(b)
             yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
-            const open = (yield* store.openSessions).map((s) => s.sessionId)
-            expect(open).toContain(a.sessionId)
-            expect(open).not.toContain(b.sessionId)
+            const openIn = (record: SessionRecord) =>
+              Effect.map(store.openSessions(partitionOf(record.sessionId, PARTITIONS)), (open) => open.map((s) => s.sessionId))
+            expect(yield* openIn(a)).toContain(a.sessionId)
+            expect(yield* openIn(b)).not.toContain(b.sessionId)
+            // Each partition lists its own sessions only.
+            const other = (partitionOf(a.sessionId, PARTITIONS) + 1) % PARTITIONS
+            expect((yield* store.openSessions(other)).map((s) => s.sessionId)).not.toContain(a.sessionId)
           })
         )
       )
