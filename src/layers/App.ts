@@ -1,7 +1,7 @@
 /**
  * The gateway's assembly. `CoreLive` is everything behind the HTTP surface;
- * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the store follows it (Redis with REDIS_URL,
- * memory without).
+ * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the state follows it
+ * (Redis with REDIS_URL, memory without).
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { createServer } from "node:http"
@@ -25,18 +25,20 @@ export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, E
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-/** Redis when REDIS_URL is set (shared, durable); otherwise the single-node in-memory store. */
-export const StoreLive = Layer.unwrapEffect(
+/**
+ * The shared state and the cluster, chosen together: with REDIS_URL the Redis store and the
+ * Redis coordinator (whose partition leases the store's outbox is fenced by); without it the
+ * in-memory store and this instance alone.
+ */
+export const StateLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     config.redis !== undefined
-      ? RedisStoreLive
-      : MemoryStoreLive({ partitions: config.partitions, dedupTtlMillis: Duration.toMillis(config.retention.dedup) })
+      ? Layer.merge(RedisStoreLive, RedisCoordinatorLive)
+      : Layer.merge(
+          MemoryStoreLive({ partitions: config.partitions, dedupTtlMillis: Duration.toMillis(config.retention.dedup) }),
+          SingleNodeCoordinatorLive
+        )
   )
-)
-
-/** With Redis, a cluster of every instance on it; without, this instance alone. */
-export const CoordinatorLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => (config.redis !== undefined ? RedisCoordinatorLive : SingleNodeCoordinatorLive))
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, delivery worker, sweeper. */
@@ -44,8 +46,7 @@ export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
-  Layer.provideMerge(StoreLive),
-  Layer.provideMerge(CoordinatorLive)
+  Layer.provideMerge(StateLive)
 )
 
 /**

@@ -170,14 +170,14 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       return { keyList, argList }
     }
 
+    /** A stored session record, if there is one: decoded here, at the boundary. */
+    const recordFrom = (json: string | null) =>
+      json === null
+        ? Effect.succeedNone
+        : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
+
     const sessionByIndex = (indexKey: string) =>
-      redisCall("get session", () => redis.lcgSessionByIndex(1, indexKey, keys.sessionPrefix)).pipe(
-        Effect.flatMap((json) =>
-          json === null
-            ? Effect.succeedNone
-            : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
-        )
-      )
+      Effect.flatMap(redisCall("get session", () => redis.lcgSessionByIndex(1, indexKey, keys.sessionPrefix)), recordFrom)
 
     const store: SessionStoreService = {
       create: (record) =>
@@ -191,14 +191,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           const existing = yield* Effect.mapError(decodeRecord(reply[1]), corrupt("session record"))
           return { _tag: "Open", existing } satisfies CreateResult
         }),
-      get: (sessionId) =>
-        redisCall("get session", () => redis.get(keys.session(sessionId))).pipe(
-          Effect.flatMap((json) =>
-            json === null
-              ? Effect.succeedNone
-              : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
-          )
-        ),
+      get: (sessionId) => Effect.flatMap(redisCall("get session", () => redis.get(keys.session(sessionId))), recordFrom),
       latestBySubscriber: (subHandle) => sessionByIndex(keys.subscriber(subHandle)),
       byConversation: (provider, conversationId) => sessionByIndex(keys.conversation(provider, conversationId)),
       commit: (change) =>

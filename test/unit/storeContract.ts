@@ -121,7 +121,6 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
-
       it.scoped("is a compare-and-set on version", () =>
         run(
           Effect.gen(function* () {
