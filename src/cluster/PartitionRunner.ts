@@ -6,7 +6,7 @@
  * single-node and the Redis coordinators; they differ in how leases are taken.
  */
 import { Cause, Deferred, type Duration, Effect, ExecutionStrategy, Fiber, Scope } from "effect"
-import type { PartitionWorker } from "../services/Coordinator.js"
+import type { InstanceReport, PartitionWorker, PollOutcome } from "../services/Coordinator.js"
 
 export interface PartitionRunnerOptions {
   /** Takes the partition's lease; may wait for the previous owner to release it. */
@@ -26,6 +26,8 @@ interface PartitionState {
   active: boolean
   leased: boolean
   readonly runs: Map<string, Run>
+  /** How each running worker of the partition polls one of its sessions at once, if it polls. */
+  readonly pollers: Map<string, (sessionId: string) => Effect.Effect<boolean>>
   readonly handOver: Deferred.Deferred<void>
   readonly done: Deferred.Deferred<void>
 }
@@ -40,6 +42,10 @@ export interface PartitionRunner {
   readonly held: () => ReadonlySet<number>
   /** Whether the partition's lease is taken and not yet released (its workers may be finishing a hand-over). */
   readonly isHeld: (partition: number) => boolean
+  /** Has the partition's running pollers poll the session at once. */
+  readonly pollNow: (partition: number, sessionId: string) => Effect.Effect<Exclude<PollOutcome, "unassigned">>
+  /** Partitions whose workers run here, and those held but not running (starting or handing over). */
+  readonly partitionsReport: () => Pick<InstanceReport, "working" | "pending">
 }
 
 export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Effect<PartitionRunner, never, Scope.Scope> =>
@@ -54,14 +60,21 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
     const startRun = (partition: number, state: PartitionState, name: string, worker: PartitionWorker) =>
       Effect.gen(function* () {
         const handOver = yield* Deferred.make<void>()
-        const fiber = yield* worker(partition, Deferred.await(handOver)).pipe(
+        const fiber = yield* worker({
+          partition,
+          handOver: Deferred.await(handOver),
+          answerPolls: (poll) => Effect.sync(() => void state.pollers.set(name, poll))
+        }).pipe(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause)
               ? Effect.void
               : Effect.logError("partition worker failed", { worker: name, partition, cause: Cause.pretty(cause) })
           ),
           // A run leaves the partition only when it has stopped, so the lease is never released under it.
-          Effect.ensuring(Effect.sync(() => state.runs.delete(name))),
+          Effect.ensuring(Effect.sync(() => {
+            state.runs.delete(name)
+            state.pollers.delete(name)
+          })),
           Effect.forkIn(scope)
         )
         state.runs.set(name, { handOver, fiber })
@@ -110,6 +123,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
             active: false,
             leased: false,
             runs: new Map(),
+            pollers: new Map(),
             handOver: yield* Deferred.make<void>(),
             done: yield* Deferred.make<void>()
           }
@@ -148,7 +162,19 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
       setOwned,
       isActive: (partition) => partitions.get(partition)?.active === true,
       held: () => new Set(partitions.keys()),
-      isHeld: (partition) => partitions.get(partition)?.leased === true
+      isHeld: (partition) => partitions.get(partition)?.leased === true,
+      pollNow: (partition, sessionId) =>
+        Effect.gen(function* () {
+          const state = partitions.get(partition)
+          if (state === undefined || !state.active) return "not-owner"
+          const answers = yield* Effect.forEach(state.pollers.values(), (poll) => poll(sessionId), { concurrency: "unbounded" })
+          return answers.some((known) => known) ? "polled" : "no-poller"
+        }),
+      partitionsReport: () => {
+        const sorted = (filter: (state: PartitionState) => boolean) =>
+          [...partitions].filter(([, state]) => filter(state)).map(([partition]) => partition).sort((a, b) => a - b)
+        return { working: sorted((state) => state.active), pending: sorted((state) => !state.active) }
+      }
     }
     return runner
   })

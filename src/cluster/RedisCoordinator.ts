@@ -9,15 +9,19 @@
  * read and ack, so a stale owner (paused past its lease) cannot touch the partition.
  * Key layout: docs/redis-keys.md.
  */
-import { Duration, Effect, Layer, Queue, Schedule, Schema } from "effect"
+import { RpcClient, RpcServer } from "@effect/rpc"
+import { Duration, Effect, Layer, Queue, type Redacted, Schedule, Schema } from "effect"
 import type { Redis, Result } from "ioredis"
 import { redisCall, redisConnection } from "../layers/RedisConnection.js"
 import { redisKeys } from "../layers/RedisStore.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Coordinator, type CoordinatorService } from "../services/Coordinator.js"
+import { Coordinator, type CoordinatorService, type InstanceReport } from "../services/Coordinator.js"
+import { partitionOf } from "../services/Outbox.js"
 import { assignPartitions, type Owners } from "./assignment.js"
+import { ClusterRpcs, NotLeader } from "./clusterRpcs.js"
 import * as Scripts from "./clusterScripts.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
+import { callInstance, makeRedisRpcProtocols } from "./RedisRpcProtocol.js"
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -42,7 +46,9 @@ export const clusterTimings = {
   /** How long workers get to finish in-flight work when their partition moves. */
   handOverGrace: Duration.seconds(5),
   /** How long a leaving instance waits for its partitions to be reassigned and released. */
-  leaveTimeout: Duration.seconds(8)
+  leaveTimeout: Duration.seconds(8),
+  /** How long a call to another instance may take before it is given up (`ClusterCallTimeout`). */
+  callTimeout: Duration.seconds(1)
 }
 
 const Member = Schema.parseJson(Schema.Struct({ startedAt: Schema.Number, leaving: Schema.Boolean }))
@@ -79,6 +85,12 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const startedAt = Date.now()
     let leaving = false
     let leaderEpoch = 0
+    /** Members that asked to leave (the Leave call), left out of the assignment even before their heartbeat says so. */
+    const departing = new Set<string>()
+    /** The assignment as last read; where a "poll this session now" goes. */
+    let knownOwners: Owners = []
+    /** One leadership round at a time: the loop's, a leave's, and the resignation. */
+    const leadership = yield* Effect.makeSemaphore(1)
     /** When each partition's lease was last taken or renewed; acting on it stops `leaseSafety` before it can expire. */
     const leaseRenewedAt = new Map<number, number>()
 
@@ -95,9 +107,6 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     subscriber.on("message", onMessage)
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
     subscriber.subscribe(keys.clusterChannel).catch(() => undefined)
-
-    const publish = (type: "heartbeat" | "leaving") =>
-      redisCall("publish", () => redis.publish(keys.clusterChannel, JSON.stringify({ type, from: instanceId })))
 
     const runner = yield* makePartitionRunner({
       acquire: (partition) =>
@@ -124,6 +133,11 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       handOverGrace: clusterTimings.handOverGrace
     })
 
+    /** Holds the lease, and renewed it recently enough that it cannot have expired. */
+    const coordinatorMayAct = (partition: number) =>
+      runner.isHeld(partition) &&
+      Date.now() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety)
+
     const readAssignment = Effect.map(
       redisCall("read assignment", () => redis.hgetall(keys.assignment)),
       (hash): Assignment => ({
@@ -134,6 +148,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
 
     const followAssignment = Effect.gen(function* () {
       const { owners } = yield* readAssignment
+      knownOwners = owners
       const mine = new Set<number>()
       owners.forEach((owner, p) => {
         if (owner === instanceId) mine.add(p)
@@ -195,7 +210,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     })
 
     const lead = Effect.gen(function* () {
-      if (leaving) return
+      // A leaving leader still writes the assignment without itself before it resigns.
+      if (leaving && leaderEpoch === 0) return
       const epoch = yield* redisCall("leader lease", () =>
         redis.lcgLead(2, keys.leader, keys.leaderEpoch, instanceId, ms(clusterTimings.leaderTtl))
       )
@@ -206,7 +222,11 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       }
       if (epoch !== leaderEpoch) yield* Effect.logInfo("leading the cluster", { epoch })
       leaderEpoch = epoch
-      const members = (yield* liveMembers).filter((m) => !m.leaving).map((m) => m.instanceId)
+      const live = yield* liveMembers
+      for (const id of departing) if (!live.some((m) => m.instanceId === id)) departing.delete(id)
+      const members = live
+        .filter((m) => !m.leaving && !departing.has(m.instanceId) && !(leaving && m.instanceId === instanceId))
+        .map((m) => m.instanceId)
       const current = yield* readAssignment
       const owners = assignPartitions(partitions, members, current.owners)
       const unchanged = current.epoch === epoch && owners.every((o, p) => o === current.owners[p])
@@ -215,7 +235,64 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       yield* redisCall("write assignment", () =>
         redis.lcgAssign(2, keys.leader, keys.assignment, instanceId, epoch, keys.clusterChannel, ...fields)
       )
+    }).pipe(leadership.withPermits(1))
+
+    const resign = Effect.gen(function* () {
+      if (leaderEpoch === 0) return
+      yield* Effect.ignore(redisCall("resign", () => redis.lcgDropIfMine(1, keys.leader, instanceId)))
+      leaderEpoch = 0
+    }).pipe(leadership.withPermits(1))
+
+    // Cluster calls: this instance answers them on its channel and makes them through one client.
+    const report = (): InstanceReport => ({
+      startedAt: new Date(startedAt).toISOString(),
+      leading: leaderEpoch !== 0,
+      ...runner.partitionsReport()
     })
+    const pollHere = (sessionId: string) => {
+      const partition = partitionOf(sessionId, partitions)
+      return coordinatorMayAct(partition) ? runner.pollNow(partition, sessionId) : Effect.succeed("not-owner" as const)
+    }
+    const acceptLeave = (leaver: string) =>
+      Effect.gen(function* () {
+        const notLeader = new NotLeader({ message: `${instanceId} does not lead the cluster` })
+        if (leaderEpoch === 0) return yield* Effect.fail(notLeader)
+        departing.add(leaver)
+        yield* lead
+        if (leaderEpoch === 0) return yield* Effect.fail(notLeader)
+        yield* Effect.logInfo("reassigned the partitions of a leaving instance", { instanceId: leaver, epoch: leaderEpoch })
+        return { epoch: leaderEpoch }
+      })
+    const protocols = yield* makeRedisRpcProtocols({ redis, subscriber, instanceId, channelOf: keys.rpcChannel })
+    const handlers = yield* ClusterRpcs.toHandlersContext({
+      PollSession: ({ sessionId }) => pollHere(sessionId),
+      Report: () => Effect.sync(report),
+      Leave: ({ instanceId: leaver }) => acceptLeave(leaver)
+    })
+    yield* RpcServer.make(ClusterRpcs).pipe(
+      Effect.provide(handlers),
+      Effect.provideService(RpcServer.Protocol, protocols.server),
+      Effect.forkScoped
+    )
+    const client = yield* RpcClient.make(ClusterRpcs).pipe(Effect.provideService(RpcClient.Protocol, protocols.client))
+
+    /** Asks the leader to reassign this instance's partitions now; a few tries, as the leader may be changing. */
+    const handOverToLeader = Effect.gen(function* () {
+      const leader = yield* redisCall("leader", () => redis.get(keys.leader))
+      if (leader === null || leader === instanceId) {
+        return yield* Effect.fail(new NotLeader({ message: "no other instance leads the cluster" }))
+      }
+      return yield* callInstance(leader, "Leave", clusterTimings.callTimeout, (options) =>
+        client.Leave({ instanceId }, options)
+      )
+    }).pipe(
+      Effect.retry({ times: 3, schedule: Schedule.spaced(Duration.millis(300)) }),
+      Effect.matchEffect({
+        onSuccess: ({ epoch }) => Effect.logInfo("the leader reassigned this instance's partitions", { epoch }),
+        onFailure: (e) =>
+          Effect.logWarning("the leader did not confirm the leave; waiting for its next round", { reason: e.message })
+      })
+    )
 
     const loop = (name: string, effect: Effect.Effect<void, { message: string }>, every: Duration.Duration, wake?: Queue.Queue<void>) =>
       effect.pipe(
@@ -236,16 +313,19 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       Effect.ignore
     )
 
-    // Added after the loops, so it runs before they stop: leave while they still follow the assignment.
+    // Added after the loops and the cluster calls, so it runs before they stop: leave while
+    // they still follow the assignment and answer.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         leaving = true
         yield* Effect.logInfo("leaving the cluster", { partitions: runner.held().size })
+        // The heartbeat marks the member leaving and tells the cluster so.
         yield* Effect.ignore(heartbeat)
-        yield* Effect.ignore(publish("leaving"))
         if (leaderEpoch !== 0) {
-          yield* Effect.ignore(redisCall("resign", () => redis.lcgDropIfMine(1, keys.leader, instanceId)))
-          leaderEpoch = 0
+          yield* Effect.ignore(lead)
+          yield* resign
+        } else {
+          yield* handOverToLeader
         }
         const others = yield* Effect.orElseSucceed(liveMembers, () => [])
         if (others.some((m) => m.instanceId !== instanceId && !m.leaving)) {
@@ -266,11 +346,32 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const coordinator: CoordinatorService = {
       instanceId,
       runPerPartition: runner.register,
-      mayAct: (partition) =>
-        runner.isHeld(partition) &&
-        Date.now() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety),
+      mayAct: coordinatorMayAct,
+      pollSessionNow: (sessionId) => {
+        const owner = knownOwners[partitionOf(sessionId, partitions)]
+        if (owner === undefined) return Effect.succeed("unassigned")
+        if (owner === instanceId) return pollHere(sessionId)
+        return callInstance(owner, "PollSession", clusterTimings.callTimeout, (options) =>
+          client.PollSession({ sessionId }, options)
+        )
+      },
       status: Effect.gen(function* () {
-        const members = yield* liveMembers
+        const members = yield* Effect.forEach(
+          yield* liveMembers,
+          (member) =>
+            (member.instanceId === instanceId
+              ? Effect.sync(report)
+              : callInstance(member.instanceId, "Report", clusterTimings.callTimeout, (options) =>
+                  client.Report(undefined, options)
+                )
+            ).pipe(
+              Effect.match({
+                onSuccess: (report) => ({ ...member, report }),
+                onFailure: (e) => ({ ...member, unreachable: e.message })
+              })
+            ),
+          { concurrency: "unbounded" }
+        )
         const leader = yield* redisCall("leader", () => redis.get(keys.leader))
         const { epoch, owners } = yield* readAssignment
         return {
@@ -286,20 +387,27 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     return coordinator
   })
 
-/** The coordinator on the Redis of `config.redis`, with its own command and subscriber connections. */
+/** A coordinator with command and subscriber connections of its own to the Redis at `url`. */
+export const redisCoordinator = (settings: Omit<RedisCoordinatorOptions, "redis" | "subscriber"> & { readonly url: Redacted.Redacted<string> }) =>
+  Effect.gen(function* () {
+    const [redis, subscriber] = yield* Effect.all(
+      [
+        redisConnection({ url: settings.url, name: "cluster" }),
+        redisConnection({ url: settings.url, name: "cluster-subscriber", subscriber: true })
+      ],
+      { concurrency: 2 }
+    )
+    return yield* makeRedisCoordinator({ ...settings, redis, subscriber })
+  })
+
+/** The coordinator on the Redis of `config.redis`. */
 export const RedisCoordinatorLive = Layer.scoped(
   Coordinator,
   Effect.gen(function* () {
     const config = yield* AppConfig
     if (config.redis === undefined) return yield* Effect.dieMessage("RedisCoordinatorLive needs REDIS_URL")
-    const url = config.redis.url
-    const [redis, subscriber] = yield* Effect.all(
-      [redisConnection({ url, name: "cluster" }), redisConnection({ url, name: "cluster-subscriber", subscriber: true })],
-      { concurrency: 2 }
-    )
-    return yield* makeRedisCoordinator({
-      redis,
-      subscriber,
+    return yield* redisCoordinator({
+      url: config.redis.url,
       prefix: config.redis.prefix,
       instanceId: config.instanceId,
       partitions: config.partitions

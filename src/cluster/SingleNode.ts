@@ -6,12 +6,14 @@
 import { Duration, Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type CoordinatorService } from "../services/Coordinator.js"
+import { partitionOf } from "../services/Outbox.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
 
 export const SingleNodeCoordinatorLive = Layer.scoped(
   Coordinator,
   Effect.gen(function* () {
     const config = yield* AppConfig
+    const startedAt = new Date().toISOString()
     const runner = yield* makePartitionRunner({
       acquire: () => Effect.void,
       release: () => Effect.void,
@@ -23,14 +25,22 @@ export const SingleNodeCoordinatorLive = Layer.scoped(
       instanceId: config.instanceId,
       runPerPartition: runner.register,
       mayAct: runner.isHeld,
-      status: Effect.succeed({
+      pollSessionNow: (sessionId) => runner.pollNow(partitionOf(sessionId, config.partitions), sessionId),
+      status: Effect.sync(() => ({
         instanceId: config.instanceId,
         mode: "single-node",
         leader: config.instanceId,
         epoch: 1,
-        members: [{ instanceId: config.instanceId, lastHeartbeatAgeMs: 0, leaving: false }],
+        members: [
+          {
+            instanceId: config.instanceId,
+            lastHeartbeatAgeMs: 0,
+            leaving: false,
+            report: { startedAt, leading: true, ...runner.partitionsReport() }
+          }
+        ],
         partitions: all.map((partition) => ({ partition, owner: config.instanceId }))
-      })
+      }))
     }
     return coordinator
   })

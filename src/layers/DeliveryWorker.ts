@@ -8,7 +8,7 @@
 import { Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
 import type { LivechatEvent } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Coordinator } from "../services/Coordinator.js"
+import { Coordinator, type PartitionRun } from "../services/Coordinator.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
@@ -106,7 +106,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
    * lanes outlive a failed consumer: it is restarted after a second, and the entries it
    * hands out again (unacked, so reclaimed) that a lane already holds are skipped.
    */
-  const runPartition = (partition: number, handOver: Effect.Effect<void>) =>
+  const runPartition = ({ handOver, partition }: PartitionRun) =>
     Effect.gen(function* () {
       const lanes = new Map<string, Array<OutboxEntry>>()
       const held = new Set<string>()

@@ -95,7 +95,9 @@ export const redisKeys = (prefix: string) => ({
   leaderEpoch: `${prefix}:leader:epoch`,
   assignment: `${prefix}:assignment`,
   partitionLease: (partition: number) => `${prefix}:lease:${partition}`,
-  clusterChannel: `${prefix}:cluster`
+  clusterChannel: `${prefix}:cluster`,
+  /** Where an instance listens for cluster calls (requests to it, and replies to its own calls). */
+  rpcChannel: (instanceId: string) => `${prefix}:rpc:${instanceId}`
 })
 
 const decodeRecord = Schema.decodeUnknown(Schema.parseJson(SessionRecord))

@@ -12,7 +12,7 @@ export const SweeperLive = Layer.scopedDiscard(
     const config = yield* AppConfig
     const gateway = yield* Gateway
     const coordinator = yield* Coordinator
-    yield* coordinator.runPerPartition("timeout-sweeper", (partition, handOver) =>
+    yield* coordinator.runPerPartition("timeout-sweeper", ({ handOver, partition }) =>
       gateway.sweepTimeouts(partition).pipe(
         Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),

@@ -1,25 +1,64 @@
 import type { Effect, Scope } from "effect"
 import { Context, Schema } from "effect"
-import type { StoreUnavailable } from "./errors.js"
+import type { ClusterCallTimeout, InstanceUnreachable, StoreUnavailable } from "./errors.js"
+
+/** What one instance says about itself when asked (the "cluster status" call). */
+export const InstanceReport = Schema.Struct({
+  startedAt: Schema.String,
+  leading: Schema.Boolean,
+  /** Partitions whose workers run here. */
+  working: Schema.Array(Schema.Int),
+  /** Partitions held here whose workers do not run: waiting for the previous owner's lease, or finishing a hand-over. */
+  pending: Schema.Array(Schema.Int)
+}).annotations({ identifier: "InstanceReport" })
+export type InstanceReport = typeof InstanceReport.Type
+
+export const ClusterMember = Schema.Struct({
+  instanceId: Schema.String,
+  lastHeartbeatAgeMs: Schema.Int,
+  leaving: Schema.Boolean,
+  /** The member's own report, asked for over the cluster RPC; absent when it did not answer in time. */
+  report: Schema.optional(InstanceReport),
+  /** Why the member did not answer, when it did not. */
+  unreachable: Schema.optional(Schema.String)
+}).annotations({ identifier: "ClusterMember" })
 
 export const ClusterStatus = Schema.Struct({
   instanceId: Schema.String,
   mode: Schema.Literal("single-node", "cluster"),
   leader: Schema.String,
   epoch: Schema.Int,
-  members: Schema.Array(
-    Schema.Struct({ instanceId: Schema.String, lastHeartbeatAgeMs: Schema.Int, leaving: Schema.Boolean })
-  ),
+  members: Schema.Array(ClusterMember),
   partitions: Schema.Array(Schema.Struct({ partition: Schema.Int, owner: Schema.String }))
 }).annotations({ identifier: "ClusterStatus" })
 export type ClusterStatus = typeof ClusterStatus.Type
 
 /**
- * Work that runs once per owned partition (outbox delivery, pollers). It runs until
+ * What became of a "poll this session now" request: the owner's poller took it; the owner
+ * has no poller for the session (its provider does not poll, or the session is not open);
+ * the instance asked no longer owns the partition (it is moving); nobody owns it yet.
+ */
+export const PollOutcome = Schema.Literal("polled", "no-poller", "not-owner", "unassigned")
+export type PollOutcome = typeof PollOutcome.Type
+
+/** One run of a partition worker, on the instance that owns the partition. */
+export interface PartitionRun {
+  readonly partition: number
+  /** Completes when the partition is handed over: the worker then finishes what it has in flight and returns. */
+  readonly handOver: Effect.Effect<void>
+  /**
+   * Makes this run answer "poll this session now" for sessions of its partition, asked from
+   * any instance, for as long as the run lasts. `poll` says whether it knows the session.
+   */
+  readonly answerPolls: (poll: (sessionId: string) => Effect.Effect<boolean>) => Effect.Effect<void>
+}
+
+/**
+ * Work that runs once per owned partition (outbox delivery, pollers). It runs until its
  * `handOver` completes, then finishes what it has in flight and returns; it is interrupted
  * if it takes longer than the hand-over grace.
  */
-export type PartitionWorker = (partition: number, handOver: Effect.Effect<void>) => Effect.Effect<void>
+export type PartitionWorker = (run: PartitionRun) => Effect.Effect<void>
 
 /**
  * Cluster membership and partition ownership. Each partition is worked by exactly one
@@ -32,6 +71,9 @@ export interface CoordinatorService {
   readonly runPerPartition: (name: string, worker: PartitionWorker) => Effect.Effect<void, never, Scope.Scope>
   /** Whether this instance may act for the partition now: it holds its lease (until released after a hand-over) and the lease is fresh. */
   readonly mayAct: (partition: number) => boolean
+  /** Asks the owner of the session's partition, wherever it runs, to poll the session at once. */
+  readonly pollSessionNow: (sessionId: string) => Effect.Effect<PollOutcome, ClusterCallTimeout | InstanceUnreachable>
+  /** The cluster as Redis records it, with each live member's own report. */
   readonly status: Effect.Effect<ClusterStatus, StoreUnavailable>
 }
 

@@ -83,3 +83,16 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
 export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
   message: Schema.String
 }) {}
+
+/** Another instance did not answer a cluster call in time (it may be paused, overloaded or gone). */
+export class ClusterCallTimeout extends Schema.TaggedError<ClusterCallTimeout>()("ClusterCallTimeout", {
+  message: Schema.String,
+  instanceId: Schema.String,
+  call: Schema.String
+}) {}
+
+/** No instance of that id listens for cluster calls (it left or died), or the call could not be sent. */
+export class InstanceUnreachable extends Schema.TaggedError<InstanceUnreachable>()("InstanceUnreachable", {
+  message: Schema.String,
+  instanceId: Schema.String
+}) {}

@@ -85,6 +85,15 @@ describe("cluster of gateway processes", () => {
       })
       expect(balanced.leader).toBe("gw-a")
       expect(Object.keys(ownersCount(balanced)).sort()).toEqual(["gw-a", "gw-b", "gw-c"])
+      // Each member, asked over the cluster RPC, works exactly the partitions assigned to it.
+      const reported = yield* eventually("every member working its share", status(c), (s) =>
+        s.members.every((m) => m.report !== undefined && m.report.pending.length === 0)
+      )
+      for (const member of reported.members) {
+        expect(member.report?.working).toEqual(
+          reported.partitions.filter((p) => p.owner === member.instanceId).map((p) => p.partition)
+        )
+      }
 
       // Sessions created through c (their provider webhooks go to c, which stays up).
       const sessions: Array<string> = []
@@ -97,6 +106,9 @@ describe("cluster of gateway processes", () => {
 
       const killedAt = Date.now()
       yield* a.process.kill("SIGKILL")
+      // Until its member key expires, the dead leader is still listed, as not answering.
+      const orphaned = yield* status(c)
+      expect(orphaned.members.find((m) => m.instanceId === "gw-a")?.unreachable).toMatch(/no instance gw-a is listening/)
       const newLeader = yield* eventually("a new leader", status(c), (s) => s.leader !== "" && s.leader !== "gw-a")
       const leaderAfterMs = Date.now() - killedAt
       expect(leaderAfterMs).toBeLessThan(3_000)
@@ -136,6 +148,8 @@ describe("cluster of gateway processes", () => {
       const exitMs = Date.now() - termAt
       expect(code).toBe(0)
       expect(exitMs).toBeLessThan(10_000)
+      // The leader confirmed the leave over the cluster RPC (a refusal or silence is logged as a warning).
+      expect(b.process.output()).not.toMatch(/did not confirm the leave/)
       // By the time it exited, its partitions were a's: no wait for a member key to expire.
       const after = yield* status(a)
       expect(after.members.map((m) => m.instanceId)).toEqual(["gw-a"])

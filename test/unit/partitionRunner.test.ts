@@ -20,10 +20,10 @@ describe("PartitionRunner", () => {
     Effect.gen(function* () {
       const { runner } = yield* setup
       const started: Array<string> = []
-      yield* runner.register("a", (p, handOver) => Effect.zipRight(Effect.sync(() => void started.push(`a${p}`)), handOver))
+      yield* runner.register("a", ({ handOver, partition: p }) => Effect.zipRight(Effect.sync(() => void started.push(`a${p}`)), handOver))
       yield* runner.setOwned(new Set([0, 1]))
       yield* settle
-      yield* runner.register("b", (p, handOver) => Effect.zipRight(Effect.sync(() => void started.push(`b${p}`)), handOver))
+      yield* runner.register("b", ({ handOver, partition: p }) => Effect.zipRight(Effect.sync(() => void started.push(`b${p}`)), handOver))
       yield* runner.setOwned(new Set([0, 1]))
       yield* settle
       expect(started.sort()).toEqual(["a0", "a1", "b0", "b1"])
@@ -35,7 +35,7 @@ describe("PartitionRunner", () => {
     Effect.gen(function* () {
       const { log, runner } = yield* setup
       const finishing = yield* Deferred.make<void>()
-      yield* runner.register("delivery", (p, handOver) =>
+      yield* runner.register("delivery", ({ handOver, partition: p }) =>
         Effect.gen(function* () {
           yield* handOver
           log.push(`handing over ${p}`)
@@ -78,7 +78,7 @@ describe("PartitionRunner", () => {
       const finishing = yield* Deferred.make<void>()
       const registration = yield* Scope.make()
       yield* runner
-        .register("delivery", (p, handOver) =>
+        .register("delivery", ({ handOver, partition: p }) =>
           Effect.zipRight(handOver, Effect.zipRight(Deferred.await(finishing), Effect.sync(() => void log.push(`finished ${p}`))))
         )
         .pipe(Scope.extend(registration))
