@@ -5,62 +5,17 @@
  * down has the leader reassign its partitions by a call it answers.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, HashMap, Logger, Redacted, Scope } from "effect"
-import { redisCoordinator } from "../../src/cluster/RedisCoordinator.js"
+import { Effect, HashMap, Logger } from "effect"
 import type { CoordinatorService } from "../../src/services/Coordinator.js"
 import { partitionOf } from "../../src/services/Outbox.js"
-import { eventually } from "./clusterHarness.js"
-import { deleteKeys, testRedisUrl, uniquePrefix } from "./redis.js"
+import { eventually, type Poll, sessionOwnedBy, startCoordinator } from "./clusterHarness.js"
+import { deleteKeys, uniquePrefix } from "./redis.js"
 
 const PARTITIONS = 8
 const prefixes: Array<string> = []
 afterAll(async () => {
   for (const prefix of prefixes) await deleteKeys(prefix)
 })
-
-interface Poll {
-  readonly by: string
-  readonly partition: number
-  readonly sessionId: string
-}
-
-/**
- * A coordinator in a scope of its own (closed to make it leave), with a poller on every
- * partition it owns that knows the sessions named "open-…" and records each poll.
- */
-const startInstance = (prefix: string, instanceId: string, polls: Array<Poll>) =>
-  Effect.gen(function* () {
-    const scope = yield* Scope.make()
-    const coordinator = yield* redisCoordinator({ url: Redacted.make(testRedisUrl), prefix, instanceId, partitions: PARTITIONS }).pipe(
-      Scope.extend(scope)
-    )
-    yield* coordinator
-      .runPerPartition("test-poller", ({ answerPolls, handOver, partition }) =>
-        Effect.zipRight(
-          answerPolls((sessionId) =>
-            Effect.sync(() => {
-              if (!sessionId.startsWith("open-")) return false
-              polls.push({ by: instanceId, partition, sessionId })
-              return true
-            })
-          ),
-          handOver
-        )
-      )
-      .pipe(Scope.extend(scope))
-    return { coordinator, leave: Scope.close(scope, Exit.void) }
-  })
-
-/** A session id whose partition `owner` works, as `status` reports it. */
-const sessionOwnedBy = (coordinator: CoordinatorService, owner: string, label: string) =>
-  Effect.gen(function* () {
-    const { partitions } = yield* coordinator.status
-    const owned = new Set(partitions.filter((p) => p.owner === owner).map((p) => p.partition))
-    for (let i = 0; ; i++) {
-      const sessionId = `${label}-${i}`
-      if (owned.has(partitionOf(sessionId, PARTITIONS))) return sessionId
-    }
-  })
 
 const bothWorking = (coordinator: CoordinatorService) =>
   eventually(
@@ -77,8 +32,8 @@ describe("calls between cluster instances", () => {
       const prefix = uniquePrefix("calls")
       prefixes.push(prefix)
       const polls: Array<Poll> = []
-      const a = yield* startInstance(prefix, "calls-a", polls)
-      const b = yield* startInstance(prefix, "calls-b", polls)
+      const a = yield* startCoordinator(prefix, "calls-a", PARTITIONS, polls)
+      const b = yield* startCoordinator(prefix, "calls-b", PARTITIONS, polls)
       yield* bothWorking(a.coordinator)
 
       const onB = yield* sessionOwnedBy(a.coordinator, "calls-b", "open-b")
@@ -105,8 +60,8 @@ describe("calls between cluster instances", () => {
     Effect.gen(function* () {
       const prefix = uniquePrefix("calls")
       prefixes.push(prefix)
-      const a = yield* startInstance(prefix, "calls-a", [])
-      const b = yield* startInstance(prefix, "calls-b", [])
+      const a = yield* startCoordinator(prefix, "calls-a", PARTITIONS, [])
+      const b = yield* startCoordinator(prefix, "calls-b", PARTITIONS, [])
       const status = yield* bothWorking(b.coordinator)
       for (const member of status.members) {
         const assigned = status.partitions.filter((p) => p.owner === member.instanceId).map((p) => p.partition)
@@ -133,8 +88,8 @@ describe("calls between cluster instances", () => {
       })
       const messages = () => logs.map((l) => l.message)
       yield* Effect.gen(function* () {
-        const a = yield* startInstance(prefix, "calls-a", [])
-        const b = yield* startInstance(prefix, "calls-b", [])
+        const a = yield* startCoordinator(prefix, "calls-a", PARTITIONS, [])
+        const b = yield* startCoordinator(prefix, "calls-b", PARTITIONS, [])
         yield* bothWorking(a.coordinator)
         const startedAt = Date.now()
         yield* b.leave

@@ -1,8 +1,10 @@
-/** Gateway instances as separate processes on one Redis, for the cluster tests and the failover benchmark. */
-import { Duration, Effect, Redacted } from "effect"
+/** Cluster instances on one Redis (gateway processes, or bare coordinators in this process), for the cluster tests and benchmark. */
+import { Duration, Effect, Exit, Redacted, Scope } from "effect"
+import { redisCoordinator } from "../../src/cluster/RedisCoordinator.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
-import type { ClusterStatus } from "../../src/services/Coordinator.js"
+import type { ClusterStatus, CoordinatorService } from "../../src/services/Coordinator.js"
+import { partitionOf } from "../../src/services/Outbox.js"
 import { environmentOf, type GatewayProcess, spawnGateway } from "./gatewayProcess.js"
 import { testRedisUrl, uniquePrefix } from "./redis.js"
 
@@ -64,3 +66,46 @@ export const ownersCount = (status: ClusterStatus) => {
   return counts
 }
 
+export interface Poll {
+  readonly by: string
+  readonly partition: number
+  readonly sessionId: string
+}
+
+/**
+ * A Redis coordinator in this process, in a scope of its own (closed to make it leave), with a poller on every
+ * partition it owns that knows the sessions named "open-…" and records each poll.
+ */
+export const startCoordinator = (prefix: string, instanceId: string, partitions: number, polls: Array<Poll>) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const coordinator = yield* redisCoordinator({ url: Redacted.make(testRedisUrl), prefix, instanceId, partitions }).pipe(
+      Scope.extend(scope)
+    )
+    yield* coordinator
+      .runPerPartition("test-poller", ({ answerPolls, handOver, partition }) =>
+        Effect.zipRight(
+          answerPolls((sessionId) =>
+            Effect.sync(() => {
+              if (!sessionId.startsWith("open-")) return false
+              polls.push({ by: instanceId, partition, sessionId })
+              return true
+            })
+          ),
+          handOver
+        )
+      )
+      .pipe(Scope.extend(scope))
+    return { coordinator, leave: Scope.close(scope, Exit.void) }
+  })
+
+/** A session id whose partition `owner` works, as `status` reports it. */
+export const sessionOwnedBy = (coordinator: CoordinatorService, owner: string, label: string) =>
+  Effect.gen(function* () {
+    const { partitions } = yield* coordinator.status
+    const owned = new Set(partitions.filter((p) => p.owner === owner).map((p) => p.partition))
+    for (let i = 0; ; i++) {
+      const sessionId = `${label}-${i}`
+      if (owned.has(partitionOf(sessionId, partitions.length))) return sessionId
+    }
+  })
