@@ -11,7 +11,7 @@
  */
 import { Duration, Effect, Logger, LogLevel } from "effect"
 import { writeFileSync } from "node:fs"
-import type { ClusterStatus } from "../src/services/Coordinator.js"
+import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
 import {
   eventually,
   type Instance,
@@ -69,8 +69,9 @@ const clusterCalls = Effect.gen(function* () {
     Duration.seconds(20)
   )
   const sessionId = yield* sessionOwnedBy(caller.coordinator, "bench-owner", "open")
-  const poll = caller.coordinator.pollSessionNow(sessionId).pipe(
-    Effect.filterOrDieMessage((outcome) => outcome === "polled", "the owner did not poll")
+  const poll = pollSessionNow(sessionId).pipe(
+    Effect.provideService(Coordinator, caller.coordinator),
+    Effect.filterOrDieMessage((outcome) => outcome === "handled", "the owner did not poll")
   )
   yield* timed(200, 1, poll) // warm-up
   const rows = {

@@ -6,7 +6,7 @@
  * single-node and the Redis coordinators; they differ in how leases are taken.
  */
 import { Cause, Deferred, type Duration, Effect, ExecutionStrategy, Fiber, Scope } from "effect"
-import type { InstanceReport, PartitionWorker, PollOutcome } from "../services/Coordinator.js"
+import type { AskOutcome, InstanceReport, PartitionRequest, PartitionWorker } from "../services/Coordinator.js"
 
 export interface PartitionRunnerOptions {
   /** Takes the partition's lease; may wait for the previous owner to release it. */
@@ -26,8 +26,8 @@ interface PartitionState {
   active: boolean
   leased: boolean
   readonly runs: Map<string, Run>
-  /** How each running worker of the partition polls one of its sessions at once, if it polls. */
-  readonly pollers: Map<string, (sessionId: string) => Effect.Effect<boolean>>
+  /** What the running workers of the partition answer: request kind -> worker name -> handler. */
+  readonly answers: Map<string, Map<string, (subject: string) => Effect.Effect<boolean>>>
   readonly handOver: Deferred.Deferred<void>
   readonly done: Deferred.Deferred<void>
 }
@@ -42,8 +42,8 @@ export interface PartitionRunner {
   readonly held: () => ReadonlySet<number>
   /** Whether the partition's lease is taken and not yet released (its workers may be finishing a hand-over). */
   readonly isHeld: (partition: number) => boolean
-  /** Has the partition's running pollers poll the session at once. */
-  readonly pollNow: (partition: number, sessionId: string) => Effect.Effect<Exclude<PollOutcome, "unassigned">>
+  /** Hands the request to the partition's running workers that answer its kind. */
+  readonly ask: (partition: number, request: PartitionRequest) => Effect.Effect<Exclude<AskOutcome, "unassigned">>
   /** Partitions whose workers run here, and those held but not running (starting or handing over). */
   readonly partitionsReport: () => Pick<InstanceReport, "working" | "pending">
 }
@@ -63,7 +63,12 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
         const fiber = yield* worker({
           partition,
           handOver: Deferred.await(handOver),
-          answerPolls: (poll) => Effect.sync(() => void state.pollers.set(name, poll))
+          answer: (kind, handler) =>
+            Effect.sync(() => {
+              const byWorker = state.answers.get(kind) ?? new Map()
+              byWorker.set(name, handler)
+              state.answers.set(kind, byWorker)
+            })
         }).pipe(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause)
@@ -73,7 +78,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
           // A run leaves the partition only when it has stopped, so the lease is never released under it.
           Effect.ensuring(Effect.sync(() => {
             state.runs.delete(name)
-            state.pollers.delete(name)
+            for (const byWorker of state.answers.values()) byWorker.delete(name)
           })),
           Effect.forkIn(scope)
         )
@@ -123,7 +128,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
             active: false,
             leased: false,
             runs: new Map(),
-            pollers: new Map(),
+            answers: new Map(),
             handOver: yield* Deferred.make<void>(),
             done: yield* Deferred.make<void>()
           }
@@ -163,12 +168,13 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
       isActive: (partition) => partitions.get(partition)?.active === true,
       held: () => new Set(partitions.keys()),
       isHeld: (partition) => partitions.get(partition)?.leased === true,
-      pollNow: (partition, sessionId) =>
+      ask: (partition, { kind, subject }) =>
         Effect.gen(function* () {
           const state = partitions.get(partition)
           if (state === undefined || !state.active) return "not-owner"
-          const answers = yield* Effect.forEach(state.pollers.values(), (poll) => poll(sessionId), { concurrency: "unbounded" })
-          return answers.some((known) => known) ? "polled" : "no-poller"
+          const handlers = state.answers.get(kind)?.values() ?? []
+          const known = yield* Effect.forEach(handlers, (handler) => handler(subject), { concurrency: "unbounded" })
+          return known.some((k) => k) ? "handled" : "unhandled"
         }),
       partitionsReport: () => {
         const sorted = (filter: (state: PartitionState) => boolean) =>

@@ -15,8 +15,7 @@ import type { Redis, Result } from "ioredis"
 import { redisCall, redisConnection } from "../layers/RedisConnection.js"
 import { redisKeys } from "../layers/RedisStore.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Coordinator, type CoordinatorService, type InstanceReport } from "../services/Coordinator.js"
-import { partitionOf } from "../services/Outbox.js"
+import { Coordinator, type CoordinatorService, type InstanceReport, type PartitionRequest } from "../services/Coordinator.js"
 import { assignPartitions, type Owners } from "./assignment.js"
 import { ClusterRpcs, NotLeader } from "./clusterRpcs.js"
 import * as Scripts from "./clusterScripts.js"
@@ -249,10 +248,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       leading: leaderEpoch !== 0,
       ...runner.partitionsReport()
     })
-    const pollHere = (sessionId: string) => {
-      const partition = partitionOf(sessionId, partitions)
-      return coordinatorMayAct(partition) ? runner.pollNow(partition, sessionId) : Effect.succeed("not-owner" as const)
-    }
+    const askHere = (partition: number, request: PartitionRequest) =>
+      coordinatorMayAct(partition) ? runner.ask(partition, request) : Effect.succeed("not-owner" as const)
     const acceptLeave = (leaver: string) =>
       Effect.gen(function* () {
         const notLeader = new NotLeader({ message: `${instanceId} does not lead the cluster` })
@@ -265,7 +262,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       })
     const protocols = yield* makeRedisRpcProtocols({ redis, subscriber, instanceId, channelOf: keys.rpcChannel })
     const handlers = yield* ClusterRpcs.toHandlersContext({
-      PollSession: ({ sessionId }) => pollHere(sessionId),
+      Ask: ({ partition, ...request }) => askHere(partition, request),
       Report: () => Effect.sync(report),
       Leave: ({ instanceId: leaver }) => acceptLeave(leaver)
     })
@@ -345,14 +342,15 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
 
     const coordinator: CoordinatorService = {
       instanceId,
+      partitions,
       runPerPartition: runner.register,
       mayAct: coordinatorMayAct,
-      pollSessionNow: (sessionId) => {
-        const owner = knownOwners[partitionOf(sessionId, partitions)]
+      askOwner: (partition, request) => {
+        const owner = knownOwners[partition]
         if (owner === undefined) return Effect.succeed("unassigned")
-        if (owner === instanceId) return pollHere(sessionId)
-        return callInstance(owner, "PollSession", clusterTimings.callTimeout, (options) =>
-          client.PollSession({ sessionId }, options)
+        if (owner === instanceId) return askHere(partition, request)
+        return callInstance(owner, `Ask ${request.kind}`, clusterTimings.callTimeout, (options) =>
+          client.Ask({ partition, ...request }, options)
         )
       },
       status: Effect.gen(function* () {

@@ -6,7 +6,6 @@
 import { Duration, Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type CoordinatorService } from "../services/Coordinator.js"
-import { partitionOf } from "../services/Outbox.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
 
 export const SingleNodeCoordinatorLive = Layer.scoped(
@@ -23,9 +22,10 @@ export const SingleNodeCoordinatorLive = Layer.scoped(
     yield* runner.setOwned(new Set(all))
     const coordinator: CoordinatorService = {
       instanceId: config.instanceId,
+      partitions: config.partitions,
       runPerPartition: runner.register,
       mayAct: runner.isHeld,
-      pollSessionNow: (sessionId) => runner.pollNow(partitionOf(sessionId, config.partitions), sessionId),
+      askOwner: runner.ask,
       status: Effect.sync(() => ({
         instanceId: config.instanceId,
         mode: "single-node",

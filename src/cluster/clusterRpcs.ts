@@ -1,7 +1,7 @@
 /** The calls cluster instances make to one another (over src/cluster/RedisRpcProtocol.ts). */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import { InstanceReport, PollOutcome } from "../services/Coordinator.js"
+import { AskOutcome, InstanceReport } from "../services/Coordinator.js"
 import { StoreUnavailable } from "../services/errors.js"
 
 /** A leave was sent to an instance that does not (or no longer) lead the cluster. */
@@ -10,8 +10,11 @@ export class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {
 }) {}
 
 export class ClusterRpcs extends RpcGroup.make(
-  /** To a partition's owner: poll this session of yours now. */
-  Rpc.make("PollSession", { payload: { sessionId: Schema.String }, success: PollOutcome }),
+  /** To a partition's owner: have your workers of the partition do this now ("poll this session now"). */
+  Rpc.make("Ask", {
+    payload: { partition: Schema.Int, kind: Schema.String, subject: Schema.String },
+    success: AskOutcome
+  }),
   /** To every member, for the cluster status: what do you hold and work? */
   Rpc.make("Report", { success: InstanceReport }),
   /** To the leader, from an instance shutting down: reassign my partitions now. Answers the epoch of the assignment without it. */

@@ -1,6 +1,7 @@
-import type { Effect, Scope } from "effect"
-import { Context, Schema } from "effect"
+import type { Scope } from "effect"
+import { Context, Effect, Schema } from "effect"
 import type { ClusterCallTimeout, InstanceUnreachable, StoreUnavailable } from "./errors.js"
+import { partitionOf } from "./Outbox.js"
 
 /** What one instance says about itself when asked (the "cluster status" call). */
 export const InstanceReport = Schema.Struct({
@@ -34,12 +35,22 @@ export const ClusterStatus = Schema.Struct({
 export type ClusterStatus = typeof ClusterStatus.Type
 
 /**
- * What became of a "poll this session now" request: the owner's poller took it; the owner
- * has no poller for the session (its provider does not poll, or the session is not open);
- * the instance asked no longer owns the partition (it is moving); nobody owns it yet.
+ * What became of a request to a partition's owner ("poll this session now", "watch this
+ * conversation"): a worker of the partition took it; none knows what it is about (its
+ * provider does not poll, or the session is not open); the instance asked no longer owns
+ * the partition (it is moving); nobody owns it yet.
  */
-export const PollOutcome = Schema.Literal("polled", "no-poller", "not-owner", "unassigned")
-export type PollOutcome = typeof PollOutcome.Type
+export const AskOutcome = Schema.Literal("handled", "unhandled", "not-owner", "unassigned")
+export type AskOutcome = typeof AskOutcome.Type
+
+/** A request for the workers of one partition, wherever it is owned: what to do (`kind`), and to what (`subject`). */
+export interface PartitionRequest {
+  readonly kind: string
+  readonly subject: string
+}
+
+/** The request kind of "poll this session now"; its subject is the session id. */
+export const pollNowKind = "poll-now"
 
 /** One run of a partition worker, on the instance that owns the partition. */
 export interface PartitionRun {
@@ -47,10 +58,10 @@ export interface PartitionRun {
   /** Completes when the partition is handed over: the worker then finishes what it has in flight and returns. */
   readonly handOver: Effect.Effect<void>
   /**
-   * Makes this run answer "poll this session now" for sessions of its partition, asked from
-   * any instance, for as long as the run lasts. `poll` says whether it knows the session.
+   * Makes this run answer requests of `kind` for its partition, asked from any instance, for
+   * as long as the run lasts. `handler` says whether it knew the subject.
    */
-  readonly answerPolls: (poll: (sessionId: string) => Effect.Effect<boolean>) => Effect.Effect<void>
+  readonly answer: (kind: string, handler: (subject: string) => Effect.Effect<boolean>) => Effect.Effect<void>
 }
 
 /**
@@ -67,14 +78,25 @@ export type PartitionWorker = (run: PartitionRun) => Effect.Effect<void>
  */
 export interface CoordinatorService {
   readonly instanceId: string
+  /** How many partitions the sessions (and other partitioned work) are spread over. */
+  readonly partitions: number
   /** Runs `worker` for every partition owned now or later, until the scope closes. */
   readonly runPerPartition: (name: string, worker: PartitionWorker) => Effect.Effect<void, never, Scope.Scope>
   /** Whether this instance may act for the partition now: it holds its lease (until released after a hand-over) and the lease is fresh. */
   readonly mayAct: (partition: number) => boolean
-  /** Asks the owner of the session's partition, wherever it runs, to poll the session at once. */
-  readonly pollSessionNow: (sessionId: string) => Effect.Effect<PollOutcome, ClusterCallTimeout | InstanceUnreachable>
+  /** Hands `request` to the workers of `partition` on the instance that owns it (this one or another). */
+  readonly askOwner: (
+    partition: number,
+    request: PartitionRequest
+  ) => Effect.Effect<AskOutcome, ClusterCallTimeout | InstanceUnreachable>
   /** The cluster as Redis records it, with each live member's own report. */
   readonly status: Effect.Effect<ClusterStatus, StoreUnavailable>
 }
 
 export class Coordinator extends Context.Tag("hbf-lcg/Coordinator")<Coordinator, CoordinatorService>() {}
+
+/** "Poll this session now", handed to the owner of the session's partition, wherever it runs. */
+export const pollSessionNow = (sessionId: string) =>
+  Effect.flatMap(Coordinator, (coordinator) =>
+    coordinator.askOwner(partitionOf(sessionId, coordinator.partitions), { kind: pollNowKind, subject: sessionId })
+  )

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, HashMap, Logger } from "effect"
-import type { CoordinatorService } from "../../src/services/Coordinator.js"
+import { Coordinator, type CoordinatorService, pollSessionNow } from "../../src/services/Coordinator.js"
 import { partitionOf } from "../../src/services/Outbox.js"
 import { eventually, type Poll, sessionOwnedBy, startCoordinator } from "./clusterHarness.js"
 import { deleteKeys, uniquePrefix } from "./redis.js"
@@ -38,9 +38,9 @@ describe("calls between cluster instances", () => {
 
       const onB = yield* sessionOwnedBy(a.coordinator, "calls-b", "open-b")
       const onA = yield* sessionOwnedBy(a.coordinator, "calls-a", "open-a")
-      expect(yield* a.coordinator.pollSessionNow(onB)).toBe("polled")
-      expect(yield* a.coordinator.pollSessionNow(onA)).toBe("polled")
-      expect(yield* b.coordinator.pollSessionNow(onA)).toBe("polled")
+      expect(yield* pollSessionNow(onB).pipe(Effect.provideService(Coordinator, a.coordinator))).toBe("handled")
+      expect(yield* pollSessionNow(onA).pipe(Effect.provideService(Coordinator, a.coordinator))).toBe("handled")
+      expect(yield* pollSessionNow(onA).pipe(Effect.provideService(Coordinator, b.coordinator))).toBe("handled")
       expect(polls).toEqual([
         { by: "calls-b", partition: partitionOf(onB, PARTITIONS), sessionId: onB },
         { by: "calls-a", partition: partitionOf(onA, PARTITIONS), sessionId: onA },
@@ -48,7 +48,7 @@ describe("calls between cluster instances", () => {
       ])
       // A session no poller knows (its provider does not poll, or it is closed).
       const closedOnB = yield* sessionOwnedBy(a.coordinator, "calls-b", "closed")
-      expect(yield* a.coordinator.pollSessionNow(closedOnB)).toBe("no-poller")
+      expect(yield* pollSessionNow(closedOnB).pipe(Effect.provideService(Coordinator, a.coordinator))).toBe("unhandled")
       expect(polls).toHaveLength(3)
       yield* b.leave
       yield* a.leave

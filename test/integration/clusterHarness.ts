@@ -3,7 +3,7 @@ import { Duration, Effect, Exit, Redacted, Scope } from "effect"
 import { redisCoordinator } from "../../src/cluster/RedisCoordinator.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
-import type { ClusterStatus, CoordinatorService } from "../../src/services/Coordinator.js"
+import { type ClusterStatus, type CoordinatorService, pollNowKind } from "../../src/services/Coordinator.js"
 import { partitionOf } from "../../src/services/Outbox.js"
 import { environmentOf, type GatewayProcess, spawnGateway } from "./gatewayProcess.js"
 import { testRedisUrl, uniquePrefix } from "./redis.js"
@@ -83,9 +83,9 @@ export const startCoordinator = (prefix: string, instanceId: string, partitions:
       Scope.extend(scope)
     )
     yield* coordinator
-      .runPerPartition("test-poller", ({ answerPolls, handOver, partition }) =>
+      .runPerPartition("test-poller", ({ answer, handOver, partition }) =>
         Effect.zipRight(
-          answerPolls((sessionId) =>
+          answer(pollNowKind, (sessionId) =>
             Effect.sync(() => {
               if (!sessionId.startsWith("open-")) return false
               polls.push({ by: instanceId, partition, sessionId })
