@@ -34,7 +34,10 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
       })
     }
     case "agent.joined":
-      return apply(activate(touched, event.data.agent, now))
+      // The same join seen twice (a provider's notification and its later re-read) is one join.
+      return session.status === "active" && sameAgent(session.agent, event.data.agent)
+        ? drop("the agent already has the chat")
+        : apply(activate(touched, event.data.agent, now))
     case "agent.message":
       // A message can only come from an agent who has the chat: it implies the join.
       return apply(session.status === "pending" ? activate(touched, event.data.agent, now) : touched)
@@ -42,6 +45,9 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
       return session.status === "active" ? apply(touched) : drop("typing before an agent joined")
     case "agent.left": {
       if (session.status !== "active") return drop("agent left before joining")
+      if (event.data.agent?.id !== undefined && session.agent?.id !== undefined && event.data.agent.id !== session.agent.id) {
+        return drop("another agent has the chat")
+      }
       const { agent: _a, ...rest } = touched
       return apply(rest)
     }
@@ -51,6 +57,8 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
       return apply(end(session, "provider", now))
   }
 }
+
+const sameAgent = (a: SessionRecord["agent"], b: SessionRecord["agent"]) => a?.id !== undefined && a.id === b?.id
 
 const activate = (session: SessionRecord, agent: SessionRecord["agent"], now: string): SessionRecord => {
   const { position: _p, estimatedWaitSeconds: _e, agent: previous, ...rest } = session

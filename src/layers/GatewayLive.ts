@@ -466,9 +466,15 @@ export const makeGateway = Effect.gen(function* () {
         let accepted = 0
         let unknown = 0
         for (const batch of batches) {
-          const session = yield* store.byConversation(provider.alias, batch.conversationId)
+          const session =
+            "sessionId" in batch
+              ? Option.filter(yield* store.get(batch.sessionId), (s) => s.provider === provider.alias)
+              : yield* store.byConversation(provider.alias, batch.conversationId)
           if (Option.isNone(session)) {
-            yield* Effect.logInfo("webhook for an unknown conversation", { provider: alias, conversationId: batch.conversationId })
+            yield* Effect.logInfo("webhook for an unknown conversation", {
+              provider: alias,
+              ...("sessionId" in batch ? { sessionId: batch.sessionId } : { conversationId: batch.conversationId })
+            })
             unknown++
             continue
           }

@@ -36,9 +36,12 @@ export interface ProviderAvailability {
   readonly estimatedWaitSeconds?: number
 }
 
-/** A webhook body, parsed but not yet trusted: the signature is checked with the tenant's secret. */
-export interface WebhookBatch {
-  readonly conversationId: string
+/**
+ * A webhook body, parsed but not yet trusted: the signature is checked with the tenant's
+ * secret. Its session is named by our session id where the provider echoes it back (the
+ * surest way), else by the provider's conversation id.
+ */
+export type WebhookBatch = ({ readonly sessionId: string } | { readonly conversationId: string }) & {
   readonly events: ReadonlyArray<ProviderEvent>
 }
 

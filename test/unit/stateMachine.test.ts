@@ -85,6 +85,22 @@ describe("applyEvent", () => {
     expect(next.assignedAt).toBe(T1)
   })
 
+  it("the same agent joining twice is one join; another agent joining takes the chat over", () => {
+    const active = applied(applyEvent(pending, joined(), T1))
+    expect(applyEvent(active, joined(), T2)).toEqual({ _tag: "Drop", reason: "the agent already has the chat" })
+    const takenOver = applied(
+      applyEvent(active, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T2)
+    )
+    expect(takenOver.agent).toEqual({ id: "a2", name: "Bob" })
+    expect(takenOver.assignedAt).toBe(T1)
+  })
+
+  it("an agent leaving is dropped when another agent has the chat", () => {
+    const withBob = applied(applyEvent(pending, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T1))
+    expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a1" } } }, T2)._tag).toBe("Drop")
+    expect(applied(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a2" } } }, T2)).agent).toBeUndefined()
+  })
+
   it("agent.left in pending is dropped", () => {
     expect(applyEvent(pending, { type: "agent.left", data: {} }, T1)._tag).toBe("Drop")
   })

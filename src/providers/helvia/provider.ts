@@ -72,7 +72,7 @@ export const makeHelviaProvider = Effect.map(
     webhook: {
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
-          Effect.map((webhook) => [{ conversationId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
+          Effect.map((webhook) => [{ sessionId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
           Effect.mapError(
             (e) =>
               new MalformedWebhook({
