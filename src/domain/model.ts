@@ -222,6 +222,17 @@ export const ForwardMessage = Schema.Struct({
   .annotations({ identifier: "ForwardMessage" })
 export type ForwardMessage = typeof ForwardMessage.Type
 
+/** The user is typing (hbf-bot sees it on the user's channel). */
+export const UserTyping = Schema.Struct({ tenantId: Id, subHandle: Id }).annotations({ identifier: "UserTyping" })
+export type UserTyping = typeof UserTyping.Type
+
+export const TypingAccepted = Schema.Struct({
+  sessionId: Schema.String,
+  /** Whether the provider was told: some providers have no way to show the agent that the user types. */
+  forwarded: Schema.Boolean
+}).annotations({ identifier: "TypingAccepted" })
+export type TypingAccepted = typeof TypingAccepted.Type
+
 export const MessageAccepted = Schema.Struct({
   messageId: Schema.String,
   sessionId: Schema.String,

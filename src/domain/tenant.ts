@@ -9,16 +9,40 @@ import { EventType, type ProviderAlias } from "./model.js"
 const Secret = Schema.Redacted(Schema.String)
 
 export const HelviaConfig = Schema.Struct({ webhookSecret: Secret })
+
+/** Genesys Cloud region hosts (PROVIDERS.md): the API is at api.{host}, the login at login.{host}. */
+export const genesysRegions = [
+  "mypurecloud.com",
+  "mypurecloud.ie",
+  "mypurecloud.de",
+  "mypurecloud.com.au",
+  "mypurecloud.jp",
+  "usw2.pure.cloud",
+  "cac1.pure.cloud",
+  "apne2.pure.cloud",
+  "euw2.pure.cloud",
+  "aps1.pure.cloud",
+  "sae1.pure.cloud",
+  "mec1.pure.cloud",
+  "apne3.pure.cloud",
+  "euc2.pure.cloud",
+  "mxc1.pure.cloud",
+  "apse1.pure.cloud",
+  "use2.us-gov-pure.cloud"
+] as const
+
 export const GenesysConfig = Schema.Struct({
-  region: Schema.String,
+  region: Schema.Literal(...genesysRegions),
   clientId: Schema.String,
   clientSecret: Secret,
   integrationId: Schema.String,
   queueId: Schema.String,
   webhookSecret: Secret,
+  /** Overrides of the region's hosts (a proxy, or the sandbox's simulator). */
   apiBaseUrl: Schema.optional(Schema.String),
   loginBaseUrl: Schema.optional(Schema.String)
 })
+export type GenesysConfig = typeof GenesysConfig.Type
 export const CiscoConfig = Schema.Struct({
   baseUrl: Schema.String,
   feedId: Schema.String,

@@ -12,7 +12,9 @@ import {
   LivechatState,
   MessageAccepted,
   Session,
-  UpdateRequest
+  TypingAccepted,
+  UpdateRequest,
+  UserTyping
 } from "../domain/model.js"
 import { AdminAuthentication, Authentication } from "./auth.js"
 import { ClusterStatus } from "../services/Coordinator.js"
@@ -69,6 +71,15 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
       .addError(E.ProviderError)
+  )
+  .add(
+    HttpApiEndpoint.post("userTyping", "/typing")
+      .setPayload(UserTyping)
+      .addSuccess(TypingAccepted, { status: 202 })
+      .addError(E.SessionNotFound)
+      .addError(E.SessionEnded)
+      .addError(E.ProviderError)
+      .annotate(OpenApi.Description, "Shows the agent that the user is typing, where the provider can.")
   )
   .add(
     HttpApiEndpoint.head("countRequests", "/organizations/:organizationId/requests")

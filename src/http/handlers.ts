@@ -26,6 +26,7 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
       .handle("updateRequest", ({ path, payload }) => gateway.update(path.subHandle, payload))
       .handle("terminateSession", ({ path }) => gateway.terminate(path.tenantId, path.subHandle))
       .handle("forwardMessage", ({ payload }) => gateway.forwardMessage(payload))
+      .handle("userTyping", ({ payload }) => gateway.userTyping(payload))
       .handle("countRequests", ({ path, urlParams }) =>
         Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open"), (n) =>
           headersOnly({ "x-total-count": String(n) })

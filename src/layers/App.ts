@@ -7,6 +7,8 @@ import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { createServer } from "node:http"
 import { Duration, Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
+import { GenesysApiLive } from "../providers/genesys/client.js"
+import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
@@ -21,7 +23,7 @@ import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
 
-export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp).pipe(
+export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive).pipe(
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
@@ -41,8 +43,8 @@ export const StateLive = Layer.unwrapEffect(
   )
 )
 
-/** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, delivery worker, sweeper. */
-export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive).pipe(
+/** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
+export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),

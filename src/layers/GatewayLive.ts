@@ -140,12 +140,25 @@ export const makeGateway = Effect.gen(function* () {
       return ended
     })
 
-  const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
+  /** The provider a session runs on, with the tenant's livechat config as hbf-core has it now. */
+  const providerOfSession = (session: SessionRecord) =>
     Effect.gen(function* () {
       const tenant = yield* core.tenant(session.tenantId)
       const livechat = yield* livechatOf(tenant)
       const provider = yield* providerFor(tenant, livechat)
-      yield* provider.end({ session, config: livechat }, reason)
+      return { provider, context: { session, config: livechat } }
+    })
+
+  /** A failure on the way to the provider (hbf-core, a tenant without config) is the provider call's failure. */
+  const asProviderError =
+    (session: SessionRecord) =>
+    (e: ProviderError | TenantNotFound | UpstreamUnavailable | LivechatNotConfigured): ProviderError =>
+      e._tag === "ProviderError" ? e : new ProviderError({ provider: session.provider, message: e.message })
+
+  const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
+    Effect.gen(function* () {
+      const { context, provider } = yield* providerOfSession(session)
+      yield* provider.end(context, reason)
     }).pipe(
       Effect.catchAll((e) =>
         Effect.logWarning("could not tell the provider that the session ended", { reason: e.message })
@@ -312,6 +325,9 @@ export const makeGateway = Effect.gen(function* () {
             Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` }))
           )
         )
+        if (opened !== "duplicate" && provider.follow !== undefined) {
+          yield* provider.follow({ session: opened, config: livechat })
+        }
         yield* Effect.logInfo("livechat requested").pipe(
           Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias, tenantId: tenant.id })
         )
@@ -373,26 +389,34 @@ export const makeGateway = Effect.gen(function* () {
           return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
         }
         const sent = yield* Effect.gen(function* () {
-          const tenant = yield* core.tenant(session.tenantId)
-          const livechat = yield* livechatOf(tenant)
-          const provider = yield* providerFor(tenant, livechat)
-          return yield* provider.sendMessage(
-            { session, config: livechat },
-            {
-              messageId: message.messageId,
-              ...(message.text !== undefined ? { text: message.text } : {}),
-              ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
-            }
-          )
+          const { context, provider } = yield* providerOfSession(session)
+          return yield* provider.sendMessage(context, {
+            messageId: message.messageId,
+            ...(message.text !== undefined ? { text: message.text } : {}),
+            ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
+          })
         }).pipe(
-          Effect.mapError((e) =>
-            e._tag === "ProviderError" ? e : new ProviderError({ provider: session.provider, message: e.message })
-          ),
+          Effect.mapError(asProviderError(session)),
           Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
         )
         yield* store.completeMessage(session.sessionId, message.messageId, sent)
         yield* touch(session.sessionId)
         return { ...accepted, ...sent }
+      }),
+
+    userTyping: ({ subHandle, tenantId }) =>
+      Effect.gen(function* () {
+        const session = yield* openSessionOf(subHandle, tenantId)
+        if (!isOpen(session.status)) {
+          return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
+        }
+        const forwarded = yield* Effect.gen(function* () {
+          const { context, provider } = yield* providerOfSession(session)
+          if (provider.sendTyping === undefined) return false
+          yield* provider.sendTyping(context)
+          return true
+        }).pipe(Effect.mapError(asProviderError(session)))
+        return { sessionId: session.sessionId, forwarded }
       }),
 
     count: (organizationId, status) => store.count(organizationId, status),

@@ -9,7 +9,9 @@ import type {
   ProviderAlias,
   ProviderEvent,
   Session,
-  UpdateRequest
+  TypingAccepted,
+  UpdateRequest,
+  UserTyping
 } from "../domain/model.js"
 import type {
   InvalidSignature,
@@ -64,6 +66,10 @@ export interface GatewayService {
   readonly forwardMessage: (
     message: ForwardMessage
   ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
+  /** Tells the agent that the user is typing, where the provider can. */
+  readonly userTyping: (
+    typing: UserTyping
+  ) => Effect.Effect<TypingAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
   readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
   readonly waitingMetrics: (tenantId: string, windowSeconds: number) => Effect.Effect<WaitingMetrics, StoreUnavailable>
   readonly state: (subHandle: string) => Effect.Effect<LivechatState, StoreUnavailable>
@@ -79,7 +85,6 @@ export interface GatewayService {
     conversationId: string,
     events: ReadonlyArray<ProviderEvent>
   ) => Effect.Effect<IngestResult, StoreUnavailable>
-  /** Ends open sessions past their tenant's pending or inactivity timeout. Returns how many. */
   /** Ends the sessions of one partition that are past their tenant's timeouts; how many. */
   readonly sweepTimeouts: (partition: number) => Effect.Effect<number, StoreUnavailable>
 }

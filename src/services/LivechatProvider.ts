@@ -58,6 +58,14 @@ export interface LivechatProvider {
     context: SessionContext,
     message: UserMessage
   ) => Effect.Effect<{ readonly providerMessageId?: string }, ProviderError>
+  /**
+   * Starts following the provider's side of a session once it is stored with its
+   * conversation id (e.g. subscribes to its notifications). Failures are the provider's to
+   * log and recover from.
+   */
+  readonly follow?: (context: SessionContext) => Effect.Effect<void>
+  /** Tells the agent that the user is typing; absent = the provider has no way to. */
+  readonly sendTyping?: (context: SessionContext) => Effect.Effect<void, ProviderError>
   /** Tells the provider the session is over (user left, timeout); `reason` is why. */
   readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
   /** What the provider knows about agents right now; absent = the provider cannot tell. */

@@ -2,7 +2,7 @@
  * Domain errors. Each carries a `message` that says what was wrong; their HTTP statuses
  * and wire bodies are decided in one place, src/http/errors.ts.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 import { ProviderAlias, SessionStatus } from "../domain/model.js"
 
 export class TenantNotFound extends Schema.TaggedError<TenantNotFound>()("TenantNotFound", {
@@ -70,6 +70,14 @@ export class InvalidSignature extends Schema.TaggedError<InvalidSignature>()("In
 export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>()("MalformedWebhook", {
   message: Schema.String
 }) {}
+
+/** The webhook body's decoding failure, as one message naming each bad field. */
+export const malformedWebhook = (error: ParseResult.ParseError) =>
+  new MalformedWebhook({
+    message: ParseResult.ArrayFormatter.formatErrorSync(error)
+      .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+      .join("; ")
+  })
 
 export class DeadLetterNotFound extends Schema.TaggedError<DeadLetterNotFound>()("DeadLetterNotFound", {
   message: Schema.String,

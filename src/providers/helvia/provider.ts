@@ -1,7 +1,7 @@
 /** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
-import { Effect, ParseResult, Redacted, Schema } from "effect"
-import { createHmac, timingSafeEqual } from "node:crypto"
-import { InvalidSignature, MalformedWebhook, ProviderError } from "../../services/errors.js"
+import { Effect, Redacted, Schema } from "effect"
+import { sha256SignatureMatches } from "../signatures.js"
+import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
 import type { LivechatProvider } from "../../services/LivechatProvider.js"
 import type { LivechatConfig } from "../../domain/tenant.js"
@@ -17,12 +17,8 @@ const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(HelviaWebhook), { er
 const secretOf = (config: LivechatConfig) => (config.provider === alias ? config.helvia.webhookSecret : undefined)
 
 /** `sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time. */
-export const validHelviaSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean => {
-  if (header === undefined || !header.startsWith("sha256=")) return false
-  const given = Buffer.from(header.slice("sha256=".length), "hex")
-  const expected = createHmac("sha256", secret).update(body).digest()
-  return given.length === expected.length && timingSafeEqual(given, expected)
-}
+export const validHelviaSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>
+  sha256SignatureMatches(secret, body, header, "hex")
 
 export const makeHelviaProvider = Effect.map(
   HbfLcm,
@@ -73,14 +69,7 @@ export const makeHelviaProvider = Effect.map(
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [{ sessionId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
-          Effect.mapError(
-            (e) =>
-              new MalformedWebhook({
-                message: ParseResult.ArrayFormatter.formatErrorSync(e)
-                  .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-                  .join("; ")
-              })
-          )
+          Effect.mapError(malformedWebhook)
         ),
       verify: (config, webhook) => {
         const secret = secretOf(config)

@@ -1,0 +1,242 @@
+/**
+ * Genesys Cloud's API as one credential set (an OAuth client of one organization) sees it
+ * (PROVIDERS.md "Genesys Cloud CX": token, limits, error bodies).
+ * - Tokens (client credentials) are cached until shortly before they expire, with one
+ *   refresh in flight per credential set; a 401 refreshes the token once and retries.
+ * - A 429 holds back that credential set only, for as long as its Retry-After asks, then
+ *   retries. Each credential set has its own bounded number of calls in flight, so one
+ *   tenant's burst queues behind itself and never starves another tenant's calls.
+ * - Transport failures and 5xx are retried for idempotent methods only: a repeated POST of
+ *   a message could reach the agent twice.
+ */
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import type { GenesysConfig } from "../../domain/tenant.js"
+import { retryAfterOf } from "../../layers/outbound.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import { ErrorBody, TokenGrant } from "./schemas.js"
+
+export class GenesysApiError extends Schema.TaggedError<GenesysApiError>()("GenesysApiError", {
+  message: Schema.String,
+  status: Schema.optional(Schema.Int),
+  code: Schema.optional(Schema.String)
+}) {}
+
+/** One OAuth client of one Genesys organization: what every call is made as. */
+export interface GenesysCredentials {
+  /** Names the credential set (login host and client id); never the secret. */
+  readonly id: string
+  readonly loginBaseUrl: string
+  readonly apiBaseUrl: string
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+}
+
+export const credentialsOf = (config: GenesysConfig): GenesysCredentials => {
+  const loginBaseUrl = config.loginBaseUrl ?? `https://login.${config.region}`
+  return {
+    id: `${loginBaseUrl}#${config.clientId}`,
+    loginBaseUrl,
+    apiBaseUrl: config.apiBaseUrl ?? `https://api.${config.region}`,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret
+  }
+}
+
+export interface AccessToken {
+  readonly value: Redacted.Redacted<string>
+  /** When to stop using it (a margin before Genesys expires it). */
+  readonly expiresAt: number
+}
+
+export interface GenesysApiService {
+  /** Calls the API (a path under the API base) as `credentials`, and decodes a 2xx answer with `answer`. */
+  readonly call: <A, I>(
+    credentials: GenesysCredentials,
+    request: HttpClientRequest.HttpClientRequest,
+    answer: Schema.Schema<A, I>
+  ) => Effect.Effect<A, GenesysApiError>
+  /** A valid token of the credential set (the notifications channel lives as long as its token). */
+  readonly token: (credentials: GenesysCredentials) => Effect.Effect<AccessToken, GenesysApiError>
+}
+
+export class GenesysApi extends Context.Tag("hbf-lcg/GenesysApi")<GenesysApi, GenesysApiService>() {}
+
+export const genesysApiLimits = {
+  /** Calls of one credential set in flight at once. */
+  maxInFlight: 8,
+  /** 429s waited out (each for its Retry-After) before a call fails. */
+  rateLimitRetries: 3,
+  /** Retries of an idempotent call after a transport failure or a 5xx. */
+  transientRetries: 2,
+  /** Retry-After when a 429 gives none. */
+  defaultRetryAfter: Duration.seconds(1)
+}
+
+interface CredentialState {
+  token: AccessToken | undefined
+  readonly refresh: Effect.Semaphore
+  readonly slots: Effect.Semaphore
+  /** No call before this time (epoch ms): the last 429's Retry-After. */
+  blockedUntil: number
+}
+
+const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "PATCH"])
+
+/** A token is used until a tenth of its life (at most a minute) before it expires. */
+const usableUntil = (grantedAt: number, lifetimeSeconds: number) =>
+  grantedAt + lifetimeSeconds * 1000 - Math.min(60_000, (lifetimeSeconds * 1000) / 10)
+
+const decodeError = Schema.decodeUnknownOption(Schema.parseJson(ErrorBody))
+
+const apiError = (what: string, status: number, body: string) => {
+  const details = decodeError(body)
+  const code = Option.flatMap(details, (d) => Option.fromNullable(d.code))
+  const message = Option.flatMap(details, (d) => Option.fromNullable(d.message))
+  return new GenesysApiError({
+    message: `Genesys ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}${Option.match(message, { onNone: () => "", onSome: (m) => `: ${m}` })}`,
+    status,
+    ...(Option.isSome(code) ? { code: code.value } : {})
+  })
+}
+
+export const GenesysApiLive = Layer.effect(
+  GenesysApi,
+  Effect.gen(function* () {
+    const http = yield* HttpClient.HttpClient
+    const { httpTimeout } = yield* AppConfig
+    const states = new Map<string, CredentialState>()
+    const stateOf = (credentials: GenesysCredentials): CredentialState => {
+      let state = states.get(credentials.id)
+      if (state === undefined) {
+        state = {
+          token: undefined,
+          refresh: Effect.unsafeMakeSemaphore(1),
+          slots: Effect.unsafeMakeSemaphore(genesysApiLimits.maxInFlight),
+          blockedUntil: 0
+        }
+        states.set(credentials.id, state)
+      }
+      return state
+    }
+
+    /** Sends the request; any answer (even a 4xx) is a success here, with its body read. */
+    const exchange = (request: HttpClientRequest.HttpClientRequest, what: string) =>
+      http.execute(request).pipe(
+        Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
+        Effect.scoped,
+        Effect.timeout(httpTimeout),
+        Effect.mapError(
+          (e) =>
+            new GenesysApiError({
+              message: `Genesys ${what} ${e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`}`
+            })
+        )
+      )
+
+    const grant = (credentials: GenesysCredentials) =>
+      Effect.gen(function* () {
+        const grantedAt = Date.now()
+        const { body, response } = yield* exchange(
+          HttpClientRequest.post(`${credentials.loginBaseUrl}/oauth/token`).pipe(
+            HttpClientRequest.basicAuth(credentials.clientId, Redacted.value(credentials.clientSecret)),
+            HttpClientRequest.bodyUrlParams({ grant_type: "client_credentials" }),
+            HttpClientRequest.acceptJson
+          ),
+          "login"
+        )
+        if (response.status !== 200) return yield* apiError("login", response.status, body)
+        const token = yield* Schema.decodeUnknown(Schema.parseJson(TokenGrant))(body).pipe(
+          Effect.mapError(() => new GenesysApiError({ message: "Genesys login answered an unreadable token" }))
+        )
+        return { value: Redacted.make(token.access_token), expiresAt: usableUntil(grantedAt, token.expires_in) }
+      })
+
+    /** The cached token, or a new one: one grant in flight per credential set. */
+    const tokenOf = (credentials: GenesysCredentials) => {
+      const state = stateOf(credentials)
+      const cached = () => (state.token !== undefined && state.token.expiresAt > Date.now() ? state.token : undefined)
+      return Effect.suspend(() => {
+        const token = cached()
+        if (token !== undefined) return Effect.succeed(token)
+        return state.refresh.withPermits(1)(
+          Effect.suspend(() => {
+            const fresh = cached()
+            if (fresh !== undefined) return Effect.succeed(fresh)
+            return Effect.tap(grant(credentials), (granted) => Effect.sync(() => void (state.token = granted)))
+          })
+        )
+      })
+    }
+
+    const waitUntilAllowed = (state: CredentialState) =>
+      Effect.suspend(() => {
+        const wait = state.blockedUntil - Date.now()
+        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+      })
+
+    const holdBack = (state: CredentialState, credentials: GenesysCredentials, response: HttpClientResponse.HttpClientResponse) =>
+      Effect.suspend(() => {
+        const wait = Option.getOrElse(retryAfterOf(response), () => genesysApiLimits.defaultRetryAfter)
+        state.blockedUntil = Math.max(state.blockedUntil, Date.now() + Duration.toMillis(wait))
+        return Effect.logWarning("Genesys rate limit: holding this credential set back", {
+          credentials: credentials.id,
+          retryAfterMs: Duration.toMillis(wait)
+        })
+      })
+
+    const call = <A, I>(
+      credentials: GenesysCredentials,
+      request: HttpClientRequest.HttpClientRequest,
+      answer: Schema.Schema<A, I>
+    ): Effect.Effect<A, GenesysApiError> => {
+      const state = stateOf(credentials)
+      const what = `${request.method} ${request.url.split("?")[0]}`
+      const retriable = idempotent.has(request.method)
+      const attempt = (refreshed: boolean, limited: number, transient: number): Effect.Effect<A, GenesysApiError> =>
+        Effect.gen(function* () {
+          yield* waitUntilAllowed(state)
+          const token = yield* tokenOf(credentials)
+          const reply = yield* Effect.either(
+            exchange(
+              request.pipe(
+                HttpClientRequest.prependUrl(credentials.apiBaseUrl),
+                HttpClientRequest.bearerToken(Redacted.value(token.value)),
+                HttpClientRequest.acceptJson
+              ),
+              what
+            )
+          )
+          const transientBackoff = Effect.sleep(Duration.millis(200 * 2 ** transient))
+          if (Either.isLeft(reply)) {
+            if (retriable && transient < genesysApiLimits.transientRetries) {
+              return yield* Effect.zipRight(transientBackoff, attempt(refreshed, limited, transient + 1))
+            }
+            return yield* Effect.fail(reply.left)
+          }
+          const { body, response } = reply.right
+          if (response.status === 401 && !refreshed) {
+            // Expired or revoked early: drop it (unless another call already replaced it) and try once more.
+            if (state.token === token) state.token = undefined
+            return yield* attempt(true, limited, transient)
+          }
+          if (response.status === 429 && limited < genesysApiLimits.rateLimitRetries) {
+            yield* holdBack(state, credentials, response)
+            return yield* attempt(refreshed, limited + 1, transient)
+          }
+          if (response.status >= 500 && retriable && transient < genesysApiLimits.transientRetries) {
+            return yield* Effect.zipRight(transientBackoff, attempt(refreshed, limited, transient + 1))
+          }
+          if (response.status < 200 || response.status >= 300) return yield* apiError(what, response.status, body)
+          const decoded = body.length === 0 ? Schema.decodeUnknown(answer)(undefined) : Schema.decodeUnknown(Schema.parseJson(answer))(body)
+          return yield* Effect.mapError(
+            decoded,
+            () => new GenesysApiError({ message: `Genesys ${what} answered an unexpected body`, status: response.status })
+          )
+        })
+      return state.slots.withPermits(1)(attempt(false, 0, 0))
+    }
+
+    return GenesysApi.of({ call, token: tokenOf })
+  })
+)

@@ -1,0 +1,180 @@
+/**
+ * Genesys Cloud -> normalized events. Agent messages and typing come on the outbound
+ * webhook; joins, leaves and the end come from notifications or, after a gap in them, from
+ * re-reading the conversation. Both of those paths derive the same event ids (the agent's
+ * user id and the instant of the change), so whichever sees a change first wins and the
+ * other is dropped as seen.
+ */
+import type { Agent, EndReason, ProviderEvent } from "../../domain/model.js"
+import type { Conversation, DetailEvent, OutboundWebhook, Participant } from "./schemas.js"
+
+const eventId = (...parts: ReadonlyArray<string | number>) => `genesys-livechat:${parts.join(":")}`
+const iso = (epochMs: number) => new Date(epochMs).toISOString()
+
+/** The per-conversation notification topics the gateway follows (PROVIDERS.md "Detail events"). */
+export const detailKinds = ["user.start", "user.end", "acw", "customer.end"] as const
+export type DetailKind = (typeof detailKinds)[number]
+
+export const topicsOf = (conversationId: string) =>
+  detailKinds.map((kind) => `v2.detail.events.conversation.${conversationId}.${kind}`)
+
+const detailTopic = /^v2\.detail\.events\.conversation\.([^.]+)\.(.+)$/
+
+/** The conversation and kind a notification topic is about, if it is a followed detail topic. */
+export const parseDetailTopic = (topicName: string): { conversationId: string; kind: DetailKind } | undefined => {
+  const match = detailTopic.exec(topicName)
+  const kind = match?.[2]
+  if (match === null || kind === undefined || !(detailKinds as ReadonlyArray<string>).includes(kind)) return undefined
+  return { conversationId: match[1]!, kind: kind as DetailKind }
+}
+
+/** Genesys' disconnect types (lowercase on the conversation, uppercase in detail events) mean the same. */
+const isTransfer = (disconnectType: string | undefined) => disconnectType?.toLowerCase().startsWith("transfer") === true
+
+const endReasonOf = (disconnectType: string | undefined): EndReason => {
+  switch (disconnectType?.toLowerCase()) {
+    case "peer":
+      return "agent"
+    case "client":
+      return "user"
+    case "timeout":
+      return "timeout"
+    default:
+      return "provider"
+  }
+}
+
+const agentOf = (userId: string, name: string | undefined): Agent => ({ id: userId, ...(name !== undefined ? { name } : {}) })
+
+const joined = (conversationId: string, userId: string, at: number, name: string | undefined): ProviderEvent => ({
+  id: eventId(conversationId, "agent", userId, "joined", at),
+  occurredAt: iso(at),
+  type: "agent.joined",
+  data: { agent: agentOf(userId, name) }
+})
+
+/** An agent left; after a transfer the request waits in the queue again. */
+const left = (conversationId: string, userId: string, at: number, disconnectType: string | undefined): ReadonlyArray<ProviderEvent> => {
+  const base = eventId(conversationId, "agent", userId, "left", at)
+  const leave: ProviderEvent = { id: base, occurredAt: iso(at), type: "agent.left", data: { agent: { id: userId } } }
+  return isTransfer(disconnectType)
+    ? [leave, { id: `${base}:queued`, occurredAt: iso(at), type: "request.queued", data: {} }]
+    : [leave]
+}
+
+/** The end of the conversation: one id, whichever way it was learnt. */
+export const ended = (conversationId: string, at: number, reason: EndReason): ProviderEvent => ({
+  id: eventId(conversationId, "ended"),
+  occurredAt: iso(at),
+  type: "session.ended",
+  data: { reason }
+})
+
+/** A detail notification -> events. `agentName` is the agent's display name, looked up by user id. */
+export const mapDetailEvent = (kind: DetailKind, body: DetailEvent, agentName?: string): ReadonlyArray<ProviderEvent> => {
+  switch (kind) {
+    case "user.start":
+      return body.userId === undefined ? [] : [joined(body.conversationId, body.userId, body.eventTime, agentName)]
+    case "user.end":
+      return body.userId === undefined ? [] : left(body.conversationId, body.userId, body.eventTime, body.disconnectType)
+    case "customer.end":
+      return [ended(body.conversationId, body.eventTime, endReasonOf(body.disconnectType))]
+    case "acw":
+      // After-call work says the agent is done; whether the conversation is over is read from it.
+      return []
+  }
+}
+
+const isDisconnected = (p: Participant) => p.state === "disconnected" || p.state === "terminated"
+const timeOf = (at: string | undefined) => (at === undefined ? undefined : Date.parse(at))
+
+/**
+ * A conversation as re-read after a gap -> every join, leave and end it shows, in time order
+ * (the ones already delivered are dropped as seen). Agents without a user are skipped.
+ */
+export const mapConversation = (conversation: Conversation): ReadonlyArray<ProviderEvent> => {
+  const events: Array<{ at: number; event: ProviderEvent }> = []
+  for (const p of conversation.participants) {
+    if (p.purpose === "agent" && p.user !== undefined) {
+      const connectedAt = timeOf(p.connectedTime)
+      if (connectedAt !== undefined) events.push({ at: connectedAt, event: joined(conversation.id, p.user.id, connectedAt, p.name) })
+      const endedAt = timeOf(p.endTime)
+      if (isDisconnected(p) && endedAt !== undefined) {
+        for (const event of left(conversation.id, p.user.id, endedAt, p.disconnectType)) events.push({ at: endedAt, event })
+      }
+    }
+    if (p.purpose === "customer" && isDisconnected(p)) {
+      const endedAt = timeOf(p.endTime) ?? Date.now()
+      events.push({ at: endedAt, event: ended(conversation.id, endedAt, endReasonOf(p.disconnectType)) })
+    }
+  }
+  // Stable: a leave and its requeue keep their order; the end comes after whatever happened at its instant.
+  return events
+    .map((e, i) => ({ ...e, i }))
+    .sort((a, b) => a.at - b.at || Number(a.event.type === "session.ended") - Number(b.event.type === "session.ended") || a.i - b.i)
+    .map((e) => e.event)
+}
+
+/**
+ * Whether the conversation is over for the customer (PROVIDERS.md, and the lessons of earlier
+ * gateways): the customer is disconnected; or no agent is connected and the last one left
+ * with after-call work started, or left (not by a transfer) more than `graceMs` ago without
+ * another agent joining. Answers the end event, if over.
+ */
+export const conversationOver = (conversation: Conversation, now: number, graceMs: number): ProviderEvent | undefined => {
+  const customer = conversation.participants.find((p) => p.purpose === "customer")
+  if (customer !== undefined && isDisconnected(customer)) {
+    return ended(conversation.id, timeOf(customer.endTime) ?? now, endReasonOf(customer.disconnectType))
+  }
+  const agents = conversation.participants.filter((p) => p.purpose === "agent")
+  if (agents.length === 0 || agents.some((p) => !isDisconnected(p))) return undefined
+  const last = agents.reduce((a, b) => ((timeOf(b.endTime) ?? 0) > (timeOf(a.endTime) ?? 0) ? b : a))
+  if (isTransfer(last.disconnectType)) return undefined
+  const leftAt = timeOf(last.endTime) ?? now
+  return last.startAcwTime !== undefined || now - leftAt >= graceMs ? ended(conversation.id, Math.max(leftAt, now), "agent") : undefined
+}
+
+/** The outbound webhook -> an agent message or typing; receipts and echoes of our own messages carry nothing. */
+export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): ReadonlyArray<ProviderEvent> => {
+  if (webhook.direction !== undefined && webhook.direction !== "Outbound") return []
+  const id = eventId("webhook", webhook.id)
+  const occurredAt = webhook.channel.time ?? now
+  const nickname = webhook.channel.from?.nickname
+  // Only the name: the webhook's sender id is not the user id that notifications name agents by.
+  const agent = nickname !== undefined ? { agent: { name: nickname } } : {}
+  switch (webhook.type) {
+    case "Text": {
+      const attachments = (webhook.content ?? []).flatMap((c) =>
+        c.attachment === undefined
+          ? []
+          : [
+              {
+                url: c.attachment.url,
+                contentType: c.attachment.mime ?? "application/octet-stream",
+                ...(c.attachment.filename !== undefined ? { name: c.attachment.filename } : {}),
+                ...(c.attachment.contentSizeBytes !== undefined ? { size: c.attachment.contentSizeBytes } : {})
+              }
+            ]
+      )
+      if (webhook.text === undefined && attachments.length === 0) return []
+      return [
+        {
+          id,
+          occurredAt,
+          type: "agent.message",
+          data: {
+            ...(webhook.text !== undefined ? { text: webhook.text } : {}),
+            ...(attachments.length > 0 ? { attachments } : {}),
+            ...agent
+          }
+        }
+      ]
+    }
+    case "Event":
+      return (webhook.events ?? []).some((e) => e.eventType === "Typing")
+        ? [{ id, occurredAt, type: "agent.typing", data: { typing: true } }]
+        : []
+    default:
+      return []
+  }
+}

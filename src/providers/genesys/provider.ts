@@ -1,0 +1,255 @@
+/**
+ * genesys-livechat: Genesys Cloud Open Messaging (PROVIDERS.md "Genesys Cloud CX").
+ * - The user is the Open Messaging customer `channel.from.id` = our session id, so each
+ *   livechat is a conversation of its own and every outbound webhook names its session.
+ * - Create sends the first inbound message: who asks, the bot transcript, and custom
+ *   attributes (our ids, the queue) that the integration's inbound flow routes by.
+ * - Agent messages and typing arrive on the signed outbound webhook; joins, leaves and the
+ *   end arrive on the notifications socket (./notifications.ts), which `follow` hands the
+ *   new conversation to, on whichever instance owns its credential set.
+ */
+import { HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
+import { sha256SignatureMatches } from "../signatures.js"
+import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
+import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
+import { Coordinator } from "../../services/Coordinator.js"
+import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
+import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import { partitionOf } from "../../services/Outbox.js"
+import { credentialsOf, GenesysApi, type GenesysApiError } from "./client.js"
+import { mapOutboundWebhook } from "./mapper.js"
+import { EstimatedWaitTime, InboundAccepted, MessageDetails, OutboundWebhook, QueueObservations } from "./schemas.js"
+
+const alias = "genesys-livechat" as const
+
+export const signatureHeader = "x-hub-signature-256"
+
+/** The request kind that asks a credential set's owner to follow a conversation's notifications. */
+export const followKind = "genesys-follow"
+
+/** The partition whose owner runs a credential set's notifications channel. */
+export const partitionOfCredentials = (config: GenesysConfig, partitions: number) =>
+  partitionOf(credentialsOf(config).id, partitions)
+
+/** At most this many transcript entries reach the agent (the latest ones). */
+const TRANSCRIPT_ENTRIES = 50
+
+const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
+
+const genesysOf = (config: LivechatConfig): Effect.Effect<GenesysConfig, ProviderError> =>
+  config.provider === alias
+    ? Effect.succeed(config.genesys)
+    : Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` }))
+
+/** `sha256=<base64 HMAC-SHA256 of the raw body>` (base64 is what Genesys sends), compared in constant time. */
+export const validGenesysSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>
+  sha256SignatureMatches(secret, body, header, "base64")
+
+/** The Open Messaging customer: one per session. */
+const customerOf = (session: SessionRecord) => ({
+  id: session.sessionId,
+  idType: "Opaque" as const,
+  nickname: session.user?.name ?? session.subHandle,
+  ...(session.user?.email !== undefined ? { email: session.user.email } : {})
+})
+
+const inboundPath = (config: GenesysConfig, kind: "message" | "event") =>
+  `/api/v2/conversations/messages/${encodeURIComponent(config.integrationId)}/inbound/open/${kind}`
+
+/** What the agent reads first: who asks, and the conversation with the bot so far. */
+export const openingText = (session: SessionRecord, transcript: ReadonlyArray<TranscriptEntry>) => {
+  const who = session.user?.name ?? session.subHandle
+  const header = `${who} asked for an agent${session.channel !== undefined ? ` on ${session.channel}` : ""}.`
+  if (transcript.length === 0) return header
+  const kept = transcript.slice(-TRANSCRIPT_ENTRIES)
+  const omitted = transcript.length - kept.length
+  const lines = kept.map((entry) => `[${entry.at}] ${entry.author}: ${entry.text}`)
+  return [header, "", "Conversation with the bot:", ...(omitted > 0 ? [`(${omitted} earlier messages omitted)`] : []), ...lines].join("\n")
+}
+
+/** Custom attributes of the conversation: strings only, which the inbound flow can route and show by. */
+const customAttributes = (session: SessionRecord, config: GenesysConfig): Record<string, string> => ({
+  queueId: config.queueId,
+  hbfSessionId: session.sessionId,
+  hbfTenantId: session.tenantId,
+  hbfSubscriber: session.subHandle,
+  ...(session.channel !== undefined ? { hbfChannel: session.channel } : {}),
+  ...(session.queue !== undefined ? { hbfQueue: session.queue } : {}),
+  ...(session.user?.phone !== undefined ? { userPhone: session.user.phone } : {}),
+  ...(session.user?.locale !== undefined ? { userLocale: session.user.locale } : {}),
+  ...Object.fromEntries(Object.entries(session.metadata ?? {}).map(([key, value]) => [`metadata.${key}`, String(value)]))
+})
+
+const mediaTypeOf = (contentType: string) => {
+  const kind = contentType.split("/")[0]
+  return kind === "image" ? "Image" : kind === "video" ? "Video" : kind === "audio" ? "Audio" : "File"
+}
+
+const contentOf = (attachments: ReadonlyArray<Attachment>) =>
+  attachments.map((a) => ({
+    contentType: "Attachment",
+    attachment: { mediaType: mediaTypeOf(a.contentType), url: a.url, mime: a.contentType, ...(a.name !== undefined ? { filename: a.name } : {}) }
+  }))
+
+const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(OutboundWebhook), { errors: "all" })
+
+export const makeGenesysProvider = Effect.gen(function* () {
+  const api = yield* GenesysApi
+  const coordinator = yield* Coordinator
+
+  const inbound = (config: GenesysConfig, session: SessionRecord, messageId: string, body: Record<string, unknown>) =>
+    api.call(
+      credentialsOf(config),
+      HttpClientRequest.post(inboundPath(config, "message")).pipe(
+        HttpClientRequest.setUrlParam("prefetchConversationId", "true"),
+        HttpClientRequest.bodyUnsafeJson({
+          channel: { from: customerOf(session), time: new Date().toISOString(), messageId },
+          ...body
+        })
+      ),
+      InboundAccepted
+    )
+
+  /** The conversation of an accepted message, when the prefetch did not give it: the details may lag a moment. */
+  const conversationOfMessage = (config: GenesysConfig, messageId: string) =>
+    api
+      .call(
+        credentialsOf(config),
+        HttpClientRequest.get(`/api/v2/conversations/messages/${encodeURIComponent(messageId)}/details`),
+        MessageDetails
+      )
+      .pipe(
+        Effect.mapError(providerError),
+        Effect.flatMap((details) =>
+          Option.match(Option.fromNullable(details.conversationId), {
+            onNone: () => Effect.fail(new ProviderError({ provider: alias, message: "Genesys has not given the message's conversation yet" })),
+            onSome: Effect.succeed
+          })
+        ),
+        Effect.retry({ times: 5, schedule: Schedule.spaced(Duration.millis(300)) })
+      )
+
+  const follow = ({ config, session }: SessionContext) =>
+    Effect.gen(function* () {
+      const genesys = yield* genesysOf(config)
+      const conversationId = session.providerConversationId
+      if (conversationId === undefined) return
+      const partition = partitionOfCredentials(genesys, coordinator.partitions)
+      const outcome = yield* coordinator
+        .askOwner(partition, { kind: followKind, subject: conversationId })
+        .pipe(Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(500)) }))
+      if (outcome !== "handled") {
+        yield* Effect.logWarning("the Genesys notifications owner did not take the conversation; its resync will", {
+          conversationId,
+          outcome
+        })
+      }
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning("could not hand the conversation to the Genesys notifications; its resync will", { reason: e.message })
+      )
+    )
+
+  const provider: LivechatProvider = {
+    alias,
+    create: ({ config, session, transcript }) =>
+      Effect.gen(function* () {
+        const genesys = yield* genesysOf(config)
+        const accepted = yield* inbound(genesys, session, `${session.sessionId}:request`, {
+          text: openingText(session, transcript),
+          metadata: customAttributes(session, genesys)
+        }).pipe(Effect.mapError(providerError))
+        const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(genesys, accepted.id))
+        return { conversationId }
+      }),
+    follow,
+    sendMessage: ({ config, session }, message) =>
+      Effect.gen(function* () {
+        const genesys = yield* genesysOf(config)
+        const accepted = yield* inbound(genesys, session, message.messageId, {
+          ...(message.text !== undefined ? { text: message.text } : {}),
+          ...(message.attachments !== undefined && message.attachments.length > 0 ? { content: contentOf(message.attachments) } : {})
+        }).pipe(Effect.mapError(providerError))
+        return { providerMessageId: accepted.id }
+      }),
+    sendTyping: ({ config, session }) =>
+      Effect.gen(function* () {
+        const genesys = yield* genesysOf(config)
+        yield* api
+          .call(
+            credentialsOf(genesys),
+            HttpClientRequest.post(inboundPath(genesys, "event")).pipe(
+              HttpClientRequest.bodyUnsafeJson({
+                channel: { from: customerOf(session), time: new Date().toISOString() },
+                events: [{ eventType: "Typing", typing: { type: "On" } }]
+              })
+            ),
+            Schema.Unknown
+          )
+          .pipe(Effect.mapError(providerError))
+      }),
+    end: ({ config, session }) =>
+      Effect.gen(function* () {
+        const genesys = yield* genesysOf(config)
+        const conversationId = session.providerConversationId
+        if (conversationId === undefined) return
+        yield* api
+          .call(
+            credentialsOf(genesys),
+            HttpClientRequest.patch(`/api/v2/conversations/messages/${encodeURIComponent(conversationId)}`).pipe(
+              HttpClientRequest.bodyUnsafeJson({ state: "disconnected" })
+            ),
+            Schema.Unknown
+          )
+          .pipe(
+            // Already over at Genesys: nothing left to disconnect.
+            Effect.catchIf((e) => e.status === 404, () => Effect.void),
+            Effect.mapError(providerError)
+          )
+      }),
+    availability: (config) =>
+      Effect.gen(function* () {
+        const genesys = yield* genesysOf(config)
+        const credentials = credentialsOf(genesys)
+        const queue = encodeURIComponent(genesys.queueId)
+        const [wait, observations] = yield* Effect.all(
+          [
+            api.call(credentials, HttpClientRequest.get(`/api/v2/routing/queues/${queue}/mediatypes/message/estimatedwaittime`), EstimatedWaitTime),
+            api.call(
+              credentials,
+              HttpClientRequest.post("/api/v2/analytics/queues/observations/query").pipe(
+                HttpClientRequest.bodyUnsafeJson({
+                  filter: { type: "or", predicates: [{ type: "dimension", dimension: "queueId", operator: "matches", value: genesys.queueId }] },
+                  metrics: ["oOnQueueUsers"]
+                })
+              ),
+              QueueObservations
+            )
+          ],
+          { concurrency: 2 }
+        ).pipe(Effect.mapError(providerError))
+        const estimatedWaitSeconds = wait.results[0]?.estimatedWaitTimeSeconds
+        const agentsOnline = observations.results
+          .flatMap((r) => r.data)
+          .filter((d) => d.metric === "oOnQueueUsers")
+          .reduce((sum, d) => sum + (d.stats?.count ?? 0), 0)
+        return { agentsOnline, ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {}) }
+      }),
+    webhook: {
+      parse: (body) =>
+        decodeWebhook(new TextDecoder().decode(body)).pipe(
+          Effect.map((webhook) => [
+            { sessionId: webhook.channel.to.id, events: mapOutboundWebhook(webhook, new Date().toISOString()) }
+          ]),
+          Effect.mapError(malformedWebhook)
+        ),
+      verify: (config, webhook) =>
+        config.provider === alias &&
+        validGenesysSignature(Redacted.value(config.genesys.webhookSecret), webhook.body, webhook.headers[signatureHeader])
+          ? Effect.void
+          : Effect.fail(new InvalidSignature({ message: `${signatureHeader} does not match the body` }))
+    }
+  }
+  return provider
+})
