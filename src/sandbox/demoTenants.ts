@@ -3,6 +3,21 @@ export const demoOrganization = { id: "demo-org", displayName: "Demo organizatio
 
 export const demoHelviaSecret = "sandbox-helvia-webhook-secret"
 
+/** The demo Genesys organization: one OAuth client, one Open Messaging integration, one queue. */
+export const demoGenesys = {
+  region: "mypurecloud.de",
+  clientId: "demo-client",
+  clientSecret: "demo-secret",
+  integrationId: "demo-integration",
+  queueId: "demo-queue",
+  webhookSecret: "demo-genesys-webhook-secret"
+} as const
+
+/** Where the sandbox's simulated providers listen. */
+export interface DemoProviderUrls {
+  readonly genesys: string
+}
+
 const plugin = (type: string, blocks: Record<string, unknown>) => [
   {
     category: "LIVECHAT",
@@ -29,22 +44,21 @@ const tenant = (id: string, displayName: string, plugins: ReadonlyArray<unknown>
   plugins
 })
 
-export const demoTenants = () => [
-  tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
+/** A tenant on Genesys Cloud (the simulator at `url`) with the given OAuth client. */
+export const genesysTenant = (
+  id: string,
+  url: string,
+  client: { readonly clientId: string; readonly clientSecret: string } = demoGenesys
+) =>
   tenant(
-    "demo-genesys",
+    id,
     "Demo bot (Genesys Cloud)",
-    plugin("GENESYS_LIVECHAT", {
-      genesys: {
-        region: "mypurecloud.de",
-        clientId: "demo-client",
-        clientSecret: "demo-secret",
-        integrationId: "demo-integration",
-        queueId: "demo-queue",
-        webhookSecret: "demo-genesys-webhook-secret"
-      }
-    })
-  ),
+    plugin("GENESYS_LIVECHAT", { genesys: { ...demoGenesys, ...client, apiBaseUrl: url, loginBaseUrl: url } })
+  )
+
+export const demoTenants = (urls: DemoProviderUrls) => [
+  tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
+  genesysTenant("demo-genesys", urls.genesys),
   tenant(
     "demo-cisco",
     "Demo bot (Cisco Webex Contact Center)",

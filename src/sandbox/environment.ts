@@ -7,8 +7,9 @@
 import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
-import { demoOrganization, demoTenants } from "./demoTenants.js"
+import { demoGenesys, demoOrganization, demoTenants } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
+import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
 import { makeHbfLcmSim } from "./hbfLcmSim.js"
@@ -17,7 +18,10 @@ export interface SandboxOptions {
   /** The gateway's port; 0 = pick a free one. */
   readonly port?: number
   readonly jwtSecret?: string
-  readonly tenants?: ReadonlyArray<TenantJson>
+  /** Tenants instead of the demo ones; given the simulated providers' URLs. */
+  readonly tenants?: (urls: { readonly genesys: string }) => ReadonlyArray<TenantJson>
+  /** Overrides of the Genesys simulator's settings (credentials, integrations, timings). */
+  readonly genesys?: Partial<GenesysSimOptions>
   /** hbf-bot then requires X-LCG-Signature, and the gateway signs with it. */
   readonly botSigningSecret?: string
   readonly configure?: (config: AppConfigValues) => AppConfigValues
@@ -46,8 +50,19 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
   Effect.gen(function* () {
     const coreToken = "sandbox-core-token"
     const lcmToken = "sandbox-lcm-token"
+    const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort
+    const publicUrl = `http://127.0.0.1:${port}`
+    const genesys = yield* makeGenesysSim({
+      clients: [{ clientId: demoGenesys.clientId, clientSecret: demoGenesys.clientSecret }],
+      integrations: [
+        { integrationId: demoGenesys.integrationId, webhookUrl: `${publicUrl}/events/genesys-livechat`, webhookSecret: demoGenesys.webhookSecret }
+      ],
+      queues: [{ queueId: demoGenesys.queueId, estimatedWaitSeconds: 45, agentsOnQueue: 3 }],
+      ...options.genesys
+    })
     const tenants = new Map<string, TenantJson>()
-    for (const t of options.tenants ?? demoTenants()) tenants.set(t.id, t)
+    const urls = { genesys: genesys.baseUrl }
+    for (const t of options.tenants?.(urls) ?? demoTenants(urls)) tenants.set(t.id, t)
 
     const core = yield* makeHbfCoreSim({ token: coreToken, tenants: [...tenants.values()], organizations: [demoOrganization] })
     const lcm = yield* makeHbfLcmSim({
@@ -62,11 +77,10 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
     )
     const publisher = yield* makeEventPublisherSim({ token: coreToken })
 
-    const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort
     const jwtSecret = options.jwtSecret ?? "sandbox-jwt-secret-change-me-in-production"
     const base: AppConfigValues = {
       port,
-      publicUrl: `http://127.0.0.1:${port}`,
+      publicUrl,
       jwt: { secret: Redacted.make(jwtSecret) },
       hbfCore: { url: core.baseUrl, token: Redacted.make(coreToken), cacheSeconds: 60 },
       hbfLcm: { url: lcm.baseUrl, token: Redacted.make(lcmToken) },
@@ -89,6 +103,7 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       jwtSecret,
       core,
       lcm,
+      genesys,
       bot,
       publisher,
       /** Adds or replaces a tenant at hbf-core (and its webhook secret at hbf-lcm). */

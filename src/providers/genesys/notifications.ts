@@ -67,7 +67,7 @@ interface Channel {
 }
 
 /** Why a connected channel ended, to log and to decide how soon to connect again. */
-type CycleEnd = "socket closed" | "socket closing announced" | "socket silent" | "renewal due"
+type CycleEnd = "socket closed" | "socket closing announced" | "socket silent" | "renewal due" | "nothing to follow"
 
 /** The channel of one credential set: connects, follows, reconnects with backoff, renews. */
 const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
@@ -262,6 +262,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           subscribed = new Set(wanted)
           // A conversation may have changed before its topics were followed.
           yield* Effect.forEach(added, reconcile, { discard: true })
+          if (wanted.size === 0) return "nothing to follow" satisfies CycleEnd
         }
       }).pipe(Effect.scoped)
 
@@ -277,7 +278,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           failures++
           yield* Effect.logWarning("Genesys notifications failed; reconnecting", { credentials: credentials.id, reason: end.left.message, failures })
         } else {
-          if (end.right !== "renewal due") failures++
+          if (end.right !== "renewal due" && end.right !== "nothing to follow") failures++
           yield* Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.id, reason: end.right })
         }
         if (failures > 0) {
@@ -383,8 +384,8 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
 
     yield* coordinator.runPerPartition("genesys-notifications", ({ answer, handOver, partition }) =>
       Effect.gen(function* () {
-        yield* answer(followKind, follow)
         owned.add(partition)
+        yield* answer(followKind, follow)
         yield* Queue.offer(resyncSoon, undefined)
         yield* handOver
         owned.delete(partition)
