@@ -37,13 +37,13 @@ export const startCluster = Effect.gen(function* () {
         (r) => r.json() as Promise<ClusterStatus>
       )
     )
-  const createSession = (instance: Instance, subHandle: string) =>
+  const createSession = (instance: Instance, subHandle: string, tenantId = "demo-helvia") =>
     Effect.promise(() =>
       fetch(`${instance.url}/requests`, {
         method: "POST",
         headers: { authorization: `Bearer ${user}`, "content-type": "application/json" },
-        body: JSON.stringify({ tenantId: "demo-helvia", subHandle })
-      }).then((r) => r.json() as Promise<{ sessionId: string }>)
+        body: JSON.stringify({ tenantId, subHandle })
+      }).then((r) => r.json() as Promise<{ sessionId: string; providerConversationId?: string }>)
     )
   return { sandbox, prefix, start, status, createSession }
 })

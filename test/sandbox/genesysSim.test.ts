@@ -1,39 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createHmac } from "node:crypto"
-import { createServer, type IncomingHttpHeaders } from "node:http"
-import type { AddressInfo } from "node:net"
 import WebSocket from "ws"
 import { makeGenesysSim, type GenesysSimOptions } from "../../src/sandbox/genesysSim.js"
+import { call, hmac, makeReceiver } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
 // helpers
-
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: any
-}
-
-/** `body`: an object is sent as JSON; a string as is (with the given content type). */
-const call = (
-  url: string,
-  init: { method?: string; token?: string; headers?: Record<string, string>; body?: unknown } = {}
-): Effect.Effect<Answer> =>
-  Effect.promise(async () => {
-    const headers: Record<string, string> = { ...init.headers }
-    if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`
-    let body: string | undefined
-    if (typeof init.body === "string") body = init.body
-    else if (init.body !== undefined) {
-      body = JSON.stringify(init.body)
-      headers["content-type"] ??= "application/json"
-    }
-    const method = init.method ?? (body === undefined ? "GET" : "POST")
-    const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) })
-    const text = await response.text()
-    return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) }
-  })
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
 
@@ -98,41 +70,6 @@ const openChannel = (baseUrl: string, token: string, topics: ReadonlyArray<strin
     return { id: channel.body.id as string, socket: yield* connect(channel.body.connectUri) }
   })
 
-interface Hit {
-  readonly headers: IncomingHttpHeaders
-  readonly raw: Buffer
-}
-
-/** Stands in for the gateway's webhook: answers the scripted statuses in turn, then 200. */
-const makeReceiver = (statuses: Array<number> = []) =>
-  Effect.acquireRelease(
-    Effect.async<{ url: string; hits: Array<Hit>; close: () => Promise<void> }>((resume) => {
-      const hits: Array<Hit> = []
-      const server = createServer((req, res) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (c: Buffer) => chunks.push(c))
-        req.on("end", () => {
-          hits.push({ headers: req.headers, raw: Buffer.concat(chunks) })
-          res.writeHead(statuses.shift() ?? 200).end()
-        })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(
-          Effect.succeed({
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/genesys`,
-            hits,
-            close: () =>
-              new Promise<void>((done) => {
-                server.closeAllConnections()
-                server.close(() => done())
-              })
-          })
-        )
-      )
-    }),
-    (receiver) => Effect.promise(receiver.close)
-  )
-
 const WEBHOOK_SECRET = "whsec-1"
 
 const simOptions = (webhookUrl = "http://127.0.0.1:9/unused", extra: Partial<GenesysSimOptions> = {}): GenesysSimOptions => ({
@@ -150,6 +87,30 @@ const simOptions = (webhookUrl = "http://127.0.0.1:9/unused", extra: Partial<Gen
 })
 
 const detailTopic = (conversationId: string, event: string) => `v2.detail.events.conversation.${conversationId}.${event}`
+
+/** The shared receiver at the gateway's Genesys webhook path, answering the scripted `statuses` first. */
+const webhookReceiver = (statuses: ReadonlyArray<number> = []) => makeReceiver({ statuses, path: "/webhooks/genesys" })
+
+/** A simulator, a token for client-1, and `fromId`'s conversation opened by a first message (its id prefetched). */
+const startConversation = (options: GenesysSimOptions = simOptions(), fromId = "u-1") =>
+  Effect.gen(function* () {
+    const sim = yield* makeGenesysSim(options)
+    const token = yield* tokenFor(sim.baseUrl)
+    const created = yield* inbound(sim.baseUrl, token, message(fromId), "?prefetchConversationId=true")
+    return { sim, token, conversationId: created.body.conversationId as string }
+  })
+
+/** `startConversation`, plus a connected socket on a channel subscribed to `topics(conversationId)`. */
+const watchConversation = (
+  topics: (conversationId: string) => ReadonlyArray<string>,
+  options: GenesysSimOptions = simOptions(),
+  fromId = "u-1"
+) =>
+  Effect.gen(function* () {
+    const started = yield* startConversation(options, fromId)
+    const { socket } = yield* openChannel(started.sim.baseUrl, started.token, topics(started.conversationId))
+    return { ...started, socket }
+  })
 
 // ---------------------------------------------------------------------------------------
 
@@ -199,11 +160,7 @@ describe("Genesys simulator: login and auth", () => {
 
   it.scopedLive("expireTokens: 401 bad.credentials afterwards and the token's channels stop delivering", () =>
     Effect.gen(function* () {
-      const sim = yield* makeGenesysSim(simOptions())
-      const token = yield* tokenFor(sim.baseUrl)
-      const created = yield* inbound(sim.baseUrl, token, message("u-exp"), "?prefetchConversationId=true")
-      const conversationId = created.body.conversationId as string
-      const { socket } = yield* openChannel(sim.baseUrl, token, [detailTopic(conversationId, "user.start")])
+      const { sim, token, conversationId, socket } = yield* watchConversation((id) => [detailTopic(id, "user.start")], simOptions(), "u-exp")
 
       yield* sim.expireTokens()
       const after = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${conversationId}`, { token })
@@ -327,10 +284,8 @@ describe("Genesys simulator: inbound Open Messaging", () => {
 
   it.scopedLive("typing events and receipts are validated and recorded", () =>
     Effect.gen(function* () {
-      const receiver = yield* makeReceiver()
-      const sim = yield* makeGenesysSim(simOptions(receiver.url))
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
+      const receiver = yield* webhookReceiver()
+      const { sim, token, conversationId } = yield* startConversation(simOptions(receiver.url))
       const from = { id: "u-1", idType: "Opaque" }
       const time = new Date().toISOString()
       const typing = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-1/inbound/open/event`, {
@@ -345,8 +300,8 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       expect(badTyping.status).toBe(400)
       expect(badTyping.body.message).toContain("events.0.typing.type")
 
-      yield* sim.agentJoin(body.conversationId)
-      const { webhookId } = yield* sim.agentSay(body.conversationId, { text: "hi" })
+      yield* sim.agentJoin(conversationId)
+      const { webhookId } = yield* sim.agentSay(conversationId, { text: "hi" })
       const receipt = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-1/inbound/open/receipt`, {
         token,
         body: { id: webhookId, channel: { to: from, time }, status: "Delivered", direction: "Outbound", isFinalReceipt: true }
@@ -367,13 +322,9 @@ describe("Genesys simulator: inbound Open Messaging", () => {
 describe("Genesys simulator: conversation resource and notifications", () => {
   it.scopedLive("agentJoin: user.start's eventTime is the participant's connectedTime; queue topic; users", () =>
     Effect.gen(function* () {
-      const sim = yield* makeGenesysSim(simOptions())
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      const conversationId = body.conversationId as string
-      const { socket } = yield* openChannel(sim.baseUrl, token, [
-        detailTopic(conversationId, "user.start"),
-        detailTopic(conversationId, "acd.end"),
+      const { sim, token, conversationId, socket } = yield* watchConversation((id) => [
+        detailTopic(id, "user.start"),
+        detailTopic(id, "acd.end"),
         "v2.routing.queues.q-1.conversations.messages"
       ])
 
@@ -405,10 +356,7 @@ describe("Genesys simulator: conversation resource and notifications", () => {
 
   it.scopedLive("notifications without a connected socket are lost; ping gets pong; heartbeats arrive", () =>
     Effect.gen(function* () {
-      const sim = yield* makeGenesysSim(simOptions(undefined, { heartbeatIntervalMs: 100 }))
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      const conversationId = body.conversationId as string
+      const { sim, token, conversationId } = yield* startConversation(simOptions(undefined, { heartbeatIntervalMs: 100 }))
       const topic = detailTopic(conversationId, "user.start")
       const channel = yield* call(`${sim.baseUrl}/api/v2/notifications/channels`, { token, method: "POST" })
       yield* call(`${sim.baseUrl}/api/v2/notifications/channels/${channel.body.id}/subscriptions`, { token, body: [{ id: topic }] })
@@ -432,14 +380,10 @@ describe("Genesys simulator: conversation resource and notifications", () => {
 
   it.scopedLive("PATCH disconnect ends everybody and publishes customer.end and user.end; PUT is not the method", () =>
     Effect.gen(function* () {
-      const sim = yield* makeGenesysSim(simOptions())
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      const conversationId = body.conversationId as string
-      const { socket } = yield* openChannel(sim.baseUrl, token, [
-        detailTopic(conversationId, "customer.end"),
-        detailTopic(conversationId, "user.end"),
-        detailTopic(conversationId, "acw")
+      const { sim, token, conversationId, socket } = yield* watchConversation((id) => [
+        detailTopic(id, "customer.end"),
+        detailTopic(id, "user.end"),
+        detailTopic(id, "acw")
       ])
       const agent = yield* sim.agentJoin(conversationId)
 
@@ -518,13 +462,11 @@ describe("Genesys simulator: conversation resource and notifications", () => {
 describe("Genesys simulator: outbound webhooks", () => {
   it.scopedLive("agentSay posts a base64-signed webhook, retries 503 byte-identically, and resends identically", () =>
     Effect.gen(function* () {
-      const receiver = yield* makeReceiver([503, 503])
-      const sim = yield* makeGenesysSim(simOptions(receiver.url))
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      const agent = yield* sim.agentJoin(body.conversationId, { userId: "agent-7", name: "Maria" })
+      const receiver = yield* webhookReceiver([503, 503])
+      const { sim, conversationId } = yield* startConversation(simOptions(receiver.url))
+      const agent = yield* sim.agentJoin(conversationId, { userId: "agent-7", name: "Maria" })
 
-      const said = yield* sim.agentSay(body.conversationId, {
+      const said = yield* sim.agentSay(conversationId, {
         text: "How can I help?",
         attachments: [{ url: "https://cdn.example.com/files/menu.pdf", mime: "application/pdf" }]
       })
@@ -534,7 +476,7 @@ describe("Genesys simulator: outbound webhooks", () => {
       const signature = hit!.headers["x-hub-signature-256"]
       expect(receiver.hits.every((h) => h.raw.equals(hit!.raw) && h.headers["x-hub-signature-256"] === signature)).toBe(true)
       expect(hit!.headers["content-type"]).toBe("application/json")
-      expect(hit!.headers["x-hub-signature-256"]).toBe(`sha256=${createHmac("sha256", WEBHOOK_SECRET).update(hit!.raw).digest("base64")}`)
+      expect(hit!.headers["x-hub-signature-256"]).toBe(hmac(WEBHOOK_SECRET, hit!.raw, "base64"))
       expect(JSON.parse(hit!.raw.toString("utf8"))).toMatchObject({
         id: said.webhookId,
         channel: {
@@ -555,10 +497,10 @@ describe("Genesys simulator: outbound webhooks", () => {
         ],
         direction: "Outbound",
         originatingEntity: "Human",
-        conversationId: body.conversationId
+        conversationId
       })
 
-      const typing = yield* sim.agentTyping(body.conversationId)
+      const typing = yield* sim.agentTyping(conversationId)
       expect(typing.status).toBe(200)
       expect(JSON.parse(receiver.hits[3]!.raw.toString("utf8"))).toMatchObject({
         type: "Event",
@@ -573,20 +515,16 @@ describe("Genesys simulator: outbound webhooks", () => {
 
   it.scopedLive("gives up after 5 retries and answers the last status", () =>
     Effect.gen(function* () {
-      const receiver = yield* makeReceiver([500, 500, 500, 500, 500, 500, 500])
-      const sim = yield* makeGenesysSim(simOptions(receiver.url, { webhookRetryDelayMs: 10 }))
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      yield* sim.agentJoin(body.conversationId)
-      const said = yield* sim.agentSay(body.conversationId, { text: "hi" })
+      const receiver = yield* webhookReceiver([500, 500, 500, 500, 500, 500, 500])
+      const { sim, conversationId } = yield* startConversation(simOptions(receiver.url, { webhookRetryDelayMs: 10 }))
+      yield* sim.agentJoin(conversationId)
+      const said = yield* sim.agentSay(conversationId, { text: "hi" })
       expect(said.status).toBe(500)
       expect(receiver.hits).toHaveLength(6)
-      const rejected = yield* makeReceiver([400])
-      const sim2 = yield* makeGenesysSim(simOptions(rejected.url))
-      const token2 = yield* tokenFor(sim2.baseUrl)
-      const second = yield* inbound(sim2.baseUrl, token2, message("u-1"), "?prefetchConversationId=true")
-      yield* sim2.agentJoin(second.body.conversationId)
-      expect((yield* sim2.agentSay(second.body.conversationId, { text: "hi" })).status).toBe(400)
+      const rejected = yield* webhookReceiver([400])
+      const second = yield* startConversation(simOptions(rejected.url))
+      yield* second.sim.agentJoin(second.conversationId)
+      expect((yield* second.sim.agentSay(second.conversationId, { text: "hi" })).status).toBe(400)
       expect(rejected.hits).toHaveLength(1)
     })
   )
@@ -732,11 +670,9 @@ describe("Genesys simulator: limits and failures", () => {
 describe("Genesys simulator: sandbox routes", () => {
   it.scopedLive("drives the agent over HTTP without auth", () =>
     Effect.gen(function* () {
-      const receiver = yield* makeReceiver()
-      const sim = yield* makeGenesysSim(simOptions(receiver.url))
-      const token = yield* tokenFor(sim.baseUrl)
-      const { body } = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
-      const base = `${sim.baseUrl}/sim/conversations/${body.conversationId}`
+      const receiver = yield* webhookReceiver()
+      const { sim, conversationId } = yield* startConversation(simOptions(receiver.url))
+      const base = `${sim.baseUrl}/sim/conversations/${conversationId}`
       expect((yield* call(`${base}/join`, { body: { userId: "agent-3", name: "Bo" } })).body).toMatchObject({ userId: "agent-3" })
       const said = yield* call(`${base}/say`, { body: { text: "hello from Bo" } })
       expect(said.body).toMatchObject({ status: 200 })

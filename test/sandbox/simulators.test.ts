@@ -1,78 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { createHmac } from "node:crypto"
-import { createServer, type IncomingHttpHeaders } from "node:http"
-import type { AddressInfo } from "node:net"
 import { makeEventPublisherSim } from "../../src/sandbox/eventPublisherSim.js"
 import { makeHbfBotSim } from "../../src/sandbox/hbfBotSim.js"
 import { makeHbfCoreSim } from "../../src/sandbox/hbfCoreSim.js"
 import { makeHbfLcmSim } from "../../src/sandbox/hbfLcmSim.js"
-
-// ---------------------------------------------------------------------------------------
-// helpers
-
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: any
-}
-
-/** `body`: an object is sent as JSON with Content-Type application/json; a string is sent as is. */
-const call = (
-  url: string,
-  init: { method?: string; token?: string; headers?: Record<string, string>; body?: unknown } = {}
-): Effect.Effect<Answer> =>
-  Effect.promise(async () => {
-    const headers: Record<string, string> = { ...init.headers }
-    if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`
-    let body: string | undefined
-    if (typeof init.body === "string") body = init.body
-    else if (init.body !== undefined) {
-      body = JSON.stringify(init.body)
-      headers["content-type"] ??= "application/json"
-    }
-    const response = await fetch(url, { method: init.method ?? (body === undefined ? "GET" : "POST"), headers, ...(body !== undefined ? { body } : {}) })
-    const text = await response.text()
-    return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) }
-  })
-
-const hmac = (secret: string, bytes: Uint8Array | string) => `sha256=${createHmac("sha256", secret).update(bytes).digest("hex")}`
-
-interface Hit {
-  readonly url: string
-  readonly headers: IncomingHttpHeaders
-  readonly raw: Buffer
-}
-
-/** A tiny node:http receiver standing in for the gateway: records exact bytes, answers 200 { accepted: 1 }. */
-const makeReceiver = Effect.acquireRelease(
-  Effect.async<{ url: string; hits: Array<Hit>; close: () => Promise<void> }>((resume) => {
-    const hits: Array<Hit> = []
-    const server = createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      req.on("data", (c: Buffer) => chunks.push(c))
-      req.on("end", () => {
-        hits.push({ url: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks) })
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ accepted: 1 }))
-      })
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resume(
-        Effect.succeed({
-          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          hits,
-          close: () =>
-            new Promise<void>((done) => {
-              server.closeAllConnections()
-              server.close(() => done())
-            })
-        })
-      )
-    )
-  }),
-  (receiver) => Effect.promise(receiver.close)
-)
+import { call, hmac, makeReceiver } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
 // hbf-core
@@ -287,7 +219,7 @@ describe("hbf-lcm simulator", () => {
 
   it.scopedLive("agent actions post signed webhooks; resend is byte-identical", () =>
     Effect.gen(function* () {
-      const gateway = yield* makeReceiver
+      const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
       const callbackUrl = `${gateway.url}/events/helvia-livechat`
       yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody(callbackUrl) })
@@ -351,7 +283,7 @@ describe("hbf-lcm simulator", () => {
 
   it.scopedLive("missed ends the request; an unreachable callback is a 502 LcmSimError", () =>
     Effect.gen(function* () {
-      const gateway = yield* makeReceiver
+      const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
       yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody(`${gateway.url}/events/helvia-livechat`) })
       yield* sim.missed("sess-1")
@@ -368,7 +300,7 @@ describe("hbf-lcm simulator", () => {
 
   it.scopedLive("sandbox agent routes drive the agent over HTTP without auth", () =>
     Effect.gen(function* () {
-      const gateway = yield* makeReceiver
+      const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
       yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody(`${gateway.url}/events/helvia-livechat`) })
       const agent = `${sim.baseUrl}/sandbox/agent/sess-1`

@@ -14,6 +14,7 @@ import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } fr
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { partitionOf } from "../../services/Outbox.js"
 import { ErrorBody, TokenGrant } from "./schemas.js"
 
 export class GenesysApiError extends Schema.TaggedError<GenesysApiError>()("GenesysApiError", {
@@ -42,6 +43,10 @@ export const credentialsOf = (config: GenesysConfig): GenesysCredentials => {
     clientSecret: config.clientSecret
   }
 }
+
+/** The partition whose owner runs the credential set's notifications channel. */
+export const partitionOfCredentials = (credentials: GenesysCredentials, partitions: number) =>
+  partitionOf(credentials.id, partitions)
 
 export interface AccessToken {
   readonly value: Redacted.Redacted<string>

@@ -20,9 +20,15 @@ import { isOpen } from "../../domain/stateMachine.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { Gateway } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
-import { partitionOf } from "../../services/Outbox.js"
 import { SessionStore } from "../../services/SessionStore.js"
-import { credentialsOf, GenesysApi, GenesysApiError, type GenesysApiService, type GenesysCredentials } from "./client.js"
+import {
+  credentialsOf,
+  GenesysApi,
+  GenesysApiError,
+  type GenesysApiService,
+  type GenesysCredentials,
+  partitionOfCredentials
+} from "./client.js"
 import { conversationOver, type DetailKind, mapConversation, mapDetailEvent, parseDetailTopic, topicsOf } from "./mapper.js"
 import { followKind } from "./provider.js"
 import { Conversation, DetailEvent, GenesysUser, NotificationChannel, NotificationFrame } from "./schemas.js"
@@ -319,7 +325,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
       api,
       ingest: (conversationId, events) => Effect.asVoid(gateway.ingest(alias, conversationId, events))
     }
-    const partitionOfCredentials = (credentials: GenesysCredentials) => partitionOf(credentials.id, coordinator.partitions)
+    const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
 
     const credentialsOfTenant = (tenantId: string) =>
       Effect.map(core.tenant(tenantId), (tenant) =>
@@ -333,7 +339,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         const running = channels.get(credentials.id)
         if (running !== undefined) return running.channel
         const channel = yield* startChannel(credentials, deps, scope)
-        channels.set(credentials.id, { partition: partitionOfCredentials(credentials), channel })
+        channels.set(credentials.id, { partition: partitionOf(credentials), channel })
         return channel
       })
 
@@ -342,7 +348,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         const session = yield* store.byConversation(alias, conversationId)
         if (Option.isNone(session) || !isOpen(session.value.status)) return false
         const credentials = yield* credentialsOfTenant(session.value.tenantId)
-        if (Option.isNone(credentials) || !owned.has(partitionOfCredentials(credentials.value))) return false
+        if (Option.isNone(credentials) || !owned.has(partitionOf(credentials.value))) return false
         yield* (yield* channelFor(credentials.value)).follow(conversationId)
         return true
       }).pipe(
@@ -358,7 +364,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         for (const session of yield* store.openSessions(partition)) {
           if (session.provider !== alias || session.providerConversationId === undefined) continue
           const credentials = yield* Effect.orElseSucceed(credentialsOfTenant(session.tenantId), () => Option.none())
-          if (Option.isNone(credentials) || !owned.has(partitionOfCredentials(credentials.value))) continue
+          if (Option.isNone(credentials) || !owned.has(partitionOf(credentials.value))) continue
           const entry = wanted.get(credentials.value.id) ?? { credentials: credentials.value, conversations: new Set<string>() }
           entry.conversations.add(session.providerConversationId)
           wanted.set(credentials.value.id, entry)

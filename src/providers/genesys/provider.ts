@@ -16,8 +16,7 @@ import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
-import { partitionOf } from "../../services/Outbox.js"
-import { credentialsOf, GenesysApi, type GenesysApiError } from "./client.js"
+import { credentialsOf, GenesysApi, type GenesysApiError, partitionOfCredentials } from "./client.js"
 import { mapOutboundWebhook } from "./mapper.js"
 import { EstimatedWaitTime, InboundAccepted, MessageDetails, OutboundWebhook, QueueObservations } from "./schemas.js"
 
@@ -27,10 +26,6 @@ export const signatureHeader = "x-hub-signature-256"
 
 /** The request kind that asks a credential set's owner to follow a conversation's notifications. */
 export const followKind = "genesys-follow"
-
-/** The partition whose owner runs a credential set's notifications channel. */
-export const partitionOfCredentials = (config: GenesysConfig, partitions: number) =>
-  partitionOf(credentialsOf(config).id, partitions)
 
 /** At most this many transcript entries reach the agent (the latest ones). */
 const TRANSCRIPT_ENTRIES = 50
@@ -135,7 +130,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
       const genesys = yield* genesysOf(config)
       const conversationId = session.providerConversationId
       if (conversationId === undefined) return
-      const partition = partitionOfCredentials(genesys, coordinator.partitions)
+      const partition = partitionOfCredentials(credentialsOf(genesys), coordinator.partitions)
       const outcome = yield* coordinator
         .askOwner(partition, { kind: followKind, subject: conversationId })
         .pipe(Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(500)) }))
