@@ -12,14 +12,8 @@
 import { Duration, Effect, Logger, LogLevel } from "effect"
 import { writeFileSync } from "node:fs"
 import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
-import {
-  eventually,
-  type Instance,
-  ownersCount,
-  sessionOwnedBy,
-  startCluster,
-  startCoordinator
-} from "../test/integration/clusterHarness.js"
+import { type Instance, ownersCount, sessionOwnedBy, startCluster, startCoordinator } from "../test/integration/clusterHarness.js"
+import { eventually } from "../test/eventually.js"
 import { deleteKeys, uniquePrefix } from "../test/integration/redis.js"
 
 const KILLS = Number(process.env["BENCH_KILLS"] ?? 5)

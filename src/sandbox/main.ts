@@ -4,12 +4,13 @@ import type { AppConfigValues } from "../services/AppConfig.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
 
-const walkthrough = (gateway: string, lcm: string, bot: string, token: string) => `
-hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, hbf-bot and event-publisher on loopback.
+const walkthrough = (gateway: string, lcm: string, genesys: string, bot: string, token: string) => `
+hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, hbf-bot and event-publisher on loopback.
   gateway          ${gateway}   (API docs: ${gateway}/docs)
   hbf-lcm (agent)  ${lcm}
+  Genesys Cloud    ${genesys}
   hbf-bot          ${bot}
-Demo tenants: demo-helvia (works end to end), demo-genesys, demo-cisco, demo-zendesk (their providers are not built yet).
+Demo tenants: demo-helvia and demo-genesys work end to end; demo-cisco and demo-zendesk (their providers are not built yet).
 
 A whole livechat, step by step:
   export TOKEN=${token}
@@ -28,6 +29,16 @@ A whole livechat, step by step:
   # 5. the agent ends the chat (or the user: curl -X DELETE ${gateway}/sessions/tenants/demo-helvia/subscribers/alice -H "authorization: Bearer $TOKEN")
   curl -s -X POST ${lcm}/sandbox/agent/$SESSION/end
   curl -s ${gateway}/subscribers/alice/livechat-state -H "authorization: Bearer $TOKEN"
+
+The same on Genesys Cloud (the simulator's agent; joins and the end reach the gateway on its notifications socket):
+  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-genesys","subHandle":"bob","user":{"name":"Bob"}}'
+  export CONVERSATION=<the providerConversationId from the answer>
+  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/join -d '{"name":"Maria"}'
+  curl -s -X POST ${gateway}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-genesys","subHandle":"bob","messageId":"m1","text":"Hello"}'
+  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/say -d '{"text":"Hi Bob"}'
+  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/end
 `
 
 export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Effect<never, E>) =>
@@ -36,7 +47,9 @@ export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Eff
       const port = yield* Config.option(Config.port("PORT"))
       const sandbox = yield* makeSandbox({ port: Option.getOrElse(port, () => 3000) })
       const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
-      yield* Console.log(walkthrough(`http://localhost:${sandbox.config.port}`, sandbox.lcm.baseUrl, sandbox.bot.baseUrl, token))
+      yield* Console.log(
+        walkthrough(`http://localhost:${sandbox.config.port}`, sandbox.lcm.baseUrl, sandbox.genesys.baseUrl, sandbox.bot.baseUrl, token)
+      )
       return yield* serve(sandbox.config)
     })
   )

@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createHmac } from "node:crypto"
 import { demoGenesys, demoTenants, genesysTenant } from "../../src/sandbox/demoTenants.js"
+import { eventually } from "../eventually.js"
 import { type Gateway, startGateway, stores } from "./harness.js"
 
 const tenantId = "demo-genesys"
@@ -223,6 +224,50 @@ describe("Genesys webhooks and faults", () => {
         [other.clientId, 202],
         [demoGenesys.clientId, 202]
       ])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("the user ending the livechat disconnects the Genesys conversation, and its topics are no longer followed", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGenesysGateway("memory")
+      const { conversationId, sessionId } = yield* open(gw, "hana")
+      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+      yield* eventsReach(gw, sessionId, 1)
+      const following = () => gw.genesys.channels().flatMap((c) => c.topics).filter((t) => t.includes(conversationId))
+      expect(following()).toHaveLength(4)
+      expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/hana`)).status).toBe(204)
+      const customer = gw.genesys.conversationOf(sessionId)!.participants.find((p) => p.purpose === "customer")
+      expect(customer).toMatchObject({ state: "disconnected" })
+      yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
+      expect(gw.bot.eventsOf(sessionId).at(-1)?.data).toEqual({ reason: "user" })
+      // Genesys' own account of the end (customer.end) is dropped as the session has ended; the topics go.
+      yield* Effect.sleep(Duration.millis(300))
+      expect(following()).toEqual([])
+      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "session.ended"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("the channel is renewed before its lifetime ends, and notifications keep coming", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway({ store: "memory", genesys: { channelLifetimeMs: 2_000 } })
+      const { conversationId, sessionId } = yield* open(gw, "ivan")
+      const created = () => gw.genesys.requests().filter((r) => r.method === "POST" && r.path === "/api/v2/notifications/channels").length
+      yield* eventually(
+        "the first channel connected",
+        Effect.sync(() => gw.genesys.channels().some((c) => c.connected)),
+        (connected) => connected
+      )
+      expect(created()).toBe(1)
+      yield* Effect.sleep(Duration.millis(2_500))
+      expect(created()).toBe(2)
+      const connected = gw.genesys.channels().filter((c) => c.connected)
+      expect(connected).toHaveLength(1)
+      expect(connected[0]!.topics.filter((t) => t.includes(conversationId))).toHaveLength(4)
+      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+      yield* eventsReach(gw, sessionId, 1)
+      expect(typesOf(gw, sessionId)).toEqual(["agent.joined"])
     }).pipe(Effect.scoped),
     30_000
   )

@@ -6,7 +6,8 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import type { Sandbox } from "../../src/sandbox/environment.js"
-import { eventually, ownersCount, startCluster } from "./clusterHarness.js"
+import { ownersCount, startCluster } from "./clusterHarness.js"
+import { eventually } from "../eventually.js"
 import { deleteKeys } from "./redis.js"
 
 const prefixes: Array<string> = []

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, HashMap, Logger } from "effect"
 import { Coordinator, type CoordinatorService, pollSessionNow } from "../../src/services/Coordinator.js"
 import { partitionOf } from "../../src/services/Outbox.js"
-import { eventually, type Poll, sessionOwnedBy, startCoordinator } from "./clusterHarness.js"
+import { type Poll, sessionOwnedBy, startCoordinator } from "./clusterHarness.js"
+import { eventually } from "../eventually.js"
 import { deleteKeys, uniquePrefix } from "./redis.js"
 
 const PARTITIONS = 8

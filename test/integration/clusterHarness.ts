@@ -1,5 +1,5 @@
 /** Cluster instances on one Redis (gateway processes, or bare coordinators in this process), for the cluster tests and benchmark. */
-import { Duration, Effect, Exit, Redacted, Scope } from "effect"
+import { Effect, Exit, Redacted, Scope } from "effect"
 import { redisCoordinator } from "../../src/cluster/RedisCoordinator.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
@@ -47,18 +47,6 @@ export const startCluster = Effect.gen(function* () {
     )
   return { sandbox, prefix, start, status, createSession }
 })
-
-/** Polls until `check` holds, failing with `what` after `timeout`. */
-export const eventually = <A>(what: string, probe: Effect.Effect<A>, check: (a: A) => boolean, timeout = Duration.seconds(10)) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(timeout)
-    for (;;) {
-      const value = yield* probe
-      if (check(value)) return value
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`${what}: not within ${Duration.format(timeout)}: ${JSON.stringify(value).slice(0, 500)}`)
-      yield* Effect.sleep(Duration.millis(100))
-    }
-  })
 
 export const ownersCount = (status: ClusterStatus) => {
   const counts: Record<string, number> = {}

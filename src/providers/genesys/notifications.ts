@@ -215,6 +215,8 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         )
         const socket = ++socketCount
         const ws = yield* openSocket(channel.connectUri, socket)
+        // A tick at the renewal time, in case it comes sooner than the next regular one.
+        yield* Effect.forkScoped(Effect.delay(Queue.offer(inbox, { _tag: "Tick" }), Duration.millis(Math.max(0, renewAt - Date.now()))))
         let subscribed = new Set(wanted)
         yield* call(HttpClientRequest.put(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(yield* topicsBody(subscribed))), Schema.Unknown)
         connected()
