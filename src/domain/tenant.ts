@@ -6,7 +6,8 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { BusinessHours } from "./businessHours.js"
 import { EventType, type ProviderAlias } from "./model.js"
 
-const Secret = Schema.Redacted(Schema.String)
+/** Secrets are never empty: an HMAC keyed with "" is one anybody can compute. */
+const Secret = Schema.Redacted(Schema.NonEmptyString)
 
 export const HelviaConfig = Schema.Struct({ webhookSecret: Secret })
 

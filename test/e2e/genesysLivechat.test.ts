@@ -55,7 +55,9 @@ describe.each(stores)("%s store", (store) => {
       expect(opening.text).toContain("Alice asked for an agent on webchat.")
       expect(opening.text).toContain("user: I want to change my plan")
       expect(opening.text).toContain("bot: Let me find you an agent")
-      expect(opening.metadata).toMatchObject({ queueId: demoGenesys.queueId, hbfSessionId: sessionId, hbfSubscriber: "alice", "metadata.plan": "basic" })
+      // The custom attributes land on the customer participant, where the flow and the agent's script read them.
+      const customer = conversation.participants.find((p) => p.purpose === "customer")!
+      expect(customer.attributes).toMatchObject({ queueId: demoGenesys.queueId, hbfSessionId: sessionId, hbfSubscriber: "alice", "metadata.plan": "basic" })
 
       yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
       yield* eventsReach(gw, sessionId, 1)

@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import {
   conversationOver,
+  graceEndsAt,
   mapConversation,
   mapDetailEvent,
   mapOutboundWebhook,
@@ -122,7 +123,7 @@ describe("Genesys notifications", () => {
     expect(start.topic).toEqual({ conversationId, kind: "user.start" })
     expect(mapDetailEvent(start.topic.kind, start.body, "Maria")).toEqual([
       {
-        id: `genesys-livechat:${conversationId}:agent:u-1:joined:${joinedAt}`,
+        id: `genesys-livechat:${conversationId}:participant:p-agent:joined`,
         occurredAt: "2026-11-26T09:58:00.000Z",
         type: "agent.joined",
         data: { agent: { id: "u-1", name: "Maria" } }
@@ -157,11 +158,17 @@ describe("Genesys notifications", () => {
       ]
     }
     const fromNotifications = [
-      ...mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, userId: "u-1" }, "Maria"),
-      ...mapDetailEvent("user.end", { eventTime: leftAt, conversationId, userId: "u-1", disconnectType: "CLIENT" }),
+      ...mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, participantId: "p-agent", userId: "u-1" }, "Maria"),
+      ...mapDetailEvent("user.end", { eventTime: leftAt, conversationId, participantId: "p-agent", userId: "u-1", disconnectType: "CLIENT" }),
       ...mapDetailEvent("customer.end", { eventTime: leftAt, conversationId, disconnectType: "PEER" })
     ]
     expect(mapConversation(conversation)).toEqual(fromNotifications)
+  })
+
+  it("a notification without a participant id names the join by the user and the instant", () => {
+    expect(mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, userId: "u-1" }).map((e) => e.id)).toEqual([
+      `genesys-livechat:${conversationId}:agent:u-1:${joinedAt}:joined`
+    ])
   })
 
   it("a conversation is over when the customer is gone, or the last agent left without a transfer and no agent came within the grace", () => {
@@ -190,6 +197,11 @@ describe("Genesys notifications", () => {
     expect(conversationOver(conv({ ...customer, state: "disconnected", disconnectType: "peer" }, agent("connected")), leftAt, grace)?.id).toBe(
       `genesys-livechat:${conversationId}:ended`
     )
+    // When to look again: only for a plain leave of the last agent.
+    expect(graceEndsAt(conv(customer, agent("disconnected", "client")), grace)).toBe(leftAt + grace)
+    expect(graceEndsAt(conv(customer, agent("disconnected", "transfer")), grace)).toBeUndefined()
+    expect(graceEndsAt(conv(customer, agent("connected")), grace)).toBeUndefined()
+    expect(graceEndsAt(conv(customer, agent("disconnected", "client", { startAcwTime: "2026-11-26T09:59:31.000Z" })), grace)).toBeUndefined()
   })
 })
 

@@ -10,7 +10,7 @@
  *   a message could reach the agent twice.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -75,12 +75,15 @@ export const genesysApiLimits = {
   /** Retries of an idempotent call after a transport failure or a 5xx. */
   transientRetries: 2,
   /** Retry-After when a 429 gives none. */
-  defaultRetryAfter: Duration.seconds(1)
+  defaultRetryAfter: Duration.seconds(1),
+  /** A 429 asking to wait longer than this fails the call at once instead. */
+  maxRetryAfter: Duration.seconds(60)
 }
 
 interface CredentialState {
   token: AccessToken | undefined
-  readonly refresh: Effect.Semaphore
+  /** The grant in flight, shared by every call that needs a token meanwhile (its failure too). */
+  granting: Deferred.Deferred<AccessToken, GenesysApiError> | undefined
   readonly slots: Effect.Semaphore
   /** No call before this time (epoch ms): the last 429's Retry-After. */
   blockedUntil: number
@@ -116,7 +119,7 @@ export const GenesysApiLive = Layer.effect(
       if (state === undefined) {
         state = {
           token: undefined,
-          refresh: Effect.unsafeMakeSemaphore(1),
+          granting: undefined,
           slots: Effect.unsafeMakeSemaphore(genesysApiLimits.maxInFlight),
           blockedUntil: 0
         }
@@ -157,19 +160,21 @@ export const GenesysApiLive = Layer.effect(
         return { value: Redacted.make(token.access_token), expiresAt: usableUntil(grantedAt, token.expires_in) }
       })
 
-    /** The cached token, or a new one: one grant in flight per credential set. */
+    /** The cached token, or a new one: one grant in flight per credential set, its outcome shared. */
     const tokenOf = (credentials: GenesysCredentials) => {
       const state = stateOf(credentials)
-      const cached = () => (state.token !== undefined && state.token.expiresAt > Date.now() ? state.token : undefined)
       return Effect.suspend(() => {
-        const token = cached()
-        if (token !== undefined) return Effect.succeed(token)
-        return state.refresh.withPermits(1)(
-          Effect.suspend(() => {
-            const fresh = cached()
-            if (fresh !== undefined) return Effect.succeed(fresh)
-            return Effect.tap(grant(credentials), (granted) => Effect.sync(() => void (state.token = granted)))
-          })
+        if (state.token !== undefined && state.token.expiresAt > Date.now()) return Effect.succeed(state.token)
+        if (state.granting !== undefined) return Deferred.await(state.granting)
+        const granting = Deferred.unsafeMake<AccessToken, GenesysApiError>(FiberId.none)
+        state.granting = granting
+        return grant(credentials).pipe(
+          Effect.tap((granted) => Effect.sync(() => void (state.token = granted))),
+          Effect.exit,
+          Effect.flatMap((exit) => Effect.zipRight(Deferred.done(granting, exit), exit)),
+          // A caller interrupted mid-grant must not leave the others waiting for good.
+          Effect.onInterrupt(() => Deferred.fail(granting, new GenesysApiError({ message: "Genesys login was abandoned; try again" }))),
+          Effect.ensuring(Effect.sync(() => void (state.granting = undefined)))
         )
       })
     }
@@ -180,14 +185,19 @@ export const GenesysApiLive = Layer.effect(
         return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
       })
 
+    /** Holds the credential set back for the 429's Retry-After; false when that is too long to wait. */
     const holdBack = (state: CredentialState, credentials: GenesysCredentials, response: HttpClientResponse.HttpClientResponse) =>
       Effect.suspend(() => {
         const wait = Option.getOrElse(retryAfterOf(response), () => genesysApiLimits.defaultRetryAfter)
+        if (Duration.greaterThan(wait, genesysApiLimits.maxRetryAfter)) return Effect.succeed(false)
         state.blockedUntil = Math.max(state.blockedUntil, Date.now() + Duration.toMillis(wait))
-        return Effect.logWarning("Genesys rate limit: holding this credential set back", {
-          credentials: credentials.id,
-          retryAfterMs: Duration.toMillis(wait)
-        })
+        return Effect.as(
+          Effect.logWarning("Genesys rate limit: holding this credential set back", {
+            credentials: credentials.id,
+            retryAfterMs: Duration.toMillis(wait)
+          }),
+          true
+        )
       })
 
     const call = <A, I>(
@@ -225,8 +235,7 @@ export const GenesysApiLive = Layer.effect(
             if (state.token === token) state.token = undefined
             return yield* attempt(true, limited, transient)
           }
-          if (response.status === 429 && limited < genesysApiLimits.rateLimitRetries) {
-            yield* holdBack(state, credentials, response)
+          if (response.status === 429 && limited < genesysApiLimits.rateLimitRetries && (yield* holdBack(state, credentials, response))) {
             return yield* attempt(refreshed, limited + 1, transient)
           }
           if (response.status >= 500 && retriable && transient < genesysApiLimits.transientRetries) {

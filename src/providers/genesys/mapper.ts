@@ -1,9 +1,11 @@
 /**
  * Genesys Cloud -> normalized events. Agent messages and typing come on the outbound
  * webhook; joins, leaves and the end come from notifications or, after a gap in them, from
- * re-reading the conversation. Both of those paths derive the same event ids (the agent's
- * user id and the instant of the change), so whichever sees a change first wins and the
- * other is dropped as seen.
+ * re-reading the conversation. Both of those paths name a join or leave by the agent's
+ * participant id (a new one for every join), so whichever sees a change first wins and the
+ * other is dropped as seen. A notification without a participant id (PROVIDERS.md does not
+ * promise one) falls back to the user id and the instant; the state machine then still
+ * drops a second join of the agent who has the chat.
  */
 import type { Agent, EndReason, ProviderEvent } from "../../domain/model.js"
 import type { Conversation, DetailEvent, OutboundWebhook, Participant } from "./schemas.js"
@@ -46,16 +48,26 @@ const endReasonOf = (disconnectType: string | undefined): EndReason => {
 
 const agentOf = (userId: string, name: string | undefined): Agent => ({ id: userId, ...(name !== undefined ? { name } : {}) })
 
-const joined = (conversationId: string, userId: string, at: number, name: string | undefined): ProviderEvent => ({
-  id: eventId(conversationId, "agent", userId, "joined", at),
+/** Who joined or left: the participant id where known, else the user id and the instant. */
+const legOf = (participantId: string | undefined, userId: string, at: number) =>
+  participantId !== undefined ? ["participant", participantId] : ["agent", userId, at]
+
+const joined = (conversationId: string, leg: ReadonlyArray<string | number>, userId: string, at: number, name: string | undefined): ProviderEvent => ({
+  id: eventId(conversationId, ...leg, "joined"),
   occurredAt: iso(at),
   type: "agent.joined",
   data: { agent: agentOf(userId, name) }
 })
 
 /** An agent left; after a transfer the request waits in the queue again. */
-const left = (conversationId: string, userId: string, at: number, disconnectType: string | undefined): ReadonlyArray<ProviderEvent> => {
-  const base = eventId(conversationId, "agent", userId, "left", at)
+const left = (
+  conversationId: string,
+  leg: ReadonlyArray<string | number>,
+  userId: string,
+  at: number,
+  disconnectType: string | undefined
+): ReadonlyArray<ProviderEvent> => {
+  const base = eventId(conversationId, ...leg, "left")
   const leave: ProviderEvent = { id: base, occurredAt: iso(at), type: "agent.left", data: { agent: { id: userId } } }
   return isTransfer(disconnectType)
     ? [leave, { id: `${base}:queued`, occurredAt: iso(at), type: "request.queued", data: {} }]
@@ -74,9 +86,13 @@ export const ended = (conversationId: string, at: number, reason: EndReason): Pr
 export const mapDetailEvent = (kind: DetailKind, body: DetailEvent, agentName?: string): ReadonlyArray<ProviderEvent> => {
   switch (kind) {
     case "user.start":
-      return body.userId === undefined ? [] : [joined(body.conversationId, body.userId, body.eventTime, agentName)]
+      return body.userId === undefined
+        ? []
+        : [joined(body.conversationId, legOf(body.participantId, body.userId, body.eventTime), body.userId, body.eventTime, agentName)]
     case "user.end":
-      return body.userId === undefined ? [] : left(body.conversationId, body.userId, body.eventTime, body.disconnectType)
+      return body.userId === undefined
+        ? []
+        : left(body.conversationId, legOf(body.participantId, body.userId, body.eventTime), body.userId, body.eventTime, body.disconnectType)
     case "customer.end":
       return [ended(body.conversationId, body.eventTime, endReasonOf(body.disconnectType))]
     case "acw":
@@ -97,10 +113,11 @@ export const mapConversation = (conversation: Conversation): ReadonlyArray<Provi
   for (const p of conversation.participants) {
     if (p.purpose === "agent" && p.user !== undefined) {
       const connectedAt = timeOf(p.connectedTime)
-      if (connectedAt !== undefined) events.push({ at: connectedAt, event: joined(conversation.id, p.user.id, connectedAt, p.name) })
+      const leg = ["participant", p.id]
+      if (connectedAt !== undefined) events.push({ at: connectedAt, event: joined(conversation.id, leg, p.user.id, connectedAt, p.name) })
       const endedAt = timeOf(p.endTime)
       if (isDisconnected(p) && endedAt !== undefined) {
-        for (const event of left(conversation.id, p.user.id, endedAt, p.disconnectType)) events.push({ at: endedAt, event })
+        for (const event of left(conversation.id, leg, p.user.id, endedAt, p.disconnectType)) events.push({ at: endedAt, event })
       }
     }
     if (p.purpose === "customer" && isDisconnected(p)) {
@@ -113,6 +130,18 @@ export const mapConversation = (conversation: Conversation): ReadonlyArray<Provi
     .map((e, i) => ({ ...e, i }))
     .sort((a, b) => a.at - b.at || Number(a.event.type === "session.ended") - Number(b.event.type === "session.ended") || a.i - b.i)
     .map((e) => e.event)
+}
+
+/**
+ * When a plain leave of the last agent turns into the conversation's end, if no agent joins
+ * by then: the time to look again. Undefined when no such leave is pending.
+ */
+export const graceEndsAt = (conversation: Conversation, graceMs: number): number | undefined => {
+  const agents = conversation.participants.filter((p) => p.purpose === "agent")
+  if (agents.length === 0 || agents.some((p) => !isDisconnected(p))) return undefined
+  const last = agents.reduce((a, b) => ((timeOf(b.endTime) ?? 0) > (timeOf(a.endTime) ?? 0) ? b : a))
+  const leftAt = timeOf(last.endTime)
+  return isTransfer(last.disconnectType) || last.startAcwTime !== undefined || leftAt === undefined ? undefined : leftAt + graceMs
 }
 
 /**

@@ -29,7 +29,17 @@ import {
   type GenesysCredentials,
   partitionOfCredentials
 } from "./client.js"
-import { conversationOver, type DetailKind, mapConversation, mapDetailEvent, parseDetailTopic, topicsOf } from "./mapper.js"
+import {
+  conversationOver,
+  detailKinds,
+  type DetailKind,
+  ended,
+  graceEndsAt,
+  mapConversation,
+  mapDetailEvent,
+  parseDetailTopic,
+  topicsOf
+} from "./mapper.js"
 import { followKind } from "./provider.js"
 import { Conversation, DetailEvent, GenesysUser, NotificationChannel, NotificationFrame } from "./schemas.js"
 
@@ -47,7 +57,9 @@ export const notificationTimings = {
   reconnectBase: Duration.millis(500),
   reconnectMax: Duration.seconds(30),
   /** Genesys' limit; a channel follows at most this many topics (4 per conversation). */
-  topicsPerChannel: 1000
+  topicsPerChannel: 1000,
+  /** A conversation Genesys answers 404 for this many re-reads in a row is gone. */
+  notFoundLimit: 3
 }
 
 type Input =
@@ -68,12 +80,16 @@ interface ChannelDeps {
 
 interface Channel {
   readonly follow: (conversationId: string) => Effect.Effect<void>
-  readonly replace: (conversationIds: ReadonlySet<string>) => Effect.Effect<void>
+  /** Follows exactly these (a snapshot of the store taken at `since`, epoch ms), keeping what was followed after it. */
+  readonly replace: (conversationIds: ReadonlySet<string>, since: number) => Effect.Effect<void>
   readonly stop: Effect.Effect<void>
 }
 
 /** Why a connected channel ended, to log and to decide how soon to connect again. */
 type CycleEnd = "socket closed" | "socket closing announced" | "socket silent" | "renewal due" | "nothing to follow"
+
+/** How many conversations one channel can follow (Genesys' topic limit, four topics each). */
+const conversationsPerChannel = Math.floor(notificationTimings.topicsPerChannel / detailKinds.length)
 
 /** The channel of one credential set: connects, follows, reconnects with backoff, renews. */
 const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
@@ -81,12 +97,22 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
     const { api } = deps
     const inbox = yield* Queue.unbounded<Input>()
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-    /** What should be followed; the cycle brings the channel's subscriptions in line with it. */
-    let wanted = new Set<string>()
+    /** What should be followed, in the order it was asked for; the cycle brings the subscriptions in line with it. */
+    const wanted = new Map<string, number>()
     /** Conversations whose events could not be ingested, re-read at the next tick. */
     const dirty = new Set<string>()
+    /** Conversations with a re-read scheduled (a plain agent leave waiting out its grace). */
+    const checking = new Set<string>()
+    /** Consecutive re-reads that Genesys answered 404. */
+    const missing = new Map<string, number>()
     const names = new Map<string, string | undefined>()
     let socketCount = 0
+
+    const unfollow = (conversationId: string) => {
+      wanted.delete(conversationId)
+      dirty.delete(conversationId)
+      missing.delete(conversationId)
+    }
 
     const call = <A, I>(request: HttpClientRequest.HttpClientRequest, answer: Schema.Schema<A, I>) =>
       api.call(credentials, request, answer)
@@ -96,25 +122,42 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         ? Effect.succeed(names.get(userId))
         : call(HttpClientRequest.get(`/api/v2/users/${encodeURIComponent(userId)}`), GenesysUser).pipe(
             Effect.map((user) => user.name),
-            Effect.orElseSucceed(() => undefined),
-            Effect.tap((name) => Effect.sync(() => void names.set(userId, name)))
+            Effect.tap((name) => Effect.sync(() => void names.set(userId, name))),
+            // Not remembered: the next join asks again.
+            Effect.orElseSucceed(() => undefined)
           )
 
+    /** Ingests with a few retries; answers whether the events are stored (else the conversation is re-read later). */
     const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>
       events.length === 0
-        ? Effect.void
+        ? Effect.succeed(true)
         : deps.ingest(conversationId, events).pipe(
             Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
+            Effect.as(true),
             Effect.catchAll((e) =>
-              Effect.zipRight(
-                Effect.logWarning("could not ingest Genesys events; the conversation is re-read later", { conversationId, reason: e.message }),
-                Effect.sync(() => void dirty.add(conversationId))
+              Effect.as(
+                Effect.zipRight(
+                  Effect.logWarning("could not ingest Genesys events; the conversation is re-read later", { conversationId, reason: e.message }),
+                  Effect.sync(() => void dirty.add(conversationId))
+                ),
+                false
               )
             )
           )
 
-    const checkLater = (conversationId: string, after: Duration.Duration) =>
-      Effect.asVoid(Effect.forkIn(Effect.delay(Queue.offer(inbox, { _tag: "Check", conversationId }), after), scope))
+    /** One pending re-read per conversation, at `at` (epoch ms). */
+    const checkAt = (conversationId: string, at: number) =>
+      checking.has(conversationId)
+        ? Effect.void
+        : Effect.zipRight(
+            Effect.sync(() => void checking.add(conversationId)),
+            Effect.asVoid(
+              Effect.forkIn(
+                Effect.delay(Queue.offer(inbox, { _tag: "Check", conversationId }), Duration.millis(Math.max(0, at - Date.now()))),
+                scope
+              )
+            )
+          )
 
     /** Re-reads a conversation: ingests what it shows, and stops following it once it is over. */
     const reconcile = (conversationId: string) =>
@@ -123,30 +166,32 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           call(HttpClientRequest.get(`/api/v2/conversations/messages/${encodeURIComponent(conversationId)}`), Conversation)
         )
         if (Either.isLeft(read)) {
-          if (read.left.status === 404) {
-            yield* Effect.logWarning("Genesys no longer knows a followed conversation; no longer following it", { conversationId })
-            wanted.delete(conversationId)
-            return
-          }
           dirty.add(conversationId)
-          return yield* Effect.logWarning("could not re-read a Genesys conversation; trying again later", { conversationId, reason: read.left.message })
-        }
-        dirty.delete(conversationId)
-        const conversation = read.right
-        const events = [...mapConversation(conversation)]
-        const now = Date.now()
-        const over = conversationOver(conversation, now, Duration.toMillis(notificationTimings.agentLeftGrace))
-        if (over !== undefined && !events.some((e) => e.id === over.id)) events.push(over)
-        yield* ingest(conversationId, events)
-        if (over !== undefined) {
-          wanted.delete(conversationId)
+          if (read.left.status !== 404) {
+            return yield* Effect.logWarning("could not re-read a Genesys conversation; trying again later", { conversationId, reason: read.left.message })
+          }
+          // A new conversation may not be readable yet; one Genesys keeps denying is gone, and so is its livechat.
+          const denials = (missing.get(conversationId) ?? 0) + 1
+          missing.set(conversationId, denials)
+          if (denials < notificationTimings.notFoundLimit) return
+          yield* Effect.logWarning("Genesys no longer knows a followed conversation; ending its livechat", { conversationId })
+          if (yield* ingest(conversationId, [ended(conversationId, Date.now(), "provider")])) unfollow(conversationId)
           return
         }
-        // Every agent gone by a plain leave: over unless one joins within the grace.
-        const agents = conversation.participants.filter((p) => p.purpose === "agent")
-        if (agents.length > 0 && agents.every((p) => p.state === "disconnected" || p.state === "terminated")) {
-          yield* checkLater(conversationId, notificationTimings.agentLeftGrace)
+        dirty.delete(conversationId)
+        missing.delete(conversationId)
+        const conversation = read.right
+        const events = [...mapConversation(conversation)]
+        const graceMs = Duration.toMillis(notificationTimings.agentLeftGrace)
+        const over = conversationOver(conversation, Date.now(), graceMs)
+        if (over !== undefined && !events.some((e) => e.id === over.id)) events.push(over)
+        const stored = yield* ingest(conversationId, events)
+        if (over !== undefined) {
+          if (stored) unfollow(conversationId)
+          return
         }
+        const lookAgainAt = graceEndsAt(conversation, graceMs)
+        if (lookAgainAt !== undefined) yield* checkAt(conversationId, lookAgainAt)
       })
 
     const onDetail = (kind: DetailKind, conversationId: string, body: unknown) =>
@@ -158,47 +203,46 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           return yield* reconcile(conversationId)
         }
         const name = kind === "user.start" && detail.right.userId !== undefined ? yield* agentName(detail.right.userId) : undefined
-        yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name))
-        if (kind === "customer.end") wanted.delete(conversationId)
-        else if (kind === "acw") yield* reconcile(conversationId)
-        else if (kind === "user.end" && !detail.right.disconnectType?.toLowerCase().startsWith("transfer")) {
-          yield* checkLater(conversationId, notificationTimings.agentLeftGrace)
+        const stored = yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name))
+        if (kind === "customer.end") {
+          if (stored) unfollow(conversationId)
+        } else if (kind === "acw") {
+          yield* reconcile(conversationId)
+        } else if (kind === "user.end" && !detail.right.disconnectType?.toLowerCase().startsWith("transfer")) {
+          yield* checkAt(conversationId, detail.right.eventTime + Duration.toMillis(notificationTimings.agentLeftGrace))
         }
       })
 
     const subscriptions = (channelId: string) => `/api/v2/notifications/channels/${encodeURIComponent(channelId)}/subscriptions`
-    const topicsBody = (conversationIds: Iterable<string>) => {
-      const topics = [...conversationIds].flatMap(topicsOf)
-      if (topics.length > notificationTimings.topicsPerChannel) {
-        return Effect.as(
-          Effect.logError("more open Genesys conversations than one notifications channel can follow; some are not followed", {
-            credentials: credentials.id,
-            topics: topics.length
-          }),
-          topics.slice(0, notificationTimings.topicsPerChannel).map((id) => ({ id }))
-        )
-      }
-      return Effect.succeed(topics.map((id) => ({ id })))
+    const topicsBody = (conversationIds: Iterable<string>) => [...conversationIds].flatMap(topicsOf).map((id) => ({ id }))
+
+    /** What one channel can follow: the conversations asked for first, up to its topic limit. */
+    const followable = () => {
+      const conversations = [...wanted.keys()]
+      return { conversations: new Set(conversations.slice(0, conversationsPerChannel)), overflow: Math.max(0, conversations.length - conversationsPerChannel) }
     }
 
+    /** Opens the socket; interruptible (a hand-over does not wait out a slow handshake), closed with the cycle's scope. */
     const openSocket = (uri: string, socket: number) =>
-      Effect.acquireRelease(
-        Effect.async<WebSocket, GenesysApiError>((resume) => {
-          const ws = new WebSocket(uri, { handshakeTimeout: 10_000 })
-          let settled = false
-          ws.on("message", (data) => Queue.unsafeOffer(inbox, { _tag: "Frame", socket, text: String(data) }))
-          ws.on("close", () => Queue.unsafeOffer(inbox, { _tag: "Closed", socket }))
-          ws.on("open", () => {
-            settled = true
-            resume(Effect.succeed(ws))
+      Effect.uninterruptibleMask((restore) =>
+        restore(
+          Effect.async<WebSocket, GenesysApiError>((resume) => {
+            const ws = new WebSocket(uri, { handshakeTimeout: 10_000 })
+            let settled = false
+            ws.on("message", (data) => Queue.unsafeOffer(inbox, { _tag: "Frame", socket, text: String(data) }))
+            ws.on("close", () => Queue.unsafeOffer(inbox, { _tag: "Closed", socket }))
+            ws.on("open", () => {
+              settled = true
+              resume(Effect.succeed(ws))
+            })
+            ws.on("error", (error) => {
+              if (settled) return
+              settled = true
+              resume(Effect.fail(new GenesysApiError({ message: `the notifications socket did not open: ${error.message}` })))
+            })
+            return Effect.sync(() => ws.terminate())
           })
-          ws.on("error", (error) => {
-            if (settled) return
-            settled = true
-            resume(Effect.fail(new GenesysApiError({ message: `the notifications socket did not open: ${error.message}` })))
-          })
-        }),
-        (ws) => Effect.sync(() => ws.terminate())
+        ).pipe(Effect.tap((ws) => Effect.addFinalizer(() => Effect.sync(() => ws.terminate()))))
       )
 
     /** One connected channel, from its creation to its end; answers why it ended. */
@@ -217,23 +261,44 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         const ws = yield* openSocket(channel.connectUri, socket)
         // A tick at the renewal time, in case it comes sooner than the next regular one.
         yield* Effect.forkScoped(Effect.delay(Queue.offer(inbox, { _tag: "Tick" }), Duration.millis(Math.max(0, renewAt - Date.now()))))
-        let subscribed = new Set(wanted)
-        yield* call(HttpClientRequest.put(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(yield* topicsBody(subscribed))), Schema.Unknown)
+        let subscribed = new Set<string>()
+        let overflowReported = 0
+        /** Brings the subscriptions in line with what is wanted, and re-reads what was just added. */
+        const align = Effect.gen(function* () {
+          const { conversations, overflow } = followable()
+          if (overflow > 0 && overflow !== overflowReported) {
+            overflowReported = overflow
+            yield* Effect.logError("more open Genesys conversations than one notifications channel can follow; the latest are not followed", {
+              credentials: credentials.id,
+              notFollowed: overflow
+            })
+          }
+          const added = [...conversations].filter((c) => !subscribed.has(c))
+          const removed = [...subscribed].filter((c) => !conversations.has(c))
+          if (removed.length > 0 || subscribed.size === 0) {
+            yield* call(HttpClientRequest.put(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(topicsBody(conversations))), Schema.Unknown)
+          } else if (added.length > 0) {
+            yield* call(HttpClientRequest.post(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(topicsBody(added))), Schema.Unknown)
+          }
+          const wasEmpty = subscribed.size === 0
+          subscribed = conversations
+          // What happened before a conversation's topics were followed is only in the conversation itself.
+          yield* Effect.forEach(wasEmpty ? [...conversations] : added, reconcile, { discard: true })
+        })
+        yield* align
         connected()
         yield* Effect.logInfo("Genesys notifications connected", { credentials: credentials.id, conversations: subscribed.size })
-        // What happened while no socket listened is only in the conversations themselves.
-        yield* Effect.forEach([...subscribed], reconcile, { discard: true })
         let lastFrameAt = Date.now()
         let lastPingAt = Date.now()
         for (;;) {
           const input = yield* Queue.take(inbox)
           switch (input._tag) {
             case "Frame": {
-              if (input.socket !== socket) break
-              lastFrameAt = Date.now()
+              // Frames of an earlier socket of this channel still count: ids make repeats harmless.
+              if (input.socket === socket) lastFrameAt = Date.now()
               const frame = decodeFrame(input.text)
               if (Either.isLeft(frame)) break
-              if (frame.right.topicName === "v2.system.socket_closing") return "socket closing announced" satisfies CycleEnd
+              if (frame.right.topicName === "v2.system.socket_closing" && input.socket === socket) return "socket closing announced" satisfies CycleEnd
               const detail = parseDetailTopic(frame.right.topicName)
               if (detail !== undefined) yield* onDetail(detail.kind, detail.conversationId, frame.right.eventBody)
               break
@@ -242,6 +307,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
               if (input.socket === socket) return "socket closed" satisfies CycleEnd
               break
             case "Check":
+              checking.delete(input.conversationId)
               if (wanted.has(input.conversationId)) yield* reconcile(input.conversationId)
               break
             case "Tick": {
@@ -253,23 +319,17 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
                 lastPingAt = now
                 ws.send(JSON.stringify({ message: "ping" }))
               }
-              for (const conversationId of [...dirty]) if (wanted.has(conversationId)) yield* reconcile(conversationId)
+              for (const conversationId of [...dirty]) {
+                if (wanted.has(conversationId)) yield* reconcile(conversationId)
+                else dirty.delete(conversationId)
+              }
               break
             }
             case "Changed":
               break
           }
           // Follow and unfollow, whatever woke the loop (a notification may have ended a conversation).
-          const added = [...wanted].filter((c) => !subscribed.has(c))
-          const removed = [...subscribed].filter((c) => !wanted.has(c))
-          if (removed.length > 0) {
-            yield* call(HttpClientRequest.put(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(yield* topicsBody(wanted))), Schema.Unknown)
-          } else if (added.length > 0) {
-            yield* call(HttpClientRequest.post(subscriptions(channel.id)).pipe(HttpClientRequest.bodyUnsafeJson(yield* topicsBody(added))), Schema.Unknown)
-          }
-          subscribed = new Set(wanted)
-          // A conversation may have changed before its topics were followed.
-          yield* Effect.forEach(added, reconcile, { discard: true })
+          yield* align
           if (wanted.size === 0) return "nothing to follow" satisfies CycleEnd
         }
       }).pipe(Effect.scoped)
@@ -300,8 +360,22 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
     const fibers = [yield* Effect.forkIn(run, scope), yield* Effect.forkIn(ticker, scope)]
     const changed = Queue.offer(inbox, { _tag: "Changed" })
     const channel: Channel = {
-      follow: (conversationId) => Effect.zipRight(Effect.sync(() => void wanted.add(conversationId)), changed),
-      replace: (conversationIds) => Effect.zipRight(Effect.sync(() => void (wanted = new Set(conversationIds))), changed),
+      follow: (conversationId) =>
+        Effect.zipRight(
+          Effect.sync(() => void (wanted.has(conversationId) || wanted.set(conversationId, Date.now()))),
+          changed
+        ),
+      replace: (conversationIds, since) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            for (const [conversationId, followedAt] of wanted) {
+              // Followed after the snapshot was taken: newer than what the snapshot knows.
+              if (!conversationIds.has(conversationId) && followedAt < since) unfollow(conversationId)
+            }
+            for (const conversationId of conversationIds) if (!wanted.has(conversationId)) wanted.set(conversationId, Date.now())
+          }),
+          changed
+        ),
       stop: Effect.zipRight(Fiber.interruptAll(fibers), Scope.close(scope, Exit.void))
     }
     return channel
@@ -336,22 +410,32 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
           : Option.none()
       )
 
+    /** Starting and stopping channels, one at a time: ownership is checked and acted on together. */
+    const channelsLock = yield* Effect.makeSemaphore(1)
+
+    /** The credential set's channel, started if need be; none when this instance does not own its partition (any more). */
     const channelFor = (credentials: GenesysCredentials) =>
-      Effect.gen(function* () {
-        const running = channels.get(credentials.id)
-        if (running !== undefined) return running.channel
-        const channel = yield* startChannel(credentials, deps, scope)
-        channels.set(credentials.id, { partition: partitionOf(credentials), channel })
-        return channel
-      })
+      channelsLock.withPermits(1)(
+        Effect.gen(function* () {
+          const partition = partitionOf(credentials)
+          if (!owned.has(partition)) return Option.none<Channel>()
+          const running = channels.get(credentials.id)
+          if (running !== undefined) return Option.some(running.channel)
+          const channel = yield* startChannel(credentials, deps, scope)
+          channels.set(credentials.id, { partition, channel })
+          return Option.some(channel)
+        })
+      )
 
     const follow = (conversationId: string) =>
       Effect.gen(function* () {
         const session = yield* store.byConversation(alias, conversationId)
         if (Option.isNone(session) || !isOpen(session.value.status)) return false
         const credentials = yield* credentialsOfTenant(session.value.tenantId)
-        if (Option.isNone(credentials) || !owned.has(partitionOf(credentials.value))) return false
-        yield* (yield* channelFor(credentials.value)).follow(conversationId)
+        if (Option.isNone(credentials)) return false
+        const channel = yield* channelFor(credentials.value)
+        if (Option.isNone(channel)) return false
+        yield* channel.value.follow(conversationId)
         return true
       }).pipe(
         Effect.catchAll((e) =>
@@ -359,25 +443,37 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         )
       )
 
-    /** Every open Genesys conversation of a credential set served here, from the store. */
+    /**
+     * Every open Genesys conversation of a credential set served here, from the store. When
+     * a tenant cannot be looked up, its conversations are unknown: nothing is unfollowed then.
+     */
     const resync = Effect.gen(function* () {
+      const since = Date.now()
       const wanted = new Map<string, { credentials: GenesysCredentials; conversations: Set<string> }>()
+      let complete = true
       for (let partition = 0; partition < coordinator.partitions; partition++) {
         for (const session of yield* store.openSessions(partition)) {
           if (session.provider !== alias || session.providerConversationId === undefined) continue
-          const credentials = yield* Effect.orElseSucceed(credentialsOfTenant(session.tenantId), () => Option.none())
-          if (Option.isNone(credentials) || !owned.has(partitionOf(credentials.value))) continue
-          const entry = wanted.get(credentials.value.id) ?? { credentials: credentials.value, conversations: new Set<string>() }
+          const credentials = yield* Effect.either(credentialsOfTenant(session.tenantId))
+          if (Either.isLeft(credentials)) {
+            complete = false
+            continue
+          }
+          if (Option.isNone(credentials.right) || !owned.has(partitionOf(credentials.right.value))) continue
+          const entry = wanted.get(credentials.right.value.id) ?? { credentials: credentials.right.value, conversations: new Set<string>() }
           entry.conversations.add(session.providerConversationId)
-          wanted.set(credentials.value.id, entry)
+          wanted.set(credentials.right.value.id, entry)
         }
       }
-      for (const [id, { credentials, conversations }] of wanted) {
-        if (!channels.has(id)) yield* channelFor(credentials)
-        yield* channels.get(id)!.channel.replace(conversations)
+      for (const { conversations, credentials } of wanted.values()) {
+        const channel = yield* channelFor(credentials)
+        if (Option.isNone(channel)) continue
+        if (complete) yield* channel.value.replace(conversations, since)
+        else yield* Effect.forEach(conversations, channel.value.follow, { discard: true })
       }
+      if (!complete) return yield* Effect.logWarning("Genesys notifications resync could not look every tenant up; nothing unfollowed")
       for (const [id, running] of channels) {
-        if (!wanted.has(id)) yield* running.channel.replace(new Set())
+        if (!wanted.has(id)) yield* running.channel.replace(new Set(), since)
       }
     })
 
@@ -390,19 +486,24 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
       Effect.forkScoped
     )
 
+    /** Stops the channels of a partition handed over, all at once. */
+    const stopPartition = (partition: number) =>
+      channelsLock.withPermits(1)(
+        Effect.suspend(() => {
+          owned.delete(partition)
+          const leaving = [...channels].filter(([, running]) => running.partition === partition)
+          for (const [id] of leaving) channels.delete(id)
+          return Effect.forEach(leaving, ([, running]) => running.channel.stop, { concurrency: "unbounded", discard: true })
+        })
+      )
+
     yield* coordinator.runPerPartition("genesys-notifications", ({ answer, handOver, partition }) =>
       Effect.gen(function* () {
         owned.add(partition)
         yield* answer(followKind, follow)
         yield* Queue.offer(resyncSoon, undefined)
         yield* handOver
-        owned.delete(partition)
-        for (const [id, running] of channels) {
-          if (running.partition !== partition) continue
-          channels.delete(id)
-          yield* running.channel.stop
-        }
-      })
+      }).pipe(Effect.ensuring(stopPartition(partition)))
     )
   })
 )

@@ -30,6 +30,23 @@ export const followKind = "genesys-follow"
 /** At most this many transcript entries reach the agent (the latest ones). */
 const TRANSCRIPT_ENTRIES = 50
 
+/** The agent's typing indicator lasts a few seconds; the user's typing is sent at most this often per session. */
+const TYPING_INTERVAL_MS = 3_000
+
+/** Admits a key at most once per `intervalMs`; forgets keys idle for longer, so it stays small. */
+const makeThrottle = (intervalMs: number) => {
+  const last = new Map<string, number>()
+  return {
+    admit: (key: string) => {
+      const now = Date.now()
+      if (now - (last.get(key) ?? 0) < intervalMs) return false
+      last.set(key, now)
+      if (last.size > 10_000) for (const [k, at] of last) if (now - at >= intervalMs) last.delete(k)
+      return true
+    }
+  }
+}
+
 const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
 
 const genesysOf = (config: LivechatConfig): Effect.Effect<GenesysConfig, ProviderError> =>
@@ -92,14 +109,27 @@ const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(OutboundWebhook), { 
 export const makeGenesysProvider = Effect.gen(function* () {
   const api = yield* GenesysApi
   const coordinator = yield* Coordinator
+  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
 
-  const inbound = (config: GenesysConfig, session: SessionRecord, messageId: string, body: Record<string, unknown>) =>
+  /** An inbound Open Messaging message from the session's customer; `channelMetadata` rides in `channel.metadata`. */
+  const inbound = (
+    config: GenesysConfig,
+    session: SessionRecord,
+    messageId: string,
+    body: Record<string, unknown>,
+    channelMetadata?: Record<string, unknown>
+  ) =>
     api.call(
       credentialsOf(config),
       HttpClientRequest.post(inboundPath(config, "message")).pipe(
         HttpClientRequest.setUrlParam("prefetchConversationId", "true"),
         HttpClientRequest.bodyUnsafeJson({
-          channel: { from: customerOf(session), time: new Date().toISOString(), messageId },
+          channel: {
+            from: customerOf(session),
+            time: new Date().toISOString(),
+            messageId,
+            ...(channelMetadata !== undefined ? { metadata: channelMetadata } : {})
+          },
           ...body
         })
       ),
@@ -151,10 +181,14 @@ export const makeGenesysProvider = Effect.gen(function* () {
     create: ({ config, session, transcript }) =>
       Effect.gen(function* () {
         const genesys = yield* genesysOf(config)
-        const accepted = yield* inbound(genesys, session, `${session.sessionId}:request`, {
-          text: openingText(session, transcript),
-          metadata: customAttributes(session, genesys)
-        }).pipe(Effect.mapError(providerError))
+        // Custom attributes go where the inbound flow (and the agent's script) reads them.
+        const accepted = yield* inbound(
+          genesys,
+          session,
+          `${session.sessionId}:request`,
+          { text: openingText(session, transcript) },
+          { customAttributes: customAttributes(session, genesys) }
+        ).pipe(Effect.mapError(providerError))
         const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(genesys, accepted.id))
         return { conversationId }
       }),
@@ -171,6 +205,8 @@ export const makeGenesysProvider = Effect.gen(function* () {
     sendTyping: ({ config, session }) =>
       Effect.gen(function* () {
         const genesys = yield* genesysOf(config)
+        // Keystrokes come often and the API budget is the tenant's: one typing event per session per interval.
+        if (!typingThrottle.admit(session.sessionId)) return
         yield* api
           .call(
             credentialsOf(genesys),
