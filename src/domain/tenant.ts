@@ -50,6 +50,7 @@ export const CiscoConfig = Schema.Struct({
   queueTag: Schema.String,
   apiKey: Schema.optional(Secret)
 })
+export type CiscoConfig = typeof CiscoConfig.Type
 export const ZendeskConfig = Schema.Struct({
   appId: Schema.String,
   keyId: Schema.String,

@@ -7,6 +7,8 @@ import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { createServer } from "node:http"
 import { Duration, Effect, Layer } from "effect"
 import { HttpLive } from "../http/server.js"
+import { CiscoApiLive } from "../providers/cisco/client.js"
+import { CiscoPollerLive } from "../providers/cisco/poller.js"
 import { GenesysApiLive } from "../providers/genesys/client.js"
 import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
@@ -23,7 +25,7 @@ import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
 
-export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive).pipe(
+export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive).pipe(
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
@@ -44,7 +46,7 @@ export const StateLive = Layer.unwrapEffect(
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
-export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive).pipe(
+export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),

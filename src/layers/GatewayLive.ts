@@ -199,18 +199,30 @@ export const makeGateway = Effect.gen(function* () {
       return yield* ingestInto(found.value, events)
     })
 
-  /** Events for a known session: de-duplicated, applied and appended in one commit. */
+  /**
+   * Events for a known session: de-duplicated, applied and appended in one commit, with the
+   * adapter's `providerState` patch (a poll cursor) when given.
+   */
   const ingestInto = (
     found: SessionRecord,
-    events: ReadonlyArray<ProviderEvent>
-  ): Effect.Effect<IngestResult, StoreUnavailable> =>
+    events: ReadonlyArray<ProviderEvent>,
+    providerState?: Readonly<Record<string, unknown>>
+  ): Effect.Effect<IngestResult & { readonly open: boolean }, StoreUnavailable> =>
     Effect.gen(function* () {
       const provider = found.provider
+      const withState = (session: SessionRecord): SessionRecord =>
+        providerState === undefined ? session : { ...session, providerState: { ...session.providerState, ...providerState } }
+      let open = isOpen(found.status)
       const accepted = yield* changeSession(found.sessionId, (session) =>
         Effect.gen(function* () {
+          open = isOpen(session.status)
           const seen = yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
-          if (fresh.length === 0) return { result: [] as ReadonlyArray<ProviderEvent> }
+          if (fresh.length === 0) {
+            return providerState === undefined
+              ? { result: [] as ReadonlyArray<ProviderEvent> }
+              : { change: { next: { ...withState(session), version: session.version + 1 } }, result: [] as ReadonlyArray<ProviderEvent> }
+          }
           const now = yield* nowIso
           let current = session
           const applied: Array<ProviderEvent> = []
@@ -223,16 +235,17 @@ export const makeGateway = Effect.gen(function* () {
               yield* Effect.logInfo("event dropped", { eventId: event.id, type: event.type, reason: t.reason })
             }
           }
+          open = isOpen(current.status)
           // Dropped events are remembered too, so a redelivery is not reconsidered later.
-          return { change: { ...withEvents(session, current, applied), seen: fresh.map((e) => e.id) }, result: applied }
+          return { change: { ...withEvents(session, withState(current), applied), seen: fresh.map((e) => e.id) }, result: applied }
         })
       ).pipe(
-        Effect.catchTag("SessionNotFound", () => Effect.succeed([] as ReadonlyArray<ProviderEvent>)),
+        Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>))),
         Effect.annotateLogs({ sessionId: found.sessionId, provider })
       )
       const persisted = accepted === "duplicate" ? [] : accepted
       yield* Effect.forEach(persisted, (e) => countIngested(provider, e.type), { discard: true })
-      return { accepted: persisted.length, unknown: 0 }
+      return { accepted: persisted.length, unknown: 0, open }
     })
 
   const service: GatewayService = {
@@ -514,6 +527,14 @@ export const makeGateway = Effect.gen(function* () {
       }),
 
     ingest,
+
+    ingestPolled: (sessionId, events, providerState) =>
+      Effect.gen(function* () {
+        const found = yield* store.get(sessionId)
+        if (Option.isNone(found)) return { accepted: 0, open: false }
+        const { accepted, open } = yield* ingestInto(found.value, events, providerState)
+        return { accepted, open }
+      }),
 
     sweepTimeouts: (partition) =>
       Effect.gen(function* () {

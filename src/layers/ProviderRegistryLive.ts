@@ -1,6 +1,7 @@
 /** The providers built so far. The other aliases of CONTRACTS.md say so when used. */
 import { Effect, Layer } from "effect"
 import { providerAliases } from "../domain/model.js"
+import { makeCiscoProvider } from "../providers/cisco/provider.js"
 import { makeGenesysProvider } from "../providers/genesys/provider.js"
 import { makeHelviaProvider } from "../providers/helvia/provider.js"
 import { UnknownProvider } from "../services/errors.js"
@@ -29,5 +30,5 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
 
 export const ProviderRegistryLive = Layer.effect(
   ProviderRegistry,
-  Effect.map(Effect.all([makeHelviaProvider, makeGenesysProvider]), makeProviderRegistry)
+  Effect.map(Effect.all([makeHelviaProvider, makeGenesysProvider, makeCiscoProvider]), makeProviderRegistry)
 )

@@ -85,6 +85,16 @@ export interface GatewayService {
     conversationId: string,
     events: ReadonlyArray<ProviderEvent>
   ) => Effect.Effect<IngestResult, StoreUnavailable>
+  /**
+   * Events a poller read for one session, committed together with the poller's cursor
+   * (merged into the session's `providerState`), so a restart or a failover resumes right
+   * after them. Answers how many were accepted and whether the session is still open.
+   */
+  readonly ingestPolled: (
+    sessionId: string,
+    events: ReadonlyArray<ProviderEvent>,
+    providerState: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<{ readonly accepted: number; readonly open: boolean }, StoreUnavailable>
   /** Ends the sessions of one partition that are past their tenant's timeouts; how many. */
   readonly sweepTimeouts: (partition: number) => Effect.Effect<number, StoreUnavailable>
 }

@@ -11,6 +11,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { sha256SignatureMatches } from "../signatures.js"
+import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
@@ -32,20 +33,6 @@ const TRANSCRIPT_ENTRIES = 50
 
 /** The agent's typing indicator lasts a few seconds; the user's typing is sent at most this often per session. */
 const TYPING_INTERVAL_MS = 3_000
-
-/** Admits a key at most once per `intervalMs`; forgets keys idle for longer, so it stays small. */
-const makeThrottle = (intervalMs: number) => {
-  const last = new Map<string, number>()
-  return {
-    admit: (key: string) => {
-      const now = Date.now()
-      if (now - (last.get(key) ?? 0) < intervalMs) return false
-      last.set(key, now)
-      if (last.size > 10_000) for (const [k, at] of last) if (now - at >= intervalMs) last.delete(k)
-      return true
-    }
-  }
-}
 
 const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
 

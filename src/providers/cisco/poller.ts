@@ -1,0 +1,178 @@
+/**
+ * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s). Each session of
+ * an owned partition has a poller fiber: it polls on a jittered `Schedule.spaced` (so 10,000
+ * chats do not poll in lockstep), or at once when asked ("poll this session now", sent after
+ * a user message and when a chat is created), and commits each batch of events together
+ * with the new cursor, so a restart or a failover resumes right after it. Errors back off
+ * and recover; the poller stops when the session ends. Pollers move with their partition.
+ */
+import { Duration, Effect, Either, FiberMap, Layer, Option, Queue, Schedule } from "effect"
+import type { SessionRecord } from "../../domain/model.js"
+import { isOpen } from "../../domain/stateMachine.js"
+import type { CiscoConfig } from "../../domain/tenant.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import { Coordinator, pollNowKind } from "../../services/Coordinator.js"
+import type { StoreUnavailable } from "../../services/errors.js"
+import { Gateway, type GatewayService } from "../../services/Gateway.js"
+import { HbfCore } from "../../services/HbfCore.js"
+import { SessionStore } from "../../services/SessionStore.js"
+import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
+import { mapCcpEvents } from "./mapper.js"
+import { type CiscoChatState, chatStateOf } from "./provider.js"
+
+const alias = "cisco-livechat" as const
+
+export const pollerTimings = {
+  /** Open chats of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
+  rescanInterval: Duration.seconds(30),
+  /** Backoff after failed polls: doubling from the poll interval up to this. */
+  maxBackoff: Duration.seconds(60)
+}
+
+export interface ChatPollerDeps {
+  readonly api: CiscoApiService
+  /** The tenant's CCP config, as hbf-core has it now. */
+  readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, { readonly message: string }>
+  readonly ingest: GatewayService["ingestPolled"]
+  readonly interval: Duration.Duration
+}
+
+/** What one poll found: the chat goes on, or it is over (the poller stops). */
+type PollOutcome = "open" | "over"
+
+/**
+ * Polls one chat until its session ends. `wake` asks for a poll now. Exported for the
+ * TestClock unit tests of its cadence.
+ */
+export const pollChat = (deps: ChatPollerDeps, session: SessionRecord, initial: CiscoChatState, wake: Queue.Queue<void>) =>
+  Effect.gen(function* () {
+    const chatId = session.providerConversationId ?? session.sessionId
+    let state = initial
+    let failures = 0
+    const cadence = yield* Schedule.driver(Schedule.jittered(Schedule.spaced(deps.interval)))
+
+    const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
+      const config = yield* deps.configOf(session)
+      const events = yield* deps.api.poll(config, state.cookie, state.eventId).pipe(
+        Effect.mapError((e) => ({ message: e.message, chatGone: isChatGone(e) }))
+      )
+      if (events.length === 0) return "open"
+      const lastId = events[events.length - 1]!.id
+      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, events, new Date().toISOString()), {
+        eventId: lastId
+      })
+      state = { ...state, eventId: lastId }
+      return open ? "open" : "over"
+    })
+
+    /** A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
+    const chatGone = (reason: string) =>
+      deps
+        .ingest(session.sessionId, [{ id: `cisco-livechat:${chatId}:ended`, occurredAt: new Date().toISOString(), type: "session.ended", data: { reason: "provider" } }], {})
+        .pipe(
+          Effect.zipLeft(Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason })),
+          Effect.as<PollOutcome>("over")
+        )
+
+    for (;;) {
+      const outcome = yield* Effect.either(pollOnce)
+      if (Either.isRight(outcome)) {
+        failures = 0
+        if (outcome.right === "over") return
+      } else if (outcome.left.chatGone === true) {
+        const ended = yield* Effect.either(chatGone(outcome.left.message))
+        if (Either.isRight(ended)) return
+        failures++
+      } else {
+        failures++
+        // The first failure and then every tenth: a long outage does not flood the log.
+        if (failures === 1 || failures % 10 === 0) {
+          yield* Effect.logWarning("CCP poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
+        }
+      }
+      const wait =
+        failures === 0
+          ? Effect.asVoid(cadence.next(undefined))
+          : Effect.sleep(Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff))
+      yield* Effect.raceFirst(Effect.orDie(wait), Queue.take(wake))
+    }
+  })
+
+/** Runs the pollers of the CCP chats of the partitions this instance owns. */
+export const CiscoPollerLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const coordinator = yield* Coordinator
+    const store = yield* SessionStore
+    const core = yield* HbfCore
+    const gateway = yield* Gateway
+    const api = yield* CiscoApi
+    const { ciscoPollIntervalMs } = yield* AppConfig
+
+    const deps: ChatPollerDeps = {
+      api,
+      configOf: (session) =>
+        Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
+          Either.isRight(tenant.livechat) && tenant.livechat.right.provider === alias
+            ? Effect.succeed(tenant.livechat.right.cisco)
+            : Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` })
+        ),
+      ingest: gateway.ingestPolled,
+      interval: Duration.millis(ciscoPollIntervalMs)
+    }
+
+    /** The chat state of an open CCP session, if it is one. */
+    const pollable = (session: SessionRecord) =>
+      session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()
+
+    yield* coordinator.runPerPartition("cisco-poller", ({ answer, handOver, partition }) =>
+      Effect.gen(function* () {
+        const pollers = yield* FiberMap.make<string>()
+        const wakes = new Map<string, Queue.Queue<void>>()
+
+        const start = (session: SessionRecord, state: CiscoChatState) =>
+          Effect.gen(function* () {
+            if (wakes.has(session.sessionId)) return
+            const wake = yield* Queue.sliding<void>(1)
+            wakes.set(session.sessionId, wake)
+            yield* FiberMap.run(
+              pollers,
+              session.sessionId,
+              pollChat(deps, session, state, wake).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
+            )
+          })
+
+        const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
+          Effect.forEach(sessions, (session) => Option.match(pollable(session), { onNone: () => Effect.void, onSome: (state) => start(session, state) }), {
+            discard: true
+          })
+        )
+
+        yield* answer(pollNowKind, (sessionId) =>
+          Effect.gen(function* () {
+            const wake = wakes.get(sessionId)
+            if (wake !== undefined) {
+              yield* Queue.offer(wake, undefined)
+              return true
+            }
+            // A chat just created (or missed by the scan): start its poller, which polls at once.
+            const session = yield* Effect.orElseSucceed(store.get(sessionId), () => Option.none<SessionRecord>())
+            if (Option.isNone(session)) return false
+            const state = pollable(session.value)
+            if (Option.isNone(state)) return false
+            yield* start(session.value, state.value)
+            return true
+          })
+        )
+
+        yield* Effect.raceFirst(
+          handOver,
+          scan.pipe(
+            Effect.catchAll((e) => Effect.logWarning("CCP poller scan failed", { partition, reason: e.message })),
+            Effect.repeat(Schedule.spaced(pollerTimings.rescanInterval)),
+            Effect.asVoid
+          )
+        )
+      }).pipe(Effect.scoped)
+    )
+  })
+)

@@ -1,0 +1,141 @@
+/**
+ * cisco-livechat: Cisco's Customer Collaboration Platform chat API (PROVIDERS.md "Cisco").
+ * Create opens a chat for the user (SocialContact: author, title, the tenant's queue tag and
+ * the transcript and our ids as extension fields) and keeps the chat's cookie, its poll
+ * cursor and the customer's name with the session, so any instance can go on with the chat.
+ * Agent events come only by polling (./poller.ts); a user message asks for an early poll.
+ */
+import { Effect, Option, Schema } from "effect"
+import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
+import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
+import { Coordinator, pollSessionNow } from "../../services/Coordinator.js"
+import { InvalidSignature, ProviderError } from "../../services/errors.js"
+import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import { makeThrottle } from "../throttle.js"
+import { CiscoApi, type CiscoApiError, isChatGone } from "./client.js"
+
+const alias = "cisco-livechat" as const
+
+/** What the gateway keeps of a chat with the session (its `providerState`). */
+export const CiscoChatState = Schema.Struct({
+  /** The JSESSIONID that identifies the chat to CCP. */
+  cookie: Schema.String,
+  /** The last CCP event id ingested: polls ask for what comes after it. */
+  eventId: Schema.Int,
+  /** The author name the chat was opened with; CCP names the customer's own events by it. */
+  customer: Schema.String
+})
+export type CiscoChatState = typeof CiscoChatState.Type
+
+export const chatStateOf = (session: SessionRecord): Option.Option<CiscoChatState> =>
+  Schema.decodeUnknownOption(CiscoChatState)(session.providerState)
+
+/** Extension field values are short strings; the transcript keeps its end. */
+const TRANSCRIPT_CHARS = 4_000
+const TYPING_INTERVAL_MS = 3_000
+
+const providerError = (error: CiscoApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+
+const ciscoOf = (config: LivechatConfig): Effect.Effect<CiscoConfig, ProviderError> =>
+  config.provider === alias
+    ? Effect.succeed(config.cisco)
+    : Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` }))
+
+const stateOf = (session: SessionRecord) =>
+  Option.match(chatStateOf(session), {
+    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no CCP chat` })),
+    onSome: Effect.succeed
+  })
+
+export const transcriptText = (transcript: ReadonlyArray<TranscriptEntry>) => {
+  const text = transcript.map((entry) => `[${entry.at}] ${entry.author}: ${entry.text}`).join("\n")
+  return text.length <= TRANSCRIPT_CHARS ? text : `…${text.slice(text.length - TRANSCRIPT_CHARS + 1)}`
+}
+
+const extensionFields = (
+  session: SessionRecord,
+  config: CiscoConfig,
+  transcript: ReadonlyArray<TranscriptEntry>
+): ReadonlyArray<readonly [string, string]> => {
+  const optional = (name: string, value: string | undefined): ReadonlyArray<readonly [string, string]> =>
+    value === undefined || value === "" ? [] : [[name, value]]
+  return [
+    // CCX routes the chat by its queue tag.
+    ["ccxqueuetag", config.queueTag],
+    ["hbfSessionId", session.sessionId],
+    ["hbfTenantId", session.tenantId],
+    ["hbfSubscriber", session.subHandle],
+    ...optional("hbfChannel", session.channel),
+    ...optional("userEmail", session.user?.email),
+    ...optional("userPhone", session.user?.phone),
+    ...optional("userLocale", session.user?.locale),
+    ...optional("transcript", transcript.length > 0 ? transcriptText(transcript) : undefined),
+    ...Object.entries(session.metadata ?? {}).map(([key, value]): readonly [string, string] => [`metadata.${key}`, String(value)])
+  ]
+}
+
+/** CCP chats carry text only: attachments reach the agent as their names and links. */
+const messageText = (text: string | undefined, attachments: ReadonlyArray<Attachment> = []) =>
+  [...(text !== undefined && text.length > 0 ? [text] : []), ...attachments.map((a) => `${a.name ?? "attachment"}: ${a.url}`)].join("\n")
+
+export const makeCiscoProvider = Effect.gen(function* () {
+  const api = yield* CiscoApi
+  const coordinator = yield* Coordinator
+  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
+
+  /** Asks the session's poller (wherever its partition is owned) to poll now: it starts one for a new chat. */
+  const pollNow = (session: SessionRecord) =>
+    pollSessionNow(session.sessionId).pipe(
+      Effect.provideService(Coordinator, coordinator),
+      Effect.tap((outcome) =>
+        outcome === "handled" ? Effect.void : Effect.logDebug("no poller took the early poll; the next scan will", { outcome })
+      ),
+      Effect.catchAll((e) => Effect.logWarning("could not ask for an early poll", { sessionId: session.sessionId, reason: e.message })),
+      Effect.asVoid
+    )
+
+  const provider: LivechatProvider = {
+    alias,
+    create: ({ config, session, transcript }) =>
+      Effect.gen(function* () {
+        const cisco = yield* ciscoOf(config)
+        const customer = session.user?.name ?? session.subHandle
+        const chat = yield* api
+          .create(cisco, { author: customer, title: `Livechat request from ${customer}`, extensionFields: extensionFields(session, cisco, transcript) })
+          .pipe(Effect.mapError(providerError))
+        const state: CiscoChatState = { cookie: chat.cookie, eventId: 0, customer }
+        return { conversationId: chat.chatId, providerState: state }
+      }),
+    follow: ({ session }: SessionContext) => pollNow(session),
+    sendMessage: ({ config, session }, message) =>
+      Effect.gen(function* () {
+        const cisco = yield* ciscoOf(config)
+        const state = yield* stateOf(session)
+        yield* api.send(cisco, state.cookie, messageText(message.text, message.attachments)).pipe(Effect.mapError(providerError))
+        // The agent is likely to answer: look sooner than the next scheduled poll.
+        yield* Effect.forkDaemon(pollNow(session))
+        return {}
+      }),
+    sendTyping: ({ config, session }) =>
+      Effect.gen(function* () {
+        if (!typingThrottle.admit(session.sessionId)) return
+        const cisco = yield* ciscoOf(config)
+        const state = yield* stateOf(session)
+        yield* api.typing(cisco, state.cookie, state.customer, "composing").pipe(Effect.mapError(providerError))
+      }),
+    end: ({ config, session }) =>
+      Effect.gen(function* () {
+        const cisco = yield* ciscoOf(config)
+        const state = yield* stateOf(session)
+        // The customer leaves (the agent sees it), then the chat session is stopped; a chat already gone is fine.
+        yield* api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
+        yield* api.close(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
+      }).pipe(Effect.mapError(providerError)),
+    webhook: {
+      // CCP has no webhooks: everything is polled.
+      parse: () => Effect.succeed([]),
+      verify: () => Effect.fail(new InvalidSignature({ message: "cisco-livechat takes no webhooks; its events are polled" }))
+    }
+  }
+  return provider
+})

@@ -1,0 +1,114 @@
+/**
+ * The CCP chat API's XML (PROVIDERS.md "Cisco"), built and parsed with fast-xml-parser and
+ * then decoded with Schemas: never by string concatenation or regexes. Malformed XML from
+ * the provider is a typed `CiscoXmlError`, not a crash.
+ */
+import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { XMLBuilder, XMLParser } from "fast-xml-parser"
+
+export class CiscoXmlError extends Data.TaggedError("CiscoXmlError")<{ readonly message: string }> {}
+
+const eventTags = ["MessageEvent", "PresenceEvent", "TypingEvent", "StatusEvent"] as const
+type EventTag = (typeof eventTags)[number]
+
+const parser = new XMLParser({
+  // Text stays text (an id "007" or a body "1e3" must not turn into numbers).
+  parseTagValue: false,
+  ignoreDeclaration: true,
+  isArray: (name) => (eventTags as ReadonlyArray<string>).includes(name) || name === "apiError" || name === "extensionField"
+})
+const builder = new XMLBuilder({})
+
+/** Parses and validates a document; malformed XML is a `CiscoXmlError`. */
+const parse = (xml: string): Either.Either<unknown, CiscoXmlError> =>
+  Either.try({
+    try: () => parser.parse(xml, true) as unknown,
+    catch: (e) => new CiscoXmlError({ message: `malformed XML from CCP: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+const build = (document: Record<string, unknown>) => builder.build(document) as string
+
+// ---------------------------------------------------------------------------------------
+// What we send
+
+export interface SocialContact {
+  readonly feedRefUrl: string
+  readonly author: string
+  readonly title: string
+  readonly extensionFields: ReadonlyArray<readonly [name: string, value: string]>
+}
+
+export const socialContactXml = (contact: SocialContact) =>
+  build({
+    SocialContact: {
+      feedRefURL: contact.feedRefUrl,
+      author: contact.author,
+      title: contact.title,
+      extensionFields: { extensionField: contact.extensionFields.map(([name, value]) => ({ name, value })) }
+    }
+  })
+
+export const messageXml = (text: string) => build({ Message: { body: text } })
+
+export const typingXml = (from: string, status: "composing" | "paused") => build({ TypingEvent: { from, status } })
+
+// ---------------------------------------------------------------------------------------
+// What CCP answers
+
+/** An element's text: "" for an empty element (`<detail/>`). */
+const Text = Schema.Union(Schema.String, Schema.Literal("")).pipe(Schema.optionalWith({ default: () => "" }))
+const EventId = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+
+export const CcpEvent = Schema.Union(
+  Schema.TaggedStruct("MessageEvent", { id: EventId, from: Text, body: Text }),
+  Schema.TaggedStruct("PresenceEvent", { id: EventId, from: Text, status: Schema.String }),
+  Schema.TaggedStruct("TypingEvent", { id: EventId, from: Text, status: Schema.String }),
+  Schema.TaggedStruct("StatusEvent", { id: EventId, status: Schema.String, detail: Text })
+)
+export type CcpEvent = typeof CcpEvent.Type
+
+const decodeEvent = Schema.decodeUnknownEither(CcpEvent)
+
+/** `<chatEvents>` -> its events in id order (the parser groups them by type; ids increase in the order they happened). */
+export const parseChatEvents = (xml: string): Effect.Effect<ReadonlyArray<CcpEvent>, CiscoXmlError> =>
+  Either.flatMap(parse(xml), (document) => {
+    const root = (document as { chatEvents?: unknown }).chatEvents
+    if (root === undefined) return Either.left(new CiscoXmlError({ message: "CCP answered a poll without <chatEvents>" }))
+    if (root === "") return Either.right([])
+    const events: Array<CcpEvent> = []
+    for (const tag of eventTags) {
+      for (const element of ((root as Partial<Record<EventTag, ReadonlyArray<unknown>>>)[tag] ?? [])) {
+        const event = decodeEvent({ _tag: tag, ...(element as object) })
+        if (Either.isLeft(event)) {
+          return Either.left(
+            new CiscoXmlError({ message: `CCP sent an unreadable ${tag}: ${ParseResult.TreeFormatter.formatErrorSync(event.left)}` })
+          )
+        }
+        events.push(event.right)
+      }
+    }
+    return Either.right(events.sort((a, b) => a.id - b.id))
+  })
+
+/** The `errorType` of an `<apiErrors>` body (`notFound`, `invalidInput`, ...), if it is one. */
+export const apiErrorType = (xml: string): string | undefined => {
+  const document = parse(xml)
+  if (Either.isLeft(document)) return undefined
+  const errors = (document.right as { apiErrors?: { apiError?: ReadonlyArray<{ errorType?: unknown }> } }).apiErrors
+  const errorType = errors?.apiError?.[0]?.errorType
+  return typeof errorType === "string" ? errorType : undefined
+}
+
+/**
+ * A message body as CCP sends it: form-encoded like Java's URLEncoder (a space is `+`, a
+ * literal `+` is `%2B`). `+` becomes a space first, then percent-decoding; a body that is
+ * not valid percent-encoding is kept as it came.
+ */
+export const decodeFormBody = (body: string): string => {
+  const spaced = body.replace(/\+/g, " ")
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return spaced
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The CCP poller's cadence on the TestClock: a jittered 5 s schedule, an early poll when
+ * woken, the cursor carried from batch to batch, backoff on failures, and stopping when the
+ * chat or the session is over.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
+import type { SessionRecord } from "../../src/domain/model.js"
+import type { CiscoConfig } from "../../src/domain/tenant.js"
+import { CiscoApiError, type CiscoApiService } from "../../src/providers/cisco/client.js"
+import { type ChatPollerDeps, pollChat } from "../../src/providers/cisco/poller.js"
+import type { CcpEvent } from "../../src/providers/cisco/xml.js"
+
+const session = {
+  sessionId: "s1",
+  tenantId: "t1",
+  provider: "cisco-livechat",
+  status: "active",
+  providerConversationId: "chat-1"
+} as SessionRecord
+const config = { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" } as CiscoConfig
+
+/** A CCP whose poll answers are scripted per call; records every cursor asked for and every ingest. */
+const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>, open = () => true) => {
+  const polls: Array<number> = []
+  const ingested: Array<{ ids: ReadonlyArray<string>; state: Readonly<Record<string, unknown>> }> = []
+  const api = {
+    poll: (_config, _cookie, eventId) =>
+      Effect.suspend(() => {
+        const answer = answers[polls.length] ?? []
+        polls.push(eventId)
+        return answer instanceof CiscoApiError ? Effect.fail(answer) : Effect.succeed(answer)
+      })
+  } as CiscoApiService
+  const deps: ChatPollerDeps = {
+    api,
+    configOf: () => Effect.succeed(config),
+    ingest: (_sessionId, events, state) =>
+      Effect.sync(() => {
+        ingested.push({ ids: events.map((e) => e.id), state })
+        return { accepted: events.length, open: open() }
+      }),
+    interval: Duration.seconds(5)
+  }
+  return { deps, polls, ingested }
+}
+
+const message = (id: number): CcpEvent => ({ _tag: "MessageEvent", id, from: "Maria", body: `m${id}` })
+const start = { cookie: "c", eventId: 0, customer: "Alice" }
+
+describe("CCP poller", () => {
+  it.effect("polls at once, then every 5 s give or take a fifth, never in lockstep", () =>
+    Effect.gen(function* () {
+      const { deps, polls } = fakeCcp([])
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(polls).toHaveLength(1)
+      yield* TestClock.adjust(Duration.millis(3_900))
+      expect(polls).toHaveLength(1)
+      yield* TestClock.adjust(Duration.millis(2_200))
+      expect(polls).toHaveLength(2)
+      yield* TestClock.adjust(Duration.seconds(60))
+      // 60 s at 4-6 s per poll.
+      expect(polls.length - 2).toBeGreaterThanOrEqual(10)
+      expect(polls.length - 2).toBeLessThanOrEqual(15)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("a wake-up polls at once; each batch is ingested with its cursor and the next poll starts after it", () =>
+    Effect.gen(function* () {
+      const { deps, ingested, polls } = fakeCcp([[message(3), message(7)], [], [message(9)]])
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* Queue.offer(wake, undefined)
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* Queue.offer(wake, undefined)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(polls).toEqual([0, 7, 7])
+      expect(ingested).toEqual([
+        { ids: ["cisco-livechat:chat-1:3", "cisco-livechat:chat-1:7"], state: { eventId: 7 } },
+        { ids: ["cisco-livechat:chat-1:9"], state: { eventId: 9 } }
+      ])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("failures back off (5, 10, 20 s) and the poller recovers", () =>
+    Effect.gen(function* () {
+      const down = new CiscoApiError({ message: "CCP answered 503", status: 503 })
+      const { deps, polls } = fakeCcp([down, down, down, [message(1)]])
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(polls).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(5))
+      expect(polls).toHaveLength(2)
+      yield* TestClock.adjust(Duration.seconds(9))
+      expect(polls).toHaveLength(2)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(polls).toHaveLength(3)
+      yield* TestClock.adjust(Duration.seconds(20))
+      expect(polls).toHaveLength(4)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("a chat CCP no longer knows ends the session as provider, and the poller stops", () =>
+    Effect.gen(function* () {
+      const gone = new CiscoApiError({ message: "CCP answered 404 notFound", status: 404, errorType: "notFound" })
+      const { deps, ingested } = fakeCcp([gone])
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(ingested).toEqual([{ ids: ["cisco-livechat:chat-1:ended"], state: {} }])
+      expect(fiber.unsafePoll()?._tag).toBe("Success")
+    })
+  )
+
+  it.effect("the poller stops once its session has ended", () =>
+    Effect.gen(function* () {
+      const { deps, polls } = fakeCcp([[message(1)]], () => false)
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      yield* TestClock.adjust(Duration.seconds(30))
+      expect(polls).toHaveLength(1)
+      expect(fiber.unsafePoll()?._tag).toBe("Success")
+    })
+  )
+})
