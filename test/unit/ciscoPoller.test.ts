@@ -49,21 +49,50 @@ const message = (id: number): CcpEvent => ({ _tag: "MessageEvent", id, from: "Ma
 const start = { cookie: "c", eventId: 0, customer: "Alice" }
 
 describe("CCP poller", () => {
-  it.effect("polls at once, then every 5 s give or take a fifth, never in lockstep", () =>
+  it.effect("polls at once, then every 5 s give or take 5%", () =>
     Effect.gen(function* () {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
       const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
-      yield* TestClock.adjust(Duration.millis(3_900))
+      yield* TestClock.adjust(Duration.millis(4_700))
       expect(polls).toHaveLength(1)
-      yield* TestClock.adjust(Duration.millis(2_200))
+      yield* TestClock.adjust(Duration.millis(600))
       expect(polls).toHaveLength(2)
       yield* TestClock.adjust(Duration.seconds(60))
-      // 60 s at 4-6 s per poll.
-      expect(polls.length - 2).toBeGreaterThanOrEqual(10)
-      expect(polls.length - 2).toBeLessThanOrEqual(15)
+      // 60 s at 4.75-5.25 s per poll.
+      expect(polls.length - 2).toBeGreaterThanOrEqual(11)
+      expect(polls.length - 2).toBeLessThanOrEqual(12)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("pollers started together (a partition taken over) spread their first polls over the interval", () =>
+    Effect.gen(function* () {
+      const ccps = Array.from({ length: 20 }, () => fakeCcp([]))
+      const wake = yield* Queue.sliding<void>(1)
+      const fibers = yield* Effect.forEach(ccps, ({ deps }) => Effect.fork(pollChat(deps, session, start, wake, { spreadStart: true })))
+      yield* TestClock.adjust(Duration.millis(1))
+      const polled = () => ccps.filter((c) => c.polls.length > 0).length
+      expect(polled()).toBeLessThan(5)
+      yield* TestClock.adjust(Duration.millis(2_500))
+      expect(polled()).toBeGreaterThan(3)
+      expect(polled()).toBeLessThan(17)
+      yield* TestClock.adjust(Duration.millis(2_500))
+      expect(polled()).toBe(20)
+      yield* Fiber.interruptAll(fibers)
+    })
+  )
+
+  it.effect("a wake-up during the spread start polls at once", () =>
+    Effect.gen(function* () {
+      const { deps, polls } = fakeCcp([])
+      const wake = yield* Queue.sliding<void>(1)
+      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake, { spreadStart: true }))
+      yield* Queue.offer(wake, undefined)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(polls).toHaveLength(1)
       yield* Fiber.interrupt(fiber)
     })
   )

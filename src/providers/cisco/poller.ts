@@ -6,7 +6,7 @@
  * with the new cursor, so a restart or a failover resumes right after it. Errors back off
  * and recover; the poller stops when the session ends. Pollers move with their partition.
  */
-import { Duration, Effect, Either, FiberMap, Layer, Option, Queue, Schedule } from "effect"
+import { Duration, Effect, Either, FiberMap, Layer, Option, Queue, Random, Schedule } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
@@ -23,6 +23,12 @@ import { type CiscoChatState, chatStateOf } from "./provider.js"
 const alias = "cisco-livechat" as const
 
 export const pollerTimings = {
+  /**
+   * Each wait is the poll interval give or take this share: enough to keep pollers from
+   * drifting into lockstep, small enough that an agent's message waits at most about one
+   * interval (the p99 goal is 5.5 s at a 5 s interval).
+   */
+  jitter: 0.05,
   /** Open chats of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
   rescanInterval: Duration.seconds(30),
   /** Backoff after failed polls: doubling from the poll interval up to this. */
@@ -41,15 +47,28 @@ export interface ChatPollerDeps {
 type PollOutcome = "open" | "over"
 
 /**
- * Polls one chat until its session ends. `wake` asks for a poll now. Exported for the
- * TestClock unit tests of its cadence.
+ * Polls one chat until its session ends. `wake` asks for a poll now. A poller started with
+ * many others (a partition taken over) first waits a random part of the interval, so they
+ * spread over it instead of polling together. Exported for the TestClock unit tests.
  */
-export const pollChat = (deps: ChatPollerDeps, session: SessionRecord, initial: CiscoChatState, wake: Queue.Queue<void>) =>
+export const pollChat = (
+  deps: ChatPollerDeps,
+  session: SessionRecord,
+  initial: CiscoChatState,
+  wake: Queue.Queue<void>,
+  options: { readonly spreadStart?: boolean } = {}
+) =>
   Effect.gen(function* () {
     const chatId = session.providerConversationId ?? session.sessionId
     let state = initial
     let failures = 0
-    const cadence = yield* Schedule.driver(Schedule.jittered(Schedule.spaced(deps.interval)))
+    const cadence = yield* Schedule.driver(
+      Schedule.jitteredWith(Schedule.spaced(deps.interval), { min: 1 - pollerTimings.jitter, max: 1 + pollerTimings.jitter })
+    )
+    if (options.spreadStart === true) {
+      const offset = yield* Random.nextRange(0, Duration.toMillis(deps.interval))
+      yield* Effect.raceFirst(Effect.sleep(Duration.millis(offset)), Queue.take(wake))
+    }
 
     const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
       const config = yield* deps.configOf(session)
@@ -129,7 +148,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
         const pollers = yield* FiberMap.make<string>()
         const wakes = new Map<string, Queue.Queue<void>>()
 
-        const start = (session: SessionRecord, state: CiscoChatState) =>
+        const start = (session: SessionRecord, state: CiscoChatState, spreadStart: boolean) =>
           Effect.gen(function* () {
             if (wakes.has(session.sessionId)) return
             const wake = yield* Queue.sliding<void>(1)
@@ -137,12 +156,12 @@ export const CiscoPollerLive = Layer.scopedDiscard(
             yield* FiberMap.run(
               pollers,
               session.sessionId,
-              pollChat(deps, session, state, wake).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
+              pollChat(deps, session, state, wake, { spreadStart }).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
             )
           })
 
         const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
-          Effect.forEach(sessions, (session) => Option.match(pollable(session), { onNone: () => Effect.void, onSome: (state) => start(session, state) }), {
+          Effect.forEach(sessions, (session) => Option.match(pollable(session), { onNone: () => Effect.void, onSome: (state) => start(session, state, true) }), {
             discard: true
           })
         )
@@ -159,7 +178,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
             if (Option.isNone(session)) return false
             const state = pollable(session.value)
             if (Option.isNone(state)) return false
-            yield* start(session.value, state.value)
+            yield* start(session.value, state.value, false)
             return true
           })
         )
