@@ -196,7 +196,8 @@ export const makeGateway = Effect.gen(function* () {
         yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
         return { accepted: 0, unknown: 1 }
       }
-      return yield* ingestInto(found.value, events)
+      const { accepted, unknown } = yield* ingestInto(found.value, events)
+      return { accepted, unknown }
     })
 
   /**

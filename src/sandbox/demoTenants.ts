@@ -16,7 +16,15 @@ export const demoGenesys = {
 /** Where the sandbox's simulated providers listen. */
 export interface DemoProviderUrls {
   readonly genesys: string
+  readonly cisco: string
 }
+
+/** The demo CCP feed and the CCX queue chats are routed to. */
+export const demoCisco = { feedId: "100000", queueTag: "Chat_Csq3" } as const
+
+/** A tenant on Cisco CCP (the simulator at `url`). */
+export const ciscoTenant = (id: string, url: string) =>
+  tenant(id, "Demo bot (Cisco Webex Contact Center)", plugin("CISCO_LIVECHAT", { cisco: { baseUrl: url, ...demoCisco } }))
 
 const plugin = (type: string, blocks: Record<string, unknown>) => [
   {
@@ -59,11 +67,7 @@ export const genesysTenant = (
 export const demoTenants = (urls: DemoProviderUrls) => [
   tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
   genesysTenant("demo-genesys", urls.genesys),
-  tenant(
-    "demo-cisco",
-    "Demo bot (Cisco Webex Contact Center)",
-    plugin("CISCO_LIVECHAT", { cisco: { baseUrl: "https://ccp.example.com", feedId: "100000", queueTag: "Chat_Csq3" } })
-  ),
+  ciscoTenant("demo-cisco", urls.cisco),
   tenant(
     "demo-zendesk",
     "Demo bot (Zendesk)",

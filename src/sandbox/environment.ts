@@ -7,7 +7,8 @@
 import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
-import { demoGenesys, demoOrganization, demoTenants } from "./demoTenants.js"
+import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
+import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
@@ -19,9 +20,11 @@ export interface SandboxOptions {
   readonly port?: number
   readonly jwtSecret?: string
   /** Tenants instead of the demo ones; given the simulated providers' URLs. */
-  readonly tenants?: (urls: { readonly genesys: string }) => ReadonlyArray<TenantJson>
+  readonly tenants?: (urls: DemoProviderUrls) => ReadonlyArray<TenantJson>
   /** Overrides of the Genesys simulator's settings (credentials, integrations, timings). */
   readonly genesys?: Partial<GenesysSimOptions>
+  /** Overrides of the Cisco CCP simulator's settings. */
+  readonly cisco?: Partial<CiscoSimOptions>
   /** hbf-bot then requires X-LCG-Signature, and the gateway signs with it. */
   readonly botSigningSecret?: string
   readonly configure?: (config: AppConfigValues) => AppConfigValues
@@ -60,8 +63,9 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       queues: [{ queueId: demoGenesys.queueId, estimatedWaitSeconds: 45, agentsOnQueue: 3 }],
       ...options.genesys
     })
+    const cisco = yield* makeCiscoSim({ feeds: [demoCisco.feedId], ...options.cisco })
     const tenants = new Map<string, TenantJson>()
-    const urls = { genesys: genesys.baseUrl }
+    const urls = { genesys: genesys.baseUrl, cisco: cisco.baseUrl }
     for (const t of options.tenants?.(urls) ?? demoTenants(urls)) tenants.set(t.id, t)
 
     const core = yield* makeHbfCoreSim({ token: coreToken, tenants: [...tenants.values()], organizations: [demoOrganization] })
@@ -104,6 +108,7 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       core,
       lcm,
       genesys,
+      cisco,
       bot,
       publisher,
       /** Adds or replaces a tenant at hbf-core (and its webhook secret at hbf-lcm). */

@@ -43,6 +43,8 @@ export const mapCcpEvents = (chatId: string, customer: string, events: ReadonlyA
         switch (event.status) {
           case "chat_timedout_waiting_for_agent":
             return [{ id, occurredAt: now, type: "request.failed", data: { reason: "timeout", message: "no agent joined in time" } }]
+          case "chat_request_rejected_by_agent":
+            return [{ id, occurredAt: now, type: "request.failed", data: { reason: "rejected", message: "the agent rejected the chat" } }]
           case "chat_finished":
             return [ended(chatId, now, "agent")]
           case "chat_finished_error":
