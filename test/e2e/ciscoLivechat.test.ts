@@ -1,0 +1,138 @@
+/**
+ * Cisco CCP livechats end to end: the real gateway polling the CCP simulator
+ * (src/sandbox/ciscoSim.ts, which follows PROVIDERS.md) over HTTP with XML bodies.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { demoCisco } from "../../src/sandbox/demoTenants.js"
+import { eventually } from "../eventually.js"
+import { type Gateway, startGateway, stores } from "./harness.js"
+
+const tenantId = "demo-cisco"
+const request = (subHandle: string) => ({
+  tenantId,
+  subHandle,
+  channel: "webchat",
+  user: { name: "Alice", email: "alice@example.com" },
+  transcript: [
+    { author: "user", text: "My router is blinking", at: "2026-11-26T10:00:00Z" },
+    { author: "bot", text: "I'll find you an agent", at: "2026-11-26T10:00:01Z" }
+  ],
+  metadata: { plan: "basic" }
+})
+
+/** A gateway polling every `pollMs` (fast by default, so tests do not wait out 5 s intervals). */
+const startCiscoGateway = (store: (typeof stores)[number], pollMs = 200) =>
+  startGateway({ store, configure: (config) => ({ ...config, ciscoPollIntervalMs: pollMs }) })
+
+const open = (gw: Gateway, subHandle: string) =>
+  Effect.gen(function* () {
+    const created = yield* gw.call("POST", "/requests", request(subHandle))
+    expect(created.status).toBe(201)
+    const sessionId: string = created.body.sessionId
+    const chat = gw.cisco.chatWith("hbfSessionId", sessionId)!
+    expect(created.body.providerConversationId).toBe(chat.chatId)
+    return { sessionId, chatId: chat.chatId }
+  })
+
+const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessionId).map((e) => e.type)
+const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
+  eventually("hbf-bot has the events", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (count) => count >= n)
+
+describe.each(stores)("%s store", (store) => {
+  it.live("a whole CCP livechat: the chat carries the queue tag and transcript; agent joins, both sides write, agent leaves", () =>
+    Effect.gen(function* () {
+      const gw = yield* startCiscoGateway(store)
+      const { chatId, sessionId } = yield* open(gw, "alice")
+      const chat = gw.cisco.chatWith("hbfSessionId", sessionId)!
+      expect(chat).toMatchObject({ author: "Alice", feedId: demoCisco.feedId, state: "waiting" })
+      expect(chat.extensionFields).toMatchObject({ ccxqueuetag: demoCisco.queueTag, hbfSubscriber: "alice", userEmail: "alice@example.com", "metadata.plan": "basic" })
+      expect(chat.extensionFields["transcript"]).toContain("user: My router is blinking")
+
+      yield* gw.cisco.agentJoin(chatId, "Maria")
+      yield* eventsReach(gw, sessionId, 1)
+      const sent = yield* gw.call("POST", "/messages", { tenantId, subHandle: "alice", messageId: "m1", text: "It blinks red & green, 1+1 times" })
+      expect(sent.status).toBe(202)
+      expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.customerMessages).toEqual(["It blinks red & green, 1+1 times"])
+      const typing = yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })
+      expect(typing.body).toEqual({ sessionId, forwarded: true })
+      expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.customerTyping).toEqual(["composing"])
+
+      yield* gw.cisco.agentTyping(chatId, "composing")
+      yield* gw.cisco.agentSay(chatId, "Καλημέρα Alice: try 1+1 & reboot")
+      yield* gw.cisco.agentLeave(chatId)
+      yield* eventually("the end delivered", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"))
+      const events = gw.bot.eventsOf(sessionId)
+      expect(events.map((e) => [e.type, e.seq])).toEqual([
+        ["agent.joined", 1],
+        ["agent.typing", 2],
+        ["agent.message", 3],
+        ["agent.left", 4],
+        ["session.ended", 5]
+      ])
+      expect(events[0]!.data).toEqual({ agent: { name: "Maria" } })
+      expect(events[2]!.data).toEqual({ text: "Καλημέρα Alice: try 1+1 & reboot", agent: { name: "Maria" } })
+      expect(events[4]!.data).toEqual({ reason: "agent" })
+      // The cursor was kept with the session, and the poller stopped with it.
+      yield* Effect.sleep(Duration.millis(600))
+      const polls = gw.cisco.chatWith("hbfSessionId", sessionId)!.polls
+      yield* Effect.sleep(Duration.millis(600))
+      expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.polls).toBe(polls)
+    }).pipe(Effect.scoped),
+    30_000
+  )
+})
+
+describe("CCP polling and faults", () => {
+  it.live("a user message makes the owner poll at once: an agent answer waiting at CCP arrives long before the 5 s interval", () =>
+    Effect.gen(function* () {
+      const gw = yield* startCiscoGateway("memory", 5_000)
+      const { chatId, sessionId } = yield* open(gw, "bob")
+      yield* gw.cisco.agentJoin(chatId, "Maria")
+      yield* gw.cisco.agentSay(chatId, "Hello Bob")
+      // Right after the create's own early poll, nothing new is polled for 5 s...
+      yield* Effect.sleep(Duration.millis(300))
+      const before = typesOf(gw, sessionId).length
+      const sentAt = Date.now()
+      yield* gw.call("POST", "/messages", { tenantId, subHandle: "bob", messageId: "m1", text: "hi" })
+      yield* eventually("the answer delivered", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("agent.message"), Duration.seconds(3))
+      expect(Date.now() - sentAt).toBeLessThan(2_000)
+      expect(before).toBeLessThanOrEqual(2)
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("garbled XML and 503s from CCP are retried; every event still arrives once", () =>
+    Effect.gen(function* () {
+      const gw = yield* startCiscoGateway("memory")
+      const { chatId, sessionId } = yield* open(gw, "carol")
+      yield* gw.cisco.agentJoin(chatId, "Maria")
+      yield* eventsReach(gw, sessionId, 1)
+      yield* gw.cisco.garbleNext(2)
+      yield* gw.cisco.agentSay(chatId, "first")
+      yield* gw.cisco.failNext(2, 503)
+      yield* gw.cisco.agentSay(chatId, "second")
+      yield* eventually("both messages", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.filter((t) => t === "agent.message").length >= 2, Duration.seconds(10))
+      yield* Effect.sleep(Duration.millis(500))
+      expect(gw.bot.eventsOf(sessionId).filter((e) => e.type === "agent.message").map((e) => (e.data as { text: string }).text)).toEqual(["first", "second"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("the user ending the livechat leaves and closes the CCP chat; no agent in time is request.failed", () =>
+    Effect.gen(function* () {
+      const gw = yield* startCiscoGateway("memory")
+      const { sessionId } = yield* open(gw, "dave")
+      expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/dave`)).status).toBe(204)
+      expect(gw.cisco.chatWith("hbfSessionId", sessionId)).toMatchObject({ customerLeft: true, deleted: true })
+      expect(typesOf(gw, sessionId)).toEqual(["session.ended"])
+
+      const late = yield* open(gw, "erin")
+      yield* gw.cisco.status(late.chatId, "chat_timedout_waiting_for_agent", "60")
+      yield* eventually("the request failed", Effect.sync(() => typesOf(gw, late.sessionId)), (types) => types.includes("request.failed"))
+      const state = yield* gw.call("GET", "/subscribers/erin/livechat-state")
+      expect(state.body).toMatchObject({ state: "ended", session: { endReason: "provider" } })
+    }).pipe(Effect.scoped),
+    30_000
+  )
+})
