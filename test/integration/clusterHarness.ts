@@ -15,13 +15,14 @@ export interface Instance {
 }
 
 /**
- * A sandbox (simulated hbf-* services) and a way to start gateway processes sharing one
- * Redis prefix (the caller deletes its keys when done).
+ * A sandbox (simulated hbf-* services and providers) and a way to start gateway processes
+ * sharing one Redis prefix, with `env` over their configuration (the caller deletes the
+ * prefix's keys when done).
  */
-export const startCluster = Effect.gen(function* () {
+export const startClusterWith = (env: Readonly<Record<string, string>>) => Effect.gen(function* () {
   const sandbox = yield* makeSandbox({})
   const prefix = uniquePrefix("cluster")
-  const base = environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } })
+  const base = { ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }), ...env }
   const user = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
   const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
   const start = (id: string) =>
@@ -47,6 +48,8 @@ export const startCluster = Effect.gen(function* () {
     )
   return { sandbox, prefix, start, status, createSession }
 })
+
+export const startCluster = startClusterWith({})
 
 export const ownersCount = (status: ClusterStatus) => {
   const counts: Record<string, number> = {}
