@@ -100,6 +100,8 @@ export interface HbfBotSim {
   readonly events: () => ReadonlyArray<ReceivedEvent>
   /** Events of one session, in arrival order. */
   readonly eventsOf: (sessionId: string) => ReadonlyArray<ReceivedEvent>
+  /** When an event (by id) first arrived, in epoch ms: for delivery-delay measurements. */
+  readonly firstReceivedAt: (eventId: string) => number | undefined
   /** Every POST /livechat-events, whatever it was answered, in arrival order. */
   readonly attempts: () => ReadonlyArray<BotAttempt>
   /** The next `n` posts answer `status` (with `Retry-After: <s>` when given), before any check. */
@@ -142,6 +144,7 @@ const summary = (events: ReadonlyArray<ReceivedEvent>) =>
 export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<HbfBotSim, never, Scope.Scope> =>
   Effect.gen(function* () {
     let events: Array<ReceivedEvent> = []
+    const arrivals = new Map<string, number>()
     let attempts: Array<BotAttempt> = []
     const rules = new Set<FailRule>()
     const listeners = new Set<() => void>()
@@ -173,6 +176,7 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
           }
         }
         events.push(event)
+        if (!arrivals.has(event.id)) arrivals.set(event.id, Date.now())
         yield* Effect.log(`hbf-bot <- ${event.type} session=${event.sessionId} seq=${event.seq}`)
         for (const listener of [...listeners]) listener()
         return json(200, { received: event.id })
@@ -244,7 +248,9 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
         return () => void rules.delete(rule)
       },
       waitFor,
+      firstReceivedAt: (eventId) => arrivals.get(eventId),
       clear: () => {
+        arrivals.clear()
         events = []
         attempts = []
       }

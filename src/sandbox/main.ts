@@ -4,13 +4,14 @@ import type { AppConfigValues } from "../services/AppConfig.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
 
-const walkthrough = (gateway: string, lcm: string, genesys: string, bot: string, token: string) => `
-hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, hbf-bot and event-publisher on loopback.
+const walkthrough = (gateway: string, lcm: string, genesys: string, cisco: string, bot: string, token: string) => `
+hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, hbf-bot and event-publisher on loopback.
   gateway          ${gateway}   (API docs: ${gateway}/docs)
   hbf-lcm (agent)  ${lcm}
   Genesys Cloud    ${genesys}
+  Cisco CCP        ${cisco}
   hbf-bot          ${bot}
-Demo tenants: demo-helvia and demo-genesys work end to end; demo-cisco and demo-zendesk (their providers are not built yet).
+Demo tenants: demo-helvia, demo-genesys and demo-cisco work end to end; demo-zendesk (its provider is not built yet).
 
 A whole livechat, step by step:
   export TOKEN=${token}
@@ -39,6 +40,14 @@ The same on Genesys Cloud (the simulator's agent; joins and the end reach the ga
        -d '{"tenantId":"demo-genesys","subHandle":"bob","messageId":"m1","text":"Hello"}'
   curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/say -d '{"text":"Hi Bob"}'
   curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/end
+
+And on Cisco CCP (polled every 5 s, at once after a user message):
+  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-cisco","subHandle":"carol","user":{"name":"Carol"}}'
+  export CHAT=<the providerConversationId from the answer>
+  curl -s -X POST ${cisco}/sim/chats/$CHAT/join -d '{"agentName":"Maria"}'
+  curl -s -X POST ${cisco}/sim/chats/$CHAT/say -d '{"text":"Hi Carol"}'
+  curl -s -X POST ${cisco}/sim/chats/$CHAT/leave
 `
 
 export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Effect<never, E>) =>
@@ -48,7 +57,14 @@ export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Eff
       const sandbox = yield* makeSandbox({ port: Option.getOrElse(port, () => 3000) })
       const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
       yield* Console.log(
-        walkthrough(`http://localhost:${sandbox.config.port}`, sandbox.lcm.baseUrl, sandbox.genesys.baseUrl, sandbox.bot.baseUrl, token)
+        walkthrough(
+          `http://localhost:${sandbox.config.port}`,
+          sandbox.lcm.baseUrl,
+          sandbox.genesys.baseUrl,
+          sandbox.cisco.baseUrl,
+          sandbox.bot.baseUrl,
+          token
+        )
       )
       return yield* serve(sandbox.config)
     })

@@ -39,12 +39,12 @@ const exited = (child: ChildProcess) =>
     child.once("exit", (code) => resume(Effect.succeed(code)))
   })
 
-/** Starts the gateway and waits until /health/ready answers 200; killed when the scope closes. */
-export const spawnGateway = (env: Record<string, string>) =>
+/** Starts the gateway (with `nodeArgs` for node itself, e.g. a profiler) and waits until /health/ready answers 200; killed when the scope closes. */
+export const spawnGateway = (env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
           env: { ...process.env, ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })

@@ -71,6 +71,12 @@ const decodeEvent = Schema.decodeUnknownEither(CcpEvent)
 
 /** `<chatEvents>` -> its events in id order (the parser groups them by type; ids increase in the order they happened). */
 export const parseChatEvents = (xml: string): Effect.Effect<ReadonlyArray<CcpEvent>, CiscoXmlError> =>
+  // Most polls find nothing: their answer is only `<chatEvents/>` (after any declaration).
+  xml.trimEnd().endsWith("<chatEvents/>") && !xml.includes("<chatEvents>")
+    ? Either.right([])
+    : parseEvents(xml)
+
+const parseEvents = (xml: string): Either.Either<ReadonlyArray<CcpEvent>, CiscoXmlError> =>
   Either.flatMap(parse(xml), (document) => {
     const root = (document as { chatEvents?: unknown }).chatEvents
     if (root === undefined) return Either.left(new CiscoXmlError({ message: "CCP answered a poll without <chatEvents>" }))
