@@ -69,6 +69,8 @@ const program = Effect.gen(function* () {
 
   const pollsAt = () => sandbox.cisco.chats().reduce((sum, chat) => sum + chat.polls, 0)
   const cpuBefore = cpuSeconds(gateway.pid)
+  // This process runs the CCP simulator (and hbf-core, hbf-bot): if it saturates its core, polls wait on it, not on the gateway.
+  const simulatorCpuBefore = cpuSeconds(process.pid)
   const pollsBefore = pollsAt()
   const windowStartedAt = performance.now()
   const sent: Array<{ sessionId: string; text: string; at: number }> = []
@@ -82,6 +84,7 @@ const program = Effect.gen(function* () {
   }
   const windowSeconds = (performance.now() - windowStartedAt) / 1000
   const cpuShare = (cpuSeconds(gateway.pid) - cpuBefore) / windowSeconds
+  const simulatorCpuShare = (cpuSeconds(process.pid) - simulatorCpuBefore) / windowSeconds
   const pollsPerSecond = (pollsAt() - pollsBefore) / windowSeconds
   const rss = rssMiB(gateway.pid)
   yield* Effect.sleep(Duration.seconds(8))
@@ -102,6 +105,7 @@ const program = Effect.gen(function* () {
     pollsPerSecond: Math.round(pollsPerSecond),
     gatewayCpuShareOfOneCore: Math.round(cpuShare * 1000) / 1000,
     gatewayRssMiB: Math.round(rss),
+    simulatorsCpuShareOfOneCore: Math.round(simulatorCpuShare * 1000) / 1000,
     messages: sent.length,
     lost,
     delayP50Ms: Math.round(percentile(delays, 0.5)),

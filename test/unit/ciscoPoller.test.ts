@@ -8,7 +8,7 @@ import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { CiscoConfig } from "../../src/domain/tenant.js"
 import { CiscoApiError, type CiscoApiService } from "../../src/providers/cisco/client.js"
-import { type ChatPollerDeps, pollChat } from "../../src/providers/cisco/poller.js"
+import { type ChatPollerDeps, makePollClock, pollChat, pollerTimings } from "../../src/providers/cisco/poller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
 
 const session = {
@@ -49,11 +49,12 @@ const message = (id: number): CcpEvent => ({ _tag: "MessageEvent", id, from: "Ma
 const start = { cookie: "c", eventId: 0, customer: "Alice" }
 
 describe("CCP poller", () => {
-  it.effect("polls at once, then every 5 s give or take 5%", () =>
+  it.scoped("polls at once, then every 5 s give or take 5% (to the poll clock's 100 ms tick)", () =>
     Effect.gen(function* () {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
       yield* TestClock.adjust(Duration.millis(4_700))
@@ -61,18 +62,20 @@ describe("CCP poller", () => {
       yield* TestClock.adjust(Duration.millis(600))
       expect(polls).toHaveLength(2)
       yield* TestClock.adjust(Duration.seconds(60))
-      // 60 s at 4.75-5.25 s per poll.
+      // 60 s at 4.75-5.25 s per poll (woken on the clock's next 100 ms tick).
       expect(polls.length - 2).toBeGreaterThanOrEqual(11)
       expect(polls.length - 2).toBeLessThanOrEqual(12)
       yield* Fiber.interrupt(fiber)
     })
   )
 
-  it.effect("pollers started together (a partition taken over) spread their first polls over the interval", () =>
+  it.scoped("pollers started together (a partition taken over) spread their first polls over the interval", () =>
     Effect.gen(function* () {
       const ccps = Array.from({ length: 20 }, () => fakeCcp([]))
-      const wake = yield* Queue.sliding<void>(1)
-      const fibers = yield* Effect.forEach(ccps, ({ deps }) => Effect.fork(pollChat(deps, session, start, wake, { spreadStart: true })))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fibers = yield* Effect.forEach(ccps, ({ deps }) =>
+        Effect.flatMap(Queue.sliding<void>(1), (own) => Effect.fork(pollChat(deps, clock, session, start, own, { spreadStart: true })))
+      )
       yield* TestClock.adjust(Duration.millis(1))
       const polled = () => ccps.filter((c) => c.polls.length > 0).length
       expect(polled()).toBeLessThan(5)
@@ -85,11 +88,12 @@ describe("CCP poller", () => {
     })
   )
 
-  it.effect("a wake-up during the spread start polls at once", () =>
+  it.scoped("a wake-up during the spread start polls at once", () =>
     Effect.gen(function* () {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake, { spreadStart: true }))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake, { spreadStart: true }))
       yield* Queue.offer(wake, undefined)
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
@@ -97,11 +101,12 @@ describe("CCP poller", () => {
     })
   )
 
-  it.effect("a wake-up polls at once; each batch is ingested with its cursor and the next poll starts after it", () =>
+  it.scoped("a wake-up polls at once; each batch is ingested with its cursor and the next poll starts after it", () =>
     Effect.gen(function* () {
       const { deps, ingested, polls } = fakeCcp([[message(3), message(7)], [], [message(9)]])
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       yield* Queue.offer(wake, undefined)
       yield* TestClock.adjust(Duration.millis(1))
@@ -116,43 +121,46 @@ describe("CCP poller", () => {
     })
   )
 
-  it.effect("failures back off (5, 10, 20 s) and the poller recovers", () =>
+  it.scoped("failures back off (5, 10, 20 s) and the poller recovers", () =>
     Effect.gen(function* () {
       const down = new CiscoApiError({ message: "CCP answered 503", status: 503 })
       const { deps, polls } = fakeCcp([down, down, down, [message(1)]])
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
-      yield* TestClock.adjust(Duration.seconds(5))
+      yield* TestClock.adjust(Duration.millis(5_200))
       expect(polls).toHaveLength(2)
       yield* TestClock.adjust(Duration.seconds(9))
       expect(polls).toHaveLength(2)
-      yield* TestClock.adjust(Duration.seconds(1))
+      yield* TestClock.adjust(Duration.millis(1_100))
       expect(polls).toHaveLength(3)
-      yield* TestClock.adjust(Duration.seconds(20))
+      yield* TestClock.adjust(Duration.millis(20_100))
       expect(polls).toHaveLength(4)
       yield* Fiber.interrupt(fiber)
     })
   )
 
-  it.effect("a chat CCP no longer knows ends the session as provider, and the poller stops", () =>
+  it.scoped("a chat CCP no longer knows ends the session as provider, and the poller stops", () =>
     Effect.gen(function* () {
       const gone = new CiscoApiError({ message: "CCP answered 404 notFound", status: 404, errorType: "notFound" })
       const { deps, ingested } = fakeCcp([gone])
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(ingested).toEqual([{ ids: ["cisco-livechat:chat-1:ended"], state: {} }])
       expect(fiber.unsafePoll()?._tag).toBe("Success")
     })
   )
 
-  it.effect("the poller stops once its session has ended", () =>
+  it.scoped("the poller stops once its session has ended", () =>
     Effect.gen(function* () {
       const { deps, polls } = fakeCcp([[message(1)]], () => false)
       const wake = yield* Queue.sliding<void>(1)
-      const fiber = yield* Effect.fork(pollChat(deps, session, start, wake))
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
       yield* TestClock.adjust(Duration.seconds(30))
       expect(polls).toHaveLength(1)
       expect(fiber.unsafePoll()?._tag).toBe("Success")

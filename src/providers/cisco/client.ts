@@ -82,7 +82,8 @@ export const CiscoApiLive = Layer.scoped(
             method,
             headers,
             ...(options.xml !== undefined ? { body: options.xml } : {}),
-            signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+            // undici's own timeouts bound a CCP that hangs; no timer per request beside them.
+            signal,
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           })
@@ -90,7 +91,7 @@ export const CiscoApiLive = Layer.scoped(
         },
         catch: (e) =>
           new CiscoApiError({
-            message: `CCP ${what} ${e instanceof Error && e.name === "TimeoutError" ? "timed out" : `is unreachable: ${e instanceof Error ? e.message : String(e)}`}`
+            message: `CCP ${what} ${e instanceof Error && /Timeout/.test(e.name) ? "timed out" : `is unreachable: ${e instanceof Error ? e.message : String(e)}`}`
           })
       }).pipe(
         Effect.flatMap((response) => {

@@ -1,12 +1,16 @@
 /**
  * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s). Each session of
- * an owned partition has a poller fiber: it polls on a jittered `Schedule.spaced` (so 10,000
- * chats do not poll in lockstep), or at once when asked ("poll this session now", sent after
- * a user message and when a chat is created), and commits each batch of events together
- * with the new cursor, so a restart or a failover resumes right after it. Errors back off
- * and recover; the poller stops when the session ends. Pollers move with their partition.
+ * an owned partition has a poller fiber: it polls every interval, jittered (so 10,000 chats
+ * do not poll in lockstep), or at once when asked ("poll this session now", sent after a
+ * user message and when a chat is created), and commits each batch of events together with
+ * the new cursor, so a restart or a failover resumes right after it. Errors back off and
+ * recover; the poller stops when the session ends. Pollers move with their partition.
+ *
+ * Thousands of pollers wait cheaply: each waits on its own wake-up queue only, and one
+ * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come.
+ * A timer and a race per poller and per wait cost more than the poll itself.
  */
-import { Duration, Effect, Either, FiberMap, Layer, Option, Queue, Random, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, FiberMap, Layer, Option, Queue, Random, Schedule, type Scope } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
@@ -23,6 +27,8 @@ import { type CiscoChatState, chatStateOf } from "./provider.js"
 const alias = "cisco-livechat" as const
 
 export const pollerTimings = {
+  /** How often the partition's poll clock wakes the pollers that are due. */
+  tick: Duration.millis(100),
   /**
    * Each wait is the poll interval give or take this share: enough to keep pollers from
    * drifting into lockstep, small enough that an agent's message waits at most about one
@@ -46,6 +52,43 @@ export interface ChatPollerDeps {
 /** What one poll found: the chat goes on, or it is over (the poller stops). */
 type PollOutcome = "open" | "over"
 
+/** Wakes waiting pollers when their time comes. */
+export interface PollClock {
+  /** Waits until `delay` has passed, or until something is offered to `wake` (an early poll). */
+  readonly wait: (wake: Queue.Queue<void>, delay: Duration.Duration) => Effect.Effect<void>
+}
+
+/** One clock for many pollers: a tick every `tick` wakes every poller that is due. */
+export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    /** Each waiting poller's wake-up queue, and when it is due (epoch ms on the Effect clock). */
+    const due = new Map<Queue.Queue<void>, number>()
+    yield* Effect.forkScoped(
+      Effect.repeat(
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            for (const [wake, at] of due) {
+              if (at > now) continue
+              due.delete(wake)
+              Queue.unsafeOffer(wake, undefined)
+            }
+          })
+        ),
+        Schedule.spaced(tick)
+      )
+    )
+    return {
+      wait: (wake, delay) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          due.set(wake, now + Duration.toMillis(delay))
+          return Effect.zipRight(
+            Queue.take(wake),
+            Effect.sync(() => void due.delete(wake))
+          )
+        })
+    }
+  })
+
 /**
  * Polls one chat until its session ends. `wake` asks for a poll now. A poller started with
  * many others (a partition taken over) first waits a random part of the interval, so they
@@ -53,6 +96,7 @@ type PollOutcome = "open" | "over"
  */
 export const pollChat = (
   deps: ChatPollerDeps,
+  clock: PollClock,
   session: SessionRecord,
   initial: CiscoChatState,
   wake: Queue.Queue<void>,
@@ -60,15 +104,10 @@ export const pollChat = (
 ) =>
   Effect.gen(function* () {
     const chatId = session.providerConversationId ?? session.sessionId
+    const intervalMs = Duration.toMillis(deps.interval)
     let state = initial
     let failures = 0
-    const cadence = yield* Schedule.driver(
-      Schedule.jitteredWith(Schedule.spaced(deps.interval), { min: 1 - pollerTimings.jitter, max: 1 + pollerTimings.jitter })
-    )
-    if (options.spreadStart === true) {
-      const offset = yield* Random.nextRange(0, Duration.toMillis(deps.interval))
-      yield* Effect.raceFirst(Effect.sleep(Duration.millis(offset)), Queue.take(wake))
-    }
+    if (options.spreadStart === true) yield* clock.wait(wake, Duration.millis(yield* Random.nextRange(0, intervalMs)))
 
     const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
       const config = yield* deps.configOf(session)
@@ -109,11 +148,11 @@ export const pollChat = (
           yield* Effect.logWarning("CCP poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
         }
       }
-      const wait =
+      const delay =
         failures === 0
-          ? Effect.asVoid(cadence.next(undefined))
-          : Effect.sleep(Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff))
-      yield* Effect.raceFirst(Effect.orDie(wait), Queue.take(wake))
+          ? Duration.millis(intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1 + pollerTimings.jitter)))
+          : Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
+      yield* clock.wait(wake, delay)
     }
   })
 
@@ -146,6 +185,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
     yield* coordinator.runPerPartition("cisco-poller", ({ answer, handOver, partition }) =>
       Effect.gen(function* () {
         const pollers = yield* FiberMap.make<string>()
+        const clock = yield* makePollClock(pollerTimings.tick)
         const wakes = new Map<string, Queue.Queue<void>>()
 
         const start = (session: SessionRecord, state: CiscoChatState, spreadStart: boolean) =>
@@ -156,7 +196,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
             yield* FiberMap.run(
               pollers,
               session.sessionId,
-              pollChat(deps, session, state, wake, { spreadStart }).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
+              pollChat(deps, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
             )
           })
 
