@@ -28,7 +28,7 @@ const alias = "cisco-livechat" as const
 
 export const pollerTimings = {
   /** How often the partition's poll clock wakes the pollers that are due. */
-  tick: Duration.millis(100),
+  tick: Duration.millis(50),
   /**
    * Each wait is the poll interval give or take this share: enough to keep pollers from
    * drifting into lockstep, small enough that an agent's message waits at most about one
@@ -133,6 +133,9 @@ export const pollChat = (
         )
 
     for (;;) {
+      // The next poll is due an interval after this one started, not after it ended: a slow
+      // CCP answer does not stretch the time an agent's message can wait.
+      const startedAt = yield* Clock.currentTimeMillis
       const outcome = yield* Effect.either(pollOnce)
       if (Either.isRight(outcome)) {
         failures = 0
@@ -150,7 +153,9 @@ export const pollChat = (
       }
       const delay =
         failures === 0
-          ? Duration.millis(intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1 + pollerTimings.jitter)))
+          ? Duration.millis(
+              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1 + pollerTimings.jitter)) - (yield* Clock.currentTimeMillis))
+            )
           : Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
       yield* clock.wait(wake, delay)
     }
