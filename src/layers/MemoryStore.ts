@@ -53,8 +53,11 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const messages = new Map<string, MessageReservation>()
     const deadLetters = new Map<string, DeadLetter>()
     const partitions: Array<Partition> = []
+    /** Open session ids per partition: the per-partition workers list them often. */
+    const openByPartition: Array<Set<string>> = []
     for (let p = 0; p < options.partitions; p++) {
       partitions.push({ entries: [], appended: yield* SubscriptionRef.make(0) })
+      openByPartition.push(new Set())
     }
     let nextEntryId = 0
 
@@ -67,6 +70,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
 
     const index = (previous: SessionRecord | undefined, next: SessionRecord) => {
       sessions.set(next.sessionId, next)
+      const open = openByPartition[partitionOf(next.sessionId, options.partitions)]!
+      if (isOpen(next.status)) open.add(next.sessionId)
+      else open.delete(next.sessionId)
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
       if (previous === undefined) latestBySubscriber.set(next.subHandle, next.sessionId)
       if (next.providerConversationId !== undefined) {
@@ -155,9 +161,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         }),
       openSessions: (partition) =>
         Effect.sync(() =>
-          [...sessions.values()].filter(
-            (s) => isOpen(s.status) && partitionOf(s.sessionId, options.partitions) === partition
-          )
+          [...(openByPartition[partition] ?? [])].flatMap((sessionId) => {
+            const session = sessions.get(sessionId)
+            return session === undefined ? [] : [session]
+          })
         ),
       reserveMessage: (sessionId, messageId) =>
         Effect.sync((): MessageReservation => {

@@ -75,7 +75,8 @@ export const CiscoApiLive = Layer.scoped(
       if (options.xml !== undefined) headers["content-type"] = "application/xml"
       if (config.apiKey !== undefined) headers["x-api-key"] = Redacted.value(config.apiKey)
       return Effect.tryPromise({
-        try: async (signal) => {
+        // No abort signal: an interrupted poll is left to finish (within undici's timeouts) rather than paying for an AbortController per call.
+        try: async () => {
           const response = await agent.request({
             origin: config.baseUrl,
             path,
@@ -83,7 +84,6 @@ export const CiscoApiLive = Layer.scoped(
             headers,
             ...(options.xml !== undefined ? { body: options.xml } : {}),
             // undici's own timeouts bound a CCP that hangs; no timer per request beside them.
-            signal,
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           })

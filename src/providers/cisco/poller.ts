@@ -37,6 +37,8 @@ export const pollerTimings = {
   jitter: 0.05,
   /** Open chats of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
   rescanInterval: Duration.seconds(30),
+  /** A poller looks its tenant's config up again after this long (a changed CCP host or API key). */
+  configMaxAge: Duration.seconds(60),
   /** Backoff after failed polls: doubling from the poll interval up to this. */
   maxBackoff: Duration.seconds(60)
 }
@@ -58,20 +60,41 @@ export interface PollClock {
   readonly wait: (wake: Queue.Queue<void>, delay: Duration.Duration) => Effect.Effect<void>
 }
 
-/** One clock for many pollers: a tick every `tick` wakes every poller that is due. */
+/**
+ * One clock for many pollers: a tick every `tick` wakes the pollers that are due. Waits are
+ * kept in buckets by tick, so a tick touches only the pollers due in it, not all of them.
+ */
 export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
   Effect.gen(function* () {
-    /** Each waiting poller's wake-up queue, and when it is due (epoch ms on the Effect clock). */
-    const due = new Map<Queue.Queue<void>, number>()
+    const tickMs = Duration.toMillis(tick)
+    /** Tick number -> the wake-up queues of the pollers due in it. */
+    const buckets = new Map<number, Set<Queue.Queue<void>>>()
+    /** Each waiting poller's tick. */
+    const dueTick = new Map<Queue.Queue<void>, number>()
+    let lastTick = Math.floor((yield* Clock.currentTimeMillis) / tickMs) - 1
+
+    const forget = (wake: Queue.Queue<void>) => {
+      const at = dueTick.get(wake)
+      if (at === undefined) return
+      dueTick.delete(wake)
+      buckets.get(at)?.delete(wake)
+    }
+
     yield* Effect.forkScoped(
       Effect.repeat(
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.sync(() => {
-            for (const [wake, at] of due) {
-              if (at > now) continue
-              due.delete(wake)
-              Queue.unsafeOffer(wake, undefined)
+            const current = Math.floor(now / tickMs)
+            for (let t = lastTick + 1; t <= current; t++) {
+              const due = buckets.get(t)
+              if (due === undefined) continue
+              buckets.delete(t)
+              for (const wake of due) {
+                dueTick.delete(wake)
+                Queue.unsafeOffer(wake, undefined)
+              }
             }
+            lastTick = Math.max(lastTick, current)
           })
         ),
         Schedule.spaced(tick)
@@ -80,10 +103,15 @@ export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock,
     return {
       wait: (wake, delay) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          due.set(wake, now + Duration.toMillis(delay))
+          forget(wake)
+          const at = Math.max(Math.ceil((now + Duration.toMillis(delay)) / tickMs), lastTick + 1)
+          dueTick.set(wake, at)
+          const bucket = buckets.get(at) ?? new Set()
+          bucket.add(wake)
+          buckets.set(at, bucket)
           return Effect.zipRight(
             Queue.take(wake),
-            Effect.sync(() => void due.delete(wake))
+            Effect.sync(() => forget(wake))
           )
         })
     }
@@ -109,8 +137,18 @@ export const pollChat = (
     let failures = 0
     if (options.spreadStart === true) yield* clock.wait(wake, Duration.millis(yield* Random.nextRange(0, intervalMs)))
 
+    /** The tenant's config, looked up again once a minute rather than on every poll. */
+    let config: { readonly value: CiscoConfig; readonly at: number } | undefined
+    const currentConfig = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      if (config !== undefined && now - config.at < Duration.toMillis(pollerTimings.configMaxAge)) return config.value
+      const value = yield* deps.configOf(session)
+      config = { value, at: now }
+      return value
+    })
+
     const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
-      const config = yield* deps.configOf(session)
+      const config = yield* currentConfig
       const events = yield* deps.api.poll(config, state.cookie, state.eventId).pipe(
         Effect.mapError((e) => ({ message: e.message, chatGone: isChatGone(e) }))
       )
