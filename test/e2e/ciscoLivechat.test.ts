@@ -6,20 +6,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { demoCisco } from "../../src/sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { type Gateway, startGateway, stores } from "./harness.js"
+import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 
 const tenantId = "demo-cisco"
-const request = (subHandle: string) => ({
-  tenantId,
-  subHandle,
-  channel: "webchat",
-  user: { name: "Alice", email: "alice@example.com" },
-  transcript: [
-    { author: "user", text: "My router is blinking", at: "2026-11-26T10:00:00Z" },
-    { author: "bot", text: "I'll find you an agent", at: "2026-11-26T10:00:01Z" }
-  ],
-  metadata: { plan: "basic" }
-})
+const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
 
 /** A gateway polling every `pollMs` (fast by default, so tests do not wait out 5 s intervals). */
 const startCiscoGateway = (store: (typeof stores)[number], pollMs = 200) =>
@@ -35,10 +25,6 @@ const open = (gw: Gateway, subHandle: string) =>
     return { sessionId, chatId: chat.chatId }
   })
 
-const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessionId).map((e) => e.type)
-const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
-  eventually("hbf-bot has the events", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (count) => count >= n)
-
 describe.each(stores)("%s store", (store) => {
   it.live("a whole CCP livechat: the chat carries the queue tag and transcript; agent joins, both sides write, agent leaves", () =>
     Effect.gen(function* () {
@@ -47,7 +33,7 @@ describe.each(stores)("%s store", (store) => {
       const chat = gw.cisco.chatWith("hbfSessionId", sessionId)!
       expect(chat).toMatchObject({ author: "Alice", feedId: demoCisco.feedId, state: "waiting" })
       expect(chat.extensionFields).toMatchObject({ ccxqueuetag: demoCisco.queueTag, hbfSubscriber: "alice", userEmail: "alice@example.com", "metadata.plan": "basic" })
-      expect(chat.extensionFields["transcript"]).toContain("user: My router is blinking")
+      expect(chat.extensionFields["transcript"]).toContain("user: I need help with my plan")
 
       yield* gw.cisco.agentJoin(chatId, "Maria")
       yield* eventsReach(gw, sessionId, 1)

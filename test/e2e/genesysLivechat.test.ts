@@ -8,20 +8,10 @@ import { Duration, Effect } from "effect"
 import { createHmac } from "node:crypto"
 import { demoGenesys, demoTenants, genesysTenant } from "../../src/sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { type Gateway, startGateway, stores } from "./harness.js"
+import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 
 const tenantId = "demo-genesys"
-const request = (subHandle: string) => ({
-  tenantId,
-  subHandle,
-  channel: "webchat",
-  user: { name: "Alice", email: "alice@example.com" },
-  transcript: [
-    { author: "user", text: "I want to change my plan", at: "2026-11-26T10:00:00Z" },
-    { author: "bot", text: "Let me find you an agent", at: "2026-11-26T10:00:01Z" }
-  ],
-  metadata: { plan: "basic" }
-})
+const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
 
 /** Fast Genesys webhook retries, so a refused delivery is retried within the test. */
 const startGenesysGateway = (store: (typeof stores)[number]) => startGateway({ store, genesys: { webhookRetryDelayMs: 100 } })
@@ -37,12 +27,6 @@ const open = (gw: Gateway, subHandle: string) =>
     return { sessionId, conversationId }
   })
 
-const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessionId).map((e) => e.type)
-
-/** Waits until hbf-bot has `n` events of the session. */
-const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
-  gw.bot.waitFor((events) => events.filter((e) => e.sessionId === sessionId).length >= n)
-
 describe.each(stores)("%s store", (store) => {
   it.live("a whole Genesys livechat: transcript and attributes reach the agent, both ways of messages, joined and ended from the socket", () =>
     Effect.gen(function* () {
@@ -53,7 +37,7 @@ describe.each(stores)("%s store", (store) => {
       const opening = conversation.inbound[0]!
       expect(opening.from).toMatchObject({ id: sessionId, idType: "Opaque", nickname: "Alice" })
       expect(opening.text).toContain("Alice asked for an agent on webchat.")
-      expect(opening.text).toContain("user: I want to change my plan")
+      expect(opening.text).toContain("user: I need help with my plan")
       expect(opening.text).toContain("bot: Let me find you an agent")
       // The custom attributes land on the customer participant, where the flow and the agent's script read them.
       const customer = conversation.participants.find((p) => p.purpose === "customer")!

@@ -3,6 +3,7 @@ import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { GatewayServerLive } from "../../src/layers/App.js"
 import { makeSandbox, type SandboxOptions } from "../../src/sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../src/sandbox/token.js"
+import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 
 export const stores = ["memory", "redis"] as const
@@ -62,3 +63,23 @@ export const startGateway = (options: GatewayOptions = {}) =>
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 export type Gateway = Effect.Effect.Success<ReturnType<typeof startGateway>>
+
+/** A livechat request with a user, a bot transcript and metadata, as hbf-bot sends one. */
+export const livechatRequest = (tenantId: string, subHandle: string) => ({
+  tenantId,
+  subHandle,
+  channel: "webchat",
+  user: { name: "Alice", email: "alice@example.com" },
+  transcript: [
+    { author: "user", text: "I need help with my plan", at: "2026-11-26T10:00:00Z" },
+    { author: "bot", text: "Let me find you an agent", at: "2026-11-26T10:00:01Z" }
+  ],
+  metadata: { plan: "basic" }
+})
+
+/** The event types hbf-bot received for a session, in arrival order. */
+export const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessionId).map((e) => e.type)
+
+/** Waits until hbf-bot has at least `n` events of the session. */
+export const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
+  eventually("hbf-bot has the events", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (count) => count >= n)

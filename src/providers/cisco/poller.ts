@@ -34,7 +34,7 @@ export const pollerTimings = {
    * drifting into lockstep, small enough that an agent's message waits at most about one
    * interval (the p99 goal is 5.5 s at a 5 s interval).
    */
-  jitter: 0.05,
+  jitter: 0.02,
   /** Open chats of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
   rescanInterval: Duration.seconds(30),
   /** A poller looks its tenant's config up again after this long (a changed CCP host or API key). */
