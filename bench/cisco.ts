@@ -5,8 +5,9 @@
  * saw, and the delay from an agent's message at CCP to its delivery at hbf-bot (p50, p99,
  * max; the goal is p99 under 5.5 s). Writes bench/cisco.json.
  */
-import { Duration, Effect, Logger, LogLevel } from "effect"
+import { Duration, Effect } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
+import { runBenchmark } from "./runBenchmark.js"
 import { freePort, makeSandbox } from "../src/sandbox/environment.js"
 import { signToken } from "../src/sandbox/token.js"
 import { environmentOf, spawnGateway } from "../test/integration/gatewayProcess.js"
@@ -117,12 +118,6 @@ const program = Effect.gen(function* () {
   // A graceful stop, so that the profile (if asked for) is written.
   yield* gateway.kill("SIGTERM")
   if (lost > 0) return yield* Effect.dieMessage(`${lost} agent messages were not delivered`)
-}).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+}).pipe(Effect.scoped)
 
-Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+void runBenchmark(program)

@@ -9,8 +9,9 @@
  *    replacement joins after each kill): time until a new leader is seen and until every
  *    partition is owned by a living instance, and their medians.
  */
-import { Duration, Effect, Logger, LogLevel } from "effect"
+import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
+import { runBenchmark } from "./runBenchmark.js"
 import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
 import { type Instance, ownersCount, sessionOwnedBy, startCluster, startCoordinator } from "../test/integration/clusterHarness.js"
 import { eventually } from "../test/eventually.js"
@@ -124,12 +125,6 @@ const program = Effect.gen(function* () {
   const calls = yield* clusterCalls
   const failoverResults = yield* failover
   writeFileSync(new URL("./cluster.json", import.meta.url), JSON.stringify({ calls, failover: failoverResults }, null, 2))
-}).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+}).pipe(Effect.scoped)
 
-Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+void runBenchmark(program)

@@ -9,6 +9,7 @@ import { Effect, Fiber, Logger, LogLevel, Ref, Stream } from "effect"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import { writeFileSync } from "node:fs"
+import { runBenchmark } from "./runBenchmark.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
@@ -187,12 +188,6 @@ const program = Effect.gen(function* () {
     redisMemory
   }
   writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2))
-}).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+})
 
-Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+void runBenchmark(program)
