@@ -9,7 +9,9 @@ RUN npm run build
 
 # Run: production dependencies and compiled JavaScript only, as a non-root user.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production PORT=3000
+# A larger young generation: polling thousands of chats allocates fast, and with the default
+# 16 MB semi-space GC took a quarter of the CPU (bench:cisco: 0.70 -> 0.56 of a core, p99 5.8 -> 5.0 s).
+ENV NODE_ENV=production PORT=3000 NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

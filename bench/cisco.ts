@@ -16,6 +16,8 @@ const SESSIONS = Number(process.env["BENCH_CISCO_SESSIONS"] ?? 10_000)
 const WINDOW = Duration.seconds(Number(process.env["BENCH_CISCO_WINDOW_SECONDS"] ?? 30))
 const MESSAGES = Number(process.env["BENCH_CISCO_MESSAGES"] ?? 600)
 const CLOCK_TICKS_PER_SECOND = 100
+/** BENCH_CISCO_NODE_ARGS: node flags for the gateway process (e.g. GC sizing), space-separated. */
+const NODE_ARGS = (process.env["BENCH_CISCO_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "")
 /** BENCH_CISCO_PROFILE=dir: a CPU profile of the gateway, written there when it stops. */
 const PROFILE_DIR = process.env["BENCH_CISCO_PROFILE"]
 
@@ -39,7 +41,7 @@ const program = Effect.gen(function* () {
     LCG_PUBLIC_URL: url,
     CISCO_POLL_INTERVAL_MS: "5000",
     LOG_LEVEL: "error"
-  }, PROFILE_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [])
+  }, [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [])])
   const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
 
   // Open the chats (each create also starts its poller at once).

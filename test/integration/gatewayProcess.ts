@@ -43,8 +43,9 @@ const exited = (child: ChildProcess) =>
 export const spawnGateway = (env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
+      // As `npm start` runs it (package.json), with the same GC sizing as the Docker image.
       Effect.sync(() =>
-        spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+        spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, "--import", "tsx", "src/main.ts"], {
           env: { ...process.env, ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })
