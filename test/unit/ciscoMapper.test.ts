@@ -23,7 +23,8 @@ const poll = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 describe("CCP poll answers", () => {
   it.effect("parse in id order across types, map to joined, typing, message, left and ended; the customer's own events are skipped", () =>
     Effect.gen(function* () {
-      const events = yield* parseChatEvents(poll)
+      const { events, unreadable } = yield* parseChatEvents(poll)
+      expect(unreadable).toEqual([])
       expect(events.map((e) => [e._tag, e.id])).toEqual([
         ["PresenceEvent", 3],
         ["TypingEvent", 5],
@@ -50,8 +51,8 @@ describe("CCP poll answers", () => {
 
   it.effect("an empty answer is no events; no agent in time is request.failed; chat_finished ends", () =>
     Effect.gen(function* () {
-      expect(yield* parseChatEvents("<chatEvents/>")).toEqual([])
-      const statuses = yield* parseChatEvents(
+      expect(yield* parseChatEvents("<chatEvents/>")).toEqual({ events: [], unreadable: [] })
+      const { events: statuses } = yield* parseChatEvents(
         "<chatEvents><StatusEvent><id>2</id><status>chat_timedout_waiting_for_agent</status><detail>60</detail></StatusEvent><StatusEvent><id>4</id><status>chat_finished_error</status><detail/></StatusEvent></chatEvents>"
       )
       expect(mapCcpEvents(chatId, "Alice", statuses, NOW).map((e) => [e.type, e.data])).toEqual([
@@ -61,12 +62,22 @@ describe("CCP poll answers", () => {
     })
   )
 
-  it.effect("malformed XML, a missing root and unreadable events are typed errors, not crashes", () =>
+  it.effect("malformed XML and a missing root are typed errors, not crashes", () =>
     Effect.gen(function* () {
-      for (const bad of ["<chatEvents><MessageEvent><id>1</id>", "not xml at all", "<other/>", "<chatEvents><MessageEvent><id>x</id><from>a</from><body>b</body></MessageEvent></chatEvents>"]) {
+      for (const bad of ["<chatEvents><MessageEvent><id>1</id>", "not xml at all", "<other/>"]) {
         const exit = yield* Effect.exit(parseChatEvents(bad))
         expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("CiscoXmlError")
       }
+    })
+  )
+
+  it.effect("an unreadable event is skipped (and named by its type only), so it cannot block the chat", () =>
+    Effect.gen(function* () {
+      const parsed = yield* parseChatEvents(
+        "<chatEvents><MessageEvent><id>x</id><from>a</from><body>b</body></MessageEvent><MessageEvent><id>5</id><from>Maria</from><body>ok</body></MessageEvent></chatEvents>"
+      )
+      expect(parsed.unreadable).toEqual(["MessageEvent"])
+      expect(parsed.events.map((e) => e.id)).toEqual([5])
     })
   )
 

@@ -39,8 +39,8 @@ export interface CiscoApiService {
 
 export class CiscoApi extends Context.Tag("hbf-lcg/CiscoApi")<CiscoApi, CiscoApiService>() {}
 
-/** Whether the error says the chat no longer exists at CCP. */
-export const isChatGone = (error: CiscoApiError) => error.status === 404
+/** Whether CCP says the chat no longer exists: a 404 with `notFound`, not any 404 (a proxy's page must not end chats). */
+export const isChatGone = (error: CiscoApiError) => error.status === 404 && error.errorType === "notFound"
 
 const chatPath = "/ccp/rest/chat"
 const feedRefUrl = (config: CiscoConfig) => `${config.baseUrl}/ccp-webapp/ccp/feed/${encodeURIComponent(config.feedId)}`
@@ -125,7 +125,12 @@ export const CiscoApiLive = Layer.scoped(
         ),
       poll: (config, cookie, eventId) =>
         exchange(config, "GET", `${chatPath}?eventid=${eventId}&all=false`, { cookie }).pipe(
-          Effect.flatMap(({ body }) => Effect.mapError(parseChatEvents(body), fromXml))
+          Effect.flatMap(({ body }) => Effect.mapError(parseChatEvents(body), fromXml)),
+          Effect.tap(({ unreadable }) =>
+            // Never the element itself: agent messages are the customer's personal data.
+            unreadable.length > 0 ? Effect.logWarning("CCP sent events the gateway cannot read; skipped", { types: unreadable }) : Effect.void
+          ),
+          Effect.map(({ events }) => events)
         ),
       send: (config, cookie, text) => Effect.asVoid(exchange(config, "PUT", chatPath, { cookie, xml: messageXml(text) })),
       typing: (config, cookie, from, status) =>

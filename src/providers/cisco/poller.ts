@@ -142,9 +142,11 @@ export const pollChat = (
     const currentConfig = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       if (config !== undefined && now - config.at < Duration.toMillis(pollerTimings.configMaxAge)) return config.value
-      const value = yield* deps.configOf(session)
-      config = { value, at: now }
-      return value
+      const fresh = yield* Effect.either(deps.configOf(session))
+      // hbf-core away: the last config still works; polling does not stop for it.
+      if (fresh._tag === "Left") return config !== undefined ? config.value : yield* Effect.fail(fresh.left)
+      config = { value: fresh.right, at: now }
+      return fresh.right
     })
 
     const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
@@ -192,7 +194,8 @@ export const pollChat = (
       const delay =
         failures === 0
           ? Duration.millis(
-              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1 + pollerTimings.jitter)) - (yield* Clock.currentTimeMillis))
+              // Jitter below the interval only: CCP asks to be polled at least every interval.
+              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) - (yield* Clock.currentTimeMillis))
             )
           : Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
       yield* clock.wait(wake, delay)
@@ -233,19 +236,29 @@ export const CiscoPollerLive = Layer.scopedDiscard(
 
         const start = (session: SessionRecord, state: CiscoChatState, spreadStart: boolean) =>
           Effect.gen(function* () {
-            if (wakes.has(session.sessionId)) return
             const wake = yield* Queue.sliding<void>(1)
+            // Checked and set with no yield between: one poller per session.
+            if (wakes.has(session.sessionId)) return
             wakes.set(session.sessionId, wake)
-            yield* FiberMap.run(
-              pollers,
-              session.sessionId,
-              pollChat(deps, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(Effect.sync(() => wakes.delete(session.sessionId))))
-            )
+            const forget = Effect.sync(() => {
+              if (wakes.get(session.sessionId) === wake) wakes.delete(session.sessionId)
+            })
+            yield* FiberMap.run(pollers, session.sessionId, pollChat(deps, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)), {
+              onlyIfMissing: true
+            })
           })
 
+        /** Starts a poller for every open CCP chat of the partition, and stops those whose session ended elsewhere. */
         const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
-          Effect.forEach(sessions, (session) => Option.match(pollable(session), { onNone: () => Effect.void, onSome: (state) => start(session, state, true) }), {
-            discard: true
+          Effect.gen(function* () {
+            const open = new Set<string>()
+            for (const session of sessions) {
+              const state = pollable(session)
+              if (Option.isNone(state)) continue
+              open.add(session.sessionId)
+              yield* start(session, state.value, true)
+            }
+            for (const sessionId of [...wakes.keys()]) if (!open.has(sessionId)) yield* FiberMap.remove(pollers, sessionId)
           })
         )
 

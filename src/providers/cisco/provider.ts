@@ -128,8 +128,10 @@ export const makeCiscoProvider = Effect.gen(function* () {
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
         // The customer leaves (the agent sees it), then the chat session is stopped; a chat already gone is fine.
-        yield* api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
+        // Both are tried: a failed leave must not keep the chat session open at CCP.
+        const left = yield* Effect.either(api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void)))
         yield* api.close(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
+        if (left._tag === "Left") return yield* Effect.fail(left.left)
       }).pipe(Effect.mapError(providerError)),
     webhook: {
       // CCP has no webhooks: everything is polled.

@@ -3,7 +3,7 @@
  * then decoded with Schemas: never by string concatenation or regexes. Malformed XML from
  * the provider is a typed `CiscoXmlError`, not a crash.
  */
-import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { Data, Effect, Either, Schema } from "effect"
 import { XMLBuilder, XMLParser } from "fast-xml-parser"
 
 export class CiscoXmlError extends Data.TaggedError("CiscoXmlError")<{ readonly message: string }> {}
@@ -69,31 +69,34 @@ export type CcpEvent = typeof CcpEvent.Type
 
 const decodeEvent = Schema.decodeUnknownEither(CcpEvent)
 
+/** A poll's events, and the types of the elements that could not be read (skipped, so one cannot block the chat). */
+export interface ChatEvents {
+  readonly events: ReadonlyArray<CcpEvent>
+  readonly unreadable: ReadonlyArray<string>
+}
+
 /** `<chatEvents>` -> its events in id order (the parser groups them by type; ids increase in the order they happened). */
-export const parseChatEvents = (xml: string): Effect.Effect<ReadonlyArray<CcpEvent>, CiscoXmlError> =>
+export const parseChatEvents = (xml: string): Effect.Effect<ChatEvents, CiscoXmlError> =>
   // Most polls find nothing: their answer is only `<chatEvents/>` (after any declaration).
   xml.trimEnd().endsWith("<chatEvents/>") && !xml.includes("<chatEvents>")
-    ? Either.right([])
+    ? Either.right({ events: [], unreadable: [] })
     : parseEvents(xml)
 
-const parseEvents = (xml: string): Either.Either<ReadonlyArray<CcpEvent>, CiscoXmlError> =>
+const parseEvents = (xml: string): Either.Either<ChatEvents, CiscoXmlError> =>
   Either.flatMap(parse(xml), (document) => {
     const root = (document as { chatEvents?: unknown }).chatEvents
     if (root === undefined) return Either.left(new CiscoXmlError({ message: "CCP answered a poll without <chatEvents>" }))
-    if (root === "") return Either.right([])
+    if (root === "") return Either.right({ events: [], unreadable: [] })
     const events: Array<CcpEvent> = []
+    const unreadable: Array<string> = []
     for (const tag of eventTags) {
       for (const element of ((root as Partial<Record<EventTag, ReadonlyArray<unknown>>>)[tag] ?? [])) {
-        const event = decodeEvent({ _tag: tag, ...(element as object) })
-        if (Either.isLeft(event)) {
-          return Either.left(
-            new CiscoXmlError({ message: `CCP sent an unreadable ${tag}: ${ParseResult.TreeFormatter.formatErrorSync(event.left)}` })
-          )
-        }
-        events.push(event.right)
+        const event = decodeEvent({ _tag: tag, ...(typeof element === "object" && element !== null ? element : {}) })
+        if (Either.isLeft(event)) unreadable.push(tag)
+        else events.push(event.right)
       }
     }
-    return Either.right(events.sort((a, b) => a.id - b.id))
+    return Either.right({ events: events.sort((a, b) => a.id - b.id), unreadable })
   })
 
 /** The `errorType` of an `<apiErrors>` body (`notFound`, `invalidInput`, ...), if it is one. */
