@@ -2,7 +2,7 @@
  * Tenants as hbf-core returns them (CONTRACTS.md section 4), decoded once at the
  * boundary into what the gateway needs: the organization id and the livechat plugin.
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import { BusinessHours } from "./businessHours.js"
 import { EventType, type ProviderAlias } from "./model.js"
 
@@ -102,6 +102,17 @@ export type LivechatConfig = ProviderConfig & {
   readonly timeouts: typeof Timeouts.Type
   readonly flowTriggers: typeof FlowTriggers.Type
 }
+
+/** The livechat config narrowed to `provider`, when it is that provider's. */
+export const configFor = <P extends ProviderAlias>(
+  config: LivechatConfig,
+  provider: P
+): Option.Option<Extract<LivechatConfig, { readonly provider: P }>> =>
+  config.provider === provider ? Option.some(config as Extract<LivechatConfig, { readonly provider: P }>) : Option.none()
+
+/** The tenant's usable livechat config, when it is `provider`'s. */
+export const tenantConfigFor = <P extends ProviderAlias>(tenant: Tenant, provider: P) =>
+  Option.flatMap(Either.getRight(tenant.livechat), (config) => configFor(config, provider))
 
 export interface Tenant {
   readonly id: string

@@ -9,7 +9,7 @@ import { type CcpEvent, decodeFormBody } from "./xml.js"
 const eventId = (chatId: string, ...parts: ReadonlyArray<string | number>) => `cisco-livechat:${chatId}:${parts.join(":")}`
 
 /** The chat's end, one id however it was learnt (the agent leaving, a status). */
-const ended = (chatId: string, occurredAt: string, reason: "agent" | "provider"): ProviderEvent => ({
+export const ended = (chatId: string, occurredAt: string, reason: "agent" | "provider"): ProviderEvent => ({
   id: eventId(chatId, "ended"),
   occurredAt,
   type: "session.ended",

@@ -13,7 +13,7 @@
 import { Clock, Duration, Effect, Either, FiberMap, Layer, Option, Queue, Random, Schedule, type Scope } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
-import type { CiscoConfig } from "../../domain/tenant.js"
+import { type CiscoConfig, tenantConfigFor } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Coordinator, pollNowKind } from "../../services/Coordinator.js"
 import type { StoreUnavailable } from "../../services/errors.js"
@@ -21,7 +21,7 @@ import { Gateway, type GatewayService } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
-import { mapCcpEvents } from "./mapper.js"
+import { ended, mapCcpEvents } from "./mapper.js"
 import { type CiscoChatState, chatStateOf } from "./provider.js"
 
 const alias = "cisco-livechat" as const
@@ -166,7 +166,7 @@ export const pollChat = (
     /** A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
     const chatGone = (reason: string) =>
       deps
-        .ingest(session.sessionId, [{ id: `cisco-livechat:${chatId}:ended`, occurredAt: new Date().toISOString(), type: "session.ended", data: { reason: "provider" } }], {})
+        .ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
         .pipe(
           Effect.zipLeft(Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason })),
           Effect.as<PollOutcome>("over")
@@ -181,8 +181,8 @@ export const pollChat = (
         failures = 0
         if (outcome.right === "over") return
       } else if (outcome.left.chatGone === true) {
-        const ended = yield* Effect.either(chatGone(outcome.left.message))
-        if (Either.isRight(ended)) return
+        const gone = yield* Effect.either(chatGone(outcome.left.message))
+        if (Either.isRight(gone)) return
         failures++
       } else {
         failures++
@@ -216,9 +216,10 @@ export const CiscoPollerLive = Layer.scopedDiscard(
       api,
       configOf: (session) =>
         Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
-          Either.isRight(tenant.livechat) && tenant.livechat.right.provider === alias
-            ? Effect.succeed(tenant.livechat.right.cisco)
-            : Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` })
+          Option.match(tenantConfigFor(tenant, alias), {
+            onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` }),
+            onSome: (own) => Effect.succeed(own.cisco)
+          })
         ),
       ingest: gateway.ingestPolled,
       interval: Duration.millis(ciscoPollIntervalMs)

@@ -7,7 +7,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
-import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
+import { type CiscoConfig, configFor, type LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator, pollSessionNow } from "../../services/Coordinator.js"
 import { InvalidSignature, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
@@ -37,9 +37,10 @@ const TYPING_INTERVAL_MS = 3_000
 const providerError = (error: CiscoApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
 const ciscoOf = (config: LivechatConfig): Effect.Effect<CiscoConfig, ProviderError> =>
-  config.provider === alias
-    ? Effect.succeed(config.cisco)
-    : Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` }))
+  Option.match(configFor(config, alias), {
+    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
+    onSome: (own) => Effect.succeed(own.cisco)
+  })
 
 const stateOf = (session: SessionRecord) =>
   Option.match(chatStateOf(session), {

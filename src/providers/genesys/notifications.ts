@@ -17,6 +17,7 @@ import { Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Layer, Option
 import WebSocket from "ws"
 import type { ProviderEvent } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
+import { tenantConfigFor } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { Gateway } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
@@ -404,11 +405,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
 
     const credentialsOfTenant = (tenantId: string) =>
-      Effect.map(core.tenant(tenantId), (tenant) =>
-        Either.isRight(tenant.livechat) && tenant.livechat.right.provider === alias
-          ? Option.some(credentialsOf(tenant.livechat.right.genesys))
-          : Option.none()
-      )
+      Effect.map(core.tenant(tenantId), (tenant) => Option.map(tenantConfigFor(tenant, alias), (own) => credentialsOf(own.genesys)))
 
     /** Starting and stopping channels, one at a time: ownership is checked and acted on together. */
     const channelsLock = yield* Effect.makeSemaphore(1)

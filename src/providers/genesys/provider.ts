@@ -13,7 +13,7 @@ import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { sha256SignatureMatches } from "../signatures.js"
 import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
-import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
+import { configFor, type GenesysConfig, type LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
@@ -37,9 +37,10 @@ const TYPING_INTERVAL_MS = 3_000
 const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
 
 const genesysOf = (config: LivechatConfig): Effect.Effect<GenesysConfig, ProviderError> =>
-  config.provider === alias
-    ? Effect.succeed(config.genesys)
-    : Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` }))
+  Option.match(configFor(config, alias), {
+    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
+    onSome: (own) => Effect.succeed(own.genesys)
+  })
 
 /** `sha256=<base64 HMAC-SHA256 of the raw body>` (base64 is what Genesys sends), compared in constant time. */
 export const validGenesysSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>

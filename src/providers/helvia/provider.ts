@@ -1,10 +1,10 @@
 /** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted, Schema } from "effect"
 import { sha256SignatureMatches } from "../signatures.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
 import type { LivechatProvider } from "../../services/LivechatProvider.js"
-import type { LivechatConfig } from "../../domain/tenant.js"
+import { configFor, type LivechatConfig } from "../../domain/tenant.js"
 import { mapHelviaEvent } from "./mapper.js"
 import { HelviaWebhook, signatureHeader } from "./webhook.js"
 
@@ -14,7 +14,7 @@ const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: al
 
 const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(HelviaWebhook), { errors: "all" })
 
-const secretOf = (config: LivechatConfig) => (config.provider === alias ? config.helvia.webhookSecret : undefined)
+const secretOf = (config: LivechatConfig) => Option.getOrUndefined(Option.map(configFor(config, alias), (own) => own.helvia.webhookSecret))
 
 /** `sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time. */
 export const validHelviaSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>
