@@ -196,7 +196,7 @@ export const makeGateway = Effect.gen(function* () {
         yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
         return { accepted: 0, unknown: 1 }
       }
-      const { accepted, unknown } = yield* ingestInto(found.value, events)
+      const { accepted, unknown } = yield* ingestInto(found.value.sessionId, events)
       return { accepted, unknown }
     })
 
@@ -205,18 +205,20 @@ export const makeGateway = Effect.gen(function* () {
    * adapter's `providerState` patch (a poll cursor) when given.
    */
   const ingestInto = (
-    found: SessionRecord,
+    sessionId: string,
     events: ReadonlyArray<ProviderEvent>,
     providerState?: Readonly<Record<string, unknown>>
   ): Effect.Effect<IngestResult & { readonly open: boolean }, StoreUnavailable> =>
     Effect.gen(function* () {
-      const provider = found.provider
       const withState = (session: SessionRecord): SessionRecord =>
         providerState === undefined ? session : { ...session, providerState: { ...session.providerState, ...providerState } }
-      let open = isOpen(found.status)
-      const accepted = yield* changeSession(found.sessionId, (session) =>
+      // Taken from the record the change is decided on: no read of the session beforehand.
+      let open = false
+      let provider: ProviderAlias | undefined
+      const accepted = yield* changeSession(sessionId, (session) =>
         Effect.gen(function* () {
           open = isOpen(session.status)
+          provider = session.provider
           const seen = yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
@@ -233,7 +235,7 @@ export const makeGateway = Effect.gen(function* () {
               current = t.next
               applied.push(event)
             } else {
-              yield* Effect.logInfo("event dropped", { eventId: event.id, type: event.type, reason: t.reason })
+              yield* Effect.logInfo("event dropped", { eventId: event.id, type: event.type, provider: session.provider, reason: t.reason })
             }
           }
           open = isOpen(current.status)
@@ -242,10 +244,11 @@ export const makeGateway = Effect.gen(function* () {
         })
       ).pipe(
         Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>))),
-        Effect.annotateLogs({ sessionId: found.sessionId, provider })
+        Effect.annotateLogs({ sessionId })
       )
       const persisted = accepted === "duplicate" ? [] : accepted
-      yield* Effect.forEach(persisted, (e) => countIngested(provider, e.type), { discard: true })
+      const ingestedFor = provider
+      if (ingestedFor !== undefined) yield* Effect.forEach(persisted, (e) => countIngested(ingestedFor, e.type), { discard: true })
       return { accepted: persisted.length, unknown: 0, open }
     })
 
@@ -520,7 +523,7 @@ export const makeGateway = Effect.gen(function* () {
             yield* verifyFor(provider, session.value.tenantId, webhook)
             verified.add(session.value.tenantId)
           }
-          const result = yield* ingestInto(session.value, batch.events)
+          const result = yield* ingestInto(session.value.sessionId, batch.events)
           accepted += result.accepted
           unknown += result.unknown
         }
@@ -530,12 +533,7 @@ export const makeGateway = Effect.gen(function* () {
     ingest,
 
     ingestPolled: (sessionId, events, providerState) =>
-      Effect.gen(function* () {
-        const found = yield* store.get(sessionId)
-        if (Option.isNone(found)) return { accepted: 0, open: false }
-        const { accepted, open } = yield* ingestInto(found.value, events, providerState)
-        return { accepted, open }
-      }),
+      Effect.map(ingestInto(sessionId, events, providerState), ({ accepted, open }) => ({ accepted, open })),
 
     sweepTimeouts: (partition) =>
       Effect.gen(function* () {
