@@ -58,7 +58,9 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
   }
 }
 
-const sameAgent = (a: SessionRecord["agent"], b: SessionRecord["agent"]) => a?.id !== undefined && a.id === b?.id
+/** The same agent: by id where either side has one, else by name (Sunshine and CCP name their agents only). */
+const sameAgent = (a: SessionRecord["agent"], b: SessionRecord["agent"]) =>
+  a?.id !== undefined || b?.id !== undefined ? a?.id === b?.id : a?.name !== undefined && a.name === b?.name
 
 const activate = (session: SessionRecord, agent: SessionRecord["agent"], now: string): SessionRecord => {
   const { position: _p, estimatedWaitSeconds: _e, agent: previous, ...rest } = session

@@ -8,7 +8,8 @@ import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { CiscoConfig } from "../../src/domain/tenant.js"
 import { CiscoApiError, type CiscoApiService } from "../../src/providers/cisco/client.js"
-import { type ChatPollerDeps, makePollClock, pollChat, pollerTimings } from "../../src/providers/cisco/poller.js"
+import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
+import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
 
 const session = {
@@ -54,7 +55,7 @@ describe("CCP poller", () => {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
       yield* TestClock.adjust(Duration.millis(4_700))
@@ -74,7 +75,7 @@ describe("CCP poller", () => {
       const ccps = Array.from({ length: 20 }, () => fakeCcp([]))
       const clock = yield* makePollClock(pollerTimings.tick)
       const fibers = yield* Effect.forEach(ccps, ({ deps }) =>
-        Effect.flatMap(Queue.sliding<void>(1), (own) => Effect.fork(pollChat(deps, clock, session, start, own, { spreadStart: true })))
+        Effect.flatMap(Queue.sliding<void>(1), (own) => Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, own, { spreadStart: true })))
       )
       yield* TestClock.adjust(Duration.millis(1))
       const polled = () => ccps.filter((c) => c.polls.length > 0).length
@@ -93,7 +94,7 @@ describe("CCP poller", () => {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake, { spreadStart: true }))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake, { spreadStart: true }))
       yield* Queue.offer(wake, undefined)
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
@@ -106,7 +107,7 @@ describe("CCP poller", () => {
       const { deps, ingested, polls } = fakeCcp([[message(3), message(7)], [], [message(9)]])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       yield* Queue.offer(wake, undefined)
       yield* TestClock.adjust(Duration.millis(1))
@@ -127,7 +128,7 @@ describe("CCP poller", () => {
       const { deps, polls } = fakeCcp([down, down, down, [message(1)]])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
       yield* TestClock.adjust(Duration.millis(5_200))
@@ -148,7 +149,7 @@ describe("CCP poller", () => {
       const { deps, ingested } = fakeCcp([gone])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
       yield* TestClock.adjust(Duration.millis(1))
       expect(ingested).toEqual([{ ids: ["cisco-livechat:chat-1:ended"], state: {} }])
       expect(fiber.unsafePoll()?._tag).toBe("Success")
@@ -160,7 +161,7 @@ describe("CCP poller", () => {
       const { deps, polls } = fakeCcp([[message(1)]], () => false)
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollChat(deps, clock, session, start, wake))
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
       yield* TestClock.adjust(Duration.seconds(30))
       expect(polls).toHaveLength(1)
       expect(fiber.unsafePoll()?._tag).toBe("Success")

@@ -95,6 +95,16 @@ describe("applyEvent", () => {
     expect(takenOver.assignedAt).toBe(T1)
   })
 
+  it("agents known by name only (Sunshine, CCP): the same name joining again is one join, another name takes over", () => {
+    const byName = (name: string) => ({ type: "agent.joined" as const, data: { agent: { name } } })
+    const withMaria = applied(applyEvent(pending, byName("Maria"), T1))
+    expect(applyEvent(withMaria, byName("Maria"), T2)._tag).toBe("Drop")
+    expect(applied(applyEvent(withMaria, byName("John"), T2)).agent).toEqual({ name: "John" })
+    // No agent named on either side is not "the same agent": the join is applied.
+    const anonymous = applied(applyEvent(pending, { type: "agent.joined", data: { agent: {} } }, T1))
+    expect(applyEvent(anonymous, { type: "agent.joined", data: { agent: {} } }, T2)._tag).toBe("Apply")
+  })
+
   it("an agent leaving is dropped when another agent has the chat", () => {
     const withBob = applied(applyEvent(pending, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T1))
     expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a1" } } }, T2)._tag).toBe("Drop")

@@ -1,294 +1,78 @@
 /**
- * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s). Each session of
- * an owned partition has a poller fiber: it polls every interval, jittered (so 10,000 chats
- * do not poll in lockstep), or at once when asked ("poll this session now", sent after a
- * user message and when a chat is created), and commits each batch of events together with
- * the new cursor, so a restart or a failover resumes right after it. Errors back off and
- * recover; the poller stops when the session ends. Pollers move with their partition.
- *
- * Thousands of pollers wait cheaply: each waits on its own wake-up queue only, and one
- * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come.
- * A timer and a race per poller and per wait cost more than the poll itself.
+ * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s), on the shared
+ * session pollers (../sessionPoller.ts): a poll asks for the events after the stored
+ * cursor and commits them with the new cursor; a user message or a new chat asks for a
+ * poll at once.
  */
-import { Clock, Duration, Effect, Either, FiberMap, Layer, Option, Queue, Random, Schedule, type Scope } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
 import { type CiscoConfig, tenantConfigFor } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { Coordinator, pollNowKind } from "../../services/Coordinator.js"
-import type { StoreUnavailable } from "../../services/errors.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
-import { SessionStore } from "../../services/SessionStore.js"
+import { type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 import { type CiscoChatState, chatStateOf } from "./provider.js"
 
 const alias = "cisco-livechat" as const
 
-export const pollerTimings = {
-  /** How often the partition's poll clock wakes the pollers that are due. */
-  tick: Duration.millis(50),
-  /**
-   * Each wait is the poll interval give or take this share: enough to keep pollers from
-   * drifting into lockstep, small enough that an agent's message waits at most about one
-   * interval (the p99 goal is 5.5 s at a 5 s interval).
-   */
-  jitter: 0.02,
-  /** Open chats of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
-  rescanInterval: Duration.seconds(30),
-  /** A poller looks its tenant's config up again after this long (a changed CCP host or API key). */
-  configMaxAge: Duration.seconds(60),
-  /** Backoff after failed polls: doubling from the poll interval up to this. */
-  maxBackoff: Duration.seconds(60)
-}
-
 export interface ChatPollerDeps {
   readonly api: CiscoApiService
   /** The tenant's CCP config, as hbf-core has it now. */
-  readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, { readonly message: string }>
+  readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, PollFailure>
   readonly ingest: GatewayService["ingestPolled"]
   readonly interval: Duration.Duration
 }
 
-/** What one poll found: the chat goes on, or it is over (the poller stops). */
-type PollOutcome = "open" | "over"
-
-/** Wakes waiting pollers when their time comes. */
-export interface PollClock {
-  /** Waits until `delay` has passed, or until something is offered to `wake` (an early poll). */
-  readonly wait: (wake: Queue.Queue<void>, delay: Duration.Duration) => Effect.Effect<void>
-}
-
-/**
- * One clock for many pollers: a tick every `tick` wakes the pollers that are due. Waits are
- * kept in buckets by tick, so a tick touches only the pollers due in it, not all of them.
- */
-export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const tickMs = Duration.toMillis(tick)
-    /** Tick number -> the wake-up queues of the pollers due in it. */
-    const buckets = new Map<number, Set<Queue.Queue<void>>>()
-    /** Each waiting poller's tick. */
-    const dueTick = new Map<Queue.Queue<void>, number>()
-    let lastTick = Math.floor((yield* Clock.currentTimeMillis) / tickMs) - 1
-
-    const forget = (wake: Queue.Queue<void>) => {
-      const at = dueTick.get(wake)
-      if (at === undefined) return
-      dueTick.delete(wake)
-      buckets.get(at)?.delete(wake)
-    }
-
-    yield* Effect.forkScoped(
-      Effect.repeat(
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.sync(() => {
-            const current = Math.floor(now / tickMs)
-            for (let t = lastTick + 1; t <= current; t++) {
-              const due = buckets.get(t)
-              if (due === undefined) continue
-              buckets.delete(t)
-              for (const wake of due) {
-                dueTick.delete(wake)
-                Queue.unsafeOffer(wake, undefined)
-              }
-            }
-            lastTick = Math.max(lastTick, current)
-          })
-        ),
-        Schedule.spaced(tick)
-      )
-    )
-    return {
-      wait: (wake, delay) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          forget(wake)
-          const at = Math.max(Math.ceil((now + Duration.toMillis(delay)) / tickMs), lastTick + 1)
-          dueTick.set(wake, at)
-          const bucket = buckets.get(at) ?? new Set()
-          bucket.add(wake)
-          buckets.set(at, bucket)
-          return Effect.zipRight(
-            Queue.take(wake),
-            Effect.sync(() => forget(wake))
-          )
-        })
-    }
-  })
-
-/**
- * Polls one chat until its session ends. `wake` asks for a poll now. A poller started with
- * many others (a partition taken over) first waits a random part of the interval, so they
- * spread over it instead of polling together. Exported for the TestClock unit tests.
- */
-export const pollChat = (
-  deps: ChatPollerDeps,
-  clock: PollClock,
-  session: SessionRecord,
-  initial: CiscoChatState,
-  wake: Queue.Queue<void>,
-  options: { readonly spreadStart?: boolean } = {}
-) =>
-  Effect.gen(function* () {
-    const chatId = session.providerConversationId ?? session.sessionId
-    const intervalMs = Duration.toMillis(deps.interval)
-    let state = initial
-    let failures = 0
-    if (options.spreadStart === true) yield* clock.wait(wake, Duration.millis(yield* Random.nextRange(0, intervalMs)))
-
-    /** The tenant's config, looked up again once a minute rather than on every poll. */
-    let config: { readonly value: CiscoConfig; readonly at: number } | undefined
-    const currentConfig = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      if (config !== undefined && now - config.at < Duration.toMillis(pollerTimings.configMaxAge)) return config.value
-      const fresh = yield* Effect.either(deps.configOf(session))
-      // hbf-core away: the last config still works; polling does not stop for it.
-      if (fresh._tag === "Left") return config !== undefined ? config.value : yield* Effect.fail(fresh.left)
-      config = { value: fresh.right, at: now }
-      return fresh.right
-    })
-
-    const pollOnce: Effect.Effect<PollOutcome, { readonly message: string; readonly chatGone?: boolean }> = Effect.gen(function* () {
-      const config = yield* currentConfig
-      const events = yield* deps.api.poll(config, state.cookie, state.eventId).pipe(
-        Effect.mapError((e) => ({ message: e.message, chatGone: isChatGone(e) }))
-      )
-      if (events.length === 0) return "open"
+/** One CCP chat's polls. A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
+export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, CiscoChatState> => ({
+  interval: deps.interval,
+  configOf: deps.configOf,
+  poll: (config, session, state) =>
+    Effect.gen(function* () {
+      const chatId = session.providerConversationId ?? session.sessionId
+      const polled = yield* Effect.either(deps.api.poll(config, state.cookie, state.eventId))
+      if (polled._tag === "Left") {
+        if (!isChatGone(polled.left)) return yield* Effect.fail({ message: polled.left.message })
+        yield* deps.ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
+        yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
+        return { state, open: false }
+      }
+      const events = polled.right
+      if (events.length === 0) return { state, open: true }
       const lastId = events[events.length - 1]!.id
       const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, events, new Date().toISOString()), {
         eventId: lastId
       })
-      state = { ...state, eventId: lastId }
-      return open ? "open" : "over"
+      return { state: { ...state, eventId: lastId }, open }
     })
-
-    /** A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
-    const chatGone = (reason: string) =>
-      deps
-        .ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
-        .pipe(
-          Effect.zipLeft(Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason })),
-          Effect.as<PollOutcome>("over")
-        )
-
-    for (;;) {
-      // The next poll is due an interval after this one started, not after it ended: a slow
-      // CCP answer does not stretch the time an agent's message can wait.
-      const startedAt = yield* Clock.currentTimeMillis
-      const outcome = yield* Effect.either(pollOnce)
-      if (Either.isRight(outcome)) {
-        failures = 0
-        if (outcome.right === "over") return
-      } else if (outcome.left.chatGone === true) {
-        const gone = yield* Effect.either(chatGone(outcome.left.message))
-        if (Either.isRight(gone)) return
-        failures++
-      } else {
-        failures++
-        // The first failure and then every tenth: a long outage does not flood the log.
-        if (failures === 1 || failures % 10 === 0) {
-          yield* Effect.logWarning("CCP poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
-        }
-      }
-      const delay =
-        failures === 0
-          ? Duration.millis(
-              // Jitter below the interval only: CCP asks to be polled at least every interval.
-              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) - (yield* Clock.currentTimeMillis))
-            )
-          : Duration.min(Duration.times(deps.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
-      yield* clock.wait(wake, delay)
-    }
-  })
+})
 
 /** Runs the pollers of the CCP chats of the partitions this instance owns. */
 export const CiscoPollerLive = Layer.scopedDiscard(
   Effect.gen(function* () {
-    const coordinator = yield* Coordinator
-    const store = yield* SessionStore
     const core = yield* HbfCore
     const gateway = yield* Gateway
     const api = yield* CiscoApi
     const { ciscoPollIntervalMs } = yield* AppConfig
 
-    const deps: ChatPollerDeps = {
-      api,
-      configOf: (session) =>
-        Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
-          Option.match(tenantConfigFor(tenant, alias), {
-            onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` }),
-            onSome: (own) => Effect.succeed(own.cisco)
-          })
-        ),
-      ingest: gateway.ingestPolled,
-      interval: Duration.millis(ciscoPollIntervalMs)
-    }
-
-    /** The chat state of an open CCP session, if it is one. */
-    const pollable = (session: SessionRecord) =>
-      session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()
-
-    yield* coordinator.runPerPartition("cisco-poller", ({ answer, handOver, partition }) =>
-      Effect.gen(function* () {
-        const pollers = yield* FiberMap.make<string>()
-        const clock = yield* makePollClock(pollerTimings.tick)
-        const wakes = new Map<string, Queue.Queue<void>>()
-
-        const start = (session: SessionRecord, state: CiscoChatState, spreadStart: boolean) =>
-          Effect.gen(function* () {
-            const wake = yield* Queue.sliding<void>(1)
-            // Checked and set with no yield between: one poller per session.
-            if (wakes.has(session.sessionId)) return
-            wakes.set(session.sessionId, wake)
-            const forget = Effect.sync(() => {
-              if (wakes.get(session.sessionId) === wake) wakes.delete(session.sessionId)
+    yield* runSessionPollers(
+      "cisco-poller",
+      (session) => (session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()),
+      ciscoPolling({
+        api,
+        configOf: (session) =>
+          Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
+            Option.match(tenantConfigFor(tenant, alias), {
+              onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` }),
+              onSome: (own) => Effect.succeed(own.cisco)
             })
-            yield* FiberMap.run(pollers, session.sessionId, pollChat(deps, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)), {
-              onlyIfMissing: true
-            })
-          })
-
-        /** Starts a poller for every open CCP chat of the partition, and stops those whose session ended elsewhere. */
-        const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
-          Effect.gen(function* () {
-            const open = new Set<string>()
-            for (const session of sessions) {
-              const state = pollable(session)
-              if (Option.isNone(state)) continue
-              open.add(session.sessionId)
-              yield* start(session, state.value, true)
-            }
-            for (const sessionId of [...wakes.keys()]) if (!open.has(sessionId)) yield* FiberMap.remove(pollers, sessionId)
-          })
-        )
-
-        yield* answer(pollNowKind, (sessionId) =>
-          Effect.gen(function* () {
-            const wake = wakes.get(sessionId)
-            if (wake !== undefined) {
-              yield* Queue.offer(wake, undefined)
-              return true
-            }
-            // A chat just created (or missed by the scan): start its poller, which polls at once.
-            const session = yield* Effect.orElseSucceed(store.get(sessionId), () => Option.none<SessionRecord>())
-            if (Option.isNone(session)) return false
-            const state = pollable(session.value)
-            if (Option.isNone(state)) return false
-            yield* start(session.value, state.value, false)
-            return true
-          })
-        )
-
-        yield* Effect.raceFirst(
-          handOver,
-          scan.pipe(
-            Effect.catchAll((e) => Effect.logWarning("CCP poller scan failed", { partition, reason: e.message })),
-            Effect.repeat(Schedule.spaced(pollerTimings.rescanInterval)),
-            Effect.asVoid
-          )
-        )
-      }).pipe(Effect.scoped)
+          ),
+        ingest: gateway.ingestPolled,
+        interval: Duration.millis(ciscoPollIntervalMs)
+      })
     )
   })
 )

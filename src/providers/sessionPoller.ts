@@ -1,0 +1,250 @@
+/**
+ * Polling of open sessions, for providers whose events come (or may only be recovered) by
+ * asking: CCP chats every 5 s, the Zendesk backstop every 30 s. Each session of an owned
+ * partition has a poller fiber: it polls every interval, jittered (so 10,000 chats do not
+ * poll in lockstep), or at once when asked ("poll this session now"), and commits each
+ * batch of events together with its new cursor, so a restart or a failover resumes right
+ * after it. Errors back off and recover; the poller stops when the session ends. Pollers
+ * move with their partition.
+ *
+ * Thousands of pollers wait cheaply: each waits on its own wake-up queue only, and one
+ * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come.
+ * A timer and a race per poller and per wait cost more than the poll itself.
+ */
+import { Clock, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
+import type { SessionRecord } from "../domain/model.js"
+import { Coordinator, pollNowKind } from "../services/Coordinator.js"
+import type { StoreUnavailable } from "../services/errors.js"
+import { SessionStore } from "../services/SessionStore.js"
+
+export const pollerTimings = {
+  /** How often the partition's poll clock wakes the pollers that are due. */
+  tick: Duration.millis(50),
+  /**
+   * Each wait is the poll interval less up to this share: enough to keep pollers from
+   * drifting into lockstep, small enough that an agent's message waits at most about one
+   * interval (the CCP p99 goal is 5.5 s at a 5 s interval).
+   */
+  jitter: 0.02,
+  /** Open sessions of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
+  rescanInterval: Duration.seconds(30),
+  /** A poller looks its tenant's config up again after this long (a changed host or key). */
+  configMaxAge: Duration.seconds(60),
+  /** Backoff after failed polls: doubling from the poll interval up to this. */
+  maxBackoff: Duration.seconds(60)
+}
+
+/** Why a poll failed; logged, then the poller backs off. */
+export interface PollFailure {
+  readonly message: string
+}
+
+/** What a provider's poller does, given the tenant's config `C` and its cursor `S`. */
+export interface SessionPolling<C, S> {
+  readonly interval: Duration.Duration
+  /** The tenant's config for the session, as hbf-core has it now. */
+  readonly configOf: (session: SessionRecord) => Effect.Effect<C, PollFailure>
+  /**
+   * One poll: reads what is new after `state`, ingests it with the new cursor, and says
+   * whether the session is still open (a closed one stops its poller).
+   */
+  readonly poll: (config: C, session: SessionRecord, state: S) => Effect.Effect<{ readonly state: S; readonly open: boolean }, PollFailure>
+}
+
+/** Wakes waiting pollers when their time comes. */
+export interface PollClock {
+  /** Waits until `delay` has passed, or until something is offered to `wake` (an early poll). */
+  readonly wait: (wake: Queue.Queue<void>, delay: Duration.Duration) => Effect.Effect<void>
+}
+
+/**
+ * One clock for many pollers: a tick every `tick` wakes the pollers that are due. Waits are
+ * kept in buckets by tick, so a tick touches only the pollers due in it, not all of them.
+ */
+export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const tickMs = Duration.toMillis(tick)
+    /** Tick number -> the wake-up queues of the pollers due in it. */
+    const buckets = new Map<number, Set<Queue.Queue<void>>>()
+    /** Each waiting poller's tick. */
+    const dueTick = new Map<Queue.Queue<void>, number>()
+    let lastTick = Math.floor((yield* Clock.currentTimeMillis) / tickMs) - 1
+
+    const forget = (wake: Queue.Queue<void>) => {
+      const at = dueTick.get(wake)
+      if (at === undefined) return
+      dueTick.delete(wake)
+      buckets.get(at)?.delete(wake)
+    }
+
+    yield* Effect.forkScoped(
+      Effect.repeat(
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            const current = Math.floor(now / tickMs)
+            for (let t = lastTick + 1; t <= current; t++) {
+              const due = buckets.get(t)
+              if (due === undefined) continue
+              buckets.delete(t)
+              for (const wake of due) {
+                dueTick.delete(wake)
+                Queue.unsafeOffer(wake, undefined)
+              }
+            }
+            lastTick = Math.max(lastTick, current)
+          })
+        ),
+        Schedule.spaced(tick)
+      )
+    )
+    return {
+      wait: (wake, delay) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          forget(wake)
+          const at = Math.max(Math.ceil((now + Duration.toMillis(delay)) / tickMs), lastTick + 1)
+          dueTick.set(wake, at)
+          const bucket = buckets.get(at) ?? new Set()
+          bucket.add(wake)
+          buckets.set(at, bucket)
+          return Effect.zipRight(
+            Queue.take(wake),
+            Effect.sync(() => forget(wake))
+          )
+        })
+    }
+  })
+
+/**
+ * Polls one session until it ends. `wake` asks for a poll now. A poller started with many
+ * others (a partition taken over) first waits a random part of the interval, so they spread
+ * over it instead of polling together. Exported for the TestClock unit tests.
+ */
+export const pollSession = <C, S>(
+  polling: SessionPolling<C, S>,
+  clock: PollClock,
+  session: SessionRecord,
+  initial: S,
+  wake: Queue.Queue<void>,
+  options: { readonly spreadStart?: boolean } = {}
+) =>
+  Effect.gen(function* () {
+    const intervalMs = Duration.toMillis(polling.interval)
+    let state = initial
+    let failures = 0
+    if (options.spreadStart === true) yield* clock.wait(wake, Duration.millis(yield* Random.nextRange(0, intervalMs)))
+
+    /** The tenant's config, looked up again once a minute rather than on every poll. */
+    let config: { readonly value: C; readonly at: number } | undefined
+    const currentConfig = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      if (config !== undefined && now - config.at < Duration.toMillis(pollerTimings.configMaxAge)) return config.value
+      const fresh = yield* Effect.either(polling.configOf(session))
+      // hbf-core away: the last config still works; polling does not stop for it.
+      if (fresh._tag === "Left") return config !== undefined ? config.value : yield* Effect.fail(fresh.left)
+      config = { value: fresh.right, at: now }
+      return fresh.right
+    })
+
+    for (;;) {
+      // The next poll is due an interval after this one started, not after it ended: a slow
+      // answer does not stretch the time an agent's message can wait.
+      const startedAt = yield* Clock.currentTimeMillis
+      const outcome = yield* Effect.either(Effect.flatMap(currentConfig, (c) => polling.poll(c, session, state)))
+      if (Either.isRight(outcome)) {
+        failures = 0
+        state = outcome.right.state
+        if (!outcome.right.open) return
+      } else {
+        failures++
+        // The first failure and then every tenth: a long outage does not flood the log.
+        if (failures === 1 || failures % 10 === 0) {
+          yield* Effect.logWarning("poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
+        }
+      }
+      const delay =
+        failures === 0
+          ? Duration.millis(
+              // Jitter below the interval only: CCP asks to be polled at least every interval.
+              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) - (yield* Clock.currentTimeMillis))
+            )
+          : Duration.min(Duration.times(polling.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
+      yield* clock.wait(wake, delay)
+    }
+  })
+
+/**
+ * Runs a poller for every open session that `pollable` recognizes (it gives the session's
+ * cursor), in the partitions this instance owns, and answers "poll this session now" for
+ * them. Needs the Coordinator and the SessionStore.
+ */
+export const runSessionPollers = <C, S>(
+  name: string,
+  pollable: (session: SessionRecord) => Option.Option<S>,
+  polling: SessionPolling<C, S>
+) =>
+  Effect.gen(function* () {
+    const coordinator = yield* Coordinator
+    const store = yield* SessionStore
+
+    yield* coordinator.runPerPartition(name, ({ answer, handOver, partition }) =>
+      Effect.gen(function* () {
+        const pollers = yield* FiberMap.make<string>()
+        const clock = yield* makePollClock(pollerTimings.tick)
+        const wakes = new Map<string, Queue.Queue<void>>()
+
+        const start = (session: SessionRecord, state: S, spreadStart: boolean) =>
+          Effect.gen(function* () {
+            const wake = yield* Queue.sliding<void>(1)
+            // Checked and set with no yield between: one poller per session.
+            if (wakes.has(session.sessionId)) return
+            wakes.set(session.sessionId, wake)
+            const forget = Effect.sync(() => {
+              if (wakes.get(session.sessionId) === wake) wakes.delete(session.sessionId)
+            })
+            yield* FiberMap.run(pollers, session.sessionId, pollSession(polling, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)), {
+              onlyIfMissing: true
+            })
+          })
+
+        /** Starts a poller for every pollable open session of the partition, and stops those whose session ended elsewhere. */
+        const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
+          Effect.gen(function* () {
+            const open = new Set<string>()
+            for (const session of sessions) {
+              const state = pollable(session)
+              if (Option.isNone(state)) continue
+              open.add(session.sessionId)
+              yield* start(session, state.value, true)
+            }
+            for (const sessionId of [...wakes.keys()]) if (!open.has(sessionId)) yield* FiberMap.remove(pollers, sessionId)
+          })
+        )
+
+        yield* answer(pollNowKind, (sessionId) =>
+          Effect.gen(function* () {
+            const wake = wakes.get(sessionId)
+            if (wake !== undefined) {
+              yield* Queue.offer(wake, undefined)
+              return true
+            }
+            // A session just created (or missed by the scan): start its poller, which polls at once.
+            const session = yield* Effect.orElseSucceed(store.get(sessionId), () => Option.none<SessionRecord>())
+            if (Option.isNone(session)) return false
+            const state = pollable(session.value)
+            if (Option.isNone(state)) return false
+            yield* start(session.value, state.value, false)
+            return true
+          })
+        )
+
+        yield* Effect.raceFirst(
+          handOver,
+          scan.pipe(
+            Effect.catchAll((e) => Effect.logWarning("poller scan failed", { worker: name, partition, reason: e.message })),
+            Effect.repeat(Schedule.spaced(pollerTimings.rescanInterval)),
+            Effect.asVoid
+          )
+        )
+      }).pipe(Effect.scoped)
+    )
+  })
