@@ -58,6 +58,7 @@ export const ZendeskConfig = Schema.Struct({
   webhookSecret: Secret,
   apiBaseUrl: Schema.String
 })
+export type ZendeskConfig = typeof ZendeskConfig.Type
 
 export const Timeouts = Schema.Struct({
   pendingSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 900 }),

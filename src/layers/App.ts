@@ -11,6 +11,8 @@ import { CiscoApiLive } from "../providers/cisco/client.js"
 import { CiscoPollerLive } from "../providers/cisco/poller.js"
 import { GenesysApiLive } from "../providers/genesys/client.js"
 import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
+import { ZendeskApiLive } from "../providers/zendesk/client.js"
+import { ZendeskBackstopLive } from "../providers/zendesk/poller.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
@@ -25,7 +27,7 @@ import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
 
-export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive).pipe(
+export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
@@ -46,7 +48,7 @@ export const StateLive = Layer.unwrapEffect(
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
-export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive).pipe(
+export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive, ZendeskBackstopLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),

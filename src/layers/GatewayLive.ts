@@ -523,7 +523,8 @@ export const makeGateway = Effect.gen(function* () {
             yield* verifyFor(provider, session.value.tenantId, webhook)
             verified.add(session.value.tenantId)
           }
-          const result = yield* ingestInto(session.value.sessionId, batch.events)
+          const events = provider.webhook.sessionEvents?.(session.value, batch.events) ?? batch.events
+          const result = yield* ingestInto(session.value.sessionId, events)
           accepted += result.accepted
           unknown += result.unknown
         }

@@ -75,7 +75,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       else open.delete(next.sessionId)
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
       if (previous === undefined) latestBySubscriber.set(next.subHandle, next.sessionId)
-      if (next.providerConversationId !== undefined) {
+      // Set when the session gets its conversation: a late change to an older session of a
+      // conversation the provider reuses (Sunshine) must not take the conversation back.
+      if (next.providerConversationId !== undefined && previous?.providerConversationId !== next.providerConversationId) {
         byConversation.set(conversationKey(next.provider, next.providerConversationId), next.sessionId)
       }
       if (previous?.status !== next.status) {

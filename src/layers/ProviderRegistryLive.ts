@@ -1,9 +1,10 @@
-/** The providers built so far. The other aliases of CONTRACTS.md say so when used. */
+/** The providers by alias (CONTRACTS.md names them). */
 import { Effect, Layer } from "effect"
 import { providerAliases } from "../domain/model.js"
 import { makeCiscoProvider } from "../providers/cisco/provider.js"
 import { makeGenesysProvider } from "../providers/genesys/provider.js"
 import { makeHelviaProvider } from "../providers/helvia/provider.js"
+import { makeZendeskProvider } from "../providers/zendesk/provider.js"
 import { UnknownProvider } from "../services/errors.js"
 import type { LivechatProvider } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
@@ -15,14 +16,8 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
     get: (alias) => {
       const provider = byAlias.get(alias)
       if (provider !== undefined) return Effect.succeed(provider)
-      const known = (providerAliases as ReadonlyArray<string>).includes(alias)
       return Effect.fail(
-        new UnknownProvider({
-          alias,
-          message: known
-            ? `the ${alias} provider is not available in this build yet`
-            : `unknown provider alias "${alias}"; expected one of ${providerAliases.join(", ")}`
-        })
+        new UnknownProvider({ alias, message: `unknown provider alias "${alias}"; expected one of ${providerAliases.join(", ")}` })
       )
     }
   })
@@ -30,5 +25,5 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
 
 export const ProviderRegistryLive = Layer.effect(
   ProviderRegistry,
-  Effect.map(Effect.all([makeHelviaProvider, makeGenesysProvider, makeCiscoProvider]), makeProviderRegistry)
+  Effect.map(Effect.all([makeHelviaProvider, makeGenesysProvider, makeCiscoProvider, makeZendeskProvider]), makeProviderRegistry)
 )

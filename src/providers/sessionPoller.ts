@@ -12,8 +12,10 @@
  * A timer and a race per poller and per wait cost more than the poll itself.
  */
 import { Clock, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
-import type { SessionRecord } from "../domain/model.js"
-import { Coordinator, pollNowKind } from "../services/Coordinator.js"
+import type { ProviderAlias, SessionRecord } from "../domain/model.js"
+import { type LivechatConfig, tenantConfigFor } from "../domain/tenant.js"
+import type { HbfCoreService } from "../services/HbfCore.js"
+import { Coordinator, type CoordinatorService, pollNowKind, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { SessionStore } from "../services/SessionStore.js"
 
@@ -50,6 +52,17 @@ export interface SessionPolling<C, S> {
    */
   readonly poll: (config: C, session: SessionRecord, state: S) => Effect.Effect<{ readonly state: S; readonly open: boolean }, PollFailure>
 }
+
+/** The session's tenant's livechat config, as hbf-core has it now, when it is still `provider`'s. */
+export const currentConfigOf =
+  <P extends ProviderAlias>(core: HbfCoreService, provider: P) =>
+  (session: SessionRecord): Effect.Effect<Extract<LivechatConfig, { readonly provider: P }>, PollFailure> =>
+    Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
+      Option.match(tenantConfigFor(tenant, provider), {
+        onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a ${provider} config` }),
+        onSome: Effect.succeed
+      })
+    )
 
 /** Wakes waiting pollers when their time comes. */
 export interface PollClock {
@@ -248,3 +261,15 @@ export const runSessionPollers = <C, S>(
       }).pipe(Effect.scoped)
     )
   })
+
+/**
+ * Asks the session's poller (wherever its partition is owned) to poll now; for a new session
+ * this starts its poller. Best effort: the owner's next scan finds the session anyway.
+ */
+export const askForPoll = (coordinator: CoordinatorService, sessionId: string) =>
+  pollSessionNow(sessionId).pipe(
+    Effect.provideService(Coordinator, coordinator),
+    Effect.tap((outcome) => (outcome === "handled" ? Effect.void : Effect.logDebug("no poller took the early poll; the next scan will", { outcome }))),
+    Effect.catchAll((e) => Effect.logWarning("could not ask for an early poll", { sessionId, reason: e.message })),
+    Effect.asVoid
+  )

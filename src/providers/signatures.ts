@@ -1,5 +1,5 @@
 /** Webhook signatures shared by the providers. */
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 
 /**
  * Whether `header` is `sha256=<HMAC-SHA256 of the raw body with secret>`, in the provider's
@@ -15,4 +15,14 @@ export const sha256SignatureMatches = (
   const given = Buffer.from(header.slice("sha256=".length), encoding)
   const expected = createHmac("sha256", secret).update(body).digest()
   return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/**
+ * Whether `header` is the shared secret itself (Sunshine's X-API-Key), compared in constant
+ * time: both sides are hashed first, so neither the content nor the length leaks by timing.
+ */
+export const sharedSecretMatches = (secret: string, header: string | undefined): boolean => {
+  if (header === undefined) return false
+  const digest = (value: string) => createHash("sha256").update(value).digest()
+  return timingSafeEqual(digest(header), digest(secret))
 }

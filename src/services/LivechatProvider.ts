@@ -75,5 +75,11 @@ export interface LivechatProvider {
     readonly parse: (body: Uint8Array) => Effect.Effect<ReadonlyArray<WebhookBatch>, MalformedWebhook>
     /** Checks the webhook's signature or shared secret with the tenant's config. */
     readonly verify: (config: LivechatConfig, webhook: IncomingWebhook) => Effect.Effect<void, InvalidSignature>
+    /**
+     * Of a conversation's events, those of `session`; absent = all of them. A provider that
+     * carries a user's successive livechats in one conversation (Sunshine) leaves out what
+     * happened before the session began.
+     */
+    readonly sessionEvents?: (session: SessionRecord, events: ReadonlyArray<ProviderEvent>) => ReadonlyArray<ProviderEvent>
   }
 }

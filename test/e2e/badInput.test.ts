@@ -73,10 +73,6 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect(tenant.body).toMatchObject({ error: "TenantNotFound", tenantId: "nope" })
       expect((yield* gw.call("GET", "/tenants/nope/availability")).status).toBe(404)
 
-      const notBuilt = yield* gw.call("POST", "/requests", { tenantId: "demo-zendesk", subHandle: "a" })
-      expect(notBuilt.status).toBe(422)
-      expect(notBuilt.body.message).toContain("not available in this build yet")
-
       const alias = yield* gw.call("POST", "/events/nope", { x: 1 })
       expect(alias.status).toBe(404)
       expect(alias.body.error).toBe("UnknownProvider")

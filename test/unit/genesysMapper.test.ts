@@ -13,7 +13,8 @@ import {
   parseDetailTopic,
   topicsOf
 } from "../../src/providers/genesys/mapper.js"
-import { openingText, validGenesysSignature } from "../../src/providers/genesys/provider.js"
+import { validGenesysSignature } from "../../src/providers/genesys/provider.js"
+import { openingText } from "../../src/providers/handover.js"
 import { Conversation, DetailEvent, NotificationFrame, OutboundWebhook } from "../../src/providers/genesys/schemas.js"
 import type { SessionRecord } from "../../src/domain/model.js"
 import { createHmac } from "node:crypto"
@@ -209,10 +210,10 @@ describe("the opening message", () => {
   const session = { sessionId: "s1", subHandle: "sub-1", user: { name: "Nikos" }, channel: "webchat" } as SessionRecord
   it("names who asks and carries the bot transcript, the latest 50 entries", () => {
     const transcript = Array.from({ length: 52 }, (_, i) => ({ author: i % 2 === 0 ? ("user" as const) : ("bot" as const), text: `line ${i}`, at: `t${i}` }))
-    const text = openingText(session, transcript)
+    const text = openingText(session, transcript, { maxEntries: 50 })
     expect(text.split("\n").slice(0, 4)).toEqual(["Nikos asked for an agent on webchat.", "", "Conversation with the bot:", "(2 earlier messages omitted)"])
     expect(text).toContain("[t51] bot: line 51")
     expect(text).not.toContain("line 1\n")
-    expect(openingText(session, [])).toBe("Nikos asked for an agent on webchat.")
+    expect(openingText(session, [], { maxEntries: 50 })).toBe("Nikos asked for an agent on webchat.")
   })
 })

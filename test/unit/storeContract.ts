@@ -368,6 +368,27 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
           })
         )
       )
+      it.scoped("a conversation the provider reuses (Sunshine) belongs to its newest session, even after a late change to the older one", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const conversation = uniq("conv")
+            const first = makeRecord({ provider: "zendesk" })
+            yield* store.create(first)
+            const firstWithConversation = bumped(first, { providerConversationId: conversation })
+            yield* store.commit({ expectedVersion: 0, next: firstWithConversation })
+            const firstEnded = bumped(firstWithConversation, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
+            yield* store.commit({ expectedVersion: 1, next: firstEnded })
+            const second = makeRecord({ provider: "zendesk", subHandle: first.subHandle })
+            yield* store.create(second)
+            yield* store.commit({ expectedVersion: 0, next: bumped(second, { providerConversationId: conversation }) })
+            // A late event for the first session (dropped, but remembered as seen) commits to it again.
+            yield* store.commit({ expectedVersion: 2, next: bumped(firstEnded, {}), seen: [uniq("late")] })
+            const found = yield* store.byConversation("zendesk", conversation)
+            expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(second.sessionId))
+          })
+        )
+      )
     })
 
     describe("message reservations", () => {

@@ -7,11 +7,11 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
-import { type CiscoConfig, tenantConfigFor } from "../../domain/tenant.js"
+import type { CiscoConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
-import { type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
+import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 import { type CiscoChatState, chatStateOf } from "./provider.js"
@@ -63,13 +63,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
       (session) => (session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()),
       ciscoPolling({
         api,
-        configOf: (session) =>
-          Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
-            Option.match(tenantConfigFor(tenant, alias), {
-              onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a cisco-livechat config` }),
-              onSome: (own) => Effect.succeed(own.cisco)
-            })
-          ),
+        configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.cisco),
         ingest: gateway.ingestPolled,
         interval: Duration.millis(ciscoPollIntervalMs)
       })

@@ -8,9 +8,11 @@
 import { Effect, Option, Schema } from "effect"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
 import { type CiscoConfig, configFor, type LivechatConfig } from "../../domain/tenant.js"
-import { Coordinator, pollSessionNow } from "../../services/Coordinator.js"
+import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import { keepEnd, transcriptLine } from "../handover.js"
+import { askForPoll } from "../sessionPoller.js"
 import { makeThrottle } from "../throttle.js"
 import { CiscoApi, type CiscoApiError, isChatGone } from "./client.js"
 
@@ -48,10 +50,7 @@ const stateOf = (session: SessionRecord) =>
     onSome: Effect.succeed
   })
 
-export const transcriptText = (transcript: ReadonlyArray<TranscriptEntry>) => {
-  const text = transcript.map((entry) => `[${entry.at}] ${entry.author}: ${entry.text}`).join("\n")
-  return text.length <= TRANSCRIPT_CHARS ? text : `…${text.slice(text.length - TRANSCRIPT_CHARS + 1)}`
-}
+export const transcriptText = (transcript: ReadonlyArray<TranscriptEntry>) => keepEnd(transcript.map(transcriptLine).join("\n"), TRANSCRIPT_CHARS)
 
 const extensionFields = (
   session: SessionRecord,
@@ -84,16 +83,7 @@ export const makeCiscoProvider = Effect.gen(function* () {
   const coordinator = yield* Coordinator
   const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
 
-  /** Asks the session's poller (wherever its partition is owned) to poll now: it starts one for a new chat. */
-  const pollNow = (session: SessionRecord) =>
-    pollSessionNow(session.sessionId).pipe(
-      Effect.provideService(Coordinator, coordinator),
-      Effect.tap((outcome) =>
-        outcome === "handled" ? Effect.void : Effect.logDebug("no poller took the early poll; the next scan will", { outcome })
-      ),
-      Effect.catchAll((e) => Effect.logWarning("could not ask for an early poll", { sessionId: session.sessionId, reason: e.message })),
-      Effect.asVoid
-    )
+  const pollNow = (session: SessionRecord) => askForPoll(coordinator, session.sessionId)
 
   const provider: LivechatProvider = {
     alias,

@@ -11,8 +11,9 @@
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { sha256SignatureMatches } from "../signatures.js"
+import { openingText } from "../handover.js"
 import { makeThrottle } from "../throttle.js"
-import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
+import type { Attachment, SessionRecord } from "../../domain/model.js"
 import { configFor, type GenesysConfig, type LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
@@ -56,17 +57,6 @@ const customerOf = (session: SessionRecord) => ({
 
 const inboundPath = (config: GenesysConfig, kind: "message" | "event") =>
   `/api/v2/conversations/messages/${encodeURIComponent(config.integrationId)}/inbound/open/${kind}`
-
-/** What the agent reads first: who asks, and the conversation with the bot so far. */
-export const openingText = (session: SessionRecord, transcript: ReadonlyArray<TranscriptEntry>) => {
-  const who = session.user?.name ?? session.subHandle
-  const header = `${who} asked for an agent${session.channel !== undefined ? ` on ${session.channel}` : ""}.`
-  if (transcript.length === 0) return header
-  const kept = transcript.slice(-TRANSCRIPT_ENTRIES)
-  const omitted = transcript.length - kept.length
-  const lines = kept.map((entry) => `[${entry.at}] ${entry.author}: ${entry.text}`)
-  return [header, "", "Conversation with the bot:", ...(omitted > 0 ? [`(${omitted} earlier messages omitted)`] : []), ...lines].join("\n")
-}
 
 /** Custom attributes of the conversation: strings only, which the inbound flow can route and show by. */
 const customAttributes = (session: SessionRecord, config: GenesysConfig): Record<string, string> => ({
@@ -174,7 +164,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
           genesys,
           session,
           `${session.sessionId}:request`,
-          { text: openingText(session, transcript) },
+          { text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES }) },
           { customAttributes: customAttributes(session, genesys) }
         ).pipe(Effect.mapError(providerError))
         const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(genesys, accepted.id))

@@ -1,0 +1,245 @@
+/**
+ * The Sunshine Conversations v2 API of one app (PROVIDERS.md "Zendesk Sunshine Conversations
+ * v2"), with Basic auth (key id : secret).
+ * - Each app has a bounded number of calls in flight, so one tenant's burst queues behind
+ *   itself and never starves another tenant's calls.
+ * - A 429 holds that app back (its Retry-After, or failing that an exponential, jittered
+ *   wait: Sunshine often gives none), then the call is tried again.
+ * - Transport failures and 5xx are retried only where a repeat is harmless (reads and
+ *   switchboard actions): a repeated message POST could reach the agent twice.
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Schema } from "effect"
+import type { ZendeskConfig } from "../../domain/tenant.js"
+import { retryAfterOf } from "../../layers/outbound.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import {
+  type Conversation,
+  ConversationList,
+  ConversationResponse,
+  ErrorBody,
+  type Message,
+  type MessageList,
+  MessageList as MessageListSchema,
+  MessagePostResponse,
+  UserResponse
+} from "./schemas.js"
+
+export class ZendeskApiError extends Schema.TaggedError<ZendeskApiError>()("ZendeskApiError", {
+  message: Schema.String,
+  status: Schema.optional(Schema.Int),
+  code: Schema.optional(Schema.String)
+}) {}
+
+export type Json = Readonly<Record<string, unknown>>
+
+export interface ZendeskApiService {
+  /** The Sunshine user with this external id, created when there is none yet. */
+  readonly user: (config: ZendeskConfig, externalId: string, profile: Json) => Effect.Effect<string, ZendeskApiError>
+  /** The user's personal conversation: the existing one (an app has one per user), else a new one. */
+  readonly personalConversation: (config: ZendeskConfig, userId: string, metadata: Json) => Effect.Effect<Conversation, ZendeskApiError>
+  readonly conversation: (config: ZendeskConfig, conversationId: string) => Effect.Effect<Conversation, ZendeskApiError>
+  readonly postMessage: (config: ZendeskConfig, conversationId: string, message: Json) => Effect.Effect<Message, ZendeskApiError>
+  /** The page of messages right after message `after` (oldest first). */
+  readonly messagesAfter: (config: ZendeskConfig, conversationId: string, after: string) => Effect.Effect<MessageList, ZendeskApiError>
+  readonly activity: (config: ZendeskConfig, conversationId: string, activity: Json) => Effect.Effect<void, ZendeskApiError>
+  /** passControl / releaseControl (`body` names the integration and carries metadata). */
+  readonly switchboard: (
+    config: ZendeskConfig,
+    conversationId: string,
+    action: "passControl" | "releaseControl",
+    body: Json
+  ) => Effect.Effect<void, ZendeskApiError>
+}
+
+export class ZendeskApi extends Context.Tag("hbf-lcg/ZendeskApi")<ZendeskApi, ZendeskApiService>() {}
+
+export const zendeskApiLimits = {
+  /** Calls of one app in flight at once. */
+  maxInFlight: 8,
+  /** 429s waited out before a call fails. */
+  rateLimitRetries: 4,
+  /** The first wait after a 429 without Retry-After; it doubles (with jitter) each time. */
+  rateLimitBackoff: Duration.millis(500),
+  /** A 429 asking to wait longer than this fails the call at once instead. */
+  maxRetryAfter: Duration.seconds(60),
+  /** Retries of a repeatable call after a transport failure or a 5xx. */
+  transientRetries: 2
+}
+
+interface AppState {
+  readonly slots: Effect.Semaphore
+  /** No call before this time (epoch ms): the last 429's wait. */
+  blockedUntil: number
+}
+
+const decodeError = Schema.decodeUnknownOption(Schema.parseJson(ErrorBody))
+
+const apiError = (what: string, status: number, body: string) => {
+  const first = Option.flatMap(decodeError(body), (b) => Option.fromNullable(b.errors[0]))
+  const code = Option.flatMap(first, (e) => Option.fromNullable(e.code))
+  const title = Option.flatMap(first, (e) => Option.fromNullable(e.title))
+  return new ZendeskApiError({
+    message: `Sunshine ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}${Option.match(title, { onNone: () => "", onSome: (t) => `: ${t}` })}`,
+    status,
+    ...(Option.isSome(code) ? { code: code.value } : {})
+  })
+}
+
+export const isStatus = (error: ZendeskApiError, status: number) => error.status === status
+
+export const ZendeskApiLive = Layer.effect(
+  ZendeskApi,
+  Effect.gen(function* () {
+    const http = yield* HttpClient.HttpClient
+    const { httpTimeout } = yield* AppConfig
+    const apps = new Map<string, AppState>()
+    const stateOf = (config: ZendeskConfig): AppState => {
+      const key = `${config.apiBaseUrl}#${config.appId}`
+      let state = apps.get(key)
+      if (state === undefined) {
+        state = { slots: Effect.unsafeMakeSemaphore(zendeskApiLimits.maxInFlight), blockedUntil: 0 }
+        apps.set(key, state)
+      }
+      return state
+    }
+
+    /** Sends the request; any answer (even a 4xx) is a success here, with its body read. */
+    const exchange = (request: HttpClientRequest.HttpClientRequest, what: string) =>
+      http.execute(request).pipe(
+        Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
+        Effect.scoped,
+        Effect.timeout(httpTimeout),
+        Effect.mapError(
+          (e) => new ZendeskApiError({ message: `Sunshine ${what} ${e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`}` })
+        )
+      )
+
+    const waitUntilAllowed = (state: AppState) =>
+      Effect.suspend(() => {
+        const wait = state.blockedUntil - Date.now()
+        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+      })
+
+    const call = <A, I>(
+      config: ZendeskConfig,
+      request: HttpClientRequest.HttpClientRequest,
+      answer: Schema.Schema<A, I>,
+      options: { readonly repeatable: boolean }
+    ): Effect.Effect<A, ZendeskApiError> => {
+      const state = stateOf(config)
+      const what = `${request.method} ${request.url.split("?")[0]}`
+      const prepared = request.pipe(
+        HttpClientRequest.prependUrl(`${config.apiBaseUrl}/v2/apps/${encodeURIComponent(config.appId)}`),
+        HttpClientRequest.basicAuth(config.keyId, Redacted.value(config.keySecret)),
+        HttpClientRequest.acceptJson
+      )
+      const attempt = (limited: number, transient: number): Effect.Effect<A, ZendeskApiError> =>
+        Effect.gen(function* () {
+          yield* waitUntilAllowed(state)
+          const reply = yield* Effect.either(exchange(prepared, what))
+          const retryTransient = options.repeatable && transient < zendeskApiLimits.transientRetries
+          const transientBackoff = Effect.sleep(Duration.millis(200 * 2 ** transient))
+          if (Either.isLeft(reply)) {
+            return yield* retryTransient ? Effect.zipRight(transientBackoff, attempt(limited, transient + 1)) : Effect.fail(reply.left)
+          }
+          const { body, response } = reply.right
+          if (response.status === 429 && limited < zendeskApiLimits.rateLimitRetries) {
+            const backoff = Duration.times(zendeskApiLimits.rateLimitBackoff, 2 ** limited * (yield* Random.nextRange(1, 1.5)))
+            const wait = Option.getOrElse(retryAfterOf(response), () => backoff)
+            if (Duration.lessThanOrEqualTo(wait, zendeskApiLimits.maxRetryAfter)) {
+              state.blockedUntil = Math.max(state.blockedUntil, Date.now() + Duration.toMillis(wait))
+              yield* Effect.logWarning("Sunshine rate limit: holding this app back", { appId: config.appId, waitMs: Duration.toMillis(wait) })
+              return yield* attempt(limited + 1, transient)
+            }
+          }
+          if (response.status >= 500 && retryTransient) return yield* Effect.zipRight(transientBackoff, attempt(limited, transient + 1))
+          if (response.status < 200 || response.status >= 300) return yield* apiError(what, response.status, body)
+          const decoded = body.length === 0 ? Schema.decodeUnknown(answer)({}) : Schema.decodeUnknown(Schema.parseJson(answer))(body)
+          return yield* Effect.mapError(decoded, () => new ZendeskApiError({ message: `Sunshine ${what} answered an unexpected body`, status: response.status }))
+        })
+      return state.slots.withPermits(1)(attempt(0, 0))
+    }
+
+    const conversationPath = (conversationId: string) => `/conversations/${encodeURIComponent(conversationId)}`
+    const listConversations = (config: ZendeskConfig, userId: string) =>
+      call(config, HttpClientRequest.get("/conversations").pipe(HttpClientRequest.setUrlParam("filter[userId]", userId)), ConversationList, {
+        repeatable: true
+      }).pipe(Effect.map((list) => Option.fromNullable(list.conversations.find((c) => c.type === undefined || c.type === "personal"))))
+
+    const service: ZendeskApiService = {
+      user: (config, externalId, profile) =>
+        call(config, HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyUnsafeJson({ externalId, profile })), UserResponse, {
+          repeatable: false
+        }).pipe(
+          // 409: the user exists (an earlier livechat, or a concurrent request).
+          Effect.catchIf(
+            (e) => isStatus(e, 409),
+            () => call(config, HttpClientRequest.get(`/users/${encodeURIComponent(externalId)}`), UserResponse, { repeatable: true })
+          ),
+          Effect.map(({ user }) => user.id)
+        ),
+      personalConversation: (config, userId, metadata) =>
+        Effect.flatMap(listConversations(config, userId), (existing) =>
+          Option.match(existing, {
+            onSome: Effect.succeed,
+            onNone: () =>
+              call(
+                config,
+                HttpClientRequest.post("/conversations").pipe(
+                  HttpClientRequest.bodyUnsafeJson({ type: "personal", participants: [{ userId }], metadata })
+                ),
+                ConversationResponse,
+                { repeatable: false }
+              ).pipe(
+                Effect.map(({ conversation }) => conversation),
+                // 400: created meanwhile by a concurrent request (one personal conversation per user).
+                Effect.catchIf(
+                  (e) => isStatus(e, 400),
+                  (e) => Effect.flatMap(listConversations(config, userId), Option.match({ onNone: () => Effect.fail(e), onSome: Effect.succeed }))
+                )
+              )
+          })
+        ),
+      conversation: (config, conversationId) =>
+        Effect.map(call(config, HttpClientRequest.get(conversationPath(conversationId)), ConversationResponse, { repeatable: true }), (r) => r.conversation),
+      postMessage: (config, conversationId, message) =>
+        call(
+          config,
+          HttpClientRequest.post(`${conversationPath(conversationId)}/messages`).pipe(HttpClientRequest.bodyUnsafeJson(message)),
+          MessagePostResponse,
+          { repeatable: false }
+        ).pipe(
+          Effect.flatMap(({ messages }) =>
+            messages.length > 0 ? Effect.succeed(messages[0]!) : Effect.fail(new ZendeskApiError({ message: "Sunshine answered a message post without the message" }))
+          )
+        ),
+      messagesAfter: (config, conversationId, after) =>
+        call(
+          config,
+          HttpClientRequest.get(`${conversationPath(conversationId)}/messages`).pipe(HttpClientRequest.setUrlParam("page[after]", after)),
+          MessageListSchema,
+          { repeatable: true }
+        ),
+      activity: (config, conversationId, activity) =>
+        Effect.asVoid(
+          call(
+            config,
+            HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(HttpClientRequest.bodyUnsafeJson(activity)),
+            Schema.Unknown,
+            { repeatable: true }
+          )
+        ),
+      switchboard: (config, conversationId, action, body) =>
+        Effect.asVoid(
+          call(
+            config,
+            HttpClientRequest.post(`${conversationPath(conversationId)}/${action}`).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+            Schema.Unknown,
+            { repeatable: true }
+          )
+        )
+    }
+    return service
+  })
+)

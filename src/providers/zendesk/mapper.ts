@@ -1,0 +1,143 @@
+/**
+ * Sunshine webhook events and listed messages -> normalized events (PROVIDERS.md "Zendesk
+ * Sunshine Conversations v2"). A message's events derive their ids from the message id, so
+ * the webhook and the polling backstop delivering one message make one event; the other
+ * events derive theirs from the webhook event id, so a retried webhook is one event too.
+ * `occurredAt` is Sunshine's own time, which is what tells a reused conversation's events
+ * from before a session apart from the session's own.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import type { Agent, AgentMessageAttachment, ProviderEvent } from "../../domain/model.js"
+import {
+  type Conversation,
+  type Message,
+  MessagePayload,
+  type SwitchboardIntegration,
+  SwitchboardPayload,
+  TypingPayload,
+  type WebhookEvent
+} from "./schemas.js"
+
+/** The switchboard integration of Zendesk's Agent Workspace: whoever holds it, the agents have the conversation. */
+export const agentWorkspace = { name: "zd-agentWorkspace", integrationType: "zd:agentWorkspace" } as const
+
+export const isAgentWorkspace = (integration: SwitchboardIntegration | null | undefined) =>
+  integration != null && (integration.integrationType === agentWorkspace.integrationType || integration.name === agentWorkspace.name)
+
+/** Whether the agents hold the conversation, or are being offered it. */
+export const agentsHold = (conversation: Conversation) =>
+  isAgentWorkspace(conversation.activeSwitchboardIntegration) || isAgentWorkspace(conversation.pendingSwitchboardIntegration)
+
+/**
+ * Agent messages are the Agent Workspace's. Every message fires the webhook, the gateway's
+ * own posts too (user messages, the handover note): those are never relayed back.
+ */
+export const isAgentMessage = (message: Message) => message.author.type === "business" && message.source?.type === agentWorkspace.integrationType
+
+const messageEventId = (messageId: string) => `zendesk:message:${messageId}`
+const webhookEventId = (eventId: string) => `zendesk:event:${eventId}`
+
+const agentOf = (author: Message["author"]): Agent => ({
+  ...(author.displayName !== undefined ? { name: author.displayName } : {}),
+  ...(author.avatarUrl !== undefined ? { avatarUrl: author.avatarUrl } : {})
+})
+
+const attachmentOf = (content: Message["content"]): ReadonlyArray<typeof AgentMessageAttachment.Type> =>
+  content.mediaUrl === undefined
+    ? []
+    : [
+        {
+          url: content.mediaUrl,
+          contentType: content.mediaType ?? (content.type === "image" ? "image/*" : "application/octet-stream"),
+          ...(content.altText !== undefined ? { name: content.altText } : {}),
+          ...(content.mediaSize !== undefined ? { size: content.mediaSize } : {})
+        }
+      ]
+
+/**
+ * An agent's message: the agent's join (Sunshine announces none after passControl, so the
+ * first message is the join; a repeat while the same agent has the chat is dropped), then
+ * the message. Anything else (the gateway's own posts) maps to nothing.
+ */
+export const mapMessage = (message: Message): ReadonlyArray<ProviderEvent> => {
+  if (!isAgentMessage(message)) return []
+  const agent = agentOf(message.author)
+  const attachments = attachmentOf(message.content)
+  const text = attachments.length > 0 ? undefined : message.content.text
+  if (text === undefined && attachments.length === 0) return []
+  const id = messageEventId(message.id)
+  const occurredAt = message.received
+  return [
+    { id: `${id}:joined`, occurredAt, type: "agent.joined", data: { agent } },
+    {
+      id,
+      occurredAt,
+      type: "agent.message",
+      data: { ...(text !== undefined ? { text } : {}), ...(attachments.length > 0 ? { attachments } : {}), agent }
+    }
+  ]
+}
+
+/** The agents gave the conversation back (ticket closed, passed back, moved to email): the livechat is over. */
+export const handedBack = (id: string, occurredAt: string): ReadonlyArray<ProviderEvent> => [
+  { id: `${id}:left`, occurredAt, type: "agent.left", data: {} },
+  { id: `${id}:ended`, occurredAt, type: "session.ended", data: { reason: "agent" } }
+]
+
+export type MappedWebhookEvent =
+  | { readonly _tag: "Mapped"; readonly conversationId: string; readonly events: ReadonlyArray<ProviderEvent> }
+  /** A type the gateway does not use (conversation:read, client:add…). */
+  | { readonly _tag: "Ignored" }
+  /** A type the gateway uses whose payload it cannot read. */
+  | { readonly _tag: "Unreadable"; readonly reason: string }
+
+const decode =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (event: WebhookEvent, map: (payload: A) => MappedWebhookEvent): MappedWebhookEvent =>
+    Either.match(Schema.decodeUnknownEither(schema)(event.payload), {
+      onLeft: (e) => ({ _tag: "Unreadable", reason: ParseResult.TreeFormatter.formatErrorSync(e) }),
+      onRight: map
+    })
+
+const mapped = (conversation: Conversation, events: ReadonlyArray<ProviderEvent>): MappedWebhookEvent => ({
+  _tag: "Mapped",
+  conversationId: conversation.id,
+  events
+})
+
+export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
+  const id = webhookEventId(event.id)
+  switch (event.type) {
+    case "conversation:message":
+      return decode(MessagePayload)(event, ({ conversation, message }) => mapped(conversation, mapMessage(message)))
+    case "conversation:typing":
+      return decode(TypingPayload)(event, ({ activity, conversation }) =>
+        mapped(
+          conversation,
+          activity.author.type === "business" && (activity.type === "typing:start" || activity.type === "typing:stop")
+            ? [{ id, occurredAt: event.createdAt, type: "agent.typing", data: { typing: activity.type === "typing:start" } }]
+            : []
+        )
+      )
+    case "switchboard:acceptControl":
+      // After an offerControl: an agent took the conversation (who, the payload does not say).
+      return decode(SwitchboardPayload)(event, ({ conversation }) =>
+        mapped(
+          conversation,
+          isAgentWorkspace(conversation.activeSwitchboardIntegration)
+            ? [{ id, occurredAt: event.createdAt, type: "agent.joined", data: { agent: {} } }]
+            : []
+        )
+      )
+    case "switchboard:passControl":
+      // To the Agent Workspace: the gateway's own handover coming back. Anywhere else: the agents passed it back.
+      return decode(SwitchboardPayload)(event, ({ conversation }) =>
+        mapped(conversation, isAgentWorkspace(conversation.activeSwitchboardIntegration) ? [] : handedBack(id, event.createdAt))
+      )
+    case "switchboard:releaseControl":
+      // reason ticketClosed (the agent closed the ticket), transferToEmail, or none: the agents let go either way.
+      return decode(SwitchboardPayload)(event, ({ conversation }) => mapped(conversation, handedBack(id, event.createdAt)))
+    default:
+      return { _tag: "Ignored" }
+  }
+}

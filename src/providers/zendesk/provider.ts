@@ -1,0 +1,206 @@
+/**
+ * zendesk: Sunshine Conversations v2 with Switchboard (PROVIDERS.md "Zendesk Sunshine
+ * Conversations v2"). Create finds or creates the Sunshine user (external id = the
+ * subscriber), continues the user's personal conversation (an app has one per user, so a
+ * second livechat of the same user reuses it), posts a handover note with the bot transcript
+ * as the business, and passes control to the Agent Workspace with our ids as metadata.
+ * Agent events come by webhook (X-API-Key); a polling backstop (./poller.ts) recovers
+ * missed messages and a missed hand-back.
+ *
+ * The handover note marks where the session begins in the reused conversation: its id is
+ * the backstop's first cursor and the ticket's first message (`first_message_id`), its
+ * Sunshine time tells webhook events from before the session apart (`sessionEvents`).
+ */
+import { Effect, Option, Redacted, Schema } from "effect"
+import type { Attachment, SessionRecord } from "../../domain/model.js"
+import { configFor, type LivechatConfig, type ZendeskConfig } from "../../domain/tenant.js"
+import { Coordinator } from "../../services/Coordinator.js"
+import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
+import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
+import { openingText } from "../handover.js"
+import { askForPoll } from "../sessionPoller.js"
+import { sharedSecretMatches } from "../signatures.js"
+import { type Json, ZendeskApi, type ZendeskApiError } from "./client.js"
+import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
+import { WebhookBody } from "./schemas.js"
+
+const alias = "zendesk" as const
+
+export const apiKeyHeader = "x-api-key"
+
+/** What the gateway keeps of a Sunshine conversation with the session (its `providerState`). */
+export const ZendeskConversationState = Schema.Struct({
+  userId: Schema.String,
+  /** Sunshine's time of the handover note: the conversation's events before it belong to earlier sessions. */
+  since: Schema.String,
+  /** The last message the polling backstop has read: it lists what comes after. */
+  cursor: Schema.String
+})
+export type ZendeskConversationState = typeof ZendeskConversationState.Type
+
+export const conversationStateOf = (session: SessionRecord): Option.Option<ZendeskConversationState> =>
+  Schema.decodeUnknownOption(ZendeskConversationState)(session.providerState)
+
+/** Sunshine's text limit per message. */
+const TEXT_CHARS = 4_096
+const TRANSCRIPT_ENTRIES = 50
+/** Switchboard metadata is limited to 4 KB; the session's own metadata gives way first. */
+const SWITCHBOARD_METADATA_BYTES = 4_096
+
+const providerError = (error: ZendeskApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+
+const zendeskOf = (config: LivechatConfig): Effect.Effect<ZendeskConfig, ProviderError> =>
+  Option.match(configFor(config, alias), {
+    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
+    onSome: (own) => Effect.succeed(own.zendesk)
+  })
+
+const stateOf = (session: SessionRecord) =>
+  Option.match(conversationStateOf(session), {
+    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` })),
+    onSome: Effect.succeed
+  })
+
+const conversationIdOf = (session: SessionRecord) =>
+  session.providerConversationId !== undefined
+    ? Effect.succeed(session.providerConversationId)
+    : Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` }))
+
+const profileOf = (session: SessionRecord): Json => {
+  const [givenName, ...rest] = (session.user?.name ?? "").trim().split(/\s+/)
+  return {
+    ...(givenName !== undefined && givenName !== "" ? { givenName } : {}),
+    ...(rest.length > 0 ? { surname: rest.join(" ") } : {}),
+    ...(session.user?.email !== undefined ? { email: session.user.email } : {}),
+    ...(session.user?.locale !== undefined ? { locale: session.user.locale } : {})
+  }
+}
+
+const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
+
+/** What the Agent Workspace gets with the conversation: where the ticket starts, and our ids. */
+export const handoverMetadata = (session: SessionRecord, firstMessageId: string): Record<string, string | number | boolean> => {
+  const ours: Record<string, string> = {
+    first_message_id: firstMessageId,
+    hbfSessionId: session.sessionId,
+    hbfTenantId: session.tenantId,
+    hbfSubscriber: session.subHandle,
+    ...(session.channel !== undefined ? { hbfChannel: session.channel } : {}),
+    ...(session.queue !== undefined ? { hbfQueue: session.queue } : {}),
+    ...(session.user?.email !== undefined ? { userEmail: session.user.email } : {}),
+    ...(session.user?.phone !== undefined ? { userPhone: session.user.phone } : {})
+  }
+  const metadata: Record<string, string | number | boolean> = { ...ours }
+  for (const [key, value] of Object.entries(session.metadata ?? {})) {
+    metadata[`metadata.${key}`] = value
+    if (byteLength(metadata) > SWITCHBOARD_METADATA_BYTES) {
+      delete metadata[`metadata.${key}`]
+      break
+    }
+  }
+  return metadata
+}
+
+/** A user's message as Sunshine messages: its text, then each attachment as an image or file message. */
+const userMessages = (userId: string, hbfMessageId: string, text: string | undefined, attachments: ReadonlyArray<Attachment> = []) => {
+  const author = { type: "user", userId }
+  const metadata = { hbfMessageId }
+  return [
+    ...(text !== undefined && text.length > 0 ? [{ author, content: { type: "text", text: text.slice(0, TEXT_CHARS) }, metadata }] : []),
+    ...attachments.map((attachment) => ({
+      author,
+      content: {
+        type: attachment.contentType.startsWith("image/") ? "image" : "file",
+        mediaUrl: attachment.url,
+        mediaType: attachment.contentType,
+        ...(attachment.name !== undefined ? { altText: attachment.name } : {})
+      },
+      metadata
+    }))
+  ]
+}
+
+/** Webhook events of one conversation, grouped; events Sunshine sends that the gateway does not use are left out. */
+const batchesOf = (body: typeof WebhookBody.Type) =>
+  Effect.gen(function* () {
+    const byConversation = new Map<string, Array<WebhookBatch["events"][number]>>()
+    for (const event of body.events) {
+      const mapped = mapWebhookEvent(event)
+      if (mapped._tag === "Unreadable") {
+        // Logged by type and id only: payloads carry what users wrote.
+        yield* Effect.logWarning("unreadable Sunshine webhook event skipped", { eventId: event.id, type: event.type, reason: mapped.reason })
+        continue
+      }
+      if (mapped._tag === "Ignored") continue
+      const events = byConversation.get(mapped.conversationId) ?? []
+      events.push(...mapped.events)
+      byConversation.set(mapped.conversationId, events)
+    }
+    return [...byConversation].map(([conversationId, events]): WebhookBatch => ({ conversationId, events }))
+  })
+
+export const makeZendeskProvider = Effect.gen(function* () {
+  const api = yield* ZendeskApi
+  const coordinator = yield* Coordinator
+
+  const provider: LivechatProvider = {
+    alias,
+    create: ({ config, session, tenant, transcript }) =>
+      Effect.gen(function* () {
+        const zendesk = yield* zendeskOf(config)
+        const userId = yield* api.user(zendesk, session.subHandle, profileOf(session))
+        const conversation = yield* api.personalConversation(zendesk, userId, { hbfSubscriber: session.subHandle })
+        const note = yield* api.postMessage(zendesk, conversation.id, {
+          author: { type: "business", ...(tenant.displayName !== "" ? { displayName: tenant.displayName } : {}) },
+          content: { type: "text", text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES, maxChars: TEXT_CHARS }) },
+          metadata: { hbfSessionId: session.sessionId }
+        })
+        yield* api.switchboard(zendesk, conversation.id, "passControl", {
+          switchboardIntegration: agentWorkspace.name,
+          metadata: handoverMetadata(session, note.id)
+        })
+        const state: ZendeskConversationState = { userId, since: note.received, cursor: note.id }
+        return { conversationId: conversation.id, providerState: state }
+      }).pipe(Effect.mapError(providerError)),
+    // Starts the session's backstop poller now rather than at its partition's next scan.
+    follow: ({ session }) => askForPoll(coordinator, session.sessionId),
+    sendMessage: ({ config, session }, message) =>
+      Effect.gen(function* () {
+        const zendesk = yield* zendeskOf(config)
+        const state = yield* stateOf(session)
+        const conversationId = yield* conversationIdOf(session)
+        const posted = yield* Effect.forEach(userMessages(state.userId, message.messageId, message.text, message.attachments), (body) =>
+          api.postMessage(zendesk, conversationId, body).pipe(Effect.mapError(providerError))
+        )
+        return posted.length > 0 ? { providerMessageId: posted[0]!.id } : {}
+      }),
+    // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
+    end: ({ config, session }, reason) =>
+      Effect.gen(function* () {
+        const zendesk = yield* zendeskOf(config)
+        const conversationId = yield* conversationIdOf(session)
+        // Control goes back to the default integration: the agents stop getting the conversation.
+        yield* api
+          .switchboard(zendesk, conversationId, "releaseControl", { metadata: { hbfSessionId: session.sessionId, hbfEndReason: reason } })
+          .pipe(Effect.mapError(providerError))
+      }),
+    webhook: {
+      parse: (body) =>
+        Schema.decodeUnknown(Schema.parseJson(WebhookBody))(new TextDecoder().decode(body)).pipe(
+          Effect.mapError(malformedWebhook),
+          Effect.flatMap(batchesOf)
+        ),
+      verify: (config, webhook) =>
+        config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader])
+          ? Effect.void
+          : Effect.fail(new InvalidSignature({ message: `${apiKeyHeader} is not the tenant's webhook secret` })),
+      // One conversation serves a user's successive livechats: what happened before this one began is not its.
+      sessionEvents: (session, events) =>
+        Option.match(conversationStateOf(session), {
+          onNone: () => events,
+          onSome: ({ since }) => events.filter((event) => Date.parse(event.occurredAt) >= Date.parse(since))
+        })
+    }
+  }
+  return provider
+})
