@@ -17,6 +17,7 @@ export const demoGenesys = {
 export interface DemoProviderUrls {
   readonly genesys: string
   readonly cisco: string
+  readonly zendesk: string
 }
 
 /** The demo CCP feed and the CCX queue chats are routed to. */
@@ -25,6 +26,18 @@ export const demoCisco = { feedId: "100000", queueTag: "Chat_Csq3" } as const
 /** A tenant on Cisco CCP (the simulator at `url`). */
 export const ciscoTenant = (id: string, url: string) =>
   tenant(id, "Demo bot (Cisco Webex Contact Center)", plugin("CISCO_LIVECHAT", { cisco: { baseUrl: url, ...demoCisco } }))
+
+/** The demo Sunshine Conversations app: its API key and the webhook's shared secret. */
+export const demoZendesk = {
+  appId: "demo-app",
+  keyId: "demo-key",
+  keySecret: "demo-key-secret",
+  webhookSecret: "demo-zendesk-webhook-secret"
+} as const
+
+/** A tenant on Zendesk Sunshine Conversations (the simulator at `url`). */
+export const zendeskTenant = (id: string, url: string) =>
+  tenant(id, "Demo bot (Zendesk)", plugin("ZENDESK_LIVECHAT", { zendesk: { ...demoZendesk, apiBaseUrl: url } }))
 
 const plugin = (type: string, blocks: Record<string, unknown>) => [
   {
@@ -68,17 +81,5 @@ export const demoTenants = (urls: DemoProviderUrls) => [
   tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
   genesysTenant("demo-genesys", urls.genesys),
   ciscoTenant("demo-cisco", urls.cisco),
-  tenant(
-    "demo-zendesk",
-    "Demo bot (Zendesk)",
-    plugin("ZENDESK_LIVECHAT", {
-      zendesk: {
-        appId: "demo-app",
-        keyId: "demo-key",
-        keySecret: "demo-key-secret",
-        webhookSecret: "demo-zendesk-webhook-secret",
-        apiBaseUrl: "https://demo.zendesk.com/sc"
-      }
-    })
-  )
+  zendeskTenant("demo-zendesk", urls.zendesk)
 ]

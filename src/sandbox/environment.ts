@@ -8,12 +8,13 @@ import { Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
-import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants } from "./demoTenants.js"
+import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
 import { makeHbfLcmSim } from "./hbfLcmSim.js"
+import { makeZendeskSim, type ZendeskSimOptions } from "./zendeskSim.js"
 
 export interface SandboxOptions {
   /** The gateway's port; 0 = pick a free one. */
@@ -25,6 +26,8 @@ export interface SandboxOptions {
   readonly genesys?: Partial<GenesysSimOptions>
   /** Overrides of the Cisco CCP simulator's settings. */
   readonly cisco?: Partial<CiscoSimOptions>
+  /** Overrides of the Sunshine Conversations simulator's settings. */
+  readonly zendesk?: Partial<ZendeskSimOptions>
   /** hbf-bot then requires X-LCG-Signature, and the gateway signs with it. */
   readonly botSigningSecret?: string
   readonly configure?: (config: AppConfigValues) => AppConfigValues
@@ -64,8 +67,9 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       ...options.genesys
     })
     const cisco = yield* makeCiscoSim({ feeds: [demoCisco.feedId], ...options.cisco })
+    const zendesk = yield* makeZendeskSim({ ...demoZendesk, webhookUrl: `${publicUrl}/events/zendesk`, ...options.zendesk })
     const tenants = new Map<string, TenantJson>()
-    const urls = { genesys: genesys.baseUrl, cisco: cisco.baseUrl }
+    const urls = { genesys: genesys.baseUrl, cisco: cisco.baseUrl, zendesk: zendesk.baseUrl }
     for (const t of options.tenants?.(urls) ?? demoTenants(urls)) tenants.set(t.id, t)
 
     const core = yield* makeHbfCoreSim({ token: coreToken, tenants: [...tenants.values()], organizations: [demoOrganization] })
@@ -109,6 +113,7 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       lcm,
       genesys,
       cisco,
+      zendesk,
       bot,
       publisher,
       /** Adds or replaces a tenant at hbf-core (and its webhook secret at hbf-lcm). */

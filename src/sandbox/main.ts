@@ -4,14 +4,15 @@ import type { AppConfigValues } from "../services/AppConfig.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
 
-const walkthrough = (gateway: string, lcm: string, genesys: string, cisco: string, bot: string, token: string) => `
-hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, hbf-bot and event-publisher on loopback.
+const walkthrough = (gateway: string, lcm: string, genesys: string, cisco: string, zendesk: string, bot: string, token: string) => `
+hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, Sunshine Conversations, hbf-bot and event-publisher on loopback.
   gateway          ${gateway}   (API docs: ${gateway}/docs)
   hbf-lcm (agent)  ${lcm}
   Genesys Cloud    ${genesys}
   Cisco CCP        ${cisco}
+  Zendesk Sunshine ${zendesk}
   hbf-bot          ${bot}
-Demo tenants: demo-helvia, demo-genesys and demo-cisco work end to end; demo-zendesk (its provider is not built yet).
+Demo tenants, one per provider: demo-helvia, demo-genesys, demo-cisco, demo-zendesk.
 
 A whole livechat, step by step:
   export TOKEN=${token}
@@ -48,6 +49,13 @@ And on Cisco CCP (polled every 5 s, at once after a user message):
   curl -s -X POST ${cisco}/sim/chats/$CHAT/join -d '{"agentName":"Maria"}'
   curl -s -X POST ${cisco}/sim/chats/$CHAT/say -d '{"text":"Hi Carol"}'
   curl -s -X POST ${cisco}/sim/chats/$CHAT/leave
+
+And on Zendesk Sunshine Conversations (the Agent Workspace's agent; its events reach the gateway by webhook):
+  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+       -d '{"tenantId":"demo-zendesk","subHandle":"dan","user":{"name":"Dan"}}'
+  export CONV=<the providerConversationId from the answer>
+  curl -s -X POST ${zendesk}/sim/conversations/$CONV/say -d '{"text":"Hi Dan","displayName":"Maria"}'
+  curl -s -X POST ${zendesk}/sim/conversations/$CONV/close
 `
 
 export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Effect<never, E>) =>
@@ -62,6 +70,7 @@ export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Eff
           sandbox.lcm.baseUrl,
           sandbox.genesys.baseUrl,
           sandbox.cisco.baseUrl,
+          new URL(sandbox.zendesk.baseUrl).origin,
           sandbox.bot.baseUrl,
           token
         )

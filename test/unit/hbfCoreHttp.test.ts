@@ -29,7 +29,7 @@ describe("HbfCore over HTTP", () => {
       yield* Effect.gen(function* () {
         const core = yield* HbfCore
         expect(Exit.isFailure(yield* Effect.exit(core.tenant("late")))).toBe(true)
-        sandbox.setTenant({ ...demoTenants({ genesys: sandbox.genesys.baseUrl, cisco: sandbox.cisco.baseUrl })[0]!, id: "late" })
+        sandbox.setTenant({ ...demoTenants({ genesys: sandbox.genesys.baseUrl, cisco: sandbox.cisco.baseUrl, zendesk: sandbox.zendesk.baseUrl })[0]!, id: "late" })
         expect((yield* core.tenant("late")).id).toBe("late")
         expect(sandbox.core.tenantCalls("late")).toBe(2)
       }).pipe(Effect.provide(coreWith(sandbox.config)))
@@ -47,7 +47,7 @@ describe("HbfCore over HTTP", () => {
         expect(sandbox.core.tenantCalls("demo-helvia")).toBe(3)
         const missing = yield* Effect.exit(core.tenant("ghost"))
         expect(Exit.isFailure(missing) && JSON.stringify(missing.cause)).toContain("TenantNotFound")
-        sandbox.setTenant({ ...demoTenants({ genesys: sandbox.genesys.baseUrl, cisco: sandbox.cisco.baseUrl })[0]!, id: "ghost" })
+        sandbox.setTenant({ ...demoTenants({ genesys: sandbox.genesys.baseUrl, cisco: sandbox.cisco.baseUrl, zendesk: sandbox.zendesk.baseUrl })[0]!, id: "ghost" })
         expect((yield* core.tenant("ghost")).id).toBe("ghost")
       }).pipe(Effect.provide(coreWith(sandbox.config)))
     }).pipe(Effect.scoped)

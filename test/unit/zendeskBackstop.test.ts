@@ -37,7 +37,7 @@ const fakeSunshine = (pages: Record<string, MessageList>, conversation: Conversa
         return pages[after] ?? { messages: [], meta: { hasMore: false } }
       }),
     conversation: () => Effect.succeed(conversation)
-  } as ZendeskApiService
+  } as Pick<ZendeskApiService, "messagesAfter" | "conversation"> as ZendeskApiService
   const polling = zendeskPolling({
     api,
     configOf: () => Effect.succeed(config),

@@ -79,12 +79,13 @@ describe("Sunshine messages", () => {
 })
 
 describe("Sunshine typing and Switchboard", () => {
-  it("business typing:start / typing:stop is the agent typing", () => {
+  it("business typing:start / typing:stop is the agent typing; the start is the agent's join as well (a repeat is dropped as one)", () => {
     const typing = (type: string, author: object) => mapped(event("evt-4", "conversation:typing", { conversation, activity: { type, author } })).events
     expect(typing("typing:start", { type: "business", displayName: "Maria" })).toEqual([
+      { id: "zendesk:event:evt-4:joined", occurredAt: "2026-11-26T10:00:06.000Z", type: "agent.joined", data: { agent: { name: "Maria" } } },
       { id: "zendesk:event:evt-4", occurredAt: "2026-11-26T10:00:06.000Z", type: "agent.typing", data: { typing: true } }
     ])
-    expect(typing("typing:stop", { type: "business", displayName: "Maria" })[0]).toMatchObject({ data: { typing: false } })
+    expect(typing("typing:stop", { type: "business", displayName: "Maria" })).toMatchObject([{ type: "agent.typing", data: { typing: false } }])
     expect(typing("conversation:read", { type: "user", userId: "u1" })).toEqual([])
   })
 
@@ -151,7 +152,7 @@ describe("the Sunshine provider's webhook side", () => {
       )
       expect(batches.map((b) => ["conversationId" in b ? b.conversationId : "", b.events.map((e) => e.id)])).toEqual([
         [conversation.id, ["zendesk:message:m1:joined", "zendesk:message:m1", "zendesk:message:m2:joined", "zendesk:message:m2"]],
-        ["other-conversation", ["zendesk:event:e2"]]
+        ["other-conversation", ["zendesk:event:e2:joined", "zendesk:event:e2"]]
       ])
       const malformed = yield* Effect.either(zendesk.webhook.parse(new TextEncoder().encode(JSON.stringify({ events: "nope" }))))
       expect(Either.isLeft(malformed) && malformed.left._tag).toBe("MalformedWebhook")

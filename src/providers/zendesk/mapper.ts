@@ -111,14 +111,22 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
     case "conversation:message":
       return decode(MessagePayload)(event, ({ conversation, message }) => mapped(conversation, mapMessage(message)))
     case "conversation:typing":
-      return decode(TypingPayload)(event, ({ activity, conversation }) =>
-        mapped(
-          conversation,
-          activity.author.type === "business" && (activity.type === "typing:start" || activity.type === "typing:stop")
-            ? [{ id, occurredAt: event.createdAt, type: "agent.typing", data: { typing: activity.type === "typing:start" } }]
-            : []
-        )
-      )
+      // An agent typing has the conversation: the start is the join too, when it is the first sign of the agent.
+      return decode(TypingPayload)(event, ({ activity, conversation }) => {
+        if (activity.author.type !== "business") return mapped(conversation, [])
+        const typing = (typing: boolean): ProviderEvent => ({ id, occurredAt: event.createdAt, type: "agent.typing", data: { typing } })
+        switch (activity.type) {
+          case "typing:start":
+            return mapped(conversation, [
+              { id: `${id}:joined`, occurredAt: event.createdAt, type: "agent.joined", data: { agent: agentOf(activity.author) } },
+              typing(true)
+            ])
+          case "typing:stop":
+            return mapped(conversation, [typing(false)])
+          default:
+            return mapped(conversation, [])
+        }
+      })
     case "switchboard:acceptControl":
       // After an offerControl: an agent took the conversation (who, the payload does not say).
       return decode(SwitchboardPayload)(event, ({ conversation }) =>

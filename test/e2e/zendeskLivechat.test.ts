@@ -1,0 +1,244 @@
+/**
+ * Zendesk Sunshine Conversations livechats end to end: the real gateway against the Sunshine
+ * simulator (src/sandbox/zendeskSim.ts, which follows PROVIDERS.md), whose webhooks reach the
+ * gateway's /events/zendesk over HTTP with the X-API-Key, and whose messages the polling
+ * backstop lists when a webhook is lost.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { demoZendesk } from "../../src/sandbox/demoTenants.js"
+import { eventually } from "../eventually.js"
+import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
+
+const tenantId = "demo-zendesk"
+
+/** A gateway whose backstop polls every `pollMs` (the default 30 s would outlast a test). */
+const startZendeskGateway = (store: (typeof stores)[number], pollMs = 30_000) =>
+  startGateway({ store, configure: (config) => ({ ...config, zendeskPollIntervalMs: pollMs }) })
+
+const open = (gw: Gateway, subHandle: string) =>
+  Effect.gen(function* () {
+    const created = yield* gw.call("POST", "/requests", livechatRequest(tenantId, subHandle))
+    expect(created.status).toBe(201)
+    const conversation = gw.zendesk.conversationOf(subHandle)!
+    expect(created.body.providerConversationId).toBe(conversation.id)
+    return { sessionId: created.body.sessionId as string, conversationId: conversation.id }
+  })
+
+const agentTexts = (gw: Gateway, sessionId: string) =>
+  gw.bot.eventsOf(sessionId).flatMap((e) => (e.type === "agent.message" ? [(e.data as { text?: string }).text] : []))
+
+/** Posts a webhook body to the gateway as Sunshine would, with `apiKey` as X-API-Key. */
+const postWebhook = (gw: Gateway, body: unknown, apiKey: string | null = demoZendesk.webhookSecret) =>
+  Effect.promise(async () => {
+    const response = await fetch(`${gw.url}/events/zendesk`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(apiKey !== null ? { "x-api-key": apiKey } : {}) },
+      body: JSON.stringify(body)
+    })
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+  })
+
+const agentMessageWebhook = (conversationId: string, eventId: string, messageId: string, text: string, received: string) => ({
+  app: { id: demoZendesk.appId },
+  webhook: { id: "wh-test", version: "v2" },
+  events: [
+    {
+      id: eventId,
+      createdAt: received,
+      type: "conversation:message",
+      payload: {
+        conversation: { id: conversationId, type: "personal" },
+        message: {
+          id: messageId,
+          received,
+          author: { type: "business", displayName: "Maria" },
+          content: { type: "text", text },
+          source: { type: "zd:agentWorkspace" }
+        }
+      }
+    }
+  ]
+})
+
+describe.each(stores)("%s store", (store) => {
+  it.live("a whole Sunshine livechat: handover with the transcript, both sides write, the agent closes the ticket", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway(store)
+      const { conversationId, sessionId } = yield* open(gw, "alice")
+      const conversation = gw.zendesk.conversationOf("alice")!
+      const user = gw.zendesk.users().find((u) => u.externalId === "alice")!
+      expect(user.profile).toMatchObject({ givenName: "Alice", email: "alice@example.com" })
+      // The handover note (the business) carries who asks and the transcript; the agents have the conversation with our ids.
+      const note = conversation.messages[0]!
+      expect(note.author.type).toBe("business")
+      expect(note.content).toMatchObject({ type: "text" })
+      expect((note.content as { text: string }).text).toContain("user: I need help with my plan")
+      expect(conversation.activeSwitchboardIntegration).toBe("zd-agentWorkspace")
+      expect(conversation.switchboardActions[0]).toMatchObject({
+        action: "passControl",
+        by: "api",
+        metadata: { first_message_id: note.id, hbfSessionId: sessionId, hbfSubscriber: "alice", "metadata.plan": "basic" }
+      })
+
+      const sent = yield* gw.call("POST", "/messages", {
+        tenantId,
+        subHandle: "alice",
+        messageId: "m1",
+        text: "My router blinks red",
+        attachments: [{ url: "https://files.example.com/router.jpg", contentType: "image/jpeg", name: "router.jpg" }]
+      })
+      expect(sent.status).toBe(202)
+      const userMessages = gw.zendesk.conversationOf("alice")!.messages.filter((m) => m.author.type === "user")
+      expect(userMessages.map((m) => [m.author.userId, m.content.type])).toEqual([
+        [user.id, "text"],
+        [user.id, "image"]
+      ])
+      expect(sent.body.providerMessageId).toBe(userMessages[0]!.id)
+      // Sunshine takes typing from business authors only: the user's typing cannot reach the agent.
+      expect((yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })).body).toEqual({ sessionId, forwarded: false })
+
+      yield* gw.zendesk.agentTyping(conversationId, true)
+      // Typing is the agent's first sign (Sunshine announces no join after passControl): it is the join too.
+      yield* gw.zendesk.agentSay(conversationId, "Hi Alice, I am Maria")
+      yield* gw.zendesk.agentSay(conversationId, { type: "file", mediaUrl: "https://z.example.com/reset.pdf", mediaType: "application/pdf", altText: "reset.pdf" })
+      yield* gw.zendesk.closeTicket(conversationId)
+      yield* eventually("the end delivered", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"))
+      const events = gw.bot.eventsOf(sessionId)
+      // Our own posts (the note, the user's messages) and our own passControl came back by webhook too: none is relayed.
+      expect(events.map((e) => [e.type, e.seq])).toEqual([
+        ["agent.joined", 1],
+        ["agent.typing", 2],
+        ["agent.message", 3],
+        ["agent.message", 4],
+        ["agent.left", 5],
+        ["session.ended", 6]
+      ])
+      expect(events[0]!.data).toEqual({ agent: { name: "Sandbox Agent" } })
+      expect(events[2]!.data).toEqual({ text: "Hi Alice, I am Maria", agent: { name: "Sandbox Agent" } })
+      expect(events[3]!.data).toMatchObject({ attachments: [{ url: "https://z.example.com/reset.pdf", contentType: "application/pdf", name: "reset.pdf" }] })
+      expect(events[5]!.data).toEqual({ reason: "agent" })
+      const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+      expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("the same webhook twice (a Sunshine retry, a duplicate delivery) is one event", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway(store)
+      const { conversationId, sessionId } = yield* open(gw, "bob")
+      yield* gw.zendesk.duplicateNextWebhooks(1)
+      yield* gw.zendesk.agentSay(conversationId, "only once", { displayName: "Maria" })
+      yield* gw.zendesk.awaitWebhooks()
+      expect(gw.zendesk.webhookDeliveries().some((d) => d.duplicate)).toBe(true)
+      const body = agentMessageWebhook(conversationId, "evt-replayed", "a1b2c3d4e5f6a7b8c9d0e1f2", "replayed", new Date().toISOString())
+      // The message (its join is a repeat of Maria's, dropped), then nothing: the second post is a repeat.
+      expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 1 })
+      expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 0 })
+      yield* eventsReach(gw, sessionId, 3)
+      yield* Effect.sleep(Duration.millis(300))
+      expect(agentTexts(gw, sessionId)).toEqual(["only once", "replayed"])
+      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.message"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+})
+
+describe("Sunshine webhooks and the backstop", () => {
+  it.live("a wrong or missing X-API-Key is 401 and changes nothing", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory")
+      const { conversationId, sessionId } = yield* open(gw, "carol")
+      const body = agentMessageWebhook(conversationId, "evt-forged", "f0f0f0f0f0f0f0f0f0f0f0f0", "forged", new Date().toISOString())
+      const wrong = yield* postWebhook(gw, body, "not-the-secret")
+      expect(wrong.status).toBe(401)
+      expect(wrong.body).toMatchObject({ error: "InvalidSignature" })
+      expect((yield* postWebhook(gw, body, null)).status).toBe(401)
+      yield* Effect.sleep(Duration.millis(200))
+      expect(gw.bot.eventsOf(sessionId)).toEqual([])
+      // The same body with the right key is accepted: the forged attempts were not remembered as seen.
+      expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 2 })
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("a message whose webhook was lost arrives by the backstop, once, and in order with what follows by webhook", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory", 300)
+      const { conversationId, sessionId } = yield* open(gw, "dave")
+      yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "conversation:message")
+      yield* gw.zendesk.agentSay(conversationId, "lost webhook", { displayName: "Maria" })
+      yield* eventually("recovered by the backstop", Effect.sync(() => agentTexts(gw, sessionId)), (texts) => texts.includes("lost webhook"), Duration.seconds(5))
+      yield* gw.zendesk.agentSay(conversationId, "by webhook", { displayName: "Maria" })
+      yield* eventually("the next one", Effect.sync(() => agentTexts(gw, sessionId)), (texts) => texts.includes("by webhook"))
+      // Both ways (webhook and backstop) have now seen "by webhook": still one event.
+      yield* Effect.sleep(Duration.millis(900))
+      expect(agentTexts(gw, sessionId)).toEqual(["lost webhook", "by webhook"])
+      expect(gw.zendesk.webhookDeliveries().some((d) => d.outcome === "dropped")).toBe(true)
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("a lost hand-back (the ticket closed, its webhook dropped) is found by the backstop and ends the session", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory", 300)
+      const { conversationId, sessionId } = yield* open(gw, "erin")
+      yield* gw.zendesk.agentSay(conversationId, "anything else?")
+      yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "switchboard:releaseControl")
+      yield* gw.zendesk.closeTicket(conversationId)
+      yield* eventually("the end", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"), Duration.seconds(5))
+      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.left", "session.ended"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("the user ending releases control; a second livechat continues the user's conversation without its earlier events", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory")
+      const first = yield* open(gw, "frank")
+      yield* gw.zendesk.agentSay(first.conversationId, "first livechat")
+      yield* eventsReach(gw, first.sessionId, 2)
+      expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/frank`)).status).toBe(204)
+      const released = gw.zendesk.conversationOf("frank")!
+      expect(released.activeSwitchboardIntegration).toBe("hbf-lcg")
+      expect(released.switchboardActions.at(-1)).toMatchObject({ action: "releaseControl", by: "api", metadata: { hbfSessionId: first.sessionId } })
+
+      const second = yield* open(gw, "frank")
+      expect(second.conversationId).toBe(first.conversationId)
+      expect(gw.zendesk.conversations().filter((c) => c.userExternalId === "frank")).toHaveLength(1)
+      // A late webhook of something said before this livechat began (new ids, an earlier Sunshine time) is not this session's.
+      const earlier = new Date(Date.parse(released.messages.at(-1)!.received) - 1).toISOString()
+      expect((yield* postWebhook(gw, agentMessageWebhook(second.conversationId, "evt-late", "0a0a0a0a0a0a0a0a0a0a0a0a", "from before", earlier))).body).toEqual({ accepted: 0 })
+      yield* gw.zendesk.agentSay(second.conversationId, "second livechat")
+      yield* eventsReach(gw, second.sessionId, 2)
+      yield* Effect.sleep(Duration.millis(300))
+      expect(agentTexts(gw, second.sessionId)).toEqual(["second livechat"])
+      expect(agentTexts(gw, first.sessionId)).toEqual(["first livechat"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("Sunshine rate limits (429 without Retry-After) are waited out; a 503 on a message post is the caller's 502, not a double post", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory")
+      yield* gw.zendesk.failNext(2, 429)
+      const { conversationId } = yield* open(gw, "gina")
+      // The backstop's first look at the new conversation is done before the next failure is scripted.
+      yield* eventually(
+        "the backstop's first poll",
+        Effect.sync(() => gw.zendesk.requests()),
+        (requests) => requests.some((r) => r.method === "GET" && r.path.endsWith(`/conversations/${conversationId}`))
+      )
+      expect(gw.zendesk.requests().filter((r) => r.status === 429)).toHaveLength(2)
+      yield* gw.zendesk.failNext(1, 503)
+      const failed = yield* gw.call("POST", "/messages", { tenantId, subHandle: "gina", messageId: "m1", text: "hello?" })
+      expect(failed.status).toBe(502)
+      expect(failed.body).toMatchObject({ error: "ProviderError" })
+      // hbf-bot's retry of the same message goes through, once.
+      expect((yield* gw.call("POST", "/messages", { tenantId, subHandle: "gina", messageId: "m1", text: "hello?" })).status).toBe(202)
+      expect(gw.zendesk.conversationOf("gina")!.messages.filter((m) => m.author.type === "user")).toHaveLength(1)
+    }).pipe(Effect.scoped),
+    30_000
+  )
+})
