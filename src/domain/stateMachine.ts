@@ -35,7 +35,8 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
     }
     case "agent.joined":
       // The same join seen twice (a provider's notification and its later re-read) is one join.
-      return session.status === "active" && sameAgent(session.agent, event.data.agent)
+      // A join naming nobody (Sunshine's acceptControl) adds nothing while an agent has the chat.
+      return session.status === "active" && (sameAgent(session.agent, event.data.agent) || anonymous(event.data.agent))
         ? drop("the agent already has the chat")
         : apply(activate(touched, event.data.agent, now))
     case "agent.message":
@@ -61,6 +62,8 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
 /** The same agent: by id where either side has one, else by name (Sunshine and CCP name their agents only). */
 const sameAgent = (a: SessionRecord["agent"], b: SessionRecord["agent"]) =>
   a?.id !== undefined || b?.id !== undefined ? a?.id === b?.id : a?.name !== undefined && a.name === b?.name
+
+const anonymous = (agent: SessionRecord["agent"]) => agent?.id === undefined && agent?.name === undefined
 
 const activate = (session: SessionRecord, agent: SessionRecord["agent"], now: string): SessionRecord => {
   const { position: _p, estimatedWaitSeconds: _e, agent: previous, ...rest } = session

@@ -219,6 +219,10 @@ export const makeGateway = Effect.gen(function* () {
         Effect.gen(function* () {
           open = isOpen(session.status)
           provider = session.provider
+          // Nothing applies to an ended session, and nothing is remembered as seen for it either:
+          // a provider that carries successive sessions in one conversation (Sunshine) can still
+          // deliver an event routed here too early to the session it belongs to.
+          if (!open) return { result: [] as ReadonlyArray<ProviderEvent> }
           const seen = yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
@@ -523,7 +527,7 @@ export const makeGateway = Effect.gen(function* () {
             yield* verifyFor(provider, session.value.tenantId, webhook)
             verified.add(session.value.tenantId)
           }
-          const events = provider.webhook.sessionEvents?.(session.value, batch.events) ?? batch.events
+          const events = provider.webhook.forSession !== undefined ? yield* provider.webhook.forSession(session.value, batch) : batch.events
           const result = yield* ingestInto(session.value.sessionId, events)
           accepted += result.accepted
           unknown += result.unknown

@@ -43,6 +43,11 @@ export interface ProviderAvailability {
  */
 export type WebhookBatch = ({ readonly sessionId: string } | { readonly conversationId: string }) & {
   readonly events: ReadonlyArray<ProviderEvent>
+  /**
+   * The webhook says something the provider confirms by looking at the conversation itself
+   * (a Sunshine hand-back: the session's last messages are read before it ends).
+   */
+  readonly recheck?: boolean
 }
 
 export interface IncomingWebhook {
@@ -76,10 +81,10 @@ export interface LivechatProvider {
     /** Checks the webhook's signature or shared secret with the tenant's config. */
     readonly verify: (config: LivechatConfig, webhook: IncomingWebhook) => Effect.Effect<void, InvalidSignature>
     /**
-     * Of a conversation's events, those of `session`; absent = all of them. A provider that
-     * carries a user's successive livechats in one conversation (Sunshine) leaves out what
-     * happened before the session began.
+     * A verified batch for `session`: the events to ingest (absent = all of them). A provider
+     * that carries a user's successive livechats in one conversation (Sunshine) leaves out
+     * what happened before the session began, and acts on `recheck`.
      */
-    readonly sessionEvents?: (session: SessionRecord, events: ReadonlyArray<ProviderEvent>) => ReadonlyArray<ProviderEvent>
+    readonly forSession?: (session: SessionRecord, batch: WebhookBatch) => Effect.Effect<ReadonlyArray<ProviderEvent>>
   }
 }

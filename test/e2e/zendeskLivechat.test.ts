@@ -193,6 +193,21 @@ describe("Sunshine webhooks and the backstop", () => {
     30_000
   )
 
+  it.live("the agent's last messages, their webhooks lost, are read before the ticket's close ends the session (across message pages)", () =>
+    Effect.gen(function* () {
+      // The backstop's own schedule (30 s) is out of the picture: the close's webhook asks for the poll.
+      const gw = yield* startGateway({ zendesk: { pageSize: 2 } })
+      const { conversationId, sessionId } = yield* open(gw, "hana")
+      yield* gw.zendesk.dropNextWebhooks(3, (e) => e.type === "conversation:message")
+      for (const text of ["one", "two", "three"]) yield* gw.zendesk.agentSay(conversationId, text)
+      yield* gw.zendesk.closeTicket(conversationId)
+      yield* eventually("the end", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"), Duration.seconds(5))
+      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.message", "agent.message", "agent.left", "session.ended"])
+      expect(agentTexts(gw, sessionId)).toEqual(["one", "two", "three"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
   it.live("the user ending releases control; a second livechat continues the user's conversation without its earlier events", () =>
     Effect.gen(function* () {
       const gw = yield* startZendeskGateway("memory")

@@ -100,9 +100,11 @@ describe("applyEvent", () => {
     const withMaria = applied(applyEvent(pending, byName("Maria"), T1))
     expect(applyEvent(withMaria, byName("Maria"), T2)._tag).toBe("Drop")
     expect(applied(applyEvent(withMaria, byName("John"), T2)).agent).toEqual({ name: "John" })
-    // No agent named on either side is not "the same agent": the join is applied.
+    // A join naming nobody adds nothing while an agent has the chat; one naming the agent does.
     const anonymous = applied(applyEvent(pending, { type: "agent.joined", data: { agent: {} } }, T1))
-    expect(applyEvent(anonymous, { type: "agent.joined", data: { agent: {} } }, T2)._tag).toBe("Apply")
+    expect(applyEvent(anonymous, { type: "agent.joined", data: { agent: {} } }, T2)._tag).toBe("Drop")
+    expect(applyEvent(withMaria, { type: "agent.joined", data: { agent: {} } }, T2)._tag).toBe("Drop")
+    expect(applied(applyEvent(anonymous, byName("Maria"), T2)).agent).toEqual({ name: "Maria" })
   })
 
   it("an agent leaving is dropped when another agent has the chat", () => {

@@ -18,9 +18,8 @@ import {
   ConversationList,
   ConversationResponse,
   ErrorBody,
-  type Message,
-  type MessageList,
-  MessageList as MessageListSchema,
+  Message,
+  MessageList,
   MessagePostResponse,
   UserResponse
 } from "./schemas.js"
@@ -40,8 +39,8 @@ export interface ZendeskApiService {
   readonly personalConversation: (config: ZendeskConfig, userId: string, metadata: Json) => Effect.Effect<Conversation, ZendeskApiError>
   readonly conversation: (config: ZendeskConfig, conversationId: string) => Effect.Effect<Conversation, ZendeskApiError>
   readonly postMessage: (config: ZendeskConfig, conversationId: string, message: Json) => Effect.Effect<Message, ZendeskApiError>
-  /** The page of messages right after message `after` (oldest first). */
-  readonly messagesAfter: (config: ZendeskConfig, conversationId: string, after: string) => Effect.Effect<MessageList, ZendeskApiError>
+  /** The newest page of messages, or the page right before message `before` (oldest first within a page). */
+  readonly messagesBefore: (config: ZendeskConfig, conversationId: string, before?: string) => Effect.Effect<MessagePage, ZendeskApiError>
   readonly activity: (config: ZendeskConfig, conversationId: string, activity: Json) => Effect.Effect<void, ZendeskApiError>
   /** passControl / releaseControl (`body` names the integration and carries metadata). */
   readonly switchboard: (
@@ -51,6 +50,15 @@ export interface ZendeskApiService {
     body: Json
   ) => Effect.Effect<void, ZendeskApiError>
 }
+
+/** A page of messages, oldest first; `hasMore`: there are older ones. Messages the gateway cannot read are left out and counted. */
+export interface MessagePage {
+  readonly messages: ReadonlyArray<Message>
+  readonly hasMore: boolean
+  readonly unreadable: number
+}
+
+const decodeMessage = Schema.decodeUnknownOption(Message)
 
 export class ZendeskApi extends Context.Tag("hbf-lcg/ZendeskApi")<ZendeskApi, ZendeskApiService>() {}
 
@@ -214,12 +222,19 @@ export const ZendeskApiLive = Layer.effect(
             messages.length > 0 ? Effect.succeed(messages[0]!) : Effect.fail(new ZendeskApiError({ message: "Sunshine answered a message post without the message" }))
           )
         ),
-      messagesAfter: (config, conversationId, after) =>
+      messagesBefore: (config, conversationId, before) =>
         call(
           config,
-          HttpClientRequest.get(`${conversationPath(conversationId)}/messages`).pipe(HttpClientRequest.setUrlParam("page[after]", after)),
-          MessageListSchema,
+          HttpClientRequest.get(`${conversationPath(conversationId)}/messages`).pipe(
+            before === undefined ? (request) => request : HttpClientRequest.setUrlParam("page[before]", before)
+          ),
+          MessageList,
           { repeatable: true }
+        ).pipe(
+          Effect.map((list): MessagePage => {
+            const messages = list.messages.flatMap((raw) => Option.toArray(decodeMessage(raw)))
+            return { messages, hasMore: list.meta.hasMore, unreadable: list.messages.length - messages.length }
+          })
         ),
       activity: (config, conversationId, activity) =>
         Effect.asVoid(

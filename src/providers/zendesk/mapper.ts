@@ -63,8 +63,9 @@ export const mapMessage = (message: Message): ReadonlyArray<ProviderEvent> => {
   if (!isAgentMessage(message)) return []
   const agent = agentOf(message.author)
   const attachments = attachmentOf(message.content)
-  const text = attachments.length > 0 ? undefined : message.content.text
-  if (text === undefined && attachments.length === 0) return []
+  // An image or file may carry a caption as its text.
+  const text = message.content.text
+  if ((text === undefined || text === "") && attachments.length === 0) return []
   const id = messageEventId(message.id)
   const occurredAt = message.received
   return [
@@ -73,19 +74,25 @@ export const mapMessage = (message: Message): ReadonlyArray<ProviderEvent> => {
       id,
       occurredAt,
       type: "agent.message",
-      data: { ...(text !== undefined ? { text } : {}), ...(attachments.length > 0 ? { attachments } : {}), agent }
+      data: { ...(text !== undefined && text !== "" ? { text } : {}), ...(attachments.length > 0 ? { attachments } : {}), agent }
     }
   ]
 }
 
-/** The agents gave the conversation back (ticket closed, passed back, moved to email): the livechat is over. */
+/** The agents gave the conversation back (ticket closed, passed back, moved to email): the livechat is over. The backstop's poll decides it. */
 export const handedBack = (id: string, occurredAt: string): ReadonlyArray<ProviderEvent> => [
   { id: `${id}:left`, occurredAt, type: "agent.left", data: {} },
   { id: `${id}:ended`, occurredAt, type: "session.ended", data: { reason: "agent" } }
 ]
 
 export type MappedWebhookEvent =
-  | { readonly _tag: "Mapped"; readonly conversationId: string; readonly events: ReadonlyArray<ProviderEvent> }
+  | {
+      readonly _tag: "Mapped"
+      readonly conversationId: string
+      readonly events: ReadonlyArray<ProviderEvent>
+      /** A control change: the conversation is to be looked at again (./poller.ts) before anything ends. */
+      readonly recheck: boolean
+    }
   /** A type the gateway does not use (conversation:read, client:add…). */
   | { readonly _tag: "Ignored" }
   /** A type the gateway uses whose payload it cannot read. */
@@ -95,14 +102,16 @@ const decode =
   <A, I>(schema: Schema.Schema<A, I>) =>
   (event: WebhookEvent, map: (payload: A) => MappedWebhookEvent): MappedWebhookEvent =>
     Either.match(Schema.decodeUnknownEither(schema)(event.payload), {
-      onLeft: (e) => ({ _tag: "Unreadable", reason: ParseResult.TreeFormatter.formatErrorSync(e) }),
+      // The paths only: the formatted values would carry what users wrote into the logs.
+      onLeft: (e) => ({ _tag: "Unreadable", reason: ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => i.path.join(".")).join(", ") }),
       onRight: map
     })
 
-const mapped = (conversation: Conversation, events: ReadonlyArray<ProviderEvent>): MappedWebhookEvent => ({
+const mapped = (conversation: Conversation, events: ReadonlyArray<ProviderEvent>, recheck = false): MappedWebhookEvent => ({
   _tag: "Mapped",
   conversationId: conversation.id,
-  events
+  events,
+  recheck
 })
 
 export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
@@ -138,13 +147,13 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
         )
       )
     case "switchboard:passControl":
-      // To the Agent Workspace: the gateway's own handover coming back. Anywhere else: the agents passed it back.
-      return decode(SwitchboardPayload)(event, ({ conversation }) =>
-        mapped(conversation, isAgentWorkspace(conversation.activeSwitchboardIntegration) ? [] : handedBack(id, event.createdAt))
-      )
     case "switchboard:releaseControl":
-      // reason ticketClosed (the agent closed the ticket), transferToEmail, or none: the agents let go either way.
-      return decode(SwitchboardPayload)(event, ({ conversation }) => mapped(conversation, handedBack(id, event.createdAt)))
+      // Control changed hands: to the Agent Workspace (our own handover coming back), or away from
+      // it (the agent passed it back, closed the ticket, moved it to email). Which, and whether for
+      // this session (a late ticketClosed of an earlier ticket), the conversation itself says: the
+      // backstop reads it, then the session's last messages, and only then ends the session, so a
+      // message whose webhook is still being retried is not lost behind the end.
+      return decode(SwitchboardPayload)(event, ({ conversation }) => mapped(conversation, [], true))
     default:
       return { _tag: "Ignored" }
   }

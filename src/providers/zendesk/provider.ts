@@ -9,10 +9,10 @@
  *
  * The handover note marks where the session begins in the reused conversation: its id is
  * the backstop's first cursor and the ticket's first message (`first_message_id`), its
- * Sunshine time tells webhook events from before the session apart (`sessionEvents`).
+ * Sunshine time tells webhook events from before the session apart (`forSession`).
  */
-import { Effect, Option, Redacted, Schema } from "effect"
-import type { Attachment, SessionRecord } from "../../domain/model.js"
+import { Effect, Either, Option, Redacted, Schema } from "effect"
+import type { Attachment, ProviderEvent, SessionRecord } from "../../domain/model.js"
 import { configFor, type LivechatConfig, type ZendeskConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
@@ -22,7 +22,7 @@ import { askForPoll } from "../sessionPoller.js"
 import { sharedSecretMatches } from "../signatures.js"
 import { type Json, ZendeskApi, type ZendeskApiError } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
-import { WebhookBody } from "./schemas.js"
+import { WebhookBody, WebhookEvent } from "./schemas.js"
 
 const alias = "zendesk" as const
 
@@ -120,23 +120,33 @@ const userMessages = (userId: string, hbfMessageId: string, text: string | undef
   ]
 }
 
-/** Webhook events of one conversation, grouped; events Sunshine sends that the gateway does not use are left out. */
+const decodeEvent = Schema.decodeUnknownEither(WebhookEvent)
+
+/**
+ * A body's events grouped per conversation; events the gateway does not use are left out,
+ * and so are unreadable ones (logged by type and id only: payloads carry what users wrote).
+ */
 const batchesOf = (body: typeof WebhookBody.Type) =>
   Effect.gen(function* () {
-    const byConversation = new Map<string, Array<WebhookBatch["events"][number]>>()
-    for (const event of body.events) {
-      const mapped = mapWebhookEvent(event)
+    const byConversation = new Map<string, { events: Array<ProviderEvent>; recheck: boolean }>()
+    for (const raw of body.events) {
+      const event = decodeEvent(raw)
+      if (Either.isLeft(event)) {
+        yield* Effect.logWarning("unreadable Sunshine webhook event skipped")
+        continue
+      }
+      const mapped = mapWebhookEvent(event.right)
       if (mapped._tag === "Unreadable") {
-        // Logged by type and id only: payloads carry what users wrote.
-        yield* Effect.logWarning("unreadable Sunshine webhook event skipped", { eventId: event.id, type: event.type, reason: mapped.reason })
+        yield* Effect.logWarning("unreadable Sunshine webhook event skipped", { eventId: event.right.id, type: event.right.type, paths: mapped.reason })
         continue
       }
       if (mapped._tag === "Ignored") continue
-      const events = byConversation.get(mapped.conversationId) ?? []
-      events.push(...mapped.events)
-      byConversation.set(mapped.conversationId, events)
+      const batch = byConversation.get(mapped.conversationId) ?? { events: [], recheck: false }
+      batch.events.push(...mapped.events)
+      batch.recheck ||= mapped.recheck
+      byConversation.set(mapped.conversationId, batch)
     }
-    return [...byConversation].map(([conversationId, events]): WebhookBatch => ({ conversationId, events }))
+    return [...byConversation].map(([conversationId, batch]): WebhookBatch => ({ conversationId, ...batch }))
   })
 
 export const makeZendeskProvider = Effect.gen(function* () {
@@ -194,11 +204,15 @@ export const makeZendeskProvider = Effect.gen(function* () {
         config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader])
           ? Effect.void
           : Effect.fail(new InvalidSignature({ message: `${apiKeyHeader} is not the tenant's webhook secret` })),
-      // One conversation serves a user's successive livechats: what happened before this one began is not its.
-      sessionEvents: (session, events) =>
-        Option.match(conversationStateOf(session), {
-          onNone: () => events,
-          onSome: ({ since }) => events.filter((event) => Date.parse(event.occurredAt) >= Date.parse(since))
+      forSession: (session, batch) =>
+        Effect.gen(function* () {
+          // A control change is confirmed (and the session's last messages read) by the backstop, now.
+          if (batch.recheck === true) yield* Effect.forkDaemon(askForPoll(coordinator, session.sessionId))
+          // One conversation serves a user's successive livechats: what happened before this one began is not its.
+          return Option.match(conversationStateOf(session), {
+            onNone: () => batch.events,
+            onSome: ({ since }) => batch.events.filter((event) => Date.parse(event.occurredAt) >= Date.parse(since))
+          })
         })
     }
   }

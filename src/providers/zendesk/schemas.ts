@@ -53,8 +53,9 @@ export const UserResponse = Schema.Struct({ user: Schema.Struct({ id: Schema.Str
 export const ConversationResponse = Schema.Struct({ conversation: Conversation })
 export const ConversationList = Schema.Struct({ conversations: Schema.Array(Conversation) })
 export const MessagePostResponse = Schema.Struct({ messages: Schema.Array(Message) })
+/** Messages are decoded one by one (by the client): one odd message must not hide the others. */
 export const MessageList = Schema.Struct({
-  messages: Schema.Array(Message),
+  messages: Schema.Array(Schema.Unknown),
   meta: Schema.Struct({
     hasMore: Schema.Boolean,
     afterCursor: Schema.optional(Schema.String),
@@ -77,9 +78,10 @@ export const WebhookEvent = Schema.Struct({
 })
 export type WebhookEvent = typeof WebhookEvent.Type
 
+/** Events are decoded one by one: one odd event must not cost the others (Sunshine never retries a 400). */
 export const WebhookBody = Schema.Struct({
   app: Schema.Struct({ id: Schema.String }),
-  events: Schema.Array(WebhookEvent)
+  events: Schema.Array(Schema.Unknown)
 })
 
 export const MessagePayload = Schema.Struct({ conversation: Conversation, message: Message })
