@@ -278,7 +278,12 @@ export interface ZendeskSim {
   /** Each of the next n events is delivered twice (the same body, the same event ids). */
   readonly duplicateNextWebhooks: (n: number) => Effect.Effect<void>
   /** The next n API requests answer `status` with `{ errors }` (Retry-After only when given). */
-  readonly failNext: (n: number, status: 429 | 500 | 503, options?: { retryAfterSeconds?: number }) => Effect.Effect<void>
+  /**
+   * The next n API requests are answered with `status`. With `afterApplying`, each request is
+   * carried out first and only its answer is the failure (a 5xx or a lost answer after Sunshine
+   * stored a message: the client cannot tell whether it was applied).
+   */
+  readonly failNext: (n: number, status: 429 | 500 | 503, options?: { retryAfterSeconds?: number; afterApplying?: boolean }) => Effect.Effect<void>
 }
 
 /** A misuse of the scripting interface (unknown conversation, the agent workspace not in control). */
@@ -582,10 +587,11 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
     const apiRequests: Array<SimApiRequest> = []
     const deliveries: Array<DeliveryState> = []
     let webhookUrl = options.webhookUrl
-    let scripted: { remaining: number; status: number; retryAfterSeconds: number | undefined } = {
+    let scripted: { remaining: number; status: number; retryAfterSeconds: number | undefined; afterApplying: boolean } = {
       remaining: 0,
       status: 500,
-      retryAfterSeconds: undefined
+      retryAfterSeconds: undefined,
+      afterApplying: false
     }
     let dropScript: { remaining: number; filter: ((event: WebhookEvent) => boolean) | undefined } = { remaining: 0, filter: undefined }
     let duplicateRemaining = 0
@@ -792,15 +798,16 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
 
     // ----- API guard: scripted failures, then the app key, then the app
 
-    const takeScripted = Effect.suspend(() => {
-      if (scripted.remaining <= 0) return Effect.void
+    /** The scripted failure this request gets, if any (counted now, answered before or after the request is carried out). */
+    const takeScripted = () => {
+      if (scripted.remaining <= 0) return undefined
       scripted.remaining -= 1
-      return fail(
+      return { afterApplying: scripted.afterApplying, answer: fail(
         scripted.status,
         `sunshine sim: scripted ${scripted.status} (failNext)`,
         scripted.retryAfterSeconds !== undefined ? { "retry-after": String(scripted.retryAfterSeconds) } : undefined
-      )
-    })
+      ) }
+    }
 
     const verifyJwt = (token: string) =>
       Effect.tryPromise({
@@ -834,10 +841,12 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
     const api = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Reject, R>) =>
       handle(
         Effect.gen(function* () {
-          yield* takeScripted
+          const failure = takeScripted()
+          if (failure !== undefined && !failure.afterApplying) return yield* failure.answer
           yield* authenticate
           yield* requireApp
-          return yield* handler
+          const response = yield* handler
+          return failure !== undefined ? yield* failure.answer : response
         })
       )
 
@@ -1108,8 +1117,8 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
       })
     )
 
-    const scriptFailures = (n: number, status: number, retryAfterSeconds: number | undefined) => {
-      scripted = { remaining: Math.max(0, Math.floor(n)), status, retryAfterSeconds }
+    const scriptFailures = (n: number, status: number, retryAfterSeconds: number | undefined, afterApplying = false) => {
+      scripted = { remaining: Math.max(0, Math.floor(n)), status, retryAfterSeconds, afterApplying }
     }
     const scriptDrops = (n: number, filter: ((event: WebhookEvent) => boolean) | undefined) => {
       dropScript = { remaining: Math.max(0, Math.floor(n)), filter }
@@ -1199,7 +1208,8 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
         Effect.sync(() => {
           duplicateRemaining = Math.max(0, Math.floor(n))
         }),
-      failNext: (n, status, failOptions) => Effect.sync(() => scriptFailures(n, status, failOptions?.retryAfterSeconds))
+      failNext: (n, status, failOptions) =>
+        Effect.sync(() => scriptFailures(n, status, failOptions?.retryAfterSeconds, failOptions?.afterApplying ?? false))
     } satisfies ZendeskSim
   })
 

@@ -234,6 +234,30 @@ describe("Sunshine webhooks and the backstop", () => {
     30_000
   )
 
+  it.live("a post Sunshine stored but answered with a 503 is not posted twice; a retry after a part failed posts only the parts missing", () =>
+    Effect.gen(function* () {
+      const gw = yield* startZendeskGateway("memory")
+      const { conversationId } = yield* open(gw, "ivan")
+      yield* eventually("the backstop's first poll", Effect.sync(() => gw.zendesk.requests()), (requests) =>
+        requests.some((r) => r.method === "GET" && r.path.endsWith(`/conversations/${conversationId}`))
+      )
+      const userTexts = () => gw.zendesk.conversationOf("ivan")!.messages.filter((m) => m.author.type === "user").map((m) => m.content.type === "text" ? m.content.text : m.content.type)
+      // Stored, then answered 503: the gateway looks, finds it, and says it was sent.
+      yield* gw.zendesk.failNext(1, 503, { afterApplying: true })
+      const stored = yield* gw.call("POST", "/messages", { tenantId, subHandle: "ivan", messageId: "m1", text: "is it stored?" })
+      expect(stored.status).toBe(202)
+      expect(userTexts()).toEqual(["is it stored?"])
+      expect(stored.body.providerMessageId).toBe(gw.zendesk.conversationOf("ivan")!.messages.at(-1)!.id)
+      // The text goes, the attachment is refused (Sunshine takes http(s) media only): a 502, and hbf-bot's retry
+      // does not post the text again.
+      const withBadAttachment = { tenantId, subHandle: "ivan", messageId: "m2", text: "see attached", attachments: [{ url: "ftp://files/x.png", contentType: "image/png" }] }
+      expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
+      expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
+      expect(userTexts()).toEqual(["is it stored?", "see attached"])
+    }).pipe(Effect.scoped),
+    30_000
+  )
+
   it.live("Sunshine rate limits (429 without Retry-After) are waited out; a 503 on a message post is the caller's 502, not a double post", () =>
     Effect.gen(function* () {
       const gw = yield* startZendeskGateway("memory")

@@ -10,7 +10,7 @@ import type { SessionRecord } from "../../src/domain/model.js"
 import type { LivechatConfig } from "../../src/domain/tenant.js"
 import { openingText } from "../../src/providers/handover.js"
 import { mapMessage, mapWebhookEvent } from "../../src/providers/zendesk/mapper.js"
-import { handoverMetadata, makeZendeskProvider } from "../../src/providers/zendesk/provider.js"
+import { handoverMetadata, makeZendeskProvider, userMessageParts } from "../../src/providers/zendesk/provider.js"
 import { ZendeskApi } from "../../src/providers/zendesk/client.js"
 import { Coordinator } from "../../src/services/Coordinator.js"
 import type { Message, WebhookEvent } from "../../src/providers/zendesk/schemas.js"
@@ -202,5 +202,20 @@ describe("what the Agent Workspace gets", () => {
     expect(text.startsWith("Alice Smith asked for an agent on webchat.")).toBe(true)
     expect(text).toContain("[t49] user: question 49")
     expect(text).toMatch(/\(\d+ earlier messages omitted\)/)
+  })
+
+  it("a user's message goes as parts that name it: text in pieces of at most 4,096 characters, then each attachment", () => {
+    const parts = userMessageParts("u1", "m1", "x".repeat(9_000), [
+      { url: "https://f/a.png", contentType: "image/png", name: "a.png" },
+      { url: "https://f/b.pdf", contentType: "application/pdf" }
+    ])
+    expect(parts.map((p) => [p.content["type"], String(p.content["text"] ?? p.content["mediaUrl"]).length, p.metadata])).toEqual([
+      ["text", 4_096, { hbfMessageId: "m1", hbfPart: 0 }],
+      ["text", 4_096, { hbfMessageId: "m1", hbfPart: 1 }],
+      ["text", 808, { hbfMessageId: "m1", hbfPart: 2 }],
+      ["image", 15, { hbfMessageId: "m1", hbfPart: 3 }],
+      ["file", 15, { hbfMessageId: "m1", hbfPart: 4 }]
+    ])
+    expect(parts.every((p) => p.author.type === "user" && p.author.userId === "u1")).toBe(true)
   })
 })

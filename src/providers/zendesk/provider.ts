@@ -101,24 +101,35 @@ export const handoverMetadata = (session: SessionRecord, firstMessageId: string)
   return metadata
 }
 
-/** A user's message as Sunshine messages: its text, then each attachment as an image or file message. */
-const userMessages = (userId: string, hbfMessageId: string, text: string | undefined, attachments: ReadonlyArray<Attachment> = []) => {
+/** Text longer than Sunshine takes in one message goes as several. */
+const textParts = (text: string | undefined): ReadonlyArray<string> => {
+  if (text === undefined || text.length === 0) return []
+  const parts: Array<string> = []
+  for (let at = 0; at < text.length; at += TEXT_CHARS) parts.push(text.slice(at, at + TEXT_CHARS))
+  return parts
+}
+
+/**
+ * A user's message as Sunshine messages: its text, then each attachment as an image or file
+ * message. Each part names the message and its place (`hbfMessageId`, `hbfPart`), so a post
+ * whose answer was lost, or a retry after a part failed, can tell what Sunshine already has.
+ */
+export const userMessageParts = (userId: string, messageId: string, text: string | undefined, attachments: ReadonlyArray<Attachment> = []) => {
   const author = { type: "user", userId }
-  const metadata = { hbfMessageId }
-  return [
-    ...(text !== undefined && text.length > 0 ? [{ author, content: { type: "text", text: text.slice(0, TEXT_CHARS) }, metadata }] : []),
+  const contents: ReadonlyArray<Json> = [
+    ...textParts(text).map((part) => ({ type: "text", text: part })),
     ...attachments.map((attachment) => ({
-      author,
-      content: {
-        type: attachment.contentType.startsWith("image/") ? "image" : "file",
-        mediaUrl: attachment.url,
-        mediaType: attachment.contentType,
-        ...(attachment.name !== undefined ? { altText: attachment.name } : {})
-      },
-      metadata
+      type: attachment.contentType.startsWith("image/") ? "image" : "file",
+      mediaUrl: attachment.url,
+      mediaType: attachment.contentType,
+      ...(attachment.name !== undefined ? { altText: attachment.name } : {})
     }))
   ]
+  return contents.map((content, part) => ({ author, content, metadata: { hbfMessageId: messageId, hbfPart: part } }))
 }
+
+/** A failure after which Sunshine may nevertheless have stored the message: no answer, or a 5xx. */
+const mayHaveApplied = (error: ZendeskApiError) => error.status === undefined || error.status >= 500
 
 const decodeEvent = Schema.decodeUnknownEither(WebhookEvent)
 
@@ -179,10 +190,34 @@ export const makeZendeskProvider = Effect.gen(function* () {
         const zendesk = yield* zendeskOf(config)
         const state = yield* stateOf(session)
         const conversationId = yield* conversationIdOf(session)
-        const posted = yield* Effect.forEach(userMessages(state.userId, message.messageId, message.text, message.attachments), (body) =>
-          api.postMessage(zendesk, conversationId, body).pipe(Effect.mapError(providerError))
-        )
-        return posted.length > 0 ? { providerMessageId: posted[0]!.id } : {}
+        const parts = userMessageParts(state.userId, message.messageId, message.text, message.attachments)
+        /** The parts of this message Sunshine has (the newest page is where a retry's earlier attempt is). */
+        const postedParts = Effect.map(api.messagesBefore(zendesk, conversationId), (page) => {
+          const posted = new Map<unknown, string>()
+          for (const m of page.messages) if (m.metadata?.["hbfMessageId"] === message.messageId) posted.set(m.metadata["hbfPart"], m.id)
+          return posted
+        })
+        // A message in several parts may be a retry after one of them failed: those already posted are not posted again.
+        const earlier = parts.length > 1 ? yield* postedParts.pipe(Effect.mapError(providerError)) : new Map<unknown, string>()
+        const ids: Array<string> = []
+        for (const [part, body] of parts.entries()) {
+          const known = earlier.get(part)
+          if (known !== undefined) {
+            ids.push(known)
+            continue
+          }
+          const posted = yield* Effect.either(api.postMessage(zendesk, conversationId, body))
+          if (posted._tag === "Right") {
+            ids.push(posted.right.id)
+            continue
+          }
+          if (!mayHaveApplied(posted.left)) return yield* Effect.fail(providerError(posted.left))
+          // The answer was lost or a 5xx: Sunshine may have stored it all the same. Look before calling it failed.
+          const found = (yield* Effect.orElseSucceed(postedParts, () => new Map<unknown, string>())).get(part)
+          if (found === undefined) return yield* Effect.fail(providerError(posted.left))
+          ids.push(found)
+        }
+        return ids.length > 0 ? { providerMessageId: ids[0]! } : {}
       }),
     // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
     end: ({ config, session }, reason) =>
