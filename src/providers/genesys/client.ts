@@ -13,6 +13,7 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
+import { type CallGate, exchange, makeCallGates } from "../providerCalls.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { partitionOf } from "../../services/Outbox.js"
 import { ErrorBody, TokenGrant } from "./schemas.js"
@@ -80,13 +81,10 @@ export const genesysApiLimits = {
   maxRetryAfter: Duration.seconds(60)
 }
 
-interface CredentialState {
+interface TokenState {
   token: AccessToken | undefined
   /** The grant in flight, shared by every call that needs a token meanwhile (its failure too). */
   granting: Deferred.Deferred<AccessToken, GenesysApiError> | undefined
-  readonly slots: Effect.Semaphore
-  /** No call before this time (epoch ms): the last 429's Retry-After. */
-  blockedUntil: number
 }
 
 const idempotent = new Set(["GET", "HEAD", "PUT", "DELETE", "PATCH"])
@@ -113,39 +111,24 @@ export const GenesysApiLive = Layer.effect(
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
     const { httpTimeout } = yield* AppConfig
-    const states = new Map<string, CredentialState>()
-    const stateOf = (credentials: GenesysCredentials): CredentialState => {
-      let state = states.get(credentials.id)
+    const tokens = new Map<string, TokenState>()
+    const tokenStateOf = (credentials: GenesysCredentials): TokenState => {
+      let state = tokens.get(credentials.id)
       if (state === undefined) {
-        state = {
-          token: undefined,
-          granting: undefined,
-          slots: Effect.unsafeMakeSemaphore(genesysApiLimits.maxInFlight),
-          blockedUntil: 0
-        }
-        states.set(credentials.id, state)
+        state = { token: undefined, granting: undefined }
+        tokens.set(credentials.id, state)
       }
       return state
     }
+    const gateOf = makeCallGates(genesysApiLimits.maxInFlight)
 
-    /** Sends the request; any answer (even a 4xx) is a success here, with its body read. */
-    const exchange = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      http.execute(request).pipe(
-        Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
-        Effect.scoped,
-        Effect.timeout(httpTimeout),
-        Effect.mapError(
-          (e) =>
-            new GenesysApiError({
-              message: `Genesys ${what} ${e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`}`
-            })
-        )
-      )
+    const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
+      exchange(http, httpTimeout, (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
 
     const grant = (credentials: GenesysCredentials) =>
       Effect.gen(function* () {
         const grantedAt = Date.now()
-        const { body, response } = yield* exchange(
+        const { body, response } = yield* send(
           HttpClientRequest.post(`${credentials.loginBaseUrl}/oauth/token`).pipe(
             HttpClientRequest.basicAuth(credentials.clientId, Redacted.value(credentials.clientSecret)),
             HttpClientRequest.bodyUrlParams({ grant_type: "client_credentials" }),
@@ -162,7 +145,7 @@ export const GenesysApiLive = Layer.effect(
 
     /** The cached token, or a new one: one grant in flight per credential set, its outcome shared. */
     const tokenOf = (credentials: GenesysCredentials) => {
-      const state = stateOf(credentials)
+      const state = tokenStateOf(credentials)
       return Effect.suspend(() => {
         if (state.token !== undefined && state.token.expiresAt > Date.now()) return Effect.succeed(state.token)
         if (state.granting !== undefined) return Deferred.await(state.granting)
@@ -179,18 +162,12 @@ export const GenesysApiLive = Layer.effect(
       })
     }
 
-    const waitUntilAllowed = (state: CredentialState) =>
-      Effect.suspend(() => {
-        const wait = state.blockedUntil - Date.now()
-        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-      })
-
     /** Holds the credential set back for the 429's Retry-After; false when that is too long to wait. */
-    const holdBack = (state: CredentialState, credentials: GenesysCredentials, response: HttpClientResponse.HttpClientResponse) =>
+    const holdBack = (gate: CallGate, credentials: GenesysCredentials, response: HttpClientResponse.HttpClientResponse) =>
       Effect.suspend(() => {
         const wait = Option.getOrElse(retryAfterOf(response), () => genesysApiLimits.defaultRetryAfter)
         if (Duration.greaterThan(wait, genesysApiLimits.maxRetryAfter)) return Effect.succeed(false)
-        state.blockedUntil = Math.max(state.blockedUntil, Date.now() + Duration.toMillis(wait))
+        gate.holdBack(wait)
         return Effect.as(
           Effect.logWarning("Genesys rate limit: holding this credential set back", {
             credentials: credentials.id,
@@ -205,15 +182,16 @@ export const GenesysApiLive = Layer.effect(
       request: HttpClientRequest.HttpClientRequest,
       answer: Schema.Schema<A, I>
     ): Effect.Effect<A, GenesysApiError> => {
-      const state = stateOf(credentials)
+      const gate = gateOf(credentials.id)
+      const tokenState = tokenStateOf(credentials)
       const what = `${request.method} ${request.url.split("?")[0]}`
       const retriable = idempotent.has(request.method)
       const attempt = (refreshed: boolean, limited: number, transient: number): Effect.Effect<A, GenesysApiError> =>
         Effect.gen(function* () {
-          yield* waitUntilAllowed(state)
+          yield* gate.waitTurn
           const token = yield* tokenOf(credentials)
           const reply = yield* Effect.either(
-            exchange(
+            send(
               request.pipe(
                 HttpClientRequest.prependUrl(credentials.apiBaseUrl),
                 HttpClientRequest.bearerToken(Redacted.value(token.value)),
@@ -232,10 +210,10 @@ export const GenesysApiLive = Layer.effect(
           const { body, response } = reply.right
           if (response.status === 401 && !refreshed) {
             // Expired or revoked early: drop it (unless another call already replaced it) and try once more.
-            if (state.token === token) state.token = undefined
+            if (tokenState.token === token) tokenState.token = undefined
             return yield* attempt(true, limited, transient)
           }
-          if (response.status === 429 && limited < genesysApiLimits.rateLimitRetries && (yield* holdBack(state, credentials, response))) {
+          if (response.status === 429 && limited < genesysApiLimits.rateLimitRetries && (yield* holdBack(gate, credentials, response))) {
             return yield* attempt(refreshed, limited + 1, transient)
           }
           if (response.status >= 500 && retriable && transient < genesysApiLimits.transientRetries) {
@@ -248,7 +226,7 @@ export const GenesysApiLive = Layer.effect(
             () => new GenesysApiError({ message: `Genesys ${what} answered an unexpected body`, status: response.status })
           )
         })
-      return state.slots.withPermits(1)(attempt(false, 0, 0))
+      return gate.withSlot(attempt(false, 0, 0))
     }
 
     return GenesysApi.of({ call, token: tokenOf })

@@ -12,6 +12,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Schema } from "effect"
 import type { ZendeskConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
+import { exchange, makeCallGates } from "../providerCalls.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import {
   type Conversation,
@@ -75,12 +76,6 @@ export const zendeskApiLimits = {
   transientRetries: 2
 }
 
-interface AppState {
-  readonly slots: Effect.Semaphore
-  /** No call before this time (epoch ms): the last 429's wait. */
-  blockedUntil: number
-}
-
 const decodeError = Schema.decodeUnknownOption(Schema.parseJson(ErrorBody))
 
 const apiError = (what: string, status: number, body: string) => {
@@ -101,33 +96,9 @@ export const ZendeskApiLive = Layer.effect(
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
     const { httpTimeout } = yield* AppConfig
-    const apps = new Map<string, AppState>()
-    const stateOf = (config: ZendeskConfig): AppState => {
-      const key = `${config.apiBaseUrl}#${config.appId}`
-      let state = apps.get(key)
-      if (state === undefined) {
-        state = { slots: Effect.unsafeMakeSemaphore(zendeskApiLimits.maxInFlight), blockedUntil: 0 }
-        apps.set(key, state)
-      }
-      return state
-    }
-
-    /** Sends the request; any answer (even a 4xx) is a success here, with its body read. */
-    const exchange = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      http.execute(request).pipe(
-        Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
-        Effect.scoped,
-        Effect.timeout(httpTimeout),
-        Effect.mapError(
-          (e) => new ZendeskApiError({ message: `Sunshine ${what} ${e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`}` })
-        )
-      )
-
-    const waitUntilAllowed = (state: AppState) =>
-      Effect.suspend(() => {
-        const wait = state.blockedUntil - Date.now()
-        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-      })
+    const gateOf = makeCallGates(zendeskApiLimits.maxInFlight)
+    const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
+      exchange(http, httpTimeout, (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
 
     const call = <A, I>(
       config: ZendeskConfig,
@@ -135,7 +106,7 @@ export const ZendeskApiLive = Layer.effect(
       answer: Schema.Schema<A, I>,
       options: { readonly repeatable: boolean }
     ): Effect.Effect<A, ZendeskApiError> => {
-      const state = stateOf(config)
+      const gate = gateOf(`${config.apiBaseUrl}#${config.appId}`)
       const what = `${request.method} ${request.url.split("?")[0]}`
       const prepared = request.pipe(
         HttpClientRequest.prependUrl(`${config.apiBaseUrl}/v2/apps/${encodeURIComponent(config.appId)}`),
@@ -144,8 +115,8 @@ export const ZendeskApiLive = Layer.effect(
       )
       const attempt = (limited: number, transient: number): Effect.Effect<A, ZendeskApiError> =>
         Effect.gen(function* () {
-          yield* waitUntilAllowed(state)
-          const reply = yield* Effect.either(exchange(prepared, what))
+          yield* gate.waitTurn
+          const reply = yield* Effect.either(send(prepared, what))
           const retryTransient = options.repeatable && transient < zendeskApiLimits.transientRetries
           const transientBackoff = Effect.sleep(Duration.millis(200 * 2 ** transient))
           if (Either.isLeft(reply)) {
@@ -156,7 +127,7 @@ export const ZendeskApiLive = Layer.effect(
             const backoff = Duration.times(zendeskApiLimits.rateLimitBackoff, 2 ** limited * (yield* Random.nextRange(1, 1.5)))
             const wait = Option.getOrElse(retryAfterOf(response), () => backoff)
             if (Duration.lessThanOrEqualTo(wait, zendeskApiLimits.maxRetryAfter)) {
-              state.blockedUntil = Math.max(state.blockedUntil, Date.now() + Duration.toMillis(wait))
+              gate.holdBack(wait)
               yield* Effect.logWarning("Sunshine rate limit: holding this app back", { appId: config.appId, waitMs: Duration.toMillis(wait) })
               return yield* attempt(limited + 1, transient)
             }
@@ -166,7 +137,7 @@ export const ZendeskApiLive = Layer.effect(
           const decoded = body.length === 0 ? Schema.decodeUnknown(answer)({}) : Schema.decodeUnknown(Schema.parseJson(answer))(body)
           return yield* Effect.mapError(decoded, () => new ZendeskApiError({ message: `Sunshine ${what} answered an unexpected body`, status: response.status }))
         })
-      return state.slots.withPermits(1)(attempt(0, 0))
+      return gate.withSlot(attempt(0, 0))
     }
 
     const conversationPath = (conversationId: string) => `/conversations/${encodeURIComponent(conversationId)}`

@@ -1,0 +1,57 @@
+/**
+ * What the provider API clients share: one gate per credential set (or app), which bounds
+ * its calls in flight and holds it back after a 429, so one tenant's burst queues behind
+ * itself and never starves another tenant's calls; and the exchange of one request, where
+ * any answer (even a 4xx) is a success with its body read, for the client to judge.
+ */
+import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import { Duration, Effect } from "effect"
+
+export interface CallGate {
+  /** Runs `call` in one of the gate's slots. */
+  readonly withSlot: <A, E, R>(call: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Waits while the gate is held back. */
+  readonly waitTurn: Effect.Effect<void>
+  /** Holds the gate back for `wait` from now (a 429's Retry-After, or a backoff). */
+  readonly holdBack: (wait: Duration.Duration) => void
+}
+
+/** The gate of each key (credential set, app), made on first use. */
+export const makeCallGates = (maxInFlight: number) => {
+  const gates = new Map<string, CallGate>()
+  return (key: string): CallGate => {
+    const existing = gates.get(key)
+    if (existing !== undefined) return existing
+    const slots = Effect.unsafeMakeSemaphore(maxInFlight)
+    /** No call before this time (epoch ms). */
+    let blockedUntil = 0
+    const gate: CallGate = {
+      withSlot: (call) => slots.withPermits(1)(call),
+      waitTurn: Effect.suspend(() => {
+        const wait = blockedUntil - Date.now()
+        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+      }),
+      holdBack: (wait) => {
+        blockedUntil = Math.max(blockedUntil, Date.now() + Duration.toMillis(wait))
+      }
+    }
+    gates.set(key, gate)
+    return gate
+  }
+}
+
+export interface Exchanged {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly body: string
+}
+
+/** Sends `request` within `timeout`; only no answer at all fails, with `unreachable`'s error. */
+export const exchange =
+  <E>(http: HttpClient.HttpClient, timeout: Duration.DurationInput, unreachable: (reason: string) => E) =>
+  (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Exchanged, E> =>
+    http.execute(request).pipe(
+      Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
+      Effect.scoped,
+      Effect.timeout(timeout),
+      Effect.mapError((e) => unreachable(e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`))
+    )
