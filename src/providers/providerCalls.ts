@@ -1,11 +1,15 @@
 /**
  * What the provider API clients share: one gate per credential set (or app), which bounds
  * its calls in flight and holds it back after a 429, so one tenant's burst queues behind
- * itself and never starves another tenant's calls; and the exchange of one request, where
- * any answer (even a 4xx) is a success with its body read, for the client to judge.
+ * itself and never starves another tenant's calls; the exchange of one request, where any
+ * answer (even a 4xx) is a success with its body read, for the client to judge; and the
+ * tenant's config of the provider called.
  */
 import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
+import type { ProviderAlias } from "../domain/model.js"
+import { configFor, type LivechatConfig } from "../domain/tenant.js"
+import { ProviderError } from "../services/errors.js"
 
 export interface CallGate {
   /** Runs `call` in one of the gate's slots. */
@@ -55,3 +59,10 @@ export const exchange =
       Effect.timeout(timeout),
       Effect.mapError((e) => unreachable(e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`))
     )
+
+/** The tenant's livechat config narrowed to `provider`; a config of another provider is the call's ProviderError. */
+export const ownConfig = <P extends ProviderAlias>(config: LivechatConfig, provider: P) =>
+  Option.match(configFor(config, provider), {
+    onNone: () => Effect.fail(new ProviderError({ provider, message: `the tenant's livechat is ${config.provider}` })),
+    onSome: (own) => Effect.succeed(own)
+  })

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import WebSocket from "ws"
 import { makeGenesysSim, type GenesysSimOptions } from "../../src/sandbox/genesysSim.js"
-import { call, hmac, makeReceiver } from "./httpHelpers.js"
+import { call, hmac, makeReceiver, waitFor } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -25,15 +25,6 @@ const message = (fromId: string, extra: Record<string, unknown> = {}) => ({
 
 const inbound = (baseUrl: string, token: string, body: unknown, query = "") =>
   call(`${baseUrl}/api/v2/conversations/messages/int-1/inbound/open/message${query}`, { token, body })
-
-const waitFor = (what: string, check: () => boolean, timeoutMs = 3_000) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 10))
-    }
-  })
 
 interface Frame {
   readonly topicName: string

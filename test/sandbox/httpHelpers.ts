@@ -3,6 +3,16 @@ import { createHmac } from "node:crypto"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
 
+/** Waits (polling every 10 ms) until `check` holds; dies after `timeoutMs`. */
+export const waitFor = (what: string, check: () => boolean, timeoutMs = 3_000) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + timeoutMs
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  })
+
 /** What `call` got back: the status, the headers and the body parsed as JSON (null when empty). */
 export interface Answer {
   readonly status: number

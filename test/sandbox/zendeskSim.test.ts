@@ -4,7 +4,7 @@ import { SignJWT } from "jose"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { makeZendeskSim, type ZendeskSim, type ZendeskSimOptions } from "../../src/sandbox/zendeskSim.js"
-import { call, makeReceiver, type Hit } from "./httpHelpers.js"
+import { call, type Hit, makeReceiver, waitFor } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -62,15 +62,6 @@ const userMessage = (userId: string, text: string) => ({ author: { type: "user",
 
 const postText = (sim: ZendeskSim, conversationId: string, userId: string, text: string) =>
   api(sim, `/conversations/${conversationId}/messages`, { body: userMessage(userId, text) })
-
-const waitFor = (what: string, check: () => boolean, timeoutMs = 3_000) =>
-  Effect.promise(async () => {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 10))
-    }
-  })
 
 interface WebhookBody {
   readonly app: { readonly id: string }

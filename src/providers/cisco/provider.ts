@@ -7,12 +7,13 @@
  */
 import { Effect, Option, Schema } from "effect"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
-import { type CiscoConfig, configFor, type LivechatConfig } from "../../domain/tenant.js"
+import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { askForPoll } from "../sessionPoller.js"
+import { ownConfig } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
 import { CiscoApi, type CiscoApiError, isChatGone } from "./client.js"
 
@@ -38,11 +39,7 @@ const TYPING_INTERVAL_MS = 3_000
 
 const providerError = (error: CiscoApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
-const ciscoOf = (config: LivechatConfig): Effect.Effect<CiscoConfig, ProviderError> =>
-  Option.match(configFor(config, alias), {
-    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
-    onSome: (own) => Effect.succeed(own.cisco)
-  })
+const ciscoOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.cisco)
 
 const stateOf = (session: SessionRecord) =>
   Option.match(chatStateOf(session), {

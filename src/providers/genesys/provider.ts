@@ -12,9 +12,10 @@ import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { sha256SignatureMatches } from "../signatures.js"
 import { openingText } from "../handover.js"
+import { ownConfig } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
-import { configFor, type GenesysConfig, type LivechatConfig } from "../../domain/tenant.js"
+import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
@@ -37,11 +38,7 @@ const TYPING_INTERVAL_MS = 3_000
 
 const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
 
-const genesysOf = (config: LivechatConfig): Effect.Effect<GenesysConfig, ProviderError> =>
-  Option.match(configFor(config, alias), {
-    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
-    onSome: (own) => Effect.succeed(own.genesys)
-  })
+const genesysOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.genesys)
 
 /** `sha256=<base64 HMAC-SHA256 of the raw body>` (base64 is what Genesys sends), compared in constant time. */
 export const validGenesysSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>

@@ -13,11 +13,12 @@
  */
 import { Effect, Either, Option, Redacted, Schema } from "effect"
 import type { Attachment, ProviderEvent, SessionRecord } from "../../domain/model.js"
-import { configFor, type LivechatConfig, type ZendeskConfig } from "../../domain/tenant.js"
+import type { LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
 import { openingText } from "../handover.js"
+import { ownConfig } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sharedSecretMatches } from "../signatures.js"
 import { type Json, ZendeskApi, type ZendeskApiError } from "./client.js"
@@ -49,11 +50,7 @@ const SWITCHBOARD_METADATA_BYTES = 4_096
 
 const providerError = (error: ZendeskApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
-const zendeskOf = (config: LivechatConfig): Effect.Effect<ZendeskConfig, ProviderError> =>
-  Option.match(configFor(config, alias), {
-    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `the tenant's livechat is ${config.provider}` })),
-    onSome: (own) => Effect.succeed(own.zendesk)
-  })
+const zendeskOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.zendesk)
 
 const stateOf = (session: SessionRecord) =>
   Option.match(conversationStateOf(session), {
