@@ -19,6 +19,7 @@ export const environmentOf = (config: AppConfigValues): Record<string, string> =
   HBF_EVENT_PUBLISHER_URL: config.eventPublisherUrl,
   LCG_PARTITIONS: String(config.partitions),
   CISCO_POLL_INTERVAL_MS: String(config.ciscoPollIntervalMs),
+  ZENDESK_POLL_INTERVAL_MS: String(config.zendeskPollIntervalMs),
   LOG_LEVEL: "warn",
   ...(config.redis !== undefined ? { REDIS_URL: Redacted.value(config.redis.url), LCG_REDIS_PREFIX: config.redis.prefix } : {})
 })
