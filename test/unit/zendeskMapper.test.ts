@@ -89,9 +89,11 @@ describe("Sunshine typing and Switchboard", () => {
     expect(typing("conversation:read", { type: "user", userId: "u1" })).toEqual([])
   })
 
-  it("a control change (our own passControl coming back, the agent passing back or closing the ticket) ends nothing by itself: the backstop is to look", () => {
+  it("a control change ends nothing by itself: when it may be the agents letting go (passed elsewhere, released, ticket closed), the backstop is to look", () => {
     const own = mapped(event("evt-5", "switchboard:passControl", { conversation, metadata: { hbfSessionId: "s1" } }))
-    expect(own).toMatchObject({ events: [], recheck: true })
+    expect(own).toMatchObject({ events: [], recheck: false })
+    const unsaid = mapped(event("evt-5b", "switchboard:passControl", { conversation: { id: conversation.id } }))
+    expect(unsaid).toMatchObject({ events: [], recheck: true })
     const passedBack = mapped(event("evt-6", "switchboard:passControl", { conversation: { ...conversation, activeSwitchboardIntegration: bot } }))
     expect(passedBack).toMatchObject({ events: [], recheck: true })
     const closed = mapped(event("evt-7", "switchboard:releaseControl", { conversation: { id: conversation.id }, reason: "ticketClosed" }))

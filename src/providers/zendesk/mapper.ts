@@ -147,9 +147,11 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
         )
       )
     case "switchboard:passControl":
+      // To the Agent Workspace (our own handover coming back): nothing to look at.
+      return decode(SwitchboardPayload)(event, ({ conversation }) => mapped(conversation, [], !isAgentWorkspace(conversation.activeSwitchboardIntegration)))
     case "switchboard:releaseControl":
-      // Control changed hands: to the Agent Workspace (our own handover coming back), or away from
-      // it (the agent passed it back, closed the ticket, moved it to email). Which, and whether for
+      // Control left the Agent Workspace (the agent passed it back, closed the ticket, moved it to
+      // email), or a passControl says not where it went. Whether for
       // this session (a late ticketClosed of an earlier ticket), the conversation itself says: the
       // backstop reads it, then the session's last messages, and only then ends the session, so a
       // message whose webhook is still being retried is not lost behind the end.
