@@ -1,7 +1,8 @@
 /** Route handlers: thin translations from HTTP to the Gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Layer, Metric, MetricState } from "effect"
+import { Effect, Layer } from "effect"
 import { Gateway } from "../services/Gateway.js"
+import { MetricsExport } from "../services/MetricsExport.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Outbox } from "../services/Outbox.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
@@ -65,6 +66,7 @@ export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handle
 export const OpsLive = HttpApiBuilder.group(LcgApi, "ops", (handlers) =>
   Effect.gen(function* () {
     const store = yield* SessionStore
+    const metrics = yield* MetricsExport
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const, checks: { process: true } }))
       .handle("ready", () =>
@@ -73,23 +75,9 @@ export const OpsLive = HttpApiBuilder.group(LcgApi, "ops", (handlers) =>
           return storeOk ? Effect.succeed(health) : Effect.fail(health)
         })
       )
-      .handle("metrics", () => Effect.sync(prometheusText))
+      .handle("metrics", () => metrics.prometheusText)
   })
 )
-
-/** The process's Effect metrics in Prometheus text format (counters and gauges). */
-const prometheusText = (): string => {
-  const lines: Array<string> = []
-  for (const pair of Metric.unsafeSnapshot()) {
-    const name = pair.metricKey.name.replace(/[^a-zA-Z0-9_:]/g, "_")
-    const labels = pair.metricKey.tags.map((t) => `${t.key}="${t.value.replace(/["\\\n]/g, "_")}"`).join(",")
-    const series = labels.length > 0 ? `${name}{${labels}}` : name
-    const state = pair.metricState
-    if (MetricState.isCounterState(state)) lines.push(`${series} ${Number(state.count)}`)
-    else if (MetricState.isGaugeState(state)) lines.push(`${series} ${Number(state.value)}`)
-  }
-  return lines.join("\n") + "\n"
-}
 
 export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
   Effect.gen(function* () {

@@ -16,6 +16,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { LcgApi } from "./api.js"
 import { errorBody } from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
+import { requestMetrics } from "./requestMetrics.js"
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -64,7 +65,7 @@ export const ApiLive = HttpApiBuilder.api(LcgApi).pipe(
 )
 
 /** The HTTP server: needs an `HttpServer` (node on a port, or a web handler in tests). */
-export const HttpLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
+export const HttpLive = HttpApiBuilder.serve((app) => requestMetrics(HttpMiddleware.logger(app))).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),

@@ -26,6 +26,7 @@ import { MemoryStoreLive } from "./MemoryStore.js"
 import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
+import { ClusterGaugesLive, PrometheusMetricsLive } from "./PrometheusMetrics.js"
 
 export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
   Layer.provide(NodeHttpClient.layerUndici)
@@ -48,7 +49,7 @@ export const StateLive = Layer.unwrapEffect(
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
-export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive, ZendeskBackstopLive).pipe(
+export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive, ZendeskBackstopLive, ClusterGaugesLive, PrometheusMetricsLive).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),

@@ -57,11 +57,11 @@ export const makeDeliveryWorker = Effect.gen(function* () {
 
   const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>
     target === "hbf-bot"
-      ? Effect.zipRight(bot.deliver(event), countDelivered(target, event.type))
+      ? Effect.zipRight(bot.deliver(event), countDelivered(target, event.provider, event.type, event.occurredAt))
       : Effect.flatMap(flowOf(event), (flowId) =>
           flowId === undefined
             ? Effect.void
-            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(target, event.type))
+            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(target, event.provider, event.type, event.occurredAt))
         )
 
   /**
@@ -72,7 +72,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     let attempts = 0
     return Effect.suspend(() => {
       attempts++
-      return attempts > 1 ? Effect.zipRight(countRetry(target), send(target, event)) : send(target, event)
+      return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), send(target, event)) : send(target, event)
     }).pipe(
       (attempt) => Effect.zipRight(mayDeliver, attempt),
       Effect.retry(retrying),
@@ -84,7 +84,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             "dead letter",
             outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
           )
-          yield* countDeadLettered(target, event.type)
+          yield* countDeadLettered(target, event.provider, event.type)
         })
       ),
       Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })

@@ -6,9 +6,10 @@
  * tenant's config of the provider called.
  */
 import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
+import { recordProviderCall } from "../layers/metrics.js"
 import { ProviderError } from "../services/errors.js"
 
 export interface CallGate {
@@ -49,14 +50,20 @@ export interface Exchanged {
   readonly body: string
 }
 
-/** Sends `request` within `timeout`; only no answer at all fails, with `unreachable`'s error. */
+/** Sends `request` to `provider` within `timeout` (counted in the provider call metrics); only no answer at all fails, with `unreachable`'s error. */
 export const exchange =
-  <E>(http: HttpClient.HttpClient, timeout: Duration.DurationInput, unreachable: (reason: string) => E) =>
+  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, timeout: Duration.DurationInput, unreachable: (reason: string) => E) =>
   (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Exchanged, E> =>
     http.execute(request).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
       Effect.scoped,
       Effect.timeout(timeout),
+      Effect.either,
+      Effect.timed,
+      Effect.flatMap(([elapsed, result]) =>
+        Effect.as(recordProviderCall(provider, Either.isRight(result) ? result.right.response.status : undefined, elapsed), result)
+      ),
+      Effect.flatten,
       Effect.mapError((e) => unreachable(e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`))
     )
 

@@ -18,6 +18,7 @@ import type { HbfCoreService } from "../services/HbfCore.js"
 import { Coordinator, type CoordinatorService, pollNowKind, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { countPoll } from "../layers/metrics.js"
 
 export const pollerTimings = {
   /** How often the partition's poll clock wakes the pollers that are due. */
@@ -43,6 +44,8 @@ export interface PollFailure {
 
 /** What a provider's poller does, given the tenant's config `C` and its cursor `S`. */
 export interface SessionPolling<C, S> {
+  /** Names the pollers' partition worker, their metrics and logs. */
+  readonly name: string
   readonly interval: Duration.Duration
   /** The tenant's config for the session, as hbf-core has it now. */
   readonly configOf: (session: SessionRecord) => Effect.Effect<C, PollFailure>
@@ -163,6 +166,7 @@ export const pollSession = <C, S>(
       // answer does not stretch the time an agent's message can wait.
       const startedAt = yield* Clock.currentTimeMillis
       const outcome = yield* Effect.either(Effect.flatMap(currentConfig, (c) => polling.poll(c, session, state)))
+      yield* countPoll(polling.name, Either.isRight(outcome) ? "ok" : "failed")
       if (Either.isRight(outcome)) {
         failures = 0
         state = outcome.right.state
@@ -190,15 +194,12 @@ export const pollSession = <C, S>(
  * cursor), in the partitions this instance owns, and answers "poll this session now" for
  * them. Needs the Coordinator and the SessionStore.
  */
-export const runSessionPollers = <C, S>(
-  name: string,
-  pollable: (session: SessionRecord) => Option.Option<S>,
-  polling: SessionPolling<C, S>
-) =>
+export const runSessionPollers = <C, S>(pollable: (session: SessionRecord) => Option.Option<S>, polling: SessionPolling<C, S>) =>
   Effect.gen(function* () {
     const coordinator = yield* Coordinator
     const store = yield* SessionStore
 
+    const name = polling.name
     yield* coordinator.runPerPartition(name, ({ answer, handOver, partition }) =>
       Effect.gen(function* () {
         const pollers = yield* FiberMap.make<string>()

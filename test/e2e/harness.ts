@@ -83,3 +83,17 @@ export const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessi
 /** Waits until hbf-bot has at least `n` events of the session. */
 export const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
   eventually("hbf-bot has the events", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (count) => count >= n)
+
+/** In a /metrics text, the value of the series of `name` that has all of `labels` (`key="value"`, comma-separated; 0 when none). */
+export const metricValue = (text: string, name: string, labels = ""): number =>
+  Number(
+    text
+      .split("\n")
+      .find(
+        (line) =>
+          (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) &&
+          labels.split(",").every((label) => line.slice(0, line.lastIndexOf("}") + 1).includes(label))
+      )
+      ?.split(" ")
+      .at(-1) ?? 0
+  )

@@ -1,13 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { startGateway, stores } from "./harness.js"
+import { metricValue, startGateway, stores } from "./harness.js"
 
 const request = { tenantId: "demo-helvia", subHandle: "alice", user: { name: "Alice" }, transcript: [{ author: "bot", text: "How can I help?", at: "2026-11-25T10:00:00Z" }] }
 
 /** A counter's value in Prometheus text (0 when absent). */
-const counterOf = (text: string, name: string, labels: string): number =>
-  Number(text.split("\n").find((line) => line.startsWith(`${name}{${labels}}`))?.split(" ")[1] ?? 0)
-
 // The same livechats on the in-memory store and on Redis.
 describe.each(stores)("%s store", (store) => {
   describe("a whole helvia livechat through the HTTP API", () => {
@@ -15,8 +12,8 @@ describe.each(stores)("%s store", (store) => {
       Effect.gen(function* () {
         const gw = yield* startGateway({ store })
         const metrics0 = (yield* gw.call("GET", "/metrics")).body as string
-        const ingestedBefore = counterOf(metrics0, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"')
-        const publishedBefore = counterOf(metrics0, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"')
+        const ingestedBefore = metricValue(metrics0, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"')
+        const publishedBefore = metricValue(metrics0, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"')
         const created = yield* gw.call("POST", "/requests", request)
         expect(created.status).toBe(201)
         expect(created.body).toMatchObject({ tenantId: "demo-helvia", organizationId: "demo-org", status: "pending", provider: "helvia-livechat" })
@@ -70,8 +67,8 @@ describe.each(stores)("%s store", (store) => {
 
         // Counters are per process (both store variants run here), so compare with the start.
         const metrics2 = (yield* gw.call("GET", "/metrics")).body as string
-        expect(counterOf(metrics2, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"') - ingestedBefore).toBe(1)
-        expect(counterOf(metrics2, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"') - publishedBefore).toBe(1)
+        expect(metricValue(metrics2, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"') - ingestedBefore).toBe(1)
+        expect(metricValue(metrics2, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"') - publishedBefore).toBe(1)
 
         // A second handover after the first ended works like the first.
         const second = yield* gw.call("POST", "/requests", request)

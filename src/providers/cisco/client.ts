@@ -9,6 +9,7 @@ import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effe
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent } from "undici"
 import type { CiscoConfig } from "../../domain/tenant.js"
+import { recordProviderCall } from "../../layers/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { apiErrorType, type CcpEvent, type CiscoXmlError, messageXml, parseChatEvents, type SocialContact, socialContactXml, typingXml } from "./xml.js"
 
@@ -74,6 +75,7 @@ export const CiscoApiLive = Layer.scoped(
       if (options.cookie !== undefined) headers["cookie"] = `JSESSIONID=${options.cookie}`
       if (options.xml !== undefined) headers["content-type"] = "application/xml"
       if (config.apiKey !== undefined) headers["x-api-key"] = Redacted.value(config.apiKey)
+      const started = performance.now()
       return Effect.tryPromise({
         // No abort signal: an interrupted poll is left to finish (within undici's timeouts) rather than paying for an AbortController per call.
         try: async () => {
@@ -87,13 +89,17 @@ export const CiscoApiLive = Layer.scoped(
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           })
-          return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+          return { status: response.statusCode, headers: response.headers, body: await response.body.text(), elapsed: performance.now() - started }
         },
         catch: (e) =>
           new CiscoApiError({
             message: `CCP ${what} ${e instanceof Error && /Timeout/.test(e.name) ? "timed out" : `is unreachable: ${e instanceof Error ? e.message : String(e)}`}`
           })
       }).pipe(
+        Effect.tapBoth({
+          onSuccess: (response) => recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)),
+          onFailure: () => recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started))
+        }),
         Effect.flatMap((response) => {
           if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
           const errorType = apiErrorType(response.body)

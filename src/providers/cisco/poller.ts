@@ -28,6 +28,7 @@ export interface ChatPollerDeps {
 
 /** One CCP chat's polls. A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
 export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, CiscoChatState> => ({
+  name: "cisco-poller",
   interval: deps.interval,
   configOf: deps.configOf,
   poll: (config, session, state) =>
@@ -59,7 +60,6 @@ export const CiscoPollerLive = Layer.scopedDiscard(
     const { ciscoPollIntervalMs } = yield* AppConfig
 
     yield* runSessionPollers(
-      "cisco-poller",
       (session) => (session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()),
       ciscoPolling({
         api,

@@ -123,7 +123,7 @@ export const GenesysApiLive = Layer.effect(
     const gateOf = makeCallGates(genesysApiLimits.maxInFlight)
 
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, httpTimeout, (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
+      exchange(http, "genesys-livechat", httpTimeout, (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
 
     const grant = (credentials: GenesysCredentials) =>
       Effect.gen(function* () {

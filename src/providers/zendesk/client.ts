@@ -98,7 +98,7 @@ export const ZendeskApiLive = Layer.effect(
     const { httpTimeout } = yield* AppConfig
     const gateOf = makeCallGates(zendeskApiLimits.maxInFlight)
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, httpTimeout, (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
+      exchange(http, "zendesk", httpTimeout, (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
 
     const call = <A, I>(
       config: ZendeskConfig,

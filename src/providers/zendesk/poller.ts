@@ -39,6 +39,7 @@ export interface BackstopDeps {
 }
 
 export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskConfig, ZendeskConversationState> => ({
+  name: "zendesk-backstop",
   interval: deps.interval,
   configOf: deps.configOf,
   poll: (config, session, state) =>
@@ -99,7 +100,6 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
     const { zendeskPollIntervalMs } = yield* AppConfig
 
     yield* runSessionPollers(
-      "zendesk-backstop",
       (session) => (session.provider === alias && isOpen(session.status) ? conversationStateOf(session) : Option.none<ZendeskConversationState>()),
       zendeskPolling({
         api,

@@ -1,0 +1,45 @@
+/**
+ * HTTP request metrics by route template (`/events/:alias`, never the raw path: ids would
+ * make a series per session), method and status, with latency.
+ */
+import { HttpApi, HttpMiddleware, HttpServerRequest } from "@effect/platform"
+import { Clock, Duration, Effect, Exit } from "effect"
+import { recordHttpRequest } from "../layers/metrics.js"
+import { LcgApi } from "./api.js"
+
+const routes: Array<{ readonly method: string; readonly pattern: RegExp; readonly template: string }> = []
+HttpApi.reflect(LcgApi, {
+  onGroup: () => {},
+  onEndpoint: ({ endpoint }) => {
+    routes.push({ method: endpoint.method, pattern: new RegExp(`^${endpoint.path.replace(/:[^/]+/g, "[^/]+")}$`), template: endpoint.path })
+  }
+})
+
+/** The route template a request matched; the served docs by their prefix; anything else "unmatched". */
+export const routeOf = (method: string, url: string): string => {
+  const path = url.split("?")[0] ?? url
+  const route = routes.find((r) => r.method === method && r.pattern.test(path))
+  if (route !== undefined) return route.template
+  if (path === "/openapi.json") return path
+  if (path === "/docs" || path.startsWith("/docs/")) return "/docs"
+  return "unmatched"
+}
+
+export const requestMetrics = HttpMiddleware.make((app) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = yield* Clock.currentTimeMillis
+    return yield* app.pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          recordHttpRequest(
+            routeOf(request.method, request.url),
+            request.method,
+            Exit.isSuccess(exit) ? exit.value.status : 500,
+            Duration.millis(now - started)
+          )
+        )
+      )
+    )
+  })
+)
