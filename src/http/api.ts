@@ -12,6 +12,7 @@ import {
   LivechatState,
   MessageAccepted,
   Session,
+  SessionRecord,
   TypingAccepted,
   UpdateRequest,
   UserTyping
@@ -139,8 +140,28 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
 
 
 
+/**
+ * A session as on-call sees it: the public session with the gateway's bookkeeping (version,
+ * last seq, activity, user, metadata), never the adapter's `providerState` (it holds chat
+ * cookies and cursors: credentials, and no help to a reader).
+ */
+export const AdminSession = SessionRecord.pipe(Schema.omit("providerState")).annotations({ identifier: "AdminSession" })
+
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("cluster", "/admin/cluster").addSuccess(ClusterStatus))
+  .add(
+    HttpApiEndpoint.get("sessionById", "/admin/sessions/:sessionId")
+      .setPath(Schema.Struct({ sessionId: Id }))
+      .addSuccess(AdminSession)
+      .addError(E.SessionNotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("subscriberSession", "/admin/subscribers/:subHandle/session")
+      .setPath(SubscriberPath)
+      .addSuccess(AdminSession)
+      .addError(E.SessionNotFound)
+      .annotate(OpenApi.Description, "The subscriber's latest session, open or ended.")
+  )
   .add(HttpApiEndpoint.get("deadLetters", "/admin/dead-letters").addSuccess(Schema.Array(DeadLetter)))
   .add(
     HttpApiEndpoint.post("replayDeadLetter", "/admin/dead-letters/:id/replay")

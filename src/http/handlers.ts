@@ -1,6 +1,8 @@
 /** Route handlers: thin translations from HTTP to the Gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
+import type { SessionRecord } from "../domain/model.js"
+import { SessionNotFound } from "../services/errors.js"
 import { Gateway } from "../services/Gateway.js"
 import { MetricsExport } from "../services/MetricsExport.js"
 import { Coordinator } from "../services/Coordinator.js"
@@ -83,8 +85,16 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
   Effect.gen(function* () {
     const coordinator = yield* Coordinator
     const outbox = yield* Outbox
+    const store = yield* SessionStore
+    const found = (notFound: string) => (record: Option.Option<SessionRecord>) =>
+      Option.match(record, {
+        onNone: () => Effect.fail(new SessionNotFound({ message: notFound })),
+        onSome: ({ providerState: _hidden, ...session }) => Effect.succeed(session)
+      })
     return handlers
       .handle("cluster", () => coordinator.status)
+      .handle("sessionById", ({ path }) => Effect.flatMap(store.get(path.sessionId), found(`session ${path.sessionId} does not exist`)))
+      .handle("subscriberSession", ({ path }) => Effect.flatMap(store.latestBySubscriber(path.subHandle), found(`subscriber ${path.subHandle} has no session`)))
       .handle("deadLetters", () => outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
   })
