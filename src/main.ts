@@ -8,11 +8,15 @@ import { Console, Effect, Layer } from "effect"
 import { GatewayServerLive } from "./layers/App.js"
 import { InvalidConfiguration, loadAppConfig } from "./layers/AppConfigLive.js"
 import { LoggingLive } from "./layers/Logging.js"
+import { TracingLive } from "./layers/Tracing.js"
 import { sandboxProgram } from "./sandbox/main.js"
 import type { AppConfigValues } from "./services/AppConfig.js"
 
 const serve = (config: AppConfigValues) =>
-  Layer.launch(GatewayServerLive(config)).pipe(Effect.provide(LoggingLive(config.logFormat, config.logLevel)))
+  Layer.launch(GatewayServerLive(config)).pipe(
+    Effect.provide(TracingLive(config.otlpEndpoint)),
+    Effect.provide(LoggingLive(config.logFormat, config.logLevel))
+  )
 
 const production = Effect.flatMap(loadAppConfig, serve)
 

@@ -60,6 +60,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", 30000),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
   deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12),
   sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
   dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup))
@@ -90,6 +91,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     zendeskPollIntervalMs: c.zendeskPollIntervalMs,
     logLevel: c.logLevel,
     logFormat: c.logFormat,
+    ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
     ...defaultTimings,
     delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
     retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) }

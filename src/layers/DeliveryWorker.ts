@@ -87,7 +87,8 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           yield* countDeadLettered(target, event.provider, event.type)
         })
       ),
-      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })
+      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }),
+      Effect.withSpan("deliver", { attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
   }
 

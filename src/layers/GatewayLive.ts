@@ -158,7 +158,7 @@ export const makeGateway = Effect.gen(function* () {
   const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
     Effect.gen(function* () {
       const { context, provider } = yield* providerOfSession(session)
-      yield* provider.end(context, reason)
+      yield* provider.end(context, reason).pipe(Effect.withSpan("provider.end", { attributes: { provider: provider.alias, reason } }))
     }).pipe(
       Effect.catchAll((e) =>
         Effect.logWarning("could not tell the provider that the session ended", { reason: e.message })
@@ -254,7 +254,7 @@ export const makeGateway = Effect.gen(function* () {
       const ingestedFor = provider
       if (ingestedFor !== undefined) yield* Effect.forEach(persisted, (e) => countIngested(ingestedFor, e.type), { discard: true })
       return { accepted: persisted.length, unknown: 0, open }
-    })
+    }).pipe(Effect.withSpan("ingest", { attributes: { sessionId, events: events.length } }))
 
   const service: GatewayService = {
     create: (request) =>
@@ -320,7 +320,8 @@ export const makeGateway = Effect.gen(function* () {
                 ).pipe(Effect.ignore)
               )
             ),
-            Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias })
+            Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias }),
+            Effect.withSpan("provider.create", { attributes: { provider: provider.alias, sessionId: record.sessionId } })
           )
 
         const opened = yield* changeSession(record.sessionId, (session) => {
@@ -411,12 +412,15 @@ export const makeGateway = Effect.gen(function* () {
         }
         const sent = yield* Effect.gen(function* () {
           const { context, provider } = yield* providerOfSession(session)
-          return yield* provider.sendMessage(context, {
-            messageId: message.messageId,
-            ...(message.text !== undefined ? { text: message.text } : {}),
-            ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
-          })
+          return yield* provider
+            .sendMessage(context, {
+              messageId: message.messageId,
+              ...(message.text !== undefined ? { text: message.text } : {}),
+              ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
+            })
+            .pipe(Effect.withSpan("provider.sendMessage", { attributes: { provider: provider.alias, sessionId: session.sessionId } }))
         }).pipe(
+          Effect.annotateLogs({ sessionId: session.sessionId }),
           Effect.mapError(asProviderError(session)),
           Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
         )

@@ -22,6 +22,8 @@ export interface AppConfigValues {
   readonly zendeskPollIntervalMs: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: spans are exported there over OTLP/HTTP (JSON); absent = not exported. */
+  readonly otlpEndpoint?: string
   /** Outbound calls: per-attempt timeout. */
   readonly httpTimeout: Duration.Duration
   /** Delivery to hbf-bot / event-publisher: attempts before a dead letter, and the first backoff. */
