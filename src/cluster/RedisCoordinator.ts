@@ -310,9 +310,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       Effect.ignore
     )
 
-    // Added after the loops and the cluster calls, so it runs before they stop: leave while
-    // they still follow the assignment and answer.
-    yield* Effect.addFinalizer(() =>
+    const leave = yield* Effect.cached(
       Effect.gen(function* () {
         leaving = true
         yield* Effect.logInfo("leaving the cluster", { partitions: runner.held().size })
@@ -339,12 +337,16 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
         )
       })
     )
+    // Added after the loops and the cluster calls, so it runs before they stop: leave while
+    // they still follow the assignment and answer (at once, unless a drain has left already).
+    yield* Effect.addFinalizer(() => leave)
 
     const coordinator: CoordinatorService = {
       instanceId,
       partitions,
       runPerPartition: runner.register,
       mayAct: coordinatorMayAct,
+      leave,
       askOwner: (partition, request) => {
         const owner = knownOwners[partition]
         if (owner === undefined) return Effect.succeed("unassigned")

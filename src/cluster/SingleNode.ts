@@ -20,12 +20,16 @@ export const SingleNodeCoordinatorLive = Layer.scoped(
     })
     const all = Array.from({ length: config.partitions }, (_, p) => p)
     yield* runner.setOwned(new Set(all))
+    // Handing every partition over lets the workers finish what they have in flight.
+    const leave = yield* Effect.cached(runner.setOwned(new Set()))
+    yield* Effect.addFinalizer(() => leave)
     const coordinator: CoordinatorService = {
       instanceId: config.instanceId,
       partitions: config.partitions,
       runPerPartition: runner.register,
       mayAct: runner.isHeld,
       askOwner: runner.ask,
+      leave,
       status: Effect.sync(() => ({
         instanceId: config.instanceId,
         mode: "single-node",

@@ -4,6 +4,7 @@ import { Effect, Layer, Option } from "effect"
 import type { SessionRecord } from "../domain/model.js"
 import { SessionNotFound } from "../services/errors.js"
 import { Gateway } from "../services/Gateway.js"
+import { Lifecycle } from "../services/Lifecycle.js"
 import { MetricsExport } from "../services/MetricsExport.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Outbox } from "../services/Outbox.js"
@@ -69,12 +70,17 @@ export const OpsLive = HttpApiBuilder.group(LcgApi, "ops", (handlers) =>
   Effect.gen(function* () {
     const store = yield* SessionStore
     const metrics = yield* MetricsExport
+    const lifecycle = yield* Lifecycle
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const, checks: { process: true } }))
       .handle("ready", () =>
-        Effect.flatMap(store.ping, (storeOk) => {
-          const health = { status: storeOk ? ("ok" as const) : ("unavailable" as const), checks: { store: storeOk } }
-          return storeOk ? Effect.succeed(health) : Effect.fail(health)
+        Effect.gen(function* () {
+          // Draining (shutting down): a load balancer stops sending requests; those that still come are served.
+          const accepting = !(yield* lifecycle.draining)
+          const storeOk = yield* store.ping
+          const ready = accepting && storeOk
+          const health = { status: ready ? ("ok" as const) : ("unavailable" as const), checks: { store: storeOk, accepting } }
+          return ready ? health : yield* Effect.fail(health)
         })
       )
       .handle("metrics", () => metrics.prometheusText)

@@ -26,6 +26,7 @@ import { MemoryStoreLive } from "./MemoryStore.js"
 import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { SweeperLive } from "./Sweeper.js"
+import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { ClusterGaugesLive, PrometheusMetricsLive } from "./PrometheusMetrics.js"
 
 export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
@@ -49,7 +50,16 @@ export const StateLive = Layer.unwrapEffect(
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
-export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysNotificationsLive, CiscoPollerLive, ZendeskBackstopLive, ClusterGaugesLive, PrometheusMetricsLive).pipe(
+export const CoreLive = Layer.mergeAll(
+  DeliveryWorkerLive,
+  SweeperLive,
+  GenesysNotificationsLive,
+  CiscoPollerLive,
+  ZendeskBackstopLive,
+  ClusterGaugesLive,
+  PrometheusMetricsLive,
+  LifecycleLive
+).pipe(
   Layer.provideMerge(GatewayLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
@@ -62,8 +72,9 @@ export const CoreLive = Layer.mergeAll(DeliveryWorkerLive, SweeperLive, GenesysN
  * answer it (a load balancer's probe during boot would hang instead of being refused).
  */
 export const GatewayServerLive = (config: AppConfigValues) =>
-  HttpLive.pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: config.port })),
+  DrainOnShutdownLive.pipe(
+    // The server first, then the drain: on shutdown the drain runs while the server still answers.
+    Layer.provideMerge(HttpLive.pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: config.port })))),
     Layer.provide(CoreLive),
     Layer.provide(Layer.succeed(AppConfig, config))
   )

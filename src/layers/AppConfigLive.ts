@@ -62,6 +62,10 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
   deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12),
+  shutdownDrainMs: Config.integer("LCG_SHUTDOWN_DRAIN_MS").pipe(
+    Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
+    Config.withDefault(5000)
+  ),
   sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
   dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup))
 }).pipe(
@@ -94,6 +98,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
     ...defaultTimings,
     delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
+    shutdownDrain: Duration.millis(c.shutdownDrainMs),
     retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) }
   }))
 )

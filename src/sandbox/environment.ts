@@ -4,7 +4,7 @@
  * the gateway's AppConfig pointing at them. Used by `npm start` without configuration and
  * by the end-to-end tests.
  */
-import { Effect, LogLevel, Redacted, type Scope } from "effect"
+import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
@@ -104,6 +104,8 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       logLevel: LogLevel.Info,
       logFormat: "pretty",
       ...defaultTimings,
+      // Nobody balances load in front of the sandbox: it stops at once.
+      shutdownDrain: Duration.zero,
       retention: defaultRetention
     }
     return {

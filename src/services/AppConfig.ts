@@ -30,6 +30,11 @@ export interface AppConfigValues {
   readonly delivery: { readonly maxAttempts: number; readonly baseDelay: Duration.Duration; readonly maxDelay: Duration.Duration }
   /** How often the sweeper looks for timed-out sessions. */
   readonly sweepInterval: Duration.Duration
+  /**
+   * On SIGTERM, how long readiness answers 503 while requests are still served (a load
+   * balancer stops sending meanwhile), before the instance hands its partitions over and stops.
+   */
+  readonly shutdownDrain: Duration.Duration
   /** How long ended sessions, and seen event ids, are kept (open sessions never expire). */
   readonly retention: { readonly endedSessions: Duration.Duration; readonly dedup: Duration.Duration }
 }

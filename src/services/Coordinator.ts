@@ -91,6 +91,11 @@ export interface CoordinatorService {
   ) => Effect.Effect<AskOutcome, ClusterCallTimeout | InstanceUnreachable>
   /** The cluster as Redis records it, with each live member's own report. */
   readonly status: Effect.Effect<ClusterStatus, StoreUnavailable>
+  /**
+   * Leaves the cluster now: the partitions are handed over (their workers finish what they
+   * have in flight) before it completes. Once only; closing the coordinator's scope leaves too.
+   */
+  readonly leave: Effect.Effect<void>
 }
 
 export class Coordinator extends Context.Tag("hbf-lcg/Coordinator")<Coordinator, CoordinatorService>() {}

@@ -21,6 +21,8 @@ export const environmentOf = (config: AppConfigValues): Record<string, string> =
   CISCO_POLL_INTERVAL_MS: String(config.ciscoPollIntervalMs),
   ZENDESK_POLL_INTERVAL_MS: String(config.zendeskPollIntervalMs),
   LOG_LEVEL: "warn",
+  // Tests stop instances at once unless they test the drain.
+  LCG_SHUTDOWN_DRAIN_MS: "0",
   ...(config.redis !== undefined ? { REDIS_URL: Redacted.value(config.redis.url), LCG_REDIS_PREFIX: config.redis.prefix } : {})
 })
 
@@ -40,13 +42,20 @@ const exited = (child: ChildProcess) =>
     child.once("exit", (code) => resume(Effect.succeed(code)))
   })
 
-/** Starts the gateway (with `nodeArgs` for node itself, e.g. a profiler) and waits until /health/ready answers 200; killed when the scope closes. */
-export const spawnGateway = (env: Record<string, string>, nodeArgs: ReadonlyArray<string> = []) =>
+/** The sources run with tsx, as `npm start` does. */
+export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "src/main.ts"]
+
+/**
+ * Starts the gateway (with `nodeArgs` for node itself, e.g. a profiler; `entry`: what node
+ * runs, the sources by default, or a compiled `main.js`) and waits until /health/ready
+ * answers 200; killed when the scope closes.
+ */
+export const spawnGateway = (env: Record<string, string>, nodeArgs: ReadonlyArray<string> = [], entry: ReadonlyArray<string> = sourceEntry) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
       // As `npm start` runs it (package.json), with the same GC sizing as the Docker image.
       Effect.sync(() =>
-        spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, "--import", "tsx", "src/main.ts"], {
+        spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, ...entry], {
           env: { ...process.env, ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })

@@ -76,6 +76,7 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   logLevel: LogLevel.Info,
   logFormat: "json",
   ...defaultTimings,
+  shutdownDrain: Duration.zero,
   delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
   sweepInterval: Duration.seconds(30),
   retention: defaultRetention

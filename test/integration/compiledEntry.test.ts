@@ -1,0 +1,65 @@
+/**
+ * The Docker image's start command without Docker: the compiled entry point (`tsc -p
+ * tsconfig.build.json`, as the image's build stage runs it) under plain node with the
+ * image's environment. Its HEALTHCHECK command passes; on SIGTERM it stops being ready while
+ * still serving for LCG_SHUTDOWN_DRAIN_MS, then hands over and exits 0.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { readFileSync, rmSync } from "node:fs"
+import { makeSandbox } from "../../src/sandbox/environment.js"
+import { signToken } from "../../src/sandbox/token.js"
+import { eventually } from "../eventually.js"
+import { environmentOf, spawnGateway } from "./gatewayProcess.js"
+
+const outDir = `.test-dist/${randomBytes(4).toString("hex")}`
+afterAll(() => rmSync(outDir, { recursive: true, force: true }))
+
+/** The Dockerfile's values of an instruction (`ENV` pairs, the `HEALTHCHECK ... CMD` command). */
+const dockerfile = readFileSync("Dockerfile", "utf8")
+const imageEnv = Object.fromEntries(
+  [...(/^ENV (.+)$/m.exec(dockerfile)?.[1] ?? "").matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])
+)
+const healthcheck = /CMD node -e "(.+)"\s*$/m.exec(dockerfile.slice(dockerfile.indexOf("HEALTHCHECK")))?.[1] ?? ""
+
+describe("the compiled entry point, as the Docker image runs it", () => {
+  it.live("passes the image's HEALTHCHECK; SIGTERM: not ready but serving during the drain, then exit 0", () =>
+    Effect.gen(function* () {
+      execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--outDir", outDir], { stdio: "pipe" })
+      expect(imageEnv["NODE_ENV"]).toBe("production")
+      expect(healthcheck).toContain("/health/ready")
+
+      const sandbox = yield* makeSandbox({})
+      const port = String(sandbox.config.port)
+      const { NODE_OPTIONS: nodeOptions, ...env } = imageEnv
+      const gateway = yield* spawnGateway(
+        { ...environmentOf(sandbox.config), ...env, PORT: port, LCG_SHUTDOWN_DRAIN_MS: "1500", LOG_LEVEL: "info" },
+        (nodeOptions ?? "").split(" ").filter((o) => o !== ""),
+        [`${outDir}/main.js`]
+      )
+      // The HEALTHCHECK command, as Docker runs it in the container.
+      const probe = spawnSync(process.execPath, ["-e", healthcheck], { env: { ...process.env, PORT: port }, timeout: 5_000 })
+      expect(probe.status).toBe(0)
+
+      const url = `http://127.0.0.1:${port}`
+      const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
+      const ready = Effect.promise(() => fetch(`${url}/health/ready`).then(async (r) => ({ status: r.status, body: await r.json() })))
+      const state = Effect.promise(() =>
+        fetch(`${url}/subscribers/ann/livechat-state`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status)
+      )
+      expect((yield* ready).status).toBe(200)
+
+      const exited = yield* Effect.fork(gateway.kill("SIGTERM"))
+      const draining = yield* eventually("not ready", ready, (r) => r.status === 503, Duration.seconds(1))
+      expect(draining.body).toMatchObject({ status: "unavailable", checks: { accepting: false, store: true } })
+      // Still serving while the load balancer notices.
+      expect(yield* state).toBe(200)
+      const code = yield* exited.await
+      expect(code._tag === "Success" && code.value).toBe(0)
+      expect(gateway.output()).toContain("partitions handed over")
+    }).pipe(Effect.scoped),
+    90_000
+  )
+})
