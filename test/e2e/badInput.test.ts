@@ -98,7 +98,7 @@ describe("bad input gets a clear 4xx, never a 500", () => {
     Effect.gen(function* () {
       const gw = yield* startGateway()
       expect((yield* gw.call("GET", "/health/live")).status).toBe(200)
-      expect((yield* gw.call("GET", "/health/ready")).body).toEqual({ status: "ok", checks: { store: true } })
+      expect((yield* gw.call("GET", "/health/ready")).body).toEqual({ status: "ok", checks: { store: true, accepting: true } })
       const openapi = yield* gw.call("GET", "/openapi.json")
       expect(Object.keys(openapi.body.paths)).toEqual(
         expect.arrayContaining(["/requests", "/messages", "/events/{alias}", "/tenants/{tenantId}/availability"])
