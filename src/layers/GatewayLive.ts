@@ -549,13 +549,17 @@ export const makeGateway = Effect.gen(function* () {
       const open = yield* store.openSessions(partition)
       const now = yield* Clock.currentTimeMillis
       let ended = 0
+      const stillOpen: Array<Pick<SessionRecord, "provider" | "status">> = []
       for (const session of open) {
         const reason = yield* timedOut(session, now).pipe(
           Effect.catchAll((e) =>
             Effect.as(Effect.logWarning("cannot check the session's timeouts", { sessionId: session.sessionId, reason: e.message }), undefined)
           )
         )
-        if (reason === undefined) continue
+        if (reason === undefined) {
+          stillOpen.push({ provider: session.provider, status: session.status })
+          continue
+        }
         const done = yield* endSession(session.sessionId, reason, (s, at) =>
           // Re-checked against the fresh record: an agent may have joined meanwhile.
           isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
@@ -565,9 +569,11 @@ export const makeGateway = Effect.gen(function* () {
         if (done !== undefined) {
           ended++
           yield* Effect.logInfo("session timed out", { sessionId: session.sessionId, reason })
+        } else {
+          stillOpen.push({ provider: session.provider, status: session.status })
         }
       }
-      return ended
+      return { ended, open: stillOpen }
       })
   }
 

@@ -1,22 +1,31 @@
 /**
  * Ends sessions past their tenant's pending or inactivity timeout, every `sweepInterval`,
- * for the partitions this instance owns (so each session is swept by one instance).
+ * for the partitions this instance owns (so each session is swept by one instance). Each
+ * sweep reads the partition's open sessions anyway: their tally by provider and state is
+ * the instance's open-sessions gauge.
  */
 import { Effect, Layer, Schedule } from "effect"
+import type { SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Gateway } from "../services/Gateway.js"
+import { recordOpenSessions } from "./metrics.js"
 
 export const SweeperLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const config = yield* AppConfig
     const gateway = yield* Gateway
     const coordinator = yield* Coordinator
+    /** Partition -> its open sessions at its last sweep, for the partitions swept here. */
+    const tallies = new Map<number, ReadonlyArray<Pick<SessionRecord, "provider" | "status">>>()
     yield* coordinator.runPerPartition("timeout-sweeper", ({ handOver, partition }) =>
       gateway.sweepTimeouts(partition).pipe(
+        Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, open)), recordOpenSessions(tallies.values()))),
         Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),
-        Effect.raceFirst(handOver)
+        Effect.raceFirst(handOver),
+        // The partition moved: its sessions are counted by its new owner.
+        Effect.ensuring(Effect.zipRight(Effect.sync(() => tallies.delete(partition)), recordOpenSessions(tallies.values())))
       )
     )
   })

@@ -4,6 +4,7 @@
  * event types, targets, outcomes; never session or tenant ids.
  */
 import { Duration, Effect, Metric, MetricBoundaries } from "effect"
+import { openStatuses, providerAliases, type SessionRecord } from "../domain/model.js"
 
 const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, tags: Record<string, string>) =>
   Object.entries(tags).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
@@ -83,3 +84,18 @@ const partitionsOwned = Metric.gauge("lcg_cluster_partitions_owned", { descripti
 
 export const recordCluster = (leading: boolean, members: number, owned: number) =>
   Effect.all([Metric.set(clusterLeader, leading ? 1 : 0), Metric.set(clusterMembers, members), Metric.set(partitionsOwned, owned)], { discard: true })
+
+const sessionsOpen = Metric.gauge("lcg_sessions_open", { description: "open sessions of the partitions this instance owns, by provider and state (sum over instances: the cluster's)" })
+const sessionsOpenBy = taggedOnce(sessionsOpen)
+
+/** Sets the open-sessions gauge of every provider and state (0 where none), from per-partition tallies. */
+export const recordOpenSessions = (tallies: Iterable<ReadonlyArray<Pick<SessionRecord, "provider" | "status">>>) =>
+  Effect.suspend(() => {
+    const counts = new Map<string, number>()
+    for (const sessions of tallies) for (const s of sessions) counts.set(`${s.provider} ${s.status}`, (counts.get(`${s.provider} ${s.status}`) ?? 0) + 1)
+    return Effect.forEach(
+      providerAliases.flatMap((provider) => openStatuses.map((state) => ({ provider, state }))),
+      ({ provider, state }) => Metric.set(sessionsOpenBy({ provider, state }), counts.get(`${provider} ${state}`) ?? 0),
+      { discard: true }
+    )
+  })

@@ -9,6 +9,7 @@ import type {
   ProviderAlias,
   ProviderEvent,
   Session,
+  SessionRecord,
   TypingAccepted,
   UpdateRequest,
   UserTyping
@@ -95,8 +96,13 @@ export interface GatewayService {
     events: ReadonlyArray<ProviderEvent>,
     providerState: Readonly<Record<string, unknown>>
   ) => Effect.Effect<{ readonly accepted: number; readonly open: boolean }, StoreUnavailable>
-  /** Ends the sessions of one partition that are past their tenant's timeouts; how many. */
-  readonly sweepTimeouts: (partition: number) => Effect.Effect<number, StoreUnavailable>
+  /** Ends the sessions of one partition that are past their tenant's timeouts: how many, and the provider and status of those still open. */
+  readonly sweepTimeouts: (partition: number) => Effect.Effect<SweepResult, StoreUnavailable>
+}
+
+export interface SweepResult {
+  readonly ended: number
+  readonly open: ReadonlyArray<Pick<SessionRecord, "provider" | "status">>
 }
 
 export class Gateway extends Context.Tag("hbf-lcg/Gateway")<Gateway, GatewayService>() {}

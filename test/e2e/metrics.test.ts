@@ -1,7 +1,8 @@
 /**
  * /metrics after a whole Sunshine livechat: the counters and histograms an on-call engineer
  * reads moved (HTTP requests by route and status, provider calls, backstop polls, events
- * ingested and delivered with their lag), and the cluster gauges say who this instance is.
+ * ingested and delivered with their lag), open sessions were counted while open, and the
+ * cluster gauges say who this instance is.
  * Counters are per process (other tests run in it too), so each is compared with its value
  * before the livechat.
  */
@@ -31,6 +32,8 @@ describe("/metrics", () => {
 
       const created = yield* gw.call("POST", "/requests", livechatRequest("demo-zendesk", "mia"))
       const { providerConversationId: conversationId, sessionId } = created.body
+      // The sweeps (every 200 ms here) count the open sessions by provider and state.
+      yield* eventually("the pending session counted", scrape, (text) => metricValue(text, "lcg_sessions_open", 'provider="zendesk",state="pending"') === 1)
       expect((yield* gw.call("POST", "/messages", { tenantId: "demo-zendesk", subHandle: "mia", messageId: "m1", text: "hi" })).status).toBe(202)
       yield* gw.zendesk.agentSay(conversationId, "hello Mia")
       yield* eventsReach(gw, sessionId, 2)
@@ -46,6 +49,10 @@ describe("/metrics", () => {
       expect(after).not.toContain(sessionId)
       expect(after).toMatch(/^# TYPE lcg_http_request_duration_seconds histogram$/m)
       expect(after).toMatch(/^lcg_http_request_duration_seconds_bucket\{.*le="0\.005".*\} \d+$/m)
+      yield* eventually("no open session left", scrape, (text) =>
+        metricValue(text, "lcg_sessions_open", 'provider="zendesk",state="pending"') === 0 &&
+        metricValue(text, "lcg_sessions_open", 'provider="zendesk",state="active"') === 0
+      )
       // A single-node sandbox: this instance leads and owns every partition.
       expect(metricValue(after, "lcg_cluster_leader")).toBe(1)
       expect(metricValue(after, "lcg_cluster_partitions_owned")).toBe(64)
