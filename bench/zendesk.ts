@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { demoZendesk } from "../src/sandbox/demoTenants.js"
 import { startGateway, type StoreKind } from "../test/e2e/harness.js"
+import { agentMessageWebhook } from "../test/e2e/zendeskWebhooks.js"
 import { runBenchmark } from "./runBenchmark.js"
 
 const WEBHOOKS = 2000
@@ -19,31 +20,7 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min
 
 const webhook = (conversationId: string, i: number) => {
   const messageId = i.toString(16).padStart(24, "0")
-  const received = new Date().toISOString()
-  return {
-    messageId,
-    body: JSON.stringify({
-      app: { id: demoZendesk.appId },
-      webhook: { id: "bench", version: "v2" },
-      events: [
-        {
-          id: `bench-${i}`,
-          createdAt: received,
-          type: "conversation:message",
-          payload: {
-            conversation: { id: conversationId, type: "personal" },
-            message: {
-              id: messageId,
-              received,
-              author: { type: "business", displayName: "Maria" },
-              content: { type: "text", text: `agent message ${i}` },
-              source: { type: "zd:agentWorkspace" }
-            }
-          }
-        }
-      ]
-    })
-  }
+  return { messageId, body: JSON.stringify(agentMessageWebhook(conversationId, `bench-${i}`, messageId, `agent message ${i}`, new Date().toISOString())) }
 }
 
 const run = (store: StoreKind) =>

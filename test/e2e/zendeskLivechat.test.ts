@@ -9,6 +9,7 @@ import { Duration, Effect } from "effect"
 import { demoZendesk } from "../../src/sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
+import { agentMessageWebhook } from "./zendeskWebhooks.js"
 
 const tenantId = "demo-zendesk"
 
@@ -45,28 +46,6 @@ const postWebhook = (gw: Gateway, body: unknown, apiKey: string | null = demoZen
     })
     return { status: response.status, body: (await response.json()) as Record<string, unknown> }
   })
-
-const agentMessageWebhook = (conversationId: string, eventId: string, messageId: string, text: string, received: string) => ({
-  app: { id: demoZendesk.appId },
-  webhook: { id: "wh-test", version: "v2" },
-  events: [
-    {
-      id: eventId,
-      createdAt: received,
-      type: "conversation:message",
-      payload: {
-        conversation: { id: conversationId, type: "personal" },
-        message: {
-          id: messageId,
-          received,
-          author: { type: "business", displayName: "Maria" },
-          content: { type: "text", text },
-          source: { type: "zd:agentWorkspace" }
-        }
-      }
-    }
-  ]
-})
 
 describe.each(stores)("%s store", (store) => {
   it.live("a whole Sunshine livechat: handover with the transcript, both sides write, the agent closes the ticket", () =>
