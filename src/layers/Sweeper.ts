@@ -5,22 +5,21 @@
  * the instance's open-sessions gauge.
  */
 import { Effect, Layer, Schedule } from "effect"
-import type { SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Gateway } from "../services/Gateway.js"
-import { recordOpenSessions } from "./metrics.js"
+import { type OpenTally, recordOpenSessions, tallyOpen } from "./metrics.js"
 
 export const SweeperLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const config = yield* AppConfig
     const gateway = yield* Gateway
     const coordinator = yield* Coordinator
-    /** Partition -> its open sessions at its last sweep, for the partitions swept here. */
-    const tallies = new Map<number, ReadonlyArray<Pick<SessionRecord, "provider" | "status">>>()
+    /** Partition -> its open sessions by provider and state at its last sweep, for the partitions swept here. */
+    const tallies = new Map<number, OpenTally>()
     yield* coordinator.runPerPartition("timeout-sweeper", ({ handOver, partition }) =>
       gateway.sweepTimeouts(partition).pipe(
-        Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, open)), recordOpenSessions(tallies.values()))),
+        Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, tallyOpen(open))), recordOpenSessions(tallies.values()))),
         Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),
         Effect.raceFirst(handOver),
