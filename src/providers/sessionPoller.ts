@@ -13,9 +13,10 @@
  */
 import { Clock, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
 import type { ProviderAlias, SessionRecord } from "../domain/model.js"
+import { isOpen } from "../domain/stateMachine.js"
 import { type LivechatConfig, tenantConfigFor } from "../domain/tenant.js"
 import type { HbfCoreService } from "../services/HbfCore.js"
-import { Coordinator, type CoordinatorService, pollNowKind, pollSessionNow } from "../services/Coordinator.js"
+import { Coordinator, type CoordinatorService, pollNowKindOf, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { countPoll } from "../layers/metrics.js"
@@ -190,12 +191,18 @@ export const pollSession = <C, S>(
   })
 
 /**
- * Runs a poller for every open session that `pollable` recognizes (it gives the session's
- * cursor), in the partitions this instance owns, and answers "poll this session now" for
- * them. Needs the Coordinator and the SessionStore.
+ * Runs a poller for every open session of `provider` whose cursor `stateOf` reads, in the
+ * partitions this instance owns, and answers "poll this session now" for them. Needs the
+ * Coordinator and the SessionStore.
  */
-export const runSessionPollers = <C, S>(pollable: (session: SessionRecord) => Option.Option<S>, polling: SessionPolling<C, S>) =>
+export const runSessionPollers = <C, S>(
+  provider: ProviderAlias,
+  stateOf: (session: SessionRecord) => Option.Option<S>,
+  polling: SessionPolling<C, S>
+) =>
   Effect.gen(function* () {
+    const pollable = (session: SessionRecord): Option.Option<S> =>
+      session.provider === provider && isOpen(session.status) ? stateOf(session) : Option.none()
     const coordinator = yield* Coordinator
     const store = yield* SessionStore
 
@@ -234,7 +241,7 @@ export const runSessionPollers = <C, S>(pollable: (session: SessionRecord) => Op
           })
         )
 
-        yield* answer(pollNowKind, (sessionId) =>
+        yield* answer(pollNowKindOf(provider), (sessionId) =>
           Effect.gen(function* () {
             const wake = wakes.get(sessionId)
             if (wake !== undefined) {
@@ -267,8 +274,8 @@ export const runSessionPollers = <C, S>(pollable: (session: SessionRecord) => Op
  * Asks the session's poller (wherever its partition is owned) to poll now; for a new session
  * this starts its poller. Best effort: the owner's next scan finds the session anyway.
  */
-export const askForPoll = (coordinator: CoordinatorService, sessionId: string) =>
-  pollSessionNow(sessionId).pipe(
+export const askForPoll = (coordinator: CoordinatorService, provider: ProviderAlias, sessionId: string) =>
+  pollSessionNow(sessionId, pollNowKindOf(provider)).pipe(
     Effect.provideService(Coordinator, coordinator),
     Effect.tap((outcome) => (outcome === "handled" ? Effect.void : Effect.logDebug("no poller took the early poll; the next scan will", { outcome }))),
     Effect.catchAll((e) => Effect.logWarning("could not ask for an early poll", { sessionId, reason: e.message })),

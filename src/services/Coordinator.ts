@@ -52,6 +52,9 @@ export interface PartitionRequest {
 /** The request kind of "poll this session now"; its subject is the session id. */
 export const pollNowKind = "poll-now"
 
+/** "Poll this session now" for one provider's pollers only: the others need not look the session up. */
+export const pollNowKindOf = (provider: string) => `${pollNowKind}:${provider}`
+
 /** One run of a partition worker, on the instance that owns the partition. */
 export interface PartitionRun {
   readonly partition: number
@@ -101,7 +104,7 @@ export interface CoordinatorService {
 export class Coordinator extends Context.Tag("hbf-lcg/Coordinator")<Coordinator, CoordinatorService>() {}
 
 /** "Poll this session now", handed to the owner of the session's partition, wherever it runs. */
-export const pollSessionNow = (sessionId: string) =>
+export const pollSessionNow = (sessionId: string, kind: string = pollNowKind) =>
   Effect.flatMap(Coordinator, (coordinator) =>
-    coordinator.askOwner(partitionOf(sessionId, coordinator.partitions), { kind: pollNowKind, subject: sessionId })
+    coordinator.askOwner(partitionOf(sessionId, coordinator.partitions), { kind, subject: sessionId })
   )

@@ -4,9 +4,8 @@
  * cursor and commits them with the new cursor; a user message or a new chat asks for a
  * poll at once.
  */
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
-import { isOpen } from "../../domain/stateMachine.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
@@ -60,7 +59,8 @@ export const CiscoPollerLive = Layer.scopedDiscard(
     const { ciscoPollIntervalMs } = yield* AppConfig
 
     yield* runSessionPollers(
-      (session) => (session.provider === alias && isOpen(session.status) ? chatStateOf(session) : Option.none<CiscoChatState>()),
+      alias,
+      chatStateOf,
       ciscoPolling({
         api,
         configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.cisco),

@@ -80,7 +80,7 @@ export const makeCiscoProvider = Effect.gen(function* () {
   const coordinator = yield* Coordinator
   const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
 
-  const pollNow = (session: SessionRecord) => askForPoll(coordinator, session.sessionId)
+  const pollNow = (session: SessionRecord) => askForPoll(coordinator, alias, session.sessionId)
 
   const provider: LivechatProvider = {
     alias,

@@ -13,9 +13,8 @@
  * to the cursor: whatever exactly `page[after]` returns, this reads each new message, and a
  * cursor message that is gone (deleted) costs no more than a walk back to the session's start.
  */
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
-import { isOpen } from "../../domain/stateMachine.js"
 import type { ZendeskConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
@@ -100,7 +99,8 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
     const { zendeskPollIntervalMs } = yield* AppConfig
 
     yield* runSessionPollers(
-      (session) => (session.provider === alias && isOpen(session.status) ? conversationStateOf(session) : Option.none<ZendeskConversationState>()),
+      alias,
+      conversationStateOf,
       zendeskPolling({
         api,
         configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.zendesk),

@@ -181,7 +181,7 @@ export const makeZendeskProvider = Effect.gen(function* () {
         return { conversationId: conversation.id, providerState: state }
       }).pipe(Effect.mapError(providerError)),
     // Starts the session's backstop poller now rather than at its partition's next scan.
-    follow: ({ session }) => askForPoll(coordinator, session.sessionId),
+    follow: ({ session }) => askForPoll(coordinator, alias, session.sessionId),
     sendMessage: ({ config, session }, message) =>
       Effect.gen(function* () {
         const zendesk = yield* zendeskOf(config)
@@ -239,7 +239,7 @@ export const makeZendeskProvider = Effect.gen(function* () {
       forSession: (session, batch) =>
         Effect.gen(function* () {
           // A control change is confirmed (and the session's last messages read) by the backstop, now.
-          if (batch.recheck === true) yield* Effect.forkDaemon(askForPoll(coordinator, session.sessionId))
+          if (batch.recheck === true) yield* Effect.forkDaemon(askForPoll(coordinator, alias, session.sessionId))
           // One conversation serves a user's successive livechats: what happened before this one began is not its.
           return Option.match(conversationStateOf(session), {
             onNone: () => batch.events,
