@@ -48,3 +48,19 @@ export const errorBody = (error: string, message: string, details?: Record<strin
   message,
   ...details
 })
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export const tooLargeBody = errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
+
+export const internalErrorBody = errorBody("InternalError", "the gateway failed to handle the request")
+
+/** A 400 for a payload, path or query that does not decode: every bad field by path, and one message naming them. */
+export const decodeFailureBody = (
+  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
+  fallback: string
+) => {
+  const fields = issues.map((i) => ({ path: i.path.join("."), message: i.message }))
+  const where = fields.map((f) => (f.path.length > 0 ? `${f.path}: ${f.message}` : f.message)).join("; ")
+  return errorBody("BadRequest", where || fallback, { fields })
+}

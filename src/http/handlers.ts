@@ -3,7 +3,8 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import type { SessionRecord } from "../domain/model.js"
 import { SessionNotFound } from "../services/errors.js"
-import { Gateway } from "../services/Gateway.js"
+import { Gateway, type GatewayService } from "../services/Gateway.js"
+import type { ForwardMessage, UserTyping } from "../domain/model.js"
 import { Lifecycle } from "../services/Lifecycle.js"
 import { MetricsExport } from "../services/MetricsExport.js"
 import { Coordinator } from "../services/Coordinator.js"
@@ -17,9 +18,19 @@ const DEFAULT_WINDOW_SECONDS = 24 * 60 * 60
 
 const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empty({ status: 200, headers })
 
+/** The hot routes' handlers, run by the HttpApi server and by the direct routes (directRoutes.ts) alike. */
+export const hotHandlers = (gateway: GatewayService) => ({
+  forwardMessage: (payload: ForwardMessage) => gateway.forwardMessage(payload),
+  userTyping: (payload: UserTyping) => gateway.userTyping(payload),
+  /** The raw bytes, exactly as signed: nothing is decoded before the signature check. */
+  providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) =>
+    Effect.map(gateway.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
+})
+
 export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) =>
   Effect.gen(function* () {
     const gateway = yield* Gateway
+    const hot = hotHandlers(gateway)
     return handlers
       .handle("createRequest", ({ payload }) =>
         Effect.map(gateway.create(payload), ({ created, session }) =>
@@ -29,8 +40,8 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
       )
       .handle("updateRequest", ({ path, payload }) => gateway.update(path.subHandle, payload))
       .handle("terminateSession", ({ path }) => gateway.terminate(path.tenantId, path.subHandle))
-      .handle("forwardMessage", ({ payload }) => gateway.forwardMessage(payload))
-      .handle("userTyping", ({ payload }) => gateway.userTyping(payload))
+      .handle("forwardMessage", ({ payload }) => hot.forwardMessage(payload))
+      .handle("userTyping", ({ payload }) => hot.userTyping(payload))
       .handle("countRequests", ({ path, urlParams }) =>
         Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open"), (n) =>
           headersOnly({ "x-total-count": String(n) })
@@ -51,15 +62,13 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
 
 export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handlers) =>
   Effect.gen(function* () {
-    const gateway = yield* Gateway
+    const hot = hotHandlers(yield* Gateway)
     const registry = yield* ProviderRegistry
     return handlers
       .handleRaw("providerEvents", ({ path, request }) =>
         Effect.gen(function* () {
-          // The raw bytes, exactly as signed: nothing is decoded before the signature check.
           const body = new Uint8Array(yield* Effect.orDie(request.arrayBuffer))
-          const result = yield* gateway.ingestWebhook(path.alias, { headers: request.headers, body })
-          return HttpServerResponse.unsafeJson({ accepted: result.accepted }, { status: 200 })
+          return HttpServerResponse.unsafeJson(yield* hot.providerEvents(path.alias, request.headers, body), { status: 200 })
         })
       )
       .handle("providerHealth", ({ path }) => Effect.as(registry.get(path.alias), headersOnly({})))

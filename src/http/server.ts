@@ -14,25 +14,20 @@ import {
 } from "@effect/platform"
 import { Cause, Effect, Layer, Option } from "effect"
 import { LcgApi } from "./api.js"
-import { errorBody } from "./errors.js"
+import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody } from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
 import { requestMetrics } from "./requestMetrics.js"
 
-export const MAX_BODY_BYTES = 1024 * 1024
-
 const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
 
-const tooLarge = () =>
-  json(413, errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`))
+const tooLarge = () => json(413, tooLargeBody)
 
 /** Maps what the router and decoders raise to the contract's error bodies; never a bare 500 for bad input. */
 const ErrorBodies = HttpApiBuilder.middleware((app) =>
   Effect.catchAllCause(app, (cause) => {
     const error = Cause.squash(cause)
     if (error instanceof HttpApiError.HttpApiDecodeError) {
-      const fields = error.issues.map((i) => ({ path: i.path.join("."), message: i.message }))
-      const where = fields.map((f) => (f.path.length > 0 ? `${f.path}: ${f.message}` : f.message)).join("; ")
-      return Effect.succeed(json(400, errorBody("BadRequest", where || error.message, { fields })))
+      return Effect.succeed(json(400, decodeFailureBody(error.issues, error.message)))
     }
     if (error instanceof HttpServerError.RouteNotFound) {
       return Effect.succeed(
@@ -48,7 +43,7 @@ const ErrorBodies = HttpApiBuilder.middleware((app) =>
     if (Cause.isInterruptedOnly(cause) || Option.isSome(Cause.failureOption(cause))) return Effect.failCause(cause)
     return Effect.zipRight(
       Effect.logError("unhandled error", cause),
-      Effect.succeed(json(500, errorBody("InternalError", "the gateway failed to handle the request")))
+      Effect.succeed(json(500, internalErrorBody))
     )
   })
 )

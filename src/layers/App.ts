@@ -3,9 +3,9 @@
  * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the state follows it
  * (Redis with REDIS_URL, memory without).
  */
-import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { createServer } from "node:http"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
+import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
 import { HttpLive } from "../http/server.js"
 import { CiscoApiLive } from "../providers/cisco/client.js"
 import { CiscoPollerLive } from "../providers/cisco/poller.js"
@@ -74,7 +74,7 @@ export const CoreLive = Layer.mergeAll(
 export const GatewayServerLive = (config: AppConfigValues) =>
   DrainOnShutdownLive.pipe(
     // The server first, then the drain: on shutdown the drain runs while the server still answers.
-    Layer.provideMerge(HttpLive.pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: config.port })))),
+    Layer.provideMerge(HttpLive.pipe(Layer.provide(NodeServerWithDirectRoutes(config.port)))),
     Layer.provide(CoreLive),
     Layer.provide(Layer.succeed(AppConfig, config))
   )

@@ -1,0 +1,286 @@
+/**
+ * The hot endpoints (POST /messages, POST /typing, POST /events/:alias) served straight
+ * from node:http, and everything else through the HttpApi's own server.
+ *
+ * PERFORMANCE.md measured @effect/platform-node's request path (request wrapper, router,
+ * middleware chain, response conversion) at several times the cost of the handler itself.
+ * These routes are still defined once, in `api.ts`: their paths, payload schemas, success
+ * schemas and statuses, and error schemas and statuses are read from the HttpApi endpoint,
+ * their handlers are the ones `handlers.ts` registers, and a request they do not take
+ * (another content type, a body the lane could not frame) goes to the HttpApi server as before.
+ */
+import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Cause, Context, Duration, Effect, Exit, Layer, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { recordHttpRequest } from "../layers/metrics.js"
+import { Gateway } from "../services/Gateway.js"
+import { LcgApi } from "./api.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Authentication, makeTokenVerifier } from "./auth.js"
+import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody } from "./errors.js"
+import { hotHandlers } from "./handlers.js"
+
+/** An answer, ready to write. */
+interface Answer {
+  readonly status: number
+  readonly body?: unknown
+}
+
+type AnyEndpoint = HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
+
+type AnySchema = Schema.Schema.Any
+
+/** The API's endpoints by name, and every error it declares (the API's, its groups', their endpoints' and middlewares'). */
+const endpoints = new Map<string, AnyEndpoint>()
+const declaredErrors = new Set<AnySchema>()
+HttpApiSchema.deunionize(declaredErrors, LcgApi.errorSchema as unknown as AnySchema)
+HttpApiSchema.deunionize(declaredErrors, Authentication.failure as unknown as AnySchema)
+HttpApi.reflect(LcgApi, {
+  onGroup: ({ group }) => HttpApiSchema.deunionize(declaredErrors, group.errorSchema as unknown as AnySchema),
+  onEndpoint: ({ endpoint }) => {
+    endpoints.set(endpoint.name, endpoint as unknown as AnyEndpoint)
+    HttpApiSchema.deunionize(declaredErrors, endpoint.errorSchema as unknown as AnySchema)
+  }
+})
+const endpoint = (name: string) => endpoints.get(name)!
+
+/**
+ * Every error the API declares, by tag: its status and wire encoding. As in HttpApiBuilder,
+ * a typed failure is answered by its declared schema whichever endpoint declared it.
+ */
+const errorEncoders = () => {
+  const byTag = new Map<string, (error: unknown) => Answer>()
+  for (const schema of declaredErrors) {
+    const tag = Option.getOrUndefined(SchemaAST.getIdentifierAnnotation(schema.ast))
+    if (tag === undefined) continue
+    const status = HttpApiSchema.getStatusError(schema)
+    const encode = Schema.encodeUnknownSync(schema as Schema.Schema<unknown, unknown, never>)
+    byTag.set(tag, (error) => ({ status, body: encode(error) }))
+  }
+  return byTag
+}
+
+interface Route<R> {
+  readonly template: string
+  readonly pathParams: (path: string) => Record<string, string> | undefined
+  /** Whether the body is handed over as bytes (webhooks, whose signature covers them) or decoded as the payload. */
+  readonly raw: boolean
+  readonly authenticate: boolean
+  readonly decodePayload: ((input: unknown) => Effect.Effect<unknown, ParseResult.ParseError>) | undefined
+  readonly handle: (input: { readonly path: Record<string, string>; readonly payload: unknown; readonly headers: IncomingMessage["headers"]; readonly body: Uint8Array }) => Effect.Effect<unknown, unknown, R>
+  readonly successStatus: number
+  readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+}
+
+const route = <R>(
+  endpoint: AnyEndpoint,
+  options: { readonly authenticate: boolean; readonly raw: boolean; readonly handle: Route<R>["handle"] }
+): Route<R> => {
+  const segments = endpoint.path.split("/")
+  return {
+    template: endpoint.path,
+    pathParams: (path) => {
+      const parts = path.split("/")
+      if (parts.length !== segments.length) return undefined
+      const params: Record<string, string> = {}
+      for (let i = 0; i < parts.length; i++) {
+        const segment = segments[i]!
+        if (segment.startsWith(":")) {
+          if (parts[i] === "") return undefined
+          params[segment.slice(1)] = decodeURIComponent(parts[i]!)
+        } else if (segment !== parts[i]) return undefined
+      }
+      return params
+    },
+    raw: options.raw,
+    authenticate: options.authenticate,
+    decodePayload: Option.getOrUndefined(
+      Option.map(endpoint.payloadSchema, (schema) => Schema.decodeUnknown(schema as Schema.Schema<unknown, unknown, never>))
+    ),
+    handle: options.handle,
+    successStatus: HttpApiSchema.getStatusSuccess(endpoint.successSchema),
+    encodeSuccess: Schema.encodeUnknown(endpoint.successSchema as Schema.Schema<unknown, unknown, never>)
+  }
+}
+
+/** Reads the body into one buffer, or undefined when it exceeds the limit. */
+const readBody = (request: IncomingMessage) =>
+  Effect.async<Uint8Array | undefined, Error>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let over = false
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) over = true
+      else chunks.push(chunk)
+    })
+    request.on("end", () => resume(Effect.succeed(over ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
+    request.on("error", (error) => resume(Effect.fail(error)))
+  })
+
+const isJson = (contentType: string | undefined) =>
+  contentType === undefined || contentType.toLowerCase().includes("application/json")
+
+export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
+  DirectRoutes,
+  {
+    /** Takes the request and answers it (true), or leaves it to the HttpApi server (false). */
+    readonly serve: (request: IncomingMessage, response: ServerResponse) => boolean
+  }
+>() {}
+
+export const DirectRoutesLive = Layer.effect(
+  DirectRoutes,
+  Effect.gen(function* () {
+    const hot = hotHandlers(yield* Gateway)
+    // The verifier the Authentication middleware runs (auth.ts), on the header HttpApiSecurity.bearer reads.
+    const verify = makeTokenVerifier((yield* AppConfig).jwt)
+    const errors = errorEncoders()
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+    const routes: ReadonlyArray<Route<never>> = [
+      route(endpoint("forwardMessage"), {
+        authenticate: true,
+        raw: false,
+        handle: ({ payload }) => hot.forwardMessage(payload as never)
+      }),
+      route(endpoint("userTyping"), {
+        authenticate: true,
+        raw: false,
+        handle: ({ payload }) => hot.userTyping(payload as never)
+      }),
+      route(endpoint("providerEvents"), {
+        authenticate: false,
+        raw: true,
+        handle: ({ body, headers, path }) => hot.providerEvents(path["alias"]!, headers as Record<string, string | undefined>, body)
+      })
+    ]
+
+    const failureAnswer = (cause: Cause.Cause<unknown>): Effect.Effect<Answer> => {
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure)) {
+        const error = failure.value
+        if (ParseResult.isParseError(error)) {
+          return Effect.succeed({
+            status: 400,
+            body: decodeFailureBody(ParseResult.ArrayFormatter.formatErrorSync(error), ParseResult.TreeFormatter.formatErrorSync(error))
+          })
+        }
+        const tag = (error as { _tag?: string })._tag
+        const encode = tag !== undefined ? errors.get(tag) : undefined
+        if (encode !== undefined) return Effect.succeed(encode(error))
+      }
+      return Effect.as(Effect.logError("unhandled error", cause), { status: 500, body: internalErrorBody })
+    }
+
+    const answer = (routeOf: Route<never>, path: Record<string, string>, request: IncomingMessage) =>
+      Effect.gen(function* () {
+        if (routeOf.authenticate) {
+          yield* verify(Redacted.make((request.headers.authorization ?? "").slice("Bearer ".length)))
+        }
+        const body = yield* readBody(request)
+        if (body === undefined) return { status: 413, body: tooLargeBody } satisfies Answer
+        let payload: unknown = undefined
+        if (!routeOf.raw && routeOf.decodePayload !== undefined) {
+          let json: unknown
+          try {
+            json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+          } catch (error) {
+            return {
+              status: 400,
+              body: errorBody("BadRequest", `the request body could not be read: ${(error as Error).message}`)
+            } satisfies Answer
+          }
+          payload = yield* routeOf.decodePayload(json)
+        }
+        const value = yield* routeOf.handle({ path, payload, headers: request.headers, body })
+        return { status: routeOf.successStatus, body: yield* routeOf.encodeSuccess(value) } satisfies Answer
+      }).pipe(Effect.catchAllCause(failureAnswer))
+
+    const write = (response: ServerResponse, { body, status }: Answer) => {
+      if (body === undefined) return response.writeHead(status, { "content-length": 0 }).end()
+      const text = JSON.stringify(body)
+      response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text)
+    }
+
+    const serve = (request: IncomingMessage, response: ServerResponse): boolean => {
+      if (request.method !== "POST") return false
+      const url = request.url ?? "/"
+      const query = url.indexOf("?")
+      const path = query === -1 ? url : url.slice(0, query)
+      for (const routeOf of routes) {
+        const params = routeOf.pathParams(path)
+        if (params === undefined) continue
+        if (!routeOf.raw && !isJson(request.headers["content-type"])) return false
+        if (Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
+          request.resume()
+          write(response, { status: 413, body: tooLargeBody })
+          return true
+        }
+        const started = performance.now()
+        const program = answer(routeOf, params, request).pipe(
+          Effect.tap(({ status }) =>
+            Effect.zipRight(
+              recordHttpRequest(routeOf.template, "POST", status, Duration.millis(performance.now() - started)),
+              Effect.annotateLogs(Effect.log("Sent HTTP response"), { "http.method": "POST", "http.url": url, "http.status": status })
+            )
+          ),
+          Effect.withSpan("http.server POST", {
+            kind: "server",
+            captureStackTrace: false,
+            parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as never)),
+            attributes: { "http.request.method": "POST", "url.path": path, "http.route": routeOf.template }
+          })
+        )
+        runFork(program).addObserver((exit) => {
+          if (Exit.isSuccess(exit)) write(response, exit.value)
+          else write(response, { status: 500, body: internalErrorBody })
+        })
+        return true
+      }
+      return false
+    }
+    return { serve }
+  })
+)
+
+/**
+ * node:http on `port`: the direct routes first, the HttpApi's server (what `serve` is given)
+ * for the rest. Mirrors NodeHttpServer.layer (which has no hook for a request it should not take).
+ */
+export const NodeServerWithDirectRoutes = (port: number) =>
+  Layer.scoped(
+    HttpServer.HttpServer,
+    Effect.gen(function* () {
+      const direct = yield* DirectRoutes
+      const server = yield* Effect.acquireRelease(Effect.sync(() => createServer()), (server) =>
+        Effect.async<void>((resume) => {
+          if (!server.listening) return resume(Effect.void)
+          server.close(() => resume(Effect.void))
+        })
+      )
+      yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
+        const onError = (cause: Error) => resume(Effect.fail(new HttpServerError.ServeError({ cause })))
+        server.once("error", onError)
+        server.listen(port, () => {
+          server.off("error", onError)
+          resume(Effect.void)
+        })
+      })
+      const address = server.address() as AddressInfo
+      return HttpServer.make({
+        address: { _tag: "TcpAddress", hostname: address.address === "::" ? "0.0.0.0" : address.address, port: address.port },
+        serve: (app, middleware) =>
+          Effect.gen(function* () {
+            const platform = yield* NodeHttpServer.makeHandler(app, middleware as never)
+            const handler = (request: IncomingMessage, response: ServerResponse) => {
+              if (!direct.serve(request, response)) platform(request, response)
+            }
+            yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handler)))
+            server.on("request", handler)
+          })
+      })
+    })
+  ).pipe(Layer.provide(DirectRoutesLive), Layer.merge(NodeHttpServer.layerContext))

@@ -1,0 +1,104 @@
+/**
+ * The direct routes (src/http/directRoutes.ts) answer exactly as the HttpApi server does:
+ * one gateway core behind two servers, the production one (direct routes first) and the
+ * HttpApi server alone, asked the same things, compared status, content type and body.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import { createHmac, randomUUID } from "node:crypto"
+import { createServer } from "node:http"
+import { GatewayServerLive, CoreLive } from "../../src/layers/App.js"
+import { HttpLive } from "../../src/http/server.js"
+import { AppConfig } from "../../src/services/AppConfig.js"
+import { demoHelviaSecret } from "../../src/sandbox/demoTenants.js"
+import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
+import { signToken } from "../../src/sandbox/token.js"
+
+interface Ask {
+  readonly path: string
+  readonly headers?: Record<string, string>
+  readonly body: string
+}
+
+const answerOf = async (base: string, ask: Ask) => {
+  const response = await fetch(`${base}${ask.path}`, { method: "POST", headers: ask.headers ?? {}, body: ask.body })
+  const text = await response.text()
+  return { status: response.status, contentType: response.headers.get("content-type"), body: text === "" ? undefined : JSON.parse(text) }
+}
+
+const signed = (body: string) => ({
+  "content-type": "application/json",
+  "x-helvia-signature": `sha256=${createHmac("sha256", demoHelviaSecret).update(body).digest("hex")}`
+})
+
+describe("direct routes", () => {
+  it.live("answer POST /messages, /typing and /events/:alias exactly as the HttpApi server does", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox({})
+      const apiPort = yield* freePort
+      // The HttpApi server alone, on the same core (Layer.fresh: HttpLive is built a second time, for this server).
+      const apiOnly = Layer.fresh(HttpLive).pipe(
+        Layer.provide(NodeHttpServer.layer(createServer, { port: apiPort })),
+        Layer.provide(CoreLive),
+        Layer.provide(Layer.succeed(AppConfig, sandbox.config))
+      )
+      yield* Layer.buildWithScope(Layer.merge(GatewayServerLive(sandbox.config), apiOnly), yield* Effect.scope)
+      const direct = `http://127.0.0.1:${sandbox.config.port}`
+      const api = `http://127.0.0.1:${apiPort}`
+      const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
+      const expired = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, expiresInSeconds: -120 }))
+      const json = (bearer = token) => ({ authorization: `Bearer ${bearer}`, "content-type": "application/json" })
+
+      const created = yield* Effect.promise(() =>
+        fetch(`${direct}/requests`, { method: "POST", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity" }) }).then(
+          (r) => r.json() as Promise<{ sessionId: string }>
+        )
+      )
+      const message = (fields: object) => JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity", messageId: "m-1", text: "hi", ...fields })
+      const asks: Array<[string, Ask]> = [
+        ["no token", { path: "/messages", headers: { "content-type": "application/json" }, body: message({}) }],
+        ["an expired token", { path: "/messages", headers: json(expired), body: message({}) }],
+        ["not a JWT", { path: "/messages", headers: json("not.a.jwt"), body: message({}) }],
+        ["malformed JSON", { path: "/messages", headers: json(), body: "{not json" }],
+        ["a missing field", { path: "/messages", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", messageId: "m", text: "x" }) }],
+        ["a mistyped field", { path: "/messages", headers: json(), body: message({ messageId: 7 }) }],
+        ["neither text nor attachments", { path: "/messages", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity", messageId: "m" }) }],
+        ["an unknown subscriber", { path: "/messages", headers: json(), body: message({ subHandle: "nobody" }) }],
+        ["another tenant", { path: "/messages", headers: json(), body: message({ tenantId: "demo-genesys" }) }],
+        ["a message", { path: "/messages", headers: json(), body: message({}) }],
+        ["the same message again", { path: "/messages", headers: json(), body: message({}) }],
+        ["a query string", { path: "/messages?x=1", headers: json(), body: message({ messageId: "m-2" }) }],
+        ["an oversized body", { path: "/messages", headers: json(), body: message({ text: "x".repeat(1_100_000) }) }],
+        ["typing", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity" }) }],
+        ["typing, unknown subscriber", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "nobody" }) }],
+        ["a webhook for an unknown alias", { path: "/events/nope", headers: signed("{}"), body: "{}" }],
+        ["a webhook with a bad signature", { path: "/events/helvia-livechat", headers: { ...signed("{}"), "x-helvia-signature": "sha256=00" }, body: "{}" }],
+        ["a malformed webhook", { path: "/events/helvia-livechat", headers: signed("{\"id\":\"1\"}"), body: "{\"id\":\"1\"}" }],
+        ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }]
+      ]
+      for (const [what, ask] of asks) {
+        const fromApi = yield* Effect.promise(() => answerOf(api, ask))
+        const fromDirect = yield* Effect.promise(() => answerOf(direct, ask))
+        expect({ what, ...fromDirect }).toEqual({ what, ...fromApi })
+        expect(fromDirect.status, what).toBeLessThan(500)
+      }
+
+      // An accepted webhook: the same answer for two distinct events (one each, so neither is a repeat).
+      const webhook = () => {
+        const body = JSON.stringify({
+          id: `parity-${randomUUID()}`,
+          type: "MESSAGE",
+          platformSessionId: created.sessionId,
+          platformUserId: "parity",
+          occurredAt: new Date().toISOString(),
+          message: { text: "hello" }
+        })
+        return { path: "/events/helvia-livechat", headers: signed(body), body }
+      }
+      const accepted = yield* Effect.promise(() => Promise.all([answerOf(api, webhook()), answerOf(direct, webhook())]))
+      expect(accepted[1]).toEqual(accepted[0])
+      expect(accepted[1]).toMatchObject({ status: 200, body: { accepted: 1 } })
+    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  )
+})
