@@ -49,7 +49,16 @@ const reasonOf = (error: unknown): string => {
   return "the token could not be verified"
 }
 
-/** Verifies a bearer token with the configured key; never logs or echoes the token. */
+/** How many verified tokens are remembered, and for how long at most (a key removed from the JWKS stops working within this). */
+const VERIFIED_TOKENS = 10_000
+const VERIFIED_FOR_MS = 5 * 60 * 1000
+
+/**
+ * Verifies a bearer token with the configured key; never logs or echoes the token.
+ * hbf-bot sends the same service token with every call, and verifying it costs more than
+ * the rest of a forwarded message's handling, so a verified token is remembered until it
+ * expires (and at most VERIFIED_FOR_MS). Failures are never remembered.
+ */
 export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
   const secret = jwt.secret
   const jwks = jwt.jwksUrl !== undefined ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : undefined
@@ -58,10 +67,21 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
     requiredClaims: ["exp"],
     ...(jwt.audience !== undefined ? { audience: jwt.audience } : {})
   }
+  const verified = new Map<string, { readonly caller: CallerInfo; readonly until: number }>()
+  const remember = (raw: string, caller: CallerInfo, exp: number | undefined) => {
+    if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value!)
+    const until = Math.min(Date.now() + VERIFIED_FOR_MS, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000)
+    verified.set(raw, { caller, until })
+  }
   return (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized> => {
     const raw = Redacted.value(token)
     if (raw.length === 0) {
       return Effect.fail(new Errors.Unauthorized({ message: "missing bearer token (Authorization: Bearer <JWT>)" }))
+    }
+    const known = verified.get(raw)
+    if (known !== undefined) {
+      if (Date.now() < known.until) return Effect.succeed(known.caller)
+      verified.delete(raw)
     }
     return Effect.tryPromise({
       try: async () => {
@@ -78,10 +98,14 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
       },
       catch: (error) => new Errors.Unauthorized({ message: reasonOf(error) })
     }).pipe(
-      Effect.map(({ payload }) => ({
-        ...(payload.sub !== undefined ? { subject: payload.sub } : {}),
-        scopes: scopesOf(payload)
-      }))
+      Effect.map(({ payload }) => {
+        const caller = {
+          ...(payload.sub !== undefined ? { subject: payload.sub } : {}),
+          scopes: scopesOf(payload)
+        }
+        remember(raw, caller, payload.exp)
+        return caller
+      })
     )
   }
 }

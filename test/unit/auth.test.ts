@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { vi } from "vitest"
 import { Effect, Either, Redacted } from "effect"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { createServer } from "node:http"
@@ -39,5 +40,37 @@ describe("bearer JWT verification against a JWKS", () => {
       )
       expect(Either.isLeft(yield* Effect.either(verify(Redacted.make(hs256))))).toBe(true)
     }).pipe(Effect.scoped)
+  )
+
+  it.live("a verified token is remembered only until it expires (past the clock skew), and a refused one never", () =>
+    Effect.gen(function* () {
+      const secret = "remembered-tokens-secret"
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret) })
+      const sign = (expiresInSeconds: number, key = secret) =>
+        Effect.promise(() =>
+          new SignJWT({})
+            .setProtectedHeader({ alg: "HS256" })
+            .setSubject("hbf-bot")
+            .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
+            .sign(new TextEncoder().encode(key))
+        )
+      const token = Redacted.make(yield* sign(60))
+      const forged = Redacted.make(yield* sign(60, "guess"))
+      vi.useFakeTimers({ now: Date.now(), toFake: ["Date"] })
+      try {
+        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [] })
+        expect(Either.isLeft(yield* Effect.either(verify(forged)))).toBe(true)
+        expect(Either.isLeft(yield* Effect.either(verify(forged)))).toBe(true)
+        // Within its life and the 30 s skew it is still good (from memory or not) ...
+        vi.setSystemTime(Date.now() + 80_000)
+        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [] })
+        // ... and once past both it is refused, though it was verified before.
+        vi.setSystemTime(Date.now() + 15_000)
+        const late = yield* Effect.either(verify(token))
+        expect(Either.isLeft(late) && late.left.message).toContain("expired")
+      } finally {
+        vi.useRealTimers()
+      }
+    })
   )
 })
