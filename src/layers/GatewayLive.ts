@@ -86,11 +86,13 @@ export const makeGateway = Effect.gen(function* () {
    */
   const changeSession = <A, E>(
     sessionId: string,
-    decide: (session: SessionRecord) => Effect.Effect<{ change?: Omit<SessionChange, "expectedVersion">; result: A }, E>
+    decide: (session: SessionRecord) => Effect.Effect<{ change?: Omit<SessionChange, "expectedVersion">; result: A }, E>,
+    /** The record as the caller just read it: the first attempt starts from it instead of reading again. */
+    known?: SessionRecord
   ): Effect.Effect<A | "duplicate", E | SessionNotFound | StoreUnavailable> => {
     const attempt = (n: number): Effect.Effect<A | "duplicate", E | SessionNotFound | StoreUnavailable> =>
       Effect.gen(function* () {
-        const session = yield* store.get(sessionId)
+        const session = n === 0 && known !== undefined ? Option.some(known) : yield* store.get(sessionId)
         if (Option.isNone(session)) return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
         const { change, result } = yield* decide(session.value)
         if (change === undefined) return result
@@ -424,8 +426,11 @@ export const makeGateway = Effect.gen(function* () {
           Effect.mapError(asProviderError(session)),
           Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
         )
-        yield* store.completeMessage(session.sessionId, message.messageId, sent)
-        yield* touch(session.sessionId)
+        // Both in one round trip: issued together, the Redis client pipelines them.
+        yield* Effect.all([store.completeMessage(session.sessionId, message.messageId, sent), touch(session)], {
+          concurrency: "unbounded",
+          discard: true
+        })
         return { ...accepted, ...sent }
       }),
 
@@ -618,14 +623,17 @@ export const makeGateway = Effect.gen(function* () {
     })
   }
 
-  /** A user message counts as activity for the inactivity timeout. */
-  function touch(sessionId: string) {
-    return changeSession(sessionId, (session) =>
-      Effect.map(nowIso, (now) =>
-        isOpen(session.status)
-          ? { change: { next: { ...session, version: session.version + 1, lastActivityAt: now } }, result: undefined }
-          : { result: undefined }
-      )
+  /** A user message counts as activity for the inactivity timeout (`read`: the record as last read; usually still current). */
+  function touch(read: SessionRecord) {
+    return changeSession(
+      read.sessionId,
+      (session) =>
+        Effect.map(nowIso, (now) =>
+          isOpen(session.status)
+            ? { change: { next: { ...session, version: session.version + 1, lastActivityAt: now } }, result: undefined }
+            : { result: undefined }
+        ),
+      read
     ).pipe(Effect.catchTag("SessionNotFound", () => Effect.void), Effect.asVoid)
   }
 
