@@ -6,8 +6,9 @@
  * max; the goal is p99 under 5.5 s). Writes bench/cisco.json.
  */
 import { Duration, Effect } from "effect"
-import { readFileSync, writeFileSync } from "node:fs"
-import { runBenchmark } from "./runBenchmark.js"
+import { writeFileSync } from "node:fs"
+import { cpuSeconds, percentile, rssMiB } from "./measure.js"
+import { isMain, runBenchmark } from "./runBenchmark.js"
 import { freePort, makeSandbox } from "../src/sandbox/environment.js"
 import { signToken } from "../src/sandbox/token.js"
 import { environmentOf, spawnGateway } from "../test/integration/gatewayProcess.js"
@@ -15,22 +16,15 @@ import { environmentOf, spawnGateway } from "../test/integration/gatewayProcess.
 const SESSIONS = Number(process.env["BENCH_CISCO_SESSIONS"] ?? 10_000)
 const WINDOW = Duration.seconds(Number(process.env["BENCH_CISCO_WINDOW_SECONDS"] ?? 30))
 const MESSAGES = Number(process.env["BENCH_CISCO_MESSAGES"] ?? 600)
-const CLOCK_TICKS_PER_SECOND = 100
 /** BENCH_CISCO_NODE_ARGS: node flags for the gateway process (e.g. GC sizing), space-separated. */
 const NODE_ARGS = (process.env["BENCH_CISCO_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "")
 /** BENCH_CISCO_PROFILE=dir: a CPU profile of the gateway, written there when it stops. */
 const PROFILE_DIR = process.env["BENCH_CISCO_PROFILE"]
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
-/** CPU seconds (user + system) the process has used so far. */
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
-}
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
 
-const program = Effect.gen(function* () {
+/** The section bench/run.ts runs too: the results, also written to bench/cisco.json. */
+export const ciscoPolling = Effect.gen(function* () {
   // Chats neither time out waiting for an agent nor for inactivity while they are measured.
   const sandbox = yield* makeSandbox({ cisco: { joinTimeoutMs: 0, inactivityTimeoutMs: 3_600_000 } })
   const port = yield* freePort
@@ -46,6 +40,7 @@ const program = Effect.gen(function* () {
 
   // Open the chats (each create also starts its poller at once).
   const sessions: Array<{ sessionId: string; chatId: string }> = []
+  const rssBeforeSessions = rssMiB(gateway.pid)
   const createdAt = performance.now()
   let next = 0
   yield* Effect.promise(() =>
@@ -108,6 +103,8 @@ const program = Effect.gen(function* () {
     pollsPerSecond: Math.round(pollsPerSecond),
     gatewayCpuShareOfOneCore: Math.round(cpuShare * 1000) / 1000,
     gatewayRssMiB: Math.round(rss),
+    /** The instance's resident memory per open CCP chat (each has a poller of its own). */
+    gatewayRssKiBPerSession: Math.round(((rss - rssBeforeSessions) * 1024) / SESSIONS),
     simulatorsCpuShareOfOneCore: Math.round(simulatorCpuShare * 1000) / 1000,
     messages: sent.length,
     lost,
@@ -120,6 +117,7 @@ const program = Effect.gen(function* () {
   // A graceful stop, so that the profile (if asked for) is written.
   yield* gateway.kill("SIGTERM")
   if (lost > 0) return yield* Effect.dieMessage(`${lost} agent messages were not delivered`)
+  return results
 }).pipe(Effect.scoped)
 
-void runBenchmark(program)
+if (isMain(import.meta.url)) void runBenchmark(ciscoPolling)

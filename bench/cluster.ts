@@ -11,7 +11,7 @@
  */
 import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
-import { runBenchmark } from "./runBenchmark.js"
+import { isMain, runBenchmark } from "./runBenchmark.js"
 import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
 import { type Instance, ownersCount, sessionOwnedBy, startCluster, startCoordinator } from "../test/integration/clusterHarness.js"
 import { eventually } from "../test/eventually.js"
@@ -121,10 +121,13 @@ const failover = Effect.gen(function* () {
   return { ...summary, runs: kills }
 })
 
-const program = Effect.gen(function* () {
+/** The section bench/run.ts runs too: the results, also written to bench/cluster.json. */
+export const clusterBench = Effect.gen(function* () {
   const calls = yield* clusterCalls
   const failoverResults = yield* failover
-  writeFileSync(new URL("./cluster.json", import.meta.url), JSON.stringify({ calls, failover: failoverResults }, null, 2))
+  const results = { calls, failover: failoverResults }
+  writeFileSync(new URL("./cluster.json", import.meta.url), JSON.stringify(results, null, 2))
+  return results
 }).pipe(Effect.scoped)
 
-void runBenchmark(program)
+if (isMain(import.meta.url)) void runBenchmark(clusterBench)

@@ -1,76 +1,67 @@
 /**
- * `npm run bench`: the forward path (POST /messages -> hbf-lcm simulator) at fixed
- * concurrency against the real gateway on loopback, and the ingest path (signed hbf-lcm
- * webhooks -> hbf-bot simulator), each on the in-memory store and on Redis; then Redis
- * memory per session for 100,000 livechats (BENCH_SESSIONS to change). Needs Redis at
- * REDIS_URL or 127.0.0.1:6379. Prints tables and writes bench/results.json.
+ * `npm run bench`: every benchmark of issue 9, one after the other, with a table each and
+ * a summary against the goals; everything is written to bench/results.json.
+ *
+ * 1. http: the forward path (POST /messages -> provider) side by side with a plain node:http
+ *    baseline doing the same I/O, and the ingest path (signed webhooks -> hbf-bot) at its
+ *    highest rate and at a steady 500/s (bench/http/paths.ts);
+ * 2. memory: heap per open session in an instance, and Redis bytes per session;
+ * 3. cisco: 10,000 CCP chats polled by one instance (bench/cisco.ts);
+ * 4. cluster: RPC round trip and failover time (bench/cluster.ts).
+ *
+ * BENCH_SECTIONS (comma-separated, e.g. "http,memory") runs a subset. Needs Redis at REDIS_URL
+ * or 127.0.0.1:6379. Run with node's --expose-gc (the npm script does) for exact heap figures.
  */
-import { Effect, Fiber, Logger, LogLevel, Ref, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Ref, Stream } from "effect"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import { writeFileSync } from "node:fs"
+import { ciscoPolling } from "./cisco.js"
+import { clusterBench } from "./cluster.js"
+import { httpPaths } from "./http/paths.js"
 import { runBenchmark } from "./runBenchmark.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
+import { CoreLive } from "../src/layers/App.js"
+import { makeSandbox } from "../src/sandbox/environment.js"
+import { AppConfig } from "../src/services/AppConfig.js"
+import { Gateway } from "../src/services/Gateway.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
-import { startGateway, type StoreKind } from "../test/e2e/harness.js"
 import { deleteKeys, testRedisUrl, testStoreLayer } from "../test/integration/redis.js"
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
+const sections = new Set((process.env["BENCH_SECTIONS"] ?? "http,memory,cisco,cluster").split(",").map((s) => s.trim()))
 
-const load = async (total: number, concurrency: number, one: (i: number) => Promise<void>) => {
-  const latencies: Array<number> = []
-  let next = 0
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++
-        const t = performance.now()
-        await one(i)
-        latencies.push(performance.now() - t)
-      }
-    })
-  )
-  const seconds = (performance.now() - started) / 1000
-  latencies.sort((a, b) => a - b)
-  return { perSecond: Math.round(total / seconds), p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }
-}
-
-/** The forward and ingest paths through the real HTTP gateway on one store. */
-const httpPaths = (store: StoreKind) =>
+/**
+ * Heap per open session in an instance on the in-memory store (where the instance holds the
+ * sessions themselves): SESSIONS livechats opened through the Gateway, heap after minus
+ * before (after a full GC), per session.
+ */
+const heapPerSession = (sessions: number) =>
   Effect.gen(function* () {
-    const gw = yield* startGateway({ store })
-    const subscribers = 50
-    const sessions: Array<string> = []
-    for (let s = 0; s < subscribers; s++) {
-      const created = yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: `bench-${s}` })
-      sessions.push(created.body.sessionId)
+    const gc = (globalThis as { gc?: () => void }).gc
+    const heapUsed = () => {
+      gc?.()
+      return process.memoryUsage().heapUsed
     }
-    const token = yield* gw.token()
-    const forward = yield* Effect.promise(() =>
-      load(4000, 32, async (i) => {
-        const response = await fetch(`${gw.url}/messages`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ tenantId: "demo-helvia", subHandle: `bench-${i % subscribers}`, messageId: `m-${i}`, text: "hello" })
-        })
-        if (response.status !== 202) throw new Error(`forward answered ${response.status}`)
-        await response.arrayBuffer()
-      })
+    const sandbox = yield* makeSandbox({})
+    const context = yield* Layer.build(CoreLive.pipe(Layer.provide(Layer.succeed(AppConfig, sandbox.config))))
+    const gateway = Context.get(context, Gateway)
+    yield* gateway.create({ tenantId: "demo-helvia", subHandle: "warm-up" })
+    const before = heapUsed()
+    yield* Effect.forEach(
+      Array.from({ length: sessions }, (_, i) => i),
+      (i) =>
+        gateway.create({
+          tenantId: "demo-helvia",
+          subHandle: `heap-${i}`,
+          channel: "webchat",
+          user: { name: `User ${i}`, email: `user${i}@example.com`, locale: "en" },
+          metadata: { plan: "gold", orderId: `A-${i}` }
+        }),
+      { concurrency: 32, discard: true }
     )
-    const started = performance.now()
-    const ingest = yield* Effect.promise(() =>
-      load(2000, 32, async (i) => {
-        const result = await Effect.runPromise(
-          gw.lcm.say(sessions[i % subscribers]!, `agent ${i}`).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
-        )
-        if (result.status !== 200) throw new Error(`webhook answered ${result.status}`)
-      })
-    )
-    yield* gw.bot.waitFor((es) => es.filter((e) => e.type === "agent.message").length >= 2000, "60 seconds")
-    const deliveredPerSecond = Math.round(2000 / ((performance.now() - started) / 1000))
-    return { forward, ingest: { ...ingest, deliveredPerSecond } }
+    const after = heapUsed()
+    return { sessions, store: "memory", exactGc: gc !== undefined, heapBytesPerSession: Math.round((after - before) / sessions) }
   }).pipe(Effect.scoped)
 
 /**
@@ -161,33 +152,90 @@ const oneLivechat = (store: SessionStoreService, i: number) =>
   })
 
 const program = Effect.gen(function* () {
-  const memory = yield* httpPaths("memory")
-  const redis = yield* httpPaths("redis")
-  const sessions = Number(process.env["BENCH_SESSIONS"] ?? 100_000)
-  const redisMemory = yield* redisMemoryPerSession(sessions)
-  const row = (r: { perSecond: number; p50: number; p99: number }) => ({
-    "req/s": r.perSecond,
-    "p50 ms": r.p50.toFixed(1),
-    "p99 ms": r.p99.toFixed(1)
-  })
-  console.table({
-    "forward POST /messages (memory)": row(memory.forward),
-    "forward POST /messages (redis)": row(redis.forward),
-    "ingest webhook (memory)": { ...row(memory.ingest), "delivered/s": memory.ingest.deliveredPerSecond },
-    "ingest webhook (redis)": { ...row(redis.ingest), "delivered/s": redis.ingest.deliveredPerSecond }
-  })
-  console.table({
-    [`redis, ${sessions} livechats`]: {
-      "bytes/session": redisMemory.bytesPerSession,
-      "store commits/s": redisMemory.commitsPerSecond
+  const results: Record<string, unknown> = {}
+  const save = () => writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2))
+  const goals: Record<string, { goal: string; measured: string; met: boolean }> = {}
+
+  if (sections.has("http")) {
+    const http = yield* httpPaths({
+      sessions: 1000,
+      concurrency: 32,
+      rounds: 2,
+      warmupMs: 2000,
+      durationMs: 8000,
+      ingestEvents: 10_000,
+      ingestRate: 500,
+      ingestRateSeconds: 10,
+      gatewayNodeArgs: []
+    })
+    results["http"] = http
+    const forwardRows: Record<string, object> = {}
+    http.forward.baseline.forEach((baseline, round) => {
+      const gateway = http.forward.gateway[round]!
+      for (const [name, r] of [["baseline (node:http)", baseline], ["gateway", gateway]] as const) {
+        forwardRows[`round ${round + 1}: ${name}`] = {
+          "req/s": r.perSecond,
+          "p50 ms": r.p50Ms,
+          "p99 ms": r.p99Ms,
+          "server CPU µs/req": r.serverCpuUsPerRequest,
+          "server cores": r.serverCores
+        }
+      }
+    })
+    console.log(`\nForward path: POST /messages -> provider, ${http.concurrency} in flight, ${http.sessions} sessions, Redis`)
+    console.table(forwardRows)
+    const sum = (rs: ReadonlyArray<{ perSecond: number }>) => rs.reduce((n, r) => n + r.perSecond, 0)
+    const ratio = sum(http.forward.gateway) / sum(http.forward.baseline)
+    goals["forward throughput vs node:http baseline"] = { goal: ">= 0.5x", measured: `${ratio.toFixed(2)}x`, met: ratio >= 0.5 }
+    if (http.ingestMax !== undefined && http.ingestSteady !== undefined) {
+      console.log("\nIngest path: signed hbf-lcm webhooks -> hbf-bot, Redis")
+      console.table({
+        [`highest rate (${http.concurrency} in flight)`]: http.ingestMax,
+        [`steady ${http.ingestSteady.perSecond}/s`]: http.ingestSteady
+      })
+      goals["ingest events/s (one instance, 2 cores, Redis)"] = {
+        goal: ">= 2000",
+        measured: String(http.ingestMax.deliveredPerSecond),
+        met: http.ingestMax.deliveredPerSecond >= 2000
+      }
+      goals["ingest p99 delivery at 500 events/s"] = {
+        goal: "< 50 ms",
+        measured: `${http.ingestSteady.deliveryP99Ms} ms`,
+        met: http.ingestSteady.deliveryP99Ms < 50
+      }
     }
-  })
-  const results = {
-    forward: { requests: 4000, concurrency: 32, memory: memory.forward, redis: redis.forward },
-    ingestWebhooks: { events: 2000, concurrency: 32, memory: memory.ingest, redis: redis.ingest },
-    redisMemory
+    save()
   }
-  writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2))
+
+  if (sections.has("memory")) {
+    const heap = yield* heapPerSession(Number(process.env["BENCH_HEAP_SESSIONS"] ?? 10_000))
+    const sessions = Number(process.env["BENCH_SESSIONS"] ?? 100_000)
+    const redisMemory = yield* redisMemoryPerSession(sessions)
+    results["memory"] = { heap, redis: redisMemory }
+    console.log("\nMemory per session")
+    console.table({
+      [`instance heap, ${heap.sessions} open sessions (memory store)`]: { bytes: heap.heapBytesPerSession },
+      [`Redis, ${sessions} livechats`]: { bytes: redisMemory.bytesPerSession, "store commits/s": redisMemory.commitsPerSecond }
+    })
+    save()
+  }
+
+  if (sections.has("cisco")) {
+    const cisco = yield* ciscoPolling
+    results["cisco"] = cisco
+    goals["CCP polling p99 delay, 10,000 chats"] = { goal: "< 5.5 s", measured: `${cisco.delayP99Ms} ms`, met: cisco.delayP99Ms < 5500 }
+    save()
+  }
+
+  if (sections.has("cluster")) {
+    results["cluster"] = yield* clusterBench
+    save()
+  }
+
+  console.log("\nGoals")
+  console.table(goals)
+  results["goals"] = goals
+  save()
 })
 
 void runBenchmark(program)

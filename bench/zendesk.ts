@@ -10,13 +10,13 @@ import { writeFileSync } from "node:fs"
 import { demoZendesk } from "../src/sandbox/demoTenants.js"
 import { startGateway, type StoreKind } from "../test/e2e/harness.js"
 import { agentMessageWebhook } from "../test/e2e/zendeskWebhooks.js"
+import { percentile } from "./measure.js"
 import { runBenchmark } from "./runBenchmark.js"
 
 const WEBHOOKS = 2000
 const CONCURRENCY = 32
 const SESSIONS = 50
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
 const webhook = (conversationId: string, i: number) => {
   const messageId = i.toString(16).padStart(24, "0")

@@ -1,0 +1,271 @@
+/**
+ * The forward and ingest paths through a gateway process on Redis, as deployed (its own
+ * process, `npm start`'s flags), with the load from this process.
+ *
+ * Forward: POST /messages at fixed concurrency, side by side with `baseline.ts` (plain
+ * node:http doing the same I/O) in the same run, alternating rounds. Ingest: signed hbf-lcm
+ * webhooks -> hbf-bot, at the highest rate the gateway takes and at a fixed 500/s, timed
+ * from posting the webhook to the event's arrival at hbf-bot.
+ */
+import { Effect, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHmac, randomUUID } from "node:crypto"
+import { Redis } from "ioredis"
+import { demoHelviaSecret } from "../../src/sandbox/demoTenants.js"
+import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
+import { signToken } from "../../src/sandbox/token.js"
+import { environmentOf, spawnGateway } from "../../test/integration/gatewayProcess.js"
+import { deleteKeys, testRedisUrl, uniquePrefix } from "../../test/integration/redis.js"
+import { cpuSeconds, percentile, rssMiB } from "../measure.js"
+import { closedLoop, type LoadResult, openLoop } from "./load.js"
+import { startStubs } from "./stubs.js"
+
+export interface PathOptions {
+  readonly sessions: number
+  readonly concurrency: number
+  readonly rounds: number
+  readonly warmupMs: number
+  readonly durationMs: number
+  readonly ingestEvents: number
+  readonly ingestRate: number
+  readonly ingestRateSeconds: number
+  /** Which paths to measure (both by default). */
+  readonly only?: "forward" | "ingest"
+  /** Node flags for the gateway process (a profiler, say). */
+  readonly gatewayNodeArgs: ReadonlyArray<string>
+}
+
+const startBaseline = (port: number, prefix: string, providerUrl: string) =>
+  Effect.acquireRelease(
+    Effect.async<ChildProcess, Error>((resume) => {
+      const child = spawn(process.execPath, ["--import", "tsx", new URL("./baseline.ts", import.meta.url).pathname], {
+        env: { ...process.env, PORT: String(port), REDIS_URL: testRedisUrl, BASELINE_PREFIX: prefix, PROVIDER_URL: providerUrl },
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      child.stdout!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("baseline ready")) resume(Effect.succeed(child))
+      })
+      child.once("exit", (code) => resume(Effect.fail(new Error(`the baseline exited (${code})`))))
+    }),
+    (child) => Effect.sync(() => child.kill("SIGKILL"))
+  )
+
+const helviaWebhook = (sessionId: string, subHandle: string, i: number) => {
+  const body = JSON.stringify({
+    id: `bench-${randomUUID()}`,
+    type: "MESSAGE",
+    platformSessionId: sessionId,
+    platformUserId: subHandle,
+    occurredAt: new Date().toISOString(),
+    agent: { id: "agent-1", fullName: "Bench Agent" },
+    message: { text: `agent message ${i}` }
+  })
+  const signature = `sha256=${createHmac("sha256", demoHelviaSecret).update(body).digest("hex")}`
+  return { path: "/events/helvia-livechat", headers: { "content-type": "application/json", "x-helvia-signature": signature }, body }
+}
+
+export const httpPaths = (options: PathOptions) =>
+  Effect.gen(function* () {
+    const stubs = yield* Effect.acquireRelease(Effect.promise(startStubs), (s) => Effect.sync(s.close))
+    // hbf-core (tenants, fetched once and cached) stays the simulator; the measured calls go to the stubs.
+    const sandbox = yield* makeSandbox({
+      configure: (config) => ({
+        ...config,
+        hbfLcm: { ...config.hbfLcm, url: stubs.providerUrl },
+        hbfBot: { url: stubs.receiverUrl },
+        eventPublisherUrl: stubs.receiverUrl
+      })
+    })
+    const prefix = uniquePrefix("bench")
+    yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
+    const gatewayPort = yield* freePort
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
+    const gateway = yield* spawnGateway(
+      {
+        ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }),
+        PORT: String(gatewayPort),
+        LCG_PUBLIC_URL: gatewayUrl,
+        LOG_LEVEL: "error"
+      },
+      options.gatewayNodeArgs
+    )
+    const baselinePort = yield* freePort
+    const baselineUrl = `http://127.0.0.1:${baselinePort}`
+    const baseline = yield* startBaseline(baselinePort, `${prefix}:baseline`, stubs.providerUrl)
+    const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
+
+    // The sessions, opened through the gateway; the baseline gets the same records to read.
+    const sessions: Array<{ sessionId: string; subHandle: string }> = []
+    const rssBefore = rssMiB(gateway.pid)
+    yield* Effect.promise(() =>
+      closedLoopCreate(gatewayUrl, token, options.sessions, (s) => sessions.push(s))
+    )
+    const rssAfterSessions = rssMiB(gateway.pid)
+    const redis = new Redis(testRedisUrl)
+    yield* Effect.addFinalizer(() => Effect.sync(() => redis.disconnect()))
+    yield* Effect.promise(() =>
+      redis.mset(
+        sessions.flatMap((s) => [
+          `${prefix}:baseline:subscriber:${s.subHandle}`,
+          JSON.stringify({ sessionId: s.sessionId, subHandle: s.subHandle, organizationId: "demo-org", status: "active" })
+        ])
+      )
+    )
+
+    const messageRequest = (i: number) => {
+      const { subHandle } = sessions[i % sessions.length]!
+      return {
+        path: "/messages",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ tenantId: "demo-helvia", subHandle, messageId: `m-${randomUUID()}`, text: "hello, I need help with my order" })
+      }
+    }
+    const forward = { gateway: [] as Array<LoadResult>, baseline: [] as Array<LoadResult> }
+    for (let round = 0; options.only !== "ingest" && round < options.rounds; round++) {
+      for (const [name, url, pid] of [
+        ["baseline", baselineUrl, baseline.pid!],
+        ["gateway", gatewayUrl, gateway.pid]
+      ] as const) {
+        forward[name].push(
+          yield* Effect.promise(() =>
+            closedLoop({
+              url,
+              serverPid: pid,
+              concurrency: options.concurrency,
+              warmupMs: options.warmupMs,
+              durationMs: options.durationMs,
+              expectStatus: 202,
+              request: messageRequest
+            })
+          )
+        )
+      }
+    }
+
+    // Ingest at the highest rate: webhooks at fixed concurrency, then until hbf-bot has every event.
+    const webhook = (i: number) => {
+      const { sessionId, subHandle } = sessions[i % sessions.length]!
+      return helviaWebhook(sessionId, subHandle, i)
+    }
+    if (options.only === "forward") {
+      yield* gateway.kill("SIGTERM")
+      return { forward }
+    }
+    const ingestMax = yield* Effect.promise(async () => {
+      const before = stubs.delivered.size
+      const cpuBefore = cpuSeconds(gateway.pid)
+      const started = performance.now()
+      const sentAt: Array<number> = []
+      let next = 0
+      const { Pool } = await import("undici")
+      const pool = new Pool(gatewayUrl, { connections: options.concurrency })
+      await Promise.all(
+        Array.from({ length: options.concurrency }, async () => {
+          while (next < options.ingestEvents) {
+            const i = next++
+            const { body, headers, path } = webhook(i)
+            sentAt[i] = performance.now()
+            const response = await pool.request({ method: "POST", path, headers, body })
+            const text = await response.body.text()
+            if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}: ${text}`)
+          }
+        })
+      )
+      const answeredSeconds = (performance.now() - started) / 1000
+      await pool.close()
+      await until(() => stubs.delivered.size - before >= options.ingestEvents, 120_000)
+      const seconds = (performance.now() - started) / 1000
+      const cpu = cpuSeconds(gateway.pid) - cpuBefore
+      return {
+        events: options.ingestEvents,
+        webhooksPerSecond: Math.round(options.ingestEvents / answeredSeconds),
+        deliveredPerSecond: Math.round(options.ingestEvents / seconds),
+        gatewayCpuUsPerEvent: Math.round((cpu * 1e6) / options.ingestEvents),
+        gatewayCores: Math.round((cpu / seconds) * 100) / 100,
+        ...latencies(stubs.delivered, sentAt, "agent message ")
+      }
+    })
+
+    // Ingest at a steady rate: the end-to-end latency a user would notice.
+    const ingestSteady = yield* Effect.promise(async () => {
+      const offset = options.ingestEvents
+      const total = options.ingestRate * options.ingestRateSeconds
+      const before = stubs.delivered.size
+      const run = await openLoop({
+        url: gatewayUrl,
+        perSecond: options.ingestRate,
+        durationMs: options.ingestRateSeconds * 1000,
+        expectStatus: 200,
+        request: (i) => webhook(offset + i)
+      })
+      await until(() => stubs.delivered.size - before >= total, 60_000)
+      const sentAt: Array<number> = []
+      run.startedAt.forEach((at, i) => (sentAt[offset + i] = at))
+      const answered = [...run.answeredMs].sort((a, b) => a - b)
+      return {
+        perSecond: options.ingestRate,
+        events: total,
+        webhookAnswerP99Ms: Math.round(percentile(answered, 0.99) * 10) / 10,
+        ...latencies(stubs.delivered, sentAt, "agent message ")
+      }
+    })
+
+    // A graceful stop, so that a profile (if asked for) is written.
+    yield* gateway.kill("SIGTERM")
+    return {
+      sessions: options.sessions,
+      concurrency: options.concurrency,
+      forward,
+      ingestMax,
+      ingestSteady,
+      gatewayHeapMiBPerThousandSessions: Math.round(((rssAfterSessions - rssBefore) / options.sessions) * 1000 * 100) / 100
+    }
+  }).pipe(Effect.scoped)
+
+/** Delivery latency per event: hbf-bot's arrival time minus when its webhook was posted. */
+const latencies = (delivered: ReadonlyMap<string, { text: string | undefined; at: number }>, sentAt: ReadonlyArray<number>, textPrefix: string) => {
+  const delays: Array<number> = []
+  for (const { at, text } of delivered.values()) {
+    if (text === undefined || !text.startsWith(textPrefix)) continue
+    const sent = sentAt[Number(text.slice(textPrefix.length))]
+    if (sent !== undefined) delays.push(at - sent)
+  }
+  delays.sort((a, b) => a - b)
+  return {
+    deliveryP50Ms: Math.round(percentile(delays, 0.5) * 10) / 10,
+    deliveryP99Ms: Math.round(percentile(delays, 0.99) * 10) / 10,
+    deliveryMaxMs: Math.round((delays.at(-1) ?? 0) * 10) / 10
+  }
+}
+
+const until = async (done: () => boolean, timeoutMs: number) => {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error("timed out waiting for deliveries")
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+const closedLoopCreate = async (
+  url: string,
+  token: string,
+  count: number,
+  created: (session: { sessionId: string; subHandle: string }) => void
+) => {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const subHandle = `bench-${next++}`
+        const response = await fetch(`${url}/requests`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ tenantId: "demo-helvia", subHandle, user: { name: subHandle } })
+        })
+        const body = (await response.json()) as { sessionId: string }
+        if (response.status !== 201) throw new Error(`create ${subHandle}: ${response.status} ${JSON.stringify(body)}`)
+        created({ sessionId: body.sessionId, subHandle })
+      }
+    })
+  )
+}
