@@ -3,7 +3,6 @@
  * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the state follows it
  * (Redis with REDIS_URL, memory without).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
 import { HttpLive } from "../http/server.js"
@@ -25,12 +24,13 @@ import { HbfLcmHttp } from "./HbfLcmHttp.js"
 import { MemoryStoreLive } from "./MemoryStore.js"
 import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
+import { OutboundHttpLive } from "./outbound.js"
 import { SweeperLive } from "./Sweeper.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { ClusterGaugesLive, PrometheusMetricsLive } from "./PrometheusMetrics.js"
 
 export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(OutboundHttpLive)
 )
 
 /**

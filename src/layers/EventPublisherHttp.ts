@@ -12,8 +12,7 @@ export const EventPublisherHttp = Layer.effect(
     const config = yield* AppConfig
     const client = yield* outboundClient({
       baseUrl: config.eventPublisherUrl,
-      bearer: config.hbfCore.token,
-      timeout: config.httpTimeout
+      bearer: config.hbfCore.token
     })
     return EventPublisher.of({
       triggerFlow: (flowId, event) =>

@@ -11,7 +11,7 @@ export const HbfBotHttp = Layer.effect(
   HbfBot,
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const client = yield* outboundClient({ baseUrl: config.hbfBot.url, timeout: config.httpTimeout })
+    const client = yield* outboundClient({ baseUrl: config.hbfBot.url })
     const secret = Option.fromNullable(config.hbfBot.signingSecret)
     return HbfBot.of({
       deliver: (event) => {

@@ -23,7 +23,6 @@ export const HbfCoreHttp = Layer.effect(
     const client = yield* outboundClient({
       baseUrl: config.hbfCore.url,
       bearer: config.hbfCore.token,
-      timeout: config.httpTimeout,
       retry: defaultRetryPolicy
     })
     const getJson = (path: string) =>

@@ -21,7 +21,6 @@ export const HbfLcmHttp = Layer.effect(
     const client = yield* outboundClient({
       baseUrl: config.hbfLcm.url,
       bearer: config.hbfLcm.token,
-      timeout: config.httpTimeout,
       retry: defaultRetryPolicy
     })
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>

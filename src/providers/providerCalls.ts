@@ -10,6 +10,7 @@ import { Duration, Effect, Either, Option } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
 import { recordProviderCall } from "../layers/metrics.js"
+import { isTimeout } from "../layers/outbound.js"
 import { ProviderError } from "../services/errors.js"
 
 export interface CallGate {
@@ -50,21 +51,23 @@ export interface Exchanged {
   readonly body: string
 }
 
-/** Sends `request` to `provider` within `timeout` (counted in the provider call metrics); only no answer at all fails, with `unreachable`'s error. */
+/**
+ * Sends `request` to `provider` (counted in the provider call metrics; the timeout is
+ * OutboundHttpLive's); only no answer at all fails, with `unreachable`'s error.
+ */
 export const exchange =
-  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, timeout: Duration.DurationInput, unreachable: (reason: string) => E) =>
+  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, unreachable: (reason: string) => E) =>
   (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Exchanged, E> =>
     http.execute(request).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
       Effect.scoped,
-      Effect.timeout(timeout),
       Effect.either,
       Effect.timed,
       Effect.flatMap(([elapsed, result]) =>
         Effect.as(recordProviderCall(provider, Either.isRight(result) ? result.right.response.status : undefined, elapsed), result)
       ),
       Effect.flatten,
-      Effect.mapError((e) => unreachable(e._tag === "TimeoutException" ? "timed out" : `is unreachable: ${e.message}`))
+      Effect.mapError((e) => unreachable(isTimeout(e) ? "timed out" : `is unreachable: ${e.message}`))
     )
 
 /** The tenant's livechat config narrowed to `provider`; a config of another provider is the call's ProviderError. */

@@ -1,15 +1,15 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Redacted } from "effect"
+import { Duration, Effect, Exit, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 import { HbfCoreHttp } from "../../src/layers/HbfCoreHttp.js"
+import { OutboundHttpLive } from "../../src/layers/outbound.js"
 import { demoOrganization, demoTenants } from "../../src/sandbox/demoTenants.js"
 import { makeSandbox } from "../../src/sandbox/environment.js"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 
 const coreWith = (config: AppConfigValues) =>
-  HbfCoreHttp.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(Layer.succeed(AppConfig, config)))
+  HbfCoreHttp.pipe(Layer.provide(OutboundHttpLive), Layer.provide(Layer.succeed(AppConfig, config)))
 
 describe("HbfCore over HTTP", () => {
   it.live("a burst of look-ups for one tenant makes one call, and the result is cached", () =>
@@ -76,6 +76,28 @@ describe("HbfCore over HTTP", () => {
       expect(tenant.id).toBe("t")
       expect(calls).toBe(2)
       expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("an hbf-core that never answers times out after HTTP_TIMEOUT, each attempt, and says so", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox()
+      let attempts = 0
+      // Takes the request and never answers it.
+      const silent = createServer(() => void attempts++)
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void silent.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => (silent.closeAllConnections(), silent.close()))
+      )
+      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`
+      const startedAt = Date.now()
+      const result = yield* Effect.flatMap(HbfCore, (c) => Effect.exit(c.tenant("demo-helvia"))).pipe(
+        Effect.provide(coreWith({ ...sandbox.config, httpTimeout: Duration.millis(300), hbfCore: { ...sandbox.config.hbfCore, url } }))
+      )
+      expect(Exit.isFailure(result) && JSON.stringify(result.cause)).toContain("timed out")
+      // The first attempt and three retries, each given up after 300 ms.
+      expect(attempts).toBe(4)
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4 * 300)
     }).pipe(Effect.scoped)
   )
 })

@@ -14,7 +14,6 @@ import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Re
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
 import { type CallGate, exchange, makeCallGates } from "../providerCalls.js"
-import { AppConfig } from "../../services/AppConfig.js"
 import { partitionOf } from "../../services/Outbox.js"
 import { ErrorBody, TokenGrant } from "./schemas.js"
 
@@ -110,7 +109,6 @@ export const GenesysApiLive = Layer.effect(
   GenesysApi,
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
-    const { httpTimeout } = yield* AppConfig
     const tokens = new Map<string, TokenState>()
     const tokenStateOf = (credentials: GenesysCredentials): TokenState => {
       let state = tokens.get(credentials.id)
@@ -123,7 +121,7 @@ export const GenesysApiLive = Layer.effect(
     const gateOf = makeCallGates(genesysApiLimits.maxInFlight)
 
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, "genesys-livechat", httpTimeout, (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
+      exchange(http, "genesys-livechat", (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
 
     const grant = (credentials: GenesysCredentials) =>
       Effect.gen(function* () {

@@ -13,7 +13,6 @@ import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Sch
 import type { ZendeskConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
 import { exchange, makeCallGates } from "../providerCalls.js"
-import { AppConfig } from "../../services/AppConfig.js"
 import {
   type Conversation,
   ConversationList,
@@ -95,10 +94,9 @@ export const ZendeskApiLive = Layer.effect(
   ZendeskApi,
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
-    const { httpTimeout } = yield* AppConfig
     const gateOf = makeCallGates(zendeskApiLimits.maxInFlight)
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, "zendesk", httpTimeout, (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
+      exchange(http, "zendesk", (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
 
     const call = <A, I>(
       config: ZendeskConfig,
