@@ -72,6 +72,11 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
       .addError(E.ProviderError)
+      .addError(E.MessageInFlight)
+      .annotate(
+        OpenApi.Description,
+        "Forwards a user message; a retry with the same messageId is answered like the first. 503 MessageInFlight: the first attempt is still running, retry."
+      )
   )
   .add(
     HttpApiEndpoint.post("userTyping", "/typing")

@@ -3,7 +3,7 @@
  * is a compare-and-set: on a conflict the change is recomputed from the fresh record.
  */
 import { randomUUID } from "node:crypto"
-import { Clock, Effect, Either, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option } from "effect"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import type {
   Availability,
@@ -20,6 +20,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import {
   InvalidSignature,
   InvalidTransition,
+  MessageInFlight,
   LivechatNotConfigured,
   LivechatUnavailable,
   ProviderError,
@@ -35,10 +36,14 @@ import { HbfCore } from "../services/HbfCore.js"
 import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { countIngested } from "./metrics.js"
-import { type SessionChange, SessionStore } from "../services/SessionStore.js"
+import { type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
 const MAX_CAS_ATTEMPTS = 16
+
+/** How long a retried message waits for the earlier attempt's outcome before answering MessageInFlight, and how often it looks. */
+const IN_FLIGHT_WAIT = Duration.seconds(10)
+const IN_FLIGHT_POLL = Duration.millis(100)
 
 const conflictError = (sessionId: string) =>
   new StoreUnavailable({ message: `session ${sessionId} kept changing under concurrent writes; try again` })
@@ -151,6 +156,27 @@ export const makeGateway = Effect.gen(function* () {
       return { provider, context: { session, config: livechat } }
     })
 
+  /**
+   * Reserves the message for forwarding; while an earlier request with the same id is
+   * forwarding it, waits (up to IN_FLIGHT_WAIT) for that outcome: forwarded, or released
+   * after a failure, in which case this request forwards it.
+   */
+  const reserveOrAwait = (sessionId: string, messageId: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+      const attempt: Effect.Effect<MessageReservation, StoreUnavailable> = Effect.flatMap(
+        store.reserveMessage(sessionId, messageId),
+        (reservation) =>
+          reservation._tag !== "InFlight"
+            ? Effect.succeed(reservation)
+            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                now - startedAt >= Duration.toMillis(IN_FLIGHT_WAIT)
+                  ? Effect.succeed(reservation)
+                  : Effect.zipRight(Effect.sleep(IN_FLIGHT_POLL), attempt)
+              )
+      )
+      return attempt
+    })
+
   /** A failure on the way to the provider (hbf-core, a tenant without config) is the provider call's failure. */
   const asProviderError =
     (session: SessionRecord) =>
@@ -198,7 +224,7 @@ export const makeGateway = Effect.gen(function* () {
         yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
         return { accepted: 0, unknown: 1 }
       }
-      const { accepted, unknown } = yield* ingestInto(found.value.sessionId, events)
+      const { accepted, unknown } = yield* ingestInto(found.value.sessionId, events, undefined, found.value)
       return { accepted, unknown }
     })
 
@@ -209,7 +235,9 @@ export const makeGateway = Effect.gen(function* () {
   const ingestInto = (
     sessionId: string,
     events: ReadonlyArray<ProviderEvent>,
-    providerState?: Readonly<Record<string, unknown>>
+    providerState?: Readonly<Record<string, unknown>>,
+    /** The record as the caller just read it (a webhook's routing read), so the change need not read it again. */
+    known?: SessionRecord
   ): Effect.Effect<IngestResult & { readonly open: boolean }, StoreUnavailable> =>
     Effect.gen(function* () {
       const withState = (session: SessionRecord): SessionRecord =>
@@ -247,7 +275,8 @@ export const makeGateway = Effect.gen(function* () {
           open = isOpen(current.status)
           // Dropped events are remembered too, so a redelivery is not reconsidered later.
           return { change: { ...withEvents(session, withState(current), applied), seen: fresh.map((e) => e.id) }, result: applied }
-        })
+        }),
+        known
       ).pipe(
         Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>))),
         Effect.annotateLogs({ sessionId })
@@ -403,11 +432,16 @@ export const makeGateway = Effect.gen(function* () {
     forwardMessage: (message) =>
       Effect.gen(function* () {
         const session = yield* openSessionOf(message.subHandle, message.tenantId)
-        const reservation = yield* store.reserveMessage(session.sessionId, message.messageId)
+        const reservation = yield* reserveOrAwait(session.sessionId, message.messageId)
         const accepted = { messageId: message.messageId, sessionId: session.sessionId }
         if (reservation._tag === "Forwarded") return { ...accepted, ...reservation.result }
-        // The same message is being forwarded right now by an earlier attempt.
-        if (reservation._tag === "InFlight") return accepted
+        // Never a 202 for a message not (yet) sent: the earlier attempt may still fail, or its instance have died.
+        if (reservation._tag === "InFlight") {
+          return yield* new MessageInFlight({
+            messageId: message.messageId,
+            message: `message ${message.messageId} is still being forwarded by an earlier request; retry`
+          })
+        }
         if (!isOpen(session.status)) {
           yield* store.releaseMessage(session.sessionId, message.messageId)
           return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
@@ -515,7 +549,10 @@ export const makeGateway = Effect.gen(function* () {
     ingestWebhook: (alias, webhook) =>
       Effect.gen(function* () {
         const provider = yield* registry.get(alias)
-        const batches = yield* provider.webhook.parse(webhook.body)
+        const hooks = provider.webhook
+        // No body is genuine where the provider sends none: refused like a bad signature, before anything is read.
+        if (hooks === undefined) return yield* new InvalidSignature({ message: `${alias} takes no webhooks; its events are polled` })
+        const batches = yield* hooks.parse(webhook.body)
         const verified = new Set<string>()
         let accepted = 0
         let unknown = 0
@@ -533,11 +570,11 @@ export const makeGateway = Effect.gen(function* () {
             continue
           }
           if (!verified.has(session.value.tenantId)) {
-            yield* verifyFor(provider, session.value.tenantId, webhook)
+            yield* verifyFor(provider, hooks, session.value.tenantId, webhook)
             verified.add(session.value.tenantId)
           }
-          const events = provider.webhook.forSession !== undefined ? yield* provider.webhook.forSession(session.value, batch) : batch.events
-          const result = yield* ingestInto(session.value.sessionId, events)
+          const events = hooks.forSession !== undefined ? yield* hooks.forSession(session.value, batch) : batch.events
+          const result = yield* ingestInto(session.value.sessionId, events, undefined, session.value)
           accepted += result.accepted
           unknown += result.unknown
         }
@@ -594,7 +631,12 @@ export const makeGateway = Effect.gen(function* () {
         )
   }
 
-  function verifyFor(provider: LivechatProvider, tenantId: string, webhook: Parameters<GatewayService["ingestWebhook"]>[1]) {
+  function verifyFor(
+    provider: LivechatProvider,
+    hooks: NonNullable<LivechatProvider["webhook"]>,
+    tenantId: string,
+    webhook: Parameters<GatewayService["ingestWebhook"]>[1]
+  ) {
     return Effect.gen(function* () {
       const tenant = yield* core.tenant(tenantId).pipe(
         Effect.catchTag("TenantNotFound", () =>
@@ -604,7 +646,7 @@ export const makeGateway = Effect.gen(function* () {
       if (Either.isLeft(tenant.livechat) || tenant.livechat.right.provider !== provider.alias) {
         return yield* new InvalidSignature({ message: `tenant ${tenantId} has no ${provider.alias} configuration to verify with` })
       }
-      yield* provider.webhook.verify(tenant.livechat.right, webhook)
+      yield* hooks.verify(tenant.livechat.right, webhook)
     })
   }
 

@@ -21,6 +21,7 @@ import type {
   LivechatUnavailable,
   MalformedWebhook,
   ProviderError,
+  MessageInFlight,
   SessionEnded,
   SessionNotFound,
   SessionOpenElsewhere,
@@ -66,7 +67,7 @@ export interface GatewayService {
   readonly terminate: (tenantId: string, subHandle: string) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
   readonly forwardMessage: (
     message: ForwardMessage
-  ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
+  ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | MessageInFlight | StoreUnavailable>
   /** Tells the agent that the user is typing, where the provider can. */
   readonly userTyping: (
     typing: UserTyping

@@ -35,6 +35,12 @@ export class SessionEnded extends Schema.TaggedError<SessionEnded>()("SessionEnd
   sessionId: Schema.String
 }) {}
 
+/** An earlier request with the same messageId is still being forwarded: its outcome is not known yet, so retry. */
+export class MessageInFlight extends Schema.TaggedError<MessageInFlight>()("MessageInFlight", {
+  message: Schema.String,
+  messageId: Schema.String
+}) {}
+
 export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
   message: Schema.String,
   status: SessionStatus

@@ -147,6 +147,23 @@ describe.each(stores)("%s store", (store) => {
         expect(gw.lcm.messages(sessionId)).toHaveLength(1)
       }).pipe(Effect.scoped)
     )
+
+    it.live("a retry while the first attempt is still forwarding waits for it: when that attempt fails, the retry sends the message (never a 202 for a message not sent)", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        const body = { tenantId: "demo-helvia", subHandle: "alice", messageId: "m-slow", text: "are you there?" }
+        // hbf-lcm fails the first attempt's call and its three retries (about 0.7 s of backoff).
+        gw.lcm.failNext(4, 503)
+        const first = yield* Effect.fork(gw.call("POST", "/messages", body))
+        yield* Effect.sleep("150 millis")
+        const retry = yield* gw.call("POST", "/messages", body)
+        const firstAnswer = yield* first.await.pipe(Effect.flatten)
+        expect(firstAnswer.status).toBe(502)
+        expect(retry.status).toBe(202)
+        expect(gw.lcm.messages(sessionId).map((m) => m.messageId)).toContain("m-slow")
+      }).pipe(Effect.scoped)
+    )
   })
 
   describe("delivery to hbf-bot", () => {
