@@ -19,6 +19,9 @@ import { backoff } from "./outbound.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
+/** How long a delivered entry's ack keeps being retried through a store outage. */
+const ACK_PATIENCE = Duration.seconds(60)
+
 export const makeDeliveryWorker = Effect.gen(function* () {
   const config = yield* AppConfig
   const outbox = yield* Outbox
@@ -95,8 +98,22 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const deliver = (entry: OutboxEntry, mayDeliver: Effect.Effect<void>) =>
     Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event, mayDeliver), { discard: true })
 
+  /**
+   * The ack of an entry that was delivered. It is retried through a store outage, for up to
+   * ACK_PATIENCE, and is not interrupted by a hand-over: an entry delivered and left pending
+   * would be delivered again by the partition's next run. Past that it gives up, and the
+   * entry may reach hbf-bot twice (its id lets hbf-bot tell).
+   */
   const ackDelivered = (entry: OutboxEntry) =>
-    untilStored("outbox ack", outbox.ack(entry)).pipe(
+    outbox.ack(entry).pipe(
+      Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { reason: e.message })),
+      Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))), Schedule.upTo(ACK_PATIENCE))),
+      Effect.catchAll((e) =>
+        Effect.as(
+          Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
+          "acked" as const
+        )
+      ),
       Effect.tap(() => Effect.logDebug("event delivered", { sessionId: entry.event.sessionId, seq: entry.event.seq }))
     )
 
@@ -126,8 +143,8 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             lanes.delete(sessionId)
             return Effect.void
           }
-          return deliver(head, mayDeliver).pipe(
-            Effect.zipRight(ackDelivered(head)),
+          // Interruptible while delivering; once delivered, the ack runs to its end.
+          return Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(deliver(head, mayDeliver)), ackDelivered(head))).pipe(
             Effect.flatMap((acked) => {
               lane.shift()
               held.delete(head.id)

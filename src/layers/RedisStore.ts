@@ -394,15 +394,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       ack: (entry) =>
         Effect.map(
           redisCall("ack", () =>
-            redis.lcgAck(
-              2,
-              keys.outbox(entry.partition),
-              keys.partitionLease(entry.partition),
-              GROUP,
-              entry.id,
-              options.consumer,
-              options.fenced ? "1" : "0"
-            )
+            redis.lcgAck(2, keys.outbox(entry.partition), keys.partitionLease(entry.partition), GROUP, entry.id, options.consumer)
           ),
           (reply): AckResult => (reply === -1 ? "not-owner" : "acked")
         ),

@@ -151,16 +151,16 @@ return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'ST
 
 /**
  * Ack = forget: XACK and XDEL together, so the stream only holds undelivered entries.
- * Fenced only against another holder: with the lease lapsed and nobody holding it (Redis
- * was away), nobody else is working the partition, and refusing would redeliver an entry
- * that was delivered. KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer,
- * 4 fence. Returns 1, or -1 when another instance holds the partition.
+ * Never refused: the entry was delivered, and leaving it pending would only have the
+ * partition's next owner deliver it again. Returns 1, or -1 when another instance holds
+ * the partition now (its lanes stop: that instance works the rest).
+ * KEYS: 1 stream, 2 partition lease. ARGV: 1 group, 2 id, 3 consumer.
  */
 export const ackEntry = `
-local holder = redis.call('GET', KEYS[2])
-if ARGV[4] == '1' and holder and holder ~= ARGV[3] then return -1 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[3] then return -1 end
 return 1
 `
 

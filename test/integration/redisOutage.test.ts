@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
+import { createServer } from "node:http"
 import { startGateway } from "../e2e/harness.js"
 import { startRedisServer } from "./redisServer.js"
 
@@ -77,6 +78,52 @@ describe("Redis outage", () => {
         expect(new Set(events.map((e) => e.id)).size).toBe(events.length)
       }
       expect((yield* gw.call("GET", "/health/ready")).status).toBe(200)
+    }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live("an event hbf-bot took just as Redis went away is acked once Redis is back, not delivered again (down past the leases and the hand-over grace)", () =>
+    Effect.gen(function* () {
+      const redis = yield* startRedisServer
+      // hbf-bot, answering 200 to everything; the event "held" it answers only once Redis is down.
+      const received: Array<{ readonly id: string; readonly text?: string }> = []
+      const bot = createServer((req, res) => {
+        const chunks: Array<Buffer> = []
+        req.on("data", (chunk: Buffer) => chunks.push(chunk))
+        req.on("end", () => {
+          const event = JSON.parse(Buffer.concat(chunks).toString()) as { id: string; data: { text?: string } }
+          const first = !received.some((r) => r.id === event.id)
+          received.push({ id: event.id, ...(event.data.text !== undefined ? { text: event.data.text } : {}) })
+          const answer = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ received: event.id }))
+          if (event.data.text === "held" && first) void Effect.runPromise(redis.stop).then(answer)
+          else answer()
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void bot.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => (bot.closeAllConnections(), bot.close()))
+      )
+      const botUrl = `http://127.0.0.1:${(bot.address() as { port: number }).port}`
+      const gw = yield* startGateway({ store: "redis", redisUrl: redis.url, configure: (c) => ({ ...c, hbfBot: { url: botUrl } }) })
+      const created = yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "held-ack" })
+      const sessionId: string = created.body.sessionId
+      expect((yield* gw.lcm.join(sessionId)).status).toBe(200)
+      expect((yield* gw.lcm.say(sessionId, "held")).status).toBe(200)
+
+      // Delivered, then Redis stops before the ack; it stays away well past the partition leases (3 s) and the hand-over grace (5 s).
+      while (!received.some((r) => r.text === "held")) yield* Effect.sleep(Duration.millis(20))
+      yield* Effect.sleep(Duration.seconds(9))
+      yield* redis.start
+      let after = yield* gw.lcm.say(sessionId, "after")
+      while (after.status !== 200) {
+        yield* Effect.sleep(Duration.millis(200))
+        after = yield* gw.lcm.resend(after.eventId)
+      }
+      while (!received.some((r) => r.text === "after")) yield* Effect.sleep(Duration.millis(50))
+      // Time for the partition to be worked afresh, and for a redelivery to show.
+      yield* Effect.sleep(Duration.seconds(6))
+      expect(received.filter((r) => r.text === "held")).toHaveLength(1)
+      expect(new Set(received.map((r) => r.id)).size).toBe(received.length)
     }).pipe(Effect.scoped),
     60_000
   )
