@@ -75,7 +75,8 @@ export interface LivechatProvider {
   readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
   /** What the provider knows about agents right now; absent = the provider cannot tell. */
   readonly availability?: (config: LivechatConfig) => Effect.Effect<ProviderAvailability, ProviderError>
-  readonly webhook: {
+  /** How the provider pushes events to /events/:alias; absent = it pushes nothing (CCP is polled), and every POST there is refused. */
+  readonly webhook?: {
     /** Decodes a body into per-conversation events. Nothing is applied before `verify` passes. */
     readonly parse: (body: Uint8Array) => Effect.Effect<ReadonlyArray<WebhookBatch>, MalformedWebhook>
     /** Checks the webhook's signature or shared secret with the tenant's config. */

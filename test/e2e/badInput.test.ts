@@ -79,6 +79,13 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect((yield* gw.call("HEAD", "/events/nope")).status).toBe(404)
       expect((yield* gw.call("HEAD", "/events/helvia-livechat")).status).toBe(200)
 
+      // CCP pushes nothing (it is polled): no body posted for it can be genuine.
+      for (const body of ["{not json", "{}", JSON.stringify({ chatId: "1", events: [] })]) {
+        const ccp = yield* gw.call("POST", "/events/cisco-livechat", body)
+        expect(ccp.status).toBe(401)
+        expect(ccp.body).toMatchObject({ error: "InvalidSignature", message: "cisco-livechat takes no webhooks; its events are polled" })
+      }
+
       const malformedHook = yield* gw.call("POST", "/events/helvia-livechat", { id: "1" })
       expect(malformedHook.status).toBe(400)
       expect(malformedHook.body.message).toContain("platformSessionId")

@@ -75,7 +75,8 @@ describe("direct routes", () => {
         ["a webhook for an unknown alias", { path: "/events/nope", headers: signed("{}"), body: "{}" }],
         ["a webhook with a bad signature", { path: "/events/helvia-livechat", headers: { ...signed("{}"), "x-helvia-signature": "sha256=00" }, body: "{}" }],
         ["a malformed webhook", { path: "/events/helvia-livechat", headers: signed("{\"id\":\"1\"}"), body: "{\"id\":\"1\"}" }],
-        ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }]
+        ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }],
+        ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }]
       ]
       for (const [what, ask] of asks) {
         const fromApi = yield* Effect.promise(() => answerOf(api, ask))

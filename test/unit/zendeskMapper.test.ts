@@ -138,7 +138,7 @@ describe("the Sunshine provider's webhook side", () => {
     Effect.gen(function* () {
       const zendesk = yield* provider
       const other = { ...conversation, id: "other-conversation" }
-      const batches = yield* zendesk.webhook.parse(
+      const batches = yield* zendesk.webhook!.parse(
         body([
           event("e1", "conversation:message", { conversation, message: agentMessage("m1") }),
           event("e2", "conversation:typing", { conversation: other, activity: { type: "typing:start", author: { type: "business" } } }),
@@ -149,7 +149,7 @@ describe("the Sunshine provider's webhook side", () => {
         [conversation.id, ["zendesk:message:m1:joined", "zendesk:message:m1", "zendesk:message:m2:joined", "zendesk:message:m2"]],
         ["other-conversation", ["zendesk:event:e2:joined", "zendesk:event:e2"]]
       ])
-      const malformed = yield* Effect.either(zendesk.webhook.parse(new TextEncoder().encode(JSON.stringify({ events: "nope" }))))
+      const malformed = yield* Effect.either(zendesk.webhook!.parse(new TextEncoder().encode(JSON.stringify({ events: "nope" }))))
       expect(Either.isLeft(malformed) && malformed.left._tag).toBe("MalformedWebhook")
     })
   )
@@ -158,7 +158,7 @@ describe("the Sunshine provider's webhook side", () => {
     Effect.gen(function* () {
       const zendesk = yield* provider
       const verify = (key: string | undefined) =>
-        Effect.either(zendesk.webhook.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() }))
+        Effect.either(zendesk.webhook!.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() }))
       expect(Either.isRight(yield* verify("hook-secret"))).toBe(true)
       expect(Either.isLeft(yield* verify("hook-secreT"))).toBe(true)
       expect(Either.isLeft(yield* verify("hook-secret-and-more"))).toBe(true)
@@ -174,7 +174,7 @@ describe("the Sunshine provider's webhook side", () => {
         ...mapMessage({ ...agentMessage("old"), received: "2026-11-26T09:59:59.999Z" }),
         ...mapMessage(agentMessage("new"))
       ]
-      const kept = yield* zendesk.webhook.forSession!(session, { conversationId: "c1", events })
+      const kept = yield* zendesk.webhook!.forSession!(session, { conversationId: "c1", events })
       expect(kept.map((e) => e.id)).toEqual(["zendesk:message:new:joined", "zendesk:message:new"])
     })
   )

@@ -9,7 +9,7 @@ import { Effect, Option, Schema } from "effect"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
 import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { InvalidSignature, ProviderError } from "../../services/errors.js"
+import { ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { askForPoll } from "../sessionPoller.js"
@@ -120,12 +120,8 @@ export const makeCiscoProvider = Effect.gen(function* () {
         const left = yield* Effect.either(api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void)))
         yield* api.close(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
         if (left._tag === "Left") return yield* Effect.fail(left.left)
-      }).pipe(Effect.mapError(providerError)),
-    webhook: {
-      // CCP has no webhooks: everything is polled.
-      parse: () => Effect.succeed([]),
-      verify: () => Effect.fail(new InvalidSignature({ message: "cisco-livechat takes no webhooks; its events are polled" }))
-    }
+      }).pipe(Effect.mapError(providerError))
+    // No webhook: CCP pushes nothing, everything is polled.
   }
   return provider
 })
