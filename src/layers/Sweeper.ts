@@ -4,7 +4,7 @@
  * sweep reads the partition's open sessions anyway: their tally by provider and state is
  * the instance's open-sessions gauge.
  */
-import { Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Gateway } from "../services/Gateway.js"
@@ -22,6 +22,9 @@ export const SweeperLive = Layer.scopedDiscard(
         Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, tallyOpen(open))), recordOpenSessions(tallies.values()))),
         Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),
+        // Each partition at its own phase of the interval: all of them at once read every open
+        // session in one go, a stall that showed as a p99 of 200 ms in webhook answers.
+        Effect.delay(Duration.times(config.sweepInterval, partition / config.partitions)),
         Effect.raceFirst(handOver),
         // The partition moved: its sessions are counted by its new owner.
         Effect.ensuring(Effect.zipRight(Effect.sync(() => tallies.delete(partition)), recordOpenSessions(tallies.values())))
