@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "./outbound.js"
+import { outboundClient, sent } from "./outbound.js"
 
 export const EventPublisherHttp = Layer.effect(
   EventPublisher,
@@ -16,18 +16,17 @@ export const EventPublisherHttp = Layer.effect(
     })
     return EventPublisher.of({
       triggerFlow: (flowId, event) =>
-        client
-          .execute(
-            HttpClientRequest.post("/connectors/flows:trigger").pipe(
-              HttpClientRequest.bodyUnsafeJson({
-                tenantId: event.tenantId,
-                flowId,
-                subHandle: event.subHandle,
-                event: { type: event.type, sessionId: event.sessionId, data: event.data }
-              })
-            )
+        sent(
+          client,
+          HttpClientRequest.post("/connectors/flows:trigger").pipe(
+            HttpClientRequest.bodyUnsafeJson({
+              tenantId: event.tenantId,
+              flowId,
+              subHandle: event.subHandle,
+              event: { type: event.type, sessionId: event.sessionId, data: event.data }
+            })
           )
-          .pipe(Effect.scoped, Effect.asVoid, Effect.mapError(deliveryFailure("event-publisher")))
+        ).pipe(Effect.mapError(deliveryFailure("event-publisher")))
     })
   })
 )

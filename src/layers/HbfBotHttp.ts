@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfBot } from "../services/HbfBot.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "./outbound.js"
+import { outboundClient, sent } from "./outbound.js"
 
 export const HbfBotHttp = Layer.effect(
   HbfBot,
@@ -22,14 +22,10 @@ export const HbfBotHttp = Layer.effect(
             "x-lcg-signature": `sha256=${createHmac("sha256", Redacted.value(s)).update(body).digest("hex")}`
           })
         })
-        return client
-          .execute(
-            HttpClientRequest.post("/livechat-events").pipe(
-              HttpClientRequest.setHeaders(signed),
-              HttpClientRequest.bodyText(body, "application/json")
-            )
-          )
-          .pipe(Effect.scoped, Effect.asVoid, Effect.mapError(deliveryFailure("hbf-bot")))
+        return sent(
+          client,
+          HttpClientRequest.post("/livechat-events").pipe(HttpClientRequest.setHeaders(signed), HttpClientRequest.bodyText(body, "application/json"))
+        ).pipe(Effect.mapError(deliveryFailure("hbf-bot")))
       }
     })
   })

@@ -3,7 +3,7 @@ import { HttpClientRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
-import { defaultRetryPolicy, describeOutbound, type OutboundError, outboundClient, statusOf } from "./outbound.js"
+import { defaultRetryPolicy, describeOutbound, type OutboundError, outboundClient, sent, statusOf } from "./outbound.js"
 
 const failure = (what: string) => (error: OutboundError): HbfLcmFailure => {
   const status = statusOf(error)
@@ -23,8 +23,7 @@ export const HbfLcmHttp = Layer.effect(
       bearer: config.hbfLcm.token,
       retry: defaultRetryPolicy
     })
-    const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      client.execute(request).pipe(Effect.scoped, Effect.asVoid, Effect.mapError(failure(what)))
+    const send = (request: HttpClientRequest.HttpClientRequest, what: string) => sent(client, request).pipe(Effect.mapError(failure(what)))
 
     return HbfLcm.of({
       createRequest: (r) =>

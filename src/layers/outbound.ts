@@ -95,12 +95,23 @@ export const outboundClient = (options: OutboundOptions) =>
     }
     const base = client.pipe(
       HttpClient.mapRequest((request) => request.pipe(HttpClientRequest.prependUrl(options.baseUrl), HttpClientRequest.setHeaders(headers))),
-      HttpClient.filterStatusOk
+      HttpClient.filterStatusOk,
+      // A refusal's body is read too, for the reason given in `sent`.
+      HttpClient.transformResponse(Effect.tapError((error) => (error._tag === "ResponseError" ? Effect.ignore(error.response.arrayBuffer) : Effect.void)))
     )
     return options.retry === undefined
       ? base
       : HttpClient.retryTransient(base, { mode: "errors-only", schedule: backoff(options.retry, retryAfterOfError) })
   })
+
+/**
+ * Sends `request` for its status alone, reading the answer's body to its end. An unread body
+ * keeps its connection busy until the response object is garbage-collected, when the
+ * platform client aborts it: thousands of aborts at once after a major GC stalled the event
+ * loop for 100-400 ms (and every call opened a fresh connection meanwhile).
+ */
+export const sent = <E>(client: HttpClient.HttpClient.With<E>, request: HttpClientRequest.HttpClientRequest) =>
+  client.execute(request).pipe(Effect.flatMap((response) => Effect.ignore(response.arrayBuffer)), Effect.scoped)
 
 /** A one-line description of an outbound failure, safe to log (no headers, no bodies). */
 export const describeOutbound = (error: OutboundError): string => {
