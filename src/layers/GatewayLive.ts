@@ -48,6 +48,8 @@ const IN_FLIGHT_POLL = Duration.millis(100)
 const conflictError = (sessionId: string) =>
   new StoreUnavailable({ message: `session ${sessionId} kept changing under concurrent writes; try again` })
 
+const noneSeen: ReadonlySet<string> = new Set()
+
 const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export const makeGateway = Effect.gen(function* () {
@@ -253,7 +255,9 @@ export const makeGateway = Effect.gen(function* () {
           // a provider that carries successive sessions in one conversation (Sunshine) can still
           // deliver an event routed here too early to the session it belongs to.
           if (!open) return { result: [] as ReadonlyArray<ProviderEvent> }
-          const seen = yield* store.seen(events.map((e) => e.id))
+          // A lone event is committed without asking first: the commit itself refuses it as a
+          // duplicate when it was seen. A batch asks, so that its fresh events still apply.
+          const seen = events.length === 1 && providerState === undefined ? noneSeen : yield* store.seen(events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
             return providerState === undefined
