@@ -5,7 +5,7 @@
  * handed out and never acked is reclaimed by the next consumer of its partition.
  * Key layout: docs/redis-keys.md.
  */
-import { Chunk, Clock, Context, Duration, Effect, Layer, Option, Queue, type Redacted, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Layer, Option, Queue, type Redacted, Schedule, Schema, Stream } from "effect"
 import type { Redis, Result } from "ioredis"
 import { LivechatEvent, SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -136,6 +136,13 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     // One sliding slot per partition: an append wakes its consumer, and a wake-up that
     // arrives while the consumer is reading is kept for its next wait, so none is missed.
     const wakeups = yield* Effect.forEach(Array.from({ length: options.partitions }), () => Queue.sliding<void>(1))
+    // And every IDLE_RECHECK each consumer looks anyway (a wake-up lost with the subscriber's
+    // connection costs at most that): one ticker, not a timer raced against every wait.
+    yield* Effect.forkScoped(
+      Effect.forEach(wakeups, (queue) => Queue.offer(queue, undefined), { discard: true }).pipe(
+        Effect.repeat(Schedule.spaced(IDLE_RECHECK))
+      )
+    )
     const onMessage = (channel: string, message: string) => {
       if (channel !== keys.outboxAppended) return
       const queue = wakeups[Number(message)]
@@ -355,6 +362,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             // First whatever is pending in the group (handed out before, never acked, by
             // anyone), in id order; then new entries as they are appended.
             let claimCursor: string | undefined = "0-0"
+            let drained = false
             const fence = options.fenced ? "1" : "0"
             const lease = keys.partitionLease(partition)
             // Not the lease holder (any more): nothing to read; the coordinator hands the partition over.
@@ -375,17 +383,20 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
                 if (entries.length > 0) return yield* toEntries(partition, entries)
                 return yield* nextBatch
               }
+              if (drained) {
+                yield* Queue.take(wakeup)
+                drained = false
+              }
               const read = yield* redisCall("read", () =>
                 redis.lcgRead(2, stream, lease, GROUP, options.consumer, READ_BATCH, fence)
               )
               if (read === -1) return yield* Effect.zipRight(notOwner, nextBatch)
               const fresh = read?.[0]?.[1] ?? []
-              if (fresh.length > 0) {
-                const entries = yield* toEntries(partition, fresh)
-                if (Chunk.isNonEmpty(entries)) return entries
-                return yield* nextBatch
-              }
-              yield* Effect.raceFirst(Queue.take(wakeup), Effect.sleep(IDLE_RECHECK))
+              // Fewer than a batch: the stream is read to its end, so the next read waits for a
+              // wake-up first rather than finding nothing (one read per append, not two).
+              drained = fresh.length < READ_BATCH
+              const entries = yield* toEntries(partition, fresh)
+              if (Chunk.isNonEmpty(entries)) return entries
               return yield* nextBatch
             })
             return Stream.repeatEffectChunk(nextBatch)
