@@ -11,7 +11,7 @@
  */
 import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Duration, Effect, Exit, Layer, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
+import { Cause, Context, Duration, Effect, Exit, FiberRef, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../layers/metrics.js"
@@ -224,7 +224,12 @@ export const DirectRoutesLive = Layer.effect(
           Effect.tap(({ status }) =>
             Effect.zipRight(
               recordHttpRequest(routeOf.template, "POST", status, Duration.millis(performance.now() - started)),
-              Effect.annotateLogs(Effect.log("Sent HTTP response"), { "http.method": "POST", "http.url": url, "http.status": status })
+              // The access line, as the HttpApi server's logger writes it; its annotations are built only when it is written.
+              Effect.whenFiberRef(
+                Effect.annotateLogs(Effect.log("Sent HTTP response"), { "http.method": "POST", "http.url": url, "http.status": status }),
+                FiberRef.currentMinimumLogLevel,
+                (minimum) => LogLevel.greaterThanEqual(LogLevel.Info, minimum)
+              )
             )
           ),
           Effect.withSpan("http.server POST", {

@@ -95,8 +95,16 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     )
   }
 
+  /** Whether `target` has anything to do with `event`: event-publisher only for the tenant's flows (a failed look-up is retried as a delivery). */
+  const hasWork = (target: DeliveryTarget, event: LivechatEvent) =>
+    target === "hbf-bot" ? Effect.succeed(true) : Effect.map(Effect.either(flowOf(event)), (flow) => flow._tag === "Left" || flow.right !== undefined)
+
   const deliver = (entry: OutboxEntry, mayDeliver: Effect.Effect<void>) =>
-    Effect.forEach(entry.targets ?? allTargets, (target) => deliverTo(target, entry.event, mayDeliver), { discard: true })
+    Effect.forEach(
+      entry.targets ?? allTargets,
+      (target) => Effect.flatMap(hasWork(target, entry.event), (work) => (work ? deliverTo(target, entry.event, mayDeliver) : Effect.void)),
+      { discard: true }
+    )
 
   /**
    * The ack of an entry that was delivered. It is retried through a store outage, for up to
