@@ -1,10 +1,9 @@
 /** hbf-event-publisher over HTTP (CONTRACTS.md section 7). */
-import { HttpClientRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient, sent } from "./outbound.js"
+import { outboundClient } from "./outbound.js"
 
 export const EventPublisherHttp = Layer.effect(
   EventPublisher,
@@ -16,17 +15,18 @@ export const EventPublisherHttp = Layer.effect(
     })
     return EventPublisher.of({
       triggerFlow: (flowId, event) =>
-        sent(
-          client,
-          HttpClientRequest.post("/connectors/flows:trigger").pipe(
-            HttpClientRequest.bodyUnsafeJson({
+        client
+          .send({
+            method: "POST",
+            path: "/connectors/flows:trigger",
+            json: {
               tenantId: event.tenantId,
               flowId,
               subHandle: event.subHandle,
               event: { type: event.type, sessionId: event.sessionId, data: event.data }
-            })
-          )
-        ).pipe(Effect.mapError(deliveryFailure("event-publisher")))
+            }
+          })
+          .pipe(Effect.asVoid, Effect.mapError(deliveryFailure("event-publisher")))
     })
   })
 )

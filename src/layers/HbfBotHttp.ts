@@ -1,11 +1,10 @@
 /** hbf-bot over HTTP: one event per call, signed when HBF_BOT_SIGNING_SECRET is set. */
-import { HttpClientRequest } from "@effect/platform"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { createHmac } from "node:crypto"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfBot } from "../services/HbfBot.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient, sent } from "./outbound.js"
+import { outboundClient } from "./outbound.js"
 
 export const HbfBotHttp = Layer.effect(
   HbfBot,
@@ -22,10 +21,9 @@ export const HbfBotHttp = Layer.effect(
             "x-lcg-signature": `sha256=${createHmac("sha256", Redacted.value(s)).update(body).digest("hex")}`
           })
         })
-        return sent(
-          client,
-          HttpClientRequest.post("/livechat-events").pipe(HttpClientRequest.setHeaders(signed), HttpClientRequest.bodyText(body, "application/json"))
-        ).pipe(Effect.mapError(deliveryFailure("hbf-bot")))
+        return client
+          .send({ method: "POST", path: "/livechat-events", text: body, headers: signed })
+          .pipe(Effect.asVoid, Effect.mapError(deliveryFailure("hbf-bot")))
       }
     })
   })

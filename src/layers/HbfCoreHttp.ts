@@ -2,19 +2,20 @@
  * hbf-core over HTTP. Tenants and organizations are cached for HBF_CORE_CACHE_SECONDS with
  * single-flight (a burst for one tenant makes one call); failures are never cached.
  */
-import { HttpClientResponse } from "@effect/platform"
 import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
 import { decodeTenant, Organization } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
-import { defaultRetryPolicy, describeOutbound, isResponseStatus, type OutboundError, outboundClient } from "./outbound.js"
+import { defaultRetryPolicy, type OutboundError, outboundClient } from "./outbound.js"
+
+const decodeJson = Schema.decodeUnknown(Schema.parseJson(Schema.Unknown))
 
 const unavailable = (message: string) => new UpstreamUnavailable({ service: "hbf-core", message: `hbf-core ${message}` })
 
 /** A failed call or an unreadable body, in words safe to log. */
 const describe = (error: OutboundError | ParseResult.ParseError) =>
-  error._tag === "ParseError" ? `sent an unreadable body: ${error.message}` : describeOutbound(error)
+  error._tag === "ParseError" ? `sent an unreadable body: ${error.message}` : error.detail
 
 export const HbfCoreHttp = Layer.effect(
   HbfCore,
@@ -26,12 +27,12 @@ export const HbfCoreHttp = Layer.effect(
       retry: defaultRetryPolicy
     })
     const getJson = (path: string) =>
-      client.get(path).pipe(Effect.flatMap(HttpClientResponse.schemaBodyJson(Schema.Unknown)), Effect.scoped)
+      client.send({ method: "GET", path }).pipe(Effect.flatMap(({ body }) => decodeJson(body)))
 
     const fetchTenant = (tenantId: string) =>
       getJson(`/tenants/${encodeURIComponent(tenantId)}?includePlugins=true`).pipe(
         Effect.catchAll((error): Effect.Effect<never, TenantNotFound | UpstreamUnavailable> =>
-          error._tag !== "ParseError" && isResponseStatus(error, 404)
+          error._tag !== "ParseError" && error.status === 404
             ? Effect.fail(new TenantNotFound({ tenantId, message: `tenant ${tenantId} does not exist` }))
             : Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${describe(error)}`))
         ),

@@ -1,18 +1,14 @@
 /** hbf-lcm over HTTP (CONTRACTS.md section 5). Creates and messages are idempotent, so they are retried. */
-import { HttpClientRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
-import { defaultRetryPolicy, describeOutbound, type OutboundError, outboundClient, sent, statusOf } from "./outbound.js"
+import { defaultRetryPolicy, type OutboundError, outboundClient, type OutboundRequest } from "./outbound.js"
 
-const failure = (what: string) => (error: OutboundError): HbfLcmFailure => {
-  const status = statusOf(error)
-  return {
-    _tag: "HbfLcmFailure",
-    message: `hbf-lcm ${what}: ${describeOutbound(error)}`,
-    ...(status !== undefined ? { status } : {})
-  }
-}
+const failure = (what: string) => (error: OutboundError): HbfLcmFailure => ({
+  _tag: "HbfLcmFailure",
+  message: `hbf-lcm ${what}: ${error.detail}`,
+  ...(error.status !== undefined ? { status: error.status } : {})
+})
 
 export const HbfLcmHttp = Layer.effect(
   HbfLcm,
@@ -23,13 +19,15 @@ export const HbfLcmHttp = Layer.effect(
       bearer: config.hbfLcm.token,
       retry: defaultRetryPolicy
     })
-    const send = (request: HttpClientRequest.HttpClientRequest, what: string) => sent(client, request).pipe(Effect.mapError(failure(what)))
+    const send = (request: OutboundRequest, what: string) => client.send(request).pipe(Effect.asVoid, Effect.mapError(failure(what)))
 
     return HbfLcm.of({
       createRequest: (r) =>
         send(
-          HttpClientRequest.post("/livechat-requests").pipe(
-            HttpClientRequest.bodyUnsafeJson({
+          {
+            method: "POST",
+            path: "/livechat-requests",
+            json: {
               type: "external",
               status: "new",
               requestedDate: r.requestedDate,
@@ -46,29 +44,28 @@ export const HbfLcmHttp = Layer.effect(
               tenantName: r.tenantName,
               tenantImageUrl: r.tenantImageUrl,
               extras: { callbackUrl: r.callbackUrl, transcript: r.transcript, metadata: r.metadata }
-            })
-          ),
+            }
+          },
           "refused the livechat request"
         ),
       sendMessage: (m) =>
         send(
-          HttpClientRequest.post(`/organizations/${encodeURIComponent(m.organizationId)}/livechat-messages`).pipe(
-            HttpClientRequest.bodyUnsafeJson({
+          {
+            method: "POST",
+            path: `/organizations/${encodeURIComponent(m.organizationId)}/livechat-messages`,
+            json: {
               platformSessionId: m.platformSessionId,
               platformUserId: m.platformUserId,
               messageId: m.messageId,
               text: m.text,
               attachments: m.attachments,
               sentDate: m.sentDate
-            })
-          ),
+            }
+          },
           "refused the message"
         ),
       endRequest: (platformSessionId) =>
-        send(
-          HttpClientRequest.del(`/livechat-requests/${encodeURIComponent(platformSessionId)}`),
-          "refused to end the request"
-        )
+        send({ method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` }, "refused to end the request")
     })
   })
 )

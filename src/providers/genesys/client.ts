@@ -163,7 +163,7 @@ export const GenesysApiLive = Layer.effect(
     /** Holds the credential set back for the 429's Retry-After; false when that is too long to wait. */
     const holdBack = (gate: CallGate, credentials: GenesysCredentials, response: HttpClientResponse.HttpClientResponse) =>
       Effect.suspend(() => {
-        const wait = Option.getOrElse(retryAfterOf(response), () => genesysApiLimits.defaultRetryAfter)
+        const wait = Option.getOrElse(retryAfterOf(response.headers), () => genesysApiLimits.defaultRetryAfter)
         if (Duration.greaterThan(wait, genesysApiLimits.maxRetryAfter)) return Effect.succeed(false)
         gate.holdBack(wait)
         return Effect.as(

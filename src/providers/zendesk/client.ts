@@ -123,7 +123,7 @@ export const ZendeskApiLive = Layer.effect(
           const { body, response } = reply.right
           if (response.status === 429 && limited < zendeskApiLimits.rateLimitRetries) {
             const backoff = Duration.times(zendeskApiLimits.rateLimitBackoff, 2 ** limited * (yield* Random.nextRange(1, 1.5)))
-            const wait = Option.getOrElse(retryAfterOf(response), () => backoff)
+            const wait = Option.getOrElse(retryAfterOf(response.headers), () => backoff)
             if (Duration.lessThanOrEqualTo(wait, zendeskApiLimits.maxRetryAfter)) {
               gate.holdBack(wait)
               yield* Effect.logWarning("Sunshine rate limit: holding this app back", { appId: config.appId, waitMs: Duration.toMillis(wait) })
