@@ -11,9 +11,11 @@ import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac, randomUUID } from "node:crypto"
 import { Redis } from "ioredis"
+import { Pool } from "undici"
 import { demoHelviaSecret } from "../../src/sandbox/demoTenants.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
+import type { ClusterStatus } from "../../src/services/Coordinator.js"
 import { environmentOf, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../../test/integration/redis.js"
 import { cpuSeconds, percentile, rssMiB } from "../measure.js"
@@ -80,13 +82,9 @@ export const httpPaths = (options: PathOptions) =>
     yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
     const gatewayPort = yield* freePort
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
+    const gatewayEnv = { ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }), LOG_LEVEL: "error" }
     const gateway = yield* spawnGateway(
-      {
-        ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }),
-        PORT: String(gatewayPort),
-        LCG_PUBLIC_URL: gatewayUrl,
-        LOG_LEVEL: "error"
-      },
+      { ...gatewayEnv, PORT: String(gatewayPort), LCG_PUBLIC_URL: gatewayUrl, LCG_INSTANCE_ID: "bench-1" },
       options.gatewayNodeArgs
     )
     const baselinePort = yield* freePort
@@ -151,40 +149,44 @@ export const httpPaths = (options: PathOptions) =>
       yield* gateway.kill("SIGTERM")
       return { forward }
     }
-    const ingestMax = yield* Effect.promise(async () => {
-      const before = stubs.delivered.size
-      const cpuBefore = cpuSeconds(gateway.pid)
-      const started = performance.now()
-      const sentAt: Array<number> = []
-      let next = 0
-      const { Pool } = await import("undici")
-      const pool = new Pool(gatewayUrl, { connections: options.concurrency })
-      await Promise.all(
-        Array.from({ length: options.concurrency }, async () => {
-          while (next < options.ingestEvents) {
-            const i = next++
-            const { body, headers, path } = webhook(i)
-            sentAt[i] = performance.now()
-            const response = await pool.request({ method: "POST", path, headers, body })
-            const text = await response.body.text()
-            if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}: ${text}`)
-          }
-        })
-      )
-      const answeredSeconds = (performance.now() - started) / 1000
-      await pool.close()
-      await until(() => stubs.delivered.size - before >= options.ingestEvents, 120_000)
-      const seconds = (performance.now() - started) / 1000
-      const cpu = cpuSeconds(gateway.pid) - cpuBefore
-      return {
-        events: options.ingestEvents,
-        webhooksPerSecond: Math.round(options.ingestEvents / answeredSeconds),
-        deliveredPerSecond: Math.round(options.ingestEvents / seconds),
-        gatewayCpuUsPerEvent: Math.round((cpu * 1e6) / options.ingestEvents),
-        gatewayCores: Math.round((cpu / seconds) * 100) / 100,
-        ...latencies(stubs.delivered, sentAt, "agent message ")
-      }
-    })
+    /** Webhooks at fixed concurrency spread over `targets` (gateway processes), until hbf-bot has every event. */
+    const ingestAtFullRate = (targets: ReadonlyArray<{ readonly url: string; readonly pid: number }>, offset: number) =>
+      Effect.promise(async () => {
+        const before = stubs.delivered.size
+        const cpuBefore = targets.map(({ pid }) => cpuSeconds(pid))
+        const started = performance.now()
+        const sentAt: Array<number> = []
+        let next = 0
+        const pools = targets.map(({ url }) => new Pool(url, { connections: options.concurrency }))
+        await Promise.all(
+          Array.from({ length: options.concurrency }, async (_, worker) => {
+            const pool = pools[worker % pools.length]!
+            while (next < options.ingestEvents) {
+              const i = offset + next++
+              const { body, headers, path } = webhook(i)
+              sentAt[i] = performance.now()
+              const response = await pool.request({ method: "POST", path, headers, body })
+              const text = await response.body.text()
+              if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}: ${text}`)
+            }
+          })
+        )
+        const answeredSeconds = (performance.now() - started) / 1000
+        await Promise.all(pools.map((pool) => pool.close()))
+        await until(() => stubs.delivered.size - before >= options.ingestEvents, 120_000)
+        const seconds = (performance.now() - started) / 1000
+        const cpu = targets.reduce((sum, { pid }, i) => sum + cpuSeconds(pid) - cpuBefore[i]!, 0)
+        return {
+          processes: targets.length,
+          events: options.ingestEvents,
+          webhooksPerSecond: Math.round(options.ingestEvents / answeredSeconds),
+          deliveredPerSecond: Math.round(options.ingestEvents / seconds),
+          gatewayCpuUsPerEvent: Math.round((cpu * 1e6) / options.ingestEvents),
+          gatewayCores: Math.round((cpu / seconds) * 100) / 100,
+          ...latencies(stubs.delivered, sentAt, "agent message ")
+        }
+      })
+    const ingestMax = yield* ingestAtFullRate([{ url: gatewayUrl, pid: gateway.pid }], 0)
 
     // Ingest at a steady rate: the end-to-end latency a user would notice.
     const ingestSteady = yield* Effect.promise(async () => {
@@ -210,6 +212,33 @@ export const httpPaths = (options: PathOptions) =>
       }
     })
 
+    // The same on two gateway processes (one per core), members of one cluster on the same Redis.
+    const secondPort = yield* freePort
+    const second = yield* spawnGateway(
+      { ...gatewayEnv, PORT: String(secondPort), LCG_PUBLIC_URL: `http://127.0.0.1:${secondPort}`, LCG_INSTANCE_ID: "bench-2" },
+      options.gatewayNodeArgs
+    )
+    // Until the partitions are split between the two and each works its half.
+    const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
+    yield* Effect.promise(async () => {
+      const split = async () => {
+        const status = (await fetch(`${gatewayUrl}/admin/cluster`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json())) as ClusterStatus
+        return status.members.length === 2 && status.members.every((m) => m.report !== undefined && m.report.working.length === 32)
+      }
+      const deadline = performance.now() + 30_000
+      while (!(await split())) {
+        if (performance.now() > deadline) throw new Error("the two gateway processes did not split the partitions")
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    })
+    const ingestTwoProcesses = yield* ingestAtFullRate(
+      [
+        { url: gatewayUrl, pid: gateway.pid },
+        { url: `http://127.0.0.1:${secondPort}`, pid: second.pid }
+      ],
+      options.ingestEvents + options.ingestRate * options.ingestRateSeconds
+    )
+
     // A graceful stop, so that a profile (if asked for) is written.
     yield* gateway.kill("SIGTERM")
     return {
@@ -218,6 +247,7 @@ export const httpPaths = (options: PathOptions) =>
       forward,
       ingestMax,
       ingestSteady,
+      ingestTwoProcesses,
       gatewayHeapMiBPerThousandSessions: Math.round(((rssAfterSessions - rssBefore) / options.sessions) * 1000 * 100) / 100
     }
   }).pipe(Effect.scoped)
