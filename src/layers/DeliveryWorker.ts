@@ -91,7 +91,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
         })
       ),
       Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }),
-      Effect.withSpan("deliver", { attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
+      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
   }
 
