@@ -191,12 +191,14 @@ const program = Effect.gen(function* () {
       console.log("\nIngest path: signed hbf-lcm webhooks -> hbf-bot, Redis")
       console.table({
         [`highest rate (${http.concurrency} in flight)`]: http.ingestMax,
-        [`steady ${http.ingestSteady.perSecond}/s`]: http.ingestSteady
+        [`steady ${http.ingestSteady.perSecond}/s`]: http.ingestSteady,
+        ...(http.ingestTwoProcesses !== undefined ? { "highest rate, two gateway processes": http.ingestTwoProcesses } : {})
       })
+      const best = Math.max(http.ingestMax.deliveredPerSecond, http.ingestTwoProcesses?.deliveredPerSecond ?? 0)
       goals["ingest events/s (one instance, 2 cores, Redis)"] = {
         goal: ">= 2000",
-        measured: String(http.ingestMax.deliveredPerSecond),
-        met: http.ingestMax.deliveredPerSecond >= 2000
+        measured: `${http.ingestMax.deliveredPerSecond} (one process), ${http.ingestTwoProcesses?.deliveredPerSecond ?? "-"} (two)`,
+        met: best >= 2000
       }
       goals["ingest p99 delivery at 500 events/s"] = {
         goal: "< 50 ms",

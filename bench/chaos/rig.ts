@@ -11,6 +11,7 @@ import { signToken } from "../../src/sandbox/token.js"
 import { environmentOf, type GatewayProcess, sourceEntry, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { uniquePrefix } from "../../test/integration/redis.js"
 import { startRedisServer } from "../../test/integration/redisServer.js"
+import { readAnswer } from "../../test/e2e/harness.js"
 import { startBalancer } from "./balancer.js"
 
 export const instanceIds = ["a", "b", "c"] as const
@@ -83,14 +84,7 @@ export const startRig = Effect.gen(function* () {
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(20_000)
         })
-        const text = await response.text()
-        let json: any = undefined
-        try {
-          json = text === "" ? undefined : JSON.parse(text)
-        } catch {
-          json = text
-        }
-        return { status: response.status, headers: response.headers, body: json }
+        return await readAnswer(response)
       } catch (e) {
         return { status: 0, headers: new Headers(), body: String(e) as any }
       }

@@ -16,6 +16,18 @@ export interface GatewayOptions extends SandboxOptions {
   readonly redisUrl?: string
 }
 
+/** An answer's status, headers and body: parsed JSON, the text when it is not JSON, undefined when empty. */
+export const readAnswer = async (response: Response) => {
+  const text = await response.text()
+  let body: any = undefined
+  try {
+    body = text === "" ? undefined : JSON.parse(text)
+  } catch {
+    body = text
+  }
+  return { status: response.status, headers: response.headers, body }
+}
+
 export const startGateway = (options: GatewayOptions = {}) =>
   Effect.gen(function* () {
     const prefix = uniquePrefix("e2e")
@@ -50,14 +62,7 @@ export const startGateway = (options: GatewayOptions = {}) =>
           },
           ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {})
         })
-        const text = await response.text()
-        let json: any = undefined
-        try {
-          json = text === "" ? undefined : JSON.parse(text)
-        } catch {
-          json = text
-        }
-        return { status: response.status, headers: response.headers, body: json }
+        return readAnswer(response)
       })
     return { ...sandbox, url, token, call }
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
