@@ -19,8 +19,9 @@ import { backoff } from "./outbound.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
-/** How long a delivered entry's ack keeps being retried through a store outage. */
+/** How long a delivered entry's ack keeps being retried through a store outage, and how often. */
 const ACK_PATIENCE = Duration.seconds(60)
+const ackRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))), Schedule.upTo(ACK_PATIENCE))
 
 export const makeDeliveryWorker = Effect.gen(function* () {
   const config = yield* AppConfig
@@ -70,14 +71,28 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   /**
    * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a
    * fresh lease), so a process that was paused past its lease does not send on resuming.
+   * The first attempt runs bare: retries, their log annotations and the dead letter are set
+   * up only once it has failed (most deliveries never need them).
    */
-  const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) => {
-    let attempts = 0
+  const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) =>
+    Effect.zipRight(mayDeliver, send(target, event)).pipe(
+      Effect.catchAll((failure) => retryDelivery(target, event, mayDeliver, failure)),
+      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
+    )
+
+  /** After a first failed attempt: the retries (the first delay judged on that failure), then the dead letter. */
+  const retryDelivery = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>, firstFailure: DeliveryFailure) => {
+    let attempts = 1
+    let replayed = false
     return Effect.suspend(() => {
+      // The schedule sees the first failure as its first input, as if it had run that attempt.
+      if (!replayed) {
+        replayed = true
+        return Effect.fail(firstFailure)
+      }
       attempts++
-      return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), send(target, event)) : send(target, event)
+      return Effect.zipRight(countRetry(target, event.provider, event.type), Effect.zipRight(mayDeliver, send(target, event)))
     }).pipe(
-      (attempt) => Effect.zipRight(mayDeliver, attempt),
       Effect.retry(retrying),
       Effect.catchAll((failure) =>
         Effect.gen(function* () {
@@ -90,8 +105,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           yield* countDeadLettered(target, event.provider, event.type)
         })
       ),
-      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }),
-      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
+      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })
     )
   }
 
@@ -114,12 +128,19 @@ export const makeDeliveryWorker = Effect.gen(function* () {
    */
   const ackDelivered = (entry: OutboxEntry) =>
     outbox.ack(entry).pipe(
-      Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { reason: e.message })),
-      Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))), Schedule.upTo(ACK_PATIENCE))),
-      Effect.catchAll((e) =>
-        Effect.as(
-          Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
-          "acked" as const
+      Effect.catchAll((first) =>
+        Effect.zipRight(
+          Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: first.message }),
+          outbox.ack(entry).pipe(
+            Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })),
+            Effect.retry(ackRetries),
+            Effect.catchAll((e) =>
+              Effect.as(
+                Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
+                "acked" as const
+              )
+            )
+          )
         )
       ),
       Effect.tap(() => Effect.logDebug("event delivered", { sessionId: entry.event.sessionId, seq: entry.event.seq }))

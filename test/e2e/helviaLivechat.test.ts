@@ -183,6 +183,23 @@ describe.each(stores)("%s store", (store) => {
       }).pipe(Effect.scoped)
     )
 
+    it.live("an event hbf-bot keeps refusing with 503 is tried maxAttempts times, then dead-lettered, and later events go on", () =>
+      Effect.gen(function* () {
+        const gw = yield* startGateway({ store })
+        const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
+        gw.bot.failWhile((e) => e.type === "agent.joined", 503)
+        yield* gw.lcm.join(sessionId)
+        yield* gw.lcm.say(sessionId, "after")
+        yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.message"))
+        // The harness allows 4 attempts, 20 ms apart and doubling.
+        expect(gw.bot.attempts().filter((a) => a.status === 503)).toHaveLength(4)
+        const admin = yield* gw.token({ scope: "admin" })
+        const letters = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
+        expect(letters.body).toHaveLength(1)
+        expect(letters.body[0]).toMatchObject({ target: "hbf-bot", attempts: 4, reason: "hbf-bot answered 503", event: { type: "agent.joined", seq: 1 } })
+      }).pipe(Effect.scoped)
+    )
+
     it.live("a permanent refusal is dead-lettered at once, later events go on, and replay delivers it", () =>
       Effect.gen(function* () {
         const gw = yield* startGateway({ store })
