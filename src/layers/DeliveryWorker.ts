@@ -15,7 +15,7 @@ import { HbfCore } from "../services/HbfCore.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
-import { backoff } from "./outbound.js"
+import { backoff, retryAfterFailure } from "./outbound.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
@@ -71,29 +71,16 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   /**
    * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a
    * fresh lease), so a process that was paused past its lease does not send on resuming.
-   * The first attempt runs bare: retries, their log annotations and the dead letter are set
-   * up only once it has failed (most deliveries never need them).
+   * The retries and the dead letter are set up only once the first attempt has failed.
    */
-  const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) =>
-    Effect.zipRight(mayDeliver, send(target, event)).pipe(
-      Effect.catchAll((failure) => retryDelivery(target, event, mayDeliver, failure)),
-      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
-    )
-
-  /** After a first failed attempt: the retries (the first delay judged on that failure), then the dead letter. */
-  const retryDelivery = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>, firstFailure: DeliveryFailure) => {
-    let attempts = 1
-    let replayed = false
-    return Effect.suspend(() => {
-      // The schedule sees the first failure as its first input, as if it had run that attempt.
-      if (!replayed) {
-        replayed = true
-        return Effect.fail(firstFailure)
-      }
+  const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) => {
+    let attempts = 0
+    const attempt = Effect.suspend(() => {
       attempts++
-      return Effect.zipRight(countRetry(target, event.provider, event.type), Effect.zipRight(mayDeliver, send(target, event)))
-    }).pipe(
-      Effect.retry(retrying),
+      const sending = Effect.zipRight(mayDeliver, send(target, event))
+      return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), sending) : sending
+    })
+    return retryAfterFailure(attempt, retrying).pipe(
       Effect.catchAll((failure) =>
         Effect.gen(function* () {
           const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
@@ -103,9 +90,9 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
           )
           yield* countDeadLettered(target, event.provider, event.type)
-        })
+        }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
       ),
-      Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq })
+      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
   }
 
@@ -128,19 +115,12 @@ export const makeDeliveryWorker = Effect.gen(function* () {
    */
   const ackDelivered = (entry: OutboxEntry) =>
     outbox.ack(entry).pipe(
-      Effect.catchAll((first) =>
-        Effect.zipRight(
-          Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: first.message }),
-          outbox.ack(entry).pipe(
-            Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })),
-            Effect.retry(ackRetries),
-            Effect.catchAll((e) =>
-              Effect.as(
-                Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
-                "acked" as const
-              )
-            )
-          )
+      Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })),
+      (ack) => retryAfterFailure(ack, ackRetries),
+      Effect.catchAll((e) =>
+        Effect.as(
+          Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
+          "acked" as const
         )
       ),
       Effect.tap(() => Effect.logDebug("event delivered", { sessionId: entry.event.sessionId, seq: entry.event.seq }))

@@ -82,6 +82,24 @@ export const backoff = <E>(policy: RetryPolicy, retryAfter: (error: E) => Option
     })
   )
 
+/**
+ * `effect`, and after it fails, retried on `schedule` (whose first input is that failure).
+ * Nothing of the retry is built until the first attempt has failed: set up for every call,
+ * it cost more than the rest of a delivery's bookkeeping, and most calls never need it.
+ */
+export const retryAfterFailure = <A, E, R>(effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) =>
+  Effect.catchAll(effect, (first) => {
+    let replayed = false
+    return Effect.retry(
+      Effect.suspend(() => {
+        if (replayed) return effect
+        replayed = true
+        return Effect.fail(first)
+      }),
+      schedule
+    )
+  })
+
 /** No 2xx from an hbf-* service: its status (with Retry-After), a timeout, or no connection. */
 export class OutboundError extends Data.TaggedError("OutboundError")<{
   readonly reason: "status" | "timeout" | "transport"
@@ -171,6 +189,6 @@ export const outboundClient = (options: OutboundOptions) =>
         ? undefined
         : backoff(options.retry, (error: OutboundError) => error.retryAfter).pipe(Schedule.whileInput(isTransient))
     return {
-      send: (request) => (retrying === undefined ? attempt(request) : Effect.retry(attempt(request), retrying))
+      send: (request) => (retrying === undefined ? attempt(request) : retryAfterFailure(attempt(request), retrying))
     }
   })
