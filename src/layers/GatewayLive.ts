@@ -464,11 +464,9 @@ export const makeGateway = Effect.gen(function* () {
           Effect.mapError(asProviderError(session)),
           Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
         )
-        // Both in one round trip: issued together, the Redis client pipelines them.
-        yield* Effect.all([store.completeMessage(session.sessionId, message.messageId, sent), touch(session)], {
-          concurrency: "unbounded",
-          discard: true
-        })
+        // One after the other: forking the two to share a round trip cost more CPU (~50 µs) than the second round trip.
+        yield* store.completeMessage(session.sessionId, message.messageId, sent)
+        yield* touch(session)
         return { ...accepted, ...sent }
       }),
 
