@@ -15,6 +15,7 @@ import { Cause, Context, Duration, Effect, Exit, FiberRef, Layer, LogLevel, Opti
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../layers/metrics.js"
+import { pathMatcher } from "./requestMetrics.js"
 import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -78,22 +79,9 @@ const route = <R>(
   endpoint: AnyEndpoint,
   options: { readonly authenticate: boolean; readonly raw: boolean; readonly handle: Route<R>["handle"] }
 ): Route<R> => {
-  const segments = endpoint.path.split("/")
   return {
     template: endpoint.path,
-    pathParams: (path) => {
-      const parts = path.split("/")
-      if (parts.length !== segments.length) return undefined
-      const params: Record<string, string> = {}
-      for (let i = 0; i < parts.length; i++) {
-        const segment = segments[i]!
-        if (segment.startsWith(":")) {
-          if (parts[i] === "") return undefined
-          params[segment.slice(1)] = decodeURIComponent(parts[i]!)
-        } else if (segment !== parts[i]) return undefined
-      }
-      return params
-    },
+    pathParams: pathMatcher(endpoint.path),
     raw: options.raw,
     authenticate: options.authenticate,
     decodePayload: Option.getOrUndefined(

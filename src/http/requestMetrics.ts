@@ -7,18 +7,44 @@ import { Clock, Duration, Effect, Exit } from "effect"
 import { recordHttpRequest } from "../layers/metrics.js"
 import { LcgApi } from "./api.js"
 
-const routes: Array<{ readonly method: string; readonly pattern: RegExp; readonly template: string }> = []
+/**
+ * A path's parameters if it matches the route template (`/events/:alias`), else undefined.
+ * A parameter matches one non-empty segment.
+ */
+export const pathMatcher = (template: string) => {
+  const segments = template.split("/")
+  return (path: string): Record<string, string> | undefined => {
+    const parts = path.split("/")
+    if (parts.length !== segments.length) return undefined
+    const params: Record<string, string> = {}
+    for (let i = 0; i < parts.length; i++) {
+      const segment = segments[i]!
+      if (segment.startsWith(":")) {
+        if (parts[i] === "") return undefined
+        try {
+          params[segment.slice(1)] = decodeURIComponent(parts[i]!)
+        } catch {
+          // A malformed %-escape: not this route (the HttpApi server answers it).
+          return undefined
+        }
+      } else if (segment !== parts[i]) return undefined
+    }
+    return params
+  }
+}
+
+const routes: Array<{ readonly method: string; readonly matches: (path: string) => unknown; readonly template: string }> = []
 HttpApi.reflect(LcgApi, {
   onGroup: () => {},
   onEndpoint: ({ endpoint }) => {
-    routes.push({ method: endpoint.method, pattern: new RegExp(`^${endpoint.path.replace(/:[^/]+/g, "[^/]+")}$`), template: endpoint.path })
+    routes.push({ method: endpoint.method, matches: pathMatcher(endpoint.path), template: endpoint.path })
   }
 })
 
 /** The route template a request matched; the served docs by their prefix; anything else "unmatched". */
 export const routeOf = (method: string, url: string): string => {
   const path = url.split("?")[0] ?? url
-  const route = routes.find((r) => r.method === method && r.pattern.test(path))
+  const route = routes.find((r) => r.method === method && r.matches(path) !== undefined)
   if (route !== undefined) return route.template
   if (path === "/openapi.json") return path
   if (path === "/docs" || path.startsWith("/docs/")) return "/docs"

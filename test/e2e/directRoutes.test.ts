@@ -76,6 +76,7 @@ describe("direct routes", () => {
         ["a webhook with a bad signature", { path: "/events/helvia-livechat", headers: { ...signed("{}"), "x-helvia-signature": "sha256=00" }, body: "{}" }],
         ["a malformed webhook", { path: "/events/helvia-livechat", headers: signed("{\"id\":\"1\"}"), body: "{\"id\":\"1\"}" }],
         ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }],
+        ["a webhook path with a malformed %-escape", { path: "/events/%E0%A4%A", headers: { "content-type": "application/json" }, body: "{}" }],
         ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }]
       ]
       for (const [what, ask] of asks) {
