@@ -20,7 +20,7 @@ import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Authentication, makeTokenVerifier } from "./auth.js"
-import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody } from "./errors.js"
+import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
 
 /** An answer, ready to write. */
@@ -168,22 +168,21 @@ export const DirectRoutesLive = Layer.effect(
         if (routeOf.authenticate) {
           yield* verify(Redacted.make((request.headers.authorization ?? "").slice("Bearer ".length)))
         }
-        const body = yield* readBody(request)
-        if (body === undefined) return { status: 413, body: tooLargeBody } satisfies Answer
+        const body = yield* Effect.either(readBody(request))
+        if (body._tag === "Left") return { status: 400, body: unreadableBody(body.left.message) } satisfies Answer
+        if (body.right === undefined) return { status: 413, body: tooLargeBody } satisfies Answer
+        const bytes = body.right
         let payload: unknown = undefined
         if (!routeOf.raw && routeOf.decodePayload !== undefined) {
           let json: unknown
           try {
-            json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+            json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))
           } catch (error) {
-            return {
-              status: 400,
-              body: errorBody("BadRequest", `the request body could not be read: ${(error as Error).message}`)
-            } satisfies Answer
+            return { status: 400, body: unreadableBody((error as Error).message) } satisfies Answer
           }
           payload = yield* routeOf.decodePayload(json)
         }
-        const value = yield* routeOf.handle({ path, payload, headers: request.headers, body })
+        const value = yield* routeOf.handle({ path, payload, headers: request.headers, body: bytes })
         return { status: routeOf.successStatus, body: yield* routeOf.encodeSuccess(value) } satisfies Answer
       }).pipe(Effect.catchAllCause(failureAnswer))
 

@@ -54,6 +54,9 @@ export const MAX_BODY_BYTES = 1024 * 1024
 
 export const tooLargeBody = errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
 
+/** A body that could not be read or parsed as JSON. */
+export const unreadableBody = (reason: string) => errorBody("BadRequest", `the request body could not be read: ${reason}`)
+
 export const internalErrorBody = errorBody("InternalError", "the gateway failed to handle the request")
 
 /** A 400 for a payload, path or query that does not decode: every bad field by path, and one message naming them. */

@@ -14,7 +14,7 @@ import {
 } from "@effect/platform"
 import { Cause, Effect, Layer, Option } from "effect"
 import { LcgApi } from "./api.js"
-import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody } from "./errors.js"
+import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
 import { requestMetrics } from "./requestMetrics.js"
 
@@ -37,7 +37,7 @@ const ErrorBodies = HttpApiBuilder.middleware((app) =>
     if (error instanceof HttpServerError.RequestError) {
       const message = String((error.cause as Error | undefined)?.message ?? error.message)
       if (/maxBytes|too large/i.test(message)) return Effect.succeed(tooLarge())
-      return Effect.succeed(json(400, errorBody("BadRequest", `the request body could not be read: ${message}`)))
+      return Effect.succeed(json(400, unreadableBody(message)))
     }
     // Typed failures are the handlers' declared errors: the HttpApi encodes them with their status.
     if (Cause.isInterruptedOnly(cause) || Option.isSome(Cause.failureOption(cause))) return Effect.failCause(cause)
