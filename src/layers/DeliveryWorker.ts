@@ -19,9 +19,12 @@ import { backoff, retryAfterFailure } from "./outbound.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
-/** How long a delivered entry's ack keeps being retried through a store outage, and how often. */
+/** How a write the delivery path needs is retried through a store outage: quickly at first, then every 2 s. */
+const storeRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))))
+
+/** How long a delivered entry's ack keeps being retried. */
 const ACK_PATIENCE = Duration.seconds(60)
-const ackRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))), Schedule.upTo(ACK_PATIENCE))
+const ackRetries = storeRetries.pipe(Schedule.upTo(ACK_PATIENCE))
 
 export const makeDeliveryWorker = Effect.gen(function* () {
   const config = yield* AppConfig
@@ -32,14 +35,14 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const coordinator = yield* Coordinator
 
   /**
-   * A write the delivery path cannot skip (ack, dead letter): retried until the store takes
+   * A write the delivery path cannot skip (a dead letter): retried until the store takes
    * it, since giving up would deliver the entry again or lose the letter. A store outage
    * holds the session's lane instead.
    */
   const untilStored = <A>(what: string, write: Effect.Effect<A, StoreUnavailable>) =>
     write.pipe(
       Effect.tapError((e) => Effect.logWarning(`${what} failed; retrying`, { reason: e.message })),
-      Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))))),
+      Effect.retry(storeRetries),
       // The schedule never ends, so this cannot fail.
       Effect.orDie
     )
