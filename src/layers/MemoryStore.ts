@@ -13,7 +13,8 @@ import {
   type MessageReservation,
   SessionStore,
   type SessionStoreService,
-  type StatusFilter
+  type StatusFilter,
+  withActivity
 } from "../services/SessionStore.js"
 
 export interface MemoryStoreOptions {
@@ -51,6 +52,12 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     /** Insertion-ordered, so expired ids are always at the front. */
     const seen = new Map<string, number>()
     const messages = new Map<string, MessageReservation>()
+    /** The open sessions' last user activity, kept beside their records as the Redis store does. */
+    const activity = new Map<string, string>()
+    const read = (sessionId: string | undefined) => {
+      const record = sessionId === undefined ? undefined : sessions.get(sessionId)
+      return record === undefined ? Option.none() : Option.some(withActivity(record, activity.get(record.sessionId)))
+    }
     const deadLetters = new Map<string, DeadLetter>()
     const partitions: Array<Partition> = []
     /** Open session ids per partition: the per-partition workers list them often. */
@@ -72,7 +79,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       sessions.set(next.sessionId, next)
       const open = openByPartition[partitionOf(next.sessionId, options.partitions)]!
       if (isOpen(next.status)) open.add(next.sessionId)
-      else open.delete(next.sessionId)
+      else {
+        open.delete(next.sessionId)
+        activity.delete(next.sessionId)
+      }
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
       if (previous === undefined) latestBySubscriber.set(next.subHandle, next.sessionId)
       // Set when the session gets its conversation: a late change to an older session of a
@@ -127,11 +137,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           index(undefined, record)
           return { _tag: "Created" }
         }),
-      get: (sessionId) => Effect.sync(() => Option.fromNullable(sessions.get(sessionId))),
-      latestBySubscriber: (subHandle) =>
-        Effect.sync(() => Option.fromNullable(sessions.get(latestBySubscriber.get(subHandle) ?? ""))),
+      get: (sessionId) => Effect.sync(() => read(sessionId)),
+      latestBySubscriber: (subHandle) => Effect.sync(() => read(latestBySubscriber.get(subHandle))),
       byConversation: (provider, conversationId) =>
-        Effect.sync(() => Option.fromNullable(sessions.get(byConversation.get(conversationKey(provider, conversationId)) ?? ""))),
+        Effect.sync(() => read(byConversation.get(conversationKey(provider, conversationId)))),
       commit: (change) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const previous = sessions.get(change.next.sessionId)
@@ -163,10 +172,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         }),
       openSessions: (partition) =>
         Effect.sync(() =>
-          [...(openByPartition[partition] ?? [])].flatMap((sessionId) => {
-            const session = sessions.get(sessionId)
-            return session === undefined ? [] : [session]
-          })
+          [...(openByPartition[partition] ?? [])].flatMap((sessionId) => Option.toArray(read(sessionId)))
         ),
       reserveMessage: (sessionId, messageId) =>
         Effect.sync((): MessageReservation => {
@@ -176,8 +182,12 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           messages.set(key, { _tag: "Reserved" })
           return { _tag: "Reserved" }
         }),
-      completeMessage: (sessionId, messageId, result) =>
-        Effect.sync(() => void messages.set(messageKey(sessionId, messageId), { _tag: "Forwarded", result })),
+      completeMessage: (sessionId, messageId, result, at) =>
+        Effect.sync(() => {
+          messages.set(messageKey(sessionId, messageId), { _tag: "Forwarded", result })
+          const session = sessions.get(sessionId)
+          if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) activity.set(sessionId, at)
+        }),
       releaseMessage: (sessionId, messageId) => Effect.sync(() => void messages.delete(messageKey(sessionId, messageId))),
       ping: Effect.succeed(true)
     }

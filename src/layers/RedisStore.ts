@@ -23,7 +23,8 @@ import {
   type CreateResult,
   type MessageReservation,
   SessionStore,
-  type SessionStoreService
+  type SessionStoreService,
+  withActivity
 } from "../services/SessionStore.js"
 import { redisCall, redisConnection } from "./RedisConnection.js"
 import * as Scripts from "./redisScripts.js"
@@ -34,9 +35,10 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     lcgCreate(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string>, Context>
     lcgCommit(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string | null, Context>
+    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string | null, string | null] | null, Context>
     lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
     lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
+    lcgCompleteMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
     /** -1 = fenced (not the partition's lease holder). */
     lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
     lcgClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string, Array<StreamEntry>] | -1, Context>
@@ -85,6 +87,8 @@ export const redisKeys = (prefix: string) => ({
   tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
   seen: (eventId: string) => `${prefix}:seen:${eventId}`,
   messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
+  activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
+  activityPrefix: `${prefix}:act:`,
   outbox: (partition: number) => `${prefix}:outbox:${partition}`,
   deadLetters: `${prefix}:dead`,
   outboxAppended: `${prefix}:outbox-appended`,
@@ -128,6 +132,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     redis.defineCommand("lcgSessionByIndex", { lua: Scripts.sessionByIndex })
     redis.defineCommand("lcgWaitingStats", { lua: Scripts.waitingStats })
     redis.defineCommand("lcgReserveMessage", { lua: Scripts.reserveMessage })
+    redis.defineCommand("lcgCompleteMessage", { lua: Scripts.completeMessage })
     redis.defineCommand("lcgAck", { lua: Scripts.ackEntry })
     redis.defineCommand("lcgClaim", { lua: Scripts.claimPending })
     redis.defineCommand("lcgRead", { lua: Scripts.readNew })
@@ -165,7 +170,8 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         keys.orgCounts(record.organizationId),
         keys.orgEnded(record.organizationId),
         keys.tenantWaits(record.tenantId),
-        keys.tenantWaitLog(record.tenantId)
+        keys.tenantWaitLog(record.tenantId),
+        keys.activity(record.sessionId)
       ]
       const argList = [
         JSON.stringify(record),
@@ -179,14 +185,17 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       return { keyList, argList }
     }
 
-    /** A stored session record, if there is one: decoded here, at the boundary. */
-    const recordFrom = (json: string | null) =>
+    /** A stored session record, if there is one, with its activity key's time: decoded here, at the boundary. */
+    const recordFrom = (json: string | null, activity: string | null) =>
       json === null
         ? Effect.succeedNone
-        : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), Option.some)
+        : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), (record) => Option.some(withActivity(record, activity)))
 
     const sessionByIndex = (indexKey: string) =>
-      Effect.flatMap(redisCall("get session", () => redis.lcgSessionByIndex(1, indexKey, keys.sessionPrefix)), recordFrom)
+      Effect.flatMap(
+        redisCall("get session", () => redis.lcgSessionByIndex(1, indexKey, keys.sessionPrefix, keys.activityPrefix)),
+        (reply) => (reply === null ? Effect.succeedNone : recordFrom(reply[0], reply[1]))
+      )
 
     const store: SessionStoreService = {
       create: (record) =>
@@ -200,7 +209,11 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           const existing = yield* Effect.mapError(decodeRecord(reply[1]), corrupt("session record"))
           return { _tag: "Open", existing } satisfies CreateResult
         }),
-      get: (sessionId) => Effect.flatMap(redisCall("get session", () => redis.get(keys.session(sessionId))), recordFrom),
+      get: (sessionId) =>
+        Effect.flatMap(
+          redisCall("get session", () => redis.mget(keys.session(sessionId), keys.activity(sessionId))),
+          ([json, activity]) => recordFrom(json ?? null, activity ?? null)
+        ),
       latestBySubscriber: (subHandle) => sessionByIndex(keys.subscriber(subHandle)),
       byConversation: (provider, conversationId) => sessionByIndex(keys.conversation(provider, conversationId)),
       commit: (change) =>
@@ -264,9 +277,10 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         const records: Array<SessionRecord> = []
         for (let i = 0; i < ids.length; i += 500) {
           const batch = ids.slice(i, i + 500)
-          const values = yield* redisCall("open sessions", () => redis.mget(batch.map(keys.session)))
-          for (const json of values) {
-            if (json !== null) records.push(yield* Effect.mapError(decodeRecord(json), corrupt("session record")))
+          const values = yield* redisCall("open sessions", () => redis.mget(batch.flatMap((id) => [keys.session(id), keys.activity(id)])))
+          for (let j = 0; j < values.length; j += 2) {
+            const record = yield* recordFrom(values[j] ?? null, values[j + 1] ?? null)
+            if (Option.isSome(record)) records.push(record.value)
           }
         }
         return records
@@ -285,13 +299,19 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           )
           return { _tag: "Forwarded", result } satisfies MessageReservation
         }),
-      completeMessage: (sessionId, messageId, result) =>
+      completeMessage: (sessionId, messageId, result, at) =>
         redisCall("complete message", () =>
-          redis
-            .multi()
-            .hset(keys.messages(sessionId), messageId, `f:${JSON.stringify(result)}`)
-            .pexpire(keys.messages(sessionId), dedupMs)
-            .exec()
+          redis.lcgCompleteMessage(
+            3,
+            keys.messages(sessionId),
+            keys.open(partitionOf(sessionId, options.partitions)),
+            keys.activity(sessionId),
+            messageId,
+            `f:${JSON.stringify(result)}`,
+            dedupMs,
+            sessionId,
+            at
+          )
         ).pipe(Effect.asVoid),
       releaseMessage: (sessionId, messageId) =>
         Effect.asVoid(redisCall("release message", () => redis.hdel(keys.messages(sessionId), messageId))),

@@ -6,7 +6,7 @@
 /**
  * Keeps the indices, counters and retention of one session in step with its record.
  * KEYS: 1 session, 2 subscriber index, 3 conversation index, 4 open set, 5 org counts,
- * 6 org ended zset, 7 tenant waits hash, 8 tenant wait log.
+ * 6 org ended zset, 7 tenant waits hash, 8 tenant wait log, 9 activity.
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
  * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation.
  */
@@ -45,6 +45,7 @@ local function indexChange(old, new)
     redis.call('PEXPIRE', KEYS[1], retention)
     if redis.call('GET', KEYS[2]) == id then redis.call('PEXPIRE', KEYS[2], retention) end
     if ARGV[8] == '1' then redis.call('PEXPIRE', KEYS[3], retention) end
+    redis.call('DEL', KEYS[9])
   end
 
   -- First assignment: a cumulative (count, sum) sample, so an average over any window is two look-ups.
@@ -77,7 +78,7 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..8 as indexChange, 9 outbox stream, 10.. seen keys.
+ * KEYS 1..9 as indexChange, 10 outbox stream, 11.. seen keys.
  * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
  * 11 partition, 12.. event JSONs.
  */
@@ -86,21 +87,24 @@ local current = redis.call('GET', KEYS[1])
 if not current then return 'conflict' end
 local old = cjson.decode(current)
 if tostring(old.version) ~= ARGV[1] then return 'conflict' end
-for i = 10, #KEYS do
+for i = 11, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
-for i = 10, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
+for i = 11, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 12, #ARGV do redis.call('XADD', KEYS[9], '*', 'e', ARGV[i]) end
+for i = 12, #ARGV do redis.call('XADD', KEYS[10], '*', 'e', ARGV[i]) end
 if #ARGV >= 12 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
 return 'committed'
 `
 
-/** GET a key holding a session id, then that session. KEYS: 1 index key; ARGV: 1 session key prefix. */
+/**
+ * GET a key holding a session id, then that session and its activity. KEYS: 1 index key;
+ * ARGV: 1 session key prefix, 2 activity key prefix. Returns nil or {record, activity or nil}.
+ */
 export const sessionByIndex = `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-return redis.call('GET', ARGV[1] .. id)
+return {redis.call('GET', ARGV[1] .. id), redis.call('GET', ARGV[2] .. id)}
 `
 
 /**
@@ -132,6 +136,22 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], 'r:' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 'reserved'
+`
+
+/**
+ * Remembers what forwarding a user message returned, and counts it as the session's activity
+ * while the session is open (a message that raced the session's end leaves no activity key behind).
+ * KEYS: 1 the session's message hash, 2 its partition's open set, 3 its activity key.
+ * ARGV: 1 message id, 2 "f:<result json>", 3 retention ms, 4 session id, 5 activity (ISO time).
+ */
+export const completeMessage = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('SISMEMBER', KEYS[2], ARGV[4]) == 1 then
+  local current = redis.call('GET', KEYS[3])
+  if not current or current < ARGV[5] then redis.call('SET', KEYS[3], ARGV[5]) end
+end
+return 1
 `
 
 /** The outbox calls below are fenced: refused (-1) unless ARGV fence is "0" or this consumer holds the partition's lease. */

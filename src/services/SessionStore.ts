@@ -68,15 +68,26 @@ export interface SessionStoreService {
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
   readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
+  /**
+   * Remembers what forwarding the message returned, and `at` (ISO time) as the session's last
+   * activity if it is still open. The activity is kept beside the record, not in it: a write
+   * per user message that neither rewrites the record nor bumps its version (so it never
+   * makes a concurrent change conflict). Every record read carries it (`withActivity`).
+   */
   readonly completeMessage: (
     sessionId: string,
     messageId: string,
-    result: ForwardedMessage
+    result: ForwardedMessage,
+    at: string
   ) => Effect.Effect<void, StoreUnavailable>
   /** Gives a reservation back after a failed forward, so a retry may try again. */
   readonly releaseMessage: (sessionId: string, messageId: string) => Effect.Effect<void, StoreUnavailable>
   /** True when the store can serve requests (readiness). */
   readonly ping: Effect.Effect<boolean>
 }
+
+/** The record as read: its `lastActivityAt` is the later of its own and the activity kept beside it (ISO times compare as strings). */
+export const withActivity = (record: SessionRecord, activity: string | null | undefined): SessionRecord =>
+  activity != null && activity > record.lastActivityAt ? { ...record, lastActivityAt: activity } : record
 
 export class SessionStore extends Context.Tag("hbf-lcg/SessionStore")<SessionStore, SessionStoreService>() {}

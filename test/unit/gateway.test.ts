@@ -336,4 +336,24 @@ describe("Gateway.sweepTimeouts", () => {
       })
     )
   )
+
+  it.effect("a user message counts as activity: the inactivity timeout runs from the last one", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
+        yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [
+          event("j1", { type: "agent.joined", data: { agent: {} } })
+        ])
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 10))
+        yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "still there?" })
+        // Past the inactivity timeout counted from the agent's join, not from the user's message.
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
+        expect((yield* sweep).ended).toBe(0)
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect((yield* sweep).ended).toBe(1)
+        expect((yield* gateway.state("sub1")).session).toMatchObject({ status: "ended", endReason: "inactivity" })
+      })
+    )
+  )
 })

@@ -404,7 +404,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
             expect(yield* store.reserveMessage("other-session", "m1")).toEqual({ _tag: "Reserved" })
 
-            yield* store.completeMessage(record.sessionId, "m1", { providerMessageId: "p1" })
+            yield* store.completeMessage(record.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 1000))
             expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({
               _tag: "Forwarded",
               result: { providerMessageId: "p1" }
@@ -412,6 +412,51 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
 
             yield* store.releaseMessage(record.sessionId, "m2")
             expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
+          })
+        )
+      )
+
+      it.scoped("a forwarded message is the session's activity in every read, without a new version", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord({ providerConversationId: uniq("conv") })
+            yield* store.create(record)
+            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            // An older time (a slower concurrent forward) does not move it back.
+            yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 4000))
+            const activity = (found: Option.Option<SessionRecord>) => Option.map(found, (s) => [s.version, s.lastActivityAt])
+            const expected = Option.some([0, iso(T0 + 5000)])
+            expect(activity(yield* store.get(record.sessionId))).toEqual(expected)
+            expect(activity(yield* store.latestBySubscriber(record.subHandle))).toEqual(expected)
+            expect(activity(yield* store.byConversation("helvia-livechat", record.providerConversationId!))).toEqual(expected)
+            const open = (yield* store.openSessions(partitionOf(record.sessionId, PARTITIONS))).find((s) => s.sessionId === record.sessionId)
+            expect(open?.lastActivityAt).toBe(iso(T0 + 5000))
+
+            // A change from a read before the message (version 0) still commits, and keeps the later activity.
+            expect(yield* store.commit({ expectedVersion: 0, next: bumped(record, { status: "active", assignedAt: iso(T0 + 1000), lastActivityAt: iso(T0 + 1000) }) })).toBe("committed")
+            expect(activity(yield* store.get(record.sessionId))).toEqual(Option.some([1, iso(T0 + 5000)]))
+            // A change that is itself later wins.
+            const active = Option.getOrThrow(yield* store.get(record.sessionId))
+            yield* store.commit({ expectedVersion: 1, next: bumped(active, { lastActivityAt: iso(T0 + 9000) }) })
+            expect(activity(yield* store.get(record.sessionId))).toEqual(Option.some([2, iso(T0 + 9000)]))
+          })
+        )
+      )
+
+      it.scoped("an ended session keeps no activity, and a message completed after the end leaves none", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            const ended = bumped(record, { status: "ended", endedAt: iso(T0 + 2000), endReason: "user", lastActivityAt: iso(T0 + 2000) })
+            expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
+            yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 7000))
+            expect(Option.map(yield* store.get(record.sessionId), (s) => s.lastActivityAt)).toEqual(Option.some(iso(T0 + 2000)))
+            // The message itself is remembered all the same.
+            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Forwarded", result: {} })
           })
         )
       )
