@@ -15,6 +15,7 @@ import { Cause, Context, Duration, Effect, Exit, FiberRef, Layer, LogLevel, Opti
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../layers/metrics.js"
+import { traced } from "../layers/Tracing.js"
 import { pathMatcher } from "./requestMetrics.js"
 import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
@@ -219,12 +220,12 @@ export const DirectRoutesLive = Layer.effect(
               )
             )
           ),
-          Effect.withSpan("http.server POST", {
+          traced("http.server POST", () => ({
             kind: "server",
             captureStackTrace: false,
             parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as never)),
             attributes: { "http.request.method": "POST", "url.path": path, "http.route": routeOf.template }
-          })
+          }))
         )
         runFork(program).addObserver((exit) => {
           if (Exit.isSuccess(exit)) write(response, exit.value)

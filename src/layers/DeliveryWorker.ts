@@ -16,6 +16,7 @@ import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
 import { backoff, retryAfterFailure } from "./outbound.js"
+import { traced } from "./Tracing.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
@@ -95,7 +96,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           yield* countDeadLettered(target, event.provider, event.type)
         }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
       ),
-      Effect.withSpan("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
+      traced("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
   }
 

@@ -36,6 +36,7 @@ import { HbfCore } from "../services/HbfCore.js"
 import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { countIngested } from "./metrics.js"
+import { traced } from "./Tracing.js"
 import { type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
@@ -188,7 +189,7 @@ export const makeGateway = Effect.gen(function* () {
   const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
     Effect.gen(function* () {
       const { context, provider } = yield* providerOfSession(session)
-      yield* provider.end(context, reason).pipe(Effect.withSpan("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } }))
+      yield* provider.end(context, reason).pipe(traced("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } }))
     }).pipe(
       Effect.catchAll((e) =>
         Effect.logWarning("could not tell the provider that the session ended", { reason: e.message })
@@ -289,7 +290,7 @@ export const makeGateway = Effect.gen(function* () {
       const ingestedFor = provider
       if (ingestedFor !== undefined) yield* Effect.forEach(persisted, (e) => countIngested(ingestedFor, e.type), { discard: true })
       return { accepted: persisted.length, unknown: 0, open }
-    }).pipe(Effect.withSpan("ingest", { captureStackTrace: false, attributes: { sessionId, events: events.length } }))
+    }).pipe(traced("ingest", { captureStackTrace: false, attributes: { sessionId, events: events.length } }))
 
   const service: GatewayService = {
     create: (request) =>
@@ -356,7 +357,7 @@ export const makeGateway = Effect.gen(function* () {
               )
             ),
             Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias }),
-            Effect.withSpan("provider.create", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: record.sessionId } })
+            traced("provider.create", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: record.sessionId } })
           )
 
         const opened = yield* changeSession(record.sessionId, (session) => {
@@ -458,7 +459,7 @@ export const makeGateway = Effect.gen(function* () {
               ...(message.text !== undefined ? { text: message.text } : {}),
               ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
             })
-            .pipe(Effect.withSpan("provider.sendMessage", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: session.sessionId } }))
+            .pipe(traced("provider.sendMessage", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: session.sessionId } }))
         }).pipe(
           Effect.annotateLogs({ sessionId: session.sessionId }),
           Effect.mapError(asProviderError(session)),

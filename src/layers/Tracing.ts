@@ -7,7 +7,7 @@
  */
 import { OtlpSerialization, OtlpTracer } from "@effect/opentelemetry"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Effect, FiberRef, Layer, type Tracer } from "effect"
 
 export const TracingLive = (otlpEndpoint: string | undefined) =>
   otlpEndpoint === undefined
@@ -16,3 +16,16 @@ export const TracingLive = (otlpEndpoint: string | undefined) =>
         Layer.provide(OtlpSerialization.layerJson),
         Layer.provide(NodeHttpClient.layerUndici)
       )
+
+/**
+ * `Effect.withSpan` while the tracer is enabled, and the effect alone otherwise: a span with
+ * the tracer disabled still costs ~6 µs of CPU (a no-op span, a context change, an exit hook),
+ * and a forwarded message or an ingested event passes through three or four. `options` may be
+ * a function, for options that cost something to build (a parent read from headers).
+ */
+export const traced =
+  (name: string, options: Tracer.SpanOptions | (() => Tracer.SpanOptions)) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
+      enabled ? Effect.withSpan(self, name, typeof options === "function" ? options() : options) : self
+    )

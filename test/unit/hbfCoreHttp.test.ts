@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Redacted } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 import { HbfCoreHttp } from "../../src/layers/HbfCoreHttp.js"
 import { OutboundHttpLive } from "../../src/layers/outbound.js"
@@ -98,6 +98,32 @@ describe("HbfCore over HTTP", () => {
       // The first attempt and three retries, each given up after 300 ms.
       expect(attempts).toBe(4)
       expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4 * 300)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("an interrupted call aborts its request: the connection is closed at once, not left to the timeout", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox()
+      const received = yield* Deferred.make<void>()
+      const closed = yield* Deferred.make<void>()
+      // Takes the request and never answers it; tells when the client goes away.
+      const silent = createServer((req) => {
+        Deferred.unsafeDone(received, Exit.void)
+        req.socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void silent.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => (silent.closeAllConnections(), silent.close()))
+      )
+      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`
+      const config = { ...sandbox.config, httpTimeout: Duration.seconds(30), hbfCore: { ...sandbox.config.hbfCore, url, cacheSeconds: 0 } }
+      yield* Effect.gen(function* () {
+        const core = yield* HbfCore
+        const call = yield* Effect.fork(core.tenant("demo-helvia"))
+        yield* Deferred.await(received)
+        yield* Fiber.interrupt(call)
+        yield* Deferred.await(closed).pipe(Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("the request was not aborted") }))
+      }).pipe(Effect.provide(coreWith(config)))
     }).pipe(Effect.scoped)
   )
 })
