@@ -160,25 +160,26 @@ export const makeGateway = Effect.gen(function* () {
     })
 
   /**
-   * Reserves the message for forwarding; while an earlier request with the same id is
-   * forwarding it, waits (up to IN_FLIGHT_WAIT) for that outcome: forwarded, or released
-   * after a failure, in which case this request forwards it.
+   * While an earlier request with the same message id is forwarding it (`reservation` is
+   * InFlight), waits (up to IN_FLIGHT_WAIT) for that outcome: forwarded, or released after a
+   * failure, in which case this request claims it and forwards it.
    */
-  const reserveOrAwait = (sessionId: string, messageId: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-      const attempt: Effect.Effect<MessageReservation, StoreUnavailable> = Effect.flatMap(
-        store.reserveMessage(sessionId, messageId),
-        (reservation) =>
-          reservation._tag !== "InFlight"
-            ? Effect.succeed(reservation)
-            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                now - startedAt >= Duration.toMillis(IN_FLIGHT_WAIT)
-                  ? Effect.succeed(reservation)
-                  : Effect.zipRight(Effect.sleep(IN_FLIGHT_POLL), attempt)
-              )
-      )
-      return attempt
-    })
+  const awaitInFlight = (sessionId: string, messageId: string, reservation: MessageReservation) =>
+    reservation._tag !== "InFlight"
+      ? Effect.succeed(reservation)
+      : Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+          const retry: Effect.Effect<MessageReservation, StoreUnavailable> = Effect.zipRight(
+            Effect.sleep(IN_FLIGHT_POLL),
+            Effect.flatMap(store.reserveMessage(sessionId, messageId), (again) =>
+              again._tag !== "InFlight"
+                ? Effect.succeed(again)
+                : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                    now - startedAt >= Duration.toMillis(IN_FLIGHT_WAIT) ? Effect.succeed(again) : retry
+                  )
+            )
+          )
+          return retry
+        })
 
   /** A failure on the way to the provider (hbf-core, a tenant without config) is the provider call's failure. */
   const asProviderError =
@@ -436,8 +437,15 @@ export const makeGateway = Effect.gen(function* () {
 
     forwardMessage: (message) =>
       Effect.gen(function* () {
-        const session = yield* openSessionOf(message.subHandle, message.tenantId)
-        const reservation = yield* reserveOrAwait(session.sessionId, message.messageId)
+        const found = yield* store.reserveSubscriberMessage(message.subHandle, message.messageId)
+        if (Option.isNone(found) || found.value.session.tenantId !== message.tenantId) {
+          if (Option.isSome(found) && found.value.reservation._tag === "Reserved") {
+            yield* store.releaseMessage(found.value.session.sessionId, message.messageId)
+          }
+          return yield* new SessionNotFound({ message: `subscriber ${message.subHandle} has no session with tenant ${message.tenantId}` })
+        }
+        const { session } = found.value
+        const reservation = yield* awaitInFlight(session.sessionId, message.messageId, found.value.reservation)
         const accepted = { messageId: message.messageId, sessionId: session.sessionId }
         if (reservation._tag === "Forwarded") return { ...accepted, ...reservation.result }
         // Never a 202 for a message not (yet) sent: the earlier attempt may still fail, or its instance have died.

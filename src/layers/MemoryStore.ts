@@ -68,6 +68,14 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     }
     let nextEntryId = 0
 
+    const reserve = (sessionId: string, messageId: string): MessageReservation => {
+      const key = messageKey(sessionId, messageId)
+      const existing = messages.get(key)
+      if (existing !== undefined) return existing._tag === "Reserved" ? { _tag: "InFlight" } : existing
+      messages.set(key, { _tag: "Reserved" })
+      return { _tag: "Reserved" }
+    }
+
     const bump = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by)
 
     const countStatus = (record: SessionRecord, by: 1 | -1) => {
@@ -174,14 +182,11 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         Effect.sync(() =>
           [...(openByPartition[partition] ?? [])].flatMap((sessionId) => Option.toArray(read(sessionId)))
         ),
-      reserveMessage: (sessionId, messageId) =>
-        Effect.sync((): MessageReservation => {
-          const key = messageKey(sessionId, messageId)
-          const existing = messages.get(key)
-          if (existing !== undefined) return existing._tag === "Reserved" ? { _tag: "InFlight" } : existing
-          messages.set(key, { _tag: "Reserved" })
-          return { _tag: "Reserved" }
-        }),
+      reserveMessage: (sessionId, messageId) => Effect.sync(() => reserve(sessionId, messageId)),
+      reserveSubscriberMessage: (subHandle, messageId) =>
+        Effect.sync(() =>
+          Option.map(read(latestBySubscriber.get(subHandle)), (session) => ({ session, reservation: reserve(session.sessionId, messageId) }))
+        ),
       completeMessage: (sessionId, messageId, result, at) =>
         Effect.sync(() => {
           messages.set(messageKey(sessionId, messageId), { _tag: "Forwarded", result })

@@ -38,6 +38,10 @@ declare module "ioredis" {
     lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string | null, string | null] | null, Context>
     lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
     lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
+    lcgReserveSubscriberMessage(
+      numKeys: number,
+      ...keysAndArgs: Array<string | number>
+    ): Result<[record: string, activity: string | null, reservation: string] | null, Context>
     lcgCompleteMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
     /** -1 = fenced (not the partition's lease holder). */
     lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
@@ -87,6 +91,7 @@ export const redisKeys = (prefix: string) => ({
   tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
   seen: (eventId: string) => `${prefix}:seen:${eventId}`,
   messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
+  messagesPrefix: `${prefix}:msg:`,
   activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
   activityPrefix: `${prefix}:act:`,
   outbox: (partition: number) => `${prefix}:outbox:${partition}`,
@@ -132,6 +137,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     redis.defineCommand("lcgSessionByIndex", { lua: Scripts.sessionByIndex })
     redis.defineCommand("lcgWaitingStats", { lua: Scripts.waitingStats })
     redis.defineCommand("lcgReserveMessage", { lua: Scripts.reserveMessage })
+    redis.defineCommand("lcgReserveSubscriberMessage", { lua: Scripts.reserveSubscriberMessage })
     redis.defineCommand("lcgCompleteMessage", { lua: Scripts.completeMessage })
     redis.defineCommand("lcgAck", { lua: Scripts.ackEntry })
     redis.defineCommand("lcgClaim", { lua: Scripts.claimPending })
@@ -190,6 +196,15 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       json === null
         ? Effect.succeedNone
         : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), (record) => Option.some(withActivity(record, activity)))
+
+    const reservationFrom = (reply: string): Effect.Effect<MessageReservation, StoreUnavailable> => {
+      if (reply === "reserved") return Effect.succeed({ _tag: "Reserved" })
+      if (reply === "inflight") return Effect.succeed({ _tag: "InFlight" })
+      return Effect.map(
+        Effect.mapError(Schema.decodeUnknown(ForwardedJson)(reply.slice(2)), corrupt("forwarded message")),
+        (result) => ({ _tag: "Forwarded", result })
+      )
+    }
 
     const sessionByIndex = (indexKey: string) =>
       Effect.flatMap(
@@ -286,19 +301,36 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         return records
         }),
       reserveMessage: (sessionId, messageId) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const reply = yield* redisCall("reserve message", () =>
-            redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(
+            redisCall("reserve message", () => redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)),
+            reservationFrom
           )
-          if (reply === "reserved") return { _tag: "Reserved" } satisfies MessageReservation
-          if (reply === "inflight") return { _tag: "InFlight" } satisfies MessageReservation
-          const result = yield* Effect.mapError(
-            Schema.decodeUnknown(ForwardedJson)(reply.slice(2)),
-            corrupt("forwarded message")
+        ),
+      reserveSubscriberMessage: (subHandle, messageId) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(
+            redisCall("reserve message", () =>
+              redis.lcgReserveSubscriberMessage(
+                1,
+                keys.subscriber(subHandle),
+                keys.sessionPrefix,
+                keys.activityPrefix,
+                keys.messagesPrefix,
+                messageId,
+                now,
+                RESERVATION_LEASE_MS,
+                dedupMs
+              )
+            ),
+            (reply) =>
+              reply === null
+                ? Effect.succeedNone
+                : Effect.zipWith(recordFrom(reply[0], reply[1]), reservationFrom(reply[2]), (session, reservation) =>
+                    Option.map(session, (session) => ({ session, reservation }))
+                  )
           )
-          return { _tag: "Forwarded", result } satisfies MessageReservation
-        }),
+        ),
       completeMessage: (sessionId, messageId, result, at) =>
         redisCall("complete message", () =>
           redis.lcgCompleteMessage(

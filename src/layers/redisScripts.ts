@@ -123,19 +123,42 @@ return {n, sum, tonumber(totals[3] or '0')}
 `
 
 /**
- * Claims a user message for forwarding. KEYS: 1 the session's message hash.
- * ARGV: 1 message id, 2 now ms, 3 reservation lease ms, 4 retention ms.
- * Returns "reserved", "inflight" or the forwarded result as "f:<json>".
+ * Claims a user message for forwarding in a session's message hash: "reserved", "inflight"
+ * (another request holds an unexpired reservation) or the forwarded result as "f:<json>".
  */
-export const reserveMessage = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then
-  if string.sub(v, 1, 2) == 'f:' then return v end
-  if tonumber(string.sub(v, 3)) > tonumber(ARGV[2]) then return 'inflight' end
+const reserveIn = `
+local function reserveIn(key, messageId, now, lease, retention)
+  local v = redis.call('HGET', key, messageId)
+  if v then
+    if string.sub(v, 1, 2) == 'f:' then return v end
+    if tonumber(string.sub(v, 3)) > tonumber(now) then return 'inflight' end
+  end
+  redis.call('HSET', key, messageId, 'r:' .. (tonumber(now) + tonumber(lease)))
+  redis.call('PEXPIRE', key, retention)
+  return 'reserved'
 end
-redis.call('HSET', KEYS[1], ARGV[1], 'r:' .. (tonumber(ARGV[2]) + tonumber(ARGV[3])))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 'reserved'
+`
+
+/**
+ * Claims a user message for forwarding (reserveIn). KEYS: 1 the session's message hash.
+ * ARGV: 1 message id, 2 now ms, 3 reservation lease ms, 4 retention ms.
+ */
+export const reserveMessage = `${reserveIn}
+return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`
+
+/**
+ * The forward path's one round trip before the provider call: the subscriber's latest
+ * session (as sessionByIndex), with the message claimed in it (reserveIn). KEYS: 1 subscriber
+ * index. ARGV: 1 session key prefix, 2 activity key prefix, 3 message hash prefix, 4 message
+ * id, 5 now ms, 6 reservation lease ms, 7 retention ms. Returns nil or {record, activity or nil, reservation}.
+ */
+export const reserveSubscriberMessage = `${reserveIn}
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local record = redis.call('GET', ARGV[1] .. id)
+if not record then return false end
+return {record, redis.call('GET', ARGV[2] .. id), reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], ARGV[7])}
 `
 
 /**

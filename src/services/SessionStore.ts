@@ -69,6 +69,15 @@ export interface SessionStoreService {
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
   readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
   /**
+   * The subscriber's latest session (as `latestBySubscriber`), with the message claimed in it
+   * (as `reserveMessage`): the forward path's look-up and claim in one round trip. The caller
+   * gives the claim back if the session turns out not to be the one to forward to.
+   */
+  readonly reserveSubscriberMessage: (
+    subHandle: string,
+    messageId: string
+  ) => Effect.Effect<Option.Option<{ readonly session: SessionRecord; readonly reservation: MessageReservation }>, StoreUnavailable>
+  /**
    * Remembers what forwarding the message returned, and `at` (ISO time) as the session's last
    * activity if it is still open. The activity is kept beside the record, not in it: a write
    * per user message that neither rewrites the record nor bumps its version (so it never

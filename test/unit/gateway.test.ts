@@ -241,6 +241,24 @@ describe("Gateway.forwardMessage", () => {
       })
     )
   )
+
+  it.effect("another tenant's message for the subscriber is SessionNotFound, and leaves no claim on the message id", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const wrong = yield* Effect.flip(gateway.forwardMessage({ tenantId: "t2", subHandle: "sub1", messageId: "m1", text: "hi" }))
+        expect(wrong._tag).toBe("SessionNotFound")
+        expect(calls.sendMessage).toHaveLength(0)
+        // Had the claim stayed, this would wait for it and answer MessageInFlight.
+        const sent = yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hi" })
+        expect(sent).toMatchObject({ messageId: "m1", sessionId: session.sessionId })
+        expect(calls.sendMessage).toHaveLength(1)
+        expect((yield* Effect.flip(gateway.forwardMessage({ tenantId: "t1", subHandle: "nobody", messageId: "m2", text: "hi" })))._tag).toBe(
+          "SessionNotFound"
+        )
+      })
+    )
+  )
 })
 
 describe("Gateway.ingest", () => {

@@ -416,6 +416,30 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
+      it.scoped("reserveSubscriberMessage: the subscriber's latest session with the message claimed in it", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "m1")).toEqual(Option.none())
+            const { second } = yield* endedThenNew
+            yield* store.completeMessage(second.sessionId, "m0", {}, iso(T0 + 3000))
+            const first = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            expect([first.session.sessionId, first.session.lastActivityAt, first.reservation]).toEqual([
+              second.sessionId,
+              iso(T0 + 3000),
+              { _tag: "Reserved" }
+            ])
+            const again = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            expect(again.reservation).toEqual({ _tag: "InFlight" })
+            yield* store.completeMessage(second.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 4000))
+            const done = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            expect(done.reservation).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
+            // The claim is the same one reserveMessage sees.
+            expect(yield* store.reserveMessage(second.sessionId, "m1")).toEqual(done.reservation)
+          })
+        )
+      )
+
       it.scoped("a forwarded message is the session's activity in every read, without a new version", () =>
         run(
           Effect.gen(function* () {
