@@ -3,7 +3,7 @@
  * make a series per session), method and status, with latency.
  */
 import { HttpApi, HttpMiddleware, HttpServerRequest } from "@effect/platform"
-import { Clock, Duration, Effect, Exit } from "effect"
+import { Clock, Effect, Exit } from "effect"
 import { recordHttpRequest } from "../layers/metrics.js"
 import { LcgApi } from "./api.js"
 
@@ -57,13 +57,8 @@ export const requestMetrics = HttpMiddleware.make((app) =>
     const started = yield* Clock.currentTimeMillis
     return yield* app.pipe(
       Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          recordHttpRequest(
-            routeOf(request.method, request.url),
-            request.method,
-            Exit.isSuccess(exit) ? exit.value.status : 500,
-            Duration.millis(now - started)
-          )
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          recordHttpRequest(routeOf(request.method, request.url), request.method, Exit.isSuccess(exit) ? exit.value.status : 500, (now - started) / 1000)
         )
       )
     )

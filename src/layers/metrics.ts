@@ -50,11 +50,11 @@ export const countDeadLettered = (target: string, provider: string, type: string
 const httpRequests = counter("lcg_http_requests_total", "HTTP requests answered, by route template and status")
 const httpDuration = histogram("lcg_http_request_duration_seconds", "time to answer an HTTP request")
 
-export const recordHttpRequest = (route: string, method: string, status: number, elapsed: Duration.Duration) =>
-  Effect.zipRight(
-    Metric.increment(httpRequests({ route, method, status: String(status) })),
-    Metric.update(httpDuration({ route, method }), Duration.toSeconds(elapsed))
-  )
+/** Counts an answered request, outside any fiber (the direct routes answer from node's callbacks). */
+export const recordHttpRequest = (route: string, method: string, status: number, seconds: number) => {
+  httpRequests({ route, method, status: String(status) }).unsafeUpdate(1, [])
+  httpDuration({ route, method }).unsafeUpdate(seconds, [])
+}
 
 const providerCalls = counter("lcg_provider_calls_total", "calls to provider APIs, by outcome (2xx, 4xx, 5xx, unreachable)")
 const providerCallDuration = histogram("lcg_provider_call_duration_seconds", "time for a provider API to answer")
