@@ -1,6 +1,8 @@
 /**
- * The forward and ingest paths through a gateway process on Redis, as deployed (its own
- * process, `npm start`'s flags), with the load from this process.
+ * The forward and ingest paths through a gateway process on Redis, as deployed: its own
+ * process, running the compiled JavaScript with the Docker image's flags and NODE_ENV (tsx,
+ * which `npm start` uses, adds a helper call to every function it creates), with the load
+ * from this process.
  *
  * Forward: POST /messages at fixed concurrency, side by side with `baseline.ts` (plain
  * node:http doing the same I/O) in the same run, alternating rounds. Ingest: signed hbf-lcm
@@ -16,7 +18,7 @@ import { demoHelviaSecret } from "../../src/sandbox/demoTenants.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
 import type { ClusterStatus } from "../../src/services/Coordinator.js"
-import { environmentOf, spawnGateway } from "../../test/integration/gatewayProcess.js"
+import { compiledEntry, environmentOf, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../../test/integration/redis.js"
 import { cpuSeconds, percentile, rssMiB } from "../measure.js"
 import { closedLoop, type LoadResult, openLoop } from "./load.js"
@@ -82,10 +84,16 @@ export const httpPaths = (options: PathOptions) =>
     yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
     const gatewayPort = yield* freePort
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
-    const gatewayEnv = { ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }), LOG_LEVEL: "error" }
+    const gatewayEnv = {
+      ...environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } }),
+      LOG_LEVEL: "error",
+      NODE_ENV: "production"
+    }
+    const entry = yield* compiledEntry
     const gateway = yield* spawnGateway(
       { ...gatewayEnv, PORT: String(gatewayPort), LCG_PUBLIC_URL: gatewayUrl, LCG_INSTANCE_ID: "bench-1" },
-      options.gatewayNodeArgs
+      options.gatewayNodeArgs,
+      entry
     )
     const baselinePort = yield* freePort
     const baselineUrl = `http://127.0.0.1:${baselinePort}`
@@ -216,7 +224,8 @@ export const httpPaths = (options: PathOptions) =>
     const secondPort = yield* freePort
     const second = yield* spawnGateway(
       { ...gatewayEnv, PORT: String(secondPort), LCG_PUBLIC_URL: `http://127.0.0.1:${secondPort}`, LCG_INSTANCE_ID: "bench-2" },
-      options.gatewayNodeArgs
+      options.gatewayNodeArgs,
+      entry
     )
     // Until the partitions are split between the two and each works its half.
     const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))

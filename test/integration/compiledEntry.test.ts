@@ -4,18 +4,14 @@
  * image's environment. Its HEALTHCHECK command passes; on SIGTERM it stops being ready while
  * still serving for LCG_SHUTDOWN_DRAIN_MS, then hands over and exits 0.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
-import { randomBytes } from "node:crypto"
-import { readFileSync, rmSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
 import { eventually } from "../eventually.js"
-import { environmentOf, spawnGateway } from "./gatewayProcess.js"
-
-const outDir = `.test-dist/${randomBytes(4).toString("hex")}`
-afterAll(() => rmSync(outDir, { recursive: true, force: true }))
+import { compiledEntry, environmentOf, spawnGateway } from "./gatewayProcess.js"
 
 /** The Dockerfile's values of an instruction (`ENV` pairs, the `HEALTHCHECK ... CMD` command). */
 const dockerfile = readFileSync("Dockerfile", "utf8")
@@ -27,7 +23,7 @@ const healthcheck = /CMD node -e "(.+)"\s*$/m.exec(dockerfile.slice(dockerfile.i
 describe("the compiled entry point, as the Docker image runs it", () => {
   it.live("passes the image's HEALTHCHECK; SIGTERM: not ready but serving during the drain, then exit 0", () =>
     Effect.gen(function* () {
-      execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--outDir", outDir], { stdio: "pipe" })
+      const entry = yield* compiledEntry
       expect(imageEnv["NODE_ENV"]).toBe("production")
       expect(healthcheck).toContain("/health/ready")
 
@@ -37,7 +33,7 @@ describe("the compiled entry point, as the Docker image runs it", () => {
       const gateway = yield* spawnGateway(
         { ...environmentOf(sandbox.config), ...env, PORT: port, LCG_SHUTDOWN_DRAIN_MS: "1500", LOG_LEVEL: "info" },
         (nodeOptions ?? "").split(" ").filter((o) => o !== ""),
-        [`${outDir}/main.js`]
+        entry
       )
       // The HEALTHCHECK command, as Docker runs it in the container.
       const probe = spawnSync(process.execPath, ["-e", healthcheck], { env: { ...process.env, PORT: port }, timeout: 5_000 })

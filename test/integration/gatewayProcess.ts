@@ -3,7 +3,9 @@
  * its environment like a deployment, so a test can kill -9 it and start it again.
  */
 import { Duration, Effect, Redacted, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { rmSync } from "node:fs"
 import type { AppConfigValues } from "../../src/services/AppConfig.js"
 
 /** The environment (CONTRACTS.md section 8) that makes `npm start` run with `config`. */
@@ -41,6 +43,21 @@ const exited = (child: ChildProcess) =>
     if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
     child.once("exit", (code) => resume(Effect.succeed(code)))
   })
+
+/**
+ * The compiled entry point, as the Docker image's build stage makes it (`tsc -p
+ * tsconfig.build.json`), in a directory of its own under the project (so that node finds
+ * node_modules) that is removed with the scope.
+ */
+export const compiledEntry = Effect.acquireRelease(
+  Effect.async<ReadonlyArray<string>, Error>((resume) => {
+    const outDir = `.test-dist/${randomBytes(4).toString("hex")}`
+    execFile(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--outDir", outDir], (error, stdout) =>
+      resume(error !== null ? Effect.fail(new Error(`tsc failed: ${stdout}`)) : Effect.succeed([`${outDir}/main.js`]))
+    )
+  }),
+  ([main]) => Effect.sync(() => rmSync(main!.slice(0, main!.lastIndexOf("/")), { recursive: true, force: true }))
+)
 
 /** The sources run with tsx, as `npm start` does. */
 export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "src/main.ts"]
