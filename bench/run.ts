@@ -184,6 +184,7 @@ const program = Effect.gen(function* () {
     })
     console.log(`\nForward path: POST /messages -> provider, ${http.concurrency} in flight, ${http.sessions} sessions, Redis`)
     console.table(forwardRows)
+    console.log(`The gateway at rest with its ${http.sessions} sessions open: ${http.idleCpuMsPerSecond} ms of CPU per second`)
     const sum = (rs: ReadonlyArray<{ perSecond: number }>) => rs.reduce((n, r) => n + r.perSecond, 0)
     const ratio = sum(http.forward.gateway) / sum(http.forward.baseline)
     goals["forward throughput vs node:http baseline"] = { goal: ">= 0.5x", measured: `${ratio.toFixed(2)}x`, met: ratio >= 0.5 }

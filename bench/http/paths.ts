@@ -9,7 +9,7 @@
  * webhooks -> hbf-bot, at the highest rate the gateway takes and at a fixed 500/s, timed
  * from posting the webhook to the event's arrival at hbf-bot.
  */
-import { Effect, Redacted } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac, randomUUID } from "node:crypto"
 import { Redis } from "ioredis"
@@ -38,6 +38,8 @@ export interface PathOptions {
   /** Node flags for the gateway process (a profiler, say). */
   readonly gatewayNodeArgs: ReadonlyArray<string>
 }
+
+const IDLE_SECONDS = 5
 
 const startBaseline = (port: number, prefix: string, providerUrl: string) =>
   Effect.acquireRelease(
@@ -153,9 +155,14 @@ export const httpPaths = (options: PathOptions) =>
       const { sessionId, subHandle } = sessions[i % sessions.length]!
       return helviaWebhook(sessionId, subHandle, i)
     }
+    // The gateway's own background work (consumers, sweeps, heartbeats, poll clocks) with its sessions open and no load:
+    // what it costs is taken from every request.
+    const idleBefore = cpuSeconds(gateway.pid)
+    yield* Effect.sleep(Duration.seconds(IDLE_SECONDS))
+    const idleCpuMsPerSecond = Math.round(((cpuSeconds(gateway.pid) - idleBefore) / IDLE_SECONDS) * 1000)
     if (options.only === "forward") {
       yield* gateway.kill("SIGTERM")
-      return { forward }
+      return { forward, idleCpuMsPerSecond }
     }
     /** Webhooks at fixed concurrency spread over `targets` (gateway processes), until hbf-bot has every event. */
     const ingestAtFullRate = (targets: ReadonlyArray<{ readonly url: string; readonly pid: number }>, offset: number) =>
@@ -254,6 +261,7 @@ export const httpPaths = (options: PathOptions) =>
       sessions: options.sessions,
       concurrency: options.concurrency,
       forward,
+      idleCpuMsPerSecond,
       ingestMax,
       ingestSteady,
       ingestTwoProcesses,
