@@ -160,7 +160,7 @@ const program = Effect.gen(function* () {
     const http = yield* httpPaths({
       sessions: 1000,
       concurrency: 32,
-      rounds: 2,
+      rounds: 3,
       warmupMs: 2000,
       durationMs: 8000,
       ingestEvents: 10_000,
@@ -185,9 +185,15 @@ const program = Effect.gen(function* () {
     console.log(`\nForward path: POST /messages -> provider, ${http.concurrency} in flight, ${http.sessions} sessions, Redis`)
     console.table(forwardRows)
     console.log(`The gateway at rest with its ${http.sessions} sessions open: ${http.idleCpuMsPerSecond} ms of CPU per second`)
-    const sum = (rs: ReadonlyArray<{ perSecond: number }>) => rs.reduce((n, r) => n + r.perSecond, 0)
-    const ratio = sum(http.forward.gateway) / sum(http.forward.baseline)
-    goals["forward throughput vs node:http baseline"] = { goal: ">= 0.5x", measured: `${ratio.toFixed(2)}x`, met: ratio >= 0.5 }
+    // Each gateway round against the baseline round just before it, and the median of those: one round
+    // disturbed on a shared machine (either server's) moves a sum of rounds, not the median.
+    const ratios = http.forward.gateway.map((g, round) => g.perSecond / http.forward.baseline[round]!.perSecond)
+    const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!
+    goals["forward throughput vs node:http baseline"] = {
+      goal: ">= 0.5x",
+      measured: `${ratio.toFixed(2)}x (median of rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
+      met: ratio >= 0.5
+    }
     if (http.ingestMax !== undefined && http.ingestSteady !== undefined) {
       console.log("\nIngest path: signed hbf-lcm webhooks -> hbf-bot, Redis")
       console.table({

@@ -70,6 +70,24 @@ describe("CCP poller", () => {
     })
   )
 
+  it.scoped("the poll clock: a wait ends on the first tick after its delay, also after an hour with nobody waiting", () =>
+    Effect.gen(function* () {
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const waitFor = (delay: Duration.Duration) => Effect.flatMap(Queue.sliding<void>(1), (wake) => Effect.fork(clock.wait(wake, delay)))
+      const first = yield* waitFor(Duration.seconds(1))
+      yield* TestClock.adjust(Duration.millis(950))
+      expect(first.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(Duration.millis(100))
+      expect(first.unsafePoll()).not.toBeNull()
+      yield* TestClock.adjust(Duration.hours(1))
+      const second = yield* waitFor(Duration.seconds(5))
+      yield* TestClock.adjust(Duration.millis(4_900))
+      expect(second.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(Duration.millis(200))
+      expect(second.unsafePoll()).not.toBeNull()
+    })
+  )
+
   it.scoped("pollers started together (a partition taken over) spread their first polls over the interval", () =>
     Effect.gen(function* () {
       const ccps = Array.from({ length: 20 }, () => fakeCcp([]))
