@@ -33,14 +33,19 @@ export interface SandboxOptions {
   readonly configure?: (config: AppConfigValues) => AppConfigValues
 }
 
-/** A free TCP port on loopback (the gateway must know its own URL before it listens). */
-export const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
+/**
+ * A free TCP port (the gateway must know its own URL before it listens). Taken below the
+ * kernel's ephemeral range (32768 and up): a port that `listen(0)` handed out, once closed,
+ * could be taken as the local port of any outgoing connection before the gateway listened
+ * on it (a test saw EADDRINUSE). Checked by listening on every address, as the gateway does.
+ */
+export const freePort: Effect.Effect<number> = Effect.suspend(() => {
+  const port = 20_000 + Math.floor(Math.random() * 12_000)
+  return Effect.async<boolean>((resume) => {
+    const server = createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, () => server.close(() => resume(Effect.succeed(true))))
+  }).pipe(Effect.flatMap((free) => (free ? Effect.succeed(port) : freePort)))
 })
 
 const helviaSecretOf = (tenant: TenantJson): string | undefined => {
