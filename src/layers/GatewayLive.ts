@@ -142,7 +142,9 @@ export const makeGateway = Effect.gen(function* () {
             type: "session.ended",
             data: { reason }
           }
-          return { change: { ...withEvents(session, t.next, [event]), seen: [event.id] }, result: t.next }
+          // A timeout is decided on the session's activity: it must not end a session the user wrote in since it was read.
+          const decidedOnActivity = reason === "timeout" || reason === "inactivity" ? { expectedActivity: session.lastActivityAt } : {}
+          return { change: { ...withEvents(session, t.next, [event]), seen: [event.id], ...decidedOnActivity }, result: t.next }
         })
       )
       if (ended === "duplicate") return

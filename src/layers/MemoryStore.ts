@@ -155,6 +155,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           if (previous === undefined || previous.version !== change.expectedVersion) {
             return Effect.succeed<CommitResult>("conflict")
           }
+          if (change.expectedActivity !== undefined && (activity.get(previous.sessionId) ?? "") > change.expectedActivity) {
+            return Effect.succeed<CommitResult>("conflict")
+          }
           forgetExpiredIds(now)
           if ((change.seen ?? []).some((id) => isSeen(id, now))) return Effect.succeed<CommitResult>("duplicate")
           for (const id of change.seen ?? []) seen.set(id, now + dedupTtl)

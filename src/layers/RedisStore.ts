@@ -249,6 +249,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
               String(dedupMs),
               keys.outboxAppended,
               String(partition),
+              change.expectedActivity ?? "",
               ...events
             )
           )

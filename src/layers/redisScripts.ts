@@ -80,20 +80,25 @@ return {'created'}
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
  * KEYS 1..9 as indexChange, 10 outbox stream, 11.. seen keys.
  * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
- * 11 partition, 12.. event JSONs.
+ * 11 partition, 12 the activity the change was decided on ("" = any: refused as a conflict
+ * when the activity key holds a later one), 13.. event JSONs.
  */
 export const commitChange = `${indexChange}
 local current = redis.call('GET', KEYS[1])
 if not current then return 'conflict' end
 local old = cjson.decode(current)
 if tostring(old.version) ~= ARGV[1] then return 'conflict' end
+if ARGV[12] ~= '' then
+  local activity = redis.call('GET', KEYS[9])
+  if activity and activity > ARGV[12] then return 'conflict' end
+end
 for i = 11, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
 for i = 11, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 12, #ARGV do redis.call('XADD', KEYS[10], '*', 'e', ARGV[i]) end
-if #ARGV >= 12 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
+for i = 13, #ARGV do redis.call('XADD', KEYS[10], '*', 'e', ARGV[i]) end
+if #ARGV >= 13 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
 return 'committed'
 `
 

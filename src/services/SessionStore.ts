@@ -15,6 +15,12 @@ export interface SessionChange {
   readonly seen?: ReadonlyArray<string>
   /** Appended to the outbox partition of the session, in order. */
   readonly events?: ReadonlyArray<LivechatEvent>
+  /**
+   * The `lastActivityAt` the change was decided on (a timeout): the change is refused as a
+   * "conflict" when a later activity was recorded beside the record since, which the version
+   * does not show (see `completeMessage`).
+   */
+  readonly expectedActivity?: string
 }
 
 export type CommitResult = "committed" | "conflict" | "duplicate"

@@ -468,6 +468,25 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
+      it.scoped("a change decided on the session's activity is refused when a later one was recorded since", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const record = makeRecord()
+            yield* store.create(record)
+            const read = Option.getOrThrow(yield* store.get(record.sessionId))
+            // A user message after the read: the version does not show it, the activity does.
+            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            const ended = bumped(read, { status: "ended", endedAt: iso(T0 + 6000), endReason: "inactivity" })
+            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: read.lastActivityAt })).toBe("conflict")
+            // Decided again on the fresh read, it goes through.
+            const fresh = Option.getOrThrow(yield* store.get(record.sessionId))
+            expect(fresh.lastActivityAt).toBe(iso(T0 + 5000))
+            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: fresh.lastActivityAt })).toBe("committed")
+          })
+        )
+      )
+
       it.scoped("an ended session keeps no activity, and a message completed after the end leaves none", () =>
         run(
           Effect.gen(function* () {
