@@ -130,10 +130,8 @@ export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock,
           bucket.add(wake)
           buckets.set(at, bucket)
           waiting.unsafeOpen()
-          return Effect.zipRight(
-            Queue.take(wake),
-            Effect.sync(() => forget(wake))
-          )
+          // Forgotten also when the poller is interrupted (its session ended), so an idle clock stops ticking.
+          return Effect.ensuring(Queue.take(wake), Effect.sync(() => forget(wake)))
         })
     }
   })
