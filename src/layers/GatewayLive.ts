@@ -51,6 +51,11 @@ const conflictError = (sessionId: string) =>
 
 const noneSeen: ReadonlySet<string> = new Set()
 
+const noSessionOf = (subHandle: string, tenantId?: string) =>
+  new SessionNotFound({
+    message: tenantId === undefined ? `subscriber ${subHandle} has no session` : `subscriber ${subHandle} has no session with tenant ${tenantId}`
+  })
+
 const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export const makeGateway = Effect.gen(function* () {
@@ -205,15 +210,7 @@ export const makeGateway = Effect.gen(function* () {
       Option.match(
         Option.filter(latest, (s) => tenantId === undefined || s.tenantId === tenantId),
         {
-          onNone: () =>
-            Effect.fail(
-              new SessionNotFound({
-                message:
-                  tenantId === undefined
-                    ? `subscriber ${subHandle} has no session`
-                    : `subscriber ${subHandle} has no session with tenant ${tenantId}`
-              })
-            ),
+          onNone: () => Effect.fail(noSessionOf(subHandle, tenantId)),
           onSome: Effect.succeed
         }
       )
@@ -444,7 +441,7 @@ export const makeGateway = Effect.gen(function* () {
           if (Option.isSome(found) && found.value.reservation._tag === "Reserved") {
             yield* store.releaseMessage(found.value.session.sessionId, message.messageId)
           }
-          return yield* new SessionNotFound({ message: `subscriber ${message.subHandle} has no session with tenant ${message.tenantId}` })
+          return yield* noSessionOf(message.subHandle, message.tenantId)
         }
         const { session } = found.value
         const reservation = yield* awaitInFlight(session.sessionId, message.messageId, found.value.reservation)

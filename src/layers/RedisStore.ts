@@ -35,7 +35,7 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     lcgCreate(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string>, Context>
     lcgCommit(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string | null, string | null] | null, Context>
+    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[record: string, activity: string | null] | null, Context>
     lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
     lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
     lcgReserveSubscriberMessage(

@@ -103,13 +103,27 @@ return 'committed'
 `
 
 /**
- * GET a key holding a session id, then that session and its activity. KEYS: 1 index key;
- * ARGV: 1 session key prefix, 2 activity key prefix. Returns nil or {record, activity or nil}.
+ * The session an index key (subscriber, conversation) points to: its id, record and activity
+ * (false when not set), or nil when the index or the record is gone.
  */
-export const sessionByIndex = `
-local id = redis.call('GET', KEYS[1])
+const sessionAt = `
+local function sessionAt(indexKey, sessionPrefix, activityPrefix)
+  local id = redis.call('GET', indexKey)
+  if not id then return nil end
+  local record = redis.call('GET', sessionPrefix .. id)
+  if not record then return nil end
+  return id, record, redis.call('GET', activityPrefix .. id)
+end
+`
+
+/**
+ * The session of an index key (sessionAt). KEYS: 1 index key; ARGV: 1 session key prefix,
+ * 2 activity key prefix. Returns nil or {record, activity or nil}.
+ */
+export const sessionByIndex = `${sessionAt}
+local id, record, activity = sessionAt(KEYS[1], ARGV[1], ARGV[2])
 if not id then return false end
-return {redis.call('GET', ARGV[1] .. id), redis.call('GET', ARGV[2] .. id)}
+return {record, activity}
 `
 
 /**
@@ -154,16 +168,14 @@ return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 
 /**
  * The forward path's one round trip before the provider call: the subscriber's latest
- * session (as sessionByIndex), with the message claimed in it (reserveIn). KEYS: 1 subscriber
+ * session (sessionAt), with the message claimed in it (reserveIn). KEYS: 1 subscriber
  * index. ARGV: 1 session key prefix, 2 activity key prefix, 3 message hash prefix, 4 message
  * id, 5 now ms, 6 reservation lease ms, 7 retention ms. Returns nil or {record, activity or nil, reservation}.
  */
-export const reserveSubscriberMessage = `${reserveIn}
-local id = redis.call('GET', KEYS[1])
+export const reserveSubscriberMessage = `${sessionAt}${reserveIn}
+local id, record, activity = sessionAt(KEYS[1], ARGV[1], ARGV[2])
 if not id then return false end
-local record = redis.call('GET', ARGV[1] .. id)
-if not record then return false end
-return {record, redis.call('GET', ARGV[2] .. id), reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], ARGV[7])}
+return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], ARGV[7])}
 `
 
 /**

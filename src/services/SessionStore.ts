@@ -86,8 +86,9 @@ export interface SessionStoreService {
   /**
    * Remembers what forwarding the message returned, and `at` (ISO time) as the session's last
    * activity if it is still open. The activity is kept beside the record, not in it: a write
-   * per user message that neither rewrites the record nor bumps its version (so it never
-   * makes a concurrent change conflict). Every record read carries it (`withActivity`).
+   * per user message that neither rewrites the record nor bumps its version, so only a change
+   * decided on the activity (a timeout, `expectedActivity`) can conflict with it. Every record
+   * read carries it (`withActivity`).
    */
   readonly completeMessage: (
     sessionId: string,
