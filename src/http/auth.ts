@@ -59,7 +59,13 @@ const VERIFIED_FOR_MS = 5 * 60 * 1000
  * the rest of a forwarded message's handling, so a verified token is remembered until it
  * expires (and at most VERIFIED_FOR_MS). Failures are never remembered.
  */
-export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
+export interface TokenVerifier {
+  (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized>
+  /** The caller of a token verified earlier and still remembered: checked without a fiber, on the hottest routes. */
+  readonly remembered: (raw: string) => CallerInfo | undefined
+}
+
+export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier => {
   const secret = jwt.secret
   const jwks = jwt.jwksUrl !== undefined ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : undefined
   const options = {
@@ -73,16 +79,20 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
     const until = Math.min(Date.now() + VERIFIED_FOR_MS, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000)
     verified.set(raw, { caller, until })
   }
-  return (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized> => {
+  const remembered = (raw: string): CallerInfo | undefined => {
+    const known = verified.get(raw)
+    if (known === undefined) return undefined
+    if (Date.now() < known.until) return known.caller
+    verified.delete(raw)
+    return undefined
+  }
+  const verify = (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized> => {
     const raw = Redacted.value(token)
     if (raw.length === 0) {
       return Effect.fail(new Errors.Unauthorized({ message: "missing bearer token (Authorization: Bearer <JWT>)" }))
     }
-    const known = verified.get(raw)
-    if (known !== undefined) {
-      if (Date.now() < known.until) return Effect.succeed(known.caller)
-      verified.delete(raw)
-    }
+    const known = remembered(raw)
+    if (known !== undefined) return Effect.succeed(known)
     return Effect.tryPromise({
       try: async () => {
         if (secret !== undefined) {
@@ -108,6 +118,7 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]) => {
       })
     )
   }
+  return Object.assign(verify, { remembered })
 }
 
 export const AuthenticationLive = Layer.effect(

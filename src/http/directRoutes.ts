@@ -11,7 +11,7 @@
  */
 import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Effect, Exit, FiberRef, FiberRefs, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
+import { Cause, Context, Effect, Either, Exit, FiberRef, FiberRefs, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../layers/metrics.js"
@@ -70,10 +70,11 @@ interface Route<R> {
   /** Whether the body is handed over as bytes (webhooks, whose signature covers them) or decoded as the payload. */
   readonly raw: boolean
   readonly authenticate: boolean
-  readonly decodePayload: ((input: unknown) => Effect.Effect<unknown, ParseResult.ParseError>) | undefined
+  // Payload and success are decoded and encoded synchronously: as Effects each schema step was a fiber op.
+  readonly decodePayload: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
   readonly handle: (input: { readonly path: Record<string, string>; readonly payload: unknown; readonly headers: IncomingMessage["headers"]; readonly body: Uint8Array }) => Effect.Effect<unknown, unknown, R>
   readonly successStatus: number
-  readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, ParseResult.ParseError>
+  readonly encodeSuccess: (value: unknown) => Either.Either<unknown, ParseResult.ParseError>
 }
 
 const route = <R>(
@@ -86,11 +87,11 @@ const route = <R>(
     raw: options.raw,
     authenticate: options.authenticate,
     decodePayload: Option.getOrUndefined(
-      Option.map(endpoint.payloadSchema, (schema) => Schema.decodeUnknown(schema as Schema.Schema<unknown, unknown, never>))
+      Option.map(endpoint.payloadSchema, (schema) => Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>))
     ),
     handle: options.handle,
     successStatus: HttpApiSchema.getStatusSuccess(endpoint.successSchema),
-    encodeSuccess: Schema.encodeUnknown(endpoint.successSchema as Schema.Schema<unknown, unknown, never>)
+    encodeSuccess: Schema.encodeUnknownEither(endpoint.successSchema as Schema.Schema<unknown, unknown, never>)
   }
 }
 
@@ -110,6 +111,27 @@ const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
   })
   request.on("end", () => done(size > MAX_BODY_BYTES ? "too-large" : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
   request.on("error", done)
+}
+
+/** A schema's rejection, as the HttpApi answers it. */
+const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({
+  status: 400,
+  body: decodeFailureBody(ParseResult.ArrayFormatter.formatErrorSync(error), ParseResult.TreeFormatter.formatErrorSync(error))
+})
+
+/** The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx answer, or the payload. */
+const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer } | { readonly payload: unknown } => {
+  if (body instanceof Error) return { answer: { status: 400, body: unreadableBody(body.message) } }
+  if (body === "too-large") return { answer: { status: 413, body: tooLargeBody } }
+  if (routeOf.raw || routeOf.decodePayload === undefined) return { payload: undefined }
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+  } catch (error) {
+    return { answer: { status: 400, body: unreadableBody((error as Error).message) } }
+  }
+  const decoded = routeOf.decodePayload(json)
+  return Either.isLeft(decoded) ? { answer: parseErrorAnswer(decoded.left) } : { payload: decoded.right }
 }
 
 const isJson = (contentType: string | undefined) =>
@@ -155,12 +177,7 @@ export const DirectRoutesLive = Layer.effect(
       const failure = Cause.failureOption(cause)
       if (Option.isSome(failure)) {
         const error = failure.value
-        if (ParseResult.isParseError(error)) {
-          return Effect.succeed({
-            status: 400,
-            body: decodeFailureBody(ParseResult.ArrayFormatter.formatErrorSync(error), ParseResult.TreeFormatter.formatErrorSync(error))
-          })
-        }
+        if (ParseResult.isParseError(error)) return Effect.succeed(parseErrorAnswer(error))
         const tag = (error as { _tag?: string })._tag
         const encode = tag !== undefined ? errors.get(tag) : undefined
         if (encode !== undefined) return Effect.succeed(encode(error))
@@ -168,27 +185,29 @@ export const DirectRoutesLive = Layer.effect(
       return Effect.as(Effect.logError("unhandled error", cause), { status: 500, body: internalErrorBody })
     }
 
-    /** The answer to a request whose body was read: authenticated first, as the HttpApi's middleware runs before its body is looked at. */
-    const answer = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body) =>
-      Effect.gen(function* () {
-        if (routeOf.authenticate) {
-          yield* verify(Redacted.make((headers.authorization ?? "").slice("Bearer ".length)))
-        }
-        if (body instanceof Error) return { status: 400, body: unreadableBody(body.message) } satisfies Answer
-        if (body === "too-large") return { status: 413, body: tooLargeBody } satisfies Answer
-        let payload: unknown = undefined
-        if (!routeOf.raw && routeOf.decodePayload !== undefined) {
-          let json: unknown
-          try {
-            json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
-          } catch (error) {
-            return { status: 400, body: unreadableBody((error as Error).message) } satisfies Answer
-          }
-          payload = yield* routeOf.decodePayload(json)
-        }
-        const value = yield* routeOf.handle({ path, payload, headers, body })
-        return { status: routeOf.successStatus, body: yield* routeOf.encodeSuccess(value) } satisfies Answer
-      }).pipe(Effect.catchAllCause(failureAnswer))
+    /** The handler's answer to a request whose body was read and decoded. */
+    const handled = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body): Effect.Effect<Answer, unknown> => {
+      const prepared = payloadOf(routeOf, body)
+      if ("answer" in prepared) return Effect.succeed(prepared.answer)
+      return Effect.flatMap(routeOf.handle({ path, payload: prepared.payload, headers, body: body as Uint8Array }), (value) =>
+        Either.map(routeOf.encodeSuccess(value), (encoded): Answer => ({ status: routeOf.successStatus, body: encoded }))
+      )
+    }
+
+    /**
+     * The answer to a request whose body was read: authenticated first, as the HttpApi's
+     * middleware runs before its body is looked at. A token verified earlier is checked
+     * without a fiber op.
+     */
+    const answer = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body) => {
+      const token = (headers.authorization ?? "").slice("Bearer ".length)
+      // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
+      const program =
+        !routeOf.authenticate || verify.remembered(token) !== undefined
+          ? Effect.suspend(() => handled(routeOf, path, headers, body))
+          : Effect.flatMap(verify(Redacted.make(token)), () => handled(routeOf, path, headers, body))
+      return Effect.catchAllCause(program, failureAnswer)
+    }
 
     const write = (response: ServerResponse, { body, status }: Answer) => {
       if (body === undefined) return response.writeHead(status, { "content-length": 0 }).end()

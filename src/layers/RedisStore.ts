@@ -5,7 +5,7 @@
  * handed out and never acked is reclaimed by the next consumer of its partition.
  * Key layout: docs/redis-keys.md.
  */
-import { Chunk, Clock, Context, Duration, Effect, Layer, Option, Queue, type Redacted, Schedule, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Queue, type Redacted, Schedule, Schema, Stream } from "effect"
 import type { Redis, Result } from "ioredis"
 import { LivechatEvent, SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -109,11 +109,12 @@ export const redisKeys = (prefix: string) => ({
   rpcChannel: (instanceId: string) => `${prefix}:rpc:${instanceId}`
 })
 
-const decodeRecord = Schema.decodeUnknown(Schema.parseJson(SessionRecord))
+// Decoded synchronously (Either, an Effect too): decoding as an Effect ran each step as a fiber op (~15 a record).
+const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(LivechatEvent))
 const decodeDeadLetter = Schema.decodeUnknown(Schema.parseJson(DeadLetter))
-const ForwardedJson = Schema.parseJson(
-  Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) })
+const decodeForwarded = Schema.decodeUnknownEither(
+  Schema.parseJson(Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) }))
 )
 
 const corrupt = (what: string) => (e: unknown) =>
@@ -192,18 +193,15 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     }
 
     /** A stored session record, if there is one, with its activity key's time: decoded here, at the boundary. */
-    const recordFrom = (json: string | null, activity: string | null) =>
+    const recordFrom = (json: string | null, activity: string | null): Either.Either<Option.Option<SessionRecord>, StoreUnavailable> =>
       json === null
-        ? Effect.succeedNone
-        : Effect.map(Effect.mapError(decodeRecord(json), corrupt("session record")), (record) => Option.some(withActivity(record, activity)))
+        ? Either.right(Option.none())
+        : Either.map(Either.mapLeft(decodeRecord(json), corrupt("session record")), (record) => Option.some(withActivity(record, activity)))
 
-    const reservationFrom = (reply: string): Effect.Effect<MessageReservation, StoreUnavailable> => {
-      if (reply === "reserved") return Effect.succeed({ _tag: "Reserved" })
-      if (reply === "inflight") return Effect.succeed({ _tag: "InFlight" })
-      return Effect.map(
-        Effect.mapError(Schema.decodeUnknown(ForwardedJson)(reply.slice(2)), corrupt("forwarded message")),
-        (result) => ({ _tag: "Forwarded", result })
-      )
+    const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
+      if (reply === "reserved") return Either.right({ _tag: "Reserved" })
+      if (reply === "inflight") return Either.right({ _tag: "InFlight" })
+      return Either.map(Either.mapLeft(decodeForwarded(reply.slice(2)), corrupt("forwarded message")), (result) => ({ _tag: "Forwarded", result }))
     }
 
     const sessionByIndex = (indexKey: string) =>
@@ -327,7 +325,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             (reply) =>
               reply === null
                 ? Effect.succeedNone
-                : Effect.zipWith(recordFrom(reply[0], reply[1]), reservationFrom(reply[2]), (session, reservation) =>
+                : Either.zipWith(recordFrom(reply[0], reply[1]), reservationFrom(reply[2]), (session, reservation) =>
                     Option.map(session, (session) => ({ session, reservation }))
                   )
           )

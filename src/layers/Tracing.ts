@@ -26,6 +26,9 @@ export const TracingLive = (otlpEndpoint: string | undefined) =>
 export const traced =
   (name: string, options: Tracer.SpanOptions | (() => Tracer.SpanOptions)) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
-      enabled ? Effect.withSpan(self, name, typeof options === "function" ? options() : options) : self
+    // One fiber op (FiberRef.get and a flatMap took three).
+    Effect.withFiberRuntime((fiber) =>
+      fiber.getFiberRef(FiberRef.currentTracerEnabled)
+        ? Effect.withSpan(self, name, typeof options === "function" ? options() : options)
+        : self
     )
