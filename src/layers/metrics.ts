@@ -37,12 +37,14 @@ const deliveryRetries = counter("lcg_delivery_retries_total", "delivery attempts
 const eventsDeadLettered = counter("lcg_events_dead_lettered_total", "events given up after the retry budget")
 const deliveryLag = histogram("lcg_delivery_lag_seconds", "from an event's occurrence at the provider to its acknowledgement by the target")
 
-export const countIngested = (provider: string, type: string) => Metric.increment(eventsIngested({ provider, type }))
+// The per-event and per-call updates are one Effect.sync each: Metric.increment and Metric.update read the
+// fiber's metric labels (we set none) in three fiber ops per update, several times per event.
+export const countIngested = (provider: string, type: string) => Effect.sync(() => eventsIngested({ provider, type }).unsafeUpdate(1, []))
 export const countDelivered = (target: string, provider: string, type: string, occurredAt: string) =>
-  Effect.zipRight(
-    Metric.increment(eventsDelivered({ target, provider, type })),
-    Metric.update(deliveryLag({ target }), Math.max(0, (Date.now() - Date.parse(occurredAt)) / 1000))
-  )
+  Effect.sync(() => {
+    eventsDelivered({ target, provider, type }).unsafeUpdate(1, [])
+    deliveryLag({ target }).unsafeUpdate(Math.max(0, (Date.now() - Date.parse(occurredAt)) / 1000), [])
+  })
 export const countRetry = (target: string, provider: string, type: string) => Metric.increment(deliveryRetries({ target, provider, type }))
 export const countDeadLettered = (target: string, provider: string, type: string) =>
   Effect.asVoid(Metric.increment(eventsDeadLettered({ target, provider, type })))
@@ -61,14 +63,14 @@ const providerCallDuration = histogram("lcg_provider_call_duration_seconds", "ti
 
 /** `status` absent = no answer (timeout, connection refused). */
 export const recordProviderCall = (provider: string, status: number | undefined, elapsed: Duration.Duration) =>
-  Effect.zipRight(
-    Metric.increment(providerCalls({ provider, outcome: status === undefined ? "unreachable" : `${Math.floor(status / 100)}xx` })),
-    Metric.update(providerCallDuration({ provider }), Duration.toSeconds(elapsed))
-  )
+  Effect.sync(() => {
+    providerCalls({ provider, outcome: status === undefined ? "unreachable" : `${Math.floor(status / 100)}xx` }).unsafeUpdate(1, [])
+    providerCallDuration({ provider }).unsafeUpdate(Duration.toSeconds(elapsed), [])
+  })
 
 const pollCycles = counter("lcg_poll_cycles_total", "polls of open sessions, by poller and outcome")
 
-export const countPoll = (poller: string, outcome: "ok" | "failed") => Metric.increment(pollCycles({ poller, outcome }))
+export const countPoll = (poller: string, outcome: "ok" | "failed") => Effect.sync(() => pollCycles({ poller, outcome }).unsafeUpdate(1, []))
 
 const clusterLeader = gauge("lcg_cluster_leader", "1 while this instance leads the cluster")({})
 const clusterMembers = gauge("lcg_cluster_members", "live members of the cluster, as this instance sees it")({})
