@@ -3,7 +3,7 @@
  * is a compare-and-set: on a conflict the change is recomputed from the fresh record.
  */
 import { randomUUID } from "node:crypto"
-import { Clock, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import type {
   Availability,
@@ -37,7 +37,7 @@ import type { LivechatProvider, ProviderAvailability } from "../services/Livecha
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { countIngested } from "./metrics.js"
 import { traced } from "./Tracing.js"
-import { type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
+import { type ForwardedMessage, MESSAGE_CLAIM_LEASE, type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
 const MAX_CAS_ATTEMPTS = 16
@@ -187,6 +187,36 @@ export const makeGateway = Effect.gen(function* () {
           )
           return retry
         })
+
+  /**
+   * Records what the provider returned for a message it now has. With the store away at
+   * that moment, the caller still gets its answer (the message was sent) and the result is
+   * recorded in the background as soon as the store is back, within the claim's lease: left
+   * unrecorded, the claim would lapse and a retry of the message would send it again.
+   */
+  const recordForwarded = (sessionId: string, messageId: string, result: ForwardedMessage, at: string) =>
+    Effect.catchAll(store.completeMessage(sessionId, messageId, result, at), (first) =>
+      Effect.zipRight(
+        Effect.logWarning("could not record a forwarded message; retrying in the background", { sessionId, messageId, reason: first.message }),
+        Effect.forkDaemon(
+          store.completeMessage(sessionId, messageId, result, at).pipe(
+            Effect.retry(
+              Schedule.exponential(Duration.millis(200)).pipe(
+                Schedule.either(Schedule.spaced(Duration.seconds(5))),
+                Schedule.upTo(Duration.subtract(MESSAGE_CLAIM_LEASE, Duration.seconds(5)))
+              )
+            ),
+            Effect.catchAll((last) =>
+              Effect.logError("a forwarded message was never recorded; a retry of it after the claim's lease sends it again", {
+                sessionId,
+                messageId,
+                reason: last.message
+              })
+            )
+          )
+        )
+      )
+    )
 
   /** A failure on the way to the provider (hbf-core, a tenant without config) is the provider call's failure. */
   const asProviderError =
@@ -474,7 +504,7 @@ export const makeGateway = Effect.gen(function* () {
           Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
         )
         // A user message counts as activity for the inactivity timeout.
-        yield* store.completeMessage(session.sessionId, message.messageId, sent, yield* nowIso)
+        yield* recordForwarded(session.sessionId, message.messageId, sent, yield* nowIso)
         return { ...accepted, ...sent }
       }),
 

@@ -21,6 +21,7 @@ import {
 } from "../services/Outbox.js"
 import {
   type CreateResult,
+  MESSAGE_CLAIM_LEASE,
   type MessageReservation,
   SessionStore,
   type SessionStoreService,
@@ -72,8 +73,7 @@ export interface RedisStoreOptions {
 }
 
 const GROUP = "delivery"
-/** A reserved message whose forward never completed (a crash) can be claimed again after this. */
-const RESERVATION_LEASE_MS = 120_000
+const RESERVATION_LEASE_MS = Duration.toMillis(MESSAGE_CLAIM_LEASE)
 const READ_BATCH = 200
 /** A consumer with nothing to read re-checks this often even without a wake-up (a lost PUBLISH). */
 const IDLE_RECHECK = Duration.seconds(1)

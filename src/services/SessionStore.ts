@@ -1,7 +1,14 @@
 import type { Effect, Option } from "effect"
-import { Context } from "effect"
+import { Context, Duration } from "effect"
 import type { LivechatEvent, ProviderAlias, SessionRecord, SessionStatus } from "../domain/model.js"
 import type { StoreUnavailable } from "./errors.js"
+
+/**
+ * A claimed message whose forward was neither completed nor released within this (its
+ * instance died, or the store was away when the result was to be recorded) can be claimed
+ * again, so a retry may send it once more.
+ */
+export const MESSAGE_CLAIM_LEASE = Duration.minutes(2)
 
 /**
  * One atomic change to a session: compare-and-set on `version`, event ids marked seen,

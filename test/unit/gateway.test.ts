@@ -6,7 +6,7 @@ import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
 import { AppConfig, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
-import { ProviderError, TenantNotFound } from "../../src/services/errors.js"
+import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage } from "../../src/services/LivechatProvider.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
@@ -115,6 +115,21 @@ const makeFakeProvider = () => {
   return { provider, calls, control }
 }
 
+/** While `away`, the store refuses to record forwarded messages (as Redis gone at that moment would). */
+const storeFaults = { completeMessageAway: false }
+
+/** The memory store, with `completeMessage` failing while `storeFaults.completeMessageAway`. */
+const FaultyMemoryStore = Layer.effect(
+  SessionStore,
+  Effect.map(SessionStore, (store) => ({
+    ...store,
+    completeMessage: (...args: Parameters<typeof store.completeMessage>) =>
+      Effect.suspend(() =>
+        storeFaults.completeMessageAway ? Effect.fail(new StoreUnavailable({ message: "store unavailable (complete message)" })) : store.completeMessage(...args)
+      )
+  }))
+).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
+
 /** Runs `body` with a fresh gateway over a fresh memory store. */
 const withGateway = <A, E>(
   body: (
@@ -122,8 +137,9 @@ const withGateway = <A, E>(
   ) => Effect.Effect<A, E, SessionStore | Outbox>
 ) => {
   const fake = makeFakeProvider()
+  storeFaults.completeMessageAway = false
   const layer = Layer.mergeAll(
-    MemoryStoreLive({ partitions: PARTITIONS }),
+    FaultyMemoryStore,
     AppConfigTest,
     HbfCoreFake,
     Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
@@ -238,6 +254,26 @@ describe("Gateway.forwardMessage", () => {
 
         yield* gateway.forwardMessage({ ...message, messageId: "m2" })
         expect(calls.sendMessage).toHaveLength(2)
+      })
+    )
+  )
+
+  it.effect("a message sent while the store cannot record it is answered, recorded once the store is back, and never sent twice", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        storeFaults.completeMessageAway = true
+        // The provider has it: the caller is told so, not asked to retry a message already sent.
+        const first = yield* gateway.forwardMessage(message)
+        expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        yield* TestClock.adjust(Duration.seconds(3))
+        storeFaults.completeMessageAway = false
+        // The background retry records it (its delays are at most 5 s).
+        yield* TestClock.adjust(Duration.seconds(6))
+        const retried = yield* gateway.forwardMessage(message)
+        expect(retried).toEqual(first)
+        expect(calls.sendMessage).toHaveLength(1)
       })
     )
   )
