@@ -189,17 +189,24 @@ export const makeGateway = Effect.gen(function* () {
         })
 
   /**
-   * Records what the provider returned for a message it now has. With the store away at
-   * that moment, the caller still gets its answer (the message was sent) and the result is
-   * recorded in the background as soon as the store is back, within the claim's lease: left
-   * unrecorded, the claim would lapse and a retry of the message would send it again.
+   * A message claim's bookkeeping (recording what the provider returned, or giving the claim
+   * back), which a moment without the store must not lose: tried at once, and when the store
+   * is away, retried in the background until it lands or the claim's lease would have lapsed
+   * anyway. The caller gets its answer meanwhile. A result left unrecorded would let a retry
+   * of the message send it again once the lease lapsed; a claim left in place would answer
+   * its retries MessageInFlight until then.
    */
-  const recordForwarded = (sessionId: string, messageId: string, result: ForwardedMessage, at: string) =>
-    Effect.catchAll(store.completeMessage(sessionId, messageId, result, at), (first) =>
+  const settleClaim = (
+    sessionId: string,
+    messageId: string,
+    what: "record the forwarded message" | "give the message's claim back",
+    write: Effect.Effect<void, StoreUnavailable>
+  ) =>
+    Effect.catchAll(write, (first) =>
       Effect.zipRight(
-        Effect.logWarning("could not record a forwarded message; retrying in the background", { sessionId, messageId, reason: first.message }),
+        Effect.logWarning(`could not ${what}; retrying in the background`, { sessionId, messageId, reason: first.message }),
         Effect.forkDaemon(
-          store.completeMessage(sessionId, messageId, result, at).pipe(
+          write.pipe(
             Effect.retry(
               Schedule.exponential(Duration.millis(200)).pipe(
                 Schedule.either(Schedule.spaced(Duration.seconds(5))),
@@ -207,16 +214,18 @@ export const makeGateway = Effect.gen(function* () {
               )
             ),
             Effect.catchAll((last) =>
-              Effect.logError("a forwarded message was never recorded; a retry of it after the claim's lease sends it again", {
-                sessionId,
-                messageId,
-                reason: last.message
-              })
+              Effect.logError(`could not ${what} before the claim's lease lapses`, { sessionId, messageId, reason: last.message })
             )
           )
         )
       )
     )
+
+  const recordForwarded = (sessionId: string, messageId: string, result: ForwardedMessage, at: string) =>
+    settleClaim(sessionId, messageId, "record the forwarded message", store.completeMessage(sessionId, messageId, result, at))
+
+  const releaseClaim = (sessionId: string, messageId: string) =>
+    settleClaim(sessionId, messageId, "give the message's claim back", store.releaseMessage(sessionId, messageId))
 
   /** A failure on the way to the provider (hbf-core, a tenant without config) is the provider call's failure. */
   const asProviderError =
@@ -469,7 +478,7 @@ export const makeGateway = Effect.gen(function* () {
         const found = yield* store.reserveSubscriberMessage(message.subHandle, message.messageId)
         if (Option.isNone(found) || found.value.session.tenantId !== message.tenantId) {
           if (Option.isSome(found) && found.value.reservation._tag === "Reserved") {
-            yield* store.releaseMessage(found.value.session.sessionId, message.messageId)
+            yield* releaseClaim(found.value.session.sessionId, message.messageId)
           }
           return yield* noSessionOf(message.subHandle, message.tenantId)
         }
@@ -485,7 +494,7 @@ export const makeGateway = Effect.gen(function* () {
           })
         }
         if (!isOpen(session.status)) {
-          yield* store.releaseMessage(session.sessionId, message.messageId)
+          yield* releaseClaim(session.sessionId, message.messageId)
           return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
         }
         const sent = yield* Effect.gen(function* () {
@@ -501,7 +510,7 @@ export const makeGateway = Effect.gen(function* () {
           // No annotateLogs: around the provider call it cost ~35 µs of CPU per message (in-process forwardMessage
           // 168 -> 132 µs without it), and the clients log per credential set, not per session.
           Effect.mapError(asProviderError(session)),
-          Effect.tapError(() => store.releaseMessage(session.sessionId, message.messageId))
+          Effect.tapError(() => releaseClaim(session.sessionId, message.messageId))
         )
         // A user message counts as activity for the inactivity timeout.
         yield* recordForwarded(session.sessionId, message.messageId, sent, yield* nowIso)

@@ -82,14 +82,14 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   retention: defaultRetention
 })
 
-/** A provider that records every call; `failCreates` makes the next creates fail. */
+/** A provider that records every call; `failCreates` and `failSends` make the next creates and sends fail. */
 const makeFakeProvider = () => {
   const calls = {
     create: [] as Array<CreateContext>,
     sendMessage: [] as Array<{ context: SessionContext; message: UserMessage }>,
     end: [] as Array<{ context: SessionContext; reason: EndReason }>
   }
-  const control = { failCreates: 0 }
+  const control = { failCreates: 0, failSends: 0 }
   const provider: LivechatProvider = {
     alias: "helvia-livechat",
     create: (context) =>
@@ -102,9 +102,13 @@ const makeFakeProvider = () => {
         return Effect.succeed({ conversationId: `conv-${context.session.sessionId}` })
       }),
     sendMessage: (context, message) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         calls.sendMessage.push({ context, message })
-        return { providerMessageId: `p-${message.messageId}` }
+        if (control.failSends > 0) {
+          control.failSends--
+          return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 503" }))
+        }
+        return Effect.succeed({ providerMessageId: `p-${message.messageId}` })
       }),
     end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
     webhook: {
@@ -115,18 +119,20 @@ const makeFakeProvider = () => {
   return { provider, calls, control }
 }
 
-/** While `away`, the store refuses to record forwarded messages (as Redis gone at that moment would). */
-const storeFaults = { completeMessageAway: false }
+/** While `claimsAway`, the store refuses to record or give back message claims (as Redis gone at that moment would). */
+const storeFaults = { claimsAway: false }
 
-/** The memory store, with `completeMessage` failing while `storeFaults.completeMessageAway`. */
+const storeAway = (op: string) => Effect.fail(new StoreUnavailable({ message: `store unavailable (${op})` }))
+
+/** The memory store, with `completeMessage` and `releaseMessage` failing while `storeFaults.claimsAway`. */
 const FaultyMemoryStore = Layer.effect(
   SessionStore,
   Effect.map(SessionStore, (store) => ({
     ...store,
     completeMessage: (...args: Parameters<typeof store.completeMessage>) =>
-      Effect.suspend(() =>
-        storeFaults.completeMessageAway ? Effect.fail(new StoreUnavailable({ message: "store unavailable (complete message)" })) : store.completeMessage(...args)
-      )
+      Effect.suspend(() => (storeFaults.claimsAway ? storeAway("complete message") : store.completeMessage(...args))),
+    releaseMessage: (...args: Parameters<typeof store.releaseMessage>) =>
+      Effect.suspend(() => (storeFaults.claimsAway ? storeAway("release message") : store.releaseMessage(...args)))
   }))
 ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
 
@@ -137,7 +143,7 @@ const withGateway = <A, E>(
   ) => Effect.Effect<A, E, SessionStore | Outbox>
 ) => {
   const fake = makeFakeProvider()
-  storeFaults.completeMessageAway = false
+  storeFaults.claimsAway = false
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
     AppConfigTest,
@@ -263,17 +269,35 @@ describe("Gateway.forwardMessage", () => {
       Effect.gen(function* () {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
-        storeFaults.completeMessageAway = true
+        storeFaults.claimsAway = true
         // The provider has it: the caller is told so, not asked to retry a message already sent.
         const first = yield* gateway.forwardMessage(message)
         expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
         yield* TestClock.adjust(Duration.seconds(3))
-        storeFaults.completeMessageAway = false
+        storeFaults.claimsAway = false
         // The background retry records it (its delays are at most 5 s).
         yield* TestClock.adjust(Duration.seconds(6))
         const retried = yield* gateway.forwardMessage(message)
         expect(retried).toEqual(first)
         expect(calls.sendMessage).toHaveLength(1)
+      })
+    )
+  )
+
+  it.effect("a claim the store could not give back after a provider failure is given back once the store is back: the retry is sent", () =>
+    withGateway(({ calls, control, gateway }) =>
+      Effect.gen(function* () {
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        control.failSends = 1
+        storeFaults.claimsAway = true
+        expect((yield* Effect.flip(gateway.forwardMessage(message)))._tag).toBe("ProviderError")
+        storeFaults.claimsAway = false
+        yield* TestClock.adjust(Duration.seconds(6))
+        // Had the claim stayed, this retry would wait for it and answer MessageInFlight for two minutes.
+        const retried = yield* gateway.forwardMessage(message)
+        expect(retried).toMatchObject({ messageId: "m1", providerMessageId: "p-m1" })
+        expect(calls.sendMessage).toHaveLength(2)
       })
     )
   )
