@@ -70,7 +70,7 @@ interface Route<R> {
   /** Whether the body is handed over as bytes (webhooks, whose signature covers them) or decoded as the payload. */
   readonly raw: boolean
   readonly authenticate: boolean
-  // Payload and success are decoded and encoded synchronously: as Effects each schema step was a fiber op.
+  // Payload and success are decoded and encoded synchronously (Either): the payload before the fiber starts, with no fiber op.
   readonly decodePayload: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
   readonly handle: (input: { readonly path: Record<string, string>; readonly payload: unknown; readonly headers: IncomingMessage["headers"]; readonly body: Uint8Array }) => Effect.Effect<unknown, unknown, R>
   readonly successStatus: number

@@ -109,7 +109,7 @@ export const redisKeys = (prefix: string) => ({
   rpcChannel: (instanceId: string) => `${prefix}:rpc:${instanceId}`
 })
 
-// Decoded synchronously (Either, an Effect too): decoding as an Effect ran each step as a fiber op (~15 a record).
+// Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
 const decodeEvent = Schema.decodeUnknown(Schema.parseJson(LivechatEvent))
 const decodeDeadLetter = Schema.decodeUnknown(Schema.parseJson(DeadLetter))
