@@ -75,6 +75,8 @@ export interface RedisStoreOptions {
 const GROUP = "delivery"
 const RESERVATION_LEASE_MS = Duration.toMillis(MESSAGE_CLAIM_LEASE)
 const READ_BATCH = 200
+/** How many decoded session records are kept for reads of an unchanged record (a few MB at most). */
+const DECODED_RECORDS = 2_000
 /** A consumer with nothing to read re-checks this often even without a wake-up (a lost PUBLISH). */
 const IDLE_RECHECK = Duration.seconds(1)
 
@@ -192,11 +194,26 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       return { keyList, argList }
     }
 
+    /**
+     * Records decoded lately, by the exact JSON they were decoded from. A chat's record is read
+     * unchanged for every user message (the activity is a key of its own), and decoding it
+     * again cost ~6 KB of garbage and several µs per message. Keyed by content, an entry can
+     * never be stale; the oldest go first.
+     */
+    const decodedRecords = new Map<string, SessionRecord>()
+    const decodeStoredRecord = (json: string): Either.Either<SessionRecord, StoreUnavailable> => {
+      const known = decodedRecords.get(json)
+      if (known !== undefined) return Either.right(known)
+      return Either.map(Either.mapLeft(decodeRecord(json), corrupt("session record")), (record) => {
+        if (decodedRecords.size >= DECODED_RECORDS) decodedRecords.delete(decodedRecords.keys().next().value!)
+        decodedRecords.set(json, record)
+        return record
+      })
+    }
+
     /** A stored session record, if there is one, with its activity key's time: decoded here, at the boundary. */
     const recordFrom = (json: string | null, activity: string | null): Either.Either<Option.Option<SessionRecord>, StoreUnavailable> =>
-      json === null
-        ? Either.right(Option.none())
-        : Either.map(Either.mapLeft(decodeRecord(json), corrupt("session record")), (record) => Option.some(withActivity(record, activity)))
+      json === null ? Either.right(Option.none()) : Either.map(decodeStoredRecord(json), (record) => Option.some(withActivity(record, activity)))
 
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
@@ -219,7 +236,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             redis.lcgCreate(keyList.length, ...keyList, "", ...argList, keys.sessionPrefix)
           )
           if (reply[0] === "created") return { _tag: "Created" } satisfies CreateResult
-          const existing = yield* Effect.mapError(decodeRecord(reply[1]), corrupt("session record"))
+          const existing = yield* decodeStoredRecord(reply[1])
           return { _tag: "Open", existing } satisfies CreateResult
         }),
       get: (sessionId) =>
