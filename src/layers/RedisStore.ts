@@ -195,25 +195,33 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     }
 
     /**
-     * Records decoded lately, by the exact JSON they were decoded from. A chat's record is read
-     * unchanged for every user message (the activity is a key of its own), and decoding it
-     * again cost ~6 KB of garbage and several µs per message. Keyed by content, an entry can
-     * never be stale; the oldest go first.
+     * Records decoded for user messages, by the exact JSON they were decoded from. A chat's
+     * record is read unchanged for every user message (the activity is a key of its own), and
+     * decoding it again cost ~6 KB of garbage and several µs per message. Keyed by content, an
+     * entry can never be stale; the oldest go first. Other reads look here but do not add: an
+     * agent's event changes the record it read, and keeping those would only age garbage.
      */
     const decodedRecords = new Map<string, SessionRecord>()
-    const decodeStoredRecord = (json: string): Either.Either<SessionRecord, StoreUnavailable> => {
+    const decodeStoredRecord = (json: string, remember: boolean): Either.Either<SessionRecord, StoreUnavailable> => {
       const known = decodedRecords.get(json)
       if (known !== undefined) return Either.right(known)
-      return Either.map(Either.mapLeft(decodeRecord(json), corrupt("session record")), (record) => {
+      const decoded = Either.mapLeft(decodeRecord(json), corrupt("session record"))
+      if (remember && Either.isRight(decoded)) {
         if (decodedRecords.size >= DECODED_RECORDS) decodedRecords.delete(decodedRecords.keys().next().value!)
-        decodedRecords.set(json, record)
-        return record
-      })
+        decodedRecords.set(json, decoded.right)
+      }
+      return decoded
     }
 
     /** A stored session record, if there is one, with its activity key's time: decoded here, at the boundary. */
-    const recordFrom = (json: string | null, activity: string | null): Either.Either<Option.Option<SessionRecord>, StoreUnavailable> =>
-      json === null ? Either.right(Option.none()) : Either.map(decodeStoredRecord(json), (record) => Option.some(withActivity(record, activity)))
+    const recordFrom = (
+      json: string | null,
+      activity: string | null,
+      remember = false
+    ): Either.Either<Option.Option<SessionRecord>, StoreUnavailable> =>
+      json === null
+        ? Either.right(Option.none())
+        : Either.map(decodeStoredRecord(json, remember), (record) => Option.some(withActivity(record, activity)))
 
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
@@ -236,7 +244,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             redis.lcgCreate(keyList.length, ...keyList, "", ...argList, keys.sessionPrefix)
           )
           if (reply[0] === "created") return { _tag: "Created" } satisfies CreateResult
-          const existing = yield* decodeStoredRecord(reply[1])
+          const existing = yield* decodeStoredRecord(reply[1], false)
           return { _tag: "Open", existing } satisfies CreateResult
         }),
       get: (sessionId) =>
@@ -342,7 +350,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             (reply) =>
               reply === null
                 ? Effect.succeedNone
-                : Either.zipWith(recordFrom(reply[0], reply[1]), reservationFrom(reply[2]), (session, reservation) =>
+                : Either.zipWith(recordFrom(reply[0], reply[1], true), reservationFrom(reply[2]), (session, reservation) =>
                     Option.map(session, (session) => ({ session, reservation }))
                   )
           )
