@@ -169,6 +169,14 @@ const outboxEvents = (sessionId: string, n: number) =>
 const event = (id: string, body: Omit<ProviderEvent, "id" | "occurredAt">): ProviderEvent =>
   ({ id, occurredAt: "2026-01-01T10:00:00.000Z", ...body }) as ProviderEvent
 
+/** sub1's session at t1, joined by an agent, and the timeout sweep of its partition. */
+const activeSession = (gateway: Effect.Effect.Success<typeof makeGateway>) =>
+  Effect.gen(function* () {
+    const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+    yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [event("j1", { type: "agent.joined", data: { agent: {} } })])
+    return { session, sweep: gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS)) }
+  })
+
 describe("Gateway.create", () => {
   it.effect("creates once, then returns the same open session to the same tenant", () =>
     withGateway(({ calls, gateway }) =>
@@ -397,11 +405,7 @@ describe("Gateway.sweepTimeouts", () => {
   it.effect("ends an idle active session after inactivitySeconds with reason inactivity", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-        const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
-        yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [
-          event("j1", { type: "agent.joined", data: { agent: {} } })
-        ])
+        const { session, sweep } = yield* activeSession(gateway)
         // Past the pending timeout but not the inactivity one: an active session stays.
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
         expect((yield* sweep).ended).toBe(0)
@@ -418,11 +422,7 @@ describe("Gateway.sweepTimeouts", () => {
   it.effect("a user message counts as activity: the inactivity timeout runs from the last one", () =>
     withGateway(({ gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-        const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
-        yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [
-          event("j1", { type: "agent.joined", data: { agent: {} } })
-        ])
+        const { sweep } = yield* activeSession(gateway)
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 10))
         yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "still there?" })
         // Past the inactivity timeout counted from the agent's join, not from the user's message.
