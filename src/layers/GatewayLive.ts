@@ -327,7 +327,7 @@ export const makeGateway = Effect.gen(function* () {
       )
       const persisted = accepted === "duplicate" ? [] : accepted
       const ingestedFor = provider
-      if (ingestedFor !== undefined) yield* Effect.forEach(persisted, (e) => countIngested(ingestedFor, e.type), { discard: true })
+      if (ingestedFor !== undefined && persisted.length > 0) yield* countIngested(ingestedFor, persisted)
       return { accepted: persisted.length, unknown: 0, open }
     }).pipe(traced("ingest", { captureStackTrace: false, attributes: { sessionId, events: events.length } }))
 

@@ -113,7 +113,7 @@ export const redisKeys = (prefix: string) => ({
 
 // Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
-const decodeEvent = Schema.decodeUnknown(Schema.parseJson(LivechatEvent))
+const decodeEvent = Schema.decodeUnknownEither(Schema.parseJson(LivechatEvent))
 const decodeDeadLetter = Schema.decodeUnknown(Schema.parseJson(DeadLetter))
 const decodeForwarded = Schema.decodeUnknownEither(
   Schema.parseJson(Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) }))
@@ -378,28 +378,30 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
       )
     }
 
-    const toEntry = (partition: number, [id, fields]: StreamEntry) =>
-      Effect.gen(function* () {
-        const event = yield* decodeEvent(fieldOf(fields, "e"))
-        const target = fieldOf(fields, "t")
-        const targets = target !== undefined ? { targets: [target as DeliveryTarget] } : {}
-        return { id, partition, event, ...targets } satisfies OutboxEntry
-      }).pipe(
-        Effect.asSome,
-        // An undecodable entry cannot be delivered: log it, ack it, and leave it in the stream for inspection.
-        Effect.catchTag("ParseError", (e) =>
-          Effect.logError("undecodable outbox entry left in the stream", { partition, entryId: id, reason: e.message }).pipe(
-            Effect.zipRight(redisCall("ack", () => redis.xack(keys.outbox(partition), GROUP, id))),
-            Effect.as(Option.none<OutboxEntry>())
-          )
-        )
+    /** An undecodable entry cannot be delivered: logged and acked, and left in the stream for inspection. */
+    const setAside = (partition: number, id: string, reason: string) =>
+      Effect.logError("undecodable outbox entry left in the stream", { partition, entryId: id, reason }).pipe(
+        Effect.zipRight(redisCall("ack", () => redis.xack(keys.outbox(partition), GROUP, id)))
       )
 
-    const toEntries = (partition: number, raw: ReadonlyArray<StreamEntry>) =>
-      Effect.map(
-        Effect.forEach(raw, (entry) => toEntry(partition, entry)),
-        (entries) => Chunk.fromIterable(entries.flatMap(Option.toArray))
-      )
+    /** Decoded synchronously, entry by entry: a fiber's worth of ops per entry cost more than the decode. */
+    const toEntries = (partition: number, raw: ReadonlyArray<StreamEntry>) => {
+      const entries: Array<OutboxEntry> = []
+      const undecodable: Array<[id: string, reason: string]> = []
+      for (const [id, fields] of raw) {
+        const event = decodeEvent(fieldOf(fields, "e"))
+        if (Either.isLeft(event)) {
+          undecodable.push([id, event.left.message])
+          continue
+        }
+        const target = fieldOf(fields, "t")
+        entries.push(target !== undefined ? { id, partition, event: event.right, targets: [target as DeliveryTarget] } : { id, partition, event: event.right })
+      }
+      const decoded = Chunk.unsafeFromArray(entries)
+      return undecodable.length === 0
+        ? Effect.succeed(decoded)
+        : Effect.as(Effect.forEach(undecodable, ([id, reason]) => setAside(partition, id, reason), { discard: true }), decoded)
+    }
 
     const ensureGroup = (stream: string) =>
       redisCall("create consumer group", () => redis.xgroup("CREATE", stream, GROUP, "0", "MKSTREAM")).pipe(

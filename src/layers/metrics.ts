@@ -39,7 +39,11 @@ const deliveryLag = histogram("lcg_delivery_lag_seconds", "from an event's occur
 
 // The per-event and per-call updates are one Effect.sync each: Metric.increment and Metric.update read the
 // fiber's metric labels (we set none) in three fiber ops per update, several times per event.
-export const countIngested = (provider: string, type: string) => Effect.sync(() => eventsIngested({ provider, type }).unsafeUpdate(1, []))
+/** One update per event accepted from `provider`, in a single op. */
+export const countIngested = (provider: string, events: ReadonlyArray<{ readonly type: string }>) =>
+  Effect.sync(() => {
+    for (const event of events) eventsIngested({ provider, type: event.type }).unsafeUpdate(1, [])
+  })
 export const countDelivered = (target: string, provider: string, type: string, occurredAt: string) =>
   Effect.sync(() => {
     eventsDelivered({ target, provider, type }).unsafeUpdate(1, [])

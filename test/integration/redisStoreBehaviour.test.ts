@@ -145,6 +145,28 @@ describe("Redis outbox across instances", () => {
     })
   })
 
+  it.live("an outbox entry that does not decode is acked and left in the stream, and the entries around it are handed out", () => {
+    const prefix = freshPrefix()
+    const keys = redisKeys(prefix)
+    const record = makeRecord()
+    const partition = partitionOf(record.sessionId, PARTITIONS)
+    const take = (n: number) =>
+      Effect.flatMap(Outbox, (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray)))
+    return Effect.gen(function* () {
+      const store = yield* SessionStore
+      yield* store.create(record)
+      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, events: [makeEvent(record, 1)] })
+      const garbage = yield* withRedis((r) => r.xadd(keys.outbox(partition), "*", "e", '{"not":"an event"}'))
+      yield* store.commit({ expectedVersion: 1, next: { ...record, version: 2, lastSeq: 2 }, events: [makeEvent(record, 2)] })
+      const taken = yield* take(2)
+      expect(taken.map((e) => e.event.seq)).toEqual([1, 2])
+      const pending = yield* withRedis((r) => r.xpending(keys.outbox(partition), "delivery", "-", "+", 10))
+      expect((pending as Array<[string]>).map(([id]) => id)).toEqual(taken.map((e) => e.id))
+      const kept = yield* withRedis((r) => r.xrange(keys.outbox(partition), garbage!, garbage!))
+      expect(kept).toHaveLength(1)
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
   it.live("with Redis unreachable, calls fail fast with StoreUnavailable and ping says so", () =>
     Effect.gen(function* () {
       const store = yield* SessionStore

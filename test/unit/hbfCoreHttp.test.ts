@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, TestClock } from "effect"
 import { createServer } from "node:http"
 import { HbfCoreHttp } from "../../src/layers/HbfCoreHttp.js"
 import { OutboundHttpLive } from "../../src/layers/outbound.js"
@@ -20,6 +20,23 @@ describe("HbfCore over HTTP", () => {
       }).pipe(Effect.provide(coreWith(sandbox.config)))
       expect(tenants.every((t) => t.organizationId === demoOrganization.id)).toBe(true)
       expect(sandbox.core.tenantCalls("demo-helvia")).toBe(1)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a cached tenant is asked for again once HBF_CORE_CACHE_SECONDS have passed since it was loaded, not before", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox({ configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 60 } }) })
+      yield* Effect.gen(function* () {
+        const core = yield* HbfCore
+        yield* core.tenant("demo-helvia")
+        yield* TestClock.adjust(Duration.seconds(59))
+        yield* core.tenant("demo-helvia")
+        expect(sandbox.core.tenantCalls("demo-helvia")).toBe(1)
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect((yield* core.tenant("demo-helvia")).id).toBe("demo-helvia")
+        yield* core.tenant("demo-helvia")
+        expect(sandbox.core.tenantCalls("demo-helvia")).toBe(2)
+      }).pipe(Effect.provide(coreWith(sandbox.config)))
     }).pipe(Effect.scoped)
   )
 
