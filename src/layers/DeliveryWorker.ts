@@ -5,7 +5,7 @@
  * (honouring Retry-After) and holds its session's later events back; after the retry
  * budget, or at once for a permanent refusal, it becomes a dead letter and the lane goes on.
  */
-import { Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
 import type { LivechatEvent } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type PartitionRun } from "../services/Coordinator.js"
@@ -186,9 +186,19 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           lanes.set(entry.event.sessionId, fresh)
           return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
         })
-      yield* outbox.consume(partition).pipe(
-        Stream.runForEach(take),
-        Effect.catchAll((e) => Effect.logError("outbox consumer failed; restarting", { partition, reason: e.message })),
+      // Pulled batch by batch: Stream.runForEach's sink cost a dozen fiber ops a batch, and a batch is often one entry.
+      const consumeAll = Effect.scoped(
+        Effect.flatMap(Stream.toPull(outbox.consume(partition)), (pull) => {
+          const loop: Effect.Effect<never, Option.Option<StoreUnavailable>> = Effect.flatMap(pull, (batch) =>
+            Effect.zipRight(batch.length === 1 ? take(Chunk.unsafeHead(batch)) : Effect.forEach(batch, take, { discard: true }), loop)
+          )
+          return loop
+        })
+      )
+      yield* consumeAll.pipe(
+        Effect.catchAll((e) =>
+          Option.isSome(e) ? Effect.logError("outbox consumer failed; restarting", { partition, reason: e.value.message }) : Effect.void
+        ),
         Effect.repeat(Schedule.spaced(Duration.seconds(1))),
         Effect.raceFirst(handOver)
       )
