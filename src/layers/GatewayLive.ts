@@ -497,20 +497,18 @@ export const makeGateway = Effect.gen(function* () {
           yield* releaseClaim(session.sessionId, message.messageId)
           return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
         }
-        const sent = yield* Effect.gen(function* () {
-          const { context, provider } = yield* providerOfSession(session)
-          return yield* provider
+        const sent = yield* Effect.flatMap(providerOfSession(session), ({ context, provider }) =>
+          provider
             .sendMessage(context, {
               messageId: message.messageId,
               ...(message.text !== undefined ? { text: message.text } : {}),
               ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
             })
             .pipe(traced("provider.sendMessage", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: session.sessionId } }))
-        }).pipe(
+        ).pipe(
           // No annotateLogs: around the provider call it cost ~35 µs of CPU per message (in-process forwardMessage
           // 168 -> 132 µs without it), and the clients log per credential set, not per session.
-          Effect.mapError(asProviderError(session)),
-          Effect.tapError(() => releaseClaim(session.sessionId, message.messageId))
+          Effect.catchAll((e) => Effect.zipRight(releaseClaim(session.sessionId, message.messageId), Effect.fail(asProviderError(session)(e))))
         )
         // A user message counts as activity for the inactivity timeout.
         yield* recordForwarded(session.sessionId, message.messageId, sent, yield* nowIso)

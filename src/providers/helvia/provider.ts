@@ -47,9 +47,10 @@ export const makeHelviaProvider = Effect.map(
           Effect.as({ conversationId: session.sessionId }),
           Effect.mapError(providerError)
         ),
+    // One match rather than as and mapError: the forward path's every fiber op shows in its throughput.
     sendMessage: ({ session }, message) =>
-      lcm
-        .sendMessage({
+      Effect.matchEffect(
+        lcm.sendMessage({
           organizationId: session.organizationId,
           platformSessionId: session.sessionId,
           platformUserId: session.subHandle,
@@ -57,8 +58,9 @@ export const makeHelviaProvider = Effect.map(
           ...(message.text !== undefined ? { text: message.text } : {}),
           ...(message.attachments !== undefined ? { attachments: message.attachments } : {}),
           sentDate: new Date().toISOString()
-        })
-        .pipe(Effect.as({}), Effect.mapError(providerError)),
+        }),
+        { onFailure: (error) => Effect.fail(providerError(error)), onSuccess: () => Effect.succeed({}) }
+      ),
     end: ({ session }) =>
       lcm.endRequest(session.sessionId).pipe(
         // Already gone at hbf-lcm (the agent ended it first): nothing left to end.
