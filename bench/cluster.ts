@@ -11,6 +11,7 @@
  */
 import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
+import { median, percentile } from "./measure.js"
 import { isMain, runBenchmark } from "./runBenchmark.js"
 import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
 import { type Instance, ownersCount, sessionOwnedBy, startCluster, startCoordinator } from "../test/integration/clusterHarness.js"
@@ -23,10 +24,6 @@ const CONCURRENT_CALLS = 20_000
 const IN_FLIGHT = 32
 const STATUS_READS = 200
 
-const percentile = (values: ReadonlyArray<number>, p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0
-}
 const round = (ms: number) => Math.round(ms * 100) / 100
 
 /** Runs `count` timed calls of `call`, `inFlight` at a time: latencies in ms and calls per second. */
@@ -47,8 +44,8 @@ const timed = <E>(count: number, inFlight: number, call: Effect.Effect<unknown, 
     return {
       calls: count,
       inFlight,
-      p50Ms: round(percentile(latencies, 50)),
-      p99Ms: round(percentile(latencies, 99)),
+      p50Ms: round(median(latencies)),
+      p99Ms: round(percentile([...latencies].sort((a, b) => a - b), 0.99)),
       callsPerSecond: Math.round(count / seconds)
     }
   })
@@ -113,8 +110,8 @@ const failover = Effect.gen(function* () {
   console.table(kills.map((k, i) => ({ kill: i + 1, "new leader ms": k.newLeaderMs, "all partitions owned ms": k.allOwnedMs })))
   const summary = {
     kills: kills.length,
-    medianNewLeaderMs: percentile(kills.map((k) => k.newLeaderMs), 50),
-    medianAllOwnedMs: percentile(kills.map((k) => k.allOwnedMs), 50),
+    medianNewLeaderMs: median(kills.map((k) => k.newLeaderMs)),
+    medianAllOwnedMs: median(kills.map((k) => k.allOwnedMs)),
     maxAllOwnedMs: Math.max(...kills.map((k) => k.allOwnedMs))
   }
   console.table({ median: summary })

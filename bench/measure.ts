@@ -16,3 +16,6 @@ export const cpuSeconds = (pid: number) => {
 /** The process's resident memory, MiB. */
 export const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+
+/** The median of some values (the upper one of an even count). */
+export const median = (values: ReadonlyArray<number>) => percentile([...values].sort((a, b) => a - b), 0.5)

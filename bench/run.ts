@@ -19,6 +19,7 @@ import { writeFileSync } from "node:fs"
 import { ciscoPolling } from "./cisco.js"
 import { clusterBench } from "./cluster.js"
 import { httpPaths } from "./http/paths.js"
+import { median } from "./measure.js"
 import { runBenchmark } from "./runBenchmark.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
 import { CoreLive } from "../src/layers/App.js"
@@ -188,7 +189,7 @@ const program = Effect.gen(function* () {
     // Each gateway round against the baseline round just before it, and the median of those: one round
     // disturbed on a shared machine (either server's) moves a sum of rounds, not the median.
     const ratios = http.forward.gateway.map((g, round) => g.perSecond / http.forward.baseline[round]!.perSecond)
-    const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!
+    const ratio = median(ratios)
     goals["forward throughput vs node:http baseline"] = {
       goal: ">= 0.5x",
       measured: `${ratio.toFixed(2)}x (median of rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
@@ -197,15 +198,17 @@ const program = Effect.gen(function* () {
     if (http.ingestMax !== undefined && http.ingestSteady !== undefined) {
       console.log("\nIngest path: signed hbf-lcm webhooks -> hbf-bot, Redis")
       console.table({
-        [`highest rate (${http.concurrency} in flight)`]: http.ingestMax,
+        ...Object.fromEntries(http.ingestMax.map((r, round) => [`highest rate (${http.concurrency} in flight), round ${round + 1}`, r])),
         [`steady ${http.ingestSteady.perSecond}/s`]: http.ingestSteady,
-        ...(http.ingestTwoProcesses !== undefined ? { "highest rate, two gateway processes": http.ingestTwoProcesses } : {})
+        ...Object.fromEntries(http.ingestTwoProcesses.map((r, round) => [`highest rate, two gateway processes, round ${round + 1}`, r]))
       })
-      const best = Math.max(http.ingestMax.deliveredPerSecond, http.ingestTwoProcesses?.deliveredPerSecond ?? 0)
+      // The median of the rounds, as for the forward path.
+      const rates = (rounds: ReadonlyArray<{ readonly deliveredPerSecond: number }>) => rounds.map((r) => r.deliveredPerSecond)
+      const [one, two] = [median(rates(http.ingestMax)), median(rates(http.ingestTwoProcesses))]
       goals["ingest events/s (one instance, 2 cores, Redis)"] = {
         goal: ">= 2000",
-        measured: `${http.ingestMax.deliveredPerSecond} (one process), ${http.ingestTwoProcesses?.deliveredPerSecond ?? "-"} (two)`,
-        met: best >= 2000
+        measured: `${one} (one process; rounds ${rates(http.ingestMax).join(", ")}), ${two} (two; rounds ${rates(http.ingestTwoProcesses).join(", ")})`,
+        met: Math.max(one, two) >= 2000
       }
       goals["ingest p99 delivery at 500 events/s"] = {
         goal: "< 50 ms",

@@ -201,12 +201,24 @@ export const httpPaths = (options: PathOptions) =>
           ...latencies(stubs.delivered, sentAt, "agent message ")
         }
       })
-    const ingestMax = yield* ingestAtFullRate([{ url: gatewayUrl, pid: gateway.pid }], 0)
+    type IngestRound = Effect.Effect.Success<ReturnType<typeof ingestAtFullRate>>
+    // Each measured event has its own index (its text and send time), so the phases take consecutive ranges.
+    let nextIndex = 0
+    const indices = (count: number) => {
+      const first = nextIndex
+      nextIndex += count
+      return first
+    }
+    // Rounds, as on the forward path: one run of a few seconds on a shared machine is one sample of its mood.
+    const ingestMax: Array<IngestRound> = []
+    for (let round = 0; round < options.rounds; round++) {
+      ingestMax.push(yield* ingestAtFullRate([{ url: gatewayUrl, pid: gateway.pid }], indices(options.ingestEvents)))
+    }
 
     // Ingest at a steady rate: the end-to-end latency a user would notice.
     const ingestSteady = yield* Effect.promise(async () => {
-      const offset = options.ingestEvents
       const total = options.ingestRate * options.ingestRateSeconds
+      const offset = indices(total)
       const before = stubs.delivered.size
       const run = await openLoop({
         url: gatewayUrl,
@@ -247,13 +259,18 @@ export const httpPaths = (options: PathOptions) =>
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
     })
-    const ingestTwoProcesses = yield* ingestAtFullRate(
-      [
-        { url: gatewayUrl, pid: gateway.pid },
-        { url: `http://127.0.0.1:${secondPort}`, pid: second.pid }
-      ],
-      options.ingestEvents + options.ingestRate * options.ingestRateSeconds
-    )
+    const ingestTwoProcesses: Array<IngestRound> = []
+    for (let round = 0; round < options.rounds; round++) {
+      ingestTwoProcesses.push(
+        yield* ingestAtFullRate(
+          [
+            { url: gatewayUrl, pid: gateway.pid },
+            { url: `http://127.0.0.1:${secondPort}`, pid: second.pid }
+          ],
+          indices(options.ingestEvents)
+        )
+      )
+    }
 
     // A graceful stop, so that a profile (if asked for) is written.
     yield* gateway.kill("SIGTERM")
