@@ -62,8 +62,9 @@ export const redisConnection = (options: RedisConnectionOptions) =>
               commandTimeout: options.commandTimeoutMs ?? 2_000
             })
       }
-      // Commands issued in the same tick go out in one write: one syscall for many requests' calls.
-      const redis = options.subscriber === true ? new Redis(Redacted.value(options.url), settings) : new CoalescingRedis(Redacted.value(options.url), settings)
+      // A command connection coalesces its writes (CoalescingRedis); a subscriber's few writes are its (re)subscriptions.
+      const redis =
+        options.subscriber === true ? new Redis(Redacted.value(options.url), settings) : new CoalescingRedis(Redacted.value(options.url), settings)
       // Without a listener ioredis prints every failed reconnect; log the outage once and the recovery once.
       let down = false
       redis.on("error", (error: Error) => {
