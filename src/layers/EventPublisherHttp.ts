@@ -15,8 +15,8 @@ export const EventPublisherHttp = Layer.effect(
     })
     return EventPublisher.of({
       triggerFlow: (flowId, event) =>
-        client
-          .send({
+        client.call(
+          {
             method: "POST",
             path: "/connectors/flows:trigger",
             json: {
@@ -25,8 +25,9 @@ export const EventPublisherHttp = Layer.effect(
               subHandle: event.subHandle,
               event: { type: event.type, sessionId: event.sessionId, data: event.data }
             }
-          })
-          .pipe(Effect.asVoid, Effect.mapError(deliveryFailure("event-publisher")))
+          },
+          deliveryFailure("event-publisher")
+        )
     })
   })
 )

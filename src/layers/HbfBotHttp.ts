@@ -22,11 +22,7 @@ export const HbfBotHttp = Layer.effect(
             "x-lcg-signature": `sha256=${createHmac("sha256", Redacted.value(s)).update(body).digest("hex")}`
           })
         })
-        // One match rather than asVoid and mapError: five fiber ops fewer per delivered event.
-        return Effect.matchEffect(client.send({ method: "POST", path: "/livechat-events", text: body, headers: signed }), {
-          onFailure: (error) => Effect.fail(failure(error)),
-          onSuccess: () => Effect.void
-        })
+        return client.call({ method: "POST", path: "/livechat-events", text: body, headers: signed }, failure)
       }
     })
   })
