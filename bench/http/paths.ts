@@ -201,7 +201,6 @@ export const httpPaths = (options: PathOptions) =>
           ...latencies(stubs.delivered, sentAt, "agent message ")
         }
       })
-    type IngestRound = Effect.Effect.Success<ReturnType<typeof ingestAtFullRate>>
     // Each measured event has its own index (its text and send time), so the phases take consecutive ranges.
     let nextIndex = 0
     const indices = (count: number) => {
@@ -238,10 +237,9 @@ export const httpPaths = (options: PathOptions) =>
     })
 
     // The highest rate, in rounds as on the forward path: one run of a few seconds on a shared machine is one sample of its mood.
-    const ingestMax: Array<IngestRound> = []
-    for (let round = 0; round < options.rounds; round++) {
-      ingestMax.push(yield* ingestAtFullRate([{ url: gatewayUrl, pid: gateway.pid }], indices(options.ingestEvents)))
-    }
+    const inRounds = (targets: ReadonlyArray<{ readonly url: string; readonly pid: number }>) =>
+      Effect.forEach(Array.from({ length: options.rounds }), () => ingestAtFullRate(targets, indices(options.ingestEvents)))
+    const ingestMax = yield* inRounds([{ url: gatewayUrl, pid: gateway.pid }])
 
     // The same on two gateway processes (one per core), members of one cluster on the same Redis.
     const secondPort = yield* freePort
@@ -263,18 +261,10 @@ export const httpPaths = (options: PathOptions) =>
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
     })
-    const ingestTwoProcesses: Array<IngestRound> = []
-    for (let round = 0; round < options.rounds; round++) {
-      ingestTwoProcesses.push(
-        yield* ingestAtFullRate(
-          [
-            { url: gatewayUrl, pid: gateway.pid },
-            { url: `http://127.0.0.1:${secondPort}`, pid: second.pid }
-          ],
-          indices(options.ingestEvents)
-        )
-      )
-    }
+    const ingestTwoProcesses = yield* inRounds([
+      { url: gatewayUrl, pid: gateway.pid },
+      { url: `http://127.0.0.1:${secondPort}`, pid: second.pid }
+    ])
 
     // A graceful stop, so that a profile (if asked for) is written.
     yield* gateway.kill("SIGTERM")
