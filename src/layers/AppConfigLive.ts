@@ -5,7 +5,7 @@
 import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
-import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
+import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings, type ProviderEgress } from "../services/AppConfig.js"
 
 const httpUrl = (name: string) =>
   Config.string(name).pipe(
@@ -28,14 +28,54 @@ const secret = (name: string, message: string, validation: (value: string) => bo
 
 const nonEmptySecret = (name: string) => secret(name, "Expected a non-empty value", (s) => s.length > 0)
 
+/** A host name, or `*.` and a domain (any subdomain of it). */
+const hostPattern = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/
+
+/** Upstream auth: a secret or a JWKS, and with a JWKS (whose keys may sign for other services too) an audience. */
+const jwtConfig = Config.all({
+  secret: Config.option(nonEmptySecret("LCG_JWT_SECRET")),
+  jwksUrl: Config.option(httpUrl("LCG_JWKS_URL")),
+  audience: Config.option(Config.string("LCG_JWT_AUDIENCE")),
+  issuer: Config.option(Config.string("LCG_JWT_ISSUER"))
+}).pipe(
+  Config.validate({
+    message: "Expected LCG_JWT_SECRET or LCG_JWKS_URL (upstream JWT auth)",
+    validation: (jwt) => Option.isSome(jwt.secret) || Option.isSome(jwt.jwksUrl)
+  }),
+  Config.validate({
+    message: "Expected LCG_JWT_AUDIENCE with LCG_JWKS_URL (a JWKS may sign tokens for other services)",
+    validation: (jwt) => Option.isNone(jwt.jwksUrl) || Option.isSome(jwt.audience)
+  }),
+  Config.map((jwt): AppConfigValues["jwt"] => ({
+    ...Option.match(jwt.secret, { onNone: () => ({}), onSome: (secret) => ({ secret }) }),
+    ...Option.match(jwt.jwksUrl, { onNone: () => ({}), onSome: (jwksUrl) => ({ jwksUrl }) }),
+    ...Option.match(jwt.audience, { onNone: () => ({}), onSome: (audience) => ({ audience }) }),
+    ...Option.match(jwt.issuer, { onNone: () => ({}), onSome: (issuer) => ({ issuer }) })
+  }))
+)
+
+const hostsOf = (list: string) => list.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
+
+const providerEgress: Config.Config<ProviderEgress> = Config.all({
+  allowInsecure: Config.boolean("LCG_PROVIDER_ALLOW_INSECURE").pipe(Config.withDefault(false)),
+  allowPrivate: Config.boolean("LCG_PROVIDER_ALLOW_PRIVATE").pipe(Config.withDefault(false)),
+  hosts: Config.string("LCG_PROVIDER_HOSTS").pipe(
+    // Validated as the string itself, so that the error names the variable.
+    Config.validate({
+      message: "Expected a comma-separated list of host names (a leading *. matches any subdomain)",
+      validation: (list) => hostsOf(list).every((host) => hostPattern.test(host))
+    }),
+    Config.map(hostsOf),
+    Config.withDefault([] as ReadonlyArray<string>)
+  )
+})
+
 const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
   publicUrl: Config.option(httpUrl("LCG_PUBLIC_URL")),
-  jwtSecret: Config.option(nonEmptySecret("LCG_JWT_SECRET")),
-  jwksUrl: Config.option(httpUrl("LCG_JWKS_URL")),
-  jwtAudience: Config.option(Config.string("LCG_JWT_AUDIENCE")),
+  jwt: jwtConfig,
   coreUrl: httpUrl("HBF_CORE_URL"),
   coreToken: nonEmptySecret("HBF_CORE_API_TOKEN"),
   coreCacheSeconds: Config.integer("HBF_CORE_CACHE_SECONDS").pipe(
@@ -47,6 +87,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   botUrl: httpUrl("HBF_BOT_URL"),
   botSigningSecret: Config.option(nonEmptySecret("HBF_BOT_SIGNING_SECRET")),
   eventPublisherUrl: httpUrl("HBF_EVENT_PUBLISHER_URL"),
+  providerEgress,
   redisUrl: Config.option(
     secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s))
   ),
@@ -69,18 +110,10 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
   dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup))
 }).pipe(
-  Config.validate({
-    message: "Expected LCG_JWT_SECRET or LCG_JWKS_URL (upstream JWT auth)",
-    validation: (c) => Option.isSome(c.jwtSecret) || Option.isSome(c.jwksUrl)
-  }),
   Config.map((c): AppConfigValues => ({
     port: c.port,
     publicUrl: Option.getOrElse(c.publicUrl, () => `http://localhost:${c.port}`),
-    jwt: {
-      ...Option.match(c.jwtSecret, { onNone: () => ({}), onSome: (secret) => ({ secret }) }),
-      ...Option.match(c.jwksUrl, { onNone: () => ({}), onSome: (jwksUrl) => ({ jwksUrl }) }),
-      ...Option.match(c.jwtAudience, { onNone: () => ({}), onSome: (audience) => ({ audience }) })
-    },
+    jwt: c.jwt,
     hbfCore: { url: c.coreUrl, token: c.coreToken, cacheSeconds: c.coreCacheSeconds },
     hbfLcm: { url: c.lcmUrl, token: c.lcmToken },
     hbfBot: {
@@ -88,6 +121,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
       ...Option.match(c.botSigningSecret, { onNone: () => ({}), onSome: (signingSecret) => ({ signingSecret }) })
     },
     eventPublisherUrl: c.eventPublisherUrl,
+    providerEgress: c.providerEgress,
     ...Option.match(c.redisUrl, { onNone: () => ({}), onSome: (url) => ({ redis: { url, prefix: c.redisPrefix } }) }),
     instanceId: c.instanceId === "" ? defaultInstanceId() : c.instanceId,
     partitions: c.partitions,

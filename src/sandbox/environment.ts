@@ -102,6 +102,8 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
         ...(options.botSigningSecret !== undefined ? { signingSecret: Redacted.make(options.botSigningSecret) } : {})
       },
       eventPublisherUrl: publisher.baseUrl,
+      // The simulated providers listen on loopback, over plain HTTP.
+      providerEgress: { allowInsecure: true, allowPrivate: true, hosts: [] },
       instanceId: `sandbox-${process.pid}`,
       partitions: 64,
       ciscoPollIntervalMs: 5000,

@@ -9,12 +9,17 @@ export interface AppConfigValues {
   readonly jwt: {
     readonly secret?: Redacted.Redacted<string>
     readonly jwksUrl?: string
+    /** Required with a JWKS (its keys may sign tokens for other services too). */
     readonly audience?: string
+    /** `iss` must be this when set. */
+    readonly issuer?: string
   }
   readonly hbfCore: { readonly url: string; readonly token: Redacted.Redacted<string>; readonly cacheSeconds: number }
   readonly hbfLcm: { readonly url: string; readonly token: Redacted.Redacted<string> }
   readonly hbfBot: { readonly url: string; readonly signingSecret?: Redacted.Redacted<string> }
   readonly eventPublisherUrl: string
+  /** Where tenant-configured provider URLs may point (docs/SECURITY.md). */
+  readonly providerEgress: ProviderEgress
   readonly redis?: { readonly url: Redacted.Redacted<string>; readonly prefix: string }
   readonly instanceId: string
   readonly partitions: number
@@ -38,6 +43,22 @@ export interface AppConfigValues {
   /** How long ended sessions, and seen event ids, are kept (open sessions never expire). */
   readonly retention: { readonly endedSessions: Duration.Duration; readonly dedup: Duration.Duration }
 }
+
+/**
+ * The confinement of tenant-configured provider URLs (Genesys, Cisco, Sunshine hosts and the
+ * notifications socket): https only, and public addresses only, unless relaxed here.
+ */
+export interface ProviderEgress {
+  /** LCG_PROVIDER_ALLOW_INSECURE: http:// and ws:// allowed. */
+  readonly allowInsecure: boolean
+  /** LCG_PROVIDER_ALLOW_PRIVATE: loopback, private and link-local addresses allowed (on-prem CCP, tests). */
+  readonly allowPrivate: boolean
+  /** LCG_PROVIDER_HOSTS: hosts exempt from the address check (`*.` wildcards match any subdomain). */
+  readonly hosts: ReadonlyArray<string>
+}
+
+/** Production's confinement: https to public addresses only. */
+export const confinedEgress: ProviderEgress = { allowInsecure: false, allowPrivate: false, hosts: [] }
 
 export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {}
 

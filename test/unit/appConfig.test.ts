@@ -73,7 +73,48 @@ describe("AppConfig from the environment", () => {
       const { LCG_JWT_SECRET: _, ...withoutJwt } = valid
       const result = yield* load(withoutJwt)
       expect(Either.isLeft(result) && result.left.message).toContain("LCG_JWT_SECRET or LCG_JWKS_URL")
-      expect(Either.isRight(yield* load({ ...withoutJwt, LCG_JWKS_URL: "https://idp.local/jwks.json" }))).toBe(true)
+      const jwks = { ...withoutJwt, LCG_JWKS_URL: "https://idp.local/jwks.json" }
+      const withoutAudience = yield* load(jwks)
+      expect(Either.isLeft(withoutAudience) && withoutAudience.left.message).toContain("Expected LCG_JWT_AUDIENCE with LCG_JWKS_URL")
+      const complete = yield* load({ ...jwks, LCG_JWT_AUDIENCE: "hbf-lcg", LCG_JWT_ISSUER: "https://idp.local/" })
+      expect(Either.isRight(complete) && complete.right.jwt).toEqual({
+        jwksUrl: "https://idp.local/jwks.json",
+        audience: "hbf-lcg",
+        issuer: "https://idp.local/"
+      })
+    })
+  )
+
+  it.effect("names a missing JWT key together with every other missing variable, not on a second try", () =>
+    Effect.gen(function* () {
+      const result = yield* load({})
+      const message = Either.isLeft(result) ? result.left.message : ""
+      for (const name of ["HBF_CORE_URL", "HBF_CORE_API_TOKEN", "HBF_LCM_URL", "HBF_LCM_TOKEN", "HBF_BOT_URL", "HBF_EVENT_PUBLISHER_URL"]) {
+        expect(message).toContain(`${name}: missing`)
+      }
+      expect(message).toContain("LCG_JWT_SECRET or LCG_JWKS_URL")
+    })
+  )
+
+  it.effect("confines provider URLs by default; LCG_PROVIDER_* relax it and a bad host list is named", () =>
+    Effect.gen(function* () {
+      const confined = yield* load(valid)
+      expect(Either.isRight(confined) && confined.right.providerEgress).toEqual({ allowInsecure: false, allowPrivate: false, hosts: [] })
+      const relaxed = yield* load({
+        ...valid,
+        LCG_PROVIDER_ALLOW_INSECURE: "true",
+        LCG_PROVIDER_ALLOW_PRIVATE: "true",
+        LCG_PROVIDER_HOSTS: "ccp.acme.internal, *.Zendesk.com"
+      })
+      expect(Either.isRight(relaxed) && relaxed.right.providerEgress).toEqual({
+        allowInsecure: true,
+        allowPrivate: true,
+        hosts: ["ccp.acme.internal", "*.zendesk.com"]
+      })
+      const bad = yield* load({ ...valid, LCG_PROVIDER_HOSTS: "ccp.acme.internal,http://evil/", LCG_PROVIDER_ALLOW_PRIVATE: "maybe" })
+      const message = Either.isLeft(bad) ? bad.left.message : ""
+      expect(message).toContain("LCG_PROVIDER_HOSTS: Expected a comma-separated list of host names")
+      expect(message).toContain("LCG_PROVIDER_ALLOW_PRIVATE")
     })
   )
 })

@@ -5,7 +5,7 @@ import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
-import { AppConfig, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
+import { AppConfig, confinedEgress, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage } from "../../src/services/LivechatProvider.js"
@@ -69,6 +69,7 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   hbfLcm: { url: "http://lcm", token: Redacted.make("lcm-token") },
   hbfBot: { url: "http://bot" },
   eventPublisherUrl: "http://publisher",
+  providerEgress: confinedEgress,
   instanceId: "test",
   partitions: PARTITIONS,
   ciscoPollIntervalMs: 1000,
