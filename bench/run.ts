@@ -21,6 +21,7 @@ import { clusterBench } from "./cluster.js"
 import { httpPaths } from "./http/paths.js"
 import { median } from "./measure.js"
 import { runBenchmark } from "./runBenchmark.js"
+import { everyTenant } from "../src/domain/access.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
 import { CoreLive } from "../src/layers/App.js"
 import { makeSandbox } from "../src/sandbox/environment.js"
@@ -47,7 +48,7 @@ const heapPerSession = (sessions: number) =>
     const sandbox = yield* makeSandbox({})
     const context = yield* Layer.build(CoreLive.pipe(Layer.provide(Layer.succeed(AppConfig, sandbox.config))))
     const gateway = Context.get(context, Gateway)
-    yield* gateway.create({ tenantId: "demo-helvia", subHandle: "warm-up" })
+    yield* gateway.create({ tenantId: "demo-helvia", subHandle: "warm-up" }, everyTenant)
     const before = heapUsed()
     yield* Effect.forEach(
       Array.from({ length: sessions }, (_, i) => i),
@@ -58,7 +59,7 @@ const heapPerSession = (sessions: number) =>
           channel: "webchat",
           user: { name: `User ${i}`, email: `user${i}@example.com`, locale: "en" },
           metadata: { plan: "gold", orderId: `A-${i}` }
-        }),
+        }, everyTenant),
       { concurrency: 32, discard: true }
     )
     const after = heapUsed()

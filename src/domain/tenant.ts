@@ -2,9 +2,10 @@
  * Tenants as hbf-core returns them (CONTRACTS.md section 4), decoded once at the
  * boundary into what the gateway needs: the organization id and the livechat plugin.
  */
-import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Effect, Either, Option, type ParseResult, Schema } from "effect"
 import { BusinessHours } from "./businessHours.js"
 import { EventType, type ProviderAlias } from "./model.js"
+import { describeIssuesInline } from "./schemaIssues.js"
 
 /** Secrets are never empty: an HMAC keyed with "" is one anybody can compute. */
 const Secret = Schema.Redacted(Schema.NonEmptyString)
@@ -33,7 +34,7 @@ export const genesysRegions = [
 ] as const
 
 export const GenesysConfig = Schema.Struct({
-  region: Schema.Literal(...genesysRegions),
+  region: Schema.Literal(...genesysRegions).annotations({ message: () => "not a known Genesys Cloud region" }),
   clientId: Schema.String,
   clientSecret: Secret,
   integrationId: Schema.String,
@@ -97,6 +98,8 @@ export type ProviderConfig =
   | { readonly provider: "zendesk"; readonly zendesk: typeof ZendeskConfig.Type }
 
 export type LivechatConfig = ProviderConfig & {
+  /** The tenant whose config this is: provider credentials and caches are keyed by it. */
+  readonly tenantId: string
   readonly integrationId: string
   readonly name?: string
   readonly businessHours?: BusinessHours
@@ -145,14 +148,19 @@ const TenantJson = Schema.Struct({
 
 const decodeIntegration = Schema.decodeUnknownEither(LivechatIntegration, { errors: "all" })
 
-const livechatOf = (plugins: typeof TenantJson.Type["plugins"]): Either.Either<LivechatConfig, string> => {
+/**
+ * The tenant's usable livechat config, or why there is none. Every reason names paths only:
+ * the values of a plugin (its secrets among them) never reach an answer or a log line.
+ */
+const livechatOf = (tenantId: string, plugins: typeof TenantJson.Type["plugins"]): Either.Either<LivechatConfig, string> => {
   const plugin = plugins.find((p) => p.category === "LIVECHAT")
   if (plugin === undefined) return Either.left("the tenant has no LIVECHAT plugin")
   return decodeIntegration(plugin.integration).pipe(
-    Either.mapLeft((e) => `the LIVECHAT plugin is invalid: ${ParseResult.TreeFormatter.formatErrorSync(e)}`),
+    Either.mapLeft((e) => `the LIVECHAT plugin is invalid: ${describeIssuesInline(e)}`),
     Either.flatMap((integration): Either.Either<LivechatConfig, string> => {
       if (!integration.enabled) return Either.left("the LIVECHAT plugin is disabled")
       const common = {
+        tenantId,
         integrationId: plugin.integrationId ?? integration.id ?? "",
         ...(integration.name !== undefined ? { name: integration.name } : {}),
         ...(integration.businessHours !== undefined ? { businessHours: integration.businessHours } : {}),
@@ -192,7 +200,7 @@ export const decodeTenant = (json: unknown): Effect.Effect<Tenant, ParseResult.P
       ...(tenant.timezone !== undefined ? { timezone: tenant.timezone } : {}),
       ...(tenant.image !== undefined ? { image: tenant.image } : {}),
       organizationId: typeof tenant.organization === "string" ? tenant.organization : tenant.organization.id,
-      livechat: livechatOf(tenant.plugins)
+      livechat: livechatOf(tenant.id, tenant.plugins)
     })
   )
 

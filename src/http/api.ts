@@ -26,6 +26,9 @@ const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
 
 const SubscriberPath = Schema.Struct({ subHandle: Id })
 
+/** `?tenantId=`: narrows a subscriber's look-up to one tenant (the caller's tenants still apply). */
+const TenantFilter = Schema.Struct({ tenantId: Schema.optional(Id) })
+
 export const StatusFilterParam = Schema.Literal("pending", "active", "ended", "open")
 
 const WindowSeconds = Schema.NumberFromString.pipe(
@@ -40,6 +43,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
     HttpApiEndpoint.post("createRequest", "/requests")
       .setPayload(CreateRequest)
       .addSuccess(Session, { status: 201 })
+      .addError(E.Forbidden)
       .addError(E.TenantNotFound)
       .addError(E.LivechatNotConfigured)
       .addError(E.LivechatUnavailable)
@@ -48,16 +52,21 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.UpstreamUnavailable)
       .annotate(
         OpenApi.Description,
-        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber."
+        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId, or (for such a token) the subscriber cannot start a livechat now; 409 SessionOpenElsewhere is for platform tokens only."
       )
   )
   .add(
     HttpApiEndpoint.patch("updateRequest", "/requests/subscribers/:subHandle")
       .setPath(SubscriberPath)
+      .setUrlParams(TenantFilter)
       .setPayload(UpdateRequest)
       .addSuccess(Session)
       .addError(E.SessionNotFound)
       .addError(E.InvalidTransition)
+      .annotate(
+        OpenApi.Description,
+        "Cancels the subscriber's open request, or updates its user and metadata. `tenantId` narrows it to that tenant; a session of a tenant the token may not act in is answered 404."
+      )
   )
   .add(
     HttpApiEndpoint.del("terminateSession", "/sessions/tenants/:tenantId/subscribers/:subHandle")
@@ -92,13 +101,17 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .setPath(Schema.Struct({ organizationId: Id }))
       .setUrlParams(Schema.Struct({ status: Schema.optional(StatusFilterParam) }))
       .addSuccess(Schema.Void)
-      .annotate(OpenApi.Description, "Answers 200 with the count in the X-Total-Count header.")
+      .annotate(
+        OpenApi.Description,
+        "Answers 200 with the count in the X-Total-Count header; a token with `tenants` counts only the sessions of its tenants."
+      )
   )
   .add(
     HttpApiEndpoint.head("waitingMetrics", "/organizations/:organizationId/tenants/:tenantId/metrics")
       .setPath(Schema.Struct({ organizationId: Id, tenantId: Id }))
       .setUrlParams(Schema.Struct({ windowSeconds: Schema.optional(WindowSeconds) }))
       .addSuccess(Schema.Void)
+      .addError(E.Forbidden)
       .annotate(
         OpenApi.Description,
         "Answers 200 with X-Average-Waiting-Time (whole seconds, over sessions assigned in the window) and X-Waiting-Count (pending now)."
@@ -107,12 +120,18 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.get("livechatState", "/subscribers/:subHandle/livechat-state")
       .setPath(SubscriberPath)
+      .setUrlParams(TenantFilter)
       .addSuccess(LivechatState)
+      .annotate(
+        OpenApi.Description,
+        "The subscriber's latest livechat. `tenantId` narrows it to that tenant; a session of a tenant the token may not act in is state `none`."
+      )
   )
   .add(
     HttpApiEndpoint.get("availability", "/tenants/:tenantId/availability")
       .setPath(Schema.Struct({ tenantId: Id }))
       .addSuccess(Availability)
+      .addError(E.Forbidden)
       .addError(E.TenantNotFound)
       .addError(E.UpstreamUnavailable)
   )
@@ -129,11 +148,12 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .addError(E.UnknownProvider)
       .addError(E.InvalidSignature)
       .addError(E.MalformedWebhook)
+      .addError(E.PayloadTooLarge)
       .addError(E.UpstreamUnavailable)
       .addError(E.StoreUnavailable)
       .annotate(
         OpenApi.Description,
-        "A provider's webhook. The signature is checked on the raw body before anything is applied."
+        "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature. Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
       )
   )
   .add(

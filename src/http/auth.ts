@@ -1,11 +1,15 @@
 /**
- * Bearer-JWT authentication of the upstream and admin routes (CONTRACTS.md section 1):
+ * Bearer-JWT authentication of the upstream and admin routes (CONTRACTS.md section 1,
+ * docs/SECURITY.md): `Authorization: Bearer <JWT>` (the scheme in any case, no other);
  * HS256 with LCG_JWT_SECRET or RS256/ES256 against LCG_JWKS_URL; `exp` required, `aud`
- * checked when configured, 30 s clock skew. Admin routes also need `scope: admin`.
+ * checked when configured (always with a JWKS), `iss` when LCG_JWT_ISSUER is set, 30 s
+ * clock skew. A `tenants` claim confines the token to those tenants. Admin routes need
+ * `scope: admin` and a platform token (no `tenants`).
  */
-import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from "jose"
+import { everyTenant, type TenantAccess } from "../domain/access.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import * as Errors from "../services/errors.js"
 import { Forbidden, Unauthorized } from "./errors.js"
@@ -13,9 +17,11 @@ import { Forbidden, Unauthorized } from "./errors.js"
 export interface CallerInfo {
   readonly subject?: string
   readonly scopes: ReadonlyArray<string>
+  /** The tenants the token may act in: all of them (a platform token) or those its `tenants` claim names. */
+  readonly tenants: TenantAccess
 }
 
-/** Who called: the verified token's subject and scopes. */
+/** Who called: the verified token's subject, scopes and tenants. */
 export class Caller extends Context.Tag("hbf-lcg/Caller")<Caller, CallerInfo>() {}
 
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("Authentication", {
@@ -37,6 +43,30 @@ const scopesOf = (payload: JWTPayload): ReadonlyArray<string> => {
   if (typeof scope === "string") return scope.split(/\s+/).filter((s) => s.length > 0)
   if (Array.isArray(scope)) return scope.filter((s): s is string => typeof s === "string")
   return []
+}
+
+/** At most this many tenants in one token's `tenants` claim. */
+const MAX_TOKEN_TENANTS = 1_000
+
+/** The `tenants` claim: absent (a platform token), one tenant id, or an array of them; anything else is no token of ours. */
+const tenantsOf = (payload: JWTPayload): TenantAccess | undefined => {
+  const claim = payload["tenants"]
+  if (claim === undefined) return everyTenant
+  const ids = typeof claim === "string" ? [claim] : claim
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_TOKEN_TENANTS) return undefined
+  if (!ids.every((id): id is string => typeof id === "string" && id.length > 0)) return undefined
+  return new Set(ids)
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header: the scheme in any case, then the
+ * token; "" for any other scheme (`Basic <jwt>` is not a bearer token) or none.
+ */
+export const bearerTokenOf = (header: string | undefined): string => {
+  if (header === undefined || header.length < 8 || header.charCodeAt(6) !== 32) return ""
+  if (header.slice(0, 6).toLowerCase() !== "bearer") return ""
+  const token = header.slice(7).trim()
+  return token.includes(" ") ? "" : token
 }
 
 const reasonOf = (error: unknown): string => {
@@ -71,7 +101,8 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier =>
   const options = {
     clockTolerance: CLOCK_SKEW_SECONDS,
     requiredClaims: ["exp"],
-    ...(jwt.audience !== undefined ? { audience: jwt.audience } : {})
+    ...(jwt.audience !== undefined ? { audience: jwt.audience } : {}),
+    ...(jwt.issuer !== undefined ? { issuer: jwt.issuer } : {})
   }
   const verified = new Map<string, { readonly caller: CallerInfo; readonly until: number }>()
   const remember = (raw: string, caller: CallerInfo, exp: number | undefined) => {
@@ -89,7 +120,7 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier =>
   const verify = (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized> => {
     const raw = Redacted.value(token)
     if (raw.length === 0) {
-      return Effect.fail(new Errors.Unauthorized({ message: "missing bearer token (Authorization: Bearer <JWT>)" }))
+      return Effect.fail(new Errors.Unauthorized({ message: "missing bearer token (expected Authorization: Bearer <JWT>)" }))
     }
     const known = remembered(raw)
     if (known !== undefined) return Effect.succeed(known)
@@ -108,38 +139,57 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier =>
       },
       catch: (error) => new Errors.Unauthorized({ message: reasonOf(error) })
     }).pipe(
-      Effect.map(({ payload }) => {
-        const caller = {
+      Effect.flatMap(({ payload }) => {
+        const tenants = tenantsOf(payload)
+        if (tenants === undefined) {
+          return Effect.fail(new Errors.Unauthorized({ message: `the token's "tenants" claim must be a tenant id or a non-empty array of them` }))
+        }
+        const caller: CallerInfo = {
           ...(payload.sub !== undefined ? { subject: payload.sub } : {}),
-          scopes: scopesOf(payload)
+          scopes: scopesOf(payload),
+          tenants
         }
         remember(raw, caller, payload.exp)
-        return caller
+        return Effect.succeed(caller)
       })
     )
   }
   return Object.assign(verify, { remembered })
 }
 
+/**
+ * The request's own bearer token, verified. HttpApiSecurity.bearer (kept for the OpenAPI
+ * document) hands over the header minus its first seven characters whatever the scheme.
+ */
+const verifyRequest = (verify: TokenVerifier) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    verify(Redacted.make(bearerTokenOf(request.headers["authorization"])))
+  )
+
 export const AuthenticationLive = Layer.effect(
   Authentication,
   Effect.map(AppConfig, (config) => {
-    const verify = makeTokenVerifier(config.jwt)
-    return Authentication.of({ bearer: verify })
+    const verified = verifyRequest(makeTokenVerifier(config.jwt))
+    return Authentication.of({ bearer: () => verified })
   })
 )
 
 export const AdminAuthenticationLive = Layer.effect(
   AdminAuthentication,
   Effect.map(AppConfig, (config) => {
-    const verify = makeTokenVerifier(config.jwt)
+    const verified = verifyRequest(makeTokenVerifier(config.jwt))
     return AdminAuthentication.of({
-      bearer: (token) =>
-        Effect.flatMap(verify(token), (caller) =>
-          caller.scopes.includes("admin")
-            ? Effect.succeed(caller)
-            : Effect.fail(new Errors.Forbidden({ message: "admin routes need a token with scope \"admin\"" }))
-        )
+      bearer: () =>
+        Effect.flatMap(verified, (caller) => {
+          if (!caller.scopes.includes("admin")) {
+            return Effect.fail(new Errors.Forbidden({ message: "admin routes need a token with scope \"admin\"" }))
+          }
+          // Admin routes see every tenant's sessions: a token confined to some tenants is not an operator's.
+          if (caller.tenants !== "all") {
+            return Effect.fail(new Errors.Forbidden({ message: "admin routes need a platform token (one without \"tenants\")" }))
+          }
+          return Effect.succeed(caller)
+        })
     })
   })
 )

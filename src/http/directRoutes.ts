@@ -20,7 +20,8 @@ import { pathMatcher } from "./requestMetrics.js"
 import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Authentication, makeTokenVerifier } from "./auth.js"
+import { everyTenant, type TenantAccess } from "../domain/access.js"
+import { Authentication, bearerTokenOf, makeTokenVerifier } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
 
@@ -72,7 +73,14 @@ interface Route<R> {
   readonly authenticate: boolean
   // Payload and success are decoded and encoded synchronously (Either): the payload before the fiber starts, with no fiber op.
   readonly decodePayload: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
-  readonly handle: (input: { readonly path: Record<string, string>; readonly payload: unknown; readonly headers: IncomingMessage["headers"]; readonly body: Uint8Array }) => Effect.Effect<unknown, unknown, R>
+  readonly handle: (input: {
+    readonly path: Record<string, string>
+    readonly payload: unknown
+    readonly headers: IncomingMessage["headers"]
+    readonly body: Uint8Array
+    /** The verified token's tenants (every tenant on a route without authentication). */
+    readonly access: TenantAccess
+  }) => Effect.Effect<unknown, unknown, R>
   readonly successStatus: number
   readonly encodeSuccess: (value: unknown) => Either.Either<unknown, ParseResult.ParseError>
 }
@@ -159,12 +167,12 @@ export const DirectRoutesLive = Layer.effect(
       route(endpoint("forwardMessage"), {
         authenticate: true,
         raw: false,
-        handle: ({ payload }) => hot.forwardMessage(payload as never)
+        handle: ({ access, payload }) => hot.forwardMessage(payload as never, access)
       }),
       route(endpoint("userTyping"), {
         authenticate: true,
         raw: false,
-        handle: ({ payload }) => hot.userTyping(payload as never)
+        handle: ({ access, payload }) => hot.userTyping(payload as never, access)
       }),
       route(endpoint("providerEvents"), {
         authenticate: false,
@@ -186,10 +194,16 @@ export const DirectRoutesLive = Layer.effect(
     }
 
     /** The handler's answer to a request whose body was read and decoded. */
-    const handled = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body): Effect.Effect<Answer, unknown> => {
+    const handled = (
+      routeOf: Route<never>,
+      path: Record<string, string>,
+      headers: IncomingMessage["headers"],
+      body: Body,
+      access: TenantAccess
+    ): Effect.Effect<Answer, unknown> => {
       const prepared = payloadOf(routeOf, body)
       if ("answer" in prepared) return Effect.succeed(prepared.answer)
-      return Effect.flatMap(routeOf.handle({ path, payload: prepared.payload, headers, body: body as Uint8Array }), (value) =>
+      return Effect.flatMap(routeOf.handle({ path, payload: prepared.payload, headers, body: body as Uint8Array, access }), (value) =>
         Either.map(routeOf.encodeSuccess(value), (encoded): Answer => ({ status: routeOf.successStatus, body: encoded }))
       )
     }
@@ -200,12 +214,13 @@ export const DirectRoutesLive = Layer.effect(
      * without a fiber op.
      */
     const answer = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body) => {
-      const token = (headers.authorization ?? "").slice("Bearer ".length)
+      const token = routeOf.authenticate ? bearerTokenOf(headers.authorization) : ""
+      const known = routeOf.authenticate ? verify.remembered(token) : undefined
       // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
       const program =
-        !routeOf.authenticate || verify.remembered(token) !== undefined
-          ? Effect.suspend(() => handled(routeOf, path, headers, body))
-          : Effect.flatMap(verify(Redacted.make(token)), () => handled(routeOf, path, headers, body))
+        !routeOf.authenticate || known !== undefined
+          ? Effect.suspend(() => handled(routeOf, path, headers, body, known?.tenants ?? everyTenant))
+          : Effect.flatMap(verify(Redacted.make(token)), (caller) => handled(routeOf, path, headers, body, caller.tenants))
       return Effect.catchAllCause(program, failureAnswer)
     }
 

@@ -1,6 +1,7 @@
 /** Route handlers: thin translations from HTTP to the Gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
+import { narrowedTo, type TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
 import { SessionNotFound } from "../services/errors.js"
 import { Gateway, type GatewayService } from "../services/Gateway.js"
@@ -12,7 +13,7 @@ import { Outbox } from "../services/Outbox.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { LcgApi } from "./api.js"
-import { AdminAuthenticationLive, AuthenticationLive } from "./auth.js"
+import { AdminAuthenticationLive, AuthenticationLive, Caller } from "./auth.js"
 
 const DEFAULT_WINDOW_SECONDS = 24 * 60 * 60
 
@@ -20,8 +21,8 @@ const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empt
 
 /** The hot routes' handlers, run by the HttpApi server and by the direct routes (directRoutes.ts) alike. */
 export const hotHandlers = (gateway: GatewayService) => ({
-  forwardMessage: (payload: ForwardMessage) => gateway.forwardMessage(payload),
-  userTyping: (payload: UserTyping) => gateway.userTyping(payload),
+  forwardMessage: (payload: ForwardMessage, access: TenantAccess) => gateway.forwardMessage(payload, access),
+  userTyping: (payload: UserTyping, access: TenantAccess) => gateway.userTyping(payload, access),
   /** The raw bytes, exactly as signed: nothing is decoded before the signature check. */
   providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) =>
     Effect.map(gateway.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
@@ -31,32 +32,44 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
   Effect.gen(function* () {
     const gateway = yield* Gateway
     const hot = hotHandlers(gateway)
+    /** The tenants the verified token (Authentication) may act in. */
+    const access = Effect.map(Caller, (caller) => caller.tenants)
     return handlers
       .handle("createRequest", ({ payload }) =>
-        Effect.map(gateway.create(payload), ({ created, session }) =>
-          // 201 for a new session (the endpoint's declared success); 200 for the one already open.
-          created ? session : HttpServerResponse.unsafeJson(session, { status: 200 })
+        Effect.flatMap(access, (tenants) =>
+          Effect.map(gateway.create(payload, tenants), ({ created, session }) =>
+            // 201 for a new session (the endpoint's declared success); 200 for the one already open.
+            created ? session : HttpServerResponse.unsafeJson(session, { status: 200 })
+          )
         )
       )
-      .handle("updateRequest", ({ path, payload }) => gateway.update(path.subHandle, payload))
-      .handle("terminateSession", ({ path }) => gateway.terminate(path.tenantId, path.subHandle))
-      .handle("forwardMessage", ({ payload }) => hot.forwardMessage(payload))
-      .handle("userTyping", ({ payload }) => hot.userTyping(payload))
+      .handle("updateRequest", ({ path, payload, urlParams }) =>
+        Effect.flatMap(access, (tenants) => gateway.update(path.subHandle, payload, narrowedTo(tenants, urlParams.tenantId)))
+      )
+      .handle("terminateSession", ({ path }) => Effect.flatMap(access, (tenants) => gateway.terminate(path.tenantId, path.subHandle, tenants)))
+      .handle("forwardMessage", ({ payload }) => Effect.flatMap(access, (tenants) => hot.forwardMessage(payload, tenants)))
+      .handle("userTyping", ({ payload }) => Effect.flatMap(access, (tenants) => hot.userTyping(payload, tenants)))
       .handle("countRequests", ({ path, urlParams }) =>
-        Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open"), (n) =>
-          headersOnly({ "x-total-count": String(n) })
+        Effect.flatMap(access, (tenants) =>
+          Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open", tenants), (n) =>
+            headersOnly({ "x-total-count": String(n) })
+          )
         )
       )
       .handle("waitingMetrics", ({ path, urlParams }) =>
-        Effect.map(gateway.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS), (m) =>
-          headersOnly({
-            "x-average-waiting-time": String(m.averageWaitingSeconds),
-            "x-waiting-count": String(m.waitingCount)
-          })
+        Effect.flatMap(access, (tenants) =>
+          Effect.map(gateway.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS, tenants), (m) =>
+            headersOnly({
+              "x-average-waiting-time": String(m.averageWaitingSeconds),
+              "x-waiting-count": String(m.waitingCount)
+            })
+          )
         )
       )
-      .handle("livechatState", ({ path }) => gateway.state(path.subHandle))
-      .handle("availability", ({ path }) => gateway.availability(path.tenantId))
+      .handle("livechatState", ({ path, urlParams }) =>
+        Effect.flatMap(access, (tenants) => gateway.state(path.subHandle, narrowedTo(tenants, urlParams.tenantId)))
+      )
+      .handle("availability", ({ path }) => Effect.flatMap(access, (tenants) => gateway.availability(path.tenantId, tenants)))
   })
 ).pipe(Layer.provide(AuthenticationLive))
 

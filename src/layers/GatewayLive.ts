@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import { mayAccess, type TenantAccess } from "../domain/access.js"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import type {
   Availability,
@@ -15,9 +16,10 @@ import type {
 } from "../domain/model.js"
 import { toSession } from "../domain/model.js"
 import { applyEvent, cancel, endByGateway, isOpen, type Transition } from "../domain/stateMachine.js"
-import type { LivechatConfig, Tenant } from "../domain/tenant.js"
+import { type LivechatConfig, type Tenant, tenantConfigFor } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
 import {
+  Forbidden,
   InvalidSignature,
   InvalidTransition,
   MessageInFlight,
@@ -33,9 +35,9 @@ import {
 } from "../services/errors.js"
 import { Gateway, type GatewayService, type IngestResult } from "../services/Gateway.js"
 import { HbfCore } from "../services/HbfCore.js"
-import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
+import type { IncomingWebhook, LivechatProvider, ProviderAvailability, WebhookSender } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
-import { countIngested } from "./metrics.js"
+import { countIngested, countUnknownConversations, countWebhookRefused } from "./metrics.js"
 import { traced } from "./Tracing.js"
 import { type ForwardedMessage, MESSAGE_CLAIM_LEASE, type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
 
@@ -50,6 +52,11 @@ const conflictError = (sessionId: string) =>
   new StoreUnavailable({ message: `session ${sessionId} kept changing under concurrent writes; try again` })
 
 const noneSeen: ReadonlySet<string> = new Set()
+
+const unverifiedWebhook = new InvalidSignature({ message: "the webhook could not be verified" })
+
+/** What a caller is told about another tenant: the same as about one that does not exist, or nothing it may touch. */
+const forbiddenTenant = (tenantId: string) => new Forbidden({ message: `this token cannot act in tenant ${tenantId}` })
 
 const noSessionOf = (subHandle: string, tenantId?: string) =>
   new SessionNotFound({
@@ -244,8 +251,12 @@ export const makeGateway = Effect.gen(function* () {
       Effect.annotateLogs({ sessionId: session.sessionId, provider: session.provider })
     )
 
-  const openSessionOf = (subHandle: string, tenantId?: string) =>
-    Effect.flatMap(store.latestBySubscriber(subHandle), (latest) =>
+  /** The subscriber's latest session, if the caller may see it: another tenant's is none at all. */
+  const latestVisible = (subHandle: string, access: TenantAccess) =>
+    Effect.map(store.latestBySubscriber(subHandle), Option.filter((s) => mayAccess(access, s.tenantId)))
+
+  const openSessionOf = (subHandle: string, access: TenantAccess, tenantId?: string) =>
+    Effect.flatMap(latestVisible(subHandle, access), (latest) =>
       Option.match(
         Option.filter(latest, (s) => tenantId === undefined || s.tenantId === tenantId),
         {
@@ -257,11 +268,12 @@ export const makeGateway = Effect.gen(function* () {
 
   const ingest = (
     provider: ProviderAlias,
+    tenantId: string,
     conversationId: string,
     events: ReadonlyArray<ProviderEvent>
   ): Effect.Effect<IngestResult, StoreUnavailable> =>
     Effect.gen(function* () {
-      const found = yield* store.byConversation(provider, conversationId)
+      const found = yield* store.byConversation(provider, tenantId, conversationId)
       if (Option.isNone(found)) {
         yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
         return { accepted: 0, unknown: 1 }
@@ -297,7 +309,7 @@ export const makeGateway = Effect.gen(function* () {
           if (!open) return { result: [] as ReadonlyArray<ProviderEvent> }
           // A lone event is committed without asking first: the commit itself refuses it as a
           // duplicate when it was seen. A batch asks, so that its fresh events still apply.
-          const seen = events.length === 1 && providerState === undefined ? noneSeen : yield* store.seen(events.map((e) => e.id))
+          const seen = events.length === 1 && providerState === undefined ? noneSeen : yield* store.seen(sessionId, events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
             return providerState === undefined
@@ -332,15 +344,16 @@ export const makeGateway = Effect.gen(function* () {
     }).pipe(traced("ingest", { captureStackTrace: false, attributes: { sessionId, events: events.length } }))
 
   const service: GatewayService = {
-    create: (request) =>
+    create: (request, access) =>
       Effect.gen(function* () {
+        if (!mayAccess(access, request.tenantId)) return yield* forbiddenTenant(request.tenantId)
         const tenant = yield* core.tenant(request.tenantId)
         const livechat = yield* livechatOf(tenant)
         const provider = yield* providerFor(tenant, livechat)
 
         const existing = yield* store.latestBySubscriber(request.subHandle)
         if (Option.isSome(existing) && isOpen(existing.value.status)) {
-          return yield* reuseOpen(existing.value, request.tenantId)
+          return yield* reuseOpen(existing.value, request.tenantId, access)
         }
 
         const nowMillis = yield* Clock.currentTimeMillis
@@ -371,7 +384,10 @@ export const makeGateway = Effect.gen(function* () {
           ...(request.metadata !== undefined ? { metadata: request.metadata } : {})
         }
         const inserted = yield* store.create(record)
-        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
+        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId, access)
+        // Before the provider hears of the session: the webhooks it sends about it must find their tenant.
+        const source = Option.flatMap(Option.fromNullable(provider.webhook?.sourceOf), (sourceOf) => sourceOf(livechat))
+        if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
 
         const created = yield* provider
           .create({
@@ -431,9 +447,9 @@ export const makeGateway = Effect.gen(function* () {
         return { created: true, session: toSession(opened === "duplicate" ? record : opened) }
       }),
 
-    update: (subHandle, patch) =>
+    update: (subHandle, patch, access) =>
       Effect.gen(function* () {
-        const open = yield* openSessionOf(subHandle)
+        const open = yield* openSessionOf(subHandle, access)
         if (!isOpen(open.status)) {
           return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
         }
@@ -460,9 +476,9 @@ export const makeGateway = Effect.gen(function* () {
         return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))
       }),
 
-    terminate: (tenantId, subHandle) =>
+    terminate: (tenantId, subHandle, access) =>
       Effect.gen(function* () {
-        const open = yield* openSessionOf(subHandle, tenantId)
+        const open = yield* openSessionOf(subHandle, access, tenantId)
         if (!isOpen(open.status)) {
           return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
         }
@@ -473,8 +489,9 @@ export const makeGateway = Effect.gen(function* () {
         )
       }),
 
-    forwardMessage: (message) =>
+    forwardMessage: (message, access) =>
       Effect.gen(function* () {
+        if (!mayAccess(access, message.tenantId)) return yield* noSessionOf(message.subHandle, message.tenantId)
         const found = yield* store.reserveSubscriberMessage(message.subHandle, message.messageId)
         if (Option.isNone(found) || found.value.session.tenantId !== message.tenantId) {
           if (Option.isSome(found) && found.value.reservation._tag === "Reserved") {
@@ -515,9 +532,9 @@ export const makeGateway = Effect.gen(function* () {
         return { ...accepted, ...sent }
       }),
 
-    userTyping: ({ subHandle, tenantId }) =>
+    userTyping: ({ subHandle, tenantId }, access) =>
       Effect.gen(function* () {
-        const session = yield* openSessionOf(subHandle, tenantId)
+        const session = yield* openSessionOf(subHandle, access, tenantId)
         if (!isOpen(session.status)) {
           return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
         }
@@ -530,25 +547,28 @@ export const makeGateway = Effect.gen(function* () {
         return { sessionId: session.sessionId, forwarded }
       }),
 
-    count: (organizationId, status) => store.count(organizationId, status),
+    count: (organizationId, status, access) =>
+      store.count(organizationId, status, access === "all" ? undefined : [...access]),
 
-    waitingMetrics: (tenantId, windowSeconds) =>
+    waitingMetrics: (tenantId, windowSeconds, access) =>
       Effect.gen(function* () {
+        if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
         const now = yield* Clock.currentTimeMillis
         const stats = yield* store.waitingStats(tenantId, now - windowSeconds * 1000)
         return { averageWaitingSeconds: Math.round(stats.averageSeconds), waitingCount: stats.pending }
       }),
 
-    state: (subHandle) =>
-      Effect.map(store.latestBySubscriber(subHandle), (latest) =>
+    state: (subHandle, access) =>
+      Effect.map(latestVisible(subHandle, access), (latest) =>
         Option.match(latest, {
           onNone: () => ({ subHandle, state: "none" as const }),
           onSome: (s) => ({ subHandle, state: s.status, session: toSession(s) })
         })
       ),
 
-    availability: (tenantId) =>
+    availability: (tenantId, access) =>
       Effect.gen(function* () {
+        if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
         const tenant = yield* core.tenant(tenantId)
         const nowMillis = yield* Clock.currentTimeMillis
         if (Either.isLeft(tenant.livechat)) {
@@ -597,34 +617,34 @@ export const makeGateway = Effect.gen(function* () {
       Effect.gen(function* () {
         const provider = yield* registry.get(alias)
         const hooks = provider.webhook
-        // No body is genuine where the provider sends none: refused like a bad signature, before anything is read.
-        if (hooks === undefined) return yield* new InvalidSignature({ message: `${alias} takes no webhooks; its events are polled` })
+        // A provider that pushes nothing (CCP) sends no genuine webhook: refused like any unverifiable one.
+        if (hooks === undefined) return yield* refuseWebhook(alias)
+        const header = webhook.headers[hooks.authHeader]
+        if (header === undefined || !hooks.wellFormed(header)) return yield* refuseWebhook(alias)
+        const sender = hooks.senderOf(webhook)
+        if (Option.isNone(sender)) return yield* refuseWebhook(alias)
+        const { named, tenants } = yield* verifiedSender(provider, hooks, sender.value, webhook)
+        if (tenants.length === 0) return yield* refuseWebhook(alias)
+        // Authentic: only now is the body decoded.
         const batches = yield* hooks.parse(webhook.body)
-        const verified = new Set<string>()
         let accepted = 0
         let unknown = 0
         for (const batch of batches) {
           const session =
             "sessionId" in batch
-              ? Option.filter(yield* store.get(batch.sessionId), (s) => s.provider === provider.alias)
-              : yield* store.byConversation(provider.alias, batch.conversationId)
+              ? Option.filter(Option.fromNullable(named), (s) => s.sessionId === batch.sessionId)
+              : yield* conversationOfTenants(provider.alias, tenants, batch.conversationId)
           if (Option.isNone(session)) {
-            yield* Effect.logInfo("webhook for an unknown conversation", {
-              provider: alias,
-              ...("sessionId" in batch ? { sessionId: batch.sessionId } : { conversationId: batch.conversationId })
-            })
             unknown++
             continue
-          }
-          if (!verified.has(session.value.tenantId)) {
-            yield* verifyFor(provider, hooks, session.value.tenantId, webhook)
-            verified.add(session.value.tenantId)
           }
           const events = hooks.forSession !== undefined ? yield* hooks.forSession(session.value, batch) : batch.events
           const result = yield* ingestInto(session.value.sessionId, events, undefined, session.value)
           accepted += result.accepted
           unknown += result.unknown
         }
+        // Counted, not logged one by one: a webhook names up to a hundred conversations.
+        if (unknown > 0) yield* countUnknownConversations(alias, unknown)
         return { accepted, unknown }
       }),
 
@@ -666,35 +686,59 @@ export const makeGateway = Effect.gen(function* () {
       })
   }
 
-  /** A new request while one is open: the same tenant gets it back (idempotent), another tenant is refused. */
-  function reuseOpen(open: SessionRecord, tenantId: string) {
-    return open.tenantId === tenantId
-      ? Effect.succeed({ created: false, session: toSession(open) })
-      : Effect.fail(
-          new SessionOpenElsewhere({
-            subHandle: open.subHandle,
-            message: `subscriber ${open.subHandle} has an open livechat with another tenant`
-          })
-        )
+  /**
+   * A new request while one is open: the same tenant gets it back (idempotent), another
+   * tenant is refused. A caller confined to some tenants is not told that the subscriber has
+   * a livechat elsewhere: only that this token cannot open one for the subscriber.
+   */
+  function reuseOpen(open: SessionRecord, tenantId: string, access: TenantAccess) {
+    if (open.tenantId === tenantId) return Effect.succeed({ created: false, session: toSession(open) })
+    if (access !== "all") return Effect.fail(new Forbidden({ message: `this token cannot open a livechat for subscriber ${open.subHandle}` }))
+    return Effect.fail(
+      new SessionOpenElsewhere({
+        subHandle: open.subHandle,
+        message: `subscriber ${open.subHandle} has an open livechat with another tenant`
+      })
+    )
   }
 
-  function verifyFor(
+  /** One answer for every webhook that cannot be verified, whatever the reason: none of them tells what exists. */
+  function refuseWebhook(alias: string) {
+    return Effect.zipRight(countWebhookRefused(alias), Effect.fail(unverifiedWebhook))
+  }
+
+  /**
+   * The tenants whose secrets verify the webhook, among those its sender leads to (the named
+   * session's tenant, or the tenants remembered for its source), and the named session.
+   */
+  function verifiedSender(
     provider: LivechatProvider,
     hooks: NonNullable<LivechatProvider["webhook"]>,
-    tenantId: string,
-    webhook: Parameters<GatewayService["ingestWebhook"]>[1]
+    sender: WebhookSender,
+    webhook: IncomingWebhook
   ) {
     return Effect.gen(function* () {
-      const tenant = yield* core.tenant(tenantId).pipe(
-        Effect.catchTag("TenantNotFound", () =>
-          Effect.fail(new InvalidSignature({ message: `tenant ${tenantId} no longer exists` }))
+      const verifies = (tenantId: string) =>
+        core.tenant(tenantId).pipe(
+          Effect.map((tenant) => Option.exists(tenantConfigFor(tenant, provider.alias), (config) => hooks.verify(config, webhook))),
+          // A tenant gone from hbf-core verifies nothing; hbf-core away is a 503, so that the provider retries.
+          Effect.catchTag("TenantNotFound", () => Effect.succeed(false))
         )
-      )
-      if (Either.isLeft(tenant.livechat) || tenant.livechat.right.provider !== provider.alias) {
-        return yield* new InvalidSignature({ message: `tenant ${tenantId} has no ${provider.alias} configuration to verify with` })
+      if (sender._tag === "Session") {
+        const session = Option.filter(yield* store.get(sender.sessionId), (s) => s.provider === provider.alias)
+        if (Option.isNone(session) || !(yield* verifies(session.value.tenantId))) return { tenants: [] as ReadonlyArray<string> }
+        return { named: session.value, tenants: [session.value.tenantId] }
       }
-      yield* hooks.verify(tenant.livechat.right, webhook)
+      const candidates = yield* store.webhookSourceTenants(provider.alias, sender.source)
+      return { tenants: yield* Effect.filter(candidates, verifies) }
     })
+  }
+
+  /** The session of a provider conversation, among the verified tenants' conversations. */
+  function conversationOfTenants(provider: ProviderAlias, tenants: ReadonlyArray<string>, conversationId: string) {
+    return Effect.reduce(tenants, Option.none<SessionRecord>(), (found, tenantId) =>
+      Option.isSome(found) ? Effect.succeed(found) : store.byConversation(provider, tenantId, conversationId)
+    )
   }
 
   /** Why the session is over its tenant's timeouts, if it is. */

@@ -3,6 +3,7 @@
  * single-flight (a burst for one tenant makes one call); failures are never cached.
  */
 import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
+import { describeIssuesInline } from "../domain/schemaIssues.js"
 import { decodeTenant, Organization } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
@@ -18,7 +19,7 @@ const unavailable = (message: string) => new UpstreamUnavailable({ service: "hbf
 
 /** A failed call or an unreadable body, in words safe to log. */
 const describe = (error: OutboundError | ParseResult.ParseError) =>
-  error._tag === "ParseError" ? `sent an unreadable body: ${error.message}` : error.detail
+  error._tag === "ParseError" ? `sent an unreadable body (${describeIssuesInline(error)})` : error.detail
 
 export const HbfCoreHttp = Layer.effect(
   HbfCore,
@@ -40,7 +41,8 @@ export const HbfCoreHttp = Layer.effect(
             : Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${describe(error)}`))
         ),
         Effect.flatMap((json) =>
-          Effect.mapError(decodeTenant(json), (e) => unavailable(`returned an invalid tenant ${tenantId}: ${e.message}`))
+          // Named by paths only: the tenant's values (its plugins' secrets among them) stay out of answers and logs.
+          Effect.mapError(decodeTenant(json), (e) => unavailable(`returned an invalid tenant ${tenantId}: ${describeIssuesInline(e)}`))
         )
       )
 

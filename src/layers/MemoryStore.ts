@@ -14,6 +14,7 @@ import {
   SessionStore,
   type SessionStoreService,
   type StatusFilter,
+  WEBHOOK_SOURCE_TENANTS,
   withActivity
 } from "../services/SessionStore.js"
 
@@ -37,8 +38,9 @@ interface WaitSample {
 
 const DAY = 24 * 60 * 60 * 1000
 
-const conversationKey = (provider: string, conversationId: string) => `${provider}\u0000${conversationId}`
+const conversationKey = (provider: string, tenantId: string, conversationId: string) => `${provider}\u0000${tenantId}\u0000${conversationId}`
 const messageKey = (sessionId: string, messageId: string) => `${sessionId}\u0000${messageId}`
+const seenKey = messageKey
 
 export const makeMemoryStore = (options: MemoryStoreOptions) =>
   Effect.gen(function* () {
@@ -49,8 +51,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const counts = new Map<string, number>()
     const pendingByTenant = new Map<string, number>()
     const waitSamples = new Map<string, Array<WaitSample>>()
-    /** Insertion-ordered, so expired ids are always at the front. */
+    /** Seen event ids by session (seenKey), insertion-ordered, so expired ids are always at the front. */
     const seen = new Map<string, number>()
+    /** Tenants by webhook source (provider and source), with when each was last remembered. */
+    const webhookSources = new Map<string, Map<string, number>>()
     const messages = new Map<string, MessageReservation>()
     /** The open sessions' last user activity, kept beside their records as the Redis store does. */
     const activity = new Map<string, string>()
@@ -80,6 +84,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
 
     const countStatus = (record: SessionRecord, by: 1 | -1) => {
       bump(counts, `${record.organizationId}\u0000${record.status}`, by)
+      bump(counts, `${record.organizationId}\u0000${record.status}\u0000${record.tenantId}`, by)
       if (record.status === "pending") bump(pendingByTenant, record.tenantId, by)
     }
 
@@ -96,7 +101,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       // Set when the session gets its conversation: a late change to an older session of a
       // conversation the provider reuses (Sunshine) must not take the conversation back.
       if (next.providerConversationId !== undefined && previous?.providerConversationId !== next.providerConversationId) {
-        byConversation.set(conversationKey(next.provider, next.providerConversationId), next.sessionId)
+        byConversation.set(conversationKey(next.provider, next.tenantId, next.providerConversationId), next.sessionId)
       }
       if (previous?.status !== next.status) {
         if (previous) countStatus(previous, -1)
@@ -147,8 +152,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         }),
       get: (sessionId) => Effect.sync(() => read(sessionId)),
       latestBySubscriber: (subHandle) => Effect.sync(() => read(latestBySubscriber.get(subHandle))),
-      byConversation: (provider, conversationId) =>
-        Effect.sync(() => read(byConversation.get(conversationKey(provider, conversationId)))),
+      byConversation: (provider, tenantId, conversationId) =>
+        Effect.sync(() => read(byConversation.get(conversationKey(provider, tenantId, conversationId)))),
       commit: (change) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const previous = sessions.get(change.next.sessionId)
@@ -159,17 +164,21 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             return Effect.succeed<CommitResult>("conflict")
           }
           forgetExpiredIds(now)
-          if ((change.seen ?? []).some((id) => isSeen(id, now))) return Effect.succeed<CommitResult>("duplicate")
-          for (const id of change.seen ?? []) seen.set(id, now + dedupTtl)
+          const seenKeys = (change.seen ?? []).map((id) => seenKey(change.next.sessionId, id))
+          if (seenKeys.some((key) => isSeen(key, now))) return Effect.succeed<CommitResult>("duplicate")
+          for (const key of seenKeys) seen.set(key, now + dedupTtl)
           index(previous, change.next)
           const touched = (change.events ?? []).map((event) => append(event))
           return Effect.as(wake(touched), "committed" as const)
         }),
-      seen: (ids) => Effect.map(Clock.currentTimeMillis, (now) => new Set(ids.filter((id) => isSeen(id, now)))),
-      count: (organizationId, status: StatusFilter) =>
+      seen: (sessionId, ids) => Effect.map(Clock.currentTimeMillis, (now) => new Set(ids.filter((id) => isSeen(seenKey(sessionId, id), now)))),
+      count: (organizationId, status: StatusFilter, tenants) =>
         Effect.sync(() => {
-          const of = (s: SessionStatus) => counts.get(`${organizationId}\u0000${s}`) ?? 0
-          return status === "open" ? of("pending") + of("active") : of(status)
+          const statuses: ReadonlyArray<SessionStatus> = status === "open" ? ["pending", "active"] : [status]
+          const keys = tenants === undefined ? [""] : tenants.map((tenantId) => `\u0000${tenantId}`)
+          let total = 0
+          for (const s of statuses) for (const key of keys) total += counts.get(`${organizationId}\u0000${s}${key}`) ?? 0
+          return total
         }),
       waitingStats: (tenantId, sinceMillis) =>
         Effect.sync(() => {
@@ -197,6 +206,20 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) activity.set(sessionId, at)
         }),
       releaseMessage: (sessionId, messageId) => Effect.sync(() => void messages.delete(messageKey(sessionId, messageId))),
+      rememberWebhookSource: (provider, source, tenantId) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const key = `${provider}\u0000${source}`
+          const tenants = webhookSources.get(key) ?? new Map<string, number>()
+          tenants.set(tenantId, now)
+          webhookSources.set(key, tenants)
+        }),
+      webhookSourceTenants: (provider, source) =>
+        Effect.sync(() =>
+          [...(webhookSources.get(`${provider}\u0000${source}`) ?? new Map<string, number>())]
+            .sort(([, a], [, b]) => b - a)
+            .slice(0, WEBHOOK_SOURCE_TENANTS)
+            .map(([tenantId]) => tenantId)
+        ),
       ping: Effect.succeed(true)
     }
 

@@ -25,6 +25,7 @@ import {
   type MessageReservation,
   SessionStore,
   type SessionStoreService,
+  WEBHOOK_SOURCE_TENANTS,
   withActivity
 } from "../services/SessionStore.js"
 import { redisCall, redisConnection } from "./RedisConnection.js"
@@ -85,13 +86,18 @@ export const redisKeys = (prefix: string) => ({
   session: (sessionId: string) => `${prefix}:s:${sessionId}`,
   sessionPrefix: `${prefix}:s:`,
   subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
-  conversation: (provider: string, conversationId: string) => `${prefix}:conv:${provider}:${conversationId}`,
+  // Ids that other parties choose (tenants, conversations) sit last or encoded, so that no two (tenant, id) pairs share a key.
+  conversation: (provider: string, tenantId: string, conversationId: string) =>
+    `${prefix}:conv:${provider}:${encodeURIComponent(tenantId)}:${conversationId}`,
   open: (partition: number) => `${prefix}:open:${partition}`,
   orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
   orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
+  tenantEnded: (organizationId: string, tenantId: string) => `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
   tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
   tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
-  seen: (eventId: string) => `${prefix}:seen:${eventId}`,
+  /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
+  seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
+  webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,
   messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
   messagesPrefix: `${prefix}:msg:`,
   activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
@@ -167,20 +173,21 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     // Subscribing is queued until the subscriber connects; until then consumers re-check every second.
     subscriber.subscribe(keys.outboxAppended).catch(() => undefined)
 
-    /** KEYS 1..8 and ARGV 2..8 of the index scripts, for this record. */
+    /** KEYS 1..10 and ARGV 2..8 of the index scripts, for this record. */
     const indexArgs = (record: SessionRecord, now: number) => {
       const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
       const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
       const keyList = [
         keys.session(record.sessionId),
         keys.subscriber(record.subHandle),
-        keys.conversation(record.provider, record.providerConversationId ?? ""),
+        keys.conversation(record.provider, record.tenantId, record.providerConversationId ?? ""),
         keys.open(partitionOf(record.sessionId, options.partitions)),
         keys.orgCounts(record.organizationId),
         keys.orgEnded(record.organizationId),
         keys.tenantWaits(record.tenantId),
         keys.tenantWaitLog(record.tenantId),
-        keys.activity(record.sessionId)
+        keys.activity(record.sessionId),
+        keys.tenantEnded(record.organizationId, record.tenantId)
       ]
       const argList = [
         JSON.stringify(record),
@@ -253,13 +260,13 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           ([json, activity]) => recordFrom(json ?? null, activity ?? null)
         ),
       latestBySubscriber: (subHandle) => sessionByIndex(keys.subscriber(subHandle)),
-      byConversation: (provider, conversationId) => sessionByIndex(keys.conversation(provider, conversationId)),
+      byConversation: (provider, tenantId, conversationId) => sessionByIndex(keys.conversation(provider, tenantId, conversationId)),
       commit: (change) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const { argList, keyList } = indexArgs(change.next, now)
           const partition = partitionOf(change.next.sessionId, options.partitions)
-          const seenKeys = (change.seen ?? []).map(keys.seen)
+          const seenKeys = (change.seen ?? []).map((id) => keys.seen(change.next.sessionId, id))
           const events = (change.events ?? []).map((e) => JSON.stringify(e))
           const reply = yield* redisCall("commit", () =>
             redis.lcgCommit(
@@ -278,26 +285,30 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           )
           return reply as "committed" | "conflict" | "duplicate"
         }),
-      seen: (ids) =>
+      seen: (sessionId, ids) =>
         ids.length === 0
           ? Effect.succeed(new Set<string>())
           : Effect.map(
-              redisCall("seen", () => redis.mget(ids.map(keys.seen))),
+              redisCall("seen", () => redis.mget(ids.map((id) => keys.seen(sessionId, id)))),
               (values) => new Set(ids.filter((_, i) => values[i] !== null))
             ),
-      count: (organizationId, status) =>
+      count: (organizationId, status, tenants) =>
         Effect.gen(function* () {
           if (status === "ended") {
-            const now = yield* Clock.currentTimeMillis
-            return yield* redisCall("count", () =>
-              redis.zcount(keys.orgEnded(organizationId), now - endedRetentionMs, "+inf")
+            const since = (yield* Clock.currentTimeMillis) - endedRetentionMs
+            if (tenants === undefined) {
+              return yield* redisCall("count", () => redis.zcount(keys.orgEnded(organizationId), since, "+inf"))
+            }
+            const counts = yield* redisCall("count", () =>
+              Promise.all(tenants.map((tenantId) => redis.zcount(keys.tenantEnded(organizationId, tenantId), since, "+inf")))
             )
+            return counts.reduce((sum, n) => sum + n, 0)
           }
-          const [pending, active] = yield* redisCall("count", () =>
-            redis.hmget(keys.orgCounts(organizationId), "pending", "active")
-          )
-          const of = (n: string | null) => Number(n ?? 0)
-          return status === "pending" ? of(pending) : status === "active" ? of(active) : of(pending) + of(active)
+          const statuses = status === "open" ? ["pending", "active"] : [status]
+          const fields = tenants === undefined ? statuses : tenants.flatMap((tenantId) => statuses.map((s) => `${s}:${tenantId}`))
+          if (fields.length === 0) return 0
+          const values = yield* redisCall("count", () => redis.hmget(keys.orgCounts(organizationId), ...fields))
+          return values.reduce((sum, n) => sum + Number(n ?? 0), 0)
         }),
       waitingStats: (tenantId, sinceMillis) =>
         Effect.map(
@@ -371,6 +382,17 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         ).pipe(Effect.asVoid),
       releaseMessage: (sessionId, messageId) =>
         Effect.asVoid(redisCall("release message", () => redis.hdel(keys.messages(sessionId), messageId))),
+      rememberWebhookSource: (provider, source, tenantId) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.asVoid(redisCall("remember webhook source", () => redis.hset(keys.webhookSource(provider, source), tenantId, now)))
+        ),
+      webhookSourceTenants: (provider, source) =>
+        Effect.map(redisCall("webhook source", () => redis.hgetall(keys.webhookSource(provider, source))), (remembered) =>
+          Object.entries(remembered)
+            .sort(([, a], [, b]) => Number(b) - Number(a))
+            .slice(0, WEBHOOK_SOURCE_TENANTS)
+            .map(([tenantId]) => tenantId)
+        ),
       ping: redisCall("ping", () => redis.ping()).pipe(
         Effect.timeout(Duration.seconds(1)),
         Effect.as(true),

@@ -62,6 +62,16 @@ export const recordHttpRequest = (route: string, method: string, status: number,
   httpDuration({ route, method }).unsafeUpdate(seconds, [])
 }
 
+const webhooksRefused = counter(
+  "lcg_webhooks_refused_total",
+  "provider webhooks refused as unverifiable: no or a malformed signature, an unknown sender, or a signature that does not match"
+)
+const webhookUnknownConversations = counter("lcg_webhook_unknown_conversations_total", "conversations in verified webhooks that the gateway does not know")
+
+export const countWebhookRefused = (provider: string) => Effect.sync(() => webhooksRefused({ provider }).unsafeUpdate(1, []))
+export const countUnknownConversations = (provider: string, conversations: number) =>
+  Effect.sync(() => webhookUnknownConversations({ provider }).unsafeUpdate(conversations, []))
+
 const providerCalls = counter("lcg_provider_calls_total", "calls to provider APIs, by outcome (2xx, 4xx, 5xx, unreachable)")
 const providerCallDuration = histogram("lcg_provider_call_duration_seconds", "time for a provider API to answer")
 

@@ -4,9 +4,11 @@
  */
 
 /**
- * Keeps the indices, counters and retention of one session in step with its record.
- * KEYS: 1 session, 2 subscriber index, 3 conversation index, 4 open set, 5 org counts,
- * 6 org ended zset, 7 tenant waits hash, 8 tenant wait log, 9 activity.
+ * Keeps the indices, counters and retention of one session in step with its record. The
+ * org counts hash holds each open status for the org and, as `{status}:{tenantId}`, per tenant.
+ * KEYS: 1 session, 2 subscriber index, 3 conversation index (the tenant's own), 4 open set,
+ * 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant wait log, 9 activity,
+ * 10 the tenant's ended zset in the org.
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
  * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation.
  */
@@ -29,10 +31,14 @@ local function indexChange(old, new)
 
   local oldStatus = old and old.status or nil
   if oldStatus ~= new.status then
-    if isOpen(oldStatus) then redis.call('HINCRBY', KEYS[5], oldStatus, -1) end
+    if isOpen(oldStatus) then
+      redis.call('HINCRBY', KEYS[5], oldStatus, -1)
+      redis.call('HINCRBY', KEYS[5], oldStatus .. ':' .. old.tenantId, -1)
+    end
     if oldStatus == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', -1) end
     if isOpen(new.status) then
       redis.call('HINCRBY', KEYS[5], new.status, 1)
+      redis.call('HINCRBY', KEYS[5], new.status .. ':' .. new.tenantId, 1)
       redis.call('SADD', KEYS[4], id)
     end
     if new.status == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', 1) end
@@ -42,6 +48,8 @@ local function indexChange(old, new)
     redis.call('SREM', KEYS[4], id)
     redis.call('ZADD', KEYS[6], now, id)
     redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (now - retention))
+    redis.call('ZADD', KEYS[10], now, id)
+    redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', '(' .. (now - retention))
     redis.call('PEXPIRE', KEYS[1], retention)
     if redis.call('GET', KEYS[2]) == id then redis.call('PEXPIRE', KEYS[2], retention) end
     if ARGV[8] == '1' then redis.call('PEXPIRE', KEYS[3], retention) end
@@ -78,7 +86,7 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..9 as indexChange, 10 outbox stream, 11.. seen keys.
+ * KEYS 1..10 as indexChange, 11 outbox stream, 12.. seen keys (the session's own).
  * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
  * 11 partition, 12 the activity the change was decided on ("" = any: refused as a conflict
  * when the activity key holds a later one), 13.. event JSONs.
@@ -92,12 +100,12 @@ if ARGV[12] ~= '' then
   local activity = redis.call('GET', KEYS[9])
   if activity and activity > ARGV[12] then return 'conflict' end
 end
-for i = 11, #KEYS do
+for i = 12, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
-for i = 11, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
+for i = 12, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 13, #ARGV do redis.call('XADD', KEYS[10], '*', 'e', ARGV[i]) end
+for i = 13, #ARGV do redis.call('XADD', KEYS[11], '*', 'e', ARGV[i]) end
 if #ARGV >= 13 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
 return 'committed'
 `

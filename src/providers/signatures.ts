@@ -1,9 +1,19 @@
 /** Webhook signatures shared by the providers. */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 
+/** `sha256=` and an HMAC-SHA256 (32 bytes) in exactly its hex (64 digits) or base64 (43 characters and one `=`) form. */
+const signatureForms = {
+  hex: /^sha256=[0-9a-fA-F]{64}$/,
+  base64: /^sha256=[A-Za-z0-9+/]{43}=$/
+}
+
+/** Whether `header` has exactly the form of a `sha256=<HMAC-SHA256>` signature in `encoding`, nothing before or after it. */
+export const wellFormedSignature = (header: string, encoding: "hex" | "base64"): boolean => signatureForms[encoding].test(header)
+
 /**
  * Whether `header` is `sha256=<HMAC-SHA256 of the raw body with secret>`, in the provider's
- * encoding (hex for hbf-lcm, base64 for Genesys), compared in constant time.
+ * encoding (hex for hbf-lcm, base64 for Genesys), exactly (Buffer.from would skip trailing
+ * garbage), compared in constant time.
  */
 export const sha256SignatureMatches = (
   secret: string,
@@ -11,11 +21,20 @@ export const sha256SignatureMatches = (
   header: string | undefined,
   encoding: "hex" | "base64"
 ): boolean => {
-  if (header === undefined || !header.startsWith("sha256=")) return false
+  if (header === undefined || !wellFormedSignature(header, encoding)) return false
   const given = Buffer.from(header.slice("sha256=".length), encoding)
   const expected = createHmac("sha256", secret).update(body).digest()
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
+
+/** The longest shared secret a header may carry. */
+const MAX_SHARED_SECRET = 512
+
+/** Whether `header` can be a shared secret at all: not empty, not longer than any secret we keep. */
+export const wellFormedSharedSecret = (header: string): boolean => header.length > 0 && header.length <= MAX_SHARED_SECRET
+
+/** A digest that names a shared secret without revealing it (what a Sunshine webhook's source is remembered by). */
+export const sharedSecretDigest = (secret: string): string => createHash("sha256").update(secret).digest("hex")
 
 /**
  * Whether `header` is the shared secret itself (Sunshine's X-API-Key), compared in constant

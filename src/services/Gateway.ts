@@ -14,7 +14,9 @@ import type {
   UpdateRequest,
   UserTyping
 } from "../domain/model.js"
+import type { TenantAccess } from "../domain/access.js"
 import type {
+  Forbidden,
   InvalidSignature,
   InvalidTransition,
   LivechatNotConfigured,
@@ -22,6 +24,7 @@ import type {
   MalformedWebhook,
   ProviderError,
   MessageInFlight,
+  PayloadTooLarge,
   SessionEnded,
   SessionNotFound,
   SessionOpenElsewhere,
@@ -46,12 +49,18 @@ export interface IngestResult {
   readonly unknown: number
 }
 
-/** The use cases behind every route, and the event path. */
+/**
+ * The use cases behind every route, and the event path. The upstream ones act within the
+ * caller's `access` (docs/SECURITY.md): another tenant's session is one that does not exist,
+ * and another tenant's configuration is Forbidden.
+ */
 export interface GatewayService {
   readonly create: (
-    request: CreateRequest
+    request: CreateRequest,
+    access: TenantAccess
   ) => Effect.Effect<
     { readonly created: boolean; readonly session: Session },
+    | Forbidden
     | TenantNotFound
     | LivechatNotConfigured
     | LivechatUnavailable
@@ -62,28 +71,43 @@ export interface GatewayService {
   >
   readonly update: (
     subHandle: string,
-    patch: UpdateRequest
+    patch: UpdateRequest,
+    access: TenantAccess
   ) => Effect.Effect<Session, SessionNotFound | InvalidTransition | StoreUnavailable>
-  readonly terminate: (tenantId: string, subHandle: string) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
+  readonly terminate: (tenantId: string, subHandle: string, access: TenantAccess) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
   readonly forwardMessage: (
-    message: ForwardMessage
+    message: ForwardMessage,
+    access: TenantAccess
   ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | MessageInFlight | StoreUnavailable>
   /** Tells the agent that the user is typing, where the provider can. */
   readonly userTyping: (
-    typing: UserTyping
+    typing: UserTyping,
+    access: TenantAccess
   ) => Effect.Effect<TypingAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
-  readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
-  readonly waitingMetrics: (tenantId: string, windowSeconds: number) => Effect.Effect<WaitingMetrics, StoreUnavailable>
-  readonly state: (subHandle: string) => Effect.Effect<LivechatState, StoreUnavailable>
-  readonly availability: (tenantId: string) => Effect.Effect<Availability, TenantNotFound | UpstreamUnavailable>
-  /** A provider webhook: parsed, verified with the tenant's secret, then ingested. */
+  /** Sessions of the organization (of the caller's tenants in it). */
+  readonly count: (organizationId: string, status: StatusFilter, access: TenantAccess) => Effect.Effect<number, StoreUnavailable>
+  readonly waitingMetrics: (
+    tenantId: string,
+    windowSeconds: number,
+    access: TenantAccess
+  ) => Effect.Effect<WaitingMetrics, Forbidden | StoreUnavailable>
+  readonly state: (subHandle: string, access: TenantAccess) => Effect.Effect<LivechatState, StoreUnavailable>
+  readonly availability: (tenantId: string, access: TenantAccess) => Effect.Effect<Availability, Forbidden | TenantNotFound | UpstreamUnavailable>
+  /**
+   * A provider webhook: authenticated first (its header, the sender it claims, that sender's
+   * tenants' secrets; one InvalidSignature for every failure), then decoded and ingested.
+   */
   readonly ingestWebhook: (
     alias: string,
     webhook: IncomingWebhook
-  ) => Effect.Effect<IngestResult, UnknownProvider | MalformedWebhook | InvalidSignature | UpstreamUnavailable | StoreUnavailable>
-  /** Events of one provider conversation (webhook, poll, socket): de-duplicated, applied, queued for delivery. */
+  ) => Effect.Effect<
+    IngestResult,
+    UnknownProvider | MalformedWebhook | PayloadTooLarge | InvalidSignature | UpstreamUnavailable | StoreUnavailable
+  >
+  /** Events of one provider conversation of a tenant (socket): de-duplicated, applied, queued for delivery. */
   readonly ingest: (
     provider: ProviderAlias,
+    tenantId: string,
     conversationId: string,
     events: ReadonlyArray<ProviderEvent>
   ) => Effect.Effect<IngestResult, StoreUnavailable>

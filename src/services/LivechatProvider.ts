@@ -1,7 +1,7 @@
-import type { Effect } from "effect"
+import type { Effect, Option } from "effect"
 import type { Attachment, EndReason, Metadata, ProviderAlias, ProviderEvent, SessionRecord, TranscriptEntry } from "../domain/model.js"
 import type { LivechatConfig, Tenant } from "../domain/tenant.js"
-import type { InvalidSignature, MalformedWebhook, ProviderError } from "./errors.js"
+import type { MalformedWebhook, PayloadTooLarge, ProviderError } from "./errors.js"
 
 export interface CreateContext {
   readonly session: SessionRecord
@@ -37,9 +37,9 @@ export interface ProviderAvailability {
 }
 
 /**
- * A webhook body, parsed but not yet trusted: the signature is checked with the tenant's
- * secret. Its session is named by our session id where the provider echoes it back (the
- * surest way), else by the provider's conversation id.
+ * A verified webhook body's events for one conversation. Its session is named by our session
+ * id where the provider echoes it back (the surest way), else by the provider's conversation
+ * id, looked up among the verified tenants' conversations.
  */
 export type WebhookBatch = ({ readonly sessionId: string } | { readonly conversationId: string }) & {
   readonly events: ReadonlyArray<ProviderEvent>
@@ -49,6 +49,16 @@ export type WebhookBatch = ({ readonly sessionId: string } | { readonly conversa
    */
   readonly recheck?: boolean
 }
+
+/**
+ * Who a webhook claims to come from, found with the least work and nothing trusted yet: the
+ * session it names (helvia, Genesys: one id of the body), or a source that tenants register
+ * as theirs when they open a session (Sunshine: a digest of the shared secret it carries).
+ * The tenants found through it verify the webhook; nothing else of it is read before.
+ */
+export type WebhookSender =
+  | { readonly _tag: "Session"; readonly sessionId: string }
+  | { readonly _tag: "Source"; readonly source: string }
 
 export interface IncomingWebhook {
   readonly headers: Readonly<Record<string, string | undefined>>
@@ -75,12 +85,25 @@ export interface LivechatProvider {
   readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
   /** What the provider knows about agents right now; absent = the provider cannot tell. */
   readonly availability?: (config: LivechatConfig) => Effect.Effect<ProviderAvailability, ProviderError>
-  /** How the provider pushes events to /events/:alias; absent = it pushes nothing (CCP is polled), and every POST there is refused. */
+  /**
+   * How the provider pushes events to /events/:alias; absent = it pushes nothing (CCP is
+   * polled), and every POST there is refused. A webhook is authenticated before its body is
+   * decoded (docs/SECURITY.md): the header must be there and well formed, the sender it claims
+   * must lead to tenants, and one of their configs must verify it.
+   */
   readonly webhook?: {
-    /** Decodes a body into per-conversation events. Nothing is applied before `verify` passes. */
-    readonly parse: (body: Uint8Array) => Effect.Effect<ReadonlyArray<WebhookBatch>, MalformedWebhook>
-    /** Checks the webhook's signature or shared secret with the tenant's config. */
-    readonly verify: (config: LivechatConfig, webhook: IncomingWebhook) => Effect.Effect<void, InvalidSignature>
+    /** The header that authenticates the webhook (a signature, or Sunshine's shared secret). */
+    readonly authHeader: string
+    /** Whether the header's value has the exact form of one (encoding and length), checked before anything else. */
+    readonly wellFormed: (header: string) => boolean
+    /** The sender the webhook claims; none when the body does not even say that much. */
+    readonly senderOf: (webhook: IncomingWebhook) => Option.Option<WebhookSender>
+    /** The source a tenant's webhooks come from, for providers that name a source (remembered when a session is created). */
+    readonly sourceOf?: (config: LivechatConfig) => Option.Option<string>
+    /** Whether the webhook's signature or shared secret is the tenant's. */
+    readonly verify: (config: LivechatConfig, webhook: IncomingWebhook) => boolean
+    /** Decodes a verified body into per-conversation events; more events than a webhook may carry is PayloadTooLarge. */
+    readonly parse: (body: Uint8Array) => Effect.Effect<ReadonlyArray<WebhookBatch>, MalformedWebhook | PayloadTooLarge>
     /**
      * A verified batch for `session`: the events to ingest (absent = all of them). A provider
      * that carries a user's successive livechats in one conversation (Sunshine) leaves out

@@ -11,14 +11,14 @@ import type { StoreUnavailable } from "./errors.js"
 export const MESSAGE_CLAIM_LEASE = Duration.minutes(2)
 
 /**
- * One atomic change to a session: compare-and-set on `version`, event ids marked seen,
- * events appended to the outbox. All or nothing.
+ * One atomic change to a session: compare-and-set on `version`, event ids marked seen (for
+ * this session: another session's ids never count), events appended to the outbox. All or nothing.
  */
 export interface SessionChange {
   readonly expectedVersion: number
   /** The new record; its `version` is `expectedVersion + 1`. */
   readonly next: SessionRecord
-  /** Event ids to remember as seen; the change is refused as "duplicate" if any already is. */
+  /** Event ids to remember as seen in this session; the change is refused as "duplicate" if any already is. */
   readonly seen?: ReadonlyArray<string>
   /** Appended to the outbox partition of the session, in order. */
   readonly events?: ReadonlyArray<LivechatEvent>
@@ -57,6 +57,9 @@ export interface WaitingStats {
 
 export type StatusFilter = SessionStatus | "open"
 
+/** A webhook is verified against at most this many tenants of its source: the most recently remembered ones. */
+export const WEBHOOK_SOURCE_TENANTS = 8
+
 /**
  * Sessions, their indices (subscriber, provider conversation, organization), counters,
  * event de-duplication and forwarded-message idempotency. Counters and indices are kept
@@ -68,14 +71,20 @@ export interface SessionStoreService {
   readonly get: (sessionId: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
   /** The subscriber's latest session: the open one if there is one. */
   readonly latestBySubscriber: (subHandle: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  /**
+   * The session of a provider conversation of one tenant: the index is the tenant's own, so
+   * another tenant naming the same conversation id never takes it over.
+   */
   readonly byConversation: (
     provider: ProviderAlias,
+    tenantId: string,
     conversationId: string
   ) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
   readonly commit: (change: SessionChange) => Effect.Effect<CommitResult, StoreUnavailable>
-  /** The ids among `ids` already seen. */
-  readonly seen: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, StoreUnavailable>
-  readonly count: (organizationId: string, status: StatusFilter) => Effect.Effect<number, StoreUnavailable>
+  /** The ids among `ids` already seen in the session. */
+  readonly seen: (sessionId: string, ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, StoreUnavailable>
+  /** Sessions of the organization in `status`; with `tenants`, only those of these tenants. */
+  readonly count: (organizationId: string, status: StatusFilter, tenants?: ReadonlyArray<string>) => Effect.Effect<number, StoreUnavailable>
   readonly waitingStats: (tenantId: string, sinceMillis: number) => Effect.Effect<WaitingStats, StoreUnavailable>
   /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
@@ -105,6 +114,14 @@ export interface SessionStoreService {
   ) => Effect.Effect<void, StoreUnavailable>
   /** Gives a reservation back after a failed forward, so a retry may try again. */
   readonly releaseMessage: (sessionId: string, messageId: string) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Remembers that `tenantId` receives the webhooks a provider sends in the name of `source`
+   * (a Sunshine app), so that such a webhook can be verified with the right tenants' secrets
+   * before anything in it is looked at.
+   */
+  readonly rememberWebhookSource: (provider: ProviderAlias, source: string, tenantId: string) => Effect.Effect<void, StoreUnavailable>
+  /** The tenants remembered for `source`, the most recently remembered first, at most WEBHOOK_SOURCE_TENANTS. */
+  readonly webhookSourceTenants: (provider: ProviderAlias, source: string) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
   /** True when the store can serve requests (readiness). */
   readonly ping: Effect.Effect<boolean>
 }

@@ -67,7 +67,7 @@ export class UnknownProvider extends Schema.TaggedError<UnknownProvider>()("Unkn
   alias: Schema.String
 }) {}
 
-/** A provider webhook whose signature or shared secret does not match. */
+/** A provider webhook that could not be verified: no or a malformed signature, an unknown sender, or a signature that does not match (one answer for all). */
 export class InvalidSignature extends Schema.TaggedError<InvalidSignature>()("InvalidSignature", {
   message: Schema.String
 }) {}
@@ -84,6 +84,11 @@ export const malformedWebhook = (error: ParseResult.ParseError) =>
       .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
       .join("; ")
   })
+
+/** More than a request may carry (a webhook's events beyond its limit). */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  message: Schema.String
+}) {}
 
 export class DeadLetterNotFound extends Schema.TaggedError<DeadLetterNotFound>()("DeadLetterNotFound", {
   message: Schema.String,

@@ -116,10 +116,14 @@ describe.each(stores)("%s store", (store) => {
         yield* gw.bot.waitFor((es) => es.length > 0)
         yield* Effect.sleep("200 millis")
         expect(gw.bot.events().map((e) => e.type)).toEqual(["agent.joined"])
-        const unknown = yield* gw.call("POST", "/events/helvia-livechat", {
-          id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString()
-        })
-        expect(unknown).toMatchObject({ status: 200, body: { accepted: 0 } })
+        // A session nobody can verify for is answered exactly as a forged signature.
+        const unknown = yield* gw.call(
+          "POST",
+          "/events/helvia-livechat",
+          { id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString() },
+          { "x-helvia-signature": "sha256=" + "0".repeat(64) }
+        )
+        expect(unknown).toMatchObject({ status: 401, body: forged.body })
       }).pipe(Effect.scoped)
     )
 

@@ -25,7 +25,7 @@ describe("Genesys notifications in a cluster", () => {
       const a = yield* start("gw-a")
       const b = yield* start("gw-b")
       const split = yield* eventually("an even split", status(a), (s) => Object.values(ownersCount(s)).join() === "32,32")
-      const credentials = credentialsOf({
+      const credentials = credentialsOf("demo-genesys", {
         ...demoGenesys,
         clientSecret: Redacted.make(demoGenesys.clientSecret),
         webhookSecret: Redacted.make(demoGenesys.webhookSecret),

@@ -39,10 +39,10 @@ describe("Redis store retention", () => {
       yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, seen: [event.id], events: [event] })
 
       const ttls = (ids: ReadonlyArray<string>) => withRedis((r) => Promise.all(ids.map((k) => r.pttl(k))))
-      const sessionKeys = [keys.session(record.sessionId), keys.subscriber(record.subHandle), keys.conversation(record.provider, "conv-1")]
+      const sessionKeys = [keys.session(record.sessionId), keys.subscriber(record.subHandle), keys.conversation(record.provider, record.tenantId, "conv-1")]
       // Open: no TTL on anything that belongs to the session; the seen id has the de-duplication TTL.
       expect(yield* ttls(sessionKeys)).toEqual([-1, -1, -1])
-      const [seenTtl] = yield* ttls([keys.seen(event.id)])
+      const [seenTtl] = yield* ttls([keys.seen(record.sessionId, event.id)])
       expect(seenTtl).toBeGreaterThan(0)
       expect(seenTtl).toBeLessThanOrEqual(2_000)
 
@@ -56,14 +56,16 @@ describe("Redis store retention", () => {
         expect(ttl).toBeLessThanOrEqual(1_500)
       }
       expect(yield* store.count(record.organizationId, "ended")).toBe(1)
+      expect(yield* store.count(record.organizationId, "ended", [record.tenantId])).toBe(1)
       expect(yield* store.count(record.organizationId, "open")).toBe(0)
 
       yield* Effect.sleep(Duration.millis(2_100))
       expect(Option.isNone(yield* store.get(record.sessionId))).toBe(true)
       expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle))).toBe(true)
-      expect(Option.isNone(yield* store.byConversation(record.provider, "conv-1"))).toBe(true)
-      expect((yield* store.seen([event.id])).size).toBe(0)
+      expect(Option.isNone(yield* store.byConversation(record.provider, record.tenantId, "conv-1"))).toBe(true)
+      expect((yield* store.seen(record.sessionId, [event.id])).size).toBe(0)
       expect(yield* store.count(record.organizationId, "ended")).toBe(0)
+      expect(yield* store.count(record.organizationId, "ended", [record.tenantId])).toBe(0)
     }).pipe(
       Effect.provide(
         testStoreLayer(prefix, { partitions: PARTITIONS, endedRetention: Duration.millis(1_500), dedupRetention: Duration.seconds(2) })

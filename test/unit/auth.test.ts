@@ -3,7 +3,7 @@ import { vi } from "vitest"
 import { Effect, Either, Redacted } from "effect"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { createServer } from "node:http"
-import { makeTokenVerifier } from "../../src/http/auth.js"
+import { bearerTokenOf, makeTokenVerifier } from "../../src/http/auth.js"
 
 describe("bearer JWT verification against a JWKS", () => {
   it.live("accepts RS256 tokens signed by a key of the JWKS, refuses others and HS256 forgeries", () =>
@@ -29,7 +29,7 @@ describe("bearer JWT verification against a JWKS", () => {
         )
 
       const caller = yield* verify(Redacted.make(yield* sign(privateKey, { scope: "admin read" })))
-      expect(caller).toEqual({ subject: "hbf-bot", scopes: ["admin", "read"] })
+      expect(caller).toEqual({ subject: "hbf-bot", scopes: ["admin", "read"], tenants: "all" })
 
       const wrongKey = yield* Effect.either(verify(Redacted.make(yield* sign(other.privateKey))))
       expect(Either.isLeft(wrongKey) && wrongKey.left.message).toContain("signature")
@@ -58,12 +58,12 @@ describe("bearer JWT verification against a JWKS", () => {
       const forged = Redacted.make(yield* sign(60, "guess"))
       vi.useFakeTimers({ now: Date.now(), toFake: ["Date"] })
       try {
-        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [] })
+        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [], tenants: "all" })
         expect(Either.isLeft(yield* Effect.either(verify(forged)))).toBe(true)
         expect(Either.isLeft(yield* Effect.either(verify(forged)))).toBe(true)
         // Within its life and the 30 s skew it is still good (from memory or not) ...
         vi.setSystemTime(Date.now() + 80_000)
-        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [] })
+        expect(yield* verify(token)).toEqual({ subject: "hbf-bot", scopes: [], tenants: "all" })
         // ... and once past both it is refused, though it was verified before.
         vi.setSystemTime(Date.now() + 15_000)
         const late = yield* Effect.either(verify(token))
@@ -73,4 +73,54 @@ describe("bearer JWT verification against a JWKS", () => {
       }
     })
   )
+
+  it.live("an issuer is checked when LCG_JWT_ISSUER is set", () =>
+    Effect.gen(function* () {
+      const secret = "issuer-secret"
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret), issuer: "https://idp.example/" })
+      const sign = (issuer?: string) => {
+        let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m")
+        if (issuer !== undefined) jwt = jwt.setIssuer(issuer)
+        return Effect.promise(() => jwt.sign(new TextEncoder().encode(secret)))
+      }
+      expect(yield* verify(Redacted.make(yield* sign("https://idp.example/")))).toMatchObject({ tenants: "all" })
+      const other = yield* Effect.either(verify(Redacted.make(yield* sign("https://other.example/"))))
+      expect(Either.isLeft(other) && other.left.message).toContain("iss")
+      expect(Either.isLeft(yield* Effect.either(verify(Redacted.make(yield* sign()))))).toBe(true)
+    })
+  )
+
+  it.live("a tenants claim confines the token: one id or a non-empty array of ids; anything else is refused", () =>
+    Effect.gen(function* () {
+      const secret = "tenants-secret"
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret) })
+      const withTenants = (tenants: unknown) =>
+        Effect.promise(() =>
+          new SignJWT({ tenants }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret))
+        ).pipe(Effect.flatMap((token) => Effect.either(verify(Redacted.make(token)))))
+      const one = yield* withTenants("acme")
+      expect(Either.isRight(one) && [...(one.right.tenants as ReadonlySet<string>)]).toEqual(["acme"])
+      const two = yield* withTenants(["acme", "globex"])
+      expect(Either.isRight(two) && [...(two.right.tenants as ReadonlySet<string>)]).toEqual(["acme", "globex"])
+      for (const bad of [[], "", [""], [1], { acme: true }, 42]) {
+        const refused = yield* withTenants(bad)
+        expect(Either.isLeft(refused) && refused.left.message).toContain("tenants")
+      }
+    })
+  )
+})
+
+describe("the Authorization header", () => {
+  it("only the Bearer scheme (in any case) gives a token", () => {
+    expect(bearerTokenOf("Bearer abc.def.ghi")).toBe("abc.def.ghi")
+    expect(bearerTokenOf("bearer abc.def.ghi")).toBe("abc.def.ghi")
+    expect(bearerTokenOf("BEARER abc.def.ghi")).toBe("abc.def.ghi")
+    expect(bearerTokenOf("Basic abc.def.ghi")).toBe("")
+    expect(bearerTokenOf("Basic  abc.def.ghi")).toBe("")
+    expect(bearerTokenOf("Token abc.def.ghi")).toBe("")
+    expect(bearerTokenOf("Bearerabc.def.ghi")).toBe("")
+    expect(bearerTokenOf("Bearer ")).toBe("")
+    expect(bearerTokenOf("Bearer abc def")).toBe("")
+    expect(bearerTokenOf(undefined)).toBe("")
+  })
 })

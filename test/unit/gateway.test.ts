@@ -5,6 +5,7 @@ import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
+import { everyTenant as all } from "../../src/domain/access.js"
 import { AppConfig, confinedEgress, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
@@ -113,8 +114,11 @@ const makeFakeProvider = () => {
       }),
     end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
     webhook: {
-      parse: () => Effect.succeed([]),
-      verify: () => Effect.void
+      authHeader: "x-test-signature",
+      wellFormed: () => true,
+      senderOf: () => Option.none(),
+      verify: () => true,
+      parse: () => Effect.succeed([])
     }
   }
   return { provider, calls, control }
@@ -173,8 +177,8 @@ const event = (id: string, body: Omit<ProviderEvent, "id" | "occurredAt">): Prov
 /** sub1's session at t1, joined by an agent, and the timeout sweep of its partition. */
 const activeSession = (gateway: Effect.Effect.Success<typeof makeGateway>) =>
   Effect.gen(function* () {
-    const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-    yield* gateway.ingest("helvia-livechat", session.providerConversationId!, [event("j1", { type: "agent.joined", data: { agent: {} } })])
+    const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+    yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [event("j1", { type: "agent.joined", data: { agent: {} } })])
     return { session, sweep: gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS)) }
   })
 
@@ -182,7 +186,7 @@ describe("Gateway.create", () => {
   it.effect("creates once, then returns the same open session to the same tenant", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const first = yield* gateway.create({ tenantId: "t1", subHandle: "sub1", user: { name: "Ann" } })
+        const first = yield* gateway.create({ tenantId: "t1", subHandle: "sub1", user: { name: "Ann" } }, all)
         expect(first.created).toBe(true)
         expect(first.session).toMatchObject({
           tenantId: "t1",
@@ -195,7 +199,7 @@ describe("Gateway.create", () => {
         expect(calls.create).toHaveLength(1)
         expect(calls.create[0]!.callbackUrl).toBe("https://lcg.example.com/events/helvia-livechat")
 
-        const again = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const again = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         expect(again.created).toBe(false)
         expect(again.session.sessionId).toBe(first.session.sessionId)
         expect(calls.create).toHaveLength(1)
@@ -206,8 +210,8 @@ describe("Gateway.create", () => {
   it.effect("refuses a subscriber with an open session at another tenant", () =>
     withGateway(({ gateway }) =>
       Effect.gen(function* () {
-        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-        const error = yield* Effect.flip(gateway.create({ tenantId: "t2", subHandle: "sub1" }))
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const error = yield* Effect.flip(gateway.create({ tenantId: "t2", subHandle: "sub1" }, all))
         expect(error._tag).toBe("SessionOpenElsewhere")
       })
     )
@@ -216,7 +220,7 @@ describe("Gateway.create", () => {
   it.effect("propagates TenantNotFound for an unknown tenant", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const error = yield* Effect.flip(gateway.create({ tenantId: "nope", subHandle: "sub1" }))
+        const error = yield* Effect.flip(gateway.create({ tenantId: "nope", subHandle: "sub1" }, all))
         expect(error._tag).toBe("TenantNotFound")
         expect(calls.create).toHaveLength(0)
       })
@@ -227,12 +231,12 @@ describe("Gateway.create", () => {
     withGateway(({ calls, control, gateway }) =>
       Effect.gen(function* () {
         control.failCreates = 1
-        const error = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }))
+        const error = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }, all))
         expect(error._tag).toBe("ProviderError")
-        const state = yield* gateway.state("sub1")
+        const state = yield* gateway.state("sub1", all)
         expect(state.state).toBe("ended")
 
-        const retry = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const retry = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         expect(retry.created).toBe(true)
         expect(retry.session.status).toBe("pending")
         expect(calls.create).toHaveLength(2)
@@ -244,11 +248,11 @@ describe("Gateway.create", () => {
   it.effect("outside business hours is LivechatUnavailable and the provider is not called", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const error = yield* Effect.flip(gateway.create({ tenantId: "closed", subHandle: "sub1" }))
+        const error = yield* Effect.flip(gateway.create({ tenantId: "closed", subHandle: "sub1" }, all))
         expect(error._tag).toBe("LivechatUnavailable")
         if (error._tag === "LivechatUnavailable") expect(error.reason).toBe("outside-business-hours")
         expect(calls.create).toHaveLength(0)
-        expect((yield* gateway.state("sub1")).state).toBe("none")
+        expect((yield* gateway.state("sub1", all)).state).toBe("none")
       })
     )
   )
@@ -258,16 +262,16 @@ describe("Gateway.forwardMessage", () => {
   it.effect("is idempotent per messageId", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
-        const first = yield* gateway.forwardMessage(message)
-        const second = yield* gateway.forwardMessage(message)
+        const first = yield* gateway.forwardMessage(message, all)
+        const second = yield* gateway.forwardMessage(message, all)
         expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
         expect(second).toEqual(first)
         expect(calls.sendMessage).toHaveLength(1)
         expect(calls.sendMessage[0]!.message).toEqual({ messageId: "m1", text: "hello" })
 
-        yield* gateway.forwardMessage({ ...message, messageId: "m2" })
+        yield* gateway.forwardMessage({ ...message, messageId: "m2" }, all)
         expect(calls.sendMessage).toHaveLength(2)
       })
     )
@@ -276,17 +280,17 @@ describe("Gateway.forwardMessage", () => {
   it.effect("a message sent while the store cannot record it is answered, recorded once the store is back, and never sent twice", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         storeFaults.claimsAway = true
         // The provider has it: the caller is told so, not asked to retry a message already sent.
-        const first = yield* gateway.forwardMessage(message)
+        const first = yield* gateway.forwardMessage(message, all)
         expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
         yield* TestClock.adjust(Duration.seconds(3))
         storeFaults.claimsAway = false
         // The background retry records it (its delays are at most 5 s).
         yield* TestClock.adjust(Duration.seconds(6))
-        const retried = yield* gateway.forwardMessage(message)
+        const retried = yield* gateway.forwardMessage(message, all)
         expect(retried).toEqual(first)
         expect(calls.sendMessage).toHaveLength(1)
       })
@@ -296,15 +300,15 @@ describe("Gateway.forwardMessage", () => {
   it.effect("a claim the store could not give back after a provider failure is given back once the store is back: the retry is sent", () =>
     withGateway(({ calls, control, gateway }) =>
       Effect.gen(function* () {
-        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         control.failSends = 1
         storeFaults.claimsAway = true
-        expect((yield* Effect.flip(gateway.forwardMessage(message)))._tag).toBe("ProviderError")
+        expect((yield* Effect.flip(gateway.forwardMessage(message, all)))._tag).toBe("ProviderError")
         storeFaults.claimsAway = false
         yield* TestClock.adjust(Duration.seconds(6))
         // Had the claim stayed, this retry would wait for it and answer MessageInFlight for two minutes.
-        const retried = yield* gateway.forwardMessage(message)
+        const retried = yield* gateway.forwardMessage(message, all)
         expect(retried).toMatchObject({ messageId: "m1", providerMessageId: "p-m1" })
         expect(calls.sendMessage).toHaveLength(2)
       })
@@ -314,15 +318,15 @@ describe("Gateway.forwardMessage", () => {
   it.effect("another tenant's message for the subscriber is SessionNotFound, and leaves no claim on the message id", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-        const wrong = yield* Effect.flip(gateway.forwardMessage({ tenantId: "t2", subHandle: "sub1", messageId: "m1", text: "hi" }))
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const wrong = yield* Effect.flip(gateway.forwardMessage({ tenantId: "t2", subHandle: "sub1", messageId: "m1", text: "hi" }, all))
         expect(wrong._tag).toBe("SessionNotFound")
         expect(calls.sendMessage).toHaveLength(0)
         // Had the claim stayed, this would wait for it and answer MessageInFlight.
-        const sent = yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hi" })
+        const sent = yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hi" }, all)
         expect(sent).toMatchObject({ messageId: "m1", sessionId: session.sessionId })
         expect(calls.sendMessage).toHaveLength(1)
-        expect((yield* Effect.flip(gateway.forwardMessage({ tenantId: "t1", subHandle: "nobody", messageId: "m2", text: "hi" })))._tag).toBe(
+        expect((yield* Effect.flip(gateway.forwardMessage({ tenantId: "t1", subHandle: "nobody", messageId: "m2", text: "hi" }, all)))._tag).toBe(
           "SessionNotFound"
         )
       })
@@ -334,18 +338,18 @@ describe("Gateway.ingest", () => {
   it.effect("de-duplicates by event id and numbers events 1..n", () =>
     withGateway(({ gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const conversation = session.providerConversationId!
         const joined = event("e1", { type: "agent.joined", data: { agent: { name: "Alice" } } })
-        expect(yield* gateway.ingest("helvia-livechat", conversation, [joined])).toEqual({ accepted: 1, unknown: 0 })
-        expect(yield* gateway.ingest("helvia-livechat", conversation, [joined])).toEqual({ accepted: 0, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({ accepted: 1, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({ accepted: 0, unknown: 0 })
 
         const more = [
           event("e2", { type: "agent.message", data: { text: "hi" } }),
           event("e3", { type: "agent.typing", data: { typing: true } })
         ]
-        expect(yield* gateway.ingest("helvia-livechat", conversation, more)).toEqual({ accepted: 2, unknown: 0 })
-        expect(yield* gateway.ingest("helvia-livechat", "unknown-conv", more)).toEqual({ accepted: 0, unknown: 1 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, more)).toEqual({ accepted: 2, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", "unknown-conv", more)).toEqual({ accepted: 0, unknown: 1 })
 
         const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 3)
         expect(delivered.map((e) => [e.id, e.seq, e.type])).toEqual([
@@ -354,7 +358,7 @@ describe("Gateway.ingest", () => {
           ["e3", 3, "agent.typing"]
         ])
         expect(delivered[0]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
-        expect((yield* gateway.state("sub1")).state).toBe("active")
+        expect((yield* gateway.state("sub1", all)).state).toBe("active")
       })
     )
   )
@@ -364,16 +368,16 @@ describe("Gateway.terminate", () => {
   it.effect("ends the session, emits session.ended and tells the provider", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
-        yield* gateway.terminate("t1", "sub1")
-        const state = yield* gateway.state("sub1")
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        yield* gateway.terminate("t1", "sub1", all)
+        const state = yield* gateway.state("sub1", all)
         expect(state.state).toBe("ended")
         expect(state.session?.endReason).toBe("user")
         const [ended] = yield* outboxEvents(session.sessionId, 1)
         expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 1 })
         expect(calls.end.map((c) => [c.context.session.sessionId, c.reason])).toEqual([[session.sessionId, "user"]])
 
-        const again = yield* Effect.flip(gateway.terminate("t1", "sub1"))
+        const again = yield* Effect.flip(gateway.terminate("t1", "sub1", all))
         expect(again._tag).toBe("SessionNotFound")
       })
     )
@@ -384,7 +388,7 @@ describe("Gateway.sweepTimeouts", () => {
   it.effect("ends a pending session after pendingSeconds with reason timeout", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function* () {
-        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" })
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
         yield* TestClock.adjust(Duration.seconds(PENDING_SECONDS - 1))
         expect((yield* sweep).ended).toBe(0)
@@ -393,7 +397,7 @@ describe("Gateway.sweepTimeouts", () => {
         yield* TestClock.adjust(Duration.seconds(2))
         expect((yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).ended).toBe(0)
         expect((yield* sweep).ended).toBe(1)
-        const state = yield* gateway.state("sub1")
+        const state = yield* gateway.state("sub1", all)
         expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
         const [ended] = yield* outboxEvents(session.sessionId, 1)
         expect(ended).toMatchObject({ type: "session.ended", data: { reason: "timeout" } })
@@ -425,13 +429,13 @@ describe("Gateway.sweepTimeouts", () => {
       Effect.gen(function* () {
         const { sweep } = yield* activeSession(gateway)
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 10))
-        yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "still there?" })
+        yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "still there?" }, all)
         // Past the inactivity timeout counted from the agent's join, not from the user's message.
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
         expect((yield* sweep).ended).toBe(0)
         yield* TestClock.adjust(Duration.seconds(2))
         expect((yield* sweep).ended).toBe(1)
-        expect((yield* gateway.state("sub1")).session).toMatchObject({ status: "ended", endReason: "inactivity" })
+        expect((yield* gateway.state("sub1", all)).session).toMatchObject({ status: "ended", endReason: "inactivity" })
       })
     )
   )

@@ -4,10 +4,10 @@
  * Each test gets a fresh layer. Outbox partitions are assumed to be 4.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, type Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, type Layer, Option, Stream, TestClock } from "effect"
 import type { LivechatEvent, SessionRecord } from "../../src/domain/model.js"
 import { type DeadLetter, Outbox, partitionOf } from "../../src/services/Outbox.js"
-import { SessionStore } from "../../src/services/SessionStore.js"
+import { SessionStore, WEBHOOK_SOURCE_TENANTS } from "../../src/services/SessionStore.js"
 
 export const PARTITIONS = 4
 
@@ -155,7 +155,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             const e1 = makeEvent(record, 1)
             const v1 = bumped(record, { lastSeq: 1 })
             expect(yield* store.commit({ expectedVersion: 0, next: v1, seen: [e1.id], events: [e1] })).toBe("committed")
-            expect(yield* store.seen([e1.id, "never"])).toEqual(new Set([e1.id]))
+            expect(yield* store.seen(record.sessionId, [e1.id, "never"])).toEqual(new Set([e1.id]))
 
             const e2 = makeEvent(v1, 2)
             const v2 = bumped(v1, { lastSeq: 2, status: "active", assignedAt: iso(T0 + 5000) })
@@ -165,7 +165,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
               Option.some([1, "pending"])
             )
             // e2 was not marked seen, and not appended.
-            expect((yield* store.seen([e2.id])).size).toBe(0)
+            expect((yield* store.seen(record.sessionId, [e2.id])).size).toBe(0)
             const delivered = yield* take(partitionOf(record.sessionId, PARTITIONS), 1)
             expect(delivered.map((e) => e.event.id)).toEqual([e1.id])
             expect(yield* store.count(record.organizationId, "active")).toBe(0)
@@ -308,6 +308,40 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
+      it.scoped("counts of some tenants take only those tenants' sessions in the organization", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const org = uniq("org")
+            const countsOf = (tenants: ReadonlyArray<string>) =>
+              Effect.all({
+                pending: store.count(org, "pending", tenants),
+                active: store.count(org, "active", tenants),
+                ended: store.count(org, "ended", tenants),
+                open: store.count(org, "open", tenants)
+              })
+            const mine = makeRecord({ organizationId: org, tenantId: "mine" })
+            const theirs = makeRecord({ organizationId: org, tenantId: "theirs" })
+            yield* store.create(mine)
+            yield* store.create(theirs)
+            yield* store.create(makeRecord({ organizationId: org, tenantId: "theirs" }))
+            // The same tenant id in another organization is not counted for this one.
+            yield* store.create(makeRecord({ organizationId: uniq("other-org"), tenantId: "mine" }))
+            expect(yield* countsOf(["mine"])).toEqual({ pending: 1, active: 0, ended: 0, open: 1 })
+            expect(yield* countsOf(["theirs"])).toEqual({ pending: 2, active: 0, ended: 0, open: 2 })
+            expect(yield* countsOf(["mine", "theirs"])).toEqual({ pending: 3, active: 0, ended: 0, open: 3 })
+            expect(yield* countsOf([])).toEqual({ pending: 0, active: 0, ended: 0, open: 0 })
+
+            const mineActive = bumped(mine, { status: "active", assignedAt: iso(T0 + 1000) })
+            yield* store.commit({ expectedVersion: 0, next: mineActive })
+            yield* store.commit({ expectedVersion: 1, next: bumped(mineActive, { status: "ended", endReason: "agent", endedAt: iso(T0 + 2000) }) })
+            expect(yield* countsOf(["mine"])).toEqual({ pending: 0, active: 0, ended: 1, open: 0 })
+            expect(yield* countsOf(["theirs"])).toEqual({ pending: 2, active: 0, ended: 0, open: 2 })
+            expect(yield* store.count(org, "ended")).toBe(1)
+          })
+        )
+      )
+
       it.scoped("waitingStats averages assignedAt - createdAt over the window and counts pending", () =>
         run(
           Effect.gen(function* () {
@@ -360,11 +394,12 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             const record = makeRecord()
             yield* store.create(record)
             const conversation = uniq("conv")
-            expect(Option.isNone(yield* store.byConversation("helvia-livechat", conversation))).toBe(true)
+            expect(Option.isNone(yield* store.byConversation("helvia-livechat", record.tenantId, conversation))).toBe(true)
             yield* store.commit({ expectedVersion: 0, next: bumped(record, { providerConversationId: conversation }) })
-            const found = yield* store.byConversation("helvia-livechat", conversation)
+            const found = yield* store.byConversation("helvia-livechat", record.tenantId, conversation)
             expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(record.sessionId))
-            expect(Option.isNone(yield* store.byConversation("zendesk", conversation))).toBe(true)
+            expect(Option.isNone(yield* store.byConversation("zendesk", record.tenantId, conversation))).toBe(true)
+            expect(Option.isNone(yield* store.byConversation("helvia-livechat", "another-tenant", conversation))).toBe(true)
           })
         )
       )
@@ -384,8 +419,77 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             yield* store.commit({ expectedVersion: 0, next: bumped(second, { providerConversationId: conversation }) })
             // A late event for the first session (dropped, but remembered as seen) commits to it again.
             yield* store.commit({ expectedVersion: 2, next: bumped(firstEnded, {}), seen: [uniq("late")] })
-            const found = yield* store.byConversation("zendesk", conversation)
+            const found = yield* store.byConversation("zendesk", first.tenantId, conversation)
             expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(second.sessionId))
+          })
+        )
+      )
+
+      it.scoped("a conversation id another tenant also names is that tenant's own entry: it never takes this tenant's over", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const conversation = uniq("conv")
+            const victim = makeRecord({ provider: "zendesk", tenantId: "victim" })
+            yield* store.create(victim)
+            yield* store.commit({ expectedVersion: 0, next: bumped(victim, { providerConversationId: conversation }) })
+            // A tenant whose provider URL is its own server answers with the victim's conversation id.
+            const lookalike = makeRecord({ provider: "zendesk", tenantId: "victim:x" })
+            yield* store.create(lookalike)
+            yield* store.commit({ expectedVersion: 0, next: bumped(lookalike, { providerConversationId: conversation }) })
+            const sessionOf = (tenantId: string, conversationId: string) =>
+              Effect.map(store.byConversation("zendesk", tenantId, conversationId), Option.map((s) => s.sessionId))
+            expect(yield* sessionOf("victim", conversation)).toEqual(Option.some(victim.sessionId))
+            expect(yield* sessionOf("victim:x", conversation)).toEqual(Option.some(lookalike.sessionId))
+            // Ids with the key's separator in them do not meet either.
+            expect(yield* sessionOf("victim", `x:${conversation}`)).toEqual(Option.none())
+          })
+        )
+      )
+    })
+
+    describe("de-duplication", () => {
+      it.scoped("an event id seen in one session does not count in another", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const a = makeRecord()
+            const b = makeRecord({ tenantId: "t2" })
+            yield* store.create(a)
+            yield* store.create(b)
+            const id = uniq("provider-event")
+            expect(yield* store.commit({ expectedVersion: 0, next: bumped(a, { lastSeq: 1 }), seen: [id], events: [makeEvent(a, 1, id)] })).toBe(
+              "committed"
+            )
+            expect((yield* store.seen(b.sessionId, [id])).size).toBe(0)
+            expect(yield* store.commit({ expectedVersion: 0, next: bumped(b, { lastSeq: 1 }), seen: [id], events: [makeEvent(b, 1, id)] })).toBe(
+              "committed"
+            )
+            expect((yield* store.seen(b.sessionId, [id])).size).toBe(1)
+          })
+        )
+      )
+    })
+
+    describe("webhook sources", () => {
+      it.scoped("a source's tenants, the most recently remembered first, at most WEBHOOK_SOURCE_TENANTS", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const source = uniq("source")
+            expect(yield* store.webhookSourceTenants("zendesk", source)).toEqual([])
+            for (let i = 0; i < WEBHOOK_SOURCE_TENANTS + 2; i++) {
+              yield* store.rememberWebhookSource("zendesk", source, `tenant-${i}`)
+              yield* TestClock.adjust("1 millis")
+            }
+            // Remembered again: it is the most recent now.
+            yield* store.rememberWebhookSource("zendesk", source, "tenant-0")
+            const tenants = yield* store.webhookSourceTenants("zendesk", source)
+            expect(tenants.length).toBe(WEBHOOK_SOURCE_TENANTS)
+            expect(tenants[0]).toBe("tenant-0")
+            expect(tenants[1]).toBe(`tenant-${WEBHOOK_SOURCE_TENANTS + 1}`)
+            expect(tenants).not.toContain("tenant-1")
+            expect(yield* store.webhookSourceTenants("helvia-livechat", source)).toEqual([])
           })
         )
       )
@@ -453,7 +557,7 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             const expected = Option.some([0, iso(T0 + 5000)])
             expect(activity(yield* store.get(record.sessionId))).toEqual(expected)
             expect(activity(yield* store.latestBySubscriber(record.subHandle))).toEqual(expected)
-            expect(activity(yield* store.byConversation("helvia-livechat", record.providerConversationId!))).toEqual(expected)
+            expect(activity(yield* store.byConversation("helvia-livechat", record.tenantId, record.providerConversationId!))).toEqual(expected)
             const open = (yield* store.openSessions(partitionOf(record.sessionId, PARTITIONS))).find((s) => s.sessionId === record.sessionId)
             expect(open?.lastActivityAt).toBe(iso(T0 + 5000))
 

@@ -157,12 +157,11 @@ describe("the Sunshine provider's webhook side", () => {
   it.effect("X-API-Key must be the tenant's webhook secret", () =>
     Effect.gen(function* () {
       const zendesk = yield* provider
-      const verify = (key: string | undefined) =>
-        Effect.either(zendesk.webhook!.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() }))
-      expect(Either.isRight(yield* verify("hook-secret"))).toBe(true)
-      expect(Either.isLeft(yield* verify("hook-secreT"))).toBe(true)
-      expect(Either.isLeft(yield* verify("hook-secret-and-more"))).toBe(true)
-      expect(Either.isLeft(yield* verify(undefined))).toBe(true)
+      const verify = (key: string | undefined) => zendesk.webhook!.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() })
+      expect(verify("hook-secret")).toBe(true)
+      expect(verify("hook-secreT")).toBe(false)
+      expect(verify("hook-secret-and-more")).toBe(false)
+      expect(verify(undefined)).toBe(false)
     })
   )
 

@@ -10,6 +10,7 @@
  *   a message could reach the agent twice.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { createHash } from "node:crypto"
 import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
@@ -23,22 +24,35 @@ export class GenesysApiError extends Schema.TaggedError<GenesysApiError>()("Gene
   code: Schema.optional(Schema.String)
 }) {}
 
-/** One OAuth client of one Genesys organization: what every call is made as. */
+/** One OAuth client of one Genesys organization, as one tenant configured it: what every call is made as. */
 export interface GenesysCredentials {
-  /** Names the credential set (login host and client id); never the secret. */
+  /**
+   * Everything that makes the credential, digested: the tenant, both hosts, the client id and
+   * the secret. Tokens, call gates and notification channels are keyed by it, so a tenant that
+   * copies another's client id (not a secret) with its own secret or hosts shares none of them.
+   */
   readonly id: string
+  /** Names the credential in logs: tenant and client id, nothing secret. */
+  readonly label: string
+  readonly tenantId: string
   readonly loginBaseUrl: string
   readonly apiBaseUrl: string
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
 }
 
-export const credentialsOf = (config: GenesysConfig): GenesysCredentials => {
+const digest = (value: string) => createHash("sha256").update(value).digest("hex")
+
+export const credentialsOf = (tenantId: string, config: GenesysConfig): GenesysCredentials => {
   const loginBaseUrl = config.loginBaseUrl ?? `https://login.${config.region}`
+  const apiBaseUrl = config.apiBaseUrl ?? `https://api.${config.region}`
+  const secret = digest(Redacted.value(config.clientSecret))
   return {
-    id: `${loginBaseUrl}#${config.clientId}`,
+    id: digest(JSON.stringify([tenantId, loginBaseUrl, apiBaseUrl, config.clientId, secret])),
+    label: `tenant ${tenantId}, client ${config.clientId}`,
+    tenantId,
     loginBaseUrl,
-    apiBaseUrl: config.apiBaseUrl ?? `https://api.${config.region}`,
+    apiBaseUrl,
     clientId: config.clientId,
     clientSecret: config.clientSecret
   }
@@ -168,7 +182,7 @@ export const GenesysApiLive = Layer.effect(
         gate.holdBack(wait)
         return Effect.as(
           Effect.logWarning("Genesys rate limit: holding this credential set back", {
-            credentials: credentials.id,
+            credentials: credentials.label,
             retryAfterMs: Duration.toMillis(wait)
           }),
           true

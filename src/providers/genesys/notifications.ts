@@ -75,8 +75,8 @@ const decodeDetail = Schema.decodeUnknownEither(DetailEvent)
 
 interface ChannelDeps {
   readonly api: GenesysApiService
-  /** Ingests the events of a conversation; fails when the store is away. */
-  readonly ingest: (conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
+  /** Ingests the events of a conversation of the tenant; fails when the store is away. */
+  readonly ingest: (tenantId: string, conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
 }
 
 interface Channel {
@@ -132,7 +132,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
     const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>
       events.length === 0
         ? Effect.succeed(true)
-        : deps.ingest(conversationId, events).pipe(
+        : deps.ingest(credentials.tenantId, conversationId, events).pipe(
             Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
             Effect.as(true),
             Effect.catchAll((e) =>
@@ -270,7 +270,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           if (overflow > 0 && overflow !== overflowReported) {
             overflowReported = overflow
             yield* Effect.logError("more open Genesys conversations than one notifications channel can follow; the latest are not followed", {
-              credentials: credentials.id,
+              credentials: credentials.label,
               notFollowed: overflow
             })
           }
@@ -288,7 +288,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         })
         yield* align
         connected()
-        yield* Effect.logInfo("Genesys notifications connected", { credentials: credentials.id, conversations: subscribed.size })
+        yield* Effect.logInfo("Genesys notifications connected", { credentials: credentials.label, conversations: subscribed.size })
         let lastFrameAt = Date.now()
         let lastPingAt = Date.now()
         for (;;) {
@@ -345,10 +345,10 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         const end = yield* Effect.either(cycle(() => void (failures = 0)))
         if (Either.isLeft(end)) {
           failures++
-          yield* Effect.logWarning("Genesys notifications failed; reconnecting", { credentials: credentials.id, reason: end.left.message, failures })
+          yield* Effect.logWarning("Genesys notifications failed; reconnecting", { credentials: credentials.label, reason: end.left.message, failures })
         } else {
           if (end.right !== "renewal due" && end.right !== "nothing to follow") failures++
-          yield* Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.id, reason: end.right })
+          yield* Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.label, reason: end.right })
         }
         if (failures > 0) {
           const backoff = Math.min(Duration.toMillis(notificationTimings.reconnectMax), Duration.toMillis(notificationTimings.reconnectBase) * 2 ** (failures - 1))
@@ -400,12 +400,12 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
 
     const deps: ChannelDeps = {
       api,
-      ingest: (conversationId, events) => Effect.asVoid(gateway.ingest(alias, conversationId, events))
+      ingest: (tenantId, conversationId, events) => Effect.asVoid(gateway.ingest(alias, tenantId, conversationId, events))
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
 
     const credentialsOfTenant = (tenantId: string) =>
-      Effect.map(core.tenant(tenantId), (tenant) => Option.map(tenantConfigFor(tenant, alias), (own) => credentialsOf(own.genesys)))
+      Effect.map(core.tenant(tenantId), (tenant) => Option.map(tenantConfigFor(tenant, alias), (own) => credentialsOf(tenantId, own.genesys)))
 
     /** Starting and stopping channels, one at a time: ownership is checked and acted on together. */
     const channelsLock = yield* Effect.makeSemaphore(1)
@@ -424,10 +424,12 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         })
       )
 
-    const follow = (conversationId: string) =>
+    /** Follows the conversation of a session (a follow request names the session: its record says the tenant and conversation). */
+    const follow = (sessionId: string) =>
       Effect.gen(function* () {
-        const session = yield* store.byConversation(alias, conversationId)
-        if (Option.isNone(session) || !isOpen(session.value.status)) return false
+        const session = Option.filter(yield* store.get(sessionId), (s) => s.provider === alias && isOpen(s.status))
+        const conversationId = Option.getOrUndefined(Option.flatMapNullable(session, (s) => s.providerConversationId))
+        if (Option.isNone(session) || conversationId === undefined) return false
         const credentials = yield* credentialsOfTenant(session.value.tenantId)
         if (Option.isNone(credentials)) return false
         const channel = yield* channelFor(credentials.value)
@@ -436,7 +438,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         return true
       }).pipe(
         Effect.catchAll((e) =>
-          Effect.as(Effect.logWarning("could not follow a Genesys conversation; the resync will", { conversationId, reason: e.message }), false)
+          Effect.as(Effect.logWarning("could not follow a Genesys conversation; the resync will", { sessionId, reason: e.message }), false)
         )
       )
 

@@ -10,14 +10,14 @@
  */
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
-import { sha256SignatureMatches } from "../signatures.js"
+import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { openingText } from "../handover.js"
 import { ownConfig } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
+import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { credentialsOf, GenesysApi, type GenesysApiError, partitionOfCredentials } from "./client.js"
 import { mapOutboundWebhook } from "./mapper.js"
@@ -38,7 +38,11 @@ const TYPING_INTERVAL_MS = 3_000
 
 const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
 
-const genesysOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.genesys)
+/** The tenant's Genesys block and the credentials its calls are made as. */
+const genesysOf = (config: LivechatConfig) =>
+  Effect.map(ownConfig(config, alias), (own) => ({ genesys: own.genesys, credentials: credentialsOf(config.tenantId, own.genesys) }))
+
+type GenesysAccount = Effect.Effect.Success<ReturnType<typeof genesysOf>>
 
 /** `sha256=<base64 HMAC-SHA256 of the raw body>` (base64 is what Genesys sends), compared in constant time. */
 export const validGenesysSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>
@@ -81,6 +85,11 @@ const contentOf = (attachments: ReadonlyArray<Attachment>) =>
 
 const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(OutboundWebhook), { errors: "all" })
 
+/** The one field that names the webhook's session (the customer is our session), read before the webhook is verified. */
+const decodeSender = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ channel: Schema.Struct({ to: Schema.Struct({ id: Schema.NonEmptyString }) }) }))
+)
+
 export const makeGenesysProvider = Effect.gen(function* () {
   const api = yield* GenesysApi
   const coordinator = yield* Coordinator
@@ -88,14 +97,14 @@ export const makeGenesysProvider = Effect.gen(function* () {
 
   /** An inbound Open Messaging message from the session's customer; `channelMetadata` rides in `channel.metadata`. */
   const inbound = (
-    config: GenesysConfig,
+    { credentials, genesys: config }: GenesysAccount,
     session: SessionRecord,
     messageId: string,
     body: Record<string, unknown>,
     channelMetadata?: Record<string, unknown>
   ) =>
     api.call(
-      credentialsOf(config),
+      credentials,
       HttpClientRequest.post(inboundPath(config, "message")).pipe(
         HttpClientRequest.setUrlParam("prefetchConversationId", "true"),
         HttpClientRequest.bodyUnsafeJson({
@@ -112,10 +121,10 @@ export const makeGenesysProvider = Effect.gen(function* () {
     )
 
   /** The conversation of an accepted message, when the prefetch did not give it: the details may lag a moment. */
-  const conversationOfMessage = (config: GenesysConfig, messageId: string) =>
+  const conversationOfMessage = ({ credentials }: GenesysAccount, messageId: string) =>
     api
       .call(
-        credentialsOf(config),
+        credentials,
         HttpClientRequest.get(`/api/v2/conversations/messages/${encodeURIComponent(messageId)}/details`),
         MessageDetails
       )
@@ -132,12 +141,13 @@ export const makeGenesysProvider = Effect.gen(function* () {
 
   const follow = ({ config, session }: SessionContext) =>
     Effect.gen(function* () {
-      const genesys = yield* genesysOf(config)
+      const { credentials } = yield* genesysOf(config)
       const conversationId = session.providerConversationId
       if (conversationId === undefined) return
-      const partition = partitionOfCredentials(credentialsOf(genesys), coordinator.partitions)
+      const partition = partitionOfCredentials(credentials, coordinator.partitions)
+      // The session names the conversation and its tenant to the owner.
       const outcome = yield* coordinator
-        .askOwner(partition, { kind: followKind, subject: conversationId })
+        .askOwner(partition, { kind: followKind, subject: session.sessionId })
         .pipe(Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(500)) }))
       if (outcome !== "handled") {
         yield* Effect.logWarning("the Genesys notifications owner did not take the conversation; its resync will", {
@@ -155,23 +165,23 @@ export const makeGenesysProvider = Effect.gen(function* () {
     alias,
     create: ({ config, session, transcript }) =>
       Effect.gen(function* () {
-        const genesys = yield* genesysOf(config)
+        const account = yield* genesysOf(config)
         // Custom attributes go where the inbound flow (and the agent's script) reads them.
         const accepted = yield* inbound(
-          genesys,
+          account,
           session,
           `${session.sessionId}:request`,
           { text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES }) },
-          { customAttributes: customAttributes(session, genesys) }
+          { customAttributes: customAttributes(session, account.genesys) }
         ).pipe(Effect.mapError(providerError))
-        const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(genesys, accepted.id))
+        const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(account, accepted.id))
         return { conversationId }
       }),
     follow,
     sendMessage: ({ config, session }, message) =>
       Effect.gen(function* () {
-        const genesys = yield* genesysOf(config)
-        const accepted = yield* inbound(genesys, session, message.messageId, {
+        const account = yield* genesysOf(config)
+        const accepted = yield* inbound(account, session, message.messageId, {
           ...(message.text !== undefined ? { text: message.text } : {}),
           ...(message.attachments !== undefined && message.attachments.length > 0 ? { content: contentOf(message.attachments) } : {})
         }).pipe(Effect.mapError(providerError))
@@ -179,12 +189,12 @@ export const makeGenesysProvider = Effect.gen(function* () {
       }),
     sendTyping: ({ config, session }) =>
       Effect.gen(function* () {
-        const genesys = yield* genesysOf(config)
+        const { credentials, genesys } = yield* genesysOf(config)
         // Keystrokes come often and the API budget is the tenant's: one typing event per session per interval.
         if (!typingThrottle.admit(session.sessionId)) return
         yield* api
           .call(
-            credentialsOf(genesys),
+            credentials,
             HttpClientRequest.post(inboundPath(genesys, "event")).pipe(
               HttpClientRequest.bodyUnsafeJson({
                 channel: { from: customerOf(session), time: new Date().toISOString() },
@@ -197,12 +207,12 @@ export const makeGenesysProvider = Effect.gen(function* () {
       }),
     end: ({ config, session }) =>
       Effect.gen(function* () {
-        const genesys = yield* genesysOf(config)
+        const { credentials } = yield* genesysOf(config)
         const conversationId = session.providerConversationId
         if (conversationId === undefined) return
         yield* api
           .call(
-            credentialsOf(genesys),
+            credentials,
             HttpClientRequest.patch(`/api/v2/conversations/messages/${encodeURIComponent(conversationId)}`).pipe(
               HttpClientRequest.bodyUnsafeJson({ state: "disconnected" })
             ),
@@ -216,8 +226,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
       }),
     availability: (config) =>
       Effect.gen(function* () {
-        const genesys = yield* genesysOf(config)
-        const credentials = credentialsOf(genesys)
+        const { credentials, genesys } = yield* genesysOf(config)
         const queue = encodeURIComponent(genesys.queueId)
         const [wait, observations] = yield* Effect.all(
           [
@@ -243,18 +252,20 @@ export const makeGenesysProvider = Effect.gen(function* () {
         return { agentsOnline, ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {}) }
       }),
     webhook: {
+      authHeader: signatureHeader,
+      wellFormed: (header) => wellFormedSignature(header, "base64"),
+      senderOf: ({ body }) =>
+        Option.map(decodeSender(new TextDecoder().decode(body)), ({ channel }) => ({ _tag: "Session", sessionId: channel.to.id })),
+      verify: (config, webhook) =>
+        config.provider === alias &&
+        validGenesysSignature(Redacted.value(config.genesys.webhookSecret), webhook.body, webhook.headers[signatureHeader]),
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [
             { sessionId: webhook.channel.to.id, events: mapOutboundWebhook(webhook, new Date().toISOString()) }
           ]),
           Effect.mapError(malformedWebhook)
-        ),
-      verify: (config, webhook) =>
-        config.provider === alias &&
-        validGenesysSignature(Redacted.value(config.genesys.webhookSecret), webhook.body, webhook.headers[signatureHeader])
-          ? Effect.void
-          : Effect.fail(new InvalidSignature({ message: `${signatureHeader} does not match the body` }))
+        )
     }
   }
   return provider

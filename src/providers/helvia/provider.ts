@@ -1,7 +1,7 @@
 /** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
 import { Effect, Option, Redacted, Schema } from "effect"
-import { sha256SignatureMatches } from "../signatures.js"
-import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
+import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
+import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
 import type { LivechatProvider } from "../../services/LivechatProvider.js"
 import { configFor, type LivechatConfig } from "../../domain/tenant.js"
@@ -13,6 +13,9 @@ const alias = "helvia-livechat" as const
 const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: alias, message: error.message })
 
 const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(HelviaWebhook), { errors: "all" })
+
+/** The one field that names the webhook's session, read before the webhook is verified. */
+const decodeSender = Schema.decodeUnknownOption(Schema.parseJson(Schema.Struct({ platformSessionId: HelviaWebhook.fields.platformSessionId })))
 
 const secretOf = (config: LivechatConfig) => Option.getOrUndefined(Option.map(configFor(config, alias), (own) => own.helvia.webhookSecret))
 
@@ -68,17 +71,19 @@ export const makeHelviaProvider = Effect.map(
         Effect.mapError(providerError)
       ),
     webhook: {
+      authHeader: signatureHeader,
+      wellFormed: (header) => wellFormedSignature(header, "hex"),
+      senderOf: ({ body }) =>
+        Option.map(decodeSender(new TextDecoder().decode(body)), ({ platformSessionId }) => ({ _tag: "Session", sessionId: platformSessionId })),
+      verify: (config, webhook) => {
+        const secret = secretOf(config)
+        return secret !== undefined && validHelviaSignature(Redacted.value(secret), webhook.body, webhook.headers[signatureHeader])
+      },
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [{ sessionId: webhook.platformSessionId, events: mapHelviaEvent(webhook) }]),
           Effect.mapError(malformedWebhook)
-        ),
-      verify: (config, webhook) => {
-        const secret = secretOf(config)
-        return secret !== undefined && validHelviaSignature(Redacted.value(secret), webhook.body, webhook.headers[signatureHeader])
-          ? Effect.void
-          : Effect.fail(new InvalidSignature({ message: `${signatureHeader} does not match the body` }))
-      }
+        )
     }
   })
 )

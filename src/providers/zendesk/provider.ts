@@ -15,12 +15,12 @@ import { Effect, Either, Option, Redacted, Schema } from "effect"
 import type { Attachment, ProviderEvent, SessionRecord } from "../../domain/model.js"
 import type { LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { InvalidSignature, malformedWebhook, ProviderError } from "../../services/errors.js"
+import { malformedWebhook, PayloadTooLarge, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
 import { openingText } from "../handover.js"
 import { ownConfig } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
-import { sharedSecretMatches } from "../signatures.js"
+import { sharedSecretDigest, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
 import { type Json, ZendeskApi, type ZendeskApiError } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
@@ -28,6 +28,9 @@ import { WebhookBody, WebhookEvent } from "./schemas.js"
 const alias = "zendesk" as const
 
 export const apiKeyHeader = "x-api-key"
+
+/** Events one webhook may carry; a body with more is refused (413) before any is applied. */
+export const WEBHOOK_EVENTS = 100
 
 /** What the gateway keeps of a Sunshine conversation with the session (its `providerState`). */
 export const ZendeskConversationState = Schema.Struct({
@@ -227,15 +230,24 @@ export const makeZendeskProvider = Effect.gen(function* () {
           .pipe(Effect.mapError(providerError))
       }),
     webhook: {
+      authHeader: apiKeyHeader,
+      wellFormed: wellFormedSharedSecret,
+      // The shared secret names its tenants (a digest of it is remembered for each tenant that uses it): nothing of the body is read.
+      senderOf: ({ headers }) =>
+        Option.map(Option.fromNullable(headers[apiKeyHeader]), (secret) => ({ _tag: "Source", source: sharedSecretDigest(secret) })),
+      sourceOf: (config) =>
+        config.provider === alias ? Option.some(sharedSecretDigest(Redacted.value(config.zendesk.webhookSecret))) : Option.none(),
+      verify: (config, webhook) =>
+        config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader]),
       parse: (body) =>
         Schema.decodeUnknown(Schema.parseJson(WebhookBody))(new TextDecoder().decode(body)).pipe(
           Effect.mapError(malformedWebhook),
+          Effect.filterOrFail(
+            (webhook) => webhook.events.length <= WEBHOOK_EVENTS,
+            (webhook) => new PayloadTooLarge({ message: `a webhook carries at most ${WEBHOOK_EVENTS} events; this one has ${webhook.events.length}` })
+          ),
           Effect.flatMap(batchesOf)
         ),
-      verify: (config, webhook) =>
-        config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader])
-          ? Effect.void
-          : Effect.fail(new InvalidSignature({ message: `${apiKeyHeader} is not the tenant's webhook secret` })),
       forSession: (session, batch) =>
         Effect.gen(function* () {
           // A control change is confirmed (and the session's last messages read) by the backstop, now.

@@ -1,0 +1,95 @@
+/**
+ * A decoding failure described by path and expectation only, never by the value found
+ * there. Effect's formatters print `actual` values, and the values of a tenant's
+ * configuration include its secrets (docs/SECURITY.md): "genesys.region: expected one of
+ * the known regions", never what the region was.
+ */
+import { Option, type ParseResult, SchemaAST } from "effect"
+
+export interface IssueDescription {
+  /** Dot-separated (`genesys.region`, `plugins.0.integration`); "" for the value itself. */
+  readonly path: string
+  readonly message: string
+}
+
+/** Expectations are cut here: a struct's or a long union's text says nothing more useful. */
+const MAX_EXPECTED = 80
+
+const cut = (text: string) => (text.length <= MAX_EXPECTED ? text : `${text.slice(0, MAX_EXPECTED - 1)}…`)
+
+/** What a schema expects, from its own words where it has them (a message, a description), else its type. */
+const expected = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string => {
+  const message = SchemaAST.getMessageAnnotation(ast).pipe(
+    Option.flatMap((annotation) => {
+      const said = annotation(issue)
+      if (typeof said === "string") return Option.some(said)
+      return typeof said === "object" && "message" in said && typeof said.message === "string" ? Option.some(said.message) : Option.none()
+    })
+  )
+  if (Option.isSome(message)) return message.value
+  const description = SchemaAST.getDescriptionAnnotation(ast)
+  if (Option.isSome(description)) return `expected ${cut(description.value)}`
+  if (SchemaAST.isUnion(ast)) {
+    // An optional field is a union with undefined: only what may be given is worth saying.
+    const members = ast.types.filter((member) => !SchemaAST.isUndefinedKeyword(member))
+    return `expected ${cut(members.map((member) => String(member)).join(" or "))}`
+  }
+  return `expected ${cut(String(ast))}`
+}
+
+const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<IssueDescription>): void => {
+  const at = path.map(String).join(".")
+  switch (issue._tag) {
+    case "Pointer":
+      return walk(issue.issue, [...path, ...(Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey])], out)
+    case "Composite": {
+      const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
+      if (!SchemaAST.isUnion(issue.ast)) {
+        for (const inner of issues) walk(inner, path, out)
+        return
+      }
+      // A union's members each failed: one expectation for the field, not one per member; and
+      // where a member got further (an optional struct), what failed inside it, not "expected undefined".
+      const deeper = issues.filter((inner) => inner._tag !== "Type")
+      if (deeper.length === 0) out.push({ path: at, message: expected(issue.ast, issue) })
+      for (const inner of deeper) walk(inner, path, out)
+      return
+    }
+    case "Refinement":
+      if (issue.kind === "From") return walk(issue.issue, path, out)
+      out.push({ path: at, message: expected(issue.ast, issue) })
+      return
+    case "Transformation":
+      // The transformation itself failed (JSON that does not parse): its error message quotes the input.
+      if (issue.kind === "Transformation") {
+        out.push({ path: at, message: "could not be read" })
+        return
+      }
+      return walk(issue.issue, path, out)
+    case "Type":
+      out.push({ path: at, message: expected(issue.ast, issue) })
+      return
+    case "Missing":
+      out.push({ path: at, message: "is missing" })
+      return
+    case "Unexpected":
+      out.push({ path: at, message: "is not allowed" })
+      return
+    case "Forbidden":
+      out.push({ path: at, message: "could not be checked" })
+      return
+  }
+}
+
+/** Each failing path of `error` with what was expected there; no value of the input appears. */
+export const describeIssues = (error: ParseResult.ParseError): ReadonlyArray<IssueDescription> => {
+  const out: Array<IssueDescription> = []
+  walk(error.issue, [], out)
+  return out
+}
+
+/** `describeIssues` as one line: `path: message; path: message`. */
+export const describeIssuesInline = (error: ParseResult.ParseError): string =>
+  describeIssues(error)
+    .map(({ message, path }) => (path === "" ? message : `${path}: ${message}`))
+    .join("; ")
