@@ -8,21 +8,22 @@ import { Console, Effect, Layer } from "effect"
 import { GatewayServerLive } from "./layers/App.js"
 import { InvalidConfiguration, loadAppConfig } from "./layers/AppConfigLive.js"
 import { LoggingLive } from "./layers/Logging.js"
+import type { GatewayMode } from "./layers/StartLine.js"
 import { TracingLive } from "./layers/Tracing.js"
 import { sandboxProgram } from "./sandbox/main.js"
 import type { AppConfigValues } from "./services/AppConfig.js"
 
-const serve = (config: AppConfigValues) =>
-  Layer.launch(GatewayServerLive(config)).pipe(
+const serve = (config: AppConfigValues, mode: GatewayMode) =>
+  Layer.launch(GatewayServerLive(config, mode)).pipe(
     Effect.provide(TracingLive(config.otlpEndpoint)),
     Effect.provide(LoggingLive(config.logFormat, config.logLevel))
   )
 
-const production = Effect.flatMap(loadAppConfig, serve)
+const production = Effect.flatMap(loadAppConfig, (config) => serve(config, "production"))
 
 const isSandbox = !process.env["HBF_CORE_URL"] && !process.env["REDIS_URL"]
 
-const program: Effect.Effect<void, unknown> = isSandbox ? sandboxProgram(serve) : production
+const program: Effect.Effect<void, unknown> = isSandbox ? sandboxProgram((config) => serve(config, "sandbox")) : production
 
 NodeRuntime.runMain(
   program.pipe(
