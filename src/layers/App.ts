@@ -28,6 +28,7 @@ import { OutboundHttpLive } from "./outbound.js"
 import { SweeperLive } from "./Sweeper.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { ClusterGaugesLive, PrometheusMetricsLive } from "./PrometheusMetrics.js"
+import { type GatewayMode, StartLineLive } from "./StartLine.js"
 
 export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
   Layer.provide(OutboundHttpLive)
@@ -67,14 +68,16 @@ export const CoreLive = Layer.mergeAll(
 )
 
 /**
- * The gateway listening on `config.port`, with `config` as its AppConfig. The core is built
- * before the server listens: a connection accepted earlier would wait with no handler to
- * answer it (a load balancer's probe during boot would hang instead of being refused).
+ * The gateway listening on `config.port`, with `config` as its AppConfig; its start line names
+ * `mode`. The core is built before the server listens: a connection accepted earlier would wait
+ * with no handler to answer it (a load balancer's probe during boot would hang instead of being
+ * refused).
  */
-export const GatewayServerLive = (config: AppConfigValues) =>
-  DrainOnShutdownLive.pipe(
-    // The server first, then the drain: on shutdown the drain runs while the server still answers.
-    Layer.provideMerge(HttpLive.pipe(Layer.provide(NodeServerWithDirectRoutes(config.port)))),
+export const GatewayServerLive = (config: AppConfigValues, mode: GatewayMode) =>
+  Layer.merge(DrainOnShutdownLive, StartLineLive(mode)).pipe(
+    // The server first, then the drain and the start line: on shutdown the drain runs while the
+    // server still answers, and the line is logged only once the server listens.
+    Layer.provide(HttpLive.pipe(Layer.provideMerge(NodeServerWithDirectRoutes(config.port)))),
     Layer.provide(CoreLive),
     Layer.provide(Layer.succeed(AppConfig, config))
   )

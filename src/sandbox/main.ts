@@ -1,8 +1,51 @@
 /** `npm start` without configuration: the simulators, the gateway on PORT (3000), and a walkthrough. */
-import { Config, Console, Effect, Option } from "effect"
-import type { AppConfigValues } from "../services/AppConfig.js"
+import { Config, Console, Effect, LogLevel } from "effect"
+import { describeConfigError, InvalidConfiguration } from "../layers/AppConfigLive.js"
+import { serveGateway } from "../program.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
+
+/**
+ * The gateway's own variables (every one AppConfigLive reads but PORT, LOG_LEVEL and
+ * LOG_FORMAT, which the sandbox honours too): with any of them set, `npm start` runs that
+ * configuration, as the production entry does, instead of the sandbox.
+ */
+export const gatewayVariables = [
+  "LCG_PUBLIC_URL",
+  "LCG_JWT_SECRET",
+  "LCG_JWKS_URL",
+  "LCG_JWT_AUDIENCE",
+  "LCG_JWT_ISSUER",
+  "HBF_CORE_URL",
+  "HBF_CORE_API_TOKEN",
+  "HBF_CORE_CACHE_SECONDS",
+  "HBF_LCM_URL",
+  "HBF_LCM_TOKEN",
+  "HBF_BOT_URL",
+  "HBF_BOT_SIGNING_SECRET",
+  "HBF_EVENT_PUBLISHER_URL",
+  "LCG_PROVIDER_ALLOW_INSECURE",
+  "LCG_PROVIDER_ALLOW_PRIVATE",
+  "LCG_PROVIDER_HOSTS",
+  "REDIS_URL",
+  "LCG_REDIS_PREFIX",
+  "LCG_INSTANCE_ID",
+  "LCG_PARTITIONS",
+  "LCG_DELIVERY_MAX_ATTEMPTS",
+  "LCG_SESSION_RETENTION_DAYS",
+  "LCG_DEDUP_RETENTION_DAYS",
+  "LCG_SHUTDOWN_DRAIN_MS",
+  "CISCO_POLL_INTERVAL_MS",
+  "ZENDESK_POLL_INTERVAL_MS",
+  "OTEL_EXPORTER_OTLP_ENDPOINT"
+] as const
+
+/** What the sandbox takes from the environment, read as the gateway reads it (pretty lines by default). */
+const sandboxSettings = Config.all({
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
+  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+})
 
 const walkthrough = (gateway: string, lcm: string, genesys: string, cisco: string, zendesk: string, bot: string, token: string) => `
 hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, Sunshine Conversations, hbf-bot and event-publisher on loopback.
@@ -58,23 +101,22 @@ And on Zendesk Sunshine Conversations (the Agent Workspace's agent; its events r
   curl -s -X POST ${zendesk}/sim/conversations/$CONV/close
 `
 
-export const sandboxProgram = <E>(serve: (config: AppConfigValues) => Effect.Effect<never, E>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const port = yield* Config.option(Config.port("PORT"))
-      const sandbox = yield* makeSandbox({ port: Option.getOrElse(port, () => 3000) })
-      const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
-      yield* Console.log(
-        walkthrough(
-          `http://localhost:${sandbox.config.port}`,
-          sandbox.lcm.baseUrl,
-          sandbox.genesys.baseUrl,
-          sandbox.cisco.baseUrl,
-          new URL(sandbox.zendesk.baseUrl).origin,
-          sandbox.bot.baseUrl,
-          token
-        )
+export const sandboxProgram = Effect.scoped(
+  Effect.gen(function* () {
+    const { port, logLevel, logFormat } = yield* Effect.mapError(sandboxSettings, (e) => new InvalidConfiguration(describeConfigError(e)))
+    const sandbox = yield* makeSandbox({ port, configure: (config) => ({ ...config, logLevel, logFormat }) })
+    const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
+    yield* Console.log(
+      walkthrough(
+        `http://localhost:${sandbox.config.port}`,
+        sandbox.lcm.baseUrl,
+        sandbox.genesys.baseUrl,
+        sandbox.cisco.baseUrl,
+        new URL(sandbox.zendesk.baseUrl).origin,
+        sandbox.bot.baseUrl,
+        token
       )
-      return yield* serve(sandbox.config)
-    })
-  )
+    )
+    return yield* serveGateway(sandbox.config, "sandbox")
+  })
+)

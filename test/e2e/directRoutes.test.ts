@@ -43,7 +43,7 @@ describe("direct routes", () => {
         Layer.provide(CoreLive),
         Layer.provide(Layer.succeed(AppConfig, sandbox.config))
       )
-      yield* Layer.buildWithScope(Layer.merge(GatewayServerLive(sandbox.config), apiOnly), yield* Effect.scope)
+      yield* Layer.buildWithScope(Layer.merge(GatewayServerLive(sandbox.config, "sandbox"), apiOnly), yield* Effect.scope)
       const direct = `http://127.0.0.1:${sandbox.config.port}`
       const api = `http://127.0.0.1:${apiPort}`
       const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))

@@ -46,7 +46,7 @@ export const startGateway = (options: GatewayOptions = {}) =>
         return options.configure ? options.configure(fast) : fast
       }
     })
-    yield* Layer.buildWithScope(GatewayServerLive(sandbox.config), yield* Effect.scope)
+    yield* Layer.buildWithScope(GatewayServerLive(sandbox.config, "sandbox"), yield* Effect.scope)
     const url = `http://127.0.0.1:${sandbox.config.port}`
     const token = (extra: Partial<TokenOptions> = {}) =>
       Effect.promise(() => signToken({ secret: sandbox.jwtSecret, ...extra }))

@@ -1,6 +1,6 @@
 /**
- * The gateway as a separate process (`node --import tsx src/main.ts`), configured through
- * its environment like a deployment, so a test can kill -9 it and start it again.
+ * The gateway as a separate process (as `npm start` runs it, or the compiled entry point),
+ * configured through its environment like a deployment, so a test can kill -9 it and start it again.
  */
 import { Duration, Effect, Redacted, Schedule } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
@@ -62,15 +62,16 @@ export const compiledEntry = Effect.acquireRelease(
   ([main]) => Effect.sync(() => rmSync(main!.slice(0, main!.lastIndexOf("/")), { recursive: true, force: true }))
 )
 
-/** The sources run with tsx, as `npm start` does. */
-export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "src/main.ts"]
+/** The sources run with tsx, as `npm start` does (with a configuration it runs the production entry's program). */
+export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "src/sandbox/start.ts"]
 
 /**
- * Starts the gateway (with `nodeArgs` for node itself, e.g. a profiler; `entry`: what node
- * runs, the sources by default, or a compiled `main.js`) and waits until /health/ready
- * answers 200; killed when the scope closes.
+ * Starts the gateway (`env` over this process's environment, an undefined value unsets a
+ * variable; with `nodeArgs` for node itself, e.g. a profiler; `entry`: what node runs, the
+ * sources by default, or a compiled `main.js`) and waits until /health/ready answers 200;
+ * killed when the scope closes.
  */
-export const spawnGateway = (env: Record<string, string>, nodeArgs: ReadonlyArray<string> = [], entry: ReadonlyArray<string> = sourceEntry) =>
+export const spawnGateway = (env: Record<string, string | undefined>, nodeArgs: ReadonlyArray<string> = [], entry: ReadonlyArray<string> = sourceEntry) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
       // As `npm start` runs it (package.json), with the same GC sizing as the Docker image.
