@@ -14,6 +14,8 @@ export interface GatewayOptions extends SandboxOptions {
   readonly store?: StoreKind
   /** A Redis of the test's own instead of the shared one (left as it is afterwards). */
   readonly redisUrl?: string
+  /** Every line the gateway logs, at any level, is pushed here (logfmt) instead of being printed. */
+  readonly logs?: Array<string>
 }
 
 /** An answer's status, headers and body: parsed JSON, the text when it is not JSON, undefined when empty. */
@@ -65,7 +67,16 @@ export const startGateway = (options: GatewayOptions = {}) =>
         return readAnswer(response)
       })
     return { ...sandbox, url, token, call }
-  }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  }).pipe(
+    Effect.provide(
+      options.logs === undefined
+        ? Logger.minimumLogLevel(LogLevel.Warning)
+        : Layer.merge(
+            Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => void options.logs!.push(line))),
+            Logger.minimumLogLevel(LogLevel.All)
+          )
+    )
+  )
 
 export type Gateway = Effect.Effect.Success<ReturnType<typeof startGateway>>
 
