@@ -1,10 +1,20 @@
-/** The provider egress policy: which URLs and addresses a provider call may reach. */
+/**
+ * The provider egress policy: which URLs and addresses a provider call may reach, checked
+ * when a tenant is loaded and again as each connection is made.
+ */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Layer, Redacted } from "effect"
 import { isIP } from "node:net"
+import WebSocket from "ws"
 import { isListedHost, isPublicAddress, makeProviderEgressGuard, type ResolveHost } from "../../src/layers/ProviderEgressGuardLive.js"
-import { confinedEgress, type ProviderEgress } from "../../src/services/AppConfig.js"
-import type { ProviderUrlKind } from "../../src/services/ProviderEgressGuard.js"
+import { OutboundHttpLive } from "../../src/layers/outbound.js"
+import { CiscoApi, CiscoApiLive } from "../../src/providers/cisco/client.js"
+import { ZendeskApi, ZendeskApiLive } from "../../src/providers/zendesk/client.js"
+import { demoCisco, demoZendesk } from "../../src/sandbox/demoTenants.js"
+import { makeSandbox } from "../../src/sandbox/environment.js"
+import { AppConfig, confinedEgress, type ProviderEgress } from "../../src/services/AppConfig.js"
+import { ProviderEgressGuard, type ProviderUrlKind } from "../../src/services/ProviderEgressGuard.js"
+import { connectionTrap, recordingLogs } from "../egressProbes.js"
 
 /** A resolver answering `answers` (each call may answer differently), and ENOTFOUND for other names. */
 const resolverOf =
@@ -175,6 +185,88 @@ describe("a provider URL", () => {
       expect(yield* verdict("http://ccp.corp.example/", listed, resolve)).toBe("must use https")
       expect(yield* verdict("https://ccp.corp.example/", { ...confinedEgress, allowPrivate: true }, resolve)).toBe("allowed")
       expect(yield* verdict("https://[::1]/", { ...confinedEgress, allowPrivate: true })).toBe("allowed")
+    })
+  )
+})
+
+describe("connections to providers", () => {
+  /** AppConfig (the sandbox's, its egress confined) and the policy over `resolve`. */
+  const confinedWith = (resolve: ResolveHost, egress: ProviderEgress = confinedEgress) =>
+    Effect.map(makeSandbox({ configure: (config) => ({ ...config, providerEgress: egress }) }), ({ config }) =>
+      Layer.merge(Layer.succeed(AppConfig, config), Layer.succeed(ProviderEgressGuard, makeProviderEgressGuard(egress, resolve)))
+    )
+
+  it.scopedLive("a name that resolved to a public address when checked but to a private one when connected to is refused at connect time", () =>
+    recordingLogs((logs) =>
+      Effect.gen(function* () {
+        const server = yield* connectionTrap
+        let lookups = 0
+        // DNS rebinding: public for the check, loopback for the connection.
+        const resolve = resolverOf({ "ccp.example.com": () => (lookups++ === 0 ? ["93.184.216.34"] : ["127.0.0.1"]) })
+        const context = yield* confinedWith(resolve)
+        const baseUrl = `https://ccp.example.com:${server.port}`
+        yield* Effect.gen(function* () {
+          expect(yield* Effect.either((yield* ProviderEgressGuard).checkUrl(baseUrl, "api"))).toEqual(Either.right(undefined))
+          const api = yield* CiscoApi
+          const config = { ...demoCisco, baseUrl, apiKey: Redacted.make("ccp-api-key") }
+          const error = yield* Effect.flip(api.create(config, { author: "Alice", title: "help", extensionFields: [] }))
+          expect(error.message).toBe("CCP POST /ccp/rest/chat is unreachable")
+        }).pipe(Effect.provide(CiscoApiLive.pipe(Layer.provideMerge(context))))
+        expect(server.connections()).toBe(0)
+        const line = logs.find((l) => l.includes("a provider call got no answer"))
+        expect(line).toContain("resolves to a private address")
+        expect(line).toContain("cisco-livechat")
+      })
+    )
+  )
+
+  it.scopedLive("an IP-literal URL of a private address is refused at connect time (it is never looked up)", () =>
+    Effect.gen(function* () {
+      const server = yield* connectionTrap
+      const context = yield* confinedWith(resolverOf({}), { ...confinedEgress, allowInsecure: true })
+      yield* Effect.gen(function* () {
+        const sunshine = yield* ZendeskApi
+        const error = yield* Effect.flip(sunshine.conversation(
+            {
+              ...demoZendesk,
+              keySecret: Redacted.make(demoZendesk.keySecret),
+              webhookSecret: Redacted.make(demoZendesk.webhookSecret),
+              apiBaseUrl: `http://127.0.0.1:${server.port}`
+            },
+            "c1"
+          ))
+        expect(error.message).toBe("Sunshine GET /conversations/c1 is unreachable")
+        const ccp = yield* CiscoApi
+        const refused = yield* Effect.flip(ccp.poll({ ...demoCisco, baseUrl: `http://[::ffff:127.0.0.1]:${server.port}` }, "cookie", 0))
+        expect(refused.message).toBe("CCP GET /ccp/rest/chat is unreachable")
+      }).pipe(Effect.provide(Layer.merge(ZendeskApiLive.pipe(Layer.provide(OutboundHttpLive)), CiscoApiLive).pipe(Layer.provideMerge(context))))
+      expect(server.connections()).toBe(0)
+    })
+  )
+
+  it.scopedLive("a host on the allow list is connected to, private as it is", () =>
+    Effect.gen(function* () {
+      const server = yield* connectionTrap
+      const egress = { ...confinedEgress, hosts: ["ccp.corp.example"] }
+      const context = yield* confinedWith(resolverOf({ "ccp.corp.example": ["127.0.0.1"] }), egress)
+      yield* Effect.gen(function* () {
+        const api = yield* CiscoApi
+        yield* Effect.either(api.poll({ ...demoCisco, baseUrl: `http://ccp.corp.example:${server.port}` }, "cookie", 0))
+      }).pipe(Effect.provide(CiscoApiLive.pipe(Layer.provideMerge(context))))
+      expect(server.connections()).toBe(1)
+    })
+  )
+
+  it.scopedLive("the notifications socket's lookup refuses a name resolving to a private address", () =>
+    Effect.gen(function* () {
+      const server = yield* connectionTrap
+      const guard = makeProviderEgressGuard({ ...confinedEgress, allowInsecure: true }, resolverOf({ "streaming.example.com": ["127.0.0.1"] }))
+      const error = yield* Effect.async<Error>((resume) => {
+        const ws = new WebSocket(`ws://streaming.example.com:${server.port}/channels/1`, { lookup: guard.lookup })
+        ws.on("error", (e) => resume(Effect.succeed(e)))
+      })
+      expect(error.message).toBe("resolves to a private address")
+      expect(server.connections()).toBe(0)
     })
   )
 })

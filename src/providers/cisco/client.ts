@@ -11,6 +11,7 @@ import { Agent } from "undici"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { recordProviderCall } from "../../layers/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
 import { noAnswer } from "../providerCalls.js"
 import { apiErrorType, type CcpEvent, type CiscoXmlError, messageXml, parseChatEvents, type SocialContact, socialContactXml, typingXml } from "./xml.js"
 
@@ -54,14 +55,18 @@ const CONNECTIONS_PER_HOST = 32
  * The client on undici directly, with a keep-alive pool per CCP host: polls are the
  * gateway's most frequent outbound call (10,000 chats every 5 s is 2,000 a second), and the
  * generic HttpClient's per-request machinery costs several times what the call itself does.
+ * Its connections are confined like every provider's (ProviderEgressGuard).
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
   Effect.gen(function* () {
     const { httpTimeout } = yield* AppConfig
+    const guard = yield* ProviderEgressGuard
     const timeoutMs = Duration.toMillis(httpTimeout)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => new Agent({ connections: CONNECTIONS_PER_HOST, keepAliveTimeout: 30_000 })),
+      Effect.sync(
+        () => new Agent({ connections: CONNECTIONS_PER_HOST, keepAliveTimeout: 30_000, connect: guard.connector({ timeout: timeoutMs }) })
+      ),
       (agent) => Effect.promise(() => agent.close())
     )
 
