@@ -25,13 +25,16 @@ import { MemoryStoreLive } from "./MemoryStore.js"
 import { RedisStoreLive } from "./RedisStore.js"
 import { ProviderRegistryLive } from "./ProviderRegistryLive.js"
 import { OutboundHttpLive } from "./outbound.js"
+import { ProviderEgressGuardLive } from "./ProviderEgressGuardLive.js"
 import { SweeperLive } from "./Sweeper.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { ClusterGaugesLive, PrometheusMetricsLive } from "./PrometheusMetrics.js"
 import { type GatewayMode, StartLineLive } from "./StartLine.js"
 
+/** The outbound clients, and the provider egress policy they (and the notifications socket) are confined by. */
 export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
-  Layer.provide(OutboundHttpLive)
+  Layer.provide(OutboundHttpLive),
+  Layer.provideMerge(ProviderEgressGuardLive)
 )
 
 /**

@@ -1,13 +1,16 @@
 /**
  * hbf-core over HTTP. Tenants and organizations are cached for HBF_CORE_CACHE_SECONDS with
- * single-flight (a burst for one tenant makes one call); failures are never cached.
+ * single-flight (a burst for one tenant makes one call); failures are never cached. A tenant's
+ * provider URLs are checked against the egress policy as it is loaded (providers/tenantUrls.ts).
  */
 import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
 import { describeIssuesInline } from "../domain/schemaIssues.js"
 import { decodeTenant, Organization } from "../domain/tenant.js"
+import { confineTenantUrls } from "../providers/tenantUrls.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
+import { ProviderEgressGuard } from "../services/ProviderEgressGuard.js"
 import { defaultRetryPolicy, type OutboundError, outboundClient } from "./outbound.js"
 
 /** Tenants (and organizations) kept at most. */
@@ -25,6 +28,7 @@ export const HbfCoreHttp = Layer.effect(
   HbfCore,
   Effect.gen(function* () {
     const config = yield* AppConfig
+    const confined = confineTenantUrls(yield* ProviderEgressGuard)
     const client = yield* outboundClient({
       baseUrl: config.hbfCore.url,
       bearer: config.hbfCore.token,
@@ -43,7 +47,8 @@ export const HbfCoreHttp = Layer.effect(
         Effect.flatMap((json) =>
           // Named by paths only: the tenant's values (its plugins' secrets among them) stay out of answers and logs.
           Effect.mapError(decodeTenant(json), (e) => unavailable(`returned an invalid tenant ${tenantId}: ${describeIssuesInline(e)}`))
-        )
+        ),
+        Effect.flatMap(confined)
       )
 
     const fetchOrganization = (organizationId: string) =>

@@ -4,11 +4,18 @@ import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
 import { defaultRetryPolicy, type OutboundError, outboundClient, type OutboundRequest } from "./outbound.js"
 
-const failure = (what: string) => (error: OutboundError): HbfLcmFailure => ({
-  _tag: "HbfLcmFailure",
-  message: `hbf-lcm ${what}: ${error.detail}`,
-  ...(error.status !== undefined ? { status: error.status } : {})
-})
+/**
+ * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"
+ * there (its detail names hbf-lcm's address and port), the detail going to the log.
+ */
+const failure = (call: string) => (error: OutboundError): Effect.Effect<never, HbfLcmFailure> => {
+  const failed = Effect.fail<HbfLcmFailure>({
+    _tag: "HbfLcmFailure",
+    message: `hbf-lcm ${call} ${error.reason === "transport" ? "is unreachable" : error.detail}`,
+    ...(error.status !== undefined ? { status: error.status } : {})
+  })
+  return error.reason === "transport" ? Effect.zipRight(Effect.logWarning("hbf-lcm is unreachable", { call, reason: error.detail }), failed) : failed
+}
 
 export const HbfLcmHttp = Layer.effect(
   HbfLcm,
@@ -19,7 +26,7 @@ export const HbfLcmHttp = Layer.effect(
       bearer: config.hbfLcm.token,
       retry: defaultRetryPolicy
     })
-    const send = (request: OutboundRequest, what: string) => client.call(request, failure(what))
+    const send = (request: OutboundRequest, call: string) => client.call(request, failure(call))
 
     return HbfLcm.of({
       createRequest: (r) =>
@@ -46,7 +53,7 @@ export const HbfLcmHttp = Layer.effect(
               extras: { callbackUrl: r.callbackUrl, transcript: r.transcript, metadata: r.metadata }
             }
           },
-          "refused the livechat request"
+          "POST /livechat-requests"
         ),
       sendMessage: (m) =>
         send(
@@ -62,10 +69,10 @@ export const HbfLcmHttp = Layer.effect(
               sentDate: m.sentDate
             }
           },
-          "refused the message"
+          "POST /organizations/{organizationId}/livechat-messages"
         ),
       endRequest: (platformSessionId) =>
-        send({ method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` }, "refused to end the request")
+        send({ method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` }, "DELETE /livechat-requests/{platformSessionId}")
     })
   })
 )

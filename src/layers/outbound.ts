@@ -1,60 +1,62 @@
 /**
- * Outbound HTTP. One undici Agent for the whole gateway, with HTTP timeout as undici's own
- * connect, headers and body timeouts. On it:
- * - the platform `HttpClient` the provider clients (Genesys, Sunshine) build on;
- * - `outboundClient`, the hbf-* clients (hbf-core, hbf-lcm, hbf-bot, event-publisher): undici
- *   requests straight from an Effect, with retries of transient failures (connection errors,
- *   timeouts, 408, 429, 5xx) on an exponential, jittered Schedule that waits at least as long
- *   as a Retry-After header asks. They carry every forwarded message and delivered event,
- *   and the platform client's request, response and abort bookkeeping cost ~120 µs a call
- *   there (measured with npm run bench), about a sixth of an event's handling.
+ * Outbound HTTP, on two undici Agents, with HTTP timeout as undici's own connect, headers and
+ * body timeouts:
+ * - the providers' Agent, under the `HttpClient` the provider clients (Genesys, Sunshine) build
+ *   on: their URLs are tenant configuration, so its connections are confined by
+ *   ProviderEgressGuard;
+ * - the hbf-* services' Agent (operator configuration, usually on a private network: not
+ *   confined), under `outboundClient`, the clients of hbf-core, hbf-lcm, hbf-bot and
+ *   event-publisher: undici requests straight from an Effect, with retries of transient
+ *   failures (connection errors, timeouts, 408, 429, 5xx) on an exponential, jittered
+ *   Schedule that waits at least as long as a Retry-After header asks. They carry every
+ *   forwarded message and delivered event, and the platform client's request, response and
+ *   abort bookkeeping cost ~120 µs a call there (measured with npm run bench), about a sixth
+ *   of an event's handling.
  */
-import { HttpClient, type HttpClientError } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Data, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { EventEmitter } from "node:events"
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent, type Dispatcher } from "undici"
 import { AppConfig } from "../services/AppConfig.js"
+import { ProviderEgressGuard } from "../services/ProviderEgressGuard.js"
 import { traced } from "./Tracing.js"
 
 /**
- * The Agent (`NodeHttpClient.Dispatcher`), and the platform `HttpClient` on it. An
- * `Effect.timeout` per call forks a timer fiber, which cost more than the rest of a call's
- * client-side work (~80 µs, measured), so the timeouts are undici's: `outboundClient` sets
- * them on each request, and the platform client (which asks undici for none, leaving them to
- * Effect.timeout) gets them from an interceptor. Client spans (and trace headers) only when
- * traces are exported.
+ * The hbf-* services' Agent (`NodeHttpClient.Dispatcher`), and the platform `HttpClient` on the
+ * providers' Agent. An `Effect.timeout` per call forks a timer fiber, which cost more than the
+ * rest of a call's client-side work (~80 µs, measured), so the timeouts are undici's:
+ * `outboundClient` sets them on each request, and the platform client (which asks undici for
+ * none, leaving them to Effect.timeout) gets them from an interceptor. Client spans (and trace
+ * headers) only when traces are exported.
  */
 export const OutboundHttpLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, ({ httpTimeout, otlpEndpoint }) => {
+  Effect.map(Effect.all([AppConfig, ProviderEgressGuard]), ([{ httpTimeout, otlpEndpoint }, guard]) => {
     const ms = Duration.toMillis(httpTimeout)
-    const dispatcher = Layer.scoped(
-      NodeHttpClient.Dispatcher,
+    const scopedAgent = (options: Agent.Options) =>
       Effect.acquireRelease(
-        Effect.sync(() => new Agent({ connect: { timeout: ms } })),
+        Effect.sync(() => new Agent(options)),
         (agent) => Effect.promise(() => agent.destroy())
       )
-    )
-    const client = Layer.effect(
+    const dispatcher = Layer.scoped(NodeHttpClient.Dispatcher, scopedAgent({ connect: { timeout: ms } }))
+    const client = Layer.scoped(
       HttpClient.HttpClient,
-      Effect.map(NodeHttpClient.Dispatcher, (agent) => {
+      Effect.map(scopedAgent({ connect: guard.connector({ timeout: ms }) }), (providers) => {
         const http = NodeHttpClient.makeUndici(
-          agent.compose((dispatch) => (options, handler) => dispatch({ ...options, headersTimeout: ms, bodyTimeout: ms }, handler))
+          providers.compose((dispatch) => (options, handler) => dispatch({ ...options, headersTimeout: ms, bodyTimeout: ms }, handler))
         )
         return otlpEndpoint !== undefined ? http : HttpClient.withTracerDisabledWhen(http, () => true)
       })
     )
-    return client.pipe(Layer.provideMerge(dispatcher))
+    return Layer.merge(client, dispatcher)
   })
 )
 
 const undiciTimeouts = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"])
 
-const isUndiciTimeout = (cause: unknown) => undiciTimeouts.has(String((cause as { code?: unknown } | undefined)?.code))
-
-/** Whether a platform client call failed because the other side did not answer within HTTP timeout. */
-export const isTimeout = (error: HttpClientError.HttpClientError) => error._tag === "RequestError" && isUndiciTimeout(error.cause)
+/** Whether undici failed a request because the other side did not answer within HTTP timeout. */
+export const isUndiciTimeout = (cause: unknown) => undiciTimeouts.has(String((cause as { code?: unknown } | undefined)?.code))
 
 /** Retry-After in seconds or as an HTTP date. */
 export const retryAfterOf = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Option.Option<Duration.Duration> => {
@@ -148,10 +150,10 @@ export interface OutboundClient {
   readonly send: (request: OutboundRequest) => Effect.Effect<OutboundAnswer, OutboundError>
   /**
    * `send` for a caller that needs only whether it succeeded, its failure as the caller's own
-   * error: one match, where asVoid plus mapError cost five fiber ops on every delivery and
-   * forwarded message.
+   * error (an Effect, so that the caller can log it too): one match, where asVoid plus
+   * mapError cost five fiber ops on every delivery and forwarded message.
    */
-  readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => E) => Effect.Effect<void, E>
+  readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
 }
 
 const transportError = (cause: unknown) =>
@@ -222,6 +224,6 @@ export const outboundClient = (options: OutboundOptions) =>
     return {
       send,
       call: (request, failure) =>
-        Effect.matchEffect(send(request), { onFailure: (error) => Effect.fail(failure(error)), onSuccess: () => Effect.void })
+        Effect.matchEffect(send(request), { onFailure: failure, onSuccess: () => Effect.void })
     }
   })

@@ -10,7 +10,7 @@ import { Duration, Effect, Either, Option } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
 import { recordProviderCall } from "../layers/metrics.js"
-import { isTimeout } from "../layers/outbound.js"
+import { isUndiciTimeout } from "../layers/outbound.js"
 import { ProviderError } from "../services/errors.js"
 
 export interface CallGate {
@@ -52,8 +52,27 @@ export interface Exchanged {
 }
 
 /**
+ * A provider call that got no answer, in the words the caller's error (and so the gateway's
+ * answer) may use: "timed out" or "is unreachable", never the cause's text, which names the
+ * host, address and port (a tenant's URL would make the gateway's answers a port scanner).
+ * The cause goes to the log, here, once.
+ */
+export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown) => {
+  // Without the query (and any credentials): the log is read more widely than the config.
+  const where = URL.canParse(url) ? new URL(url) : undefined
+  return Effect.as(
+    Effect.logWarning("a provider call got no answer", {
+      provider,
+      call: `${method} ${where === undefined ? "(an invalid URL)" : `${where.origin}${where.pathname}`}`,
+      reason: cause instanceof Error ? cause.message : String(cause)
+    }),
+    isUndiciTimeout(cause) ? "timed out" : "is unreachable"
+  )
+}
+
+/**
  * Sends `request` to `provider` (counted in the provider call metrics; the timeout is
- * OutboundHttpLive's); only no answer at all fails, with `unreachable`'s error.
+ * OutboundHttpLive's); only no answer at all fails, with `unreachable`'s error (noAnswer).
  */
 export const exchange =
   <E>(http: HttpClient.HttpClient, provider: ProviderAlias, unreachable: (reason: string) => E) =>
@@ -64,10 +83,15 @@ export const exchange =
       Effect.either,
       Effect.timed,
       Effect.flatMap(([elapsed, result]) =>
-        Effect.as(recordProviderCall(provider, Either.isRight(result) ? result.right.response.status : undefined, elapsed), result)
-      ),
-      Effect.flatten,
-      Effect.mapError((e) => unreachable(isTimeout(e) ? "timed out" : `is unreachable: ${e.message}`))
+        Either.isRight(result)
+          ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
+          : Effect.zipRight(
+              recordProviderCall(provider, undefined, elapsed),
+              Effect.flatMap(noAnswer(provider, request.method, request.url, result.left.cause ?? result.left), (reason) =>
+                Effect.fail(unreachable(reason))
+              )
+            )
+      )
     )
 
 /** The tenant's livechat config narrowed to `provider`; a config of another provider is the call's ProviderError. */

@@ -3,13 +3,18 @@ import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, TestClock } f
 import { createServer } from "node:http"
 import { HbfCoreHttp } from "../../src/layers/HbfCoreHttp.js"
 import { OutboundHttpLive } from "../../src/layers/outbound.js"
+import { ProviderEgressGuardLive } from "../../src/layers/ProviderEgressGuardLive.js"
 import { demoOrganization, demoTenants } from "../../src/sandbox/demoTenants.js"
 import { makeSandbox } from "../../src/sandbox/environment.js"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 
 const coreWith = (config: AppConfigValues) =>
-  HbfCoreHttp.pipe(Layer.provide(OutboundHttpLive), Layer.provide(Layer.succeed(AppConfig, config)))
+  HbfCoreHttp.pipe(
+    Layer.provide(OutboundHttpLive),
+    Layer.provide(ProviderEgressGuardLive),
+    Layer.provide(Layer.succeed(AppConfig, config))
+  )
 
 describe("HbfCore over HTTP", () => {
   it.live("a burst of look-ups for one tenant makes one call, and the result is cached", () =>

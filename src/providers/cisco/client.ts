@@ -11,6 +11,8 @@ import { Agent } from "undici"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { recordProviderCall } from "../../layers/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
+import { noAnswer } from "../providerCalls.js"
 import { apiErrorType, type CcpEvent, type CiscoXmlError, messageXml, parseChatEvents, type SocialContact, socialContactXml, typingXml } from "./xml.js"
 
 export class CiscoApiError extends Schema.TaggedError<CiscoApiError>()("CiscoApiError", {
@@ -53,14 +55,18 @@ const CONNECTIONS_PER_HOST = 32
  * The client on undici directly, with a keep-alive pool per CCP host: polls are the
  * gateway's most frequent outbound call (10,000 chats every 5 s is 2,000 a second), and the
  * generic HttpClient's per-request machinery costs several times what the call itself does.
+ * Its connections are confined like every provider's (ProviderEgressGuard).
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
   Effect.gen(function* () {
     const { httpTimeout } = yield* AppConfig
+    const guard = yield* ProviderEgressGuard
     const timeoutMs = Duration.toMillis(httpTimeout)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => new Agent({ connections: CONNECTIONS_PER_HOST, keepAliveTimeout: 30_000 })),
+      Effect.sync(
+        () => new Agent({ connections: CONNECTIONS_PER_HOST, keepAliveTimeout: 30_000, connect: guard.connector({ timeout: timeoutMs }) })
+      ),
       (agent) => Effect.promise(() => agent.close())
     )
 
@@ -91,14 +97,18 @@ export const CiscoApiLive = Layer.scoped(
           })
           return { status: response.statusCode, headers: response.headers, body: await response.body.text(), elapsed: performance.now() - started }
         },
-        catch: (e) =>
-          new CiscoApiError({
-            message: `CCP ${what} ${e instanceof Error && /Timeout/.test(e.name) ? "timed out" : `is unreachable: ${e instanceof Error ? e.message : String(e)}`}`
-          })
+        catch: (cause) => cause
       }).pipe(
-        Effect.tapBoth({
-          onSuccess: (response) => recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)),
-          onFailure: () => recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started))
+        Effect.matchEffect({
+          onFailure: (cause) =>
+            Effect.zipRight(
+              recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
+              Effect.flatMap(noAnswer("cisco-livechat", method, `${config.baseUrl}${path}`, cause), (reason) =>
+                Effect.fail(new CiscoApiError({ message: `CCP ${what} ${reason}` }))
+              )
+            ),
+          onSuccess: (response) =>
+            Effect.as(recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)), response)
         }),
         Effect.flatMap((response) => {
           if (response.status >= 200 && response.status < 300) return Effect.succeed(response)

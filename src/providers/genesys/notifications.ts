@@ -21,6 +21,7 @@ import { tenantConfigFor } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { Gateway } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
+import { ProviderEgressGuard, type ProviderEgressGuardService } from "../../services/ProviderEgressGuard.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import {
   credentialsOf,
@@ -75,6 +76,8 @@ const decodeDetail = Schema.decodeUnknownEither(DetailEvent)
 
 interface ChannelDeps {
   readonly api: GenesysApiService
+  /** Where the socket may connect. */
+  readonly egress: ProviderEgressGuardService
   /** Ingests the events of a conversation of the tenant; fails when the store is away. */
   readonly ingest: (tenantId: string, conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
 }
@@ -95,7 +98,7 @@ const conversationsPerChannel = Math.floor(notificationTimings.topicsPerChannel 
 /** The channel of one credential set: connects, follows, reconnects with backoff, renews. */
 const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
   Effect.gen(function* () {
-    const { api } = deps
+    const { api, egress } = deps
     const inbox = yield* Queue.unbounded<Input>()
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     /** What should be followed, in the order it was asked for; the cycle brings the subscriptions in line with it. */
@@ -223,12 +226,15 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
       return { conversations: new Set(conversations.slice(0, conversationsPerChannel)), overflow: Math.max(0, conversations.length - conversationsPerChannel) }
     }
 
-    /** Opens the socket; interruptible (a hand-over does not wait out a slow handshake), closed with the cycle's scope. */
+    /**
+     * Opens the socket; interruptible (a hand-over does not wait out a slow handshake), closed with the cycle's scope.
+     * The addresses its name resolves to are checked as it connects (`uri` itself is checked by the caller).
+     */
     const openSocket = (uri: string, socket: number) =>
       Effect.uninterruptibleMask((restore) =>
         restore(
           Effect.async<WebSocket, GenesysApiError>((resume) => {
-            const ws = new WebSocket(uri, { handshakeTimeout: 10_000 })
+            const ws = new WebSocket(uri, { handshakeTimeout: 10_000, lookup: egress.lookup })
             let settled = false
             ws.on("message", (data) => Queue.unsafeOffer(inbox, { _tag: "Frame", socket, text: String(data) }))
             ws.on("close", () => Queue.unsafeOffer(inbox, { _tag: "Closed", socket }))
@@ -259,6 +265,11 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
           token.expiresAt
         )
         const socket = ++socketCount
+        // Genesys' answer, from a host the tenant may have chosen: confined like the tenant's own URLs.
+        yield* Effect.mapError(
+          egress.checkUrl(channel.connectUri, "socket"),
+          (refused) => new GenesysApiError({ message: `notifications connectUri: ${refused.message}` })
+        )
         const ws = yield* openSocket(channel.connectUri, socket)
         // A tick at the renewal time, in case it comes sooner than the next regular one.
         yield* Effect.forkScoped(Effect.delay(Queue.offer(inbox, { _tag: "Tick" }), Duration.millis(Math.max(0, renewAt - Date.now()))))
@@ -393,6 +404,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const core = yield* HbfCore
     const gateway = yield* Gateway
     const api = yield* GenesysApi
+    const egress = yield* ProviderEgressGuard
     const scope = yield* Effect.scope
     const owned = new Set<number>()
     const channels = new Map<string, { readonly partition: number; readonly channel: Channel }>()
@@ -400,6 +412,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
 
     const deps: ChannelDeps = {
       api,
+      egress,
       ingest: (tenantId, conversationId, events) => Effect.asVoid(gateway.ingest(alias, tenantId, conversationId, events))
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
