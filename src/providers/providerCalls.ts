@@ -6,7 +6,8 @@
  * tenant's config of the provider called.
  */
 import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Duration, Effect, Either, Option } from "effect"
+import { Duration, Effect, Either, Option, Redacted } from "effect"
+import { createHash } from "node:crypto"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
 import { recordProviderCall } from "../layers/metrics.js"
@@ -93,6 +94,32 @@ export const exchange =
             )
       )
     )
+
+/**
+ * The key of a credential: a digest of everything that makes it (the tenant first, then hosts,
+ * ids and secrets; secrets digested on their own before), so that look-alikes never share
+ * what is kept per credential (tokens, call gates, channels), and the key reveals none of it.
+ */
+export const credentialKey = (tenantId: string, parts: ReadonlyArray<string>, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
+  const digest = (value: string) => createHash("sha256").update(value).digest("hex")
+  return digest(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => digest(Redacted.value(secret)))]))
+}
+
+/** A path segment that is a word of the provider's API (`conversations`, `v2`, `passControl`), not an id. */
+const apiWord = /^(?:[a-z][A-Za-z]*|v\d+)$/
+
+/**
+ * A provider call as answers name it: the method and the path with its ids left out
+ * (`POST /api/v2/conversations/messages/{id}/inbound/open/message`): the ids are the tenant's
+ * configuration (an integration, a queue) or its conversations', which an answer does not repeat.
+ */
+export const callName = (method: string, url: string) => {
+  const path = url.split("?")[0]!
+  return `${method} ${path
+    .split("/")
+    .map((segment) => (segment === "" || apiWord.test(segment) ? segment : "{id}"))
+    .join("/")}`
+}
 
 /** The tenant's livechat config narrowed to `provider`; a config of another provider is the call's ProviderError. */
 export const ownConfig = <P extends ProviderAlias>(config: LivechatConfig, provider: P) =>

@@ -9,7 +9,7 @@ import { everyTenant as all } from "../../src/domain/access.js"
 import { AppConfig, confinedEgress, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
-import type { CreateContext, LivechatProvider, SessionContext, UserMessage } from "../../src/services/LivechatProvider.js"
+import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
@@ -438,5 +438,74 @@ describe("Gateway.sweepTimeouts", () => {
         expect((yield* gateway.state("sub1", all)).session).toMatchObject({ status: "ended", endReason: "inactivity" })
       })
     )
+  )
+})
+
+describe("Gateway.ingestWebhook", () => {
+  /** A provider whose webhook names a source, with every step of its webhook side spied on. */
+  const spiedWebhook = (sender: Option.Option<WebhookSender>) => {
+    const seen = { wellFormed: 0, senderOf: 0, verify: 0, parse: 0 }
+    const { provider } = makeFakeProvider()
+    const webhook: NonNullable<LivechatProvider["webhook"]> = {
+      authHeader: "x-key",
+      wellFormed: (header) => (seen.wellFormed++, header.length === 8),
+      senderOf: () => (seen.senderOf++, sender),
+      verify: () => (seen.verify++, false),
+      parse: () => Effect.sync(() => (seen.parse++, []))
+    }
+    return { provider: { ...provider, webhook }, seen }
+  }
+
+  /** The memory store, counting every call the gateway makes to it. */
+  const countingStore = (calls: Array<string>) =>
+    Layer.effect(
+      SessionStore,
+      Effect.map(SessionStore, (store) =>
+        Object.fromEntries(
+          Object.entries(store).map(([name, member]) => [
+            name,
+            typeof member === "function" ? (...args: Array<unknown>) => (calls.push(name), (member as (...a: Array<unknown>) => unknown)(...args)) : member
+          ])
+        ) as unknown as typeof store
+      )
+    ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
+
+  const ingestWith = (provider: LivechatProvider, headers: Record<string, string>, calls: Array<string>) =>
+    Effect.gen(function* () {
+      const gateway = yield* makeGateway
+      const body = new TextEncoder().encode(JSON.stringify({ events: Array.from({ length: 2_000 }, (_, i) => ({ id: i })) }))
+      return yield* Effect.flip(gateway.ingestWebhook(provider.alias, { headers, body }))
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(countingStore(calls), AppConfigTest, HbfCoreFake, Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])))
+      )
+    )
+
+  it.effect("an unsigned, a malformed or an unknown sender's webhook is refused without a store call, its body never decoded", () =>
+    Effect.gen(function* () {
+      for (const [headers, sender] of [
+        [{}, Option.some({ _tag: "Source", source: "s" })],
+        [{ "x-key": "short" }, Option.some({ _tag: "Source", source: "s" })],
+        [{ "x-key": "8 chars!" }, Option.none()]
+      ] as const) {
+        const calls: Array<string> = []
+        const { provider, seen } = spiedWebhook(sender as Option.Option<WebhookSender>)
+        const error = yield* ingestWith(provider, headers, calls)
+        expect(error).toMatchObject({ _tag: "InvalidSignature", message: "the webhook could not be verified" })
+        expect(calls).toEqual([])
+        expect(seen.parse).toBe(0)
+      }
+    })
+  )
+
+  it.effect("a well-formed webhook costs one look-up of its sender, however many events its body holds", () =>
+    Effect.gen(function* () {
+      const calls: Array<string> = []
+      const { provider, seen } = spiedWebhook(Option.some({ _tag: "Source", source: "s" }))
+      const error = yield* ingestWith(provider, { "x-key": "8 chars!" }, calls)
+      expect(error._tag).toBe("InvalidSignature")
+      expect(calls).toEqual(["webhookSourceTenants"])
+      expect(seen).toEqual({ wellFormed: 1, senderOf: 1, verify: 0, parse: 0 })
+    })
   )
 })

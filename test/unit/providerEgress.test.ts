@@ -228,14 +228,17 @@ describe("connections to providers", () => {
         const sunshine = yield* ZendeskApi
         const error = yield* Effect.flip(sunshine.conversation(
             {
-              ...demoZendesk,
-              keySecret: Redacted.make(demoZendesk.keySecret),
-              webhookSecret: Redacted.make(demoZendesk.webhookSecret),
-              apiBaseUrl: `http://127.0.0.1:${server.port}`
+              tenantId: "t1",
+              config: {
+                ...demoZendesk,
+                keySecret: Redacted.make(demoZendesk.keySecret),
+                webhookSecret: Redacted.make(demoZendesk.webhookSecret),
+                apiBaseUrl: `http://127.0.0.1:${server.port}`
+              }
             },
             "c1"
           ))
-        expect(error.message).toBe("Sunshine GET /conversations/c1 is unreachable")
+        expect(error.message).toBe("Sunshine GET /conversations/{id} is unreachable")
         const ccp = yield* CiscoApi
         const refused = yield* Effect.flip(ccp.poll({ ...demoCisco, baseUrl: `http://[::ffff:127.0.0.1]:${server.port}` }, "cookie", 0))
         expect(refused.message).toBe("CCP GET /ccp/rest/chat is unreachable")

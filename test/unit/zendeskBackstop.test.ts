@@ -7,12 +7,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { ZendeskConfig } from "../../src/domain/tenant.js"
-import type { MessagePage, ZendeskApiService } from "../../src/providers/zendesk/client.js"
+import type { MessagePage, ZendeskApiService, ZendeskApp } from "../../src/providers/zendesk/client.js"
 import { zendeskPolling } from "../../src/providers/zendesk/poller.js"
 import type { Conversation, Message } from "../../src/providers/zendesk/schemas.js"
 
 const session = { sessionId: "s1", tenantId: "t1", provider: "zendesk", status: "active", providerConversationId: "c1" } as SessionRecord
-const config = { appId: "app1", apiBaseUrl: "http://sunshine" } as ZendeskConfig
+const config: ZendeskApp = { tenantId: "t1", config: { appId: "app1", apiBaseUrl: "http://sunshine" } as ZendeskConfig }
 const start = { userId: "u1", since: "2026-11-26T10:00:00.000Z", cursor: "note" }
 
 const message = (id: string, agent: boolean, received = "2026-11-26T10:00:05.000Z"): Message => ({

@@ -10,11 +10,10 @@
  *   a message could reach the agent twice.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { createHash } from "node:crypto"
 import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
-import { type CallGate, exchange, makeCallGates } from "../providerCalls.js"
+import { type CallGate, callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import { partitionOf } from "../../services/Outbox.js"
 import { ErrorBody, TokenGrant } from "./schemas.js"
 
@@ -32,7 +31,7 @@ export interface GenesysCredentials {
    * copies another's client id (not a secret) with its own secret or hosts shares none of them.
    */
   readonly id: string
-  /** Names the credential in logs: tenant and client id, nothing secret. */
+  /** Names the credential in logs: the tenant and the start of the key, nothing of the configuration. */
   readonly label: string
   readonly tenantId: string
   readonly loginBaseUrl: string
@@ -41,15 +40,13 @@ export interface GenesysCredentials {
   readonly clientSecret: Redacted.Redacted<string>
 }
 
-const digest = (value: string) => createHash("sha256").update(value).digest("hex")
-
 export const credentialsOf = (tenantId: string, config: GenesysConfig): GenesysCredentials => {
   const loginBaseUrl = config.loginBaseUrl ?? `https://login.${config.region}`
   const apiBaseUrl = config.apiBaseUrl ?? `https://api.${config.region}`
-  const secret = digest(Redacted.value(config.clientSecret))
+  const id = credentialKey(tenantId, [loginBaseUrl, apiBaseUrl, config.clientId], [config.clientSecret])
   return {
-    id: digest(JSON.stringify([tenantId, loginBaseUrl, apiBaseUrl, config.clientId, secret])),
-    label: `tenant ${tenantId}, client ${config.clientId}`,
+    id,
+    label: `tenant ${tenantId}, credentials ${id.slice(0, 8)}`,
     tenantId,
     loginBaseUrl,
     apiBaseUrl,
@@ -108,15 +105,24 @@ const usableUntil = (grantedAt: number, lifetimeSeconds: number) =>
 
 const decodeError = Schema.decodeUnknownOption(Schema.parseJson(ErrorBody))
 
+/**
+ * A refusal, named by the call, the status and Genesys' code. Genesys' own words are left out,
+ * of answers and logs alike: they repeat what the call carried (the tenant's integration id,
+ * say). The log line has Genesys' contextId, by which its support finds the request.
+ */
 const apiError = (what: string, status: number, body: string) => {
   const details = decodeError(body)
   const code = Option.flatMap(details, (d) => Option.fromNullable(d.code))
-  const message = Option.flatMap(details, (d) => Option.fromNullable(d.message))
-  return new GenesysApiError({
-    message: `Genesys ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}${Option.match(message, { onNone: () => "", onSome: (m) => `: ${m}` })}`,
+  const contextId = Option.flatMap(details, (d) => Option.fromNullable(d.contextId))
+  const error = new GenesysApiError({
+    message: `Genesys ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}`,
     status,
     ...(Option.isSome(code) ? { code: code.value } : {})
   })
+  return Effect.zipRight(
+    Effect.logWarning("Genesys refused a call", { call: what, status, ...(Option.isSome(contextId) ? { contextId: contextId.value } : {}) }),
+    Effect.fail(error)
+  )
 }
 
 export const GenesysApiLive = Layer.effect(
@@ -196,7 +202,7 @@ export const GenesysApiLive = Layer.effect(
     ): Effect.Effect<A, GenesysApiError> => {
       const gate = gateOf(credentials.id)
       const tokenState = tokenStateOf(credentials)
-      const what = `${request.method} ${request.url.split("?")[0]}`
+      const what = callName(request.method, request.url)
       const retriable = idempotent.has(request.method)
       const attempt = (refreshed: boolean, limited: number, transient: number): Effect.Effect<A, GenesysApiError> =>
         Effect.gen(function* () {

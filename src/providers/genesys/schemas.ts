@@ -15,8 +15,9 @@ export const TokenGrant = Schema.Struct({
 
 /** Genesys error bodies: `{ message, code, status, contextId, details, errors }`. */
 export const ErrorBody = Schema.Struct({
-  message: Schema.optional(Schema.String),
-  code: Schema.optional(Schema.String)
+  code: Schema.optional(Schema.String),
+  /** Genesys' id of the failed request: what its support looks a failure up by. */
+  contextId: Schema.optional(Schema.String)
 })
 
 export const InboundAccepted = Schema.Struct({

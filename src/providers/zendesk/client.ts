@@ -12,7 +12,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Schema } from "effect"
 import type { ZendeskConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
-import { exchange, makeCallGates } from "../providerCalls.js"
+import { callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import {
   type Conversation,
   ConversationList,
@@ -32,19 +32,32 @@ export class ZendeskApiError extends Schema.TaggedError<ZendeskApiError>()("Zend
 
 export type Json = Readonly<Record<string, unknown>>
 
+/** One tenant's Sunshine app: what every call is made as. */
+export interface ZendeskApp {
+  readonly tenantId: string
+  readonly config: ZendeskConfig
+}
+
+/**
+ * Calls are gated per credential (tenant, API host, app, key and secret): a tenant that names
+ * another's app never holds the other's calls back with its own bursts or 429s.
+ */
+const gateKeyOf = ({ config, tenantId }: ZendeskApp) =>
+  credentialKey(tenantId, [config.apiBaseUrl, config.appId, config.keyId], [config.keySecret])
+
 export interface ZendeskApiService {
   /** The Sunshine user with this external id, created when there is none yet. */
-  readonly user: (config: ZendeskConfig, externalId: string, profile: Json) => Effect.Effect<string, ZendeskApiError>
+  readonly user: (app: ZendeskApp, externalId: string, profile: Json) => Effect.Effect<string, ZendeskApiError>
   /** The user's personal conversation: the existing one (an app has one per user), else a new one. */
-  readonly personalConversation: (config: ZendeskConfig, userId: string, metadata: Json) => Effect.Effect<Conversation, ZendeskApiError>
-  readonly conversation: (config: ZendeskConfig, conversationId: string) => Effect.Effect<Conversation, ZendeskApiError>
-  readonly postMessage: (config: ZendeskConfig, conversationId: string, message: Json) => Effect.Effect<Message, ZendeskApiError>
+  readonly personalConversation: (app: ZendeskApp, userId: string, metadata: Json) => Effect.Effect<Conversation, ZendeskApiError>
+  readonly conversation: (app: ZendeskApp, conversationId: string) => Effect.Effect<Conversation, ZendeskApiError>
+  readonly postMessage: (app: ZendeskApp, conversationId: string, message: Json) => Effect.Effect<Message, ZendeskApiError>
   /** The newest page of messages, or the page right before message `before` (oldest first within a page). */
-  readonly messagesBefore: (config: ZendeskConfig, conversationId: string, before?: string) => Effect.Effect<MessagePage, ZendeskApiError>
-  readonly activity: (config: ZendeskConfig, conversationId: string, activity: Json) => Effect.Effect<void, ZendeskApiError>
+  readonly messagesBefore: (app: ZendeskApp, conversationId: string, before?: string) => Effect.Effect<MessagePage, ZendeskApiError>
+  readonly activity: (app: ZendeskApp, conversationId: string, activity: Json) => Effect.Effect<void, ZendeskApiError>
   /** passControl / releaseControl (`body` names the integration and carries metadata). */
   readonly switchboard: (
-    config: ZendeskConfig,
+    app: ZendeskApp,
     conversationId: string,
     action: "passControl" | "releaseControl",
     body: Json
@@ -77,15 +90,23 @@ export const zendeskApiLimits = {
 
 const decodeError = Schema.decodeUnknownOption(Schema.parseJson(ErrorBody))
 
+/**
+ * A refusal, named by the call, the status and Sunshine's code. Sunshine's own words (its
+ * error title) are left out, of answers and logs alike: they may repeat what the call carried.
+ */
 const apiError = (what: string, status: number, body: string) => {
   const first = Option.flatMap(decodeError(body), (b) => Option.fromNullable(b.errors[0]))
   const code = Option.flatMap(first, (e) => Option.fromNullable(e.code))
-  const title = Option.flatMap(first, (e) => Option.fromNullable(e.title))
-  return new ZendeskApiError({
-    message: `Sunshine ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}${Option.match(title, { onNone: () => "", onSome: (t) => `: ${t}` })}`,
-    status,
-    ...(Option.isSome(code) ? { code: code.value } : {})
-  })
+  return Effect.zipRight(
+    Effect.logWarning("Sunshine refused a call", { call: what, status, ...(Option.isSome(code) ? { code: code.value } : {}) }),
+    Effect.fail(
+      new ZendeskApiError({
+        message: `Sunshine ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}`,
+        status,
+        ...(Option.isSome(code) ? { code: code.value } : {})
+      })
+    )
+  )
 }
 
 export const isStatus = (error: ZendeskApiError, status: number) => error.status === status
@@ -99,13 +120,14 @@ export const ZendeskApiLive = Layer.effect(
       exchange(http, "zendesk", (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
 
     const call = <A, I>(
-      config: ZendeskConfig,
+      app: ZendeskApp,
       request: HttpClientRequest.HttpClientRequest,
       answer: Schema.Schema<A, I>,
       options: { readonly repeatable: boolean }
     ): Effect.Effect<A, ZendeskApiError> => {
-      const gate = gateOf(`${config.apiBaseUrl}#${config.appId}`)
-      const what = `${request.method} ${request.url.split("?")[0]}`
+      const { config } = app
+      const gate = gateOf(gateKeyOf(app))
+      const what = callName(request.method, request.url)
       const prepared = request.pipe(
         HttpClientRequest.prependUrl(`${config.apiBaseUrl}/v2/apps/${encodeURIComponent(config.appId)}`),
         HttpClientRequest.basicAuth(config.keyId, Redacted.value(config.keySecret)),
@@ -126,7 +148,7 @@ export const ZendeskApiLive = Layer.effect(
             const wait = Option.getOrElse(retryAfterOf(response.headers), () => backoff)
             if (Duration.lessThanOrEqualTo(wait, zendeskApiLimits.maxRetryAfter)) {
               gate.holdBack(wait)
-              yield* Effect.logWarning("Sunshine rate limit: holding this app back", { appId: config.appId, waitMs: Duration.toMillis(wait) })
+              yield* Effect.logWarning("Sunshine rate limit: holding this app back", { tenantId: app.tenantId, waitMs: Duration.toMillis(wait) })
               return yield* attempt(limited + 1, transient)
             }
           }
@@ -139,30 +161,30 @@ export const ZendeskApiLive = Layer.effect(
     }
 
     const conversationPath = (conversationId: string) => `/conversations/${encodeURIComponent(conversationId)}`
-    const listConversations = (config: ZendeskConfig, userId: string) =>
-      call(config, HttpClientRequest.get("/conversations").pipe(HttpClientRequest.setUrlParam("filter[userId]", userId)), ConversationList, {
+    const listConversations = (app: ZendeskApp, userId: string) =>
+      call(app, HttpClientRequest.get("/conversations").pipe(HttpClientRequest.setUrlParam("filter[userId]", userId)), ConversationList, {
         repeatable: true
       }).pipe(Effect.map((list) => Option.fromNullable(list.conversations.find((c) => c.type === undefined || c.type === "personal"))))
 
     const service: ZendeskApiService = {
-      user: (config, externalId, profile) =>
-        call(config, HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyUnsafeJson({ externalId, profile })), UserResponse, {
+      user: (app, externalId, profile) =>
+        call(app, HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyUnsafeJson({ externalId, profile })), UserResponse, {
           repeatable: false
         }).pipe(
           // 409: the user exists (an earlier livechat, or a concurrent request).
           Effect.catchIf(
             (e) => isStatus(e, 409),
-            () => call(config, HttpClientRequest.get(`/users/${encodeURIComponent(externalId)}`), UserResponse, { repeatable: true })
+            () => call(app, HttpClientRequest.get(`/users/${encodeURIComponent(externalId)}`), UserResponse, { repeatable: true })
           ),
           Effect.map(({ user }) => user.id)
         ),
-      personalConversation: (config, userId, metadata) =>
-        Effect.flatMap(listConversations(config, userId), (existing) =>
+      personalConversation: (app, userId, metadata) =>
+        Effect.flatMap(listConversations(app, userId), (existing) =>
           Option.match(existing, {
             onSome: Effect.succeed,
             onNone: () =>
               call(
-                config,
+                app,
                 HttpClientRequest.post("/conversations").pipe(
                   HttpClientRequest.bodyUnsafeJson({ type: "personal", participants: [{ userId }], metadata })
                 ),
@@ -173,16 +195,16 @@ export const ZendeskApiLive = Layer.effect(
                 // 400: created meanwhile by a concurrent request (one personal conversation per user).
                 Effect.catchIf(
                   (e) => isStatus(e, 400),
-                  (e) => Effect.flatMap(listConversations(config, userId), Option.match({ onNone: () => Effect.fail(e), onSome: Effect.succeed }))
+                  (e) => Effect.flatMap(listConversations(app, userId), Option.match({ onNone: () => Effect.fail(e), onSome: Effect.succeed }))
                 )
               )
           })
         ),
-      conversation: (config, conversationId) =>
-        Effect.map(call(config, HttpClientRequest.get(conversationPath(conversationId)), ConversationResponse, { repeatable: true }), (r) => r.conversation),
-      postMessage: (config, conversationId, message) =>
+      conversation: (app, conversationId) =>
+        Effect.map(call(app, HttpClientRequest.get(conversationPath(conversationId)), ConversationResponse, { repeatable: true }), (r) => r.conversation),
+      postMessage: (app, conversationId, message) =>
         call(
-          config,
+          app,
           HttpClientRequest.post(`${conversationPath(conversationId)}/messages`).pipe(HttpClientRequest.bodyUnsafeJson(message)),
           MessagePostResponse,
           { repeatable: false }
@@ -191,9 +213,9 @@ export const ZendeskApiLive = Layer.effect(
             messages.length > 0 ? Effect.succeed(messages[0]!) : Effect.fail(new ZendeskApiError({ message: "Sunshine answered a message post without the message" }))
           )
         ),
-      messagesBefore: (config, conversationId, before) =>
+      messagesBefore: (app, conversationId, before) =>
         call(
-          config,
+          app,
           HttpClientRequest.get(`${conversationPath(conversationId)}/messages`).pipe(
             before === undefined ? (request) => request : HttpClientRequest.setUrlParam("page[before]", before)
           ),
@@ -205,19 +227,19 @@ export const ZendeskApiLive = Layer.effect(
             return { messages, hasMore: list.meta.hasMore, unreadable: list.messages.length - messages.length }
           })
         ),
-      activity: (config, conversationId, activity) =>
+      activity: (app, conversationId, activity) =>
         Effect.asVoid(
           call(
-            config,
+            app,
             HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(HttpClientRequest.bodyUnsafeJson(activity)),
             Schema.Unknown,
             { repeatable: true }
           )
         ),
-      switchboard: (config, conversationId, action, body) =>
+      switchboard: (app, conversationId, action, body) =>
         Effect.asVoid(
           call(
-            config,
+            app,
             HttpClientRequest.post(`${conversationPath(conversationId)}/${action}`).pipe(HttpClientRequest.bodyUnsafeJson(body)),
             Schema.Unknown,
             { repeatable: true }

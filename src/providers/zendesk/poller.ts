@@ -15,12 +15,11 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
-import type { ZendeskConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
-import { ZendeskApi, type ZendeskApiService } from "./client.js"
+import { ZendeskApi, type ZendeskApiService, type ZendeskApp } from "./client.js"
 import { agentsHold, handedBack, mapMessage } from "./mapper.js"
 import type { Message } from "./schemas.js"
 import { conversationStateOf, type ZendeskConversationState } from "./provider.js"
@@ -32,12 +31,12 @@ const MAX_PAGES_PER_POLL = 10
 
 export interface BackstopDeps {
   readonly api: ZendeskApiService
-  readonly configOf: (session: SessionRecord) => Effect.Effect<ZendeskConfig, PollFailure>
+  readonly configOf: (session: SessionRecord) => Effect.Effect<ZendeskApp, PollFailure>
   readonly ingest: GatewayService["ingestPolled"]
   readonly interval: Duration.Duration
 }
 
-export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskConfig, ZendeskConversationState> => ({
+export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskApp, ZendeskConversationState> => ({
   name: "zendesk-backstop",
   interval: deps.interval,
   configOf: deps.configOf,
@@ -65,7 +64,7 @@ export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskConfig
  * The messages after the cursor (or, should it be gone, since the session began), oldest
  * first: pages from the newest back until the cursor or the session's start is in sight.
  */
-const newMessages = (api: ZendeskApiService, config: ZendeskConfig, conversationId: string, state: ZendeskConversationState) =>
+const newMessages = (api: ZendeskApiService, app: ZendeskApp, conversationId: string, state: ZendeskConversationState) =>
   Effect.gen(function* () {
     const since = Date.parse(state.since)
     const pages: Array<ReadonlyArray<Message>> = []
@@ -75,7 +74,7 @@ const newMessages = (api: ZendeskApiService, config: ZendeskConfig, conversation
         yield* Effect.logWarning("more new Sunshine messages than one poll reads; the oldest of them are skipped", { conversationId })
         break
       }
-      const page = yield* api.messagesBefore(config, conversationId, before)
+      const page = yield* api.messagesBefore(app, conversationId, before)
       if (page.unreadable > 0) yield* Effect.logWarning("unreadable Sunshine messages skipped", { conversationId, count: page.unreadable })
       const at = page.messages.findIndex((m) => m.id === state.cursor)
       if (at >= 0) {
@@ -103,7 +102,7 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
       conversationStateOf,
       zendeskPolling({
         api,
-        configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.zendesk),
+        configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => ({ tenantId: config.tenantId, config: config.zendesk })),
         ingest: gateway.ingestPolled,
         interval: Duration.millis(zendeskPollIntervalMs)
       })

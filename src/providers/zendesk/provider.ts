@@ -21,7 +21,7 @@ import { openingText } from "../handover.js"
 import { ownConfig } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sharedSecretDigest, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
-import { type Json, ZendeskApi, type ZendeskApiError } from "./client.js"
+import { type Json, ZendeskApi, type ZendeskApiError, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
 
@@ -53,7 +53,8 @@ const SWITCHBOARD_METADATA_BYTES = 4_096
 
 const providerError = (error: ZendeskApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
-const zendeskOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.zendesk)
+/** The tenant's Sunshine app, as its calls are made. */
+const zendeskOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own): ZendeskApp => ({ tenantId: own.tenantId, config: own.zendesk }))
 
 const stateOf = (session: SessionRecord) =>
   Option.match(conversationStateOf(session), {

@@ -63,9 +63,7 @@ export const MessageList = Schema.Struct({
   })
 })
 export type MessageList = typeof MessageList.Type
-export const ErrorBody = Schema.Struct({
-  errors: Schema.Array(Schema.Struct({ code: Schema.optional(Schema.String), title: Schema.optional(Schema.String) }))
-})
+export const ErrorBody = Schema.Struct({ errors: Schema.Array(Schema.Struct({ code: Schema.optional(Schema.String) })) })
 
 // ---------------------------------------------------------------------------------------
 // Webhooks
