@@ -8,7 +8,3 @@ export type TenantAccess = "all" | ReadonlySet<string>
 export const everyTenant: TenantAccess = "all"
 
 export const mayAccess = (access: TenantAccess, tenantId: string): boolean => access === "all" || access.has(tenantId)
-
-/** The access narrowed by a `?tenantId=` filter, when one is given: that tenant, if the caller may act in it. */
-export const narrowedTo = (access: TenantAccess, tenantId: string | undefined): TenantAccess =>
-  tenantId === undefined ? access : new Set(mayAccess(access, tenantId) ? [tenantId] : [])

@@ -14,32 +14,29 @@ const OPEN_TIME = /^([01]\d|2[0-3]):[0-5]\d$/
 const CLOSE_TIME = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/
 
-const show = (value: unknown): string => JSON.stringify(value) ?? String(value)
+// The messages name what is expected, never the value found: they reach answers and logs, and a
+// tenant's configuration stays out of both (src/domain/schemaIssues.ts).
 
 /** "HH:MM", 00:00..23:59. */
 const OpenTime = Schema.String.pipe(
-  Schema.pattern(OPEN_TIME, {
-    message: (issue) => `expected a time "HH:MM" between 00:00 and 23:59, got ${show(issue.actual)}`
-  })
+  Schema.pattern(OPEN_TIME, { message: () => 'expected a time "HH:MM" between 00:00 and 23:59' })
 ).annotations({ identifier: "OpenTime" })
 
 /** "HH:MM", 00:00..23:59, or "24:00" for the end of the day. */
 const CloseTime = Schema.String.pipe(
-  Schema.pattern(CLOSE_TIME, {
-    message: (issue) => `expected a time "HH:MM" between 00:00 and 24:00, got ${show(issue.actual)}`
-  })
+  Schema.pattern(CLOSE_TIME, { message: () => 'expected a time "HH:MM" between 00:00 and 24:00' })
 ).annotations({ identifier: "CloseTime" })
 
 /** A real calendar date "YYYY-MM-DD" (2026-02-30 is rejected, not rolled over). */
 const CalendarDate = Schema.String.pipe(
-  Schema.filter((s) =>
-    (ISO_DATE.test(s) && isoOfEpochDay(epochDayOfIso(s)) === s) || `expected a date "YYYY-MM-DD", got ${show(s)}`
-  )
+  Schema.filter((s) => ISO_DATE.test(s) && isoOfEpochDay(epochDayOfIso(s)) === s, {
+    message: () => 'expected a real date "YYYY-MM-DD"'
+  })
 ).annotations({ identifier: "CalendarDate" })
 
 /** An IANA zone id that the runtime's Intl knows about. */
 const TimeZoneId = Schema.String.pipe(
-  Schema.filter((s) => Option.isSome(DateTime.zoneMakeNamed(s)) || `unknown IANA time zone ${show(s)}`)
+  Schema.filter((s) => Option.isSome(DateTime.zoneMakeNamed(s)), { message: () => 'expected an IANA time zone ("Europe/Athens")' })
 ).annotations({ identifier: "TimeZoneId" })
 
 const Weekday = Schema.Literal("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,12 +53,9 @@ const DateException = Schema.Struct({
   open: Schema.optionalWith(OpenTime, { exact: true }),
   close: Schema.optionalWith(CloseTime, { exact: true })
 }).pipe(
-  Schema.filter(
-    (e) =>
-      e.closed === true ||
-      (e.open !== undefined && e.close !== undefined) ||
-      `the exception for ${e.date} needs either "closed": true or both "open" and "close"`
-  )
+  Schema.filter((e) => e.closed === true || (e.open !== undefined && e.close !== undefined), {
+    message: () => 'an exception needs either "closed": true or both "open" and "close"'
+  })
 ).annotations({ identifier: "DateException" })
 
 export const BusinessHours = Schema.Struct({

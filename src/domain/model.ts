@@ -85,14 +85,30 @@ export const SessionRecord = Schema.Struct({
   queue: Schema.optional(Schema.String),
   user: Schema.optional(User),
   metadata: Schema.optional(Metadata),
-  providerState: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+  providerState: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  /**
+   * Opened by a token confined to tenants: the session is its tenant's alone. It does not hold
+   * the subscriber for other tenants, and look-ups of the subscriber without a tenant (a
+   * platform token's) do not find it (docs/SECURITY.md).
+   */
+  confined: Schema.optional(Schema.Boolean)
 }).annotations({ identifier: "SessionRecord" })
 export type SessionRecord = typeof SessionRecord.Type
 
 /** The upstream view of a record: the internal bookkeeping fields stripped. */
 export const toSession = (record: SessionRecord): Session => {
-  const { version: _v, lastSeq: _s, lastActivityAt: _a, channel: _c, queue: _q, user: _u, metadata: _m, providerState: _p, ...session } =
-    record
+  const {
+    version: _v,
+    lastSeq: _s,
+    lastActivityAt: _a,
+    channel: _c,
+    queue: _q,
+    user: _u,
+    metadata: _m,
+    providerState: _p,
+    confined: _confined,
+    ...session
+  } = record
   return session
 }
 

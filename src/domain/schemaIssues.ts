@@ -13,7 +13,7 @@ export interface IssueDescription {
 }
 
 /** Expectations are cut here: a struct's or a long union's text says nothing more useful. */
-const MAX_EXPECTED = 80
+const MAX_EXPECTED = 200
 
 const cut = (text: string) => (text.length <= MAX_EXPECTED ? text : `${text.slice(0, MAX_EXPECTED - 1)}…`)
 

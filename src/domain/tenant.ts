@@ -61,9 +61,12 @@ export const ZendeskConfig = Schema.Struct({
 })
 export type ZendeskConfig = typeof ZendeskConfig.Type
 
+/** A timeout of at most 30 days: a session a tenant's timeout keeps open holds its subscriber for hbf-bot's requests. */
+const TimeoutSeconds = Schema.Int.pipe(Schema.between(1, 30 * 24 * 60 * 60, { message: () => "expected whole seconds from 1 to 2592000 (30 days)" }))
+
 export const Timeouts = Schema.Struct({
-  pendingSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 900 }),
-  inactivitySeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1800 })
+  pendingSeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 900 }),
+  inactivitySeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 1800 })
 })
 
 /** Event type -> the hbf flow to trigger for it. */

@@ -26,7 +26,7 @@ const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
 
 const SubscriberPath = Schema.Struct({ subHandle: Id })
 
-/** `?tenantId=`: narrows a subscriber's look-up to one tenant (the caller's tenants still apply). */
+/** `?tenantId=`: a subscriber's look-up in that tenant (a tenant the caller may not act in has nothing there for it). */
 const TenantFilter = Schema.Struct({ tenantId: Schema.optional(Id) })
 
 export const StatusFilterParam = Schema.Literal("pending", "active", "ended", "open")
@@ -52,7 +52,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.UpstreamUnavailable)
       .annotate(
         OpenApi.Description,
-        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId, or (for such a token) the subscriber cannot start a livechat now; 409 SessionOpenElsewhere is for platform tokens only."
+        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId. 409 SessionOpenElsewhere: a platform token asks while another tenant has a livechat a platform token opened for the subscriber; a token with `tenants` opens its tenant's own livechat whatever other tenants do."
       )
   )
   .add(
@@ -65,7 +65,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.InvalidTransition)
       .annotate(
         OpenApi.Description,
-        "Cancels the subscriber's open request, or updates its user and metadata. `tenantId` narrows it to that tenant; a session of a tenant the token may not act in is answered 404."
+        "Cancels the subscriber's open request, or updates its user and metadata. `tenantId`: the subscriber's session in that tenant; without it, a platform token's latest session of the subscriber, or the latest in a confined token's tenants. A session of a tenant the token may not act in is answered 404."
       )
   )
   .add(
@@ -124,7 +124,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addSuccess(LivechatState)
       .annotate(
         OpenApi.Description,
-        "The subscriber's latest livechat. `tenantId` narrows it to that tenant; a session of a tenant the token may not act in is state `none`."
+        "The subscriber's latest livechat, found as for PATCH /requests/subscribers/{subHandle}. A session of a tenant the token may not act in is state `none`."
       )
   )
   .add(
@@ -183,9 +183,13 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.get("subscriberSession", "/admin/subscribers/:subHandle/session")
       .setPath(SubscriberPath)
+      .setUrlParams(TenantFilter)
       .addSuccess(AdminSession)
       .addError(E.SessionNotFound)
-      .annotate(OpenApi.Description, "The subscriber's latest session, open or ended.")
+      .annotate(
+        OpenApi.Description,
+        "The subscriber's latest session, open or ended: in `tenantId` when given, else the latest one a platform token opened."
+      )
   )
   .add(HttpApiEndpoint.get("deadLetters", "/admin/dead-letters").addSuccess(Schema.Array(DeadLetter)))
   .add(

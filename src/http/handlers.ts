@@ -1,7 +1,7 @@
 /** Route handlers: thin translations from HTTP to the Gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
-import { narrowedTo, type TenantAccess } from "../domain/access.js"
+import type { TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
 import { SessionNotFound } from "../services/errors.js"
 import { Gateway, type GatewayService } from "../services/Gateway.js"
@@ -44,7 +44,7 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
         )
       )
       .handle("updateRequest", ({ path, payload, urlParams }) =>
-        Effect.flatMap(access, (tenants) => gateway.update(path.subHandle, payload, narrowedTo(tenants, urlParams.tenantId)))
+        Effect.flatMap(access, (tenants) => gateway.update(path.subHandle, payload, tenants, urlParams.tenantId))
       )
       .handle("terminateSession", ({ path }) => Effect.flatMap(access, (tenants) => gateway.terminate(path.tenantId, path.subHandle, tenants)))
       .handle("forwardMessage", ({ payload }) => Effect.flatMap(access, (tenants) => hot.forwardMessage(payload, tenants)))
@@ -67,7 +67,7 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
         )
       )
       .handle("livechatState", ({ path, urlParams }) =>
-        Effect.flatMap(access, (tenants) => gateway.state(path.subHandle, narrowedTo(tenants, urlParams.tenantId)))
+        Effect.flatMap(access, (tenants) => gateway.state(path.subHandle, tenants, urlParams.tenantId))
       )
       .handle("availability", ({ path }) => Effect.flatMap(access, (tenants) => gateway.availability(path.tenantId, tenants)))
   })
@@ -122,7 +122,9 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
     return handlers
       .handle("cluster", () => coordinator.status)
       .handle("sessionById", ({ path }) => Effect.flatMap(store.get(path.sessionId), found(`session ${path.sessionId} does not exist`)))
-      .handle("subscriberSession", ({ path }) => Effect.flatMap(store.latestBySubscriber(path.subHandle), found(`subscriber ${path.subHandle} has no session`)))
+      .handle("subscriberSession", ({ path, urlParams }) =>
+        Effect.flatMap(store.latestBySubscriber(path.subHandle, urlParams.tenantId), found(`subscriber ${path.subHandle} has no session`))
+      )
       .handle("deadLetters", () => outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
   })

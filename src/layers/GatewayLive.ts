@@ -31,7 +31,7 @@ import {
   SessionOpenElsewhere,
   StoreUnavailable,
   type TenantNotFound,
-  type UpstreamUnavailable
+  UpstreamUnavailable
 } from "../services/errors.js"
 import { Gateway, type GatewayService, type IngestResult } from "../services/Gateway.js"
 import { HbfCore } from "../services/HbfCore.js"
@@ -54,6 +54,8 @@ const conflictError = (sessionId: string) =>
 const noneSeen: ReadonlySet<string> = new Set()
 
 const unverifiedWebhook = new InvalidSignature({ message: "the webhook could not be verified" })
+
+const verificationUnavailable = new UpstreamUnavailable({ service: "hbf-core", message: "the webhook cannot be verified now; try again" })
 
 /** What a caller is told about another tenant: the same as about one that does not exist, or nothing it may touch. */
 const forbiddenTenant = (tenantId: string) => new Forbidden({ message: `this token cannot act in tenant ${tenantId}` })
@@ -251,19 +253,24 @@ export const makeGateway = Effect.gen(function* () {
       Effect.annotateLogs({ sessionId: session.sessionId, provider: session.provider })
     )
 
-  /** The subscriber's latest session, if the caller may see it: another tenant's is none at all. */
-  const latestVisible = (subHandle: string, access: TenantAccess) =>
-    Effect.map(store.latestBySubscriber(subHandle), Option.filter((s) => mayAccess(access, s.tenantId)))
+  /**
+   * The subscriber's latest session as the caller sees it: in `tenantId` when the route names
+   * one; else a platform token's latest session of the subscriber, or the latest of a confined
+   * token's tenants'. Each is read from its own index, so what another tenant does with the
+   * subscriber never shows (docs/SECURITY.md).
+   */
+  const latestVisible = (subHandle: string, access: TenantAccess, tenantId?: string): Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable> => {
+    if (tenantId !== undefined) return mayAccess(access, tenantId) ? store.latestBySubscriber(subHandle, tenantId) : Effect.succeedNone
+    if (access === "all") return store.latestBySubscriber(subHandle)
+    return Effect.map(
+      Effect.forEach(access, (own) => store.latestBySubscriber(subHandle, own)),
+      (found) => Option.fromNullable(found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((newest, s) => (newest === undefined || s.createdAt > newest.createdAt ? s : newest), undefined))
+    )
+  }
 
   const openSessionOf = (subHandle: string, access: TenantAccess, tenantId?: string) =>
-    Effect.flatMap(latestVisible(subHandle, access), (latest) =>
-      Option.match(
-        Option.filter(latest, (s) => tenantId === undefined || s.tenantId === tenantId),
-        {
-          onNone: () => Effect.fail(noSessionOf(subHandle, tenantId)),
-          onSome: Effect.succeed
-        }
-      )
+    Effect.flatMap(latestVisible(subHandle, access, tenantId), (latest) =>
+      Option.match(latest, { onNone: () => Effect.fail(noSessionOf(subHandle, tenantId)), onSome: Effect.succeed })
     )
 
   const ingest = (
@@ -347,13 +354,15 @@ export const makeGateway = Effect.gen(function* () {
     create: (request, access) =>
       Effect.gen(function* () {
         if (!mayAccess(access, request.tenantId)) return yield* forbiddenTenant(request.tenantId)
+        // A confined token's livechat is its tenant's alone: other tenants' never hold it, nor it theirs.
+        const confined = access !== "all"
         const tenant = yield* core.tenant(request.tenantId)
         const livechat = yield* livechatOf(tenant)
         const provider = yield* providerFor(tenant, livechat)
 
-        const existing = yield* store.latestBySubscriber(request.subHandle)
+        const existing = yield* store.latestBySubscriber(request.subHandle, confined ? request.tenantId : undefined)
         if (Option.isSome(existing) && isOpen(existing.value.status)) {
-          return yield* reuseOpen(existing.value, request.tenantId, access)
+          return yield* reuseOpen(existing.value, request.tenantId)
         }
 
         const nowMillis = yield* Clock.currentTimeMillis
@@ -381,10 +390,11 @@ export const makeGateway = Effect.gen(function* () {
           ...(request.channel !== undefined ? { channel: request.channel } : {}),
           ...(request.queue !== undefined ? { queue: request.queue } : {}),
           ...(request.user !== undefined ? { user: request.user } : {}),
-          ...(request.metadata !== undefined ? { metadata: request.metadata } : {})
+          ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
+          ...(confined ? { confined } : {})
         }
         const inserted = yield* store.create(record)
-        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId, access)
+        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
         // Before the provider hears of the session: the webhooks it sends about it must find their tenant.
         const source = Option.flatMap(Option.fromNullable(provider.webhook?.sourceOf), (sourceOf) => sourceOf(livechat))
         if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
@@ -447,9 +457,9 @@ export const makeGateway = Effect.gen(function* () {
         return { created: true, session: toSession(opened === "duplicate" ? record : opened) }
       }),
 
-    update: (subHandle, patch, access) =>
+    update: (subHandle, patch, access, tenantId) =>
       Effect.gen(function* () {
-        const open = yield* openSessionOf(subHandle, access)
+        const open = yield* openSessionOf(subHandle, access, tenantId)
         if (!isOpen(open.status)) {
           return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
         }
@@ -492,13 +502,8 @@ export const makeGateway = Effect.gen(function* () {
     forwardMessage: (message, access) =>
       Effect.gen(function* () {
         if (!mayAccess(access, message.tenantId)) return yield* noSessionOf(message.subHandle, message.tenantId)
-        const found = yield* store.reserveSubscriberMessage(message.subHandle, message.messageId)
-        if (Option.isNone(found) || found.value.session.tenantId !== message.tenantId) {
-          if (Option.isSome(found) && found.value.reservation._tag === "Reserved") {
-            yield* releaseClaim(found.value.session.sessionId, message.messageId)
-          }
-          return yield* noSessionOf(message.subHandle, message.tenantId)
-        }
+        const found = yield* store.reserveSubscriberMessage(message.subHandle, message.tenantId, message.messageId)
+        if (Option.isNone(found)) return yield* noSessionOf(message.subHandle, message.tenantId)
         const { session } = found.value
         const reservation = yield* awaitInFlight(session.sessionId, message.messageId, found.value.reservation)
         const accepted = { messageId: message.messageId, sessionId: session.sessionId }
@@ -558,8 +563,8 @@ export const makeGateway = Effect.gen(function* () {
         return { averageWaitingSeconds: Math.round(stats.averageSeconds), waitingCount: stats.pending }
       }),
 
-    state: (subHandle, access) =>
-      Effect.map(latestVisible(subHandle, access), (latest) =>
+    state: (subHandle, access, tenantId) =>
+      Effect.map(latestVisible(subHandle, access, tenantId), (latest) =>
         Option.match(latest, {
           onNone: () => ({ subHandle, state: "none" as const }),
           onSome: (s) => ({ subHandle, state: s.status, session: toSession(s) })
@@ -688,12 +693,10 @@ export const makeGateway = Effect.gen(function* () {
 
   /**
    * A new request while one is open: the same tenant gets it back (idempotent), another
-   * tenant is refused. A caller confined to some tenants is not told that the subscriber has
-   * a livechat elsewhere: only that this token cannot open one for the subscriber.
+   * tenant (a platform token's request: a confined one never meets another tenant's) is refused.
    */
-  function reuseOpen(open: SessionRecord, tenantId: string, access: TenantAccess) {
+  function reuseOpen(open: SessionRecord, tenantId: string) {
     if (open.tenantId === tenantId) return Effect.succeed({ created: false, session: toSession(open) })
-    if (access !== "all") return Effect.fail(new Forbidden({ message: `this token cannot open a livechat for subscriber ${open.subHandle}` }))
     return Effect.fail(
       new SessionOpenElsewhere({
         subHandle: open.subHandle,
@@ -721,8 +724,12 @@ export const makeGateway = Effect.gen(function* () {
       const verifies = (tenantId: string) =>
         core.tenant(tenantId).pipe(
           Effect.map((tenant) => Option.exists(tenantConfigFor(tenant, provider.alias), (config) => hooks.verify(config, webhook))),
-          // A tenant gone from hbf-core verifies nothing; hbf-core away is a 503, so that the provider retries.
-          Effect.catchTag("TenantNotFound", () => Effect.succeed(false))
+          // A tenant gone from hbf-core verifies nothing. hbf-core away is a 503, so that the provider
+          // retries, that names nothing (no tenant, no cause) to a caller not yet verified.
+          Effect.catchTags({
+            TenantNotFound: () => Effect.succeed(false),
+            UpstreamUnavailable: () => Effect.fail(verificationUnavailable)
+          })
         )
       if (sender._tag === "Session") {
         const session = Option.filter(yield* store.get(sender.sessionId), (s) => s.provider === provider.alias)
@@ -734,10 +741,20 @@ export const makeGateway = Effect.gen(function* () {
     })
   }
 
-  /** The session of a provider conversation, among the verified tenants' conversations. */
+  /**
+   * The session of a provider conversation among the verified tenants' (tenants sharing a
+   * webhook secret may each have one on the conversation): an open one before an ended one,
+   * the newest first.
+   */
   function conversationOfTenants(provider: ProviderAlias, tenants: ReadonlyArray<string>, conversationId: string) {
-    return Effect.reduce(tenants, Option.none<SessionRecord>(), (found, tenantId) =>
-      Option.isSome(found) ? Effect.succeed(found) : store.byConversation(provider, tenantId, conversationId)
+    return Effect.map(
+      Effect.forEach(tenants, (tenantId) => store.byConversation(provider, tenantId, conversationId)),
+      (found) => {
+        const rank = (s: SessionRecord) => `${isOpen(s.status) ? 1 : 0}${s.createdAt}`
+        return Option.fromNullable(
+          found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((best, s) => (best === undefined || rank(s) > rank(best) ? s : best), undefined)
+        )
+      }
     )
   }
 

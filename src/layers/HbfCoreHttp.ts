@@ -20,9 +20,15 @@ const decodeJson = Schema.decodeUnknown(Schema.parseJson(Schema.Unknown))
 
 const unavailable = (message: string) => new UpstreamUnavailable({ service: "hbf-core", message: `hbf-core ${message}` })
 
-/** A failed call or an unreadable body, in words safe to log. */
-const describe = (error: OutboundError | ParseResult.ParseError) =>
-  error._tag === "ParseError" ? `sent an unreadable body (${describeIssuesInline(error)})` : error.detail
+/**
+ * A failed call or an unreadable body, as answers say it: a transport failure is only
+ * "unreachable", its cause (hbf-core's address) going to the log.
+ */
+const describe = (error: OutboundError | ParseResult.ParseError): Effect.Effect<string> => {
+  if (error._tag === "ParseError") return Effect.succeed(`sent an unreadable body (${describeIssuesInline(error)})`)
+  if (error.reason !== "transport") return Effect.succeed(error.detail)
+  return Effect.as(Effect.logWarning("hbf-core is unreachable", { reason: error.detail }), "is unreachable")
+}
 
 export const HbfCoreHttp = Layer.effect(
   HbfCore,
@@ -42,7 +48,7 @@ export const HbfCoreHttp = Layer.effect(
         Effect.catchAll((error): Effect.Effect<never, TenantNotFound | UpstreamUnavailable> =>
           error._tag !== "ParseError" && error.status === 404
             ? Effect.fail(new TenantNotFound({ tenantId, message: `tenant ${tenantId} does not exist` }))
-            : Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${describe(error)}`))
+            : Effect.flatMap(describe(error), (reason) => Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${reason}`)))
         ),
         Effect.flatMap((json) =>
           // Named by paths only: the tenant's values (its plugins' secrets among them) stay out of answers and logs.
@@ -54,7 +60,7 @@ export const HbfCoreHttp = Layer.effect(
     const fetchOrganization = (organizationId: string) =>
       getJson(`/organizations/${encodeURIComponent(organizationId)}`).pipe(
         Effect.flatMap(Schema.decodeUnknown(Organization)),
-        Effect.mapError((error) => unavailable(`failed to return organization ${organizationId}: ${describe(error)}`))
+        Effect.catchAll((error) => Effect.flatMap(describe(error), (reason) => Effect.fail(unavailable(`failed to return organization ${organizationId}: ${reason}`))))
       )
 
     const ttlMs = config.hbfCore.cacheSeconds * 1000

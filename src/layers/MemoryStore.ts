@@ -38,15 +38,19 @@ interface WaitSample {
 
 const DAY = 24 * 60 * 60 * 1000
 
-const conversationKey = (provider: string, tenantId: string, conversationId: string) => `${provider}\u0000${tenantId}\u0000${conversationId}`
+// Keys of ids that others choose (tenants, subscribers, conversations) are unambiguous whatever the ids hold.
+const conversationKey = (provider: string, tenantId: string, conversationId: string) => JSON.stringify([provider, tenantId, conversationId])
 const messageKey = (sessionId: string, messageId: string) => `${sessionId}\u0000${messageId}`
 const seenKey = messageKey
+const subscriberKey = (tenantId: string, subHandle: string) => JSON.stringify([tenantId, subHandle])
 
 export const makeMemoryStore = (options: MemoryStoreOptions) =>
   Effect.gen(function* () {
     const dedupTtl = options.dedupTtlMillis ?? 7 * DAY
     const sessions = new Map<string, SessionRecord>()
+    /** The subscriber's latest session not confined, by subHandle; and in each tenant, by subscriberKey. */
     const latestBySubscriber = new Map<string, string>()
+    const latestInTenant = new Map<string, string>()
     const byConversation = new Map<string, string>()
     const counts = new Map<string, number>()
     const pendingByTenant = new Map<string, number>()
@@ -97,7 +101,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         activity.delete(next.sessionId)
       }
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
-      if (previous === undefined) latestBySubscriber.set(next.subHandle, next.sessionId)
+      if (previous === undefined) {
+        latestInTenant.set(subscriberKey(next.tenantId, next.subHandle), next.sessionId)
+        if (next.confined !== true) latestBySubscriber.set(next.subHandle, next.sessionId)
+      }
       // Set when the session gets its conversation: a late change to an older session of a
       // conversation the provider reuses (Sunshine) must not take the conversation back.
       if (next.providerConversationId !== undefined && previous?.providerConversationId !== next.providerConversationId) {
@@ -144,14 +151,22 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const store: SessionStoreService = {
       create: (record) =>
         Effect.sync((): CreateResult => {
-          const latest = latestBySubscriber.get(record.subHandle)
-          const open = latest !== undefined ? sessions.get(latest) : undefined
-          if (open !== undefined && isOpen(open.status)) return { _tag: "Open", existing: open }
+          const openOf = (latest: string | undefined) => {
+            const session = latest !== undefined ? sessions.get(latest) : undefined
+            return session !== undefined && isOpen(session.status) ? session : undefined
+          }
+          const open =
+            openOf(latestInTenant.get(subscriberKey(record.tenantId, record.subHandle))) ??
+            (record.confined === true ? undefined : openOf(latestBySubscriber.get(record.subHandle)))
+          if (open !== undefined) return { _tag: "Open", existing: open }
           index(undefined, record)
           return { _tag: "Created" }
         }),
       get: (sessionId) => Effect.sync(() => read(sessionId)),
-      latestBySubscriber: (subHandle) => Effect.sync(() => read(latestBySubscriber.get(subHandle))),
+      latestBySubscriber: (subHandle, tenantId) =>
+        Effect.sync(() =>
+          read(tenantId === undefined ? latestBySubscriber.get(subHandle) : latestInTenant.get(subscriberKey(tenantId, subHandle)))
+        ),
       byConversation: (provider, tenantId, conversationId) =>
         Effect.sync(() => read(byConversation.get(conversationKey(provider, tenantId, conversationId)))),
       commit: (change) =>
@@ -195,9 +210,12 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           [...(openByPartition[partition] ?? [])].flatMap((sessionId) => Option.toArray(read(sessionId)))
         ),
       reserveMessage: (sessionId, messageId) => Effect.sync(() => reserve(sessionId, messageId)),
-      reserveSubscriberMessage: (subHandle, messageId) =>
+      reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
         Effect.sync(() =>
-          Option.map(read(latestBySubscriber.get(subHandle)), (session) => ({ session, reservation: reserve(session.sessionId, messageId) }))
+          Option.map(read(latestInTenant.get(subscriberKey(tenantId, subHandle))), (session) => ({
+            session,
+            reservation: reserve(session.sessionId, messageId)
+          }))
         ),
       completeMessage: (sessionId, messageId, result, at) =>
         Effect.sync(() => {

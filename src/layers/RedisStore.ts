@@ -85,7 +85,9 @@ const IDLE_RECHECK = Duration.seconds(1)
 export const redisKeys = (prefix: string) => ({
   session: (sessionId: string) => `${prefix}:s:${sessionId}`,
   sessionPrefix: `${prefix}:s:`,
+  /** The subscriber's latest session not opened by a tenant-confined token (a platform token's look-ups). */
   subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
+  tenantSubscriber: (tenantId: string, subHandle: string) => `${prefix}:tsub:${encodeURIComponent(tenantId)}:${subHandle}`,
   // Ids that other parties choose (tenants, conversations) sit last or encoded, so that no two (tenant, id) pairs share a key.
   conversation: (provider: string, tenantId: string, conversationId: string) =>
     `${prefix}:conv:${provider}:${encodeURIComponent(tenantId)}:${conversationId}`,
@@ -173,7 +175,7 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     // Subscribing is queued until the subscriber connects; until then consumers re-check every second.
     subscriber.subscribe(keys.outboxAppended).catch(() => undefined)
 
-    /** KEYS 1..10 and ARGV 2..8 of the index scripts, for this record. */
+    /** KEYS 1..11 and ARGV 2..8 of the index scripts, for this record. */
     const indexArgs = (record: SessionRecord, now: number) => {
       const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
       const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
@@ -187,7 +189,8 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
         keys.tenantWaits(record.tenantId),
         keys.tenantWaitLog(record.tenantId),
         keys.activity(record.sessionId),
-        keys.tenantEnded(record.organizationId, record.tenantId)
+        keys.tenantEnded(record.organizationId, record.tenantId),
+        keys.tenantSubscriber(record.tenantId, record.subHandle)
       ]
       const argList = [
         JSON.stringify(record),
@@ -259,7 +262,8 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
           redisCall("get session", () => redis.mget(keys.session(sessionId), keys.activity(sessionId))),
           ([json, activity]) => recordFrom(json ?? null, activity ?? null)
         ),
-      latestBySubscriber: (subHandle) => sessionByIndex(keys.subscriber(subHandle)),
+      latestBySubscriber: (subHandle, tenantId) =>
+        sessionByIndex(tenantId === undefined ? keys.subscriber(subHandle) : keys.tenantSubscriber(tenantId, subHandle)),
       byConversation: (provider, tenantId, conversationId) => sessionByIndex(keys.conversation(provider, tenantId, conversationId)),
       commit: (change) =>
         Effect.gen(function* () {
@@ -342,13 +346,13 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
             reservationFrom
           )
         ),
-      reserveSubscriberMessage: (subHandle, messageId) =>
+      reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(
             redisCall("reserve message", () =>
               redis.lcgReserveSubscriberMessage(
                 1,
-                keys.subscriber(subHandle),
+                keys.tenantSubscriber(tenantId, subHandle),
                 keys.sessionPrefix,
                 keys.activityPrefix,
                 keys.messagesPrefix,

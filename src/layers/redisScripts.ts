@@ -6,9 +6,9 @@
 /**
  * Keeps the indices, counters and retention of one session in step with its record. The
  * org counts hash holds each open status for the org and, as `{status}:{tenantId}`, per tenant.
- * KEYS: 1 session, 2 subscriber index, 3 conversation index (the tenant's own), 4 open set,
- * 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant wait log, 9 activity,
- * 10 the tenant's ended zset in the org.
+ * KEYS: 1 session, 2 subscriber index (the latest session not `confined`), 3 conversation index
+ * (the tenant's own), 4 open set, 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant
+ * wait log, 9 activity, 10 the tenant's ended zset in the org, 11 the tenant's subscriber index.
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
  * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation.
  */
@@ -24,7 +24,10 @@ local function indexChange(old, new)
   else
     redis.call('SET', KEYS[1], ARGV[2])
   end
-  if old == nil then redis.call('SET', KEYS[2], id) end
+  if old == nil then
+    redis.call('SET', KEYS[11], id)
+    if not new.confined then redis.call('SET', KEYS[2], id) end
+  end
   if ARGV[8] == '1' and (old == nil or old.providerConversationId ~= new.providerConversationId) then
     redis.call('SET', KEYS[3], id)
   end
@@ -33,7 +36,9 @@ local function indexChange(old, new)
   if oldStatus ~= new.status then
     if isOpen(oldStatus) then
       redis.call('HINCRBY', KEYS[5], oldStatus, -1)
-      redis.call('HINCRBY', KEYS[5], oldStatus .. ':' .. old.tenantId, -1)
+      -- Never below 0: a session opened before the tenant counts were kept was never counted in them.
+      local tenantField = oldStatus .. ':' .. old.tenantId
+      if redis.call('HINCRBY', KEYS[5], tenantField, -1) < 0 then redis.call('HSET', KEYS[5], tenantField, 0) end
     end
     if oldStatus == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', -1) end
     if isOpen(new.status) then
@@ -52,6 +57,7 @@ local function indexChange(old, new)
     redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', '(' .. (now - retention))
     redis.call('PEXPIRE', KEYS[1], retention)
     if redis.call('GET', KEYS[2]) == id then redis.call('PEXPIRE', KEYS[2], retention) end
+    if redis.call('GET', KEYS[11]) == id then redis.call('PEXPIRE', KEYS[11], retention) end
     if ARGV[8] == '1' then redis.call('PEXPIRE', KEYS[3], retention) end
     redis.call('DEL', KEYS[9])
   end
@@ -70,23 +76,33 @@ end
 `
 
 /**
- * Inserts a session unless its subscriber has an open one. Returns {"created"} or {"open", record}.
+ * Inserts a session unless its subscriber has an open one in its tenant or, for a session not
+ * `confined`, an open one not confined in any tenant. Returns {"created"} or {"open", record}.
  * KEYS and ARGV 2..8 as indexChange; ARGV 9 the session key prefix (the subscriber's latest
- * session is the one key found through an index rather than passed in).
+ * sessions are the keys found through an index rather than passed in).
  */
 export const createSession = `${indexChange}
-local latest = redis.call('GET', KEYS[2])
-if latest then
+local function openAt(indexKey)
+  local latest = redis.call('GET', indexKey)
+  if not latest then return nil end
   local existing = redis.call('GET', ARGV[9] .. latest)
-  if existing and isOpen(cjson.decode(existing).status) then return {'open', existing} end
+  if existing and isOpen(cjson.decode(existing).status) then return existing end
+  return nil
 end
-indexChange(nil, cjson.decode(ARGV[2]))
+local record = cjson.decode(ARGV[2])
+local own = openAt(KEYS[11])
+if own then return {'open', own} end
+if not record.confined then
+  local elsewhere = openAt(KEYS[2])
+  if elsewhere then return {'open', elsewhere} end
+end
+indexChange(nil, record)
 return {'created'}
 `
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..10 as indexChange, 11 outbox stream, 12.. seen keys (the session's own).
+ * KEYS 1..11 as indexChange, 12 outbox stream, 13.. seen keys (the session's own).
  * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
  * 11 partition, 12 the activity the change was decided on ("" = any: refused as a conflict
  * when the activity key holds a later one), 13.. event JSONs.
@@ -100,12 +116,12 @@ if ARGV[12] ~= '' then
   local activity = redis.call('GET', KEYS[9])
   if activity and activity > ARGV[12] then return 'conflict' end
 end
-for i = 12, #KEYS do
+for i = 13, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
-for i = 12, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
+for i = 13, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 13, #ARGV do redis.call('XADD', KEYS[11], '*', 'e', ARGV[i]) end
+for i = 13, #ARGV do redis.call('XADD', KEYS[12], '*', 'e', ARGV[i]) end
 if #ARGV >= 13 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
 return 'committed'
 `

@@ -59,12 +59,12 @@ export interface Exchanged {
  * The cause goes to the log, here, once.
  */
 export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown) => {
-  // Without the query (and any credentials): the log is read more widely than the config.
-  const where = URL.canParse(url) ? new URL(url) : undefined
+  // The call by its template: its host and ids are the tenant's configuration; the network's cause (an address) is the operator's to see.
+  const where = URL.canParse(url) ? new URL(url).pathname : url
   return Effect.as(
     Effect.logWarning("a provider call got no answer", {
       provider,
-      call: `${method} ${where === undefined ? "(an invalid URL)" : `${where.origin}${where.pathname}`}`,
+      call: callName(method, where),
       reason: cause instanceof Error ? cause.message : String(cause)
     }),
     isUndiciTimeout(cause) ? "timed out" : "is unreachable"

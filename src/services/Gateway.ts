@@ -69,10 +69,12 @@ export interface GatewayService {
     | UpstreamUnavailable
     | StoreUnavailable
   >
+  /** The subscriber's open session (in `tenantId` when given) cancelled or updated. */
   readonly update: (
     subHandle: string,
     patch: UpdateRequest,
-    access: TenantAccess
+    access: TenantAccess,
+    tenantId?: string
   ) => Effect.Effect<Session, SessionNotFound | InvalidTransition | StoreUnavailable>
   readonly terminate: (tenantId: string, subHandle: string, access: TenantAccess) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
   readonly forwardMessage: (
@@ -91,7 +93,8 @@ export interface GatewayService {
     windowSeconds: number,
     access: TenantAccess
   ) => Effect.Effect<WaitingMetrics, Forbidden | StoreUnavailable>
-  readonly state: (subHandle: string, access: TenantAccess) => Effect.Effect<LivechatState, StoreUnavailable>
+  /** The subscriber's latest livechat (in `tenantId` when given). */
+  readonly state: (subHandle: string, access: TenantAccess, tenantId?: string) => Effect.Effect<LivechatState, StoreUnavailable>
   readonly availability: (tenantId: string, access: TenantAccess) => Effect.Effect<Availability, Forbidden | TenantNotFound | UpstreamUnavailable>
   /**
    * A provider webhook: authenticated first (its header, the sender it claims, that sender's

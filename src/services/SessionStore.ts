@@ -34,7 +34,10 @@ export type CommitResult = "committed" | "conflict" | "duplicate"
 
 export type CreateResult =
   | { readonly _tag: "Created" }
-  /** The subscriber already has an open session (of this or another tenant). */
+  /**
+   * The subscriber already has an open session: in this tenant, or (for a session not
+   * `confined`) one a platform token opened in another tenant.
+   */
   | { readonly _tag: "Open"; readonly existing: SessionRecord }
 
 /** What a user message forwarded to the provider returned, remembered per messageId. */
@@ -57,8 +60,13 @@ export interface WaitingStats {
 
 export type StatusFilter = SessionStatus | "open"
 
-/** A webhook is verified against at most this many tenants of its source: the most recently remembered ones. */
-export const WEBHOOK_SOURCE_TENANTS = 8
+/**
+ * A webhook is verified against at most this many tenants of its source, the most recently
+ * remembered: tenants that share one webhook secret (one Sunshine app serving several bots).
+ * Beyond it, the oldest tenants' webhooks are answered as unknown conversations (their polling
+ * backstop still reads the messages).
+ */
+export const WEBHOOK_SOURCE_TENANTS = 32
 
 /**
  * Sessions, their indices (subscriber, provider conversation, organization), counters,
@@ -66,11 +74,17 @@ export const WEBHOOK_SOURCE_TENANTS = 8
  * by the store itself from each change's old and new record, so they cannot drift.
  */
 export interface SessionStoreService {
-  /** Inserts a new session unless the subscriber already has an open one. */
+  /**
+   * Inserts a new session unless the subscriber already has an open one in its tenant, or,
+   * unless the new one is `confined`, an open one that was not confined in any tenant.
+   */
   readonly create: (record: SessionRecord) => Effect.Effect<CreateResult, StoreUnavailable>
   readonly get: (sessionId: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
-  /** The subscriber's latest session: the open one if there is one. */
-  readonly latestBySubscriber: (subHandle: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  /**
+   * The subscriber's latest session in `tenantId`; without a tenant, its latest session that
+   * is not `confined` (the one a platform token's look-up finds).
+   */
+  readonly latestBySubscriber: (subHandle: string, tenantId?: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
   /**
    * The session of a provider conversation of one tenant: the index is the tenant's own, so
    * another tenant naming the same conversation id never takes it over.
@@ -91,12 +105,13 @@ export interface SessionStoreService {
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
   readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
   /**
-   * The subscriber's latest session (as `latestBySubscriber`), with the message claimed in it
-   * (as `reserveMessage`): the forward path's look-up and claim in one round trip. The caller
-   * gives the claim back if the session turns out not to be the one to forward to.
+   * The subscriber's latest session in the tenant (as `latestBySubscriber`), with the message
+   * claimed in it (as `reserveMessage`): the forward path's look-up and claim in one round trip.
+   * The caller gives the claim back if the session turns out not to be the one to forward to.
    */
   readonly reserveSubscriberMessage: (
     subHandle: string,
+    tenantId: string,
     messageId: string
   ) => Effect.Effect<Option.Option<{ readonly session: SessionRecord; readonly reservation: MessageReservation }>, StoreUnavailable>
   /**

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { demoGenesys, demoTenants, genesysTenant } from "../../src/sandbox/demoTenants.js"
+import { freePort } from "../../src/sandbox/environment.js"
 import { startGateway } from "./harness.js"
 
 const genesysBlock = (tenant: ReturnType<typeof genesysTenant>) =>
@@ -62,6 +63,29 @@ describe("secrets and configuration values stay out of answers and logs", () => 
         expect(text).not.toContain("CONFIDENTIAL")
         expect(text).not.toContain(demoGenesys.clientSecret)
       }
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("hbf-core failing, as callers see it", () => {
+  it.live("unreachable: the answer says so without its address; a webhook it cannot verify is a 503 that names nothing", () =>
+    Effect.gen(function* () {
+      const logs: Array<string> = []
+      const closed = String(yield* freePort)
+      const down = yield* startGateway({ logs, configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, url: `http://127.0.0.1:${closed}` } }) })
+      const availability = yield* down.call("GET", "/tenants/demo-helvia/availability")
+      expect(availability).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable", message: "hbf-core failed to return tenant demo-helvia: is unreachable" } })
+      expect(JSON.stringify(availability.body)).not.toContain(closed)
+      expect(logs.some((line) => line.includes("hbf-core is unreachable") && line.includes(closed))).toBe(true)
+
+      // A session exists; hbf-core then fails while a webhook for it comes, signed or not by its tenant.
+      const gw = yield* startGateway({ configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, cacheSeconds: 0 } }) })
+      const sessionId: string = (yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice" })).body.sessionId
+      gw.core.failNext(20, 500)
+      const body = JSON.stringify({ id: "e1", type: "CONVERSATION_BEGIN", platformSessionId: sessionId, platformUserId: "alice", occurredAt: new Date().toISOString() })
+      const hook = yield* gw.call("POST", "/events/helvia-livechat", body, { "x-helvia-signature": "sha256=" + "ab".repeat(32) })
+      expect(hook).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable", message: "the webhook cannot be verified now; try again" } })
+      expect(JSON.stringify(hook.body)).not.toContain("demo-helvia")
     }).pipe(Effect.scoped)
   )
 })

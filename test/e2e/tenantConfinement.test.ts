@@ -73,11 +73,6 @@ describe.each(stores)("a token confined to tenants (%s store)", (store) => {
         expect([method, path, answer.status]).toEqual([method, path, method === "GET" ? 200 : 404])
         asIfNone(answer, ghost)
       }
-      // A subscriber busy with another tenant: not SessionOpenElsewhere, nothing about another tenant.
-      const busy = yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "victim" })
-      expect(busy).toMatchObject({ status: 403, body: { error: "Forbidden" } })
-      expect(JSON.stringify(busy.body)).not.toMatch(/tenant|elsewhere/i)
-
       // The victim's livechat is untouched: still pending, its metadata as it was, no message reached hbf-lcm.
       const admin = yield* gw.token({ scope: "admin" })
       expect((yield* as(admin)("GET", `/admin/sessions/${victimSession}`)).body).toMatchObject({ status: "pending", metadata: { plan: "gold" } })
@@ -89,6 +84,15 @@ describe.each(stores)("a token confined to tenants (%s store)", (store) => {
       const platform = yield* gw.token()
       expect(yield* count(acmeToken)).toBe("0")
       expect(yield* count(platform)).toBe("1")
+
+      // The same subscriber at its own tenant: as if the other tenant's livechat did not exist, it opens one.
+      const ownForVictim = yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "victim" })
+      expect(ownForVictim).toMatchObject({ status: 201, body: { tenantId: "acme", subHandle: "victim", status: "pending" } })
+      expect((yield* acme("GET", "/subscribers/victim/livechat-state")).body.session.sessionId).toBe(ownForVictim.body.sessionId)
+      // hbf-bot's view of the subscriber is its own livechat still.
+      expect((yield* gw.call("GET", "/subscribers/victim/livechat-state")).body.session.sessionId).toBe(victimSession)
+      expect((yield* acme("DELETE", "/sessions/tenants/acme/subscribers/victim")).status).toBe(204)
+      expect((yield* as(admin)("GET", `/admin/sessions/${victimSession}`)).body.status).toBe("pending")
 
       // Inside its own tenant it works like any token.
       const own = yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "acme-user" })
@@ -104,6 +108,45 @@ describe.each(stores)("a token confined to tenants (%s store)", (store) => {
       expect((yield* acme("DELETE", "/sessions/tenants/acme/subscribers/acme-user")).status).toBe(204)
       // The platform token still sees the victim, and SessionOpenElsewhere is its answer.
       expect((yield* gw.call("POST", "/requests", { tenantId: "acme", subHandle: "victim" })).body.error).toBe("SessionOpenElsewhere")
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("what other tenants do with a subscriber never shows to a confined token", () => {
+  it.live("its own ended livechat stays what it sees when another tenant opens one; and its livechat holds no other tenant's request", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway({ tenants })
+      const acmeToken = yield* gw.token({ tenants: ["acme"] })
+      const acme = (method: string, path: string, body?: unknown) =>
+        Effect.promise(() =>
+          fetch(`${gw.url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${acmeToken}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+            ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+          }).then(readAnswer)
+        )
+      const opened = yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "sam" })
+      expect(opened.status).toBe(201)
+      expect((yield* acme("DELETE", "/sessions/tenants/acme/subscribers/sam")).status).toBe(204)
+      const view = Effect.all([
+        acme("GET", "/subscribers/sam/livechat-state"),
+        acme("POST", "/messages", { tenantId: "acme", subHandle: "sam", messageId: "m1", text: "hi" }),
+        acme("POST", "/typing", { tenantId: "acme", subHandle: "sam" }),
+        acme("PATCH", "/requests/subscribers/sam", { metadata: { x: 1 } })
+      ]).pipe(Effect.map((answers) => answers.map((a) => ({ status: a.status, body: a.body }))))
+      const before = yield* view
+      expect(before.map((a) => a.status)).toEqual([200, 409, 409, 404])
+      expect(before[0]!.body).toMatchObject({ state: "ended", session: { sessionId: opened.body.sessionId } })
+
+      // Another tenant opens a livechat for the same subscriber (hbf-bot's platform token), and ends it.
+      expect((yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "sam" })).status).toBe(201)
+      expect(yield* view).toEqual(before)
+      expect((yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/sam")).status).toBe(204)
+      expect(yield* view).toEqual(before)
+
+      // A confined token's livechat does not hold the subscriber for hbf-bot's requests at other tenants.
+      expect((yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "whatsapp:+306900000001" })).status).toBe(201)
+      expect((yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "whatsapp:+306900000001" })).status).toBe(201)
     }).pipe(Effect.scoped)
   )
 })

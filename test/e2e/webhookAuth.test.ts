@@ -160,6 +160,36 @@ describe("provider webhooks are authenticated first", () => {
   )
 })
 
+describe("Sunshine tenants that share one webhook secret", () => {
+  it.live("a conversation one of them served before and another serves now: its webhooks reach the open session", () =>
+    Effect.gen(function* () {
+      // Two bots on one Sunshine app, with one webhook integration: the same secret.
+      const gw = yield* startGateway({
+        tenants: (urls) => [...demoTenants(urls), zendeskTenant("zendesk-a", urls.zendesk), zendeskTenant("zendesk-b", urls.zendesk)]
+      })
+      const post = (body: unknown) =>
+        Effect.promise(() =>
+          fetch(`${gw.url}/events/zendesk`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-api-key": demoZendesk.webhookSecret },
+            body: JSON.stringify(body)
+          }).then(readAnswer)
+        )
+      // sam's livechat at zendesk-a ends; zendesk-b then serves sam, in sam's one personal conversation.
+      const first = (yield* gw.call("POST", "/requests", { tenantId: "zendesk-a", subHandle: "sam" })).body
+      expect((yield* gw.call("DELETE", "/sessions/tenants/zendesk-a/subscribers/sam")).status).toBe(204)
+      const second = (yield* gw.call("POST", "/requests", { tenantId: "zendesk-b", subHandle: "sam" })).body
+      expect(second.providerConversationId).toBe(first.providerConversationId)
+      // zendesk-a opens another livechat afterwards: it is the source's most recent tenant now.
+      expect((yield* gw.call("POST", "/requests", { tenantId: "zendesk-a", subHandle: "tom" })).status).toBe(201)
+      const webhook = agentMessageWebhook(second.providerConversationId, "shared-1", "shared-m1", "Hi Sam", new Date().toISOString())
+      expect(yield* post(webhook)).toMatchObject({ status: 200, body: { accepted: 2 } })
+      yield* eventsReach(gw, second.sessionId, 2)
+      expect(gw.bot.eventsOf(first.sessionId).filter((e) => e.type === "agent.message")).toEqual([])
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("de-duplication is per session", () => {
   it.live("the same provider event id in two tenants' sessions is taken by both", () =>
     Effect.gen(function* () {

@@ -39,9 +39,14 @@ describe("Redis store retention", () => {
       yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, seen: [event.id], events: [event] })
 
       const ttls = (ids: ReadonlyArray<string>) => withRedis((r) => Promise.all(ids.map((k) => r.pttl(k))))
-      const sessionKeys = [keys.session(record.sessionId), keys.subscriber(record.subHandle), keys.conversation(record.provider, record.tenantId, "conv-1")]
+      const sessionKeys = [
+        keys.session(record.sessionId),
+        keys.subscriber(record.subHandle),
+        keys.tenantSubscriber(record.tenantId, record.subHandle),
+        keys.conversation(record.provider, record.tenantId, "conv-1")
+      ]
       // Open: no TTL on anything that belongs to the session; the seen id has the de-duplication TTL.
-      expect(yield* ttls(sessionKeys)).toEqual([-1, -1, -1])
+      expect(yield* ttls(sessionKeys)).toEqual([-1, -1, -1, -1])
       const [seenTtl] = yield* ttls([keys.seen(record.sessionId, event.id)])
       expect(seenTtl).toBeGreaterThan(0)
       expect(seenTtl).toBeLessThanOrEqual(2_000)
@@ -62,6 +67,7 @@ describe("Redis store retention", () => {
       yield* Effect.sleep(Duration.millis(2_100))
       expect(Option.isNone(yield* store.get(record.sessionId))).toBe(true)
       expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle))).toBe(true)
+      expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle, record.tenantId))).toBe(true)
       expect(Option.isNone(yield* store.byConversation(record.provider, record.tenantId, "conv-1"))).toBe(true)
       expect((yield* store.seen(record.sessionId, [event.id])).size).toBe(0)
       expect(yield* store.count(record.organizationId, "ended")).toBe(0)
@@ -95,6 +101,22 @@ describe("Redis store retention", () => {
       }
       // Without the kept baseline the 30-day window would count all three samples.
       expect(yield* store.waitingStats(tenantId, now - 30 * DAY)).toEqual({ averageSeconds: 10, assigned: 1, pending: 0 })
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
+  it.scoped("a tenant's counts never go below zero for a session open before they were kept (an upgrade)", () => {
+    const prefix = freshPrefix()
+    const keys = redisKeys(prefix)
+    return Effect.gen(function* () {
+      const store = yield* SessionStore
+      const record = makeRecord()
+      yield* store.create(record)
+      // As a session created by a version that kept no per-tenant counts.
+      yield* withRedis((r) => r.hdel(keys.orgCounts(record.organizationId), `pending:${record.tenantId}`))
+      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, status: "ended", endReason: "user", endedAt: new Date().toISOString() } })
+      expect(yield* store.count(record.organizationId, "pending", [record.tenantId])).toBe(0)
+      yield* store.create(makeRecord({ organizationId: record.organizationId }))
+      expect(yield* store.count(record.organizationId, "pending", [record.tenantId])).toBe(1)
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
   })
 

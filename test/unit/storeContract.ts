@@ -91,6 +91,36 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         )
       )
 
+      it.scoped("a confined session is its tenant's alone: it neither holds the subscriber elsewhere nor is held", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const platform = makeRecord({ tenantId: "t1" })
+            expect(yield* store.create(platform)).toEqual({ _tag: "Created" })
+            // A confined session of another tenant: created, though a platform session is open.
+            const confined = makeRecord({ subHandle: platform.subHandle, tenantId: "t2", confined: true })
+            expect(yield* store.create(confined)).toEqual({ _tag: "Created" })
+            // A second one in its own tenant is refused, with the tenant's open session.
+            const again = yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t2", confined: true }))
+            expect(again._tag === "Open" && again.existing.sessionId).toBe(confined.sessionId)
+            // A platform session in a third tenant is held by the platform one, not by the confined one.
+            const third = yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t3" }))
+            expect(third._tag === "Open" && third.existing.sessionId).toBe(platform.sessionId)
+            // Look-ups: per tenant, and without a tenant the latest session not confined.
+            const idOf = (found: Option.Option<SessionRecord>) => Option.map(found, (s) => s.sessionId)
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle))).toEqual(Option.some(platform.sessionId))
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t1"))).toEqual(Option.some(platform.sessionId))
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t2"))).toEqual(Option.some(confined.sessionId))
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t3"))).toEqual(Option.none())
+            const claimed = yield* store.reserveSubscriberMessage(platform.subHandle, "t2", "m1")
+            expect(Option.map(claimed, (c) => c.session.sessionId)).toEqual(Option.some(confined.sessionId))
+            // Once the platform session ended, a confined one never holds a platform request.
+            yield* store.commit({ expectedVersion: 0, next: bumped(platform, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
+            expect(yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t3" }))).toEqual({ _tag: "Created" })
+          })
+        )
+      )
+
       it.scoped("allows a new session once the first has ended", () =>
         run(
           Effect.gen(function* () {
@@ -524,19 +554,19 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
         run(
           Effect.gen(function* () {
             const store = yield* SessionStore
-            expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "m1")).toEqual(Option.none())
+            expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "t1", "m1")).toEqual(Option.none())
             const { second } = yield* endedThenNew
             yield* store.completeMessage(second.sessionId, "m0", {}, iso(T0 + 3000))
-            const first = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            const first = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
             expect([first.session.sessionId, first.session.lastActivityAt, first.reservation]).toEqual([
               second.sessionId,
               iso(T0 + 3000),
               { _tag: "Reserved" }
             ])
-            const again = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            const again = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
             expect(again.reservation).toEqual({ _tag: "InFlight" })
             yield* store.completeMessage(second.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 4000))
-            const done = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, "m1"))
+            const done = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
             expect(done.reservation).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
             // The claim is the same one reserveMessage sees.
             expect(yield* store.reserveMessage(second.sessionId, "m1")).toEqual(done.reservation)
