@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { demoHelviaSecret, demoOrganization, demoTenants } from "../../src/sandbox/demoTenants.js"
-import { readAnswer, startGateway, stores } from "./harness.js"
+import { type Gateway, readAnswer, startGateway, stores } from "./harness.js"
 
 /** A second hbf-lcm tenant of the demo organization, and one of another organization. */
 const helviaTenant = (id: string, organization: string, webhookSecret: string) => ({
@@ -22,19 +22,22 @@ const tenants = (urls: Parameters<typeof demoTenants>[0]) => [
   helviaTenant("elsewhere", "other-org", "elsewhere-webhook-secret")
 ]
 
+/** Calls the gateway with `token` as the bearer. */
+const callerWith = (gw: Gateway, token: string) => (method: string, path: string, body?: unknown) =>
+  Effect.promise(() =>
+    fetch(`${gw.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    }).then(readAnswer)
+  )
+
 describe.each(stores)("a token confined to tenants (%s store)", (store) => {
   it.live("acts only in its tenants; another tenant's livechat is answered as if it did not exist", () =>
     Effect.gen(function* () {
       const gw = yield* startGateway({ store, tenants })
       const acmeToken = yield* gw.token({ subject: "acme-integration", tenants: ["acme"] })
-      const as = (token: string) => (method: string, path: string, body?: unknown) =>
-        Effect.promise(() =>
-          fetch(`${gw.url}${path}`, {
-            method,
-            headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-            ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-          }).then(readAnswer)
-        )
+      const as = (token: string) => callerWith(gw, token)
       const acme = as(acmeToken)
 
       // The victim: a demo-helvia livechat opened by hbf-bot's platform token.
@@ -116,15 +119,7 @@ describe("what other tenants do with a subscriber never shows to a confined toke
   it.live("its own ended livechat stays what it sees when another tenant opens one; and its livechat holds no other tenant's request", () =>
     Effect.gen(function* () {
       const gw = yield* startGateway({ tenants })
-      const acmeToken = yield* gw.token({ tenants: ["acme"] })
-      const acme = (method: string, path: string, body?: unknown) =>
-        Effect.promise(() =>
-          fetch(`${gw.url}${path}`, {
-            method,
-            headers: { authorization: `Bearer ${acmeToken}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-            ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-          }).then(readAnswer)
-        )
+      const acme = callerWith(gw, yield* gw.token({ tenants: ["acme"] }))
       const opened = yield* acme("POST", "/requests", { tenantId: "acme", subHandle: "sam" })
       expect(opened.status).toBe(201)
       expect((yield* acme("DELETE", "/sessions/tenants/acme/subscribers/sam")).status).toBe(204)
@@ -156,8 +151,7 @@ describe("tenant-confined tokens, other edges", () => {
     Effect.gen(function* () {
       const gw = yield* startGateway({ tenants })
       const single = yield* gw.token({ tenants: "acme" })
-      const call = (token: string, method: string, path: string) =>
-        Effect.promise(() => fetch(`${gw.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } }).then(readAnswer))
+      const call = (token: string, method: string, path: string) => callerWith(gw, token)(method, path)
       expect((yield* call(single, "GET", "/tenants/acme/availability")).status).toBe(200)
       expect((yield* call(single, "GET", "/tenants/demo-helvia/availability")).status).toBe(403)
       // Counts of a tenant of another organization are not this organization's.
