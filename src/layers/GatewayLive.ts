@@ -53,6 +53,12 @@ const conflictError = (sessionId: string) =>
 
 const noneSeen: ReadonlySet<string> = new Set()
 
+/** The session of `found` with the greatest `key`: the newest, or an open one before an ended one. */
+const foremost = (found: ReadonlyArray<Option.Option<SessionRecord>>, key: (session: SessionRecord) => string) =>
+  Option.fromNullable(
+    found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((best, s) => (best === undefined || key(s) > key(best) ? s : best), undefined)
+  )
+
 const unverifiedWebhook = new InvalidSignature({ message: "the webhook could not be verified" })
 
 const verificationUnavailable = new UpstreamUnavailable({ service: "hbf-core", message: "the webhook cannot be verified now; try again" })
@@ -264,7 +270,7 @@ export const makeGateway = Effect.gen(function* () {
     if (access === "all") return store.latestBySubscriber(subHandle)
     return Effect.map(
       Effect.forEach(access, (own) => store.latestBySubscriber(subHandle, own)),
-      (found) => Option.fromNullable(found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((newest, s) => (newest === undefined || s.createdAt > newest.createdAt ? s : newest), undefined))
+      (found) => foremost(found, (s) => s.createdAt)
     )
   }
 
@@ -749,12 +755,7 @@ export const makeGateway = Effect.gen(function* () {
   function conversationOfTenants(provider: ProviderAlias, tenants: ReadonlyArray<string>, conversationId: string) {
     return Effect.map(
       Effect.forEach(tenants, (tenantId) => store.byConversation(provider, tenantId, conversationId)),
-      (found) => {
-        const rank = (s: SessionRecord) => `${isOpen(s.status) ? 1 : 0}${s.createdAt}`
-        return Option.fromNullable(
-          found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((best, s) => (best === undefined || rank(s) > rank(best) ? s : best), undefined)
-        )
-      }
+      (found) => foremost(found, (s) => `${isOpen(s.status) ? 1 : 0}${s.createdAt}`)
     )
   }
 

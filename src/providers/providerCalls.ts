@@ -7,12 +7,12 @@
  */
 import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Duration, Effect, Either, Option, Redacted } from "effect"
-import { createHash } from "node:crypto"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
 import { recordProviderCall } from "../layers/metrics.js"
 import { isUndiciTimeout } from "../layers/outbound.js"
 import { ProviderError } from "../services/errors.js"
+import { sha256Hex } from "./signatures.js"
 
 export interface CallGate {
   /** Runs `call` in one of the gate's slots. */
@@ -100,10 +100,8 @@ export const exchange =
  * ids and secrets; secrets digested on their own before), so that look-alikes never share
  * what is kept per credential (tokens, call gates, channels), and the key reveals none of it.
  */
-export const credentialKey = (tenantId: string, parts: ReadonlyArray<string>, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
-  const digest = (value: string) => createHash("sha256").update(value).digest("hex")
-  return digest(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => digest(Redacted.value(secret)))]))
-}
+export const credentialKey = (tenantId: string, parts: ReadonlyArray<string>, secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
+  sha256Hex(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => sha256Hex(Redacted.value(secret)))]))
 
 /** A path segment that is a word of the provider's API (`conversations`, `v2`, `passControl`), not an id. */
 const apiWord = /^(?:[a-z][A-Za-z]*|v\d+)$/

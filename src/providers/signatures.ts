@@ -33,8 +33,8 @@ const MAX_SHARED_SECRET = 512
 /** Whether `header` can be a shared secret at all: not empty, not longer than any secret we keep. */
 export const wellFormedSharedSecret = (header: string): boolean => header.length > 0 && header.length <= MAX_SHARED_SECRET
 
-/** A digest that names a shared secret without revealing it (what a Sunshine webhook's source is remembered by). */
-export const sharedSecretDigest = (secret: string): string => createHash("sha256").update(secret).digest("hex")
+/** SHA-256 in hex: a digest that names a secret (a Sunshine webhook's source, a credential's key) without revealing it. */
+export const sha256Hex = (value: string): string => createHash("sha256").update(value).digest("hex")
 
 /**
  * Whether `header` is the shared secret itself (Sunshine's X-API-Key), compared in constant

@@ -2,8 +2,9 @@
  * Domain errors. Each carries a `message` that says what was wrong; their HTTP statuses
  * and wire bodies are decided in one place, src/http/errors.ts.
  */
-import { ParseResult, Schema } from "effect"
+import { type ParseResult, Schema } from "effect"
 import { ProviderAlias, SessionStatus } from "../domain/model.js"
+import { describeIssuesInline } from "../domain/schemaIssues.js"
 
 export class TenantNotFound extends Schema.TaggedError<TenantNotFound>()("TenantNotFound", {
   message: Schema.String,
@@ -77,13 +78,8 @@ export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>()("Ma
   message: Schema.String
 }) {}
 
-/** The webhook body's decoding failure, as one message naming each bad field. */
-export const malformedWebhook = (error: ParseResult.ParseError) =>
-  new MalformedWebhook({
-    message: ParseResult.ArrayFormatter.formatErrorSync(error)
-      .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-      .join("; ")
-  })
+/** The webhook body's decoding failure, as one message naming each bad field (by path, as every decode failure is told). */
+export const malformedWebhook = (error: ParseResult.ParseError) => new MalformedWebhook({ message: describeIssuesInline(error) })
 
 /** More than a request may carry (a webhook's events beyond its limit). */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {

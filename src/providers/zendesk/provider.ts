@@ -20,7 +20,7 @@ import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProv
 import { openingText } from "../handover.js"
 import { ownConfig } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
-import { sharedSecretDigest, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
+import { sha256Hex, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
 import { type Json, ZendeskApi, type ZendeskApiError, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
@@ -235,9 +235,9 @@ export const makeZendeskProvider = Effect.gen(function* () {
       wellFormed: wellFormedSharedSecret,
       // The shared secret names its tenants (a digest of it is remembered for each tenant that uses it): nothing of the body is read.
       senderOf: ({ headers }) =>
-        Option.map(Option.fromNullable(headers[apiKeyHeader]), (secret) => ({ _tag: "Source", source: sharedSecretDigest(secret) })),
+        Option.map(Option.fromNullable(headers[apiKeyHeader]), (secret) => ({ _tag: "Source", source: sha256Hex(secret) })),
       sourceOf: (config) =>
-        config.provider === alias ? Option.some(sharedSecretDigest(Redacted.value(config.zendesk.webhookSecret))) : Option.none(),
+        config.provider === alias ? Option.some(sha256Hex(Redacted.value(config.zendesk.webhookSecret))) : Option.none(),
       verify: (config, webhook) =>
         config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader]),
       parse: (body) =>
