@@ -399,11 +399,12 @@ export const makeGateway = Effect.gen(function* () {
           ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
           ...(confined ? { confined } : {})
         }
-        const inserted = yield* store.create(record)
-        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
-        // Before the provider hears of the session: the webhooks it sends about it must find their tenant.
+        // Before the provider hears of the session (the webhooks it sends about it must find their tenant), and
+        // before the session is stored: a store failing here leaves no pending session behind, only a harmless entry.
         const source = Option.flatMap(Option.fromNullable(provider.webhook?.sourceOf), (sourceOf) => sourceOf(livechat))
         if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
+        const inserted = yield* store.create(record)
+        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
 
         const created = yield* provider
           .create({

@@ -117,6 +117,7 @@ const makeFakeProvider = () => {
       authHeader: "x-test-signature",
       wellFormed: () => true,
       senderOf: () => Option.none(),
+      sourceOf: () => Option.some("fake-source"),
       verify: () => true,
       parse: () => Effect.succeed([])
     }
@@ -124,8 +125,11 @@ const makeFakeProvider = () => {
   return { provider, calls, control }
 }
 
-/** While `claimsAway`, the store refuses to record or give back message claims (as Redis gone at that moment would). */
-const storeFaults = { claimsAway: false }
+/**
+ * While `claimsAway`, the store refuses to record or give back message claims, and while
+ * `sourcesAway` to remember webhook sources (as Redis gone at that moment would).
+ */
+const storeFaults = { claimsAway: false, sourcesAway: false }
 
 const storeAway = (op: string) => Effect.fail(new StoreUnavailable({ message: `store unavailable (${op})` }))
 
@@ -137,7 +141,9 @@ const FaultyMemoryStore = Layer.effect(
     completeMessage: (...args: Parameters<typeof store.completeMessage>) =>
       Effect.suspend(() => (storeFaults.claimsAway ? storeAway("complete message") : store.completeMessage(...args))),
     releaseMessage: (...args: Parameters<typeof store.releaseMessage>) =>
-      Effect.suspend(() => (storeFaults.claimsAway ? storeAway("release message") : store.releaseMessage(...args)))
+      Effect.suspend(() => (storeFaults.claimsAway ? storeAway("release message") : store.releaseMessage(...args))),
+    rememberWebhookSource: (...args: Parameters<typeof store.rememberWebhookSource>) =>
+      Effect.suspend(() => (storeFaults.sourcesAway ? storeAway("remember webhook source") : store.rememberWebhookSource(...args)))
   }))
 ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
 
@@ -149,6 +155,7 @@ const withGateway = <A, E>(
 ) => {
   const fake = makeFakeProvider()
   storeFaults.claimsAway = false
+  storeFaults.sourcesAway = false
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
     AppConfigTest,
@@ -258,6 +265,24 @@ describe("Gateway.create", () => {
   )
 })
 
+describe("Gateway.create with the store failing", () => {
+  it.effect("a webhook source the store cannot remember fails the request before any session is stored: a retry opens one", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function* () {
+        storeFaults.sourcesAway = true
+        const failed = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }, all))
+        expect(failed._tag).toBe("StoreUnavailable")
+        expect((yield* gateway.state("sub1", all)).state).toBe("none")
+        expect(calls.create.length).toBe(0)
+        storeFaults.sourcesAway = false
+        const retried = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        expect(retried.created).toBe(true)
+        expect(retried.session.providerConversationId).toBeDefined()
+      })
+    )
+  )
+})
+
 describe("Gateway.forwardMessage", () => {
   it.effect("is idempotent per messageId", () =>
     withGateway(({ calls, gateway }) =>
@@ -288,6 +313,7 @@ describe("Gateway.forwardMessage", () => {
         expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
         yield* TestClock.adjust(Duration.seconds(3))
         storeFaults.claimsAway = false
+  storeFaults.sourcesAway = false
         // The background retry records it (its delays are at most 5 s).
         yield* TestClock.adjust(Duration.seconds(6))
         const retried = yield* gateway.forwardMessage(message, all)
@@ -306,6 +332,7 @@ describe("Gateway.forwardMessage", () => {
         storeFaults.claimsAway = true
         expect((yield* Effect.flip(gateway.forwardMessage(message, all)))._tag).toBe("ProviderError")
         storeFaults.claimsAway = false
+  storeFaults.sourcesAway = false
         yield* TestClock.adjust(Duration.seconds(6))
         // Had the claim stayed, this retry would wait for it and answer MessageInFlight for two minutes.
         const retried = yield* gateway.forwardMessage(message, all)
