@@ -54,6 +54,25 @@ const jwtConfig = Config.all({
   }))
 )
 
+/**
+ * Events to hbf-bot are signed (HbfBotHttp): the production entry does not start without
+ * HBF_BOT_SIGNING_SECRET unless HBF_BOT_SIGNING=off says, on purpose, that they go unsigned.
+ */
+const botSigningConfig = Config.all({
+  signing: Config.literal("on", "off")("HBF_BOT_SIGNING").pipe(Config.withDefault("on" as const)),
+  secret: Config.option(nonEmptySecret("HBF_BOT_SIGNING_SECRET"))
+}).pipe(
+  Config.validate({
+    message: "Expected HBF_BOT_SIGNING_SECRET (events to hbf-bot are signed; HBF_BOT_SIGNING=off sends them unsigned)",
+    validation: (c) => c.signing === "off" || Option.isSome(c.secret)
+  }),
+  Config.validate({
+    message: "Expected no HBF_BOT_SIGNING_SECRET with HBF_BOT_SIGNING=off (which of the two is meant?)",
+    validation: (c) => c.signing === "on" || Option.isNone(c.secret)
+  }),
+  Config.map((c) => c.secret)
+)
+
 const hostsOf = (list: string) => list.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
 
 const providerEgress: Config.Config<ProviderEgress> = Config.all({
@@ -85,7 +104,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   lcmUrl: httpUrl("HBF_LCM_URL"),
   lcmToken: nonEmptySecret("HBF_LCM_TOKEN"),
   botUrl: httpUrl("HBF_BOT_URL"),
-  botSigningSecret: Config.option(nonEmptySecret("HBF_BOT_SIGNING_SECRET")),
+  botSigningSecret: botSigningConfig,
   eventPublisherUrl: httpUrl("HBF_EVENT_PUBLISHER_URL"),
   providerEgress,
   redisUrl: Config.option(

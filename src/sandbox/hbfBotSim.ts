@@ -2,7 +2,8 @@
  * hbf-bot simulator (CONTRACTS.md section 6): receives the gateway's normalized events.
  *
  *   POST /livechat-events          validates the envelope (and `data` per type) -> 400 naming the field;
- *                                  with a signingSecret, `X-LCG-Signature: sha256=<hex>` -> 401 if wrong;
+ *                                  with a signingSecret, `X-LCG-Timestamp` within 5 minutes and
+ *                                  `X-LCG-Signature: sha256=<hex HMAC of timestamp + "." + body>` -> 401 if not;
  *                                  200 { received: id } and records the event (logged with Effect.log).
  *   GET  /sandbox/events[?sessionId=…]   the recorded events (JSON array, arrival order)
  */
@@ -13,6 +14,7 @@ import {
   decodeValue,
   EventType,
   handle,
+  hmacHex,
   IsoDateTime,
   json,
   JsonObject,
@@ -24,8 +26,8 @@ import {
   request,
   requireJsonContentType,
   searchParams,
-  serveRouter,
-  signatureMatches
+  safeEqual,
+  serveRouter
 } from "./simHttp.js"
 
 const Agent = Schema.Struct({
@@ -89,7 +91,7 @@ export class BotWaitTimeout extends Data.TaggedError("BotWaitTimeout")<{
 }> {}
 
 export interface HbfBotSimOptions {
-  /** When set, `X-LCG-Signature: sha256=<hex HMAC-SHA256 of the raw body>` is required. */
+  /** When set, every POST must be signed as the README's "Events to hbf-bot" says. */
   readonly signingSecret?: string
 }
 
@@ -138,6 +140,24 @@ const loosely = (raw: Uint8Array): unknown => {
   }
 }
 
+/** How far X-LCG-Timestamp may be from this receiver's clock: older events are replays. */
+const SIGNATURE_TOLERANCE_SECONDS = 300
+
+/** What is wrong with the signature of `raw`, as hbf-bot verifies it (README, "Events to hbf-bot"). */
+const signatureProblem = (
+  headers: Readonly<Record<string, string | undefined>>,
+  secret: string,
+  raw: Uint8Array
+): string | undefined => {
+  const timestamp = headers["x-lcg-timestamp"]
+  const signature = headers["x-lcg-signature"]
+  if (timestamp === undefined || signature === undefined) return "missing X-LCG-Timestamp or X-LCG-Signature header"
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS)
+    return "X-LCG-Timestamp is not within 5 minutes of now"
+  const expected = `sha256=${hmacHex(secret, Buffer.concat([Buffer.from(`${timestamp}.`), raw]))}`
+  return safeEqual(signature.trim().toLowerCase(), expected) ? undefined : "invalid X-LCG-Signature"
+}
+
 const summary = (events: ReadonlyArray<ReceivedEvent>) =>
   events.length === 0 ? "none" : events.map((e) => `${e.type}#${e.seq}@${e.sessionId}`).join(", ")
 
@@ -155,9 +175,8 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
       Effect.gen(function* () {
         yield* failures.take()
         if (options.signingSecret !== undefined) {
-          const header = (yield* request).headers["x-lcg-signature"]
-          if (!signatureMatches(header, options.signingSecret, raw))
-            return yield* reject(401, "Unauthorized", header === undefined ? "missing X-LCG-Signature header" : "invalid X-LCG-Signature")
+          const problem = signatureProblem((yield* request).headers, options.signingSecret, raw)
+          if (problem !== undefined) return yield* reject(401, "Unauthorized", problem)
         }
         yield* requireJsonContentType
         const value = yield* parseJson(raw)

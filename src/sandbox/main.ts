@@ -22,6 +22,7 @@ export const gatewayVariables = [
   "HBF_LCM_URL",
   "HBF_LCM_TOKEN",
   "HBF_BOT_URL",
+  "HBF_BOT_SIGNING",
   "HBF_BOT_SIGNING_SECRET",
   "HBF_EVENT_PUBLISHER_URL",
   "LCG_PROVIDER_ALLOW_INSECURE",
@@ -104,7 +105,12 @@ And on Zendesk Sunshine Conversations (the Agent Workspace's agent; its events r
 export const sandboxProgram = Effect.scoped(
   Effect.gen(function* () {
     const { port, logLevel, logFormat } = yield* Effect.mapError(sandboxSettings, (e) => new InvalidConfiguration(describeConfigError(e)))
-    const sandbox = yield* makeSandbox({ port, configure: (config) => ({ ...config, logLevel, logFormat }) })
+    // Signed as in production, so that the simulated hbf-bot verifies every event as hbf-bot must.
+    const sandbox = yield* makeSandbox({
+      port,
+      botSigningSecret: "sandbox-bot-signing-secret",
+      configure: (config) => ({ ...config, logLevel, logFormat })
+    })
     const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
     yield* Console.log(
       walkthrough(

@@ -197,10 +197,6 @@ export const safeEqual = (a: string, b: string): boolean => {
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
-/** `sha256=<hex>` over the exact bytes. */
-export const signatureMatches = (header: string | undefined, secret: string, body: Uint8Array): boolean =>
-  header !== undefined && safeEqual(header.trim().toLowerCase(), `sha256=${hmacHex(secret, body)}`)
-
 // ---------------------------------------------------------------------------------------
 // Scripted failures
 

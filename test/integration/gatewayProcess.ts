@@ -18,6 +18,9 @@ export const environmentOf = (config: AppConfigValues): Record<string, string> =
   HBF_LCM_URL: config.hbfLcm.url,
   HBF_LCM_TOKEN: Redacted.value(config.hbfLcm.token),
   HBF_BOT_URL: config.hbfBot.url,
+  ...(config.hbfBot.signingSecret !== undefined
+    ? { HBF_BOT_SIGNING_SECRET: Redacted.value(config.hbfBot.signingSecret) }
+    : { HBF_BOT_SIGNING: "off" }),
   HBF_EVENT_PUBLISHER_URL: config.eventPublisherUrl,
   LCG_PROVIDER_ALLOW_INSECURE: String(config.providerEgress.allowInsecure),
   LCG_PROVIDER_ALLOW_PRIVATE: String(config.providerEgress.allowPrivate),

@@ -396,17 +396,28 @@ describe("hbf-bot simulator", () => {
     })
   )
 
-  it.scopedLive("checks X-LCG-Signature on the raw body when a signing secret is set", () =>
+  it.scopedLive("checks X-LCG-Signature over X-LCG-Timestamp and the raw body, and refuses a timestamp 5 minutes off", () =>
     Effect.gen(function* () {
       const sim = yield* makeHbfBotSim({ signingSecret: "bot-secret" })
       const url = `${sim.baseUrl}/livechat-events`
       const raw = JSON.stringify(event())
-      const headers = { "content-type": "application/json" }
-      expect((yield* call(url, { body: raw, headers })).status).toBe(401)
-      expect((yield* call(url, { body: raw, headers: { ...headers, "x-lcg-signature": hmac("other", raw) } })).status).toBe(401)
+      const now = Math.floor(Date.now() / 1000)
+      const signed = (timestamp: number, secret = "bot-secret", body = raw) => ({
+        "content-type": "application/json",
+        "x-lcg-timestamp": String(timestamp),
+        "x-lcg-signature": hmac(secret, `${timestamp}.${body}`)
+      })
+      const unsigned = { "content-type": "application/json" }
+      expect((yield* call(url, { body: raw, headers: unsigned })).status).toBe(401)
+      expect((yield* call(url, { body: raw, headers: { ...unsigned, "x-lcg-signature": hmac("bot-secret", raw) } })).status).toBe(401)
+      expect((yield* call(url, { body: raw, headers: signed(now, "other") })).status).toBe(401)
+      // the timestamp is signed: a fresh one on an old signature does not pass
+      expect((yield* call(url, { body: raw, headers: { ...signed(now - 600), "x-lcg-timestamp": String(now) } })).status).toBe(401)
+      // a correctly signed but old (replayed) event does not pass either
+      expect((yield* call(url, { body: raw, headers: signed(now - 301) })).status).toBe(401)
       // same JSON value, different bytes: the signature is over the bytes
-      expect((yield* call(url, { body: ` ${raw}`, headers: { ...headers, "x-lcg-signature": hmac("bot-secret", raw) } })).status).toBe(401)
-      expect((yield* call(url, { body: raw, headers: { ...headers, "x-lcg-signature": hmac("bot-secret", raw) } })).status).toBe(200)
+      expect((yield* call(url, { body: ` ${raw}`, headers: signed(now) })).status).toBe(401)
+      expect((yield* call(url, { body: raw, headers: signed(now) })).status).toBe(200)
       expect(sim.events()).toHaveLength(1)
     })
   )

@@ -12,6 +12,7 @@ const valid = {
   HBF_LCM_URL: "http://lcm.local",
   HBF_LCM_TOKEN: "lcm-token",
   HBF_BOT_URL: "http://bot.local",
+  HBF_BOT_SIGNING_SECRET: "bot-signing-secret",
   HBF_EVENT_PUBLISHER_URL: "http://publisher.local"
 }
 
@@ -93,6 +94,25 @@ describe("AppConfig from the environment", () => {
         expect(message).toContain(`${name}: missing`)
       }
       expect(message).toContain("LCG_JWT_SECRET or LCG_JWKS_URL")
+    })
+  )
+
+  it.effect("refuses to send hbf-bot unsigned events unless HBF_BOT_SIGNING=off says so, and refuses both at once", () =>
+    Effect.gen(function* () {
+      const { HBF_BOT_SIGNING_SECRET: _, ...unsigned } = valid
+      const refused = yield* load(unsigned)
+      expect(Either.isLeft(refused) && refused.left.message).toContain(
+        "Expected HBF_BOT_SIGNING_SECRET (events to hbf-bot are signed; HBF_BOT_SIGNING=off sends them unsigned)"
+      )
+      const off = yield* load({ ...unsigned, HBF_BOT_SIGNING: "off" })
+      expect(Either.isRight(off) && off.right.hbfBot).toEqual({ url: "http://bot.local" })
+      const signed = yield* load(valid)
+      expect(Either.isRight(signed) && Redacted.value(signed.right.hbfBot.signingSecret!)).toBe("bot-signing-secret")
+      const both = yield* load({ ...valid, HBF_BOT_SIGNING: "off" })
+      expect(Either.isLeft(both) && both.left.message).toContain("Expected no HBF_BOT_SIGNING_SECRET with HBF_BOT_SIGNING=off")
+      expect(Either.isLeft(both) && both.left.message).not.toContain("bot-signing-secret")
+      const typo = yield* load({ ...valid, HBF_BOT_SIGNING: "false" })
+      expect(Either.isLeft(typo) && typo.left.message).toContain("HBF_BOT_SIGNING")
     })
   )
 
