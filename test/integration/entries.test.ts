@@ -102,6 +102,7 @@ layer(Layer.scoped(CompiledEntry, compiledEntry), { excludeTestServices: true, t
         const exited = yield* runToExit(entry, { ...unsetGatewayVariables, PORT: String(yield* freePort) })
         expectConfigurationFailure(exited, missingHbfVariables)
         expect(exited.stderr).toContain("Expected LCG_JWT_SECRET or LCG_JWKS_URL")
+        expect(exited.stderr).toContain("Expected HBF_BOT_SIGNING_SECRET (events to hbf-bot are signed; HBF_BOT_SIGNING=off sends them unsigned)")
         expect(exited.millis).toBeLessThan(10_000)
       }),
       60_000
