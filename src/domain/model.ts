@@ -55,6 +55,9 @@ export const requestLimits = {
 /** The size of `value` as JSON, in UTF-8 bytes. */
 export const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
 
+/** A limit in bytes as the 400s and the API docs name it: `16384 bytes (16 KB)`. */
+const inBytes = (bytes: number) => `${bytes} bytes (${bytes / 1024} KB)`
+
 /** The metadata limit `metadata` breaks, as its 400 names it; undefined within them all. */
 export const metadataOverLimit = (metadata: Metadata): string | undefined => {
   const keys = Object.keys(metadata)
@@ -63,16 +66,16 @@ export const metadataOverLimit = (metadata: Metadata): string | undefined => {
     if (key.length > requestLimits.metadataKeyChars) return `at most ${requestLimits.metadataKeyChars} characters per key`
     const value = metadata[key]
     if (typeof value === "string" && Buffer.byteLength(value) > requestLimits.metadataValueBytes) {
-      return `at most ${requestLimits.metadataValueBytes} bytes (2 KB) per value`
+      return `at most ${inBytes(requestLimits.metadataValueBytes)} per value`
     }
   }
-  if (jsonBytes(metadata) > requestLimits.metadataBytes) return `at most ${requestLimits.metadataBytes} bytes (16 KB) in all`
+  if (jsonBytes(metadata) > requestLimits.metadataBytes) return `at most ${inBytes(requestLimits.metadataBytes)} in all`
   return undefined
 }
 
 /** Metadata as a request gives it, within the limits (stored records keep the plain `Metadata`: one stored before the limits still reads). */
 const RequestMetadata = Metadata.pipe(Schema.filter(metadataOverLimit)).annotations({
-  description: "at most 50 keys of at most 256 characters, string values of at most 2 KB, 16 KB in all (UTF-8 bytes of the JSON)"
+  description: `at most ${requestLimits.metadataKeys} keys of at most ${requestLimits.metadataKeyChars} characters, string values of at most ${inBytes(requestLimits.metadataValueBytes)}, ${inBytes(requestLimits.metadataBytes)} in all (UTF-8, as JSON)`
 })
 
 export const Attachment = Schema.Struct({
@@ -246,10 +249,12 @@ export type Availability = typeof Availability.Type
 const Transcript = Schema.Array(TranscriptEntry).pipe(
   Schema.filter((transcript) => {
     if (transcript.length > requestLimits.transcriptEntries) return `at most ${requestLimits.transcriptEntries} entries`
-    if (jsonBytes(transcript) > requestLimits.transcriptBytes) return `at most ${requestLimits.transcriptBytes} bytes (64 KB) in all`
+    if (jsonBytes(transcript) > requestLimits.transcriptBytes) return `at most ${inBytes(requestLimits.transcriptBytes)} in all`
     return undefined
   })
-).annotations({ description: "at most 200 entries, 64 KB in all (UTF-8 bytes of the JSON)" })
+).annotations({
+  description: `at most ${requestLimits.transcriptEntries} entries, ${inBytes(requestLimits.transcriptBytes)} in all (UTF-8, as JSON)`
+})
 
 /** Each UTF-16 unit is at most 3 UTF-8 bytes: most texts are within the limit by their length alone, uncounted (the forward path). */
 const MessageText = Schema.String.pipe(
@@ -257,9 +262,9 @@ const MessageText = Schema.String.pipe(
     (text) =>
       text.length * 3 <= requestLimits.messageTextBytes ||
       Buffer.byteLength(text) <= requestLimits.messageTextBytes ||
-      `at most ${requestLimits.messageTextBytes} bytes (16 KB)`
+      `at most ${inBytes(requestLimits.messageTextBytes)}`
   )
-).annotations({ description: "at most 16 KB (UTF-8 bytes); sent to Sunshine in parts of 4,096 characters" })
+).annotations({ description: `at most ${inBytes(requestLimits.messageTextBytes)} (UTF-8); Sunshine gets it in parts of 4,096 characters` })
 
 // The limited fields are exact optionals: a union with undefined would add "expected undefined" to their 400s.
 export const CreateRequest = Schema.Struct({
