@@ -37,6 +37,47 @@ export type TranscriptEntry = typeof TranscriptEntry.Type
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })
 export type Metadata = typeof Metadata.Type
 
+/**
+ * What a request may carry into a session (README "Limits"). The session record holds the
+ * metadata and is rewritten on every change of the session; the transcript and a message's
+ * text go to the provider in one call. Sizes are UTF-8 bytes, of the JSON where "in all".
+ */
+export const requestLimits = {
+  metadataKeys: 50,
+  metadataKeyChars: 256,
+  metadataValueBytes: 2 * 1024,
+  metadataBytes: 16 * 1024,
+  transcriptEntries: 200,
+  transcriptBytes: 64 * 1024,
+  messageTextBytes: 16 * 1024
+} as const
+
+/** The size of `value` as JSON, in UTF-8 bytes. */
+export const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
+
+/** A limit in bytes as the 400s and the API docs name it: `16384 bytes (16 KB)`. */
+const inBytes = (bytes: number) => `${bytes} bytes (${bytes / 1024} KB)`
+
+/** The metadata limit `metadata` breaks, as its 400 names it; undefined within them all. */
+export const metadataOverLimit = (metadata: Metadata): string | undefined => {
+  const keys = Object.keys(metadata)
+  if (keys.length > requestLimits.metadataKeys) return `at most ${requestLimits.metadataKeys} keys`
+  for (const key of keys) {
+    if (key.length > requestLimits.metadataKeyChars) return `at most ${requestLimits.metadataKeyChars} characters per key`
+    const value = metadata[key]
+    if (typeof value === "string" && Buffer.byteLength(value) > requestLimits.metadataValueBytes) {
+      return `at most ${inBytes(requestLimits.metadataValueBytes)} per value`
+    }
+  }
+  if (jsonBytes(metadata) > requestLimits.metadataBytes) return `at most ${inBytes(requestLimits.metadataBytes)} in all`
+  return undefined
+}
+
+/** Metadata as a request gives it, within the limits (stored records keep the plain `Metadata`: one stored before the limits still reads). */
+const RequestMetadata = Metadata.pipe(Schema.filter(metadataOverLimit)).annotations({
+  description: `at most ${requestLimits.metadataKeys} keys of at most ${requestLimits.metadataKeyChars} characters, string values of at most ${inBytes(requestLimits.metadataValueBytes)}, ${inBytes(requestLimits.metadataBytes)} in all (UTF-8, as JSON)`
+})
+
 export const Attachment = Schema.Struct({
   url: NonEmpty,
   contentType: NonEmpty,
@@ -205,13 +246,34 @@ export type Availability = typeof Availability.Type
 // ---------------------------------------------------------------------------------------
 // Upstream request bodies (CONTRACTS.md section 1)
 
+const Transcript = Schema.Array(TranscriptEntry).pipe(
+  Schema.filter((transcript) => {
+    if (transcript.length > requestLimits.transcriptEntries) return `at most ${requestLimits.transcriptEntries} entries`
+    if (jsonBytes(transcript) > requestLimits.transcriptBytes) return `at most ${inBytes(requestLimits.transcriptBytes)} in all`
+    return undefined
+  })
+).annotations({
+  description: `at most ${requestLimits.transcriptEntries} entries, ${inBytes(requestLimits.transcriptBytes)} in all (UTF-8, as JSON)`
+})
+
+/** Each UTF-16 unit is at most 3 UTF-8 bytes: most texts are within the limit by their length alone, uncounted (the forward path). */
+const MessageText = Schema.String.pipe(
+  Schema.filter(
+    (text) =>
+      text.length * 3 <= requestLimits.messageTextBytes ||
+      Buffer.byteLength(text) <= requestLimits.messageTextBytes ||
+      `at most ${inBytes(requestLimits.messageTextBytes)}`
+  )
+).annotations({ description: `at most ${inBytes(requestLimits.messageTextBytes)} (UTF-8); Sunshine gets it in parts of 4,096 characters` })
+
+// The limited fields are exact optionals: a union with undefined would add "expected undefined" to their 400s.
 export const CreateRequest = Schema.Struct({
   tenantId: Id,
   subHandle: Id,
   channel: Schema.optional(Schema.String),
   user: Schema.optional(User),
-  transcript: Schema.optional(Schema.Array(TranscriptEntry)),
-  metadata: Schema.optional(Metadata),
+  transcript: Schema.optionalWith(Transcript, { exact: true }),
+  metadata: Schema.optionalWith(RequestMetadata, { exact: true }),
   queue: Schema.optional(Schema.String)
 }).annotations({ identifier: "CreateRequest" })
 export type CreateRequest = typeof CreateRequest.Type
@@ -219,7 +281,8 @@ export type CreateRequest = typeof CreateRequest.Type
 export const UpdateRequest = Schema.Struct({
   status: Schema.optional(Schema.Literal("cancelled")),
   user: Schema.optional(User),
-  metadata: Schema.optional(Metadata)
+  /** Merged into the session's: the merged metadata is held to the same limits (GatewayLive `update`). */
+  metadata: Schema.optionalWith(RequestMetadata, { exact: true })
 }).annotations({ identifier: "UpdateRequest" })
 export type UpdateRequest = typeof UpdateRequest.Type
 
@@ -227,7 +290,7 @@ export const ForwardMessage = Schema.Struct({
   tenantId: Id,
   subHandle: Id,
   messageId: Id,
-  text: Schema.optional(Schema.String),
+  text: Schema.optionalWith(MessageText, { exact: true }),
   attachments: Schema.optional(Schema.Array(Attachment))
 })
   .pipe(

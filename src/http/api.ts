@@ -61,11 +61,12 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .setUrlParams(TenantFilter)
       .setPayload(UpdateRequest)
       .addSuccess(Session)
+      .addError(E.BadRequest)
       .addError(E.SessionNotFound)
       .addError(E.InvalidTransition)
       .annotate(
         OpenApi.Description,
-        "Cancels the subscriber's open request, or updates its user and metadata. `tenantId`: the subscriber's session in that tenant; without it, a platform token's latest session of the subscriber, or the latest in a confined token's tenants. A session of a tenant the token may not act in is answered 404."
+        "Cancels the subscriber's open request, or updates its user and metadata (merged into the session's: 400 BadRequest when the merged metadata is over its limits). `tenantId`: the subscriber's session in that tenant; without it, a platform token's latest session of the subscriber, or the latest in a confined token's tenants. A session of a tenant the token may not act in is answered 404."
       )
   )
   .add(

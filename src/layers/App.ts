@@ -3,7 +3,7 @@
  * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the state follows it
  * (Redis with REDIS_URL, memory without).
  */
-import { Duration, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
 import { HttpLive } from "../http/server.js"
 import { CiscoApiLive } from "../providers/cisco/client.js"
@@ -47,7 +47,7 @@ export const StateLive = Layer.unwrapEffect(
     config.redis !== undefined
       ? Layer.merge(RedisStoreLive, RedisCoordinatorLive)
       : Layer.merge(
-          MemoryStoreLive({ partitions: config.partitions, dedupTtlMillis: Duration.toMillis(config.retention.dedup) }),
+          MemoryStoreLive({ partitions: config.partitions, endedRetention: config.retention.endedSessions, dedupRetention: config.retention.dedup }),
           SingleNodeCoordinatorLive
         )
   )

@@ -2,7 +2,7 @@
  * AppConfig from the environment. Every variable is read with `Config.all`, so one boot
  * failure names every bad variable at once.
  */
-import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings, type ProviderEgress } from "../services/AppConfig.js"
@@ -89,6 +89,25 @@ const providerEgress: Config.Config<ProviderEgress> = Config.all({
   )
 })
 
+/**
+ * REDIS_URL, unless LCG_STORE=memory asks for the in-process store explicitly: a store that a
+ * restart empties (every session, every undelivered event) is never what a forgotten REDIS_URL gives.
+ */
+const redisUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.all({
+  store: Config.literal("redis", "memory")("LCG_STORE").pipe(Config.withDefault("redis" as const)),
+  url: Config.option(secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s)))
+}).pipe(
+  Config.mapOrFail(({ store, url }) => {
+    if (store === "redis" && Option.isNone(url)) {
+      return Either.left(ConfigError.InvalidData(["REDIS_URL"], "missing: the store is Redis unless LCG_STORE=memory (in this process only: a restart loses every session)"))
+    }
+    if (store === "memory" && Option.isSome(url)) {
+      return Either.left(ConfigError.InvalidData(["LCG_STORE"], "memory, with REDIS_URL set: unset one of them"))
+    }
+    return Either.right(url)
+  })
+)
+
 const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
@@ -107,9 +126,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   botSigningSecret: botSigningConfig,
   eventPublisherUrl: httpUrl("HBF_EVENT_PUBLISHER_URL"),
   providerEgress,
-  redisUrl: Config.option(
-    secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s))
-  ),
+  redisUrl,
   redisPrefix: Config.string("LCG_REDIS_PREFIX").pipe(
     Config.validate({ message: "Expected letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),
     Config.withDefault("lcg")

@@ -14,11 +14,12 @@ import type {
   ProviderEvent,
   SessionRecord
 } from "../domain/model.js"
-import { toSession } from "../domain/model.js"
+import { metadataOverLimit, toSession } from "../domain/model.js"
 import { applyEvent, cancel, endByGateway, isOpen, type Transition } from "../domain/stateMachine.js"
 import { type LivechatConfig, type Tenant, tenantConfigFor } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
 import {
+  BadRequest,
   Forbidden,
   InvalidSignature,
   InvalidTransition,
@@ -475,19 +476,25 @@ export const makeGateway = Effect.gen(function* () {
           return toSession(ended ?? open)
         }
         const updated = yield* changeSession(open.sessionId, (session) =>
-          isOpen(session.status)
-            ? Effect.succeed({
-                change: {
-                  next: {
-                    ...session,
-                    version: session.version + 1,
-                    ...(patch.user !== undefined ? { user: { ...session.user, ...patch.user } } : {}),
-                    ...(patch.metadata !== undefined ? { metadata: { ...session.metadata, ...patch.metadata } } : {})
-                  }
-                },
-                result: session
-              })
-            : Effect.fail(new InvalidTransition({ message: `the session has ${session.status}`, status: session.status }))
+          Effect.gen(function* () {
+            if (!isOpen(session.status)) {
+              return yield* new InvalidTransition({ message: `the session has ${session.status}`, status: session.status })
+            }
+            // The request's metadata is within the limits alone; merged into the session's it must be too.
+            const metadata = patch.metadata !== undefined ? { ...session.metadata, ...patch.metadata } : undefined
+            const overLimit = metadata !== undefined ? metadataOverLimit(metadata) : undefined
+            if (overLimit !== undefined) {
+              const message = `${overLimit}, merged with the session's metadata`
+              return yield* new BadRequest({ message: `metadata: ${message}`, fields: [{ path: "metadata", message }] })
+            }
+            const next: SessionRecord = {
+              ...session,
+              version: session.version + 1,
+              ...(patch.user !== undefined ? { user: { ...session.user, ...patch.user } } : {}),
+              ...(metadata !== undefined ? { metadata } : {})
+            }
+            return { change: { next }, result: session }
+          })
         )
         const fresh = yield* store.get(open.sessionId)
         return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))

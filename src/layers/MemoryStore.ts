@@ -1,10 +1,13 @@
 /**
  * The single-node store: SessionStore and Outbox over one in-process state, so a commit
  * (session change + seen ids + outbox append) is atomic simply by running synchronously.
+ * It forgets what the Redis store lets expire, after the same retention (docs/redis-keys.md):
+ * an ended session with its indices, seen event ids, a session's forwarded-message results.
  */
-import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import type { LivechatEvent, SessionRecord, SessionStatus } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
+import { defaultRetention } from "../services/AppConfig.js"
 import { DeadLetterNotFound } from "../services/errors.js"
 import { type DeadLetter, Outbox, type OutboxEntry, type OutboxService, partitionOf } from "../services/Outbox.js"
 import {
@@ -20,8 +23,10 @@ import {
 
 export interface MemoryStoreOptions {
   readonly partitions: number
-  /** How long an event id is remembered for de-duplication. */
-  readonly dedupTtlMillis?: number
+  /** How long an ended session (with its indices) is kept; 30 days unless given. */
+  readonly endedRetention?: Duration.Duration
+  /** How long event ids and forwarded message results are remembered; 7 days unless given. */
+  readonly dedupRetention?: Duration.Duration
 }
 
 interface Partition {
@@ -40,13 +45,34 @@ const DAY = 24 * 60 * 60 * 1000
 
 // Keys of ids that others choose (tenants, subscribers, conversations) are unambiguous whatever the ids hold.
 const conversationKey = (provider: string, tenantId: string, conversationId: string) => JSON.stringify([provider, tenantId, conversationId])
-const messageKey = (sessionId: string, messageId: string) => `${sessionId}\u0000${messageId}`
-const seenKey = messageKey
+const seenKey = (sessionId: string, eventId: string) => `${sessionId}\u0000${eventId}`
 const subscriberKey = (tenantId: string, subHandle: string) => JSON.stringify([tenantId, subHandle])
+
+/**
+ * Expiry times by key, kept in expiry order: a key is (re)inserted whenever its expiry moves,
+ * and every key of a map expires the same time after it was set, so the expired keys are
+ * always at the front.
+ */
+type Expiries = Map<string, number>
+
+const expireAt = (expiries: Expiries, key: string, at: number) => {
+  expiries.delete(key)
+  expiries.set(key, at)
+}
+
+/** Removes the keys expired by `now` from the front, calling `forget` for each. */
+const dropExpired = (expiries: Expiries, now: number, forget?: (key: string) => void) => {
+  for (const [key, at] of expiries) {
+    if (at > now) return
+    expiries.delete(key)
+    forget?.(key)
+  }
+}
 
 export const makeMemoryStore = (options: MemoryStoreOptions) =>
   Effect.gen(function* () {
-    const dedupTtl = options.dedupTtlMillis ?? 7 * DAY
+    const endedRetention = Duration.toMillis(options.endedRetention ?? defaultRetention.endedSessions)
+    const dedupRetention = Duration.toMillis(options.dedupRetention ?? defaultRetention.dedup)
     const sessions = new Map<string, SessionRecord>()
     /** The subscriber's latest session not confined, by subHandle; and in each tenant, by subscriberKey. */
     const latestBySubscriber = new Map<string, string>()
@@ -55,11 +81,15 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const counts = new Map<string, number>()
     const pendingByTenant = new Map<string, number>()
     const waitSamples = new Map<string, Array<WaitSample>>()
-    /** Seen event ids by session (seenKey), insertion-ordered, so expired ids are always at the front. */
-    const seen = new Map<string, number>()
+    /** Seen event ids (seenKey) until they expire. */
+    const seen: Expiries = new Map()
+    /** Ended sessions until they are forgotten. */
+    const endedExpiry: Expiries = new Map()
     /** Tenants by webhook source (provider and source), with when each was last remembered. */
     const webhookSources = new Map<string, Map<string, number>>()
-    const messages = new Map<string, MessageReservation>()
+    /** Forwarded-message reservations and results by session, then message id; a session's expire together, after their last write. */
+    const messages = new Map<string, Map<string, MessageReservation>>()
+    const messagesExpiry: Expiries = new Map()
     /** The open sessions' last user activity, kept beside their records as the Redis store does. */
     const activity = new Map<string, string>()
     const read = (sessionId: string | undefined) => {
@@ -76,11 +106,17 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     }
     let nextEntryId = 0
 
-    const reserve = (sessionId: string, messageId: string): MessageReservation => {
-      const key = messageKey(sessionId, messageId)
-      const existing = messages.get(key)
+    const setMessage = (sessionId: string, messageId: string, value: MessageReservation, now: number) => {
+      const ofSession = messages.get(sessionId) ?? new Map<string, MessageReservation>()
+      ofSession.set(messageId, value)
+      messages.set(sessionId, ofSession)
+      expireAt(messagesExpiry, sessionId, now + dedupRetention)
+    }
+
+    const reserve = (sessionId: string, messageId: string, now: number): MessageReservation => {
+      const existing = messages.get(sessionId)?.get(messageId)
       if (existing !== undefined) return existing._tag === "Reserved" ? { _tag: "InFlight" } : existing
-      messages.set(key, { _tag: "Reserved" })
+      setMessage(sessionId, messageId, { _tag: "Reserved" }, now)
       return { _tag: "Reserved" }
     }
 
@@ -92,7 +128,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       if (record.status === "pending") bump(pendingByTenant, record.tenantId, by)
     }
 
-    const index = (previous: SessionRecord | undefined, next: SessionRecord) => {
+    const index = (previous: SessionRecord | undefined, next: SessionRecord, now: number) => {
       sessions.set(next.sessionId, next)
       const open = openByPartition[partitionOf(next.sessionId, options.partitions)]!
       if (isOpen(next.status)) open.add(next.sessionId)
@@ -100,6 +136,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         open.delete(next.sessionId)
         activity.delete(next.sessionId)
       }
+      if (next.status === "ended" && previous?.status !== "ended") expireAt(endedExpiry, next.sessionId, now + endedRetention)
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
       if (previous === undefined) {
         latestInTenant.set(subscriberKey(next.tenantId, next.subHandle), next.sessionId)
@@ -124,14 +161,36 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       }
     }
 
-    const forgetExpiredIds = (now: number) => {
-      for (const [id, expiresAt] of seen) {
-        if (expiresAt > now) break
-        seen.delete(id)
+    /** An ended session past its retention: the record, the indices that still name it, and its place in the counts. */
+    const forgetSession = (sessionId: string) => {
+      const record = sessions.get(sessionId)
+      if (record === undefined) return
+      sessions.delete(sessionId)
+      countStatus(record, -1)
+      const unindex = (index: Map<string, string>, key: string) => {
+        if (index.get(key) === sessionId) index.delete(key)
+      }
+      unindex(latestBySubscriber, record.subHandle)
+      unindex(latestInTenant, subscriberKey(record.tenantId, record.subHandle))
+      if (record.providerConversationId !== undefined) {
+        unindex(byConversation, conversationKey(record.provider, record.tenantId, record.providerConversationId))
       }
     }
 
-    const isSeen = (id: string, now: number) => (seen.get(id) ?? 0) > now
+    /**
+     * `f` at the Effect clock's time, once everything expired by then is forgotten: as Redis
+     * expires keys, whatever looks at the store next never finds them.
+     */
+    const atNow = <A>(f: (now: number) => A): Effect.Effect<A> =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          dropExpired(seen, now)
+          dropExpired(endedExpiry, now, forgetSession)
+          dropExpired(messagesExpiry, now, (sessionId) => messages.delete(sessionId))
+          return f(now)
+        })
+      )
 
     const append = (event: LivechatEvent, targets?: OutboxEntry["targets"]) => {
       const partition = partitionOf(event.sessionId, options.partitions)
@@ -150,7 +209,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
 
     const store: SessionStoreService = {
       create: (record) =>
-        Effect.sync((): CreateResult => {
+        atNow((now): CreateResult => {
           const openOf = (latest: string | undefined) => {
             const session = latest !== undefined ? sessions.get(latest) : undefined
             return session !== undefined && isOpen(session.status) ? session : undefined
@@ -159,36 +218,33 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             openOf(latestInTenant.get(subscriberKey(record.tenantId, record.subHandle))) ??
             (record.confined === true ? undefined : openOf(latestBySubscriber.get(record.subHandle)))
           if (open !== undefined) return { _tag: "Open", existing: open }
-          index(undefined, record)
+          index(undefined, record, now)
           return { _tag: "Created" }
         }),
-      get: (sessionId) => Effect.sync(() => read(sessionId)),
+      get: (sessionId) => atNow(() => read(sessionId)),
       latestBySubscriber: (subHandle, tenantId) =>
-        Effect.sync(() =>
-          read(tenantId === undefined ? latestBySubscriber.get(subHandle) : latestInTenant.get(subscriberKey(tenantId, subHandle)))
-        ),
+        atNow(() => read(tenantId === undefined ? latestBySubscriber.get(subHandle) : latestInTenant.get(subscriberKey(tenantId, subHandle)))),
       byConversation: (provider, tenantId, conversationId) =>
-        Effect.sync(() => read(byConversation.get(conversationKey(provider, tenantId, conversationId)))),
+        atNow(() => read(byConversation.get(conversationKey(provider, tenantId, conversationId)))),
       commit: (change) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const previous = sessions.get(change.next.sessionId)
-          if (previous === undefined || previous.version !== change.expectedVersion) {
-            return Effect.succeed<CommitResult>("conflict")
-          }
-          if (change.expectedActivity !== undefined && (activity.get(previous.sessionId) ?? "") > change.expectedActivity) {
-            return Effect.succeed<CommitResult>("conflict")
-          }
-          forgetExpiredIds(now)
-          const seenKeys = (change.seen ?? []).map((id) => seenKey(change.next.sessionId, id))
-          if (seenKeys.some((key) => isSeen(key, now))) return Effect.succeed<CommitResult>("duplicate")
-          for (const key of seenKeys) seen.set(key, now + dedupTtl)
-          index(previous, change.next)
-          const touched = (change.events ?? []).map((event) => append(event))
-          return Effect.as(wake(touched), "committed" as const)
-        }),
-      seen: (sessionId, ids) => Effect.map(Clock.currentTimeMillis, (now) => new Set(ids.filter((id) => isSeen(seenKey(sessionId, id), now)))),
+        Effect.flatMap(
+          atNow((now): readonly [CommitResult, ReadonlyArray<Partition>] => {
+            const previous = sessions.get(change.next.sessionId)
+            if (previous === undefined || previous.version !== change.expectedVersion) return ["conflict", []]
+            if (change.expectedActivity !== undefined && (activity.get(previous.sessionId) ?? "") > change.expectedActivity) {
+              return ["conflict", []]
+            }
+            const seenKeys = (change.seen ?? []).map((id) => seenKey(change.next.sessionId, id))
+            if (seenKeys.some((key) => seen.has(key))) return ["duplicate", []]
+            for (const key of seenKeys) expireAt(seen, key, now + dedupRetention)
+            index(previous, change.next, now)
+            return ["committed", (change.events ?? []).map((event) => append(event))]
+          }),
+          ([result, touched]) => (touched.length === 0 ? Effect.succeed(result) : Effect.as(wake(touched), result))
+        ),
+      seen: (sessionId, ids) => atNow(() => new Set(ids.filter((id) => seen.has(seenKey(sessionId, id))))),
       count: (organizationId, status: StatusFilter, tenants) =>
-        Effect.sync(() => {
+        atNow(() => {
           const statuses: ReadonlyArray<SessionStatus> = status === "open" ? ["pending", "active"] : [status]
           const keys = tenants === undefined ? [""] : tenants.map((tenantId) => `\u0000${tenantId}`)
           let total = 0
@@ -209,23 +265,23 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         Effect.sync(() =>
           [...(openByPartition[partition] ?? [])].flatMap((sessionId) => Option.toArray(read(sessionId)))
         ),
-      reserveMessage: (sessionId, messageId) => Effect.sync(() => reserve(sessionId, messageId)),
+      reserveMessage: (sessionId, messageId) => atNow((now) => reserve(sessionId, messageId, now)),
       reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
-        Effect.sync(() =>
+        atNow((now) =>
           Option.map(read(latestInTenant.get(subscriberKey(tenantId, subHandle))), (session) => ({
             session,
-            reservation: reserve(session.sessionId, messageId)
+            reservation: reserve(session.sessionId, messageId, now)
           }))
         ),
       completeMessage: (sessionId, messageId, result, at) =>
-        Effect.sync(() => {
-          messages.set(messageKey(sessionId, messageId), { _tag: "Forwarded", result })
+        atNow((now) => {
+          setMessage(sessionId, messageId, { _tag: "Forwarded", result }, now)
           const session = sessions.get(sessionId)
           if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) activity.set(sessionId, at)
         }),
-      releaseMessage: (sessionId, messageId) => Effect.sync(() => void messages.delete(messageKey(sessionId, messageId))),
+      releaseMessage: (sessionId, messageId) => atNow(() => void messages.get(sessionId)?.delete(messageId)),
       rememberWebhookSource: (provider, source, tenantId) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
+        atNow((now) => {
           const key = `${provider}\u0000${source}`
           const tenants = webhookSources.get(key) ?? new Map<string, number>()
           tenants.set(tenantId, now)

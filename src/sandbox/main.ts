@@ -29,6 +29,7 @@ export const gatewayVariables = [
   "LCG_PROVIDER_ALLOW_PRIVATE",
   "LCG_PROVIDER_HOSTS",
   "REDIS_URL",
+  "LCG_STORE",
   "LCG_REDIS_PREFIX",
   "LCG_INSTANCE_ID",
   "LCG_PARTITIONS",

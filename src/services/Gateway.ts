@@ -16,6 +16,7 @@ import type {
 } from "../domain/model.js"
 import type { TenantAccess } from "../domain/access.js"
 import type {
+  BadRequest,
   Forbidden,
   InvalidSignature,
   InvalidTransition,
@@ -75,7 +76,7 @@ export interface GatewayService {
     patch: UpdateRequest,
     access: TenantAccess,
     tenantId?: string
-  ) => Effect.Effect<Session, SessionNotFound | InvalidTransition | StoreUnavailable>
+  ) => Effect.Effect<Session, BadRequest | SessionNotFound | InvalidTransition | StoreUnavailable>
   readonly terminate: (tenantId: string, subHandle: string, access: TenantAccess) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
   readonly forwardMessage: (
     message: ForwardMessage,

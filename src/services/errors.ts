@@ -81,6 +81,15 @@ export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>()("Ma
 /** The webhook body's decoding failure, as one message naming each bad field (by path, as every decode failure is told). */
 export const malformedWebhook = (error: ParseResult.ParseError) => new MalformedWebhook({ message: describeIssuesInline(error) })
 
+/**
+ * A request that decodes but breaks a limit together with what the session holds (metadata
+ * merged into the session's): answered as a body that does not decode is, naming the field.
+ */
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
+  message: Schema.String,
+  fields: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))
+}) {}
+
 /** More than a request may carry (a webhook's events beyond its limit). */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
   message: Schema.String

@@ -69,6 +69,7 @@ describe("direct routes", () => {
         ["a message", { path: "/messages", headers: json(), body: message({}) }],
         ["the same message again", { path: "/messages", headers: json(), body: message({}) }],
         ["a query string", { path: "/messages?x=1", headers: json(), body: message({ messageId: "m-2" }) }],
+        ["a text over its 16 KB", { path: "/messages", headers: json(), body: message({ text: "x".repeat(16 * 1024 + 1) }) }],
         ["an oversized body", { path: "/messages", headers: json(), body: message({ text: "x".repeat(1_100_000) }) }],
         ["typing", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity" }) }],
         ["typing, unknown subscriber", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "nobody" }) }],

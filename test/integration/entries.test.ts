@@ -103,6 +103,7 @@ layer(Layer.scoped(CompiledEntry, compiledEntry), { excludeTestServices: true, t
         expectConfigurationFailure(exited, missingHbfVariables)
         expect(exited.stderr).toContain("Expected LCG_JWT_SECRET or LCG_JWKS_URL")
         expect(exited.stderr).toContain("Expected HBF_BOT_SIGNING_SECRET (events to hbf-bot are signed; HBF_BOT_SIGNING=off sends them unsigned)")
+        expect(exited.stderr).toContain("REDIS_URL: missing")
         expect(exited.millis).toBeLessThan(10_000)
       }),
       60_000
@@ -144,6 +145,32 @@ layer(Layer.scoped(CompiledEntry, compiledEntry), { excludeTestServices: true, t
         for (const secret of [configured["LCG_JWT_SECRET"]!, configured["HBF_CORE_API_TOKEN"]!, configured["HBF_LCM_TOKEN"]!]) {
           expect(output).not.toContain(secret)
         }
+      }).pipe(Effect.scoped),
+      60_000
+    )
+
+    it.effect("a configuration without a store: exit 1 naming REDIS_URL, with LCG_STORE=redis too; an unknown LCG_STORE named with its values; npm start fails alike, never the sandbox", () =>
+      Effect.gen(function* () {
+        const entry = yield* CompiledEntry
+        const sandbox = yield* makeSandbox({})
+        // The configuration the start-line test runs, but for its LCG_STORE=memory.
+        const { LCG_STORE: memory, ...configured } = environmentOf(sandbox.config)
+        expect(memory).toBe("memory")
+        const env = { ...unsetGatewayVariables, ...configured }
+        const missingRedis = "REDIS_URL: missing: the store is Redis unless LCG_STORE=memory (in this process only: a restart loses every session)"
+        const compiled = yield* runToExit(entry, env)
+        expectConfigurationFailure(compiled, [])
+        expect(compiled.stderr).toBe(`invalid configuration:\n  ${missingRedis}\n`)
+        const redis = yield* runToExit(entry, { ...env, LCG_STORE: "redis" })
+        expectConfigurationFailure(redis, [])
+        expect(redis.stderr).toBe(compiled.stderr)
+        const unknown = yield* runToExit(entry, { ...env, LCG_STORE: "disk" })
+        expectConfigurationFailure(unknown, [])
+        expect(unknown.stderr).toContain('LCG_STORE: Expected one of (redis, memory) but received "disk"')
+
+        const started = yield* runToExit(npmStart, env)
+        expectConfigurationFailure(started, [])
+        expect(started.stderr).toBe(compiled.stderr)
       }).pipe(Effect.scoped),
       60_000
     )

@@ -9,7 +9,7 @@ import { rmSync } from "node:fs"
 import type { AppConfigValues } from "../../src/services/AppConfig.js"
 
 /** The environment (CONTRACTS.md section 8) that makes `npm start` run with `config`. */
-export const environmentOf = (config: AppConfigValues): Record<string, string> => ({
+export const environmentOf = (config: AppConfigValues): Record<string, string | undefined> => ({
   PORT: String(config.port),
   LCG_PUBLIC_URL: config.publicUrl,
   LCG_JWT_SECRET: Redacted.value(config.jwt.secret!),
@@ -31,7 +31,10 @@ export const environmentOf = (config: AppConfigValues): Record<string, string> =
   LOG_LEVEL: "warn",
   // Tests stop instances at once unless they test the drain.
   LCG_SHUTDOWN_DRAIN_MS: "0",
-  ...(config.redis !== undefined ? { REDIS_URL: Redacted.value(config.redis.url), LCG_REDIS_PREFIX: config.redis.prefix } : {})
+  // Without Redis, the memory store asked for explicitly (never Redis through a REDIS_URL in this process's environment).
+  ...(config.redis !== undefined
+    ? { REDIS_URL: Redacted.value(config.redis.url), LCG_REDIS_PREFIX: config.redis.prefix }
+    : { LCG_STORE: "memory", REDIS_URL: undefined })
 })
 
 export interface GatewayProcess {

@@ -1,6 +1,6 @@
 /** What the Redis store does beyond the shared contract: retention, reclaim by another instance, fail-fast. */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
 import { Redis } from "ioredis"
 import { redisKeys, redisStoreLayer } from "../../src/layers/RedisStore.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
@@ -28,7 +28,8 @@ const withRedis = <A>(f: (redis: Redis) => Promise<A>) =>
 const DAY = 24 * 3600 * 1000
 
 describe("Redis store retention", () => {
-  it.live("open sessions never expire; an ended session, its indices and seen ids expire; ended counts follow", () => {
+  // What is forgotten when, and what stays, is the store contract's retention test (both stores); here, that Redis does it with TTLs.
+  it.live("an open session's keys have no TTL; an ended session's record and indices get the retention as theirs, a seen id the de-duplication one", () => {
     const prefix = freshPrefix()
     const keys = redisKeys(prefix)
     return Effect.gen(function* () {
@@ -60,18 +61,6 @@ describe("Redis store retention", () => {
         expect(ttl).toBeGreaterThan(0)
         expect(ttl).toBeLessThanOrEqual(1_500)
       }
-      expect(yield* store.count(record.organizationId, "ended")).toBe(1)
-      expect(yield* store.count(record.organizationId, "ended", [record.tenantId])).toBe(1)
-      expect(yield* store.count(record.organizationId, "open")).toBe(0)
-
-      yield* Effect.sleep(Duration.millis(2_100))
-      expect(Option.isNone(yield* store.get(record.sessionId))).toBe(true)
-      expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle))).toBe(true)
-      expect(Option.isNone(yield* store.latestBySubscriber(record.subHandle, record.tenantId))).toBe(true)
-      expect(Option.isNone(yield* store.byConversation(record.provider, record.tenantId, "conv-1"))).toBe(true)
-      expect((yield* store.seen(record.sessionId, [event.id])).size).toBe(0)
-      expect(yield* store.count(record.organizationId, "ended")).toBe(0)
-      expect(yield* store.count(record.organizationId, "ended", [record.tenantId])).toBe(0)
     }).pipe(
       Effect.provide(
         testStoreLayer(prefix, { partitions: PARTITIONS, endedRetention: Duration.millis(1_500), dedupRetention: Duration.seconds(2) })

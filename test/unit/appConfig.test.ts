@@ -5,7 +5,8 @@ import { InvalidConfiguration, loadAppConfig } from "../../src/layers/AppConfigL
 const load = (env: Record<string, string>) =>
   loadAppConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)
 
-const valid = {
+/** Everything but the store. */
+const services = {
   LCG_JWT_SECRET: "s3cret",
   HBF_CORE_URL: "http://core.local/",
   HBF_CORE_API_TOKEN: "core-token",
@@ -15,6 +16,10 @@ const valid = {
   HBF_BOT_SIGNING_SECRET: "bot-signing-secret",
   HBF_EVENT_PUBLISHER_URL: "http://publisher.local"
 }
+
+const valid = { ...services, LCG_STORE: "memory" }
+
+const messageOf = (result: Either.Either<unknown, InvalidConfiguration>) => (Either.isLeft(result) ? result.left.message : "")
 
 describe("AppConfig from the environment", () => {
   it.effect("reads a complete environment with defaults and keeps secrets redacted", () =>
@@ -38,7 +43,7 @@ describe("AppConfig from the environment", () => {
   it.effect("reads Redis, its prefix and the retention settings; the Redis URL stays redacted", () =>
     Effect.gen(function* () {
       const env = {
-        ...valid,
+        ...services,
         REDIS_URL: "redis://:pa55word@redis.local:6379/2",
         LCG_REDIS_PREFIX: "lcg-eu",
         LCG_SESSION_RETENTION_DAYS: "90",
@@ -50,11 +55,32 @@ describe("AppConfig from the environment", () => {
       expect(JSON.stringify(config)).not.toContain("pa55word")
       expect(Duration.toDays(config.retention.endedSessions)).toBe(90)
       expect(Duration.toDays(config.retention.dedup)).toBe(2)
-      const bad = yield* load({ ...valid, LCG_SESSION_RETENTION_DAYS: "0", REDIS_URL: "http://:pa55word@redis.local" })
+      const bad = yield* load({ ...services, LCG_SESSION_RETENTION_DAYS: "0", REDIS_URL: "http://:pa55word@redis.local" })
       const message = Either.isLeft(bad) ? bad.left.message : ""
       expect(message).toContain("LCG_SESSION_RETENTION_DAYS: Expected a positive integer")
       expect(message).toContain("REDIS_URL: Expected a redis:// or rediss:// URL")
       expect(message).not.toContain("pa55word")
+    })
+  )
+
+  it.effect("the store is Redis: REDIS_URL is required unless LCG_STORE=memory asks for the in-process store", () =>
+    Effect.gen(function* () {
+      const redisUrl = "redis://:pa55word@redis.local:6379"
+      const missing = "REDIS_URL: missing: the store is Redis unless LCG_STORE=memory (in this process only: a restart loses every session)"
+      expect(messageOf(yield* load(services))).toContain(missing)
+      expect(messageOf(yield* load({ ...services, LCG_STORE: "redis" }))).toContain(missing)
+
+      const memory = yield* load({ ...services, LCG_STORE: "memory" })
+      expect(Either.isRight(memory) && memory.right.redis).toBeUndefined()
+      const redis = yield* load({ ...services, LCG_STORE: "redis", REDIS_URL: redisUrl })
+      expect(Either.isRight(redis) && redis.right.redis?.prefix).toBe("lcg")
+
+      const both = messageOf(yield* load({ ...services, LCG_STORE: "memory", REDIS_URL: redisUrl }))
+      expect(both).toContain("LCG_STORE: memory, with REDIS_URL set: unset one of them")
+      expect(both).not.toContain("pa55word")
+      const unknown = messageOf(yield* load({ ...services, LCG_STORE: "disk", HBF_LCM_URL: "nope" }))
+      expect(unknown).toContain('LCG_STORE: Expected one of (redis, memory) but received "disk"')
+      expect(unknown).toContain("HBF_LCM_URL: Expected an http(s) URL")
     })
   )
 
@@ -90,7 +116,7 @@ describe("AppConfig from the environment", () => {
     Effect.gen(function* () {
       const result = yield* load({})
       const message = Either.isLeft(result) ? result.left.message : ""
-      for (const name of ["HBF_CORE_URL", "HBF_CORE_API_TOKEN", "HBF_LCM_URL", "HBF_LCM_TOKEN", "HBF_BOT_URL", "HBF_EVENT_PUBLISHER_URL"]) {
+      for (const name of ["HBF_CORE_URL", "HBF_CORE_API_TOKEN", "HBF_LCM_URL", "HBF_LCM_TOKEN", "HBF_BOT_URL", "HBF_EVENT_PUBLISHER_URL", "REDIS_URL"]) {
         expect(message).toContain(`${name}: missing`)
       }
       expect(message).toContain("LCG_JWT_SECRET or LCG_JWKS_URL")

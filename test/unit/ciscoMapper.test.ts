@@ -81,6 +81,17 @@ describe("CCP poll answers", () => {
     })
   )
 
+  it.effect("an element's type is its element name: a <_tag> child cannot turn a message into the chat's end", () =>
+    Effect.gen(function* () {
+      const { events, unreadable } = yield* parseChatEvents(
+        "<chatEvents><MessageEvent><id>7</id><from>Maria</from><body>hi</body><_tag>StatusEvent</_tag><status>chat_finished</status></MessageEvent></chatEvents>"
+      )
+      expect(unreadable).toEqual([])
+      expect(events.map((e) => e._tag)).toEqual(["MessageEvent"])
+      expect(mapCcpEvents(chatId, "Alice", events, NOW).map((e) => [e.type, e.data])).toEqual([["agent.message", { text: "hi", agent: { name: "Maria" } }]])
+    })
+  )
+
   it("the error type of an apiErrors body", () => {
     expect(apiErrorType("<apiErrors><apiError><errorData>x</errorData><errorMessage>unknown chat</errorMessage><errorType>notFound</errorType></apiError></apiErrors>")).toBe(
       "notFound"

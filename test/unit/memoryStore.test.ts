@@ -1,24 +1,25 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Duration, Effect, Option, TestClock } from "effect"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
 import { makeRecord, PARTITIONS, storeContract } from "./storeContract.js"
 
-storeContract("MemoryStoreLive", () => MemoryStoreLive({ partitions: PARTITIONS }))
+storeContract("MemoryStoreLive", (retention) => MemoryStoreLive({ partitions: PARTITIONS, ...retention }), "test")
 
 describe("MemoryStoreLive retention", () => {
-  it.effect("forgets seen event ids after the de-duplication TTL (on the Effect clock)", () =>
+  it.effect("without retention settings: ended sessions are kept 30 days, seen ids 7, as AppConfig's defaults", () =>
     Effect.gen(function* () {
       const store = yield* SessionStore
       const record = makeRecord()
       yield* store.create(record)
-      expect(yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1 }, seen: ["e1"] })).toBe("committed")
-      expect([...(yield* store.seen(record.sessionId, ["e1", "e2"]))]).toEqual(["e1"])
-      yield* TestClock.adjust("59 seconds")
-      expect((yield* store.seen(record.sessionId, ["e1"])).size).toBe(1)
-      yield* TestClock.adjust("2 seconds")
+      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1 }, seen: ["e1"] })
+      yield* store.commit({ expectedVersion: 1, next: { ...record, version: 2, status: "ended", endReason: "user", endedAt: record.createdAt } })
+      yield* TestClock.adjust(Duration.days(7))
       expect((yield* store.seen(record.sessionId, ["e1"])).size).toBe(0)
-      expect(yield* store.commit({ expectedVersion: 1, next: { ...record, version: 2 }, seen: ["e1"] })).toBe("committed")
-    }).pipe(Effect.provide(MemoryStoreLive({ partitions: PARTITIONS, dedupTtlMillis: 60_000 })))
+      yield* TestClock.adjust(Duration.days(23).pipe(Duration.subtract(Duration.seconds(1))))
+      expect(Option.isSome(yield* store.get(record.sessionId))).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(Option.isNone(yield* store.get(record.sessionId))).toBe(true)
+    }).pipe(Effect.provide(MemoryStoreLive({ partitions: PARTITIONS })))
   )
 })

@@ -1,10 +1,10 @@
 /**
  * The contract every SessionStore + Outbox implementation must honour. Run it against
- * each implementation: `storeContract("memory", () => MemoryStoreLive({ partitions: 4 }))`.
+ * each implementation: `storeContract("memory", (retention) => MemoryStoreLive({ partitions: 4, ...retention }), "test")`.
  * Each test gets a fresh layer. Outbox partitions are assumed to be 4.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, type Layer, Option, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, type Layer, Option, Stream, TestClock } from "effect"
 import type { LivechatEvent, SessionRecord } from "../../src/domain/model.js"
 import { type DeadLetter, Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { SessionStore, WEBHOOK_SOURCE_TENANTS } from "../../src/services/SessionStore.js"
@@ -68,7 +68,22 @@ const endedThenNew = Effect.gen(function* () {
   return { first, ended, second }
 })
 
-export const storeContract = (name: string, makeLayer: () => Layer.Layer<SessionStore | Outbox, unknown>) =>
+export interface Retention {
+  readonly endedRetention: Duration.Duration
+  readonly dedupRetention: Duration.Duration
+}
+
+/**
+ * `makeLayer` builds the store with the retention given (the configuration's defaults without);
+ * `clock` is the clock its retention runs on: the Effect clock (`test`: TestClock lets days
+ * pass at once) or the store's own (`live`: Redis expires keys in real time, so the retention
+ * test waits seconds).
+ */
+export const storeContract = (
+  name: string,
+  makeLayer: (retention?: Retention) => Layer.Layer<SessionStore | Outbox, unknown>,
+  clock: "test" | "live"
+) =>
   describe(`store contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, SessionStore | Outbox>) => Effect.provide(effect, makeLayer())
 
@@ -475,6 +490,63 @@ export const storeContract = (name: string, makeLayer: () => Layer.Layer<Session
             expect(yield* sessionOf("victim", `x:${conversation}`)).toEqual(Option.none())
           })
         )
+      )
+    })
+
+    describe("retention", () => {
+      const retention: Retention = { endedRetention: Duration.seconds(2), dedupRetention: Duration.seconds(4) }
+      const elapse = (duration: Duration.Duration) => (clock === "test" ? TestClock.adjust(duration) : Effect.sleep(duration))
+      const test = clock === "test" ? it.effect : it.live
+
+      test(
+        "an ended session, its indices and ended count go after the session retention; seen ids and message results after theirs; an open session stays",
+        () =>
+          Effect.gen(function* () {
+            const store = yield* SessionStore
+            const organizationId = uniq("org")
+            const open = makeRecord({ organizationId, providerConversationId: uniq("conv") })
+            const ending = makeRecord({ organizationId, providerConversationId: uniq("conv") })
+            yield* store.create(open)
+            yield* store.create(ending)
+            const event = makeEvent(ending, 1)
+            yield* store.commit({ expectedVersion: 0, next: bumped(ending, { lastSeq: 1 }), seen: [event.id], events: [event] })
+            yield* store.reserveMessage(ending.sessionId, "m1")
+            yield* store.completeMessage(ending.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 1000))
+            yield* store.reserveMessage(open.sessionId, "m2")
+            yield* store.completeMessage(open.sessionId, "m2", { providerMessageId: "p2" }, iso(T0 + 1000))
+            const ended = bumped(ending, { version: 1, lastSeq: 1, status: "ended", endReason: "user", endedAt: iso(T0 + 2000) })
+            expect(yield* store.commit({ expectedVersion: 1, next: ended })).toBe("committed")
+
+            const found = (record: SessionRecord) =>
+              Effect.all([
+                store.get(record.sessionId),
+                store.latestBySubscriber(record.subHandle),
+                store.latestBySubscriber(record.subHandle, record.tenantId),
+                store.byConversation(record.provider, record.tenantId, record.providerConversationId!)
+              ]).pipe(Effect.map((reads) => reads.map((read) => Option.isSome(read))))
+            const endedCounts = Effect.all([store.count(organizationId, "ended"), store.count(organizationId, "ended", [ending.tenantId])])
+            const forwarded = (record: SessionRecord, messageId: string) => store.reserveMessage(record.sessionId, messageId)
+
+            yield* elapse(Duration.seconds(1))
+            expect(yield* found(ending)).toEqual([true, true, true, true])
+            expect(yield* endedCounts).toEqual([1, 1])
+
+            // Past the session retention, within the de-duplication one.
+            yield* elapse(Duration.seconds(2))
+            expect(yield* found(ending)).toEqual([false, false, false, false])
+            expect(yield* endedCounts).toEqual([0, 0])
+            expect((yield* store.seen(ending.sessionId, [event.id])).size).toBe(1)
+            expect(yield* forwarded(ending, "m1")).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
+
+            // Past the de-duplication retention: an open session's results go too, the session stays.
+            yield* elapse(Duration.seconds(2))
+            expect((yield* store.seen(ending.sessionId, [event.id])).size).toBe(0)
+            expect(yield* forwarded(ending, "m1")).toEqual({ _tag: "Reserved" })
+            expect(yield* forwarded(open, "m2")).toEqual({ _tag: "Reserved" })
+            expect(yield* found(open)).toEqual([true, true, true, true])
+            expect(yield* store.count(organizationId, "pending")).toBe(1)
+          }).pipe(Effect.provide(makeLayer(retention))),
+        20_000
       )
     })
 

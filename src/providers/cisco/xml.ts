@@ -91,7 +91,8 @@ const parseEvents = (xml: string): Either.Either<ChatEvents, CiscoXmlError> =>
     const unreadable: Array<string> = []
     for (const tag of eventTags) {
       for (const element of ((root as Partial<Record<EventTag, ReadonlyArray<unknown>>>)[tag] ?? [])) {
-        const event = decodeEvent({ _tag: tag, ...(typeof element === "object" && element !== null ? element : {}) })
+        // The tag goes last: a `<_tag>` child must not choose the event's type.
+        const event = decodeEvent({ ...(typeof element === "object" && element !== null ? element : {}), _tag: tag })
         if (Either.isLeft(event)) unreadable.push(tag)
         else events.push(event.right)
       }

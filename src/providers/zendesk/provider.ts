@@ -12,7 +12,7 @@
  * Sunshine time tells webhook events from before the session apart (`forSession`).
  */
 import { Effect, Either, Option, Redacted, Schema } from "effect"
-import type { Attachment, ProviderEvent, SessionRecord } from "../../domain/model.js"
+import { type Attachment, jsonBytes, type ProviderEvent, type SessionRecord } from "../../domain/model.js"
 import type { LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, PayloadTooLarge, ProviderError } from "../../services/errors.js"
@@ -77,8 +77,6 @@ const profileOf = (session: SessionRecord): Json => {
   }
 }
 
-const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
-
 /** What the Agent Workspace gets with the conversation: where the ticket starts, and our ids. */
 export const handoverMetadata = (session: SessionRecord, firstMessageId: string): Record<string, string | number | boolean> => {
   const ours: Record<string, string> = {
@@ -94,7 +92,7 @@ export const handoverMetadata = (session: SessionRecord, firstMessageId: string)
   const metadata: Record<string, string | number | boolean> = { ...ours }
   for (const [key, value] of Object.entries(session.metadata ?? {})) {
     metadata[`metadata.${key}`] = value
-    if (byteLength(metadata) > SWITCHBOARD_METADATA_BYTES) {
+    if (jsonBytes(metadata) > SWITCHBOARD_METADATA_BYTES) {
       delete metadata[`metadata.${key}`]
       break
     }
