@@ -20,7 +20,7 @@ export const environmentOf = (config: AppConfigValues): Record<string, string | 
   HBF_BOT_URL: config.hbfBot.url,
   ...(config.hbfBot.signingSecret !== undefined
     ? { HBF_BOT_SIGNING_SECRET: Redacted.value(config.hbfBot.signingSecret) }
-    : { HBF_BOT_SIGNING: "off" }),
+    : { HBF_BOT_SIGNING: "off", HBF_BOT_SIGNING_SECRET: undefined }),
   HBF_EVENT_PUBLISHER_URL: config.eventPublisherUrl,
   LCG_PROVIDER_ALLOW_INSECURE: String(config.providerEgress.allowInsecure),
   LCG_PROVIDER_ALLOW_PRIVATE: String(config.providerEgress.allowPrivate),
