@@ -24,6 +24,7 @@ import { everyTenant, type TenantAccess } from "../domain/access.js"
 import { Authentication, bearerTokenOf, makeTokenVerifier } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
+import { describeIssues } from "../domain/schemaIssues.js"
 
 /** An answer, ready to write. */
 interface Answer {
@@ -121,11 +122,8 @@ const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
   request.on("error", done)
 }
 
-/** A schema's rejection, as the HttpApi answers it. */
-const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({
-  status: 400,
-  body: decodeFailureBody(ParseResult.ArrayFormatter.formatErrorSync(error), ParseResult.TreeFormatter.formatErrorSync(error))
-})
+/** A schema's rejection, as the HttpApi answers it (the payloads' own failures come described: inputs.ts). */
+const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({ status: 400, body: decodeFailureBody(describeIssues(error)) })
 
 /** The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx answer, or the payload. */
 const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer } | { readonly payload: unknown } => {

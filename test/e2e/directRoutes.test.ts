@@ -56,6 +56,7 @@ describe("direct routes", () => {
         )
       )
       const message = (fields: object) => JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity", messageId: "m-1", text: "hi", ...fields })
+      const deep = "[".repeat(300_000) + "]".repeat(300_000)
       const asks: Array<[string, Ask]> = [
         ["no token", { path: "/messages", headers: { "content-type": "application/json" }, body: message({}) }],
         ["an expired token", { path: "/messages", headers: json(expired), body: message({}) }],
@@ -77,7 +78,10 @@ describe("direct routes", () => {
         ["a malformed webhook", { path: "/events/helvia-livechat", headers: signed("{\"id\":\"1\"}"), body: "{\"id\":\"1\"}" }],
         ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }],
         ["a webhook path with a malformed %-escape", { path: "/events/%E0%A4%A", headers: { "content-type": "application/json" }, body: "{}" }],
-        ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }]
+        ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }],
+        ["a message nested 300k deep", { path: "/messages", headers: json(), body: `{"tenantId":"demo-helvia","subHandle":"parity","messageId":"m-3","attachments":${deep}}` }],
+        ["a 900 KB wrong field", { path: "/messages", headers: json(), body: message({ messageId: ["~".repeat(900_000)], text: { wrong: true } }) }],
+        ["an unsigned webhook nested 300k deep", { path: "/events/helvia-livechat", headers: { "content-type": "application/json" }, body: `{"agent":${deep}}` }]
       ]
       for (const [what, ask] of asks) {
         const fromApi = yield* Effect.promise(() => answerOf(api, ask))
