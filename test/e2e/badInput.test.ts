@@ -179,6 +179,33 @@ describe("bad input gets a clear 4xx, never a 500", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("ids: control characters refused (NUL, CR, LF, DEL); ':', '+', '@' and any script accepted", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      const refused = { error: "BadRequest", fields: [{ path: "subHandle", message: "must not contain control characters" }] }
+      for (const control of ["\u0000", "\r", "\n", "\r\nX-Injected: 1", "\u007f", "\u0085"]) {
+        const subHandle = `alice${control}`
+        expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle })).toMatchObject({ status: 400, body: refused })
+        expect(yield* gw.call("POST", "/typing", { tenantId: "demo-helvia", subHandle })).toMatchObject({ status: 400, body: refused })
+        expect(yield* gw.call("GET", `/subscribers/${encodeURIComponent(subHandle)}/livechat-state`)).toMatchObject({ status: 400, body: refused })
+      }
+      const tab = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "m\t1", text: "hi" })
+      expect(tab).toMatchObject({ status: 400, body: { fields: [{ path: "messageId", message: "must not contain control characters" }] } })
+      const tenant = yield* gw.call("GET", `/subscribers/alice/livechat-state?tenantId=${encodeURIComponent("demo-helvia\n")}`)
+      expect(tenant).toMatchObject({ status: 400, body: { fields: [{ path: "tenantId", message: "must not contain control characters" }] } })
+
+      // Subscriber handles as channels make them: a phone number, an address, a name in another script.
+      for (const subHandle of ["whatsapp:+306912345678", "viber:user@example.com", "Ελένη 李雷 محمد", "no\u00a0break"]) {
+        const created = yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle })
+        expect([subHandle, created.status]).toEqual([subHandle, 201])
+        const sent = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle, messageId: `${subHandle}:m+1@x`, text: "hi" })
+        expect([subHandle, sent.status]).toEqual([subHandle, 202])
+        const state = yield* gw.call("GET", `/subscribers/${encodeURIComponent(subHandle)}/livechat-state`)
+        expect(state.body).toMatchObject({ subHandle, state: expect.stringMatching(/pending|active/) })
+      }
+    }).pipe(Effect.scoped)
+  )
+
   it.live("unknown things: tenant, alias, route, session", () =>
     Effect.gen(function* () {
       const gw = yield* startGateway()

@@ -81,6 +81,7 @@ describe("direct routes", () => {
         ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }],
         ["a message nested 300k deep", { path: "/messages", headers: json(), body: `{"tenantId":"demo-helvia","subHandle":"parity","messageId":"m-3","attachments":${deep}}` }],
         ["a 900 KB wrong field", { path: "/messages", headers: json(), body: message({ messageId: ["~".repeat(900_000)], text: { wrong: true } }) }],
+        ["an id with a control character", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "par\u0000ity" }) }],
         ["an unsigned webhook nested 300k deep", { path: "/events/helvia-livechat", headers: { "content-type": "application/json" }, body: `{"agent":${deep}}` }]
       ]
       for (const [what, ask] of asks) {
