@@ -154,7 +154,7 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .addError(E.StoreUnavailable)
       .annotate(
         OpenApi.Description,
-        "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature. Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
+        "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature (only JSON nested past 64 levels is refused first, 400). Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
       )
   )
   .add(
