@@ -66,7 +66,7 @@ export const unreadableBody = (reason: string) =>
 export const internalErrorBody = errorBody("InternalError", "the gateway failed to handle the request")
 
 /** A 400 body is at most this many bytes, however many fields are wrong and however long their keys. */
-export const MAX_DECODE_FAILURE_BYTES = 4096
+const MAX_DECODE_FAILURE_BYTES = 4096
 
 /** A field's message is cut here, whatever formatted it (a path is cut by pathText). */
 const MAX_FIELD_MESSAGE = 256

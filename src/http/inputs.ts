@@ -12,7 +12,7 @@ import { Either, ParseResult, Schema, SchemaAST } from "effect"
 import { cut, describeIssues, type IssueDescription, MAX_PATH_KEY } from "../domain/schemaIssues.js"
 
 /** JSON nested deeper than this is refused before it is decoded: no schema or formatter walks it. */
-export const MAX_JSON_DEPTH = 64
+const MAX_JSON_DEPTH = 64
 
 export const tooDeepMessage = `nests deeper than ${MAX_JSON_DEPTH} levels`
 
