@@ -9,8 +9,16 @@ export type ProviderAlias = typeof ProviderAlias.Type
 export const providerAliases: ReadonlyArray<ProviderAlias> = ProviderAlias.literals
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
-/** Ids that appear in URLs and Redis keys: short and free of separators. */
-export const Id = NonEmpty.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))
+/**
+ * Ids that appear in URLs, Redis keys, logs and provider payloads: short, and free of control
+ * characters (a NUL, CR or LF would reach all of those). Anything else is allowed: subscriber
+ * handles carry `:`, `+`, `@` and text in any script.
+ */
+const controlCharacter = /\p{Cc}/u
+export const Id = NonEmpty.pipe(
+  Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
+  Schema.filter((id) => !controlCharacter.test(id), { message: () => "must not contain control characters" })
+)
 
 export const SessionStatus = Schema.Literal("pending", "active", "ended")
 export type SessionStatus = typeof SessionStatus.Type

@@ -7,15 +7,22 @@
 import { Option, type ParseResult, SchemaAST } from "effect"
 
 export interface IssueDescription {
-  /** Dot-separated (`genesys.region`, `plugins.0.integration`); "" for the value itself. */
-  readonly path: string
+  /** The keys and indexes down to the failing value (`genesys`, `region`); empty for the value itself. */
+  readonly path: ReadonlyArray<string>
   readonly message: string
 }
 
 /** Expectations are cut here: a struct's or a long union's text says nothing more useful. */
 const MAX_EXPECTED = 200
 
-const cut = (text: string) => (text.length <= MAX_EXPECTED ? text : `${text.slice(0, MAX_EXPECTED - 1)}…`)
+/** A key of the input in a path is cut here: a record's keys are the sender's, of any length. */
+export const MAX_PATH_KEY = 64
+
+/** `text`, or its first `max - 1` characters and an ellipsis. */
+export const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
+
+/** A path as answers print it (`plugins.0.integration`), cut at 256 characters. */
+export const pathText = (path: ReadonlyArray<PropertyKey>) => cut(path.map(String).join("."), 256)
 
 /** What a schema expects, from its own words where it has them (a message, a description), else its type. */
 const expected = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string => {
@@ -28,20 +35,25 @@ const expected = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string => 
   )
   if (Option.isSome(message)) return message.value
   const description = SchemaAST.getDescriptionAnnotation(ast)
-  if (Option.isSome(description)) return `expected ${cut(description.value)}`
+  if (Option.isSome(description)) return `expected ${cut(description.value, MAX_EXPECTED)}`
   if (SchemaAST.isUnion(ast)) {
     // An optional field is a union with undefined: only what may be given is worth saying.
     const members = ast.types.filter((member) => !SchemaAST.isUndefinedKeyword(member))
-    return `expected ${cut(members.map((member) => String(member)).join(" or "))}`
+    return `expected ${cut(members.map(typeText).join(" or "), MAX_EXPECTED)}`
   }
-  return `expected ${cut(String(ast))}`
+  return `expected ${cut(typeText(ast), MAX_EXPECTED)}`
 }
 
-const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<IssueDescription>): void => {
-  const at = path.map(String).join(".")
+/** A type as a message says it: a struct or record, an array, by its kind (their own text lists every field), else its text. */
+const typeText = (ast: SchemaAST.AST): string =>
+  SchemaAST.isTypeLiteral(ast) ? "an object" : SchemaAST.isTupleType(ast) ? "an array" : String(ast)
+
+const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string>, out: Array<IssueDescription>): void => {
   switch (issue._tag) {
-    case "Pointer":
-      return walk(issue.issue, [...path, ...(Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey])], out)
+    case "Pointer": {
+      const keys: ReadonlyArray<PropertyKey> = Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey]
+      return walk(issue.issue, [...path, ...keys.map((key) => cut(String(key), MAX_PATH_KEY))], out)
+    }
     case "Composite": {
       const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
       if (!SchemaAST.isUnion(issue.ast)) {
@@ -51,32 +63,32 @@ const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, o
       // A union's members each failed: one expectation for the field, not one per member; and
       // where a member got further (an optional struct), what failed inside it, not "expected undefined".
       const deeper = issues.filter((inner) => inner._tag !== "Type")
-      if (deeper.length === 0) out.push({ path: at, message: expected(issue.ast, issue) })
+      if (deeper.length === 0) out.push({ path, message: expected(issue.ast, issue) })
       for (const inner of deeper) walk(inner, path, out)
       return
     }
     case "Refinement":
       if (issue.kind === "From") return walk(issue.issue, path, out)
-      out.push({ path: at, message: expected(issue.ast, issue) })
+      out.push({ path, message: expected(issue.ast, issue) })
       return
     case "Transformation":
       // The transformation itself failed (JSON that does not parse): its error message quotes the input.
       if (issue.kind === "Transformation") {
-        out.push({ path: at, message: "could not be read" })
+        out.push({ path, message: "could not be read" })
         return
       }
       return walk(issue.issue, path, out)
     case "Type":
-      out.push({ path: at, message: expected(issue.ast, issue) })
+      out.push({ path, message: expected(issue.ast, issue) })
       return
     case "Missing":
-      out.push({ path: at, message: "is missing" })
+      out.push({ path, message: "is missing" })
       return
     case "Unexpected":
-      out.push({ path: at, message: "is not allowed" })
+      out.push({ path, message: "is not allowed" })
       return
     case "Forbidden":
-      out.push({ path: at, message: "could not be checked" })
+      out.push({ path, message: "could not be checked" })
       return
   }
 }
@@ -89,7 +101,8 @@ export const describeIssues = (error: ParseResult.ParseError): ReadonlyArray<Iss
 }
 
 /** `describeIssues` as one line: `path: message; path: message`. */
-export const describeIssuesInline = (error: ParseResult.ParseError): string =>
-  describeIssues(error)
-    .map(({ message, path }) => (path === "" ? message : `${path}: ${message}`))
-    .join("; ")
+export const describeIssuesInline = (error: ParseResult.ParseError): string => issuesInline(describeIssues(error))
+
+/** Issues as one line: `path: message; path: message`. */
+export const issuesInline = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>): string =>
+  issues.map(({ message, path }) => (path.length === 0 ? message : `${pathText(path)}: ${message}`)).join("; ")

@@ -21,13 +21,14 @@ import { AdminAuthentication, Authentication } from "./auth.js"
 import { ClusterStatus } from "../services/Coordinator.js"
 import { DeadLetter } from "../services/Outbox.js"
 import * as E from "./errors.js"
+import { described, describedQuery } from "./inputs.js"
 
 const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
 
 const SubscriberPath = Schema.Struct({ subHandle: Id })
 
 /** `?tenantId=`: a subscriber's look-up in that tenant (a tenant the caller may not act in has nothing there for it). */
-const TenantFilter = Schema.Struct({ tenantId: Schema.optional(Id) })
+const TenantFilter = describedQuery(Schema.Struct({ tenantId: Schema.optional(Id) }))
 
 export const StatusFilterParam = Schema.Literal("pending", "active", "ended", "open")
 
@@ -41,7 +42,7 @@ const WindowSeconds = Schema.NumberFromString.pipe(
 export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.post("createRequest", "/requests")
-      .setPayload(CreateRequest)
+      .setPayload(described(CreateRequest))
       .addSuccess(Session, { status: 201 })
       .addError(E.Forbidden)
       .addError(E.TenantNotFound)
@@ -59,7 +60,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
     HttpApiEndpoint.patch("updateRequest", "/requests/subscribers/:subHandle")
       .setPath(SubscriberPath)
       .setUrlParams(TenantFilter)
-      .setPayload(UpdateRequest)
+      .setPayload(described(UpdateRequest))
       .addSuccess(Session)
       .addError(E.BadRequest)
       .addError(E.SessionNotFound)
@@ -77,7 +78,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   )
   .add(
     HttpApiEndpoint.post("forwardMessage", "/messages")
-      .setPayload(ForwardMessage)
+      .setPayload(described(ForwardMessage))
       .addSuccess(MessageAccepted, { status: 202 })
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
@@ -90,7 +91,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   )
   .add(
     HttpApiEndpoint.post("userTyping", "/typing")
-      .setPayload(UserTyping)
+      .setPayload(described(UserTyping))
       .addSuccess(TypingAccepted, { status: 202 })
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
@@ -100,7 +101,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.head("countRequests", "/organizations/:organizationId/requests")
       .setPath(Schema.Struct({ organizationId: Id }))
-      .setUrlParams(Schema.Struct({ status: Schema.optional(StatusFilterParam) }))
+      .setUrlParams(describedQuery(Schema.Struct({ status: Schema.optional(StatusFilterParam) })))
       .addSuccess(Schema.Void)
       .annotate(
         OpenApi.Description,
@@ -110,7 +111,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.head("waitingMetrics", "/organizations/:organizationId/tenants/:tenantId/metrics")
       .setPath(Schema.Struct({ organizationId: Id, tenantId: Id }))
-      .setUrlParams(Schema.Struct({ windowSeconds: Schema.optional(WindowSeconds) }))
+      .setUrlParams(describedQuery(Schema.Struct({ windowSeconds: Schema.optional(WindowSeconds) })))
       .addSuccess(Schema.Void)
       .addError(E.Forbidden)
       .annotate(
@@ -154,7 +155,7 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .addError(E.StoreUnavailable)
       .annotate(
         OpenApi.Description,
-        "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature. Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
+        "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature (only JSON nested past 64 levels is refused first, 400). Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
       )
   )
   .add(

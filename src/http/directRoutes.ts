@@ -11,7 +11,7 @@
  */
 import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Effect, Either, Exit, FiberRef, FiberRefs, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
+import { Cause, Context, Duration, Effect, Either, Exit, FiberRef, FiberRefs, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../layers/metrics.js"
@@ -19,11 +19,12 @@ import { traced } from "../layers/Tracing.js"
 import { pathMatcher } from "./requestMetrics.js"
 import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig, type HttpServerLimits } from "../services/AppConfig.js"
 import { everyTenant, type TenantAccess } from "../domain/access.js"
 import { Authentication, bearerTokenOf, makeTokenVerifier } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
+import { describeIssues } from "../domain/schemaIssues.js"
 
 /** An answer, ready to write. */
 interface Answer {
@@ -121,11 +122,8 @@ const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
   request.on("error", done)
 }
 
-/** A schema's rejection, as the HttpApi answers it. */
-const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({
-  status: 400,
-  body: decodeFailureBody(ParseResult.ArrayFormatter.formatErrorSync(error), ParseResult.TreeFormatter.formatErrorSync(error))
-})
+/** A schema's rejection, as the HttpApi answers it (the payloads' own failures come described: inputs.ts). */
+const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({ status: 400, body: decodeFailureBody(describeIssues(error)) })
 
 /** The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx answer, or the payload. */
 const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer } | { readonly payload: unknown } => {
@@ -208,21 +206,8 @@ export const DirectRoutesLive = Layer.effect(
       )
     }
 
-    /**
-     * The answer to a request whose body was read: authenticated first, as the HttpApi's
-     * middleware runs before its body is looked at. A token verified earlier is checked
-     * without a fiber op.
-     */
-    const answer = (routeOf: Route<never>, path: Record<string, string>, headers: IncomingMessage["headers"], body: Body) => {
-      const token = routeOf.authenticate ? bearerTokenOf(headers.authorization) : ""
-      const known = routeOf.authenticate ? verify.remembered(token) : undefined
-      // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
-      const program =
-        !routeOf.authenticate || known !== undefined
-          ? Effect.suspend(() => handled(routeOf, path, headers, body, known?.tenants ?? everyTenant))
-          : Effect.flatMap(verify(Redacted.make(token)), (caller) => handled(routeOf, path, headers, body, caller.tenants))
-      return Effect.catchAllCause(program, failureAnswer)
-    }
+    /** The body, read within the fiber: for a request whose token is verified first. */
+    const bodyOf = (request: IncomingMessage) => Effect.async<Body>((resume) => readBody(request, (body) => resume(Effect.succeed(body))))
 
     const write = (response: ServerResponse, { body, status }: Answer) => {
       if (body === undefined) return response.writeHead(status, { "content-length": 0 }).end()
@@ -230,6 +215,11 @@ export const DirectRoutesLive = Layer.effect(
       response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text)
     }
 
+    /**
+     * Takes a request of one of the routes: authenticated before its body is read, so a
+     * caller without a valid token is answered 401 at once, whatever it still sends. A token
+     * verified earlier is checked without a fiber op, and the body read before the fiber starts.
+     */
     const serve = (request: IncomingMessage, response: ServerResponse): boolean => {
       if (request.method !== "POST") return false
       const url = request.url ?? "/"
@@ -246,6 +236,8 @@ export const DirectRoutesLive = Layer.effect(
         }
         const started = performance.now()
         const finish = (answered: Answer) => {
+          // Answered before the body was read (a refused token): keeping the connection would mean reading what was refused.
+          if (!request.complete) response.setHeader("connection", "close")
           write(response, answered)
           recordHttpRequest(routeOf.template, "POST", answered.status, (performance.now() - started) / 1000)
           // The access line, as the HttpApi server's logger writes it.
@@ -253,17 +245,29 @@ export const DirectRoutesLive = Layer.effect(
             runFork(Effect.annotateLogs(Effect.log("Sent HTTP response"), { "http.method": "POST", "http.url": url, "http.status": answered.status }))
           }
         }
-        readBody(request, (body) => {
-          const program = answer(routeOf, params, request.headers, body).pipe(
-            traced("http.server POST", () => ({
-              kind: "server",
-              captureStackTrace: false,
-              parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as never)),
-              attributes: { "http.request.method": "POST", "url.path": path, "http.route": routeOf.template }
-            }))
+        const run = (program: Effect.Effect<Answer, unknown>) =>
+          runFork(
+            Effect.catchAllCause(program, failureAnswer).pipe(
+              traced("http.server POST", () => ({
+                kind: "server",
+                captureStackTrace: false,
+                parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as never)),
+                attributes: { "http.request.method": "POST", "url.path": path, "http.route": routeOf.template }
+              }))
+            )
+          ).addObserver((exit) => finish(Exit.isSuccess(exit) ? exit.value : { status: 500, body: internalErrorBody }))
+        const token = routeOf.authenticate ? bearerTokenOf(request.headers.authorization) : ""
+        const known = routeOf.authenticate ? verify.remembered(token) : undefined
+        if (!routeOf.authenticate || known !== undefined) {
+          // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
+          readBody(request, (body) => run(Effect.suspend(() => handled(routeOf, params, request.headers, body, known?.tenants ?? everyTenant))))
+        } else {
+          run(
+            Effect.flatMap(verify(Redacted.make(token)), (caller) =>
+              Effect.flatMap(bodyOf(request), (body) => handled(routeOf, params, request.headers, body, caller.tenants))
+            )
           )
-          runFork(program).addObserver((exit) => finish(Exit.isSuccess(exit) ? exit.value : { status: 500, body: internalErrorBody }))
-        })
+        }
         return true
       }
       return false
@@ -273,15 +277,32 @@ export const DirectRoutesLive = Layer.effect(
 )
 
 /**
- * node:http on `port`: the direct routes first, the HttpApi's server (what `serve` is given)
- * for the rest. Mirrors NodeHttpServer.layer (which has no hook for a request it should not take).
+ * How often node:http looks for requests past their timeouts (its default, 30 s, would let a
+ * client overstay a 10 s headers timeout by that much).
  */
-export const NodeServerWithDirectRoutes = (port: number) =>
+const timeoutCheckInterval = (limits: HttpServerLimits) => Math.max(10, Math.min(1000, Duration.toMillis(limits.headersTimeout) / 4))
+
+/**
+ * node:http on `port`, with `limits` on slow and idle clients: the direct routes first, the
+ * HttpApi's server (what `serve` is given) for the rest. Mirrors NodeHttpServer.layer (which
+ * has no hook for a request it should not take).
+ */
+export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimits) =>
   Layer.scoped(
     HttpServer.HttpServer,
     Effect.gen(function* () {
       const direct = yield* DirectRoutes
-      const server = yield* Effect.acquireRelease(Effect.sync(() => createServer()), (server) =>
+      const make = () => {
+        const server = createServer({
+          headersTimeout: Duration.toMillis(limits.headersTimeout),
+          requestTimeout: Duration.toMillis(limits.requestTimeout),
+          keepAliveTimeout: Duration.toMillis(limits.keepAliveTimeout),
+          connectionsCheckingInterval: timeoutCheckInterval(limits)
+        })
+        server.maxConnections = limits.maxConnections
+        return server
+      }
+      const server = yield* Effect.acquireRelease(Effect.sync(make), (server) =>
         Effect.async<void>((resume) => {
           if (!server.listening) return resume(Effect.void)
           server.close(() => resume(Effect.void))

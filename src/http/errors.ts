@@ -4,6 +4,7 @@
  */
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
+import { cut, issuesInline, pathText } from "../domain/schemaIssues.js"
 import * as Errors from "../services/errors.js"
 
 type ErrorClass = Schema.Schema.AnyNoContext & {
@@ -56,17 +57,38 @@ export const MAX_BODY_BYTES = 1024 * 1024
 
 export const tooLargeBody = errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
 
+/** What of the sender's input an answer quotes at most (a URL, a parser's complaint). */
+export const MAX_QUOTED = 64
+
 /** A body that could not be read or parsed as JSON. */
-export const unreadableBody = (reason: string) => errorBody("BadRequest", `the request body could not be read: ${reason}`)
+export const unreadableBody = (reason: string) =>
+  errorBody("BadRequest", `the request body could not be read: ${cut(reason, 4 * MAX_QUOTED)}`)
 
 export const internalErrorBody = errorBody("InternalError", "the gateway failed to handle the request")
 
-/** A 400 for a payload, path or query that does not decode: every bad field by path, and one message naming them. */
-export const decodeFailureBody = (
-  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
-  fallback: string
-) => {
-  const fields = issues.map((i) => ({ path: i.path.join("."), message: i.message }))
-  const where = fields.map((f) => (f.path.length > 0 ? `${f.path}: ${f.message}` : f.message)).join("; ")
-  return errorBody("BadRequest", where || fallback, { fields })
+/** A 400 body is at most this many bytes, however many fields are wrong and however long their keys. */
+const MAX_DECODE_FAILURE_BYTES = 4096
+
+/** A field's message is cut here, whatever formatted it (a path is cut by pathText). */
+const MAX_FIELD_MESSAGE = 256
+
+/** Fields are listed twice (`fields` and `message`): each list gets under half of the body. */
+const FIELDS_BUDGET = (MAX_DECODE_FAILURE_BYTES - 256) / 2
+
+/**
+ * A 400 for a payload, path or query that does not decode: the bad fields by path, and one
+ * message naming them; as many as fit in MAX_DECODE_FAILURE_BYTES, then how many more.
+ */
+export const decodeFailureBody = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) => {
+  const kept: Array<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }> = []
+  let used = 0
+  for (const { message, path } of issues) {
+    const issue = { path, message: cut(message, MAX_FIELD_MESSAGE) }
+    used += Buffer.byteLength(JSON.stringify({ path: pathText(path), message: issue.message })) + 1
+    if (used > FIELDS_BUDGET) break
+    kept.push(issue)
+  }
+  const more = issues.length - kept.length
+  const message = (issuesInline(kept) || "the request is invalid") + (more > 0 ? `; and ${more} more` : "")
+  return errorBody("BadRequest", message, { fields: kept.map(({ message, path }) => ({ path: pathText(path), message })) })
 }

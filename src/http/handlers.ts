@@ -3,7 +3,9 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import type { TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
-import { SessionNotFound } from "../services/errors.js"
+import { MalformedWebhook, SessionNotFound } from "../services/errors.js"
+import { issuesInline } from "../domain/schemaIssues.js"
+import { tooDeepJson, tooDeepMessage } from "./inputs.js"
 import { Gateway, type GatewayService } from "../services/Gateway.js"
 import type { ForwardMessage, UserTyping } from "../domain/model.js"
 import { Lifecycle } from "../services/Lifecycle.js"
@@ -23,9 +25,16 @@ const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empt
 export const hotHandlers = (gateway: GatewayService) => ({
   forwardMessage: (payload: ForwardMessage, access: TenantAccess) => gateway.forwardMessage(payload, access),
   userTyping: (payload: UserTyping, access: TenantAccess) => gateway.userTyping(payload, access),
-  /** The raw bytes, exactly as signed: nothing is decoded before the signature check. */
-  providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) =>
-    Effect.map(gateway.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
+  /**
+   * The raw bytes, exactly as signed: nothing is decoded before the signature check. JSON
+   * nested too deep is refused first, signed or not: what reads a sender before its
+   * signature is checked (the session it names) parses it.
+   */
+  providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) => {
+    const tooDeep = tooDeepJson(body)
+    if (tooDeep !== undefined) return Effect.fail(new MalformedWebhook({ message: issuesInline([{ path: tooDeep, message: tooDeepMessage }]) }))
+    return Effect.map(gateway.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
+  }
 })
 
 export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) =>

@@ -14,7 +14,8 @@ import {
 } from "@effect/platform"
 import { Cause, Effect, Layer, Option } from "effect"
 import { LcgApi } from "./api.js"
-import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
+import { cut } from "../domain/schemaIssues.js"
+import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, MAX_QUOTED, tooLargeBody, unreadableBody } from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
 import { requestMetrics } from "./requestMetrics.js"
 
@@ -27,11 +28,11 @@ const ErrorBodies = HttpApiBuilder.middleware((app) =>
   Effect.catchAllCause(app, (cause) => {
     const error = Cause.squash(cause)
     if (error instanceof HttpApiError.HttpApiDecodeError) {
-      return Effect.succeed(json(400, decodeFailureBody(error.issues, error.message)))
+      return Effect.succeed(json(400, decodeFailureBody(error.issues)))
     }
     if (error instanceof HttpServerError.RouteNotFound) {
       return Effect.succeed(
-        json(404, errorBody("NotFound", `no route for ${error.request.method} ${error.request.url}`))
+        json(404, errorBody("NotFound", `no route for ${error.request.method} ${cut(error.request.url, MAX_QUOTED)}`))
       )
     }
     if (error instanceof HttpServerError.RequestError) {

@@ -5,7 +5,15 @@
 import { Config, ConfigError, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
-import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings, type ProviderEgress } from "../services/AppConfig.js"
+import {
+  AppConfig,
+  type AppConfigValues,
+  defaultHttpServer,
+  defaultRetention,
+  defaultTimings,
+  type HttpServerLimits,
+  type ProviderEgress
+} from "../services/AppConfig.js"
 
 const httpUrl = (name: string) =>
   Config.string(name).pipe(
@@ -108,6 +116,21 @@ const redisUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config
   })
 )
 
+const millis = (name: string, fallback: Duration.Duration) => Config.map(positiveInt(name, Duration.toMillis(fallback)), Duration.millis)
+
+const httpServerLimits: Config.Config<HttpServerLimits> = Config.all({
+  headersTimeout: millis("LCG_HTTP_HEADERS_TIMEOUT_MS", defaultHttpServer.headersTimeout),
+  requestTimeout: millis("LCG_HTTP_REQUEST_TIMEOUT_MS", defaultHttpServer.requestTimeout),
+  keepAliveTimeout: millis("LCG_HTTP_KEEP_ALIVE_TIMEOUT_MS", defaultHttpServer.keepAliveTimeout),
+  maxConnections: positiveInt("LCG_HTTP_MAX_CONNECTIONS", defaultHttpServer.maxConnections)
+}).pipe(
+  // node:http refuses a headers timeout longer than the request's.
+  Config.validate({
+    message: "Expected LCG_HTTP_HEADERS_TIMEOUT_MS <= LCG_HTTP_REQUEST_TIMEOUT_MS",
+    validation: (limits) => Duration.lessThanOrEqualTo(limits.headersTimeout, limits.requestTimeout)
+  })
+)
+
 const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
@@ -144,7 +167,8 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     Config.withDefault(5000)
   ),
   sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
-  dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup))
+  dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup)),
+  httpServer: httpServerLimits
 }).pipe(
   Config.map((c): AppConfigValues => ({
     port: c.port,
@@ -169,7 +193,8 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     ...defaultTimings,
     delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
     shutdownDrain: Duration.millis(c.shutdownDrainMs),
-    retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) }
+    retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
+    httpServer: c.httpServer
   }))
 )
 

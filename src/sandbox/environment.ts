@@ -6,7 +6,7 @@
  */
 import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import { type AppConfigValues, defaultRetention, defaultTimings } from "../services/AppConfig.js"
+import { type AppConfigValues, defaultHttpServer, defaultRetention, defaultTimings } from "../services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
@@ -113,7 +113,8 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       ...defaultTimings,
       // Nobody balances load in front of the sandbox: it stops at once.
       shutdownDrain: Duration.zero,
-      retention: defaultRetention
+      retention: defaultRetention,
+      httpServer: defaultHttpServer
     }
     return {
       config: options.configure ? options.configure(base) : base,

@@ -42,6 +42,27 @@ export interface AppConfigValues {
   readonly shutdownDrain: Duration.Duration
   /** How long ended sessions, and seen event ids, are kept (open sessions never expire). */
   readonly retention: { readonly endedSessions: Duration.Duration; readonly dedup: Duration.Duration }
+  /** What the HTTP server grants a client: node:http's own defaults let a slow one hold a connection for minutes. */
+  readonly httpServer: HttpServerLimits
+}
+
+export interface HttpServerLimits {
+  /** LCG_HTTP_HEADERS_TIMEOUT_MS: a request's headers must have arrived within this (else 408, connection closed). */
+  readonly headersTimeout: Duration.Duration
+  /** LCG_HTTP_REQUEST_TIMEOUT_MS: the whole request, body included, within this; at least headersTimeout. */
+  readonly requestTimeout: Duration.Duration
+  /** LCG_HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeout: Duration.Duration
+  /** LCG_HTTP_MAX_CONNECTIONS: connections beyond this many are closed as they are accepted. */
+  readonly maxConnections: number
+}
+
+/** Headers within 10 s, the request within 30 s, idle connections kept 5 s (node:http's), at most 10,000 connections. */
+export const defaultHttpServer: HttpServerLimits = {
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(30),
+  keepAliveTimeout: Duration.seconds(5),
+  maxConnections: 10_000
 }
 
 /**

@@ -7,13 +7,15 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import { createHmac, randomUUID } from "node:crypto"
-import { createServer } from "node:http"
+import { createServer, request as httpRequest } from "node:http"
 import { GatewayServerLive, CoreLive } from "../../src/layers/App.js"
 import { HttpLive } from "../../src/http/server.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { demoHelviaSecret } from "../../src/sandbox/demoTenants.js"
 import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
 import { signToken } from "../../src/sandbox/token.js"
+import { MAX_BODY_BYTES } from "../../src/http/errors.js"
+import { startGateway } from "./harness.js"
 
 interface Ask {
   readonly path: string
@@ -56,6 +58,7 @@ describe("direct routes", () => {
         )
       )
       const message = (fields: object) => JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity", messageId: "m-1", text: "hi", ...fields })
+      const deep = "[".repeat(300_000) + "]".repeat(300_000)
       const asks: Array<[string, Ask]> = [
         ["no token", { path: "/messages", headers: { "content-type": "application/json" }, body: message({}) }],
         ["an expired token", { path: "/messages", headers: json(expired), body: message({}) }],
@@ -78,7 +81,11 @@ describe("direct routes", () => {
         ["a malformed webhook", { path: "/events/helvia-livechat", headers: signed("{\"id\":\"1\"}"), body: "{\"id\":\"1\"}" }],
         ["a webhook that is not JSON", { path: "/events/helvia-livechat", headers: signed("nope"), body: "nope" }],
         ["a webhook path with a malformed %-escape", { path: "/events/%E0%A4%A", headers: { "content-type": "application/json" }, body: "{}" }],
-        ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }]
+        ["a webhook for CCP, which pushes none", { path: "/events/cisco-livechat", headers: { "content-type": "application/json" }, body: "{}" }],
+        ["a message nested 300k deep", { path: "/messages", headers: json(), body: `{"tenantId":"demo-helvia","subHandle":"parity","messageId":"m-3","attachments":${deep}}` }],
+        ["a 900 KB wrong field", { path: "/messages", headers: json(), body: message({ messageId: ["~".repeat(900_000)], text: { wrong: true } }) }],
+        ["an id with a control character", { path: "/typing", headers: json(), body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "par\u0000ity" }) }],
+        ["an unsigned webhook nested 300k deep", { path: "/events/helvia-livechat", headers: { "content-type": "application/json" }, body: `{"agent":${deep}}` }]
       ]
       for (const [what, ask] of asks) {
         const fromApi = yield* Effect.promise(() => answerOf(api, ask))
@@ -102,6 +109,62 @@ describe("direct routes", () => {
       const accepted = yield* Effect.promise(() => Promise.all([answerOf(api, webhook()), answerOf(direct, webhook())]))
       expect(accepted[1]).toEqual(accepted[0])
       expect(accepted[1]).toMatchObject({ status: 200, body: { accepted: 1 } })
+    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  )
+
+  it.live("refuse a missing or bad token before reading the body: 401 at once, and the connection closed", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      const good = yield* gw.token()
+      const expired = yield* gw.token({ expiresInSeconds: -120 })
+      /** Headers announcing a 1 MiB body; the body sent after `bodyAfterMs` (never when undefined). The answer within 1 s, if any. */
+      const post = (path: string, authorization: string | undefined, bodyAfterMs?: number) =>
+        Effect.promise(
+          () =>
+            new Promise<{ readonly status?: number; readonly connection?: string; readonly body?: unknown; readonly after: number }>((resolve) => {
+              const started = performance.now()
+              const request = httpRequest({
+                host: "127.0.0.1",
+                port: gw.config.port,
+                method: "POST",
+                path,
+                headers: { "content-type": "application/json", "content-length": MAX_BODY_BYTES, ...(authorization !== undefined ? { authorization } : {}) }
+              })
+              request.on("response", (response) => {
+                let text = ""
+                response.setEncoding("utf8")
+                response.on("data", (chunk: string) => (text += chunk))
+                response.on("end", () =>
+                  resolve({ status: response.statusCode!, connection: response.headers.connection!, body: JSON.parse(text), after: performance.now() - started })
+                )
+              })
+              request.on("error", () => undefined)
+              request.flushHeaders()
+              const body = JSON.stringify({ tenantId: "demo-helvia", subHandle: "nobody", messageId: "m", text: "x".repeat(MAX_BODY_BYTES) }).slice(0, MAX_BODY_BYTES - 2) + "\"}"
+              if (bodyAfterMs !== undefined) setTimeout(() => request.end(body), bodyAfterMs)
+              setTimeout(() => {
+                resolve({ after: performance.now() - started })
+                request.destroy()
+              }, 1_000)
+            })
+        )
+      for (const [path, authorization] of [
+        ["/messages", undefined],
+        ["/messages", "Bearer not.a.jwt"],
+        ["/typing", `Bearer ${expired}`],
+        ["/messages", `Basic ${good}`]
+      ] as const) {
+        const answer = yield* post(path, authorization)
+        expect([path, authorization?.slice(0, 12), answer]).toEqual([
+          path,
+          authorization?.slice(0, 12),
+          { status: 401, connection: "close", body: { error: "Unauthorized", message: expect.any(String) }, after: expect.any(Number) }
+        ])
+      }
+      // A valid token's request waits for its body, and is answered once it has come.
+      const waited = yield* post("/messages", `Bearer ${good}`, 300)
+      expect(waited).toMatchObject({ status: 404, body: { error: "SessionNotFound" } })
+      expect(waited.after).toBeGreaterThanOrEqual(300)
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
   )
 })

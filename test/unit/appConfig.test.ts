@@ -163,4 +163,32 @@ describe("AppConfig from the environment", () => {
       expect(message).toContain("LCG_PROVIDER_ALLOW_PRIVATE")
     })
   )
+
+  it.effect("limits slow and idle HTTP clients: headers 10 s, request 30 s, keep-alive 5 s, 10,000 connections; LCG_HTTP_* change them", () =>
+    Effect.gen(function* () {
+      const millis = (limits: { readonly headersTimeout: Duration.Duration; readonly requestTimeout: Duration.Duration; readonly keepAliveTimeout: Duration.Duration }) =>
+        [limits.headersTimeout, limits.requestTimeout, limits.keepAliveTimeout].map(Duration.toMillis)
+      const defaults = yield* Effect.flatMap(load(valid), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(millis(defaults.httpServer)).toEqual([10_000, 30_000, 5_000])
+      expect(defaults.httpServer.maxConnections).toBe(10_000)
+      const set = yield* Effect.flatMap(
+        load({
+          ...valid,
+          LCG_HTTP_HEADERS_TIMEOUT_MS: "2000",
+          LCG_HTTP_REQUEST_TIMEOUT_MS: "2000",
+          LCG_HTTP_KEEP_ALIVE_TIMEOUT_MS: "65000",
+          LCG_HTTP_MAX_CONNECTIONS: "500"
+        }),
+        Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })
+      )
+      expect(millis(set.httpServer)).toEqual([2_000, 2_000, 65_000])
+      expect(set.httpServer.maxConnections).toBe(500)
+      const messageOf = (result: Either.Either<unknown, Error>) => (Either.isLeft(result) ? result.left.message : "")
+      // node:http refuses a headers timeout longer than the request's.
+      expect(messageOf(yield* load({ ...valid, LCG_HTTP_HEADERS_TIMEOUT_MS: "40000" }))).toContain(
+        "Expected LCG_HTTP_HEADERS_TIMEOUT_MS <= LCG_HTTP_REQUEST_TIMEOUT_MS"
+      )
+      expect(messageOf(yield* load({ ...valid, LCG_HTTP_MAX_CONNECTIONS: "0" }))).toContain("LCG_HTTP_MAX_CONNECTIONS: Expected a positive integer")
+    })
+  )
 })

@@ -6,7 +6,7 @@ import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
 import { everyTenant as all } from "../../src/domain/access.js"
-import { AppConfig, confinedEgress, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
+import { AppConfig, confinedEgress, defaultHttpServer, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
@@ -81,7 +81,8 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   shutdownDrain: Duration.zero,
   delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
   sweepInterval: Duration.seconds(30),
-  retention: defaultRetention
+  retention: defaultRetention,
+  httpServer: defaultHttpServer
 })
 
 /** A provider that records every call; `failCreates` and `failSends` make the next creates and sends fail. */
