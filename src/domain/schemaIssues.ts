@@ -48,6 +48,10 @@ const expected = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string => 
 const typeText = (ast: SchemaAST.AST): string =>
   SchemaAST.isTypeLiteral(ast) ? "an object" : SchemaAST.isTupleType(ast) ? "an array" : String(ast)
 
+/** The message a filter returned for `issue`, if it returned one. */
+const filterMessage = (issue: ParseResult.ParseIssue): string | undefined =>
+  issue._tag === "Type" ? issue.message : undefined
+
 const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string>, out: Array<IssueDescription>): void => {
   switch (issue._tag) {
     case "Pointer": {
@@ -69,7 +73,8 @@ const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string>, out: A
     }
     case "Refinement":
       if (issue.kind === "From") return walk(issue.issue, path, out)
-      out.push({ path, message: expected(issue.ast, issue) })
+      // A filter's own message says which of its conditions failed (our filters never quote the value).
+      out.push({ path, message: filterMessage(issue.issue) ?? expected(issue.ast, issue) })
       return
     case "Transformation":
       // The transformation itself failed (JSON that does not parse): its error message quotes the input.

@@ -139,7 +139,7 @@ describe("bad input gets a clear 4xx, never a 500", () => {
         // Direct routes: 900 KB of a wrong type, in an optional field (no "expected undefined") and a required one.
         ["POST", "/messages", { tenantId: "demo-helvia", subHandle: "a", messageId: [big], text: { x: 1 } }, [
           { path: "messageId", message: "expected a string" },
-          { path: "text", message: "expected string" }
+          { path: "text", message: "expected a string" }
         ]],
         // The HttpApi server: a wrong optional struct, and a 900 KB key of a record (a path is the sender's too).
         ["POST", "/requests", { tenantId: "demo-helvia", subHandle: "a", user: big.slice(0, 100_000), metadata: { [key]: [1] } }, [

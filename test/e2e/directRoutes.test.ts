@@ -161,9 +161,9 @@ describe("direct routes", () => {
           { status: 401, connection: "close", body: { error: "Unauthorized", message: expect.any(String) }, after: expect.any(Number) }
         ])
       }
-      // A valid token's request waits for its body, and is answered once it has come.
+      // A valid token's request waits for its body, and is answered once it has come (its 1 MiB text is over the limit).
       const waited = yield* post("/messages", `Bearer ${good}`, 300)
-      expect(waited).toMatchObject({ status: 404, body: { error: "SessionNotFound" } })
+      expect(waited).toMatchObject({ status: 400, body: { error: "BadRequest", message: "text: at most 16384 bytes (16 KB)" } })
       expect(waited.after).toBeGreaterThanOrEqual(300)
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
   )
