@@ -10,15 +10,19 @@ export const providerAliases: ReadonlyArray<ProviderAlias> = ProviderAlias.liter
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 /**
- * Ids that appear in URLs, Redis keys, logs and provider payloads: short, and free of control
- * characters (a NUL, CR or LF would reach all of those). Anything else is allowed: subscriber
- * handles carry `:`, `+`, `@` and text in any script.
+ * Ids that appear in URLs, Redis keys, logs and provider payloads: short, free of control
+ * characters (a NUL, CR or LF would reach all of those) and of unpaired surrogates (UTF-8
+ * has none: Redis would get U+FFFD for each, so that "s\ud800" and "s\udfff" named one key).
+ * Anything else is allowed: subscriber handles carry `:`, `+`, `@` and text in any script.
  */
-const controlCharacter = /\p{Cc}/u
+const controlOrLoneSurrogate = /[\p{Cc}\p{Cs}]/u
 export const Id = NonEmpty.pipe(
   Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
-  Schema.filter((id) => !controlCharacter.test(id), { message: () => "must not contain control characters" })
+  Schema.filter((id) => !controlOrLoneSurrogate.test(id), { message: () => "must not contain control characters or unpaired surrogates" })
 )
+
+/** Free text a session keeps (a user's name, a channel): at most 256 characters, rewritten with the session on every change. */
+const ShortText = Schema.String.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))
 
 export const SessionStatus = Schema.Literal("pending", "active", "ended")
 export type SessionStatus = typeof SessionStatus.Type
@@ -34,6 +38,14 @@ export const User = Schema.Struct({
   locale: Schema.optional(Schema.String)
 })
 export type User = typeof User.Type
+
+/** The user as a request gives it (stored records keep the plain `User`: one stored before the limits still reads). */
+const RequestUser = Schema.Struct({
+  name: Schema.optionalWith(ShortText, { exact: true }),
+  email: Schema.optionalWith(ShortText, { exact: true }),
+  phone: Schema.optionalWith(ShortText, { exact: true }),
+  locale: Schema.optionalWith(ShortText, { exact: true })
+})
 
 export const TranscriptEntry = Schema.Struct({
   author: Schema.Literal("user", "bot", "agent"),
@@ -57,7 +69,9 @@ export const requestLimits = {
   metadataBytes: 16 * 1024,
   transcriptEntries: 200,
   transcriptBytes: 64 * 1024,
-  messageTextBytes: 16 * 1024
+  messageTextBytes: 16 * 1024,
+  attachments: 10,
+  attachmentUrlChars: 2048
 } as const
 
 /** The size of `value` as JSON, in UTF-8 bytes. */
@@ -86,10 +100,13 @@ const RequestMetadata = Metadata.pipe(Schema.filter(metadataOverLimit)).annotati
   description: `at most ${requestLimits.metadataKeys} keys of at most ${requestLimits.metadataKeyChars} characters, string values of at most ${inBytes(requestLimits.metadataValueBytes)}, ${inBytes(requestLimits.metadataBytes)} in all (UTF-8, as JSON)`
 })
 
+/** A user's attachment, as a link: each provider gets its URL (CCP in the chat's text). */
 export const Attachment = Schema.Struct({
-  url: NonEmpty,
-  contentType: NonEmpty,
-  name: Schema.optional(Schema.String),
+  url: NonEmpty.pipe(
+    Schema.maxLength(requestLimits.attachmentUrlChars, { message: () => `must be at most ${requestLimits.attachmentUrlChars} characters` })
+  ),
+  contentType: NonEmpty.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" })),
+  name: Schema.optionalWith(ShortText, { exact: true }),
   size: Schema.optional(Schema.NonNegativeInt)
 })
 export type Attachment = typeof Attachment.Type
@@ -278,17 +295,17 @@ const MessageText = Schema.String.pipe(
 export const CreateRequest = Schema.Struct({
   tenantId: Id,
   subHandle: Id,
-  channel: Schema.optional(Schema.String),
-  user: Schema.optional(User),
+  channel: Schema.optionalWith(ShortText, { exact: true }),
+  user: Schema.optionalWith(RequestUser, { exact: true }),
   transcript: Schema.optionalWith(Transcript, { exact: true }),
   metadata: Schema.optionalWith(RequestMetadata, { exact: true }),
-  queue: Schema.optional(Schema.String)
+  queue: Schema.optionalWith(ShortText, { exact: true })
 }).annotations({ identifier: "CreateRequest" })
 export type CreateRequest = typeof CreateRequest.Type
 
 export const UpdateRequest = Schema.Struct({
   status: Schema.optional(Schema.Literal("cancelled")),
-  user: Schema.optional(User),
+  user: Schema.optionalWith(RequestUser, { exact: true }),
   /** Merged into the session's: the merged metadata is held to the same limits (GatewayLive `update`). */
   metadata: Schema.optionalWith(RequestMetadata, { exact: true })
 }).annotations({ identifier: "UpdateRequest" })
@@ -299,7 +316,12 @@ export const ForwardMessage = Schema.Struct({
   subHandle: Id,
   messageId: Id,
   text: Schema.optionalWith(MessageText, { exact: true }),
-  attachments: Schema.optional(Schema.Array(Attachment))
+  attachments: Schema.optionalWith(
+    Schema.Array(Attachment).pipe(
+      Schema.maxItems(requestLimits.attachments, { message: () => `at most ${requestLimits.attachments} attachments` })
+    ),
+    { exact: true }
+  )
 })
   .pipe(
     Schema.filter((m) => (m.text !== undefined && m.text.length > 0) || (m.attachments?.length ?? 0) > 0, {

@@ -196,7 +196,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("deadLetters", "/admin/dead-letters").addSuccess(Schema.Array(DeadLetter)))
   .add(
     HttpApiEndpoint.post("replayDeadLetter", "/admin/dead-letters/:id/replay")
-      .setPath(Schema.Struct({ id: Schema.String }))
+      .setPath(Schema.Struct({ id: Id }))
       .addSuccess(DeadLetter)
       .addError(E.DeadLetterNotFound)
   )

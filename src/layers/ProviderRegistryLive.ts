@@ -1,6 +1,7 @@
 /** The providers by alias (CONTRACTS.md names them). */
 import { Effect, Layer } from "effect"
 import { providerAliases } from "../domain/model.js"
+import { cut, MAX_PATH_KEY } from "../domain/schemaIssues.js"
 import { makeCiscoProvider } from "../providers/cisco/provider.js"
 import { makeGenesysProvider } from "../providers/genesys/provider.js"
 import { makeHelviaProvider } from "../providers/helvia/provider.js"
@@ -16,8 +17,10 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
     get: (alias) => {
       const provider = byAlias.get(alias)
       if (provider !== undefined) return Effect.succeed(provider)
+      // The alias is the sender's (any URL): named cut, never quoted in full.
+      const named = cut(alias, MAX_PATH_KEY)
       return Effect.fail(
-        new UnknownProvider({ alias, message: `unknown provider alias "${alias}"; expected one of ${providerAliases.join(", ")}` })
+        new UnknownProvider({ alias: named, message: `unknown provider alias ${JSON.stringify(named)}; expected one of ${providerAliases.join(", ")}` })
       )
     }
   })

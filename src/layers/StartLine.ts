@@ -28,7 +28,7 @@ export const StartLineLive = (mode: GatewayMode) =>
       )
       if (store === "memory") {
         yield* Effect.logWarning(
-          "store=memory: sessions and undelivered events live in this process only, a restart loses every session; set REDIS_URL to keep them"
+          "store=memory: sessions and undelivered events live in this process only, a restart loses every session; set REDIS_URL (and no LCG_STORE) to keep them"
         )
       }
     })

@@ -1,6 +1,6 @@
 /**
- * What a request may carry into a session (README "Limits"): metadata, the bot transcript and a
- * message's text. Each limit exceeded is a 400 naming it; a request at the limit is served.
+ * What a request may carry into a session (README "Limits"): metadata, the bot transcript, the
+ * user, channel and queue, a message's text and attachments, and values in all. Each limit exceeded is a 400 naming it; a request at the limit is served.
  * PATCH merges metadata into the session's, and the merged metadata is held to the same limits.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -135,6 +135,51 @@ describe("request limits", () => {
       expect(parts.map((part) => part.length)).toEqual([4_096, 4_096, 4_096, 4_096])
       expect(parts.join("")).toBe(long)
       expect(zendesk.status).toBe(201)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the user's fields, the channel and the queue: at most 256 characters each, on POST and on PATCH (which merges the user)", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      const long = "x".repeat(257)
+      expectRefused(yield* request(gw, "a1", { user: { name: long } }), "user.name: must be at most 256 characters")
+      expectRefused(yield* request(gw, "a1", { user: { email: long } }), "user.email: must be at most 256 characters")
+      expectRefused(yield* request(gw, "a1", { channel: long }), "channel: must be at most 256 characters")
+      expectRefused(yield* request(gw, "a1", { queue: long }), "queue: must be at most 256 characters")
+      const atLimit = "x".repeat(256)
+      expect((yield* request(gw, "a1", { user: { name: atLimit, phone: atLimit }, channel: atLimit, queue: atLimit })).status).toBe(201)
+      expectRefused(yield* gw.call("PATCH", "/requests/subscribers/a1", { user: { locale: long } }), "user.locale: must be at most 256 characters")
+      expect((yield* gw.call("PATCH", "/requests/subscribers/a1", { user: { locale: "el-GR" } })).status).toBe(200)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("attachments: at most 10 a message, URLs of at most 2,048 characters, names of at most 256 (CCP puts both in the chat's text)", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      expect((yield* request(gw, "alice", {})).status).toBe(201)
+      const attachment = (i: number) => ({ url: `https://files.example/${i}.png`, contentType: "image/png", name: `${i}.png` })
+      const send = (messageId: string, attachments: ReadonlyArray<unknown>) =>
+        gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId, attachments })
+      expectRefused(yield* send("m1", Array.from({ length: 11 }, (_, i) => attachment(i))), "attachments: at most 10 attachments")
+      expectRefused(yield* send("m2", [{ ...attachment(0), name: "n".repeat(900_000) }]), "attachments.0.name: must be at most 256 characters")
+      expectRefused(yield* send("m3", [{ ...attachment(0), url: `https://files.example/${"u".repeat(2_048)}` }]), "attachments.0.url: must be at most 2048 characters")
+      expect((yield* send("m4", Array.from({ length: 10 }, (_, i) => attachment(i)))).status).toBe(202)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a body of more than 4,096 values is refused before it is decoded, not decoded wrong value by wrong value", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway()
+      // 1 MiB of wrong transcript entries: each one an issue to decode and describe, 7.8 s of the event loop before the bound.
+      const entries = Array.from({ length: 340_000 }, () => ({}))
+      expectRefused(yield* request(gw, "a1", { transcript: entries }), "holds more than 4096 values")
+      const wrongMessages = Array.from({ length: 5_000 }, () => 1)
+      expectRefused(
+        yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "a1", messageId: "m1", attachments: wrongMessages }),
+        "holds more than 4096 values"
+      )
+      // The largest valid transcript is far below the bound.
+      expect((yield* request(gw, "a2", { transcript: transcriptOf(200, 20_000), metadata: metadataOf(50, 8_000) })).status).toBe(201)
     }).pipe(Effect.scoped)
   )
 })
