@@ -5,7 +5,15 @@
 import { Config, ConfigError, Duration, Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
-import { AppConfig, type AppConfigValues, defaultRetention, defaultTimings, type ProviderEgress } from "../services/AppConfig.js"
+import {
+  AppConfig,
+  type AppConfigValues,
+  defaultCiscoMaxEventsPerPoll,
+  defaultRetention,
+  defaultTimings,
+  defaultUpstream,
+  type ProviderEgress
+} from "../services/AppConfig.js"
 
 const httpUrl = (name: string) =>
   Config.string(name).pipe(
@@ -98,6 +106,9 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   instanceId: Config.string("LCG_INSTANCE_ID").pipe(Config.withDefault("")),
   partitions: positiveInt("LCG_PARTITIONS", 64),
   ciscoPollIntervalMs: positiveInt("CISCO_POLL_INTERVAL_MS", 5000),
+  ciscoMaxEventsPerPoll: positiveInt("CISCO_MAX_EVENTS_PER_POLL", defaultCiscoMaxEventsPerPoll),
+  upstreamMaxBodyBytes: positiveInt("LCG_UPSTREAM_MAX_BODY_BYTES", defaultUpstream.maxBodyBytes),
+  upstreamDeadlineMs: positiveInt("LCG_UPSTREAM_DEADLINE_MS", Duration.toMillis(defaultUpstream.deadline)),
   zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", 30000),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
@@ -126,11 +137,13 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     instanceId: c.instanceId === "" ? defaultInstanceId() : c.instanceId,
     partitions: c.partitions,
     ciscoPollIntervalMs: c.ciscoPollIntervalMs,
+    ciscoMaxEventsPerPoll: c.ciscoMaxEventsPerPoll,
     zendeskPollIntervalMs: c.zendeskPollIntervalMs,
     logLevel: c.logLevel,
     logFormat: c.logFormat,
     ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
     ...defaultTimings,
+    upstream: { ...defaultUpstream, maxBodyBytes: c.upstreamMaxBodyBytes, deadline: Duration.millis(c.upstreamDeadlineMs) },
     delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
     shutdownDrain: Duration.millis(c.shutdownDrainMs),
     retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) }
