@@ -62,13 +62,14 @@ export interface Exchanged {
 export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown, maxBodyBytes: number) => {
   // The call by its template: its host and ids are the tenant's configuration; the network's cause (an address) is the operator's to see.
   const where = URL.canParse(url) ? new URL(url).pathname : url
+  const oversized = isUndiciOversized(cause)
   return Effect.as(
-    Effect.logWarning("a provider call got no usable answer", {
+    Effect.logWarning(oversized ? "a provider answered more than the gateway reads" : "a provider call got no answer", {
       provider,
       call: callName(method, where),
       reason: cause instanceof Error ? cause.message : String(cause)
     }),
-    isUndiciTimeout(cause) ? "timed out" : isUndiciOversized(cause) ? oversizedAnswer(maxBodyBytes) : "is unreachable"
+    isUndiciTimeout(cause) ? "timed out" : oversized ? oversizedAnswer(maxBodyBytes) : "is unreachable"
   )
 }
 
