@@ -222,11 +222,14 @@ export const outboundClient = (options: OutboundOptions) =>
       })
       return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
     }
-    /** One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock; set as the call's first attempt starts). */
-    const attempt = (request: OutboundRequest, deadline: { at: number }) =>
+    /**
+     * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
+     * which the call's first attempt sets as it starts (each time it is run).
+     */
+    const attempt = (request: OutboundRequest, deadline: { at: number }, first: boolean) =>
       Effect.async<OutboundAnswer, OutboundError>((resume) => {
         const now = clock.unsafeCurrentTimeMillis()
-        if (deadline.at === 0) deadline.at = now + deadlineMs
+        if (first) deadline.at = now + deadlineMs
         const abort = new EventEmitter()
         let expired = false
         const timer = setTimeout(() => {
@@ -272,12 +275,12 @@ export const outboundClient = (options: OutboundOptions) =>
         : backoff(options.retry, (error: OutboundError) => error.retryAfter, config.upstream.maxRetryAfter).pipe(Schedule.whileInput(isTransient))
     const send = (request: OutboundRequest) => {
       const deadline = { at: 0 }
-      const once = attempt(request, deadline)
+      const once = attempt(request, deadline, true)
       if (retrying === undefined) return once
       return Effect.catchAll(once, (first) =>
         retryingAfter(
           first,
-          once,
+          attempt(request, deadline, false),
           // Only a wait that ends before the deadline: past it, the last failure is the call's.
           retrying.pipe(
             Schedule.delays,
