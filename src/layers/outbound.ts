@@ -172,7 +172,9 @@ export interface OutboundClient {
   /**
    * `send` for a caller that needs only whether it succeeded, its failure as the caller's own
    * error (an Effect, so that the caller can log it too): one match, where asVoid plus
-   * mapError cost five fiber ops on every delivery and forwarded message.
+   * mapError cost five fiber ops on every delivery and forwarded message. The answer's body
+   * is discarded as it arrives (undici's dump: a long one closes the connection instead), so
+   * its size never fails a call the status says succeeded.
    */
   readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
 }
@@ -208,7 +210,7 @@ export const outboundClient = (options: OutboundOptions) =>
       accept: "application/json",
       ...(options.bearer !== undefined ? { authorization: `Bearer ${Redacted.value(options.bearer)}` } : {})
     }
-    const exchange = async (request: OutboundRequest, abort: EventEmitter): Promise<OutboundAnswer> => {
+    const exchange = async (request: OutboundRequest, abort: EventEmitter, withBody: boolean): Promise<OutboundAnswer> => {
       const body = request.text ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined)
       const response = await dispatcher.request({
         origin: base.origin,
@@ -220,13 +222,15 @@ export const outboundClient = (options: OutboundOptions) =>
         headersTimeout: timeout,
         bodyTimeout: timeout
       })
-      return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+      if (withBody) return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+      await response.body.dump()
+      return { status: response.statusCode, headers: response.headers, body: "" }
     }
     /**
      * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
      * which the call's first attempt sets as it starts (each time it is run).
      */
-    const attempt = (request: OutboundRequest, deadline: { at: number }, first: boolean) =>
+    const attempt = (request: OutboundRequest, withBody: boolean, deadline: { at: number }, first: boolean) =>
       Effect.async<OutboundAnswer, OutboundError>((resume) => {
         const now = clock.unsafeCurrentTimeMillis()
         if (first) deadline.at = now + deadlineMs
@@ -236,7 +240,7 @@ export const outboundClient = (options: OutboundOptions) =>
           expired = true
           abort.emit("abort")
         }, deadline.at - now)
-        exchange(request, abort).then(
+        exchange(request, abort, withBody).then(
           (answer) => {
             clearTimeout(timer)
             resume(
@@ -273,14 +277,14 @@ export const outboundClient = (options: OutboundOptions) =>
       options.retry === undefined
         ? undefined
         : backoff(options.retry, (error: OutboundError) => error.retryAfter, config.upstream.maxRetryAfter).pipe(Schedule.whileInput(isTransient))
-    const send = (request: OutboundRequest) => {
+    const perform = (request: OutboundRequest, withBody: boolean) => {
       const deadline = { at: 0 }
-      const once = attempt(request, deadline, true)
+      const once = attempt(request, withBody, deadline, true)
       if (retrying === undefined) return once
       return Effect.catchAll(once, (first) =>
         retryingAfter(
           first,
-          attempt(request, deadline, false),
+          attempt(request, withBody, deadline, false),
           // Only a wait that ends before the deadline: past it, the last failure is the call's.
           retrying.pipe(
             Schedule.delays,
@@ -290,8 +294,7 @@ export const outboundClient = (options: OutboundOptions) =>
       )
     }
     return {
-      send,
-      call: (request, failure) =>
-        Effect.matchEffect(send(request), { onFailure: failure, onSuccess: () => Effect.void })
+      send: (request) => perform(request, true),
+      call: (request, failure) => Effect.matchEffect(perform(request, false), { onFailure: failure, onSuccess: () => Effect.void })
     }
   })

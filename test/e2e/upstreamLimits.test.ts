@@ -107,6 +107,27 @@ describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
       expect((yield* large(4 * MiB)).status).toBe(201)
     }).pipe(Effect.scoped)
   )
+
+  it.live("hbf-bot accepting an event with a 200 and a 2 MiB body: the event is delivered once, the status is what counts", () =>
+    Effect.gen(function* () {
+      const received: Array<string> = []
+      const bot = yield* serve((req, res) => {
+        let body = ""
+        req.on("data", (chunk) => (body += chunk))
+        req.on("end", () => {
+          received.push((JSON.parse(body) as { type: string }).type)
+          res.writeHead(200, { "content-type": "application/json" }).end("x".repeat(2 * MiB))
+        })
+      })
+      const gw = yield* startGateway({ configure: (c) => ({ ...c, hbfBot: { url: bot.url } }) })
+      const created = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
+      expect((yield* gw.lcm.join(created.body.sessionId as string, { id: "a1", fullName: "Maria" })).status).toBe(200)
+      yield* eventually("hbf-bot has the join", Effect.sync(() => received), (types) => types.length >= 1)
+      // A failed delivery would be retried within this (20 ms backoff in the tests).
+      yield* Effect.sleep(Duration.millis(500))
+      expect(received).toEqual(["agent.joined"])
+    }).pipe(Effect.scoped)
+  )
 })
 
 describe("Retry-After and the deadline of hbf-* calls", () => {
