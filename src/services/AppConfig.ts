@@ -64,7 +64,8 @@ export interface ProviderEgress {
 export interface UpstreamLimits {
   /**
    * LCG_UPSTREAM_MAX_BODY_BYTES: the largest answer body (and Genesys notification frame) read;
-   * a call whose answer is larger fails (the frame closes its socket).
+   * a call whose answer is larger fails (the frame closes its socket). Calls judged by their
+   * status alone discard the body instead.
    */
   readonly maxBodyBytes: number
   /** LCG_UPSTREAM_DEADLINE_MS: how long one call to an hbf-* service may take in all, its retries and their waits included. */
