@@ -2,7 +2,7 @@
  * Delivers the outbox to hbf-bot (and flow triggers to event-publisher): per partition one
  * consumer, per session one lane, so a session's events go out strictly in `seq` order
  * while different sessions proceed in parallel. A failing event is retried with backoff
- * (honouring Retry-After) and holds its session's later events back; after the retry
+ * (honouring Retry-After, up to 60 s) and holds its session's later events back; after the retry
  * budget, or at once for a permanent refusal, it becomes a dead letter and the lane goes on.
  */
 import { Chunk, Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
@@ -50,7 +50,8 @@ export const makeDeliveryWorker = Effect.gen(function* () {
 
   const retrying = backoff<DeliveryFailure>(
     { retries: config.delivery.maxAttempts - 1, baseDelay: config.delivery.baseDelay, maxDelay: config.delivery.maxDelay },
-    (failure) => failure.retryAfter
+    (failure) => failure.retryAfter,
+    config.upstream.maxRetryAfter
   ).pipe(Schedule.whileInput((failure: DeliveryFailure) => !failure.permanent))
 
   /** The flow to trigger for this event, if the tenant lists one. A failed look-up is retried like a delivery. */

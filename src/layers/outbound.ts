@@ -8,10 +8,13 @@
  *   confined), under `outboundClient`, the clients of hbf-core, hbf-lcm, hbf-bot and
  *   event-publisher: undici requests straight from an Effect, with retries of transient
  *   failures (connection errors, timeouts, 408, 429, 5xx) on an exponential, jittered
- *   Schedule that waits at least as long as a Retry-After header asks. They carry every
+ *   Schedule that waits at least as long as a Retry-After header asks (up to a cap), all
+ *   within the call's deadline (LCG_UPSTREAM_DEADLINE_MS). They carry every
  *   forwarded message and delivered event, and the platform client's request, response and
  *   abort bookkeeping cost ~120 µs a call there (measured with npm run bench), about a sixth
  *   of an event's handling.
+ * Both Agents read at most LCG_UPSTREAM_MAX_BODY_BYTES of an answer: undici cuts a longer one
+ * as it arrives (a server that streams forever is cut there too) and fails its read.
  */
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -32,17 +35,18 @@ import { traced } from "./Tracing.js"
  * headers) only when traces are exported.
  */
 export const OutboundHttpLive = Layer.unwrapEffect(
-  Effect.map(Effect.all([AppConfig, ProviderEgressGuard]), ([{ httpTimeout, otlpEndpoint }, guard]) => {
+  Effect.map(Effect.all([AppConfig, ProviderEgressGuard]), ([{ httpTimeout, otlpEndpoint, upstream }, guard]) => {
     const ms = Duration.toMillis(httpTimeout)
+    const maxResponseSize = upstream.maxBodyBytes
     const scopedAgent = (options: Agent.Options) =>
       Effect.acquireRelease(
         Effect.sync(() => new Agent(options)),
         (agent) => Effect.promise(() => agent.destroy())
       )
-    const dispatcher = Layer.scoped(NodeHttpClient.Dispatcher, scopedAgent({ connect: { timeout: ms } }))
+    const dispatcher = Layer.scoped(NodeHttpClient.Dispatcher, scopedAgent({ connect: { timeout: ms }, maxResponseSize }))
     const client = Layer.scoped(
       HttpClient.HttpClient,
-      Effect.map(scopedAgent({ connect: guard.connector({ timeout: ms }) }), (providers) => {
+      Effect.map(scopedAgent({ connect: guard.connector({ timeout: ms }), maxResponseSize }), (providers) => {
         const http = NodeHttpClient.makeUndici(
           providers.compose((dispatch) => (options, handler) => dispatch({ ...options, headersTimeout: ms, bodyTimeout: ms }, handler))
         )
@@ -57,6 +61,12 @@ const undiciTimeouts = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIME
 
 /** Whether undici failed a request because the other side did not answer within HTTP timeout. */
 export const isUndiciTimeout = (cause: unknown) => undiciTimeouts.has(String((cause as { code?: unknown } | undefined)?.code))
+
+/** Whether undici cut an answer longer than the Agent's `maxResponseSize` (LCG_UPSTREAM_MAX_BODY_BYTES). */
+export const isUndiciOversized = (cause: unknown) => (cause as { code?: unknown } | undefined)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
+
+/** How a call whose answer was cut at the limit is told (in answers and logs alike). */
+export const oversizedAnswer = (maxBodyBytes: number) => `answered more than ${maxBodyBytes} bytes`
 
 /** Retry-After in seconds or as an HTTP date. */
 export const retryAfterOf = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Option.Option<Duration.Duration> => {
@@ -77,14 +87,21 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { retries: 3, baseDelay: "100 millis", maxDelay: "5 seconds" }
 
-/** Exponential + jitter, capped, and never shorter than Retry-After. */
-export const backoff = <E>(policy: RetryPolicy, retryAfter: (error: E) => Option.Option<Duration.Duration>) =>
+/**
+ * Exponential + jitter, capped, and never shorter than Retry-After, which is honoured up to
+ * `maxRetryAfter`: a service asking for an hour is asked again after that cap.
+ */
+export const backoff = <E>(
+  policy: RetryPolicy,
+  retryAfter: (error: E) => Option.Option<Duration.Duration>,
+  maxRetryAfter: Duration.DurationInput
+) =>
   Schedule.identity<E>().pipe(
     Schedule.intersect(Schedule.exponential(policy.baseDelay, 2).pipe(Schedule.jittered)),
     Schedule.intersect(Schedule.recurs(policy.retries)),
     Schedule.modifyDelay(([[error]], delay) => {
       const capped = Duration.min(delay, Duration.decode(policy.maxDelay))
-      return Option.match(retryAfter(error), { onNone: () => capped, onSome: (wait) => Duration.max(capped, wait) })
+      return Option.match(retryAfter(error), { onNone: () => capped, onSome: (wait) => Duration.max(capped, Duration.min(wait, maxRetryAfter)) })
     })
   )
 
@@ -109,9 +126,12 @@ export const retryingAfter = <A, E, R>(first: E, effect: Effect.Effect<A, E, R>,
 export const retryAfterFailure = <A, E, R>(effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) =>
   Effect.catchAll(effect, (first) => retryingAfter(first, effect, schedule))
 
-/** No 2xx from an hbf-* service: its status (with Retry-After), a timeout, or no connection. */
+/**
+ * No 2xx from an hbf-* service: its status (with Retry-After), a timeout (undici's, or the
+ * call's deadline), no connection, or an answer longer than the gateway reads.
+ */
 export class OutboundError extends Data.TaggedError("OutboundError")<{
-  readonly reason: "status" | "timeout" | "transport"
+  readonly reason: "status" | "timeout" | "transport" | "too-large"
   readonly status?: number
   readonly retryAfter: Option.Option<Duration.Duration>
   /** What went wrong, safe to log (no headers, no bodies). */
@@ -120,7 +140,8 @@ export class OutboundError extends Data.TaggedError("OutboundError")<{
 
 const transientStatuses = new Set([408, 429, 500, 502, 503, 504])
 
-const isTransient = (error: OutboundError) => error.reason !== "status" || transientStatuses.has(error.status ?? 0)
+const isTransient = (error: OutboundError) =>
+  error.reason === "status" ? transientStatuses.has(error.status ?? 0) : error.reason !== "too-large"
 
 export interface OutboundAnswer {
   readonly status: number
@@ -151,36 +172,45 @@ export interface OutboundClient {
   /**
    * `send` for a caller that needs only whether it succeeded, its failure as the caller's own
    * error (an Effect, so that the caller can log it too): one match, where asVoid plus
-   * mapError cost five fiber ops on every delivery and forwarded message.
+   * mapError cost five fiber ops on every delivery and forwarded message. The answer's body
+   * is discarded as it arrives (undici's dump: a long one closes the connection instead), so
+   * its size never fails a call the status says succeeded.
    */
   readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
 }
 
-const transportError = (cause: unknown) =>
+const transportError = (cause: unknown, maxBodyBytes: number) =>
   isUndiciTimeout(cause)
     ? new OutboundError({ reason: "timeout", retryAfter: Option.none(), detail: "timed out" })
-    : new OutboundError({
-        reason: "transport",
-        retryAfter: Option.none(),
-        detail: `transport error: ${cause instanceof Error ? cause.message : String(cause)}`
-      })
+    : isUndiciOversized(cause)
+      ? new OutboundError({ reason: "too-large", retryAfter: Option.none(), detail: oversizedAnswer(maxBodyBytes) })
+      : new OutboundError({
+          reason: "transport",
+          retryAfter: Option.none(),
+          detail: `transport error: ${cause instanceof Error ? cause.message : String(cause)}`
+        })
 
 /**
  * A client for one hbf-* service: base URL, bearer token, non-2xx as `OutboundError`, retries.
  * Each attempt is one undici request inside `Effect.async`: interrupting it aborts the
  * request through an EventEmitter (undici takes one as its signal; an AbortSignal costs
- * ~15 µs a call), and the HTTP timeout is undici's, set on the request.
+ * ~15 µs a call), and the HTTP timeout is undici's, set on the request. A call has
+ * LCG_UPSTREAM_DEADLINE_MS in all, from its first attempt: a plain timer aborts the attempt
+ * in flight when it is up (an Effect.timeout would fork a fiber per call), and no retry is
+ * made whose wait would end past it.
  */
 export const outboundClient = (options: OutboundOptions) =>
-  Effect.map(Effect.all([NodeHttpClient.Dispatcher, AppConfig]), ([dispatcher, config]): OutboundClient => {
+  Effect.map(Effect.all([NodeHttpClient.Dispatcher, AppConfig, Effect.clock]), ([dispatcher, config, clock]): OutboundClient => {
     const base = new URL(options.baseUrl)
     const basePath = base.pathname.replace(/\/$/, "")
     const timeout = Duration.toMillis(config.httpTimeout)
+    const deadlineMs = Duration.toMillis(config.upstream.deadline)
+    const { maxBodyBytes } = config.upstream
     const headers = {
       accept: "application/json",
       ...(options.bearer !== undefined ? { authorization: `Bearer ${Redacted.value(options.bearer)}` } : {})
     }
-    const exchange = async (request: OutboundRequest, abort: EventEmitter): Promise<OutboundAnswer> => {
+    const exchange = async (request: OutboundRequest, abort: EventEmitter, withBody: boolean): Promise<OutboundAnswer> => {
       const body = request.text ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined)
       const response = await dispatcher.request({
         origin: base.origin,
@@ -192,23 +222,50 @@ export const outboundClient = (options: OutboundOptions) =>
         headersTimeout: timeout,
         bodyTimeout: timeout
       })
-      return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+      if (withBody) return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+      await response.body.dump()
+      return { status: response.statusCode, headers: response.headers, body: "" }
     }
-    const attempt = (request: OutboundRequest) =>
+    /**
+     * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
+     * which the call's first attempt sets as it starts (each time it is run).
+     */
+    const attempt = (request: OutboundRequest, withBody: boolean, deadline: { at: number }, first: boolean) =>
       Effect.async<OutboundAnswer, OutboundError>((resume) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (first) deadline.at = now + deadlineMs
         const abort = new EventEmitter()
-        exchange(request, abort).then(
-          (answer) =>
+        let expired = false
+        const timer = setTimeout(() => {
+          expired = true
+          abort.emit("abort")
+        }, deadline.at - now)
+        exchange(request, abort, withBody).then(
+          (answer) => {
+            clearTimeout(timer)
             resume(
               answer.status >= 200 && answer.status < 300
                 ? Effect.succeed(answer)
                 : Effect.fail(
                     new OutboundError({ reason: "status", status: answer.status, retryAfter: retryAfterOf(answer.headers), detail: `answered ${answer.status}` })
                   )
-            ),
-          (cause) => resume(Effect.fail(transportError(cause)))
+            )
+          },
+          (cause) => {
+            clearTimeout(timer)
+            resume(
+              Effect.fail(
+                expired
+                  ? new OutboundError({ reason: "timeout", retryAfter: Option.none(), detail: `did not answer within ${deadlineMs} ms` })
+                  : transportError(cause, maxBodyBytes)
+              )
+            )
+          }
         )
-        return Effect.sync(() => abort.emit("abort"))
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          abort.emit("abort")
+        })
       }).pipe(
         traced(`http.client ${request.method}`, {
           kind: "client",
@@ -219,11 +276,25 @@ export const outboundClient = (options: OutboundOptions) =>
     const retrying =
       options.retry === undefined
         ? undefined
-        : backoff(options.retry, (error: OutboundError) => error.retryAfter).pipe(Schedule.whileInput(isTransient))
-    const send = (request: OutboundRequest) => (retrying === undefined ? attempt(request) : retryAfterFailure(attempt(request), retrying))
+        : backoff(options.retry, (error: OutboundError) => error.retryAfter, config.upstream.maxRetryAfter).pipe(Schedule.whileInput(isTransient))
+    const perform = (request: OutboundRequest, withBody: boolean) => {
+      const deadline = { at: 0 }
+      const once = attempt(request, withBody, deadline, true)
+      if (retrying === undefined) return once
+      return Effect.catchAll(once, (first) =>
+        retryingAfter(
+          first,
+          attempt(request, withBody, deadline, false),
+          // Only a wait that ends before the deadline: past it, the last failure is the call's.
+          retrying.pipe(
+            Schedule.delays,
+            Schedule.whileOutput((wait) => clock.unsafeCurrentTimeMillis() + Duration.toMillis(wait) < deadline.at)
+          )
+        )
+      )
+    }
     return {
-      send,
-      call: (request, failure) =>
-        Effect.matchEffect(send(request), { onFailure: failure, onSuccess: () => Effect.void })
+      send: (request) => perform(request, true),
+      call: (request, failure) => Effect.matchEffect(perform(request, false), { onFailure: failure, onSuccess: () => Effect.void })
     }
   })

@@ -10,7 +10,7 @@ import { Duration, Effect, Either, Option, Redacted } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
 import { recordProviderCall } from "../layers/metrics.js"
-import { isUndiciTimeout } from "../layers/outbound.js"
+import { isUndiciOversized, isUndiciTimeout, oversizedAnswer } from "../layers/outbound.js"
 import { ProviderError } from "../services/errors.js"
 import { sha256Hex } from "./signatures.js"
 
@@ -53,30 +53,33 @@ export interface Exchanged {
 }
 
 /**
- * A provider call that got no answer, in the words the caller's error (and so the gateway's
- * answer) may use: "timed out" or "is unreachable", never the cause's text, which names the
+ * A provider call that got no usable answer, in the words the caller's error (and so the
+ * gateway's answer) may use: "timed out", "answered more than N bytes" (cut at
+ * LCG_UPSTREAM_MAX_BODY_BYTES) or "is unreachable", never the cause's text, which names the
  * host, address and port (a tenant's URL would make the gateway's answers a port scanner).
  * The cause goes to the log, here, once.
  */
-export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown) => {
+export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown, maxBodyBytes: number) => {
   // The call by its template: its host and ids are the tenant's configuration; the network's cause (an address) is the operator's to see.
   const where = URL.canParse(url) ? new URL(url).pathname : url
+  const oversized = isUndiciOversized(cause)
   return Effect.as(
-    Effect.logWarning("a provider call got no answer", {
+    Effect.logWarning(oversized ? "a provider answered more than the gateway reads" : "a provider call got no answer", {
       provider,
       call: callName(method, where),
       reason: cause instanceof Error ? cause.message : String(cause)
     }),
-    isUndiciTimeout(cause) ? "timed out" : "is unreachable"
+    isUndiciTimeout(cause) ? "timed out" : oversized ? oversizedAnswer(maxBodyBytes) : "is unreachable"
   )
 }
 
 /**
- * Sends `request` to `provider` (counted in the provider call metrics; the timeout is
- * OutboundHttpLive's); only no answer at all fails, with `unreachable`'s error (noAnswer).
+ * Sends `request` to `provider` (counted in the provider call metrics; the timeout and the
+ * answer's size limit, `maxBodyBytes`, are OutboundHttpLive's); only no usable answer fails,
+ * with `unreachable`'s error (noAnswer).
  */
 export const exchange =
-  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, unreachable: (reason: string) => E) =>
+  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, maxBodyBytes: number, unreachable: (reason: string) => E) =>
   (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Exchanged, E> =>
     http.execute(request).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
@@ -88,7 +91,7 @@ export const exchange =
           ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
           : Effect.zipRight(
               recordProviderCall(provider, undefined, elapsed),
-              Effect.flatMap(noAnswer(provider, request.method, request.url, result.left.cause ?? result.left), (reason) =>
+              Effect.flatMap(noAnswer(provider, request.method, request.url, result.left.cause ?? result.left, maxBodyBytes), (reason) =>
                 Effect.fail(unreachable(reason))
               )
             )

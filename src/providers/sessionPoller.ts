@@ -52,9 +52,15 @@ export interface SessionPolling<C, S> {
   readonly configOf: (session: SessionRecord) => Effect.Effect<C, PollFailure>
   /**
    * One poll: reads what is new after `state`, ingests it with the new cursor, and says
-   * whether the session is still open (a closed one stops its poller).
+   * whether the session is still open (a closed one stops its poller) and whether more is
+   * ready to ingest at once (`more`: the next poll comes at the clock's next tick, not after
+   * the interval).
    */
-  readonly poll: (config: C, session: SessionRecord, state: S) => Effect.Effect<{ readonly state: S; readonly open: boolean }, PollFailure>
+  readonly poll: (
+    config: C,
+    session: SessionRecord,
+    state: S
+  ) => Effect.Effect<{ readonly state: S; readonly open: boolean; readonly more?: boolean }, PollFailure>
 }
 
 /** The session's tenant's livechat config, as hbf-core has it now, when it is still `provider`'s. */
@@ -173,9 +179,11 @@ export const pollSession = <C, S>(
       const startedAt = yield* Clock.currentTimeMillis
       const outcome = yield* Effect.either(Effect.flatMap(currentConfig, (c) => polling.poll(c, session, state)))
       yield* countPoll(polling.name, Either.isRight(outcome) ? "ok" : "failed")
+      let more = false
       if (Either.isRight(outcome)) {
         failures = 0
         state = outcome.right.state
+        more = outcome.right.more === true
         if (!outcome.right.open) return
       } else {
         failures++
@@ -184,8 +192,9 @@ export const pollSession = <C, S>(
           yield* Effect.logWarning("poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
         }
       }
-      const delay =
-        failures === 0
+      const delay = more
+        ? Duration.zero
+        : failures === 0
           ? Duration.millis(
               // Jitter below the interval only: CCP asks to be polled at least every interval.
               Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) - (yield* Clock.currentTimeMillis))

@@ -6,7 +6,14 @@
  */
 import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import { type AppConfigValues, defaultHttpServer, defaultRetention, defaultTimings } from "../services/AppConfig.js"
+import {
+  type AppConfigValues,
+  defaultCiscoMaxEventsPerPoll,
+  defaultHttpServer,
+  defaultRetention,
+  defaultTimings,
+  defaultUpstream
+} from "../services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
@@ -107,10 +114,12 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       instanceId: `sandbox-${process.pid}`,
       partitions: 64,
       ciscoPollIntervalMs: 5000,
+      ciscoMaxEventsPerPoll: defaultCiscoMaxEventsPerPoll,
       zendeskPollIntervalMs: 30000,
       logLevel: LogLevel.Info,
       logFormat: "pretty",
       ...defaultTimings,
+      upstream: defaultUpstream,
       // Nobody balances load in front of the sandbox: it stops at once.
       shutdownDrain: Duration.zero,
       retention: defaultRetention,

@@ -14,6 +14,7 @@ import {
   handle,
   json,
   JsonObject,
+  type FailureScript,
   makeFailureScript,
   NonEmptyString,
   rawBody,
@@ -43,8 +44,8 @@ export interface EventPublisherSim {
   readonly baseUrl: string
   /** Accepted triggers, in arrival order (not de-duplicated). */
   readonly triggers: () => ReadonlyArray<FlowTrigger>
-  /** The next `n` requests answer `status`, before any check. */
-  readonly failNext: (n: number, status: number) => void
+  /** The next `n` requests answer `status` (and `Retry-After` when given), before any check. */
+  readonly failNext: FailureScript["failNext"]
 }
 
 export const makeEventPublisherSim = (options: EventPublisherSimOptions): Effect.Effect<EventPublisherSim, never, Scope.Scope> =>
@@ -74,6 +75,6 @@ export const makeEventPublisherSim = (options: EventPublisherSimOptions): Effect
     return {
       baseUrl,
       triggers: () => [...triggers],
-      failNext: (n, status) => failures.failNext(n, status)
+      failNext: failures.failNext
     }
   })

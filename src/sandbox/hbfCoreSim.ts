@@ -9,7 +9,7 @@
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { handle, json, makeFailureScript, param, reject, requireBearer, searchParams, serveRouter } from "./simHttp.js"
+import { type FailureScript, handle, json, makeFailureScript, param, reject, requireBearer, searchParams, serveRouter } from "./simHttp.js"
 
 /** A tenant as hbf-core returns it (CONTRACTS.md section 4); only `id` is required here. */
 export interface TenantJson {
@@ -43,8 +43,8 @@ export interface HbfCoreSim {
   readonly tenantCalls: (id: string) => number
   /** How many `GET /organizations/{id}` requests arrived for this id. */
   readonly organizationCalls: (id: string) => number
-  /** The next `n` requests (any route) answer `status` with a JSON error body. */
-  readonly failNext: (n: number, status: number) => void
+  /** The next `n` requests (any route) answer `status` with a JSON error body (and `Retry-After` when given). */
+  readonly failNext: FailureScript["failNext"]
 }
 
 const isTenantJson = (value: unknown): value is TenantJson =>
@@ -106,6 +106,6 @@ export const makeHbfCoreSim = (options: HbfCoreSimOptions): Effect.Effect<HbfCor
       removeOrganization: (id) => void organizations.delete(id),
       tenantCalls: (id) => tenantCalls.get(id) ?? 0,
       organizationCalls: (id) => organizationCalls.get(id) ?? 0,
-      failNext: (n, status) => failures.failNext(n, status)
+      failNext: failures.failNext
     }
   })

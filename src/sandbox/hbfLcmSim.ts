@@ -27,6 +27,7 @@ import {
   HttpUrl,
   IsoDateTime,
   json,
+  type FailureScript,
   makeFailureScript,
   Metadata,
   noContent,
@@ -179,8 +180,8 @@ export interface HbfLcmSim {
   readonly messages: (platformSessionId: string) => ReadonlyArray<LcmReceivedMessage>
   /** Every webhook posted, in order. */
   readonly webhooks: () => ReadonlyArray<LcmSentWebhook>
-  /** The next `n` service requests (not sandbox routes) answer `status`. */
-  readonly failNext: (n: number, status: number) => void
+  /** The next `n` service requests (not sandbox routes) answer `status` (and `Retry-After` when given). */
+  readonly failNext: FailureScript["failNext"]
   /** CONVERSATION_BEGIN; default agent `{ id: "lcm-agent-1", fullName: "Sandbox Agent" }`. */
   readonly join: (platformSessionId: string, agent?: LcmAgent) => Effect.Effect<AgentActionResult, LcmSimError>
   /** MESSAGE from the current agent. */
@@ -513,7 +514,7 @@ export const makeHbfLcmSim = (options: HbfLcmSimOptions): Effect.Effect<HbfLcmSi
       },
       messages: (id) => [...(messages.get(id) ?? [])],
       webhooks: () => [...webhooks.values()].map((hook) => ({ ...hook, responses: [...hook.responses] })),
-      failNext: (n, status) => failures.failNext(n, status),
+      failNext: failures.failNext,
       join,
       say,
       typing,

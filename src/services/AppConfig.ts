@@ -24,6 +24,8 @@ export interface AppConfigValues {
   readonly instanceId: string
   readonly partitions: number
   readonly ciscoPollIntervalMs: number
+  /** CISCO_MAX_EVENTS_PER_POLL: a poll ingests at most this many CCP events; the rest go in the next polls, one tick apart. */
+  readonly ciscoMaxEventsPerPoll: number
   readonly zendeskPollIntervalMs: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
@@ -31,6 +33,8 @@ export interface AppConfigValues {
   readonly otlpEndpoint?: string
   /** Outbound calls: per-attempt timeout. */
   readonly httpTimeout: Duration.Duration
+  /** What the gateway reads from upstream (providers, hbf-* services) and how long it waits for them. */
+  readonly upstream: UpstreamLimits
   /** Delivery to hbf-bot / event-publisher: attempts before a dead letter, and the first backoff. */
   readonly delivery: { readonly maxAttempts: number; readonly baseDelay: Duration.Duration; readonly maxDelay: Duration.Duration }
   /** How often the sweeper looks for timed-out sessions. */
@@ -78,6 +82,19 @@ export interface ProviderEgress {
   readonly hosts: ReadonlyArray<string>
 }
 
+export interface UpstreamLimits {
+  /**
+   * LCG_UPSTREAM_MAX_BODY_BYTES: the largest answer body (and Genesys notification frame) read;
+   * a call whose answer is larger fails (the frame closes its socket). Calls judged by their
+   * status alone discard the body instead.
+   */
+  readonly maxBodyBytes: number
+  /** LCG_UPSTREAM_DEADLINE_MS: how long one call to an hbf-* service may take in all, its retries and their waits included. */
+  readonly deadline: Duration.Duration
+  /** The longest Retry-After of an hbf-* service that is honoured: a longer one is waited this long. */
+  readonly maxRetryAfter: Duration.Duration
+}
+
 /** Production's confinement: https to public addresses only. */
 export const confinedEgress: ProviderEgress = { allowInsecure: false, allowPrivate: false, hosts: [] }
 
@@ -89,6 +106,16 @@ export const defaultTimings = {
   delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
   sweepInterval: Duration.seconds(5)
 } satisfies Pick<AppConfigValues, "httpTimeout" | "delivery" | "sweepInterval">
+
+/** Upstream defaults: answers of at most 1 MiB, 30 s for a call to an hbf-* service, Retry-After up to 60 s. */
+export const defaultUpstream: UpstreamLimits = {
+  maxBodyBytes: 1024 * 1024,
+  deadline: Duration.seconds(30),
+  maxRetryAfter: Duration.seconds(60)
+}
+
+/** CCP events ingested by one poll at most. */
+export const defaultCiscoMaxEventsPerPoll = 500
 
 /** Retention defaults: ended sessions 30 days, de-duplication ids 7 days. */
 export const defaultRetention: AppConfigValues["retention"] = {

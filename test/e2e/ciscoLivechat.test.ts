@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { demoCisco } from "../../src/sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
+import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
 
 const tenantId = "demo-cisco"
 const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
@@ -86,6 +86,35 @@ describe("CCP polling and faults", () => {
       expect(before).toBeLessThanOrEqual(2)
     }).pipe(Effect.scoped),
     30_000
+  )
+
+  it.live("a poll answer of more events than CISCO_MAX_EVENTS_PER_POLL reaches hbf-bot whole over the next polls: in order, none lost, none twice, long before the interval", () =>
+    Effect.gen(function* () {
+      const gw = yield* startGateway({ configure: (config) => ({ ...config, ciscoPollIntervalMs: 60_000, ciscoMaxEventsPerPoll: 100 }) })
+      const { chatId, sessionId } = yield* open(gw, "frank")
+      yield* Effect.sleep(Duration.millis(300))
+      yield* gw.cisco.agentJoin(chatId, "Maria")
+      const texts = Array.from({ length: 450 }, (_, i) => `answer ${i}`)
+      for (const text of texts) yield* gw.cisco.agentSay(chatId, text)
+      const pollsBefore = gw.cisco.chatWith("hbfSessionId", sessionId)!.polls
+      const pollCycles = Effect.map(gw.call("GET", "/metrics"), (m) => metricValue(m.body as string, "lcg_poll_cycles_total", 'poller="cisco-poller",outcome="ok"'))
+      const cyclesBefore = yield* pollCycles
+      const sentAt = Date.now()
+      // A user message asks for a poll now: CCP answers the join and the 450 messages at once.
+      yield* gw.call("POST", "/messages", { tenantId, subHandle: "frank", messageId: "m1", text: "hi" })
+      const messages = () => gw.bot.eventsOf(sessionId).filter((e) => e.type === "agent.message")
+      yield* eventually("every message delivered", Effect.sync(() => messages().length), (n) => n >= texts.length, Duration.seconds(20))
+      // The interval is a minute: only the batches' own polls, one tick apart, brought the rest.
+      expect(Date.now() - sentAt).toBeLessThan(20_000)
+      expect(messages().map((e) => (e.data as { text: string }).text)).toEqual(texts)
+      const events = gw.bot.eventsOf(sessionId)
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length)
+      // CCP was asked once for them all: the rest were kept, not read again, and ingested by four more polls of at most 100.
+      expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.polls - pollsBefore).toBe(1)
+      expect((yield* pollCycles) - cyclesBefore).toBe(5)
+    }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live("garbled XML and 503s from CCP are retried; every event still arrives once", () =>

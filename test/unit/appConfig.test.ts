@@ -84,6 +84,26 @@ describe("AppConfig from the environment", () => {
     })
   )
 
+  it.effect("reads the upstream limits and the CCP events per poll, with defaults of 1 MiB, 30 s and 500", () =>
+    Effect.gen(function* () {
+      const defaults = yield* Effect.flatMap(load(valid), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(defaults.upstream.maxBodyBytes).toBe(1024 * 1024)
+      expect(Duration.toMillis(defaults.upstream.deadline)).toBe(30_000)
+      expect(Duration.toSeconds(defaults.upstream.maxRetryAfter)).toBe(60)
+      expect(defaults.ciscoMaxEventsPerPoll).toBe(500)
+      const env = { ...valid, LCG_UPSTREAM_MAX_BODY_BYTES: "65536", LCG_UPSTREAM_DEADLINE_MS: "5000", CISCO_MAX_EVENTS_PER_POLL: "50" }
+      const config = yield* Effect.flatMap(load(env), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(config.upstream.maxBodyBytes).toBe(65536)
+      expect(Duration.toMillis(config.upstream.deadline)).toBe(5000)
+      expect(config.ciscoMaxEventsPerPoll).toBe(50)
+      const bad = yield* load({ ...valid, LCG_UPSTREAM_MAX_BODY_BYTES: "0", LCG_UPSTREAM_DEADLINE_MS: "soon", CISCO_MAX_EVENTS_PER_POLL: "-1" })
+      const message = Either.isLeft(bad) ? bad.left.message : ""
+      expect(message).toContain("LCG_UPSTREAM_MAX_BODY_BYTES: Expected a positive integer")
+      expect(message).toContain("LCG_UPSTREAM_DEADLINE_MS")
+      expect(message).toContain("CISCO_MAX_EVENTS_PER_POLL: Expected a positive integer")
+    })
+  )
+
   it.effect("names every bad variable in one message", () =>
     Effect.gen(function* () {
       const result = yield* load({ ...valid, PORT: "99999", HBF_CORE_URL: "notaurl", LOG_FORMAT: "xml", LCG_PARTITIONS: "0" })

@@ -1,7 +1,8 @@
 /**
  * The CCP poller's cadence on the TestClock: a jittered 5 s schedule, an early poll when
- * woken, the cursor carried from batch to batch, backoff on failures, and stopping when the
- * chat or the session is over.
+ * woken, the cursor carried from batch to batch, an answer larger than the per-poll maximum
+ * ingested over the next ticks, backoff on failures, and stopping when the chat or the
+ * session is over.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
@@ -11,6 +12,7 @@ import { CiscoApiError, type CiscoApiService } from "../../src/providers/cisco/c
 import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
 import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
+import { StoreUnavailable } from "../../src/services/errors.js"
 
 const session = {
   sessionId: "s1",
@@ -22,7 +24,7 @@ const session = {
 const config = { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" } as CiscoConfig
 
 /** A CCP whose poll answers are scripted per call; records every cursor asked for and every ingest. */
-const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>, open = () => true) => {
+const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>, open = () => true, maxEventsPerPoll = 500) => {
   const polls: Array<number> = []
   const ingested: Array<{ ids: ReadonlyArray<string>; state: Readonly<Record<string, unknown>> }> = []
   const api = {
@@ -41,7 +43,8 @@ const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>
         ingested.push({ ids: events.map((e) => e.id), state })
         return { accepted: events.length, open: open() }
       }),
-    interval: Duration.seconds(5)
+    interval: Duration.seconds(5),
+    maxEventsPerPoll
   }
   return { deps, polls, ingested }
 }
@@ -136,6 +139,54 @@ describe("CCP poller", () => {
         { ids: ["cisco-livechat:chat-1:3", "cisco-livechat:chat-1:7"], state: { eventId: 7 } },
         { ids: ["cisco-livechat:chat-1:9"], state: { eventId: 9 } }
       ])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scoped("an answer of more events than a poll takes is ingested in batches of at most the maximum, one tick apart, in order, none twice, CCP asked once", () =>
+    Effect.gen(function* () {
+      const answer = Array.from({ length: 250 }, (_, i) => message(2 * i + 1))
+      const { deps, ingested, polls } = fakeCcp([answer, [message(1000)]], () => true, 100)
+      const wake = yield* Queue.sliding<void>(1)
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake))
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(ingested.map((batch) => batch.ids.length)).toEqual([100])
+      yield* TestClock.adjust(pollerTimings.tick)
+      expect(ingested.map((batch) => batch.ids.length)).toEqual([100, 100])
+      yield* TestClock.adjust(pollerTimings.tick)
+      expect(ingested.map((batch) => batch.ids.length)).toEqual([100, 100, 50])
+      // Each batch is committed with its own last id: a poller stopped in between resumes right after it.
+      expect(ingested.map((batch) => batch.state)).toEqual([{ eventId: 199 }, { eventId: 399 }, { eventId: 499 }])
+      expect(ingested.flatMap((batch) => batch.ids)).toEqual(answer.map((e) => `cisco-livechat:chat-1:${e.id}`))
+      expect(polls).toEqual([0])
+      // Then the usual interval, from the cursor of the last batch.
+      yield* TestClock.adjust(Duration.seconds(5))
+      expect(polls).toEqual([0, 499])
+      expect(ingested.at(-1)).toEqual({ ids: ["cisco-livechat:chat-1:1000"], state: { eventId: 1000 } })
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scoped("a batch the store could not take is ingested again, and the events after it stay in order", () =>
+    Effect.gen(function* () {
+      const answer = Array.from({ length: 5 }, (_, i) => message(i + 1))
+      const { deps, ingested, polls } = fakeCcp([answer], () => true, 2)
+      let refusals = 1
+      const flaky: ChatPollerDeps = {
+        ...deps,
+        // The second batch fails once (the store away), then every batch is taken.
+        ingest: (sessionId, events, state) =>
+          ingested.length === 1 && refusals-- > 0 ? Effect.fail(new StoreUnavailable({ message: "store away" })) : deps.ingest(sessionId, events, state)
+      }
+      const wake = yield* Queue.sliding<void>(1)
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollSession(ciscoPolling(flaky), clock, session, start, wake))
+      yield* TestClock.adjust(Duration.seconds(30))
+      expect(ingested.flatMap((batch) => batch.ids)).toEqual(answer.map((e) => `cisco-livechat:chat-1:${e.id}`))
+      expect(ingested.map((batch) => batch.state)).toEqual([{ eventId: 2 }, { eventId: 4 }, { eventId: 5 }])
+      expect(polls[0]).toBe(0)
+      expect(polls.slice(1).every((cursor) => cursor === 5)).toBe(true)
       yield* Fiber.interrupt(fiber)
     })
   )

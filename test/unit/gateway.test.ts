@@ -6,7 +6,15 @@ import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
 import { everyTenant as all } from "../../src/domain/access.js"
-import { AppConfig, confinedEgress, defaultHttpServer, defaultRetention, defaultTimings } from "../../src/services/AppConfig.js"
+import {
+  AppConfig,
+  confinedEgress,
+  defaultCiscoMaxEventsPerPoll,
+  defaultHttpServer,
+  defaultRetention,
+  defaultTimings,
+  defaultUpstream
+} from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
@@ -74,10 +82,12 @@ const AppConfigTest = Layer.succeed(AppConfig, {
   instanceId: "test",
   partitions: PARTITIONS,
   ciscoPollIntervalMs: 1000,
+  ciscoMaxEventsPerPoll: defaultCiscoMaxEventsPerPoll,
   zendeskPollIntervalMs: 1000,
   logLevel: LogLevel.Info,
   logFormat: "json",
   ...defaultTimings,
+  upstream: defaultUpstream,
   shutdownDrain: Duration.zero,
   delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
   sweepInterval: Duration.seconds(30),

@@ -9,6 +9,12 @@ import { makeSandbox } from "../../src/sandbox/environment.js"
 import { AppConfig, type AppConfigValues } from "../../src/services/AppConfig.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 
+/** Waits in real time (the test's clock may be the TestClock) until `done` holds. */
+const untilReal = (done: () => boolean): Effect.Effect<void> =>
+  Effect.suspend(() => (done() ? Effect.void : Effect.zipRight(realPause(10), untilReal(done))))
+
+const realPause = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
 const coreWith = (config: AppConfigValues) =>
   HbfCoreHttp.pipe(
     Layer.provide(OutboundHttpLive),
@@ -98,6 +104,64 @@ describe("HbfCore over HTTP", () => {
       expect(tenant.id).toBe("t")
       expect(calls).toBe(2)
       expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("Retry-After: 3600 is waited 60 s, not an hour (when the call's deadline leaves that much)", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox({
+        configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 0 }, upstream: { ...c.upstream, deadline: Duration.minutes(5) } })
+      })
+      yield* Effect.gen(function* () {
+        const core = yield* HbfCore
+        sandbox.core.failNext(1, 503, 3600)
+        const call = yield* Effect.fork(core.tenant("demo-helvia"))
+        yield* untilReal(() => sandbox.core.tenantCalls("demo-helvia") === 1)
+        yield* TestClock.adjust(Duration.seconds(59))
+        yield* realPause(200)
+        expect(sandbox.core.tenantCalls("demo-helvia")).toBe(1)
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect((yield* Fiber.join(call)).id).toBe("demo-helvia")
+        expect(sandbox.core.tenantCalls("demo-helvia")).toBe(2)
+      }).pipe(Effect.provide(coreWith(sandbox.config)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a Retry-After that would end past the call's deadline (30 s by default) is not waited: the call fails at once with hbf-core's answer", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox({ configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 0 } }) })
+      sandbox.core.failNext(1, 503, 3600)
+      const started = Date.now()
+      const result = yield* Effect.flatMap(HbfCore, (c) => Effect.flip(c.tenant("demo-helvia"))).pipe(Effect.provide(coreWith(sandbox.config)))
+      expect(result).toMatchObject({ _tag: "UpstreamUnavailable", message: "hbf-core failed to return tenant demo-helvia: answered 503" })
+      expect(Date.now() - started).toBeLessThan(1_000)
+      expect(sandbox.core.tenantCalls("demo-helvia")).toBe(1)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the deadline holds across retries: an hbf-core answering 503 slowly is retried while the deadline lasts, and the attempt in flight is cut at it", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* makeSandbox()
+      let attempts = 0
+      // Every answer is a 503, 250 ms after the request.
+      const slow = createServer((_req, res) => {
+        attempts++
+        setTimeout(() => res.writeHead(503, { "content-type": "application/json" }).end("{}"), 250)
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void slow.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => (slow.closeAllConnections(), slow.close()))
+      )
+      const url = `http://127.0.0.1:${(slow.address() as { port: number }).port}`
+      const config = { ...sandbox.config, upstream: { ...sandbox.config.upstream, deadline: Duration.seconds(1) }, hbfCore: { ...sandbox.config.hbfCore, url } }
+      const startedAt = Date.now()
+      const result = yield* Effect.flatMap(HbfCore, (c) => Effect.flip(c.tenant("demo-helvia"))).pipe(Effect.provide(coreWith(config)))
+      const elapsed = Date.now() - startedAt
+      // 503 at 250 ms, a retry at ~350 ms answered at ~600 ms, a retry at ~800 ms cut at 1000 ms (a fourth was due without the deadline).
+      expect(result.message).toBe("hbf-core failed to return tenant demo-helvia: did not answer within 1000 ms")
+      expect(attempts).toBe(3)
+      expect(elapsed).toBeGreaterThanOrEqual(980)
+      expect(elapsed).toBeLessThan(1_300)
     }).pipe(Effect.scoped)
   )
 

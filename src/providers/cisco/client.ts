@@ -60,12 +60,19 @@ const CONNECTIONS_PER_HOST = 32
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
   Effect.gen(function* () {
-    const { httpTimeout } = yield* AppConfig
+    const { httpTimeout, upstream } = yield* AppConfig
     const guard = yield* ProviderEgressGuard
     const timeoutMs = Duration.toMillis(httpTimeout)
     const agent = yield* Effect.acquireRelease(
       Effect.sync(
-        () => new Agent({ connections: CONNECTIONS_PER_HOST, keepAliveTimeout: 30_000, connect: guard.connector({ timeout: timeoutMs }) })
+        () =>
+          new Agent({
+            connections: CONNECTIONS_PER_HOST,
+            keepAliveTimeout: 30_000,
+            connect: guard.connector({ timeout: timeoutMs }),
+            // An answer is cut at the limit as it arrives, and its read fails (noAnswer says so).
+            maxResponseSize: upstream.maxBodyBytes
+          })
       ),
       (agent) => Effect.promise(() => agent.close())
     )
@@ -103,7 +110,7 @@ export const CiscoApiLive = Layer.scoped(
           onFailure: (cause) =>
             Effect.zipRight(
               recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
-              Effect.flatMap(noAnswer("cisco-livechat", method, `${config.baseUrl}${path}`, cause), (reason) =>
+              Effect.flatMap(noAnswer("cisco-livechat", method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes), (reason) =>
                 Effect.fail(new CiscoApiError({ message: `CCP ${what} ${reason}` }))
               )
             ),

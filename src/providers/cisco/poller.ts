@@ -2,7 +2,10 @@
  * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s), on the shared
  * session pollers (../sessionPoller.ts): a poll asks for the events after the stored
  * cursor and commits them with the new cursor; a user message or a new chat asks for a
- * poll at once.
+ * poll at once. A poll ingests at most CISCO_MAX_EVENTS_PER_POLL events: the rest of a
+ * larger answer are kept and ingested by the next polls, a tick apart, before CCP is asked
+ * again (the cursor moves with each batch, so a poller stopped meanwhile, on a hand-over,
+ * leaves them to be read again from CCP by the next owner).
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
@@ -14,6 +17,7 @@ import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolli
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 import { type CiscoChatState, chatStateOf } from "./provider.js"
+import type { CcpEvent } from "./xml.js"
 
 const alias = "cisco-livechat" as const
 
@@ -23,30 +27,42 @@ export interface ChatPollerDeps {
   readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, PollFailure>
   readonly ingest: GatewayService["ingestPolled"]
   readonly interval: Duration.Duration
+  /** CISCO_MAX_EVENTS_PER_POLL. */
+  readonly maxEventsPerPoll: number
+}
+
+/** A chat's poller state: its stored cursor, and the events CCP answered beyond the last poll's maximum, oldest first. */
+export interface ChatPollState extends CiscoChatState {
+  readonly unread?: ReadonlyArray<CcpEvent>
 }
 
 /** One CCP chat's polls. A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
-export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, CiscoChatState> => ({
+export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, ChatPollState> => ({
   name: "cisco-poller",
   interval: deps.interval,
   configOf: deps.configOf,
   poll: (config, session, state) =>
     Effect.gen(function* () {
       const chatId = session.providerConversationId ?? session.sessionId
-      const polled = yield* Effect.either(deps.api.poll(config, state.cookie, state.eventId))
-      if (polled._tag === "Left") {
-        if (!isChatGone(polled.left)) return yield* Effect.fail({ message: polled.left.message })
-        yield* deps.ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
-        yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
-        return { state, open: false }
+      let events = state.unread ?? []
+      if (events.length === 0) {
+        const polled = yield* Effect.either(deps.api.poll(config, state.cookie, state.eventId))
+        if (polled._tag === "Left") {
+          if (!isChatGone(polled.left)) return yield* Effect.fail({ message: polled.left.message })
+          yield* deps.ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
+          yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
+          return { state, open: false }
+        }
+        events = polled.right
       }
-      const events = polled.right
       if (events.length === 0) return { state, open: true }
-      const lastId = events[events.length - 1]!.id
-      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, events, new Date().toISOString()), {
+      const batch = events.length > deps.maxEventsPerPoll ? events.slice(0, deps.maxEventsPerPoll) : events
+      const unread = events.slice(batch.length)
+      const lastId = batch[batch.length - 1]!.id
+      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, batch, new Date().toISOString()), {
         eventId: lastId
       })
-      return { state: { ...state, eventId: lastId }, open }
+      return { state: { ...state, eventId: lastId, unread }, open, more: unread.length > 0 }
     })
 })
 
@@ -56,7 +72,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
     const core = yield* HbfCore
     const gateway = yield* Gateway
     const api = yield* CiscoApi
-    const { ciscoPollIntervalMs } = yield* AppConfig
+    const { ciscoMaxEventsPerPoll, ciscoPollIntervalMs } = yield* AppConfig
 
     yield* runSessionPollers(
       alias,
@@ -65,7 +81,8 @@ export const CiscoPollerLive = Layer.scopedDiscard(
         api,
         configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.cisco),
         ingest: gateway.ingestPolled,
-        interval: Duration.millis(ciscoPollIntervalMs)
+        interval: Duration.millis(ciscoPollIntervalMs),
+        maxEventsPerPoll: ciscoMaxEventsPerPoll
       })
     )
   })

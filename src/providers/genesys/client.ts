@@ -13,6 +13,7 @@ import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/
 import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { type CallGate, callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import { partitionOf } from "../../services/Outbox.js"
 import { ErrorBody, TokenGrant } from "./schemas.js"
@@ -129,6 +130,7 @@ export const GenesysApiLive = Layer.effect(
   GenesysApi,
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
+    const { upstream } = yield* AppConfig
     const tokens = new Map<string, TokenState>()
     const tokenStateOf = (credentials: GenesysCredentials): TokenState => {
       let state = tokens.get(credentials.id)
@@ -141,7 +143,7 @@ export const GenesysApiLive = Layer.effect(
     const gateOf = makeCallGates(genesysApiLimits.maxInFlight)
 
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, "genesys-livechat", (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
+      exchange(http, "genesys-livechat", upstream.maxBodyBytes, (reason) => new GenesysApiError({ message: `Genesys ${what} ${reason}` }))(request)
 
     const grant = (credentials: GenesysCredentials) =>
       Effect.gen(function* () {

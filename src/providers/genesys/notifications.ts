@@ -11,6 +11,11 @@
  * Notifications sent while no socket is connected are lost, so after every (re)connect,
  * and when a conversation is first followed, the conversation is re-read and whatever it
  * shows is ingested; event ids are the same on both paths, so nothing is doubled.
+ *
+ * What the socket receives is bounded: a frame over LCG_UPSTREAM_MAX_BODY_BYTES closes it
+ * (the channel reconnects and re-reads, as after any drop), and frames wait in the channel's
+ * inbox up to `inboxBytes`: past that the socket stops reading, so TCP holds Genesys back
+ * until the channel has caught up. Nothing is dropped on the way.
  */
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Layer, Option, Queue, Schedule, Schema, Scope } from "effect"
@@ -18,6 +23,7 @@ import WebSocket from "ws"
 import type { ProviderEvent } from "../../domain/model.js"
 import { isOpen } from "../../domain/stateMachine.js"
 import { tenantConfigFor } from "../../domain/tenant.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { Gateway } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
@@ -61,12 +67,24 @@ export const notificationTimings = {
   /** Genesys' limit; a channel follows at most this many topics (4 per conversation). */
   topicsPerChannel: 1000,
   /** A conversation Genesys answers 404 for this many re-reads in a row is gone. */
-  notFoundLimit: 3
+  notFoundLimit: 3,
+  /**
+   * Bytes of frames received and not yet handled past which the socket stops reading; it
+   * reads again once they are down to half. Beyond it the inbox holds at most what the socket
+   * had already read (one read) and one input of each other kind per cause.
+   */
+  inboxBytes: 4 * 1024 * 1024
+}
+
+/** What a socket has read and the channel not yet handled. */
+interface Backlog {
+  bytes: number
+  readonly ws: WebSocket
 }
 
 type Input =
-  | { readonly _tag: "Frame"; readonly socket: number; readonly text: string }
-  | { readonly _tag: "Closed"; readonly socket: number }
+  | { readonly _tag: "Frame"; readonly socket: number; readonly text: string; readonly backlog: Backlog }
+  | { readonly _tag: "Closed"; readonly socket: number; readonly code: number }
   | { readonly _tag: "Changed" }
   | { readonly _tag: "Check"; readonly conversationId: string }
   | { readonly _tag: "Tick" }
@@ -80,6 +98,8 @@ interface ChannelDeps {
   readonly egress: ProviderEgressGuardService
   /** Ingests the events of a conversation of the tenant; fails when the store is away. */
   readonly ingest: (tenantId: string, conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
+  /** LCG_UPSTREAM_MAX_BODY_BYTES: a larger frame closes the socket. */
+  readonly maxFrameBytes: number
 }
 
 interface Channel {
@@ -90,16 +110,49 @@ interface Channel {
 }
 
 /** Why a connected channel ended, to log and to decide how soon to connect again. */
-type CycleEnd = "socket closed" | "socket closing announced" | "socket silent" | "renewal due" | "nothing to follow"
+type CycleEnd = "socket closed" | "frame over the size limit" | "socket closing announced" | "socket silent" | "renewal due" | "nothing to follow"
+
+/** The close code of a socket that received a message larger than it takes (RFC 6455). */
+const MESSAGE_TOO_BIG = 1009
 
 /** How many conversations one channel can follow (Genesys' topic limit, four topics each). */
 const conversationsPerChannel = Math.floor(notificationTimings.topicsPerChannel / detailKinds.length)
 
-/** The channel of one credential set: connects, follows, reconnects with backoff, renews. */
-const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
+/**
+ * The channel of one credential set: connects, follows, reconnects with backoff, renews.
+ * Exported for the tests that run it against a socket of their own.
+ */
+export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
   Effect.gen(function* () {
     const { api, egress } = deps
+    /**
+     * Every input of the channel's loop. Unbounded as a queue, bounded by what offers to it:
+     * frames by their socket's backlog, ticks and changes one at a time (a queued one stands
+     * for any that come meanwhile), checks one per conversation, and one close per socket.
+     */
     const inbox = yield* Queue.unbounded<Input>()
+    let tickQueued = false
+    let changeQueued = false
+    const offerTick = Effect.sync(() => {
+      if (tickQueued) return
+      tickQueued = true
+      Queue.unsafeOffer(inbox, { _tag: "Tick" })
+    })
+    const changed = Effect.sync(() => {
+      if (changeQueued) return
+      changeQueued = true
+      Queue.unsafeOffer(inbox, { _tag: "Changed" })
+    })
+    /** The next input; a frame taken makes room in its socket's backlog (a paused socket reads again at half). */
+    const nextInput = Effect.map(Queue.take(inbox), (input) => {
+      if (input._tag === "Frame") {
+        const backlog = input.backlog
+        backlog.bytes -= input.text.length
+        if (backlog.ws.isPaused && backlog.bytes <= notificationTimings.inboxBytes / 2) backlog.ws.resume()
+      } else if (input._tag === "Tick") tickQueued = false
+      else if (input._tag === "Changed") changeQueued = false
+      return input
+    })
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     /** What should be followed, in the order it was asked for; the cycle brings the subscriptions in line with it. */
     const wanted = new Map<string, number>()
@@ -234,10 +287,16 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
       Effect.uninterruptibleMask((restore) =>
         restore(
           Effect.async<WebSocket, GenesysApiError>((resume) => {
-            const ws = new WebSocket(uri, { handshakeTimeout: 10_000, lookup: egress.lookup })
+            const ws = new WebSocket(uri, { handshakeTimeout: 10_000, lookup: egress.lookup, maxPayload: deps.maxFrameBytes })
+            const backlog: Backlog = { bytes: 0, ws }
             let settled = false
-            ws.on("message", (data) => Queue.unsafeOffer(inbox, { _tag: "Frame", socket, text: String(data) }))
-            ws.on("close", () => Queue.unsafeOffer(inbox, { _tag: "Closed", socket }))
+            ws.on("message", (data) => {
+              const text = String(data)
+              backlog.bytes += text.length
+              if (backlog.bytes > notificationTimings.inboxBytes && !ws.isPaused) ws.pause()
+              Queue.unsafeOffer(inbox, { _tag: "Frame", socket, text, backlog })
+            })
+            ws.on("close", (code) => Queue.unsafeOffer(inbox, { _tag: "Closed", socket, code }))
             ws.on("open", () => {
               settled = true
               resume(Effect.succeed(ws))
@@ -272,7 +331,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         )
         const ws = yield* openSocket(channel.connectUri, socket)
         // A tick at the renewal time, in case it comes sooner than the next regular one.
-        yield* Effect.forkScoped(Effect.delay(Queue.offer(inbox, { _tag: "Tick" }), Duration.millis(Math.max(0, renewAt - Date.now()))))
+        yield* Effect.forkScoped(Effect.delay(offerTick, Duration.millis(Math.max(0, renewAt - Date.now()))))
         let subscribed = new Set<string>()
         let overflowReported = 0
         /** Brings the subscriptions in line with what is wanted, and re-reads what was just added. */
@@ -303,7 +362,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
         let lastFrameAt = Date.now()
         let lastPingAt = Date.now()
         for (;;) {
-          const input = yield* Queue.take(inbox)
+          const input = yield* nextInput
           switch (input._tag) {
             case "Frame": {
               // Frames of an earlier socket of this channel still count: ids make repeats harmless.
@@ -316,7 +375,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
               break
             }
             case "Closed":
-              if (input.socket === socket) return "socket closed" satisfies CycleEnd
+              if (input.socket === socket) return (input.code === MESSAGE_TOO_BIG ? "frame over the size limit" : "socket closed") satisfies CycleEnd
               break
             case "Check":
               checking.delete(input.conversationId)
@@ -351,7 +410,7 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
       for (;;) {
         if (wanted.size === 0) {
           // Nothing to follow: no channel until there is.
-          yield* Queue.take(inbox).pipe(Effect.repeat({ until: () => wanted.size > 0 }))
+          yield* nextInput.pipe(Effect.repeat({ until: () => wanted.size > 0 }))
         }
         const end = yield* Effect.either(cycle(() => void (failures = 0)))
         if (Either.isLeft(end)) {
@@ -368,9 +427,8 @@ const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent
       }
     })
 
-    const ticker = Effect.forever(Effect.zipRight(Effect.sleep(notificationTimings.tick), Queue.offer(inbox, { _tag: "Tick" })))
+    const ticker = Effect.forever(Effect.zipRight(Effect.sleep(notificationTimings.tick), offerTick))
     const fibers = [yield* Effect.forkIn(run, scope), yield* Effect.forkIn(ticker, scope)]
-    const changed = Queue.offer(inbox, { _tag: "Changed" })
     const channel: Channel = {
       follow: (conversationId) =>
         Effect.zipRight(
@@ -413,7 +471,8 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const deps: ChannelDeps = {
       api,
       egress,
-      ingest: (tenantId, conversationId, events) => Effect.asVoid(gateway.ingest(alias, tenantId, conversationId, events))
+      ingest: (tenantId, conversationId, events) => Effect.asVoid(gateway.ingest(alias, tenantId, conversationId, events)),
+      maxFrameBytes: (yield* AppConfig).upstream.maxBodyBytes
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
 

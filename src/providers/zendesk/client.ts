@@ -12,6 +12,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Schema } from "effect"
 import type { ZendeskConfig } from "../../domain/tenant.js"
 import { retryAfterOf } from "../../layers/outbound.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import {
   type Conversation,
@@ -115,9 +116,10 @@ export const ZendeskApiLive = Layer.effect(
   ZendeskApi,
   Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
+    const { upstream } = yield* AppConfig
     const gateOf = makeCallGates(zendeskApiLimits.maxInFlight)
     const send = (request: HttpClientRequest.HttpClientRequest, what: string) =>
-      exchange(http, "zendesk", (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
+      exchange(http, "zendesk", upstream.maxBodyBytes, (reason) => new ZendeskApiError({ message: `Sunshine ${what} ${reason}` }))(request)
 
     const call = <A, I>(
       app: ZendeskApp,
