@@ -1,6 +1,6 @@
 /** The providers by alias (CONTRACTS.md names them). */
 import { Effect, Layer } from "effect"
-import { providerAliases } from "../domain/model.js"
+import { type ProviderAlias, providerAliases } from "../domain/model.js"
 import { cut, MAX_PATH_KEY } from "../domain/schemaIssues.js"
 import { makeCiscoProvider } from "../providers/cisco/provider.js"
 import { makeGenesysProvider } from "../providers/genesys/provider.js"
@@ -26,7 +26,18 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
   })
 }
 
+/**
+ * Every provider's adapter, registered once by its alias: the compiler checks that each alias
+ * of `ProviderAlias` has one, and that the adapter is that alias's.
+ */
+const adapters = {
+  "helvia-livechat": makeHelviaProvider,
+  "genesys-livechat": makeGenesysProvider,
+  "cisco-livechat": makeCiscoProvider,
+  zendesk: makeZendeskProvider
+} satisfies { readonly [A in ProviderAlias]: Effect.Effect<LivechatProvider<A>, never, unknown> }
+
 export const ProviderRegistryLive = Layer.effect(
   ProviderRegistry,
-  Effect.map(Effect.all([makeHelviaProvider, makeGenesysProvider, makeCiscoProvider, makeZendeskProvider]), makeProviderRegistry)
+  Effect.map(Effect.all(adapters), (byAlias) => makeProviderRegistry(Object.values(byAlias)))
 )

@@ -65,9 +65,9 @@ export interface IncomingWebhook {
   readonly body: Uint8Array
 }
 
-/** One contact-center product, mapped to the normalized model at its edge. */
-export interface LivechatProvider {
-  readonly alias: ProviderAlias
+/** One contact-center product, mapped to the normalized model at its edge; `A` is its alias. */
+export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
+  readonly alias: A
   readonly create: (context: CreateContext) => Effect.Effect<Created, ProviderError>
   readonly sendMessage: (
     context: SessionContext,

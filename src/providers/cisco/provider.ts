@@ -82,7 +82,7 @@ export const makeCiscoProvider = Effect.gen(function* () {
 
   const pollNow = (session: SessionRecord) => askForPoll(coordinator, alias, session.sessionId)
 
-  const provider: LivechatProvider = {
+  const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
       Effect.gen(function* () {

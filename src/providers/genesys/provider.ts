@@ -161,7 +161,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
       )
     )
 
-  const provider: LivechatProvider = {
+  const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
       Effect.gen(function* () {

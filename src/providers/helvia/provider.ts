@@ -25,7 +25,7 @@ export const validHelviaSignature = (secret: string, body: Uint8Array, header: s
 
 export const makeHelviaProvider = Effect.map(
   HbfLcm,
-  (lcm): LivechatProvider => ({
+  (lcm): LivechatProvider<typeof alias> => ({
     alias,
     create: ({ callbackUrl, metadata, session, tenant, transcript }) =>
       lcm

@@ -163,7 +163,7 @@ export const makeZendeskProvider = Effect.gen(function* () {
   const api = yield* ZendeskApi
   const coordinator = yield* Coordinator
 
-  const provider: LivechatProvider = {
+  const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, tenant, transcript }) =>
       Effect.gen(function* () {
