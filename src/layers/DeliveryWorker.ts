@@ -10,7 +10,7 @@ import type { LivechatEvent } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type PartitionRun } from "../services/Coordinator.js"
 import { EventPublisher } from "../services/EventPublisher.js"
-import { HbfBot, type DeliveryFailure } from "../services/HbfBot.js"
+import { DeliveryFailure, HbfBot } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
@@ -62,7 +62,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       onFailure: (e) =>
         e._tag === "TenantNotFound"
           ? Effect.succeed(undefined)
-          : Effect.fail<DeliveryFailure>({ _tag: "DeliveryFailure", message: e.message, permanent: false, retryAfter: Option.none() })
+          : Effect.fail(new DeliveryFailure({ message: e.message, permanent: false, retryAfter: Option.none() }))
     })
 
   const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>

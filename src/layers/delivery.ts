@@ -1,15 +1,16 @@
 /** How a delivery target's answer is judged (CONTRACTS.md section 6). */
 import { Effect } from "effect"
-import type { DeliveryFailure } from "../services/HbfBot.js"
+import { DeliveryFailure } from "../services/HbfBot.js"
 import type { OutboundError } from "./outbound.js"
 
 /** Any 2xx acks; a 4xx other than 408/429 is permanent; everything else is worth retrying. As `OutboundClient.call` takes it. */
 export const deliveryFailure = (target: string) => (error: OutboundError): Effect.Effect<never, DeliveryFailure> => {
   const status = error.status
-  return Effect.fail({
-    _tag: "DeliveryFailure",
-    message: `${target} ${error.detail}`,
-    permanent: status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429,
-    retryAfter: error.retryAfter
-  })
+  return Effect.fail(
+    new DeliveryFailure({
+      message: `${target} ${error.detail}`,
+      permanent: status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429,
+      retryAfter: error.retryAfter
+    })
+  )
 }

@@ -11,7 +11,7 @@
  * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come.
  * A timer and a race per poller and per wait cost more than the poll itself.
  */
-import { Clock, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
+import { Clock, Data, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
 import type { ProviderAlias, SessionRecord } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { type LivechatConfig, tenantConfigFor } from "../domain/tenant.js"
@@ -38,10 +38,13 @@ export const pollerTimings = {
   maxBackoff: Duration.seconds(60)
 }
 
-/** Why a poll failed; logged, then the poller backs off. */
+/** Why a poll failed; logged, then the poller backs off. Any error with a message is one (a store's, a provider client's). */
 export interface PollFailure {
   readonly message: string
 }
+
+/** A poll that failed for a reason of the poller's own. */
+export class PollFailed extends Data.TaggedError("PollFailed")<{ readonly message: string }> {}
 
 /** What a provider's poller does, given the tenant's config `C` and its cursor `S`. */
 export interface SessionPolling<C, S> {
@@ -69,7 +72,7 @@ export const currentConfigOf =
   (session: SessionRecord): Effect.Effect<Extract<LivechatConfig, { readonly provider: P }>, PollFailure> =>
     Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
       Option.match(tenantConfigFor(tenant, provider), {
-        onNone: () => Effect.fail({ message: `tenant ${session.tenantId} no longer has a ${provider} config` }),
+        onNone: () => Effect.fail(new PollFailed({ message: `tenant ${session.tenantId} no longer has a ${provider} config` })),
         onSome: Effect.succeed
       })
     )

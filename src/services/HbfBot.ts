@@ -1,17 +1,16 @@
 import type { Duration, Effect, Option } from "effect"
-import { Context } from "effect"
+import { Context, Data } from "effect"
 import type { LivechatEvent } from "../domain/model.js"
 
 /**
  * A delivery that did not get a 2xx. `permanent` (a 4xx other than 408/429) goes to the
  * dead letters at once; otherwise it is retried, no sooner than `retryAfter` when given.
  */
-export interface DeliveryFailure {
-  readonly _tag: "DeliveryFailure"
+export class DeliveryFailure extends Data.TaggedError("DeliveryFailure")<{
   readonly message: string
   readonly permanent: boolean
   readonly retryAfter: Option.Option<Duration.Duration>
-}
+}> {}
 
 /** hbf-bot's event endpoint (CONTRACTS.md section 6): one attempt per call; the worker retries. */
 export interface HbfBotService {

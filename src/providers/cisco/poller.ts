@@ -48,7 +48,7 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
       if (events.length === 0) {
         const polled = yield* Effect.either(deps.api.poll(config, state.cookie, state.eventId))
         if (polled._tag === "Left") {
-          if (!isChatGone(polled.left)) return yield* Effect.fail({ message: polled.left.message })
+          if (!isChatGone(polled.left)) return yield* polled.left
           yield* deps.ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
           yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
           return { state, open: false }
