@@ -158,6 +158,17 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier =>
 }
 
 /**
+ * The one verifier of the gateway, shared by the HttpApi's middlewares and the direct routes:
+ * one JWKS cache and one memory of verified tokens (a token verified on one route is known on all).
+ */
+export class TokenVerification extends Context.Tag("hbf-lcg/TokenVerification")<TokenVerification, TokenVerifier>() {}
+
+export const TokenVerificationLive = Layer.effect(
+  TokenVerification,
+  Effect.map(AppConfig, (config) => makeTokenVerifier(config.jwt))
+)
+
+/**
  * The request's own bearer token, verified. HttpApiSecurity.bearer (kept for the OpenAPI
  * document) hands over the header minus its first seven characters whatever the scheme.
  */
@@ -168,16 +179,16 @@ const verifyRequest = (verify: TokenVerifier) =>
 
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.map(AppConfig, (config) => {
-    const verified = verifyRequest(makeTokenVerifier(config.jwt))
+  Effect.map(TokenVerification, (verify) => {
+    const verified = verifyRequest(verify)
     return Authentication.of({ bearer: () => verified })
   })
-)
+).pipe(Layer.provide(TokenVerificationLive))
 
 export const AdminAuthenticationLive = Layer.effect(
   AdminAuthentication,
-  Effect.map(AppConfig, (config) => {
-    const verified = verifyRequest(makeTokenVerifier(config.jwt))
+  Effect.map(TokenVerification, (verify) => {
+    const verified = verifyRequest(verify)
     return AdminAuthentication.of({
       bearer: () =>
         Effect.flatMap(verified, (caller) => {
@@ -192,4 +203,4 @@ export const AdminAuthenticationLive = Layer.effect(
         })
     })
   })
-)
+).pipe(Layer.provide(TokenVerificationLive))

@@ -19,9 +19,9 @@ import { traced } from "../layers/Tracing.js"
 import { pathMatcher } from "./requestMetrics.js"
 import { Gateway } from "../services/Gateway.js"
 import { LcgApi } from "./api.js"
-import { AppConfig, type HttpServerLimits } from "../services/AppConfig.js"
+import type { HttpServerLimits } from "../services/AppConfig.js"
 import { everyTenant, type TenantAccess } from "../domain/access.js"
-import { Authentication, bearerTokenOf, makeTokenVerifier } from "./auth.js"
+import { Authentication, bearerTokenOf, TokenVerification, TokenVerificationLive } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
 import { describeIssues } from "../domain/schemaIssues.js"
@@ -156,7 +156,7 @@ export const DirectRoutesLive = Layer.effect(
   Effect.gen(function* () {
     const hot = hotHandlers(yield* Gateway)
     // The verifier the Authentication middleware runs (auth.ts), on the header HttpApiSecurity.bearer reads.
-    const verify = makeTokenVerifier((yield* AppConfig).jwt)
+    const verify = yield* TokenVerification
     const errors = errorEncoders()
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
@@ -330,4 +330,4 @@ export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimit
           })
       })
     })
-  ).pipe(Layer.provide(DirectRoutesLive), Layer.merge(NodeHttpServer.layerContext))
+  ).pipe(Layer.provide(DirectRoutesLive.pipe(Layer.provide(TokenVerificationLive))), Layer.merge(NodeHttpServer.layerContext))
