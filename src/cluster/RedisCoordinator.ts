@@ -81,7 +81,9 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     redis.defineCommand("lcgTakeLease", { lua: Scripts.takeLease })
     redis.defineCommand("lcgDropIfMine", { lua: Scripts.dropIfMine })
 
-    const startedAt = Date.now()
+    // Leases are Redis's, in real time: the Clock is the real one outside tests of logic.
+    const clock = yield* Effect.clock
+    const startedAt = clock.unsafeCurrentTimeMillis()
     let leaving = false
     let leaderEpoch = 0
     /** Members that asked to leave (the Leave call), left out of the assignment even before their heartbeat says so. */
@@ -110,7 +112,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const runner = yield* makePartitionRunner({
       acquire: (partition) =>
         Effect.suspend(() => {
-          const askedAt = Date.now()
+          const askedAt = clock.unsafeCurrentTimeMillis()
           return redisCall("take lease", () =>
             redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
           ).pipe(Effect.map((taken) => ({ taken, askedAt })))
@@ -135,7 +137,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     /** Holds the lease, and renewed it recently enough that it cannot have expired. */
     const coordinatorMayAct = (partition: number) =>
       runner.isHeld(partition) &&
-      Date.now() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety)
+      clock.unsafeCurrentTimeMillis() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety)
 
     const readAssignment = Effect.map(
       redisCall("read assignment", () => redis.hgetall(keys.assignment)),
@@ -157,7 +159,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
 
     const heartbeat = Effect.gen(function* () {
       // Leases count from before the call: a reply that waited out a pause of this process is old news.
-      const renewedAt = Date.now()
+      const renewedAt = clock.unsafeCurrentTimeMillis()
       const held = [...runner.held()].filter(runner.isHeld)
       const lost = yield* redisCall("heartbeat", () =>
         redis.lcgHeartbeat(

@@ -4,6 +4,7 @@
  * in-flight deliveries finish.
  */
 import { Duration, Effect, Layer } from "effect"
+import { nowIso } from "../domain/time.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type CoordinatorService } from "../services/Coordinator.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
@@ -12,7 +13,7 @@ export const SingleNodeCoordinatorLive = Layer.scoped(
   Coordinator,
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const startedAt = new Date().toISOString()
+    const startedAt = yield* nowIso
     const runner = yield* makePartitionRunner({
       acquire: () => Effect.void,
       release: () => Effect.void,

@@ -15,6 +15,7 @@ import type {
   SessionRecord
 } from "../domain/model.js"
 import { metadataOverLimit, toSession } from "../domain/model.js"
+import { nowIso } from "../domain/time.js"
 import { applyEvent, cancel, endByGateway, isOpen, type Transition } from "../domain/stateMachine.js"
 import { type LivechatConfig, type Tenant, tenantConfigFor } from "../domain/tenant.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -71,8 +72,6 @@ const noSessionOf = (subHandle: string, tenantId?: string) =>
   new SessionNotFound({
     message: tenantId === undefined ? `subscriber ${subHandle} has no session` : `subscriber ${subHandle} has no session with tenant ${tenantId}`
   })
-
-const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export const makeGateway = Effect.gen(function* () {
   const config = yield* AppConfig

@@ -9,6 +9,7 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
+import { nowIso } from "../../domain/time.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
@@ -49,7 +50,7 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
         const polled = yield* Effect.either(deps.api.poll(config, state.cookie, state.eventId))
         if (polled._tag === "Left") {
           if (!isChatGone(polled.left)) return yield* polled.left
-          yield* deps.ingest(session.sessionId, [ended(chatId, new Date().toISOString(), "provider")], {})
+          yield* deps.ingest(session.sessionId, [ended(chatId, yield* nowIso, "provider")], {})
           yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
           return { state, open: false }
         }
@@ -59,7 +60,7 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
       const batch = events.length > deps.maxEventsPerPoll ? events.slice(0, deps.maxEventsPerPoll) : events
       const unread = events.slice(batch.length)
       const lastId = batch[batch.length - 1]!.id
-      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, batch, new Date().toISOString()), {
+      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, batch, yield* nowIso), {
         eventId: lastId
       })
       return { state: { ...state, eventId: lastId, unread }, open, more: unread.length > 0 }

@@ -78,7 +78,7 @@ const messageText = (text: string | undefined, attachments: ReadonlyArray<Attach
 export const makeCiscoProvider = Effect.gen(function* () {
   const api = yield* CiscoApi
   const coordinator = yield* Coordinator
-  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
+  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS, yield* Effect.clock)
 
   const pollNow = (session: SessionRecord) => askForPoll(coordinator, alias, session.sessionId)
 

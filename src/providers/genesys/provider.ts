@@ -15,6 +15,7 @@ import { openingText } from "../handover.js"
 import { ownConfig } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
+import { isoNow } from "../../domain/time.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
@@ -93,7 +94,8 @@ const decodeSender = Schema.decodeUnknownOption(
 export const makeGenesysProvider = Effect.gen(function* () {
   const api = yield* GenesysApi
   const coordinator = yield* Coordinator
-  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS)
+  const clock = yield* Effect.clock
+  const typingThrottle = makeThrottle(TYPING_INTERVAL_MS, clock)
 
   /** An inbound Open Messaging message from the session's customer; `channelMetadata` rides in `channel.metadata`. */
   const inbound = (
@@ -110,7 +112,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
         HttpClientRequest.bodyUnsafeJson({
           channel: {
             from: customerOf(session),
-            time: new Date().toISOString(),
+            time: isoNow(clock),
             messageId,
             ...(channelMetadata !== undefined ? { metadata: channelMetadata } : {})
           },
@@ -197,7 +199,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
             credentials,
             HttpClientRequest.post(inboundPath(genesys, "event")).pipe(
               HttpClientRequest.bodyUnsafeJson({
-                channel: { from: customerOf(session), time: new Date().toISOString() },
+                channel: { from: customerOf(session), time: isoNow(clock) },
                 events: [{ eventType: "Typing", typing: { type: "On" } }]
               })
             ),
@@ -262,7 +264,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [
-            { sessionId: webhook.channel.to.id, events: mapOutboundWebhook(webhook, new Date().toISOString()) }
+            { sessionId: webhook.channel.to.id, events: mapOutboundWebhook(webhook, isoNow(clock)) }
           ]),
           Effect.mapError(malformedWebhook)
         )

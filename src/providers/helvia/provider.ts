@@ -5,6 +5,7 @@ import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
 import type { LivechatProvider } from "../../services/LivechatProvider.js"
 import { configFor, type LivechatConfig } from "../../domain/tenant.js"
+import { isoNow } from "../../domain/time.js"
 import { mapHelviaEvent } from "./mapper.js"
 import { HelviaWebhook, signatureHeader } from "./webhook.js"
 
@@ -24,8 +25,8 @@ export const validHelviaSignature = (secret: string, body: Uint8Array, header: s
   sha256SignatureMatches(secret, body, header, "hex")
 
 export const makeHelviaProvider = Effect.map(
-  HbfLcm,
-  (lcm): LivechatProvider<typeof alias> => ({
+  Effect.all([HbfLcm, Effect.clock]),
+  ([lcm, clock]): LivechatProvider<typeof alias> => ({
     alias,
     create: ({ callbackUrl, metadata, session, tenant, transcript }) =>
       lcm
@@ -60,7 +61,7 @@ export const makeHelviaProvider = Effect.map(
           messageId: message.messageId,
           ...(message.text !== undefined ? { text: message.text } : {}),
           ...(message.attachments !== undefined ? { attachments: message.attachments } : {}),
-          sentDate: new Date().toISOString()
+          sentDate: isoNow(clock)
         }),
         { onFailure: (error) => Effect.fail(providerError(error)), onSuccess: () => Effect.succeed({}) }
       ),

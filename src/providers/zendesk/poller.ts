@@ -15,10 +15,11 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
+import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Gateway, type GatewayService } from "../../services/Gateway.js"
 import { HbfCore } from "../../services/HbfCore.js"
-import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
+import { currentConfigOf, PollFailed, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { ZendeskApi, type ZendeskApiService, type ZendeskApp } from "./client.js"
 import { agentsHold, handedBack, mapMessage } from "./mapper.js"
 import type { Message } from "./schemas.js"
@@ -55,9 +56,9 @@ export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskApp, Z
       }
       if (agentsHold(conversation)) return { state: next, open: true }
       yield* Effect.logInfo("the Agent Workspace gave the conversation back; the session ends", { sessionId: session.sessionId })
-      const { open } = yield* deps.ingest(session.sessionId, handedBack(`zendesk:${conversationId}:${session.sessionId}:released`, new Date().toISOString()), {})
+      const { open } = yield* deps.ingest(session.sessionId, handedBack(`zendesk:${conversationId}:${session.sessionId}:released`, yield* nowIso), {})
       return { state: next, open }
-    }).pipe(Effect.mapError((e) => ({ message: e.message })))
+    }).pipe(Effect.mapError((e) => new PollFailed({ message: e.message })))
 })
 
 /**
