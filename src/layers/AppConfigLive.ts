@@ -2,18 +2,13 @@
  * AppConfig from the environment. Every variable is read with `Config.all`, so one boot
  * failure names every bad variable at once.
  */
-import { Config, ConfigError, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
-import { hostname } from "node:os"
-import { randomBytes } from "node:crypto"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import {
   AppConfig,
   type AppConfigValues,
-  defaultCiscoMaxEventsPerPoll,
-  defaultHttpServer,
-  defaultRetention,
-  defaultTimings,
-  defaultUpstream,
+  defaultAppConfig as defaults,
   type HttpServerLimits,
+  makeAppConfig,
   type ProviderEgress
 } from "../services/AppConfig.js"
 
@@ -86,8 +81,8 @@ const botSigningConfig = Config.all({
 const hostsOf = (list: string) => list.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
 
 const providerEgress: Config.Config<ProviderEgress> = Config.all({
-  allowInsecure: Config.boolean("LCG_PROVIDER_ALLOW_INSECURE").pipe(Config.withDefault(false)),
-  allowPrivate: Config.boolean("LCG_PROVIDER_ALLOW_PRIVATE").pipe(Config.withDefault(false)),
+  allowInsecure: Config.boolean("LCG_PROVIDER_ALLOW_INSECURE").pipe(Config.withDefault(defaults.providerEgress.allowInsecure)),
+  allowPrivate: Config.boolean("LCG_PROVIDER_ALLOW_PRIVATE").pipe(Config.withDefault(defaults.providerEgress.allowPrivate)),
   hosts: Config.string("LCG_PROVIDER_HOSTS").pipe(
     // Validated as the string itself, so that the error names the variable.
     Config.validate({
@@ -95,7 +90,7 @@ const providerEgress: Config.Config<ProviderEgress> = Config.all({
       validation: (list) => hostsOf(list).every((host) => hostPattern.test(host))
     }),
     Config.map(hostsOf),
-    Config.withDefault([] as ReadonlyArray<string>)
+    Config.withDefault(defaults.providerEgress.hosts)
   )
 })
 
@@ -121,10 +116,10 @@ const redisUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config
 const millis = (name: string, fallback: Duration.Duration) => Config.map(positiveInt(name, Duration.toMillis(fallback)), Duration.millis)
 
 const httpServerLimits: Config.Config<HttpServerLimits> = Config.all({
-  headersTimeout: millis("LCG_HTTP_HEADERS_TIMEOUT_MS", defaultHttpServer.headersTimeout),
-  requestTimeout: millis("LCG_HTTP_REQUEST_TIMEOUT_MS", defaultHttpServer.requestTimeout),
-  keepAliveTimeout: millis("LCG_HTTP_KEEP_ALIVE_TIMEOUT_MS", defaultHttpServer.keepAliveTimeout),
-  maxConnections: positiveInt("LCG_HTTP_MAX_CONNECTIONS", defaultHttpServer.maxConnections)
+  headersTimeout: millis("LCG_HTTP_HEADERS_TIMEOUT_MS", defaults.httpServer.headersTimeout),
+  requestTimeout: millis("LCG_HTTP_REQUEST_TIMEOUT_MS", defaults.httpServer.requestTimeout),
+  keepAliveTimeout: millis("LCG_HTTP_KEEP_ALIVE_TIMEOUT_MS", defaults.httpServer.keepAliveTimeout),
+  maxConnections: positiveInt("LCG_HTTP_MAX_CONNECTIONS", defaults.httpServer.maxConnections)
 }).pipe(
   // node:http refuses a headers timeout longer than the request's.
   Config.validate({
@@ -133,17 +128,15 @@ const httpServerLimits: Config.Config<HttpServerLimits> = Config.all({
   })
 )
 
-const defaultInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
-
 export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
-  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  port: Config.port("PORT").pipe(Config.withDefault(defaults.port)),
   publicUrl: Config.option(httpUrl("LCG_PUBLIC_URL")),
   jwt: jwtConfig,
   coreUrl: httpUrl("HBF_CORE_URL"),
   coreToken: nonEmptySecret("HBF_CORE_API_TOKEN"),
   coreCacheSeconds: Config.integer("HBF_CORE_CACHE_SECONDS").pipe(
     Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
-    Config.withDefault(60)
+    Config.withDefault(defaults.hbfCore.cacheSeconds)
   ),
   lcmUrl: httpUrl("HBF_LCM_URL"),
   lcmToken: nonEmptySecret("HBF_LCM_TOKEN"),
@@ -157,52 +150,53 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
     Config.withDefault("lcg")
   ),
   instanceId: Config.string("LCG_INSTANCE_ID").pipe(Config.withDefault("")),
-  partitions: positiveInt("LCG_PARTITIONS", 64),
-  ciscoPollIntervalMs: positiveInt("CISCO_POLL_INTERVAL_MS", 5000),
-  ciscoMaxEventsPerPoll: positiveInt("CISCO_MAX_EVENTS_PER_POLL", defaultCiscoMaxEventsPerPoll),
-  upstreamMaxBodyBytes: positiveInt("LCG_UPSTREAM_MAX_BODY_BYTES", defaultUpstream.maxBodyBytes),
-  upstreamDeadlineMs: positiveInt("LCG_UPSTREAM_DEADLINE_MS", Duration.toMillis(defaultUpstream.deadline)),
-  zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", 30000),
-  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("json" as const)),
+  partitions: positiveInt("LCG_PARTITIONS", defaults.partitions),
+  ciscoPollIntervalMs: positiveInt("CISCO_POLL_INTERVAL_MS", defaults.ciscoPollIntervalMs),
+  ciscoMaxEventsPerPoll: positiveInt("CISCO_MAX_EVENTS_PER_POLL", defaults.ciscoMaxEventsPerPoll),
+  upstreamMaxBodyBytes: positiveInt("LCG_UPSTREAM_MAX_BODY_BYTES", defaults.upstream.maxBodyBytes),
+  upstreamDeadlineMs: positiveInt("LCG_UPSTREAM_DEADLINE_MS", Duration.toMillis(defaults.upstream.deadline)),
+  zendeskPollIntervalMs: positiveInt("ZENDESK_POLL_INTERVAL_MS", defaults.zendeskPollIntervalMs),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(defaults.logLevel)),
+  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault(defaults.logFormat)),
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
-  deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", 12),
+  deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", defaults.delivery.maxAttempts),
   shutdownDrainMs: Config.integer("LCG_SHUTDOWN_DRAIN_MS").pipe(
     Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
-    Config.withDefault(5000)
+    Config.withDefault(Duration.toMillis(defaults.shutdownDrain))
   ),
-  sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaultRetention.endedSessions)),
-  dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaultRetention.dedup)),
+  sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaults.retention.endedSessions)),
+  dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaults.retention.dedup)),
   httpServer: httpServerLimits
 }).pipe(
-  Config.map((c): AppConfigValues => ({
-    port: c.port,
-    publicUrl: Option.getOrElse(c.publicUrl, () => `http://localhost:${c.port}`),
-    jwt: c.jwt,
-    hbfCore: { url: c.coreUrl, token: c.coreToken, cacheSeconds: c.coreCacheSeconds },
-    hbfLcm: { url: c.lcmUrl, token: c.lcmToken },
-    hbfBot: {
-      url: c.botUrl,
-      ...Option.match(c.botSigningSecret, { onNone: () => ({}), onSome: (signingSecret) => ({ signingSecret }) })
-    },
-    eventPublisherUrl: c.eventPublisherUrl,
-    providerEgress: c.providerEgress,
-    ...Option.match(c.redisUrl, { onNone: () => ({}), onSome: (url) => ({ redis: { url, prefix: c.redisPrefix } }) }),
-    instanceId: c.instanceId === "" ? defaultInstanceId() : c.instanceId,
-    partitions: c.partitions,
-    ciscoPollIntervalMs: c.ciscoPollIntervalMs,
-    ciscoMaxEventsPerPoll: c.ciscoMaxEventsPerPoll,
-    zendeskPollIntervalMs: c.zendeskPollIntervalMs,
-    logLevel: c.logLevel,
-    logFormat: c.logFormat,
-    ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
-    ...defaultTimings,
-    upstream: { ...defaultUpstream, maxBodyBytes: c.upstreamMaxBodyBytes, deadline: Duration.millis(c.upstreamDeadlineMs) },
-    delivery: { ...defaultTimings.delivery, maxAttempts: c.deliveryMaxAttempts },
-    shutdownDrain: Duration.millis(c.shutdownDrainMs),
-    retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
-    httpServer: c.httpServer
-  }))
+  Config.map((c) =>
+    makeAppConfig({
+      port: c.port,
+      ...Option.match(c.publicUrl, { onNone: () => ({}), onSome: (publicUrl) => ({ publicUrl }) }),
+      jwt: c.jwt,
+      hbfCore: { url: c.coreUrl, token: c.coreToken, cacheSeconds: c.coreCacheSeconds },
+      hbfLcm: { url: c.lcmUrl, token: c.lcmToken },
+      hbfBot: {
+        url: c.botUrl,
+        ...Option.match(c.botSigningSecret, { onNone: () => ({}), onSome: (signingSecret) => ({ signingSecret }) })
+      },
+      eventPublisherUrl: c.eventPublisherUrl,
+      providerEgress: c.providerEgress,
+      ...Option.match(c.redisUrl, { onNone: () => ({}), onSome: (url) => ({ redis: { url, prefix: c.redisPrefix } }) }),
+      ...(c.instanceId === "" ? {} : { instanceId: c.instanceId }),
+      partitions: c.partitions,
+      ciscoPollIntervalMs: c.ciscoPollIntervalMs,
+      ciscoMaxEventsPerPoll: c.ciscoMaxEventsPerPoll,
+      zendeskPollIntervalMs: c.zendeskPollIntervalMs,
+      logLevel: c.logLevel,
+      logFormat: c.logFormat,
+      ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
+      upstream: { ...defaults.upstream, maxBodyBytes: c.upstreamMaxBodyBytes, deadline: Duration.millis(c.upstreamDeadlineMs) },
+      delivery: { ...defaults.delivery, maxAttempts: c.deliveryMaxAttempts },
+      shutdownDrain: Duration.millis(c.shutdownDrainMs),
+      retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
+      httpServer: c.httpServer
+    })
+  )
 )
 
 /** One line per bad variable: `NAME: what was expected`. */

@@ -7,7 +7,7 @@
 import { Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import type { LivechatEvent, SessionRecord, SessionStatus } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
-import { defaultRetention } from "../services/AppConfig.js"
+import { defaultAppConfig } from "../services/AppConfig.js"
 import { DeadLetterNotFound } from "../services/errors.js"
 import { type DeadLetter, Outbox, type OutboxEntry, type OutboxService, partitionOf } from "../services/Outbox.js"
 import {
@@ -71,8 +71,8 @@ const dropExpired = (expiries: Expiries, now: number, forget?: (key: string) => 
 
 export const makeMemoryStore = (options: MemoryStoreOptions) =>
   Effect.gen(function* () {
-    const endedRetention = Duration.toMillis(options.endedRetention ?? defaultRetention.endedSessions)
-    const dedupRetention = Duration.toMillis(options.dedupRetention ?? defaultRetention.dedup)
+    const endedRetention = Duration.toMillis(options.endedRetention ?? defaultAppConfig.retention.endedSessions)
+    const dedupRetention = Duration.toMillis(options.dedupRetention ?? defaultAppConfig.retention.dedup)
     const sessions = new Map<string, SessionRecord>()
     /** The subscriber's latest session not confined, by subHandle; and in each tenant, by subscriberKey. */
     const latestBySubscriber = new Map<string, string>()

@@ -4,16 +4,9 @@
  * the gateway's AppConfig pointing at them. Used by `npm start` without configuration and
  * by the end-to-end tests.
  */
-import { Duration, Effect, LogLevel, Redacted, type Scope } from "effect"
+import { Duration, Effect, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import {
-  type AppConfigValues,
-  defaultCiscoMaxEventsPerPoll,
-  defaultHttpServer,
-  defaultRetention,
-  defaultTimings,
-  defaultUpstream
-} from "../services/AppConfig.js"
+import { type AppConfigValues, makeAppConfig } from "../services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
@@ -98,11 +91,11 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
     const publisher = yield* makeEventPublisherSim({ token: coreToken })
 
     const jwtSecret = options.jwtSecret ?? "sandbox-jwt-secret-change-me-in-production"
-    const base: AppConfigValues = {
+    const base = makeAppConfig({
       port,
       publicUrl,
       jwt: { secret: Redacted.make(jwtSecret) },
-      hbfCore: { url: core.baseUrl, token: Redacted.make(coreToken), cacheSeconds: 60 },
+      hbfCore: { url: core.baseUrl, token: Redacted.make(coreToken) },
       hbfLcm: { url: lcm.baseUrl, token: Redacted.make(lcmToken) },
       hbfBot: {
         url: bot.baseUrl,
@@ -112,19 +105,10 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       // The simulated providers listen on loopback, over plain HTTP.
       providerEgress: { allowInsecure: true, allowPrivate: true, hosts: [] },
       instanceId: `sandbox-${process.pid}`,
-      partitions: 64,
-      ciscoPollIntervalMs: 5000,
-      ciscoMaxEventsPerPoll: defaultCiscoMaxEventsPerPoll,
-      zendeskPollIntervalMs: 30000,
-      logLevel: LogLevel.Info,
       logFormat: "pretty",
-      ...defaultTimings,
-      upstream: defaultUpstream,
       // Nobody balances load in front of the sandbox: it stops at once.
-      shutdownDrain: Duration.zero,
-      retention: defaultRetention,
-      httpServer: defaultHttpServer
-    }
+      shutdownDrain: Duration.zero
+    })
     return {
       config: options.configure ? options.configure(base) : base,
       jwtSecret,

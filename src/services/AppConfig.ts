@@ -1,5 +1,7 @@
-import type { LogLevel, Redacted } from "effect"
-import { Context, Duration } from "effect"
+import type { Redacted } from "effect"
+import { Context, Duration, Layer, LogLevel } from "effect"
+import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
 
 /** Every setting of the gateway (CONTRACTS.md section 8). Secrets stay `Redacted`. */
 export interface AppConfigValues {
@@ -61,14 +63,6 @@ export interface HttpServerLimits {
   readonly maxConnections: number
 }
 
-/** Headers within 10 s, the request within 30 s, idle connections kept 5 s (node:http's), at most 10,000 connections. */
-export const defaultHttpServer: HttpServerLimits = {
-  headersTimeout: Duration.seconds(10),
-  requestTimeout: Duration.seconds(30),
-  keepAliveTimeout: Duration.seconds(5),
-  maxConnections: 10_000
-}
-
 /**
  * The confinement of tenant-configured provider URLs (Genesys, Cisco, Sunshine hosts and the
  * notifications socket): https only, and public addresses only, unless relaxed here.
@@ -95,30 +89,73 @@ export interface UpstreamLimits {
   readonly maxRetryAfter: Duration.Duration
 }
 
-/** Production's confinement: https to public addresses only. */
-export const confinedEgress: ProviderEgress = { allowInsecure: false, allowPrivate: false, hosts: [] }
-
-export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {}
-
-/** Timings with no environment variable of their own, shared by every way of building AppConfig. */
-export const defaultTimings = {
-  httpTimeout: Duration.seconds(10),
-  delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
-  sweepInterval: Duration.seconds(5)
-} satisfies Pick<AppConfigValues, "httpTimeout" | "delivery" | "sweepInterval">
-
-/** Upstream defaults: answers of at most 1 MiB, 30 s for a call to an hbf-* service, Retry-After up to 60 s. */
-export const defaultUpstream: UpstreamLimits = {
-  maxBodyBytes: 1024 * 1024,
-  deadline: Duration.seconds(30),
-  maxRetryAfter: Duration.seconds(60)
+/**
+ * What has no sane default and is always given: where the hbf-* services are, their tokens,
+ * and how upstream JWTs are checked. hbf-core's cache alone has a default.
+ */
+export interface AppConfigRequired {
+  readonly jwt: AppConfigValues["jwt"]
+  readonly hbfCore: Omit<AppConfigValues["hbfCore"], "cacheSeconds"> & { readonly cacheSeconds?: number }
+  readonly hbfLcm: AppConfigValues["hbfLcm"]
+  readonly hbfBot: AppConfigValues["hbfBot"]
+  readonly eventPublisherUrl: string
 }
 
-/** CCP events ingested by one poll at most. */
-export const defaultCiscoMaxEventsPerPoll = 500
+/**
+ * Every setting that has a default: not the required ones, those absent unless set (redis,
+ * otlpEndpoint), nor those derived (publicUrl from the port, a generated instanceId).
+ */
+export type AppConfigDefaults = Omit<AppConfigValues, keyof AppConfigRequired | "publicUrl" | "instanceId" | "redis" | "otlpEndpoint"> & {
+  readonly hbfCore: Pick<AppConfigValues["hbfCore"], "cacheSeconds">
+}
 
-/** Retention defaults: ended sessions 30 days, de-duplication ids 7 days. */
-export const defaultRetention: AppConfigValues["retention"] = {
-  endedSessions: Duration.days(30),
-  dedup: Duration.days(7)
+/** What a caller states: the required settings and whichever others it varies. */
+export type AppConfigInput = AppConfigRequired & Partial<Omit<AppConfigValues, keyof AppConfigRequired>>
+
+/** The one place a default is written; AppConfigLive's variables fall back to these. */
+export const defaultAppConfig: AppConfigDefaults = {
+  port: 3000,
+  hbfCore: { cacheSeconds: 60 },
+  // https to public addresses only.
+  providerEgress: { allowInsecure: false, allowPrivate: false, hosts: [] },
+  partitions: 64,
+  ciscoPollIntervalMs: 5000,
+  ciscoMaxEventsPerPoll: 500,
+  zendeskPollIntervalMs: 30_000,
+  logLevel: LogLevel.Info,
+  logFormat: "json",
+  httpTimeout: Duration.seconds(10),
+  // Answers of at most 1 MiB, 30 s for a call to an hbf-* service, Retry-After up to 60 s.
+  upstream: { maxBodyBytes: 1024 * 1024, deadline: Duration.seconds(30), maxRetryAfter: Duration.seconds(60) },
+  delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
+  sweepInterval: Duration.seconds(5),
+  shutdownDrain: Duration.seconds(5),
+  retention: { endedSessions: Duration.days(30), dedup: Duration.days(7) },
+  // Headers within 10 s, the request within 30 s, idle connections kept 5 s (node:http's), at most 10,000 connections.
+  httpServer: {
+    headersTimeout: Duration.seconds(10),
+    requestTimeout: Duration.seconds(30),
+    keepAliveTimeout: Duration.seconds(5),
+    maxConnections: 10_000
+  }
+}
+
+/** Unique per process, so that two instances on one host never share an id. */
+const generatedInstanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
+
+/**
+ * The whole configuration from what a caller states and the defaults; the public URL defaults
+ * to localhost on the port, the instance id to one generated for this process.
+ */
+export const makeAppConfig = (input: AppConfigInput): AppConfigValues => ({
+  ...defaultAppConfig,
+  ...input,
+  publicUrl: input.publicUrl ?? `http://localhost:${input.port ?? defaultAppConfig.port}`,
+  instanceId: input.instanceId ?? generatedInstanceId(),
+  hbfCore: { ...defaultAppConfig.hbfCore, ...input.hbfCore }
+})
+
+export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {
+  /** AppConfig from the defaults and what the caller states (`makeAppConfig`). */
+  static readonly layer = (input: AppConfigInput): Layer.Layer<AppConfig> => Layer.succeed(AppConfig, makeAppConfig(input))
 }

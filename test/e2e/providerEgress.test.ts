@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ciscoTenant, demoGenesys, genesysTenant, zendeskTenant } from "../../src/sandbox/demoTenants.js"
 import { freePort } from "../../src/sandbox/environment.js"
-import { confinedEgress, type ProviderEgress } from "../../src/services/AppConfig.js"
+import { defaultAppConfig, type ProviderEgress } from "../../src/services/AppConfig.js"
 import { connectionTrap, recordingLogs } from "../egressProbes.js"
 import { type GatewayOptions, livechatRequest, startGateway } from "./harness.js"
 
@@ -36,7 +36,7 @@ const expectNothingRevealed = (body: unknown, ...revealing: ReadonlyArray<string
 describe("confined provider URLs", () => {
   it.live("outside the sandbox's relaxations, the simulators' http://127.0.0.1 URLs are refused: 422 naming the field, availability not-configured, nothing sent", () =>
     Effect.gen(function* () {
-      const gw = yield* startWith(confinedEgress)
+      const gw = yield* startWith(defaultAppConfig.providerEgress)
       const ports = [gw.cisco.baseUrl, gw.zendesk.baseUrl, gw.genesys.baseUrl].map((url) => new URL(url).port)
       for (const [tenantId, field] of [
         ["demo-cisco", "cisco.baseUrl"],
@@ -65,7 +65,7 @@ describe("confined provider URLs", () => {
       const trap = yield* connectionTrap
       const trapUrl = `https://localhost:${trap.port}`
       const gw = yield* startWith(
-        { ...confinedEgress, allowInsecure: true },
+        { ...defaultAppConfig.providerEgress, allowInsecure: true },
         {
           tenants: (urls) => [
             withFields(ciscoTenant("cisco-loopback", urls.cisco), "cisco", { apiKey: ciscoApiKey }),

@@ -6,6 +6,7 @@ import { Duration, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
 import { redisStoreLayer } from "../../src/layers/RedisStore.js"
+import { defaultAppConfig } from "../../src/services/AppConfig.js"
 
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
@@ -35,7 +36,7 @@ export const testStoreLayer = (
     prefix,
     partitions: options.partitions,
     consumer: "test-consumer",
-    endedRetention: options.endedRetention ?? Duration.days(30),
-    dedupRetention: options.dedupRetention ?? Duration.days(7),
+    endedRetention: options.endedRetention ?? defaultAppConfig.retention.endedSessions,
+    dedupRetention: options.dedupRetention ?? defaultAppConfig.retention.dedup,
     fenced: false
   })

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
 import { Redis } from "ioredis"
 import { redisKeys, redisStoreLayer } from "../../src/layers/RedisStore.js"
+import { defaultAppConfig } from "../../src/services/AppConfig.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
 import { makeEvent, makeRecord, PARTITIONS } from "../unit/storeContract.js"
@@ -131,8 +132,8 @@ describe("Redis outbox across instances", () => {
         prefix,
         partitions: PARTITIONS,
         consumer,
-        endedRetention: Duration.days(30),
-        dedupRetention: Duration.days(7),
+        endedRetention: defaultAppConfig.retention.endedSessions,
+        dedupRetention: defaultAppConfig.retention.dedup,
         fenced: false
       })
     const record = makeRecord()

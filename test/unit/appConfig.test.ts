@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
 import { InvalidConfiguration, loadAppConfig } from "../../src/layers/AppConfigLive.js"
+import { AppConfig, makeAppConfig } from "../../src/services/AppConfig.js"
 
 const load = (env: Record<string, string>) =>
   loadAppConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)
@@ -209,6 +210,46 @@ describe("AppConfig from the environment", () => {
         "Expected LCG_HTTP_HEADERS_TIMEOUT_MS <= LCG_HTTP_REQUEST_TIMEOUT_MS"
       )
       expect(messageOf(yield* load({ ...valid, LCG_HTTP_MAX_CONNECTIONS: "0" }))).toContain("LCG_HTTP_MAX_CONNECTIONS: Expected a positive integer")
+    })
+  )
+})
+
+describe("AppConfig from the defaults and what a caller states", () => {
+  const required = {
+    jwt: { secret: Redacted.make("s3cret") },
+    hbfCore: { url: "http://core.local", token: Redacted.make("core-token") },
+    hbfLcm: { url: "http://lcm.local", token: Redacted.make("lcm-token") },
+    hbfBot: { url: "http://bot.local" },
+    eventPublisherUrl: "http://publisher.local"
+  }
+
+  it.effect("an environment of the required variables only and makeAppConfig given the same settings agree on every default", () =>
+    Effect.gen(function* () {
+      const fromEnv = yield* Effect.flatMap(
+        load({ ...valid, LCG_INSTANCE_ID: "lcg-1" }),
+        Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })
+      )
+      const { jwt, hbfCore, hbfLcm, hbfBot, eventPublisherUrl } = fromEnv
+      expect(fromEnv).toEqual(
+        makeAppConfig({ jwt, hbfCore: { url: hbfCore.url, token: hbfCore.token }, hbfLcm, hbfBot, eventPublisherUrl, instanceId: "lcg-1" })
+      )
+    })
+  )
+
+  it.effect("AppConfig.layer keeps what is stated, takes the rest from the defaults, and derives the public URL from the port", () =>
+    Effect.gen(function* () {
+      const config = yield* Effect.provide(AppConfig, AppConfig.layer({ ...required, port: 8080, partitions: 4, hbfCore: { ...required.hbfCore, cacheSeconds: 0 } }))
+      expect(config.partitions).toBe(4)
+      expect(config.hbfCore).toEqual({ ...required.hbfCore, cacheSeconds: 0 })
+      expect(config.publicUrl).toBe("http://localhost:8080")
+      expect(config.redis).toBeUndefined()
+      expect(Duration.toDays(config.retention.endedSessions)).toBe(30)
+      expect(Duration.toSeconds(config.upstream.deadline)).toBe(30)
+      expect(makeAppConfig(required).hbfCore.cacheSeconds).toBe(60)
+      expect(makeAppConfig({ ...required, publicUrl: "https://lcg.example.com" }).publicUrl).toBe("https://lcg.example.com")
+      // Two gateways never share a generated id (the coordinator tells instances apart by it).
+      expect(makeAppConfig(required).instanceId).not.toBe(makeAppConfig(required).instanceId)
+      expect(makeAppConfig({ ...required, instanceId: "lcg-2" }).instanceId).toBe("lcg-2")
     })
   )
 })

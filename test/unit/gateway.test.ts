@@ -1,20 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Layer, LogLevel, Option, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { makeGateway } from "../../src/layers/GatewayLive.js"
 import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/layers/ProviderRegistryLive.js"
 import { everyTenant as all } from "../../src/domain/access.js"
-import {
-  AppConfig,
-  confinedEgress,
-  defaultCiscoMaxEventsPerPoll,
-  defaultHttpServer,
-  defaultRetention,
-  defaultTimings,
-  defaultUpstream
-} from "../../src/services/AppConfig.js"
+import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
@@ -70,29 +62,17 @@ const HbfCoreFake = Layer.succeed(
   })
 )
 
-const AppConfigTest = Layer.succeed(AppConfig, {
-  port: 0,
+const AppConfigTest = AppConfig.layer({
   publicUrl: "https://lcg.example.com",
   jwt: {},
   hbfCore: { url: "http://core", token: Redacted.make("core-token"), cacheSeconds: 0 },
   hbfLcm: { url: "http://lcm", token: Redacted.make("lcm-token") },
   hbfBot: { url: "http://bot" },
   eventPublisherUrl: "http://publisher",
-  providerEgress: confinedEgress,
   instanceId: "test",
   partitions: PARTITIONS,
-  ciscoPollIntervalMs: 1000,
-  ciscoMaxEventsPerPoll: defaultCiscoMaxEventsPerPoll,
-  zendeskPollIntervalMs: 1000,
-  logLevel: LogLevel.Info,
-  logFormat: "json",
-  ...defaultTimings,
-  upstream: defaultUpstream,
-  shutdownDrain: Duration.zero,
   delivery: { maxAttempts: 3, baseDelay: Duration.millis(10), maxDelay: Duration.seconds(1) },
-  sweepInterval: Duration.seconds(30),
-  retention: defaultRetention,
-  httpServer: defaultHttpServer
+  sweepInterval: Duration.seconds(30)
 })
 
 /** A provider that records every call; `failCreates` and `failSends` make the next creates and sends fail. */

@@ -12,9 +12,12 @@ import { CiscoApi, CiscoApiLive } from "../../src/providers/cisco/client.js"
 import { ZendeskApi, ZendeskApiLive } from "../../src/providers/zendesk/client.js"
 import { demoCisco, demoZendesk } from "../../src/sandbox/demoTenants.js"
 import { makeSandbox } from "../../src/sandbox/environment.js"
-import { AppConfig, confinedEgress, type ProviderEgress } from "../../src/services/AppConfig.js"
+import { AppConfig, defaultAppConfig, type ProviderEgress } from "../../src/services/AppConfig.js"
 import { ProviderEgressGuard, type ProviderUrlKind } from "../../src/services/ProviderEgressGuard.js"
 import { connectionTrap, recordingLogs } from "../egressProbes.js"
+
+/** Production's confinement: https to public addresses only. */
+const confinedEgress = defaultAppConfig.providerEgress
 
 /** A resolver answering `answers` (each call may answer differently), and ENOTFOUND for other names. */
 const resolverOf =
