@@ -254,13 +254,11 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
         // Nothing to follow: no channel until there is.
         if (protocol.nothingToFollow()) yield* nextInput.pipe(Effect.repeat({ until: () => !protocol.nothingToFollow() }))
         const end = yield* Effect.either(cycle(backoff.reset))
-        if (Either.isRight(end) && cleanEnds.includes(end.right)) {
-          return yield* Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.label, reason: end.right })
-        }
         yield* Either.match(end, {
           onLeft: (e) => Effect.logWarning("Genesys notifications failed; reconnecting", { credentials: credentials.label, reason: e.message }),
           onRight: (reason) => Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.label, reason })
         })
+        if (Either.isRight(end) && cleanEnds.includes(end.right)) return
         // The schedule never ends: its driver cannot fail.
         yield* Effect.orDie(backoff.next(undefined))
       })
