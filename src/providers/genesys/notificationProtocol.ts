@@ -1,0 +1,253 @@
+/**
+ * What a Genesys notifications channel follows, and what it makes of what it hears
+ * (PROVIDERS.md "Notifications WebSocket"): which conversations are wanted, which are
+ * subscribed on the current channel, which must be re-read (their events could not be
+ * ingested, or Genesys answered 404), and when a plain agent leave's grace is over.
+ *
+ * No socket here: the channel (notificationSocket.ts) feeds it inputs one at a time (a
+ * notification, a tick, a grace that is over, a (re)connect) and takes the subscription
+ * changes it asks for. Time is the Effect Clock's, so tests drive it with TestClock.
+ */
+import { Clock, Duration, Effect, Either, Schedule, Schema, type Scope } from "effect"
+import type { ProviderEvent } from "../../domain/model.js"
+import type { GenesysApiError } from "./client.js"
+import { conversationOver, detailKinds, type DetailKind, ended, graceEndsAt, mapConversation, mapDetailEvent, parseDetailTopic, topicsOf } from "./mapper.js"
+import { type Conversation, DetailEvent } from "./schemas.js"
+
+export const notificationTimings = {
+  /** A plain agent disconnect ends the conversation only if no agent joins within this: a transfer looks the same for a moment. */
+  agentLeftGrace: Duration.seconds(10),
+  /** How often the followed conversations are checked against the store. */
+  resyncInterval: Duration.seconds(60),
+  /** The server heartbeats every 30 s; silence for longer than this is a dead socket. */
+  silenceLimit: Duration.seconds(75),
+  pingInterval: Duration.seconds(30),
+  tick: Duration.seconds(5),
+  reconnectBase: Duration.millis(500),
+  reconnectMax: Duration.seconds(30),
+  /** Genesys' limit; a channel follows at most this many topics (4 per conversation). */
+  topicsPerChannel: 1000,
+  /** A conversation Genesys answers 404 for this many re-reads in a row is gone. */
+  notFoundLimit: 3,
+  /**
+   * Bytes of frames received and not yet handled past which the socket stops reading; it
+   * reads again once they are down to half. Beyond it the inbox holds at most what the socket
+   * had already read (one read) and one input of each other kind per cause.
+   */
+  inboxBytes: 4 * 1024 * 1024
+}
+
+/** How many conversations one channel can follow (Genesys' topic limit, four topics each). */
+const conversationsPerChannel = Math.floor(notificationTimings.topicsPerChannel / detailKinds.length)
+
+const decodeDetail = Schema.decodeUnknownEither(DetailEvent)
+
+/** What the protocol needs of Genesys and of the gateway. */
+export interface FollowDeps {
+  /** Names the channel in logs. */
+  readonly label: string
+  readonly readConversation: (conversationId: string) => Effect.Effect<Conversation, GenesysApiError>
+  readonly readAgentName: (userId: string) => Effect.Effect<string | undefined, GenesysApiError>
+  /** Ingests events of a conversation; fails when the store is away. */
+  readonly ingest: (conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
+  /** Told when a conversation's scheduled re-read is due; the channel answers with `check` in its turn. */
+  readonly wake: (conversationId: string) => Effect.Effect<void>
+}
+
+/** The subscriptions of the channel currently connected. */
+export interface Subscriptions {
+  /** Follows exactly these topics (PUT). */
+  readonly replace: (topics: ReadonlyArray<string>) => Effect.Effect<void, GenesysApiError>
+  /** Follows these topics too (POST). */
+  readonly add: (topics: ReadonlyArray<string>) => Effect.Effect<void, GenesysApiError>
+}
+
+/** One input at a time: none of these may run while another does (the channel's loop sees to it). */
+export interface FollowProtocol {
+  readonly follow: (conversationId: string) => Effect.Effect<void>
+  /** Follows exactly these (a snapshot of the store taken at `since`, epoch ms), keeping what was followed after it. */
+  readonly replace: (conversationIds: ReadonlySet<string>, since: number) => Effect.Effect<void>
+  readonly nothingToFollow: () => boolean
+  /** A new channel: nothing is subscribed on it yet, so the next `align` subscribes and re-reads everything. */
+  readonly connected: Effect.Effect<void>
+  /** Brings the subscriptions in line with what is wanted, and re-reads what was just added; answers how many are followed. */
+  readonly align: (subscriptions: Subscriptions) => Effect.Effect<number, GenesysApiError>
+  /** A notification of a detail topic. */
+  readonly notification: (topicName: string, body: unknown) => Effect.Effect<void>
+  /** A scheduled re-read is due (see `FollowDeps.wake`). */
+  readonly check: (conversationId: string) => Effect.Effect<void>
+  /** Re-reads the conversations whose events could not be ingested or that Genesys could not find. */
+  readonly tick: Effect.Effect<void>
+}
+
+/** The follow protocol of one channel; its scheduled re-reads live in `scope`. */
+export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): FollowProtocol => {
+  /** What should be followed, in the order it was asked for (epoch ms). */
+  const wanted = new Map<string, number>()
+  /** Conversations whose events could not be ingested, re-read at the next tick. */
+  const dirty = new Set<string>()
+  /** Conversations with a re-read scheduled (a plain agent leave waiting out its grace). */
+  const checking = new Set<string>()
+  /** Consecutive re-reads that Genesys answered 404. */
+  const missing = new Map<string, number>()
+  const names = new Map<string, string | undefined>()
+  /** What the current channel is subscribed to. */
+  let subscribed = new Set<string>()
+  let overflowReported = 0
+
+  const unfollow = (conversationId: string) => {
+    wanted.delete(conversationId)
+    dirty.delete(conversationId)
+    missing.delete(conversationId)
+  }
+
+  const agentName = (userId: string) =>
+    names.has(userId)
+      ? Effect.succeed(names.get(userId))
+      : deps.readAgentName(userId).pipe(
+          Effect.tap((name) => Effect.sync(() => void names.set(userId, name))),
+          // Not remembered: the next join asks again.
+          Effect.orElseSucceed(() => undefined)
+        )
+
+  /** Ingests with a few retries; answers whether the events are stored (else the conversation is re-read later). */
+  const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>
+    events.length === 0
+      ? Effect.succeed(true)
+      : deps.ingest(conversationId, events).pipe(
+          Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
+          Effect.as(true),
+          Effect.catchAll((e) =>
+            Effect.as(
+              Effect.zipRight(
+                Effect.logWarning("could not ingest Genesys events; the conversation is re-read later", { conversationId, reason: e.message }),
+                Effect.sync(() => void dirty.add(conversationId))
+              ),
+              false
+            )
+          )
+        )
+
+  /** One pending re-read per conversation, at `at` (epoch ms). */
+  const checkAt = (conversationId: string, at: number) =>
+    Effect.gen(function* () {
+      if (checking.has(conversationId)) return
+      checking.add(conversationId)
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.forkIn(Effect.delay(deps.wake(conversationId), Duration.millis(Math.max(0, at - now))), scope)
+    })
+
+  /** Re-reads a conversation: ingests what it shows, and stops following it once it is over. */
+  const reconcile = (conversationId: string) =>
+    Effect.gen(function* () {
+      const read = yield* Effect.either(deps.readConversation(conversationId))
+      if (Either.isLeft(read)) {
+        dirty.add(conversationId)
+        if (read.left.status !== 404) {
+          return yield* Effect.logWarning("could not re-read a Genesys conversation; trying again later", { conversationId, reason: read.left.message })
+        }
+        // A new conversation may not be readable yet; one Genesys keeps denying is gone, and so is its livechat.
+        const denials = (missing.get(conversationId) ?? 0) + 1
+        missing.set(conversationId, denials)
+        if (denials < notificationTimings.notFoundLimit) return
+        yield* Effect.logWarning("Genesys no longer knows a followed conversation; ending its livechat", { conversationId })
+        if (yield* ingest(conversationId, [ended(conversationId, yield* Clock.currentTimeMillis, "provider")])) unfollow(conversationId)
+        return
+      }
+      dirty.delete(conversationId)
+      missing.delete(conversationId)
+      const conversation = read.right
+      const events = [...mapConversation(conversation)]
+      const graceMs = Duration.toMillis(notificationTimings.agentLeftGrace)
+      const over = conversationOver(conversation, yield* Clock.currentTimeMillis, graceMs)
+      if (over !== undefined && !events.some((e) => e.id === over.id)) events.push(over)
+      const stored = yield* ingest(conversationId, events)
+      if (over !== undefined) {
+        if (stored) unfollow(conversationId)
+        return
+      }
+      const lookAgainAt = graceEndsAt(conversation, graceMs)
+      if (lookAgainAt !== undefined) yield* checkAt(conversationId, lookAgainAt)
+    })
+
+  const onDetail = (kind: DetailKind, conversationId: string, body: unknown) =>
+    Effect.gen(function* () {
+      if (!wanted.has(conversationId)) return
+      const detail = decodeDetail(body)
+      if (Either.isLeft(detail)) {
+        yield* Effect.logWarning("unreadable Genesys notification; re-reading the conversation", { conversationId, kind })
+        return yield* reconcile(conversationId)
+      }
+      const name = kind === "user.start" && detail.right.userId !== undefined ? yield* agentName(detail.right.userId) : undefined
+      const stored = yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name))
+      if (kind === "customer.end") {
+        if (stored) unfollow(conversationId)
+      } else if (kind === "acw") {
+        yield* reconcile(conversationId)
+      } else if (kind === "user.end" && !detail.right.disconnectType?.toLowerCase().startsWith("transfer")) {
+        yield* checkAt(conversationId, detail.right.eventTime + Duration.toMillis(notificationTimings.agentLeftGrace))
+      }
+    })
+
+  /** What one channel can follow: the conversations asked for first, up to its topic limit. */
+  const followable = () => {
+    const conversations = [...wanted.keys()]
+    return { conversations: new Set(conversations.slice(0, conversationsPerChannel)), overflow: Math.max(0, conversations.length - conversationsPerChannel) }
+  }
+
+  const topicsFor = (conversationIds: Iterable<string>) => [...conversationIds].flatMap(topicsOf)
+
+  return {
+    follow: (conversationId) =>
+      Effect.map(Clock.currentTimeMillis, (now) => void (wanted.has(conversationId) || wanted.set(conversationId, now))),
+    replace: (conversationIds, since) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        for (const [conversationId, followedAt] of wanted) {
+          // Followed after the snapshot was taken: newer than what the snapshot knows.
+          if (!conversationIds.has(conversationId) && followedAt < since) unfollow(conversationId)
+        }
+        for (const conversationId of conversationIds) if (!wanted.has(conversationId)) wanted.set(conversationId, now)
+      }),
+    nothingToFollow: () => wanted.size === 0,
+    connected: Effect.sync(() => {
+      subscribed = new Set()
+      overflowReported = 0
+    }),
+    align: (subscriptions) =>
+      Effect.gen(function* () {
+        const { conversations, overflow } = followable()
+        if (overflow > 0 && overflow !== overflowReported) {
+          overflowReported = overflow
+          yield* Effect.logError("more open Genesys conversations than one notifications channel can follow; the latest are not followed", {
+            credentials: deps.label,
+            notFollowed: overflow
+          })
+        }
+        const added = [...conversations].filter((c) => !subscribed.has(c))
+        const removed = [...subscribed].filter((c) => !conversations.has(c))
+        if (removed.length > 0 || subscribed.size === 0) yield* subscriptions.replace(topicsFor(conversations))
+        else if (added.length > 0) yield* subscriptions.add(topicsFor(added))
+        const wasEmpty = subscribed.size === 0
+        subscribed = conversations
+        // What happened before a conversation's topics were followed is only in the conversation itself.
+        yield* Effect.forEach(wasEmpty ? [...conversations] : added, reconcile, { discard: true })
+        return subscribed.size
+      }),
+    notification: (topicName, body) => {
+      const detail = parseDetailTopic(topicName)
+      return detail === undefined ? Effect.void : onDetail(detail.kind, detail.conversationId, body)
+    },
+    check: (conversationId) =>
+      Effect.suspend(() => {
+        checking.delete(conversationId)
+        return wanted.has(conversationId) ? reconcile(conversationId) : Effect.void
+      }),
+    tick: Effect.suspend(() =>
+      Effect.forEach(
+        [...dirty],
+        (conversationId) => (wanted.has(conversationId) ? reconcile(conversationId) : Effect.sync(() => void dirty.delete(conversationId))),
+        { discard: true }
+      )
+    )
+  }
+}
