@@ -15,8 +15,11 @@ export interface IssueDescription {
 /** Expectations are cut here: a struct's or a long union's text says nothing more useful. */
 const MAX_EXPECTED = 200
 
-/** A key of the input in a path is cut here: a record's keys are the sender's, of any length. */
-export const MAX_PATH_KEY = 64
+/**
+ * What of the sender's input an answer quotes at most: a key in a path (a record's keys are
+ * the sender's, of any length), a URL, a provider alias.
+ */
+export const MAX_QUOTED = 64
 
 /** `text`, or its first `max - 1` characters and an ellipsis. */
 export const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
@@ -56,7 +59,7 @@ const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string>, out: A
   switch (issue._tag) {
     case "Pointer": {
       const keys: ReadonlyArray<PropertyKey> = Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey]
-      return walk(issue.issue, [...path, ...keys.map((key) => cut(String(key), MAX_PATH_KEY))], out)
+      return walk(issue.issue, [...path, ...keys.map((key) => cut(String(key), MAX_QUOTED))], out)
     }
     case "Composite": {
       const issues = Array.isArray(issue.issues) ? issue.issues : [issue.issues]

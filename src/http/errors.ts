@@ -4,7 +4,7 @@
  */
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { cut, issuesInline, pathText } from "../domain/schemaIssues.js"
+import { cut, issuesInline, MAX_QUOTED, pathText } from "../domain/schemaIssues.js"
 import * as Errors from "../services/errors.js"
 
 type ErrorClass = Schema.Schema.AnyNoContext & {
@@ -56,9 +56,6 @@ export const errorBody = (error: string, message: string, details?: Record<strin
 export const MAX_BODY_BYTES = 1024 * 1024
 
 export const tooLargeBody = errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
-
-/** What of the sender's input an answer quotes at most (a URL, a parser's complaint). */
-export const MAX_QUOTED = 64
 
 /** A body that could not be read or parsed as JSON. */
 export const unreadableBody = (reason: string) =>

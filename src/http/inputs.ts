@@ -9,7 +9,7 @@
  * the description, on the HttpApi server and the direct routes alike.
  */
 import { Either, ParseResult, Schema, SchemaAST } from "effect"
-import { cut, describeIssues, type IssueDescription, MAX_PATH_KEY } from "../domain/schemaIssues.js"
+import { cut, describeIssues, type IssueDescription, MAX_QUOTED } from "../domain/schemaIssues.js"
 
 /** JSON nested deeper than this is refused before it is decoded: no schema or formatter walks it. */
 const MAX_JSON_DEPTH = 64
@@ -44,7 +44,7 @@ const refusalIn = (value: unknown, depth: number, budget: { left: number }): Iss
   }
   for (const key in value) {
     const below = refusalIn((value as Record<string, unknown>)[key], depth + 1, budget)
-    if (below !== undefined) return below.message === tooManyMessage ? below : { ...below, path: [cut(key, MAX_PATH_KEY), ...below.path] }
+    if (below !== undefined) return below.message === tooManyMessage ? below : { ...below, path: [cut(key, MAX_QUOTED), ...below.path] }
   }
   return undefined
 }
@@ -96,7 +96,7 @@ const pathAt = (json: Uint8Array, end: number): Array<string> => {
       i = stringEnd(json, i, end)
       if (top !== undefined && top.keyNext) {
         // The key as sent, escapes and all: the answer names it, nothing decodes it.
-        top.key = cut(Buffer.from(json.buffer, json.byteOffset + start + 1, Math.max(0, i - start - 1)).toString("utf8"), MAX_PATH_KEY)
+        top.key = cut(Buffer.from(json.buffer, json.byteOffset + start + 1, Math.max(0, i - start - 1)).toString("utf8"), MAX_QUOTED)
         top.keyNext = false
       }
     } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) open.push({ array: c === OPEN_ARRAY, key: "", index: 0, keyNext: c === OPEN_OBJECT })

@@ -14,8 +14,8 @@ import {
 } from "@effect/platform"
 import { Cause, Effect, Layer, Option } from "effect"
 import { LcgApi } from "./api.js"
-import { cut } from "../domain/schemaIssues.js"
-import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, MAX_QUOTED, tooLargeBody, unreadableBody } from "./errors.js"
+import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"
+import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
 import { requestMetrics } from "./requestMetrics.js"
 

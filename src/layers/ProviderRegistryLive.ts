@@ -1,7 +1,7 @@
 /** The providers by alias (CONTRACTS.md names them). */
 import { Effect, Layer } from "effect"
 import { type ProviderAlias, providerAliases } from "../domain/model.js"
-import { cut, MAX_PATH_KEY } from "../domain/schemaIssues.js"
+import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"
 import { makeCiscoProvider } from "../providers/cisco/provider.js"
 import { makeGenesysProvider } from "../providers/genesys/provider.js"
 import { makeHelviaProvider } from "../providers/helvia/provider.js"
@@ -18,7 +18,7 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
       const provider = byAlias.get(alias)
       if (provider !== undefined) return Effect.succeed(provider)
       // The alias is the sender's (any URL): named cut, never quoted in full.
-      const named = cut(alias, MAX_PATH_KEY)
+      const named = cut(alias, MAX_QUOTED)
       return Effect.fail(
         new UnknownProvider({ alias: named, message: `unknown provider alias ${JSON.stringify(named)}; expected one of ${providerAliases.join(", ")}` })
       )
