@@ -12,7 +12,7 @@ import { deliveryFailure } from "./delivery.js"
 import { outboundClient } from "./outbound.js"
 
 /** The signature headers of `body` sent at `unixSeconds`. */
-export const botSignatureHeaders = (secret: string, unixSeconds: number, body: string) => {
+const botSignatureHeaders = (secret: string, unixSeconds: number, body: string) => {
   const timestamp = String(unixSeconds)
   return {
     "x-lcg-timestamp": timestamp,
