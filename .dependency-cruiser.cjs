@@ -1,11 +1,20 @@
 /**
- * The direction of imports (docs/ARCHITECTURE.md once the structure issue lands; README
- * "Architecture" today), checked by `npm run lint:imports` in CI: a wrong import fails the build.
+ * The direction of imports (docs/ARCHITECTURE.md), checked by `npm run lint:imports` in CI:
+ * a wrong import fails the build.
  *
- *   domain    <- services <- everything else     (the model and the service contracts know nothing of implementations)
- *   sandbox   is the development stand-in: nothing of the product imports it (it is not in the image)
- *   src       never imports the tests or the benchmarks
+ *   domain      the normalized model: imports nothing of the gateway
+ *   services    tags, interfaces, domain errors: the domain only
+ *   infra       shared infrastructure (outbound calls, metrics, tracing, logging, Redis):
+ *               imports no feature
+ *   stores      SessionStore and Outbox implementations
+ *   gateway     the use cases (sessions, ingest, messaging, lifecycle, queries, delivery, sweeps)
+ *   hbf         the hbf-* clients           providers   the livechat providers
+ *   cluster     coordination over Redis      http        the HTTP surface
+ *   app         the assembly: the one place that may import everything
+ *   sandbox     the development stand-in: nothing of the product imports it
  */
+const features = "gateway|hbf|providers|cluster|http|stores|app"
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -24,6 +33,27 @@ module.exports = {
       to: { path: "^src/", pathNot: "^src/(domain|services)/" }
     },
     {
+      name: "infra-imports-no-feature",
+      comment: "Shared infrastructure is below every feature: it may use the domain and the service contracts, nothing else.",
+      severity: "error",
+      from: { path: "^src/infra/" },
+      to: { path: `^src/(${features}|sandbox)/` }
+    },
+    {
+      name: "features-apart",
+      comment: "The features meet only in the assembly (src/app) and through the service contracts.",
+      severity: "error",
+      from: { path: `^src/(${features.replace("|app", "")})/` },
+      to: { path: `^src/(${features})/`, pathNot: "^src/$1/" }
+    },
+    {
+      name: "only-the-entry-uses-the-assembly",
+      severity: "error",
+      comment: "The assembly is started by the production entry and by the sandbox's.",
+      from: { path: "^src/", pathNot: "^src/(app/|sandbox/|main\\.ts$)" },
+      to: { path: "^src/app/" }
+    },
+    {
       name: "no-sandbox-in-the-product",
       comment: "The sandbox (simulators, demo tenants) stands in for hbf-* and providers in development; the product never depends on it.",
       severity: "error",
@@ -35,13 +65,6 @@ module.exports = {
       severity: "error",
       from: { path: "^src/" },
       to: { path: "^(test|bench)/" }
-    },
-    {
-      name: "features-apart",
-      comment: "Providers, the cluster and the HTTP surface meet only in the assembly (src/layers/App.ts) and through services.",
-      severity: "error",
-      from: { path: "^src/(providers|cluster)/" },
-      to: { path: "^src/http/" }
     },
     {
       name: "no-circular",

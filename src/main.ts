@@ -4,6 +4,6 @@
  * bad variable, before anything listens. It never runs the sandbox, which is not even built
  * into dist/ (`npm start` runs it: src/sandbox/start.ts).
  */
-import { production, runEntry } from "./program.js"
+import { production, runEntry } from "./app/program.js"
 
 runEntry(production)

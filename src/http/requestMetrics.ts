@@ -4,7 +4,7 @@
  */
 import { HttpApi, HttpMiddleware, HttpServerRequest } from "@effect/platform"
 import { Clock, Effect, Exit } from "effect"
-import { recordHttpRequest } from "../layers/metrics.js"
+import { recordHttpRequest } from "../infra/metrics.js"
 import { LcgApi } from "./api.js"
 
 /**

@@ -9,8 +9,8 @@ import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/
 import { Duration, Effect, Either, Option, Redacted } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
-import { recordProviderCall } from "../layers/metrics.js"
-import { isUndiciOversized, isUndiciTimeout, oversizedAnswer } from "../layers/outbound.js"
+import { recordProviderCall } from "../infra/metrics.js"
+import { isUndiciOversized, isUndiciTimeout, oversizedAnswer } from "../infra/outbound.js"
 import { ProviderError } from "../services/errors.js"
 import { sha256Hex } from "./signatures.js"
 

@@ -19,7 +19,7 @@ import type { HbfCoreService } from "../services/HbfCore.js"
 import { Coordinator, type CoordinatorService, pollNowKindOf, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { countPoll } from "../layers/metrics.js"
+import { countPoll } from "../infra/metrics.js"
 
 export const pollerTimings = {
   /** How often the partition's poll clock wakes the pollers that are due. */

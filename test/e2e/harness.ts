@@ -1,6 +1,6 @@
 /** Starts the real gateway (HTTP on a loopback port) against the simulators of src/sandbox. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
-import { GatewayServerLive } from "../../src/layers/App.js"
+import { GatewayServerLive } from "../../src/app/App.js"
 import { makeSandbox, type SandboxOptions } from "../../src/sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../src/sandbox/token.js"
 import { eventually } from "../eventually.js"

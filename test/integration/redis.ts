@@ -5,7 +5,7 @@
 import { Duration, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
-import { redisStoreLayer } from "../../src/layers/RedisStore.js"
+import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 import { defaultAppConfig } from "../../src/services/AppConfig.js"
 
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"

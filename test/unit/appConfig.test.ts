@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
-import { InvalidConfiguration, loadAppConfig } from "../../src/layers/AppConfigLive.js"
+import { InvalidConfiguration, loadAppConfig } from "../../src/app/AppConfigLive.js"
 import { AppConfig, makeAppConfig } from "../../src/services/AppConfig.js"
 
 const load = (env: Record<string, string>) =>

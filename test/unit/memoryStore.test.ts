@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, TestClock } from "effect"
-import { MemoryStoreLive } from "../../src/layers/MemoryStore.js"
+import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
 import { makeRecord, PARTITIONS, storeContract } from "./storeContract.js"
 

@@ -2,8 +2,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Layer } from "effect"
 import { NodeHttpClient } from "@effect/platform-node"
-import { defaultRetryPolicy, OutboundHttpLive, outboundClient } from "../../src/layers/outbound.js"
-import { ProviderEgressGuardLive } from "../../src/layers/ProviderEgressGuardLive.js"
+import { defaultRetryPolicy, OutboundHttpLive, outboundClient } from "../../src/infra/outbound.js"
+import { ProviderEgressGuardLive } from "../../src/infra/ProviderEgressGuardLive.js"
 import { makeSandbox } from "../../src/sandbox/environment.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 

@@ -9,7 +9,7 @@ import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effe
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent } from "undici"
 import type { CiscoConfig } from "../../domain/tenant.js"
-import { recordProviderCall } from "../../layers/metrics.js"
+import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
 import { noAnswer } from "../providerCalls.js"

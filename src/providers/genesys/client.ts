@@ -12,7 +12,7 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Context, Deferred, Duration, Effect, Either, FiberId, Layer, Option, Redacted, Schema } from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
-import { retryAfterOf } from "../../layers/outbound.js"
+import { retryAfterOf } from "../../infra/outbound.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { type CallGate, callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import { partitionOf } from "../../services/Outbox.js"

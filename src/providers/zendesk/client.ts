@@ -11,7 +11,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, Option, Random, Redacted, Schema } from "effect"
 import type { ZendeskConfig } from "../../domain/tenant.js"
-import { retryAfterOf } from "../../layers/outbound.js"
+import { retryAfterOf } from "../../infra/outbound.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { callName, credentialKey, exchange, makeCallGates } from "../providerCalls.js"
 import {

@@ -1,7 +1,7 @@
 /** How a delivery target's answer is judged (CONTRACTS.md section 6). */
 import { Effect } from "effect"
 import { DeliveryFailure } from "../services/HbfBot.js"
-import type { OutboundError } from "./outbound.js"
+import type { OutboundError } from "../infra/outbound.js"
 
 /** Any 2xx acks; a 4xx other than 408/429 is permanent; everything else is worth retrying. As `OutboundClient.call` takes it. */
 export const deliveryFailure = (target: string) => (error: OutboundError): Effect.Effect<never, DeliveryFailure> => {

@@ -1,17 +1,17 @@
 /**
  * hbf-core over HTTP. Tenants and organizations are cached for HBF_CORE_CACHE_SECONDS with
  * single-flight (a burst for one tenant makes one call); failures are never cached. A tenant's
- * provider URLs are checked against the egress policy as it is loaded (providers/tenantUrls.ts).
+ * provider URLs are checked against the egress policy as it is loaded (tenantUrls.ts).
  */
 import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
 import { describeIssuesInline } from "../domain/schemaIssues.js"
 import { decodeTenant, Organization } from "../domain/tenant.js"
-import { confineTenantUrls } from "../providers/tenantUrls.js"
+import { confineTenantUrls } from "./tenantUrls.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { ProviderEgressGuard } from "../services/ProviderEgressGuard.js"
-import { defaultRetryPolicy, type OutboundError, outboundClient } from "./outbound.js"
+import { defaultRetryPolicy, type OutboundError, outboundClient } from "../infra/outbound.js"
 
 /** Tenants (and organizations) kept at most. */
 const CACHE_CAPACITY = 10_000

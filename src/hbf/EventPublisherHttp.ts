@@ -3,7 +3,7 @@ import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "./outbound.js"
+import { outboundClient } from "../infra/outbound.js"
 
 export const EventPublisherHttp = Layer.effect(
   EventPublisher,

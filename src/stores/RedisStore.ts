@@ -28,7 +28,8 @@ import {
   WEBHOOK_SOURCE_TENANTS,
   withActivity
 } from "../services/SessionStore.js"
-import { redisCall, redisConnection } from "./RedisConnection.js"
+import { redisCall, redisConnection } from "../infra/RedisConnection.js"
+import { redisKeys } from "../infra/redisKeys.js"
 import * as Scripts from "./redisScripts.js"
 
 type StreamEntry = [id: string, fields: Array<string>]
@@ -80,44 +81,6 @@ const READ_BATCH = 200
 const DECODED_RECORDS = 2_000
 /** A consumer with nothing to read re-checks this often even without a wake-up (a lost PUBLISH). */
 const IDLE_RECHECK = Duration.seconds(1)
-
-/** Every key and channel of the store, under one prefix (docs/redis-keys.md). */
-export const redisKeys = (prefix: string) => ({
-  session: (sessionId: string) => `${prefix}:s:${sessionId}`,
-  sessionPrefix: `${prefix}:s:`,
-  /** The subscriber's latest session not opened by a tenant-confined token (a platform token's look-ups). */
-  subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
-  tenantSubscriber: (tenantId: string, subHandle: string) => `${prefix}:tsub:${encodeURIComponent(tenantId)}:${subHandle}`,
-  // Ids that other parties choose (tenants, conversations) sit last or encoded, so that no two (tenant, id) pairs share a key.
-  conversation: (provider: string, tenantId: string, conversationId: string) =>
-    `${prefix}:conv:${provider}:${encodeURIComponent(tenantId)}:${conversationId}`,
-  open: (partition: number) => `${prefix}:open:${partition}`,
-  orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
-  orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
-  tenantEnded: (organizationId: string, tenantId: string) => `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
-  tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
-  tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
-  /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
-  seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
-  webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,
-  messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
-  messagesPrefix: `${prefix}:msg:`,
-  activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
-  activityPrefix: `${prefix}:act:`,
-  outbox: (partition: number) => `${prefix}:outbox:${partition}`,
-  deadLetters: `${prefix}:dead`,
-  outboxAppended: `${prefix}:outbox-appended`,
-  // The cluster (src/cluster/RedisCoordinator.ts)
-  member: (instanceId: string) => `${prefix}:member:${instanceId}`,
-  members: `${prefix}:members`,
-  leader: `${prefix}:leader`,
-  leaderEpoch: `${prefix}:leader:epoch`,
-  assignment: `${prefix}:assignment`,
-  partitionLease: (partition: number) => `${prefix}:lease:${partition}`,
-  clusterChannel: `${prefix}:cluster`,
-  /** Where an instance listens for cluster calls (requests to it, and replies to its own calls). */
-  rpcChannel: (instanceId: string) => `${prefix}:rpc:${instanceId}`
-})
 
 // Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))

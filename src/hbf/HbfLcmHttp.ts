@@ -2,7 +2,7 @@
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
-import { defaultRetryPolicy, type OutboundError, outboundClient, type OutboundRequest } from "./outbound.js"
+import { defaultRetryPolicy, type OutboundError, outboundClient, type OutboundRequest } from "../infra/outbound.js"
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"

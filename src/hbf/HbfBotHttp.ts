@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfBot } from "../services/HbfBot.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "./outbound.js"
+import { outboundClient } from "../infra/outbound.js"
 
 /** The signature headers of `body` sent at `unixSeconds`. */
 const botSignatureHeaders = (secret: string, unixSeconds: number, body: string) => {

@@ -14,9 +14,9 @@ import { DeliveryFailure, HbfBot } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
-import { countDeadLettered, countDelivered, countRetry } from "./metrics.js"
-import { backoff, retryAfterFailure, retryingAfter } from "./outbound.js"
-import { traced } from "./Tracing.js"
+import { countDeadLettered, countDelivered, countRetry } from "../infra/metrics.js"
+import { backoff, retryAfterFailure, retryingAfter } from "../infra/outbound.js"
+import { traced } from "../infra/Tracing.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 

@@ -8,7 +8,7 @@ import { Duration, Effect, Layer, Schedule } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Gateway } from "../services/Gateway.js"
-import { type OpenTally, recordOpenSessions, tallyOpen } from "./metrics.js"
+import { type OpenTally, recordOpenSessions, tallyOpen } from "../infra/metrics.js"
 
 export const SweeperLive = Layer.scopedDiscard(
   Effect.gen(function* () {

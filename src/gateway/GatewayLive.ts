@@ -39,8 +39,8 @@ import { Gateway, type GatewayService, type IngestResult } from "../services/Gat
 import { HbfCore } from "../services/HbfCore.js"
 import type { IncomingWebhook, LivechatProvider, ProviderAvailability, WebhookSender } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
-import { countIngested, countUnknownConversations, countWebhookRefused } from "./metrics.js"
-import { traced } from "./Tracing.js"
+import { countIngested, countUnknownConversations, countWebhookRefused } from "../infra/metrics.js"
+import { traced } from "../infra/Tracing.js"
 import { type ForwardedMessage, MESSAGE_CLAIM_LEASE, type MessageReservation, type SessionChange, SessionStore } from "../services/SessionStore.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */

@@ -1,0 +1,41 @@
+/**
+ * Every Redis key and channel of the gateway (the stores' and the cluster's), under one
+ * prefix. The layout is documented in docs/redis-keys.md.
+ */
+
+export const redisKeys = (prefix: string) => ({
+  session: (sessionId: string) => `${prefix}:s:${sessionId}`,
+  sessionPrefix: `${prefix}:s:`,
+  /** The subscriber's latest session not opened by a tenant-confined token (a platform token's look-ups). */
+  subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
+  tenantSubscriber: (tenantId: string, subHandle: string) => `${prefix}:tsub:${encodeURIComponent(tenantId)}:${subHandle}`,
+  // Ids that other parties choose (tenants, conversations) sit last or encoded, so that no two (tenant, id) pairs share a key.
+  conversation: (provider: string, tenantId: string, conversationId: string) =>
+    `${prefix}:conv:${provider}:${encodeURIComponent(tenantId)}:${conversationId}`,
+  open: (partition: number) => `${prefix}:open:${partition}`,
+  orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
+  orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
+  tenantEnded: (organizationId: string, tenantId: string) => `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
+  tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
+  tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
+  /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
+  seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
+  webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,
+  messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
+  messagesPrefix: `${prefix}:msg:`,
+  activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
+  activityPrefix: `${prefix}:act:`,
+  outbox: (partition: number) => `${prefix}:outbox:${partition}`,
+  deadLetters: `${prefix}:dead`,
+  outboxAppended: `${prefix}:outbox-appended`,
+  // The cluster (src/cluster/RedisCoordinator.ts)
+  member: (instanceId: string) => `${prefix}:member:${instanceId}`,
+  members: `${prefix}:members`,
+  leader: `${prefix}:leader`,
+  leaderEpoch: `${prefix}:leader:epoch`,
+  assignment: `${prefix}:assignment`,
+  partitionLease: (partition: number) => `${prefix}:lease:${partition}`,
+  clusterChannel: `${prefix}:cluster`,
+  /** Where an instance listens for cluster calls (requests to it, and replies to its own calls). */
+  rpcChannel: (instanceId: string) => `${prefix}:rpc:${instanceId}`
+})
