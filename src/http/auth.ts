@@ -7,7 +7,7 @@
  * `scope: admin` and a platform token (no `tenants`).
  */
 import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { type Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
 import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from "jose"
 import { everyTenant, type TenantAccess } from "../domain/access.js"
 import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
@@ -95,7 +95,8 @@ export interface TokenVerifier {
   readonly remembered: (raw: string) => CallerInfo | undefined
 }
 
-export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier => {
+/** `clock` times the memory of verified tokens (synchronously: it is read on every request of the direct routes). */
+export const makeTokenVerifier = (jwt: AppConfigValues["jwt"], clock: Clock.Clock): TokenVerifier => {
   const secret = jwt.secret
   const jwks = jwt.jwksUrl !== undefined ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : undefined
   const options = {
@@ -107,13 +108,13 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"]): TokenVerifier =>
   const verified = new Map<string, { readonly caller: CallerInfo; readonly until: number }>()
   const remember = (raw: string, caller: CallerInfo, exp: number | undefined) => {
     if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value!)
-    const until = Math.min(Date.now() + VERIFIED_FOR_MS, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000)
+    const until = Math.min(clock.unsafeCurrentTimeMillis() + VERIFIED_FOR_MS, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000)
     verified.set(raw, { caller, until })
   }
   const remembered = (raw: string): CallerInfo | undefined => {
     const known = verified.get(raw)
     if (known === undefined) return undefined
-    if (Date.now() < known.until) return known.caller
+    if (clock.unsafeCurrentTimeMillis() < known.until) return known.caller
     verified.delete(raw)
     return undefined
   }
@@ -165,7 +166,7 @@ export class TokenVerification extends Context.Tag("hbf-lcg/TokenVerification")<
 
 export const TokenVerificationLive = Layer.effect(
   TokenVerification,
-  Effect.map(AppConfig, (config) => makeTokenVerifier(config.jwt))
+  Effect.zipWith(AppConfig, Effect.clock, (config, clock) => makeTokenVerifier(config.jwt, clock))
 )
 
 /**

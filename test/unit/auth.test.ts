@@ -17,7 +17,7 @@ describe("bearer JWT verification against a JWKS", () => {
         () => Effect.sync(() => server.close())
       )
       const port = (server.address() as { port: number }).port
-      const verify = makeTokenVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audience: "hbf-lcg" })
+      const verify = makeTokenVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audience: "hbf-lcg" }, yield* Effect.clock)
       const sign = (key: typeof privateKey, claims: { aud?: string; scope?: string } = {}) =>
         Effect.promise(() =>
           new SignJWT(claims.scope !== undefined ? { scope: claims.scope } : {})
@@ -45,7 +45,7 @@ describe("bearer JWT verification against a JWKS", () => {
   it.live("a verified token is remembered only until it expires (past the clock skew), and a refused one never", () =>
     Effect.gen(function* () {
       const secret = "remembered-tokens-secret"
-      const verify = makeTokenVerifier({ secret: Redacted.make(secret) })
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret) }, yield* Effect.clock)
       const sign = (expiresInSeconds: number, key = secret) =>
         Effect.promise(() =>
           new SignJWT({})
@@ -77,7 +77,7 @@ describe("bearer JWT verification against a JWKS", () => {
   it.live("an issuer is checked when LCG_JWT_ISSUER is set", () =>
     Effect.gen(function* () {
       const secret = "issuer-secret"
-      const verify = makeTokenVerifier({ secret: Redacted.make(secret), issuer: "https://idp.example/" })
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret), issuer: "https://idp.example/" }, yield* Effect.clock)
       const sign = (issuer?: string) => {
         let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m")
         if (issuer !== undefined) jwt = jwt.setIssuer(issuer)
@@ -93,7 +93,7 @@ describe("bearer JWT verification against a JWKS", () => {
   it.live("a tenants claim confines the token: one id or a non-empty array of ids; anything else is refused", () =>
     Effect.gen(function* () {
       const secret = "tenants-secret"
-      const verify = makeTokenVerifier({ secret: Redacted.make(secret) })
+      const verify = makeTokenVerifier({ secret: Redacted.make(secret) }, yield* Effect.clock)
       const withTenants = (tenants: unknown) =>
         Effect.promise(() =>
           new SignJWT({ tenants }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret))

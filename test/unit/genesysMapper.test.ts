@@ -163,7 +163,18 @@ describe("Genesys notifications", () => {
       ...mapDetailEvent("user.end", { eventTime: leftAt, conversationId, participantId: "p-agent", userId: "u-1", disconnectType: "CLIENT" }),
       ...mapDetailEvent("customer.end", { eventTime: leftAt, conversationId, disconnectType: "PEER" })
     ]
-    expect(mapConversation(conversation)).toEqual(fromNotifications)
+    expect(mapConversation(conversation, leftAt + 60_000)).toEqual(fromNotifications)
+  })
+
+  it("a customer who left without an end time in the re-read conversation ended at the time of the reading", () => {
+    const readAt = leftAt + 60_000
+    const conversation: typeof Conversation.Type = {
+      id: conversationId,
+      participants: [{ id: "p-cust", purpose: "customer", state: "disconnected", disconnectType: "peer" }]
+    }
+    expect(mapConversation(conversation, readAt)).toEqual([
+      { id: `genesys-livechat:${conversationId}:ended`, occurredAt: new Date(readAt).toISOString(), type: "session.ended", data: { reason: "agent" } }
+    ])
   })
 
   it("a notification without a participant id names the join by the user and the instant", () => {

@@ -108,7 +108,7 @@ const timeOf = (at: string | undefined) => (at === undefined ? undefined : Date.
  * A conversation as re-read after a gap -> every join, leave and end it shows, in time order
  * (the ones already delivered are dropped as seen). Agents without a user are skipped.
  */
-export const mapConversation = (conversation: Conversation): ReadonlyArray<ProviderEvent> => {
+export const mapConversation = (conversation: Conversation, now: number): ReadonlyArray<ProviderEvent> => {
   const events: Array<{ at: number; event: ProviderEvent }> = []
   for (const p of conversation.participants) {
     if (p.purpose === "agent" && p.user !== undefined) {
@@ -121,7 +121,7 @@ export const mapConversation = (conversation: Conversation): ReadonlyArray<Provi
       }
     }
     if (p.purpose === "customer" && isDisconnected(p)) {
-      const endedAt = timeOf(p.endTime) ?? Date.now()
+      const endedAt = timeOf(p.endTime) ?? now
       events.push({ at: endedAt, event: ended(conversation.id, endedAt, endReasonOf(p.disconnectType)) })
     }
   }

@@ -157,9 +157,10 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
       dirty.delete(conversationId)
       missing.delete(conversationId)
       const conversation = read.right
-      const events = [...mapConversation(conversation)]
+      const now = yield* Clock.currentTimeMillis
+      const events = [...mapConversation(conversation, now)]
       const graceMs = Duration.toMillis(notificationTimings.agentLeftGrace)
-      const over = conversationOver(conversation, yield* Clock.currentTimeMillis, graceMs)
+      const over = conversationOver(conversation, now, graceMs)
       if (over !== undefined && !events.some((e) => e.id === over.id)) events.push(over)
       const stored = yield* ingest(conversationId, events)
       if (over !== undefined) {
