@@ -1,12 +1,12 @@
 /**
  * The production store: SessionStore and Outbox on Redis, shared by every instance and
- * durable across restarts. Every multi-key change is one Lua script (redisScripts.ts); the
+ * durable across restarts. Every multi-key change is one Lua script (infra/redis/sessionScripts.ts); the
  * outbox is one Redis Stream per partition read through a consumer group, so an entry
  * handed out and never acked is reclaimed by the next consumer of its partition.
  * Key layout: docs/redis-keys.md.
  */
 import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Option, Queue, type Redacted, Schedule, Schema, Stream } from "effect"
-import type { Redis, Result } from "ioredis"
+import type { Redis } from "ioredis"
 import { LivechatEvent, SessionRecord } from "../domain/model.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { DeadLetterNotFound, StoreUnavailable } from "../services/errors.js"
@@ -28,34 +28,12 @@ import {
   WEBHOOK_SOURCE_TENANTS,
   withActivity
 } from "../services/SessionStore.js"
-import { redisCall, redisConnection } from "../infra/RedisConnection.js"
-import { redisKeys } from "../infra/redisKeys.js"
-import * as Scripts from "./redisScripts.js"
-
-type StreamEntry = [id: string, fields: Array<string>]
-
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    lcgCreate(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string>, Context>
-    lcgCommit(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgSessionByIndex(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[record: string, activity: string | null] | null, Context>
-    lcgWaitingStats(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[number, number, number], Context>
-    lcgReserveMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>
-    lcgReserveSubscriberMessage(
-      numKeys: number,
-      ...keysAndArgs: Array<string | number>
-    ): Result<[record: string, activity: string | null, reservation: string] | null, Context>
-    lcgCompleteMessage(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-    /** -1 = fenced (not the partition's lease holder). */
-    lcgAck(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-    lcgClaim(numKeys: number, ...keysAndArgs: Array<string | number>): Result<[string, Array<StreamEntry>] | -1, Context>
-    lcgRead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<[string, Array<StreamEntry>]> | null | -1, Context>
-    lcgReplay(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-  }
-}
+import type { StreamEntry } from "../infra/redis/commands.js"
+import { redisCall, redisConnection } from "../infra/redis/connection.js"
+import { redisKeys } from "../infra/redis/keys.js"
 
 export interface RedisStoreOptions {
-  /** The command connection (no blocking commands are ever sent on it). */
+  /** The command connection (no blocking commands are ever sent on it; it knows the gateway's scripts). */
   readonly redis: Redis
   /** A connection in subscriber mode, for the outbox's wake-ups. */
   readonly subscriber: Redis
@@ -105,18 +83,6 @@ export const makeRedisStore = (options: RedisStoreOptions) =>
     const keys = redisKeys(options.prefix)
     const endedRetentionMs = Duration.toMillis(options.endedRetention)
     const dedupMs = Duration.toMillis(options.dedupRetention)
-
-    redis.defineCommand("lcgCreate", { lua: Scripts.createSession })
-    redis.defineCommand("lcgCommit", { lua: Scripts.commitChange })
-    redis.defineCommand("lcgSessionByIndex", { lua: Scripts.sessionByIndex })
-    redis.defineCommand("lcgWaitingStats", { lua: Scripts.waitingStats })
-    redis.defineCommand("lcgReserveMessage", { lua: Scripts.reserveMessage })
-    redis.defineCommand("lcgReserveSubscriberMessage", { lua: Scripts.reserveSubscriberMessage })
-    redis.defineCommand("lcgCompleteMessage", { lua: Scripts.completeMessage })
-    redis.defineCommand("lcgAck", { lua: Scripts.ackEntry })
-    redis.defineCommand("lcgClaim", { lua: Scripts.claimPending })
-    redis.defineCommand("lcgRead", { lua: Scripts.readNew })
-    redis.defineCommand("lcgReplay", { lua: Scripts.replayDeadLetter })
 
     // One sliding slot per partition: an append wakes its consumer, and a wake-up that
     // arrives while the consumer is reading is kept for its next wait, so none is missed.
