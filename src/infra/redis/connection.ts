@@ -116,3 +116,7 @@ export const redisCall = <A>(op: string, f: () => Promise<A>): Effect.Effect<A, 
     catch: (cause) =>
       new StoreUnavailable({ message: `store unavailable (${op}): ${cause instanceof Error ? cause.message : String(cause)}` })
   })
+
+/** Data read from the store that does not decode is as unusable as an unreachable store. */
+export const corruptStoreData = (what: string) => (e: unknown) =>
+  new StoreUnavailable({ message: `corrupt ${what} in the store: ${e instanceof Error ? e.message : String(e)}` })
