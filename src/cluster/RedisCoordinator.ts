@@ -11,26 +11,15 @@
  */
 import { RpcClient, RpcServer } from "@effect/rpc"
 import { Duration, Effect, Layer, Queue, type Redacted, Schedule, Schema } from "effect"
-import type { Redis, Result } from "ioredis"
-import { redisCall, redisConnection } from "../infra/RedisConnection.js"
-import { redisKeys } from "../infra/redisKeys.js"
+import type { Redis } from "ioredis"
+import { redisCall, redisConnection } from "../infra/redis/connection.js"
+import { redisKeys } from "../infra/redis/keys.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator, type CoordinatorService, type InstanceReport, type PartitionRequest } from "../services/Coordinator.js"
 import { assignPartitions, type Owners } from "./assignment.js"
 import { ClusterRpcs, NotLeader } from "./clusterRpcs.js"
-import * as Scripts from "./clusterScripts.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
 import { callInstance, makeRedisRpcProtocols } from "./RedisRpcProtocol.js"
-
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    lcgHeartbeat(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<number>, Context>
-    lcgLead(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-    lcgAssign(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-    lcgTakeLease(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-    lcgDropIfMine(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>
-  }
-}
 
 /** The cluster's clock (ARCHITECTURE.md "Cluster"). */
 export const clusterTimings = {
@@ -63,6 +52,7 @@ interface Assignment {
 }
 
 export interface RedisCoordinatorOptions {
+  /** A command connection (redisConnection), which knows the cluster's scripts. */
   readonly redis: Redis
   readonly subscriber: Redis
   readonly prefix: string
@@ -75,11 +65,6 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const { instanceId, partitions, redis, subscriber } = options
     const keys = redisKeys(options.prefix)
     const ms = Duration.toMillis
-    redis.defineCommand("lcgHeartbeat", { lua: Scripts.heartbeat })
-    redis.defineCommand("lcgLead", { lua: Scripts.lead })
-    redis.defineCommand("lcgAssign", { lua: Scripts.writeAssignment })
-    redis.defineCommand("lcgTakeLease", { lua: Scripts.takeLease })
-    redis.defineCommand("lcgDropIfMine", { lua: Scripts.dropIfMine })
 
     // Leases are Redis's, in real time: the Clock is the real one outside tests of logic.
     const clock = yield* Effect.clock

@@ -7,7 +7,7 @@ import { Rpc, RpcClient, RpcGroup, RpcServer } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Either, Redacted, Schema } from "effect"
 import { callInstance, makeRedisRpcProtocols } from "../../src/cluster/RedisRpcProtocol.js"
-import { redisConnection } from "../../src/infra/RedisConnection.js"
+import { redisConnection } from "../../src/infra/redis/connection.js"
 import { testRedisUrl, uniquePrefix } from "./redis.js"
 
 class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: Schema.String }) {}

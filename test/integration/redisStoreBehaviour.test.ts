@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
 import { Redis } from "ioredis"
-import { redisKeys } from "../../src/infra/redisKeys.js"
+import { redisKeys } from "../../src/infra/redis/keys.js"
 import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 import { defaultAppConfig } from "../../src/services/AppConfig.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"

@@ -5,7 +5,8 @@
  */
 import { Effect, Redacted, Runtime } from "effect"
 import { Redis, type RedisOptions } from "ioredis"
-import { StoreUnavailable } from "../services/errors.js"
+import { StoreUnavailable } from "../../services/errors.js"
+import { defineCommands } from "./commands.js"
 
 export interface RedisConnectionOptions {
   readonly url: Redacted.Redacted<string>
@@ -65,6 +66,8 @@ export const redisConnection = (options: RedisConnectionOptions) =>
       // A command connection coalesces its writes (CoalescingRedis); a subscriber's few writes are its (re)subscriptions.
       const redis =
         options.subscriber === true ? new Redis(Redacted.value(options.url), settings) : new CoalescingRedis(Redacted.value(options.url), settings)
+      // A subscriber sends no commands; a command connection speaks every script of the gateway.
+      if (options.subscriber !== true) defineCommands(redis)
       // Without a listener ioredis prints every failed reconnect; log the outage once and the recovery once.
       let down = false
       redis.on("error", (error: Error) => {
@@ -113,3 +116,7 @@ export const redisCall = <A>(op: string, f: () => Promise<A>): Effect.Effect<A, 
     catch: (cause) =>
       new StoreUnavailable({ message: `store unavailable (${op}): ${cause instanceof Error ? cause.message : String(cause)}` })
   })
+
+/** Data read from the store that does not decode is as unusable as an unreachable store. */
+export const corruptStoreData = (what: string) => (e: unknown) =>
+  new StoreUnavailable({ message: `corrupt ${what} in the store: ${e instanceof Error ? e.message : String(e)}` })

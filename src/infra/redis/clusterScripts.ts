@@ -1,4 +1,4 @@
-/** The cluster's Lua scripts (RedisCoordinator.ts); every key they touch is in KEYS. */
+/** The cluster's Lua scripts (src/cluster/RedisCoordinator.ts); every key they touch is in KEYS. */
 
 /**
  * One heartbeat: the member key (with TTL), membership, the leases of the partitions this
