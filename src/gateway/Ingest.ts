@@ -86,7 +86,7 @@ export const makeIngest = Effect.gen(function* () {
         }),
         known
       ).pipe(
-        // The one log line inside names the session itself: annotateLogs around the commit costs CPU on every event (see forwardMessage).
+        // The one log line inside names the session itself: annotateLogs around the commit costs CPU on every event (see forwardMessage in Messaging.ts).
         Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
       )
       const persisted = accepted === "duplicate" ? [] : accepted
