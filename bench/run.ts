@@ -26,7 +26,7 @@ import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
 import { CoreLive } from "../src/app/App.js"
 import { makeSandbox } from "../src/sandbox/environment.js"
 import { AppConfig } from "../src/services/AppConfig.js"
-import { Gateway } from "../src/services/Gateway.js"
+import { LivechatRequests } from "../src/services/LivechatRequests.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
 import { deleteKeys, testRedisUrl, testStoreLayer } from "../test/integration/redis.js"
@@ -47,13 +47,13 @@ const heapPerSession = (sessions: number) =>
     }
     const sandbox = yield* makeSandbox({})
     const context = yield* Layer.build(CoreLive.pipe(Layer.provide(Layer.succeed(AppConfig, sandbox.config))))
-    const gateway = Context.get(context, Gateway)
-    yield* gateway.create({ tenantId: "demo-helvia", subHandle: "warm-up" }, everyTenant)
+    const requests = Context.get(context, LivechatRequests)
+    yield* requests.create({ tenantId: "demo-helvia", subHandle: "warm-up" }, everyTenant)
     const before = heapUsed()
     yield* Effect.forEach(
       Array.from({ length: sessions }, (_, i) => i),
       (i) =>
-        gateway.create({
+        requests.create({
           tenantId: "demo-helvia",
           subHandle: `heap-${i}`,
           channel: "webchat",

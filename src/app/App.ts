@@ -17,7 +17,6 @@ import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
 import { DeliveryWorkerLive } from "../gateway/DeliveryWorker.js"
 import { EventPublisherHttp } from "../hbf/EventPublisherHttp.js"
-import { GatewayLive } from "../gateway/GatewayLive.js"
 import { HbfBotHttp } from "../hbf/HbfBotHttp.js"
 import { HbfCoreHttp } from "../hbf/HbfCoreHttp.js"
 import { HbfLcmHttp } from "../hbf/HbfLcmHttp.js"
@@ -27,6 +26,7 @@ import { ProviderRegistryLive } from "../providers/ProviderRegistryLive.js"
 import { OutboundHttpLive } from "../infra/outbound.js"
 import { ProviderEgressGuardLive } from "../infra/ProviderEgressGuardLive.js"
 import { SweeperLive } from "../gateway/Sweeper.js"
+import { UseCasesLive } from "../gateway/UseCasesLive.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { ClusterGaugesLive, PrometheusMetricsLive } from "../infra/PrometheusMetrics.js"
 import { type GatewayMode, StartLineLive } from "./StartLine.js"
@@ -53,7 +53,7 @@ export const StateLive = Layer.unwrapEffect(
   )
 )
 
-/** Everything behind the HTTP surface: coordinator, store, clients, providers, Gateway, and the per-partition workers. */
+/** Everything behind the HTTP surface: coordinator, store, clients, providers, the use cases, and the per-partition workers. */
 export const CoreLive = Layer.mergeAll(
   DeliveryWorkerLive,
   SweeperLive,
@@ -64,7 +64,7 @@ export const CoreLive = Layer.mergeAll(
   PrometheusMetricsLive,
   LifecycleLive
 ).pipe(
-  Layer.provideMerge(GatewayLive),
+  Layer.provideMerge(UseCasesLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
   Layer.provideMerge(StateLive)

@@ -306,7 +306,7 @@ export type CreateRequest = typeof CreateRequest.Type
 export const UpdateRequest = Schema.Struct({
   status: Schema.optional(Schema.Literal("cancelled")),
   user: Schema.optionalWith(RequestUser, { exact: true }),
-  /** Merged into the session's: the merged metadata is held to the same limits (GatewayLive `update`). */
+  /** Merged into the session's: the merged metadata is held to the same limits (LivechatRequests `update`). */
   metadata: Schema.optionalWith(RequestMetadata, { exact: true })
 }).annotations({ identifier: "UpdateRequest" })
 export type UpdateRequest = typeof UpdateRequest.Type

@@ -27,6 +27,10 @@ const storeRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.ei
 const ACK_PATIENCE = Duration.seconds(60)
 const ackRetries = storeRetries.pipe(Schedule.upTo(ACK_PATIENCE))
 
+/** While a partition's lease is not fresh, it is looked at again every LEASE_POLL. */
+const LEASE_POLL = Duration.millis(200)
+const untilLeaseFresh = Schedule.recurWhile((fresh: boolean) => !fresh).pipe(Schedule.zipLeft(Schedule.spaced(LEASE_POLL)))
+
 export const makeDeliveryWorker = Effect.gen(function* () {
   const config = yield* AppConfig
   const outbox = yield* Outbox
@@ -153,9 +157,9 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       // While the lease is not fresh (store away, this process paused), wait. A hand-over
       // stops a lane only between entries, so an entry sent to hbf-bot also gets its other
       // targets and its ack.
-      const mayDeliver: Effect.Effect<void> = Effect.suspend(() =>
-        coordinator.mayAct(partition) ? Effect.void : Effect.zipRight(Effect.sleep(Duration.millis(200)), mayDeliver)
-      )
+      const leaseFresh = Effect.sync(() => coordinator.mayAct(partition))
+      const leaseRenewed = Effect.asVoid(Effect.scheduleFrom(leaseFresh, false, untilLeaseFresh))
+      const mayDeliver: Effect.Effect<void> = Effect.suspend(() => (coordinator.mayAct(partition) ? Effect.void : leaseRenewed))
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]

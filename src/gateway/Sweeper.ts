@@ -7,18 +7,18 @@
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
-import { Gateway } from "../services/Gateway.js"
+import { Timeouts } from "../services/Timeouts.js"
 import { type OpenTally, recordOpenSessions, tallyOpen } from "../infra/metrics.js"
 
 export const SweeperLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const gateway = yield* Gateway
+    const timeouts = yield* Timeouts
     const coordinator = yield* Coordinator
     /** Partition -> its open sessions by provider and state at its last sweep, for the partitions swept here. */
     const tallies = new Map<number, OpenTally>()
     yield* coordinator.runPerPartition("timeout-sweeper", ({ handOver, partition }) =>
-      gateway.sweepTimeouts(partition).pipe(
+      timeouts.sweepTimeouts(partition).pipe(
         Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, tallyOpen(open))), recordOpenSessions(tallies.values()))),
         Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),

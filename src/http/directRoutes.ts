@@ -17,7 +17,8 @@ import type { AddressInfo } from "node:net"
 import { recordHttpRequest } from "../infra/metrics.js"
 import { traced } from "../infra/Tracing.js"
 import { pathMatcher } from "./requestMetrics.js"
-import { Gateway } from "../services/Gateway.js"
+import { Ingest } from "../services/Ingest.js"
+import { Messaging } from "../services/Messaging.js"
 import { LcgApi } from "./api.js"
 import type { HttpServerLimits } from "../services/AppConfig.js"
 import { everyTenant, type TenantAccess } from "../domain/access.js"
@@ -154,7 +155,7 @@ export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
 export const DirectRoutesLive = Layer.effect(
   DirectRoutes,
   Effect.gen(function* () {
-    const hot = hotHandlers(yield* Gateway)
+    const hot = hotHandlers(yield* Messaging, yield* Ingest)
     // The verifier the Authentication middleware runs (auth.ts), on the header HttpApiSecurity.bearer reads.
     const verify = yield* TokenVerification
     const errors = errorEncoders()

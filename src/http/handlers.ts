@@ -1,4 +1,4 @@
-/** Route handlers: thin translations from HTTP to the Gateway's use cases. */
+/** Route handlers: thin translations from HTTP to the gateway's use cases. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import type { TenantAccess } from "../domain/access.js"
@@ -6,7 +6,10 @@ import type { SessionRecord } from "../domain/model.js"
 import { MalformedWebhook, SessionNotFound } from "../services/errors.js"
 import { issuesInline } from "../domain/schemaIssues.js"
 import { tooDeepJson, tooDeepMessage } from "./inputs.js"
-import { Gateway, type GatewayService } from "../services/Gateway.js"
+import { Ingest, type IngestService } from "../services/Ingest.js"
+import { LivechatRequests } from "../services/LivechatRequests.js"
+import { Messaging, type MessagingService } from "../services/Messaging.js"
+import { Queries } from "../services/Queries.js"
 import type { ForwardMessage, UserTyping } from "../domain/model.js"
 import { Lifecycle } from "../services/Lifecycle.js"
 import { MetricsExport } from "../services/MetricsExport.js"
@@ -22,9 +25,9 @@ const DEFAULT_WINDOW_SECONDS = 24 * 60 * 60
 const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empty({ status: 200, headers })
 
 /** The hot routes' handlers, run by the HttpApi server and by the direct routes (directRoutes.ts) alike. */
-export const hotHandlers = (gateway: GatewayService) => ({
-  forwardMessage: (payload: ForwardMessage, access: TenantAccess) => gateway.forwardMessage(payload, access),
-  userTyping: (payload: UserTyping, access: TenantAccess) => gateway.userTyping(payload, access),
+export const hotHandlers = (messaging: MessagingService, ingest: IngestService) => ({
+  forwardMessage: (payload: ForwardMessage, access: TenantAccess) => messaging.forwardMessage(payload, access),
+  userTyping: (payload: UserTyping, access: TenantAccess) => messaging.userTyping(payload, access),
   /**
    * The raw bytes, exactly as signed: nothing is decoded before the signature check. JSON
    * nested too deep is refused first, signed or not: what reads a sender before its
@@ -33,41 +36,42 @@ export const hotHandlers = (gateway: GatewayService) => ({
   providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) => {
     const tooDeep = tooDeepJson(body)
     if (tooDeep !== undefined) return Effect.fail(new MalformedWebhook({ message: issuesInline([{ path: tooDeep, message: tooDeepMessage }]) }))
-    return Effect.map(gateway.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
+    return Effect.map(ingest.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
   }
 })
 
 export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) =>
   Effect.gen(function* () {
-    const gateway = yield* Gateway
-    const hot = hotHandlers(gateway)
+    const requests = yield* LivechatRequests
+    const queries = yield* Queries
+    const hot = hotHandlers(yield* Messaging, yield* Ingest)
     /** The tenants the verified token (Authentication) may act in. */
     const access = Effect.map(Caller, (caller) => caller.tenants)
     return handlers
       .handle("createRequest", ({ payload }) =>
         Effect.flatMap(access, (tenants) =>
-          Effect.map(gateway.create(payload, tenants), ({ created, session }) =>
+          Effect.map(requests.create(payload, tenants), ({ created, session }) =>
             // 201 for a new session (the endpoint's declared success); 200 for the one already open.
             created ? session : HttpServerResponse.unsafeJson(session, { status: 200 })
           )
         )
       )
       .handle("updateRequest", ({ path, payload, urlParams }) =>
-        Effect.flatMap(access, (tenants) => gateway.update(path.subHandle, payload, tenants, urlParams.tenantId))
+        Effect.flatMap(access, (tenants) => requests.update(path.subHandle, payload, tenants, urlParams.tenantId))
       )
-      .handle("terminateSession", ({ path }) => Effect.flatMap(access, (tenants) => gateway.terminate(path.tenantId, path.subHandle, tenants)))
+      .handle("terminateSession", ({ path }) => Effect.flatMap(access, (tenants) => requests.terminate(path.tenantId, path.subHandle, tenants)))
       .handle("forwardMessage", ({ payload }) => Effect.flatMap(access, (tenants) => hot.forwardMessage(payload, tenants)))
       .handle("userTyping", ({ payload }) => Effect.flatMap(access, (tenants) => hot.userTyping(payload, tenants)))
       .handle("countRequests", ({ path, urlParams }) =>
         Effect.flatMap(access, (tenants) =>
-          Effect.map(gateway.count(path.organizationId, urlParams.status ?? "open", tenants), (n) =>
+          Effect.map(queries.count(path.organizationId, urlParams.status ?? "open", tenants), (n) =>
             headersOnly({ "x-total-count": String(n) })
           )
         )
       )
       .handle("waitingMetrics", ({ path, urlParams }) =>
         Effect.flatMap(access, (tenants) =>
-          Effect.map(gateway.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS, tenants), (m) =>
+          Effect.map(queries.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS, tenants), (m) =>
             headersOnly({
               "x-average-waiting-time": String(m.averageWaitingSeconds),
               "x-waiting-count": String(m.waitingCount)
@@ -76,15 +80,15 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
         )
       )
       .handle("livechatState", ({ path, urlParams }) =>
-        Effect.flatMap(access, (tenants) => gateway.state(path.subHandle, tenants, urlParams.tenantId))
+        Effect.flatMap(access, (tenants) => queries.state(path.subHandle, tenants, urlParams.tenantId))
       )
-      .handle("availability", ({ path }) => Effect.flatMap(access, (tenants) => gateway.availability(path.tenantId, tenants)))
+      .handle("availability", ({ path }) => Effect.flatMap(access, (tenants) => queries.availability(path.tenantId, tenants)))
   })
 ).pipe(Layer.provide(AuthenticationLive))
 
 export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handlers) =>
   Effect.gen(function* () {
-    const hot = hotHandlers(yield* Gateway)
+    const hot = hotHandlers(yield* Messaging, yield* Ingest)
     const registry = yield* ProviderRegistry
     return handlers
       .handleRaw("providerEvents", ({ path, request }) =>

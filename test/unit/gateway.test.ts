@@ -1,14 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
-import { makeGateway } from "../../src/gateway/GatewayLive.js"
+import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
 import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
 import { everyTenant as all } from "../../src/domain/access.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
+import { Ingest, type IngestService } from "../../src/services/Ingest.js"
+import { LivechatRequests, type LivechatRequestsService } from "../../src/services/LivechatRequests.js"
+import { Messaging, type MessagingService } from "../../src/services/Messaging.js"
+import { Queries, type QueriesService } from "../../src/services/Queries.js"
+import { Timeouts, type TimeoutsService } from "../../src/services/Timeouts.js"
 import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
@@ -75,14 +80,17 @@ const AppConfigTest = AppConfig.layer({
   sweepInterval: Duration.seconds(30)
 })
 
-/** A provider that records every call; `failCreates` and `failSends` make the next creates and sends fail. */
+/**
+ * A provider that records every call; `failCreates` and `failSends` make the next creates and
+ * sends fail, and while `holdSends` is set, sends wait for it.
+ */
 const makeFakeProvider = () => {
   const calls = {
     create: [] as Array<CreateContext>,
     sendMessage: [] as Array<{ context: SessionContext; message: UserMessage }>,
     end: [] as Array<{ context: SessionContext; reason: EndReason }>
   }
-  const control = { failCreates: 0, failSends: 0 }
+  const control = { failCreates: 0, failSends: 0, holdSends: undefined as Deferred.Deferred<void> | undefined }
   const provider: LivechatProvider = {
     alias: "helvia-livechat",
     create: (context) =>
@@ -101,7 +109,8 @@ const makeFakeProvider = () => {
           control.failSends--
           return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 503" }))
         }
-        return Effect.succeed({ providerMessageId: `p-${message.messageId}` })
+        const sent = Effect.succeed({ providerMessageId: `p-${message.messageId}` })
+        return control.holdSends !== undefined ? Effect.zipRight(Deferred.await(control.holdSends), sent) : sent
       }),
     end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
     webhook: {
@@ -118,17 +127,31 @@ const makeFakeProvider = () => {
 
 /**
  * While `claimsAway`, the store refuses to record or give back message claims, and while
- * `sourcesAway` to remember webhook sources (as Redis gone at that moment would).
+ * `sourcesAway` to remember webhook sources (as Redis gone at that moment would). The next
+ * `conflicts` commits answer "conflict" (as another writer's commit in between would).
  */
-const storeFaults = { claimsAway: false, sourcesAway: false }
+const storeFaults = { claimsAway: false, sourcesAway: false, conflicts: 0 }
+
+/** How often the gateway read a session, committed a change, and claimed a message. */
+const storeCalls = { get: 0, commit: 0, reserveMessage: 0 }
 
 const storeAway = (op: string) => Effect.fail(new StoreUnavailable({ message: `store unavailable (${op})` }))
 
-/** The memory store, with `completeMessage` and `releaseMessage` failing while `storeFaults.claimsAway`. */
+/** The memory store, with the faults of `storeFaults`, counting the calls of `storeCalls`. */
 const FaultyMemoryStore = Layer.effect(
   SessionStore,
   Effect.map(SessionStore, (store) => ({
     ...store,
+    get: (...args: Parameters<typeof store.get>) => Effect.suspend(() => (storeCalls.get++, store.get(...args))),
+    commit: (...args: Parameters<typeof store.commit>) =>
+      Effect.suspend(() => {
+        storeCalls.commit++
+        if (storeFaults.conflicts === 0) return store.commit(...args)
+        storeFaults.conflicts--
+        return Effect.succeed("conflict" as const)
+      }),
+    reserveMessage: (...args: Parameters<typeof store.reserveMessage>) =>
+      Effect.suspend(() => (storeCalls.reserveMessage++, store.reserveMessage(...args))),
     completeMessage: (...args: Parameters<typeof store.completeMessage>) =>
       Effect.suspend(() => (storeFaults.claimsAway ? storeAway("complete message") : store.completeMessage(...args))),
     releaseMessage: (...args: Parameters<typeof store.releaseMessage>) =>
@@ -138,15 +161,21 @@ const FaultyMemoryStore = Layer.effect(
   }))
 ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
 
+/** Every use case, in one object. */
+type Gateway = LivechatRequestsService & MessagingService & QueriesService & IngestService & TimeoutsService
+
+const gatewayOf = Effect.map(
+  Effect.all([LivechatRequests, Messaging, Queries, Ingest, Timeouts]),
+  ([requests, messaging, queries, ingest, timeouts]): Gateway => ({ ...requests, ...messaging, ...queries, ...ingest, ...timeouts })
+)
+
 /** Runs `body` with a fresh gateway over a fresh memory store. */
 const withGateway = <A, E>(
-  body: (
-    env: { gateway: Effect.Effect.Success<typeof makeGateway> } & ReturnType<typeof makeFakeProvider>
-  ) => Effect.Effect<A, E, SessionStore | Outbox>
+  body: (env: { gateway: Gateway } & ReturnType<typeof makeFakeProvider>) => Effect.Effect<A, E, SessionStore | Outbox>
 ) => {
   const fake = makeFakeProvider()
-  storeFaults.claimsAway = false
-  storeFaults.sourcesAway = false
+  Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0 })
+  Object.assign(storeCalls, { get: 0, commit: 0, reserveMessage: 0 })
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
     AppConfigTest,
@@ -154,9 +183,9 @@ const withGateway = <A, E>(
     Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
   )
   return Effect.gen(function* () {
-    const gateway = yield* makeGateway
+    const gateway = yield* gatewayOf
     return yield* body({ gateway, ...fake })
-  }).pipe(Effect.provide(layer))
+  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provideMerge(layer))))
 }
 
 const outboxEvents = (sessionId: string, n: number) =>
@@ -173,7 +202,7 @@ const event = (id: string, body: Omit<ProviderEvent, "id" | "occurredAt">): Prov
   ({ id, occurredAt: "2026-01-01T10:00:00.000Z", ...body }) as ProviderEvent
 
 /** sub1's session at t1, joined by an agent, and the timeout sweep of its partition. */
-const activeSession = (gateway: Effect.Effect.Success<typeof makeGateway>) =>
+const activeSession = (gateway: Gateway) =>
   Effect.gen(function* () {
     const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
     yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [event("j1", { type: "agent.joined", data: { agent: {} } })])
@@ -352,6 +381,93 @@ describe("Gateway.forwardMessage", () => {
   )
 })
 
+describe("Gateway.forwardMessage while an earlier request forwards the same message", () => {
+  /** Lets forked fibers run up to where they wait. */
+  const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+  it.effect("the retry waits for the first forward's outcome and answers with it, without sending again", () =>
+    withGateway(({ calls, control, gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        const provider = yield* Deferred.make<void>()
+        control.holdSends = provider
+        const first = yield* Effect.fork(gateway.forwardMessage(message, all))
+        yield* settle
+        expect(calls.sendMessage).toHaveLength(1)
+        const retry = yield* Effect.fork(gateway.forwardMessage(message, all))
+        yield* settle
+        yield* TestClock.adjust(Duration.seconds(3))
+        expect(yield* Fiber.poll(retry)).toEqual(Option.none())
+        // It looks every 100 ms.
+        expect(storeCalls.reserveMessage).toBe(30)
+
+        yield* Deferred.succeed(provider, undefined)
+        const answer = yield* Fiber.join(first)
+        expect(answer).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        yield* TestClock.adjust(Duration.millis(100))
+        expect(yield* Fiber.join(retry)).toEqual(answer)
+        expect(calls.sendMessage).toHaveLength(1)
+      })
+    )
+  )
+
+  it.effect("the retry answers MessageInFlight after waiting 10 s, looking every 100 ms", () =>
+    withGateway(({ control, gateway }) =>
+      Effect.gen(function* () {
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        control.holdSends = yield* Deferred.make<void>()
+        yield* Effect.fork(gateway.forwardMessage(message, all))
+        yield* settle
+        const retry = yield* Effect.fork(gateway.forwardMessage(message, all))
+        yield* settle
+        yield* TestClock.adjust(Duration.millis(9_999))
+        expect(yield* Fiber.poll(retry)).toEqual(Option.none())
+        expect(storeCalls.reserveMessage).toBe(99)
+        yield* TestClock.adjust(Duration.millis(1))
+        const error = yield* Effect.flip(Fiber.join(retry))
+        expect(error._tag).toBe("MessageInFlight")
+        expect(storeCalls.reserveMessage).toBe(100)
+      })
+    )
+  )
+})
+
+describe("Gateway session changes under concurrent writes", () => {
+  const joined = event("e1", { type: "agent.joined", data: { agent: { name: "Alice" } } })
+
+  it.effect("a commit that conflicts is recomputed from the record read afresh, up to 16 attempts in all", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        Object.assign(storeCalls, { get: 0, commit: 0 })
+        storeFaults.conflicts = 15
+        expect(yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [joined])).toEqual({ accepted: 1, unknown: 0 })
+        // The first attempt starts from the record the routing read; each retry reads it again.
+        expect(storeCalls).toMatchObject({ get: 15, commit: 16 })
+        expect((yield* gateway.state("sub1", all)).state).toBe("active")
+      })
+    )
+  )
+
+  it.effect("a session that keeps changing is StoreUnavailable after 16 attempts, and nothing is committed", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function* () {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const store = yield* SessionStore
+        const before = yield* store.get(session.sessionId)
+        Object.assign(storeCalls, { get: 0, commit: 0 })
+        storeFaults.conflicts = 16
+        const error = yield* Effect.flip(gateway.update("sub1", { user: { name: "Bea" } }, all))
+        expect(error).toMatchObject({ _tag: "StoreUnavailable", message: expect.stringContaining("kept changing") })
+        expect(storeCalls).toMatchObject({ get: 16, commit: 16 })
+        expect(yield* store.get(session.sessionId)).toEqual(before)
+      })
+    )
+  )
+})
+
 describe("Gateway.ingest", () => {
   it.effect("de-duplicates by event id and numbers events 1..n", () =>
     withGateway(({ gateway }) =>
@@ -490,12 +606,16 @@ describe("Gateway.ingestWebhook", () => {
 
   const ingestWith = (provider: LivechatProvider, headers: Record<string, string>, calls: Array<string>) =>
     Effect.gen(function* () {
-      const gateway = yield* makeGateway
+      const ingest = yield* Ingest
       const body = new TextEncoder().encode(JSON.stringify({ events: Array.from({ length: 2_000 }, (_, i) => ({ id: i })) }))
-      return yield* Effect.flip(gateway.ingestWebhook(provider.alias, { headers, body }))
+      return yield* Effect.flip(ingest.ingestWebhook(provider.alias, { headers, body }))
     }).pipe(
       Effect.provide(
-        Layer.mergeAll(countingStore(calls), AppConfigTest, HbfCoreFake, Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])))
+        UseCasesLive.pipe(
+          Layer.provide(
+            Layer.mergeAll(countingStore(calls), AppConfigTest, HbfCoreFake, Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])))
+          )
+        )
       )
     )
 

@@ -12,7 +12,7 @@ import type { SessionRecord } from "../../domain/model.js"
 import { nowIso } from "../../domain/time.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { Gateway, type GatewayService } from "../../services/Gateway.js"
+import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
@@ -26,7 +26,7 @@ export interface ChatPollerDeps {
   readonly api: CiscoApiService
   /** The tenant's CCP config, as hbf-core has it now. */
   readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, PollFailure>
-  readonly ingest: GatewayService["ingestPolled"]
+  readonly ingest: IngestService["ingestPolled"]
   readonly interval: Duration.Duration
   /** CISCO_MAX_EVENTS_PER_POLL. */
   readonly maxEventsPerPoll: number
@@ -71,7 +71,7 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
 export const CiscoPollerLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const core = yield* HbfCore
-    const gateway = yield* Gateway
+    const ingest = yield* Ingest
     const api = yield* CiscoApi
     const { ciscoMaxEventsPerPoll, ciscoPollIntervalMs } = yield* AppConfig
 
@@ -81,7 +81,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
       ciscoPolling({
         api,
         configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.cisco),
-        ingest: gateway.ingestPolled,
+        ingest: ingest.ingestPolled,
         interval: Duration.millis(ciscoPollIntervalMs),
         maxEventsPerPoll: ciscoMaxEventsPerPoll
       })

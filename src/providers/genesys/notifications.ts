@@ -20,7 +20,7 @@ import { isOpen } from "../../domain/stateMachine.js"
 import { tenantConfigFor } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { Gateway } from "../../services/Gateway.js"
+import { Ingest } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
 import { SessionStore } from "../../services/SessionStore.js"
@@ -40,7 +40,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const coordinator = yield* Coordinator
     const store = yield* SessionStore
     const core = yield* HbfCore
-    const gateway = yield* Gateway
+    const ingest = yield* Ingest
     const api = yield* GenesysApi
     const egress = yield* ProviderEgressGuard
     const scope = yield* Effect.scope
@@ -51,7 +51,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const deps: ChannelDeps = {
       api,
       egress,
-      ingest: (tenantId, conversationId, events) => Effect.asVoid(gateway.ingest(alias, tenantId, conversationId, events)),
+      ingest: (tenantId, conversationId, events) => Effect.asVoid(ingest.ingest(alias, tenantId, conversationId, events)),
       maxFrameBytes: (yield* AppConfig).upstream.maxBodyBytes
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)

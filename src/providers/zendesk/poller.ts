@@ -17,7 +17,7 @@ import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { Gateway, type GatewayService } from "../../services/Gateway.js"
+import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { currentConfigOf, PollFailed, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { ZendeskApi, type ZendeskApiService, type ZendeskApp } from "./client.js"
@@ -33,7 +33,7 @@ const MAX_PAGES_PER_POLL = 10
 export interface BackstopDeps {
   readonly api: ZendeskApiService
   readonly configOf: (session: SessionRecord) => Effect.Effect<ZendeskApp, PollFailure>
-  readonly ingest: GatewayService["ingestPolled"]
+  readonly ingest: IngestService["ingestPolled"]
   readonly interval: Duration.Duration
 }
 
@@ -94,7 +94,7 @@ const newMessages = (api: ZendeskApiService, app: ZendeskApp, conversationId: st
 export const ZendeskBackstopLive = Layer.scopedDiscard(
   Effect.gen(function* () {
     const core = yield* HbfCore
-    const gateway = yield* Gateway
+    const ingest = yield* Ingest
     const api = yield* ZendeskApi
     const { zendeskPollIntervalMs } = yield* AppConfig
 
@@ -104,7 +104,7 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
       zendeskPolling({
         api,
         configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => ({ tenantId: config.tenantId, config: config.zendesk })),
-        ingest: gateway.ingestPolled,
+        ingest: ingest.ingestPolled,
         interval: Duration.millis(zendeskPollIntervalMs)
       })
     )
