@@ -231,6 +231,25 @@ describe("Genesys tokens", () => {
     })
   )
 
+  it.effect("a login abandoned by the caller that started it fails the callers waiting for it, typed; the next call logs in anew", () =>
+    Effect.gen(function* () {
+      const genesys = fakeGenesys(() => false, Duration.seconds(1))
+      const api = yield* apiOf(genesys.layer)
+      const starter = yield* Effect.fork(api.call(credentials, user, User))
+      yield* TestClock.adjust("100 millis")
+      const waiter = yield* Effect.fork(Effect.flip(api.call(credentials, user, User)))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.interrupt(starter)
+      expect(yield* Fiber.join(waiter)).toMatchObject({ _tag: "ProviderApiError", message: "Genesys login was abandoned; try again" })
+      const again = yield* Effect.fork(api.call(credentials, user, User))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(again)).toEqual({ id: "u1" })
+      // The abandoned login, and the new one.
+      expect(genesys.grants()).toBe(2)
+      expect(genesys.api()).toEqual(["Bearer token-2"])
+    })
+  )
+
   it.effect("look-alike credentials (the same client id, another secret) never share a token", () =>
     Effect.gen(function* () {
       const genesys = fakeGenesys(() => false)
