@@ -59,24 +59,37 @@ export const OutboundHttpLive = Layer.unwrapEffect(
 
 const undiciTimeouts = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"])
 
-/** Whether undici failed a request because the other side did not answer within HTTP timeout. */
-export const isUndiciTimeout = (cause: unknown) => undiciTimeouts.has(String((cause as { code?: unknown } | undefined)?.code))
+/**
+ * Why a request got no usable answer, as every outbound client (providers and hbf-* alike)
+ * tells it: undici's HTTP timeout, an answer cut at the Agent's `maxResponseSize`
+ * (LCG_UPSTREAM_MAX_BODY_BYTES), or no exchange at all (refused, reset, confined).
+ */
+export type NoAnswerReason = "timeout" | "too-large" | "transport"
 
-/** Whether undici cut an answer longer than the Agent's `maxResponseSize` (LCG_UPSTREAM_MAX_BODY_BYTES). */
-export const isUndiciOversized = (cause: unknown) => (cause as { code?: unknown } | undefined)?.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE"
+export const noAnswerReason = (cause: unknown): NoAnswerReason => {
+  const code = String((cause as { code?: unknown } | undefined)?.code)
+  return undiciTimeouts.has(code) ? "timeout" : code === "UND_ERR_RES_EXCEEDED_MAX_SIZE" ? "too-large" : "transport"
+}
 
-/** How a call whose answer was cut at the limit is told (in answers and logs alike). */
-export const oversizedAnswer = (maxBodyBytes: number) => `answered more than ${maxBodyBytes} bytes`
+/**
+ * The words for `reason` that answers may carry: never the cause's text, which names the
+ * host, address and port (a tenant's URL would make the gateway's answers a port scanner).
+ */
+export const noAnswerWords = (reason: NoAnswerReason, maxBodyBytes: number) =>
+  reason === "timeout" ? "timed out" : reason === "too-large" ? `answered more than ${maxBodyBytes} bytes` : "is unreachable"
 
-/** Retry-After in seconds or as an HTTP date. */
-export const retryAfterOf = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Option.Option<Duration.Duration> => {
+/** Retry-After in seconds or as an HTTP date (counted from `now`, epoch ms on the Effect clock). */
+export const retryAfterOf = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  now: number
+): Option.Option<Duration.Duration> => {
   const value = headers["retry-after"]
   const header = Array.isArray(value) ? value[0] : (value as string | undefined)
   if (header === undefined) return Option.none()
   const seconds = Number(header)
   if (Number.isFinite(seconds) && seconds >= 0) return Option.some(Duration.seconds(seconds))
   const at = Date.parse(header)
-  return Number.isNaN(at) ? Option.none() : Option.some(Duration.millis(Math.max(0, at - Date.now())))
+  return Number.isNaN(at) ? Option.none() : Option.some(Duration.millis(Math.max(0, at - now)))
 }
 
 export interface RetryPolicy {
@@ -131,7 +144,7 @@ export const retryAfterFailure = <A, E, R>(effect: Effect.Effect<A, E, R>, sched
  * call's deadline), no connection, or an answer longer than the gateway reads.
  */
 export class OutboundError extends Data.TaggedError("OutboundError")<{
-  readonly reason: "status" | "timeout" | "transport" | "too-large"
+  readonly reason: "status" | NoAnswerReason
   readonly status?: number
   readonly retryAfter: Option.Option<Duration.Duration>
   /** What went wrong, safe to log (no headers, no bodies). */
@@ -179,16 +192,15 @@ export interface OutboundClient {
   readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
 }
 
-const transportError = (cause: unknown, maxBodyBytes: number) =>
-  isUndiciTimeout(cause)
-    ? new OutboundError({ reason: "timeout", retryAfter: Option.none(), detail: "timed out" })
-    : isUndiciOversized(cause)
-      ? new OutboundError({ reason: "too-large", retryAfter: Option.none(), detail: oversizedAnswer(maxBodyBytes) })
-      : new OutboundError({
-          reason: "transport",
-          retryAfter: Option.none(),
-          detail: `transport error: ${cause instanceof Error ? cause.message : String(cause)}`
-        })
+/** No answer: its reason, and as detail the shared words, but for a transport error its cause (the callers log it, and answer "is unreachable"). */
+const transportError = (cause: unknown, maxBodyBytes: number) => {
+  const reason = noAnswerReason(cause)
+  return new OutboundError({
+    reason,
+    retryAfter: Option.none(),
+    detail: reason === "transport" ? `transport error: ${cause instanceof Error ? cause.message : String(cause)}` : noAnswerWords(reason, maxBodyBytes)
+  })
+}
 
 /**
  * A client for one hbf-* service: base URL, bearer token, non-2xx as `OutboundError`, retries.
@@ -247,7 +259,7 @@ export const outboundClient = (options: OutboundOptions) =>
               answer.status >= 200 && answer.status < 300
                 ? Effect.succeed(answer)
                 : Effect.fail(
-                    new OutboundError({ reason: "status", status: answer.status, retryAfter: retryAfterOf(answer.headers), detail: `answered ${answer.status}` })
+                    new OutboundError({ reason: "status", status: answer.status, retryAfter: retryAfterOf(answer.headers, clock.unsafeCurrentTimeMillis()), detail: `answered ${answer.status}` })
                   )
             )
           },

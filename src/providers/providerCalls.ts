@@ -1,102 +1,86 @@
 /**
- * What the provider API clients share: one gate per credential set (or app), which bounds
- * its calls in flight and holds it back after a 429, so one tenant's burst queues behind
- * itself and never starves another tenant's calls; the exchange of one request, where any
- * answer (even a 4xx) is a success with its body read, for the client to judge; and the
- * tenant's config of the provider called.
+ * What the provider API clients (Genesys, Sunshine, CCP) share: their error, told in words
+ * that answers may carry (a call by its template, a status, the provider's code: never a URL,
+ * a configuration value or the provider's own words); the key and label of a credential; and
+ * the tenant's config of the provider called. The resilient call over HttpClient is
+ * ./providerHttp.ts; CCP keeps its own undici exchange (its polls are the hot path).
  */
-import type { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Duration, Effect, Either, Option, Redacted } from "effect"
+import { Effect, Option, Redacted, Schema } from "effect"
 import type { ProviderAlias } from "../domain/model.js"
 import { configFor, type LivechatConfig } from "../domain/tenant.js"
-import { recordProviderCall } from "../infra/metrics.js"
-import { isUndiciOversized, isUndiciTimeout, oversizedAnswer } from "../infra/outbound.js"
+import { noAnswerReason, noAnswerWords } from "../infra/outbound.js"
 import { ProviderError } from "../services/errors.js"
 import { sha256Hex } from "./signatures.js"
 
-export interface CallGate {
-  /** Runs `call` in one of the gate's slots. */
-  readonly withSlot: <A, E, R>(call: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Waits while the gate is held back. */
-  readonly waitTurn: Effect.Effect<void>
-  /** Holds the gate back for `wait` from now (a 429's Retry-After, or a backoff). */
-  readonly holdBack: (wait: Duration.Duration) => void
-}
+/** The providers the gateway calls over HTTP. */
+export const ApiProvider = Schema.Literal("genesys-livechat", "zendesk", "cisco-livechat")
+export type ApiProvider = typeof ApiProvider.Type
 
-/** The gate of each key (credential set, app), made on first use. */
-export const makeCallGates = (maxInFlight: number) => {
-  const gates = new Map<string, CallGate>()
-  return (key: string): CallGate => {
-    const existing = gates.get(key)
-    if (existing !== undefined) return existing
-    const slots = Effect.unsafeMakeSemaphore(maxInFlight)
-    /** No call before this time (epoch ms). */
-    let blockedUntil = 0
-    const gate: CallGate = {
-      withSlot: (call) => slots.withPermits(1)(call),
-      waitTurn: Effect.suspend(() => {
-        const wait = blockedUntil - Date.now()
-        return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-      }),
-      holdBack: (wait) => {
-        blockedUntil = Math.max(blockedUntil, Date.now() + Duration.toMillis(wait))
-      }
-    }
-    gates.set(key, gate)
-    return gate
-  }
-}
+/** Each provider's API as answers and logs name it. */
+const apiNames: Record<ApiProvider, string> = { "genesys-livechat": "Genesys", zendesk: "Sunshine", "cisco-livechat": "CCP" }
 
-export interface Exchanged {
-  readonly response: HttpClientResponse.HttpClientResponse
-  readonly body: string
+/** A provider API call that failed: no usable answer, a refusal (`status`, the provider's `code`), or an answer the gateway cannot read. */
+export class ProviderApiError extends Schema.TaggedError<ProviderApiError>()("ProviderApiError", {
+  provider: ApiProvider,
+  /** What the gateway's answer may say: `<API> <call> answered 404 not.found`, `<API> <call> is unreachable`. */
+  message: Schema.String,
+  status: Schema.optional(Schema.Int),
+  /** The provider's code of a refusal (Genesys' `code`, Sunshine's `errors[0].code`, CCP's `errorType`). */
+  code: Schema.optional(Schema.String)
+}) {}
+
+/** `provider`'s error saying `what` (the call, named by callName or its own word, e.g. "login") `happened`. */
+export const apiError = (provider: ApiProvider, what: string, happened: string, status?: number) =>
+  new ProviderApiError({ provider, message: `${apiNames[provider]} ${what} ${happened}`, ...(status !== undefined ? { status } : {}) })
+
+/** A refusal, named by the call, the status and the provider's code: never the provider's own words, which may repeat what the call carried. */
+export const refusal = (provider: ApiProvider, what: string, status: number, code: Option.Option<string>) =>
+  new ProviderApiError({
+    provider,
+    message: `${apiNames[provider]} ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}`,
+    status,
+    ...(Option.isSome(code) ? { code: code.value } : {})
+  })
+
+/** What a refusal's body says, as far as answers and logs may repeat it. */
+export interface Refusal {
+  readonly code: Option.Option<string>
+  /** Log fields by which the provider's support finds the request (Genesys' contextId); never the provider's words. */
+  readonly logged?: Readonly<Record<string, string>>
 }
 
 /**
- * A provider call that got no usable answer, in the words the caller's error (and so the
- * gateway's answer) may use: "timed out", "answered more than N bytes" (cut at
- * LCG_UPSTREAM_MAX_BODY_BYTES) or "is unreachable", never the cause's text, which names the
- * host, address and port (a tenant's URL would make the gateway's answers a port scanner).
- * The cause goes to the log, here, once.
+ * `refusal`, and a log line of it: the call, the status, the provider's code and what the
+ * provider's support finds the request by (`logged`, e.g. Genesys' contextId).
  */
-export const noAnswer = (provider: ProviderAlias, method: string, url: string, cause: unknown, maxBodyBytes: number) => {
+export const refused = (
+  provider: ApiProvider,
+  what: string,
+  status: number,
+  { code, logged }: Refusal
+) =>
+  Effect.zipRight(
+    Effect.logWarning(`${apiNames[provider]} refused a call`, { call: what, status, ...(Option.isSome(code) ? { code: code.value } : {}), ...logged }),
+    Effect.fail(refusal(provider, what, status, code))
+  )
+
+/**
+ * A call to `url` that got no usable answer: the error says "timed out", "answered more than
+ * N bytes" or "is unreachable" (noAnswerWords); the cause goes to the log, here, once.
+ */
+export const noAnswer = (provider: ApiProvider, what: string, method: string, url: string, cause: unknown, maxBodyBytes: number) => {
+  const reason = noAnswerReason(cause)
   // The call by its template: its host and ids are the tenant's configuration; the network's cause (an address) is the operator's to see.
   const where = URL.canParse(url) ? new URL(url).pathname : url
-  const oversized = isUndiciOversized(cause)
   return Effect.as(
-    Effect.logWarning(oversized ? "a provider answered more than the gateway reads" : "a provider call got no answer", {
+    Effect.logWarning(reason === "too-large" ? "a provider answered more than the gateway reads" : "a provider call got no answer", {
       provider,
       call: callName(method, where),
       reason: cause instanceof Error ? cause.message : String(cause)
     }),
-    isUndiciTimeout(cause) ? "timed out" : oversized ? oversizedAnswer(maxBodyBytes) : "is unreachable"
+    apiError(provider, what, noAnswerWords(reason, maxBodyBytes))
   )
 }
-
-/**
- * Sends `request` to `provider` (counted in the provider call metrics; the timeout and the
- * answer's size limit, `maxBodyBytes`, are OutboundHttpLive's); only no usable answer fails,
- * with `unreachable`'s error (noAnswer).
- */
-export const exchange =
-  <E>(http: HttpClient.HttpClient, provider: ProviderAlias, maxBodyBytes: number, unreachable: (reason: string) => E) =>
-  (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Exchanged, E> =>
-    http.execute(request).pipe(
-      Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
-      Effect.scoped,
-      Effect.either,
-      Effect.timed,
-      Effect.flatMap(([elapsed, result]) =>
-        Either.isRight(result)
-          ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
-          : Effect.zipRight(
-              recordProviderCall(provider, undefined, elapsed),
-              Effect.flatMap(noAnswer(provider, request.method, request.url, result.left.cause ?? result.left, maxBodyBytes), (reason) =>
-                Effect.fail(unreachable(reason))
-              )
-            )
-      )
-    )
 
 /**
  * The key of a credential: a digest of everything that makes it (the tenant first, then hosts,
@@ -105,6 +89,9 @@ export const exchange =
  */
 export const credentialKey = (tenantId: string, parts: ReadonlyArray<string>, secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
   sha256Hex(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => sha256Hex(Redacted.value(secret)))]))
+
+/** Names a credential in logs: the tenant and the start of its key, nothing of the configuration. */
+export const credentialLabel = (tenantId: string, key: string) => `tenant ${tenantId}, credentials ${key.slice(0, 8)}`
 
 /** A path segment that is a word of the provider's API (`conversations`, `v2`, `passControl`), not an id. */
 const apiWord = /^(?:[a-z][A-Za-z]*|v\d+)$/

@@ -8,7 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { CiscoConfig } from "../../src/domain/tenant.js"
-import { CiscoApiError, type CiscoApiService } from "../../src/providers/cisco/client.js"
+import type { CiscoApiService } from "../../src/providers/cisco/client.js"
+import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
 import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
@@ -24,7 +25,7 @@ const session = {
 const config = { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" } as CiscoConfig
 
 /** A CCP whose poll answers are scripted per call; records every cursor asked for and every ingest. */
-const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>, open = () => true, maxEventsPerPoll = 500) => {
+const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | ProviderApiError>, open = () => true, maxEventsPerPoll = 500) => {
   const polls: Array<number> = []
   const ingested: Array<{ ids: ReadonlyArray<string>; state: Readonly<Record<string, unknown>> }> = []
   const api = {
@@ -32,7 +33,7 @@ const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | CiscoApiError>
       Effect.suspend(() => {
         const answer = answers[polls.length] ?? []
         polls.push(eventId)
-        return answer instanceof CiscoApiError ? Effect.fail(answer) : Effect.succeed(answer)
+        return answer instanceof ProviderApiError ? Effect.fail(answer) : Effect.succeed(answer)
       })
   } as CiscoApiService
   const deps: ChatPollerDeps = {
@@ -193,7 +194,7 @@ describe("CCP poller", () => {
 
   it.scoped("failures back off (5, 10, 20 s) and the poller recovers", () =>
     Effect.gen(function* () {
-      const down = new CiscoApiError({ message: "CCP answered 503", status: 503 })
+      const down = new ProviderApiError({ provider: "cisco-livechat", message: "CCP answered 503", status: 503 })
       const { deps, polls } = fakeCcp([down, down, down, [message(1)]])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -214,7 +215,7 @@ describe("CCP poller", () => {
 
   it.scoped("a chat CCP no longer knows ends the session as provider, and the poller stops", () =>
     Effect.gen(function* () {
-      const gone = new CiscoApiError({ message: "CCP answered 404 notFound", status: 404, errorType: "notFound" })
+      const gone = new ProviderApiError({ provider: "cisco-livechat", message: "CCP answered 404 notFound", status: 404, code: "notFound" })
       const { deps, ingested } = fakeCcp([gone])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Queue, Schedule, TestClock } from "effect"
 import type { ProviderEvent } from "../../src/domain/model.js"
-import { GenesysApiError } from "../../src/providers/genesys/client.js"
+import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { topicsOf } from "../../src/providers/genesys/mapper.js"
 import { makeFollowProtocol, notificationTimings, type Subscriptions } from "../../src/providers/genesys/notificationProtocol.js"
 import { makeLiveness, reconnectBackoff } from "../../src/providers/genesys/notificationSocket.js"
@@ -41,7 +41,7 @@ const harness = (conversations: Map<string, Conversation>) =>
           Effect.suspend(() => {
             reads.push(id)
             const conversation = conversations.get(id)
-            return conversation === undefined ? Effect.fail(new GenesysApiError({ message: "not found", status: 404 })) : Effect.succeed(conversation)
+            return conversation === undefined ? Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: "not found", status: 404 })) : Effect.succeed(conversation)
           }),
         readAgentName: () => Effect.succeed("Maria"),
         ingest: (_id, events) => Effect.sync(() => void ingested.push(...events)),

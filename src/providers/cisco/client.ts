@@ -5,22 +5,15 @@
  * tenant's config has an API key, it is sent as X-API-Key (CCP behind an API gateway).
  */
 import { Cookies } from "@effect/platform"
-import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent } from "undici"
 import type { CiscoConfig } from "../../domain/tenant.js"
 import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
-import { noAnswer } from "../providerCalls.js"
+import { noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
 import { apiErrorType, type CcpEvent, type CiscoXmlError, messageXml, parseChatEvents, type SocialContact, socialContactXml, typingXml } from "./xml.js"
-
-export class CiscoApiError extends Schema.TaggedError<CiscoApiError>()("CiscoApiError", {
-  message: Schema.String,
-  status: Schema.optional(Schema.Int),
-  /** CCP's `errorType` (`notFound`: the chat's cookie is unknown or expired; `invalidInput`). */
-  errorType: Schema.optional(Schema.String)
-}) {}
 
 /** One chat: its id (from the Location header, for logs and event ids) and its cookie (what identifies it to CCP). */
 export interface CiscoChat {
@@ -29,21 +22,21 @@ export interface CiscoChat {
 }
 
 export interface CiscoApiService {
-  readonly create: (config: CiscoConfig, contact: Omit<SocialContact, "feedRefUrl">) => Effect.Effect<CiscoChat, CiscoApiError>
+  readonly create: (config: CiscoConfig, contact: Omit<SocialContact, "feedRefUrl">) => Effect.Effect<CiscoChat, ProviderApiError>
   /** The chat's events after `eventId` (others' only: `all=false`). */
-  readonly poll: (config: CiscoConfig, cookie: string, eventId: number) => Effect.Effect<ReadonlyArray<CcpEvent>, CiscoApiError>
-  readonly send: (config: CiscoConfig, cookie: string, text: string) => Effect.Effect<void, CiscoApiError>
-  readonly typing: (config: CiscoConfig, cookie: string, from: string, status: "composing" | "paused") => Effect.Effect<void, CiscoApiError>
+  readonly poll: (config: CiscoConfig, cookie: string, eventId: number) => Effect.Effect<ReadonlyArray<CcpEvent>, ProviderApiError>
+  readonly send: (config: CiscoConfig, cookie: string, text: string) => Effect.Effect<void, ProviderApiError>
+  readonly typing: (config: CiscoConfig, cookie: string, from: string, status: "composing" | "paused") => Effect.Effect<void, ProviderApiError>
   /** The customer leaves the chat (the agent sees it); polling still answers. */
-  readonly leave: (config: CiscoConfig, cookie: string) => Effect.Effect<void, CiscoApiError>
+  readonly leave: (config: CiscoConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
   /** Stops the chat session: the cookie is dead afterwards. */
-  readonly close: (config: CiscoConfig, cookie: string) => Effect.Effect<void, CiscoApiError>
+  readonly close: (config: CiscoConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
 }
 
 export class CiscoApi extends Context.Tag("hbf-lcg/CiscoApi")<CiscoApi, CiscoApiService>() {}
 
-/** Whether CCP says the chat no longer exists: a 404 with `notFound`, not any 404 (a proxy's page must not end chats). */
-export const isChatGone = (error: CiscoApiError) => error.status === 404 && error.errorType === "notFound"
+/** Whether CCP says the chat no longer exists: a 404 with `notFound` (its errorType), not any 404 (a proxy's page must not end chats). */
+export const isChatGone = (error: ProviderApiError) => error.status === 404 && error.code === "notFound"
 
 const chatPath = "/ccp/rest/chat"
 const feedRefUrl = (config: CiscoConfig) => `${config.baseUrl}/ccp-webapp/ccp/feed/${encodeURIComponent(config.feedId)}`
@@ -55,7 +48,9 @@ const CONNECTIONS_PER_HOST = 32
  * The client on undici directly, with a keep-alive pool per CCP host: polls are the
  * gateway's most frequent outbound call (10,000 chats every 5 s is 2,000 a second), and the
  * generic HttpClient's per-request machinery costs several times what the call itself does.
- * Its connections are confined like every provider's (ProviderEgressGuard).
+ * Its connections are confined like every provider's (ProviderEgressGuard); its failures are
+ * the providers' ProviderApiError, told as theirs are (noAnswer, refusal). No call is retried
+ * here (a failed poll is polled again).
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
@@ -110,35 +105,26 @@ export const CiscoApiLive = Layer.scoped(
           onFailure: (cause) =>
             Effect.zipRight(
               recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
-              Effect.flatMap(noAnswer("cisco-livechat", method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes), (reason) =>
-                Effect.fail(new CiscoApiError({ message: `CCP ${what} ${reason}` }))
-              )
+              Effect.flatMap(noAnswer("cisco-livechat", what, method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes), Effect.fail)
             ),
           onSuccess: (response) =>
             Effect.as(recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)), response)
         }),
         Effect.flatMap((response) => {
           if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
-          const errorType = apiErrorType(response.body)
-          return Effect.fail(
-            new CiscoApiError({
-              message: `CCP ${what} answered ${response.status}${errorType !== undefined ? ` ${errorType}` : ""}`,
-              status: response.status,
-              ...(errorType !== undefined ? { errorType } : {})
-            })
-          )
+          return Effect.fail(refusal("cisco-livechat", what, response.status, Option.fromNullable(apiErrorType(response.body))))
         })
       )
     }
 
-    const fromXml = (e: CiscoXmlError) => new CiscoApiError({ message: e.message })
+    const fromXml = (e: CiscoXmlError) => new ProviderApiError({ provider: "cisco-livechat", message: e.message })
 
     const chatOf = (headers: IncomingHttpHeaders) => {
       const cookie = Cookies.getValue(Cookies.fromSetCookie(headers["set-cookie"] ?? []), "JSESSIONID")
       const chatId = headers["location"]?.split("/").at(-1)
       return Option.isSome(cookie) && chatId !== undefined && chatId !== ""
         ? Effect.succeed({ chatId, cookie: cookie.value })
-        : Effect.fail(new CiscoApiError({ message: "CCP created the chat without a Location or a JSESSIONID cookie" }))
+        : Effect.fail(new ProviderApiError({ provider: "cisco-livechat", message: "CCP created the chat without a Location or a JSESSIONID cookie" }))
     }
 
     return CiscoApi.of({

@@ -13,9 +13,9 @@ import { ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { askForPoll } from "../sessionPoller.js"
-import { ownConfig } from "../providerCalls.js"
+import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
-import { CiscoApi, type CiscoApiError, isChatGone } from "./client.js"
+import { CiscoApi, isChatGone } from "./client.js"
 
 const alias = "cisco-livechat" as const
 
@@ -37,7 +37,7 @@ export const chatStateOf = (session: SessionRecord): Option.Option<CiscoChatStat
 const TRANSCRIPT_CHARS = 4_000
 const TYPING_INTERVAL_MS = 3_000
 
-const providerError = (error: CiscoApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+const providerError = (error: ProviderApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
 const ciscoOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.cisco)
 

@@ -10,7 +10,7 @@
  */
 import { Clock, Duration, Effect, Either, Schedule, Schema, type Scope } from "effect"
 import type { ProviderEvent } from "../../domain/model.js"
-import type { GenesysApiError } from "./client.js"
+import type { ProviderApiError } from "../providerCalls.js"
 import { conversationOver, detailKinds, type DetailKind, ended, graceEndsAt, mapConversation, mapDetailEvent, parseDetailTopic, topicsOf } from "./mapper.js"
 import { type Conversation, DetailEvent } from "./schemas.js"
 
@@ -46,8 +46,8 @@ const decodeDetail = Schema.decodeUnknownEither(DetailEvent)
 export interface FollowDeps {
   /** Names the channel in logs. */
   readonly label: string
-  readonly readConversation: (conversationId: string) => Effect.Effect<Conversation, GenesysApiError>
-  readonly readAgentName: (userId: string) => Effect.Effect<string | undefined, GenesysApiError>
+  readonly readConversation: (conversationId: string) => Effect.Effect<Conversation, ProviderApiError>
+  readonly readAgentName: (userId: string) => Effect.Effect<string | undefined, ProviderApiError>
   /** Ingests events of a conversation; fails when the store is away. */
   readonly ingest: (conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
   /** Told when a conversation's scheduled re-read is due; the channel answers with `check` in its turn. */
@@ -57,9 +57,9 @@ export interface FollowDeps {
 /** The subscriptions of the channel currently connected. */
 export interface Subscriptions {
   /** Follows exactly these topics (PUT). */
-  readonly replace: (topics: ReadonlyArray<string>) => Effect.Effect<void, GenesysApiError>
+  readonly replace: (topics: ReadonlyArray<string>) => Effect.Effect<void, ProviderApiError>
   /** Follows these topics too (POST). */
-  readonly add: (topics: ReadonlyArray<string>) => Effect.Effect<void, GenesysApiError>
+  readonly add: (topics: ReadonlyArray<string>) => Effect.Effect<void, ProviderApiError>
 }
 
 /** One input at a time: none of these may run while another does (the channel's loop sees to it). */
@@ -71,7 +71,7 @@ export interface FollowProtocol {
   /** A new channel: nothing is subscribed on it yet, so the next `align` subscribes and re-reads everything. */
   readonly connected: Effect.Effect<void>
   /** Brings the subscriptions in line with what is wanted, and re-reads what was just added; answers how many are followed. */
-  readonly align: (subscriptions: Subscriptions) => Effect.Effect<number, GenesysApiError>
+  readonly align: (subscriptions: Subscriptions) => Effect.Effect<number, ProviderApiError>
   /** A notification of a detail topic. */
   readonly notification: (topicName: string, body: unknown) => Effect.Effect<void>
   /** A scheduled re-read is due (see `FollowDeps.wake`). */

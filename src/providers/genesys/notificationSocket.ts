@@ -15,7 +15,8 @@ import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Queue,
 import WebSocket from "ws"
 import type { ProviderEvent } from "../../domain/model.js"
 import type { ProviderEgressGuardService } from "../../services/ProviderEgressGuard.js"
-import { GenesysApiError, type GenesysApiService, type GenesysCredentials } from "./client.js"
+import { ProviderApiError } from "../providerCalls.js"
+import type { GenesysApiService, GenesysCredentials } from "./client.js"
 import { makeFollowProtocol, notificationTimings, type Subscriptions } from "./notificationProtocol.js"
 import { Conversation, GenesysUser, NotificationChannel, NotificationFrame } from "./schemas.js"
 
@@ -156,7 +157,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
     const openSocket = (uri: string, socket: number) =>
       Effect.uninterruptibleMask((restore) =>
         restore(
-          Effect.async<WebSocket, GenesysApiError>((resume) => {
+          Effect.async<WebSocket, ProviderApiError>((resume) => {
             const ws = new WebSocket(uri, { handshakeTimeout: 10_000, lookup: egress.lookup, maxPayload: deps.maxFrameBytes })
             const backlog: Backlog = { bytes: 0, ws }
             let settled = false
@@ -174,7 +175,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
             ws.on("error", (error) => {
               if (settled) return
               settled = true
-              resume(Effect.fail(new GenesysApiError({ message: `the notifications socket did not open: ${error.message}` })))
+              resume(Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: `the notifications socket did not open: ${error.message}` })))
             })
             return Effect.sync(() => ws.terminate())
           })
@@ -194,7 +195,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
         // Genesys' answer, from a host the tenant may have chosen: confined like the tenant's own URLs.
         yield* Effect.mapError(
           egress.checkUrl(channel.connectUri, "socket"),
-          (refused) => new GenesysApiError({ message: `notifications connectUri: ${refused.message}` })
+          (refused) => new ProviderApiError({ provider: "genesys-livechat", message: `notifications connectUri: ${refused.message}` })
         )
         const ws = yield* openSocket(channel.connectUri, socket)
         // A tick at the renewal time, in case it comes sooner than the next regular one.
@@ -207,7 +208,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
         const liveness = yield* makeLiveness
 
         /** Handles one input; answers why the channel ends, if it does. */
-        const handle = (input: Input): Effect.Effect<CycleEnd | undefined, GenesysApiError> =>
+        const handle = (input: Input): Effect.Effect<CycleEnd | undefined, ProviderApiError> =>
           Effect.gen(function* () {
             switch (input._tag) {
               case "Frame": {
@@ -241,7 +242,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
             yield* protocol.align(subscriptions)
             return protocol.nothingToFollow() ? "nothing to follow" : undefined
           })
-        const untilEnd: Effect.Effect<CycleEnd, GenesysApiError> = Effect.flatMap(nextInput, handle).pipe(
+        const untilEnd: Effect.Effect<CycleEnd, ProviderApiError> = Effect.flatMap(nextInput, handle).pipe(
           Effect.flatMap((end) => (end === undefined ? Effect.suspend(() => untilEnd) : Effect.succeed(end)))
         )
         return yield* untilEnd

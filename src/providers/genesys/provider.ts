@@ -12,7 +12,7 @@ import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { openingText } from "../handover.js"
-import { ownConfig } from "../providerCalls.js"
+import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
 import { isoNow } from "../../domain/time.js"
@@ -20,7 +20,7 @@ import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
-import { credentialsOf, GenesysApi, type GenesysApiError, partitionOfCredentials } from "./client.js"
+import { credentialsOf, GenesysApi, partitionOfCredentials } from "./client.js"
 import { mapOutboundWebhook } from "./mapper.js"
 import { EstimatedWaitTime, InboundAccepted, MessageDetails, OutboundWebhook, QueueObservations } from "./schemas.js"
 
@@ -37,7 +37,7 @@ const TRANSCRIPT_ENTRIES = 50
 /** The agent's typing indicator lasts a few seconds; the user's typing is sent at most this often per session. */
 const TYPING_INTERVAL_MS = 3_000
 
-const providerError = (error: GenesysApiError) => new ProviderError({ provider: alias, message: error.message })
+const providerError = (error: ProviderApiError) => new ProviderError({ provider: alias, message: error.message })
 
 /** The tenant's Genesys block and the credentials its calls are made as. */
 const genesysOf = (config: LivechatConfig) =>

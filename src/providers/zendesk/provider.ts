@@ -18,10 +18,10 @@ import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, PayloadTooLarge, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
 import { openingText } from "../handover.js"
-import { ownConfig } from "../providerCalls.js"
+import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sha256Hex, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
-import { type Json, ZendeskApi, type ZendeskApiError, type ZendeskApp } from "./client.js"
+import { type Json, ZendeskApi, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
 
@@ -51,7 +51,7 @@ const TRANSCRIPT_ENTRIES = 50
 /** Switchboard metadata is limited to 4 KB; the session's own metadata gives way first. */
 const SWITCHBOARD_METADATA_BYTES = 4_096
 
-const providerError = (error: ZendeskApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+const providerError = (error: ProviderApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
 
 /** The tenant's Sunshine app, as its calls are made. */
 const zendeskOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own): ZendeskApp => ({ tenantId: own.tenantId, config: own.zendesk }))
@@ -128,7 +128,7 @@ export const userMessageParts = (userId: string, messageId: string, text: string
 }
 
 /** A failure after which Sunshine may nevertheless have stored the message: no answer, or a 5xx. */
-const mayHaveApplied = (error: ZendeskApiError) => error.status === undefined || error.status >= 500
+const mayHaveApplied = (error: ProviderApiError) => error.status === undefined || error.status >= 500
 
 const decodeEvent = Schema.decodeUnknownEither(WebhookEvent)
 
