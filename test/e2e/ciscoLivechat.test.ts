@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { demoCisco } from "../../src/sandbox/demoTenants.js"
+import { demoCisco } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { demoZendesk } from "../../src/sandbox/demoTenants.js"
+import { demoZendesk } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 import { agentMessageWebhook } from "./zendeskWebhooks.js"
