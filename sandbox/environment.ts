@@ -13,7 +13,7 @@ import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
-import { makeHbfLcmSim } from "./hbfLcmSim.js"
+import { makeHbfLcmSim } from "./hbfLcm/index.js"
 import { makeZendeskSim, type ZendeskSimOptions } from "./zendeskSim.js"
 
 export interface SandboxOptions {

@@ -3,7 +3,7 @@ import { Effect, Either } from "effect"
 import { makeEventPublisherSim } from "../../sandbox/eventPublisherSim.js"
 import { makeHbfBotSim } from "../../sandbox/hbfBotSim.js"
 import { makeHbfCoreSim } from "../../sandbox/hbfCoreSim.js"
-import { makeHbfLcmSim } from "../../sandbox/hbfLcmSim.js"
+import { makeHbfLcmSim } from "../../sandbox/hbfLcm/index.js"
 import { call, hmac, makeReceiver } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
