@@ -7,7 +7,7 @@
 import { Duration, Effect, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, makeAppConfig } from "../src/services/AppConfig.js"
-import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
+import { type CiscoSimOptions, makeCiscoSim } from "./cisco/index.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"

@@ -8,7 +8,7 @@ import { Effect, Either, Schema } from "effect"
 import { plainRefusals, refuse, type Refusals, Reject } from "./answers.js"
 
 /** The exact bytes of the request body: 400 when they cannot be read. */
-export const readBody = (refusals: Refusals): Effect.Effect<Uint8Array, Reject, HttpServerRequest.HttpServerRequest> =>
+export const readBody = (refusals: Pick<Refusals, "refuse">): Effect.Effect<Uint8Array, Reject, HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
     req.arrayBuffer.pipe(
       Effect.map((buffer) => new Uint8Array(buffer)),

@@ -2,7 +2,7 @@
 import { Effect, Option } from "effect"
 import { type Reject, reject } from "./answers.js"
 
-export interface Countdown<A> {
+export interface Countdown<A = void> {
   /** The next `n` (floored, at least 0) get `treatment`, replacing what was scripted before. */
   readonly arm: (n: number, treatment: A) => void
   /** The treatment due now, if any and if it `applies`: that uses one up. */

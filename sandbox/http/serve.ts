@@ -43,7 +43,8 @@ export interface AnsweredRequest {
 export interface ServeOptions {
   /** Names the simulator in the log line of a defect. */
   readonly name: string
-  readonly refusals: Refusals
+  /** How unknown routes and defects are refused. */
+  readonly refusals: Pick<Refusals, "refuse">
   /** Called for every request answered (after the fallbacks: unknown routes too). */
   readonly record?: (answered: AnsweredRequest, request: HttpServerRequest.HttpServerRequest) => void
 }
