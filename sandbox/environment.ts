@@ -14,7 +14,7 @@ import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
 import { makeHbfLcmSim } from "./hbfLcm/index.js"
-import { makeZendeskSim, type ZendeskSimOptions } from "./zendeskSim.js"
+import { makeZendeskSim, type ZendeskSimOptions } from "./zendesk/index.js"
 
 export interface SandboxOptions {
   /** The gateway's port; 0 = pick a free one. */
