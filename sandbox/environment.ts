@@ -10,7 +10,7 @@ import { type AppConfigValues, makeAppConfig } from "../src/services/AppConfig.j
 import { type CiscoSimOptions, makeCiscoSim } from "./cisco/index.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
-import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
+import { type GenesysSimOptions, makeGenesysSim } from "./genesys/index.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
 import { makeHbfLcmSim } from "./hbfLcm/index.js"
