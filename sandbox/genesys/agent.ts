@@ -2,11 +2,12 @@
  * The simulated Genesys agent (join, say, type, leave, end the conversation) and the /sim
  * routes (no auth, for curl) that drive it, the sockets, the tokens and the faults.
  */
-import { HttpRouter } from "@effect/platform"
+import { HttpRouter, type HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { handle, json, noContent, simAnswer } from "../http/answers.js"
 import { param } from "../http/requests.js"
+import { expireTokens } from "./auth.js"
 import type { Conversations } from "./conversations.js"
 import type { Notifications } from "./notifications.js"
 import { connectedOf, type ConversationState, DEFAULT_AGENT, type GenesysState, isOver, now, snapshotConversation, textOf } from "./state.js"
@@ -28,8 +29,14 @@ const filenameOf = (url: string): string => {
 }
 
 export interface GenesysAgent {
-  readonly join: (conversationId: string, agent?: { userId?: string; name?: string }) => Effect.Effect<{ participantId: string; userId: string }, GenesysSimError>
-  readonly say: (conversationId: string, message: Parameters<GenesysSim["agentSay"]>[1]) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
+  readonly join: (
+    conversationId: string,
+    agent?: { userId?: string; name?: string }
+  ) => Effect.Effect<{ participantId: string; userId: string }, GenesysSimError>
+  readonly say: (
+    conversationId: string,
+    message: Parameters<GenesysSim["agentSay"]>[1]
+  ) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
   readonly typing: (conversationId: string) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
   readonly leave: (conversationId: string, transfer: boolean) => Effect.Effect<void, GenesysSimError>
   readonly end: (conversationId: string) => Effect.Effect<void, GenesysSimError>
@@ -111,14 +118,10 @@ export const makeAgent = (
   }
 }
 
-/** Invalidates every token issued so far (401 bad.credentials from now on; their channels stop delivering). */
-export const expireTokens = (state: GenesysState) =>
-  Effect.sync(() => {
-    for (const t of state.tokens.values()) t.invalidated = true
-  })
-
+/** The scripting interface over HTTP: the agent, webhook resends, sockets, tokens, failNext and the listings. */
 export const simRoutes = (state: GenesysState, agent: GenesysAgent, webhooks: GenesysWebhooks, notifications: Notifications) => {
-  const answer = <A>(effect: Effect.Effect<A, GenesysSimError>, ok: (a: A) => ReturnType<typeof json>) => simAnswer(genesysRefusals, effect, ok)
+  const answer = <A>(effect: Effect.Effect<A, GenesysSimError>, ok: (a: A) => HttpServerResponse.HttpServerResponse) =>
+    simAnswer(genesysRefusals, effect, ok)
   const done = () => noContent
 
   const agentAction = handle(
@@ -153,7 +156,12 @@ export const simRoutes = (state: GenesysState, agent: GenesysAgent, webhooks: Ge
     HttpRouter.post("/sim/tokens/expire", Effect.as(expireTokens(state), noContent)),
     HttpRouter.post(
       "/sim/fail",
-      handle(Effect.map(simBody(FailBody), (body) => (state.failures.arm(body.n, { status: body.status, retryAfterSeconds: body.retryAfterSeconds }), noContent)))
+      handle(
+        Effect.map(simBody(FailBody), (body) => {
+          state.failures.arm(body.n, { status: body.status, retryAfterSeconds: body.retryAfterSeconds })
+          return noContent
+        })
+      )
     ),
     HttpRouter.get("/sim/conversations", Effect.sync(() => json(200, [...state.conversations.values()].map(snapshotConversation)))),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),

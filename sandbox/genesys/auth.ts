@@ -40,7 +40,11 @@ export const makeApiGuard = (state: GenesysState): ApiRoute => {
       onNone: () => Effect.void,
       onSome: ({ status, retryAfterSeconds }) => {
         const retryAfter = status === 429 ? (retryAfterSeconds ?? 1) : retryAfterSeconds
-        return fail(status, `genesys sim: scripted ${status} (failNext)`, retryAfter !== undefined ? { headers: { "retry-after": String(retryAfter) } } : {})
+        return fail(
+          status,
+          `genesys sim: scripted ${status} (failNext)`,
+          retryAfter !== undefined ? { headers: { "retry-after": String(retryAfter) } } : {}
+        )
       }
     })
   )
@@ -104,3 +108,9 @@ export const issueToken = (state: GenesysState) =>
       return json(200, { access_token: token, token_type: "bearer", expires_in: state.tokenLifetimeSeconds })
     })
   )
+
+/** Invalidates every token issued so far (401 bad.credentials from now on; their channels stop delivering). */
+export const expireTokens = (state: GenesysState) =>
+  Effect.sync(() => {
+    for (const t of state.tokens.values()) t.invalidated = true
+  })

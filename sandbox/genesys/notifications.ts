@@ -209,12 +209,12 @@ export const makeNotifications = (state: GenesysState, loopback: Loopback, api: 
         return [...channels.values()].map((c) => ({ channelId: c.id, clientId: c.clientId, connected: isOpen(c.socket), topics: [...c.topics] }))
       },
       router: HttpRouter.empty.pipe(
-          HttpRouter.post("/api/v2/notifications/channels", createChannel),
-          HttpRouter.head("/api/v2/notifications/channels/:channelId", headChannel),
-          HttpRouter.get("/api/v2/notifications/channels/:channelId/subscriptions", listSubscriptions),
-          HttpRouter.post("/api/v2/notifications/channels/:channelId/subscriptions", subscribe("add")),
-          HttpRouter.put("/api/v2/notifications/channels/:channelId/subscriptions", subscribe("replace")),
-          HttpRouter.del("/api/v2/notifications/channels/:channelId/subscriptions", deleteSubscriptions)
-        )
+        HttpRouter.post("/api/v2/notifications/channels", createChannel),
+        HttpRouter.head("/api/v2/notifications/channels/:channelId", headChannel),
+        HttpRouter.get("/api/v2/notifications/channels/:channelId/subscriptions", listSubscriptions),
+        HttpRouter.post("/api/v2/notifications/channels/:channelId/subscriptions", subscribe("add")),
+        HttpRouter.put("/api/v2/notifications/channels/:channelId/subscriptions", subscribe("replace")),
+        HttpRouter.del("/api/v2/notifications/channels/:channelId/subscriptions", deleteSubscriptions)
+      )
     }
   })

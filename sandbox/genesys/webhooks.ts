@@ -15,7 +15,12 @@ const WEBHOOK_RETRIES = 5
 
 /** POSTs the exact bytes once: the answer status, 0 when none came (timeout, refused). */
 const post = (hook: SentWebhook): Effect.Effect<number> =>
-  postOnce(hook.url, hook.raw, { "content-type": "application/json", "x-hub-signature-256": hook.signature, "user-agent": "genesys-sim" }, WEBHOOK_TIMEOUT_MS).pipe(
+  postOnce(
+    hook.url,
+    hook.raw,
+    { "content-type": "application/json", "x-hub-signature-256": hook.signature, "user-agent": "genesys-sim" },
+    WEBHOOK_TIMEOUT_MS
+  ).pipe(
     Effect.map((answer) => answer.status),
     Effect.orElseSucceed(() => 0)
   )
@@ -68,7 +73,12 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
           conversationId: c.id
         }
         const raw = new Uint8Array(Buffer.from(JSON.stringify(message), "utf8"))
-        const hook: SentWebhook = { id, url: integration.webhookUrl, raw, signature: `sha256=${hmacSha256(integration.webhookSecret, raw, "base64")}` }
+        const hook: SentWebhook = {
+          id,
+          url: integration.webhookUrl,
+          raw,
+          signature: `sha256=${hmacSha256(integration.webhookSecret, raw, "base64")}`
+        }
         state.webhooks.set(id, hook)
         if (body.type === "Text") state.messages.set(id, { id, conversationId: c.id, direction: "outbound", timestamp: at.iso, ...textOf(body) })
         return Effect.map(deliver(hook), (status) => ({ webhookId: id, status }))

@@ -19,7 +19,12 @@ const answerOf = ({ status, text }: { readonly status: number; readonly text: st
 }
 
 const post = (hook: MutableWebhook) =>
-  postOnce(hook.url, hook.raw, { "content-type": "application/json", "x-helvia-signature": hook.signature, "user-agent": "hbf-lcm-sim" }, 10_000).pipe(
+  postOnce(
+    hook.url,
+    hook.raw,
+    { "content-type": "application/json", "x-helvia-signature": hook.signature, "user-agent": "hbf-lcm-sim" },
+    10_000
+  ).pipe(
     Effect.map(answerOf),
     Effect.mapError(
       (cause) =>

@@ -30,7 +30,12 @@ export interface Refusals {
   readonly invalid: (error: ParseResult.ParseError) => HttpServerResponse.HttpServerResponse
 }
 
-export const refuse = (refusals: Pick<Refusals, "refuse">, status: number, message: string, headers?: Record<string, string>): Effect.Effect<never, Reject> =>
+export const refuse = (
+  refusals: Pick<Refusals, "refuse">,
+  status: number,
+  message: string,
+  headers?: Record<string, string>
+): Effect.Effect<never, Reject> =>
   Effect.fail(new Reject({ response: refusals.refuse(status, message, headers) }))
 
 export interface FieldIssue {

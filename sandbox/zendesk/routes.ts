@@ -39,7 +39,11 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   const takeScripted = () =>
     Option.map(state.failures.take(), ({ status, retryAfterSeconds, afterApplying }) => ({
       afterApplying,
-      answer: fail(status, `sunshine sim: scripted ${status} (failNext)`, retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : undefined)
+      answer: fail(
+        status,
+        `sunshine sim: scripted ${status} (failNext)`,
+        retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : undefined
+      )
     }))
 
   const verifyJwt = (token: string) =>

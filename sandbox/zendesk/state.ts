@@ -153,7 +153,7 @@ export const snapshotConversation = (c: ConversationState): SimZendeskConversati
   activities: [...c.activities]
 })
 
-export const snapshotDelivery = (d: DeliveryState): SimWebhookDelivery => ({
+const snapshotDelivery = (d: DeliveryState): SimWebhookDelivery => ({
   url: d.url,
   eventIds: d.eventIds,
   types: d.types,

@@ -1,6 +1,6 @@
 /**
  * Genesys Cloud livechats end to end: the real gateway against the Genesys simulator
- * (src/sandbox/genesysSim.ts, which follows PROVIDERS.md), over HTTP, signed webhooks and
+ * (sandbox/genesys/, which follows PROVIDERS.md), over HTTP, signed webhooks and
  * the notifications WebSocket.
  */
 import { describe, expect, it } from "@effect/vitest"

@@ -1,4 +1,4 @@
-/** Starts the real gateway (HTTP on a loopback port) against the simulators of src/sandbox. */
+/** Starts the real gateway (HTTP on a loopback port) against the simulators of sandbox/. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { GatewayServerLive } from "../../src/app/App.js"
 import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"

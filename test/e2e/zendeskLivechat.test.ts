@@ -1,6 +1,6 @@
 /**
  * Zendesk Sunshine Conversations livechats end to end: the real gateway against the Sunshine
- * simulator (src/sandbox/zendeskSim.ts, which follows PROVIDERS.md), whose webhooks reach the
+ * simulator (sandbox/zendesk/, which follows PROVIDERS.md), whose webhooks reach the
  * gateway's /events/zendesk over HTTP with the X-API-Key, and whose messages the polling
  * backstop lists when a webhook is lost.
  */
