@@ -68,12 +68,14 @@ const recorded = <E, R>(app: HttpApp.Default<E, R>, record: NonNullable<ServeOpt
     )
   )
 
-/** Serves `app` on `loopback` until the Scope closes. */
-export const serve = <E>(loopback: Loopback, app: HttpApp.Default<E, never>, options: ServeOptions): Effect.Effect<void> =>
-  Effect.map(
-    NodeHttpServer.makeHandler(options.record === undefined ? withFallbacks(app, options) : recorded(withFallbacks(app, options), options.record)),
+/** Serves `app` on `loopback`, for as long as the loopback server lives. */
+export const serve = <E>(loopback: Loopback, app: HttpApp.Default<E, never>, options: ServeOptions): Effect.Effect<void> => {
+  const answered = withFallbacks(app, options)
+  return Effect.map(
+    NodeHttpServer.makeHandler(options.record === undefined ? answered : recorded(answered, options.record)),
     (handler) => void loopback.server.on("request", handler)
   )
+}
 
 /** An hbf-* simulator's routes served on a loopback port of their own: its base URL. */
 export const serveRouter = <E>(name: string, app: HttpApp.Default<E, never>): Effect.Effect<string, never, Scope.Scope> =>
