@@ -9,8 +9,8 @@ import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { cpuSeconds, percentile, rssMiB } from "./measure.js"
 import { isMain, runBenchmark } from "./runBenchmark.js"
-import { freePort, makeSandbox } from "../src/sandbox/environment.js"
-import { signToken } from "../src/sandbox/token.js"
+import { freePort, makeSandbox } from "../sandbox/environment.js"
+import { signToken } from "../sandbox/token.js"
 import { environmentOf, spawnGateway } from "../test/integration/gatewayProcess.js"
 
 const SESSIONS = Number(process.env["BENCH_CISCO_SESSIONS"] ?? 10_000)

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
-import { demoZendesk } from "../src/sandbox/demoTenants.js"
+import { demoZendesk } from "../sandbox/demoTenants.js"
 import { startGateway, type StoreKind } from "../test/e2e/harness.js"
 import { agentMessageWebhook } from "../test/e2e/zendeskWebhooks.js"
 import { percentile } from "./measure.js"

@@ -6,8 +6,8 @@
  */
 import { Duration, Effect } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
-import { demoGenesys, demoHelviaSecret, demoZendesk } from "../../src/sandbox/demoTenants.js"
-import type { WebhookEvent, ZendeskMessage } from "../../src/sandbox/zendeskSim.js"
+import { demoGenesys, demoHelviaSecret, demoZendesk } from "../../sandbox/demoTenants.js"
+import type { WebhookEvent, ZendeskMessage } from "../../sandbox/zendesk/index.js"
 import type { Rig } from "./rig.js"
 
 export type ProviderAlias = "helvia-livechat" | "genesys-livechat" | "cisco-livechat" | "zendesk"

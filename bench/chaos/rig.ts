@@ -6,8 +6,8 @@
  * (normally, on a failure or on Ctrl-C) kills every child process and the Redis.
  */
 import { Effect, Redacted, Scope } from "effect"
-import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
-import { signToken } from "../../src/sandbox/token.js"
+import { freePort, makeSandbox } from "../../sandbox/environment.js"
+import { signToken } from "../../sandbox/token.js"
 import { environmentOf, type GatewayProcess, sourceEntry, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { uniquePrefix } from "../../test/integration/redis.js"
 import { startRedisServer } from "../../test/integration/redisServer.js"

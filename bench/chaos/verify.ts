@@ -5,7 +5,7 @@
  * does not bend).
  */
 import { Effect } from "effect"
-import type { ReceivedEvent } from "../../src/sandbox/hbfBotSim.js"
+import type { ReceivedEvent } from "../../sandbox/hbfBotSim.js"
 import type { ChatSession, ProviderAlias, ProviderDriver } from "./drivers.js"
 import type { Rig } from "./rig.js"
 import type { Ledger } from "./traffic.js"

@@ -1,6 +1,6 @@
 /**
  * What the entry points run: the production entry (src/main.ts: `node dist/main.js`, the
- * Docker image) and `npm start` (src/sandbox/start.ts, which runs `production` whenever a
+ * Docker image) and `npm start` (sandbox/start.ts, which runs `production` whenever a
  * gateway variable is set). Nothing here imports the sandbox: it is not built into dist/.
  */
 import { NodeRuntime } from "@effect/platform-node"

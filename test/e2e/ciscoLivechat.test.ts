@@ -1,10 +1,10 @@
 /**
  * Cisco CCP livechats end to end: the real gateway polling the CCP simulator
- * (src/sandbox/ciscoSim.ts, which follows PROVIDERS.md) over HTTP with XML bodies.
+ * (sandbox/cisco/, which follows PROVIDERS.md) over HTTP with XML bodies.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { demoCisco } from "../../src/sandbox/demoTenants.js"
+import { demoCisco } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
 

@@ -1,12 +1,12 @@
 /**
  * Genesys Cloud livechats end to end: the real gateway against the Genesys simulator
- * (src/sandbox/genesysSim.ts, which follows PROVIDERS.md), over HTTP, signed webhooks and
+ * (sandbox/genesys/, which follows PROVIDERS.md), over HTTP, signed webhooks and
  * the notifications WebSocket.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createHmac } from "node:crypto"
-import { demoGenesys, demoTenants, genesysTenant } from "../../src/sandbox/demoTenants.js"
+import { demoGenesys, demoTenants, genesysTenant } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 

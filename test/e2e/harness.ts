@@ -1,8 +1,8 @@
-/** Starts the real gateway (HTTP on a loopback port) against the simulators of src/sandbox. */
+/** Starts the real gateway (HTTP on a loopback port) against the simulators of sandbox/. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { GatewayServerLive } from "../../src/app/App.js"
-import { makeSandbox, type SandboxOptions } from "../../src/sandbox/environment.js"
-import { signToken, type TokenOptions } from "../../src/sandbox/token.js"
+import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"
+import { signToken, type TokenOptions } from "../../sandbox/token.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 

@@ -8,7 +8,7 @@ import { Duration, Effect, Fiber, Redacted } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
 import { credentialsOf } from "../../src/providers/genesys/client.js"
-import { demoGenesys, demoTenants, genesysTenant, zendeskTenant } from "../../src/sandbox/demoTenants.js"
+import { demoGenesys, demoTenants, genesysTenant, zendeskTenant } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { startGateway } from "./harness.js"
 

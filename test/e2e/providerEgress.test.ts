@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ciscoTenant, demoGenesys, genesysTenant, zendeskTenant } from "../../src/sandbox/demoTenants.js"
-import { freePort } from "../../src/sandbox/environment.js"
+import { ciscoTenant, demoGenesys, genesysTenant, zendeskTenant } from "../../sandbox/demoTenants.js"
+import { freePort } from "../../sandbox/environment.js"
 import { defaultAppConfig, type ProviderEgress } from "../../src/services/AppConfig.js"
 import { connectionTrap, recordingLogs } from "../egressProbes.js"
 import { type GatewayOptions, livechatRequest, startGateway } from "./harness.js"

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { demoGenesys, demoTenants, genesysTenant } from "../../src/sandbox/demoTenants.js"
-import { freePort } from "../../src/sandbox/environment.js"
+import { demoGenesys, demoTenants, genesysTenant } from "../../sandbox/demoTenants.js"
+import { freePort } from "../../sandbox/environment.js"
 import { startGateway } from "./harness.js"
 
 const genesysBlock = (tenant: ReturnType<typeof genesysTenant>) =>

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { demoHelviaSecret, demoOrganization, demoTenants } from "../../src/sandbox/demoTenants.js"
+import { demoHelviaSecret, demoOrganization, demoTenants } from "../../sandbox/demoTenants.js"
 import { type Gateway, readAnswer, startGateway, stores } from "./harness.js"
 
 /** A second hbf-lcm tenant of the demo organization, and one of another organization. */

@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { ciscoTenant, demoTenants, genesysTenant, zendeskTenant } from "../../src/sandbox/demoTenants.js"
+import { ciscoTenant, demoTenants, genesysTenant, zendeskTenant } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { livechatRequest, startGateway } from "./harness.js"
 

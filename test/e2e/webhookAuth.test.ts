@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHmac } from "node:crypto"
-import { demoHelviaSecret, demoTenants, demoZendesk, zendeskTenant } from "../../src/sandbox/demoTenants.js"
+import { demoHelviaSecret, demoTenants, demoZendesk, zendeskTenant } from "../../sandbox/demoTenants.js"
 import { eventsReach, metricValue, readAnswer, startGateway } from "./harness.js"
 import { agentMessageWebhook } from "./zendeskWebhooks.js"
 

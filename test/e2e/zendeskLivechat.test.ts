@@ -1,12 +1,12 @@
 /**
  * Zendesk Sunshine Conversations livechats end to end: the real gateway against the Sunshine
- * simulator (src/sandbox/zendeskSim.ts, which follows PROVIDERS.md), whose webhooks reach the
+ * simulator (sandbox/zendesk/, which follows PROVIDERS.md), whose webhooks reach the
  * gateway's /events/zendesk over HTTP with the X-API-Key, and whose messages the polling
  * backstop lists when a webhook is lost.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { demoZendesk } from "../../src/sandbox/demoTenants.js"
+import { demoZendesk } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 import { agentMessageWebhook } from "./zendeskWebhooks.js"

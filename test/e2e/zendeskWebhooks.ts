@@ -1,5 +1,5 @@
 /** Sunshine webhook bodies as Sunshine posts them (PROVIDERS.md), for tests and benchmarks that post them themselves. */
-import { demoZendesk } from "../../src/sandbox/demoTenants.js"
+import { demoZendesk } from "../../sandbox/demoTenants.js"
 
 /** A `conversation:message` webhook of one agent message (the Agent Workspace's, business-authored). */
 export const agentMessageWebhook = (conversationId: string, eventId: string, messageId: string, text: string, received: string) => ({

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import type { Sandbox } from "../../src/sandbox/environment.js"
+import type { Sandbox } from "../../sandbox/environment.js"
 import { ownersCount, startCluster } from "./clusterHarness.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys } from "./redis.js"

@@ -1,8 +1,8 @@
 /** Cluster instances on one Redis (gateway processes, or bare coordinators in this process), for the cluster tests and benchmark. */
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { redisCoordinator } from "../../src/cluster/RedisCoordinator.js"
-import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
-import { signToken } from "../../src/sandbox/token.js"
+import { freePort, makeSandbox } from "../../sandbox/environment.js"
+import { signToken } from "../../sandbox/token.js"
 import { type ClusterStatus, type CoordinatorService, pollNowKind } from "../../src/services/Coordinator.js"
 import { partitionOf } from "../../src/services/Outbox.js"
 import { environmentOf, type GatewayProcess, spawnGateway } from "./gatewayProcess.js"

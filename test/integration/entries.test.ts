@@ -10,7 +10,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { connect } from "node:net"
-import { freePort, makeSandbox } from "../../src/sandbox/environment.js"
+import { freePort, makeSandbox } from "../../sandbox/environment.js"
 import { eventually } from "../eventually.js"
 import { compiledEntry, environmentOf, sourceEntry, spawnGateway } from "./gatewayProcess.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "./redis.js"
@@ -175,7 +175,7 @@ layer(Layer.scoped(CompiledEntry, compiledEntry), { excludeTestServices: true, t
       60_000
     )
 
-    it.effect("has no sandbox in it: no file of src/sandbox, no import of one", () =>
+    it.effect("has no sandbox in it: no file of sandbox/, no import of one", () =>
       Effect.gen(function* () {
         const [main] = yield* CompiledEntry
         const outDir = main!.slice(0, main!.lastIndexOf("/"))

@@ -69,7 +69,7 @@ export const compiledEntry = Effect.acquireRelease(
 )
 
 /** The sources run with tsx, as `npm start` does (with a configuration it runs the production entry's program). */
-export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "src/sandbox/start.ts"]
+export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "sandbox/start.ts"]
 
 /**
  * Starts the gateway (`env` over this process's environment, an undefined value unsets a

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
 import { credentialsOf, partitionOfCredentials } from "../../src/providers/genesys/client.js"
-import { demoGenesys } from "../../src/sandbox/demoTenants.js"
+import { demoGenesys } from "../../sandbox/demoTenants.js"
 import { ownersCount, startCluster } from "./clusterHarness.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys } from "./redis.js"

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { freePort } from "../../src/sandbox/environment.js"
+import { freePort } from "../../sandbox/environment.js"
 
 export interface RedisServer {
   readonly url: string

@@ -4,8 +4,8 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
-import { makeSandbox } from "../../src/sandbox/environment.js"
-import { signToken } from "../../src/sandbox/token.js"
+import { makeSandbox } from "../../sandbox/environment.js"
+import { signToken } from "../../sandbox/token.js"
 import { environmentOf, spawnGateway } from "./gatewayProcess.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "./redis.js"
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser"
-import { javaUrlDecode, javaUrlEncode, makeCiscoSim, type CiscoSimOptions } from "../../src/sandbox/ciscoSim.js"
+import { javaUrlDecode, javaUrlEncode, makeCiscoSim, type CiscoSimOptions } from "../../sandbox/cisco/index.js"
 
 // ---------------------------------------------------------------------------------------
 // helpers

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import WebSocket from "ws"
-import { makeGenesysSim, type GenesysSimOptions } from "../../src/sandbox/genesysSim.js"
+import { makeGenesysSim, type GenesysSimOptions } from "../../sandbox/genesys/index.js"
 import { call, hmac, makeReceiver, waitFor } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { makeEventPublisherSim } from "../../src/sandbox/eventPublisherSim.js"
-import { makeHbfBotSim } from "../../src/sandbox/hbfBotSim.js"
-import { makeHbfCoreSim } from "../../src/sandbox/hbfCoreSim.js"
-import { makeHbfLcmSim } from "../../src/sandbox/hbfLcmSim.js"
+import { makeEventPublisherSim } from "../../sandbox/eventPublisherSim.js"
+import { makeHbfBotSim } from "../../sandbox/hbfBotSim.js"
+import { makeHbfCoreSim } from "../../sandbox/hbfCoreSim.js"
+import { makeHbfLcmSim } from "../../sandbox/hbfLcm/index.js"
 import { call, hmac, makeReceiver } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import { Cause, Effect, Exit } from "effect"
 import { SignJWT } from "jose"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { makeZendeskSim, type ZendeskSim, type ZendeskSimOptions } from "../../src/sandbox/zendeskSim.js"
+import { makeZendeskSim, type ZendeskSim, type ZendeskSimOptions } from "../../sandbox/zendesk/index.js"
 import { call, type Hit, makeReceiver, waitFor } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, ConfigProviderPathPatch, Effect, HashSet } from "effect"
 import { appConfigFromEnv } from "../../src/app/AppConfigLive.js"
-import { gatewayVariables } from "../../src/sandbox/main.js"
+import { gatewayVariables } from "../../sandbox/main.js"
 
 /** Every variable `appConfigFromEnv` asks for, from an empty environment (Config.all asks for all of them). */
 const variablesRead = Effect.gen(function* () {

@@ -4,7 +4,7 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { NodeHttpClient } from "@effect/platform-node"
 import { defaultRetryPolicy, OutboundHttpLive, outboundClient } from "../../src/infra/outbound.js"
 import { ProviderEgressGuardLive } from "../../src/infra/ProviderEgressGuardLive.js"
-import { makeSandbox } from "../../src/sandbox/environment.js"
+import { makeSandbox } from "../../sandbox/environment.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 
 describe("outbound client", () => {

@@ -1,7 +1,7 @@
 /** `npm start` without configuration: the simulators, the gateway on PORT (3000), and a walkthrough. */
 import { Config, Console, Effect, LogLevel } from "effect"
-import { describeConfigError, InvalidConfiguration } from "../app/AppConfigLive.js"
-import { serveGateway } from "../app/program.js"
+import { describeConfigError, InvalidConfiguration } from "../src/app/AppConfigLive.js"
+import { serveGateway } from "../src/app/program.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
 

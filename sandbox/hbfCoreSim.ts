@@ -9,7 +9,10 @@
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { type FailureScript, handle, json, makeFailureScript, param, reject, requireBearer, searchParams, serveRouter } from "./simHttp.js"
+import { handle, json, reject } from "./http/answers.js"
+import { param, requireBearer, searchParams } from "./http/requests.js"
+import { type FailureScript, makeFailureScript } from "./http/scripts.js"
+import { serveRouter } from "./http/serve.js"
 
 /** A tenant as hbf-core returns it (CONTRACTS.md section 4); only `id` is required here. */
 export interface TenantJson {
@@ -97,7 +100,7 @@ export const makeHbfCoreSim = (options: HbfCoreSimOptions): Effect.Effect<HbfCor
       )
     )
 
-    const baseUrl = yield* serveRouter(router)
+    const baseUrl = yield* serveRouter("hbf-core simulator", router)
     return {
       baseUrl,
       setTenant: (tenant) => void tenants.set(tenant.id, tenant),

@@ -8,20 +8,12 @@
 import { HttpRouter } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import type { Scope } from "effect"
-import {
-  decodeBody,
-  EventType,
-  handle,
-  json,
-  JsonObject,
-  type FailureScript,
-  makeFailureScript,
-  NonEmptyString,
-  rawBody,
-  requireBearer,
-  requireJsonContentType,
-  serveRouter
-} from "./simHttp.js"
+import { handle, json, plainRefusals } from "./http/answers.js"
+import { jsonBody } from "./http/body.js"
+import { requireBearer } from "./http/requests.js"
+import { EventType, JsonObject, NonEmptyString } from "./http/schemas.js"
+import { type FailureScript, makeFailureScript } from "./http/scripts.js"
+import { serveRouter } from "./http/serve.js"
 
 export const FlowTrigger = Schema.Struct({
   tenantId: NonEmptyString,
@@ -57,8 +49,7 @@ export const makeEventPublisherSim = (options: EventPublisherSimOptions): Effect
       Effect.gen(function* () {
         yield* failures.take()
         yield* requireBearer(options.token)
-        yield* requireJsonContentType
-        const body = yield* decodeBody(FlowTrigger, yield* rawBody)
+        const body = yield* jsonBody(plainRefusals, FlowTrigger)
         triggers.push(body)
         yield* Effect.log(`hbf-event-publisher <- flow ${body.flowId} for ${body.event.type} session=${body.event.sessionId}`)
         return json(202, { accepted: true })
@@ -71,7 +62,7 @@ export const makeEventPublisherSim = (options: EventPublisherSimOptions): Effect
       HttpRouter.get("/sandbox/triggers", Effect.sync(() => json(200, triggers)))
     )
 
-    const baseUrl = yield* serveRouter(router)
+    const baseUrl = yield* serveRouter("hbf-event-publisher simulator", router)
     return {
       baseUrl,
       triggers: () => [...triggers],

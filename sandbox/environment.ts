@@ -6,15 +6,15 @@
  */
 import { Duration, Effect, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
-import { type AppConfigValues, makeAppConfig } from "../services/AppConfig.js"
-import { type CiscoSimOptions, makeCiscoSim } from "./ciscoSim.js"
+import { type AppConfigValues, makeAppConfig } from "../src/services/AppConfig.js"
+import { type CiscoSimOptions, makeCiscoSim } from "./cisco/index.js"
 import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
-import { type GenesysSimOptions, makeGenesysSim } from "./genesysSim.js"
+import { type GenesysSimOptions, makeGenesysSim } from "./genesys/index.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
 import { makeHbfCoreSim, type TenantJson } from "./hbfCoreSim.js"
-import { makeHbfLcmSim } from "./hbfLcmSim.js"
-import { makeZendeskSim, type ZendeskSimOptions } from "./zendeskSim.js"
+import { makeHbfLcmSim } from "./hbfLcm/index.js"
+import { makeZendeskSim, type ZendeskSimOptions } from "./zendesk/index.js"
 
 export interface SandboxOptions {
   /** The gateway's port; 0 = pick a free one. */

@@ -10,25 +10,13 @@
 import { HttpRouter } from "@effect/platform"
 import { Data, Duration, Effect, Schema } from "effect"
 import type { Scope } from "effect"
-import {
-  decodeValue,
-  EventType,
-  handle,
-  hmacHex,
-  IsoDateTime,
-  json,
-  JsonObject,
-  makeFailureScript,
-  NonEmptyString,
-  parseJson,
-  rawBody,
-  reject,
-  request,
-  requireJsonContentType,
-  searchParams,
-  safeEqual,
-  serveRouter
-} from "./simHttp.js"
+import { handle, json, plainRefusals, reject } from "./http/answers.js"
+import { decode, jsonValue, readBody } from "./http/body.js"
+import { request, searchParams } from "./http/requests.js"
+import { EventType, IsoDateTime, JsonObject, NonEmptyString } from "./http/schemas.js"
+import { makeFailureScript } from "./http/scripts.js"
+import { serveRouter } from "./http/serve.js"
+import { hmacSha256, safeEqual } from "./http/signatures.js"
 
 const Agent = Schema.Struct({
   id: Schema.optional(Schema.String),
@@ -154,7 +142,7 @@ const signatureProblem = (
   if (timestamp === undefined || signature === undefined) return "missing X-LCG-Timestamp or X-LCG-Signature header"
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS)
     return "X-LCG-Timestamp is not within 5 minutes of now"
-  const expected = `sha256=${hmacHex(secret, Buffer.concat([Buffer.from(`${timestamp}.`), raw]))}`
+  const expected = `sha256=${hmacSha256(secret, Buffer.concat([Buffer.from(`${timestamp}.`), raw]))}`
   return safeEqual(signature.trim().toLowerCase(), expected) ? undefined : "invalid X-LCG-Signature"
 }
 
@@ -178,10 +166,9 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
           const problem = signatureProblem((yield* request).headers, options.signingSecret, raw)
           if (problem !== undefined) return yield* reject(401, "Unauthorized", problem)
         }
-        yield* requireJsonContentType
-        const value = yield* parseJson(raw)
-        const event = yield* decodeValue(BotEventEnvelope, value)
-        yield* decodeValue(Schema.Struct({ data: dataSchemas[event.type] }), value) // errors name data.<field>
+        const value = yield* jsonValue(plainRefusals, raw)
+        const event = yield* decode(plainRefusals, BotEventEnvelope, value)
+        yield* decode(plainRefusals, Schema.Struct({ data: dataSchemas[event.type] }), value) // errors name data.<field>
         for (const rule of rules) {
           if (rule.predicate(event)) {
             yield* Effect.log(`hbf-bot <- ${event.type} session=${event.sessionId} seq=${event.seq}: answering ${rule.status} (failWhile)`)
@@ -203,7 +190,7 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
 
     const receive = handle(
       Effect.gen(function* () {
-        const raw = yield* rawBody
+        const raw = yield* readBody(plainRefusals)
         const response = yield* handle(check(raw))
         attempts.push({ body: loosely(raw), status: response.status, at: new Date().toISOString() })
         if (response.status !== 200) yield* Effect.logDebug(`hbf-bot answered ${response.status} to a POST /livechat-events`)
@@ -254,7 +241,7 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
         return Effect.sync(cleanup)
       })
 
-    const baseUrl = yield* serveRouter(router)
+    const baseUrl = yield* serveRouter("hbf-bot simulator", router)
     return {
       baseUrl,
       events: () => [...events],

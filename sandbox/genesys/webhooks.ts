@@ -1,0 +1,92 @@
+/**
+ * Genesys' outbound webhooks: an agent's message or event, signed (`X-Hub-Signature-256`,
+ * base64 HMAC-SHA256 of the exact bytes), recorded and posted to the integration's webhook
+ * URL; retried 5 times on no answer, 429 and 5xx, byte-identical.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import { randomUUID } from "node:crypto"
+import { postOnce } from "../http/outbound.js"
+import { hmacSha256 } from "../http/signatures.js"
+import { type ConversationState, DEFAULT_AGENT, type GenesysState, type MutableParticipant, now, type SentWebhook, textOf } from "./state.js"
+import { GenesysSimError } from "./types.js"
+
+const WEBHOOK_TIMEOUT_MS = 10_000
+const WEBHOOK_RETRIES = 5
+
+/** POSTs the exact bytes once: the answer status, 0 when none came (timeout, refused). */
+const post = (hook: SentWebhook): Effect.Effect<number> =>
+  postOnce(
+    hook.url,
+    hook.raw,
+    { "content-type": "application/json", "x-hub-signature-256": hook.signature, "user-agent": "genesys-sim" },
+    WEBHOOK_TIMEOUT_MS
+  ).pipe(
+    Effect.map((answer) => answer.status),
+    Effect.orElseSucceed(() => 0)
+  )
+
+const isRetryable = (status: number) => status === 0 || status === 429 || status >= 500
+
+export interface OutboundBody {
+  readonly type: "Text" | "Event"
+  readonly text?: string
+  readonly content?: unknown
+  readonly events?: unknown
+}
+
+export interface GenesysWebhooks {
+  /** Builds, signs, records and posts one outbound message of `agent`: the gateway's final answer status after the retries (0: none). */
+  readonly send: (c: ConversationState, agent: MutableParticipant, body: OutboundBody) => Effect.Effect<{ webhookId: string; status: number }>
+  /** Posts a sent webhook again, once: the gateway's answer status. */
+  readonly resend: (webhookId: string) => Effect.Effect<number, GenesysSimError>
+}
+
+export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
+  const deliver = (hook: SentWebhook) =>
+    post(hook).pipe(
+      Effect.filterOrFail((status) => !isRetryable(status), (status) => status),
+      Effect.retry({ schedule: Schedule.spaced(Duration.millis(state.webhookRetryDelayMs)), times: WEBHOOK_RETRIES }),
+      Effect.merge,
+      Effect.tap((status) => Effect.log(`genesys sim agent -> webhook ${hook.id}: gateway answered ${status === 0 ? "nothing" : status}`))
+    )
+
+  return {
+    send: (c, agent, body) =>
+      Effect.suspend(() => {
+        const integration = state.integrations.get(c.integrationId)!
+        const id = randomUUID()
+        const at = now()
+        const message = {
+          id,
+          channel: {
+            id: c.integrationId,
+            platform: "Open",
+            type: "Private",
+            to: { id: c.fromId, idType: c.fromIdType },
+            from: { nickname: agent.name ?? DEFAULT_AGENT.name, id: agent.user?.id ?? DEFAULT_AGENT.userId, idType: "Opaque" },
+            time: at.iso,
+            messageId: id
+          },
+          ...body,
+          direction: "Outbound",
+          originatingEntity: "Human",
+          conversationId: c.id
+        }
+        const raw = new Uint8Array(Buffer.from(JSON.stringify(message), "utf8"))
+        const hook: SentWebhook = {
+          id,
+          url: integration.webhookUrl,
+          raw,
+          signature: `sha256=${hmacSha256(integration.webhookSecret, raw, "base64")}`
+        }
+        state.webhooks.set(id, hook)
+        if (body.type === "Text") state.messages.set(id, { id, conversationId: c.id, direction: "outbound", timestamp: at.iso, ...textOf(body) })
+        return Effect.map(deliver(hook), (status) => ({ webhookId: id, status }))
+      }),
+    resend: (webhookId) =>
+      Effect.suspend(() => {
+        const hook = state.webhooks.get(webhookId)
+        return hook === undefined ? Effect.fail(new GenesysSimError({ status: 404, message: `no webhook ${webhookId} was sent` })) : post(hook)
+      })
+  }
+}

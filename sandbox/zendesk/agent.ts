@@ -1,0 +1,154 @@
+/** The scripted Zendesk agent workspace (accept, say, type, close, pass back) and the /sim routes that drive it and the faults. */
+import { HttpRouter } from "@effect/platform"
+import { Effect } from "effect"
+import { handle, json, noContent, plainRefusals, reject, simAnswer } from "../http/answers.js"
+import { curlBody } from "../http/body.js"
+import { param } from "../http/requests.js"
+import { allConversations, allDeliveries, allUsers, DEFAULT_AGENT, hexId, nowIso, opt, type ZendeskState } from "./state.js"
+import { type AgentIdentity, type SwitchboardReason, type ZendeskMessage, type ZendeskSim, ZendeskSimError } from "./types.js"
+import type { ZendeskWebhooks } from "./webhooks.js"
+import { AgentBody, CountBody, DropBody, FailBody, MAX_TEXT_LENGTH, SayBody, TargetBody, TypingBody } from "./wire.js"
+
+const misuse = (status: number, message: string) => Effect.fail(new ZendeskSimError({ status, message }))
+
+export interface ZendeskAgent {
+  readonly accept: (id: string, agent: AgentIdentity | undefined) => Effect.Effect<void, ZendeskSimError>
+  readonly say: (
+    id: string,
+    content: Parameters<ZendeskSim["agentSay"]>[1],
+    agent: AgentIdentity | undefined
+  ) => Effect.Effect<ZendeskMessage, ZendeskSimError>
+  readonly typing: (id: string, start: boolean) => Effect.Effect<void, ZendeskSimError>
+  /** The agent hands control back to the bot, releasing it (closing the ticket, a transfer to email). */
+  readonly release: (id: string, reason: SwitchboardReason) => Effect.Effect<void, ZendeskSimError>
+  readonly passBack: (id: string) => Effect.Effect<void, ZendeskSimError>
+}
+
+export const makeAgent = (state: ZendeskState, { addMessage, changeControl, typingEvent }: ZendeskWebhooks): ZendeskAgent => {
+  const { agentWorkspace, bot } = state
+
+  const conversationFor = (id: string) =>
+    Effect.suspend(() => {
+      const c = state.conversations.get(id)
+      return c === undefined ? misuse(404, `no conversation ${id}`) : Effect.succeed(c)
+    })
+
+  const agentControlled = (id: string) =>
+    Effect.flatMap(conversationFor(id), (c) =>
+      c.active.id === agentWorkspace.id
+        ? Effect.succeed(c)
+        : misuse(409, `the agent workspace does not hold control of conversation ${id} (${c.active.name} does)`)
+    )
+
+  return {
+    accept: (id, agent) =>
+      Effect.flatMap(conversationFor(id), (c) => {
+        const offered = c.pending?.id === agentWorkspace.id
+        if (!offered && c.active.id !== agentWorkspace.id)
+          return misuse(409, `conversation ${id} was neither offered nor passed to the agent workspace (${c.active.name} holds control)`)
+        changeControl(c, "acceptControl", "agent", { active: agentWorkspace, pending: undefined })
+        c.agent = agent ?? c.agent ?? DEFAULT_AGENT
+        return Effect.void
+      }),
+    say: (id, content, agent) =>
+      Effect.gen(function* () {
+        const c = yield* agentControlled(id)
+        if (typeof content === "string" && (content === "" || content.length > MAX_TEXT_LENGTH))
+          return yield* misuse(400, `an agent message needs 1 to ${MAX_TEXT_LENGTH} characters`)
+        if (c.messages.length >= state.maxMessages) return yield* misuse(423, `conversation ${id} holds ${state.maxMessages} messages`)
+        const speaker = agent ?? c.agent ?? DEFAULT_AGENT
+        c.agent = speaker
+        const message: ZendeskMessage = {
+          id: hexId(),
+          received: nowIso(),
+          author: { type: "business", displayName: speaker.displayName, ...opt("avatarUrl", speaker.avatarUrl) },
+          content:
+            typeof content === "string"
+              ? { type: "text", text: content }
+              : { type: content.type, mediaUrl: content.mediaUrl, ...opt("mediaType", content.mediaType), ...opt("altText", content.altText) },
+          source: { type: "zd:agentWorkspace", integrationId: agentWorkspace.integrationId }
+        }
+        addMessage(c, message)
+        return message
+      }),
+    typing: (id, start) =>
+      Effect.map(agentControlled(id), (c) => {
+        const agent = c.agent ?? DEFAULT_AGENT
+        const type = start ? "typing:start" : "typing:stop"
+        c.activities.push({ type, by: "agent", author: { type: "business", displayName: agent.displayName }, at: nowIso() })
+        typingEvent(c, type, agent)
+      }),
+    release: (id, reason) =>
+      Effect.map(agentControlled(id), (c) => changeControl(c, "releaseControl", "agent", { active: bot, pending: undefined }, { reason })),
+    passBack: (id) => Effect.map(agentControlled(id), (c) => changeControl(c, "passControl", "agent", { active: bot, pending: undefined }))
+  }
+}
+
+// ---- the /sim routes (no auth, JSON whatever the Content-Type, for curl) ----
+
+const agentOf = (body: { readonly displayName?: string; readonly avatarUrl?: string }): AgentIdentity | undefined =>
+  body.displayName === undefined ? undefined : { displayName: body.displayName, ...opt("avatarUrl", body.avatarUrl) }
+
+export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
+  const done = (effect: Effect.Effect<void, ZendeskSimError>) => simAnswer(plainRefusals, effect, () => noContent)
+
+  const agentAction = handle(
+    Effect.gen(function* () {
+      const id = yield* param("conversationId")
+      const action = yield* param("action")
+      switch (action) {
+        case "accept":
+          return yield* done(agent.accept(id, agentOf(yield* curlBody(AgentBody))))
+        case "say": {
+          const body = yield* curlBody(SayBody)
+          if (body.mediaUrl === undefined && (body.text === undefined || body.text === ""))
+            return yield* reject(400, "BadRequest", "say needs text or mediaUrl")
+          const content =
+            body.mediaUrl !== undefined
+              ? { type: body.type ?? "image", mediaUrl: body.mediaUrl, ...opt("mediaType", body.mediaType), ...opt("altText", body.altText) }
+              : body.text!
+          return yield* simAnswer(plainRefusals, agent.say(id, content, agentOf(body)), (message) => json(200, message))
+        }
+        case "typing":
+          return yield* done(agent.typing(id, (yield* curlBody(TypingBody)).start ?? true))
+        case "close":
+          return yield* done(agent.release(id, "ticketClosed"))
+        case "transferToEmail":
+          return yield* done(agent.release(id, "transferToEmail"))
+        case "passBack":
+          return yield* done(agent.passBack(id))
+        default:
+          return yield* reject(404, "NotFound", `unknown agent action ${action} (accept|say|typing|close|passBack|transferToEmail)`)
+      }
+    })
+  )
+
+  return HttpRouter.empty.pipe(
+    HttpRouter.post("/sim/conversations/:conversationId/:action", agentAction),
+    HttpRouter.post(
+      "/sim/fail",
+      handle(
+        Effect.map(curlBody(FailBody), (b) => {
+          state.failures.arm(b.n, { status: b.status, retryAfterSeconds: b.retryAfterSeconds, afterApplying: false })
+          return noContent
+        })
+      )
+    ),
+    HttpRouter.post(
+      "/sim/webhooks/drop",
+      handle(
+        Effect.map(curlBody(DropBody), (b) => {
+          const type = b.type
+          state.drops.arm(b.n, type === undefined ? undefined : (event) => event.type === type)
+          return noContent
+        })
+      )
+    ),
+    HttpRouter.post("/sim/webhooks/duplicate", handle(Effect.map(curlBody(CountBody), (b) => (state.duplicates.arm(b.n), noContent)))),
+    HttpRouter.post("/sim/webhooks/target", handle(Effect.map(curlBody(TargetBody), (b) => ((state.webhookUrl = b.url), noContent)))),
+    HttpRouter.get("/sim/conversations", Effect.sync(() => json(200, allConversations(state)))),
+    HttpRouter.get("/sim/users", Effect.sync(() => json(200, allUsers(state)))),
+    HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),
+    HttpRouter.get("/sim/webhooks", Effect.sync(() => json(200, allDeliveries(state))))
+  )
+}

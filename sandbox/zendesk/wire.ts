@@ -1,0 +1,132 @@
+/**
+ * Sunshine Conversations' wire: its limits, its refusals (`{ errors: [{ code, title }] }`),
+ * the request bodies it accepts (PROVIDERS.md), and the bodies of the sandbox routes.
+ */
+import { type Effect, Schema } from "effect"
+import { describeIssues, fieldIssues, json, type Reject, type Refusals, refuse } from "../http/answers.js"
+import { jsonBody } from "../http/body.js"
+import { exact, HttpUrl, Metadata, NonEmptyString } from "../http/schemas.js"
+
+const MAX_BODY_BYTES = 100 * 1024
+const MAX_METADATA_BYTES = 4 * 1024
+export const MAX_TEXT_LENGTH = 4096
+
+// ---- refusals ----
+
+const errorCodes: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  409: "conflict",
+  413: "payload_too_large",
+  423: "locked",
+  429: "too_many_requests",
+  500: "internal_error",
+  503: "service_unavailable"
+}
+
+const sunshineError = (status: number, title: string, headers?: Record<string, string>) =>
+  json(status, { errors: [{ code: errorCodes[status] ?? "error", title }] }, headers)
+
+/** The title of a bad body names every bad field (`content.text: ...`). */
+export const sunshineRefusals: Refusals = {
+  refuse: sunshineError,
+  invalid: (error) => sunshineError(400, describeIssues(fieldIssues(error)))
+}
+
+export const fail = (status: number, title: string, headers?: Record<string, string>): Effect.Effect<never, Reject> =>
+  refuse(sunshineRefusals, status, title, headers)
+
+/**
+ * An API body: 413 over 100 kB (body-parser's "100kb"), `{}` when empty, else JSON (a body
+ * labelled otherwise is 400) and the schema.
+ */
+export const apiBody = <A, I>(schema: Schema.Schema<A, I, never>) =>
+  jsonBody(sunshineRefusals, schema, { maxBytes: MAX_BODY_BYTES, emptyIsObject: true, notJsonStatus: 400 })
+
+// ---- API bodies ----
+
+/** Flat, at most 4 KB serialized; null = none. */
+const MetadataField = Schema.NullOr(
+  Metadata.pipe(
+    Schema.filter((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, {
+      message: () => `must be at most ${MAX_METADATA_BYTES} bytes serialized`
+    })
+  )
+)
+
+const Text = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "must not be empty" }),
+  Schema.maxLength(MAX_TEXT_LENGTH, { message: () => `must be at most ${MAX_TEXT_LENGTH} characters` })
+)
+
+const Content = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("text"), text: Text }),
+  Schema.Struct({
+    type: Schema.Literal("image", "file"),
+    mediaUrl: HttpUrl,
+    mediaType: exact(Schema.String),
+    altText: exact(Schema.String),
+    text: exact(Text)
+  })
+)
+
+const UserRef = Schema.Struct({ userId: exact(NonEmptyString), userExternalId: exact(NonEmptyString) })
+
+const Author = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("user"), ...UserRef.fields }),
+  Schema.Struct({ type: Schema.Literal("business"), displayName: exact(Schema.String), avatarUrl: exact(HttpUrl) })
+)
+
+export const UserCreate = Schema.Struct({
+  externalId: NonEmptyString,
+  profile: exact(
+    Schema.Struct({
+      givenName: exact(Schema.String),
+      surname: exact(Schema.String),
+      email: exact(Schema.String),
+      avatarUrl: exact(Schema.String),
+      locale: exact(Schema.String)
+    })
+  ),
+  metadata: exact(MetadataField)
+})
+
+export const ConversationCreate = Schema.Struct({
+  type: Schema.Literal("personal", "sdkGroup"),
+  participants: Schema.Array(UserRef),
+  metadata: exact(MetadataField)
+})
+
+export const MessagePost = Schema.Struct({ author: Author, content: Content, metadata: exact(MetadataField) })
+
+export const ActivityPost = Schema.Struct({
+  author: Author,
+  type: Schema.Literal("typing:start", "typing:stop", "conversation:read")
+})
+
+export const ControlTarget = Schema.Struct({ switchboardIntegration: NonEmptyString, metadata: exact(MetadataField) })
+export const ControlMetadata = Schema.Struct({ metadata: exact(MetadataField) })
+
+// ---- sandbox bodies ----
+
+export const AgentBody = Schema.Struct({ displayName: exact(NonEmptyString), avatarUrl: exact(HttpUrl) })
+export const SayBody = Schema.Struct({
+  text: exact(Schema.String),
+  type: exact(Schema.Literal("image", "file")),
+  mediaUrl: exact(HttpUrl),
+  mediaType: exact(Schema.String),
+  altText: exact(Schema.String),
+  displayName: exact(NonEmptyString),
+  avatarUrl: exact(HttpUrl)
+})
+export const TypingBody = Schema.Struct({ start: exact(Schema.Boolean) })
+export const FailBody = Schema.Struct({
+  n: Schema.NonNegativeInt,
+  status: Schema.Literal(429, 500, 503),
+  retryAfterSeconds: exact(Schema.NonNegativeInt)
+})
+export const DropBody = Schema.Struct({ n: Schema.NonNegativeInt, type: exact(NonEmptyString) })
+export const CountBody = Schema.Struct({ n: Schema.NonNegativeInt })
+export const TargetBody = Schema.Struct({ url: exact(HttpUrl) })
