@@ -11,7 +11,7 @@ import { Clock, Duration, Effect, Fiber, Layer, Option, Redacted, Schema, TestCl
 import { credentialsOf, GenesysApi, GenesysApiLive } from "../../src/providers/genesys/client.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { makeProviderHttp, type ProviderHttpPolicy } from "../../src/providers/providerHttp.js"
-import { demoGenesys } from "../../src/sandbox/demoTenants.js"
+import { demoGenesys } from "../../sandbox/demoTenants.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 
 const config = AppConfig.layer({
