@@ -44,7 +44,7 @@ const harness = (conversations: Map<string, Conversation>) =>
             return conversation === undefined ? Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: "not found", status: 404 })) : Effect.succeed(conversation)
           }),
         readAgentName: () => Effect.succeed("Maria"),
-        ingest: (_id, events) => Effect.sync(() => void ingested.push(...events)),
+        ingest: (_id, events) => Effect.sync(() => { for (const event of events) ingested.push(event) }),
         wake: (id) => Queue.offer(woken, id)
       },
       yield* Effect.scope

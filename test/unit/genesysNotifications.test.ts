@@ -108,7 +108,7 @@ describe("Genesys notifications socket", () => {
     Effect.gen(function* () {
       const genesys = yield* fakeGenesys
       const ingested: Array<ProviderEvent> = []
-      yield* follow(genesys.url, (events) => Effect.sync(() => void ingested.push(...events)))
+      yield* follow(genesys.url, (events) => Effect.sync(() => { for (const event of events) ingested.push(event) }))
       yield* eventually("the socket connected", Effect.sync(() => genesys.sockets.length), (n) => n === 1)
       const first = genesys.sockets[0]!
       first.ws.send(agentJoined(1))
@@ -129,7 +129,7 @@ describe("Genesys notifications socket", () => {
       const stuck = yield* Deferred.make<void>()
       let calls = 0
       yield* follow(genesys.url, (events) =>
-        Effect.suspend(() => (calls++ === 0 ? Deferred.await(stuck) : Effect.void)).pipe(Effect.zipRight(Effect.sync(() => void ingested.push(...events))))
+        Effect.suspend(() => (calls++ === 0 ? Deferred.await(stuck) : Effect.void)).pipe(Effect.zipRight(Effect.sync(() => { for (const event of events) ingested.push(event) })))
       )
       yield* eventually("the socket connected", Effect.sync(() => genesys.sockets.length), (n) => n === 1)
       const ws = genesys.sockets[0]!.ws
