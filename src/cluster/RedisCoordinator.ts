@@ -62,6 +62,7 @@ export interface RedisCoordinatorOptions {
 
 export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
   Effect.gen(function* () {
+    // ---- state ----
     const { instanceId, partitions, redis, subscriber } = options
     const keys = redisKeys(options.prefix)
     const ms = Duration.toMillis
@@ -94,6 +95,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
     subscriber.subscribe(keys.clusterChannel).catch(() => undefined)
 
+    // ---- this instance's partitions ----
     const runner = yield* makePartitionRunner({
       acquire: (partition) =>
         Effect.suspend(() => {
@@ -142,6 +144,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       yield* runner.setOwned(mine)
     })
 
+    // ---- membership and leadership ----
     const heartbeat = Effect.gen(function* () {
       // Leases count from before the call: a reply that waited out a pause of this process is old news.
       const renewedAt = clock.unsafeCurrentTimeMillis()
@@ -229,7 +232,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       leaderEpoch = 0
     }).pipe(leadership.withPermits(1))
 
-    // Cluster calls: this instance answers them on its channel and makes them through one client.
+    // ---- cluster calls ----
+    // This instance answers them on its channel and makes them through one client.
     const report = (): InstanceReport => ({
       startedAt: new Date(startedAt).toISOString(),
       leading: leaderEpoch !== 0,
@@ -278,6 +282,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       })
     )
 
+    // ---- loops, boot and leave ----
     const loop = (name: string, effect: Effect.Effect<void, { message: string }>, every: Duration.Duration, wake?: Queue.Queue<void>) =>
       effect.pipe(
         Effect.catchAll((e) => Effect.logWarning(`cluster ${name} failed`, { reason: e.message })),
@@ -328,6 +333,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     // they still follow the assignment and answer (at once, unless a drain has left already).
     yield* Effect.addFinalizer(() => leave)
 
+    // ---- the service ----
     const coordinator: CoordinatorService = {
       instanceId,
       partitions,

@@ -38,6 +38,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const publisher = yield* EventPublisher
   const core = yield* HbfCore
   const coordinator = yield* Coordinator
+  const clock = yield* Effect.clock
 
   /**
    * A write the delivery path cannot skip (a dead letter): retried until the store takes
@@ -71,11 +72,11 @@ export const makeDeliveryWorker = Effect.gen(function* () {
 
   const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>
     target === "hbf-bot"
-      ? Effect.zipRight(bot.deliver(event), countDelivered(target, event.provider, event.type, event.occurredAt))
+      ? Effect.zipRight(bot.deliver(event), countDelivered(clock, target, event.provider, event.type, event.occurredAt))
       : Effect.flatMap(flowOf(event), (flowId) =>
           flowId === undefined
             ? Effect.void
-            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(target, event.provider, event.type, event.occurredAt))
+            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(clock, target, event.provider, event.type, event.occurredAt))
         )
 
   /**

@@ -16,7 +16,7 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Either, Option, type Redacted, Schedule, Schema } from "effect"
 import { recordProviderCall } from "../infra/metrics.js"
-import { retryAfterOf } from "../infra/outbound.js"
+import { retryAfterOf, retryingAfter } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { type ApiProvider, apiError, callName, noAnswer, type ProviderApiError, type Refusal, refused } from "./providerCalls.js"
 
@@ -198,6 +198,8 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
       const transient = repeatable ? "transient" : undefined
       const decode = (body: string) =>
         body.length === 0 ? Schema.decodeUnknown(answer)(undefined) : Schema.decodeUnknown(Schema.parseJson(answer))(body)
+      // One new token per run of the call: a 401 after it keeps the new token (the refusal is not its age).
+      let tokenRenewed = false
       const attempt: Effect.Effect<A, Failed> = Effect.gen(function* () {
         yield* gate.waitTurn
         const token = bearer === undefined ? undefined : yield* Effect.mapError(bearer.current, (error) => failed(undefined, Effect.fail(error)))
@@ -209,8 +211,9 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
           return yield* Effect.mapError(decode(body), () => failed(undefined, Effect.fail(apiError(provider, what, "answered an unexpected body", status))))
         }
         const refusal = refusedCall(what, status, body)
-        if (status === 401 && bearer !== undefined && token !== undefined) {
+        if (status === 401 && bearer !== undefined && token !== undefined && !tokenRenewed) {
           // Expired or revoked early: dropped, and the call tried once more with a new one.
+          tokenRenewed = true
           yield* bearer.refused(token)
           return yield* Effect.fail(failed("token", refusal))
         }
@@ -221,8 +224,12 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
         }
         return yield* Effect.fail(failed(status >= 500 ? transient : undefined, refusal))
       })
+      // The retries are set up only once the first attempt has failed (retryingAfter): most calls never need them.
       return gate.withSlot(
-        Effect.retry(attempt, retries(policy, gate, label)).pipe(Effect.catchAll((last) => last.failure))
+        Effect.suspend(() => {
+          tokenRenewed = false
+          return Effect.catchAll(attempt, (first) => retryingAfter(first, attempt, retries(policy, gate, label)))
+        }).pipe(Effect.catchAll((last) => last.failure))
       )
     }
 

@@ -210,6 +210,37 @@ describe("Genesys tokens", () => {
     })
   )
 
+  it.effect("credentials refused for good cost one login per call, not two: the token got after a 401 is kept", () =>
+    Effect.gen(function* () {
+      const genesys = fakeGenesys(() => true)
+      const api = yield* apiOf(genesys.layer)
+      yield* Effect.flip(api.call(credentials, user, User))
+      expect(genesys.grants()).toBe(2)
+      yield* Effect.flip(api.call(credentials, user, User))
+      expect(genesys.grants()).toBe(3)
+      expect(genesys.api()).toEqual(["Bearer token-1", "Bearer token-2", "Bearer token-2", "Bearer token-3"])
+    })
+  )
+
+  it.effect("a failed login is not kept: the next call, at the same instant, logs in anew", () =>
+    Effect.gen(function* () {
+      let logins = 0
+      const provider = fakeProvider((_request, path) =>
+        Effect.succeed(
+          path === "/oauth/token"
+            ? ++logins === 1
+              ? json(503, { message: "unavailable", code: "service.unavailable", status: 503 })
+              : json(200, { access_token: `token-${logins}`, token_type: "bearer", expires_in: 3600 })
+            : json(200, { id: "u1" })
+        )
+      )
+      const api = yield* apiOf(provider.layer)
+      expect(yield* Effect.flip(api.call(credentials, user, User))).toMatchObject({ status: 503 })
+      expect(yield* api.call(credentials, user, User)).toEqual({ id: "u1" })
+      expect(logins).toBe(2)
+    })
+  )
+
   it.effect("concurrent callers share one login; the token is kept until shortly before it expires", () =>
     Effect.gen(function* () {
       const genesys = fakeGenesys(() => false, Duration.seconds(1), 300)

@@ -147,6 +147,8 @@ export const GenesysApiLive = Layer.effect(
     /** The kept token, or a new one: one login in flight per credential set, its outcome shared. */
     const tokenOf = (credentials: GenesysCredentials) =>
       tokens.get(new TokenKey(credentials)).pipe(
+        // A failed login is not kept: the Cache would serve it until its clock moves on (it expires after, not at, its zero TTL).
+        Effect.tapError(() => tokens.invalidate(new TokenKey(credentials))),
         // Another caller's login, interrupted with that caller: its waiters fail (typed) rather than wait for good.
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause) ? Effect.fail(apiError("genesys-livechat", "login", "was abandoned; try again")) : Effect.failCause(cause)
