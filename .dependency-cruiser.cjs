@@ -1,13 +1,14 @@
 /**
- * The direction of imports (docs/ARCHITECTURE.md), checked by `npm run lint:imports` in CI:
- * a wrong import fails the build.
+ * The direction of imports (docs/ARCHITECTURE.md#layers-and-the-direction-of-imports), checked
+ * by `npm run lint:imports` in CI: a wrong import fails the build.
  *
  *   domain      the normalized model: imports nothing of the gateway
  *   services    tags, interfaces, domain errors: the domain only
  *   infra       shared infrastructure (outbound calls, metrics, tracing, logging, Redis):
  *               imports no feature
- *   stores      SessionStore and Outbox implementations
- *   gateway     the use cases (sessions, ingest, messaging, lifecycle, queries, delivery, sweeps)
+ *   stores      SessionStore and Outbox: MemoryStore, RedisStore (RedisSessionStore, RedisOutbox)
+ *   gateway     the use cases (LivechatRequests, Messaging, Queries, Ingest, Timeouts, over
+ *               SessionChanges), the DeliveryWorker and the Sweeper
  *   hbf         the hbf-* clients           providers   the livechat providers
  *   cluster     coordination over Redis      http        the HTTP surface
  *   app         the assembly: the one place that may import everything

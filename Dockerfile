@@ -13,6 +13,7 @@ RUN npm run build
 FROM node:26.12.1-trixie-slim
 # A larger young generation: polling thousands of chats allocates fast, and with the default
 # 16 MB semi-space GC took a quarter of the CPU (bench:cisco: 0.70 -> 0.56 of a core, p99 5.8 -> 5.0 s).
+# npm start and start:prod (package.json) pass the same flag (perf: docs/ARCHITECTURE.md#perf-semi-space).
 ENV NODE_ENV=production PORT=3000 NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 COPY package.json package-lock.json ./

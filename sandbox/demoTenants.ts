@@ -1,4 +1,4 @@
-/** The sandbox's demo organization and tenants: one per provider (CONTRACTS.md section 4 shapes). */
+/** The sandbox's demo organization and tenants: one per provider (docs/CONTRACTS.md#hbf-core shapes). */
 export const demoOrganization = { id: "demo-org", displayName: "Demo organization", timezone: "Europe/Athens" }
 
 export const demoHelviaSecret = "sandbox-helvia-webhook-secret"

@@ -1,5 +1,5 @@
 /**
- * hbf-event-publisher simulator (CONTRACTS.md section 7).
+ * hbf-event-publisher simulator (docs/CONTRACTS.md#hbf-event-publisher).
  *
  *   POST /connectors/flows:trigger   bearer token; body { tenantId, flowId, subHandle, event: { type, sessionId, data } }
  *                                    -> 202 { accepted: true }; 401 / 415 / 400 naming the field.

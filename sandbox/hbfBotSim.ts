@@ -1,5 +1,5 @@
 /**
- * hbf-bot simulator (CONTRACTS.md section 6): receives the gateway's normalized events.
+ * hbf-bot simulator (docs/CONTRACTS.md#hbf-bot): receives the gateway's normalized events.
  *
  *   POST /livechat-events          validates the envelope (and `data` per type) -> 400 naming the field;
  *                                  with a signingSecret, `X-LCG-Timestamp` within 5 minutes and
@@ -30,7 +30,7 @@ const EventAttachment = Schema.Struct({
   size: Schema.optional(Schema.Number)
 })
 
-/** `data` per event type (CONTRACTS.md section 6). */
+/** `data` per event type (docs/CONTRACTS.md#hbf-bot). */
 const dataSchemas = {
   "request.queued": Schema.Struct({
     position: Schema.optional(Schema.Number),

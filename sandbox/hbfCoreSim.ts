@@ -1,5 +1,5 @@
 /**
- * hbf-core simulator (CONTRACTS.md section 4): tenants and organizations behind a bearer
+ * hbf-core simulator (docs/CONTRACTS.md#hbf-core): tenants and organizations behind a bearer
  * token, on a loopback port that lives as long as the Scope.
  *
  *   GET /tenants/{tenantId}[?includePlugins=true]   200 tenant JSON (`plugins` only with includePlugins=true)
@@ -14,7 +14,7 @@ import { param, requireBearer, searchParams } from "./http/requests.js"
 import { type FailureScript, makeFailureScript } from "./http/scripts.js"
 import { serveRouter } from "./http/serve.js"
 
-/** A tenant as hbf-core returns it (CONTRACTS.md section 4); only `id` is required here. */
+/** A tenant as hbf-core returns it (docs/CONTRACTS.md#hbf-core); only `id` is required here. */
 export interface TenantJson {
   readonly id: string
   readonly [field: string]: unknown
@@ -29,7 +29,7 @@ export interface OrganizationJson {
 
 export interface HbfCoreSimOptions {
   readonly token: string
-  /** Tenant JSON as in CONTRACTS.md section 4 (each must have a string `id`). */
+  /** Tenant JSON as in docs/CONTRACTS.md#hbf-core (each must have a string `id`). */
   readonly tenants: ReadonlyArray<unknown>
   readonly organizations: ReadonlyArray<OrganizationJson>
 }

@@ -232,7 +232,8 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     say: (s, text) => orFalse(Effect.as(cisco.agentSay(s.conversationId, text), true)),
     endByAgent: (s) => quietly(cisco.agentLeave(s.conversationId)),
     userTexts: (s) => cisco.chatWith("hbfSessionId", s.sessionId)?.customerMessages ?? [],
-    // CCP answers 500/503 only (PROVIDERS.md): a 429 burst becomes 500s plus garbled poll answers (a misbehaving proxy).
+    // CCP answers 500/503 only (docs/PROVIDERS.md#cisco-ccp-chat, "Failures"): a 429 burst becomes
+    // 500s plus garbled poll answers (a misbehaving proxy).
     burst: (n, status) => (status === 503 ? cisco.failNext(n, 503) : Effect.zipRight(cisco.failNext(n, 500), cisco.garbleNext(n))),
     duplicate: undefined,
     reorder: undefined,

@@ -1,6 +1,6 @@
 /**
  * Cisco Customer Collaboration Platform (CCP, formerly SocialMiner) chat REST API simulator
- * (PROVIDERS.md "Cisco — cisco-livechat"): XML bodies, the chat identified by its
+ * (docs/PROVIDERS.md#cisco-ccp-chat): XML bodies, the chat identified by its
  * JSESSIONID cookie alone, polled events with gapped ids, a scriptable agent, the join and
  * inactivity timeouts, scripted 5xx answers and garbled poll answers. Errors use the CCP body
  * `<apiErrors><apiError><errorType/><errorMessage/><errorData/></apiError>…</apiErrors>`:
@@ -24,7 +24,7 @@
  *   POST /sim/garble                                    { n }
  *   GET  /sim/requests                                  the /ccp requests received
  *
- * Choices where PROVIDERS.md is silent:
+ * Choices where docs/PROVIDERS.md is silent:
  *   - A new chat starts with StatusEvent `chat_ok` (Cisco's samples treat it as "chat request created").
  *   - `all=false` leaves out only the customer's own MessageEvents; its TypingEvents and its
  *     PresenceEvent `left` (after leaveChat) are always returned: a client tells them apart by `from`

@@ -1,4 +1,4 @@
-/** CCP's request bodies (PROVIDERS.md "Cisco — cisco-livechat"), and the bodies of the sandbox routes. */
+/** CCP's request bodies (docs/PROVIDERS.md#cisco-ccp-chat), and the bodies of the sandbox routes. */
 import { Schema } from "effect"
 import { exact } from "../http/schemas.js"
 

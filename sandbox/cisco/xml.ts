@@ -100,7 +100,7 @@ export const parseXml = (text: string, root: string): Effect.Effect<unknown, Rej
 
 // ---- chat events ----
 
-/** The event as its XML element (children in the order PROVIDERS.md gives). */
+/** The event as its XML element (children in the order docs/PROVIDERS.md#cisco-ccp-chat gives). */
 const eventNode = (e: ChatEvent) => {
   const text = (name: string, value: string | number) => ({ [name]: [{ "#text": String(value) }] })
   switch (e.kind) {

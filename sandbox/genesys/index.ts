@@ -1,5 +1,5 @@
 /**
- * Genesys Cloud CX simulator (PROVIDERS.md "Genesys Cloud CX"): OAuth client credentials,
+ * Genesys Cloud CX simulator (docs/PROVIDERS.md#genesys-cloud-cx): OAuth client credentials,
  * Open Messaging inbound, the messaging conversation resource, the notifications service
  * with its streaming WebSocket, queue availability, and a scriptable agent whose messages
  * reach the gateway as signed outbound webhooks. Errors use the Genesys body

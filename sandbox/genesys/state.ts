@@ -145,9 +145,10 @@ export const connectedOf = (c: ConversationState, purpose: ParticipantPurpose) =
   c.participants.filter((p) => p.purpose === purpose && p.state === "connected")
 
 /**
- * PROVIDERS.md: the conversation is over once the customer is disconnected, or every agent
- * left with after-call work started. A transfer puts the conversation back in the queue (a
- * connected acd participant), so "nobody left to handle it" is exactly the second case.
+ * docs/PROVIDERS.md#conversation-resource: the conversation is over once the customer is
+ * disconnected, or every agent left with after-call work started. A transfer puts the
+ * conversation back in the queue (a connected acd participant), so "nobody left to handle it"
+ * is exactly the second case.
  */
 export const isOver = (c: ConversationState): boolean =>
   c.participants.some((p) => p.purpose === "customer" && p.state === "disconnected") ||

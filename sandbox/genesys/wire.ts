@@ -1,5 +1,5 @@
 /**
- * Genesys Cloud's wire (PROVIDERS.md "Genesys Cloud CX"): the bodies it accepts, the bodies of
+ * Genesys Cloud's wire (docs/PROVIDERS.md#genesys-cloud-cx): the bodies it accepts, the bodies of
  * the sandbox routes, and its refusals `{ message, code, status, contextId, details, errors }`.
  */
 import { Effect, Schema } from "effect"

@@ -1,5 +1,5 @@
 /**
- * hbf-lcm simulator, the platform's own livechat (CONTRACTS.md section 5), with a
+ * hbf-lcm simulator, the platform's own livechat (docs/CONTRACTS.md#hbf-lcm), with a
  * scriptable agent that posts signed webhooks to each request's `extras.callbackUrl`.
  *
  * Service routes (bearer token required):

@@ -1,4 +1,4 @@
-/** hbf-lcm's service routes (CONTRACTS.md section 5), behind its bearer token, and its sandbox listings. */
+/** hbf-lcm's service routes (docs/CONTRACTS.md#hbf-lcm), behind its bearer token, and its sandbox listings. */
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import { handle, json, noContent, plainRefusals, reject } from "../http/answers.js"

@@ -1,4 +1,4 @@
-/** hbf-lcm's wire shapes (CONTRACTS.md section 5), and the bodies of its sandbox routes. */
+/** hbf-lcm's wire shapes (docs/CONTRACTS.md#hbf-lcm), and the bodies of its sandbox routes. */
 import { Schema } from "effect"
 import { Attachment, HttpUrl, IsoDateTime, Metadata, NonEmptyString } from "../http/schemas.js"
 

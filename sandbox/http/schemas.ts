@@ -1,7 +1,7 @@
 /**
- * Schemas shared by the simulators, written from CONTRACTS.md and PROVIDERS.md, not imported
- * from the gateway, so that the simulators check the gateway instead of agreeing with it by
- * construction.
+ * Schemas shared by the simulators, written from docs/CONTRACTS.md and docs/PROVIDERS.md, not
+ * imported from the gateway, so that the simulators check the gateway instead of agreeing with
+ * it by construction.
  */
 import { Schema } from "effect"
 
@@ -35,7 +35,7 @@ export const HttpUrl = Schema.String.pipe(
   )
 )
 
-/** CONTRACTS.md section 1 `Attachment`. */
+/** docs/CONTRACTS.md#upstream-api `Attachment`. */
 export const Attachment = Schema.Struct({
   url: NonEmptyString,
   contentType: NonEmptyString,

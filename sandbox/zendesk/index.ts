@@ -1,9 +1,10 @@
 /**
- * Zendesk Sunshine Conversations v2 simulator (PROVIDERS.md "Zendesk Sunshine Conversations v2"):
- * app-key auth (Basic or an HS256 JWT), users, personal conversations, messages with their
- * cursor paging, activities, the switchboard (the bot's integration and the Zendesk agent
- * workspace), webhooks for every change with the real retry rules, a scriptable agent
- * workspace and fault injection. Errors use the Sunshine body `{ errors: [{ code, title }] }`.
+ * Zendesk Sunshine Conversations v2 simulator
+ * (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2): app-key auth (Basic or an HS256 JWT),
+ * users, personal conversations, messages with their cursor paging, activities, the switchboard
+ * (the bot's integration and the Zendesk agent workspace), webhooks for every change with the
+ * real retry rules, a scriptable agent workspace and fault injection. Errors use the Sunshine
+ * body `{ errors: [{ code, title }] }`.
  *
  * API routes (base `/sc/v2/apps/{appId}`, `baseUrl` = `http://127.0.0.1:PORT/sc`; the legacy
  * `api.smooch.io` layout `/v2/apps/{appId}` answers too):
@@ -27,7 +28,7 @@
  *   POST /sim/webhooks/target       { url? }       (no url: stop delivering)
  *   GET  /sim/conversations | /sim/users | /sim/requests | /sim/webhooks
  *
- * Choices where PROVIDERS.md is silent:
+ * Choices where docs/PROVIDERS.md is silent:
  *   - A valid key used with another appId in the path answers 401 unauthorized (an app key is only
  *     good for its own app; the simulator hosts one app).
  *   - Error codes: 400 bad_request, 401 unauthorized, 404 not_found, 409 conflict, 413 payload_too_large,

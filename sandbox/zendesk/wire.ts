@@ -1,6 +1,7 @@
 /**
- * Sunshine Conversations' wire: its limits, its refusals (`{ errors: [{ code, title }] }`),
- * the request bodies it accepts (PROVIDERS.md), and the bodies of the sandbox routes.
+ * Sunshine Conversations' wire: its limits, its refusals (`{ errors: [{ code, title }] }`), the
+ * request bodies it accepts (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2), and the
+ * bodies of the sandbox routes.
  */
 import { type Effect, Schema } from "effect"
 import { describeIssues, fieldIssues, json, type Reject, type Refusals, refuse } from "../http/answers.js"

@@ -80,6 +80,7 @@ export const GatewayServerLive = (config: AppConfigValues, mode: GatewayMode) =>
   Layer.merge(DrainOnShutdownLive, StartLineLive(mode)).pipe(
     // The server first, then the drain and the start line: on shutdown the drain runs while the
     // server still answers, and the line is logged only once the server listens.
+    // perf: docs/ARCHITECTURE.md#perf-direct-routes
     Layer.provide(HttpLive.pipe(Layer.provideMerge(NodeServerWithDirectRoutes(config.port, config.httpServer)))),
     Layer.provide(CoreLive),
     Layer.provide(Layer.succeed(AppConfig, config))

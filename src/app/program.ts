@@ -19,7 +19,7 @@ export const serveGateway = (config: AppConfigValues, mode: GatewayMode) =>
     Effect.provide(LoggingLive(config.logFormat, config.logLevel))
   )
 
-/** The configuration from the environment (CONTRACTS.md section 8), served; it is read before anything listens. */
+/** The configuration from the environment (README.md#configuration), served; it is read before anything listens. */
 export const production = Effect.flatMap(loadAppConfig, (config) => serveGateway(config, "production"))
 
 /** Runs an entry point's program as the process. */

@@ -21,7 +21,7 @@ import { ClusterRpcs, NotLeader } from "./clusterRpcs.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
 import { callInstance, makeRedisRpcProtocols } from "./RedisRpcProtocol.js"
 
-/** The cluster's clock (ARCHITECTURE.md "Cluster"). */
+/** The cluster's clock (docs/ARCHITECTURE.md#the-cluster). */
 export const clusterTimings = {
   heartbeat: Duration.seconds(1),
   memberTtl: Duration.seconds(3),

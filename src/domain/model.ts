@@ -1,6 +1,6 @@
 /**
- * The normalized model of hbf-lcg (CONTRACTS.md section 1 and 6). Every provider maps
- * into these shapes at its edge; nothing inside the gateway speaks a provider's dialect.
+ * The normalized model of hbf-lcg (docs/CONTRACTS.md#upstream-api and #hbf-bot). Every provider
+ * maps into these shapes at its edge; nothing inside the gateway speaks a provider's dialect.
  */
 import { Schema } from "effect"
 
@@ -179,7 +179,7 @@ export const toSession = (record: SessionRecord): Session => {
 }
 
 // ---------------------------------------------------------------------------------------
-// Normalized events (CONTRACTS.md section 6)
+// Normalized events (docs/CONTRACTS.md#hbf-bot)
 
 export const EventType = Schema.Literal(
   "request.queued",
@@ -269,7 +269,7 @@ export const Availability = Schema.Struct({
 export type Availability = typeof Availability.Type
 
 // ---------------------------------------------------------------------------------------
-// Upstream request bodies (CONTRACTS.md section 1)
+// Upstream request bodies (docs/CONTRACTS.md#upstream-api)
 
 const Transcript = Schema.Array(TranscriptEntry).pipe(
   Schema.filter((transcript) => {

@@ -1,7 +1,7 @@
 /**
- * The session state machine (ARCHITECTURE.md): pending -> active -> ended, pending -> ended,
- * active -> pending when an agent hands the chat back to the queue. `ended` is final.
- * Pure: the store applies the result with a compare-and-set on `version`.
+ * The session state machine (docs/ARCHITECTURE.md#the-session-state-machine): pending -> active
+ * -> ended, pending -> ended, active -> pending when an agent hands the chat back to the queue.
+ * `ended` is final. Pure: the store applies the result with a compare-and-set on `version`.
  */
 import type { EndReason, EventBody, SessionRecord, SessionStatus } from "./model.js"
 

@@ -1,5 +1,5 @@
 /**
- * Tenants as hbf-core returns them (CONTRACTS.md section 4), decoded once at the
+ * Tenants as hbf-core returns them (docs/CONTRACTS.md#hbf-core), decoded once at the
  * boundary into what the gateway needs: the organization id and the livechat plugin.
  */
 import { Effect, Either, Option, type ParseResult, Schema } from "effect"
@@ -12,7 +12,10 @@ const Secret = Schema.Redacted(Schema.NonEmptyString)
 
 export const HelviaConfig = Schema.Struct({ webhookSecret: Secret })
 
-/** Genesys Cloud region hosts (PROVIDERS.md): the API is at api.{host}, the login at login.{host}. */
+/**
+ * Genesys Cloud region hosts (docs/PROVIDERS.md#genesys-hosts): the API is at api.{host}, the
+ * login at login.{host}.
+ */
 export const genesysRegions = [
   "mypurecloud.com",
   "mypurecloud.ie",

@@ -80,9 +80,10 @@ export const makeDeliveryWorker = Effect.gen(function* () {
         )
 
   /**
-   * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a
-   * fresh lease), so a process that was paused past its lease does not send on resuming.
-   * The retries and the dead letter are set up only once the first attempt has failed.
+   * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a fresh
+   * lease), so a process that was paused past its lease does not send on resuming. The retries
+   * and the dead letter are set up only once the first attempt has failed
+   * (perf: docs/ARCHITECTURE.md#perf-retry-after-failure).
    */
   const deliverTo = (target: DeliveryTarget, event: LivechatEvent, mayDeliver: Effect.Effect<void>) => {
     let attempts = 0
@@ -102,6 +103,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
         yield* countDeadLettered(target, event.provider, event.type)
       }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
     // One catchAll on the way of a delivery that succeeds at once; the retries and the dead letter nest inside it.
+    // perf: docs/ARCHITECTURE.md#perf-retry-after-failure
     return Effect.catchAll(attempt, (first) => Effect.catchAll(retryingAfter(first, attempt, retrying), deadLettered)).pipe(
       traced("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
     )
@@ -111,7 +113,10 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const hasWork = (target: DeliveryTarget, event: LivechatEvent) =>
     target === "hbf-bot" ? Effect.succeed(true) : Effect.match(flowOf(event), { onFailure: () => true, onSuccess: (flow) => flow !== undefined })
 
-  /** The entry to each of its targets in turn (chained directly: Effect.forEach's set-up cost more than two deliveries' bookkeeping). */
+  /**
+   * The entry to each of its targets in turn (chained directly: Effect.forEach's set-up cost
+   * more than two deliveries' bookkeeping) (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
+   */
   const deliver = (entry: OutboxEntry, mayDeliver: Effect.Effect<void>) => {
     const targets = entry.targets ?? allTargets
     const from = (i: number): Effect.Effect<void> =>
@@ -132,6 +137,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
   const ackDelivered = (entry: OutboxEntry) =>
     outbox.ack(entry).pipe(
       Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })),
+      // perf: docs/ARCHITECTURE.md#perf-retry-after-failure
       (ack) => retryAfterFailure(ack, ackRetries),
       Effect.catchAll((e) =>
         Effect.as(
@@ -193,6 +199,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
           return FiberSet.run(fibers, drain(entry.event.sessionId, fresh))
         })
       // Pulled batch by batch: Stream.runForEach's sink cost a dozen fiber ops a batch, and a batch is often one entry.
+      // perf: docs/ARCHITECTURE.md#perf-fiber-ops
       const consumeAll = Effect.scoped(
         Effect.flatMap(Stream.toPull(outbox.consume(partition)), (pull) => {
           const loop: Effect.Effect<never, Option.Option<StoreUnavailable>> = Effect.flatMap(pull, (batch) =>

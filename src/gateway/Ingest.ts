@@ -49,6 +49,7 @@ export const makeIngest = Effect.gen(function* () {
       const withState = (session: SessionRecord): SessionRecord =>
         providerState === undefined ? session : { ...session, providerState: { ...session.providerState, ...providerState } }
       // Taken from the record the change is decided on: no read of the session beforehand.
+      // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       let open = false
       let provider: ProviderAlias | undefined
       const accepted = yield* changes.change(sessionId, (session) =>
@@ -61,6 +62,7 @@ export const makeIngest = Effect.gen(function* () {
           if (!open) return { result: [] as ReadonlyArray<ProviderEvent> }
           // A lone event is committed without asking first: the commit itself refuses it as a
           // duplicate when it was seen. A batch asks, so that its fresh events still apply.
+          // perf: docs/ARCHITECTURE.md#perf-store-round-trips
           const seen = events.length === 1 && providerState === undefined ? noneSeen : yield* store.seen(sessionId, events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
@@ -86,7 +88,9 @@ export const makeIngest = Effect.gen(function* () {
         }),
         known
       ).pipe(
-        // The one log line inside names the session itself: annotateLogs around the commit costs CPU on every event (see forwardMessage in Messaging.ts).
+        // The one log line inside names the session itself: annotateLogs around the commit costs CPU
+        // on every event (see forwardMessage in Messaging.ts).
+        // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
         Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
       )
       const persisted = accepted === "duplicate" ? [] : accepted

@@ -87,6 +87,7 @@ export const makeMessaging = Effect.gen(function* () {
     forwardMessage: (message, access) =>
       Effect.gen(function* () {
         if (!mayAccess(access, message.tenantId)) return yield* noSessionOf(message.subHandle, message.tenantId)
+        // perf: docs/ARCHITECTURE.md#perf-store-round-trips
         const found = yield* store.reserveSubscriberMessage(message.subHandle, message.tenantId, message.messageId)
         if (Option.isNone(found)) return yield* noSessionOf(message.subHandle, message.tenantId)
         const { session } = found.value
@@ -115,6 +116,7 @@ export const makeMessaging = Effect.gen(function* () {
         ).pipe(
           // No annotateLogs: around the provider call it cost ~35 µs of CPU per message (in-process forwardMessage
           // 168 -> 132 µs without it), and the clients log per credential set, not per session.
+          // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
           Effect.catchAll((e) => Effect.zipRight(releaseClaim(session.sessionId, message.messageId), Effect.fail(asProviderError(session)(e))))
         )
         // A user message counts as activity for the inactivity timeout.

@@ -24,6 +24,7 @@ export const SweeperLive = Layer.scopedDiscard(
         Effect.repeat(Schedule.spaced(config.sweepInterval)),
         // Each partition at its own phase of the interval: all of them at once read every open
         // session in one go, a stall that showed as a p99 of 200 ms in webhook answers.
+        // perf: docs/ARCHITECTURE.md#perf-sweep-phases
         Effect.delay(Duration.times(config.sweepInterval, partition / config.partitions)),
         Effect.raceFirst(handOver),
         // The partition moved: its sessions are counted by its new owner.

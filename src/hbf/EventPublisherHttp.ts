@@ -1,4 +1,4 @@
-/** hbf-event-publisher over HTTP (CONTRACTS.md section 7). */
+/** hbf-event-publisher over HTTP (docs/CONTRACTS.md#hbf-event-publisher). */
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
@@ -14,6 +14,7 @@ export const EventPublisherHttp = Layer.effect(
       bearer: config.hbfCore.token
     })
     return EventPublisher.of({
+      // perf: docs/ARCHITECTURE.md#perf-fiber-ops
       triggerFlow: (flowId, event) =>
         client.call(
           {

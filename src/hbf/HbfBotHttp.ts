@@ -27,6 +27,7 @@ export const HbfBotHttp = Layer.effect(
     const client = yield* outboundClient({ baseUrl: config.hbfBot.url })
     const secret = Option.map(Option.fromNullable(config.hbfBot.signingSecret), Redacted.value)
     const failure = deliveryFailure("hbf-bot")
+    // perf: docs/ARCHITECTURE.md#perf-fiber-ops
     const post = (body: string, headers: Record<string, string>) =>
       client.call({ method: "POST", path: "/livechat-events", text: body, headers }, failure)
     return HbfBot.of({

@@ -67,10 +67,11 @@ export const HbfCoreHttp = Layer.effect(
     const clock = yield* Effect.clock
     /**
      * A cache of successful look-ups: single-flight through Effect's Cache, plus the loaded
-     * values in a plain Map, so that a hit (every webhook, forwarded message and delivery
-     * looks its tenant up) is two fiber ops instead of Cache.get's ~9 (clock, map, deferred,
-     * tapError). A value is remembered when the Cache loads it and expires with the Cache's
-     * own TTL, counted from the same moment; a failure is never kept.
+     * values in a plain Map, so that a hit (every webhook, forwarded message and delivery looks
+     * its tenant up) is two fiber ops instead of Cache.get's ~9 (clock, map, deferred,
+     * tapError). A value is remembered when the Cache loads it and expires with the Cache's own
+     * TTL, counted from the same moment; a failure is never kept
+     * (perf: docs/ARCHITECTURE.md#perf-tenant-cache).
      */
     const cachedLookup = <A, E>(lookup: (key: string) => Effect.Effect<A, E>) =>
       Effect.gen(function* () {

@@ -1,4 +1,4 @@
-/** hbf-lcm over HTTP (CONTRACTS.md section 5). Creates and messages are idempotent, so they are retried. */
+/** hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they are retried. */
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
@@ -26,6 +26,7 @@ export const HbfLcmHttp = Layer.effect(
       bearer: config.hbfLcm.token,
       retry: defaultRetryPolicy
     })
+    // perf: docs/ARCHITECTURE.md#perf-fiber-ops
     const send = (request: OutboundRequest, call: string) => client.call(request, failure(call))
 
     return HbfLcm.of({

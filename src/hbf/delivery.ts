@@ -1,4 +1,4 @@
-/** How a delivery target's answer is judged (CONTRACTS.md section 6). */
+/** How a delivery target's answer is judged (docs/CONTRACTS.md#hbf-bot). */
 import { Effect } from "effect"
 import { DeliveryFailure } from "../services/HbfBot.js"
 import type { OutboundError } from "../infra/outbound.js"

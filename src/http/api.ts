@@ -1,6 +1,7 @@
 /**
- * The whole HTTP surface of hbf-lcg as one HttpApi (CONTRACTS.md sections 1-3): routes,
- * schemas and error statuses. /openapi.json and /docs are generated from it.
+ * The whole HTTP surface of hbf-lcg as one HttpApi (docs/CONTRACTS.md#upstream-api,
+ * #provider-webhooks, #ops-and-admin): routes, schemas and error statuses. /openapi.json and
+ * /docs are generated from it.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"

@@ -1,5 +1,5 @@
 /**
- * Bearer-JWT authentication of the upstream and admin routes (CONTRACTS.md section 1,
+ * Bearer-JWT authentication of the upstream and admin routes (docs/CONTRACTS.md#upstream-api,
  * docs/SECURITY.md): `Authorization: Bearer <JWT>` (the scheme in any case, no other);
  * HS256 with LCG_JWT_SECRET or RS256/ES256 against LCG_JWKS_URL; `exp` required, `aud`
  * checked when configured (always with a JWKS), `iss` when LCG_JWT_ISSUER is set, 30 s
@@ -84,14 +84,17 @@ const VERIFIED_TOKENS = 10_000
 const VERIFIED_FOR_MS = 5 * 60 * 1000
 
 /**
- * Verifies a bearer token with the configured key; never logs or echoes the token.
- * hbf-bot sends the same service token with every call, and verifying it costs more than
- * the rest of a forwarded message's handling, so a verified token is remembered until it
- * expires (and at most VERIFIED_FOR_MS). Failures are never remembered.
+ * Verifies a bearer token with the configured key; never logs or echoes the token. hbf-bot
+ * sends the same service token with every call, and verifying it costs more than the rest of a
+ * forwarded message's handling, so a verified token is remembered until it expires (and at most
+ * VERIFIED_FOR_MS). Failures are never remembered (perf: docs/ARCHITECTURE.md#perf-token-memo).
  */
 export interface TokenVerifier {
   (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized>
-  /** The caller of a token verified earlier and still remembered: checked without a fiber, on the hottest routes. */
+  /**
+   * The caller of a token verified earlier and still remembered: checked without a fiber, on
+   * the hottest routes (perf: docs/ARCHITECTURE.md#perf-token-memo).
+   */
   readonly remembered: (raw: string) => CallerInfo | undefined
 }
 

@@ -2,12 +2,13 @@
  * The hot endpoints (POST /messages, POST /typing, POST /events/:alias) served straight
  * from node:http, and everything else through the HttpApi's own server.
  *
- * PERFORMANCE.md measured @effect/platform-node's request path (request wrapper, router,
- * middleware chain, response conversion) at several times the cost of the handler itself.
- * These routes are still defined once, in `api.ts`: their paths, payload schemas, success
- * schemas and statuses, and error schemas and statuses are read from the HttpApi endpoint,
- * their handlers are the ones `handlers.ts` registers, and a request they do not take
- * (another content type, a body the lane could not frame) goes to the HttpApi server as before.
+ * @effect/platform-node's request path (request wrapper, router, middleware chain, response
+ * conversion) measured several times the cost of the handler itself
+ * (perf: docs/ARCHITECTURE.md#perf-direct-routes). These routes are still defined once, in
+ * `api.ts`: their paths, payload schemas, success schemas and statuses, and error schemas and
+ * statuses are read from the HttpApi endpoint, their handlers are the ones `handlers.ts`
+ * registers, and a request they do not take (another content type, a body the lane could not
+ * frame) goes to the HttpApi server as before.
  */
 import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -74,6 +75,7 @@ interface Route<R> {
   readonly raw: boolean
   readonly authenticate: boolean
   // Payload and success are decoded and encoded synchronously (Either): the payload before the fiber starts, with no fiber op.
+  // perf: docs/ARCHITECTURE.md#perf-either-decode
   readonly decodePayload: ((input: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined
   readonly handle: (input: {
     readonly path: Record<string, string>
@@ -110,7 +112,8 @@ type Body = Uint8Array | "too-large" | Error
 
 /**
  * Reads the body into one buffer with the request's own events, before any fiber runs: the
- * Effect.async it took cost a fiber suspension per request on the hottest routes.
+ * Effect.async it took cost a fiber suspension per request on the hottest routes
+ * (perf: docs/ARCHITECTURE.md#perf-direct-routes).
  */
 const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
   const chunks: Array<Buffer> = []
@@ -126,7 +129,10 @@ const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
 /** A schema's rejection, as the HttpApi answers it (the payloads' own failures come described: inputs.ts). */
 const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({ status: 400, body: decodeFailureBody(describeIssues(error)) })
 
-/** The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx answer, or the payload. */
+/**
+ * The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx
+ * answer, or the payload (perf: docs/ARCHITECTURE.md#perf-either-decode).
+ */
 const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer } | { readonly payload: unknown } => {
   if (body instanceof Error) return { answer: { status: 400, body: unreadableBody(body.message) } }
   if (body === "too-large") return { answer: { status: 413, body: tooLargeBody } }
@@ -152,6 +158,7 @@ export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
   }
 >() {}
 
+// perf: docs/ARCHITECTURE.md#perf-direct-routes
 export const DirectRoutesLive = Layer.effect(
   DirectRoutes,
   Effect.gen(function* () {
@@ -258,6 +265,7 @@ export const DirectRoutesLive = Layer.effect(
             )
           ).addObserver((exit) => finish(Exit.isSuccess(exit) ? exit.value : { status: 500, body: internalErrorBody }))
         const token = routeOf.authenticate ? bearerTokenOf(request.headers.authorization) : ""
+        // perf: docs/ARCHITECTURE.md#perf-token-memo
         const known = routeOf.authenticate ? verify.remembered(token) : undefined
         if (!routeOf.authenticate || known !== undefined) {
           // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
@@ -285,8 +293,9 @@ const timeoutCheckInterval = (limits: HttpServerLimits) => Math.max(10, Math.min
 
 /**
  * node:http on `port`, with `limits` on slow and idle clients: the direct routes first, the
- * HttpApi's server (what `serve` is given) for the rest. Mirrors NodeHttpServer.layer (which
- * has no hook for a request it should not take).
+ * HttpApi's server (what `serve` is given) for the rest
+ * (perf: docs/ARCHITECTURE.md#perf-direct-routes). Mirrors NodeHttpServer.layer (which has no
+ * hook for a request it should not take).
  */
 export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimits) =>
   Layer.scoped(

@@ -1,6 +1,6 @@
 /**
  * The one place where domain errors meet HTTP: each error's status, and its wire body
- * `{ "error": "<Tag>", "message": "...", ...details }` (CONTRACTS.md section 1).
+ * `{ "error": "<Tag>", "message": "...", ...details }` (docs/CONTRACTS.md#upstream-api).
  */
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"

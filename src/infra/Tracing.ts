@@ -3,12 +3,13 @@
  * over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces`, JSON) when it is set, and log
  * lines carry their trace ids. Without it tracing is off: making spans nobody reads cost
  * 10-18% of the CPU per ingested event (measured with npm run bench), and log lines then
- * correlate by sessionId alone.
+ * correlate by sessionId alone (perf: docs/ARCHITECTURE.md#perf-tracing-off).
  */
 import { OtlpSerialization, OtlpTracer } from "@effect/opentelemetry"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, FiberRef, Layer, type Tracer } from "effect"
 
+// perf: docs/ARCHITECTURE.md#perf-tracing-off
 export const TracingLive = (otlpEndpoint: string | undefined) =>
   otlpEndpoint === undefined
     ? Layer.setTracerEnabled(false)
@@ -20,8 +21,9 @@ export const TracingLive = (otlpEndpoint: string | undefined) =>
 /**
  * `Effect.withSpan` while the tracer is enabled, and the effect alone otherwise: a span with
  * the tracer disabled still costs ~6 µs of CPU (a no-op span, a context change, an exit hook),
- * and a forwarded message or an ingested event passes through three or four. `options` may be
- * a function, for options that cost something to build (a parent read from headers).
+ * and a forwarded message or an ingested event passes through three or four. `options` may be a
+ * function, for options that cost something to build (a parent read from headers)
+ * (perf: docs/ARCHITECTURE.md#perf-tracing-off).
  */
 export const traced =
   (name: string, options: Tracer.SpanOptions | (() => Tracer.SpanOptions)) =>

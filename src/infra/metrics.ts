@@ -5,12 +5,12 @@
  *
  * Each tag set's metric is made once, from a key that carries the tags (`byTags`): a metric
  * tagged with `Metric.tagged` builds and hashes a new key on every update, which cost a
- * tenth of a core at 2,000 polls a second.
+ * tenth of a core at 2,000 polls a second (perf: docs/ARCHITECTURE.md#perf-metric-keys).
  */
 import { type Clock, Duration, Effect, Metric, MetricBoundaries, MetricKey, MetricLabel, type MetricKeyType } from "effect"
 import { openStatuses, providerAliases, type SessionRecord } from "../domain/model.js"
 
-/** The metric of `key` with `tags`, made on first use and kept. */
+/** The metric of `key` with `tags`, made on first use and kept (perf: docs/ARCHITECTURE.md#perf-metric-keys). */
 const byTags = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<Type>) => {
   const made = new Map<string, Metric.Metric<Type, MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>>>()
   return (tags: Readonly<Record<string, string>>) => {
@@ -39,6 +39,7 @@ const deliveryLag = histogram("lcg_delivery_lag_seconds", "from an event's occur
 
 // The per-event and per-call updates are one Effect.sync each: Metric.increment and Metric.update read the
 // fiber's metric labels (we set none) in three fiber ops per update, several times per event.
+// perf: docs/ARCHITECTURE.md#perf-metric-keys
 /** One update per event accepted from `provider`, in a single op. */
 export const countIngested = (provider: string, events: ReadonlyArray<{ readonly type: string }>) =>
   Effect.sync(() => {
@@ -57,7 +58,10 @@ export const countDeadLettered = (target: string, provider: string, type: string
 const httpRequests = counter("lcg_http_requests_total", "HTTP requests answered, by route template and status")
 const httpDuration = histogram("lcg_http_request_duration_seconds", "time to answer an HTTP request")
 
-/** Counts an answered request, outside any fiber (the direct routes answer from node's callbacks). */
+/**
+ * Counts an answered request, outside any fiber (the direct routes answer from node's
+ * callbacks) (perf: docs/ARCHITECTURE.md#perf-metric-keys).
+ */
 export const recordHttpRequest = (route: string, method: string, status: number, seconds: number) => {
   httpRequests({ route, method, status: String(status) }).unsafeUpdate(1, [])
   httpDuration({ route, method }).unsafeUpdate(seconds, [])

@@ -12,7 +12,7 @@
  *   within the call's deadline (LCG_UPSTREAM_DEADLINE_MS). They carry every
  *   forwarded message and delivered event, and the platform client's request, response and
  *   abort bookkeeping cost ~120 µs a call there (measured with npm run bench), about a sixth
- *   of an event's handling.
+ *   of an event's handling (perf: docs/ARCHITECTURE.md#perf-undici-hbf).
  * Both Agents read at most LCG_UPSTREAM_MAX_BODY_BYTES of an answer: undici cuts a longer one
  * as it arrives (a server that streams forever is cut there too) and fails its read.
  */
@@ -31,8 +31,9 @@ import { traced } from "./Tracing.js"
  * providers' Agent. An `Effect.timeout` per call forks a timer fiber, which cost more than the
  * rest of a call's client-side work (~80 µs, measured), so the timeouts are undici's:
  * `outboundClient` sets them on each request, and the platform client (which asks undici for
- * none, leaving them to Effect.timeout) gets them from an interceptor. Client spans (and trace
- * headers) only when traces are exported.
+ * none, leaving them to Effect.timeout) gets them from an interceptor
+ * (perf: docs/ARCHITECTURE.md#perf-undici-timeouts). Client spans (and trace headers) only when
+ * traces are exported (perf: docs/ARCHITECTURE.md#perf-tracing-off).
  */
 export const OutboundHttpLive = Layer.unwrapEffect(
   Effect.map(Effect.all([AppConfig, ProviderEgressGuard]), ([{ httpTimeout, otlpEndpoint, upstream }, guard]) => {
@@ -120,8 +121,9 @@ export const backoff = <E>(
 
 /**
  * `effect` again on `schedule` after it failed with `first` (the schedule's first input).
- * Nothing of the retry is built until the first attempt has failed: set up for every call,
- * it cost more than the rest of a delivery's bookkeeping, and most calls never need it.
+ * Nothing of the retry is built until the first attempt has failed: set up for every call, it
+ * cost more than the rest of a delivery's bookkeeping, and most calls never need it
+ * (perf: docs/ARCHITECTURE.md#perf-retry-after-failure).
  */
 export const retryingAfter = <A, E, R>(first: E, effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) => {
   let replayed = false
@@ -135,7 +137,10 @@ export const retryingAfter = <A, E, R>(first: E, effect: Effect.Effect<A, E, R>,
   )
 }
 
-/** `effect`, and after it fails, retried on `schedule` (retryingAfter). */
+/**
+ * `effect`, and after it fails, retried on `schedule` (retryingAfter)
+ * (perf: docs/ARCHITECTURE.md#perf-retry-after-failure).
+ */
 export const retryAfterFailure = <A, E, R>(effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) =>
   Effect.catchAll(effect, (first) => retryingAfter(first, effect, schedule))
 
@@ -184,10 +189,10 @@ export interface OutboundClient {
   readonly send: (request: OutboundRequest) => Effect.Effect<OutboundAnswer, OutboundError>
   /**
    * `send` for a caller that needs only whether it succeeded, its failure as the caller's own
-   * error (an Effect, so that the caller can log it too): one match, where asVoid plus
-   * mapError cost five fiber ops on every delivery and forwarded message. The answer's body
-   * is discarded as it arrives (undici's dump: a long one closes the connection instead), so
-   * its size never fails a call the status says succeeded.
+   * error (an Effect, so that the caller can log it too): one match, where asVoid plus mapError
+   * cost five fiber ops on every delivery and forwarded message. The answer's body is discarded
+   * as it arrives (undici's dump: a long one closes the connection instead), so its size never
+   * fails a call the status says succeeded (perf: docs/ARCHITECTURE.md#perf-undici-hbf).
    */
   readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
 }
@@ -204,12 +209,12 @@ const transportError = (cause: unknown, maxBodyBytes: number) => {
 
 /**
  * A client for one hbf-* service: base URL, bearer token, non-2xx as `OutboundError`, retries.
- * Each attempt is one undici request inside `Effect.async`: interrupting it aborts the
- * request through an EventEmitter (undici takes one as its signal; an AbortSignal costs
- * ~15 µs a call), and the HTTP timeout is undici's, set on the request. A call has
- * LCG_UPSTREAM_DEADLINE_MS in all, from its first attempt: a plain timer aborts the attempt
- * in flight when it is up (an Effect.timeout would fork a fiber per call), and no retry is
- * made whose wait would end past it.
+ * Each attempt is one undici request inside `Effect.async`: interrupting it aborts the request
+ * through an EventEmitter (undici takes one as its signal; an AbortSignal costs ~15 µs a call),
+ * and the HTTP timeout is undici's, set on the request. A call has LCG_UPSTREAM_DEADLINE_MS in
+ * all, from its first attempt: a plain timer aborts the attempt in flight when it is up (an
+ * Effect.timeout would fork a fiber per call), and no retry is made whose wait would end past
+ * it (perf: docs/ARCHITECTURE.md#perf-undici-hbf, docs/ARCHITECTURE.md#perf-undici-timeouts).
  */
 export const outboundClient = (options: OutboundOptions) =>
   Effect.map(Effect.all([NodeHttpClient.Dispatcher, AppConfig, Effect.clock]), ([dispatcher, config, clock]): OutboundClient => {
@@ -248,6 +253,7 @@ export const outboundClient = (options: OutboundOptions) =>
         if (first) deadline.at = now + deadlineMs
         const abort = new EventEmitter()
         let expired = false
+        // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
         const timer = setTimeout(() => {
           expired = true
           abort.emit("abort")

@@ -1,4 +1,4 @@
-/** The providers by alias (CONTRACTS.md names them). */
+/** The providers by alias (the aliases of ProviderAlias, docs/CONTRACTS.md#upstream-api). */
 import { Effect, Layer } from "effect"
 import { type ProviderAlias, providerAliases } from "../domain/model.js"
 import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"

@@ -1,7 +1,8 @@
 /**
  * One resilient call to a provider's API (Genesys, Sunshine), on the platform HttpClient of the
  * providers' Agent (OutboundHttpLive: undici's timeouts, the answer size limit, egress
- * confinement), made as one credential set (PROVIDERS.md: limits, 401 and 429):
+ * confinement), made as one credential set (docs/PROVIDERS.md#genesys-token, #genesys-limits,
+ * #sunshine-limits):
  * - a gate bounds the credential set's calls in flight, so one tenant's burst queues behind
  *   itself and never starves another tenant's calls;
  * - a 429 holds the credential set back, all its calls, for its Retry-After (or the provider's

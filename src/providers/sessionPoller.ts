@@ -8,8 +8,9 @@
  * move with their partition.
  *
  * Thousands of pollers wait cheaply: each waits on its own wake-up queue only, and one
- * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come.
- * A timer and a race per poller and per wait cost more than the poll itself.
+ * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come. A
+ * timer and a race per poller and per wait cost more than the poll itself
+ * (perf: docs/ARCHITECTURE.md#perf-poll-clock).
  */
 import { Clock, Data, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
 import type { ProviderAlias, SessionRecord } from "../domain/model.js"
@@ -32,7 +33,10 @@ export const pollerTimings = {
   jitter: 0.02,
   /** Open sessions of an owned partition are looked for this often (new ones are usually started at once by a poll-now). */
   rescanInterval: Duration.seconds(30),
-  /** A poller looks its tenant's config up again after this long (a changed host or key). */
+  /**
+   * A poller looks its tenant's config up again after this long (a changed host or key)
+   * (perf: docs/ARCHITECTURE.md#perf-poll-clock).
+   */
   configMaxAge: Duration.seconds(60),
   /** Backoff after failed polls: doubling from the poll interval up to this. */
   maxBackoff: Duration.seconds(60)
@@ -85,9 +89,10 @@ export interface PollClock {
 
 /**
  * One clock for many pollers: a tick every `tick` wakes the pollers that are due. Waits are
- * kept in buckets by tick, so a tick touches only the pollers due in it, not all of them.
- * The clock ticks only while some poller waits: an idle one in every owned partition, for
- * each polling provider, cost a tenth of a core with no session open.
+ * kept in buckets by tick, so a tick touches only the pollers due in it, not all of them. The
+ * clock ticks only while some poller waits: an idle one in every owned partition, for each
+ * polling provider, cost a tenth of a core with no session open
+ * (perf: docs/ARCHITECTURE.md#perf-poll-clock).
  */
 export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
   Effect.gen(function* () {

@@ -3,7 +3,7 @@ import { Context, Duration, Layer, LogLevel } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 
-/** Every setting of the gateway (CONTRACTS.md section 8). Secrets stay `Redacted`. */
+/** Every setting of the gateway (README.md#configuration). Secrets stay `Redacted`. */
 export interface AppConfigValues {
   readonly port: number
   /** Our externally reachable base URL, without a trailing slash. */

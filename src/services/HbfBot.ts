@@ -12,7 +12,7 @@ export class DeliveryFailure extends Data.TaggedError("DeliveryFailure")<{
   readonly retryAfter: Option.Option<Duration.Duration>
 }> {}
 
-/** hbf-bot's event endpoint (CONTRACTS.md section 6): one attempt per call; the worker retries. */
+/** hbf-bot's event endpoint (docs/CONTRACTS.md#hbf-bot): one attempt per call; the worker retries. */
 export interface HbfBotService {
   readonly deliver: (event: LivechatEvent) => Effect.Effect<void, DeliveryFailure>
 }

@@ -37,7 +37,7 @@ export interface LcmUserMessage {
   readonly sentDate: string
 }
 
-/** The platform's own livechat, hbf-lcm (CONTRACTS.md section 5). */
+/** The platform's own livechat, hbf-lcm (docs/CONTRACTS.md#hbf-lcm). */
 export interface HbfLcmService {
   readonly createRequest: (request: LcmLivechatRequest) => Effect.Effect<void, HbfLcmFailure>
   readonly sendMessage: (message: LcmUserMessage) => Effect.Effect<void, HbfLcmFailure>

@@ -4,7 +4,7 @@ import type { ProviderAlias } from "../domain/model.js"
 import type { UnknownProvider } from "./errors.js"
 import type { LivechatProvider } from "./LivechatProvider.js"
 
-/** alias -> provider. Aliases of CONTRACTS.md whose adapter is not built yet are unknown here. */
+/** alias -> provider; any other alias is UnknownProvider (docs/CONTRACTS.md#provider-webhooks). */
 export interface ProviderRegistryService {
   readonly get: (alias: string) => Effect.Effect<LivechatProvider, UnknownProvider>
   readonly aliases: ReadonlyArray<ProviderAlias>

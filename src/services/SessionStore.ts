@@ -106,8 +106,9 @@ export interface SessionStoreService {
   readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
   /**
    * The subscriber's latest session in the tenant (as `latestBySubscriber`), with the message
-   * claimed in it (as `reserveMessage`): the forward path's look-up and claim in one round trip.
-   * The caller gives the claim back if the session turns out not to be the one to forward to.
+   * claimed in it (as `reserveMessage`): the forward path's look-up and claim in one round trip
+   * (perf: docs/ARCHITECTURE.md#perf-store-round-trips). The caller gives the claim back if the
+   * session turns out not to be the one to forward to.
    */
   readonly reserveSubscriberMessage: (
     subHandle: string,
@@ -119,7 +120,7 @@ export interface SessionStoreService {
    * activity if it is still open. The activity is kept beside the record, not in it: a write
    * per user message that neither rewrites the record nor bumps its version, so only a change
    * decided on the activity (a timeout, `expectedActivity`) can conflict with it. Every record
-   * read carries it (`withActivity`).
+   * read carries it (`withActivity`) (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
    */
   readonly completeMessage: (
     sessionId: string,
@@ -141,7 +142,10 @@ export interface SessionStoreService {
   readonly ping: Effect.Effect<boolean>
 }
 
-/** The record as read: its `lastActivityAt` is the later of its own and the activity kept beside it (ISO times compare as strings). */
+/**
+ * The record as read: its `lastActivityAt` is the later of its own and the activity kept beside
+ * it (ISO times compare as strings) (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
+ */
 export const withActivity = (record: SessionRecord, activity: string | null | undefined): SessionRecord =>
   activity != null && activity > record.lastActivityAt ? { ...record, lastActivityAt: activity } : record
 

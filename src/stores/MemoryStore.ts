@@ -90,7 +90,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     /** Forwarded-message reservations and results by session, then message id; a session's expire together, after their last write. */
     const messages = new Map<string, Map<string, MessageReservation>>()
     const messagesExpiry: Expiries = new Map()
-    /** The open sessions' last user activity, kept beside their records as the Redis store does. */
+    /**
+     * The open sessions' last user activity, kept beside their records as the Redis store does
+     * (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
+     */
     const activity = new Map<string, string>()
     const read = (sessionId: string | undefined) => {
       const record = sessionId === undefined ? undefined : sessions.get(sessionId)

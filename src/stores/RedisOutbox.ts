@@ -42,6 +42,7 @@ const READ_BATCH = 200
 const IDLE_RECHECK = Duration.seconds(1)
 
 // Decoded as an Either: an Effect.map or mapError around a decode was two fiber ops.
+// perf: docs/ARCHITECTURE.md#perf-either-decode
 const decodeEvent = Schema.decodeUnknownEither(Schema.parseJson(LivechatEvent))
 const decodeDeadLetter = Schema.decodeUnknown(Schema.parseJson(DeadLetter))
 
@@ -60,6 +61,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
     const wakeups = yield* Effect.forEach(Array.from({ length: options.partitions }), () => Queue.sliding<void>(1))
     // And every IDLE_RECHECK each consumer looks anyway (a wake-up lost with the subscriber's
     // connection costs at most that): one ticker, not a timer raced against every wait.
+    // perf: docs/ARCHITECTURE.md#perf-store-round-trips
     yield* Effect.forkScoped(
       Effect.forEach(wakeups, (queue) => Queue.offer(queue, undefined), { discard: true }).pipe(
         Effect.repeat(Schedule.spaced(IDLE_RECHECK))
@@ -81,7 +83,10 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
         Effect.zipRight(redisCall("ack", () => redis.xack(keys.outbox(partition), GROUP, id)))
       )
 
-    /** Decoded synchronously, entry by entry: a fiber's worth of ops per entry cost more than the decode. */
+    /**
+     * Decoded synchronously, entry by entry: a fiber's worth of ops per entry cost more than
+     * the decode (perf: docs/ARCHITECTURE.md#perf-either-decode).
+     */
     const toEntries = (partition: number, raw: ReadonlyArray<StreamEntry>) => {
       const entries: Array<OutboxEntry> = []
       const undecodable: Array<[id: string, reason: string]> = []
@@ -169,6 +174,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
               const fresh = read?.[0]?.[1] ?? []
               // Fewer than a batch: the stream is read to its end, so the next read waits for a
               // wake-up first rather than finding nothing (one read per append, not two).
+              // perf: docs/ARCHITECTURE.md#perf-store-round-trips
               drained = fresh.length < READ_BATCH
               const entries = yield* toEntries(partition, fresh)
               if (Chunk.isNonEmpty(entries)) return entries
@@ -178,6 +184,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
           })
         ),
       // The reply is read in the promise: an Effect.map around the call was three fiber ops per delivered event.
+      // perf: docs/ARCHITECTURE.md#perf-fiber-ops
       ack: (entry) =>
         redisCall("ack", () =>
           redis

@@ -41,6 +41,7 @@ const RESERVATION_LEASE_MS = Duration.toMillis(MESSAGE_CLAIM_LEASE)
 const DECODED_RECORDS = 2_000
 
 // Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
+// perf: docs/ARCHITECTURE.md#perf-either-decode
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
 const decodeForwarded = Schema.decodeUnknownEither(
   Schema.parseJson(Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) }))
@@ -88,7 +89,8 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
      * record is read unchanged for every user message (the activity is a key of its own), and
      * decoding it again cost ~6 KB of garbage and several µs per message. Keyed by content, an
      * entry can never be stale; the oldest go first. Other reads look here but do not add: an
-     * agent's event changes the record it read, and keeping those would only age garbage.
+     * agent's event changes the record it read, and keeping those would only age garbage
+     * (perf: docs/ARCHITECTURE.md#perf-decoded-record-cache).
      */
     const decodedRecords = new Map<string, SessionRecord>()
     const decodeStoredRecord = (json: string, remember: boolean): Either.Either<SessionRecord, StoreUnavailable> => {
@@ -102,7 +104,10 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
       return decoded
     }
 
-    /** A stored session record, if there is one, with its activity key's time: decoded here, at the boundary. */
+    /**
+     * A stored session record, if there is one, with its activity key's time: decoded here, at
+     * the boundary (perf: docs/ARCHITECTURE.md#perf-either-decode).
+     */
     const recordFrom = (
       json: string | null,
       activity: string | null,
@@ -112,6 +117,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         ? Either.right(Option.none())
         : Either.map(decodeStoredRecord(json, remember), (record) => Option.some(withActivity(record, activity)))
 
+    // perf: docs/ARCHITECTURE.md#perf-either-decode
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
       if (reply === "inflight") return Either.right({ _tag: "InFlight" })
@@ -225,6 +231,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
             reservationFrom
           )
         ),
+      // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(
@@ -249,6 +256,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
                   )
           )
         ),
+      // perf: docs/ARCHITECTURE.md#perf-activity-beside-record
       completeMessage: (sessionId, messageId, result, at) =>
         redisCall("complete message", () =>
           redis.lcgCompleteMessage(

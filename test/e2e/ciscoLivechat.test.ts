@@ -1,6 +1,6 @@
 /**
  * Cisco CCP livechats end to end: the real gateway polling the CCP simulator
- * (sandbox/cisco/, which follows PROVIDERS.md) over HTTP with XML bodies.
+ * (sandbox/cisco/, which follows docs/PROVIDERS.md#cisco-ccp-chat) over HTTP with XML bodies.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"

@@ -1,7 +1,7 @@
 /**
  * Genesys Cloud livechats end to end: the real gateway against the Genesys simulator
- * (sandbox/genesys/, which follows PROVIDERS.md), over HTTP, signed webhooks and
- * the notifications WebSocket.
+ * (sandbox/genesys/, which follows docs/PROVIDERS.md#genesys-cloud-cx), over HTTP, signed
+ * webhooks and the notifications WebSocket.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"

@@ -1,8 +1,9 @@
 /**
  * Zendesk Sunshine Conversations livechats end to end: the real gateway against the Sunshine
- * simulator (sandbox/zendesk/, which follows PROVIDERS.md), whose webhooks reach the
- * gateway's /events/zendesk over HTTP with the X-API-Key, and whose messages the polling
- * backstop lists when a webhook is lost.
+ * simulator (sandbox/zendesk/, which follows
+ * docs/PROVIDERS.md#zendesk-sunshine-conversations-v2), whose webhooks reach the gateway's
+ * /events/zendesk over HTTP with the X-API-Key, and whose messages the polling backstop lists
+ * when a webhook is lost.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"

@@ -1,4 +1,7 @@
-/** Sunshine webhook bodies as Sunshine posts them (PROVIDERS.md), for tests and benchmarks that post them themselves. */
+/**
+ * Sunshine webhook bodies as Sunshine posts them (docs/PROVIDERS.md#sunshine-webhooks), for tests
+ * and benchmarks that post them themselves.
+ */
 import { demoZendesk } from "../../sandbox/demoTenants.js"
 
 /** A `conversation:message` webhook of one agent message (the Agent Workspace's, business-authored). */

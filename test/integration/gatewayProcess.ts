@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import { rmSync } from "node:fs"
 import type { AppConfigValues } from "../../src/services/AppConfig.js"
 
-/** The environment (CONTRACTS.md section 8) that makes `npm start` run with `config`. */
+/** The environment (README.md#configuration) that makes `npm start` run with `config`. */
 export const environmentOf = (config: AppConfigValues): Record<string, string | undefined> => ({
   PORT: String(config.port),
   LCG_PUBLIC_URL: config.publicUrl,
@@ -81,6 +81,7 @@ export const spawnGateway = (env: Record<string, string | undefined>, nodeArgs: 
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
       // As `npm start` runs it (package.json), with the same GC sizing as the Docker image.
+      // perf: docs/ARCHITECTURE.md#perf-semi-space
       Effect.sync(() =>
         spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, ...entry], {
           env: { ...process.env, ...env },

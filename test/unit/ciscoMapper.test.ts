@@ -1,4 +1,7 @@
-/** CCP chat XML shaped as PROVIDERS.md gives it -> events; what we send; bodies form-encoded like Java's URLEncoder. */
+/**
+ * CCP chat XML shaped as docs/PROVIDERS.md#cisco-ccp-chat gives it -> events; what we send; bodies
+ * form-encoded like Java's URLEncoder.
+ */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { mapCcpEvents } from "../../src/providers/cisco/mapper.js"

@@ -1,6 +1,7 @@
 /**
- * Genesys payloads shaped exactly as PROVIDERS.md gives them -> normalized events; and the
- * rule that the notification path and the re-read path name each change alike.
+ * Genesys payloads shaped exactly as docs/PROVIDERS.md#genesys-cloud-cx gives them ->
+ * normalized events; and the rule that the notification path and the re-read path name each
+ * change alike.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
@@ -22,7 +23,7 @@ import { createHmac } from "node:crypto"
 const NOW = "2026-11-26T10:00:00.000Z"
 const decodeWebhook = Schema.decodeUnknownSync(OutboundWebhook)
 
-/** The outbound webhook of PROVIDERS.md, agent text with an attachment. */
+/** The outbound webhook (docs/PROVIDERS.md#outbound-webhook-agent-to-us), agent text with an attachment. */
 const agentText = {
   id: "msg-1",
   channel: {

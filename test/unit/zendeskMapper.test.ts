@@ -1,8 +1,8 @@
 /**
- * Sunshine webhook events -> normalized events, on payloads shaped as PROVIDERS.md gives them:
- * agent messages (and never the gateway's own posts), typing, Switchboard hand-backs; the
- * webhook body grouped per conversation; the X-API-Key check; and a reused conversation's
- * earlier events kept out of a new session.
+ * Sunshine webhook events -> normalized events, on payloads shaped as
+ * docs/PROVIDERS.md#sunshine-webhooks gives them: agent messages (and never the gateway's own
+ * posts), typing, Switchboard hand-backs; the webhook body grouped per conversation; the
+ * X-API-Key check; and a reused conversation's earlier events kept out of a new session.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Redacted } from "effect"

@@ -25,9 +25,10 @@ const CONNECT_TIMEOUT_MS = 2_000
  * and uncorked in the event loop's check phase (setImmediate), so every command issued while
  * the loop works through its ready I/O goes out in one syscall, which costs ~13 µs on the
  * machines measured. ioredis's auto-pipelining batches only per tick, builds a Pipeline per
- * batch (copying every defined script onto it), and keeps one batch in flight at a time.
- * On the forward path the gateway made 1.76 write syscalls per request (all its sockets),
- * against 2.3 with auto-pipelining and 3.0 when uncorking per tick.
+ * batch (copying every defined script onto it), and keeps one batch in flight at a time. On the
+ * forward path the gateway made 1.76 write syscalls per request (all its sockets), against 2.3
+ * with auto-pipelining and 3.0 when uncorking per tick
+ * (perf: docs/ARCHITECTURE.md#perf-pipelined-redis).
  */
 class CoalescingRedis extends Redis {
   #corked = false
@@ -64,6 +65,7 @@ export const redisConnection = (options: RedisConnectionOptions) =>
             })
       }
       // A command connection coalesces its writes (CoalescingRedis); a subscriber's few writes are its (re)subscriptions.
+      // perf: docs/ARCHITECTURE.md#perf-pipelined-redis
       const redis =
         options.subscriber === true ? new Redis(Redacted.value(options.url), settings) : new CoalescingRedis(Redacted.value(options.url), settings)
       // A subscriber sends no commands; a command connection speaks every script of the gateway.

@@ -192,10 +192,11 @@ return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `
 
 /**
- * The forward path's one round trip before the provider call: the subscriber's latest
- * session (sessionAt), with the message claimed in it (reserveIn). KEYS: 1 subscriber
- * index. ARGV: 1 session key prefix, 2 activity key prefix, 3 message hash prefix, 4 message
- * id, 5 now ms, 6 reservation lease ms, 7 retention ms. Returns nil or {record, activity or nil, reservation}.
+ * The forward path's one round trip before the provider call: the subscriber's latest session
+ * (sessionAt), with the message claimed in it (reserveIn)
+ * (perf: docs/ARCHITECTURE.md#perf-store-round-trips). KEYS: 1 subscriber index. ARGV: 1
+ * session key prefix, 2 activity key prefix, 3 message hash prefix, 4 message id, 5 now ms, 6
+ * reservation lease ms, 7 retention ms. Returns nil or {record, activity or nil, reservation}.
  */
 export const reserveSubscriberMessage = `${sessionAt}${reserveIn}
 local id, record, activity = sessionAt(KEYS[1], ARGV[1], ARGV[2])
@@ -205,7 +206,8 @@ return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], AR
 
 /**
  * Remembers what forwarding a user message returned, and counts it as the session's activity
- * while the session is open (a message that raced the session's end leaves no activity key behind).
+ * while the session is open (a message that raced the session's end leaves no activity key
+ * behind) (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
  * KEYS: 1 the session's message hash, 2 its partition's open set, 3 its activity key.
  * ARGV: 1 message id, 2 "f:<result json>", 3 retention ms, 4 session id, 5 activity (ISO time).
  */

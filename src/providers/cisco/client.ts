@@ -1,8 +1,8 @@
 /**
- * The CCP chat REST API (PROVIDERS.md "Cisco"). No chat id appears in its URLs: each chat is
- * the session cookie its create call set (JSESSIONID), which the gateway keeps with the
- * session so that any instance can go on with the chat. Bodies are XML (./xml.ts). When the
- * tenant's config has an API key, it is sent as X-API-Key (CCP behind an API gateway).
+ * The CCP chat REST API (docs/PROVIDERS.md#cisco-ccp-chat). No chat id appears in its URLs:
+ * each chat is the session cookie its create call set (JSESSIONID), which the gateway keeps
+ * with the session so that any instance can go on with the chat. Bodies are XML (./xml.ts).
+ * When the tenant's config has an API key, it is sent as X-API-Key (CCP behind an API gateway).
  */
 import { Cookies } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
@@ -41,16 +41,19 @@ export const isChatGone = (error: ProviderApiError) => error.status === 404 && e
 const chatPath = "/ccp/rest/chat"
 const feedRefUrl = (config: CiscoConfig) => `${config.baseUrl}/ccp-webapp/ccp/feed/${encodeURIComponent(config.feedId)}`
 
-/** Connections per CCP host: enough for thousands of chats polled every few seconds, few enough for CCP. */
+/**
+ * Connections per CCP host: enough for thousands of chats polled every few seconds, few enough
+ * for CCP (perf: docs/ARCHITECTURE.md#perf-ccp-undici-pool).
+ */
 const CONNECTIONS_PER_HOST = 32
 
 /**
- * The client on undici directly, with a keep-alive pool per CCP host: polls are the
- * gateway's most frequent outbound call (10,000 chats every 5 s is 2,000 a second), and the
- * generic HttpClient's per-request machinery costs several times what the call itself does.
- * Its connections are confined like every provider's (ProviderEgressGuard); its failures are
- * the providers' ProviderApiError, told as theirs are (noAnswer, refusal). No call is retried
- * here (a failed poll is polled again).
+ * The client on undici directly, with a keep-alive pool per CCP host: polls are the gateway's
+ * most frequent outbound call (10,000 chats every 5 s is 2,000 a second), and the generic
+ * HttpClient's per-request machinery costs several times what the call itself does
+ * (perf: docs/ARCHITECTURE.md#perf-ccp-undici-pool). Its connections are confined like every
+ * provider's (ProviderEgressGuard); its failures are the providers' ProviderApiError, told as
+ * theirs are (noAnswer, refusal). No call is retried here (a failed poll is polled again).
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
@@ -86,6 +89,7 @@ export const CiscoApiLive = Layer.scoped(
       const started = performance.now()
       return Effect.tryPromise({
         // No abort signal: an interrupted poll is left to finish (within undici's timeouts) rather than paying for an AbortController per call.
+        // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
         try: async () => {
           const response = await agent.request({
             origin: config.baseUrl,
@@ -94,6 +98,7 @@ export const CiscoApiLive = Layer.scoped(
             headers,
             ...(options.xml !== undefined ? { body: options.xml } : {}),
             // undici's own timeouts bound a CCP that hangs; no timer per request beside them.
+            // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           })

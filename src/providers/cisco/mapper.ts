@@ -1,7 +1,7 @@
 /**
- * CCP chat events -> normalized events (PROVIDERS.md "Cisco"). Ids derive from the chat id
- * and CCP's event id, so a poll that re-reads events (after a restart or a failover, from
- * the last stored cursor) yields the same ids, dropped as seen.
+ * CCP chat events -> normalized events (docs/PROVIDERS.md#cisco-ccp-chat). Ids derive from the
+ * chat id and CCP's event id, so a poll that re-reads events (after a restart or a failover,
+ * from the last stored cursor) yields the same ids, dropped as seen.
  */
 import type { ProviderEvent } from "../../domain/model.js"
 import { type CcpEvent, decodeFormBody } from "./xml.js"

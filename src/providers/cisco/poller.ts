@@ -1,11 +1,11 @@
 /**
- * Polls every open CCP chat (PROVIDERS.md "Cisco": poll at least every 5 s), on the shared
- * session pollers (../sessionPoller.ts): a poll asks for the events after the stored
- * cursor and commits them with the new cursor; a user message or a new chat asks for a
- * poll at once. A poll ingests at most CISCO_MAX_EVENTS_PER_POLL events: the rest of a
- * larger answer are kept and ingested by the next polls, a tick apart, before CCP is asked
- * again (the cursor moves with each batch, so a poller stopped meanwhile, on a hand-over,
- * leaves them to be read again from CCP by the next owner).
+ * Polls every open CCP chat (docs/PROVIDERS.md#cisco-ccp-chat: poll at least every 5 s), on the
+ * shared session pollers (../sessionPoller.ts): a poll asks for the events after the stored
+ * cursor and commits them with the new cursor; a user message or a new chat asks for a poll at
+ * once. A poll ingests at most CISCO_MAX_EVENTS_PER_POLL events: the rest of a larger answer
+ * are kept and ingested by the next polls, a tick apart, before CCP is asked again (the cursor
+ * moves with each batch, so a poller stopped meanwhile, on a hand-over, leaves them to be read
+ * again from CCP by the next owner).
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"

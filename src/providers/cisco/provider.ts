@@ -1,9 +1,10 @@
 /**
- * cisco-livechat: Cisco's Customer Collaboration Platform chat API (PROVIDERS.md "Cisco").
- * Create opens a chat for the user (SocialContact: author, title, the tenant's queue tag and
- * the transcript and our ids as extension fields) and keeps the chat's cookie, its poll
- * cursor and the customer's name with the session, so any instance can go on with the chat.
- * Agent events come only by polling (./poller.ts); a user message asks for an early poll.
+ * cisco-livechat: Cisco's Customer Collaboration Platform chat API
+ * (docs/PROVIDERS.md#cisco-ccp-chat). Create opens a chat for the user (SocialContact: author,
+ * title, the tenant's queue tag and the transcript and our ids as extension fields) and keeps
+ * the chat's cookie, its poll cursor and the customer's name with the session, so any instance
+ * can go on with the chat. Agent events come only by polling (./poller.ts); a user message asks
+ * for an early poll.
  */
 import { Effect, Option, Schema } from "effect"
 import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"

@@ -1,7 +1,7 @@
 /**
- * The CCP chat API's XML (PROVIDERS.md "Cisco"), built and parsed with fast-xml-parser and
- * then decoded with Schemas: never by string concatenation or regexes. Malformed XML from
- * the provider is a typed `CiscoXmlError`, not a crash.
+ * The CCP chat API's XML (docs/PROVIDERS.md#cisco-ccp-chat), built and parsed with
+ * fast-xml-parser and then decoded with Schemas: never by string concatenation or regexes.
+ * Malformed XML from the provider is a typed `CiscoXmlError`, not a crash.
  */
 import { Data, Effect, Either, Schema } from "effect"
 import { XMLBuilder, XMLParser } from "fast-xml-parser"
@@ -78,6 +78,7 @@ export interface ChatEvents {
 /** `<chatEvents>` -> its events in id order (the parser groups them by type; ids increase in the order they happened). */
 export const parseChatEvents = (xml: string): Effect.Effect<ChatEvents, CiscoXmlError> =>
   // Most polls find nothing: their answer is only `<chatEvents/>` (after any declaration).
+  // perf: docs/ARCHITECTURE.md#perf-ccp-undici-pool
   xml.trimEnd().endsWith("<chatEvents/>") && !xml.includes("<chatEvents>")
     ? Either.right({ events: [], unreadable: [] })
     : parseEvents(xml)

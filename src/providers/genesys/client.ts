@@ -1,7 +1,7 @@
 /**
  * Genesys Cloud's API as one credential set (an OAuth client of one organization) sees it
- * (PROVIDERS.md "Genesys Cloud CX": token, limits, error bodies), through the shared provider
- * call (../providerHttp.ts: a gate per credential set, 429 hold-back, retries).
+ * (docs/PROVIDERS.md#genesys-token, and #genesys-limits with the error bodies), through the
+ * shared provider call (../providerHttp.ts: a gate per credential set, 429 hold-back, retries).
  * - Tokens (client credentials) are kept in an Effect Cache keyed by the credential set until
  *   shortly before they expire: concurrent callers share one login. A 401 drops the token it
  *   refused, and the call is tried once more with a new one.

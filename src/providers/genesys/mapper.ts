@@ -1,11 +1,11 @@
 /**
- * Genesys Cloud -> normalized events. Agent messages and typing come on the outbound
- * webhook; joins, leaves and the end come from notifications or, after a gap in them, from
- * re-reading the conversation. Both of those paths name a join or leave by the agent's
- * participant id (a new one for every join), so whichever sees a change first wins and the
- * other is dropped as seen. A notification without a participant id (PROVIDERS.md does not
- * promise one) falls back to the user id and the instant; the state machine then still
- * drops a second join of the agent who has the chat.
+ * Genesys Cloud -> normalized events. Agent messages and typing come on the outbound webhook;
+ * joins, leaves and the end come from notifications or, after a gap in them, from re-reading
+ * the conversation. Both of those paths name a join or leave by the agent's participant id (a
+ * new one for every join), so whichever sees a change first wins and the other is dropped as
+ * seen. A notification without a participant id (docs/PROVIDERS.md#detail-events does not
+ * promise one) falls back to the user id and the instant; the state machine then still drops a
+ * second join of the agent who has the chat.
  */
 import type { Agent, EndReason, ProviderEvent } from "../../domain/model.js"
 import type { Conversation, DetailEvent, OutboundWebhook, Participant } from "./schemas.js"
@@ -13,7 +13,7 @@ import type { Conversation, DetailEvent, OutboundWebhook, Participant } from "./
 const eventId = (...parts: ReadonlyArray<string | number>) => `genesys-livechat:${parts.join(":")}`
 const iso = (epochMs: number) => new Date(epochMs).toISOString()
 
-/** The per-conversation notification topics the gateway follows (PROVIDERS.md "Detail events"). */
+/** The per-conversation notification topics the gateway follows (docs/PROVIDERS.md#detail-events). */
 export const detailKinds = ["user.start", "user.end", "acw", "customer.end"] as const
 export type DetailKind = (typeof detailKinds)[number]
 
@@ -145,10 +145,11 @@ export const graceEndsAt = (conversation: Conversation, graceMs: number): number
 }
 
 /**
- * Whether the conversation is over for the customer (PROVIDERS.md, and the lessons of earlier
- * gateways): the customer is disconnected; or no agent is connected and the last one left
- * with after-call work started, or left (not by a transfer) more than `graceMs` ago without
- * another agent joining. Answers the end event, if over.
+ * Whether the conversation is over for the customer (docs/PROVIDERS.md#conversation-resource,
+ * and docs/PROVIDERS.md#lessons-from-systems-that-did-this-before): the customer is
+ * disconnected; or no agent is connected and the last one left with after-call work started, or
+ * left (not by a transfer) more than `graceMs` ago without another agent joining. Answers the
+ * end event, if over.
  */
 export const conversationOver = (conversation: Conversation, now: number, graceMs: number): ProviderEvent | undefined => {
   const customer = conversation.participants.find((p) => p.purpose === "customer")

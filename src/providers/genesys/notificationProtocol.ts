@@ -1,6 +1,6 @@
 /**
  * What a Genesys notifications channel follows, and what it makes of what it hears
- * (PROVIDERS.md "Notifications WebSocket"): which conversations are wanted, which are
+ * (docs/PROVIDERS.md#notifications-websocket): which conversations are wanted, which are
  * subscribed on the current channel, which must be re-read (their events could not be
  * ingested, or Genesys answered 404), and when a plain agent leave's grace is over.
  *

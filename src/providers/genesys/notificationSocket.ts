@@ -1,5 +1,5 @@
 /**
- * The transport of a Genesys notifications channel (PROVIDERS.md "Notifications WebSocket"):
+ * The transport of a Genesys notifications channel (docs/PROVIDERS.md#notifications-websocket):
  * creates the channel, opens its socket, pings, notices silence and announced closes, renews
  * before the channel or its token expires, and reconnects with backoff. What is followed and
  * what a notification means is the follow protocol's (notificationProtocol.ts); every input

@@ -1,5 +1,5 @@
 /**
- * Genesys notifications (PROVIDERS.md "Notifications WebSocket"): the only
+ * Genesys notifications (docs/PROVIDERS.md#notifications-websocket): the only
  * source of agent joined / left and of the conversation's end.
  *
  * One channel per credential set, run by the instance that owns the credential set's

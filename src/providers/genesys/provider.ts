@@ -1,5 +1,5 @@
 /**
- * genesys-livechat: Genesys Cloud Open Messaging (PROVIDERS.md "Genesys Cloud CX").
+ * genesys-livechat: Genesys Cloud Open Messaging (docs/PROVIDERS.md#genesys-cloud-cx).
  * - The user is the Open Messaging customer `channel.from.id` = our session id, so each
  *   livechat is a conversation of its own and every outbound webhook names its session.
  * - Create sends the first inbound message: who asks, the bot transcript, and custom

@@ -1,5 +1,5 @@
 /**
- * Genesys Cloud wire shapes (PROVIDERS.md "Genesys Cloud CX"), decoded once where they
+ * Genesys Cloud wire shapes (docs/PROVIDERS.md#genesys-cloud-cx), decoded once where they
  * enter: API answers in the client, the outbound webhook in the provider, socket frames in
  * the notifications. Only the fields the gateway uses are declared; the rest is ignored.
  */

@@ -52,6 +52,7 @@ export const makeHelviaProvider = Effect.map(
           Effect.mapError(providerError)
         ),
     // One match rather than as and mapError: the forward path's every fiber op shows in its throughput.
+    // perf: docs/ARCHITECTURE.md#perf-fiber-ops
     sendMessage: ({ session }, message) =>
       Effect.matchEffect(
         lcm.sendMessage({

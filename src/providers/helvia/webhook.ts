@@ -1,4 +1,4 @@
-/** hbf-lcm's agent events as posted to /events/helvia-livechat (CONTRACTS.md section 5). */
+/** hbf-lcm's agent events as posted to /events/helvia-livechat (docs/CONTRACTS.md#hbf-lcm). */
 import { Schema } from "effect"
 
 export const HelviaEventType = Schema.Literal(

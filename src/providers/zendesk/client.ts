@@ -1,7 +1,7 @@
 /**
- * The Sunshine Conversations v2 API of one app (PROVIDERS.md "Zendesk Sunshine Conversations
- * v2"), with Basic auth (key id : secret), through the shared provider call
- * (../providerHttp.ts):
+ * The Sunshine Conversations v2 API of one app
+ * (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2), with Basic auth (key id : secret),
+ * through the shared provider call (../providerHttp.ts):
  * - Each app (its credential) has a bounded number of calls in flight, so one tenant's burst
  *   queues behind itself and never starves another tenant's calls.
  * - A 429 holds that app back (its Retry-After, or failing that an exponential, jittered

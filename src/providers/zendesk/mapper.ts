@@ -1,10 +1,10 @@
 /**
- * Sunshine webhook events and listed messages -> normalized events (PROVIDERS.md "Zendesk
- * Sunshine Conversations v2"). A message's events derive their ids from the message id, so
- * the webhook and the polling backstop delivering one message make one event; the other
- * events derive theirs from the webhook event id, so a retried webhook is one event too.
- * `occurredAt` is Sunshine's own time, which is what tells a reused conversation's events
- * from before a session apart from the session's own.
+ * Sunshine webhook events and listed messages -> normalized events
+ * (docs/PROVIDERS.md#sunshine-webhooks, #sunshine-messages). A message's events derive their
+ * ids from the message id, so the webhook and the polling backstop delivering one message make
+ * one event; the other events derive theirs from the webhook event id, so a retried webhook is
+ * one event too. `occurredAt` is Sunshine's own time, which is what tells a reused
+ * conversation's events from before a session apart from the session's own.
  */
 import { Either, ParseResult, Schema } from "effect"
 import type { Agent, AgentMessageAttachment, ProviderEvent } from "../../domain/model.js"

@@ -1,10 +1,10 @@
 /**
- * zendesk: Sunshine Conversations v2 with Switchboard (PROVIDERS.md "Zendesk Sunshine
- * Conversations v2"). Create finds or creates the Sunshine user (external id = the
- * subscriber), continues the user's personal conversation (an app has one per user, so a
- * second livechat of the same user reuses it), posts a handover note with the bot transcript
- * as the business, and passes control to the Agent Workspace with our ids as metadata.
- * Agent events come by webhook (X-API-Key); a polling backstop (./poller.ts) recovers
+ * zendesk: Sunshine Conversations v2 with Switchboard
+ * (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2). Create finds or creates the Sunshine
+ * user (external id = the subscriber), continues the user's personal conversation (an app has
+ * one per user, so a second livechat of the same user reuses it), posts a handover note with
+ * the bot transcript as the business, and passes control to the Agent Workspace with our ids as
+ * metadata. Agent events come by webhook (X-API-Key); a polling backstop (./poller.ts) recovers
  * missed messages and a missed hand-back.
  *
  * The handover note marks where the session begins in the reused conversation: its id is

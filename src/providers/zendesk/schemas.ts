@@ -1,6 +1,7 @@
 /**
- * Sunshine Conversations v2 shapes the gateway reads (PROVIDERS.md "Zendesk Sunshine
- * Conversations v2"): API answers and webhook bodies. Unknown fields are ignored.
+ * Sunshine Conversations v2 shapes the gateway reads
+ * (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2): API answers and webhook bodies.
+ * Unknown fields are ignored.
  */
 import { Schema } from "effect"
 
