@@ -56,7 +56,6 @@ export default defineConfig(
   {
     // The product logs through Effect's Logger; the sandbox, tests and benchmarks may print.
     files: ["src/**/*.ts"],
-    ignores: ["src/sandbox/**"],
     rules: { "no-console": "error" }
   }
 )

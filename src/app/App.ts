@@ -1,7 +1,7 @@
 /**
  * The gateway's assembly. `CoreLive` is everything behind the HTTP surface;
  * `GatewayServerLive` adds the HTTP server. Both need `AppConfig`; the state follows it
- * (Redis with REDIS_URL, memory without).
+ * (Redis with REDIS_URL; memory with LCG_STORE=memory, and in the sandbox).
  */
 import { Effect, Layer } from "effect"
 import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
@@ -39,8 +39,8 @@ export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, E
 
 /**
  * The shared state and the cluster, chosen together: with REDIS_URL the Redis store and the
- * Redis coordinator (whose partition leases the store's outbox is fenced by); without it the
- * in-memory store and this instance alone.
+ * Redis coordinator (whose partition leases the store's outbox is fenced by); with
+ * LCG_STORE=memory (the configuration requires one of the two) the in-memory store and this instance alone.
  */
 export const StateLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
