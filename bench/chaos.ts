@@ -36,7 +36,7 @@ const say = (line: string) => Effect.sync(() => console.log(`[chaos ${elapsed()}
 
 /** Polls `check` until it holds or `timeout` passes; whether it held (the checker reports what did not). */
 const waitUntil = (check: () => boolean, timeout: Duration.Duration) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const deadline = Date.now() + Duration.toMillis(timeout)
     while (!check()) {
       if (Date.now() > deadline) return false
@@ -47,7 +47,7 @@ const waitUntil = (check: () => boolean, timeout: Duration.Duration) =>
 
 /** Until hbf-bot has accepted nothing new for `quiet`. */
 const waitQuiet = (rig: Rig, quiet: Duration.Duration, timeout: Duration.Duration) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const deadline = Date.now() + Duration.toMillis(timeout)
     let last = -1
     let since = Date.now()
@@ -60,16 +60,22 @@ const waitQuiet = (rig: Rig, quiet: Duration.Duration, timeout: Duration.Duratio
   })
 
 const deliveredTexts = (rig: Rig) =>
-  new Set(rig.sandbox.bot.events().flatMap((e) => (e.type === "agent.message" ? [`${e.sessionId} ${String((e.data as { text?: unknown }).text)}`] : [])))
+  new Set(
+    rig.sandbox.bot.events().flatMap((
+      e
+    ) => (e.type === "agent.message" ? [`${e.sessionId} ${String((e.data as { text?: unknown }).text)}`] : []))
+  )
 
-const program = Effect.gen(function* () {
+const program = Effect.gen(function*() {
   const rig = yield* startRig
   yield* say(`private Redis ${rig.redis.url}, prefix ${rig.prefix}, balancer ${rig.balancer.url}`)
   yield* Effect.forEach(instanceIds, rig.start, { concurrency: "unbounded", discard: true })
   yield* eventually(
     "three members own every partition",
     rig.call("GET", "/admin/cluster", undefined, "admin"),
-    (r) => r.status === 200 && r.body.members?.length === 3 && r.body.partitions?.every((p: { owner?: string }) => instanceIds.includes(p.owner as never)),
+    (r) =>
+      r.status === 200 && r.body.members?.length === 3 &&
+      r.body.partitions?.every((p: { owner?: string }) => instanceIds.includes(p.owner as never)),
     Duration.seconds(30)
   )
   yield* say("cluster of a, b, c ready")
@@ -78,17 +84,26 @@ const program = Effect.gen(function* () {
   const driverOf = (p: ProviderAlias) => drivers.find((d) => d.provider === p)!
   const ledger = newLedger()
   const runId = newRunId()
-  for (const d of drivers)
+  for (const d of drivers) {
     for (let i = 1; i <= SESSIONS_PER_PROVIDER; i++) ledger.sessions.push(yield* openSession(rig, d, i, runId))
-  yield* Effect.forEach(ledger.sessions, (s) => driverOf(s.provider).join(s), { concurrency: "unbounded", discard: true })
+  }
+  yield* Effect.forEach(ledger.sessions, (s) => driverOf(s.provider).join(s), {
+    concurrency: "unbounded",
+    discard: true
+  })
   const joined = (s: ChatSession) => rig.sandbox.bot.eventsOf(s.sessionId).some((e) => e.type === "agent.joined")
-  if (!(yield* waitUntil(() => ledger.sessions.every(joined), Duration.seconds(30))))
-    return yield* Effect.dieMessage(`agents did not join: ${ledger.sessions.filter((s) => !joined(s)).map((s) => s.sessionId).join(", ")}`)
+  if (!(yield* waitUntil(() => ledger.sessions.every(joined), Duration.seconds(30)))) {
+    return yield* Effect.dieMessage(
+      `agents did not join: ${ledger.sessions.filter((s) => !joined(s)).map((s) => s.sessionId).join(", ")}`
+    )
+  }
   yield* say(`${ledger.sessions.length} sessions open, agents joined; traffic and faults for ${WINDOW_MS / 1000} s`)
 
   // Traffic and faults together.
   const startedAt = Date.now()
-  const traffic = yield* Effect.fork(runTraffic(rig, ledger, driverOf, startedAt + WINDOW_MS, AGENT_EVERY_MS, USER_EVERY_MS))
+  const traffic = yield* Effect.fork(
+    runTraffic(rig, ledger, driverOf, startedAt + WINDOW_MS, AGENT_EVERY_MS, USER_EVERY_MS)
+  )
   const faults = yield* runFaults(rig, ledger, drivers, startedAt, WINDOW_MS)
   yield* Fiber.join(traffic)
   yield* say("traffic stopped; waiting for the faults to be undone")
@@ -96,18 +111,24 @@ const program = Effect.gen(function* () {
   for (const id of instanceIds) if (!rig.running(id)) yield* rig.start(id)
 
   // Settle: every accepted agent message delivered (or the cap).
-  const expected = ledger.sessions.flatMap((s) => (ledger.agentAccepted.get(s.sessionId) ?? []).map((t) => `${s.sessionId} ${t}`))
+  const expected = ledger.sessions.flatMap((s) =>
+    (ledger.agentAccepted.get(s.sessionId) ?? []).map((t) => `${s.sessionId} ${t}`)
+  )
   const settled = yield* waitUntil(() => {
     const got = deliveredTexts(rig)
     return expected.every((t) => got.has(t))
   }, RECOVERY)
-  yield* say(settled ? "every accepted agent message delivered; ending the sessions" : "not everything delivered within the cap; ending the sessions anyway")
+  yield* say(
+    settled
+      ? "every accepted agent message delivered; ending the sessions"
+      : "not everything delivered within the cap; ending the sessions anyway"
+  )
 
   // End every session: even ones by the user (DELETE), odd ones by the agent.
   yield* Effect.forEach(
     ledger.sessions,
     (s) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (s.index % 2 === 0) {
           ledger.endedBy.set(s.sessionId, "user")
           for (let i = 0; i < 10; i++) {
@@ -134,13 +155,21 @@ const program = Effect.gen(function* () {
   const failed = result.findings.some((f) => f.failed)
 
   console.log("\nFaults injected")
-  console.table(faults.log.map((f) => ({ fault: f.kind, target: f.target, "at (s)": f.at, count: f.count, outcome: f.detail })))
+  console.table(
+    faults.log.map((f) => ({ fault: f.kind, target: f.target, "at (s)": f.at, count: f.count, outcome: f.detail }))
+  )
   console.log("\nOutcome")
   console.table([
     ...Object.entries(result.summary).map(([check, value]) => ({ check, value, verdict: "" })),
-    ...result.findings.map((f) => ({ check: f.check, value: f.value, verdict: f.failed ? "FAIL" : f.examples.length > 0 ? String(f.examples[0]) : "ok" }))
+    ...result.findings.map((f) => ({
+      check: f.check,
+      value: f.value,
+      verdict: f.failed ? "FAIL" : f.examples.length > 0 ? String(f.examples[0]) : "ok"
+    }))
   ])
-  for (const f of result.findings.filter((f) => f.failed)) console.log(`\n${f.check}:\n  ${f.examples.map((e) => JSON.stringify(e)).join("\n  ")}`)
+  for (const f of result.findings.filter((f) => f.failed)) {
+    console.log(`\n${f.check}:\n  ${f.examples.map((e) => JSON.stringify(e)).join("\n  ")}`)
+  }
   const wall = (Date.now() - t0) / 1000
   console.log(`\n${failed ? "FAILED" : "PASSED"} in ${wall.toFixed(1)} s (traffic window ${WINDOW_MS / 1000} s)`)
 

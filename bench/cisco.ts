@@ -7,11 +7,11 @@
  */
 import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
-import { cpuSeconds, percentile, rssMiB } from "./measure.js"
-import { isMain, runBenchmark } from "./runBenchmark.js"
 import { freePort, makeSandbox } from "../sandbox/environment.js"
 import { signToken } from "../sandbox/token.js"
 import { environmentOf, spawnGateway } from "../test/integration/gatewayProcess.js"
+import { cpuSeconds, percentile, rssMiB } from "./measure.js"
+import { isMain, runBenchmark } from "./runBenchmark.js"
 
 const SESSIONS = Number(process.env["BENCH_CISCO_SESSIONS"] ?? 10_000)
 const WINDOW = Duration.seconds(Number(process.env["BENCH_CISCO_WINDOW_SECONDS"] ?? 30))
@@ -21,10 +21,8 @@ const NODE_ARGS = (process.env["BENCH_CISCO_NODE_ARGS"] ?? "").split(" ").filter
 /** BENCH_CISCO_PROFILE=dir: a CPU profile of the gateway, written there when it stops. */
 const PROFILE_DIR = process.env["BENCH_CISCO_PROFILE"]
 
-
-
 /** The section bench/run.ts runs too: the results, also written to bench/cisco.json. */
-export const ciscoPolling = Effect.gen(function* () {
+export const ciscoPolling = Effect.gen(function*() {
   // Chats neither time out waiting for an agent nor for inactivity while they are measured.
   const sandbox = yield* makeSandbox({ cisco: { joinTimeoutMs: 0, inactivityTimeoutMs: 3_600_000 } })
   const port = yield* freePort
@@ -90,7 +88,9 @@ export const ciscoPolling = Effect.gen(function* () {
   const delays: Array<number> = []
   let lost = 0
   for (const { at, sessionId, text } of sent) {
-    const event = sandbox.bot.eventsOf(sessionId).find((e) => e.type === "agent.message" && (e.data as { text?: string }).text === text)
+    const event = sandbox.bot.eventsOf(sessionId).find((e) =>
+      e.type === "agent.message" && (e.data as { text?: string }).text === text
+    )
     const arrivedAt = event === undefined ? undefined : sandbox.bot.firstReceivedAt(event.id)
     if (arrivedAt === undefined) lost++
     else delays.push(arrivedAt - at)

@@ -11,12 +11,18 @@
  */
 import { Duration, Effect } from "effect"
 import { writeFileSync } from "node:fs"
+import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
+import { eventually } from "../test/eventually.js"
+import {
+  type Instance,
+  ownersCount,
+  sessionOwnedBy,
+  startCluster,
+  startCoordinator
+} from "../test/integration/clusterHarness.js"
+import { deleteKeys, uniquePrefix } from "../test/integration/redis.js"
 import { median, percentile } from "./measure.js"
 import { isMain, runBenchmark } from "./runBenchmark.js"
-import { type ClusterStatus, Coordinator, pollSessionNow } from "../src/services/Coordinator.js"
-import { type Instance, ownersCount, sessionOwnedBy, startCluster, startCoordinator } from "../test/integration/clusterHarness.js"
-import { eventually } from "../test/eventually.js"
-import { deleteKeys, uniquePrefix } from "../test/integration/redis.js"
 
 const KILLS = Number(process.env["BENCH_KILLS"] ?? 5)
 const SEQUENTIAL_CALLS = 2_000
@@ -28,7 +34,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100
 
 /** Runs `count` timed calls of `call`, `inFlight` at a time: latencies in ms and calls per second. */
 const timed = <E>(count: number, inFlight: number, call: Effect.Effect<unknown, E>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const latencies: Array<number> = []
     const startedAt = performance.now()
     yield* Effect.forEach(
@@ -50,7 +56,7 @@ const timed = <E>(count: number, inFlight: number, call: Effect.Effect<unknown, 
     }
   })
 
-const clusterCalls = Effect.gen(function* () {
+const clusterCalls = Effect.gen(function*() {
   const prefix = uniquePrefix("bench-calls")
   const caller = yield* startCoordinator(prefix, "bench-caller", 64, [])
   const owner = yield* startCoordinator(prefix, "bench-owner", 64, [])
@@ -78,7 +84,7 @@ const clusterCalls = Effect.gen(function* () {
   return rows
 })
 
-const failover = Effect.gen(function* () {
+const failover = Effect.gen(function*() {
   const { prefix, start, status } = yield* startCluster
   const instances: Array<Instance> = []
   for (const id of ["gw-1", "gw-2", "gw-3"]) instances.push(yield* start(id))
@@ -95,10 +101,20 @@ const failover = Effect.gen(function* () {
     const survivors = instances.filter((i) => i !== leader)
     const killedAt = Date.now()
     yield* leader.process.kill("SIGKILL")
-    yield* eventually("a new leader", status(survivors[0]!), (s) => s.leader !== "" && s.leader !== leader.id, Duration.seconds(15))
+    yield* eventually(
+      "a new leader",
+      status(survivors[0]!),
+      (s) => s.leader !== "" && s.leader !== leader.id,
+      Duration.seconds(15)
+    )
     const newLeaderMs = Date.now() - killedAt
     const living = new Set(survivors.map((i) => i.id))
-    yield* eventually("every partition owned", status(survivors[0]!), (s) => s.partitions.every((p) => living.has(p.owner)), Duration.seconds(15))
+    yield* eventually(
+      "every partition owned",
+      status(survivors[0]!),
+      (s) => s.partitions.every((p) => living.has(p.owner)),
+      Duration.seconds(15)
+    )
     const allOwnedMs = Date.now() - killedAt
     kills.push({ newLeaderMs, allOwnedMs })
     instances.splice(instances.indexOf(leader), 1)
@@ -107,7 +123,9 @@ const failover = Effect.gen(function* () {
   }
   yield* Effect.promise(() => deleteKeys(prefix))
 
-  console.table(kills.map((k, i) => ({ kill: i + 1, "new leader ms": k.newLeaderMs, "all partitions owned ms": k.allOwnedMs })))
+  console.table(
+    kills.map((k, i) => ({ kill: i + 1, "new leader ms": k.newLeaderMs, "all partitions owned ms": k.allOwnedMs }))
+  )
   const summary = {
     kills: kills.length,
     medianNewLeaderMs: median(kills.map((k) => k.newLeaderMs)),
@@ -119,7 +137,7 @@ const failover = Effect.gen(function* () {
 })
 
 /** The section bench/run.ts runs too: the results, also written to bench/cluster.json. */
-export const clusterBench = Effect.gen(function* () {
+export const clusterBench = Effect.gen(function*() {
   const calls = yield* clusterCalls
   const failoverResults = yield* failover
   const results = { calls, failover: failoverResults }

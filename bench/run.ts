@@ -16,20 +16,20 @@ import { Context, Effect, Fiber, Layer, Ref, Stream } from "effect"
 import { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import { writeFileSync } from "node:fs"
-import { ciscoPolling } from "./cisco.js"
-import { clusterBench } from "./cluster.js"
-import { httpPaths } from "./http/paths.js"
-import { median } from "./measure.js"
-import { runBenchmark } from "./runBenchmark.js"
+import { makeSandbox } from "../sandbox/environment.js"
+import { CoreLive } from "../src/app/App.js"
 import { everyTenant } from "../src/domain/access.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
-import { CoreLive } from "../src/app/App.js"
-import { makeSandbox } from "../sandbox/environment.js"
 import { AppConfig } from "../src/services/AppConfig.js"
 import { LivechatRequests } from "../src/services/LivechatRequests.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
 import { deleteKeys, testRedisUrl, testStoreLayer } from "../test/integration/redis.js"
+import { ciscoPolling } from "./cisco.js"
+import { clusterBench } from "./cluster.js"
+import { httpPaths } from "./http/paths.js"
+import { median } from "./measure.js"
+import { runBenchmark } from "./runBenchmark.js"
 
 const sections = new Set((process.env["BENCH_SECTIONS"] ?? "http,memory,cisco,cluster").split(",").map((s) => s.trim()))
 
@@ -39,7 +39,7 @@ const sections = new Set((process.env["BENCH_SECTIONS"] ?? "http,memory,cisco,cl
  * before (after a full GC), per session.
  */
 const heapPerSession = (sessions: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const gc = (globalThis as { gc?: () => void }).gc
     const heapUsed = () => {
       gc?.()
@@ -63,7 +63,12 @@ const heapPerSession = (sessions: number) =>
       { concurrency: 32, discard: true }
     )
     const after = heapUsed()
-    return { sessions, store: "memory", exactGc: gc !== undefined, heapBytesPerSession: Math.round((after - before) / sessions) }
+    return {
+      sessions,
+      store: "memory",
+      exactGc: gc !== undefined,
+      heapBytesPerSession: Math.round((after - before) / sessions)
+    }
   }).pipe(Effect.scoped)
 
 /**
@@ -72,14 +77,14 @@ const heapPerSession = (sessions: number) =>
  * then `used_memory` after minus before, divided by SESSIONS.
  */
 const redisMemoryPerSession = (sessions: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     // Short like the production default ("lcg"): the prefix is repeated in every key.
     const prefix = `lcgb-${randomUUID().slice(0, 6)}`
     const redis = new Redis(testRedisUrl)
     const usedMemory = () => redis.info("memory").then((text) => Number(/used_memory:(\d+)/.exec(text)?.[1]))
     const before = yield* Effect.promise(usedMemory)
     const partitions = 64
-    const result = yield* Effect.gen(function* () {
+    const result = yield* Effect.gen(function*() {
       const store = yield* SessionStore
       const outbox = yield* Outbox
       const drained = yield* Ref.make(0)
@@ -109,7 +114,7 @@ const redisMemoryPerSession = (sessions: number) =>
   })
 
 const oneLivechat = (store: SessionStoreService, i: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const at = (s: number) => new Date(Date.parse("2026-11-25T10:00:00Z") + s * 1000).toISOString()
     const record: SessionRecord = {
       sessionId: randomUUID(),
@@ -129,31 +134,43 @@ const oneLivechat = (store: SessionStoreService, i: number) =>
       metadata: { plan: "gold", orderId: `A-${i}` }
     }
     yield* store.create(record)
-    const event = (seq: number, type: "agent.joined" | "agent.message", data: object) => ({
-      id: `helvia-livechat:evt-${i}-${seq}`,
-      sessionId: record.sessionId,
-      tenantId: record.tenantId,
-      organizationId: record.organizationId,
-      subHandle: record.subHandle,
-      provider: record.provider,
-      seq,
-      occurredAt: at(seq * 10),
-      type,
-      data
-    }) as LivechatEvent
+    const event = (seq: number, type: "agent.joined" | "agent.message", data: object) =>
+      ({
+        id: `helvia-livechat:evt-${i}-${seq}`,
+        sessionId: record.sessionId,
+        tenantId: record.tenantId,
+        organizationId: record.organizationId,
+        subHandle: record.subHandle,
+        provider: record.provider,
+        seq,
+        occurredAt: at(seq * 10),
+        type,
+        data
+      }) as LivechatEvent
     const agent = { id: "agent-7", name: "Maria" }
-    let current: SessionRecord = { ...record, version: 1, lastSeq: 1, status: "active", assignedAt: at(10), agent, lastActivityAt: at(10) }
+    let current: SessionRecord = {
+      ...record,
+      version: 1,
+      lastSeq: 1,
+      status: "active",
+      assignedAt: at(10),
+      agent,
+      lastActivityAt: at(10)
+    }
     const steps: Array<[SessionRecord, LivechatEvent]> = [[current, event(1, "agent.joined", { agent })]]
     for (const seq of [2, 3]) {
       current = { ...current, version: seq, lastSeq: seq, lastActivityAt: at(seq * 10) }
-      steps.push([current, event(seq, "agent.message", { text: "Thanks for waiting, how can I help you today?", agent })])
+      steps.push([
+        current,
+        event(seq, "agent.message", { text: "Thanks for waiting, how can I help you today?", agent })
+      ])
     }
     for (const [next, e] of steps) {
       yield* store.commit({ expectedVersion: next.version - 1, next, seen: [e.id], events: [e] })
     }
   })
 
-const program = Effect.gen(function* () {
+const program = Effect.gen(function*() {
   const results: Record<string, unknown> = {}
   const save = () => writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2))
   const goals: Record<string, { goal: string; measured: string; met: boolean }> = {}
@@ -184,9 +201,13 @@ const program = Effect.gen(function* () {
         }
       }
     })
-    console.log(`\nForward path: POST /messages -> provider, ${http.concurrency} in flight, ${http.sessions} sessions, Redis`)
+    console.log(
+      `\nForward path: POST /messages -> provider, ${http.concurrency} in flight, ${http.sessions} sessions, Redis`
+    )
     console.table(forwardRows)
-    console.log(`The gateway at rest with its ${http.sessions} sessions open: ${http.idleCpuMsPerSecond} ms of CPU per second`)
+    console.log(
+      `The gateway at rest with its ${http.sessions} sessions open: ${http.idleCpuMsPerSecond} ms of CPU per second`
+    )
     // Each gateway round against the baseline round just before it, and the median of those: one round
     // disturbed on a shared machine (either server's) moves a sum of rounds, not the median.
     const ratios = http.forward.gateway.map((g, round) => g.perSecond / http.forward.baseline[round]!.perSecond)
@@ -199,16 +220,23 @@ const program = Effect.gen(function* () {
     if (http.ingestMax !== undefined && http.ingestSteady !== undefined) {
       console.log("\nIngest path: signed hbf-lcm webhooks -> hbf-bot, Redis")
       console.table({
-        ...Object.fromEntries(http.ingestMax.map((r, round) => [`highest rate (${http.concurrency} in flight), round ${round + 1}`, r])),
+        ...Object.fromEntries(
+          http.ingestMax.map((r, round) => [`highest rate (${http.concurrency} in flight), round ${round + 1}`, r])
+        ),
         [`steady ${http.ingestSteady.perSecond}/s`]: http.ingestSteady,
-        ...Object.fromEntries(http.ingestTwoProcesses.map((r, round) => [`highest rate, two gateway processes, round ${round + 1}`, r]))
+        ...Object.fromEntries(
+          http.ingestTwoProcesses.map((r, round) => [`highest rate, two gateway processes, round ${round + 1}`, r])
+        )
       })
       // The median of the rounds, as for the forward path.
-      const rates = (rounds: ReadonlyArray<{ readonly deliveredPerSecond: number }>) => rounds.map((r) => r.deliveredPerSecond)
+      const rates = (rounds: ReadonlyArray<{ readonly deliveredPerSecond: number }>) =>
+        rounds.map((r) => r.deliveredPerSecond)
       const [one, two] = [median(rates(http.ingestMax)), median(rates(http.ingestTwoProcesses))]
       goals["ingest events/s (one instance, 2 cores, Redis)"] = {
         goal: ">= 2000",
-        measured: `${one} (one process; rounds ${rates(http.ingestMax).join(", ")}), ${two} (two; rounds ${rates(http.ingestTwoProcesses).join(", ")})`,
+        measured: `${one} (one process; rounds ${rates(http.ingestMax).join(", ")}), ${two} (two; rounds ${
+          rates(http.ingestTwoProcesses).join(", ")
+        })`,
         met: Math.max(one, two) >= 2000
       }
       goals["ingest p99 delivery at 500 events/s"] = {
@@ -228,7 +256,10 @@ const program = Effect.gen(function* () {
     console.log("\nMemory per session")
     console.table({
       [`instance heap, ${heap.sessions} open sessions (memory store)`]: { bytes: heap.heapBytesPerSession },
-      [`Redis, ${sessions} livechats`]: { bytes: redisMemory.bytesPerSession, "store commits/s": redisMemory.commitsPerSecond }
+      [`Redis, ${sessions} livechats`]: {
+        bytes: redisMemory.bytesPerSession,
+        "store commits/s": redisMemory.commitsPerSecond
+      }
     })
     save()
   }
@@ -236,7 +267,11 @@ const program = Effect.gen(function* () {
   if (sections.has("cisco")) {
     const cisco = yield* ciscoPolling
     results["cisco"] = cisco
-    goals["CCP polling p99 delay, 10,000 chats"] = { goal: "< 5.5 s", measured: `${cisco.delayP99Ms} ms`, met: cisco.delayP99Ms < 5500 }
+    goals["CCP polling p99 delay, 10,000 chats"] = {
+      goal: "< 5.5 s",
+      measured: `${cisco.delayP99Ms} ms`,
+      met: cisco.delayP99Ms < 5500
+    }
     save()
   }
 

@@ -3,7 +3,8 @@ import { Effect, Logger, LogLevel } from "effect"
 import { pathToFileURL } from "node:url"
 
 /** Whether this module is the script node was started with (a section run alone), not imported by bench/run.ts. */
-export const isMain = (moduleUrl: string) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl
+export const isMain = (moduleUrl: string) =>
+  process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl
 
 export const runBenchmark = <A, E>(program: Effect.Effect<A, E>) =>
   Effect.runPromise(program.pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))).then(

@@ -17,14 +17,18 @@ const WEBHOOKS = 2000
 const CONCURRENCY = 32
 const SESSIONS = 50
 
-
 const webhook = (conversationId: string, i: number) => {
   const messageId = i.toString(16).padStart(24, "0")
-  return { messageId, body: JSON.stringify(agentMessageWebhook(conversationId, `bench-${i}`, messageId, `agent message ${i}`, new Date().toISOString())) }
+  return {
+    messageId,
+    body: JSON.stringify(
+      agentMessageWebhook(conversationId, `bench-${i}`, messageId, `agent message ${i}`, new Date().toISOString())
+    )
+  }
 }
 
 const run = (store: StoreKind) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const gw = yield* startGateway({ store })
     const conversations: Array<{ sessionId: string; conversationId: string }> = []
     for (let s = 0; s < SESSIONS; s++) {
@@ -70,8 +74,14 @@ const run = (store: StoreKind) =>
     }
   }).pipe(Effect.scoped)
 
-const program = Effect.gen(function* () {
-  const results = { webhooks: WEBHOOKS, concurrency: CONCURRENCY, sessions: SESSIONS, memory: yield* run("memory"), redis: yield* run("redis") }
+const program = Effect.gen(function*() {
+  const results = {
+    webhooks: WEBHOOKS,
+    concurrency: CONCURRENCY,
+    sessions: SESSIONS,
+    memory: yield* run("memory"),
+    redis: yield* run("redis")
+  }
   console.table({ memory: results.memory, redis: results.redis })
   writeFileSync(new URL("./zendesk.json", import.meta.url), JSON.stringify(results, null, 2))
 })

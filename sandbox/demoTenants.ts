@@ -25,7 +25,11 @@ export const demoCisco = { feedId: "100000", queueTag: "Chat_Csq3" } as const
 
 /** A tenant on Cisco CCP (the simulator at `url`). */
 export const ciscoTenant = (id: string, url: string) =>
-  tenant(id, "Demo bot (Cisco Webex Contact Center)", plugin("CISCO_LIVECHAT", { cisco: { baseUrl: url, ...demoCisco } }))
+  tenant(
+    id,
+    "Demo bot (Cisco Webex Contact Center)",
+    plugin("CISCO_LIVECHAT", { cisco: { baseUrl: url, ...demoCisco } })
+  )
 
 /** The demo Sunshine Conversations app: its API key and the webhook's shared secret. */
 export const demoZendesk = {
@@ -78,7 +82,11 @@ export const genesysTenant = (
   )
 
 export const demoTenants = (urls: DemoProviderUrls) => [
-  tenant("demo-helvia", "Demo bot (hbf-lcm)", plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })),
+  tenant(
+    "demo-helvia",
+    "Demo bot (hbf-lcm)",
+    plugin("HELVIA_LIVECHAT", { helvia: { webhookSecret: demoHelviaSecret } })
+  ),
   genesysTenant("demo-genesys", urls.genesys),
   ciscoTenant("demo-cisco", urls.cisco),
   zendeskTenant("demo-zendesk", urls.zendesk)

@@ -8,7 +8,14 @@ import { Duration, Effect, Redacted, type Scope } from "effect"
 import { createServer } from "node:net"
 import { type AppConfigValues, makeAppConfig } from "../src/services/AppConfig.js"
 import { type CiscoSimOptions, makeCiscoSim } from "./cisco/index.js"
-import { demoCisco, demoGenesys, demoOrganization, type DemoProviderUrls, demoTenants, demoZendesk } from "./demoTenants.js"
+import {
+  demoCisco,
+  demoGenesys,
+  demoOrganization,
+  type DemoProviderUrls,
+  demoTenants,
+  demoZendesk
+} from "./demoTenants.js"
 import { makeEventPublisherSim } from "./eventPublisherSim.js"
 import { type GenesysSimOptions, makeGenesysSim } from "./genesys/index.js"
 import { makeHbfBotSim } from "./hbfBotSim.js"
@@ -58,7 +65,7 @@ const helviaSecretOf = (tenant: TenantJson): string | undefined => {
 }
 
 export const makeSandbox = (options: SandboxOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const coreToken = "sandbox-core-token"
     const lcmToken = "sandbox-lcm-token"
     const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort
@@ -66,18 +73,30 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
     const genesys = yield* makeGenesysSim({
       clients: [{ clientId: demoGenesys.clientId, clientSecret: demoGenesys.clientSecret }],
       integrations: [
-        { integrationId: demoGenesys.integrationId, webhookUrl: `${publicUrl}/events/genesys-livechat`, webhookSecret: demoGenesys.webhookSecret }
+        {
+          integrationId: demoGenesys.integrationId,
+          webhookUrl: `${publicUrl}/events/genesys-livechat`,
+          webhookSecret: demoGenesys.webhookSecret
+        }
       ],
       queues: [{ queueId: demoGenesys.queueId, estimatedWaitSeconds: 45, agentsOnQueue: 3 }],
       ...options.genesys
     })
     const cisco = yield* makeCiscoSim({ feeds: [demoCisco.feedId], ...options.cisco })
-    const zendesk = yield* makeZendeskSim({ ...demoZendesk, webhookUrl: `${publicUrl}/events/zendesk`, ...options.zendesk })
+    const zendesk = yield* makeZendeskSim({
+      ...demoZendesk,
+      webhookUrl: `${publicUrl}/events/zendesk`,
+      ...options.zendesk
+    })
     const tenants = new Map<string, TenantJson>()
     const urls = { genesys: genesys.baseUrl, cisco: cisco.baseUrl, zendesk: zendesk.baseUrl }
     for (const t of options.tenants?.(urls) ?? demoTenants(urls)) tenants.set(t.id, t)
 
-    const core = yield* makeHbfCoreSim({ token: coreToken, tenants: [...tenants.values()], organizations: [demoOrganization] })
+    const core = yield* makeHbfCoreSim({
+      token: coreToken,
+      tenants: [...tenants.values()],
+      organizations: [demoOrganization]
+    })
     const lcm = yield* makeHbfLcmSim({
       token: lcmToken,
       webhookSecretFor: (tenantId) => {

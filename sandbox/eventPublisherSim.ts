@@ -40,18 +40,22 @@ export interface EventPublisherSim {
   readonly failNext: FailureScript["failNext"]
 }
 
-export const makeEventPublisherSim = (options: EventPublisherSimOptions): Effect.Effect<EventPublisherSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+export const makeEventPublisherSim = (
+  options: EventPublisherSimOptions
+): Effect.Effect<EventPublisherSim, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const triggers: Array<FlowTrigger> = []
     const failures = makeFailureScript("hbf-event-publisher")
 
     const trigger = handle(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* failures.take()
         yield* requireBearer(options.token)
         const body = yield* jsonBody(plainRefusals, FlowTrigger)
         triggers.push(body)
-        yield* Effect.log(`hbf-event-publisher <- flow ${body.flowId} for ${body.event.type} session=${body.event.sessionId}`)
+        yield* Effect.log(
+          `hbf-event-publisher <- flow ${body.flowId} for ${body.event.type} session=${body.event.sessionId}`
+        )
         return json(202, { accepted: true })
       })
     )

@@ -100,7 +100,11 @@ export interface HbfBotSim {
    * Valid events matching `predicate` answer `status` (not recorded) until the returned
    * function is called. Several may be active; the first match wins.
    */
-  readonly failWhile: (predicate: (event: ReceivedEvent) => boolean, status: number, retryAfterSeconds?: number) => () => void
+  readonly failWhile: (
+    predicate: (event: ReceivedEvent) => boolean,
+    status: number,
+    retryAfterSeconds?: number
+  ) => () => void
   /**
    * Succeeds with the events once `predicate(events)` holds (checked now and on every new
    * event), fails with BotWaitTimeout after `timeout` (default 5 s, wall clock).
@@ -140,8 +144,9 @@ const signatureProblem = (
   const timestamp = headers["x-lcg-timestamp"]
   const signature = headers["x-lcg-signature"]
   if (timestamp === undefined || signature === undefined) return "missing X-LCG-Timestamp or X-LCG-Signature header"
-  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS)
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) {
     return "X-LCG-Timestamp is not within 5 minutes of now"
+  }
   const expected = `sha256=${hmacSha256(secret, Buffer.concat([Buffer.from(`${timestamp}.`), raw]))}`
   return safeEqual(signature.trim().toLowerCase(), expected) ? undefined : "invalid X-LCG-Signature"
 }
@@ -150,7 +155,7 @@ const summary = (events: ReadonlyArray<ReceivedEvent>) =>
   events.length === 0 ? "none" : events.map((e) => `${e.type}#${e.seq}@${e.sessionId}`).join(", ")
 
 export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<HbfBotSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     let events: Array<ReceivedEvent> = []
     const arrivals = new Map<string, number>()
     let attempts: Array<BotAttempt> = []
@@ -160,7 +165,7 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
 
     /** Every check of one POST, in the order a real receiver would run them. */
     const check = (raw: Uint8Array) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* failures.take()
         if (options.signingSecret !== undefined) {
           const problem = signatureProblem((yield* request).headers, options.signingSecret, raw)
@@ -171,7 +176,9 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
         yield* decode(plainRefusals, Schema.Struct({ data: dataSchemas[event.type] }), value) // errors name data.<field>
         for (const rule of rules) {
           if (rule.predicate(event)) {
-            yield* Effect.log(`hbf-bot <- ${event.type} session=${event.sessionId} seq=${event.seq}: answering ${rule.status} (failWhile)`)
+            yield* Effect.log(
+              `hbf-bot <- ${event.type} session=${event.sessionId} seq=${event.seq}: answering ${rule.status} (failWhile)`
+            )
             return yield* reject(
               rule.status,
               "SimulatedFailure",
@@ -189,11 +196,13 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
       })
 
     const receive = handle(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const raw = yield* readBody(plainRefusals)
         const response = yield* handle(check(raw))
         attempts.push({ body: loosely(raw), status: response.status, at: new Date().toISOString() })
-        if (response.status !== 200) yield* Effect.logDebug(`hbf-bot answered ${response.status} to a POST /livechat-events`)
+        if (response.status !== 200) {
+          yield* Effect.logDebug(`hbf-bot answered ${response.status} to a POST /livechat-events`)
+        }
         return response
       })
     )
@@ -209,7 +218,10 @@ export const makeHbfBotSim = (options: HbfBotSimOptions = {}): Effect.Effect<Hbf
       )
     )
 
-    const waitFor = (predicate: (events: ReadonlyArray<ReceivedEvent>) => boolean, timeout: Duration.DurationInput = "5 seconds") =>
+    const waitFor = (
+      predicate: (events: ReadonlyArray<ReceivedEvent>) => boolean,
+      timeout: Duration.DurationInput = "5 seconds"
+    ) =>
       Effect.async<ReadonlyArray<ReceivedEvent>, BotWaitTimeout>((resume) => {
         if (predicate(events)) {
           resume(Effect.succeed([...events]))

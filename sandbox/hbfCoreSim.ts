@@ -54,10 +54,12 @@ const isTenantJson = (value: unknown): value is TenantJson =>
   typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string"
 
 export const makeHbfCoreSim = (options: HbfCoreSimOptions): Effect.Effect<HbfCoreSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const tenants = new Map<string, TenantJson>()
     for (const tenant of options.tenants) {
-      if (!isTenantJson(tenant)) return yield* Effect.dieMessage(`hbf-core simulator: a tenant has no string "id": ${JSON.stringify(tenant)}`)
+      if (!isTenantJson(tenant)) {
+        return yield* Effect.dieMessage(`hbf-core simulator: a tenant has no string "id": ${JSON.stringify(tenant)}`)
+      }
       tenants.set(tenant.id, tenant)
     }
     const organizations = new Map(options.organizations.map((o) => [o.id, o] as const))
@@ -70,7 +72,7 @@ export const makeHbfCoreSim = (options: HbfCoreSimOptions): Effect.Effect<HbfCor
       HttpRouter.get(
         "/tenants/:tenantId",
         handle(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const id = yield* param("tenantId")
             count(tenantCalls, id)
             yield* failures.take()
@@ -87,7 +89,7 @@ export const makeHbfCoreSim = (options: HbfCoreSimOptions): Effect.Effect<HbfCor
       HttpRouter.get(
         "/organizations/:organizationId",
         handle(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const id = yield* param("organizationId")
             count(organizationCalls, id)
             yield* failures.take()

@@ -56,7 +56,15 @@ const sandboxSettings = Config.all({
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
 })
 
-const walkthrough = (gateway: string, lcm: string, genesys: string, cisco: string, zendesk: string, bot: string, token: string) => `
+const walkthrough = (
+  gateway: string,
+  lcm: string,
+  genesys: string,
+  cisco: string,
+  zendesk: string,
+  bot: string,
+  token: string
+) => `
 hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, Sunshine Conversations, hbf-bot and event-publisher on loopback.
   gateway          ${gateway}   (API docs: ${gateway}/docs)
   hbf-lcm (agent)  ${lcm}
@@ -111,8 +119,11 @@ And on Zendesk Sunshine Conversations (the Agent Workspace's agent; its events r
 `
 
 export const sandboxProgram = Effect.scoped(
-  Effect.gen(function* () {
-    const { port, logLevel, logFormat } = yield* Effect.mapError(sandboxSettings, (e) => new InvalidConfiguration(describeConfigError(e)))
+  Effect.gen(function*() {
+    const { port, logLevel, logFormat } = yield* Effect.mapError(
+      sandboxSettings,
+      (e) => new InvalidConfiguration(describeConfigError(e))
+    )
     // Signed as in production, so that the simulated hbf-bot verifies every event as hbf-bot must.
     const sandbox = yield* makeSandbox({
       port,

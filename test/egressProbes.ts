@@ -10,8 +10,15 @@ export const connectionTrap = Effect.acquireRelease(
       connections++
       socket.destroy()
     })
-    server.listen(0, "127.0.0.1", () =>
-      resume(Effect.succeed({ port: (server.address() as AddressInfo).port, connections: () => connections, close: () => server.close() }))
+    server.listen(
+      0,
+      "127.0.0.1",
+      () =>
+        resume(Effect.succeed({
+          port: (server.address() as AddressInfo).port,
+          connections: () => connections,
+          close: () => server.close()
+        }))
     )
   }),
   (trap) => Effect.sync(trap.close)

@@ -14,7 +14,15 @@ export interface Balancer {
 }
 
 /** Headers a proxy must not forward as they are (hop-by-hop, or recomputed by fetch). */
-const hopByHop = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"])
+const hopByHop = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "expect",
+  "upgrade"
+])
 
 const readBody = (req: IncomingMessage) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -29,7 +37,7 @@ const readBody = (req: IncomingMessage) =>
  * preferring the ready ones.
  */
 export const startBalancer = (port: number, backends: () => ReadonlyArray<string>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const ready = new Map<string, boolean>()
     let next = 0
 

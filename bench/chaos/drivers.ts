@@ -50,18 +50,21 @@ export interface ProviderDriver {
    * Two agent messages whose webhooks reach the gateway in the opposite order (each carries
    * the provider's time, so the order is recoverable): the texts the gateway must deliver.
    */
-  readonly reorder: ((s: ChatSession, texts: readonly [string, string]) => Effect.Effect<ReadonlyArray<string>>) | undefined
+  readonly reorder:
+    | ((s: ChatSession, texts: readonly [string, string]) => Effect.Effect<ReadonlyArray<string>>)
+    | undefined
   readonly malformed: (s: ChatSession) => ReadonlyArray<MalformedWebhook>
 }
 
 const json = (value: unknown) => new Uint8Array(Buffer.from(JSON.stringify(value), "utf8"))
 const is2xx = (status: number) => status >= 200 && status < 300
 const hmacHex = (secret: string, raw: Uint8Array | string) => createHmac("sha256", secret).update(raw).digest("hex")
-const hmacBase64 = (secret: string, raw: Uint8Array | string) => createHmac("sha256", secret).update(raw).digest("base64")
+const hmacBase64 = (secret: string, raw: Uint8Array | string) =>
+  createHmac("sha256", secret).update(raw).digest("base64")
 
 /** Posts a webhook again until the gateway answers 2xx (a provider retrying), at most `tries` times. */
 const untilAccepted = (post: Effect.Effect<number>, tries = 20) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     for (let i = 0; i < tries; i++) {
       if (is2xx(yield* post)) return true
       yield* Effect.sleep(Duration.millis(1_000))
@@ -70,8 +73,10 @@ const untilAccepted = (post: Effect.Effect<number>, tries = 20) =>
   })
 
 /** A simulator's scripting call that dies on misuse (a conversation already over) counts as not done. */
-const orFalse = <E>(effect: Effect.Effect<boolean, E>) => effect.pipe(Effect.catchAll(() => Effect.succeed(false)), Effect.catchAllDefect(() => Effect.succeed(false)))
-const quietly = <A, E>(effect: Effect.Effect<A, E>) => effect.pipe(Effect.ignore, Effect.catchAllDefect(() => Effect.void))
+const orFalse = <E>(effect: Effect.Effect<boolean, E>) =>
+  effect.pipe(Effect.catchAll(() => Effect.succeed(false)), Effect.catchAllDefect(() => Effect.succeed(false)))
+const quietly = <A, E>(effect: Effect.Effect<A, E>) =>
+  effect.pipe(Effect.ignore, Effect.catchAllDefect(() => Effect.void))
 
 export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
   const { lcm, genesys, cisco, zendesk } = rig.sandbox
@@ -99,20 +104,30 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     message: { text }
   })
   const helviaPost = (raw: Uint8Array | string, secret = demoHelviaSecret) =>
-    rig.postRaw("/events/helvia-livechat", raw, { "content-type": "application/json", "x-helvia-signature": `sha256=${hmacHex(secret, raw)}` })
+    rig.postRaw("/events/helvia-livechat", raw, {
+      "content-type": "application/json",
+      "x-helvia-signature": `sha256=${hmacHex(secret, raw)}`
+    })
   /** hbf-lcm's first post; when it did not get a 2xx, the same bytes again. */
-  const helviaAct = (sessionId: string, act: Effect.Effect<{ eventId: string; status: number }, unknown>, text?: string) =>
+  const helviaAct = (
+    sessionId: string,
+    act: Effect.Effect<{ eventId: string; status: number }, unknown>,
+    text?: string
+  ) =>
     orFalse(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const first = yield* Effect.either(act)
-        const eventId =
-          first._tag === "Right"
-            ? first.right.eventId
-            : [...lcm.webhooks()].reverse().find((h) => h.event.platformSessionId === sessionId && (text === undefined || h.event.message?.text === text))?.eventId
+        const eventId = first._tag === "Right"
+          ? first.right.eventId
+          : [...lcm.webhooks()].reverse().find((h) =>
+            h.event.platformSessionId === sessionId && (text === undefined || h.event.message?.text === text)
+          )?.eventId
         if (eventId === undefined) return false
         remember(sessionId, eventId)
         if (first._tag === "Right" && is2xx(first.right.status)) return true
-        return yield* untilAccepted(Effect.map(Effect.either(lcm.resend(eventId)), (r) => (r._tag === "Right" ? r.right.status : 0)))
+        return yield* untilAccepted(
+          Effect.map(Effect.either(lcm.resend(eventId)), (r) => (r._tag === "Right" ? r.right.status : 0))
+        )
       })
     )
 
@@ -125,14 +140,14 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     userTexts: (s) => lcm.messages(s.sessionId).flatMap((m) => (m.text !== undefined ? [m.text] : [])),
     burst: (n, status) => Effect.sync(() => lcm.failNext(n, status)),
     duplicate: (s) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const id = recentOf(s.sessionId)
         if (id === undefined) return "none sent yet"
         const r = yield* Effect.either(lcm.resend(id))
         return r._tag === "Right" ? String(r.right.status) : "error"
       }),
     reorder: (s, [first, second]) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const t = Date.now()
         const a = json(helviaEvent(s, first, new Date(t).toISOString()))
         const b = json(helviaEvent(s, second, new Date(t + 1).toISOString()))
@@ -143,11 +158,36 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     malformed: (s) => {
       const good = JSON.stringify(helviaEvent(s, `chaos-malformed helvia ${s.index}`, new Date().toISOString()))
       const bad = `${good.slice(0, 40)}`
-      const shape = JSON.stringify({ id: `lcm-evt-${randomUUID()}`, platformSessionId: s.sessionId, message: { text: `chaos-malformed helvia shape ${s.index}` } })
+      const shape = JSON.stringify({
+        id: `lcm-evt-${randomUUID()}`,
+        platformSessionId: s.sessionId,
+        message: { text: `chaos-malformed helvia shape ${s.index}` }
+      })
       return [
-        { kind: "bad JSON", body: bad, headers: { "content-type": "application/json", "x-helvia-signature": `sha256=${hmacHex(demoHelviaSecret, bad)}` } },
-        { kind: "bad signature", body: good, headers: { "content-type": "application/json", "x-helvia-signature": `sha256=${hmacHex("not-the-secret", good)}` } },
-        { kind: "wrong shape", body: shape, headers: { "content-type": "application/json", "x-helvia-signature": `sha256=${hmacHex(demoHelviaSecret, shape)}` } }
+        {
+          kind: "bad JSON",
+          body: bad,
+          headers: {
+            "content-type": "application/json",
+            "x-helvia-signature": `sha256=${hmacHex(demoHelviaSecret, bad)}`
+          }
+        },
+        {
+          kind: "bad signature",
+          body: good,
+          headers: {
+            "content-type": "application/json",
+            "x-helvia-signature": `sha256=${hmacHex("not-the-secret", good)}`
+          }
+        },
+        {
+          kind: "wrong shape",
+          body: shape,
+          headers: {
+            "content-type": "application/json",
+            "x-helvia-signature": `sha256=${hmacHex(demoHelviaSecret, shape)}`
+          }
+        }
       ]
     }
   }
@@ -176,7 +216,10 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     }
   }
   const genesysPost = (raw: Uint8Array | string, secret: string = demoGenesys.webhookSecret) =>
-    rig.postRaw("/events/genesys-livechat", raw, { "content-type": "application/json", "x-hub-signature-256": `sha256=${hmacBase64(secret, raw)}` })
+    rig.postRaw("/events/genesys-livechat", raw, {
+      "content-type": "application/json",
+      "x-hub-signature-256": `sha256=${hmacBase64(secret, raw)}`
+    })
 
   const genesysDriver: ProviderDriver = {
     provider: "genesys-livechat",
@@ -184,7 +227,7 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     join: (s) => quietly(genesys.agentJoin(s.conversationId)),
     say: (s, text) =>
       orFalse(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           // The simulator already retried 5 times; beyond that, as if Genesys kept retrying.
           const { status, webhookId } = yield* genesys.agentSay(s.conversationId, { text })
           remember(s.sessionId, webhookId)
@@ -192,15 +235,18 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
         })
       ),
     endByAgent: (s) => quietly(genesys.endConversation(s.conversationId)),
-    userTexts: (s) => genesys.conversations().find((c) => c.conversationId === s.conversationId)?.inbound.flatMap((m) => (m.text !== undefined ? [m.text] : [])) ?? [],
+    userTexts: (s) =>
+      genesys.conversations().find((c) => c.conversationId === s.conversationId)?.inbound.flatMap((
+        m
+      ) => (m.text !== undefined ? [m.text] : [])) ?? [],
     burst: (n, status) => genesys.failNext(n, status, 1),
     duplicate: (s) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const id = recentOf(s.sessionId)
         return id === undefined ? "none sent yet" : String(yield* genesys.resendWebhook(id))
       }),
     reorder: (s, [first, second]) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const t = Date.now()
         const okB = yield* untilAccepted(genesysPost(json(genesysMessage(s, second, new Date(t + 1).toISOString()))))
         const okA = yield* untilAccepted(genesysPost(json(genesysMessage(s, first, new Date(t).toISOString()))))
@@ -209,7 +255,12 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     malformed: (s) => {
       const good = JSON.stringify(genesysMessage(s, `chaos-malformed genesys ${s.index}`, new Date().toISOString()))
       const bad = good.slice(0, 50)
-      const shape = JSON.stringify({ id: randomUUID(), channel: "nope", text: `chaos-malformed genesys shape ${s.index}`, conversationId: s.conversationId })
+      const shape = JSON.stringify({
+        id: randomUUID(),
+        channel: "nope",
+        text: `chaos-malformed genesys shape ${s.index}`,
+        conversationId: s.conversationId
+      })
       const sig = (raw: string, secret: string = demoGenesys.webhookSecret) => ({
         "content-type": "application/json",
         "x-hub-signature-256": `sha256=${hmacBase64(secret, raw)}`
@@ -234,15 +285,27 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     userTexts: (s) => cisco.chatWith("hbfSessionId", s.sessionId)?.customerMessages ?? [],
     // CCP answers 500/503 only (docs/PROVIDERS.md#cisco-ccp-chat, "Failures"): a 429 burst becomes
     // 500s plus garbled poll answers (a misbehaving proxy).
-    burst: (n, status) => (status === 503 ? cisco.failNext(n, 503) : Effect.zipRight(cisco.failNext(n, 500), cisco.garbleNext(n))),
+    burst: (
+      n,
+      status
+    ) => (status === 503 ? cisco.failNext(n, 503) : Effect.zipRight(cisco.failNext(n, 500), cisco.garbleNext(n))),
     duplicate: undefined,
     reorder: undefined,
     malformed: (s) => {
-      const good = `<chatEvents><MessageEvent><id>1</id><from>x</from><body>chaos-malformed+cisco+${s.index}</body></MessageEvent></chatEvents>`
+      const good =
+        `<chatEvents><MessageEvent><id>1</id><from>x</from><body>chaos-malformed+cisco+${s.index}</body></MessageEvent></chatEvents>`
       return [
         { kind: "bad JSON", body: "{not json", headers: { "content-type": "application/json" } },
-        { kind: "bad signature", body: good, headers: { "content-type": "application/xml", "x-api-key": "not-the-key" } },
-        { kind: "wrong shape", body: JSON.stringify({ chatId: s.conversationId, events: 7 }), headers: { "content-type": "application/json" } }
+        {
+          kind: "bad signature",
+          body: good,
+          headers: { "content-type": "application/xml", "x-api-key": "not-the-key" }
+        },
+        {
+          kind: "wrong shape",
+          body: JSON.stringify({ chatId: s.conversationId, events: 7 }),
+          headers: { "content-type": "application/json" }
+        }
       ]
     }
   }
@@ -265,7 +328,8 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
     rig.postRaw("/events/zendesk", raw, { "content-type": "application/json", "x-api-key": key })
   const isAgentMessageOf = (conversationId: string) => (e: WebhookEvent) => {
     const payload = e.payload as { conversation?: { id?: string }; message?: { source?: { type?: string } } }
-    return e.type === "conversation:message" && payload.conversation?.id === conversationId && payload.message?.source?.type === "zd:agentWorkspace"
+    return e.type === "conversation:message" && payload.conversation?.id === conversationId &&
+      payload.message?.source?.type === "zd:agentWorkspace"
   }
 
   const zendeskDriver: ProviderDriver = {
@@ -279,12 +343,14 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
       zendesk
         .conversations()
         .find((c) => c.id === s.conversationId)
-        ?.messages.flatMap((m) => (m.author.type === "user" && m.content.type === "text" ? [m.content.text] : [])) ?? [],
-    burst: (n, status) => zendesk.failNext(n, status, status === 429 ? { retryAfterSeconds: 1 } : { afterApplying: true }),
+        ?.messages.flatMap((m) => (m.author.type === "user" && m.content.type === "text" ? [m.content.text] : [])) ??
+        [],
+    burst: (n, status) =>
+      zendesk.failNext(n, status, status === 429 ? { retryAfterSeconds: 1 } : { afterApplying: true }),
     // Sunshine's own redelivery: the next event (whatever it is) is sent twice, byte for byte.
     duplicate: () => Effect.as(zendesk.duplicateNextWebhooks(1), "next event twice"),
     reorder: (s, [first, second]) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         // Sunshine's own webhooks for the two messages are lost; the same events arrive later, second first.
         yield* zendesk.dropNextWebhooks(2, isAgentMessageOf(s.conversationId))
         const a = yield* zendesk.agentSay(s.conversationId, first)
@@ -303,7 +369,10 @@ export const makeDrivers = (rig: Rig): ReadonlyArray<ProviderDriver> => {
           source: { type: "zd:agentWorkspace" }
         })
       )
-      const shape = JSON.stringify({ app: { id: demoZendesk.appId }, events: { id: 1, type: "conversation:message", text: `chaos-malformed zendesk shape ${s.index}` } })
+      const shape = JSON.stringify({
+        app: { id: demoZendesk.appId },
+        events: { id: 1, type: "conversation:message", text: `chaos-malformed zendesk shape ${s.index}` }
+      })
       const key = { "content-type": "application/json", "x-api-key": demoZendesk.webhookSecret }
       return [
         { kind: "bad JSON", body: good.slice(0, 60), headers: key },

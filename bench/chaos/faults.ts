@@ -37,7 +37,7 @@ export const runFaults = (
   startedAt: number,
   windowMs: number
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const log: Array<FaultRecord> = []
     const sessionsOf = (p: ProviderAlias) => ledger.sessions.filter((s) => s.provider === p)
     const pick = (p: ProviderAlias): ChatSession => {
@@ -47,7 +47,7 @@ export const runFaults = (
     const seconds = () => Math.round((Date.now() - startedAt) / 100) / 10
 
     const restartLater = (id: InstanceId, signal: "SIGKILL" | "SIGTERM") => (record: FaultRecord) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const code = yield* rig.stop(id, signal)
         yield* Effect.sleep(RESTART_AFTER)
         yield* rig.start(id)
@@ -59,7 +59,11 @@ export const runFaults = (
         at: status === 429 ? 0.1 : 0.4,
         kind: `provider ${status} burst`,
         target: d.provider,
-        run: (record) => Effect.zipRight(d.burst(n, status), Effect.sync(() => ((record.count = n), (record.detail = `next ${n} calls`))))
+        run: (record) =>
+          Effect.zipRight(
+            d.burst(n, status),
+            Effect.sync(() => ((record.count = n), (record.detail = `next ${n} calls`)))
+          )
       }))
 
     const duplicates = (at: number): ReadonlyArray<Fault> =>
@@ -67,43 +71,46 @@ export const runFaults = (
         d.duplicate === undefined
           ? []
           : [
-              {
-                at,
-                kind: "duplicate webhooks",
-                target: d.provider,
-                run: (record) =>
-                  Effect.gen(function* () {
-                    const answers: Array<string> = []
-                    for (let i = 0; i < 3; i++) {
-                      answers.push(yield* d.duplicate!(pick(d.provider)))
-                      yield* Effect.sleep(Duration.millis(300)) // one at a time (Sunshine's flag covers the next event only)
-                    }
-                    record.count = answers.length
-                    record.detail = `answered ${answers.join(",")}`
-                  })
-              } satisfies Fault
-            ]
+            {
+              at,
+              kind: "duplicate webhooks",
+              target: d.provider,
+              run: (record) =>
+                Effect.gen(function*() {
+                  const answers: Array<string> = []
+                  for (let i = 0; i < 3; i++) {
+                    answers.push(yield* d.duplicate!(pick(d.provider)))
+                    yield* Effect.sleep(Duration.millis(300)) // one at a time (Sunshine's flag covers the next event only)
+                  }
+                  record.count = answers.length
+                  record.detail = `answered ${answers.join(",")}`
+                })
+            } satisfies Fault
+          ]
       )
 
     const reorders: ReadonlyArray<Fault> = drivers.flatMap((d) =>
       d.reorder === undefined
         ? []
         : [
-            {
-              at: 0.6,
-              kind: "reordered webhooks",
-              target: d.provider,
-              run: (record) =>
-                Effect.gen(function* () {
-                  const s = pick(d.provider)
-                  const texts = [`chaos ${s.provider} ${s.index} reordered-1`, `chaos ${s.provider} ${s.index} reordered-2`] as const
-                  const accepted = yield* d.reorder!(s, texts)
-                  recordAgentTexts(ledger, s, texts, accepted)
-                  record.count = 2
-                  record.detail = `2nd before 1st; ${accepted.length} accepted`
-                })
-            } satisfies Fault
-          ]
+          {
+            at: 0.6,
+            kind: "reordered webhooks",
+            target: d.provider,
+            run: (record) =>
+              Effect.gen(function*() {
+                const s = pick(d.provider)
+                const texts = [
+                  `chaos ${s.provider} ${s.index} reordered-1`,
+                  `chaos ${s.provider} ${s.index} reordered-2`
+                ] as const
+                const accepted = yield* d.reorder!(s, texts)
+                recordAgentTexts(ledger, s, texts, accepted)
+                record.count = 2
+                record.detail = `2nd before 1st; ${accepted.length} accepted`
+              })
+          } satisfies Fault
+        ]
     )
 
     const malformed: ReadonlyArray<Fault> = drivers.map((d) => ({
@@ -111,7 +118,7 @@ export const runFaults = (
       kind: "malformed webhooks",
       target: d.provider,
       run: (record) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const answers: Array<string> = []
           for (const m of d.malformed(pick(d.provider))) {
             const status = yield* rig.postRaw(`/events/${d.provider}`, m.body, m.headers)
@@ -134,7 +141,7 @@ export const runFaults = (
         kind: "hbf-bot down (503)",
         target: "hbf-bot",
         run: (record) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const restore = rig.sandbox.bot.failWhile(() => true, 503)
             yield* Effect.sleep(BOT_OUTAGE)
             restore()
@@ -149,7 +156,7 @@ export const runFaults = (
         kind: "Redis restart",
         target: "redis",
         run: (record) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             yield* rig.redis.stop
             yield* Effect.sleep(REDIS_OUTAGE)
             yield* rig.redis.start
@@ -162,14 +169,22 @@ export const runFaults = (
 
     const fibers = yield* Effect.forEach(schedule, (fault) =>
       Effect.fork(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           yield* Effect.sleep(Duration.millis(Math.max(0, startedAt + fault.at * windowMs - Date.now())))
-          const record: FaultRecord = { kind: fault.kind, target: fault.target, at: seconds(), atIso: new Date().toISOString(), count: 1, detail: "" }
+          const record: FaultRecord = {
+            kind: fault.kind,
+            target: fault.target,
+            at: seconds(),
+            atIso: new Date().toISOString(),
+            count: 1,
+            detail: ""
+          }
           log.push(record)
           // A fault that could not be carried out (an instance that would not restart) is reported, not fatal.
-          yield* fault.run(record).pipe(Effect.catchAllDefect((d) => Effect.sync(() => void (record.detail = `failed: ${String(d).slice(0, 300)}`))))
+          yield* fault.run(record).pipe(
+            Effect.catchAllDefect((d) => Effect.sync(() => void (record.detail = `failed: ${String(d).slice(0, 300)}`)))
+          )
         })
-      )
-    )
+      ))
     return { log, malformedAnswers, done: Fiber.joinAll(fibers) }
   })

@@ -8,10 +8,10 @@
 import { Effect, Redacted, Scope } from "effect"
 import { freePort, makeSandbox } from "../../sandbox/environment.js"
 import { signToken } from "../../sandbox/token.js"
+import { readAnswer } from "../../test/e2e/harness.js"
 import { environmentOf, type GatewayProcess, sourceEntry, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { uniquePrefix } from "../../test/integration/redis.js"
 import { startRedisServer } from "../../test/integration/redisServer.js"
-import { readAnswer } from "../../test/e2e/harness.js"
 import { startBalancer } from "./balancer.js"
 
 export const instanceIds = ["a", "b", "c"] as const
@@ -25,7 +25,7 @@ interface Slot {
   history: string
 }
 
-export const startRig = Effect.gen(function* () {
+export const startRig = Effect.gen(function*() {
   // Restarts happen in fault fibers: the processes still belong to the run's scope.
   const scope = yield* Effect.scope
   const redis = yield* startRedisServer
@@ -54,13 +54,15 @@ export const startRig = Effect.gen(function* () {
   const slot = (id: InstanceId) => slots.get(id)!
   /** Starts (or restarts, on the same port) an instance; waits until it is ready. */
   const start = (id: InstanceId) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const s = slot(id)
-      s.process = yield* spawnGateway({ ...env, PORT: String(s.port), LCG_INSTANCE_ID: id }, [], sourceEntry).pipe(Scope.extend(scope))
+      s.process = yield* spawnGateway({ ...env, PORT: String(s.port), LCG_INSTANCE_ID: id }, [], sourceEntry).pipe(
+        Scope.extend(scope)
+      )
     })
   /** Sends `signal` and waits for the exit; its exit code (null when killed by the signal). */
   const stop = (id: InstanceId, signal: "SIGKILL" | "SIGTERM") =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const s = slot(id)
       const running = s.process
       if (running === undefined) return null
@@ -99,7 +101,18 @@ export const startRig = Effect.gen(function* () {
       )
     )
 
-  return { redis, sandbox, prefix, balancer, start, stop, outputOf, call, postRaw, running: (id: InstanceId) => slot(id).process !== undefined }
+  return {
+    redis,
+    sandbox,
+    prefix,
+    balancer,
+    start,
+    stop,
+    outputOf,
+    call,
+    postRaw,
+    running: (id: InstanceId) => slot(id).process !== undefined
+  }
 })
 
 export type Rig = Effect.Effect.Success<typeof startRig>

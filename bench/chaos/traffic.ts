@@ -43,10 +43,14 @@ const jittered = (ms: number) => Duration.millis(Math.round(ms * (0.5 + Math.ran
 
 /** POST /requests until the gateway answers with a session (before the faults: a few tries suffice). */
 export const openSession = (rig: Rig, driver: ProviderDriver, index: number, runId: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const subHandle = `chaos-${driver.provider}-${index}-${runId}`
     for (let attempt = 0; attempt < 10; attempt++) {
-      const r = yield* rig.call("POST", "/requests", { tenantId: driver.tenantId, subHandle, user: { name: `User ${index}` } })
+      const r = yield* rig.call("POST", "/requests", {
+        tenantId: driver.tenantId,
+        subHandle,
+        user: { name: `User ${index}` }
+      })
       if ((r.status === 200 || r.status === 201) && typeof r.body?.sessionId === "string") {
         const session: ChatSession = {
           provider: driver.provider,
@@ -67,7 +71,7 @@ export const newRunId = () => randomBytes(3).toString("hex")
 
 /** A user message, retried with the same messageId (idempotent) while the gateway answers 5xx or nothing. */
 export const sendUserMessage = (rig: Rig, ledger: Ledger, s: ChatSession, n: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const text = `chaos-user ${s.provider} ${s.index} ${n}`
     const body = { tenantId: s.tenantId, subHandle: s.subHandle, messageId: `chaos-${s.sessionId}-${n}`, text }
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -75,7 +79,11 @@ export const sendUserMessage = (rig: Rig, ledger: Ledger, s: ChatSession, n: num
       const r = yield* rig.call("POST", "/messages", body)
       const via = r.headers.get("x-chaos-backend")
       const failedOver = r.headers.get("x-chaos-failed-over")
-      push(ledger.userAttempts, text, `${sentAt} -> ${r.status} via ${via ?? "-"}${failedOver !== null ? ` after no answer from ${failedOver}` : ""}`)
+      push(
+        ledger.userAttempts,
+        text,
+        `${sentAt} -> ${r.status} via ${via ?? "-"}${failedOver !== null ? ` after no answer from ${failedOver}` : ""}`
+      )
       if (r.status === 202) return push(ledger.userAccepted, s.sessionId, text)
       if (r.status !== 0 && r.status < 500) break // refused for good (e.g. the session ended)
       yield* Effect.sleep(Duration.millis(1_000))
@@ -95,9 +103,9 @@ export const runTraffic = (
   agentMs: number,
   userMs: number
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const agentLoop = (s: ChatSession) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         for (let n = 1; Date.now() < until; n++) {
           const text = `chaos ${s.provider} ${s.index} ${n}`
           ledger.agentTried.add(text)
@@ -106,19 +114,25 @@ export const runTraffic = (
         }
       })
     const userLoop = (s: ChatSession) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* Effect.sleep(jittered(userMs))
         for (let n = 1; Date.now() < until; n++) {
           yield* sendUserMessage(rig, ledger, s, n)
           yield* Effect.sleep(jittered(userMs))
         }
       })
-    const fibers = yield* Effect.forEach(ledger.sessions, (s) => Effect.fork(Effect.all([agentLoop(s), userLoop(s)], { concurrency: 2 })))
+    const fibers = yield* Effect.forEach(ledger.sessions, (s) =>
+      Effect.fork(Effect.all([agentLoop(s), userLoop(s)], { concurrency: 2 })))
     yield* Fiber.joinAll(fibers)
   })
 
 /** Records texts a fault made the agent say (reordered webhooks), so the checker expects them too. */
-export const recordAgentTexts = (ledger: Ledger, s: ChatSession, tried: ReadonlyArray<string>, accepted: ReadonlyArray<string>) => {
+export const recordAgentTexts = (
+  ledger: Ledger,
+  s: ChatSession,
+  tried: ReadonlyArray<string>,
+  accepted: ReadonlyArray<string>
+) => {
   for (const t of tried) ledger.agentTried.add(t)
   for (const t of accepted) push(ledger.agentAccepted, s.sessionId, t)
 }

@@ -31,7 +31,10 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
   if (req.method !== "POST" || req.url !== "/messages") return answer(res, 404, { error: "NotFound" })
   const body = JSON.parse(await readBody(req)) as Record<string, unknown>
   const { messageId, subHandle, tenantId, text } = body
-  if (typeof tenantId !== "string" || typeof subHandle !== "string" || typeof messageId !== "string" || typeof text !== "string") {
+  if (
+    typeof tenantId !== "string" || typeof subHandle !== "string" || typeof messageId !== "string" ||
+    typeof text !== "string"
+  ) {
     return answer(res, 400, { error: "BadRequest" })
   }
   const stored = await redis.get(`${prefix}:subscriber:${subHandle}`)
@@ -41,7 +44,13 @@ const handle = async (req: IncomingMessage, res: ServerResponse) => {
     method: "POST",
     path: `/organizations/${encodeURIComponent(session.organizationId)}/livechat-messages`,
     headers: { "content-type": "application/json", authorization: "Bearer baseline" },
-    body: JSON.stringify({ platformSessionId: session.sessionId, platformUserId: subHandle, messageId, text, sentDate: new Date().toISOString() })
+    body: JSON.stringify({
+      platformSessionId: session.sessionId,
+      platformUserId: subHandle,
+      messageId,
+      text,
+      sentDate: new Date().toISOString()
+    })
   })
   await sent.body.dump()
   if (sent.statusCode >= 300) return answer(res, 502, { error: "ProviderError" })

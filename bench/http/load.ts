@@ -102,7 +102,9 @@ export const openLoop = async (options: {
     startedAt[i] = at
     return pool.request({ method: "POST", path, headers, body }).then(async (response) => {
       const text = await response.body.text()
-      if (response.statusCode !== options.expectStatus) throw new Error(`POST ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`)
+      if (response.statusCode !== options.expectStatus) {
+        throw new Error(`POST ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`)
+      }
       answeredMs[i] = performance.now() - at
     })
   }

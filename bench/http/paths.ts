@@ -11,9 +11,9 @@
  * the webhook to the event's arrival at hbf-bot.
  */
 import { Duration, Effect, Redacted } from "effect"
+import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac, randomUUID } from "node:crypto"
-import { Redis } from "ioredis"
 import { Pool } from "undici"
 import { demoHelviaSecret } from "../../sandbox/demoTenants.js"
 import { freePort, makeSandbox } from "../../sandbox/environment.js"
@@ -46,7 +46,13 @@ const startBaseline = (port: number, prefix: string, providerUrl: string) =>
   Effect.acquireRelease(
     Effect.async<ChildProcess, Error>((resume) => {
       const child = spawn(process.execPath, ["--import", "tsx", new URL("./baseline.ts", import.meta.url).pathname], {
-        env: { ...process.env, PORT: String(port), REDIS_URL: testRedisUrl, BASELINE_PREFIX: prefix, PROVIDER_URL: providerUrl },
+        env: {
+          ...process.env,
+          PORT: String(port),
+          REDIS_URL: testRedisUrl,
+          BASELINE_PREFIX: prefix,
+          PROVIDER_URL: providerUrl
+        },
         stdio: ["ignore", "pipe", "inherit"]
       })
       child.stdout!.on("data", (chunk: Buffer) => {
@@ -68,11 +74,15 @@ const helviaWebhook = (sessionId: string, subHandle: string, i: number) => {
     message: { text: `agent message ${i}` }
   })
   const signature = `sha256=${createHmac("sha256", demoHelviaSecret).update(body).digest("hex")}`
-  return { path: "/events/helvia-livechat", headers: { "content-type": "application/json", "x-helvia-signature": signature }, body }
+  return {
+    path: "/events/helvia-livechat",
+    headers: { "content-type": "application/json", "x-helvia-signature": signature },
+    body
+  }
 }
 
 export const httpPaths = (options: PathOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const stubs = yield* Effect.acquireRelease(Effect.promise(startStubs), (s) => Effect.sync(s.close))
     // hbf-core (tenants, fetched once and cached) stays the simulator; the measured calls go to the stubs.
     const sandbox = yield* makeSandbox({
@@ -106,9 +116,7 @@ export const httpPaths = (options: PathOptions) =>
     // The sessions, opened through the gateway; the baseline gets the same records to read.
     const sessions: Array<{ sessionId: string; subHandle: string }> = []
     const rssBefore = rssMiB(gateway.pid)
-    yield* Effect.promise(() =>
-      closedLoopCreate(gatewayUrl, token, options.sessions, (s) => sessions.push(s))
-    )
+    yield* Effect.promise(() => closedLoopCreate(gatewayUrl, token, options.sessions, (s) => sessions.push(s)))
     const rssAfterSessions = rssMiB(gateway.pid)
     const redis = new Redis(testRedisUrl)
     yield* Effect.addFinalizer(() => Effect.sync(() => redis.disconnect()))
@@ -116,7 +124,12 @@ export const httpPaths = (options: PathOptions) =>
       redis.mset(
         sessions.flatMap((s) => [
           `${prefix}:baseline:subscriber:${s.subHandle}`,
-          JSON.stringify({ sessionId: s.sessionId, subHandle: s.subHandle, organizationId: "demo-org", status: "active" })
+          JSON.stringify({
+            sessionId: s.sessionId,
+            subHandle: s.subHandle,
+            organizationId: "demo-org",
+            status: "active"
+          })
         ])
       )
     )
@@ -126,15 +139,22 @@ export const httpPaths = (options: PathOptions) =>
       return {
         path: "/messages",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ tenantId: "demo-helvia", subHandle, messageId: `m-${randomUUID()}`, text: "hello, I need help with my order" })
+        body: JSON.stringify({
+          tenantId: "demo-helvia",
+          subHandle,
+          messageId: `m-${randomUUID()}`,
+          text: "hello, I need help with my order"
+        })
       }
     }
     const forward = { gateway: [] as Array<LoadResult>, baseline: [] as Array<LoadResult> }
     for (let round = 0; options.only !== "ingest" && round < options.rounds; round++) {
-      for (const [name, url, pid] of [
-        ["baseline", baselineUrl, baseline.pid!],
-        ["gateway", gatewayUrl, gateway.pid]
-      ] as const) {
+      for (
+        const [name, url, pid] of [
+          ["baseline", baselineUrl, baseline.pid!],
+          ["gateway", gatewayUrl, gateway.pid]
+        ] as const
+      ) {
         forward[name].push(
           yield* Effect.promise(() =>
             closedLoop({
@@ -238,13 +258,21 @@ export const httpPaths = (options: PathOptions) =>
 
     // The highest rate, in rounds as on the forward path: one run of a few seconds on a shared machine is one sample of its mood.
     const inRounds = (targets: ReadonlyArray<{ readonly url: string; readonly pid: number }>) =>
-      Effect.forEach(Array.from({ length: options.rounds }), () => ingestAtFullRate(targets, indices(options.ingestEvents)))
+      Effect.forEach(
+        Array.from({ length: options.rounds }),
+        () => ingestAtFullRate(targets, indices(options.ingestEvents))
+      )
     const ingestMax = yield* inRounds([{ url: gatewayUrl, pid: gateway.pid }])
 
     // The same on two gateway processes (one per core), members of one cluster on the same Redis.
     const secondPort = yield* freePort
     const second = yield* spawnGateway(
-      { ...gatewayEnv, PORT: String(secondPort), LCG_PUBLIC_URL: `http://127.0.0.1:${secondPort}`, LCG_INSTANCE_ID: "bench-2" },
+      {
+        ...gatewayEnv,
+        PORT: String(secondPort),
+        LCG_PUBLIC_URL: `http://127.0.0.1:${secondPort}`,
+        LCG_INSTANCE_ID: "bench-2"
+      },
       options.gatewayNodeArgs,
       entry
     )
@@ -252,8 +280,12 @@ export const httpPaths = (options: PathOptions) =>
     const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
     yield* Effect.promise(async () => {
       const split = async () => {
-        const status = (await fetch(`${gatewayUrl}/admin/cluster`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json())) as ClusterStatus
-        return status.members.length === 2 && status.members.every((m) => m.report !== undefined && m.report.working.length === 32)
+        const status =
+          (await fetch(`${gatewayUrl}/admin/cluster`, { headers: { authorization: `Bearer ${admin}` } }).then((r) =>
+            r.json()
+          )) as ClusterStatus
+        return status.members.length === 2 &&
+          status.members.every((m) => m.report !== undefined && m.report.working.length === 32)
       }
       const deadline = performance.now() + 30_000
       while (!(await split())) {
@@ -276,12 +308,17 @@ export const httpPaths = (options: PathOptions) =>
       ingestMax,
       ingestSteady,
       ingestTwoProcesses,
-      gatewayHeapMiBPerThousandSessions: Math.round(((rssAfterSessions - rssBefore) / options.sessions) * 1000 * 100) / 100
+      gatewayHeapMiBPerThousandSessions: Math.round(((rssAfterSessions - rssBefore) / options.sessions) * 1000 * 100) /
+        100
     }
   }).pipe(Effect.scoped)
 
 /** Delivery latency per event: hbf-bot's arrival time minus when its webhook was posted. */
-const latencies = (delivered: ReadonlyMap<string, { text: string | undefined; at: number }>, sentAt: ReadonlyArray<number>, textPrefix: string) => {
+const latencies = (
+  delivered: ReadonlyMap<string, { text: string | undefined; at: number }>,
+  sentAt: ReadonlyArray<number>,
+  textPrefix: string
+) => {
   const delays: Array<number> = []
   for (const { at, text } of delivered.values()) {
     if (text === undefined || !text.startsWith(textPrefix)) continue

@@ -22,7 +22,9 @@ export const makeAgent = (state: CiscoState): CiscoAgent => {
   const chatFor = (chatId: string) =>
     Effect.suspend(() => {
       const c = state.byId.get(chatId)
-      if (c === undefined) return Effect.fail(new CiscoSimError({ status: 404, message: `cisco sim: no chat ${chatId}` }))
+      if (c === undefined) {
+        return Effect.fail(new CiscoSimError({ status: 404, message: `cisco sim: no chat ${chatId}` }))
+      }
       settle(state, c, Date.now())
       return Effect.succeed(c)
     })
@@ -31,8 +33,7 @@ export const makeAgent = (state: CiscoState): CiscoAgent => {
     Effect.flatMap(chatFor(chatId), (c) =>
       c.state === "ended"
         ? Effect.fail(new CiscoSimError({ status: 409, message: `cisco sim: chat ${chatId} has ended` }))
-        : Effect.succeed(c)
-    )
+        : Effect.succeed(c))
 
   const currentAgent = (c: ChatState) => {
     const agent = c.agents.at(-1)
@@ -51,21 +52,21 @@ export const makeAgent = (state: CiscoState): CiscoAgent => {
         append(c, { kind: "PresenceEvent", from: agentName, status: "joined" })
       }),
     say: (chatId, text) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* openChat(chatId)
         const agent = yield* currentAgent(c)
         c.lastActivity = Date.now()
         append(c, { kind: "MessageEvent", from: agent, body: text, byCustomer: false })
       }),
     typing: (chatId, status) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* openChat(chatId)
         const agent = yield* currentAgent(c)
         c.lastActivity = Date.now()
         append(c, { kind: "TypingEvent", from: agent, status })
       }),
     leave: (chatId) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* openChat(chatId)
         const agent = yield* currentAgent(c)
         c.lastActivity = Date.now()
@@ -74,8 +75,11 @@ export const makeAgent = (state: CiscoState): CiscoAgent => {
       }),
     postStatus: (chatId, status, detail = "") =>
       Effect.flatMap(chatFor(chatId), (c) => {
-        if (c.diedAt !== undefined)
-          return Effect.fail(new CiscoSimError({ status: 409, message: `cisco sim: the session of chat ${chatId} is gone` }))
+        if (c.diedAt !== undefined) {
+          return Effect.fail(
+            new CiscoSimError({ status: 409, message: `cisco sim: the session of chat ${chatId} is gone` })
+          )
+        }
         append(c, { kind: "StatusEvent", status, detail })
         if (ENDING_STATUSES.has(status)) end(c)
         return Effect.void
@@ -88,7 +92,7 @@ export const simRoutes = (state: CiscoState, agent: CiscoAgent) => {
   const done = (effect: Effect.Effect<void, CiscoSimError>) => simAnswer(plainRefusals, effect, () => noContent)
 
   const agentAction = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const chatId = yield* param("chatId")
       const action = yield* param("action")
       switch (action) {
@@ -113,8 +117,14 @@ export const simRoutes = (state: CiscoState, agent: CiscoAgent) => {
   return HttpRouter.empty.pipe(
     HttpRouter.get("/sim/chats", Effect.sync(() => json(200, allChats(state)))),
     HttpRouter.post("/sim/chats/:chatId/:action", agentAction),
-    HttpRouter.post("/sim/fail", handle(Effect.map(curlBody(FailBody), (b) => (state.failures.arm(b.n, b.status), noContent)))),
-    HttpRouter.post("/sim/garble", handle(Effect.map(curlBody(GarbleBody), (b) => (state.garbles.arm(b.n), noContent)))),
+    HttpRouter.post(
+      "/sim/fail",
+      handle(Effect.map(curlBody(FailBody), (b) => (state.failures.arm(b.n, b.status), noContent)))
+    ),
+    HttpRouter.post(
+      "/sim/garble",
+      handle(Effect.map(curlBody(GarbleBody), (b) => (state.garbles.arm(b.n), noContent)))
+    ),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.requestLog)))
   )
 }

@@ -48,7 +48,16 @@ import type { Scope } from "effect"
 import { listen, serve } from "../http/serve.js"
 import { makeAgent, simRoutes } from "./agent.js"
 import { customerRoutes } from "./routes.js"
-import { allChats, type ChatState, type CiscoState, makeState, MAX_REQUESTS_KEPT, snapshot, sweep, sweepInterval } from "./state.js"
+import {
+  allChats,
+  type ChatState,
+  type CiscoState,
+  makeState,
+  MAX_REQUESTS_KEPT,
+  snapshot,
+  sweep,
+  sweepInterval
+} from "./state.js"
 import type { CiscoSim, CiscoSimOptions, SimCcpRequest } from "./types.js"
 import { ccpRefusals } from "./xml.js"
 
@@ -62,7 +71,7 @@ const record = (state: CiscoState, entry: SimCcpRequest) => {
 }
 
 export const makeCiscoSim = (options: CiscoSimOptions): Effect.Effect<CiscoSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const state = makeState(options)
     yield* Effect.acquireRelease(
       Effect.sync(() => setInterval(() => sweep(state), sweepInterval(state)).unref()),
@@ -95,6 +104,8 @@ export const makeCiscoSim = (options: CiscoSimOptions): Effect.Effect<CiscoSim, 
       status: (chatId, status, detail) => Effect.orDie(agent.postStatus(chatId, status, detail)),
       failNext: (n, status) => Effect.sync(() => state.failures.arm(n, status)),
       garbleNext: (n) => Effect.sync(() => state.garbles.arm(n)),
-      requests: () => (state.requestLog.length > MAX_REQUESTS_KEPT ? state.requestLog.slice(-MAX_REQUESTS_KEPT) : [...state.requestLog])
+      requests: () => (state.requestLog.length > MAX_REQUESTS_KEPT
+        ? state.requestLog.slice(-MAX_REQUESTS_KEPT)
+        : [...state.requestLog])
     } satisfies CiscoSim
   })

@@ -1,7 +1,8 @@
 /** Java's URLEncoder.encode(s, "UTF-8"), how CCP encodes MessageEvent bodies, and its inverse. */
 
 const isUnreserved = (c: number) =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d || c === 0x2a || c === 0x5f
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d ||
+  c === 0x2a || c === 0x5f
 
 const HEX = "0123456789ABCDEF"
 const utf8Encoder = new TextEncoder()
@@ -19,7 +20,9 @@ export const javaUrlEncode = (s: string): string => {
     else if (c === 0x20) out += "+"
     else {
       let char: string
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff) {
+      if (
+        c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff
+      ) {
         char = s.slice(i, i + 2)
         i++
       } else if (c >= 0xd800 && c <= 0xdfff) char = "?"

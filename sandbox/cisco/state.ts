@@ -8,9 +8,20 @@ import { type Countdown, makeCountdown } from "../http/scripts.js"
 import type { CiscoSimOptions, SimCcpRequest, SimChat } from "./types.js"
 
 export type ChatEvent =
-  | { readonly kind: "MessageEvent"; readonly id: number; readonly from: string; readonly body: string; readonly byCustomer: boolean }
+  | {
+    readonly kind: "MessageEvent"
+    readonly id: number
+    readonly from: string
+    readonly body: string
+    readonly byCustomer: boolean
+  }
   | { readonly kind: "PresenceEvent"; readonly id: number; readonly from: string; readonly status: "joined" | "left" }
-  | { readonly kind: "TypingEvent"; readonly id: number; readonly from: string; readonly status: "composing" | "paused" }
+  | {
+    readonly kind: "TypingEvent"
+    readonly id: number
+    readonly from: string
+    readonly status: "composing" | "paused"
+  }
   | { readonly kind: "StatusEvent"; readonly id: number; readonly status: string; readonly detail: string }
 
 type NewEvent = ChatEvent extends infer E ? (E extends ChatEvent ? Omit<E, "id"> : never) : never
@@ -72,7 +83,12 @@ export const makeState = (options: CiscoSimOptions): CiscoState => ({
   garbles: makeCountdown()
 })
 
-export const ENDING_STATUSES = new Set(["chat_finished", "chat_finished_error", "chat_timedout_waiting_for_agent", "chat_request_rejected_by_agent"])
+export const ENDING_STATUSES = new Set([
+  "chat_finished",
+  "chat_finished_error",
+  "chat_timedout_waiting_for_agent",
+  "chat_request_rejected_by_agent"
+])
 const FORGET_DEAD_AFTER_MS = 10 * 60_000
 export const MAX_REQUESTS_KEPT = 100_000
 

@@ -65,8 +65,12 @@ export interface CiscoSim {
   /** The next n poll answers are truncated/garbled XML (a misbehaving proxy), for the client's malformed-XML handling. */
   readonly garbleNext: (n: number) => Effect.Effect<void>
   /** Every /ccp request: method, path, query, status, the chat (by cookie) if any. */
-  readonly requests: () => ReadonlyArray<{ method: string; path: string; query: string; status: number; chatId?: string }>
+  readonly requests: () => ReadonlyArray<
+    { method: string; path: string; query: string; status: number; chatId?: string }
+  >
 }
 
 /** A misuse of the scripting interface (unknown chat, chat over, no agent joined). */
-export class CiscoSimError extends Data.TaggedError("CiscoSimError")<{ readonly status: number; readonly message: string }> {}
+export class CiscoSimError
+  extends Data.TaggedError("CiscoSimError")<{ readonly status: number; readonly message: string }>
+{}

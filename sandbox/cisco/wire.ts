@@ -13,14 +13,18 @@ const emptyAsObject = Schema.transform(Schema.Unknown, Schema.Unknown, {
   encode: (v) => v
 })
 
-const ExtensionField = Schema.compose(emptyAsObject, Schema.Struct({ name: Required, value: Schema.String }), { strict: false })
+const ExtensionField = Schema.compose(emptyAsObject, Schema.Struct({ name: Required, value: Schema.String }), {
+  strict: false
+})
 
 export const SocialContact = Schema.Struct({
   feedRefURL: Required,
   author: Required,
   title: Required,
   extensionFields: exact(
-    Schema.compose(emptyAsObject, Schema.Struct({ extensionField: exact(Schema.Array(ExtensionField)) }), { strict: false })
+    Schema.compose(emptyAsObject, Schema.Struct({ extensionField: exact(Schema.Array(ExtensionField)) }), {
+      strict: false
+    })
   )
 })
 
@@ -38,6 +42,9 @@ export const TypingBody = Schema.Struct({ from: exact(Schema.String), status: Ty
 export const JoinBody = Schema.Struct({ agentName: exact(Schema.String.pipe(Schema.minLength(1))) })
 export const SayBody = Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1)) })
 export const SimTypingBody = Schema.Struct({ status: Schema.Literal("composing", "paused") })
-export const StatusBody = Schema.Struct({ status: Schema.String.pipe(Schema.minLength(1)), detail: exact(Schema.String) })
+export const StatusBody = Schema.Struct({
+  status: Schema.String.pipe(Schema.minLength(1)),
+  detail: exact(Schema.String)
+})
 export const FailBody = Schema.Struct({ n: Schema.NonNegativeInt, status: Schema.Literal(500, 503) })
 export const GarbleBody = Schema.Struct({ n: Schema.NonNegativeInt })

@@ -5,7 +5,7 @@
 import { HttpServerResponse } from "@effect/platform"
 import { Effect, ParseResult } from "effect"
 import { XMLBuilder, XMLParser } from "fast-xml-parser"
-import { Reject, type Refusals } from "../http/answers.js"
+import { type Refusals, Reject } from "../http/answers.js"
 import { javaUrlEncode } from "./javaUrl.js"
 import type { ChatEvent } from "./state.js"
 
@@ -20,13 +20,25 @@ const xmlParser = new XMLParser({
   isArray: (_tag, jPath) => String(jPath) === "SocialContact.extensionFields.extensionField"
 })
 
-const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, suppressEmptyNode: true, processEntities: true })
+const orderedBuilder = new XMLBuilder({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  suppressEmptyNode: true,
+  processEntities: true
+})
 
 /** What JAXB writes first. */
-const declaration = { "?xml": [{ "#text": "" }], ":@": { "@_version": "1.0", "@_encoding": "UTF-8", "@_standalone": "yes" } }
+const declaration = {
+  "?xml": [{ "#text": "" }],
+  ":@": { "@_version": "1.0", "@_encoding": "UTF-8", "@_standalone": "yes" }
+}
 
 export const xmlAnswer = (status: number, body: string, headers?: Record<string, string>) =>
-  HttpServerResponse.text(body, { status, contentType: "application/xml", ...(headers !== undefined ? { headers } : {}) })
+  HttpServerResponse.text(body, {
+    status,
+    contentType: "application/xml",
+    ...(headers !== undefined ? { headers } : {})
+  })
 
 // ---- refusals ----
 
@@ -51,7 +63,8 @@ const apiErrorsXml = (errors: ReadonlyArray<ApiError>): string =>
     }
   ])
 
-export const apiErrorsAnswer = (status: number, errors: ReadonlyArray<ApiError>) => xmlAnswer(status, apiErrorsXml(errors))
+export const apiErrorsAnswer = (status: number, errors: ReadonlyArray<ApiError>) =>
+  xmlAnswer(status, apiErrorsXml(errors))
 
 export const fail = (status: number, errors: ReadonlyArray<ApiError>): Effect.Effect<never, Reject> =>
   Effect.fail(new Reject({ response: apiErrorsAnswer(status, errors) }))
@@ -61,11 +74,17 @@ export const invalidInput = (message: string, data?: string) =>
 
 export const notFound = (message: string) => fail(404, [{ type: "notFound", message }])
 
-const errorTypes: Record<number, string> = { 400: "invalidInput", 401: "unauthorized", 404: "notFound", 500: "internalServerError" }
+const errorTypes: Record<number, string> = {
+  400: "invalidInput",
+  401: "unauthorized",
+  404: "notFound",
+  500: "internalServerError"
+}
 
 /** A refusal as one apiError of the status's type. */
 export const ccpRefusals: Pick<Refusals, "refuse"> = {
-  refuse: (status, message, headers) => xmlAnswer(status, apiErrorsXml([{ type: errorTypes[status] ?? "error", message }]), headers)
+  refuse: (status, message, headers) =>
+    xmlAnswer(status, apiErrorsXml([{ type: errorTypes[status] ?? "error", message }]), headers)
 }
 
 /** CCP's refusals of a `<root>` body: each schema issue one apiError naming its field (`extensionFields.extensionField.0.name`). */
@@ -92,8 +111,13 @@ export const parseXml = (text: string, root: string): Effect.Effect<unknown, Rej
     return invalidInput(`the body is not well-formed XML: ${e instanceof Error ? e.message : String(e)}`)
   }
   const keys = typeof parsed === "object" && parsed !== null ? Object.keys(parsed) : []
-  if (keys.length !== 1 || keys[0] !== root)
-    return invalidInput(`the body must be one <${root}> element (got ${keys.length === 0 ? "none" : keys.map((k) => `<${k}>`).join(", ")})`)
+  if (keys.length !== 1 || keys[0] !== root) {
+    return invalidInput(
+      `the body must be one <${root}> element (got ${
+        keys.length === 0 ? "none" : keys.map((k) => `<${k}>`).join(", ")
+      })`
+    )
+  }
   const value = (parsed as Record<string, unknown>)[root]
   return Effect.succeed(typeof value === "string" && value.trim() === "" ? {} : value)
 }
@@ -111,7 +135,13 @@ const eventNode = (e: ChatEvent) => {
     case "TypingEvent":
       return { TypingEvent: [text("id", e.id), text("from", e.from), text("status", e.status)] }
     case "StatusEvent":
-      return { StatusEvent: [text("id", e.id), text("status", e.status), e.detail === "" ? { detail: [] } : text("detail", e.detail)] }
+      return {
+        StatusEvent: [
+          text("id", e.id),
+          text("status", e.status),
+          e.detail === "" ? { detail: [] } : text("detail", e.detail)
+        ]
+      }
   }
 }
 

@@ -10,13 +10,28 @@ import { param } from "../http/requests.js"
 import { expireTokens } from "./auth.js"
 import type { Conversations } from "./conversations.js"
 import type { Notifications } from "./notifications.js"
-import { connectedOf, type ConversationState, DEFAULT_AGENT, type GenesysState, isOver, now, snapshotConversation, textOf } from "./state.js"
+import {
+  connectedOf,
+  type ConversationState,
+  DEFAULT_AGENT,
+  type GenesysState,
+  isOver,
+  now,
+  snapshotConversation,
+  textOf
+} from "./state.js"
 import { type GenesysSim, GenesysSimError } from "./types.js"
 import type { GenesysWebhooks } from "./webhooks.js"
 import { fail, FailBody, genesysRefusals, JoinBody, LeaveBody, type MediaType, SayBody, simBody } from "./wire.js"
 
 const mediaTypeOf = (mime: string): MediaType =>
-  mime.startsWith("image/") ? "Image" : mime.startsWith("video/") ? "Video" : mime.startsWith("audio/") ? "Audio" : "File"
+  mime.startsWith("image/")
+    ? "Image"
+    : mime.startsWith("video/")
+    ? "Video"
+    : mime.startsWith("audio/")
+    ? "Audio"
+    : "File"
 
 /** The URL's last path segment, percent-decoded when it decodes. */
 const filenameOf = (url: string): string => {
@@ -51,7 +66,9 @@ export const makeAgent = (
   const conversationFor = (id: string) =>
     Effect.suspend(() => {
       const c = state.conversations.get(id)
-      return c === undefined ? Effect.fail(new GenesysSimError({ status: 404, message: `no conversation ${id}` })) : Effect.succeed(c)
+      return c === undefined
+        ? Effect.fail(new GenesysSimError({ status: 404, message: `no conversation ${id}` }))
+        : Effect.succeed(c)
     })
 
   const currentAgent = (c: ConversationState) => {
@@ -72,7 +89,13 @@ export const makeAgent = (
         if (already !== undefined) return Effect.succeed({ participantId: already.id, userId })
         const at = now()
         for (const acd of connectedOf(c, "acd")) disconnect(c, acd, "transfer", at) // routed to the agent
-        const p = addParticipant(c, { purpose: "agent", state: "alerting", user: { id: userId }, name, queue: { id: c.queueId } })
+        const p = addParticipant(c, {
+          purpose: "agent",
+          state: "alerting",
+          user: { id: userId },
+          name,
+          queue: { id: c.queueId }
+        })
         publishQueue(c)
         p.state = "connected"
         p.connectedTime = at.iso
@@ -81,12 +104,13 @@ export const makeAgent = (
         return Effect.succeed({ participantId: p.id, userId })
       }),
     say: (conversationId, message) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
         const agent = yield* currentAgent(c)
         const attachments = message.attachments ?? []
-        if ((message.text === undefined || message.text === "") && attachments.length === 0)
+        if ((message.text === undefined || message.text === "") && attachments.length === 0) {
           return yield* new GenesysSimError({ status: 400, message: "an agent message needs text or attachments" })
+        }
         const content = attachments.map((a) => ({
           contentType: "Attachment",
           attachment: {
@@ -97,16 +121,23 @@ export const makeAgent = (
             filename: a.filename ?? filenameOf(a.url)
           }
         }))
-        return yield* webhooks.send(c, agent, { type: "Text", ...textOf(message), ...(content.length > 0 ? { content } : {}) })
+        return yield* webhooks.send(c, agent, {
+          type: "Text",
+          ...textOf(message),
+          ...(content.length > 0 ? { content } : {})
+        })
       }),
     typing: (conversationId) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
         const agent = yield* currentAgent(c)
-        return yield* webhooks.send(c, agent, { type: "Event", events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }] })
+        return yield* webhooks.send(c, agent, {
+          type: "Event",
+          events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }]
+        })
       }),
     leave: (conversationId, transfer) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
         const agent = yield* currentAgent(c)
         const at = now()
@@ -119,13 +150,18 @@ export const makeAgent = (
 }
 
 /** The scripting interface over HTTP: the agent, webhook resends, sockets, tokens, failNext and the listings. */
-export const simRoutes = (state: GenesysState, agent: GenesysAgent, webhooks: GenesysWebhooks, notifications: Notifications) => {
+export const simRoutes = (
+  state: GenesysState,
+  agent: GenesysAgent,
+  webhooks: GenesysWebhooks,
+  notifications: Notifications
+) => {
   const answer = <A>(effect: Effect.Effect<A, GenesysSimError>, ok: (a: A) => HttpServerResponse.HttpServerResponse) =>
     simAnswer(genesysRefusals, effect, ok)
   const done = () => noContent
 
   const agentAction = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const id = yield* param("conversationId")
       const action = yield* param("action")
       switch (action) {
@@ -149,7 +185,12 @@ export const simRoutes = (state: GenesysState, agent: GenesysAgent, webhooks: Ge
     HttpRouter.post("/sim/conversations/:conversationId/:action", agentAction),
     HttpRouter.post(
       "/sim/webhooks/:webhookId/resend",
-      handle(Effect.flatMap(param("webhookId"), (id) => answer(webhooks.resend(id), (status) => json(200, { webhookId: id, status }))))
+      handle(
+        Effect.flatMap(
+          param("webhookId"),
+          (id) => answer(webhooks.resend(id), (status) => json(200, { webhookId: id, status }))
+        )
+      )
     ),
     HttpRouter.post("/sim/sockets/drop", Effect.as(notifications.dropSockets, noContent)),
     HttpRouter.post("/sim/sockets/close", Effect.as(notifications.closeSockets, noContent)),
@@ -163,7 +204,10 @@ export const simRoutes = (state: GenesysState, agent: GenesysAgent, webhooks: Ge
         })
       )
     ),
-    HttpRouter.get("/sim/conversations", Effect.sync(() => json(200, [...state.conversations.values()].map(snapshotConversation)))),
+    HttpRouter.get(
+      "/sim/conversations",
+      Effect.sync(() => json(200, [...state.conversations.values()].map(snapshotConversation)))
+    ),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),
     HttpRouter.get("/sim/channels", Effect.sync(() => json(200, notifications.listChannels())))
   )

@@ -51,10 +51,15 @@ export const makeApiGuard = (state: GenesysState): ApiRoute => {
 
   const authenticate = Effect.flatMap(request, (req): Effect.Effect<Auth, Reject> => {
     const token = bearerOf(req.headers["authorization"])
-    if (token === undefined)
-      return fail(401, "No authentication bearer token specified in authorization header.", { code: "authentication.required" })
+    if (token === undefined) {
+      return fail(401, "No authentication bearer token specified in authorization header.", {
+        code: "authentication.required"
+      })
+    }
     const record = state.tokens.get(token)
-    if (record === undefined || !tokenValid(record)) return fail(401, "Invalid login credentials.", { code: "bad.credentials" })
+    if (record === undefined || !tokenValid(record)) {
+      return fail(401, "Invalid login credentials.", { code: "bad.credentials" })
+    }
     return Effect.succeed({ token, clientId: record.clientId, record })
   })
 
@@ -75,7 +80,7 @@ export const makeApiGuard = (state: GenesysState): ApiRoute => {
 
   return (handler) =>
     handle(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* takeScripted
         const auth = yield* authenticate
         yield* rateLimit(auth.token)
@@ -87,23 +92,31 @@ export const makeApiGuard = (state: GenesysState): ApiRoute => {
 /** `POST /oauth/token`: Basic clientId:clientSecret, form grant_type=client_credentials. */
 export const issueToken = (state: GenesysState) =>
   handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const header = (yield* request).headers["authorization"] ?? ""
       const basic = /^Basic\s+(\S+)\s*$/i.exec(header)?.[1]
-      if (basic === undefined) return yield* fail(401, "Basic client credentials are required.", { code: "authentication.required" })
+      if (basic === undefined) {
+        return yield* fail(401, "Basic client credentials are required.", { code: "authentication.required" })
+      }
       const decoded = Buffer.from(basic, "base64").toString("utf8")
       const colon = decoded.indexOf(":")
       const [clientId, secret] = colon < 0 ? [decoded, ""] : [decoded.slice(0, colon), decoded.slice(colon + 1)]
       const client = state.options.clients.find((c) => c.clientId === clientId)
-      if (client === undefined || !safeEqual(client.clientSecret, secret))
+      if (client === undefined || !safeEqual(client.clientSecret, secret)) {
         return yield* fail(401, "Invalid client credentials.", { code: "bad.credentials" })
+      }
       const form = new URLSearchParams(Buffer.from(yield* readBody(genesysRefusals)).toString("utf8"))
-      if (form.get("grant_type") !== "client_credentials")
+      if (form.get("grant_type") !== "client_credentials") {
         return yield* fail(400, `grant_type: must be client_credentials (got ${form.get("grant_type") ?? "none"})`, {
           details: [{ errorCode: "bad.request", fieldName: "grant_type" }]
         })
+      }
       const token = randomUUID().replaceAll("-", "") + randomUUID().replaceAll("-", "")
-      state.tokens.set(token, { clientId, expiresAt: Date.now() + state.tokenLifetimeSeconds * 1000, invalidated: false })
+      state.tokens.set(token, {
+        clientId,
+        expiresAt: Date.now() + state.tokenLifetimeSeconds * 1000,
+        invalidated: false
+      })
       state.grants.set(clientId, (state.grants.get(clientId) ?? 0) + 1)
       return json(200, { access_token: token, token_type: "bearer", expires_in: state.tokenLifetimeSeconds })
     })

@@ -2,7 +2,14 @@
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import type { Notifications } from "./notifications.js"
-import { type ConversationState, type GenesysState, type Instant, isOver, type MutableParticipant, now } from "./state.js"
+import {
+  type ConversationState,
+  type GenesysState,
+  type Instant,
+  isOver,
+  type MutableParticipant,
+  now
+} from "./state.js"
 import type { DisconnectType } from "./types.js"
 import type { InboundMessage } from "./wire.js"
 
@@ -14,7 +21,12 @@ export interface Conversations {
     p: Omit<MutableParticipant, "id" | "attributes"> & { attributes?: Record<string, string> }
   ) => MutableParticipant
   /** One participant leaves; an agent's leave starts after-call work unless it is a transfer. */
-  readonly disconnect: (c: ConversationState, p: MutableParticipant, disconnectType: DisconnectType, at: Instant) => void
+  readonly disconnect: (
+    c: ConversationState,
+    p: MutableParticipant,
+    disconnectType: DisconnectType,
+    at: Instant
+  ) => void
   /** Everybody still connected leaves: the customer with `customerType`, the others with `othersType`. */
   readonly disconnectAll: (c: ConversationState, customerType: DisconnectType, othersType: DisconnectType) => void
   /** The conversation still going on between this integration and this sender, if any. */
@@ -23,7 +35,11 @@ export interface Conversations {
   readonly startConversation: (integrationId: string, body: InboundMessage) => Effect.Effect<ConversationState>
 }
 
-export const makeConversations = (state: GenesysState, { publishDetail, publishQueue }: Notifications, baseUrl: string): Conversations => {
+export const makeConversations = (
+  state: GenesysState,
+  { publishDetail, publishQueue }: Notifications,
+  baseUrl: string
+): Conversations => {
   const addParticipant: Conversations["addParticipant"] = (c, p) => {
     const participant: MutableParticipant = { id: randomUUID(), attributes: {}, ...p }
     c.participants.push(participant)
@@ -31,7 +47,13 @@ export const makeConversations = (state: GenesysState, { publishDetail, publishQ
   }
 
   const enqueue = (c: ConversationState, at: Instant) => {
-    const acd = addParticipant(c, { purpose: "acd", state: "connected", connectedTime: at.iso, name: c.queueId, queue: { id: c.queueId } })
+    const acd = addParticipant(c, {
+      purpose: "acd",
+      state: "connected",
+      connectedTime: at.iso,
+      name: c.queueId,
+      queue: { id: c.queueId }
+    })
     publishDetail(c, "acd.start", at, { participantId: acd.id, queueId: c.queueId, mediaType: "MESSAGE" })
   }
 
@@ -42,12 +64,27 @@ export const makeConversations = (state: GenesysState, { publishDetail, publishQ
     const upper = disconnectType.toUpperCase()
     switch (p.purpose) {
       case "customer":
-        return publishDetail(c, "customer.end", at, { participantId: p.id, disconnectType: upper, mediaType: "MESSAGE" })
+        return publishDetail(c, "customer.end", at, {
+          participantId: p.id,
+          disconnectType: upper,
+          mediaType: "MESSAGE"
+        })
       case "acd":
-        return publishDetail(c, "acd.end", at, { participantId: p.id, queueId: c.queueId, disconnectType: upper, mediaType: "MESSAGE" })
+        return publishDetail(c, "acd.end", at, {
+          participantId: p.id,
+          queueId: c.queueId,
+          disconnectType: upper,
+          mediaType: "MESSAGE"
+        })
       case "agent": {
         const userId = p.user?.id
-        publishDetail(c, "user.end", at, { participantId: p.id, userId, queueId: c.queueId, disconnectType: upper, mediaType: "MESSAGE" })
+        publishDetail(c, "user.end", at, {
+          participantId: p.id,
+          userId,
+          queueId: c.queueId,
+          disconnectType: upper,
+          mediaType: "MESSAGE"
+        })
         // a transfer hands the chat on; any other leave starts after-call work
         if (disconnectType !== "transfer") {
           p.startAcwTime = at.iso
@@ -77,10 +114,14 @@ export const makeConversations = (state: GenesysState, { publishDetail, publishQ
       publishQueue(c)
     },
     openConversation: (integrationId, fromId) =>
-      [...state.conversations.values()].reverse().find((c) => c.integrationId === integrationId && c.fromId === fromId && !isOver(c)),
+      [...state.conversations.values()].reverse().find((c) =>
+        c.integrationId === integrationId && c.fromId === fromId && !isOver(c)
+      ),
     startConversation: (integrationId, body) =>
-      Effect.gen(function* () {
-        const queueId = yield* routeQueue(body.metadata?.["queueId"] ?? body.channel.metadata?.customAttributes?.["queueId"])
+      Effect.gen(function*() {
+        const queueId = yield* routeQueue(
+          body.metadata?.["queueId"] ?? body.channel.metadata?.customAttributes?.["queueId"]
+        )
         const from = body.channel.from
         const c: ConversationState = {
           id: randomUUID(),
@@ -95,7 +136,8 @@ export const makeConversations = (state: GenesysState, { publishDetail, publishQ
         }
         state.conversations.set(c.id, c)
         const at = now()
-        const name = from.nickname ?? ([from.firstName, from.lastName].filter((s) => s !== undefined).join(" ") || from.id)
+        const name = from.nickname ??
+          ([from.firstName, from.lastName].filter((s) => s !== undefined).join(" ") || from.id)
         const customer = addParticipant(c, {
           purpose: "customer",
           state: "connected",

@@ -48,7 +48,7 @@ import { genesysRefusals } from "./wire.js"
 export * from "./types.js"
 
 export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<GenesysSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const state = makeState(options)
     // One loopback server plays login, API and streaming host.
     const loopback = yield* listen
@@ -57,14 +57,21 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
     const conversations = makeConversations(state, notifications, loopback.url)
     const webhooks = makeWebhooks(state)
     const agent = makeAgent(state, notifications, conversations, webhooks)
-    yield* serve(loopback, HttpRouter.concat(apiRoutes(state, api, notifications, conversations), simRoutes(state, agent, webhooks, notifications)), {
-      name: "genesys sim",
-      refusals: genesysRefusals,
-      // every /api request with the status it got (after the fallbacks, so 404s count too)
-      record: ({ method, path, status }, req) => {
-        if (path.startsWith("/api/")) state.apiRequests.push({ method, path, status, ...clientOf(state, req) })
+    yield* serve(
+      loopback,
+      HttpRouter.concat(
+        apiRoutes(state, api, notifications, conversations),
+        simRoutes(state, agent, webhooks, notifications)
+      ),
+      {
+        name: "genesys sim",
+        refusals: genesysRefusals,
+        // every /api request with the status it got (after the fallbacks, so 404s count too)
+        record: ({ method, path, status }, req) => {
+          if (path.startsWith("/api/")) state.apiRequests.push({ method, path, status, ...clientOf(state, req) })
+        }
       }
-    })
+    )
 
     return {
       baseUrl: loopback.url,
@@ -77,12 +84,14 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
       agentSay: (conversationId, message) => Effect.orDie(agent.say(conversationId, message)),
       agentTyping: (conversationId) => Effect.orDie(agent.typing(conversationId)),
       resendWebhook: (webhookId) => Effect.orDie(webhooks.resend(webhookId)),
-      agentLeave: (conversationId, leaveOptions) => Effect.orDie(agent.leave(conversationId, leaveOptions?.transfer ?? false)),
+      agentLeave: (conversationId, leaveOptions) =>
+        Effect.orDie(agent.leave(conversationId, leaveOptions?.transfer ?? false)),
       endConversation: (conversationId) => Effect.orDie(agent.end(conversationId)),
       dropSockets: () => notifications.dropSockets,
       closeSockets: () => notifications.closeSockets,
       expireTokens: () => expireTokens(state),
-      failNext: (n, status, retryAfterSeconds) => Effect.sync(() => state.failures.arm(n, { status, retryAfterSeconds })),
+      failNext: (n, status, retryAfterSeconds) =>
+        Effect.sync(() => state.failures.arm(n, { status, retryAfterSeconds })),
       requests: () => [...state.apiRequests],
       tokensIssued: (clientId) => state.grants.get(clientId) ?? 0,
       channels: notifications.listChannels

@@ -14,7 +14,14 @@ import { json } from "../http/answers.js"
 import { param } from "../http/requests.js"
 import type { Loopback } from "../http/serve.js"
 import type { ApiRoute } from "./auth.js"
-import { type ChannelState, type ConversationState, conversationBody, type GenesysState, type Instant, tokenValid } from "./state.js"
+import {
+  type ChannelState,
+  conversationBody,
+  type ConversationState,
+  type GenesysState,
+  type Instant,
+  tokenValid
+} from "./state.js"
 import { apiBody, fail, Subscriptions } from "./wire.js"
 
 const MAX_CHANNELS_PER_CLIENT = 20
@@ -46,31 +53,40 @@ export interface Notifications {
   readonly dropSockets: Effect.Effect<void>
   /** Announces v2.system.socket_closing on every socket, then closes them. */
   readonly closeSockets: Effect.Effect<void>
-  readonly listChannels: () => ReadonlyArray<{ channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }>
+  readonly listChannels: () => ReadonlyArray<
+    { channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }
+  >
   /** `/api/v2/notifications/channels…`: create, probe (HEAD), and subscribe. */
   readonly router: HttpRouter.HttpRouter
 }
 
-export const makeNotifications = (state: GenesysState, loopback: Loopback, api: ApiRoute): Effect.Effect<Notifications, never, Scope.Scope> =>
-  Effect.gen(function* () {
+export const makeNotifications = (
+  state: GenesysState,
+  loopback: Loopback,
+  api: ApiRoute
+): Effect.Effect<Notifications, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const { channels } = state
     const wss = yield* webSocketServer(channels)
 
     const closeChannelSocket = (channel: ChannelState, reason: string) => {
       clearInterval(channel.heartbeat)
       channel.heartbeat = undefined
-      if (channel.socket !== undefined && channel.socket.readyState <= WebSocket.OPEN) channel.socket.close(1000, reason)
+      if (channel.socket !== undefined && channel.socket.readyState <= WebSocket.OPEN) {
+        channel.socket.close(1000, reason)
+      }
       channel.socket = undefined
     }
 
     /** Forgets channels past their life (their sockets close). */
     const sweepChannels = () => {
       const t = Date.now()
-      for (const channel of channels.values())
+      for (const channel of channels.values()) {
         if (channel.expiresAt <= t) {
           closeChannelSocket(channel, "channel expired")
           channels.delete(channel.id)
         }
+      }
     }
 
     const liveChannel = (id: string, clientId?: string): ChannelState | undefined => {
@@ -82,9 +98,11 @@ export const makeNotifications = (state: GenesysState, loopback: Loopback, api: 
     /** Delivers to connected sockets of subscribed channels whose token still holds; otherwise the notification is lost. */
     const publish = (topicName: string, eventBody: unknown) => {
       sweepChannels()
-      for (const channel of channels.values())
-        if (isOpen(channel.socket) && tokenValid(channel.token) && channel.topics.includes(topicName))
+      for (const channel of channels.values()) {
+        if (isOpen(channel.socket) && tokenValid(channel.token) && channel.topics.includes(topicName)) {
           channel.socket.send(frame(topicName, eventBody))
+        }
+      }
     }
 
     const attachSocket = (channel: ChannelState, ws: WebSocket) => {
@@ -167,12 +185,16 @@ export const makeNotifications = (state: GenesysState, loopback: Loopback, api: 
     /** POST adds, PUT replaces; at most 1,000 topics; (re-)subscribing extends the channel's life. */
     const subscribe = (mode: "add" | "replace") =>
       api((auth) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const channel = yield* ownChannel(auth.clientId)
           const body = yield* apiBody(Subscriptions)
           const topics = [...new Set([...(mode === "add" ? channel.topics : []), ...body.map((t) => t.id)])]
-          if (topics.length > MAX_TOPICS_PER_CHANNEL)
-            return yield* fail(400, `a channel may subscribe to at most ${MAX_TOPICS_PER_CHANNEL} topics (this would make ${topics.length})`)
+          if (topics.length > MAX_TOPICS_PER_CHANNEL) {
+            return yield* fail(
+              400,
+              `a channel may subscribe to at most ${MAX_TOPICS_PER_CHANNEL} topics (this would make ${topics.length})`
+            )
+          }
           channel.topics = topics
           channel.expiresAt = Date.now() + state.channelLifetimeMs
           channel.lastUsed = ++state.useCounter
@@ -198,15 +220,23 @@ export const makeNotifications = (state: GenesysState, loopback: Loopback, api: 
         for (const channel of channels.values()) channel.socket?.terminate()
       }),
       closeSockets: Effect.sync(() => {
-        for (const channel of channels.values())
+        for (const channel of channels.values()) {
           if (isOpen(channel.socket)) {
-            channel.socket.send(frame("v2.system.socket_closing", { message: "the socket is closing: reconnect within a minute" }))
+            channel.socket.send(
+              frame("v2.system.socket_closing", { message: "the socket is closing: reconnect within a minute" })
+            )
             closeChannelSocket(channel, "socket closing")
           }
+        }
       }),
       listChannels: () => {
         sweepChannels()
-        return [...channels.values()].map((c) => ({ channelId: c.id, clientId: c.clientId, connected: isOpen(c.socket), topics: [...c.topics] }))
+        return [...channels.values()].map((c) => ({
+          channelId: c.id,
+          clientId: c.clientId,
+          connected: isOpen(c.socket),
+          topics: [...c.topics]
+        }))
       },
       router: HttpRouter.empty.pipe(
         HttpRouter.post("/api/v2/notifications/channels", createChannel),

@@ -38,7 +38,7 @@ export const apiRoutes = (
     state.integrations.has(id) ? Effect.succeed(id) : fail(404, `${field}: no Open Messaging integration ${id}`)
 
   const acceptMessage = (integrationId: string, body: InboundMessage, route: SimInboundMessage["route"]) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = openConversation(integrationId, body.channel.from.id) ?? (yield* startConversation(integrationId, body))
       const id = randomUUID()
       const received = now()
@@ -52,7 +52,13 @@ export const apiRoutes = (
         ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
         route
       })
-      state.messages.set(id, { id, conversationId: c.id, direction: "inbound", timestamp: received.iso, ...textOf(body) })
+      state.messages.set(id, {
+        id,
+        conversationId: c.id,
+        direction: "inbound",
+        timestamp: received.iso,
+        ...textOf(body)
+      })
       // conversationId is a prefetch flag: only given back when asked for
       const prefetch = (yield* searchParams).get("prefetchConversationId") === "true"
       return json(202, {
@@ -74,14 +80,14 @@ export const apiRoutes = (
     })
 
   const inboundMessage = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const integrationId = yield* integrationFor(yield* param("id"), "integrationId")
       return yield* acceptMessage(integrationId, yield* apiBody(InboundMessage), "current")
     })
   )
 
   const deprecatedInboundMessage = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const body = yield* apiBody(DeprecatedInboundMessage)
       const integrationId = yield* integrationFor(body.channel.to.id, "channel.to.id")
       return yield* acceptMessage(integrationId, body, "deprecated")
@@ -89,7 +95,7 @@ export const apiRoutes = (
   )
 
   const inboundEvent = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const integrationId = yield* integrationFor(yield* param("id"), "integrationId")
       const body = yield* apiBody(InboundEvent)
       // typing without an open conversation has nobody to reach: accepted and dropped
@@ -111,13 +117,20 @@ export const apiRoutes = (
   )
 
   const inboundReceipt = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const integrationId = yield* integrationFor(yield* param("id"), "integrationId")
       const body = yield* apiBody(InboundReceipt)
       const sent = state.messages.get(body.id)
       const c = sent?.direction === "outbound" ? state.conversations.get(sent.conversationId) : undefined
-      if (c === undefined || c.integrationId !== integrationId) return yield* fail(404, `id: no outbound message ${body.id}`)
-      c.receipts.push({ id: body.id, status: body.status, isFinalReceipt: body.isFinalReceipt, time: body.channel.time })
+      if (c === undefined || c.integrationId !== integrationId) {
+        return yield* fail(404, `id: no outbound message ${body.id}`)
+      }
+      c.receipts.push({
+        id: body.id,
+        status: body.status,
+        isFinalReceipt: body.isFinalReceipt,
+        time: body.channel.time
+      })
       return json(202, {
         id: body.id,
         channel: { id: integrationId, platform: "Open", type: "Private", ...body.channel },
@@ -137,7 +150,7 @@ export const apiRoutes = (
     })
 
   const messageDetails = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const id = yield* param("id")
       const m = state.messages.get(id)
       if (m === undefined) return yield* fail(404, `message ${id} not found`)
@@ -154,10 +167,12 @@ export const apiRoutes = (
     })
   )
 
-  const getConversation = api(() => Effect.map(Effect.flatMap(param("id"), existingConversation), (c) => json(200, conversationBody(c))))
+  const getConversation = api(() =>
+    Effect.map(Effect.flatMap(param("id"), existingConversation), (c) => json(200, conversationBody(c)))
+  )
 
   const patchConversation = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation(yield* param("id"))
       yield* apiBody(DisconnectBody)
       disconnectAll(c, "client", "peer") // our side (the customer) hangs up
@@ -166,7 +181,7 @@ export const apiRoutes = (
   )
 
   const patchParticipant = api(() =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation(yield* param("id"))
       const participantId = yield* param("participantId")
       const p = c.participants.find((x) => x.id === participantId)
@@ -192,8 +207,10 @@ export const apiRoutes = (
   }
 
   const estimatedWait = api(() =>
-    Effect.map(Effect.flatMap(param("queueId"), queueFor), (queue) =>
-      json(200, { results: [{ formula: "BEST", estimatedWaitTimeSeconds: queue.estimatedWaitSeconds ?? 0 }] })
+    Effect.map(
+      Effect.flatMap(param("queueId"), queueFor),
+      (queue) =>
+        json(200, { results: [{ formula: "BEST", estimatedWaitTimeSeconds: queue.estimatedWaitSeconds ?? 0 }] })
     )
   )
 

@@ -6,7 +6,15 @@
 import type { Types } from "effect"
 import type WebSocket from "ws"
 import { type Countdown, makeCountdown } from "../http/scripts.js"
-import type { GenesysSimOptions, Participant, ParticipantPurpose, SimApiRequest, SimConversation, SimInboundMessage, SimReceipt } from "./types.js"
+import type {
+  GenesysSimOptions,
+  Participant,
+  ParticipantPurpose,
+  SimApiRequest,
+  SimConversation,
+  SimInboundMessage,
+  SimReceipt
+} from "./types.js"
 import type { IdType } from "./wire.js"
 
 export interface TokenRecord {
@@ -128,7 +136,10 @@ export const textOf = (m: { readonly text?: string }) => (m.text !== undefined ?
 
 const snapshotParticipant = (p: MutableParticipant): Participant => ({ ...p, attributes: { ...p.attributes } })
 
-export const conversationBody = (c: ConversationState) => ({ id: c.id, participants: c.participants.map(snapshotParticipant) })
+export const conversationBody = (c: ConversationState) => ({
+  id: c.id,
+  participants: c.participants.map(snapshotParticipant)
+})
 
 export const snapshotConversation = (c: ConversationState): SimConversation => ({
   conversationId: c.id,

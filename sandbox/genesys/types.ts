@@ -5,9 +5,13 @@ import type { InboundContent, InboundFrom } from "./wire.js"
 export interface GenesysSimOptions {
   readonly clients: ReadonlyArray<{ readonly clientId: string; readonly clientSecret: string }>
   /** Open Messaging integrations: where agent messages are posted (outbound webhook) and the secret that signs them. */
-  readonly integrations: ReadonlyArray<{ readonly integrationId: string; readonly webhookUrl: string; readonly webhookSecret: string }>
+  readonly integrations: ReadonlyArray<
+    { readonly integrationId: string; readonly webhookUrl: string; readonly webhookSecret: string }
+  >
   /** Default: one queue `sim-queue` (a conversation always sits in a queue); estimatedWaitSeconds default 0, agentsOnQueue default 1. */
-  readonly queues?: ReadonlyArray<{ readonly queueId: string; readonly estimatedWaitSeconds?: number; readonly agentsOnQueue?: number }>
+  readonly queues?: ReadonlyArray<
+    { readonly queueId: string; readonly estimatedWaitSeconds?: number; readonly agentsOnQueue?: number }
+  >
   /** Token lifetime, default 86400. */
   readonly tokenLifetimeSeconds?: number
   /** API requests per minute per token, default 300 (429 with Retry-After beyond it). */
@@ -101,7 +105,9 @@ export interface GenesysSim {
     conversationId: string,
     message: {
       text?: string
-      attachments?: ReadonlyArray<{ url: string; mime: string; filename?: string; mediaType?: "Image" | "Video" | "Audio" | "File" | "Link" }>
+      attachments?: ReadonlyArray<
+        { url: string; mime: string; filename?: string; mediaType?: "Image" | "Video" | "Audio" | "File" | "Link" }
+      >
     }
   ) => Effect.Effect<{ webhookId: string; status: number }>
   readonly agentTyping: (conversationId: string) => Effect.Effect<{ webhookId: string; status: number }>
@@ -127,8 +133,12 @@ export interface GenesysSim {
   /** How many token grants were issued per client id. */
   readonly tokensIssued: (clientId: string) => number
   /** Live channels: whether a socket is connected, and their subscribed topics. */
-  readonly channels: () => ReadonlyArray<{ channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }>
+  readonly channels: () => ReadonlyArray<
+    { channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }
+  >
 }
 
 /** A scripted or internal failure of the agent side (unknown conversation, no agent connected...). */
-export class GenesysSimError extends Data.TaggedError("GenesysSimError")<{ readonly status: number; readonly message: string }> {}
+export class GenesysSimError
+  extends Data.TaggedError("GenesysSimError")<{ readonly status: number; readonly message: string }>
+{}

@@ -7,7 +7,15 @@ import { Duration, Effect, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { postOnce } from "../http/outbound.js"
 import { hmacSha256 } from "../http/signatures.js"
-import { type ConversationState, DEFAULT_AGENT, type GenesysState, type MutableParticipant, now, type SentWebhook, textOf } from "./state.js"
+import {
+  type ConversationState,
+  DEFAULT_AGENT,
+  type GenesysState,
+  type MutableParticipant,
+  now,
+  type SentWebhook,
+  textOf
+} from "./state.js"
 import { GenesysSimError } from "./types.js"
 
 const WEBHOOK_TIMEOUT_MS = 10_000
@@ -36,7 +44,11 @@ export interface OutboundBody {
 
 export interface GenesysWebhooks {
   /** Builds, signs, records and posts one outbound message of `agent`: the gateway's final answer status after the retries (0: none). */
-  readonly send: (c: ConversationState, agent: MutableParticipant, body: OutboundBody) => Effect.Effect<{ webhookId: string; status: number }>
+  readonly send: (
+    c: ConversationState,
+    agent: MutableParticipant,
+    body: OutboundBody
+  ) => Effect.Effect<{ webhookId: string; status: number }>
   /** Posts a sent webhook again, once: the gateway's answer status. */
   readonly resend: (webhookId: string) => Effect.Effect<number, GenesysSimError>
 }
@@ -47,7 +59,9 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
       Effect.filterOrFail((status) => !isRetryable(status), (status) => status),
       Effect.retry({ schedule: Schedule.spaced(Duration.millis(state.webhookRetryDelayMs)), times: WEBHOOK_RETRIES }),
       Effect.merge,
-      Effect.tap((status) => Effect.log(`genesys sim agent -> webhook ${hook.id}: gateway answered ${status === 0 ? "nothing" : status}`))
+      Effect.tap((status) =>
+        Effect.log(`genesys sim agent -> webhook ${hook.id}: gateway answered ${status === 0 ? "nothing" : status}`)
+      )
     )
 
   return {
@@ -63,7 +77,11 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
             platform: "Open",
             type: "Private",
             to: { id: c.fromId, idType: c.fromIdType },
-            from: { nickname: agent.name ?? DEFAULT_AGENT.name, id: agent.user?.id ?? DEFAULT_AGENT.userId, idType: "Opaque" },
+            from: {
+              nickname: agent.name ?? DEFAULT_AGENT.name,
+              id: agent.user?.id ?? DEFAULT_AGENT.userId,
+              idType: "Opaque"
+            },
             time: at.iso,
             messageId: id
           },
@@ -80,13 +98,23 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
           signature: `sha256=${hmacSha256(integration.webhookSecret, raw, "base64")}`
         }
         state.webhooks.set(id, hook)
-        if (body.type === "Text") state.messages.set(id, { id, conversationId: c.id, direction: "outbound", timestamp: at.iso, ...textOf(body) })
+        if (body.type === "Text") {
+          state.messages.set(id, {
+            id,
+            conversationId: c.id,
+            direction: "outbound",
+            timestamp: at.iso,
+            ...textOf(body)
+          })
+        }
         return Effect.map(deliver(hook), (status) => ({ webhookId: id, status }))
       }),
     resend: (webhookId) =>
       Effect.suspend(() => {
         const hook = state.webhooks.get(webhookId)
-        return hook === undefined ? Effect.fail(new GenesysSimError({ status: 404, message: `no webhook ${webhookId} was sent` })) : post(hook)
+        return hook === undefined
+          ? Effect.fail(new GenesysSimError({ status: 404, message: `no webhook ${webhookId} was sent` }))
+          : post(hook)
       })
   }
 }

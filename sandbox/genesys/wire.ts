@@ -4,7 +4,7 @@
  */
 import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
-import { describeIssues, fieldIssues, json, Reject, type Refusals } from "../http/answers.js"
+import { describeIssues, fieldIssues, json, type Refusals, Reject } from "../http/answers.js"
 import { curlBody, jsonBody } from "../http/body.js"
 import { exact, HttpUrl, IsoDateTime, NonEmptyString, oneOf } from "../http/schemas.js"
 
@@ -20,7 +20,12 @@ const statusCodes: Record<number, string> = {
   503: "service.unavailable"
 }
 
-const errorBody = (status: number, code: string, message: string, details: ReadonlyArray<Record<string, string>> = []) => ({
+const errorBody = (
+  status: number,
+  code: string,
+  message: string,
+  details: ReadonlyArray<Record<string, string>> = []
+) => ({
   message,
   code,
   status,
@@ -36,7 +41,11 @@ interface AnswerOptions {
 }
 
 const answer = (status: number, message: string, options: AnswerOptions = {}) =>
-  json(status, errorBody(status, options.code ?? statusCodes[status] ?? "error", message, options.details), options.headers)
+  json(
+    status,
+    errorBody(status, options.code ?? statusCodes[status] ?? "error", message, options.details),
+    options.headers
+  )
 
 export const fail = (status: number, message: string, options?: AnswerOptions): Effect.Effect<never, Reject> =>
   Effect.fail(new Reject({ response: answer(status, message, options) }))
@@ -46,7 +55,9 @@ export const genesysRefusals: Refusals = {
   refuse: (status, message, headers) => answer(status, message, headers !== undefined ? { headers } : {}),
   invalid: (error) => {
     const fields = fieldIssues(error)
-    return answer(400, describeIssues(fields), { details: fields.map((f) => ({ errorCode: "bad.request", fieldName: f.path })) })
+    return answer(400, describeIssues(fields), {
+      details: fields.map((f) => ({ errorCode: "bad.request", fieldName: f.path }))
+    })
   }
 }
 
@@ -101,7 +112,9 @@ const messageFields = {
   metadata: exact(StringMap)
 }
 
-const requireTextOrContent = (m: { readonly text?: string | undefined; readonly content?: ReadonlyArray<unknown> | undefined }) =>
+const requireTextOrContent = (
+  m: { readonly text?: string | undefined; readonly content?: ReadonlyArray<unknown> | undefined }
+) =>
   (m.text !== undefined && m.text !== "") || (m.content !== undefined && m.content.length > 0)
     ? undefined
     : { path: ["text"], message: "a message needs text or content" }
@@ -165,7 +178,11 @@ export const ObservationQuery = Schema.Struct({
 export const JoinBody = Schema.Struct({ userId: exact(NonEmptyString), name: exact(Schema.String) })
 export const SayBody = Schema.Struct({
   text: exact(Schema.String),
-  attachments: exact(Schema.Array(Schema.Struct({ url: HttpUrl, mime: NonEmptyString, filename: exact(Schema.String), mediaType: exact(MediaType) })))
+  attachments: exact(
+    Schema.Array(
+      Schema.Struct({ url: HttpUrl, mime: NonEmptyString, filename: exact(Schema.String), mediaType: exact(MediaType) })
+    )
+  )
 })
 export const LeaveBody = Schema.Struct({ transfer: exact(Schema.Boolean) })
 export const FailBody = Schema.Struct({

@@ -57,10 +57,11 @@ export const makeAgent = ({ act, resend }: LcmWebhooks): LcmAgentActions => {
 
 /** `POST /sandbox/agent/{platformSessionId}/{action}` and `/sandbox/events/{eventId}/resend`: 200 with the gateway's answer. */
 export const agentRoutes = (agent: LcmAgentActions) => {
-  const answer = (effect: ReturnType<LcmAgentActions["join"]>) => simAnswer(plainRefusals, effect, (result) => json(200, result))
+  const answer = (effect: ReturnType<LcmAgentActions["join"]>) =>
+    simAnswer(plainRefusals, effect, (result) => json(200, result))
 
   const agentAction = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const id = yield* param("platformSessionId")
       const action = yield* param("action")
       const value = yield* curlBody(Schema.Unknown) // whatever the action, the body must be JSON
@@ -95,6 +96,9 @@ export const agentRoutes = (agent: LcmAgentActions) => {
 
   return HttpRouter.empty.pipe(
     HttpRouter.post("/sandbox/agent/:platformSessionId/:action", agentAction),
-    HttpRouter.post("/sandbox/events/:eventId/resend", handle(Effect.flatMap(param("eventId"), (id) => answer(agent.resend(id)))))
+    HttpRouter.post(
+      "/sandbox/events/:eventId/resend",
+      handle(Effect.flatMap(param("eventId"), (id) => answer(agent.resend(id))))
+    )
   )
 }

@@ -28,10 +28,13 @@ export * from "./types.js"
 export * from "./wire.js"
 
 export const makeHbfLcmSim = (options: HbfLcmSimOptions): Effect.Effect<HbfLcmSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const state = makeState()
     const agent = makeAgent(makeWebhooks(state, options))
-    const baseUrl = yield* serveRouter("hbf-lcm simulator", HttpRouter.concat(serviceRoutes(state, options), agentRoutes(agent)))
+    const baseUrl = yield* serveRouter(
+      "hbf-lcm simulator",
+      HttpRouter.concat(serviceRoutes(state, options), agentRoutes(agent))
+    )
     return {
       baseUrl,
       requests: () => [...state.requests.values()].map(snapshot),

@@ -10,12 +10,13 @@ import { LcmCreateRequest, LcmUserMessage } from "./wire.js"
 
 export const serviceRoutes = ({ requests, messages, failures }: LcmState, options: HbfLcmSimOptions) => {
   const createRequest = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* failures.take()
       yield* requireBearer(options.token)
       const body = yield* jsonBody(plainRefusals, LcmCreateRequest)
-      if (options.webhookSecretFor(body.tenantId) === undefined)
+      if (options.webhookSecretFor(body.tenantId) === undefined) {
         return yield* reject(404, "NotFound", `hbf-lcm has no livechat configured for tenant ${body.tenantId}`)
+      }
       const existing = requests.get(body.platformSessionId)
       if (existing !== undefined) {
         existing.createCalls += 1
@@ -37,30 +38,39 @@ export const serviceRoutes = ({ requests, messages, failures }: LcmState, option
   )
 
   const postMessage = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* failures.take()
       yield* requireBearer(options.token)
       const organizationId = yield* param("organizationId")
       const body = yield* jsonBody(plainRefusals, LcmUserMessage)
       const request = requests.get(body.platformSessionId)
-      if (request === undefined || request.body.organizationId !== organizationId)
-        return yield* reject(404, "NotFound", `no livechat request ${body.platformSessionId} in organization ${organizationId}`)
-      if (request.status === "ended")
+      if (request === undefined || request.body.organizationId !== organizationId) {
+        return yield* reject(
+          404,
+          "NotFound",
+          `no livechat request ${body.platformSessionId} in organization ${organizationId}`
+        )
+      }
+      if (request.status === "ended") {
         return yield* reject(404, "NotFound", `livechat request ${body.platformSessionId} has ended`)
-      if (request.body.platformUserId !== body.platformUserId)
+      }
+      if (request.body.platformUserId !== body.platformUserId) {
         return yield* reject(400, "BadRequest", `platformUserId: does not match the request's user`, {
           fields: [{ path: "platformUserId", message: "does not match the request's user" }]
         })
+      }
       const list = messages.get(body.platformSessionId) ?? []
       list.push({ organizationId, ...body })
       messages.set(body.platformSessionId, list)
-      yield* Effect.log(`hbf-lcm <- user message ${body.messageId} on ${body.platformSessionId}: ${body.text ?? "(attachments)"}`)
+      yield* Effect.log(
+        `hbf-lcm <- user message ${body.messageId} on ${body.platformSessionId}: ${body.text ?? "(attachments)"}`
+      )
       return noContent
     })
   )
 
   const deleteRequest = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* failures.take()
       yield* requireBearer(options.token)
       const id = yield* param("platformSessionId")

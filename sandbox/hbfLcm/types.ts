@@ -45,7 +45,9 @@ export interface LcmSentWebhook {
  * An agent action that could not be delivered: 404 unknown session/event, 409 no webhook
  * secret for the tenant, 502 the callback URL did not answer.
  */
-export class LcmSimError extends Data.TaggedError("LcmSimError")<{ readonly status: number; readonly message: string }> {}
+export class LcmSimError
+  extends Data.TaggedError("LcmSimError")<{ readonly status: number; readonly message: string }>
+{}
 
 export interface HbfLcmSimOptions {
   readonly token: string

@@ -30,7 +30,9 @@ const post = (hook: MutableWebhook) =>
       (cause) =>
         new LcmSimError({
           status: 502,
-          message: `hbf-lcm simulator: could not deliver the webhook to ${hook.url}: ${cause instanceof Error ? cause.message : String(cause)}`
+          message: `hbf-lcm simulator: could not deliver the webhook to ${hook.url}: ${
+            cause instanceof Error ? cause.message : String(cause)
+          }`
         })
     )
   )
@@ -53,7 +55,9 @@ export const makeWebhooks = (state: LcmState, options: HbfLcmSimOptions): LcmWeb
       Effect.tap((response) =>
         Effect.zipRight(
           Effect.sync(() => hook.responses.push(response)),
-          Effect.log(`hbf-lcm agent -> ${hook.event.type} ${hook.event.platformSessionId} (${hook.eventId}): gateway answered ${response.status}`)
+          Effect.log(
+            `hbf-lcm agent -> ${hook.event.type} ${hook.event.platformSessionId} (${hook.eventId}): gateway answered ${response.status}`
+          )
         )
       ),
       Effect.map((response): AgentActionResult => ({ eventId: hook.eventId, ...response }))
@@ -63,13 +67,20 @@ export const makeWebhooks = (state: LcmState, options: HbfLcmSimOptions): LcmWeb
     act: (platformSessionId, type, build, after) =>
       Effect.suspend(() => {
         const request = state.requests.get(platformSessionId)
-        if (request === undefined)
-          return Effect.fail(new LcmSimError({ status: 404, message: `hbf-lcm simulator: no livechat request ${platformSessionId}` }))
-        const secret = options.webhookSecretFor(request.body.tenantId)
-        if (secret === undefined)
+        if (request === undefined) {
           return Effect.fail(
-            new LcmSimError({ status: 409, message: `hbf-lcm simulator: no webhook secret for tenant ${request.body.tenantId}` })
+            new LcmSimError({ status: 404, message: `hbf-lcm simulator: no livechat request ${platformSessionId}` })
           )
+        }
+        const secret = options.webhookSecretFor(request.body.tenantId)
+        if (secret === undefined) {
+          return Effect.fail(
+            new LcmSimError({
+              status: 409,
+              message: `hbf-lcm simulator: no webhook secret for tenant ${request.body.tenantId}`
+            })
+          )
+        }
         const eventId = `lcm-evt-${randomUUID()}`
         const extra = build(request)
         const event: LcmWebhookEvent = {

@@ -21,7 +21,9 @@ export const LcmCreateRequest = Schema.Struct({
   extras: Schema.Struct({
     callbackUrl: HttpUrl,
     transcript: Schema.optional(
-      Schema.Array(Schema.Struct({ author: Schema.Literal("user", "bot", "agent"), text: Schema.String, at: Schema.String }))
+      Schema.Array(
+        Schema.Struct({ author: Schema.Literal("user", "bot", "agent"), text: Schema.String, at: Schema.String })
+      )
     ),
     metadata: Schema.optional(Metadata)
   })
@@ -85,6 +87,8 @@ export const JoinBody = Schema.Struct({
 })
 export const SayBody = Schema.Struct({
   text: Schema.String,
-  attachments: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, path: Schema.String, mimetype: Schema.String })))
+  attachments: Schema.optional(
+    Schema.Array(Schema.Struct({ name: Schema.String, path: Schema.String, mimetype: Schema.String }))
+  )
 })
 export const TypingBody = Schema.Struct({ on: Schema.optionalWith(Schema.Boolean, { default: () => true }) })

@@ -10,7 +10,11 @@ import { Data, Effect, ParseResult } from "effect"
 /** Short-circuits a handler with a ready response (a rejection, a simulated failure). */
 export class Reject extends Data.TaggedError("Reject")<{ readonly response: HttpServerResponse.HttpServerResponse }> {}
 
-export const json = (status: number, body: unknown, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
+export const json = (
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>
+): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(body, { status, ...(headers !== undefined ? { headers } : {}) })
 
 export const noContent: HttpServerResponse.HttpServerResponse = HttpServerResponse.empty({ status: 204 })
@@ -25,7 +29,11 @@ export const handle = <R>(
 
 export interface Refusals {
   /** A refusal with this status and message (and headers, e.g. Retry-After). */
-  readonly refuse: (status: number, message: string, headers?: Record<string, string>) => HttpServerResponse.HttpServerResponse
+  readonly refuse: (
+    status: number,
+    message: string,
+    headers?: Record<string, string>
+  ) => HttpServerResponse.HttpServerResponse
   /** A body that does not decode: 400 naming every bad field. */
   readonly invalid: (error: ParseResult.ParseError) => HttpServerResponse.HttpServerResponse
 }
@@ -35,8 +43,7 @@ export const refuse = (
   status: number,
   message: string,
   headers?: Record<string, string>
-): Effect.Effect<never, Reject> =>
-  Effect.fail(new Reject({ response: refusals.refuse(status, message, headers) }))
+): Effect.Effect<never, Reject> => Effect.fail(new Reject({ response: refusals.refuse(status, message, headers) }))
 
 export interface FieldIssue {
   readonly path: string
@@ -52,7 +59,8 @@ export const fieldIssues = (error: ParseResult.ParseError): ReadonlyArray<FieldI
   )
 
 /** `field: what; field: what`: one message naming every bad field. */
-export const describeIssues = (issues: ReadonlyArray<FieldIssue>): string => issues.map((f) => `${f.path}: ${f.message}`).join("; ")
+export const describeIssues = (issues: ReadonlyArray<FieldIssue>): string =>
+  issues.map((f) => `${f.path}: ${f.message}`).join("; ")
 
 export const errorBody = (error: string, message: string, details?: Record<string, unknown>) => ({
   error,
@@ -89,7 +97,8 @@ export const reject = (
   message: string,
   details?: Record<string, unknown>,
   headers?: Record<string, string>
-): Effect.Effect<never, Reject> => Effect.fail(new Reject({ response: json(status, errorBody(error, message, details), headers) }))
+): Effect.Effect<never, Reject> =>
+  Effect.fail(new Reject({ response: json(status, errorBody(error, message, details), headers) }))
 
 /**
  * A scripting call on a sandbox route: `ok` with its result, or the misuse it failed with

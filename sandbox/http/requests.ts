@@ -10,7 +10,9 @@ export const request = HttpServerRequest.HttpServerRequest
 export const param = (name: string): Effect.Effect<string, Reject, HttpRouter.RouteContext> =>
   Effect.flatMap(HttpRouter.params, (params) => {
     const value = params[name]
-    return value === undefined || value === "" ? reject(404, "NotFound", `missing path parameter ${name}`) : Effect.succeed(value)
+    return value === undefined || value === ""
+      ? reject(404, "NotFound", `missing path parameter ${name}`)
+      : Effect.succeed(value)
   })
 
 /** The query string of the current request. */

@@ -10,7 +10,9 @@ export const exact = <A, I>(schema: Schema.Schema<A, I, never>) => Schema.option
 
 /** A closed set of strings, rejected with one readable message rather than one per member. */
 export const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
-  Schema.Literal(...values).annotations({ message: () => ({ message: `must be one of ${values.join(", ")}`, override: true }) })
+  Schema.Literal(...values).annotations({
+    message: () => ({ message: `must be one of ${values.join(", ")}`, override: true })
+  })
 
 export const NonEmptyString = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
@@ -43,7 +45,10 @@ export const Attachment = Schema.Struct({
   size: Schema.optional(Schema.NonNegativeInt)
 })
 
-export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })
+export const Metadata = Schema.Record({
+  key: Schema.String,
+  value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean)
+})
 
 export const EventType = Schema.Literal(
   "request.queued",

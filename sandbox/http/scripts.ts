@@ -18,7 +18,9 @@ export const makeCountdown = <A = void>(): Countdown<A> => {
       scripted = Option.some(treatment)
     },
     take: (applies) => {
-      if (remaining <= 0 || (applies !== undefined && Option.exists(scripted, (treatment) => !applies(treatment)))) return Option.none()
+      if (remaining <= 0 || (applies !== undefined && Option.exists(scripted, (treatment) => !applies(treatment)))) {
+        return Option.none()
+      }
       remaining -= 1
       return scripted
     }

@@ -23,7 +23,11 @@ export interface Loopback {
 export const listen: Effect.Effect<Loopback, never, Scope.Scope> = Effect.acquireRelease(
   Effect.async<Loopback>((resume) => {
     const server = createServer()
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })))
+    server.listen(
+      0,
+      "127.0.0.1",
+      () => resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }))
+    )
   }),
   ({ server }) =>
     Effect.async<void>((resume) => {
@@ -53,8 +57,9 @@ export interface ServeOptions {
 const withFallbacks = <E, R>(app: HttpApp.Default<E, R>, { name, refusals }: ServeOptions) =>
   Effect.catchAllCause(app, (cause) => {
     const error = Cause.squash(cause)
-    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "RouteNotFound")
+    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "RouteNotFound") {
       return Effect.succeed(refusals.refuse(404, "no such route"))
+    }
     return Effect.as(
       Effect.logWarning(`${name} handler failed`, cause),
       refusals.refuse(500, Cause.pretty(cause).split("\n")[0] ?? "internal error")
@@ -62,14 +67,21 @@ const withFallbacks = <E, R>(app: HttpApp.Default<E, R>, { name, refusals }: Ser
   })
 
 const recorded = <E, R>(app: HttpApp.Default<E, R>, record: NonNullable<ServeOptions["record"]>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
-    Effect.tap(app, (response) =>
-      Effect.sync(() => record({ method: req.method, ...pathAndQuery(req.url), status: response.status }, req))
-    )
+  Effect.flatMap(
+    HttpServerRequest.HttpServerRequest,
+    (req) =>
+      Effect.tap(app, (response) =>
+        Effect.sync(() =>
+          record({ method: req.method, ...pathAndQuery(req.url), status: response.status }, req)
+        ))
   )
 
 /** Serves `app` on `loopback`, for as long as the loopback server lives. */
-export const serve = <E>(loopback: Loopback, app: HttpApp.Default<E, never>, options: ServeOptions): Effect.Effect<void> => {
+export const serve = <E>(
+  loopback: Loopback,
+  app: HttpApp.Default<E, never>,
+  options: ServeOptions
+): Effect.Effect<void> => {
   const answered = withFallbacks(app, options)
   return Effect.map(
     NodeHttpServer.makeHandler(options.record === undefined ? answered : recorded(answered, options.record)),
@@ -78,8 +90,11 @@ export const serve = <E>(loopback: Loopback, app: HttpApp.Default<E, never>, opt
 }
 
 /** An hbf-* simulator's routes served on a loopback port of their own: its base URL. */
-export const serveRouter = <E>(name: string, app: HttpApp.Default<E, never>): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.gen(function* () {
+export const serveRouter = <E>(
+  name: string,
+  app: HttpApp.Default<E, never>
+): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const loopback = yield* listen
     yield* serve(loopback, app, { name, refusals: plainRefusals })
     return loopback.url

@@ -4,8 +4,23 @@ import { Effect } from "effect"
 import { handle, json, noContent, plainRefusals, reject, simAnswer } from "../http/answers.js"
 import { curlBody } from "../http/body.js"
 import { param } from "../http/requests.js"
-import { allConversations, allDeliveries, allUsers, DEFAULT_AGENT, hexId, nowIso, opt, type ZendeskState } from "./state.js"
-import { type AgentIdentity, type SwitchboardReason, type ZendeskMessage, type ZendeskSim, ZendeskSimError } from "./types.js"
+import {
+  allConversations,
+  allDeliveries,
+  allUsers,
+  DEFAULT_AGENT,
+  hexId,
+  nowIso,
+  opt,
+  type ZendeskState
+} from "./state.js"
+import {
+  type AgentIdentity,
+  type SwitchboardReason,
+  type ZendeskMessage,
+  type ZendeskSim,
+  ZendeskSimError
+} from "./types.js"
 import type { ZendeskWebhooks } from "./webhooks.js"
 import { AgentBody, CountBody, DropBody, FailBody, MAX_TEXT_LENGTH, SayBody, TargetBody, TypingBody } from "./wire.js"
 
@@ -24,7 +39,10 @@ export interface ZendeskAgent {
   readonly passBack: (id: string) => Effect.Effect<void, ZendeskSimError>
 }
 
-export const makeAgent = (state: ZendeskState, { addMessage, changeControl, typingEvent }: ZendeskWebhooks): ZendeskAgent => {
+export const makeAgent = (
+  state: ZendeskState,
+  { addMessage, changeControl, typingEvent }: ZendeskWebhooks
+): ZendeskAgent => {
   const { agentWorkspace, bot } = state
 
   const conversationFor = (id: string) =>
@@ -37,35 +55,45 @@ export const makeAgent = (state: ZendeskState, { addMessage, changeControl, typi
     Effect.flatMap(conversationFor(id), (c) =>
       c.active.id === agentWorkspace.id
         ? Effect.succeed(c)
-        : misuse(409, `the agent workspace does not hold control of conversation ${id} (${c.active.name} does)`)
-    )
+        : misuse(409, `the agent workspace does not hold control of conversation ${id} (${c.active.name} does)`))
 
   return {
     accept: (id, agent) =>
       Effect.flatMap(conversationFor(id), (c) => {
         const offered = c.pending?.id === agentWorkspace.id
-        if (!offered && c.active.id !== agentWorkspace.id)
-          return misuse(409, `conversation ${id} was neither offered nor passed to the agent workspace (${c.active.name} holds control)`)
+        if (!offered && c.active.id !== agentWorkspace.id) {
+          return misuse(
+            409,
+            `conversation ${id} was neither offered nor passed to the agent workspace (${c.active.name} holds control)`
+          )
+        }
         changeControl(c, "acceptControl", "agent", { active: agentWorkspace, pending: undefined })
         c.agent = agent ?? c.agent ?? DEFAULT_AGENT
         return Effect.void
       }),
     say: (id, content, agent) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const c = yield* agentControlled(id)
-        if (typeof content === "string" && (content === "" || content.length > MAX_TEXT_LENGTH))
+        if (typeof content === "string" && (content === "" || content.length > MAX_TEXT_LENGTH)) {
           return yield* misuse(400, `an agent message needs 1 to ${MAX_TEXT_LENGTH} characters`)
-        if (c.messages.length >= state.maxMessages) return yield* misuse(423, `conversation ${id} holds ${state.maxMessages} messages`)
+        }
+        if (c.messages.length >= state.maxMessages) {
+          return yield* misuse(423, `conversation ${id} holds ${state.maxMessages} messages`)
+        }
         const speaker = agent ?? c.agent ?? DEFAULT_AGENT
         c.agent = speaker
         const message: ZendeskMessage = {
           id: hexId(),
           received: nowIso(),
           author: { type: "business", displayName: speaker.displayName, ...opt("avatarUrl", speaker.avatarUrl) },
-          content:
-            typeof content === "string"
-              ? { type: "text", text: content }
-              : { type: content.type, mediaUrl: content.mediaUrl, ...opt("mediaType", content.mediaType), ...opt("altText", content.altText) },
+          content: typeof content === "string"
+            ? { type: "text", text: content }
+            : {
+              type: content.type,
+              mediaUrl: content.mediaUrl,
+              ...opt("mediaType", content.mediaType),
+              ...opt("altText", content.altText)
+            },
           source: { type: "zd:agentWorkspace", integrationId: agentWorkspace.integrationId }
         }
         addMessage(c, message)
@@ -75,12 +103,24 @@ export const makeAgent = (state: ZendeskState, { addMessage, changeControl, typi
       Effect.map(agentControlled(id), (c) => {
         const agent = c.agent ?? DEFAULT_AGENT
         const type = start ? "typing:start" : "typing:stop"
-        c.activities.push({ type, by: "agent", author: { type: "business", displayName: agent.displayName }, at: nowIso() })
+        c.activities.push({
+          type,
+          by: "agent",
+          author: { type: "business", displayName: agent.displayName },
+          at: nowIso()
+        })
         typingEvent(c, type, agent)
       }),
     release: (id, reason) =>
-      Effect.map(agentControlled(id), (c) => changeControl(c, "releaseControl", "agent", { active: bot, pending: undefined }, { reason })),
-    passBack: (id) => Effect.map(agentControlled(id), (c) => changeControl(c, "passControl", "agent", { active: bot, pending: undefined }))
+      Effect.map(
+        agentControlled(id),
+        (c) => changeControl(c, "releaseControl", "agent", { active: bot, pending: undefined }, { reason })
+      ),
+    passBack: (id) =>
+      Effect.map(
+        agentControlled(id),
+        (c) => changeControl(c, "passControl", "agent", { active: bot, pending: undefined })
+      )
   }
 }
 
@@ -93,7 +133,7 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
   const done = (effect: Effect.Effect<void, ZendeskSimError>) => simAnswer(plainRefusals, effect, () => noContent)
 
   const agentAction = handle(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const id = yield* param("conversationId")
       const action = yield* param("action")
       switch (action) {
@@ -101,12 +141,17 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
           return yield* done(agent.accept(id, agentOf(yield* curlBody(AgentBody))))
         case "say": {
           const body = yield* curlBody(SayBody)
-          if (body.mediaUrl === undefined && (body.text === undefined || body.text === ""))
+          if (body.mediaUrl === undefined && (body.text === undefined || body.text === "")) {
             return yield* reject(400, "BadRequest", "say needs text or mediaUrl")
-          const content =
-            body.mediaUrl !== undefined
-              ? { type: body.type ?? "image", mediaUrl: body.mediaUrl, ...opt("mediaType", body.mediaType), ...opt("altText", body.altText) }
-              : body.text!
+          }
+          const content = body.mediaUrl !== undefined
+            ? {
+              type: body.type ?? "image",
+              mediaUrl: body.mediaUrl,
+              ...opt("mediaType", body.mediaType),
+              ...opt("altText", body.altText)
+            }
+            : body.text!
           return yield* simAnswer(plainRefusals, agent.say(id, content, agentOf(body)), (message) => json(200, message))
         }
         case "typing":
@@ -118,7 +163,11 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
         case "passBack":
           return yield* done(agent.passBack(id))
         default:
-          return yield* reject(404, "NotFound", `unknown agent action ${action} (accept|say|typing|close|passBack|transferToEmail)`)
+          return yield* reject(
+            404,
+            "NotFound",
+            `unknown agent action ${action} (accept|say|typing|close|passBack|transferToEmail)`
+          )
       }
     })
   )
@@ -144,8 +193,14 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
         })
       )
     ),
-    HttpRouter.post("/sim/webhooks/duplicate", handle(Effect.map(curlBody(CountBody), (b) => (state.duplicates.arm(b.n), noContent)))),
-    HttpRouter.post("/sim/webhooks/target", handle(Effect.map(curlBody(TargetBody), (b) => ((state.webhookUrl = b.url), noContent)))),
+    HttpRouter.post(
+      "/sim/webhooks/duplicate",
+      handle(Effect.map(curlBody(CountBody), (b) => (state.duplicates.arm(b.n), noContent)))
+    ),
+    HttpRouter.post(
+      "/sim/webhooks/target",
+      handle(Effect.map(curlBody(TargetBody), (b) => ((state.webhookUrl = b.url), noContent)))
+    ),
     HttpRouter.get("/sim/conversations", Effect.sync(() => json(200, allConversations(state)))),
     HttpRouter.get("/sim/users", Effect.sync(() => json(200, allUsers(state)))),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),

@@ -70,7 +70,7 @@ export * from "./types.js"
 const API_PREFIXES = ["/sc/v2/", "/v2/"]
 
 export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<ZendeskSim, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const state = makeState(options)
     const webhooks = yield* makeWebhooks(state)
     const agent = makeAgent(state, webhooks)
@@ -110,7 +110,11 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
       duplicateNextWebhooks: (n) => Effect.sync(() => state.duplicates.arm(n)),
       failNext: (n, status, failOptions) =>
         Effect.sync(() =>
-          state.failures.arm(n, { status, retryAfterSeconds: failOptions?.retryAfterSeconds, afterApplying: failOptions?.afterApplying ?? false })
+          state.failures.arm(n, {
+            status,
+            retryAfterSeconds: failOptions?.retryAfterSeconds,
+            afterApplying: failOptions?.afterApplying ?? false
+          })
         )
     } satisfies ZendeskSim
   })

@@ -10,8 +10,8 @@ import { handle, json, type Reject } from "../http/answers.js"
 import { param, request, searchParams } from "../http/requests.js"
 import { safeEqual } from "../http/signatures.js"
 import {
-  type ConversationState,
   conversationBody,
+  type ConversationState,
   hexId,
   nowIso,
   opt,
@@ -22,12 +22,25 @@ import {
 } from "./state.js"
 import type { AgentIdentity, MessageAuthor, SwitchboardIntegration, ZendeskMessage } from "./types.js"
 import type { ZendeskWebhooks } from "./webhooks.js"
-import { ActivityPost, apiBody, ConversationCreate, ControlMetadata, ControlTarget, fail, MessagePost, UserCreate } from "./wire.js"
+import {
+  ActivityPost,
+  apiBody,
+  ControlMetadata,
+  ControlTarget,
+  ConversationCreate,
+  fail,
+  MessagePost,
+  UserCreate
+} from "./wire.js"
 
 /** The business name on API-posted business messages without a displayName. */
 const DEFAULT_BUSINESS_NAME = "Sandbox App"
 
-export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typingEvent }: ZendeskWebhooks, origin: string) => {
+export const apiRoutes = (
+  state: ZendeskState,
+  { addMessage, changeControl, typingEvent }: ZendeskWebhooks,
+  origin: string
+) => {
   const { bot, agentWorkspace } = state
   const keySecretBytes = new TextEncoder().encode(state.options.keySecret)
   /** The switchboard hierarchy: "next" from each integration. */
@@ -64,20 +77,22 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
     if (basic !== undefined) {
       const decoded = Buffer.from(basic, "base64").toString("utf8")
       const colon = decoded.indexOf(":")
-      const valid = colon >= 0 && decoded.slice(0, colon) === state.options.keyId && safeEqual(decoded.slice(colon + 1), state.options.keySecret)
+      const valid = colon >= 0 && decoded.slice(0, colon) === state.options.keyId &&
+        safeEqual(decoded.slice(colon + 1), state.options.keySecret)
       return valid ? Effect.void : fail(401, "Invalid credentials")
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1]
     return bearer === undefined ? fail(401, "Authorization must be Basic or Bearer") : verifyJwt(bearer)
   })
 
-  const requireApp = Effect.flatMap(param("appId"), (appId) =>
-    appId === state.options.appId ? Effect.void : fail(401, `The key is not authorized for app ${appId}`)
+  const requireApp = Effect.flatMap(
+    param("appId"),
+    (appId) => appId === state.options.appId ? Effect.void : fail(401, `The key is not authorized for app ${appId}`)
   )
 
   const api = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Reject, R>) =>
     handle(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const failure = takeScripted()
         if (Option.isSome(failure) && !failure.value.afterApplying) return yield* failure.value.answer
         yield* authenticate
@@ -90,16 +105,25 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   // ---- users ----
 
   const userRef = (ref: { readonly userId?: string; readonly userExternalId?: string }) =>
-    ref.userId !== undefined ? state.usersById.get(ref.userId) : ref.userExternalId !== undefined ? state.usersByExternalId.get(ref.userExternalId) : undefined
+    ref.userId !== undefined
+      ? state.usersById.get(ref.userId)
+      : ref.userExternalId !== undefined
+      ? state.usersByExternalId.get(ref.userExternalId)
+      : undefined
 
   const createUser = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const body = yield* apiBody(UserCreate)
-      if (state.usersByExternalId.has(body.externalId)) return yield* fail(409, `A user with externalId ${body.externalId} already exists`)
+      if (state.usersByExternalId.has(body.externalId)) {
+        return yield* fail(409, `A user with externalId ${body.externalId} already exists`)
+      }
       const user: UserState = {
         id: hexId(),
         externalId: body.externalId,
-        profile: Object.fromEntries(Object.entries(body.profile ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
+        profile: Object.fromEntries(Object.entries(body.profile ?? {}).filter(([, v]) => v !== undefined)) as Record<
+          string,
+          string
+        >,
         metadata: body.metadata ?? {},
         signedUpAt: nowIso()
       }
@@ -110,7 +134,7 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   )
 
   const getUser = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const key = yield* param("userIdOrExternalId")
       const user = state.usersById.get(key) ?? state.usersByExternalId.get(key)
       return user === undefined ? yield* fail(404, `User ${key} not found`) : json(200, { user: userBody(user) })
@@ -125,20 +149,24 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   })
 
   const createConversation = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const body = yield* apiBody(ConversationCreate)
       if (body.type !== "personal") return yield* fail(400, "type: the simulator supports personal conversations only")
-      if (body.participants.length !== 1) return yield* fail(400, "participants: a personal conversation has exactly one participant")
+      if (body.participants.length !== 1) {
+        return yield* fail(400, "participants: a personal conversation has exactly one participant")
+      }
       const ref = body.participants[0]!
-      if (ref.userId === undefined && ref.userExternalId === undefined)
+      if (ref.userId === undefined && ref.userExternalId === undefined) {
         return yield* fail(400, "participants.0: userId or userExternalId is required")
+      }
       const user = userRef(ref)
       if (user === undefined) return yield* fail(404, `User ${ref.userId ?? ref.userExternalId} not found`)
-      if ([...state.conversations.values()].some((c) => c.user.id === user.id))
+      if ([...state.conversations.values()].some((c) => c.user.id === user.id)) {
         return yield* fail(
           400,
           `User ${user.id} already has a personal conversation and multi-conversations are not enabled for this app`
         )
+      }
       const c: ConversationState = {
         id: hexId(),
         user,
@@ -161,11 +189,13 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   )
 
   const listConversations = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const query = yield* searchParams
       const userId = query.get("filter[userId]")
       const userExternalId = query.get("filter[userExternalId]")
-      if (userId === null && userExternalId === null) return yield* fail(400, "filter[userId] or filter[userExternalId] is required")
+      if (userId === null && userExternalId === null) {
+        return yield* fail(400, "filter[userId] or filter[userExternalId] is required")
+      }
       const user = userId !== null ? state.usersById.get(userId) : state.usersByExternalId.get(userExternalId!)
       if (user === undefined) return yield* fail(404, `User ${userId ?? userExternalId} not found`)
       const own = [...state.conversations.values()].filter((c) => c.user.id === user.id)
@@ -178,21 +208,37 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   // ---- messages ----
 
   const postMessage = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(MessagePost)
       let author: MessageAuthor
       if (body.author.type === "user") {
         const user = userRef(body.author)
-        if (body.author.userId === undefined && body.author.userExternalId === undefined)
+        if (body.author.userId === undefined && body.author.userExternalId === undefined) {
           return yield* fail(400, "author: userId or userExternalId is required for a user author")
-        if (user === undefined || user.id !== c.user.id)
-          return yield* fail(400, `author: ${body.author.userId ?? body.author.userExternalId} is not a participant of conversation ${c.id}`)
-        author = { type: "user", userId: user.id, displayName: userDisplayName(user), ...opt("avatarUrl", user.profile["avatarUrl"]) }
+        }
+        if (user === undefined || user.id !== c.user.id) {
+          return yield* fail(
+            400,
+            `author: ${body.author.userId ?? body.author.userExternalId} is not a participant of conversation ${c.id}`
+          )
+        }
+        author = {
+          type: "user",
+          userId: user.id,
+          displayName: userDisplayName(user),
+          ...opt("avatarUrl", user.profile["avatarUrl"])
+        }
       } else {
-        author = { type: "business", displayName: body.author.displayName ?? DEFAULT_BUSINESS_NAME, ...opt("avatarUrl", body.author.avatarUrl) }
+        author = {
+          type: "business",
+          displayName: body.author.displayName ?? DEFAULT_BUSINESS_NAME,
+          ...opt("avatarUrl", body.author.avatarUrl)
+        }
       }
-      if (c.messages.length >= state.maxMessages) return yield* fail(423, `Message limit of ${state.maxMessages} per conversation reached.`)
+      if (c.messages.length >= state.maxMessages) {
+        return yield* fail(423, `Message limit of ${state.maxMessages} per conversation reached.`)
+      }
       const message: ZendeskMessage = {
         id: hexId(),
         received: nowIso(),
@@ -208,22 +254,28 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
 
   /** Fixed-size pages; no cursor = the newest page; cursors and links only where a page exists. */
   const listMessages = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const query = yield* searchParams
       const before = query.get("page[before]")
       const after = query.get("page[after]")
-      if (before !== null && after !== null) return yield* fail(400, "page[before] and page[after] cannot be used together")
+      if (before !== null && after !== null) {
+        return yield* fail(400, "page[before] and page[after] cannot be used together")
+      }
       const cursor = before ?? after
       const cursorIndex = cursor === null ? -1 : c.messages.findIndex((m) => m.id === cursor)
-      if (cursor !== null && cursorIndex < 0) return yield* fail(400, `${before !== null ? "page[before]" : "page[after]"}: ${cursor} is not a message of this conversation`)
+      if (cursor !== null && cursorIndex < 0) {
+        return yield* fail(
+          400,
+          `${before !== null ? "page[before]" : "page[after]"}: ${cursor} is not a message of this conversation`
+        )
+      }
       const total = c.messages.length
-      const [start, end] =
-        after !== null
-          ? [cursorIndex + 1, Math.min(total, cursorIndex + 1 + state.pageSize)]
-          : before !== null
-            ? [Math.max(0, cursorIndex - state.pageSize), cursorIndex]
-            : [Math.max(0, total - state.pageSize), total]
+      const [start, end] = after !== null
+        ? [cursorIndex + 1, Math.min(total, cursorIndex + 1 + state.pageSize)]
+        : before !== null
+        ? [Math.max(0, cursorIndex - state.pageSize), cursorIndex]
+        : [Math.max(0, total - state.pageSize), total]
       const page = c.messages.slice(start, end)
       const olderExist = page.length > 0 && start > 0
       const newerExist = page.length > 0 && end < total
@@ -232,7 +284,11 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
       const self = `${origin}${new URL((yield* request).url, origin).pathname}`
       return json(200, {
         messages: page,
-        meta: { hasMore: after !== null ? newerExist : olderExist, ...opt("beforeCursor", beforeCursor), ...opt("afterCursor", afterCursor) },
+        meta: {
+          hasMore: after !== null ? newerExist : olderExist,
+          ...opt("beforeCursor", beforeCursor),
+          ...opt("afterCursor", afterCursor)
+        },
         links: {
           ...opt("prev", beforeCursor === undefined ? undefined : `${self}?page[before]=${beforeCursor}`),
           ...opt("next", afterCursor === undefined ? undefined : `${self}?page[after]=${afterCursor}`)
@@ -244,19 +300,35 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   // ---- activity ----
 
   const postActivity = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ActivityPost)
       if (body.author.type === "user") {
-        if (body.type !== "conversation:read") return yield* fail(400, `type: a user author may only send conversation:read (got ${body.type})`)
+        if (body.type !== "conversation:read") {
+          return yield* fail(400, `type: a user author may only send conversation:read (got ${body.type})`)
+        }
         const user = userRef(body.author)
-        if (user === undefined || user.id !== c.user.id)
-          return yield* fail(400, `author: ${body.author.userId ?? body.author.userExternalId ?? "(no user)"} is not a participant of conversation ${c.id}`)
+        if (user === undefined || user.id !== c.user.id) {
+          return yield* fail(
+            400,
+            `author: ${
+              body.author.userId ?? body.author.userExternalId ?? "(no user)"
+            } is not a participant of conversation ${c.id}`
+          )
+        }
         c.activities.push({ type: body.type, by: "api", author: { type: "user", userId: user.id }, at: nowIso() })
         return json(200, {})
       }
-      const author: AgentIdentity = { displayName: body.author.displayName ?? DEFAULT_BUSINESS_NAME, ...opt("avatarUrl", body.author.avatarUrl) }
-      c.activities.push({ type: body.type, by: "api", author: { type: "business", displayName: author.displayName }, at: nowIso() })
+      const author: AgentIdentity = {
+        displayName: body.author.displayName ?? DEFAULT_BUSINESS_NAME,
+        ...opt("avatarUrl", body.author.avatarUrl)
+      }
+      c.activities.push({
+        type: body.type,
+        by: "api",
+        author: { type: "business", displayName: author.displayName },
+        at: nowIso()
+      })
       if (body.type !== "conversation:read") typingEvent(c, body.type, author)
       return json(200, {})
     })
@@ -266,12 +338,16 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
 
   /** id, name, integrationType or "next" (after the integration in control): 400 when nothing matches. */
   const integrationFor = (c: ConversationState, ref: string) => {
-    const found = ref === "next" ? nextOf(c.active) : [bot, agentWorkspace].find((i) => i.id === ref || i.name === ref || i.integrationType === ref)
-    return found === undefined ? fail(400, `switchboardIntegration: no switchboard integration ${ref}`) : Effect.succeed(found)
+    const found = ref === "next"
+      ? nextOf(c.active)
+      : [bot, agentWorkspace].find((i) => i.id === ref || i.name === ref || i.integrationType === ref)
+    return found === undefined
+      ? fail(400, `switchboardIntegration: no switchboard integration ${ref}`)
+      : Effect.succeed(found)
   }
 
   const passControl = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ControlTarget)
       const target = yield* integrationFor(c, body.switchboardIntegration)
@@ -281,28 +357,32 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
   )
 
   const offerControl = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ControlTarget)
       const target = yield* integrationFor(c, body.switchboardIntegration)
-      if (target.id === c.active.id) return yield* fail(400, `switchboardIntegration: ${target.name} already holds control`)
+      if (target.id === c.active.id) {
+        return yield* fail(400, `switchboardIntegration: ${target.name} already holds control`)
+      }
       changeControl(c, "offerControl", "api", { active: c.active, pending: target }, { metadata: body.metadata })
       return json(200, {})
     })
   )
 
   const acceptControl = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ControlMetadata)
-      if (c.pending === undefined) return yield* fail(400, `no switchboard integration was offered control of conversation ${c.id}`)
+      if (c.pending === undefined) {
+        return yield* fail(400, `no switchboard integration was offered control of conversation ${c.id}`)
+      }
       changeControl(c, "acceptControl", "api", { active: c.pending, pending: undefined }, { metadata: body.metadata })
       return json(200, {})
     })
   )
 
   const releaseControl = api(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ControlMetadata)
       changeControl(c, "releaseControl", "api", { active: bot, pending: undefined }, { metadata: body.metadata })
@@ -327,5 +407,8 @@ export const apiRoutes = (state: ZendeskState, { addMessage, changeControl, typi
       HttpRouter.post(at("/conversations/:conversationId/releaseControl"), releaseControl)
     ]
   }
-  return [...routes("/sc/v2/apps/:appId"), ...routes("/v2/apps/:appId")].reduce((router, add) => add(router), HttpRouter.empty)
+  return [...routes("/sc/v2/apps/:appId"), ...routes("/v2/apps/:appId")].reduce(
+    (router, add) => add(router),
+    HttpRouter.empty
+  )
 }

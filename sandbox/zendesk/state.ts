@@ -77,7 +77,9 @@ export interface ZendeskState {
   /** Where webhooks go; undefined: nowhere (recorded as "noTarget"). */
   webhookUrl: string | undefined
   /** failNext: the next API requests' scripted answer. */
-  readonly failures: Countdown<{ readonly status: number; readonly retryAfterSeconds: number | undefined; readonly afterApplying: boolean }>
+  readonly failures: Countdown<
+    { readonly status: number; readonly retryAfterSeconds: number | undefined; readonly afterApplying: boolean }
+  >
   /** dropNextWebhooks: the events lost (those the filter matches, when there is one). */
   readonly drops: Countdown<((event: WebhookEvent) => boolean) | undefined>
   /** duplicateNextWebhooks: the events sent twice. */
@@ -94,7 +96,12 @@ export const makeState = (options: ZendeskSimOptions): ZendeskState => ({
     integrationId: hexId(),
     integrationType: "custom"
   },
-  agentWorkspace: { id: hexId(), name: "zd-agentWorkspace", integrationId: hexId(), integrationType: "zd:agentWorkspace" },
+  agentWorkspace: {
+    id: hexId(),
+    name: "zd-agentWorkspace",
+    integrationId: hexId(),
+    integrationType: "zd:agentWorkspace"
+  },
   usersById: new Map(),
   usersByExternalId: new Map(),
   conversations: new Map(),
@@ -118,7 +125,8 @@ export const userBody = (u: UserState) => ({
 })
 
 export const userDisplayName = (u: UserState) =>
-  [u.profile["givenName"], u.profile["surname"]].filter((s) => s !== undefined && s !== "").join(" ") || `User ${u.externalId}`
+  [u.profile["givenName"], u.profile["surname"]].filter((s) => s !== undefined && s !== "").join(" ") ||
+  `User ${u.externalId}`
 
 export const conversationBody = (c: ConversationState) => ({
   id: c.id,
@@ -167,6 +175,11 @@ const snapshotDelivery = (d: DeliveryState): SimWebhookDelivery => ({
 export const allConversations = (state: ZendeskState) => [...state.conversations.values()].map(snapshotConversation)
 
 export const allUsers = (state: ZendeskState) =>
-  [...state.usersById.values()].map((u): SimZendeskUser => ({ id: u.id, externalId: u.externalId, profile: u.profile, signedUpAt: u.signedUpAt }))
+  [...state.usersById.values()].map((u): SimZendeskUser => ({
+    id: u.id,
+    externalId: u.externalId,
+    profile: u.profile,
+    signedUpAt: u.signedUpAt
+  }))
 
 export const allDeliveries = (state: ZendeskState) => state.deliveries.map(snapshotDelivery)

@@ -36,12 +36,12 @@ export interface SwitchboardIntegration {
 export type MessageContent =
   | { readonly type: "text"; readonly text: string }
   | {
-      readonly type: "image" | "file"
-      readonly mediaUrl: string
-      readonly mediaType?: string
-      readonly altText?: string
-      readonly text?: string
-    }
+    readonly type: "image" | "file"
+    readonly mediaUrl: string
+    readonly mediaType?: string
+    readonly altText?: string
+    readonly text?: string
+  }
 
 export interface MessageAuthor {
   readonly type: "user" | "business"
@@ -203,8 +203,14 @@ export interface ZendeskSim {
    * failure (a 5xx or a lost answer after Sunshine stored a message: the client cannot tell
    * whether it was applied).
    */
-  readonly failNext: (n: number, status: 429 | 500 | 503, options?: { retryAfterSeconds?: number; afterApplying?: boolean }) => Effect.Effect<void>
+  readonly failNext: (
+    n: number,
+    status: 429 | 500 | 503,
+    options?: { retryAfterSeconds?: number; afterApplying?: boolean }
+  ) => Effect.Effect<void>
 }
 
 /** A misuse of the scripting interface (unknown conversation, the agent workspace not in control). */
-export class ZendeskSimError extends Data.TaggedError("ZendeskSimError")<{ readonly status: number; readonly message: string }> {}
+export class ZendeskSimError
+  extends Data.TaggedError("ZendeskSimError")<{ readonly status: number; readonly message: string }>
+{}

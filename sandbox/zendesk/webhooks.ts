@@ -3,10 +3,18 @@
  * that deliveries to the target stay in event order; each call is retried as the real service
  * retries, and may be dropped or sent twice when scripted. Also the changes that emit them.
  */
-import { Chunk, Duration, Effect, Option, Queue } from "effect"
+import { Duration, Effect, Option, Queue } from "effect"
 import type { Scope } from "effect"
 import { postOnce } from "../http/outbound.js"
-import { type ConversationState, conversationRef, type DeliveryState, hexId, nowIso, opt, type ZendeskState } from "./state.js"
+import {
+  conversationRef,
+  type ConversationState,
+  type DeliveryState,
+  hexId,
+  nowIso,
+  opt,
+  type ZendeskState
+} from "./state.js"
 import type {
   AgentIdentity,
   SunshineMetadata,
@@ -47,7 +55,7 @@ export interface ZendeskWebhooks {
 }
 
 export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { options } = state
     const retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS
     const webhookTimeoutMs = options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS
@@ -59,7 +67,14 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
     const emit = (type: WebhookEventType, payload: Record<string, unknown>) => {
       const event: WebhookEvent = { id: hexId(), createdAt: nowIso(), type, payload }
       const record = (outcome: DeliveryState["outcome"]) =>
-        state.deliveries.push({ url: state.webhookUrl, eventIds: [event.id], types: [type], statuses: [], outcome, duplicate: false })
+        state.deliveries.push({
+          url: state.webhookUrl,
+          eventIds: [event.id],
+          types: [type],
+          statuses: [],
+          outcome,
+          duplicate: false
+        })
       if (Option.isSome(state.drops.take((filter) => filter === undefined || filter(event)))) return record("dropped")
       if (state.webhookUrl === undefined) return record("noTarget")
       const duplicate = Option.isSome(state.duplicates.take())
@@ -72,7 +87,11 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
       postOnce(
         url,
         body,
-        { "content-type": "application/json", "x-api-key": options.webhookSecret, "user-agent": "sunshine-conversations-sim" },
+        {
+          "content-type": "application/json",
+          "x-api-key": options.webhookSecret,
+          "user-agent": "sunshine-conversations-sim"
+        },
         webhookTimeoutMs
       ).pipe(
         Effect.map((answer) => answer.status),
@@ -81,7 +100,7 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
 
     /** Attempts until a 2xx, a status never retried, or the attempts run out. */
     const sendWithRetries = (url: string, body: string, events: ReadonlyArray<WebhookEvent>, duplicate: boolean) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const record: DeliveryState = {
           url,
           eventIds: events.map((e) => e.id),
@@ -91,7 +110,7 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
           duplicate
         }
         state.deliveries.push(record)
-        for (let attempt = 0; ; attempt++) {
+        for (let attempt = 0;; attempt++) {
           const status = yield* post(url, body)
           record.statuses.push(status)
           if (status >= 200 && status < 300) {
@@ -100,7 +119,9 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
           }
           if (NO_RETRY_STATUSES.has(status) || attempt >= retryDelaysMs.length) {
             record.outcome = "failed"
-            yield* Effect.logDebug(`zendesk sim -> webhook ${record.eventIds.join(",")} gave up after ${record.statuses.join(", ")}`)
+            yield* Effect.logDebug(
+              `zendesk sim -> webhook ${record.eventIds.join(",")} gave up after ${record.statuses.join(", ")}`
+            )
             return
           }
           yield* Effect.sleep(Duration.millis(retryDelaysMs[attempt]!))
@@ -108,7 +129,7 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
       })
 
     const deliverCall = (call: ReadonlyArray<OutgoingEvent>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const url = call[0]!.url
         const events = call.map((o) => o.event)
         const body = JSON.stringify({ app: { id: options.appId }, webhook: { id: webhookId, version: "v2" }, events })
@@ -119,12 +140,12 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
 
     /** Events taken from the outbox but not sent yet (a batch stops at a change of target). */
     let carried: Array<OutgoingEvent> = []
-    const deliverNext = Effect.gen(function* () {
+    const deliverNext = Effect.gen(function*() {
       if (carried.length === 0) carried.push(yield* Queue.take(outbox))
       let size = 1
       if (options.batchWebhookEvents === true) {
         yield* Effect.yieldNow() // let the events of the same tick arrive
-        carried.push(...Chunk.toReadonlyArray(yield* Queue.takeAll(outbox)))
+        for (const event of yield* Queue.takeAll(outbox)) carried.push(event)
         while (size < carried.length && size < MAX_EVENTS_PER_CALL && carried[size]!.url === carried[0]!.url) size++
       }
       const call = carried.slice(0, size)
@@ -154,14 +175,21 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
           ...opt("metadata", metadata),
           ...opt("reason", extra.reason)
         })
-        emit(`switchboard:${action}`, { conversation: conversationRef(c), ...opt("metadata", metadata), ...opt("reason", extra.reason) })
+        emit(`switchboard:${action}`, {
+          conversation: conversationRef(c),
+          ...opt("metadata", metadata),
+          ...opt("reason", extra.reason)
+        })
       },
       typingEvent: (c, type, author) =>
         emit("conversation:typing", {
           conversation: conversationRef(c),
-          activity: { type, author: { type: "business", displayName: author.displayName, ...opt("avatarUrl", author.avatarUrl) } }
+          activity: {
+            type,
+            author: { type: "business", displayName: author.displayName, ...opt("avatarUrl", author.avatarUrl) }
+          }
         }),
-      awaitWebhooks: Effect.gen(function* () {
+      awaitWebhooks: Effect.gen(function*() {
         while (undeliveredEvents > 0) yield* Effect.sleep(Duration.millis(10))
       })
     }

@@ -4,7 +4,7 @@
  * bodies of the sandbox routes.
  */
 import { type Effect, Schema } from "effect"
-import { describeIssues, fieldIssues, json, type Reject, type Refusals, refuse } from "../http/answers.js"
+import { describeIssues, fieldIssues, json, type Refusals, refuse, type Reject } from "../http/answers.js"
 import { jsonBody } from "../http/body.js"
 import { exact, HttpUrl, Metadata, NonEmptyString } from "../http/schemas.js"
 

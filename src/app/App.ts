@@ -4,35 +4,43 @@
  * (Redis with REDIS_URL; memory with LCG_STORE=memory, and in the sandbox).
  */
 import { Effect, Layer } from "effect"
-import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
-import { HttpLive } from "../http/server.js"
-import { CiscoApiLive } from "../providers/cisco/client.js"
-import { CiscoPollerLive } from "../providers/cisco/poller.js"
-import { GenesysApiLive } from "../providers/genesys/client.js"
-import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
-import { ZendeskApiLive } from "../providers/zendesk/client.js"
-import { ZendeskBackstopLive } from "../providers/zendesk/poller.js"
-import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
 import { DeliveryWorkerLive } from "../gateway/DeliveryWorker.js"
+import { SweeperLive } from "../gateway/Sweeper.js"
+import { UseCasesLive } from "../gateway/UseCasesLive.js"
 import { EventPublisherHttp } from "../hbf/EventPublisherHttp.js"
 import { HbfBotHttp } from "../hbf/HbfBotHttp.js"
 import { HbfCoreHttp } from "../hbf/HbfCoreHttp.js"
 import { HbfLcmHttp } from "../hbf/HbfLcmHttp.js"
+import { NodeServerWithDirectRoutes } from "../http/directRoutes.js"
+import { HttpLive } from "../http/server.js"
+import { OutboundHttpLive } from "../infra/outbound.js"
+import { ClusterGaugesLive, PrometheusMetricsLive } from "../infra/PrometheusMetrics.js"
+import { ProviderEgressGuardLive } from "../infra/ProviderEgressGuardLive.js"
+import { CiscoApiLive } from "../providers/cisco/client.js"
+import { CiscoPollerLive } from "../providers/cisco/poller.js"
+import { GenesysApiLive } from "../providers/genesys/client.js"
+import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
+import { ProviderRegistryLive } from "../providers/ProviderRegistryLive.js"
+import { ZendeskApiLive } from "../providers/zendesk/client.js"
+import { ZendeskBackstopLive } from "../providers/zendesk/poller.js"
+import { AppConfig, type AppConfigValues } from "../services/AppConfig.js"
 import { MemoryStoreLive } from "../stores/MemoryStore.js"
 import { RedisStoreLive } from "../stores/RedisStore.js"
-import { ProviderRegistryLive } from "../providers/ProviderRegistryLive.js"
-import { OutboundHttpLive } from "../infra/outbound.js"
-import { ProviderEgressGuardLive } from "../infra/ProviderEgressGuardLive.js"
-import { SweeperLive } from "../gateway/Sweeper.js"
-import { UseCasesLive } from "../gateway/UseCasesLive.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
-import { ClusterGaugesLive, PrometheusMetricsLive } from "../infra/PrometheusMetrics.js"
 import { type GatewayMode, StartLineLive } from "./StartLine.js"
 
 /** The outbound clients, and the provider egress policy they (and the notifications socket) are confined by. */
-export const ClientsLive = Layer.mergeAll(HbfCoreHttp, HbfLcmHttp, HbfBotHttp, EventPublisherHttp, GenesysApiLive, CiscoApiLive, ZendeskApiLive).pipe(
+export const ClientsLive = Layer.mergeAll(
+  HbfCoreHttp,
+  HbfLcmHttp,
+  HbfBotHttp,
+  EventPublisherHttp,
+  GenesysApiLive,
+  CiscoApiLive,
+  ZendeskApiLive
+).pipe(
   Layer.provide(OutboundHttpLive),
   Layer.provideMerge(ProviderEgressGuardLive)
 )
@@ -47,10 +55,13 @@ export const StateLive = Layer.unwrapEffect(
     config.redis !== undefined
       ? Layer.merge(RedisStoreLive, RedisCoordinatorLive)
       : Layer.merge(
-          MemoryStoreLive({ partitions: config.partitions, endedRetention: config.retention.endedSessions, dedupRetention: config.retention.dedup }),
-          SingleNodeCoordinatorLive
-        )
-  )
+        MemoryStoreLive({
+          partitions: config.partitions,
+          endedRetention: config.retention.endedSessions,
+          dedupRetention: config.retention.dedup
+        }),
+        SingleNodeCoordinatorLive
+      ))
 )
 
 /** Everything behind the HTTP surface: coordinator, store, clients, providers, the use cases, and the per-partition workers. */

@@ -81,8 +81,12 @@ const botSigningConfig = Config.all({
 const hostsOf = (list: string) => list.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
 
 const providerEgress: Config.Config<ProviderEgress> = Config.all({
-  allowInsecure: Config.boolean("LCG_PROVIDER_ALLOW_INSECURE").pipe(Config.withDefault(defaults.providerEgress.allowInsecure)),
-  allowPrivate: Config.boolean("LCG_PROVIDER_ALLOW_PRIVATE").pipe(Config.withDefault(defaults.providerEgress.allowPrivate)),
+  allowInsecure: Config.boolean("LCG_PROVIDER_ALLOW_INSECURE").pipe(
+    Config.withDefault(defaults.providerEgress.allowInsecure)
+  ),
+  allowPrivate: Config.boolean("LCG_PROVIDER_ALLOW_PRIVATE").pipe(
+    Config.withDefault(defaults.providerEgress.allowPrivate)
+  ),
   hosts: Config.string("LCG_PROVIDER_HOSTS").pipe(
     // Validated as the string itself, so that the error names the variable.
     Config.validate({
@@ -100,11 +104,18 @@ const providerEgress: Config.Config<ProviderEgress> = Config.all({
  */
 const redisUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.all({
   store: Config.literal("redis", "memory")("LCG_STORE").pipe(Config.withDefault("redis" as const)),
-  url: Config.option(secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s)))
+  url: Config.option(
+    secret("REDIS_URL", "Expected a redis:// or rediss:// URL", (s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s))
+  )
 }).pipe(
   Config.mapOrFail(({ store, url }) => {
     if (store === "redis" && Option.isNone(url)) {
-      return Either.left(ConfigError.InvalidData(["REDIS_URL"], "missing: the store is Redis unless LCG_STORE=memory (in this process only: a restart loses every session)"))
+      return Either.left(
+        ConfigError.InvalidData(
+          ["REDIS_URL"],
+          "missing: the store is Redis unless LCG_STORE=memory (in this process only: a restart loses every session)"
+        )
+      )
     }
     if (store === "memory" && Option.isSome(url)) {
       return Either.left(ConfigError.InvalidData(["LCG_STORE"], "memory, with REDIS_URL set: unset one of them"))
@@ -113,7 +124,8 @@ const redisUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config
   })
 )
 
-const millis = (name: string, fallback: Duration.Duration) => Config.map(positiveInt(name, Duration.toMillis(fallback)), Duration.millis)
+const millis = (name: string, fallback: Duration.Duration) =>
+  Config.map(positiveInt(name, Duration.toMillis(fallback)), Duration.millis)
 
 const httpServerLimits: Config.Config<HttpServerLimits> = Config.all({
   headersTimeout: millis("LCG_HTTP_HEADERS_TIMEOUT_MS", defaults.httpServer.headersTimeout),
@@ -190,7 +202,11 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
       logLevel: c.logLevel,
       logFormat: c.logFormat,
       ...Option.match(c.otlpEndpoint, { onNone: () => ({}), onSome: (otlpEndpoint) => ({ otlpEndpoint }) }),
-      upstream: { ...defaults.upstream, maxBodyBytes: c.upstreamMaxBodyBytes, deadline: Duration.millis(c.upstreamDeadlineMs) },
+      upstream: {
+        ...defaults.upstream,
+        maxBodyBytes: c.upstreamMaxBodyBytes,
+        deadline: Duration.millis(c.upstreamDeadlineMs)
+      },
       delivery: { ...defaults.delivery, maxAttempts: c.deliveryMaxAttempts },
       shutdownDrain: Duration.millis(c.shutdownDrainMs),
       retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },

@@ -12,19 +12,24 @@ import { Lifecycle } from "../services/Lifecycle.js"
 
 export const LifecycleLive = Layer.effect(
   Lifecycle,
-  Effect.map(Ref.make(false), (draining) => Lifecycle.of({ draining: Ref.get(draining), startDraining: Ref.set(draining, true) }))
+  Effect.map(
+    Ref.make(false),
+    (draining) => Lifecycle.of({ draining: Ref.get(draining), startDraining: Ref.set(draining, true) })
+  )
 )
 
 /** Built after the HTTP server, so that its finalizer runs before the server closes. */
 export const DrainOnShutdownLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const lifecycle = yield* Lifecycle
     const coordinator = yield* Coordinator
     const { shutdownDrain } = yield* AppConfig
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* lifecycle.startDraining
-        yield* Effect.logInfo("shutting down: not ready any more, still serving", { drainMs: Duration.toMillis(shutdownDrain) })
+        yield* Effect.logInfo("shutting down: not ready any more, still serving", {
+          drainMs: Duration.toMillis(shutdownDrain)
+        })
         yield* Effect.sleep(shutdownDrain)
         yield* coordinator.leave
         yield* Effect.logInfo("partitions handed over; closing the HTTP server")

@@ -17,14 +17,16 @@ export type GatewayMode = "sandbox" | "production"
 /** Needs the HttpServer, so it is built once the server listens. */
 export const StartLineLive = (mode: GatewayMode) =>
   Layer.effectDiscard(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { address } = yield* HttpServer.HttpServer
       const config = yield* AppConfig
       const { aliases } = yield* ProviderRegistry
       const port = address._tag === "TcpAddress" ? address.port : address.path
       const store = config.redis === undefined ? "memory" : "redis"
       yield* Effect.logInfo(
-        `hbf-lcg listening: port=${port} mode=${mode} store=${store} instanceId=${config.instanceId} providers=${aliases.join(",")}`
+        `hbf-lcg listening: port=${port} mode=${mode} store=${store} instanceId=${config.instanceId} providers=${
+          aliases.join(",")
+        }`
       )
       if (store === "memory") {
         yield* Effect.logWarning(

@@ -5,12 +5,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { GatewayServerLive } from "./App.js"
-import { InvalidConfiguration, loadAppConfig } from "./AppConfigLive.js"
 import { LoggingLive } from "../infra/Logging.js"
-import type { GatewayMode } from "./StartLine.js"
 import { TracingLive } from "../infra/Tracing.js"
 import type { AppConfigValues } from "../services/AppConfig.js"
+import { GatewayServerLive } from "./App.js"
+import { InvalidConfiguration, loadAppConfig } from "./AppConfigLive.js"
+import type { GatewayMode } from "./StartLine.js"
 
 /** The gateway with `config`, logging and tracing as it says, until the process is stopped. */
 export const serveGateway = (config: AppConfigValues, mode: GatewayMode) =>

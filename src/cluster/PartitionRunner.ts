@@ -48,8 +48,10 @@ export interface PartitionRunner {
   readonly partitionsReport: () => Pick<InstanceReport, "working" | "pending">
 }
 
-export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Effect<PartitionRunner, never, Scope.Scope> =>
-  Effect.gen(function* () {
+export const makePartitionRunner = (
+  options: PartitionRunnerOptions
+): Effect.Effect<PartitionRunner, never, Scope.Scope> =>
+  Effect.gen(function*() {
     // Workers live in a scope of their own, closed only after the graceful hand-over below: a
     // fiber forked straight into the caller's scope would be interrupted, mid-delivery, as
     // soon as that scope starts closing.
@@ -58,7 +60,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
     const partitions = new Map<number, PartitionState>()
 
     const startRun = (partition: number, state: PartitionState, name: string, worker: PartitionWorker) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const handOver = yield* Deferred.make<void>()
         const fiber = yield* worker({
           partition,
@@ -86,14 +88,14 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
       })
 
     const stopRun = (run: Run) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* Deferred.succeed(run.handOver, undefined)
         const finished = yield* Fiber.await(run.fiber).pipe(Effect.timeout(options.handOverGrace), Effect.option)
         if (finished._tag === "None") yield* Fiber.interrupt(run.fiber)
       })
 
     const lifecycle = (partition: number, state: PartitionState) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const acquired = yield* Effect.raceFirst(
           Effect.as(options.acquire(partition), true),
           Effect.as(Deferred.await(state.handOver), false)
@@ -118,7 +120,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
       )
 
     const setOwned = (owned: ReadonlySet<number>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         for (const [partition, state] of partitions) {
           if (!owned.has(partition)) yield* Deferred.succeed(state.handOver, undefined)
         }
@@ -139,7 +141,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
 
     // Shutting down hands every partition over and waits for the releases.
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const states = [...partitions.values()]
         yield* setOwned(new Set())
         yield* Effect.forEach(states, (s) => Deferred.await(s.done), { concurrency: "unbounded", discard: true })
@@ -148,13 +150,13 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
 
     const runner: PartitionRunner = {
       register: (name, worker) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           workers.set(name, worker)
           for (const [partition, state] of partitions) {
             if (state.active) yield* startRun(partition, state, name, worker)
           }
           yield* Effect.addFinalizer(() =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               workers.delete(name)
               const runs = [...partitions.values()].flatMap((state) => {
                 const run = state.runs.get(name)
@@ -169,7 +171,7 @@ export const makePartitionRunner = (options: PartitionRunnerOptions): Effect.Eff
       held: () => new Set(partitions.keys()),
       isHeld: (partition) => partitions.get(partition)?.leased === true,
       ask: (partition, { kind, subject }) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const state = partitions.get(partition)
           if (state === undefined || !state.active) return "not-owner"
           const handlers = state.answers.get(kind)?.values() ?? []

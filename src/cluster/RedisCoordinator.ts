@@ -15,7 +15,12 @@ import type { Redis } from "ioredis"
 import { redisCall, redisConnection } from "../infra/redis/connection.js"
 import { redisKeys } from "../infra/redis/keys.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Coordinator, type CoordinatorService, type InstanceReport, type PartitionRequest } from "../services/Coordinator.js"
+import {
+  Coordinator,
+  type CoordinatorService,
+  type InstanceReport,
+  type PartitionRequest
+} from "../services/Coordinator.js"
 import { assignPartitions, type Owners } from "./assignment.js"
 import { ClusterRpcs, NotLeader } from "./clusterRpcs.js"
 import { makePartitionRunner } from "./PartitionRunner.js"
@@ -61,7 +66,7 @@ export interface RedisCoordinatorOptions {
 }
 
 export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     // ---- state ----
     const { instanceId, partitions, redis, subscriber } = options
     const keys = redisKeys(options.prefix)
@@ -89,7 +94,9 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       const message = decodeMessage(raw)
       if (message._tag === "None") return
       if (message.value.type === "assignment") Queue.unsafeOffer(refreshNow, undefined)
-      else if (message.value.type === "leaving" || message.value.from !== instanceId) Queue.unsafeOffer(rebalanceNow, undefined)
+      else if (message.value.type === "leaving" || message.value.from !== instanceId) {
+        Queue.unsafeOffer(rebalanceNow, undefined)
+      }
     }
     subscriber.on("message", onMessage)
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
@@ -100,9 +107,12 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       acquire: (partition) =>
         Effect.suspend(() => {
           const askedAt = clock.unsafeCurrentTimeMillis()
-          return redisCall("take lease", () =>
-            redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
-          ).pipe(Effect.map((taken) => ({ taken, askedAt })))
+          return redisCall(
+            "take lease",
+            () =>
+              redis.lcgTakeLease(1, keys.partitionLease(partition), instanceId, ms(clusterTimings.partitionLeaseTtl))
+          )
+            .pipe(Effect.map((taken) => ({ taken, askedAt })))
         }).pipe(
           Effect.filterOrFail(({ taken }) => taken === 1),
           // The previous owner is still finishing (or its lease has yet to expire): wait.
@@ -115,7 +125,9 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       release: (partition) =>
         redisCall("release lease", () => redis.lcgDropIfMine(1, keys.partitionLease(partition), instanceId)).pipe(
           Effect.ensuring(Effect.sync(() => leaseRenewedAt.delete(partition))),
-          Effect.catchAll((e) => Effect.logWarning("could not release a partition lease; it expires", { partition, reason: e.message })),
+          Effect.catchAll((e) =>
+            Effect.logWarning("could not release a partition lease; it expires", { partition, reason: e.message })
+          ),
           Effect.asVoid
         ),
       handOverGrace: clusterTimings.handOverGrace
@@ -124,7 +136,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     /** Holds the lease, and renewed it recently enough that it cannot have expired. */
     const coordinatorMayAct = (partition: number) =>
       runner.isHeld(partition) &&
-      clock.unsafeCurrentTimeMillis() - (leaseRenewedAt.get(partition) ?? 0) < ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety)
+      clock.unsafeCurrentTimeMillis() - (leaseRenewedAt.get(partition) ?? 0) <
+        ms(clusterTimings.partitionLeaseTtl) - ms(clusterTimings.leaseSafety)
 
     const readAssignment = Effect.map(
       redisCall("read assignment", () => redis.hgetall(keys.assignment)),
@@ -134,7 +147,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       })
     )
 
-    const followAssignment = Effect.gen(function* () {
+    const followAssignment = Effect.gen(function*() {
       const { owners } = yield* readAssignment
       knownOwners = owners
       const mine = new Set<number>()
@@ -145,7 +158,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     })
 
     // ---- membership and leadership ----
-    const heartbeat = Effect.gen(function* () {
+    const heartbeat = Effect.gen(function*() {
       // Leases count from before the call: a reply that waited out a pause of this process is old news.
       const renewedAt = clock.unsafeCurrentTimeMillis()
       const held = [...runner.held()].filter(runner.isHeld)
@@ -161,8 +174,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
           ms(clusterTimings.partitionLeaseTtl),
           keys.clusterChannel,
           JSON.stringify({ type: leaving ? "leaving" : "heartbeat", from: instanceId })
-        )
-      )
+        ))
       const lostIndexes = new Set(lost)
       held.forEach((partition, i) => {
         if (lostIndexes.has(i)) leaseRenewedAt.delete(partition)
@@ -181,12 +193,13 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     })
 
     /** Live members (heartbeat key present), with the dead ones forgotten. */
-    const liveMembers = Effect.gen(function* () {
+    const liveMembers = Effect.gen(function*() {
       const ids = (yield* redisCall("members", () => redis.smembers(keys.members))).sort()
       if (ids.length === 0) return []
       const values = yield* redisCall("members", () => redis.mget(ids.map(keys.member)))
-      const ttls = yield* redisCall("members", () =>
-        ids.reduce((pipeline, id) => pipeline.pttl(keys.member(id)), redis.pipeline()).exec()
+      const ttls = yield* redisCall(
+        "members",
+        () => ids.reduce((pipeline, id) => pipeline.pttl(keys.member(id)), redis.pipeline()).exec()
       )
       const dead = ids.filter((_, i) => values[i] === null)
       if (dead.length > 0) yield* redisCall("members", () => redis.srem(keys.members, ...dead))
@@ -194,15 +207,20 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
         const member = decodeMember(values[i])
         if (member._tag === "None") return []
         const ttl = Number(ttls?.[i]?.[1] ?? 0)
-        return [{ instanceId: id, leaving: member.value.leaving, lastHeartbeatAgeMs: Math.max(0, ms(clusterTimings.memberTtl) - ttl) }]
+        return [{
+          instanceId: id,
+          leaving: member.value.leaving,
+          lastHeartbeatAgeMs: Math.max(0, ms(clusterTimings.memberTtl) - ttl)
+        }]
       })
     })
 
-    const lead = Effect.gen(function* () {
+    const lead = Effect.gen(function*() {
       // A leaving leader still writes the assignment without itself before it resigns.
       if (leaving && leaderEpoch === 0) return
-      const epoch = yield* redisCall("leader lease", () =>
-        redis.lcgLead(2, keys.leader, keys.leaderEpoch, instanceId, ms(clusterTimings.leaderTtl))
+      const epoch = yield* redisCall(
+        "leader lease",
+        () => redis.lcgLead(2, keys.leader, keys.leaderEpoch, instanceId, ms(clusterTimings.leaderTtl))
       )
       if (epoch === 0) {
         if (leaderEpoch !== 0) yield* Effect.logWarning("leadership lost", { epoch: leaderEpoch })
@@ -221,12 +239,13 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
       const unchanged = current.epoch === epoch && owners.every((o, p) => o === current.owners[p])
       if (unchanged) return
       const fields = owners.flatMap((owner, p) => (owner === undefined ? [] : [String(p), owner]))
-      yield* redisCall("write assignment", () =>
-        redis.lcgAssign(2, keys.leader, keys.assignment, instanceId, epoch, keys.clusterChannel, ...fields)
+      yield* redisCall(
+        "write assignment",
+        () => redis.lcgAssign(2, keys.leader, keys.assignment, instanceId, epoch, keys.clusterChannel, ...fields)
       )
     }).pipe(leadership.withPermits(1))
 
-    const resign = Effect.gen(function* () {
+    const resign = Effect.gen(function*() {
       if (leaderEpoch === 0) return
       yield* Effect.ignore(redisCall("resign", () => redis.lcgDropIfMine(1, keys.leader, instanceId)))
       leaderEpoch = 0
@@ -242,13 +261,16 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const askHere = (partition: number, request: PartitionRequest) =>
       coordinatorMayAct(partition) ? runner.ask(partition, request) : Effect.succeed("not-owner" as const)
     const acceptLeave = (leaver: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const notLeader = new NotLeader({ message: `${instanceId} does not lead the cluster` })
         if (leaderEpoch === 0) return yield* Effect.fail(notLeader)
         departing.add(leaver)
         yield* lead
         if (leaderEpoch === 0) return yield* Effect.fail(notLeader)
-        yield* Effect.logInfo("reassigned the partitions of a leaving instance", { instanceId: leaver, epoch: leaderEpoch })
+        yield* Effect.logInfo("reassigned the partitions of a leaving instance", {
+          instanceId: leaver,
+          epoch: leaderEpoch
+        })
         return { epoch: leaderEpoch }
       })
     const protocols = yield* makeRedisRpcProtocols({ redis, subscriber, instanceId, channelOf: keys.rpcChannel })
@@ -265,13 +287,16 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const client = yield* RpcClient.make(ClusterRpcs).pipe(Effect.provideService(RpcClient.Protocol, protocols.client))
 
     /** Asks the leader to reassign this instance's partitions now; a few tries, as the leader may be changing. */
-    const handOverToLeader = Effect.gen(function* () {
+    const handOverToLeader = Effect.gen(function*() {
       const leader = yield* redisCall("leader", () => redis.get(keys.leader))
       if (leader === null || leader === instanceId) {
         return yield* Effect.fail(new NotLeader({ message: "no other instance leads the cluster" }))
       }
-      return yield* callInstance(leader, "Leave", clusterTimings.callTimeout, (options) =>
-        client.Leave({ instanceId }, options)
+      return yield* callInstance(
+        leader,
+        "Leave",
+        clusterTimings.callTimeout,
+        (options) => client.Leave({ instanceId }, options)
       )
     }).pipe(
       Effect.retry({ times: 3, schedule: Schedule.spaced(Duration.millis(300)) }),
@@ -283,10 +308,17 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     )
 
     // ---- loops, boot and leave ----
-    const loop = (name: string, effect: Effect.Effect<void, { message: string }>, every: Duration.Duration, wake?: Queue.Queue<void>) =>
+    const loop = (
+      name: string,
+      effect: Effect.Effect<void, { message: string }>,
+      every: Duration.Duration,
+      wake?: Queue.Queue<void>
+    ) =>
       effect.pipe(
         Effect.catchAll((e) => Effect.logWarning(`cluster ${name} failed`, { reason: e.message })),
-        Effect.zipRight(wake === undefined ? Effect.sleep(every) : Effect.raceFirst(Queue.take(wake), Effect.sleep(every))),
+        Effect.zipRight(
+          wake === undefined ? Effect.sleep(every) : Effect.raceFirst(Queue.take(wake), Effect.sleep(every))
+        ),
         Effect.forever,
         Effect.forkScoped
       )
@@ -303,7 +335,7 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     )
 
     const leave = yield* Effect.cached(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         leaving = true
         yield* Effect.logInfo("leaving the cluster", { partitions: runner.held().size })
         // The heartbeat marks the member leaving and tells the cluster so.
@@ -344,25 +376,30 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
         const owner = knownOwners[partition]
         if (owner === undefined) return Effect.succeed("unassigned")
         if (owner === instanceId) return askHere(partition, request)
-        return callInstance(owner, `Ask ${request.kind}`, clusterTimings.callTimeout, (options) =>
-          client.Ask({ partition, ...request }, options)
+        return callInstance(
+          owner,
+          `Ask ${request.kind}`,
+          clusterTimings.callTimeout,
+          (options) => client.Ask({ partition, ...request }, options)
         )
       },
-      status: Effect.gen(function* () {
+      status: Effect.gen(function*() {
         const members = yield* Effect.forEach(
           yield* liveMembers,
           (member) =>
             (member.instanceId === instanceId
               ? Effect.sync(report)
-              : callInstance(member.instanceId, "Report", clusterTimings.callTimeout, (options) =>
-                  client.Report(undefined, options)
-                )
-            ).pipe(
-              Effect.match({
-                onSuccess: (report) => ({ ...member, report }),
-                onFailure: (e) => ({ ...member, unreachable: e.message })
-              })
-            ),
+              : callInstance(
+                member.instanceId,
+                "Report",
+                clusterTimings.callTimeout,
+                (options) => client.Report(undefined, options)
+              )).pipe(
+                Effect.match({
+                  onSuccess: (report) => ({ ...member, report }),
+                  onFailure: (e) => ({ ...member, unreachable: e.message })
+                })
+              ),
           { concurrency: "unbounded" }
         )
         const leader = yield* redisCall("leader", () => redis.get(keys.leader))
@@ -381,8 +418,10 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
   })
 
 /** A coordinator with command and subscriber connections of its own to the Redis at `url`. */
-export const redisCoordinator = (settings: Omit<RedisCoordinatorOptions, "redis" | "subscriber"> & { readonly url: Redacted.Redacted<string> }) =>
-  Effect.gen(function* () {
+export const redisCoordinator = (
+  settings: Omit<RedisCoordinatorOptions, "redis" | "subscriber"> & { readonly url: Redacted.Redacted<string> }
+) =>
+  Effect.gen(function*() {
     const [redis, subscriber] = yield* Effect.all(
       [
         redisConnection({ url: settings.url, name: "cluster" }),
@@ -396,7 +435,7 @@ export const redisCoordinator = (settings: Omit<RedisCoordinatorOptions, "redis"
 /** The coordinator on the Redis of `config.redis`. */
 export const RedisCoordinatorLive = Layer.scoped(
   Coordinator,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.redis === undefined) return yield* Effect.dieMessage("RedisCoordinatorLive needs REDIS_URL")
     return yield* redisCoordinator({

@@ -41,7 +41,7 @@ export interface RedisRpcProtocols {
 }
 
 export const makeRedisRpcProtocols = (options: RedisRpcOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { channelOf, instanceId, redis, subscriber } = options
     const ownChannel = channelOf(instanceId)
     const publish = (target: string, kind: "request" | "response", message: FromClientEncoded | FromServerEncoded) =>
@@ -63,7 +63,7 @@ export const makeRedisRpcProtocols = (options: RedisRpcOptions) =>
     }
     let toServer: (clientId: number, message: FromClientEncoded) => Effect.Effect<void> = () => Effect.void
     const server = yield* RpcServer.Protocol.make((writeRequest) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         toServer = writeRequest
         return {
           // Nobody is reported gone: handlers are short, and a caller that left stops listening.
@@ -96,14 +96,21 @@ export const makeRedisRpcProtocols = (options: RedisRpcOptions) =>
               const target = request.headers.find(([name]) => name === targetHeader)?.[1]
               if (target === undefined) {
                 return Effect.fail(
-                  new RpcClientError.RpcClientError({ reason: "Protocol", message: "a cluster call must name its instance" })
+                  new RpcClientError.RpcClientError({
+                    reason: "Protocol",
+                    message: "a cluster call must name its instance"
+                  })
                 )
               }
               targets.set(request.id, target)
               return publish(target, "request", request).pipe(
                 Effect.filterOrFail(
                   (receivers) => receivers > 0,
-                  () => new RpcClientError.RpcClientError({ reason: "Protocol", message: `no instance ${target} is listening` })
+                  () =>
+                    new RpcClientError.RpcClientError({
+                      reason: "Protocol",
+                      message: `no instance ${target} is listening`
+                    })
                 ),
                 Effect.tapError(() => Effect.sync(() => targets.delete(request.id))),
                 Effect.asVoid
@@ -129,7 +136,9 @@ export const makeRedisRpcProtocols = (options: RedisRpcOptions) =>
     }
     const dispatch = (raw: string) => {
       const envelope = decodeEnvelope(raw)
-      if (envelope._tag === "Left") return Effect.logWarning("ignored a malformed cluster call message", { channel: ownChannel })
+      if (envelope._tag === "Left") {
+        return Effect.logWarning("ignored a malformed cluster call message", { channel: ownChannel })
+      }
       const { from, kind, message } = envelope.right
       if (kind === "request") return toServer(clientIdOf(from), message as unknown as FromClientEncoded)
       const response = message as unknown as FromServerEncoded
@@ -141,7 +150,10 @@ export const makeRedisRpcProtocols = (options: RedisRpcOptions) =>
           return toClient(response)
         case "Defect":
           // The client would fail every pending call, whatever its target; the calls to `from` time out instead.
-          return Effect.logWarning("a cluster call failed on the remote instance", { instanceId: from, defect: response.defect })
+          return Effect.logWarning("a cluster call failed on the remote instance", {
+            instanceId: from,
+            defect: response.defect
+          })
         default:
           return Effect.void
       }
@@ -177,6 +189,7 @@ export const callInstance = <A, E>(
     ),
     Effect.timeoutFail({
       duration: timeout,
-      onTimeout: () => new ClusterCallTimeout({ message: `${instanceId} did not answer ${call} in time`, instanceId, call })
+      onTimeout: () =>
+        new ClusterCallTimeout({ message: `${instanceId} did not answer ${call} in time`, instanceId, call })
     })
   )

@@ -11,7 +11,7 @@ import { makePartitionRunner } from "./PartitionRunner.js"
 
 export const SingleNodeCoordinatorLive = Layer.scoped(
   Coordinator,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const startedAt = yield* nowIso
     const runner = yield* makePartitionRunner({

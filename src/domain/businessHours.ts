@@ -19,24 +19,26 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/
 
 /** "HH:MM", 00:00..23:59. */
 const OpenTime = Schema.String.pipe(
-  Schema.pattern(OPEN_TIME, { message: () => 'expected a time "HH:MM" between 00:00 and 23:59' })
+  Schema.pattern(OPEN_TIME, { message: () => "expected a time \"HH:MM\" between 00:00 and 23:59" })
 ).annotations({ identifier: "OpenTime" })
 
 /** "HH:MM", 00:00..23:59, or "24:00" for the end of the day. */
 const CloseTime = Schema.String.pipe(
-  Schema.pattern(CLOSE_TIME, { message: () => 'expected a time "HH:MM" between 00:00 and 24:00' })
+  Schema.pattern(CLOSE_TIME, { message: () => "expected a time \"HH:MM\" between 00:00 and 24:00" })
 ).annotations({ identifier: "CloseTime" })
 
 /** A real calendar date "YYYY-MM-DD" (2026-02-30 is rejected, not rolled over). */
 const CalendarDate = Schema.String.pipe(
   Schema.filter((s) => ISO_DATE.test(s) && isoOfEpochDay(epochDayOfIso(s)) === s, {
-    message: () => 'expected a real date "YYYY-MM-DD"'
+    message: () => "expected a real date \"YYYY-MM-DD\""
   })
 ).annotations({ identifier: "CalendarDate" })
 
 /** An IANA zone id that the runtime's Intl knows about. */
 const TimeZoneId = Schema.String.pipe(
-  Schema.filter((s) => Option.isSome(DateTime.zoneMakeNamed(s)), { message: () => 'expected an IANA time zone ("Europe/Athens")' })
+  Schema.filter((s) => Option.isSome(DateTime.zoneMakeNamed(s)), {
+    message: () => "expected an IANA time zone (\"Europe/Athens\")"
+  })
 ).annotations({ identifier: "TimeZoneId" })
 
 const Weekday = Schema.Literal("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -54,7 +56,7 @@ const DateException = Schema.Struct({
   close: Schema.optionalWith(CloseTime, { exact: true })
 }).pipe(
   Schema.filter((e) => e.closed === true || (e.open !== undefined && e.close !== undefined), {
-    message: () => 'an exception needs either "closed": true or both "open" and "close"'
+    message: () => "an exception needs either \"closed\": true or both \"open\" and \"close\""
   })
 ).annotations({ identifier: "DateException" })
 
@@ -163,7 +165,11 @@ const endOfGap = (zone: DateTime.TimeZone, before: number, after: number): numbe
 const localToInstant = (zone: DateTime.TimeZone, local: number): number => {
   // "compatible" picks the earlier instant for repeated times, but moves a gap time forward by the
   // gap's length (03:30 -> 04:30 when 03:00 jumps to 04:00), so those are clamped to the gap's end.
-  const zoned = DateTime.unsafeMakeZoned(local, { timeZone: zone, adjustForTimeZone: true, disambiguation: "compatible" })
+  const zoned = DateTime.unsafeMakeZoned(local, {
+    timeZone: zone,
+    adjustForTimeZone: true,
+    disambiguation: "compatible"
+  })
   const instant = DateTime.toEpochMillis(zoned)
   const shift = instant + DateTime.zonedOffset(zoned) - local
   return shift === 0 ? instant : endOfGap(zone, instant - shift, instant)

@@ -18,7 +18,9 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must n
 const controlOrLoneSurrogate = /[\p{Cc}\p{Cs}]/u
 export const Id = NonEmpty.pipe(
   Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
-  Schema.filter((id) => !controlOrLoneSurrogate.test(id), { message: () => "must not contain control characters or unpaired surrogates" })
+  Schema.filter((id) => !controlOrLoneSurrogate.test(id), {
+    message: () => "must not contain control characters or unpaired surrogates"
+  })
 )
 
 /** Free text a session keeps (a user's name, a channel): at most 256 characters, rewritten with the session on every change. */
@@ -54,7 +56,10 @@ export const TranscriptEntry = Schema.Struct({
 })
 export type TranscriptEntry = typeof TranscriptEntry.Type
 
-export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })
+export const Metadata = Schema.Record({
+  key: Schema.String,
+  value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean)
+})
 export type Metadata = typeof Metadata.Type
 
 /**
@@ -85,7 +90,9 @@ export const metadataOverLimit = (metadata: Metadata): string | undefined => {
   const keys = Object.keys(metadata)
   if (keys.length > requestLimits.metadataKeys) return `at most ${requestLimits.metadataKeys} keys`
   for (const key of keys) {
-    if (key.length > requestLimits.metadataKeyChars) return `at most ${requestLimits.metadataKeyChars} characters per key`
+    if (key.length > requestLimits.metadataKeyChars) {
+      return `at most ${requestLimits.metadataKeyChars} characters per key`
+    }
     const value = metadata[key]
     if (typeof value === "string" && Buffer.byteLength(value) > requestLimits.metadataValueBytes) {
       return `at most ${inBytes(requestLimits.metadataValueBytes)} per value`
@@ -97,13 +104,18 @@ export const metadataOverLimit = (metadata: Metadata): string | undefined => {
 
 /** Metadata as a request gives it, within the limits (stored records keep the plain `Metadata`: one stored before the limits still reads). */
 const RequestMetadata = Metadata.pipe(Schema.filter(metadataOverLimit)).annotations({
-  description: `at most ${requestLimits.metadataKeys} keys of at most ${requestLimits.metadataKeyChars} characters, string values of at most ${inBytes(requestLimits.metadataValueBytes)}, ${inBytes(requestLimits.metadataBytes)} in all (UTF-8, as JSON)`
+  description:
+    `at most ${requestLimits.metadataKeys} keys of at most ${requestLimits.metadataKeyChars} characters, string values of at most ${
+      inBytes(requestLimits.metadataValueBytes)
+    }, ${inBytes(requestLimits.metadataBytes)} in all (UTF-8, as JSON)`
 })
 
 /** A user's attachment, as a link: each provider gets its URL (CCP in the chat's text). */
 export const Attachment = Schema.Struct({
   url: NonEmpty.pipe(
-    Schema.maxLength(requestLimits.attachmentUrlChars, { message: () => `must be at most ${requestLimits.attachmentUrlChars} characters` })
+    Schema.maxLength(requestLimits.attachmentUrlChars, {
+      message: () => `must be at most ${requestLimits.attachmentUrlChars} characters`
+    })
   ),
   contentType: NonEmpty.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" })),
   name: Schema.optionalWith(ShortText, { exact: true }),
@@ -256,7 +268,9 @@ export type LivechatState = typeof LivechatState.Type
 export const Availability = Schema.Struct({
   tenantId: Schema.String,
   available: Schema.Boolean,
-  reason: Schema.optional(Schema.Literal("outside-business-hours", "no-agents", "not-configured", "provider-unreachable")),
+  reason: Schema.optional(
+    Schema.Literal("outside-business-hours", "no-agents", "not-configured", "provider-unreachable")
+  ),
   businessHours: Schema.Struct({
     timezone: Schema.String,
     openNow: Schema.Boolean,
@@ -274,11 +288,15 @@ export type Availability = typeof Availability.Type
 const Transcript = Schema.Array(TranscriptEntry).pipe(
   Schema.filter((transcript) => {
     if (transcript.length > requestLimits.transcriptEntries) return `at most ${requestLimits.transcriptEntries} entries`
-    if (jsonBytes(transcript) > requestLimits.transcriptBytes) return `at most ${inBytes(requestLimits.transcriptBytes)} in all`
+    if (jsonBytes(transcript) > requestLimits.transcriptBytes) {
+      return `at most ${inBytes(requestLimits.transcriptBytes)} in all`
+    }
     return undefined
   })
 ).annotations({
-  description: `at most ${requestLimits.transcriptEntries} entries, ${inBytes(requestLimits.transcriptBytes)} in all (UTF-8, as JSON)`
+  description: `at most ${requestLimits.transcriptEntries} entries, ${
+    inBytes(requestLimits.transcriptBytes)
+  } in all (UTF-8, as JSON)`
 })
 
 /** Each UTF-16 unit is at most 3 UTF-8 bytes: most texts are within the limit by their length alone, uncounted (the forward path). */
@@ -289,7 +307,11 @@ const MessageText = Schema.String.pipe(
       Buffer.byteLength(text) <= requestLimits.messageTextBytes ||
       `at most ${inBytes(requestLimits.messageTextBytes)}`
   )
-).annotations({ description: `at most ${inBytes(requestLimits.messageTextBytes)} (UTF-8); Sunshine gets it in parts of 4,096 characters` })
+).annotations({
+  description: `at most ${
+    inBytes(requestLimits.messageTextBytes)
+  } (UTF-8); Sunshine gets it in parts of 4,096 characters`
+})
 
 // The limited fields are exact optionals: a union with undefined would add "expected undefined" to their 400s.
 export const CreateRequest = Schema.Struct({

@@ -33,7 +33,9 @@ const expected = (ast: SchemaAST.AST, issue: ParseResult.ParseIssue): string => 
     Option.flatMap((annotation) => {
       const said = annotation(issue)
       if (typeof said === "string") return Option.some(said)
-      return typeof said === "object" && "message" in said && typeof said.message === "string" ? Option.some(said.message) : Option.none()
+      return typeof said === "object" && "message" in said && typeof said.message === "string"
+        ? Option.some(said.message)
+        : Option.none()
     })
   )
   if (Option.isSome(message)) return message.value
@@ -112,5 +114,7 @@ export const describeIssues = (error: ParseResult.ParseError): ReadonlyArray<Iss
 export const describeIssuesInline = (error: ParseResult.ParseError): string => issuesInline(describeIssues(error))
 
 /** Issues as one line: `path: message; path: message`. */
-export const issuesInline = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>): string =>
+export const issuesInline = (
+  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>
+): string =>
   issues.map(({ message, path }) => (path.length === 0 ? message : `${pathText(path)}: ${message}`)).join("; ")

@@ -30,7 +30,9 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
         ...rest,
         status: "pending",
         ...(event.data.position !== undefined ? { position: event.data.position } : {}),
-        ...(event.data.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: event.data.estimatedWaitSeconds } : {})
+        ...(event.data.estimatedWaitSeconds !== undefined
+          ? { estimatedWaitSeconds: event.data.estimatedWaitSeconds }
+          : {})
       })
     }
     case "agent.joined":
@@ -46,7 +48,10 @@ export const applyEvent = (session: SessionRecord, event: EventBody, now: string
       return session.status === "active" ? apply(touched) : drop("typing before an agent joined")
     case "agent.left": {
       if (session.status !== "active") return drop("agent left before joining")
-      if (event.data.agent?.id !== undefined && session.agent?.id !== undefined && event.data.agent.id !== session.agent.id) {
+      if (
+        event.data.agent?.id !== undefined && session.agent?.id !== undefined &&
+        event.data.agent.id !== session.agent.id
+      ) {
         return drop("another agent has the chat")
       }
       const { agent: _a, ...rest } = touched
@@ -83,4 +88,6 @@ export const endByGateway = (session: SessionRecord, reason: EndReason, now: str
 
 /** PATCH status "cancelled": only a request still waiting for an agent can be cancelled. */
 export const cancel = (session: SessionRecord, now: string): Transition =>
-  session.status === "pending" ? apply(end(session, "user", now)) : drop(`cannot cancel a session that is ${session.status}`)
+  session.status === "pending"
+    ? apply(end(session, "user", now))
+    : drop(`cannot cancel a session that is ${session.status}`)

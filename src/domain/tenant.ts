@@ -65,7 +65,9 @@ export const ZendeskConfig = Schema.Struct({
 export type ZendeskConfig = typeof ZendeskConfig.Type
 
 /** A timeout of at most 30 days: a session a tenant's timeout keeps open holds its subscriber for hbf-bot's requests. */
-const TimeoutSeconds = Schema.Int.pipe(Schema.between(1, 30 * 24 * 60 * 60, { message: () => "expected whole seconds from 1 to 2592000 (30 days)" }))
+const TimeoutSeconds = Schema.Int.pipe(
+  Schema.between(1, 30 * 24 * 60 * 60, { message: () => "expected whole seconds from 1 to 2592000 (30 days)" })
+)
 
 export const Timeouts = Schema.Struct({
   pendingSeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 900 }),
@@ -118,7 +120,9 @@ export const configFor = <P extends ProviderAlias>(
   config: LivechatConfig,
   provider: P
 ): Option.Option<Extract<LivechatConfig, { readonly provider: P }>> =>
-  config.provider === provider ? Option.some(config as Extract<LivechatConfig, { readonly provider: P }>) : Option.none()
+  config.provider === provider
+    ? Option.some(config as Extract<LivechatConfig, { readonly provider: P }>)
+    : Option.none()
 
 /** The tenant's usable livechat config, when it is `provider`'s. */
 export const tenantConfigFor = <P extends ProviderAlias>(tenant: Tenant, provider: P) =>
@@ -158,7 +162,10 @@ const decodeIntegration = Schema.decodeUnknownEither(LivechatIntegration, { erro
  * The tenant's usable livechat config, or why there is none. Every reason names paths only:
  * the values of a plugin (its secrets among them) never reach an answer or a log line.
  */
-const livechatOf = (tenantId: string, plugins: typeof TenantJson.Type["plugins"]): Either.Either<LivechatConfig, string> => {
+const livechatOf = (
+  tenantId: string,
+  plugins: typeof TenantJson.Type["plugins"]
+): Either.Either<LivechatConfig, string> => {
   const plugin = plugins.find((p) => p.category === "LIVECHAT")
   if (plugin === undefined) return Either.left("the tenant has no LIVECHAT plugin")
   return decodeIntegration(plugin.integration).pipe(

@@ -7,21 +7,23 @@
  */
 import { Chunk, Clock, Duration, Effect, FiberSet, Layer, Option, Schedule, Stream } from "effect"
 import type { LivechatEvent } from "../domain/model.js"
-import { AppConfig } from "../services/AppConfig.js"
-import { Coordinator, type PartitionRun } from "../services/Coordinator.js"
-import { EventPublisher } from "../services/EventPublisher.js"
-import { DeliveryFailure, HbfBot } from "../services/HbfBot.js"
-import { HbfCore } from "../services/HbfCore.js"
-import type { StoreUnavailable } from "../services/errors.js"
-import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 import { countDeadLettered, countDelivered, countRetry } from "../infra/metrics.js"
 import { backoff, retryAfterFailure, retryingAfter } from "../infra/outbound.js"
 import { traced } from "../infra/Tracing.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Coordinator, type PartitionRun } from "../services/Coordinator.js"
+import type { StoreUnavailable } from "../services/errors.js"
+import { EventPublisher } from "../services/EventPublisher.js"
+import { DeliveryFailure, HbfBot } from "../services/HbfBot.js"
+import { HbfCore } from "../services/HbfCore.js"
+import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
 /** How a write the delivery path needs is retried through a store outage: quickly at first, then every 2 s. */
-const storeRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.either(Schedule.spaced(Duration.seconds(2))))
+const storeRetries = Schedule.exponential(Duration.millis(100)).pipe(
+  Schedule.either(Schedule.spaced(Duration.seconds(2)))
+)
 
 /** How long a delivered entry's ack keeps being retried. */
 const ACK_PATIENCE = Duration.seconds(60)
@@ -29,9 +31,11 @@ const ackRetries = storeRetries.pipe(Schedule.upTo(ACK_PATIENCE))
 
 /** While a partition's lease is not fresh, it is looked at again every LEASE_POLL. */
 const LEASE_POLL = Duration.millis(200)
-const untilLeaseFresh = Schedule.recurWhile((fresh: boolean) => !fresh).pipe(Schedule.zipLeft(Schedule.spaced(LEASE_POLL)))
+const untilLeaseFresh = Schedule.recurWhile((fresh: boolean) => !fresh).pipe(
+  Schedule.zipLeft(Schedule.spaced(LEASE_POLL))
+)
 
-export const makeDeliveryWorker = Effect.gen(function* () {
+export const makeDeliveryWorker = Effect.gen(function*() {
   const config = yield* AppConfig
   const outbox = yield* Outbox
   const bot = yield* HbfBot
@@ -54,7 +58,11 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     )
 
   const retrying = backoff<DeliveryFailure>(
-    { retries: config.delivery.maxAttempts - 1, baseDelay: config.delivery.baseDelay, maxDelay: config.delivery.maxDelay },
+    {
+      retries: config.delivery.maxAttempts - 1,
+      baseDelay: config.delivery.baseDelay,
+      maxDelay: config.delivery.maxDelay
+    },
     (failure) => failure.retryAfter,
     config.upstream.maxRetryAfter
   ).pipe(Schedule.whileInput((failure: DeliveryFailure) => !failure.permanent))
@@ -74,10 +82,12 @@ export const makeDeliveryWorker = Effect.gen(function* () {
     target === "hbf-bot"
       ? Effect.zipRight(bot.deliver(event), countDelivered(clock, target, event.provider, event.type, event.occurredAt))
       : Effect.flatMap(flowOf(event), (flowId) =>
-          flowId === undefined
-            ? Effect.void
-            : Effect.zipRight(publisher.triggerFlow(flowId, event), countDelivered(clock, target, event.provider, event.type, event.occurredAt))
-        )
+        flowId === undefined
+          ? Effect.void
+          : Effect.zipRight(
+            publisher.triggerFlow(flowId, event),
+            countDelivered(clock, target, event.provider, event.type, event.occurredAt)
+          ))
 
   /**
    * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a fresh
@@ -93,7 +103,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), sending) : sending
     })
     const deadLettered = (failure: DeliveryFailure) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const failedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         yield* Effect.logError("event dead-lettered", { target, attempts, reason: failure.message })
         yield* untilStored(
@@ -104,14 +114,20 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
     // One catchAll on the way of a delivery that succeeds at once; the retries and the dead letter nest inside it.
     // perf: docs/ARCHITECTURE.md#perf-retry-after-failure
-    return Effect.catchAll(attempt, (first) => Effect.catchAll(retryingAfter(first, attempt, retrying), deadLettered)).pipe(
-      traced("deliver", { captureStackTrace: false, attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq } })
-    )
+    return Effect.catchAll(attempt, (first) => Effect.catchAll(retryingAfter(first, attempt, retrying), deadLettered))
+      .pipe(
+        traced("deliver", {
+          captureStackTrace: false,
+          attributes: { target, sessionId: event.sessionId, eventId: event.id, seq: event.seq }
+        })
+      )
   }
 
   /** Whether `target` has anything to do with `event`: event-publisher only for the tenant's flows (a failed look-up is retried as a delivery). */
   const hasWork = (target: DeliveryTarget, event: LivechatEvent) =>
-    target === "hbf-bot" ? Effect.succeed(true) : Effect.match(flowOf(event), { onFailure: () => true, onSuccess: (flow) => flow !== undefined })
+    target === "hbf-bot"
+      ? Effect.succeed(true)
+      : Effect.match(flowOf(event), { onFailure: () => true, onSuccess: (flow) => flow !== undefined })
 
   /**
    * The entry to each of its targets in turn (chained directly: Effect.forEach's set-up cost
@@ -123,8 +139,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       i === targets.length
         ? Effect.void
         : Effect.flatMap(hasWork(targets[i]!, entry.event), (work) =>
-            work ? Effect.zipRight(deliverTo(targets[i]!, entry.event, mayDeliver), from(i + 1)) : from(i + 1)
-          )
+          work ? Effect.zipRight(deliverTo(targets[i]!, entry.event, mayDeliver), from(i + 1)) : from(i + 1))
     return from(0)
   }
 
@@ -136,12 +151,17 @@ export const makeDeliveryWorker = Effect.gen(function* () {
    */
   const ackDelivered = (entry: OutboxEntry) =>
     outbox.ack(entry).pipe(
-      Effect.tapError((e) => Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })),
+      Effect.tapError((e) =>
+        Effect.logWarning("outbox ack failed; retrying", { eventId: entry.event.id, reason: e.message })
+      ),
       // perf: docs/ARCHITECTURE.md#perf-retry-after-failure
       (ack) => retryAfterFailure(ack, ackRetries),
       Effect.catchAll((e) =>
         Effect.as(
-          Effect.logError("outbox ack given up; the event may be delivered again", { eventId: entry.event.id, reason: e.message }),
+          Effect.logError("outbox ack given up; the event may be delivered again", {
+            eventId: entry.event.id,
+            reason: e.message
+          }),
           "acked" as const
         )
       ),
@@ -156,7 +176,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
    * hands out again (unacked, so reclaimed) that a lane already holds are skipped.
    */
   const runPartition = ({ handOver, partition }: PartitionRun) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const lanes = new Map<string, Array<OutboxEntry>>()
       const held = new Set<string>()
       const fibers = yield* FiberSet.make()
@@ -166,7 +186,9 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       // targets and its ack.
       const leaseFresh = Effect.sync(() => coordinator.mayAct(partition))
       const leaseRenewed = Effect.asVoid(Effect.scheduleFrom(leaseFresh, false, untilLeaseFresh))
-      const mayDeliver: Effect.Effect<void> = Effect.suspend(() => (coordinator.mayAct(partition) ? Effect.void : leaseRenewed))
+      const mayDeliver: Effect.Effect<void> = Effect.suspend(
+        () => (coordinator.mayAct(partition) ? Effect.void : leaseRenewed)
+      )
       const drain = (sessionId: string, lane: Array<OutboxEntry>): Effect.Effect<void> =>
         Effect.suspend(() => {
           const head = lane[0]
@@ -175,7 +197,9 @@ export const makeDeliveryWorker = Effect.gen(function* () {
             return Effect.void
           }
           // Interruptible while delivering; once delivered, the ack runs to its end.
-          return Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(deliver(head, mayDeliver)), ackDelivered(head))).pipe(
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.zipRight(restore(deliver(head, mayDeliver)), ackDelivered(head))
+          ).pipe(
             Effect.flatMap((acked) => {
               lane.shift()
               held.delete(head.id)
@@ -203,14 +227,18 @@ export const makeDeliveryWorker = Effect.gen(function* () {
       const consumeAll = Effect.scoped(
         Effect.flatMap(Stream.toPull(outbox.consume(partition)), (pull) => {
           const loop: Effect.Effect<never, Option.Option<StoreUnavailable>> = Effect.flatMap(pull, (batch) =>
-            Effect.zipRight(batch.length === 1 ? take(Chunk.unsafeHead(batch)) : Effect.forEach(batch, take, { discard: true }), loop)
-          )
+            Effect.zipRight(
+              batch.length === 1 ? take(Chunk.unsafeHead(batch)) : Effect.forEach(batch, take, { discard: true }),
+              loop
+            ))
           return loop
         })
       )
       yield* consumeAll.pipe(
         Effect.catchAll((e) =>
-          Option.isSome(e) ? Effect.logError("outbox consumer failed; restarting", { partition, reason: e.value.message }) : Effect.void
+          Option.isSome(e)
+            ? Effect.logError("outbox consumer failed; restarting", { partition, reason: e.value.message })
+            : Effect.void
         ),
         Effect.repeat(Schedule.spaced(Duration.seconds(1))),
         Effect.raceFirst(handOver)
@@ -224,7 +252,7 @@ export const makeDeliveryWorker = Effect.gen(function* () {
 
 /** Outbox delivery for every partition this instance owns, moving with ownership. */
 export const DeliveryWorkerLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const coordinator = yield* Coordinator
     const worker = yield* makeDeliveryWorker
     yield* coordinator.runPerPartition("outbox-delivery", worker.runPartition)

@@ -4,9 +4,11 @@
  */
 import { Effect, Layer, Option } from "effect"
 import type { ProviderAlias, ProviderEvent, SessionRecord } from "../domain/model.js"
-import { nowIso } from "../domain/time.js"
 import { applyEvent, isOpen } from "../domain/stateMachine.js"
 import { tenantConfigFor } from "../domain/tenant.js"
+import { nowIso } from "../domain/time.js"
+import { countIngested, countUnknownConversations, countWebhookRefused } from "../infra/metrics.js"
+import { traced } from "../infra/Tracing.js"
 import { InvalidSignature, type StoreUnavailable, UpstreamUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { Ingest, type IngestResult, type IngestService } from "../services/Ingest.js"
@@ -14,8 +16,6 @@ import type { IncomingWebhook, LivechatProvider, WebhookSender } from "../servic
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { countIngested, countUnknownConversations, countWebhookRefused } from "../infra/metrics.js"
-import { traced } from "../infra/Tracing.js"
 import { foremost } from "./lookups.js"
 import { withEvents } from "./SessionChanges.js"
 
@@ -23,12 +23,15 @@ const noneSeen: ReadonlySet<string> = new Set()
 
 const unverifiedWebhook = new InvalidSignature({ message: "the webhook could not be verified" })
 
-const verificationUnavailable = new UpstreamUnavailable({ service: "hbf-core", message: "the webhook cannot be verified now; try again" })
+const verificationUnavailable = new UpstreamUnavailable({
+  service: "hbf-core",
+  message: "the webhook cannot be verified now; try again"
+})
 
 /** One answer for every webhook that cannot be verified, whatever the reason: none of them tells what exists. */
 const refuseWebhook = (alias: string) => Effect.zipRight(countWebhookRefused(alias), Effect.fail(unverifiedWebhook))
 
-export const makeIngest = Effect.gen(function* () {
+export const makeIngest = Effect.gen(function*() {
   const store = yield* SessionStore
   const core = yield* HbfCore
   const registry = yield* ProviderRegistry
@@ -45,15 +48,17 @@ export const makeIngest = Effect.gen(function* () {
     /** The record as the caller just read it (a webhook's routing read), so the change need not read it again. */
     known?: SessionRecord
   ): Effect.Effect<IngestResult & { readonly open: boolean }, StoreUnavailable> =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const withState = (session: SessionRecord): SessionRecord =>
-        providerState === undefined ? session : { ...session, providerState: { ...session.providerState, ...providerState } }
+        providerState === undefined
+          ? session
+          : { ...session, providerState: { ...session.providerState, ...providerState } }
       // Taken from the record the change is decided on: no read of the session beforehand.
       // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       let open = false
       let provider: ProviderAlias | undefined
       const accepted = yield* changes.change(sessionId, (session) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           open = isOpen(session.status)
           provider = session.provider
           // Nothing applies to an ended session, and nothing is remembered as seen for it either:
@@ -63,12 +68,17 @@ export const makeIngest = Effect.gen(function* () {
           // A lone event is committed without asking first: the commit itself refuses it as a
           // duplicate when it was seen. A batch asks, so that its fresh events still apply.
           // perf: docs/ARCHITECTURE.md#perf-store-round-trips
-          const seen = events.length === 1 && providerState === undefined ? noneSeen : yield* store.seen(sessionId, events.map((e) => e.id))
+          const seen = events.length === 1 && providerState === undefined
+            ? noneSeen
+            : yield* store.seen(sessionId, events.map((e) => e.id))
           const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
           if (fresh.length === 0) {
             return providerState === undefined
               ? { result: [] as ReadonlyArray<ProviderEvent> }
-              : { change: { next: { ...withState(session), version: session.version + 1 } }, result: [] as ReadonlyArray<ProviderEvent> }
+              : {
+                change: { next: { ...withState(session), version: session.version + 1 } },
+                result: [] as ReadonlyArray<ProviderEvent>
+              }
           }
           const now = yield* nowIso
           let current = session
@@ -79,23 +89,33 @@ export const makeIngest = Effect.gen(function* () {
               current = t.next
               applied.push(event)
             } else {
-              yield* Effect.logInfo("event dropped", { sessionId, eventId: event.id, type: event.type, provider: session.provider, reason: t.reason })
+              yield* Effect.logInfo("event dropped", {
+                sessionId,
+                eventId: event.id,
+                type: event.type,
+                provider: session.provider,
+                reason: t.reason
+              })
             }
           }
           open = isOpen(current.status)
           // Dropped events are remembered too, so a redelivery is not reconsidered later.
-          return { change: { ...withEvents(session, withState(current), applied), seen: fresh.map((e) => e.id) }, result: applied }
-        }),
-        known
-      ).pipe(
-        // The one log line inside names the session itself: annotateLogs around the commit costs CPU
-        // on every event (see forwardMessage in Messaging.ts).
-        // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
-        Effect.catchTag("SessionNotFound", () => Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
-      )
+          return {
+            change: { ...withEvents(session, withState(current), applied), seen: fresh.map((e) => e.id) },
+            result: applied
+          }
+        }), known).pipe(
+          // The one log line inside names the session itself: annotateLogs around the commit costs CPU
+          // on every event (see forwardMessage in Messaging.ts).
+          // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
+          Effect.catchTag("SessionNotFound", () =>
+            Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
+        )
       const persisted = accepted === "duplicate" ? [] : accepted
       const ingestedFor = provider
-      if (ingestedFor !== undefined && persisted.length > 0) yield* countIngested(ingestedFor, persisted)
+      if (ingestedFor !== undefined && persisted.length > 0) {
+        yield* countIngested(ingestedFor, persisted)
+      }
       return { accepted: persisted.length, unknown: 0, open }
     }).pipe(traced("ingest", { captureStackTrace: false, attributes: { sessionId, events: events.length } }))
 
@@ -109,10 +129,12 @@ export const makeIngest = Effect.gen(function* () {
     sender: WebhookSender,
     webhook: IncomingWebhook
   ) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const verifies = (tenantId: string) =>
         core.tenant(tenantId).pipe(
-          Effect.map((tenant) => Option.exists(tenantConfigFor(tenant, provider.alias), (config) => hooks.verify(config, webhook))),
+          Effect.map((tenant) =>
+            Option.exists(tenantConfigFor(tenant, provider.alias), (config) => hooks.verify(config, webhook))
+          ),
           // A tenant gone from hbf-core verifies nothing. hbf-core away is a 503, so that the provider
           // retries, that names nothing (no tenant, no cause) to a caller not yet verified.
           Effect.catchTags({
@@ -122,7 +144,9 @@ export const makeIngest = Effect.gen(function* () {
         )
       if (sender._tag === "Session") {
         const session = Option.filter(yield* store.get(sender.sessionId), (s) => s.provider === provider.alias)
-        if (Option.isNone(session) || !(yield* verifies(session.value.tenantId))) return { tenants: [] as ReadonlyArray<string> }
+        if (Option.isNone(session) || !(yield* verifies(session.value.tenantId))) {
+          return { tenants: [] as ReadonlyArray<string> }
+        }
         return { named: session.value, tenants: [session.value.tenantId] }
       }
       const candidates = yield* store.webhookSourceTenants(provider.alias, sender.source)
@@ -142,7 +166,7 @@ export const makeIngest = Effect.gen(function* () {
 
   const service: IngestService = {
     ingestWebhook: (alias, webhook) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const provider = yield* registry.get(alias)
         const hooks = provider.webhook
         // A provider that pushes nothing (CCP) sends no genuine webhook: refused like any unverifiable one.
@@ -158,10 +182,9 @@ export const makeIngest = Effect.gen(function* () {
         let accepted = 0
         let unknown = 0
         for (const batch of batches) {
-          const session =
-            "sessionId" in batch
-              ? Option.filter(Option.fromNullable(named), (s) => s.sessionId === batch.sessionId)
-              : yield* conversationOfTenants(provider.alias, tenants, batch.conversationId)
+          const session = "sessionId" in batch
+            ? Option.filter(Option.fromNullable(named), (s) => s.sessionId === batch.sessionId)
+            : yield* conversationOfTenants(provider.alias, tenants, batch.conversationId)
           if (Option.isNone(session)) {
             unknown++
             continue
@@ -177,7 +200,7 @@ export const makeIngest = Effect.gen(function* () {
       }),
 
     ingest: (provider, tenantId, conversationId, events) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const found = yield* store.byConversation(provider, tenantId, conversationId)
         if (Option.isNone(found)) {
           yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })

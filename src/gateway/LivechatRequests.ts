@@ -2,22 +2,29 @@
  * A subscriber's livechat request: opened with the tenant's provider, updated or cancelled,
  * terminated.
  */
-import { randomUUID } from "node:crypto"
 import { Clock, Effect, Layer, Option } from "effect"
+import { randomUUID } from "node:crypto"
 import { mayAccess } from "../domain/access.js"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import type { ProviderEvent, SessionRecord } from "../domain/model.js"
 import { metadataOverLimit, toSession } from "../domain/model.js"
-import { nowIso } from "../domain/time.js"
 import { applyEvent, cancel, endByGateway, isOpen } from "../domain/stateMachine.js"
+import { nowIso } from "../domain/time.js"
+import { traced } from "../infra/Tracing.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { BadRequest, InvalidTransition, LivechatUnavailable, SessionNotFound, SessionOpenElsewhere, StoreUnavailable } from "../services/errors.js"
+import {
+  BadRequest,
+  InvalidTransition,
+  LivechatUnavailable,
+  SessionNotFound,
+  SessionOpenElsewhere,
+  StoreUnavailable
+} from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { LivechatRequests, type LivechatRequestsService } from "../services/LivechatRequests.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { traced } from "../infra/Tracing.js"
 import { forbiddenTenant, livechatOf, providerFor, visibleSessionOf } from "./lookups.js"
 import { withEvents } from "./SessionChanges.js"
 
@@ -35,7 +42,7 @@ const reuseOpen = (open: SessionRecord, tenantId: string) => {
   )
 }
 
-export const makeLivechatRequests = Effect.gen(function* () {
+export const makeLivechatRequests = Effect.gen(function*() {
   const config = yield* AppConfig
   const store = yield* SessionStore
   const core = yield* HbfCore
@@ -45,7 +52,7 @@ export const makeLivechatRequests = Effect.gen(function* () {
 
   const service: LivechatRequestsService = {
     create: (request, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!mayAccess(access, request.tenantId)) return yield* forbiddenTenant(request.tenantId)
         // A confined token's livechat is its tenant's alone: other tenants' never hold it, nor it theirs.
         const confined = access !== "all"
@@ -110,13 +117,17 @@ export const makeLivechatRequests = Effect.gen(function* () {
                 changes.change(record.sessionId, (session) =>
                   Effect.map(nowIso, (at) => {
                     const t = endByGateway(session, "error", at)
-                    return t._tag === "Apply" ? { change: withEvents(session, t.next, []), result: undefined } : { result: undefined }
-                  })
-                ).pipe(Effect.ignore)
+                    return t._tag === "Apply"
+                      ? { change: withEvents(session, t.next, []), result: undefined }
+                      : { result: undefined }
+                  })).pipe(Effect.ignore)
               )
             ),
             Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias }),
-            traced("provider.create", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: record.sessionId } })
+            traced("provider.create", {
+              captureStackTrace: false,
+              attributes: { provider: provider.alias, sessionId: record.sessionId }
+            })
           )
 
         const opened = yield* changes.change(record.sessionId, (session) => {
@@ -139,8 +150,7 @@ export const makeLivechatRequests = Effect.gen(function* () {
           })
         }).pipe(
           Effect.catchTag("SessionNotFound", () =>
-            Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` }))
-          )
+            Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` })))
         )
         if (opened !== "duplicate" && provider.follow !== undefined) {
           yield* provider.follow({ session: opened, config: livechat })
@@ -152,7 +162,7 @@ export const makeLivechatRequests = Effect.gen(function* () {
       }),
 
     update: (subHandle, patch, access, tenantId) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const open = yield* sessionOf(subHandle, access, tenantId)
         if (!isOpen(open.status)) {
           return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
@@ -162,9 +172,12 @@ export const makeLivechatRequests = Effect.gen(function* () {
           return toSession(ended ?? open)
         }
         const updated = yield* changes.change(open.sessionId, (session) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             if (!isOpen(session.status)) {
-              return yield* new InvalidTransition({ message: `the session has ${session.status}`, status: session.status })
+              return yield* new InvalidTransition({
+                message: `the session has ${session.status}`,
+                status: session.status
+              })
             }
             // The request's metadata is within the limits alone; merged into the session's it must be too.
             const metadata = patch.metadata !== undefined ? { ...session.metadata, ...patch.metadata } : undefined
@@ -180,22 +193,24 @@ export const makeLivechatRequests = Effect.gen(function* () {
               ...(metadata !== undefined ? { metadata } : {})
             }
             return { change: { next }, result: session }
-          })
-        )
+          }))
         const fresh = yield* store.get(open.sessionId)
         return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))
       }),
 
     terminate: (tenantId, subHandle, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const open = yield* sessionOf(subHandle, access, tenantId)
         if (!isOpen(open.status)) {
-          return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
+          return yield* new SessionNotFound({
+            message: `subscriber ${subHandle} has no open session with tenant ${tenantId}`
+          })
         }
         yield* changes.end(open.sessionId, "user", (s, now) => endByGateway(s, "user", now)).pipe(
           Effect.catchTag("InvalidTransition", () =>
-            Effect.fail(new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` }))
-          )
+            Effect.fail(
+              new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
+            ))
         )
       })
   }

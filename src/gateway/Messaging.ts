@@ -5,14 +5,19 @@
  */
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mayAccess } from "../domain/access.js"
-import { nowIso } from "../domain/time.js"
 import { isOpen } from "../domain/stateMachine.js"
+import { nowIso } from "../domain/time.js"
+import { traced } from "../infra/Tracing.js"
 import { MessageInFlight, SessionEnded, type StoreUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { Messaging, type MessagingService } from "../services/Messaging.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
-import { type ForwardedMessage, MESSAGE_CLAIM_LEASE, type MessageReservation, SessionStore } from "../services/SessionStore.js"
-import { traced } from "../infra/Tracing.js"
+import {
+  type ForwardedMessage,
+  MESSAGE_CLAIM_LEASE,
+  type MessageReservation,
+  SessionStore
+} from "../services/SessionStore.js"
 import { asProviderError, noSessionOf, providerOfSession, visibleSessionOf } from "./lookups.js"
 
 /** How long a retried message waits for the earlier attempt's outcome before answering MessageInFlight, and how often it looks. */
@@ -34,7 +39,7 @@ const settleRetries = Schedule.exponential(Duration.millis(200)).pipe(
   Schedule.upTo(Duration.subtract(MESSAGE_CLAIM_LEASE, Duration.seconds(5)))
 )
 
-export const makeMessaging = Effect.gen(function* () {
+export const makeMessaging = Effect.gen(function*() {
   const store = yield* SessionStore
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
@@ -65,27 +70,39 @@ export const makeMessaging = Effect.gen(function* () {
   ) =>
     Effect.catchAll(write, (first) =>
       Effect.zipRight(
-        Effect.logWarning(`could not ${what}; retrying in the background`, { sessionId, messageId, reason: first.message }),
+        Effect.logWarning(`could not ${what}; retrying in the background`, {
+          sessionId,
+          messageId,
+          reason: first.message
+        }),
         Effect.forkDaemon(
           write.pipe(
             Effect.retry(settleRetries),
             Effect.catchAll((last) =>
-              Effect.logError(`could not ${what} before the claim's lease lapses`, { sessionId, messageId, reason: last.message })
+              Effect.logError(`could not ${what} before the claim's lease lapses`, {
+                sessionId,
+                messageId,
+                reason: last.message
+              })
             )
           )
         )
-      )
-    )
+      ))
 
   const recordForwarded = (sessionId: string, messageId: string, result: ForwardedMessage, at: string) =>
-    settleClaim(sessionId, messageId, "record the forwarded message", store.completeMessage(sessionId, messageId, result, at))
+    settleClaim(
+      sessionId,
+      messageId,
+      "record the forwarded message",
+      store.completeMessage(sessionId, messageId, result, at)
+    )
 
   const releaseClaim = (sessionId: string, messageId: string) =>
     settleClaim(sessionId, messageId, "give the message's claim back", store.releaseMessage(sessionId, messageId))
 
   const service: MessagingService = {
     forwardMessage: (message, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!mayAccess(access, message.tenantId)) return yield* noSessionOf(message.subHandle, message.tenantId)
         // perf: docs/ARCHITECTURE.md#perf-store-round-trips
         const found = yield* store.reserveSubscriberMessage(message.subHandle, message.tenantId, message.messageId)
@@ -103,7 +120,10 @@ export const makeMessaging = Effect.gen(function* () {
         }
         if (!isOpen(session.status)) {
           yield* releaseClaim(session.sessionId, message.messageId)
-          return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
+          return yield* new SessionEnded({
+            sessionId: session.sessionId,
+            message: `session ${session.sessionId} has ended`
+          })
         }
         const sent = yield* Effect.flatMap(providerOf(session), ({ context, provider }) =>
           provider
@@ -112,25 +132,37 @@ export const makeMessaging = Effect.gen(function* () {
               ...(message.text !== undefined ? { text: message.text } : {}),
               ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
             })
-            .pipe(traced("provider.sendMessage", { captureStackTrace: false, attributes: { provider: provider.alias, sessionId: session.sessionId } }))
-        ).pipe(
-          // No annotateLogs: around the provider call it cost ~35 µs of CPU per message (in-process forwardMessage
-          // 168 -> 132 µs without it), and the clients log per credential set, not per session.
-          // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
-          Effect.catchAll((e) => Effect.zipRight(releaseClaim(session.sessionId, message.messageId), Effect.fail(asProviderError(session)(e))))
-        )
+            .pipe(
+              traced("provider.sendMessage", {
+                captureStackTrace: false,
+                attributes: { provider: provider.alias, sessionId: session.sessionId }
+              })
+            )).pipe(
+            // No annotateLogs: around the provider call it cost ~35 µs of CPU per message (in-process forwardMessage
+            // 168 -> 132 µs without it), and the clients log per credential set, not per session.
+            // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
+            Effect.catchAll((e) =>
+              Effect.zipRight(
+                releaseClaim(session.sessionId, message.messageId),
+                Effect.fail(asProviderError(session)(e))
+              )
+            )
+          )
         // A user message counts as activity for the inactivity timeout.
         yield* recordForwarded(session.sessionId, message.messageId, sent, yield* nowIso)
         return { ...accepted, ...sent }
       }),
 
     userTyping: ({ subHandle, tenantId }, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const session = yield* sessionOf(subHandle, access, tenantId)
         if (!isOpen(session.status)) {
-          return yield* new SessionEnded({ sessionId: session.sessionId, message: `session ${session.sessionId} has ended` })
+          return yield* new SessionEnded({
+            sessionId: session.sessionId,
+            message: `session ${session.sessionId} has ended`
+          })
         }
-        const forwarded = yield* Effect.gen(function* () {
+        const forwarded = yield* Effect.gen(function*() {
           const { context, provider } = yield* providerOf(session)
           if (provider.sendTyping === undefined) return false
           yield* provider.sendTyping(context)

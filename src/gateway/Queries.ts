@@ -10,7 +10,7 @@ import { Queries, type QueriesService } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { forbiddenTenant, latestVisible, providerFor } from "./lookups.js"
 
-export const makeQueries = Effect.gen(function* () {
+export const makeQueries = Effect.gen(function*() {
   const store = yield* SessionStore
   const core = yield* HbfCore
   const providerOf = providerFor(yield* ProviderRegistry)
@@ -21,7 +21,7 @@ export const makeQueries = Effect.gen(function* () {
       store.count(organizationId, status, access === "all" ? undefined : [...access]),
 
     waitingMetrics: (tenantId, windowSeconds, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
         const now = yield* Clock.currentTimeMillis
         const stats = yield* store.waitingStats(tenantId, now - windowSeconds * 1000)
@@ -33,11 +33,10 @@ export const makeQueries = Effect.gen(function* () {
         Option.match(latest, {
           onNone: () => ({ subHandle, state: "none" as const }),
           onSome: (s) => ({ subHandle, state: s.status, session: toSession(s) })
-        })
-      ),
+        })),
 
     availability: (tenantId, access) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
         const tenant = yield* core.tenant(tenantId)
         const nowMillis = yield* Clock.currentTimeMillis
@@ -73,7 +72,11 @@ export const makeQueries = Effect.gen(function* () {
             ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
             : {})
         }
-        const reason = !hours.openNow ? "outside-business-hours" : agents.right.agentsOnline === 0 ? "no-agents" : undefined
+        const reason = !hours.openNow
+          ? "outside-business-hours"
+          : agents.right.agentsOnline === 0
+          ? "no-agents"
+          : undefined
         return {
           tenantId,
           available: reason === undefined,

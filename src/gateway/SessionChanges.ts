@@ -5,14 +5,14 @@
  */
 import { Data, Effect, Layer, Option, Schedule } from "effect"
 import type { EndReason, LivechatEvent, ProviderEvent, SessionRecord } from "../domain/model.js"
-import { nowIso } from "../domain/time.js"
 import type { Transition } from "../domain/stateMachine.js"
+import { nowIso } from "../domain/time.js"
+import { traced } from "../infra/Tracing.js"
 import { InvalidTransition, SessionNotFound, StoreUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges, type SessionChangesService, type SessionDecision } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { traced } from "../infra/Tracing.js"
 import { providerOfSession } from "./lookups.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
@@ -55,7 +55,7 @@ export const withEvents = (session: SessionRecord, next: SessionRecord, events: 
   }
 }
 
-export const makeSessionChanges = Effect.gen(function* () {
+export const makeSessionChanges = Effect.gen(function*() {
   const store = yield* SessionStore
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
 
@@ -66,7 +66,7 @@ export const makeSessionChanges = Effect.gen(function* () {
     known: SessionRecord | undefined,
     onConflict: () => Effect.Effect<A | "duplicate", X>
   ): Effect.Effect<A | "duplicate", E | SessionNotFound | StoreUnavailable | X> =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const session = known !== undefined ? Option.some(known) : yield* store.get(sessionId)
       if (Option.isNone(session)) return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
       const { change, result } = yield* decide(session.value)
@@ -85,13 +85,14 @@ export const makeSessionChanges = Effect.gen(function* () {
       attempt(sessionId, decide, undefined, failConflict).pipe(
         Effect.retry({ schedule: casRetries, while: isCasConflict }),
         Effect.catchIf(isCasConflict, () => Effect.fail(conflictError(sessionId)))
-      )
-    )
+      ))
 
   const tellProviderEnd = (session: SessionRecord, reason: EndReason) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { context, provider } = yield* providerOf(session)
-      yield* provider.end(context, reason).pipe(traced("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } }))
+      yield* provider.end(context, reason).pipe(
+        traced("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } })
+      )
     }).pipe(
       Effect.catchAll((e) =>
         Effect.logWarning("could not tell the provider that the session ended", { reason: e.message })
@@ -100,9 +101,9 @@ export const makeSessionChanges = Effect.gen(function* () {
     )
 
   const end = (sessionId: string, reason: EndReason, transition: (session: SessionRecord, now: string) => Transition) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const ended = yield* change(sessionId, (session) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const now = yield* nowIso
           const t = transition(session, now)
           if (t._tag === "Drop") {
@@ -115,10 +116,14 @@ export const makeSessionChanges = Effect.gen(function* () {
             data: { reason }
           }
           // A timeout is decided on the session's activity: it must not end a session the user wrote in since it was read.
-          const decidedOnActivity = reason === "timeout" || reason === "inactivity" ? { expectedActivity: session.lastActivityAt } : {}
-          return { change: { ...withEvents(session, t.next, [event]), seen: [event.id], ...decidedOnActivity }, result: t.next }
-        })
-      )
+          const decidedOnActivity = reason === "timeout" || reason === "inactivity"
+            ? { expectedActivity: session.lastActivityAt }
+            : {}
+          return {
+            change: { ...withEvents(session, t.next, [event]), seen: [event.id], ...decidedOnActivity },
+            result: t.next
+          }
+        }))
       if (ended === "duplicate") return
       yield* tellProviderEnd(ended, reason)
       return ended

@@ -5,31 +5,40 @@
  * the instance's open-sessions gauge.
  */
 import { Duration, Effect, Layer, Schedule } from "effect"
+import { type OpenTally, recordOpenSessions, tallyOpen } from "../infra/metrics.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { Timeouts } from "../services/Timeouts.js"
-import { type OpenTally, recordOpenSessions, tallyOpen } from "../infra/metrics.js"
 
 export const SweeperLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const timeouts = yield* Timeouts
     const coordinator = yield* Coordinator
     /** Partition -> its open sessions by provider and state at its last sweep, for the partitions swept here. */
     const tallies = new Map<number, OpenTally>()
-    yield* coordinator.runPerPartition("timeout-sweeper", ({ handOver, partition }) =>
-      timeouts.sweepTimeouts(partition).pipe(
-        Effect.tap(({ open }) => Effect.zipRight(Effect.sync(() => tallies.set(partition, tallyOpen(open))), recordOpenSessions(tallies.values()))),
-        Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
-        Effect.repeat(Schedule.spaced(config.sweepInterval)),
-        // Each partition at its own phase of the interval: all of them at once read every open
-        // session in one go, a stall that showed as a p99 of 200 ms in webhook answers.
-        // perf: docs/ARCHITECTURE.md#perf-sweep-phases
-        Effect.delay(Duration.times(config.sweepInterval, partition / config.partitions)),
-        Effect.raceFirst(handOver),
-        // The partition moved: its sessions are counted by its new owner.
-        Effect.ensuring(Effect.zipRight(Effect.sync(() => tallies.delete(partition)), recordOpenSessions(tallies.values())))
-      )
+    yield* coordinator.runPerPartition(
+      "timeout-sweeper",
+      ({ handOver, partition }) =>
+        timeouts.sweepTimeouts(partition).pipe(
+          Effect.tap(({ open }) =>
+            Effect.zipRight(
+              Effect.sync(() => tallies.set(partition, tallyOpen(open))),
+              recordOpenSessions(tallies.values())
+            )
+          ),
+          Effect.catchAll((e) => Effect.logWarning("timeout sweep failed", { partition, reason: e.message })),
+          Effect.repeat(Schedule.spaced(config.sweepInterval)),
+          // Each partition at its own phase of the interval: all of them at once read every open
+          // session in one go, a stall that showed as a p99 of 200 ms in webhook answers.
+          // perf: docs/ARCHITECTURE.md#perf-sweep-phases
+          Effect.delay(Duration.times(config.sweepInterval, partition / config.partitions)),
+          Effect.raceFirst(handOver),
+          // The partition moved: its sessions are counted by its new owner.
+          Effect.ensuring(
+            Effect.zipRight(Effect.sync(() => tallies.delete(partition)), recordOpenSessions(tallies.values()))
+          )
+        )
     )
   })
 )

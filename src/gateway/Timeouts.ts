@@ -9,7 +9,7 @@ import { SessionStore } from "../services/SessionStore.js"
 import { Timeouts, type TimeoutsService } from "../services/Timeouts.js"
 import { livechatOf } from "./lookups.js"
 
-export const makeTimeouts = Effect.gen(function* () {
+export const makeTimeouts = Effect.gen(function*() {
   const store = yield* SessionStore
   const core = yield* HbfCore
   const changes = yield* SessionChanges
@@ -30,7 +30,7 @@ export const makeTimeouts = Effect.gen(function* () {
 
   const service: TimeoutsService = {
     sweepTimeouts: (partition) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const open = yield* store.openSessions(partition)
         const now = yield* Clock.currentTimeMillis
         let ended = 0
@@ -38,7 +38,13 @@ export const makeTimeouts = Effect.gen(function* () {
         for (const session of open) {
           const reason = yield* timedOut(session, now).pipe(
             Effect.catchAll((e) =>
-              Effect.as(Effect.logWarning("cannot check the session's timeouts", { sessionId: session.sessionId, reason: e.message }), undefined)
+              Effect.as(
+                Effect.logWarning("cannot check the session's timeouts", {
+                  sessionId: session.sessionId,
+                  reason: e.message
+                }),
+                undefined
+              )
             )
           )
           if (reason === undefined) {
@@ -49,8 +55,9 @@ export const makeTimeouts = Effect.gen(function* () {
             // Re-checked against the fresh record: an agent may have joined meanwhile.
             isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
               ? endByGateway(s, reason, at)
-              : { _tag: "Drop", reason: "the session moved on" }
-          ).pipe(Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void }))
+              : { _tag: "Drop", reason: "the session moved on" }).pipe(
+              Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })
+            )
           if (done !== undefined) {
             ended++
             yield* Effect.logInfo("session timed out", { sessionId: session.sessionId, reason })

@@ -7,6 +7,7 @@ import { QueriesLive } from "./Queries.js"
 import { SessionChangesLive } from "./SessionChanges.js"
 import { TimeoutsLive } from "./Timeouts.js"
 
-export const UseCasesLive = Layer.mergeAll(LivechatRequestsLive, MessagingLive, QueriesLive, IngestLive, TimeoutsLive).pipe(
-  Layer.provide(SessionChangesLive)
-)
+export const UseCasesLive = Layer.mergeAll(LivechatRequestsLive, MessagingLive, QueriesLive, IngestLive, TimeoutsLive)
+  .pipe(
+    Layer.provide(SessionChangesLive)
+  )

@@ -8,7 +8,15 @@ import { Effect, Either, Option } from "effect"
 import { mayAccess, type TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
 import type { LivechatConfig, Tenant } from "../domain/tenant.js"
-import { Forbidden, LivechatNotConfigured, ProviderError, SessionNotFound, type StoreUnavailable, type TenantNotFound, type UpstreamUnavailable } from "../services/errors.js"
+import {
+  Forbidden,
+  LivechatNotConfigured,
+  ProviderError,
+  SessionNotFound,
+  type StoreUnavailable,
+  type TenantNotFound,
+  type UpstreamUnavailable
+} from "../services/errors.js"
 import type { HbfCoreService } from "../services/HbfCore.js"
 import type { ProviderRegistryService } from "../services/ProviderRegistry.js"
 import type { SessionStoreService } from "../services/SessionStore.js"
@@ -16,15 +24,21 @@ import type { SessionStoreService } from "../services/SessionStore.js"
 /** The session of `found` with the greatest `key`: the newest, or an open one before an ended one. */
 export const foremost = (found: ReadonlyArray<Option.Option<SessionRecord>>, key: (session: SessionRecord) => string) =>
   Option.fromNullable(
-    found.flatMap(Option.toArray).reduce<SessionRecord | undefined>((best, s) => (best === undefined || key(s) > key(best) ? s : best), undefined)
+    found.flatMap(Option.toArray).reduce<SessionRecord | undefined>(
+      (best, s) => (best === undefined || key(s) > key(best) ? s : best),
+      undefined
+    )
   )
 
 /** What a caller is told about another tenant: the same as about one that does not exist, or nothing it may touch. */
-export const forbiddenTenant = (tenantId: string) => new Forbidden({ message: `this token cannot act in tenant ${tenantId}` })
+export const forbiddenTenant = (tenantId: string) =>
+  new Forbidden({ message: `this token cannot act in tenant ${tenantId}` })
 
 export const noSessionOf = (subHandle: string, tenantId?: string) =>
   new SessionNotFound({
-    message: tenantId === undefined ? `subscriber ${subHandle} has no session` : `subscriber ${subHandle} has no session with tenant ${tenantId}`
+    message: tenantId === undefined
+      ? `subscriber ${subHandle} has no session`
+      : `subscriber ${subHandle} has no session with tenant ${tenantId}`
   })
 
 export const livechatOf = (tenant: Tenant) =>
@@ -39,14 +53,16 @@ export const providerFor = (registry: ProviderRegistryService) => (tenant: Tenan
   registry
     .get(livechat.provider)
     .pipe(
-      Effect.mapError((e) => new LivechatNotConfigured({ tenantId: tenant.id, message: `tenant ${tenant.id}: ${e.message}` }))
+      Effect.mapError((e) =>
+        new LivechatNotConfigured({ tenantId: tenant.id, message: `tenant ${tenant.id}: ${e.message}` })
+      )
     )
 
 /** The provider a session runs on, with the tenant's livechat config as hbf-core has it now. */
 export const providerOfSession = (core: HbfCoreService, registry: ProviderRegistryService) => {
   const providerOf = providerFor(registry)
   return (session: SessionRecord) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const tenant = yield* core.tenant(session.tenantId)
       const livechat = yield* livechatOf(tenant)
       const provider = yield* providerOf(tenant, livechat)
@@ -66,22 +82,31 @@ export const asProviderError =
  * token's tenants'. Each is read from its own index, so what another tenant does with the
  * subscriber never shows (docs/SECURITY.md).
  */
-export const latestVisible =
-  (store: SessionStoreService) =>
-  (subHandle: string, access: TenantAccess, tenantId?: string): Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable> => {
-    if (tenantId !== undefined) return mayAccess(access, tenantId) ? store.latestBySubscriber(subHandle, tenantId) : Effect.succeedNone
-    if (access === "all") return store.latestBySubscriber(subHandle)
-    return Effect.map(
-      Effect.forEach(access, (own) => store.latestBySubscriber(subHandle, own)),
-      (found) => foremost(found, (s) => s.createdAt)
-    )
+export const latestVisible = (store: SessionStoreService) =>
+(
+  subHandle: string,
+  access: TenantAccess,
+  tenantId?: string
+): Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable> => {
+  if (tenantId !== undefined) {
+    return mayAccess(access, tenantId)
+      ? store.latestBySubscriber(subHandle, tenantId)
+      : Effect.succeedNone
   }
+  if (access === "all") return store.latestBySubscriber(subHandle)
+  return Effect.map(
+    Effect.forEach(access, (own) => store.latestBySubscriber(subHandle, own)),
+    (found) => foremost(found, (s) => s.createdAt)
+  )
+}
 
 /** The subscriber's latest session as the caller sees it (`latestVisible`); SessionNotFound when there is none. */
 export const visibleSessionOf = (store: SessionStoreService) => {
   const latest = latestVisible(store)
   return (subHandle: string, access: TenantAccess, tenantId?: string) =>
-    Effect.flatMap(latest(subHandle, access, tenantId), (found) =>
-      Option.match(found, { onNone: () => Effect.fail(noSessionOf(subHandle, tenantId)), onSome: Effect.succeed })
+    Effect.flatMap(
+      latest(subHandle, access, tenantId),
+      (found) =>
+        Option.match(found, { onNone: () => Effect.fail(noSessionOf(subHandle, tenantId)), onSome: Effect.succeed })
     )
 }

@@ -1,13 +1,13 @@
 /** hbf-event-publisher over HTTP (docs/CONTRACTS.md#hbf-event-publisher). */
 import { Effect, Layer } from "effect"
+import { outboundClient } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { EventPublisher } from "../services/EventPublisher.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "../infra/outbound.js"
 
 export const EventPublisherHttp = Layer.effect(
   EventPublisher,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const client = yield* outboundClient({
       baseUrl: config.eventPublisherUrl,

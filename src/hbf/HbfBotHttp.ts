@@ -6,10 +6,10 @@
  */
 import { Clock, Effect, Layer, Option, Redacted } from "effect"
 import { createHmac } from "node:crypto"
+import { outboundClient } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfBot } from "../services/HbfBot.js"
 import { deliveryFailure } from "./delivery.js"
-import { outboundClient } from "../infra/outbound.js"
 
 /** The signature headers of `body` sent at `unixSeconds`. */
 const botSignatureHeaders = (secret: string, unixSeconds: number, body: string) => {
@@ -22,7 +22,7 @@ const botSignatureHeaders = (secret: string, unixSeconds: number, body: string) 
 
 export const HbfBotHttp = Layer.effect(
   HbfBot,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const client = yield* outboundClient({ baseUrl: config.hbfBot.url })
     const secret = Option.map(Option.fromNullable(config.hbfBot.signingSecret), Redacted.value)
@@ -36,7 +36,10 @@ export const HbfBotHttp = Layer.effect(
         return Option.match(secret, {
           onNone: () => post(body, {}),
           onSome: (s) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => post(body, botSignatureHeaders(s, Math.floor(now / 1000), body)))
+            Effect.flatMap(
+              Clock.currentTimeMillis,
+              (now) => post(body, botSignatureHeaders(s, Math.floor(now / 1000), body))
+            )
         })
       }
     })

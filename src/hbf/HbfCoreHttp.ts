@@ -6,19 +6,20 @@
 import { Cache, Duration, Effect, Layer, type ParseResult, Schema } from "effect"
 import { describeIssuesInline } from "../domain/schemaIssues.js"
 import { decodeTenant, Organization } from "../domain/tenant.js"
-import { confineTenantUrls } from "./tenantUrls.js"
+import { defaultRetryPolicy, outboundClient, type OutboundError } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { TenantNotFound, UpstreamUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { ProviderEgressGuard } from "../services/ProviderEgressGuard.js"
-import { defaultRetryPolicy, type OutboundError, outboundClient } from "../infra/outbound.js"
+import { confineTenantUrls } from "./tenantUrls.js"
 
 /** Tenants (and organizations) kept at most. */
 const CACHE_CAPACITY = 10_000
 
 const decodeJson = Schema.decodeUnknown(Schema.parseJson(Schema.Unknown))
 
-const unavailable = (message: string) => new UpstreamUnavailable({ service: "hbf-core", message: `hbf-core ${message}` })
+const unavailable = (message: string) =>
+  new UpstreamUnavailable({ service: "hbf-core", message: `hbf-core ${message}` })
 
 /**
  * A failed call or an unreadable body, as answers say it: a transport failure is only
@@ -32,7 +33,7 @@ const describe = (error: OutboundError | ParseResult.ParseError): Effect.Effect<
 
 export const HbfCoreHttp = Layer.effect(
   HbfCore,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const confined = confineTenantUrls(yield* ProviderEgressGuard)
     const client = yield* outboundClient({
@@ -48,11 +49,15 @@ export const HbfCoreHttp = Layer.effect(
         Effect.catchAll((error): Effect.Effect<never, TenantNotFound | UpstreamUnavailable> =>
           error._tag !== "ParseError" && error.status === 404
             ? Effect.fail(new TenantNotFound({ tenantId, message: `tenant ${tenantId} does not exist` }))
-            : Effect.flatMap(describe(error), (reason) => Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${reason}`)))
+            : Effect.flatMap(
+              describe(error),
+              (reason) => Effect.fail(unavailable(`failed to return tenant ${tenantId}: ${reason}`))
+            )
         ),
         Effect.flatMap((json) =>
           // Named by paths only: the tenant's values (its plugins' secrets among them) stay out of answers and logs.
-          Effect.mapError(decodeTenant(json), (e) => unavailable(`returned an invalid tenant ${tenantId}: ${describeIssuesInline(e)}`))
+          Effect.mapError(decodeTenant(json), (e) =>
+            unavailable(`returned an invalid tenant ${tenantId}: ${describeIssuesInline(e)}`))
         ),
         Effect.flatMap(confined)
       )
@@ -60,7 +65,12 @@ export const HbfCoreHttp = Layer.effect(
     const fetchOrganization = (organizationId: string) =>
       getJson(`/organizations/${encodeURIComponent(organizationId)}`).pipe(
         Effect.flatMap(Schema.decodeUnknown(Organization)),
-        Effect.catchAll((error) => Effect.flatMap(describe(error), (reason) => Effect.fail(unavailable(`failed to return organization ${organizationId}: ${reason}`))))
+        Effect.catchAll((error) =>
+          Effect.flatMap(
+            describe(error),
+            (reason) => Effect.fail(unavailable(`failed to return organization ${organizationId}: ${reason}`))
+          )
+        )
       )
 
     const ttlMs = config.hbfCore.cacheSeconds * 1000
@@ -74,7 +84,7 @@ export const HbfCoreHttp = Layer.effect(
      * (perf: docs/ARCHITECTURE.md#perf-tenant-cache).
      */
     const cachedLookup = <A, E>(lookup: (key: string) => Effect.Effect<A, E>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const loaded = new Map<string, { readonly value: A; readonly expiresAt: number }>()
         const cache = yield* Cache.make({
           capacity: CACHE_CAPACITY,
@@ -84,8 +94,7 @@ export const HbfCoreHttp = Layer.effect(
               Effect.sync(() => {
                 if (loaded.size >= CACHE_CAPACITY) loaded.delete(loaded.keys().next().value!)
                 loaded.set(key, { value, expiresAt: clock.unsafeCurrentTimeMillis() + ttlMs })
-              })
-            )
+              }))
         })
         return (key: string): Effect.Effect<A, E> =>
           Effect.suspend(() => {

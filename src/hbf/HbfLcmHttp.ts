@@ -1,8 +1,8 @@
 /** hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they are retried. */
 import { Effect, Layer } from "effect"
+import { defaultRetryPolicy, outboundClient, type OutboundError, type OutboundRequest } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
-import { defaultRetryPolicy, type OutboundError, outboundClient, type OutboundRequest } from "../infra/outbound.js"
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"
@@ -14,12 +14,14 @@ const failure = (call: string) => (error: OutboundError): Effect.Effect<never, H
     message: `hbf-lcm ${call} ${error.reason === "transport" ? "is unreachable" : error.detail}`,
     ...(error.status !== undefined ? { status: error.status } : {})
   })
-  return error.reason === "transport" ? Effect.zipRight(Effect.logWarning("hbf-lcm is unreachable", { call, reason: error.detail }), failed) : failed
+  return error.reason === "transport"
+    ? Effect.zipRight(Effect.logWarning("hbf-lcm is unreachable", { call, reason: error.detail }), failed)
+    : failed
 }
 
 export const HbfLcmHttp = Layer.effect(
   HbfLcm,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const client = yield* outboundClient({
       baseUrl: config.hbfLcm.url,
@@ -73,7 +75,10 @@ export const HbfLcmHttp = Layer.effect(
           "POST /organizations/{organizationId}/livechat-messages"
         ),
       endRequest: (platformSessionId) =>
-        send({ method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` }, "DELETE /livechat-requests/{platformSessionId}")
+        send(
+          { method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` },
+          "DELETE /livechat-requests/{platformSessionId}"
+        )
     })
   })
 )

@@ -1,7 +1,7 @@
 /** How a delivery target's answer is judged (docs/CONTRACTS.md#hbf-bot). */
 import { Effect } from "effect"
-import { DeliveryFailure } from "../services/HbfBot.js"
 import type { OutboundError } from "../infra/outbound.js"
+import { DeliveryFailure } from "../services/HbfBot.js"
 
 /** Any 2xx acks; a 4xx other than 408/429 is permanent; everything else is worth retrying. As `OutboundClient.call` takes it. */
 export const deliveryFailure = (target: string) => (error: OutboundError): Effect.Effect<never, DeliveryFailure> => {

@@ -37,13 +37,18 @@ export const confineTenantUrls = (guard: ProviderEgressGuardService) => (tenant:
     onRight: (config) =>
       Effect.forEach(
         configuredUrlsOf(config),
-        ([field, url]) => (url === undefined ? Effect.void : Effect.mapError(guard.checkUrl(url, "api"), (refused) => `${field}: ${refused.message}`)),
+        ([field, url]) => (url === undefined
+          ? Effect.void
+          : Effect.mapError(guard.checkUrl(url, "api"), (refused) => `${field}: ${refused.message}`)),
         { discard: true }
       ).pipe(
         Effect.as(tenant),
         Effect.catchAll((why) =>
           Effect.as(
-            Effect.logWarning("a provider URL of the tenant is refused; its livechat counts as not configured", { tenantId: tenant.id, reason: why }),
+            Effect.logWarning("a provider URL of the tenant is refused; its livechat counts as not configured", {
+              tenantId: tenant.id,
+              reason: why
+            }),
             { ...tenant, livechat: Either.left(why) }
           )
         )

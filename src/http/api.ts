@@ -18,9 +18,9 @@ import {
   UpdateRequest,
   UserTyping
 } from "../domain/model.js"
-import { AdminAuthentication, Authentication } from "./auth.js"
 import { ClusterStatus } from "../services/Coordinator.js"
 import { DeadLetter } from "../services/Outbox.js"
+import { AdminAuthentication, Authentication } from "./auth.js"
 import * as E from "./errors.js"
 import { described, describedQuery } from "./inputs.js"
 
@@ -139,7 +139,8 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.UpstreamUnavailable)
   )
   .addError(E.StoreUnavailable)
-  .middleware(Authentication) {}
+  .middleware(Authentication)
+{}
 
 const AliasPath = Schema.Struct({ alias: Schema.String })
 
@@ -164,9 +165,8 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .setPath(AliasPath)
       .addSuccess(Schema.Void)
       .addError(E.UnknownProvider)
-  ) {}
-
-
+  )
+{}
 
 /**
  * A session as on-call sees it: the public session with the gateway's bookkeeping (version,
@@ -202,9 +202,13 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .addError(E.DeadLetterNotFound)
   )
   .addError(E.StoreUnavailable)
-  .middleware(AdminAuthentication) {}
+  .middleware(AdminAuthentication)
+{}
 
-export const Health = Schema.Struct({ status: Schema.Literal("ok", "unavailable"), checks: Schema.Record({ key: Schema.String, value: Schema.Boolean }) })
+export const Health = Schema.Struct({
+  status: Schema.Literal("ok", "unavailable"),
+  checks: Schema.Record({ key: Schema.String, value: Schema.Boolean })
+})
 
 export class OpsApi extends HttpApiGroup.make("ops")
   .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health))
@@ -217,7 +221,8 @@ export class OpsApi extends HttpApiGroup.make("ops")
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text())
       .annotate(OpenApi.Description, "Prometheus text exposition.")
-  ) {}
+  )
+{}
 
 export class LcgApi extends HttpApi.make("hbf-lcg")
   .add(UpstreamApi)
@@ -225,4 +230,5 @@ export class LcgApi extends HttpApi.make("hbf-lcg")
   .add(OpsApi)
   .add(AdminApi)
   .annotate(OpenApi.Title, "hbf-lcg")
-  .annotate(OpenApi.Description, "The livechat gateway between hbf-bot and contact-center providers.") {}
+  .annotate(OpenApi.Description, "The livechat gateway between hbf-bot and contact-center providers.")
+{}

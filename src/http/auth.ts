@@ -71,7 +71,9 @@ export const bearerTokenOf = (header: string | undefined): string => {
 
 const reasonOf = (error: unknown): string => {
   if (error instanceof joseErrors.JWTExpired) return "the token has expired"
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${error.claim}" claim is invalid: ${error.reason}`
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return `the token's "${error.claim}" claim is invalid: ${error.reason}`
+  }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "the token's signature does not verify"
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return "the token's algorithm is not accepted"
   if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key of the JWKS matches the token"
@@ -124,7 +126,9 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"], clock: Clock.Cloc
   const verify = (token: Redacted.Redacted<string>): Effect.Effect<CallerInfo, Errors.Unauthorized> => {
     const raw = Redacted.value(token)
     if (raw.length === 0) {
-      return Effect.fail(new Errors.Unauthorized({ message: "missing bearer token (expected Authorization: Bearer <JWT>)" }))
+      return Effect.fail(
+        new Errors.Unauthorized({ message: "missing bearer token (expected Authorization: Bearer <JWT>)" })
+      )
     }
     const known = remembered(raw)
     if (known !== undefined) return Effect.succeed(known)
@@ -132,7 +136,10 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"], clock: Clock.Cloc
       try: async () => {
         if (secret !== undefined) {
           try {
-            return await jwtVerify(raw, new TextEncoder().encode(Redacted.value(secret)), { ...options, algorithms: ["HS256"] })
+            return await jwtVerify(raw, new TextEncoder().encode(Redacted.value(secret)), {
+              ...options,
+              algorithms: ["HS256"]
+            })
           } catch (error) {
             // With both configured, a token the secret does not verify may still be a JWKS one.
             if (jwks === undefined) throw error
@@ -146,7 +153,11 @@ export const makeTokenVerifier = (jwt: AppConfigValues["jwt"], clock: Clock.Cloc
       Effect.flatMap(({ payload }) => {
         const tenants = tenantsOf(payload)
         if (tenants === undefined) {
-          return Effect.fail(new Errors.Unauthorized({ message: `the token's "tenants" claim must be a tenant id or a non-empty array of them` }))
+          return Effect.fail(
+            new Errors.Unauthorized({
+              message: `the token's "tenants" claim must be a tenant id or a non-empty array of them`
+            })
+          )
         }
         const caller: CallerInfo = {
           ...(payload.sub !== undefined ? { subject: payload.sub } : {}),
@@ -177,8 +188,9 @@ export const TokenVerificationLive = Layer.effect(
  * document) hands over the header minus its first seven characters whatever the scheme.
  */
 const verifyRequest = (verify: TokenVerifier) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    verify(Redacted.make(bearerTokenOf(request.headers["authorization"])))
+  Effect.flatMap(
+    HttpServerRequest.HttpServerRequest,
+    (request) => verify(Redacted.make(bearerTokenOf(request.headers["authorization"])))
   )
 
 export const AuthenticationLive = Layer.effect(
@@ -201,7 +213,9 @@ export const AdminAuthenticationLive = Layer.effect(
           }
           // Admin routes see every tenant's sessions: a token confined to some tenants is not an operator's.
           if (caller.tenants !== "all") {
-            return Effect.fail(new Errors.Forbidden({ message: "admin routes need a platform token (one without \"tenants\")" }))
+            return Effect.fail(
+              new Errors.Forbidden({ message: "admin routes need a platform token (one without \"tenants\")" })
+            )
           }
           return Effect.succeed(caller)
         })

@@ -10,23 +10,47 @@
  * registers, and a request they do not take (another content type, a body the lane could not
  * frame) goes to the HttpApi server as before.
  */
-import { HttpApi, type HttpApiEndpoint, HttpApiSchema, HttpServer, HttpServerError, HttpTraceContext } from "@effect/platform"
+import {
+  HttpApi,
+  type HttpApiEndpoint,
+  HttpApiSchema,
+  HttpServer,
+  HttpServerError,
+  HttpTraceContext
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Duration, Effect, Either, Exit, FiberRef, FiberRefs, Layer, LogLevel, Option, ParseResult, Redacted, Runtime, Schema, SchemaAST } from "effect"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FiberRef,
+  FiberRefs,
+  Layer,
+  LogLevel,
+  Option,
+  ParseResult,
+  Redacted,
+  Runtime,
+  Schema,
+  SchemaAST
+} from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { everyTenant, type TenantAccess } from "../domain/access.js"
+import { describeIssues } from "../domain/schemaIssues.js"
 import { recordHttpRequest } from "../infra/metrics.js"
 import { traced } from "../infra/Tracing.js"
-import { pathMatcher } from "./requestMetrics.js"
+import type { HttpServerLimits } from "../services/AppConfig.js"
 import { Ingest } from "../services/Ingest.js"
 import { Messaging } from "../services/Messaging.js"
 import { LcgApi } from "./api.js"
-import type { HttpServerLimits } from "../services/AppConfig.js"
-import { everyTenant, type TenantAccess } from "../domain/access.js"
 import { Authentication, bearerTokenOf, TokenVerification, TokenVerificationLive } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
-import { describeIssues } from "../domain/schemaIssues.js"
+import { pathMatcher } from "./requestMetrics.js"
 
 /** An answer, ready to write. */
 interface Answer {
@@ -99,7 +123,10 @@ const route = <R>(
     raw: options.raw,
     authenticate: options.authenticate,
     decodePayload: Option.getOrUndefined(
-      Option.map(endpoint.payloadSchema, (schema) => Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>))
+      Option.map(
+        endpoint.payloadSchema,
+        (schema) => Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>)
+      )
     ),
     handle: options.handle,
     successStatus: HttpApiSchema.getStatusSuccess(endpoint.successSchema),
@@ -122,12 +149,18 @@ const readBody = (request: IncomingMessage, done: (body: Body) => void) => {
     size += chunk.length
     if (size <= MAX_BODY_BYTES) chunks.push(chunk)
   })
-  request.on("end", () => done(size > MAX_BODY_BYTES ? "too-large" : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
+  request.on(
+    "end",
+    () => done(size > MAX_BODY_BYTES ? "too-large" : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+  )
   request.on("error", done)
 }
 
 /** A schema's rejection, as the HttpApi answers it (the payloads' own failures come described: inputs.ts). */
-const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({ status: 400, body: decodeFailureBody(describeIssues(error)) })
+const parseErrorAnswer = (error: ParseResult.ParseError): Answer => ({
+  status: 400,
+  body: decodeFailureBody(describeIssues(error))
+})
 
 /**
  * The body checked, parsed and decoded as the route's payload, before any fiber runs: a 4xx
@@ -161,14 +194,17 @@ export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
 // perf: docs/ARCHITECTURE.md#perf-direct-routes
 export const DirectRoutesLive = Layer.effect(
   DirectRoutes,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const hot = hotHandlers(yield* Messaging, yield* Ingest)
     // The verifier the Authentication middleware runs (auth.ts), on the header HttpApiSecurity.bearer reads.
     const verify = yield* TokenVerification
     const errors = errorEncoders()
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
-    const accessLog = LogLevel.greaterThanEqual(LogLevel.Info, FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel))
+    const accessLog = LogLevel.greaterThanEqual(
+      LogLevel.Info,
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel)
+    )
     const routes: ReadonlyArray<Route<never>> = [
       route(endpoint("forwardMessage"), {
         authenticate: true,
@@ -183,7 +219,8 @@ export const DirectRoutesLive = Layer.effect(
       route(endpoint("providerEvents"), {
         authenticate: false,
         raw: true,
-        handle: ({ body, headers, path }) => hot.providerEvents(path["alias"]!, headers as Record<string, string | undefined>, body)
+        handle: ({ body, headers, path }) =>
+          hot.providerEvents(path["alias"]!, headers as Record<string, string | undefined>, body)
       })
     ]
 
@@ -209,18 +246,26 @@ export const DirectRoutesLive = Layer.effect(
     ): Effect.Effect<Answer, unknown> => {
       const prepared = payloadOf(routeOf, body)
       if ("answer" in prepared) return Effect.succeed(prepared.answer)
-      return Effect.flatMap(routeOf.handle({ path, payload: prepared.payload, headers, body: body as Uint8Array, access }), (value) =>
-        Either.map(routeOf.encodeSuccess(value), (encoded): Answer => ({ status: routeOf.successStatus, body: encoded }))
+      return Effect.flatMap(
+        routeOf.handle({ path, payload: prepared.payload, headers, body: body as Uint8Array, access }),
+        (value) =>
+          Either.map(
+            routeOf.encodeSuccess(value),
+            (encoded): Answer => ({ status: routeOf.successStatus, body: encoded })
+          )
       )
     }
 
     /** The body, read within the fiber: for a request whose token is verified first. */
-    const bodyOf = (request: IncomingMessage) => Effect.async<Body>((resume) => readBody(request, (body) => resume(Effect.succeed(body))))
+    const bodyOf = (request: IncomingMessage) =>
+      Effect.async<Body>((resume) => readBody(request, (body) => resume(Effect.succeed(body))))
 
     const write = (response: ServerResponse, { body, status }: Answer) => {
       if (body === undefined) return response.writeHead(status, { "content-length": 0 }).end()
       const text = JSON.stringify(body)
-      response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text)
+      response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(
+        text
+      )
     }
 
     /**
@@ -250,7 +295,13 @@ export const DirectRoutesLive = Layer.effect(
           recordHttpRequest(routeOf.template, "POST", answered.status, (performance.now() - started) / 1000)
           // The access line, as the HttpApi server's logger writes it.
           if (accessLog) {
-            runFork(Effect.annotateLogs(Effect.log("Sent HTTP response"), { "http.method": "POST", "http.url": url, "http.status": answered.status }))
+            runFork(
+              Effect.annotateLogs(Effect.log("Sent HTTP response"), {
+                "http.method": "POST",
+                "http.url": url,
+                "http.status": answered.status
+              })
+            )
           }
         }
         const run = (program: Effect.Effect<Answer, unknown>) =>
@@ -269,11 +320,20 @@ export const DirectRoutesLive = Layer.effect(
         const known = routeOf.authenticate ? verify.remembered(token) : undefined
         if (!routeOf.authenticate || known !== undefined) {
           // Suspended: a handler that throws is a defect answered 500, not a crash of the callback.
-          readBody(request, (body) => run(Effect.suspend(() => handled(routeOf, params, request.headers, body, known?.tenants ?? everyTenant))))
+          readBody(
+            request,
+            (body) =>
+              run(Effect.suspend(() => handled(routeOf, params, request.headers, body, known?.tenants ?? everyTenant)))
+          )
         } else {
           run(
-            Effect.flatMap(verify(Redacted.make(token)), (caller) =>
-              Effect.flatMap(bodyOf(request), (body) => handled(routeOf, params, request.headers, body, caller.tenants))
+            Effect.flatMap(
+              verify(Redacted.make(token)),
+              (caller) =>
+                Effect.flatMap(
+                  bodyOf(request),
+                  (body) => handled(routeOf, params, request.headers, body, caller.tenants)
+                )
             )
           )
         }
@@ -289,7 +349,8 @@ export const DirectRoutesLive = Layer.effect(
  * How often node:http looks for requests past their timeouts (its default, 30 s, would let a
  * client overstay a 10 s headers timeout by that much).
  */
-const timeoutCheckInterval = (limits: HttpServerLimits) => Math.max(10, Math.min(1000, Duration.toMillis(limits.headersTimeout) / 4))
+const timeoutCheckInterval = (limits: HttpServerLimits) =>
+  Math.max(10, Math.min(1000, Duration.toMillis(limits.headersTimeout) / 4))
 
 /**
  * node:http on `port`, with `limits` on slow and idle clients: the direct routes first, the
@@ -300,7 +361,7 @@ const timeoutCheckInterval = (limits: HttpServerLimits) => Math.max(10, Math.min
 export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimits) =>
   Layer.scoped(
     HttpServer.HttpServer,
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const direct = yield* DirectRoutes
       const make = () => {
         const server = createServer({
@@ -316,8 +377,7 @@ export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimit
         Effect.async<void>((resume) => {
           if (!server.listening) return resume(Effect.void)
           server.close(() => resume(Effect.void))
-        })
-      )
+        }))
       yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
         const onError = (cause: Error) => resume(Effect.fail(new HttpServerError.ServeError({ cause })))
         server.once("error", onError)
@@ -328,9 +388,13 @@ export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimit
       })
       const address = server.address() as AddressInfo
       return HttpServer.make({
-        address: { _tag: "TcpAddress", hostname: address.address === "::" ? "0.0.0.0" : address.address, port: address.port },
+        address: {
+          _tag: "TcpAddress",
+          hostname: address.address === "::" ? "0.0.0.0" : address.address,
+          port: address.port
+        },
         serve: (app, middleware) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const platform = yield* NodeHttpServer.makeHandler(app, middleware as never)
             const handler = (request: IncomingMessage, response: ServerResponse) => {
               if (!direct.serve(request, response)) platform(request, response)
@@ -340,4 +404,7 @@ export const NodeServerWithDirectRoutes = (port: number, limits: HttpServerLimit
           })
       })
     })
-  ).pipe(Layer.provide(DirectRoutesLive.pipe(Layer.provide(TokenVerificationLive))), Layer.merge(NodeHttpServer.layerContext))
+  ).pipe(
+    Layer.provide(DirectRoutesLive.pipe(Layer.provide(TokenVerificationLive))),
+    Layer.merge(NodeHttpServer.layerContext)
+  )

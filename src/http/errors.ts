@@ -76,7 +76,9 @@ const FIELDS_BUDGET = (MAX_DECODE_FAILURE_BYTES - 256) / 2
  * A 400 for a payload, path or query that does not decode: the bad fields by path, and one
  * message naming them; as many as fit in MAX_DECODE_FAILURE_BYTES, then how many more.
  */
-export const decodeFailureBody = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) => {
+export const decodeFailureBody = (
+  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>
+) => {
   const kept: Array<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }> = []
   let used = 0
   for (const { message, path } of issues) {
@@ -87,5 +89,7 @@ export const decodeFailureBody = (issues: ReadonlyArray<{ readonly path: Readonl
   }
   const more = issues.length - kept.length
   const message = (issuesInline(kept) || "the request is invalid") + (more > 0 ? `; and ${more} more` : "")
-  return errorBody("BadRequest", message, { fields: kept.map(({ message, path }) => ({ path: pathText(path), message })) })
+  return errorBody("BadRequest", message, {
+    fields: kept.map(({ message, path }) => ({ path: pathText(path), message }))
+  })
 }

@@ -3,22 +3,22 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import type { TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
-import { MalformedWebhook, SessionNotFound } from "../services/errors.js"
+import type { ForwardMessage, UserTyping } from "../domain/model.js"
 import { issuesInline } from "../domain/schemaIssues.js"
-import { tooDeepJson, tooDeepMessage } from "./inputs.js"
+import { Coordinator } from "../services/Coordinator.js"
+import { MalformedWebhook, SessionNotFound } from "../services/errors.js"
 import { Ingest, type IngestService } from "../services/Ingest.js"
+import { Lifecycle } from "../services/Lifecycle.js"
 import { LivechatRequests } from "../services/LivechatRequests.js"
 import { Messaging, type MessagingService } from "../services/Messaging.js"
-import { Queries } from "../services/Queries.js"
-import type { ForwardMessage, UserTyping } from "../domain/model.js"
-import { Lifecycle } from "../services/Lifecycle.js"
 import { MetricsExport } from "../services/MetricsExport.js"
-import { Coordinator } from "../services/Coordinator.js"
 import { Outbox } from "../services/Outbox.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
+import { Queries } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { LcgApi } from "./api.js"
 import { AdminAuthenticationLive, AuthenticationLive, Caller } from "./auth.js"
+import { tooDeepJson, tooDeepMessage } from "./inputs.js"
 
 const DEFAULT_WINDOW_SECONDS = 24 * 60 * 60
 
@@ -35,13 +35,15 @@ export const hotHandlers = (messaging: MessagingService, ingest: IngestService) 
    */
   providerEvents: (alias: string, headers: Readonly<Record<string, string | undefined>>, body: Uint8Array) => {
     const tooDeep = tooDeepJson(body)
-    if (tooDeep !== undefined) return Effect.fail(new MalformedWebhook({ message: issuesInline([{ path: tooDeep, message: tooDeepMessage }]) }))
+    if (tooDeep !== undefined) {
+      return Effect.fail(new MalformedWebhook({ message: issuesInline([{ path: tooDeep, message: tooDeepMessage }]) }))
+    }
     return Effect.map(ingest.ingestWebhook(alias, { headers, body }), ({ accepted }) => ({ accepted }))
   }
 })
 
 export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const requests = yield* LivechatRequests
     const queries = yield* Queries
     const hot = hotHandlers(yield* Messaging, yield* Ingest)
@@ -52,78 +54,80 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
         Effect.flatMap(access, (tenants) =>
           Effect.map(requests.create(payload, tenants), ({ created, session }) =>
             // 201 for a new session (the endpoint's declared success); 200 for the one already open.
-            created ? session : HttpServerResponse.unsafeJson(session, { status: 200 })
-          )
-        )
-      )
+            created ? session : HttpServerResponse.unsafeJson(session, { status: 200 }))))
       .handle("updateRequest", ({ path, payload, urlParams }) =>
-        Effect.flatMap(access, (tenants) => requests.update(path.subHandle, payload, tenants, urlParams.tenantId))
-      )
-      .handle("terminateSession", ({ path }) => Effect.flatMap(access, (tenants) => requests.terminate(path.tenantId, path.subHandle, tenants)))
-      .handle("forwardMessage", ({ payload }) => Effect.flatMap(access, (tenants) => hot.forwardMessage(payload, tenants)))
-      .handle("userTyping", ({ payload }) => Effect.flatMap(access, (tenants) => hot.userTyping(payload, tenants)))
+        Effect.flatMap(access, (tenants) =>
+          requests.update(path.subHandle, payload, tenants, urlParams.tenantId)))
+      .handle("terminateSession", ({ path }) =>
+        Effect.flatMap(access, (tenants) =>
+          requests.terminate(path.tenantId, path.subHandle, tenants)))
+      .handle("forwardMessage", ({ payload }) =>
+        Effect.flatMap(access, (tenants) =>
+          hot.forwardMessage(payload, tenants)))
+      .handle("userTyping", ({ payload }) =>
+        Effect.flatMap(access, (tenants) =>
+          hot.userTyping(payload, tenants)))
       .handle("countRequests", ({ path, urlParams }) =>
         Effect.flatMap(access, (tenants) =>
           Effect.map(queries.count(path.organizationId, urlParams.status ?? "open", tenants), (n) =>
-            headersOnly({ "x-total-count": String(n) })
-          )
-        )
-      )
+            headersOnly({ "x-total-count": String(n) }))))
       .handle("waitingMetrics", ({ path, urlParams }) =>
         Effect.flatMap(access, (tenants) =>
-          Effect.map(queries.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS, tenants), (m) =>
-            headersOnly({
-              "x-average-waiting-time": String(m.averageWaitingSeconds),
-              "x-waiting-count": String(m.waitingCount)
-            })
-          )
-        )
-      )
+          Effect.map(
+            queries.waitingMetrics(path.tenantId, urlParams.windowSeconds ?? DEFAULT_WINDOW_SECONDS, tenants),
+            (m) =>
+              headersOnly({
+                "x-average-waiting-time": String(m.averageWaitingSeconds),
+                "x-waiting-count": String(m.waitingCount)
+              })
+          )))
       .handle("livechatState", ({ path, urlParams }) =>
-        Effect.flatMap(access, (tenants) => queries.state(path.subHandle, tenants, urlParams.tenantId))
-      )
-      .handle("availability", ({ path }) => Effect.flatMap(access, (tenants) => queries.availability(path.tenantId, tenants)))
-  })
-).pipe(Layer.provide(AuthenticationLive))
+        Effect.flatMap(access, (tenants) =>
+          queries.state(path.subHandle, tenants, urlParams.tenantId)))
+      .handle("availability", ({ path }) =>
+        Effect.flatMap(access, (tenants) =>
+          queries.availability(path.tenantId, tenants)))
+  })).pipe(Layer.provide(AuthenticationLive))
 
 export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handlers) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const hot = hotHandlers(yield* Messaging, yield* Ingest)
     const registry = yield* ProviderRegistry
     return handlers
       .handleRaw("providerEvents", ({ path, request }) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const body = new Uint8Array(yield* Effect.orDie(request.arrayBuffer))
-          return HttpServerResponse.unsafeJson(yield* hot.providerEvents(path.alias, request.headers, body), { status: 200 })
-        })
-      )
+          return HttpServerResponse.unsafeJson(yield* hot.providerEvents(path.alias, request.headers, body), {
+            status: 200
+          })
+        }))
       .handle("providerHealth", ({ path }) => Effect.as(registry.get(path.alias), headersOnly({})))
-  })
-)
+  }))
 
 export const OpsLive = HttpApiBuilder.group(LcgApi, "ops", (handlers) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const store = yield* SessionStore
     const metrics = yield* MetricsExport
     const lifecycle = yield* Lifecycle
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const, checks: { process: true } }))
       .handle("ready", () =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           // Draining (shutting down): a load balancer stops sending requests; those that still come are served.
           const accepting = !(yield* lifecycle.draining)
           const storeOk = yield* store.ping
           const ready = accepting && storeOk
-          const health = { status: ready ? ("ok" as const) : ("unavailable" as const), checks: { store: storeOk, accepting } }
+          const health = {
+            status: ready ? ("ok" as const) : ("unavailable" as const),
+            checks: { store: storeOk, accepting }
+          }
           return ready ? health : yield* Effect.fail(health)
-        })
-      )
+        }))
       .handle("metrics", () => metrics.prometheusText)
-  })
-)
+  }))
 
 export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const coordinator = yield* Coordinator
     const outbox = yield* Outbox
     const store = yield* SessionStore
@@ -134,11 +138,14 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
       })
     return handlers
       .handle("cluster", () => coordinator.status)
-      .handle("sessionById", ({ path }) => Effect.flatMap(store.get(path.sessionId), found(`session ${path.sessionId} does not exist`)))
+      .handle("sessionById", ({ path }) =>
+        Effect.flatMap(store.get(path.sessionId), found(`session ${path.sessionId} does not exist`)))
       .handle("subscriberSession", ({ path, urlParams }) =>
-        Effect.flatMap(store.latestBySubscriber(path.subHandle, urlParams.tenantId), found(`subscriber ${path.subHandle} has no session`))
-      )
-      .handle("deadLetters", () => outbox.deadLetters)
+        Effect.flatMap(
+          store.latestBySubscriber(path.subHandle, urlParams.tenantId),
+          found(`subscriber ${path.subHandle} has no session`)
+        ))
+      .handle("deadLetters", () =>
+        outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
-  })
-).pipe(Layer.provide(AdminAuthenticationLive))
+  })).pipe(Layer.provide(AdminAuthenticationLive))

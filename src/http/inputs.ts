@@ -38,13 +38,21 @@ const refusalIn = (value: unknown, depth: number, budget: { left: number }): Iss
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
       const below = refusalIn(value[index], depth + 1, budget)
-      if (below !== undefined) return below.message === tooManyMessage ? below : { ...below, path: [String(index), ...below.path] }
+      if (below !== undefined) {
+        return below.message === tooManyMessage
+          ? below
+          : { ...below, path: [String(index), ...below.path] }
+      }
     }
     return undefined
   }
   for (const key in value) {
     const below = refusalIn((value as Record<string, unknown>)[key], depth + 1, budget)
-    if (below !== undefined) return below.message === tooManyMessage ? below : { ...below, path: [cut(key, MAX_QUOTED), ...below.path] }
+    if (below !== undefined) {
+      return below.message === tooManyMessage
+        ? below
+        : { ...below, path: [cut(key, MAX_QUOTED), ...below.path] }
+    }
   }
   return undefined
 }
@@ -96,11 +104,15 @@ const pathAt = (json: Uint8Array, end: number): Array<string> => {
       i = stringEnd(json, i, end)
       if (top !== undefined && top.keyNext) {
         // The key as sent, escapes and all: the answer names it, nothing decodes it.
-        top.key = cut(Buffer.from(json.buffer, json.byteOffset + start + 1, Math.max(0, i - start - 1)).toString("utf8"), MAX_QUOTED)
+        top.key = cut(
+          Buffer.from(json.buffer, json.byteOffset + start + 1, Math.max(0, i - start - 1)).toString("utf8"),
+          MAX_QUOTED
+        )
         top.keyNext = false
       }
-    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) open.push({ array: c === OPEN_ARRAY, key: "", index: 0, keyNext: c === OPEN_OBJECT })
-    else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) open.pop()
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      open.push({ array: c === OPEN_ARRAY, key: "", index: 0, keyNext: c === OPEN_OBJECT })
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) open.pop()
     else if (c === COMMA && top !== undefined) {
       if (top.array) top.index++
       else top.keyNext = true
@@ -122,7 +134,9 @@ const describedIssue = (ast: SchemaAST.AST, descriptions: ReadonlyArray<IssueDes
     return path.length === 0 ? issue : new ParseResult.Pointer(path as [string, ...Array<string>], undefined, issue)
   })
   if (issues.length === 0) return new ParseResult.Type(ast, undefined, "is invalid")
-  return issues.length === 1 ? issues[0]! : new ParseResult.Composite(ast, undefined, issues as [ParseResult.ParseIssue, ...Array<ParseResult.ParseIssue>])
+  return issues.length === 1
+    ? issues[0]!
+    : new ParseResult.Composite(ast, undefined, issues as [ParseResult.ParseIssue, ...Array<ParseResult.ParseIssue>])
 }
 
 /**
@@ -139,7 +153,10 @@ export const described = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I
       decode: () => (input, _, ast) => {
         const refusal = refusalIn(input, 0, { left: MAX_JSON_VALUES })
         if (refusal !== undefined) return Either.left(describedIssue(ast, [refusal]))
-        return Either.mapLeft(decode(input), (issue) => describedIssue(ast, describeIssues(new ParseResult.ParseError({ issue }))))
+        return Either.mapLeft(
+          decode(input),
+          (issue) => describedIssue(ast, describeIssues(new ParseResult.ParseError({ issue })))
+        )
       },
       encode: () => (input) => encode(input)
     },
@@ -156,8 +173,13 @@ export const described = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I
  * type there, else as an array of them; behind a declaration it sees none, so this record
  * stands in front.
  */
-const QueryParams = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Array(Schema.String)) })
+const QueryParams = Schema.Record({
+  key: Schema.String,
+  value: Schema.Union(Schema.String, Schema.Array(Schema.String))
+})
 
 /** `described` for a query string's parameters. */
 export const describedQuery = <A, I>(schema: Schema.Schema<A, I>) =>
-  Schema.compose(QueryParams, described(schema), { strict: false }).annotations({ [SchemaAST.SurrogateAnnotationId]: schema.ast })
+  Schema.compose(QueryParams, described(schema), { strict: false }).annotations({
+    [SchemaAST.SurrogateAnnotationId]: schema.ast
+  })

@@ -33,7 +33,9 @@ export const pathMatcher = (template: string) => {
   }
 }
 
-const routes: Array<{ readonly method: string; readonly matches: (path: string) => unknown; readonly template: string }> = []
+const routes: Array<
+  { readonly method: string; readonly matches: (path: string) => unknown; readonly template: string }
+> = []
 HttpApi.reflect(LcgApi, {
   onGroup: () => {},
   onEndpoint: ({ endpoint }) => {
@@ -52,14 +54,18 @@ export const routeOf = (method: string, url: string): string => {
 }
 
 export const requestMetrics = HttpMiddleware.make((app) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = yield* Clock.currentTimeMillis
     return yield* app.pipe(
       Effect.onExit((exit) =>
         Effect.map(Clock.currentTimeMillis, (now) =>
-          recordHttpRequest(routeOf(request.method, request.url), request.method, Exit.isSuccess(exit) ? exit.value.status : 500, (now - started) / 1000)
-        )
+          recordHttpRequest(
+            routeOf(request.method, request.url),
+            request.method,
+            Exit.isSuccess(exit) ? exit.value.status : 500,
+            (now - started) / 1000
+          ))
       )
     )
   })

@@ -13,9 +13,16 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Layer, Option } from "effect"
-import { LcgApi } from "./api.js"
 import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"
-import { decodeFailureBody, errorBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
+import { LcgApi } from "./api.js"
+import {
+  decodeFailureBody,
+  errorBody,
+  internalErrorBody,
+  MAX_BODY_BYTES,
+  tooLargeBody,
+  unreadableBody
+} from "./errors.js"
 import { AdminLive, DownstreamLive, OpsLive, UpstreamLive } from "./handlers.js"
 import { requestMetrics } from "./requestMetrics.js"
 
@@ -51,8 +58,9 @@ const ErrorBodies = HttpApiBuilder.middleware((app) =>
 
 /** Refuses declared oversize bodies before reading them; MaxBodySize below covers chunked ones. */
 const BodyLimit = HttpApiBuilder.middleware((app) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES ? Effect.succeed(tooLarge()) : app
+  Effect.flatMap(
+    HttpServerRequest.HttpServerRequest,
+    (request) => Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES ? Effect.succeed(tooLarge()) : app
   )
 )
 
@@ -67,4 +75,3 @@ export const HttpLive = HttpApiBuilder.serve((app) => requestMetrics(HttpMiddlew
   Layer.provide(ApiLive),
   Layer.provide(Layer.succeed(HttpServerRequest.MaxBodySize, Option.some(FileSystem.Size(MAX_BODY_BYTES))))
 )
-

@@ -15,7 +15,9 @@ export const PrometheusMetricsLive = Layer.unwrapEffect(
     const exporter = new PrometheusExporter({ preventServerStart: true })
     const serializer = new PrometheusSerializer()
     const scrape = MetricsExport.of({
-      prometheusText: Effect.promise(() => exporter.collect()).pipe(Effect.map(({ resourceMetrics }) => serializer.serialize(resourceMetrics)))
+      prometheusText: Effect.promise(() => exporter.collect()).pipe(
+        Effect.map(({ resourceMetrics }) => serializer.serialize(resourceMetrics))
+      )
     })
     return Layer.merge(
       Layer.succeed(MetricsExport, scrape),
@@ -26,7 +28,7 @@ export const PrometheusMetricsLive = Layer.unwrapEffect(
 
 /** The cluster gauges (role, members, owned partitions), refreshed from the coordinator every 15 s. */
 export const ClusterGaugesLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const coordinator = yield* Coordinator
     yield* coordinator.status.pipe(
       Effect.flatMap((status) =>

@@ -9,7 +9,12 @@ import { type LookupAddress, type LookupOptions, promises as dns } from "node:dn
 import { BlockList, isIP, type LookupFunction } from "node:net"
 import { buildConnector } from "undici"
 import { AppConfig, type ProviderEgress } from "../services/AppConfig.js"
-import { EgressRefused, ProviderEgressGuard, type ProviderEgressGuardService, type ProviderUrlKind } from "../services/ProviderEgressGuard.js"
+import {
+  EgressRefused,
+  ProviderEgressGuard,
+  type ProviderEgressGuardService,
+  type ProviderUrlKind
+} from "../services/ProviderEgressGuard.js"
 
 /** IPv4 ranges that are not the public internet (IANA special-purpose registry). */
 const nonPublicV4: ReadonlyArray<readonly [address: string, prefix: number]> = [
@@ -79,7 +84,10 @@ const literalRefused = () => new EgressRefused({ message: "is a private address"
 const nameRefused = () => new EgressRefused({ message: "resolves to a private address" })
 
 /** The policy over `egress`; `resolve` answers what a name resolves to (the system's resolver, or a test's). */
-export const makeProviderEgressGuard = (egress: ProviderEgress, resolve: ResolveHost = systemResolve): ProviderEgressGuardService => {
+export const makeProviderEgressGuard = (
+  egress: ProviderEgress,
+  resolve: ResolveHost = systemResolve
+): ProviderEgressGuardService => {
   /** Exempt from the address check. */
   const exempt = (hostname: string) => egress.allowPrivate || isListedHost(egress.hosts, hostname)
 
@@ -87,7 +95,9 @@ export const makeProviderEgressGuard = (egress: ProviderEgress, resolve: Resolve
     resolve(hostname, options).then(
       (addresses) => {
         const first = addresses[0]
-        if (first === undefined) return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), "")
+        if (first === undefined) {
+          return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), "")
+        }
         if (!exempt(hostname) && !addresses.every((a) => isPublicAddress(a.address))) return callback(nameRefused(), "")
         return options.all === true ? callback(null, [...addresses]) : callback(null, first.address, first.family)
       },
@@ -101,7 +111,9 @@ export const makeProviderEgressGuard = (egress: ProviderEgress, resolve: Resolve
     return Effect.tryPromise(() => resolve(hostname, {})).pipe(
       // A name that does not resolve now has no address to refuse; the connect-time guard checks what it resolves to then.
       Effect.orElseSucceed((): ReadonlyArray<LookupAddress> => []),
-      Effect.flatMap((addresses) => (addresses.every((a) => isPublicAddress(a.address)) ? Effect.void : Effect.fail(nameRefused())))
+      Effect.flatMap((
+        addresses
+      ) => (addresses.every((a) => isPublicAddress(a.address)) ? Effect.void : Effect.fail(nameRefused())))
     )
   }
 
@@ -113,9 +125,15 @@ export const makeProviderEgressGuard = (egress: ProviderEgress, resolve: Resolve
         const { insecure, secure } = schemes[kind]
         const scheme = parsed.protocol.slice(0, -1)
         if (scheme !== secure && !(egress.allowInsecure && scheme === insecure)) {
-          return Effect.fail(new EgressRefused({ message: egress.allowInsecure ? `must use ${secure} or ${insecure}` : `must use ${secure}` }))
+          return Effect.fail(
+            new EgressRefused({
+              message: egress.allowInsecure ? `must use ${secure} or ${insecure}` : `must use ${secure}`
+            })
+          )
         }
-        if (parsed.username !== "" || parsed.password !== "") return Effect.fail(new EgressRefused({ message: "must not carry credentials" }))
+        if (parsed.username !== "" || parsed.password !== "") {
+          return Effect.fail(new EgressRefused({ message: "must not carry credentials" }))
+        }
         // An IPv6 literal's hostname keeps its brackets.
         return checkAddresses(parsed.hostname.replace(/^\[(.*)\]$/, "$1"))
       }),

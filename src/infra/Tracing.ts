@@ -13,10 +13,14 @@ import { Effect, FiberRef, Layer, type Tracer } from "effect"
 export const TracingLive = (otlpEndpoint: string | undefined) =>
   otlpEndpoint === undefined
     ? Layer.setTracerEnabled(false)
-    : OtlpTracer.layer({ url: `${otlpEndpoint}/v1/traces`, resource: { serviceName: "hbf-lcg" }, exportInterval: "1 second" }).pipe(
-        Layer.provide(OtlpSerialization.layerJson),
-        Layer.provide(NodeHttpClient.layerUndici)
-      )
+    : OtlpTracer.layer({
+      url: `${otlpEndpoint}/v1/traces`,
+      resource: { serviceName: "hbf-lcg" },
+      exportInterval: "1 second"
+    }).pipe(
+      Layer.provide(OtlpSerialization.layerJson),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
 
 /**
  * `Effect.withSpan` while the tracer is enabled, and the effect alone otherwise: a span with

@@ -44,12 +44,17 @@ export const OutboundHttpLive = Layer.unwrapEffect(
         Effect.sync(() => new Agent(options)),
         (agent) => Effect.promise(() => agent.destroy())
       )
-    const dispatcher = Layer.scoped(NodeHttpClient.Dispatcher, scopedAgent({ connect: { timeout: ms }, maxResponseSize }))
+    const dispatcher = Layer.scoped(
+      NodeHttpClient.Dispatcher,
+      scopedAgent({ connect: { timeout: ms }, maxResponseSize })
+    )
     const client = Layer.scoped(
       HttpClient.HttpClient,
       Effect.map(scopedAgent({ connect: guard.connector({ timeout: ms }), maxResponseSize }), (providers) => {
         const http = NodeHttpClient.makeUndici(
-          providers.compose((dispatch) => (options, handler) => dispatch({ ...options, headersTimeout: ms, bodyTimeout: ms }, handler))
+          providers.compose((dispatch) => (options, handler) =>
+            dispatch({ ...options, headersTimeout: ms, bodyTimeout: ms }, handler)
+          )
         )
         return otlpEndpoint !== undefined ? http : HttpClient.withTracerDisabledWhen(http, () => true)
       })
@@ -77,7 +82,11 @@ export const noAnswerReason = (cause: unknown): NoAnswerReason => {
  * host, address and port (a tenant's URL would make the gateway's answers a port scanner).
  */
 export const noAnswerWords = (reason: NoAnswerReason, maxBodyBytes: number) =>
-  reason === "timeout" ? "timed out" : reason === "too-large" ? `answered more than ${maxBodyBytes} bytes` : "is unreachable"
+  reason === "timeout"
+    ? "timed out"
+    : reason === "too-large"
+    ? `answered more than ${maxBodyBytes} bytes`
+    : "is unreachable"
 
 /** Retry-After in seconds or as an HTTP date (counted from `now`, epoch ms on the Effect clock). */
 export const retryAfterOf = (
@@ -115,7 +124,10 @@ export const backoff = <E>(
     Schedule.intersect(Schedule.recurs(policy.retries)),
     Schedule.modifyDelay(([[error]], delay) => {
       const capped = Duration.min(delay, Duration.decode(policy.maxDelay))
-      return Option.match(retryAfter(error), { onNone: () => capped, onSome: (wait) => Duration.max(capped, Duration.min(wait, maxRetryAfter)) })
+      return Option.match(retryAfter(error), {
+        onNone: () => capped,
+        onSome: (wait) => Duration.max(capped, Duration.min(wait, maxRetryAfter))
+      })
     })
   )
 
@@ -125,7 +137,11 @@ export const backoff = <E>(
  * cost more than the rest of a delivery's bookkeeping, and most calls never need it
  * (perf: docs/ARCHITECTURE.md#perf-retry-after-failure).
  */
-export const retryingAfter = <A, E, R>(first: E, effect: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, E>) => {
+export const retryingAfter = <A, E, R>(
+  first: E,
+  effect: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<unknown, E>
+) => {
   let replayed = false
   return Effect.retry(
     Effect.suspend(() => {
@@ -194,7 +210,10 @@ export interface OutboundClient {
    * as it arrives (undici's dump: a long one closes the connection instead), so its size never
    * fails a call the status says succeeded (perf: docs/ARCHITECTURE.md#perf-undici-hbf).
    */
-  readonly call: <E>(request: OutboundRequest, failure: (error: OutboundError) => Effect.Effect<never, E>) => Effect.Effect<void, E>
+  readonly call: <E>(
+    request: OutboundRequest,
+    failure: (error: OutboundError) => Effect.Effect<never, E>
+  ) => Effect.Effect<void, E>
 }
 
 /** No answer: its reason, and as detail the shared words, but for a transport error its cause (the callers log it, and answer "is unreachable"). */
@@ -203,7 +222,9 @@ const transportError = (cause: unknown, maxBodyBytes: number) => {
   return new OutboundError({
     reason,
     retryAfter: Option.none(),
-    detail: reason === "transport" ? `transport error: ${cause instanceof Error ? cause.message : String(cause)}` : noAnswerWords(reason, maxBodyBytes)
+    detail: reason === "transport"
+      ? `transport error: ${cause instanceof Error ? cause.message : String(cause)}`
+      : noAnswerWords(reason, maxBodyBytes)
   })
 }
 
@@ -217,102 +238,127 @@ const transportError = (cause: unknown, maxBodyBytes: number) => {
  * it (perf: docs/ARCHITECTURE.md#perf-undici-hbf, docs/ARCHITECTURE.md#perf-undici-timeouts).
  */
 export const outboundClient = (options: OutboundOptions) =>
-  Effect.map(Effect.all([NodeHttpClient.Dispatcher, AppConfig, Effect.clock]), ([dispatcher, config, clock]): OutboundClient => {
-    const base = new URL(options.baseUrl)
-    const basePath = base.pathname.replace(/\/$/, "")
-    const timeout = Duration.toMillis(config.httpTimeout)
-    const deadlineMs = Duration.toMillis(config.upstream.deadline)
-    const { maxBodyBytes } = config.upstream
-    const headers = {
-      accept: "application/json",
-      ...(options.bearer !== undefined ? { authorization: `Bearer ${Redacted.value(options.bearer)}` } : {})
-    }
-    const exchange = async (request: OutboundRequest, abort: EventEmitter, withBody: boolean): Promise<OutboundAnswer> => {
-      const body = request.text ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined)
-      const response = await dispatcher.request({
-        origin: base.origin,
-        path: basePath + request.path,
-        method: request.method,
-        headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...request.headers },
-        body: body ?? null,
-        signal: abort,
-        headersTimeout: timeout,
-        bodyTimeout: timeout
-      })
-      if (withBody) return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
-      await response.body.dump()
-      return { status: response.statusCode, headers: response.headers, body: "" }
-    }
-    /**
-     * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
-     * which the call's first attempt sets as it starts (each time it is run).
-     */
-    const attempt = (request: OutboundRequest, withBody: boolean, deadline: { at: number }, first: boolean) =>
-      Effect.async<OutboundAnswer, OutboundError>((resume) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        if (first) deadline.at = now + deadlineMs
-        const abort = new EventEmitter()
-        let expired = false
-        // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
-        const timer = setTimeout(() => {
-          expired = true
-          abort.emit("abort")
-        }, deadline.at - now)
-        exchange(request, abort, withBody).then(
-          (answer) => {
-            clearTimeout(timer)
-            resume(
-              answer.status >= 200 && answer.status < 300
-                ? Effect.succeed(answer)
-                : Effect.fail(
-                    new OutboundError({ reason: "status", status: answer.status, retryAfter: retryAfterOf(answer.headers, clock.unsafeCurrentTimeMillis()), detail: `answered ${answer.status}` })
-                  )
-            )
+  Effect.map(
+    Effect.all([NodeHttpClient.Dispatcher, AppConfig, Effect.clock]),
+    ([dispatcher, config, clock]): OutboundClient => {
+      const base = new URL(options.baseUrl)
+      const basePath = base.pathname.replace(/\/$/, "")
+      const timeout = Duration.toMillis(config.httpTimeout)
+      const deadlineMs = Duration.toMillis(config.upstream.deadline)
+      const { maxBodyBytes } = config.upstream
+      const headers = {
+        accept: "application/json",
+        ...(options.bearer !== undefined ? { authorization: `Bearer ${Redacted.value(options.bearer)}` } : {})
+      }
+      const exchange = async (
+        request: OutboundRequest,
+        abort: EventEmitter,
+        withBody: boolean
+      ): Promise<OutboundAnswer> => {
+        const body = request.text ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined)
+        const response = await dispatcher.request({
+          origin: base.origin,
+          path: basePath + request.path,
+          method: request.method,
+          headers: {
+            ...headers,
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+            ...request.headers
           },
-          (cause) => {
-            clearTimeout(timer)
-            resume(
-              Effect.fail(
-                expired
-                  ? new OutboundError({ reason: "timeout", retryAfter: Option.none(), detail: `did not answer within ${deadlineMs} ms` })
-                  : transportError(cause, maxBodyBytes)
-              )
-            )
+          body: body ?? null,
+          signal: abort,
+          headersTimeout: timeout,
+          bodyTimeout: timeout
+        })
+        if (withBody) {
+          return { status: response.statusCode, headers: response.headers, body: await response.body.text() }
+        }
+        await response.body.dump()
+        return { status: response.statusCode, headers: response.headers, body: "" }
+      }
+      /**
+       * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
+       * which the call's first attempt sets as it starts (each time it is run).
+       */
+      const attempt = (request: OutboundRequest, withBody: boolean, deadline: { at: number }, first: boolean) =>
+        Effect.async<OutboundAnswer, OutboundError>((resume) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (first) {
+            deadline.at = now + deadlineMs
           }
-        )
-        return Effect.sync(() => {
-          clearTimeout(timer)
-          abort.emit("abort")
-        })
-      }).pipe(
-        traced(`http.client ${request.method}`, {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "http.request.method": request.method, "server.address": base.origin }
-        })
-      )
-    const retrying =
-      options.retry === undefined
-        ? undefined
-        : backoff(options.retry, (error: OutboundError) => error.retryAfter, config.upstream.maxRetryAfter).pipe(Schedule.whileInput(isTransient))
-    const perform = (request: OutboundRequest, withBody: boolean) => {
-      const deadline = { at: 0 }
-      const once = attempt(request, withBody, deadline, true)
-      if (retrying === undefined) return once
-      return Effect.catchAll(once, (first) =>
-        retryingAfter(
-          first,
-          attempt(request, withBody, deadline, false),
-          // Only a wait that ends before the deadline: past it, the last failure is the call's.
-          retrying.pipe(
-            Schedule.delays,
-            Schedule.whileOutput((wait) => clock.unsafeCurrentTimeMillis() + Duration.toMillis(wait) < deadline.at)
+          const abort = new EventEmitter()
+          let expired = false
+          // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
+          const timer = setTimeout(() => {
+            expired = true
+            abort.emit("abort")
+          }, deadline.at - now)
+          exchange(request, abort, withBody).then(
+            (answer) => {
+              clearTimeout(timer)
+              resume(
+                answer.status >= 200 && answer.status < 300
+                  ? Effect.succeed(answer)
+                  : Effect.fail(
+                    new OutboundError({
+                      reason: "status",
+                      status: answer.status,
+                      retryAfter: retryAfterOf(answer.headers, clock.unsafeCurrentTimeMillis()),
+                      detail: `answered ${answer.status}`
+                    })
+                  )
+              )
+            },
+            (cause) => {
+              clearTimeout(timer)
+              resume(
+                Effect.fail(
+                  expired
+                    ? new OutboundError({
+                      reason: "timeout",
+                      retryAfter: Option.none(),
+                      detail: `did not answer within ${deadlineMs} ms`
+                    })
+                    : transportError(cause, maxBodyBytes)
+                )
+              )
+            }
           )
+          return Effect.sync(() => {
+            clearTimeout(timer)
+            abort.emit("abort")
+          })
+        }).pipe(
+          traced(`http.client ${request.method}`, {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: { "http.request.method": request.method, "server.address": base.origin }
+          })
         )
-      )
+      const retrying = options.retry === undefined
+        ? undefined
+        : backoff(options.retry, (error: OutboundError) => error.retryAfter, config.upstream.maxRetryAfter).pipe(
+          Schedule.whileInput(isTransient)
+        )
+      const perform = (request: OutboundRequest, withBody: boolean) => {
+        const deadline = { at: 0 }
+        const once = attempt(request, withBody, deadline, true)
+        if (retrying === undefined) return once
+        return Effect.catchAll(once, (first) =>
+          retryingAfter(
+            first,
+            attempt(request, withBody, deadline, false),
+            // Only a wait that ends before the deadline: past it, the last failure is the call's.
+            retrying.pipe(
+              Schedule.delays,
+              Schedule.whileOutput((wait) => clock.unsafeCurrentTimeMillis() + Duration.toMillis(wait) < deadline.at)
+            )
+          ))
+      }
+      return {
+        send: (request) => perform(request, true),
+        call: (request, failure) =>
+          Effect.matchEffect(perform(request, false), { onFailure: failure, onSuccess: () => Effect.void })
+      }
     }
-    return {
-      send: (request) => perform(request, true),
-      call: (request, failure) => Effect.matchEffect(perform(request, false), { onFailure: failure, onSuccess: () => Effect.void })
-    }
-  })
+  )

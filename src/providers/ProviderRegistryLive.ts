@@ -2,13 +2,13 @@
 import { Effect, Layer } from "effect"
 import { type ProviderAlias, providerAliases } from "../domain/model.js"
 import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"
+import { UnknownProvider } from "../services/errors.js"
+import type { LivechatProvider } from "../services/LivechatProvider.js"
+import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { makeCiscoProvider } from "./cisco/provider.js"
 import { makeGenesysProvider } from "./genesys/provider.js"
 import { makeHelviaProvider } from "./helvia/provider.js"
 import { makeZendeskProvider } from "./zendesk/provider.js"
-import { UnknownProvider } from "../services/errors.js"
-import type { LivechatProvider } from "../services/LivechatProvider.js"
-import { ProviderRegistry } from "../services/ProviderRegistry.js"
 
 export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>) => {
   const byAlias = new Map<string, LivechatProvider>(providers.map((p) => [p.alias, p]))
@@ -20,7 +20,10 @@ export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>)
       // The alias is the sender's (any URL): named cut, never quoted in full.
       const named = cut(alias, MAX_QUOTED)
       return Effect.fail(
-        new UnknownProvider({ alias: named, message: `unknown provider alias ${JSON.stringify(named)}; expected one of ${providerAliases.join(", ")}` })
+        new UnknownProvider({
+          alias: named,
+          message: `unknown provider alias ${JSON.stringify(named)}; expected one of ${providerAliases.join(", ")}`
+        })
       )
     }
   })

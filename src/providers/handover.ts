@@ -4,7 +4,10 @@ import type { SessionRecord, TranscriptEntry } from "../domain/model.js"
 export const transcriptLine = (entry: TranscriptEntry) => `[${entry.at}] ${entry.author}: ${entry.text}`
 
 /** The end of `text` within `maxChars` (the latest lines matter most), marked with "…" where cut. */
-export const keepEnd = (text: string, maxChars: number) => (text.length <= maxChars ? text : `…${text.slice(text.length - maxChars + 1)}`)
+export const keepEnd = (
+  text: string,
+  maxChars: number
+) => (text.length <= maxChars ? text : `…${text.slice(text.length - maxChars + 1)}`)
 
 /**
  * Who asks, and the conversation with the bot so far: its latest `maxEntries` entries, fewer
@@ -20,7 +23,13 @@ export const openingText = (
   if (transcript.length === 0) return header
   const compose = (kept: ReadonlyArray<TranscriptEntry>) => {
     const omitted = transcript.length - kept.length
-    return [header, "", "Conversation with the bot:", ...(omitted > 0 ? [`(${omitted} earlier messages omitted)`] : []), ...kept.map(transcriptLine)].join("\n")
+    return [
+      header,
+      "",
+      "Conversation with the bot:",
+      ...(omitted > 0 ? [`(${omitted} earlier messages omitted)`] : []),
+      ...kept.map(transcriptLine)
+    ].join("\n")
   }
   let kept = transcript.slice(-limits.maxEntries)
   let text = compose(kept)

@@ -17,7 +17,11 @@ export const ApiProvider = Schema.Literal("genesys-livechat", "zendesk", "cisco-
 export type ApiProvider = typeof ApiProvider.Type
 
 /** Each provider's API as answers and logs name it. */
-const apiNames: Record<ApiProvider, string> = { "genesys-livechat": "Genesys", zendesk: "Sunshine", "cisco-livechat": "CCP" }
+const apiNames: Record<ApiProvider, string> = {
+  "genesys-livechat": "Genesys",
+  zendesk: "Sunshine",
+  "cisco-livechat": "CCP"
+}
 
 /** A provider API call that failed: no usable answer, a refusal (`status`, the provider's `code`), or an answer the gateway cannot read. */
 export class ProviderApiError extends Schema.TaggedError<ProviderApiError>()("ProviderApiError", {
@@ -31,13 +35,19 @@ export class ProviderApiError extends Schema.TaggedError<ProviderApiError>()("Pr
 
 /** `provider`'s error saying `what` (the call, named by callName or its own word, e.g. "login") `happened`. */
 export const apiError = (provider: ApiProvider, what: string, happened: string, status?: number) =>
-  new ProviderApiError({ provider, message: `${apiNames[provider]} ${what} ${happened}`, ...(status !== undefined ? { status } : {}) })
+  new ProviderApiError({
+    provider,
+    message: `${apiNames[provider]} ${what} ${happened}`,
+    ...(status !== undefined ? { status } : {})
+  })
 
 /** A refusal, named by the call, the status and the provider's code: never the provider's own words, which may repeat what the call carried. */
 export const refusal = (provider: ApiProvider, what: string, status: number, code: Option.Option<string>) =>
   new ProviderApiError({
     provider,
-    message: `${apiNames[provider]} ${what} answered ${status}${Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })}`,
+    message: `${apiNames[provider]} ${what} answered ${status}${
+      Option.match(code, { onNone: () => "", onSome: (c) => ` ${c}` })
+    }`,
     status,
     ...(Option.isSome(code) ? { code: code.value } : {})
   })
@@ -60,7 +70,12 @@ export const refused = (
   { code, logged }: Refusal
 ) =>
   Effect.zipRight(
-    Effect.logWarning(`${apiNames[provider]} refused a call`, { call: what, status, ...(Option.isSome(code) ? { code: code.value } : {}), ...logged }),
+    Effect.logWarning(`${apiNames[provider]} refused a call`, {
+      call: what,
+      status,
+      ...(Option.isSome(code) ? { code: code.value } : {}),
+      ...logged
+    }),
     Effect.fail(refusal(provider, what, status, code))
   )
 
@@ -68,16 +83,26 @@ export const refused = (
  * A call to `url` that got no usable answer: the error says "timed out", "answered more than
  * N bytes" or "is unreachable" (noAnswerWords); the cause goes to the log, here, once.
  */
-export const noAnswer = (provider: ApiProvider, what: string, method: string, url: string, cause: unknown, maxBodyBytes: number) => {
+export const noAnswer = (
+  provider: ApiProvider,
+  what: string,
+  method: string,
+  url: string,
+  cause: unknown,
+  maxBodyBytes: number
+) => {
   const reason = noAnswerReason(cause)
   // The call by its template: its host and ids are the tenant's configuration; the network's cause (an address) is the operator's to see.
   const where = URL.canParse(url) ? new URL(url).pathname : url
   return Effect.as(
-    Effect.logWarning(reason === "too-large" ? "a provider answered more than the gateway reads" : "a provider call got no answer", {
-      provider,
-      call: callName(method, where),
-      reason: cause instanceof Error ? cause.message : String(cause)
-    }),
+    Effect.logWarning(
+      reason === "too-large" ? "a provider answered more than the gateway reads" : "a provider call got no answer",
+      {
+        provider,
+        call: callName(method, where),
+        reason: cause instanceof Error ? cause.message : String(cause)
+      }
+    ),
     apiError(provider, what, noAnswerWords(reason, maxBodyBytes))
   )
 }
@@ -87,8 +112,11 @@ export const noAnswer = (provider: ApiProvider, what: string, method: string, ur
  * ids and secrets; secrets digested on their own before), so that look-alikes never share
  * what is kept per credential (tokens, call gates, channels), and the key reveals none of it.
  */
-export const credentialKey = (tenantId: string, parts: ReadonlyArray<string>, secrets: ReadonlyArray<Redacted.Redacted<string>>) =>
-  sha256Hex(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => sha256Hex(Redacted.value(secret)))]))
+export const credentialKey = (
+  tenantId: string,
+  parts: ReadonlyArray<string>,
+  secrets: ReadonlyArray<Redacted.Redacted<string>>
+) => sha256Hex(JSON.stringify([tenantId, ...parts, ...secrets.map((secret) => sha256Hex(Redacted.value(secret)))]))
 
 /** Names a credential in logs: the tenant and the start of its key, nothing of the configuration. */
 export const credentialLabel = (tenantId: string, key: string) => `tenant ${tenantId}, credentials ${key.slice(0, 8)}`
@@ -103,10 +131,12 @@ const apiWord = /^(?:[a-z][A-Za-z]*|v\d+)$/
  */
 export const callName = (method: string, url: string) => {
   const path = url.split("?")[0]!
-  return `${method} ${path
-    .split("/")
-    .map((segment) => (segment === "" || apiWord.test(segment) ? segment : "{id}"))
-    .join("/")}`
+  return `${method} ${
+    path
+      .split("/")
+      .map((segment) => (segment === "" || apiWord.test(segment) ? segment : "{id}"))
+      .join("/")
+  }`
 }
 
 /** The tenant's livechat config narrowed to `provider`; a config of another provider is the call's ProviderError. */

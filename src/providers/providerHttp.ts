@@ -19,7 +19,15 @@ import { Chunk, Clock, Duration, Effect, Either, Option, type Redacted, Schedule
 import { recordProviderCall } from "../infra/metrics.js"
 import { retryAfterOf, retryingAfter } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { type ApiProvider, apiError, callName, noAnswer, type ProviderApiError, type Refusal, refused } from "./providerCalls.js"
+import {
+  apiError,
+  type ApiProvider,
+  callName,
+  noAnswer,
+  type ProviderApiError,
+  type Refusal,
+  refused
+} from "./providerCalls.js"
 
 /** How one provider's API is called. */
 export interface ProviderHttpPolicy {
@@ -70,7 +78,10 @@ export interface Exchanged {
 export interface ProviderHttp {
   readonly call: <A, I>(call: ProviderCall<A, I>) => Effect.Effect<A, ProviderApiError>
   /** One exchange, outside any gate and never retried (a login): any answer, its body read; only no answer fails. */
-  readonly exchange: (request: HttpClientRequest.HttpClientRequest, what: string) => Effect.Effect<Exchanged, ProviderApiError>
+  readonly exchange: (
+    request: HttpClientRequest.HttpClientRequest,
+    what: string
+  ) => Effect.Effect<Exchanged, ProviderApiError>
   /** The refusal of `what` (a status and the body that came with it), logged as it is told. */
   readonly refused: (what: string, status: number, body: string) => Effect.Effect<never, ProviderApiError>
 }
@@ -97,7 +108,10 @@ const makeCallGates = (maxInFlight: number) => {
     let blockedUntil = 0
     const gate: CallGate = {
       withSlot: (call) => slots.withPermits(1)(call),
-      waitTurn: Effect.flatMap(Clock.currentTimeMillis, (now) => (blockedUntil > now ? Effect.sleep(Duration.millis(blockedUntil - now)) : Effect.void)),
+      waitTurn: Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => (blockedUntil > now ? Effect.sleep(Duration.millis(blockedUntil - now)) : Effect.void)
+      ),
       holdBack: (wait) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           blockedUntil = Math.max(blockedUntil, now + Duration.toMillis(wait))
@@ -122,7 +136,11 @@ interface Failed {
   readonly failure: Effect.Effect<never, ProviderApiError>
 }
 
-const failed = (retry: Retry | undefined, failure: Effect.Effect<never, ProviderApiError>, retryAfter = Option.none<Duration.Duration>()): Failed => ({
+const failed = (
+  retry: Retry | undefined,
+  failure: Effect.Effect<never, ProviderApiError>,
+  retryAfter = Option.none<Duration.Duration>()
+): Failed => ({
   retry,
   retryAfter,
   failure
@@ -136,11 +154,15 @@ const transientBackoff = Duration.millis(200)
  * transient failures), and waits its own way; a 429's wait holds the whole gate back.
  */
 const retries = (policy: ProviderHttpPolicy, gate: CallGate, label: string) => {
-  const budget: Record<Retry, number> = { token: 1, "rate-limit": policy.rateLimitRetries, transient: policy.transientRetries }
+  const budget: Record<Retry, number> = {
+    token: 1,
+    "rate-limit": policy.rateLimitRetries,
+    transient: policy.transientRetries
+  }
   const waitBefore = (failure: Failed, n: number): Effect.Effect<Duration.Duration> => {
     switch (failure.retry) {
       case "rate-limit":
-        return Effect.gen(function* () {
+        return Effect.gen(function*() {
           const wait = Option.isSome(failure.retryAfter) ? failure.retryAfter.value : yield* policy.rateLimitWait(n)
           yield* gate.holdBack(wait)
           yield* Effect.logWarning("provider rate limit: holding these credentials back", {
@@ -159,7 +181,10 @@ const retries = (policy: ProviderHttpPolicy, gate: CallGate, label: string) => {
   return Schedule.identity<Failed>().pipe(
     Schedule.intersect(Schedule.collectAllInputs<Failed>()),
     // This failure, and how many of the call's earlier ones earned the same retry.
-    Schedule.map(([failure, earlier]) => ({ failure, n: Chunk.size(Chunk.filter(earlier, (e) => e.retry === failure.retry)) })),
+    Schedule.map(([failure, earlier]) => ({
+      failure,
+      n: Chunk.size(Chunk.filter(earlier, (e) => e.retry === failure.retry))
+    })),
     Schedule.whileOutput(({ failure, n }) => failure.retry !== undefined && n < budget[failure.retry]),
     Schedule.modifyDelayEffect(({ failure, n }) => waitBefore(failure, n))
   )
@@ -168,13 +193,16 @@ const retries = (policy: ProviderHttpPolicy, gate: CallGate, label: string) => {
 // ---- the call ----
 
 export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
     const { upstream } = yield* AppConfig
     const { provider } = policy
     const gateOf = makeCallGates(policy.maxInFlight)
 
-    const exchange = (request: HttpClientRequest.HttpClientRequest, what: string): Effect.Effect<Exchanged, ProviderApiError> =>
+    const exchange = (
+      request: HttpClientRequest.HttpClientRequest,
+      what: string
+    ): Effect.Effect<Exchanged, ProviderApiError> =>
       http.execute(request).pipe(
         Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
         Effect.scoped,
@@ -184,32 +212,54 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
           Either.isRight(result)
             ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
             : Effect.zipRight(
-                recordProviderCall(provider, undefined, elapsed),
-                Effect.flatMap(noAnswer(provider, what, request.method, request.url, result.left.cause ?? result.left, upstream.maxBodyBytes), Effect.fail)
+              recordProviderCall(provider, undefined, elapsed),
+              Effect.flatMap(
+                noAnswer(
+                  provider,
+                  what,
+                  request.method,
+                  request.url,
+                  result.left.cause ?? result.left,
+                  upstream.maxBodyBytes
+                ),
+                Effect.fail
               )
+            )
         )
       )
 
-    const refusedCall = (what: string, status: number, body: string) => refused(provider, what, status, policy.refusalOf(body))
+    const refusedCall = (what: string, status: number, body: string) =>
+      refused(provider, what, status, policy.refusalOf(body))
 
-    const call = <A, I>({ answer, baseUrl, bearer, credentials, label, repeatable, request }: ProviderCall<A, I>): Effect.Effect<A, ProviderApiError> => {
+    const call = <A, I>(
+      { answer, baseUrl, bearer, credentials, label, repeatable, request }: ProviderCall<A, I>
+    ): Effect.Effect<A, ProviderApiError> => {
       const gate = gateOf(credentials)
       const what = callName(request.method, request.url)
       const prepared = request.pipe(HttpClientRequest.prependUrl(baseUrl), HttpClientRequest.acceptJson)
       const transient = repeatable ? "transient" : undefined
       const decode = (body: string) =>
-        body.length === 0 ? Schema.decodeUnknown(answer)(undefined) : Schema.decodeUnknown(Schema.parseJson(answer))(body)
+        body.length === 0
+          ? Schema.decodeUnknown(answer)(undefined)
+          : Schema.decodeUnknown(Schema.parseJson(answer))(body)
       // One new token per run of the call: a 401 after it keeps the new token (the refusal is not its age).
       let tokenRenewed = false
-      const attempt: Effect.Effect<A, Failed> = Effect.gen(function* () {
+      const attempt: Effect.Effect<A, Failed> = Effect.gen(function*() {
         yield* gate.waitTurn
-        const token = bearer === undefined ? undefined : yield* Effect.mapError(bearer.current, (error) => failed(undefined, Effect.fail(error)))
-        const exchanged = yield* Effect.either(exchange(token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token), what))
+        const token = bearer === undefined
+          ? undefined
+          : yield* Effect.mapError(bearer.current, (error) => failed(undefined, Effect.fail(error)))
+        const exchanged = yield* Effect.either(
+          exchange(token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token), what)
+        )
         if (Either.isLeft(exchanged)) return yield* Effect.fail(failed(transient, Effect.fail(exchanged.left)))
         const { body, response } = exchanged.right
         const { status } = response
         if (status >= 200 && status < 300) {
-          return yield* Effect.mapError(decode(body), () => failed(undefined, Effect.fail(apiError(provider, what, "answered an unexpected body", status))))
+          return yield* Effect.mapError(
+            decode(body),
+            () => failed(undefined, Effect.fail(apiError(provider, what, "answered an unexpected body", status)))
+          )
         }
         const refusal = refusedCall(what, status, body)
         if (status === 401 && bearer !== undefined && token !== undefined && !tokenRenewed) {
@@ -220,7 +270,10 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
         }
         if (status === 429) {
           const retryAfter = retryAfterOf(response.headers, yield* Clock.currentTimeMillis)
-          const waitable = Option.match(retryAfter, { onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, policy.maxRetryAfter) })
+          const waitable = Option.match(retryAfter, {
+            onNone: () => true,
+            onSome: (wait) => Duration.lessThanOrEqualTo(wait, policy.maxRetryAfter)
+          })
           return yield* Effect.fail(failed(waitable ? "rate-limit" : undefined, refusal, retryAfter))
         }
         return yield* Effect.fail(failed(status >= 500 ? transient : undefined, refusal))

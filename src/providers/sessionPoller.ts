@@ -16,11 +16,11 @@ import { Clock, Data, Duration, Effect, Either, FiberMap, Option, Queue, Random,
 import type { ProviderAlias, SessionRecord } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { type LivechatConfig, tenantConfigFor } from "../domain/tenant.js"
-import type { HbfCoreService } from "../services/HbfCore.js"
+import { countPoll } from "../infra/metrics.js"
 import { Coordinator, type CoordinatorService, pollNowKindOf, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
+import type { HbfCoreService } from "../services/HbfCore.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { countPoll } from "../infra/metrics.js"
 
 export const pollerTimings = {
   /** How often the partition's poll clock wakes the pollers that are due. */
@@ -76,10 +76,10 @@ export const currentConfigOf =
   (session: SessionRecord): Effect.Effect<Extract<LivechatConfig, { readonly provider: P }>, PollFailure> =>
     Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
       Option.match(tenantConfigFor(tenant, provider), {
-        onNone: () => Effect.fail(new PollFailed({ message: `tenant ${session.tenantId} no longer has a ${provider} config` })),
+        onNone: () =>
+          Effect.fail(new PollFailed({ message: `tenant ${session.tenantId} no longer has a ${provider} config` })),
         onSome: Effect.succeed
-      })
-    )
+      }))
 
 /** Wakes waiting pollers when their time comes. */
 export interface PollClock {
@@ -95,7 +95,7 @@ export interface PollClock {
  * (perf: docs/ARCHITECTURE.md#perf-poll-clock).
  */
 export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const tickMs = Duration.toMillis(tick)
     /** Tick number -> the wake-up queues of the pollers due in it. */
     const buckets = new Map<number, Set<Queue.Queue<void>>>()
@@ -129,9 +129,10 @@ export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock,
           buckets.clear()
           waiting.unsafeClose()
         }
-      })
+      }))
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(waiting.await, Effect.zipRight(Effect.sleep(tick), wakeDue)))
     )
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(waiting.await, Effect.zipRight(Effect.sleep(tick), wakeDue))))
     return {
       wait: (wake, delay) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -163,7 +164,7 @@ export const pollSession = <C, S>(
   wake: Queue.Queue<void>,
   options: { readonly spreadStart?: boolean } = {}
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const intervalMs = Duration.toMillis(polling.interval)
     let state = initial
     let failures = 0
@@ -171,7 +172,7 @@ export const pollSession = <C, S>(
 
     /** The tenant's config, looked up again once a minute rather than on every poll. */
     let config: { readonly value: C; readonly at: number } | undefined
-    const currentConfig = Effect.gen(function* () {
+    const currentConfig = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       if (config !== undefined && now - config.at < Duration.toMillis(pollerTimings.configMaxAge)) return config.value
       const fresh = yield* Effect.either(polling.configOf(session))
@@ -197,17 +198,25 @@ export const pollSession = <C, S>(
         failures++
         // The first failure and then every tenth: a long outage does not flood the log.
         if (failures === 1 || failures % 10 === 0) {
-          yield* Effect.logWarning("poll failed; backing off", { sessionId: session.sessionId, failures, reason: outcome.left.message })
+          yield* Effect.logWarning("poll failed; backing off", {
+            sessionId: session.sessionId,
+            failures,
+            reason: outcome.left.message
+          })
         }
       }
       const delay = more
         ? Duration.zero
         : failures === 0
-          ? Duration.millis(
-              // Jitter below the interval only: CCP asks to be polled at least every interval.
-              Math.max(0, startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) - (yield* Clock.currentTimeMillis))
-            )
-          : Duration.min(Duration.times(polling.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
+        ? Duration.millis(
+          // Jitter below the interval only: CCP asks to be polled at least every interval.
+          Math.max(
+            0,
+            startedAt + intervalMs * (yield* Random.nextRange(1 - pollerTimings.jitter, 1)) -
+              (yield* Clock.currentTimeMillis)
+          )
+        )
+        : Duration.min(Duration.times(polling.interval, 2 ** Math.min(failures - 1, 10)), pollerTimings.maxBackoff)
       yield* clock.wait(wake, delay)
     }
   })
@@ -222,7 +231,7 @@ export const runSessionPollers = <C, S>(
   stateOf: (session: SessionRecord) => Option.Option<S>,
   polling: SessionPolling<C, S>
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const pollable = (session: SessionRecord): Option.Option<S> =>
       session.provider === provider && isOpen(session.status) ? stateOf(session) : Option.none()
     const coordinator = yield* Coordinator
@@ -230,13 +239,13 @@ export const runSessionPollers = <C, S>(
 
     const name = polling.name
     yield* coordinator.runPerPartition(name, ({ answer, handOver, partition }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const pollers = yield* FiberMap.make<string>()
         const clock = yield* makePollClock(pollerTimings.tick)
         const wakes = new Map<string, Queue.Queue<void>>()
 
         const start = (session: SessionRecord, state: S, spreadStart: boolean) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const wake = yield* Queue.sliding<void>(1)
             // Checked and set with no yield between: one poller per session.
             if (wakes.has(session.sessionId)) return
@@ -244,14 +253,19 @@ export const runSessionPollers = <C, S>(
             const forget = Effect.sync(() => {
               if (wakes.get(session.sessionId) === wake) wakes.delete(session.sessionId)
             })
-            yield* FiberMap.run(pollers, session.sessionId, pollSession(polling, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)), {
-              onlyIfMissing: true
-            })
+            yield* FiberMap.run(
+              pollers,
+              session.sessionId,
+              pollSession(polling, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)),
+              {
+                onlyIfMissing: true
+              }
+            )
           })
 
         /** Starts a poller for every pollable open session of the partition, and stops those whose session ended elsewhere. */
         const scan: Effect.Effect<void, StoreUnavailable> = Effect.flatMap(store.openSessions(partition), (sessions) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const open = new Set<string>()
             for (const session of sessions) {
               const state = pollable(session)
@@ -259,37 +273,41 @@ export const runSessionPollers = <C, S>(
               open.add(session.sessionId)
               yield* start(session, state.value, true)
             }
-            for (const sessionId of [...wakes.keys()]) if (!open.has(sessionId)) yield* FiberMap.remove(pollers, sessionId)
-          })
-        )
+            for (const sessionId of [...wakes.keys()]) {
+              if (!open.has(sessionId)) {
+                yield* FiberMap.remove(pollers, sessionId)
+              }
+            }
+          }))
 
         yield* answer(pollNowKindOf(provider), (sessionId) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const wake = wakes.get(sessionId)
             if (wake !== undefined) {
               yield* Queue.offer(wake, undefined)
               return true
             }
             // A session just created (or missed by the scan): start its poller, which polls at once.
-            const session = yield* Effect.orElseSucceed(store.get(sessionId), () => Option.none<SessionRecord>())
+            const session = yield* Effect.orElseSucceed(store.get(sessionId), () =>
+              Option.none<SessionRecord>())
             if (Option.isNone(session)) return false
             const state = pollable(session.value)
             if (Option.isNone(state)) return false
             yield* start(session.value, state.value, false)
             return true
-          })
-        )
+          }))
 
         yield* Effect.raceFirst(
           handOver,
           scan.pipe(
-            Effect.catchAll((e) => Effect.logWarning("poller scan failed", { worker: name, partition, reason: e.message })),
+            Effect.catchAll((e) =>
+              Effect.logWarning("poller scan failed", { worker: name, partition, reason: e.message })
+            ),
             Effect.repeat(Schedule.spaced(pollerTimings.rescanInterval)),
             Effect.asVoid
           )
         )
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
   })
 
 /**
@@ -299,7 +317,12 @@ export const runSessionPollers = <C, S>(
 export const askForPoll = (coordinator: CoordinatorService, provider: ProviderAlias, sessionId: string) =>
   pollSessionNow(sessionId, pollNowKindOf(provider)).pipe(
     Effect.provideService(Coordinator, coordinator),
-    Effect.tap((outcome) => (outcome === "handled" ? Effect.void : Effect.logDebug("no poller took the early poll; the next scan will", { outcome }))),
+    Effect.tap((
+      outcome
+    ) => (outcome === "handled"
+      ? Effect.void
+      : Effect.logDebug("no poller took the early poll; the next scan will", { outcome }))
+    ),
     Effect.catchAll((e) => Effect.logWarning("could not ask for an early poll", { sessionId, reason: e.message })),
     Effect.asVoid
   )

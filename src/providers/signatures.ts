@@ -8,7 +8,8 @@ const signatureForms = {
 }
 
 /** Whether `header` has exactly the form of a `sha256=<HMAC-SHA256>` signature in `encoding`, nothing before or after it. */
-export const wellFormedSignature = (header: string, encoding: "hex" | "base64"): boolean => signatureForms[encoding].test(header)
+export const wellFormedSignature = (header: string, encoding: "hex" | "base64"): boolean =>
+  signatureForms[encoding].test(header)
 
 /**
  * Whether `header` is `sha256=<HMAC-SHA256 of the raw body with secret>`, in the provider's
@@ -31,7 +32,8 @@ export const sha256SignatureMatches = (
 const MAX_SHARED_SECRET = 512
 
 /** Whether `header` can be a shared secret at all: not empty, not longer than any secret we keep. */
-export const wellFormedSharedSecret = (header: string): boolean => header.length > 0 && header.length <= MAX_SHARED_SECRET
+export const wellFormedSharedSecret = (header: string): boolean =>
+  header.length > 0 && header.length <= MAX_SHARED_SECRET
 
 /** SHA-256 in hex: a digest that names a secret (a Sunshine webhook's source, a credential's key) without revealing it. */
 export const sha256Hex = (value: string): string => createHash("sha256").update(value).digest("hex")

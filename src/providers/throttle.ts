@@ -9,7 +9,7 @@ export const makeThrottle = (intervalMs: number, clock: Clock.Clock) => {
       const now = clock.unsafeCurrentTimeMillis()
       if (now - (last.get(key) ?? 0) < intervalMs) return false
       last.set(key, now)
-      if (last.size > 10_000) for (const [k, at] of last) if (now - at >= intervalMs) last.delete(k)
+      if (last.size > 10_000) { for (const [k, at] of last) if (now - at >= intervalMs) last.delete(k) }
       return true
     }
   }

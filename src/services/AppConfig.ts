@@ -38,7 +38,11 @@ export interface AppConfigValues {
   /** What the gateway reads from upstream (providers, hbf-* services) and how long it waits for them. */
   readonly upstream: UpstreamLimits
   /** Delivery to hbf-bot / event-publisher: attempts before a dead letter, and the first backoff. */
-  readonly delivery: { readonly maxAttempts: number; readonly baseDelay: Duration.Duration; readonly maxDelay: Duration.Duration }
+  readonly delivery: {
+    readonly maxAttempts: number
+    readonly baseDelay: Duration.Duration
+    readonly maxDelay: Duration.Duration
+  }
   /** How often the sweeper looks for timed-out sessions. */
   readonly sweepInterval: Duration.Duration
   /**
@@ -105,9 +109,11 @@ export interface AppConfigRequired {
  * Every setting that has a default: not the required ones, those absent unless set (redis,
  * otlpEndpoint), nor those derived (publicUrl from the port, a generated instanceId).
  */
-export type AppConfigDefaults = Omit<AppConfigValues, keyof AppConfigRequired | "publicUrl" | "instanceId" | "redis" | "otlpEndpoint"> & {
-  readonly hbfCore: Pick<AppConfigValues["hbfCore"], "cacheSeconds">
-}
+export type AppConfigDefaults =
+  & Omit<AppConfigValues, keyof AppConfigRequired | "publicUrl" | "instanceId" | "redis" | "otlpEndpoint">
+  & {
+    readonly hbfCore: Pick<AppConfigValues["hbfCore"], "cacheSeconds">
+  }
 
 /** What a caller states: the required settings and whichever others it varies. */
 export type AppConfigInput = AppConfigRequired & Partial<Omit<AppConfigValues, keyof AppConfigRequired>>
@@ -157,5 +163,6 @@ export const makeAppConfig = (input: AppConfigInput): AppConfigValues => ({
 
 export class AppConfig extends Context.Tag("hbf-lcg/AppConfig")<AppConfig, AppConfigValues>() {
   /** AppConfig from the defaults and what the caller states (`makeAppConfig`). */
-  static readonly layer = (input: AppConfigInput): Layer.Layer<AppConfig> => Layer.succeed(AppConfig, makeAppConfig(input))
+  static readonly layer = (input: AppConfigInput): Layer.Layer<AppConfig> =>
+    Layer.succeed(AppConfig, makeAppConfig(input))
 }

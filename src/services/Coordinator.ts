@@ -105,6 +105,7 @@ export class Coordinator extends Context.Tag("hbf-lcg/Coordinator")<Coordinator,
 
 /** "Poll this session now", handed to the owner of the session's partition, wherever it runs. */
 export const pollSessionNow = (sessionId: string, kind: string = pollNowKind) =>
-  Effect.flatMap(Coordinator, (coordinator) =>
-    coordinator.askOwner(partitionOf(sessionId, coordinator.partitions), { kind, subject: sessionId })
+  Effect.flatMap(
+    Coordinator,
+    (coordinator) => coordinator.askOwner(partitionOf(sessionId, coordinator.partitions), { kind, subject: sessionId })
   )

@@ -1,7 +1,14 @@
 import type { Effect } from "effect"
 import { Context } from "effect"
 import type { ProviderAlias, ProviderEvent } from "../domain/model.js"
-import type { InvalidSignature, MalformedWebhook, PayloadTooLarge, StoreUnavailable, UnknownProvider, UpstreamUnavailable } from "./errors.js"
+import type {
+  InvalidSignature,
+  MalformedWebhook,
+  PayloadTooLarge,
+  StoreUnavailable,
+  UnknownProvider,
+  UpstreamUnavailable
+} from "./errors.js"
 import type { IncomingWebhook } from "./LivechatProvider.js"
 
 export interface IngestResult {

@@ -1,5 +1,13 @@
 import type { Effect, Option } from "effect"
-import type { Attachment, EndReason, Metadata, ProviderAlias, ProviderEvent, SessionRecord, TranscriptEntry } from "../domain/model.js"
+import type {
+  Attachment,
+  EndReason,
+  Metadata,
+  ProviderAlias,
+  ProviderEvent,
+  SessionRecord,
+  TranscriptEntry
+} from "../domain/model.js"
 import type { LivechatConfig, Tenant } from "../domain/tenant.js"
 import type { MalformedWebhook, PayloadTooLarge, ProviderError } from "./errors.js"
 

@@ -43,7 +43,13 @@ export interface LivechatRequestsService {
     access: TenantAccess,
     tenantId?: string
   ) => Effect.Effect<Session, BadRequest | SessionNotFound | InvalidTransition | StoreUnavailable>
-  readonly terminate: (tenantId: string, subHandle: string, access: TenantAccess) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
+  readonly terminate: (
+    tenantId: string,
+    subHandle: string,
+    access: TenantAccess
+  ) => Effect.Effect<void, SessionNotFound | StoreUnavailable>
 }
 
-export class LivechatRequests extends Context.Tag("hbf-lcg/LivechatRequests")<LivechatRequests, LivechatRequestsService>() {}
+export class LivechatRequests
+  extends Context.Tag("hbf-lcg/LivechatRequests")<LivechatRequests, LivechatRequestsService>()
+{}

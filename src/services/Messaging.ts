@@ -10,7 +10,10 @@ export interface MessagingService {
   readonly forwardMessage: (
     message: ForwardMessage,
     access: TenantAccess
-  ) => Effect.Effect<MessageAccepted, SessionNotFound | SessionEnded | ProviderError | MessageInFlight | StoreUnavailable>
+  ) => Effect.Effect<
+    MessageAccepted,
+    SessionNotFound | SessionEnded | ProviderError | MessageInFlight | StoreUnavailable
+  >
   /** Tells the agent that the user is typing, where the provider can. */
   readonly userTyping: (
     typing: UserTyping,

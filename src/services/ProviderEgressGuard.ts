@@ -29,4 +29,6 @@ export interface ProviderEgressGuardService {
   readonly lookup: LookupFunction
 }
 
-export class ProviderEgressGuard extends Context.Tag("hbf-lcg/ProviderEgressGuard")<ProviderEgressGuard, ProviderEgressGuardService>() {}
+export class ProviderEgressGuard
+  extends Context.Tag("hbf-lcg/ProviderEgressGuard")<ProviderEgressGuard, ProviderEgressGuardService>()
+{}

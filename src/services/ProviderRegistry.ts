@@ -10,4 +10,6 @@ export interface ProviderRegistryService {
   readonly aliases: ReadonlyArray<ProviderAlias>
 }
 
-export class ProviderRegistry extends Context.Tag("hbf-lcg/ProviderRegistry")<ProviderRegistry, ProviderRegistryService>() {}
+export class ProviderRegistry
+  extends Context.Tag("hbf-lcg/ProviderRegistry")<ProviderRegistry, ProviderRegistryService>()
+{}

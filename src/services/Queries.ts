@@ -18,15 +18,26 @@ export interface WaitingMetrics {
  */
 export interface QueriesService {
   /** Sessions of the organization (of the caller's tenants in it). */
-  readonly count: (organizationId: string, status: StatusFilter, access: TenantAccess) => Effect.Effect<number, StoreUnavailable>
+  readonly count: (
+    organizationId: string,
+    status: StatusFilter,
+    access: TenantAccess
+  ) => Effect.Effect<number, StoreUnavailable>
   readonly waitingMetrics: (
     tenantId: string,
     windowSeconds: number,
     access: TenantAccess
   ) => Effect.Effect<WaitingMetrics, Forbidden | StoreUnavailable>
   /** The subscriber's latest livechat (in `tenantId` when given). */
-  readonly state: (subHandle: string, access: TenantAccess, tenantId?: string) => Effect.Effect<LivechatState, StoreUnavailable>
-  readonly availability: (tenantId: string, access: TenantAccess) => Effect.Effect<Availability, Forbidden | TenantNotFound | UpstreamUnavailable>
+  readonly state: (
+    subHandle: string,
+    access: TenantAccess,
+    tenantId?: string
+  ) => Effect.Effect<LivechatState, StoreUnavailable>
+  readonly availability: (
+    tenantId: string,
+    access: TenantAccess
+  ) => Effect.Effect<Availability, Forbidden | TenantNotFound | UpstreamUnavailable>
 }
 
 export class Queries extends Context.Tag("hbf-lcg/Queries")<Queries, QueriesService>() {}

@@ -84,7 +84,10 @@ export interface SessionStoreService {
    * The subscriber's latest session in `tenantId`; without a tenant, its latest session that
    * is not `confined` (the one a platform token's look-up finds).
    */
-  readonly latestBySubscriber: (subHandle: string, tenantId?: string) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
+  readonly latestBySubscriber: (
+    subHandle: string,
+    tenantId?: string
+  ) => Effect.Effect<Option.Option<SessionRecord>, StoreUnavailable>
   /**
    * The session of a provider conversation of one tenant: the index is the tenant's own, so
    * another tenant naming the same conversation id never takes it over.
@@ -98,7 +101,11 @@ export interface SessionStoreService {
   /** The ids among `ids` already seen in the session. */
   readonly seen: (sessionId: string, ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, StoreUnavailable>
   /** Sessions of the organization in `status`; with `tenants`, only those of these tenants. */
-  readonly count: (organizationId: string, status: StatusFilter, tenants?: ReadonlyArray<string>) => Effect.Effect<number, StoreUnavailable>
+  readonly count: (
+    organizationId: string,
+    status: StatusFilter,
+    tenants?: ReadonlyArray<string>
+  ) => Effect.Effect<number, StoreUnavailable>
   readonly waitingStats: (tenantId: string, sinceMillis: number) => Effect.Effect<WaitingStats, StoreUnavailable>
   /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
@@ -114,7 +121,10 @@ export interface SessionStoreService {
     subHandle: string,
     tenantId: string,
     messageId: string
-  ) => Effect.Effect<Option.Option<{ readonly session: SessionRecord; readonly reservation: MessageReservation }>, StoreUnavailable>
+  ) => Effect.Effect<
+    Option.Option<{ readonly session: SessionRecord; readonly reservation: MessageReservation }>,
+    StoreUnavailable
+  >
   /**
    * Remembers what forwarding the message returned, and `at` (ISO time) as the session's last
    * activity if it is still open. The activity is kept beside the record, not in it: a write
@@ -135,9 +145,16 @@ export interface SessionStoreService {
    * (a Sunshine app), so that such a webhook can be verified with the right tenants' secrets
    * before anything in it is looked at.
    */
-  readonly rememberWebhookSource: (provider: ProviderAlias, source: string, tenantId: string) => Effect.Effect<void, StoreUnavailable>
+  readonly rememberWebhookSource: (
+    provider: ProviderAlias,
+    source: string,
+    tenantId: string
+  ) => Effect.Effect<void, StoreUnavailable>
   /** The tenants remembered for `source`, the most recently remembered first, at most WEBHOOK_SOURCE_TENANTS. */
-  readonly webhookSourceTenants: (provider: ProviderAlias, source: string) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
+  readonly webhookSourceTenants: (
+    provider: ProviderAlias,
+    source: string
+  ) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
   /** True when the store can serve requests (readiness). */
   readonly ping: Effect.Effect<boolean>
 }

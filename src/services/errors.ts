@@ -79,7 +79,8 @@ export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>()("Ma
 }) {}
 
 /** The webhook body's decoding failure, as one message naming each bad field (by path, as every decode failure is told). */
-export const malformedWebhook = (error: ParseResult.ParseError) => new MalformedWebhook({ message: describeIssuesInline(error) })
+export const malformedWebhook = (error: ParseResult.ParseError) =>
+  new MalformedWebhook({ message: describeIssuesInline(error) })
 
 /**
  * A request that decodes but breaks a limit together with what the session holds (metadata

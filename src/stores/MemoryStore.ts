@@ -44,7 +44,8 @@ interface WaitSample {
 const DAY = 24 * 60 * 60 * 1000
 
 // Keys of ids that others choose (tenants, subscribers, conversations) are unambiguous whatever the ids hold.
-const conversationKey = (provider: string, tenantId: string, conversationId: string) => JSON.stringify([provider, tenantId, conversationId])
+const conversationKey = (provider: string, tenantId: string, conversationId: string) =>
+  JSON.stringify([provider, tenantId, conversationId])
 const seenKey = (sessionId: string, eventId: string) => `${sessionId}\u0000${eventId}`
 const subscriberKey = (tenantId: string, subHandle: string) => JSON.stringify([tenantId, subHandle])
 
@@ -70,7 +71,7 @@ const dropExpired = (expiries: Expiries, now: number, forget?: (key: string) => 
 }
 
 export const makeMemoryStore = (options: MemoryStoreOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const endedRetention = Duration.toMillis(options.endedRetention ?? defaultAppConfig.retention.endedSessions)
     const dedupRetention = Duration.toMillis(options.dedupRetention ?? defaultAppConfig.retention.dedup)
     const sessions = new Map<string, SessionRecord>()
@@ -139,15 +140,21 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         open.delete(next.sessionId)
         activity.delete(next.sessionId)
       }
-      if (next.status === "ended" && previous?.status !== "ended") expireAt(endedExpiry, next.sessionId, now + endedRetention)
+      if (next.status === "ended" && previous?.status !== "ended") {
+        expireAt(endedExpiry, next.sessionId, now + endedRetention)
+      }
       // Only a new session becomes the subscriber's latest; a late change to an older one must not.
       if (previous === undefined) {
         latestInTenant.set(subscriberKey(next.tenantId, next.subHandle), next.sessionId)
-        if (next.confined !== true) latestBySubscriber.set(next.subHandle, next.sessionId)
+        if (next.confined !== true) {
+          latestBySubscriber.set(next.subHandle, next.sessionId)
+        }
       }
       // Set when the session gets its conversation: a late change to an older session of a
       // conversation the provider reuses (Sunshine) must not take the conversation back.
-      if (next.providerConversationId !== undefined && previous?.providerConversationId !== next.providerConversationId) {
+      if (
+        next.providerConversationId !== undefined && previous?.providerConversationId !== next.providerConversationId
+      ) {
         byConversation.set(conversationKey(next.provider, next.tenantId, next.providerConversationId), next.sessionId)
       }
       if (previous?.status !== next.status) {
@@ -217,8 +224,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             const session = latest !== undefined ? sessions.get(latest) : undefined
             return session !== undefined && isOpen(session.status) ? session : undefined
           }
-          const open =
-            openOf(latestInTenant.get(subscriberKey(record.tenantId, record.subHandle))) ??
+          const open = openOf(latestInTenant.get(subscriberKey(record.tenantId, record.subHandle))) ??
             (record.confined === true ? undefined : openOf(latestBySubscriber.get(record.subHandle)))
           if (open !== undefined) return { _tag: "Open", existing: open }
           index(undefined, record, now)
@@ -226,7 +232,13 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         }),
       get: (sessionId) => atNow(() => read(sessionId)),
       latestBySubscriber: (subHandle, tenantId) =>
-        atNow(() => read(tenantId === undefined ? latestBySubscriber.get(subHandle) : latestInTenant.get(subscriberKey(tenantId, subHandle)))),
+        atNow(() =>
+          read(
+            tenantId === undefined
+              ? latestBySubscriber.get(subHandle)
+              : latestInTenant.get(subscriberKey(tenantId, subHandle))
+          )
+        ),
       byConversation: (provider, tenantId, conversationId) =>
         atNow(() => read(byConversation.get(conversationKey(provider, tenantId, conversationId)))),
       commit: (change) =>
@@ -234,7 +246,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           atNow((now): readonly [CommitResult, ReadonlyArray<Partition>] => {
             const previous = sessions.get(change.next.sessionId)
             if (previous === undefined || previous.version !== change.expectedVersion) return ["conflict", []]
-            if (change.expectedActivity !== undefined && (activity.get(previous.sessionId) ?? "") > change.expectedActivity) {
+            if (
+              change.expectedActivity !== undefined &&
+              (activity.get(previous.sessionId) ?? "") > change.expectedActivity
+            ) {
               return ["conflict", []]
             }
             const seenKeys = (change.seen ?? []).map((id) => seenKey(change.next.sessionId, id))
@@ -251,7 +266,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           const statuses: ReadonlyArray<SessionStatus> = status === "open" ? ["pending", "active"] : [status]
           const keys = tenants === undefined ? [""] : tenants.map((tenantId) => `\u0000${tenantId}`)
           let total = 0
-          for (const s of statuses) for (const key of keys) total += counts.get(`${organizationId}\u0000${s}${key}`) ?? 0
+          for (const s of statuses) {
+            for (const key of keys) total += counts.get(`${organizationId}\u0000${s}${key}`) ?? 0
+          }
           return total
         }),
       waitingStats: (tenantId, sinceMillis) =>
@@ -280,7 +297,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         atNow((now) => {
           setMessage(sessionId, messageId, { _tag: "Forwarded", result }, now)
           const session = sessions.get(sessionId)
-          if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) activity.set(sessionId, at)
+          if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) {
+            activity.set(sessionId, at)
+          }
         }),
       releaseMessage: (sessionId, messageId) => atNow(() => void messages.get(sessionId)?.delete(messageId)),
       rememberWebhookSource: (provider, source, tenantId) =>
@@ -339,6 +358,5 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
 export const MemoryStoreLive = (options: MemoryStoreOptions) =>
   Layer.effectContext(
     Effect.map(makeMemoryStore(options), ({ outbox, store }) =>
-      Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox))
-    )
+      Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox)))
   )

@@ -52,7 +52,7 @@ const fieldOf = (fields: Array<string>, name: string): string | undefined => {
 }
 
 export const makeRedisOutbox = (options: RedisOutboxOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { redis, subscriber } = options
     const keys = redisKeys(options.prefix)
 
@@ -97,12 +97,19 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
           continue
         }
         const target = fieldOf(fields, "t")
-        entries.push(target !== undefined ? { id, partition, event: event.right, targets: [target as DeliveryTarget] } : { id, partition, event: event.right })
+        entries.push(
+          target !== undefined
+            ? { id, partition, event: event.right, targets: [target as DeliveryTarget] }
+            : { id, partition, event: event.right }
+        )
       }
       const decoded = Chunk.unsafeFromArray(entries)
       return undecodable.length === 0
         ? Effect.succeed(decoded)
-        : Effect.as(Effect.forEach(undecodable, ([id, reason]) => setAside(partition, id, reason), { discard: true }), decoded)
+        : Effect.as(
+          Effect.forEach(undecodable, ([id, reason]) => setAside(partition, id, reason), { discard: true }),
+          decoded
+        )
     }
 
     const ensureGroup = (stream: string) =>
@@ -119,7 +126,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
      * processes of this or another instance) hold nothing: drop them so the group stays small.
      */
     const forgetIdleConsumers = (stream: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const consumers = (yield* redisCall("list consumers", () => redis.xinfo("CONSUMERS", stream, GROUP))) as Array<
           Array<string | number>
         >
@@ -135,7 +142,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
     const outbox: OutboxService = {
       consume: (partition) =>
         Stream.unwrap(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const stream = keys.outbox(partition)
             const wakeup = wakeups[partition]!
             yield* ensureGroup(stream)
@@ -150,11 +157,12 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
               Effect.logDebug("outbox read refused: not the partition's lease holder", { partition }),
               Effect.sleep(IDLE_RECHECK)
             )
-            const nextBatch: Effect.Effect<Chunk.Chunk<OutboxEntry>, StoreUnavailable> = Effect.gen(function* () {
+            const nextBatch: Effect.Effect<Chunk.Chunk<OutboxEntry>, StoreUnavailable> = Effect.gen(function*() {
               if (claimCursor !== undefined) {
                 const from: string = claimCursor
-                const claimed = yield* redisCall("reclaim", () =>
-                  redis.lcgClaim(2, stream, lease, GROUP, options.consumer, from, READ_BATCH, fence)
+                const claimed = yield* redisCall(
+                  "reclaim",
+                  () => redis.lcgClaim(2, stream, lease, GROUP, options.consumer, from, READ_BATCH, fence)
                 )
                 if (claimed === -1) return yield* Effect.zipRight(notOwner, nextBatch)
                 const [cursor, entries] = claimed
@@ -167,8 +175,9 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
                 yield* Queue.take(wakeup)
                 drained = false
               }
-              const read = yield* redisCall("read", () =>
-                redis.lcgRead(2, stream, lease, GROUP, options.consumer, READ_BATCH, fence)
+              const read = yield* redisCall(
+                "read",
+                () => redis.lcgRead(2, stream, lease, GROUP, options.consumer, READ_BATCH, fence)
               )
               if (read === -1) return yield* Effect.zipRight(notOwner, nextBatch)
               const fresh = read?.[0]?.[1] ?? []
@@ -188,20 +197,27 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
       ack: (entry) =>
         redisCall("ack", () =>
           redis
-            .lcgAck(2, keys.outbox(entry.partition), keys.partitionLease(entry.partition), GROUP, entry.id, options.consumer)
-            .then((reply): AckResult => (reply === -1 ? "not-owner" : "acked"))
-        ),
+            .lcgAck(
+              2,
+              keys.outbox(entry.partition),
+              keys.partitionLease(entry.partition),
+              GROUP,
+              entry.id,
+              options.consumer
+            )
+            .then((reply): AckResult => (reply === -1 ? "not-owner" : "acked"))),
       deadLetter: (letter) =>
         Effect.asVoid(redisCall("dead letter", () => redis.hset(keys.deadLetters, letter.id, JSON.stringify(letter)))),
-      deadLetters: Effect.gen(function* () {
+      deadLetters: Effect.gen(function*() {
         const values = yield* redisCall("dead letters", () => redis.hvals(keys.deadLetters))
         const letters = yield* Effect.forEach(values, (json) =>
-          Effect.mapError(decodeDeadLetter(json), corruptStoreData("dead letter"))
+          Effect.mapError(decodeDeadLetter(json), corruptStoreData("dead letter")))
+        return [...letters].sort((a, b) =>
+          a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id)
         )
-        return [...letters].sort((a, b) => a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id))
       }),
       replay: (id) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const notFound = new DeadLetterNotFound({ message: `no dead letter with id ${id}`, id })
           const json = yield* redisCall("dead letter", () => redis.hget(keys.deadLetters, id))
           if (json === null) return yield* notFound
@@ -217,8 +233,7 @@ export const makeRedisOutbox = (options: RedisOutboxOptions) =>
               letter.target,
               keys.outboxAppended,
               String(partition)
-            )
-          )
+            ))
           if (replayed === 0) return yield* notFound
           return letter
         })

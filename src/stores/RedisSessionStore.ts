@@ -121,7 +121,10 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
       if (reply === "inflight") return Either.right({ _tag: "InFlight" })
-      return Either.map(Either.mapLeft(decodeForwarded(reply.slice(2)), corruptStoreData("forwarded message")), (result) => ({ _tag: "Forwarded", result }))
+      return Either.map(
+        Either.mapLeft(decodeForwarded(reply.slice(2)), corruptStoreData("forwarded message")),
+        (result) => ({ _tag: "Forwarded", result })
+      )
     }
 
     const sessionByIndex = (indexKey: string) =>
@@ -132,11 +135,12 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
 
     const store: SessionStoreService = {
       create: (record) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const { argList, keyList } = indexArgs(record, now)
-          const reply = yield* redisCall("create session", () =>
-            redis.lcgCreate(keyList.length, ...keyList, "", ...argList, keys.sessionPrefix)
+          const reply = yield* redisCall(
+            "create session",
+            () => redis.lcgCreate(keyList.length, ...keyList, "", ...argList, keys.sessionPrefix)
           )
           if (reply[0] === "created") return { _tag: "Created" } satisfies CreateResult
           const existing = yield* decodeStoredRecord(reply[1], false)
@@ -148,10 +152,13 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
           ([json, activity]) => recordFrom(json ?? null, activity ?? null)
         ),
       latestBySubscriber: (subHandle, tenantId) =>
-        sessionByIndex(tenantId === undefined ? keys.subscriber(subHandle) : keys.tenantSubscriber(tenantId, subHandle)),
-      byConversation: (provider, tenantId, conversationId) => sessionByIndex(keys.conversation(provider, tenantId, conversationId)),
+        sessionByIndex(
+          tenantId === undefined ? keys.subscriber(subHandle) : keys.tenantSubscriber(tenantId, subHandle)
+        ),
+      byConversation: (provider, tenantId, conversationId) =>
+        sessionByIndex(keys.conversation(provider, tenantId, conversationId)),
       commit: (change) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const { argList, keyList } = indexArgs(change.next, now)
           const partition = partitionOf(change.next.sessionId, options.partitions)
@@ -170,39 +177,46 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
               String(partition),
               change.expectedActivity ?? "",
               ...events
-            )
-          )
+            ))
           return reply as "committed" | "conflict" | "duplicate"
         }),
       seen: (sessionId, ids) =>
         ids.length === 0
           ? Effect.succeed(new Set<string>())
           : Effect.map(
-              redisCall("seen", () => redis.mget(ids.map((id) => keys.seen(sessionId, id)))),
-              (values) => new Set(ids.filter((_, i) => values[i] !== null))
-            ),
+            redisCall("seen", () => redis.mget(ids.map((id) => keys.seen(sessionId, id)))),
+            (values) => new Set(ids.filter((_, i) => values[i] !== null))
+          ),
       count: (organizationId, status, tenants) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           if (status === "ended") {
             const since = (yield* Clock.currentTimeMillis) - endedRetentionMs
             if (tenants === undefined) {
               return yield* redisCall("count", () => redis.zcount(keys.orgEnded(organizationId), since, "+inf"))
             }
-            const counts = yield* redisCall("count", () =>
-              Promise.all(tenants.map((tenantId) => redis.zcount(keys.tenantEnded(organizationId, tenantId), since, "+inf")))
+            const counts = yield* redisCall(
+              "count",
+              () =>
+                Promise.all(
+                  tenants.map((tenantId) => redis.zcount(keys.tenantEnded(organizationId, tenantId), since, "+inf"))
+                )
             )
             return counts.reduce((sum, n) => sum + n, 0)
           }
           const statuses = status === "open" ? ["pending", "active"] : [status]
-          const fields = tenants === undefined ? statuses : tenants.flatMap((tenantId) => statuses.map((s) => `${s}:${tenantId}`))
+          const fields = tenants === undefined
+            ? statuses
+            : tenants.flatMap((tenantId) => statuses.map((s) => `${s}:${tenantId}`))
           if (fields.length === 0) return 0
           const values = yield* redisCall("count", () => redis.hmget(keys.orgCounts(organizationId), ...fields))
           return values.reduce((sum, n) => sum + Number(n ?? 0), 0)
         }),
       waitingStats: (tenantId, sinceMillis) =>
         Effect.map(
-          redisCall("waiting stats", () =>
-            redis.lcgWaitingStats(2, keys.tenantWaits(tenantId), keys.tenantWaitLog(tenantId), String(sinceMillis))
+          redisCall(
+            "waiting stats",
+            () =>
+              redis.lcgWaitingStats(2, keys.tenantWaits(tenantId), keys.tenantWaitLog(tenantId), String(sinceMillis))
           ),
           ([assigned, sumMs, pending]) => ({
             averageSeconds: assigned === 0 ? 0 : sumMs / assigned / 1000,
@@ -211,26 +225,31 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
           })
         ),
       openSessions: (partition) =>
-        Effect.gen(function* () {
-        const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open(partition)))
-        const records: Array<SessionRecord> = []
-        for (let i = 0; i < ids.length; i += 500) {
-          const batch = ids.slice(i, i + 500)
-          const values = yield* redisCall("open sessions", () => redis.mget(batch.flatMap((id) => [keys.session(id), keys.activity(id)])))
-          for (let j = 0; j < values.length; j += 2) {
-            const record = yield* recordFrom(values[j] ?? null, values[j + 1] ?? null)
-            if (Option.isSome(record)) records.push(record.value)
+        Effect.gen(function*() {
+          const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open(partition)))
+          const records: Array<SessionRecord> = []
+          for (let i = 0; i < ids.length; i += 500) {
+            const batch = ids.slice(i, i + 500)
+            const values = yield* redisCall(
+              "open sessions",
+              () => redis.mget(batch.flatMap((id) => [keys.session(id), keys.activity(id)]))
+            )
+            for (let j = 0; j < values.length; j += 2) {
+              const record = yield* recordFrom(values[j] ?? null, values[j + 1] ?? null)
+              if (Option.isSome(record)) records.push(record.value)
+            }
           }
-        }
-        return records
+          return records
         }),
       reserveMessage: (sessionId, messageId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(
-            redisCall("reserve message", () => redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)),
+            redisCall(
+              "reserve message",
+              () => redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)
+            ),
             reservationFrom
-          )
-        ),
+          )),
       // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -246,16 +265,16 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
                 now,
                 RESERVATION_LEASE_MS,
                 dedupMs
-              )
-            ),
+              )),
             (reply) =>
               reply === null
                 ? Effect.succeedNone
-                : Either.zipWith(recordFrom(reply[0], reply[1], true), reservationFrom(reply[2]), (session, reservation) =>
-                    Option.map(session, (session) => ({ session, reservation }))
-                  )
-          )
-        ),
+                : Either.zipWith(
+                  recordFrom(reply[0], reply[1], true),
+                  reservationFrom(reply[2]),
+                  (session, reservation) => Option.map(session, (session) => ({ session, reservation }))
+                )
+          )),
       // perf: docs/ARCHITECTURE.md#perf-activity-beside-record
       completeMessage: (sessionId, messageId, result, at) =>
         redisCall("complete message", () =>
@@ -269,20 +288,28 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
             dedupMs,
             sessionId,
             at
-          )
-        ).pipe(Effect.asVoid),
+          )).pipe(Effect.asVoid),
       releaseMessage: (sessionId, messageId) =>
         Effect.asVoid(redisCall("release message", () => redis.hdel(keys.messages(sessionId), messageId))),
       rememberWebhookSource: (provider, source, tenantId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.asVoid(redisCall("remember webhook source", () => redis.hset(keys.webhookSource(provider, source), tenantId, now)))
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) =>
+            Effect.asVoid(
+              redisCall(
+                "remember webhook source",
+                () => redis.hset(keys.webhookSource(provider, source), tenantId, now)
+              )
+            )
         ),
       webhookSourceTenants: (provider, source) =>
-        Effect.map(redisCall("webhook source", () => redis.hgetall(keys.webhookSource(provider, source))), (remembered) =>
-          Object.entries(remembered)
-            .sort(([, a], [, b]) => Number(b) - Number(a))
-            .slice(0, WEBHOOK_SOURCE_TENANTS)
-            .map(([tenantId]) => tenantId)
+        Effect.map(
+          redisCall("webhook source", () => redis.hgetall(keys.webhookSource(provider, source))),
+          (remembered) =>
+            Object.entries(remembered)
+              .sort(([, a], [, b]) => Number(b) - Number(a))
+              .slice(0, WEBHOOK_SOURCE_TENANTS)
+              .map(([tenantId]) => tenantId)
         ),
       ping: redisCall("ping", () => redis.ping()).pipe(
         Effect.timeout(Duration.seconds(1)),

@@ -4,8 +4,8 @@
  */
 import { Effect, Layer, type Redacted } from "effect"
 import { AppConfig } from "../services/AppConfig.js"
-import { type RedisOutboxSettings, redisOutboxLayer } from "./RedisOutbox.js"
-import { type RedisSessionStoreSettings, redisSessionStoreLayer } from "./RedisSessionStore.js"
+import { redisOutboxLayer, type RedisOutboxSettings } from "./RedisOutbox.js"
+import { redisSessionStoreLayer, type RedisSessionStoreSettings } from "./RedisSessionStore.js"
 import { redisStoreConnectionsLayer } from "./RedisStoreConnections.js"
 
 export interface RedisStoreSettings extends RedisSessionStoreSettings, RedisOutboxSettings {
@@ -20,7 +20,7 @@ export const redisStoreLayer = (settings: RedisStoreSettings) =>
 
 /** The store on the Redis of `config.redis`. */
 export const RedisStoreLive = Layer.unwrapEffect(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.redis === undefined) return yield* Effect.dieMessage("RedisStoreLive needs REDIS_URL")
     return redisStoreLayer({

@@ -22,7 +22,10 @@ export const redisStoreConnectionsLayer = (url: Redacted.Redacted<string>) =>
   Layer.scoped(
     RedisStoreConnections,
     Effect.map(
-      Effect.all([redisConnection({ url, name: "store" }), redisConnection({ url, name: "outbox-subscriber", subscriber: true })], {
+      Effect.all([
+        redisConnection({ url, name: "store" }),
+        redisConnection({ url, name: "outbox-subscriber", subscriber: true })
+      ], {
         concurrency: 2
       }),
       ([redis, subscriber]) => ({ redis, subscriber })

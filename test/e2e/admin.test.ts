@@ -8,50 +8,55 @@ import { Effect } from "effect"
 import { livechatRequest, startGateway } from "./harness.js"
 
 describe("admin routes", () => {
-  it.live("sessions by id and by subscriber, without provider state; ordinary tokens get 403, none 401", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway()
-      const admin = `Bearer ${yield* gw.token({ scope: "admin" })}`
-      const created = yield* gw.call("POST", "/requests", livechatRequest("demo-cisco", "olga"))
-      const sessionId: string = created.body.sessionId
+  it.live(
+    "sessions by id and by subscriber, without provider state; ordinary tokens get 403, none 401",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway()
+        const admin = `Bearer ${yield* gw.token({ scope: "admin" })}`
+        const created = yield* gw.call("POST", "/requests", livechatRequest("demo-cisco", "olga"))
+        const sessionId: string = created.body.sessionId
 
-      const byId = yield* gw.call("GET", `/admin/sessions/${sessionId}`, undefined, { authorization: admin })
-      expect(byId.status).toBe(200)
-      expect(byId.body).toMatchObject({
-        sessionId,
-        tenantId: "demo-cisco",
-        subHandle: "olga",
-        provider: "cisco-livechat",
-        status: "pending",
-        version: expect.any(Number),
-        lastSeq: 0,
-        channel: "webchat",
-        user: { name: "Alice", email: "alice@example.com" },
-        metadata: { plan: "basic" }
-      })
-      // The CCP chat's cookie (a credential to the chat) stays inside the gateway.
-      expect(byId.body.providerState).toBeUndefined()
-      const cookie = gw.cisco.chatWith("hbfSessionId", sessionId)!.cookie
-      expect(JSON.stringify(byId.body)).not.toContain(cookie)
+        const byId = yield* gw.call("GET", `/admin/sessions/${sessionId}`, undefined, { authorization: admin })
+        expect(byId.status).toBe(200)
+        expect(byId.body).toMatchObject({
+          sessionId,
+          tenantId: "demo-cisco",
+          subHandle: "olga",
+          provider: "cisco-livechat",
+          status: "pending",
+          version: expect.any(Number),
+          lastSeq: 0,
+          channel: "webchat",
+          user: { name: "Alice", email: "alice@example.com" },
+          metadata: { plan: "basic" }
+        })
+        // The CCP chat's cookie (a credential to the chat) stays inside the gateway.
+        expect(byId.body.providerState).toBeUndefined()
+        const cookie = gw.cisco.chatWith("hbfSessionId", sessionId)!.cookie
+        expect(JSON.stringify(byId.body)).not.toContain(cookie)
 
-      const bySubscriber = yield* gw.call("GET", "/admin/subscribers/olga/session", undefined, { authorization: admin })
-      expect(bySubscriber.body).toEqual(byId.body)
+        const bySubscriber = yield* gw.call("GET", "/admin/subscribers/olga/session", undefined, {
+          authorization: admin
+        })
+        expect(bySubscriber.body).toEqual(byId.body)
 
-      const unknown = yield* gw.call("GET", "/admin/sessions/nope", undefined, { authorization: admin })
-      expect(unknown.status).toBe(404)
-      expect(unknown.body).toMatchObject({ error: "SessionNotFound", message: "session nope does not exist" })
-      expect((yield* gw.call("GET", "/admin/subscribers/nobody/session", undefined, { authorization: admin })).status).toBe(404)
+        const unknown = yield* gw.call("GET", "/admin/sessions/nope", undefined, { authorization: admin })
+        expect(unknown.status).toBe(404)
+        expect(unknown.body).toMatchObject({ error: "SessionNotFound", message: "session nope does not exist" })
+        expect((yield* gw.call("GET", "/admin/subscribers/nobody/session", undefined, { authorization: admin })).status)
+          .toBe(404)
 
-      // The ordinary token of hbf-bot: authenticated, not allowed.
-      const ordinary = yield* gw.call("GET", `/admin/sessions/${sessionId}`)
-      expect(ordinary.status).toBe(403)
-      expect(ordinary.body.error).toBe("Forbidden")
-      for (const path of ["/admin/cluster", "/admin/dead-letters", "/admin/subscribers/olga/session"]) {
-        expect((yield* gw.call("GET", path)).status).toBe(403)
-        expect((yield* gw.call("GET", path, undefined, { authorization: "" })).status).toBe(401)
-      }
-      expect((yield* gw.call("POST", "/admin/dead-letters/x/replay")).status).toBe(403)
-    }).pipe(Effect.scoped),
+        // The ordinary token of hbf-bot: authenticated, not allowed.
+        const ordinary = yield* gw.call("GET", `/admin/sessions/${sessionId}`)
+        expect(ordinary.status).toBe(403)
+        expect(ordinary.body.error).toBe("Forbidden")
+        for (const path of ["/admin/cluster", "/admin/dead-letters", "/admin/subscribers/olga/session"]) {
+          expect((yield* gw.call("GET", path)).status).toBe(403)
+          expect((yield* gw.call("GET", path, undefined, { authorization: "" })).status).toBe(401)
+        }
+        expect((yield* gw.call("POST", "/admin/dead-letters/x/replay")).status).toBe(403)
+      }).pipe(Effect.scoped),
     30_000
   )
 })

@@ -7,18 +7,24 @@ const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
 
 /** What a 400 body may be at most, and the longest run of one sent character it may quote. */
 const MAX_400_BYTES = 4096
-const quoted = (text: string, character: string) => Math.max(0, ...(text.match(new RegExp(`[${character}]+`, "g")) ?? []).map((run) => run.length))
+const quoted = (text: string, character: string) =>
+  Math.max(0, ...(text.match(new RegExp(`[${character}]+`, "g")) ?? []).map((run) => run.length))
 
 describe("bad input gets a clear 4xx, never a 500", () => {
   it.live("authentication: no token, expired, wrong audience, wrong key, admin scope", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway({ configure: (c) => ({ ...c, jwt: { ...c.jwt, audience: "hbf-lcg" } }) })
       const good = yield* gw.token({ audience: "hbf-lcg" })
       const expired = yield* gw.token({ audience: "hbf-lcg", expiresInSeconds: -120 })
       const wrongAudience = yield* gw.token({ audience: "someone-else" })
       const noExp = yield* gw.token({ audience: "hbf-lcg", withoutExpiry: true })
       const state = (auth?: string) =>
-        gw.call("GET", "/subscribers/x/livechat-state", undefined, auth === undefined ? { authorization: "" } : { authorization: auth })
+        gw.call(
+          "GET",
+          "/subscribers/x/livechat-state",
+          undefined,
+          auth === undefined ? { authorization: "" } : { authorization: auth }
+        )
 
       const missing = yield* state()
       expect(missing.status).toBe(401)
@@ -35,11 +41,10 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       const admin = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${good}` })
       expect(admin.status).toBe(403)
       expect(admin.body.error).toBe("Forbidden")
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("bodies: malformed JSON, missing and mistyped fields, oversized", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       const malformed = yield* gw.call("POST", "/requests", "{not json")
       expect(malformed.status).toBe(400)
@@ -49,7 +54,12 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect(missing.status).toBe(400)
       expect(missing.body.fields).toEqual([{ path: "subHandle", message: "is missing" }])
 
-      const mistyped = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "a", messageId: 7, text: "x" })
+      const mistyped = yield* gw.call("POST", "/messages", {
+        tenantId: "demo-helvia",
+        subHandle: "a",
+        messageId: 7,
+        text: "x"
+      })
       expect(mistyped.status).toBe(400)
       expect(mistyped.body.message).toContain("messageId")
 
@@ -61,19 +71,25 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect(badPatch.status).toBe(400)
       expect(badPatch.body.message).toContain("status")
 
-      const big = yield* gw.call("POST", "/requests", JSON.stringify({ tenantId: "demo-helvia", subHandle: "a", metadata: { blob: "x".repeat(1_100_000) } }))
+      const big = yield* gw.call(
+        "POST",
+        "/requests",
+        JSON.stringify({ tenantId: "demo-helvia", subHandle: "a", metadata: { blob: "x".repeat(1_100_000) } })
+      )
       expect(big.status).toBe(413)
       expect(big.body.error).toBe("PayloadTooLarge")
 
       const badStatus = yield* gw.call("HEAD", "/organizations/demo-org/requests?status=bogus")
       expect(badStatus.status).toBe(400)
-      const badWindow = yield* gw.call("HEAD", "/organizations/demo-org/tenants/demo-helvia/metrics?windowSeconds=99999999")
+      const badWindow = yield* gw.call(
+        "HEAD",
+        "/organizations/demo-org/tenants/demo-helvia/metrics?windowSeconds=99999999"
+      )
       expect(badWindow.status).toBe(400)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("JSON nested 300k deep, or invalid deep inside: a 400 naming the path, never a 500; past 64 levels refused unread", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       const tooDeep = "nests deeper than 64 levels"
       const zeros = (n: number) => Array.from({ length: n }, () => "0").join(".")
@@ -89,14 +105,25 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect((yield* gw.call("POST", "/requests", request(nested(62)))).body.fields).toEqual([
         { path: "metadata.x", message: "expected string or number or boolean" }
       ])
-      expect((yield* gw.call("POST", "/requests", request(nested(63)))).body.fields).toEqual([{ path: `metadata.x.${zeros(62)}`, message: tooDeep }])
+      expect((yield* gw.call("POST", "/requests", request(nested(63)))).body.fields).toEqual([{
+        path: `metadata.x.${zeros(62)}`,
+        message: tooDeep
+      }])
 
-      const message = (attachments: string) => `{"tenantId":"demo-helvia","subHandle":"deep","messageId":"m","attachments":${attachments}}`
-      const deepMessage = yield* gw.call("POST", "/messages", message(`[{"url":"u","contentType":"t","name":${nested(300_000)}}]`))
+      const message = (attachments: string) =>
+        `{"tenantId":"demo-helvia","subHandle":"deep","messageId":"m","attachments":${attachments}}`
+      const deepMessage = yield* gw.call(
+        "POST",
+        "/messages",
+        message(`[{"url":"u","contentType":"t","name":${nested(300_000)}}]`)
+      )
       expect(deepMessage.status).toBe(400)
       expect(deepMessage.body.fields[0].path.startsWith("attachments.0.name.0.0")).toBe(true)
       expect(deepMessage.body.fields[0].message).toBe(tooDeep)
-      expect((yield* gw.call("POST", "/messages", message(`[{"url":"u","contentType":"t","name":${nested(61)}}]`))).body.fields).toEqual([
+      expect(
+        (yield* gw.call("POST", "/messages", message(`[{"url":"u","contentType":"t","name":${nested(61)}}]`))).body
+          .fields
+      ).toEqual([
         { path: "attachments.0.name", message: "expected a string" }
       ])
 
@@ -115,12 +142,14 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       // 64 levels, and brackets inside strings (which are no nesting), go on to the signature check.
       expect((yield* webhook(nested(63))).status).toBe(401)
       expect((yield* webhook(`{"name":"${"[".repeat(100)}\\"${"{".repeat(100)}"}`)).status).toBe(401)
-      expect((yield* webhook(nested(64))).body).toEqual({ error: "MalformedWebhook", message: `agent.${zeros(63)}: ${tooDeep}` })
-    }).pipe(Effect.scoped)
-  )
+      expect((yield* webhook(nested(64))).body).toEqual({
+        error: "MalformedWebhook",
+        message: `agent.${zeros(63)}: ${tooDeep}`
+      })
+    }).pipe(Effect.scoped))
 
   it.live("a 900 KB wrong field, key or query: a 400 of at most 4 KB saying what each field expects, quoting nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       const bearer = yield* gw.token()
       const ask = (method: string, path: string, body?: unknown) =>
@@ -131,7 +160,12 @@ describe("bad input gets a clear 4xx, never a 500", () => {
             ...(body !== undefined ? { body: JSON.stringify(body) } : {})
           })
           const text = await response.text()
-          return { status: response.status, bytes: Buffer.byteLength(text), text, body: text === "" ? undefined : JSON.parse(text) }
+          return {
+            status: response.status,
+            bytes: Buffer.byteLength(text),
+            text,
+            body: text === "" ? undefined : JSON.parse(text)
+          }
         })
       const big = "~".repeat(900_000)
       const key = "k".repeat(900_000)
@@ -142,13 +176,21 @@ describe("bad input gets a clear 4xx, never a 500", () => {
           { path: "text", message: "expected a string" }
         ]],
         // The HttpApi server: a wrong optional struct, and a 900 KB key of a record (a path is the sender's too).
-        ["POST", "/requests", { tenantId: "demo-helvia", subHandle: "a", user: big.slice(0, 100_000), metadata: { [key]: [1] } }, [
+        ["POST", "/requests", {
+          tenantId: "demo-helvia",
+          subHandle: "a",
+          user: big.slice(0, 100_000),
+          metadata: { [key]: [1] }
+        }, [
           { path: "user", message: "expected an object" },
           { path: `metadata.${"k".repeat(63)}…`, message: "expected string or number or boolean" }
         ]],
-        ["PATCH", "/requests/subscribers/a", { status: big }, [{ path: "status", message: 'expected "cancelled"' }]],
+        ["PATCH", "/requests/subscribers/a", { status: big }, [{ path: "status", message: "expected \"cancelled\"" }]],
         ["HEAD", `/organizations/demo-org/requests?status=${big.slice(0, 8_000)}`, undefined, []],
-        ["GET", `/subscribers/a/livechat-state?tenantId=${big.slice(0, 300)}`, undefined, [{ path: "tenantId", message: "must be at most 256 characters" }]]
+        ["GET", `/subscribers/a/livechat-state?tenantId=${big.slice(0, 300)}`, undefined, [{
+          path: "tenantId",
+          message: "must be at most 256 characters"
+        }]]
       ]
       for (const [method, path, body, fields] of asks) {
         const answer = yield* ask(method, path, body)
@@ -169,53 +211,89 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       expect(many.status).toBe(400)
       expect(many.bytes).toBeLessThanOrEqual(MAX_400_BYTES)
       expect(many.body.fields.length).toBeGreaterThan(5)
-      expect(many.body.fields[0]).toEqual({ path: `metadata.key-0-${"k".repeat(57)}…`, message: "expected string or number or boolean" })
+      expect(many.body.fields[0]).toEqual({
+        path: `metadata.key-0-${"k".repeat(57)}…`,
+        message: "expected string or number or boolean"
+      })
       expect(many.body.message).toMatch(new RegExp(`; and ${1_500 - many.body.fields.length} more$`))
 
       // A URL of 8 KB that no route takes: named, not quoted.
       const route = yield* ask("GET", `/no/such/${big.slice(0, 8_000)}`)
       expect(route.status).toBe(404)
       expect(quoted(route.text, "~")).toBeLessThanOrEqual(64)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("ids: control characters (NUL, CR, LF, DEL) and unpaired surrogates refused; ':', '+', '@' and any script accepted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       const message = "must not contain control characters or unpaired surrogates"
       const refused = { error: "BadRequest", fields: [{ path: "subHandle", message }] }
       // An unpaired surrogate has no UTF-8: Redis would get U+FFFD, and "s\ud800" and "s\udfff" would be one subscriber.
       for (const control of ["\u0000", "\r", "\n", "\r\nX-Injected: 1", "\u007f", "\u0085", "\ud800", "\udfff"]) {
         const subHandle = `alice${control}`
-        expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle })).toMatchObject({ status: 400, body: refused })
-        expect(yield* gw.call("POST", "/typing", { tenantId: "demo-helvia", subHandle })).toMatchObject({ status: 400, body: refused })
+        expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle })).toMatchObject({
+          status: 400,
+          body: refused
+        })
+        expect(yield* gw.call("POST", "/typing", { tenantId: "demo-helvia", subHandle })).toMatchObject({
+          status: 400,
+          body: refused
+        })
         // (a URL cannot carry an unpaired surrogate: it has no UTF-8 to percent-encode)
         if (!/[\ud800-\udfff]/.test(control)) {
-          expect(yield* gw.call("GET", `/subscribers/${encodeURIComponent(subHandle)}/livechat-state`)).toMatchObject({ status: 400, body: refused })
+          expect(yield* gw.call("GET", `/subscribers/${encodeURIComponent(subHandle)}/livechat-state`)).toMatchObject({
+            status: 400,
+            body: refused
+          })
         }
       }
-      const tab = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "m\t1", text: "hi" })
+      const tab = yield* gw.call("POST", "/messages", {
+        tenantId: "demo-helvia",
+        subHandle: "alice",
+        messageId: "m\t1",
+        text: "hi"
+      })
       expect(tab).toMatchObject({ status: 400, body: { fields: [{ path: "messageId", message }] } })
-      const tenant = yield* gw.call("GET", `/subscribers/alice/livechat-state?tenantId=${encodeURIComponent("demo-helvia\n")}`)
+      const tenant = yield* gw.call(
+        "GET",
+        `/subscribers/alice/livechat-state?tenantId=${encodeURIComponent("demo-helvia\n")}`
+      )
       expect(tenant).toMatchObject({ status: 400, body: { fields: [{ path: "tenantId", message }] } })
       const admin = { authorization: `Bearer ${yield* gw.token({ scope: "admin" })}` }
-      const replay = yield* gw.call("POST", `/admin/dead-letters/${encodeURIComponent("a\r\nb")}/replay`, undefined, admin)
+      const replay = yield* gw.call(
+        "POST",
+        `/admin/dead-letters/${encodeURIComponent("a\r\nb")}/replay`,
+        undefined,
+        admin
+      )
       expect(replay).toMatchObject({ status: 400, body: { fields: [{ path: "id", message }] } })
 
       // Subscriber handles as channels make them: a phone number, an address, a name in another script.
-      for (const subHandle of ["whatsapp:+306912345678", "viber:user@example.com", "Ελένη 李雷 محمد", "no\u00a0break", "emoji 👩🏽‍💻"]) {
+      for (
+        const subHandle of [
+          "whatsapp:+306912345678",
+          "viber:user@example.com",
+          "Ελένη 李雷 محمد",
+          "no\u00a0break",
+          "emoji 👩🏽‍💻"
+        ]
+      ) {
         const created = yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle })
         expect([subHandle, created.status]).toEqual([subHandle, 201])
-        const sent = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle, messageId: `${subHandle}:m+1@x`, text: "hi" })
+        const sent = yield* gw.call("POST", "/messages", {
+          tenantId: "demo-helvia",
+          subHandle,
+          messageId: `${subHandle}:m+1@x`,
+          text: "hi"
+        })
         expect([subHandle, sent.status]).toEqual([subHandle, 202])
         const state = yield* gw.call("GET", `/subscribers/${encodeURIComponent(subHandle)}/livechat-state`)
         expect(state.body).toMatchObject({ subHandle, state: expect.stringMatching(/pending|active/) })
       }
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("unknown things: tenant, alias, route, session", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       const tenant = yield* gw.call("POST", "/requests", { tenantId: "nope", subHandle: "a" })
       expect(tenant.status).toBe(404)
@@ -251,22 +329,30 @@ describe("bad input gets a clear 4xx, never a 500", () => {
       const patch = yield* gw.call("PATCH", "/requests/subscribers/ghost", { status: "cancelled" })
       expect(patch.status).toBe(404)
       expect(patch.body.error).toBe("SessionNotFound")
-      expect((yield* gw.call("GET", "/subscribers/ghost/livechat-state")).body).toEqual({ subHandle: "ghost", state: "none" })
-    }).pipe(Effect.scoped)
-  )
+      expect((yield* gw.call("GET", "/subscribers/ghost/livechat-state")).body).toEqual({
+        subHandle: "ghost",
+        state: "none"
+      })
+    }).pipe(Effect.scoped))
 
   it.live("ops: health, OpenAPI, docs", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway()
       expect((yield* gw.call("GET", "/health/live")).status).toBe(200)
-      expect((yield* gw.call("GET", "/health/ready")).body).toEqual({ status: "ok", checks: { store: true, accepting: true } })
+      expect((yield* gw.call("GET", "/health/ready")).body).toEqual({
+        status: "ok",
+        checks: { store: true, accepting: true }
+      })
       const openapi = yield* gw.call("GET", "/openapi.json")
       expect(Object.keys(openapi.body.paths)).toEqual(
         expect.arrayContaining(["/requests", "/messages", "/events/{alias}", "/tenants/{tenantId}/availability"])
       )
       expect((yield* gw.call("GET", "/docs")).status).toBe(200)
       const availability = yield* gw.call("GET", "/tenants/demo-helvia/availability")
-      expect(availability.body).toMatchObject({ tenantId: "demo-helvia", available: true, businessHours: { openNow: true } })
-    }).pipe(Effect.scoped)
-  )
+      expect(availability.body).toMatchObject({
+        tenantId: "demo-helvia",
+        available: true,
+        businessHours: { openNow: true }
+      })
+    }).pipe(Effect.scoped))
 })

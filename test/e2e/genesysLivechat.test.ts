@@ -14,11 +14,12 @@ const tenantId = "demo-genesys"
 const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
 
 /** Fast Genesys webhook retries, so a refused delivery is retried within the test. */
-const startGenesysGateway = (store: (typeof stores)[number]) => startGateway({ store, genesys: { webhookRetryDelayMs: 100 } })
+const startGenesysGateway = (store: (typeof stores)[number]) =>
+  startGateway({ store, genesys: { webhookRetryDelayMs: 100 } })
 
 /** Opens a livechat and answers its session and Genesys conversation ids. */
 const open = (gw: Gateway, subHandle: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const created = yield* gw.call("POST", "/requests", request(subHandle))
     expect(created.status).toBe(201)
     const sessionId: string = created.body.sessionId
@@ -28,246 +29,320 @@ const open = (gw: Gateway, subHandle: string) =>
   })
 
 describe.each(stores)("%s store", (store) => {
-  it.live("a whole Genesys livechat: transcript and attributes reach the agent, both ways of messages, joined and ended from the socket", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway(store)
-      const { conversationId, sessionId } = yield* open(gw, "alice")
-      const conversation = gw.genesys.conversationOf(sessionId)!
-      expect(conversation.queueId).toBe(demoGenesys.queueId)
-      const opening = conversation.inbound[0]!
-      expect(opening.from).toMatchObject({ id: sessionId, idType: "Opaque", nickname: "Alice" })
-      expect(opening.text).toContain("Alice asked for an agent on webchat.")
-      expect(opening.text).toContain("user: I need help with my plan")
-      expect(opening.text).toContain("bot: Let me find you an agent")
-      // The custom attributes land on the customer participant, where the flow and the agent's script read them.
-      const customer = conversation.participants.find((p) => p.purpose === "customer")!
-      expect(customer.attributes).toMatchObject({ queueId: demoGenesys.queueId, hbfSessionId: sessionId, hbfSubscriber: "alice", "metadata.plan": "basic" })
+  it.live(
+    "a whole Genesys livechat: transcript and attributes reach the agent, both ways of messages, joined and ended from the socket",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway(store)
+        const { conversationId, sessionId } = yield* open(gw, "alice")
+        const conversation = gw.genesys.conversationOf(sessionId)!
+        expect(conversation.queueId).toBe(demoGenesys.queueId)
+        const opening = conversation.inbound[0]!
+        expect(opening.from).toMatchObject({ id: sessionId, idType: "Opaque", nickname: "Alice" })
+        expect(opening.text).toContain("Alice asked for an agent on webchat.")
+        expect(opening.text).toContain("user: I need help with my plan")
+        expect(opening.text).toContain("bot: Let me find you an agent")
+        // The custom attributes land on the customer participant, where the flow and the agent's script read them.
+        const customer = conversation.participants.find((p) => p.purpose === "customer")!
+        expect(customer.attributes).toMatchObject({
+          queueId: demoGenesys.queueId,
+          hbfSessionId: sessionId,
+          hbfSubscriber: "alice",
+          "metadata.plan": "basic"
+        })
 
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-      expect(state.body).toMatchObject({ state: "active", session: { agent: { id: "agent-maria", name: "Maria" } } })
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(state.body).toMatchObject({ state: "active", session: { agent: { id: "agent-maria", name: "Maria" } } })
 
-      const sent = yield* gw.call("POST", "/messages", {
-        tenantId,
-        subHandle: "alice",
-        messageId: "m1",
-        text: "Hello",
-        attachments: [{ url: "https://files.example/bill.pdf", contentType: "application/pdf", name: "bill.pdf" }]
-      })
-      expect(sent.status).toBe(202)
-      const typing = yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })
-      expect(typing).toMatchObject({ status: 202, body: { sessionId, forwarded: true } })
-      const received = gw.genesys.conversationOf(sessionId)!
-      expect(received.inbound.at(-1)).toMatchObject({
-        messageId: "m1",
-        text: "Hello",
-        content: [{ attachment: { mediaType: "File", url: "https://files.example/bill.pdf", mime: "application/pdf", filename: "bill.pdf" } }]
-      })
-      expect(sent.body.providerMessageId).toBe(received.inbound.at(-1)!.id)
-      expect(received.typingEvents).toBe(1)
+        const sent = yield* gw.call("POST", "/messages", {
+          tenantId,
+          subHandle: "alice",
+          messageId: "m1",
+          text: "Hello",
+          attachments: [{ url: "https://files.example/bill.pdf", contentType: "application/pdf", name: "bill.pdf" }]
+        })
+        expect(sent.status).toBe(202)
+        const typing = yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })
+        expect(typing).toMatchObject({ status: 202, body: { sessionId, forwarded: true } })
+        const received = gw.genesys.conversationOf(sessionId)!
+        expect(received.inbound.at(-1)).toMatchObject({
+          messageId: "m1",
+          text: "Hello",
+          content: [{
+            attachment: {
+              mediaType: "File",
+              url: "https://files.example/bill.pdf",
+              mime: "application/pdf",
+              filename: "bill.pdf"
+            }
+          }]
+        })
+        expect(sent.body.providerMessageId).toBe(received.inbound.at(-1)!.id)
+        expect(received.typingEvents).toBe(1)
 
-      expect((yield* gw.genesys.agentTyping(conversationId)).status).toBe(200)
-      expect(
-        (yield* gw.genesys.agentSay(conversationId, { text: "Hi Alice", attachments: [{ url: "https://files.example/plan.png", mime: "image/png", filename: "plan.png" }] }))
-          .status
-      ).toBe(200)
-      yield* gw.genesys.endConversation(conversationId)
-      const events = (yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))).filter(
-        (e) => e.sessionId === sessionId
-      )
-      expect(events.map((e) => [e.type, e.seq])).toEqual([
-        ["agent.joined", 1],
-        ["agent.typing", 2],
-        ["agent.message", 3],
-        // Ending the conversation disconnects the agent first: Genesys says so, and so do we.
-        ["agent.left", 4],
-        ["session.ended", 5]
-      ])
-      expect(events[0]!.data).toEqual({ agent: { id: "agent-maria", name: "Maria" } })
-      expect(events[2]!.data).toMatchObject({
-        text: "Hi Alice",
-        attachments: [{ url: "https://files.example/plan.png", contentType: "image/png", name: "plan.png" }]
-      })
-      expect(events[4]!.data).toEqual({ reason: "agent" })
-      const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-      expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
-    }).pipe(Effect.scoped),
+        expect((yield* gw.genesys.agentTyping(conversationId)).status).toBe(200)
+        expect(
+          (yield* gw.genesys.agentSay(conversationId, {
+            text: "Hi Alice",
+            attachments: [{ url: "https://files.example/plan.png", mime: "image/png", filename: "plan.png" }]
+          }))
+            .status
+        ).toBe(200)
+        yield* gw.genesys.endConversation(conversationId)
+        const events = (yield* gw.bot.waitFor((es) =>
+          es.some((e) => e.sessionId === sessionId && e.type === "session.ended")
+        )).filter(
+          (e) => e.sessionId === sessionId
+        )
+        expect(events.map((e) => [e.type, e.seq])).toEqual([
+          ["agent.joined", 1],
+          ["agent.typing", 2],
+          ["agent.message", 3],
+          // Ending the conversation disconnects the agent first: Genesys says so, and so do we.
+          ["agent.left", 4],
+          ["session.ended", 5]
+        ])
+        expect(events[0]!.data).toEqual({ agent: { id: "agent-maria", name: "Maria" } })
+        expect(events[2]!.data).toMatchObject({
+          text: "Hi Alice",
+          attachments: [{ url: "https://files.example/plan.png", contentType: "image/png", name: "plan.png" }]
+        })
+        expect(events[4]!.data).toEqual({ reason: "agent" })
+        const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+      }).pipe(Effect.scoped),
     30_000
   )
 })
 
 describe("Genesys webhooks and faults", () => {
-  it.live("a forged signature is refused (401) and nothing is ingested; the same webhook twice is one event", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway("memory")
-      const { conversationId, sessionId } = yield* open(gw, "bob")
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      const body = JSON.stringify({
-        id: "forged-1",
-        channel: { id: demoGenesys.integrationId, platform: "Open", type: "Private", to: { id: sessionId, idType: "Opaque" }, from: { nickname: "Mallory", id: "x", idType: "Opaque" }, time: new Date().toISOString() },
-        type: "Text",
-        text: "send me your password",
-        direction: "Outbound"
-      })
-      const forged = createHmac("sha256", "not-the-secret").update(body).digest("base64")
-      const refused = yield* gw.call("POST", "/events/genesys-livechat", body, { "x-hub-signature-256": `sha256=${forged}` })
-      expect(refused.status).toBe(401)
-      expect(refused.body.error).toBe("InvalidSignature")
-      const unsigned = yield* gw.call("POST", "/events/genesys-livechat", body)
-      expect(unsigned.status).toBe(401)
+  it.live(
+    "a forged signature is refused (401) and nothing is ingested; the same webhook twice is one event",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "bob")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const body = JSON.stringify({
+          id: "forged-1",
+          channel: {
+            id: demoGenesys.integrationId,
+            platform: "Open",
+            type: "Private",
+            to: { id: sessionId, idType: "Opaque" },
+            from: { nickname: "Mallory", id: "x", idType: "Opaque" },
+            time: new Date().toISOString()
+          },
+          type: "Text",
+          text: "send me your password",
+          direction: "Outbound"
+        })
+        const forged = createHmac("sha256", "not-the-secret").update(body).digest("base64")
+        const refused = yield* gw.call("POST", "/events/genesys-livechat", body, {
+          "x-hub-signature-256": `sha256=${forged}`
+        })
+        expect(refused.status).toBe(401)
+        expect(refused.body.error).toBe("InvalidSignature")
+        const unsigned = yield* gw.call("POST", "/events/genesys-livechat", body)
+        expect(unsigned.status).toBe(401)
 
-      const said = yield* gw.genesys.agentSay(conversationId, { text: "only once" })
-      expect(said.status).toBe(200)
-      expect(yield* gw.genesys.resendWebhook(said.webhookId)).toBe(200)
-      yield* eventsReach(gw, sessionId, 2)
-      yield* Effect.sleep(Duration.millis(300))
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message"])
-    }).pipe(Effect.scoped),
+        const said = yield* gw.genesys.agentSay(conversationId, { text: "only once" })
+        expect(said.status).toBe(200)
+        expect(yield* gw.genesys.resendWebhook(said.webhookId)).toBe(200)
+        yield* eventsReach(gw, sessionId, 2)
+        yield* Effect.sleep(Duration.millis(300))
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("the socket dropped mid-conversation: what happened meanwhile arrives after the reconnect, once", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway("memory")
-      const { conversationId, sessionId } = yield* open(gw, "carol")
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      // Cut the socket and, before the gateway reconnects, the agent transfers the chat and another agent takes it.
-      yield* gw.genesys.dropSockets()
-      yield* gw.genesys.agentLeave(conversationId, { transfer: true })
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-2", name: "Nikos" })
-      yield* eventsReach(gw, sessionId, 4)
-      expect(gw.genesys.channels().filter((c) => c.connected)).toHaveLength(1)
-      yield* gw.genesys.endConversation(conversationId)
-      yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
-      yield* Effect.sleep(Duration.millis(300))
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "request.queued", "agent.joined", "agent.left", "session.ended"])
-      expect(gw.bot.eventsOf(sessionId)[3]!.data).toEqual({ agent: { id: "agent-2", name: "Nikos" } })
-    }).pipe(Effect.scoped),
+  it.live(
+    "the socket dropped mid-conversation: what happened meanwhile arrives after the reconnect, once",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "carol")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        // Cut the socket and, before the gateway reconnects, the agent transfers the chat and another agent takes it.
+        yield* gw.genesys.dropSockets()
+        yield* gw.genesys.agentLeave(conversationId, { transfer: true })
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-2", name: "Nikos" })
+        yield* eventsReach(gw, sessionId, 4)
+        expect(gw.genesys.channels().filter((c) => c.connected)).toHaveLength(1)
+        yield* gw.genesys.endConversation(conversationId)
+        yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
+        yield* Effect.sleep(Duration.millis(300))
+        expect(typesOf(gw, sessionId)).toEqual([
+          "agent.joined",
+          "agent.left",
+          "request.queued",
+          "agent.joined",
+          "agent.left",
+          "session.ended"
+        ])
+        expect(gw.bot.eventsOf(sessionId)[3]!.data).toEqual({ agent: { id: "agent-2", name: "Nikos" } })
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("tokens expire mid-conversation: the calls that meet it refresh the token once and go through; the socket follows the new token", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway("memory")
-      const { conversationId, sessionId } = yield* open(gw, "dave")
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      const grantsBefore = gw.genesys.tokensIssued(demoGenesys.clientId)
-      yield* gw.genesys.expireTokens()
-      // Five messages at once meet the expired token: one refresh serves them all.
-      const sent = yield* Effect.forEach(
-        [1, 2, 3, 4, 5],
-        (i) => gw.call("POST", "/messages", { tenantId, subHandle: "dave", messageId: `after-expiry-${i}`, text: `still there? ${i}` }),
-        { concurrency: "unbounded" }
-      )
-      expect(sent.map((r) => r.status)).toEqual([202, 202, 202, 202, 202])
-      expect(gw.genesys.conversationOf(sessionId)!.inbound.map((m) => m.text).filter((t) => t?.startsWith("still there?"))).toHaveLength(5)
-      expect(gw.genesys.tokensIssued(demoGenesys.clientId)).toBe(grantsBefore + 1)
-      // The old channel no longer delivers; the agent's end still arrives, through the renewed channel.
-      yield* gw.genesys.endConversation(conversationId)
-      yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"), Duration.seconds(15))
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "tokens expire mid-conversation: the calls that meet it refresh the token once and go through; the socket follows the new token",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "dave")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const grantsBefore = gw.genesys.tokensIssued(demoGenesys.clientId)
+        yield* gw.genesys.expireTokens()
+        // Five messages at once meet the expired token: one refresh serves them all.
+        const sent = yield* Effect.forEach(
+          [1, 2, 3, 4, 5],
+          (i) =>
+            gw.call("POST", "/messages", {
+              tenantId,
+              subHandle: "dave",
+              messageId: `after-expiry-${i}`,
+              text: `still there? ${i}`
+            }),
+          { concurrency: "unbounded" }
+        )
+        expect(sent.map((r) => r.status)).toEqual([202, 202, 202, 202, 202])
+        expect(
+          gw.genesys.conversationOf(sessionId)!.inbound.map((m) => m.text).filter((t) => t?.startsWith("still there?"))
+        ).toHaveLength(5)
+        expect(gw.genesys.tokensIssued(demoGenesys.clientId)).toBe(grantsBefore + 1)
+        // The old channel no longer delivers; the agent's end still arrives, through the renewed channel.
+        yield* gw.genesys.endConversation(conversationId)
+        yield* gw.bot.waitFor(
+          (es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"),
+          Duration.seconds(15)
+        )
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("a 429 is waited out for its Retry-After, for that credential set only: another tenant's calls go on", () =>
-    Effect.gen(function* () {
-      const other = { ...demoGenesys, clientId: "other-client", clientSecret: "other-secret" }
-      const gw = yield* startGateway({
-        store: "memory",
-        genesys: {
-          clients: [
-            { clientId: demoGenesys.clientId, clientSecret: demoGenesys.clientSecret },
-            { clientId: other.clientId, clientSecret: other.clientSecret }
-          ]
-        },
-        tenants: (urls) => [...demoTenants(urls), genesysTenant("other-genesys", urls.genesys, other)]
-      })
-      yield* open(gw, "erin")
-      const otherCreated = yield* gw.call("POST", "/requests", { ...request("frank"), tenantId: "other-genesys" })
-      expect(otherCreated.status).toBe(201)
-      // Both notification channels settled (connected, following, their conversations re-read): no call in the background.
-      yield* Effect.sleep(Duration.millis(300))
-      expect(gw.genesys.channels().filter((c) => c.connected && c.topics.length > 0)).toHaveLength(2)
+  it.live(
+    "a 429 is waited out for its Retry-After, for that credential set only: another tenant's calls go on",
+    () =>
+      Effect.gen(function*() {
+        const other = { ...demoGenesys, clientId: "other-client", clientSecret: "other-secret" }
+        const gw = yield* startGateway({
+          store: "memory",
+          genesys: {
+            clients: [
+              { clientId: demoGenesys.clientId, clientSecret: demoGenesys.clientSecret },
+              { clientId: other.clientId, clientSecret: other.clientSecret }
+            ]
+          },
+          tenants: (urls) => [...demoTenants(urls), genesysTenant("other-genesys", urls.genesys, other)]
+        })
+        yield* open(gw, "erin")
+        const otherCreated = yield* gw.call("POST", "/requests", { ...request("frank"), tenantId: "other-genesys" })
+        expect(otherCreated.status).toBe(201)
+        // Both notification channels settled (connected, following, their conversations re-read): no call in the background.
+        yield* Effect.sleep(Duration.millis(300))
+        expect(gw.genesys.channels().filter((c) => c.connected && c.topics.length > 0)).toHaveLength(2)
 
-      yield* gw.genesys.failNext(1, 429, 2)
-      const limitedAt = Date.now()
-      const limited = yield* Effect.fork(gw.call("POST", "/messages", { tenantId, subHandle: "erin", messageId: "limited", text: "hello" }))
-      yield* Effect.sleep(Duration.millis(200))
-      const otherAt = Date.now()
-      const otherSent = yield* gw.call("POST", "/messages", { tenantId: "other-genesys", subHandle: "frank", messageId: "free", text: "hi" })
-      expect(otherSent.status).toBe(202)
-      expect(Date.now() - otherAt).toBeLessThan(1_000)
-      expect((yield* limited.await)._tag).toBe("Success")
-      expect(Date.now() - limitedAt).toBeGreaterThanOrEqual(2_000)
-      const messages = gw.genesys.requests().filter((r) => r.path.endsWith("/inbound/open/message")).slice(-3)
-      expect(messages.map((r) => [r.clientId, r.status])).toEqual([
-        [demoGenesys.clientId, 429],
-        [other.clientId, 202],
-        [demoGenesys.clientId, 202]
-      ])
-    }).pipe(Effect.scoped),
+        yield* gw.genesys.failNext(1, 429, 2)
+        const limitedAt = Date.now()
+        const limited = yield* Effect.fork(
+          gw.call("POST", "/messages", { tenantId, subHandle: "erin", messageId: "limited", text: "hello" })
+        )
+        yield* Effect.sleep(Duration.millis(200))
+        const otherAt = Date.now()
+        const otherSent = yield* gw.call("POST", "/messages", {
+          tenantId: "other-genesys",
+          subHandle: "frank",
+          messageId: "free",
+          text: "hi"
+        })
+        expect(otherSent.status).toBe(202)
+        expect(Date.now() - otherAt).toBeLessThan(1_000)
+        expect((yield* limited.await)._tag).toBe("Success")
+        expect(Date.now() - limitedAt).toBeGreaterThanOrEqual(2_000)
+        const messages = gw.genesys.requests().filter((r) => r.path.endsWith("/inbound/open/message")).slice(-3)
+        expect(messages.map((r) => [r.clientId, r.status])).toEqual([
+          [demoGenesys.clientId, 429],
+          [other.clientId, 202],
+          [demoGenesys.clientId, 202]
+        ])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("the user ending the livechat disconnects the Genesys conversation, and its topics are no longer followed", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway("memory")
-      const { conversationId, sessionId } = yield* open(gw, "hana")
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      const following = () => gw.genesys.channels().flatMap((c) => c.topics).filter((t) => t.includes(conversationId))
-      expect(following()).toHaveLength(4)
-      expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/hana`)).status).toBe(204)
-      const customer = gw.genesys.conversationOf(sessionId)!.participants.find((p) => p.purpose === "customer")
-      expect(customer).toMatchObject({ state: "disconnected" })
-      yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
-      expect(gw.bot.eventsOf(sessionId).at(-1)?.data).toEqual({ reason: "user" })
-      // Genesys' own account of the end (customer.end) is dropped as the session has ended; the topics go.
-      yield* Effect.sleep(Duration.millis(300))
-      expect(following()).toEqual([])
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "session.ended"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "the user ending the livechat disconnects the Genesys conversation, and its topics are no longer followed",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "hana")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const following = () => gw.genesys.channels().flatMap((c) => c.topics).filter((t) => t.includes(conversationId))
+        expect(following()).toHaveLength(4)
+        expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/hana`)).status).toBe(204)
+        const customer = gw.genesys.conversationOf(sessionId)!.participants.find((p) => p.purpose === "customer")
+        expect(customer).toMatchObject({ state: "disconnected" })
+        yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
+        expect(gw.bot.eventsOf(sessionId).at(-1)?.data).toEqual({ reason: "user" })
+        // Genesys' own account of the end (customer.end) is dropped as the session has ended; the topics go.
+        yield* Effect.sleep(Duration.millis(300))
+        expect(following()).toEqual([])
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "session.ended"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("the channel is renewed before its lifetime ends, and notifications keep coming", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway({ store: "memory", genesys: { channelLifetimeMs: 2_000 } })
-      const { conversationId, sessionId } = yield* open(gw, "ivan")
-      const created = () => gw.genesys.requests().filter((r) => r.method === "POST" && r.path === "/api/v2/notifications/channels").length
-      yield* eventually(
-        "the first channel connected",
-        Effect.sync(() => gw.genesys.channels().some((c) => c.connected)),
-        (connected) => connected
-      )
-      expect(created()).toBe(1)
-      // Renewed at 90% of its 2 s life: a second channel, connected and following the conversation.
-      const renewed = yield* eventually(
-        "a renewed channel",
-        Effect.sync(() => gw.genesys.channels().filter((c) => c.connected)),
-        (connected) => created() >= 2 && connected.length === 1 && connected[0]!.topics.some((t) => t.includes(conversationId)),
-        Duration.seconds(5)
-      )
-      expect(renewed[0]!.topics.filter((t) => t.includes(conversationId))).toHaveLength(4)
-      yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-      yield* eventsReach(gw, sessionId, 1)
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "the channel is renewed before its lifetime ends, and notifications keep coming",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway({ store: "memory", genesys: { channelLifetimeMs: 2_000 } })
+        const { conversationId, sessionId } = yield* open(gw, "ivan")
+        const created = () =>
+          gw.genesys.requests().filter((r) => r.method === "POST" && r.path === "/api/v2/notifications/channels").length
+        yield* eventually(
+          "the first channel connected",
+          Effect.sync(() => gw.genesys.channels().some((c) => c.connected)),
+          (connected) => connected
+        )
+        expect(created()).toBe(1)
+        // Renewed at 90% of its 2 s life: a second channel, connected and following the conversation.
+        const renewed = yield* eventually(
+          "a renewed channel",
+          Effect.sync(() => gw.genesys.channels().filter((c) => c.connected)),
+          (connected) =>
+            created() >= 2 && connected.length === 1 && connected[0]!.topics.some((t) => t.includes(conversationId)),
+          Duration.seconds(5)
+        )
+        expect(renewed[0]!.topics.filter((t) => t.includes(conversationId))).toHaveLength(4)
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("availability merges the queue's estimated wait and agents on queue with business hours", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGenesysGateway("memory")
-      const availability = yield* gw.call("GET", `/tenants/${tenantId}/availability`)
-      expect(availability.status).toBe(200)
-      expect(availability.body).toMatchObject({ tenantId, agentsOnline: 3, estimatedWaitSeconds: 45, businessHours: { openNow: true } })
-    }).pipe(Effect.scoped),
+  it.live(
+    "availability merges the queue's estimated wait and agents on queue with business hours",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const availability = yield* gw.call("GET", `/tenants/${tenantId}/availability`)
+        expect(availability.status).toBe(200)
+        expect(availability.body).toMatchObject({
+          tenantId,
+          agentsOnline: 3,
+          estimatedWaitSeconds: 45,
+          businessHours: { openNow: true }
+        })
+      }).pipe(Effect.scoped),
     30_000
   )
 })

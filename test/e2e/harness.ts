@@ -1,8 +1,8 @@
 /** Starts the real gateway (HTTP on a loopback port) against the simulators of sandbox/. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
-import { GatewayServerLive } from "../../src/app/App.js"
 import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../sandbox/token.js"
+import { GatewayServerLive } from "../../src/app/App.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 
@@ -31,7 +31,7 @@ export const readAnswer = async (response: Response) => {
 }
 
 export const startGateway = (options: GatewayOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const prefix = uniquePrefix("e2e")
     if (options.store === "redis" && options.redisUrl === undefined) {
       yield* Effect.addFinalizer(() => Effect.promise(() => deleteKeys(prefix)))
@@ -43,7 +43,9 @@ export const startGateway = (options: GatewayOptions = {}) =>
           ...config,
           delivery: { maxAttempts: 4, baseDelay: Duration.millis(20), maxDelay: Duration.millis(200) },
           sweepInterval: Duration.millis(200),
-          ...(options.store === "redis" ? { redis: { url: Redacted.make(options.redisUrl ?? testRedisUrl), prefix } } : {})
+          ...(options.store === "redis"
+            ? { redis: { url: Redacted.make(options.redisUrl ?? testRedisUrl), prefix } }
+            : {})
         }
         return options.configure ? options.configure(fast) : fast
       }
@@ -72,9 +74,12 @@ export const startGateway = (options: GatewayOptions = {}) =>
       options.logs === undefined
         ? Logger.minimumLogLevel(LogLevel.Warning)
         : Layer.merge(
-            Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => void options.logs!.push(line))),
-            Logger.minimumLogLevel(LogLevel.All)
-          )
+          Logger.replace(
+            Logger.defaultLogger,
+            Logger.map(Logger.logfmtLogger, (line) => void options.logs!.push(line))
+          ),
+          Logger.minimumLogLevel(LogLevel.All)
+        )
     )
   )
 

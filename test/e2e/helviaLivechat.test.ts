@@ -2,21 +2,39 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { metricValue, startGateway, stores } from "./harness.js"
 
-const request = { tenantId: "demo-helvia", subHandle: "alice", user: { name: "Alice" }, transcript: [{ author: "bot", text: "How can I help?", at: "2026-11-25T10:00:00Z" }] }
+const request = {
+  tenantId: "demo-helvia",
+  subHandle: "alice",
+  user: { name: "Alice" },
+  transcript: [{ author: "bot", text: "How can I help?", at: "2026-11-25T10:00:00Z" }]
+}
 
 /** A counter's value in Prometheus text (0 when absent). */
 // The same livechats on the in-memory store and on Redis.
 describe.each(stores)("%s store", (store) => {
   describe("a whole helvia livechat through the HTTP API", () => {
     it.live("request, agent joins, messages both ways, agent ends; hbf-bot gets every event once, in order", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const metrics0 = (yield* gw.call("GET", "/metrics")).body as string
-        const ingestedBefore = metricValue(metrics0, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"')
-        const publishedBefore = metricValue(metrics0, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"')
+        const ingestedBefore = metricValue(
+          metrics0,
+          "lcg_events_ingested_total",
+          "provider=\"helvia-livechat\",type=\"agent.message\""
+        )
+        const publishedBefore = metricValue(
+          metrics0,
+          "lcg_events_delivered_total",
+          "target=\"event-publisher\",type=\"session.ended\""
+        )
         const created = yield* gw.call("POST", "/requests", request)
         expect(created.status).toBe(201)
-        expect(created.body).toMatchObject({ tenantId: "demo-helvia", organizationId: "demo-org", status: "pending", provider: "helvia-livechat" })
+        expect(created.body).toMatchObject({
+          tenantId: "demo-helvia",
+          organizationId: "demo-org",
+          status: "pending",
+          provider: "helvia-livechat"
+        })
         const sessionId: string = created.body.sessionId
 
         // hbf-lcm got the request as its contract says, with our callback.
@@ -30,7 +48,12 @@ describe.each(stores)("%s store", (store) => {
         expect(again.body.sessionId).toBe(sessionId)
 
         expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
-        const sent = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "m1", text: "Hello" })
+        const sent = yield* gw.call("POST", "/messages", {
+          tenantId: "demo-helvia",
+          subHandle: "alice",
+          messageId: "m1",
+          text: "Hello"
+        })
         expect(sent.status).toBe(202)
         expect(sent.body).toEqual({ messageId: "m1", sessionId })
         expect(gw.lcm.messages(sessionId).map((m) => m.text)).toEqual(["Hello"])
@@ -62,23 +85,33 @@ describe.each(stores)("%s store", (store) => {
         // The tenant's flow trigger for session.ended reached event-publisher.
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
         expect(gw.publisher.triggers()).toEqual([
-          expect.objectContaining({ tenantId: "demo-helvia", flowId: "flow-survey", subHandle: "alice", event: expect.objectContaining({ type: "session.ended", sessionId }) })
+          expect.objectContaining({
+            tenantId: "demo-helvia",
+            flowId: "flow-survey",
+            subHandle: "alice",
+            event: expect.objectContaining({ type: "session.ended", sessionId })
+          })
         ])
 
         // Counters are per process (both store variants run here), so compare with the start.
         const metrics2 = (yield* gw.call("GET", "/metrics")).body as string
-        expect(metricValue(metrics2, "lcg_events_ingested_total", 'provider="helvia-livechat",type="agent.message"') - ingestedBefore).toBe(1)
-        expect(metricValue(metrics2, "lcg_events_delivered_total", 'target="event-publisher",type="session.ended"') - publishedBefore).toBe(1)
+        expect(
+          metricValue(metrics2, "lcg_events_ingested_total", "provider=\"helvia-livechat\",type=\"agent.message\"") -
+            ingestedBefore
+        ).toBe(1)
+        expect(
+          metricValue(metrics2, "lcg_events_delivered_total", "target=\"event-publisher\",type=\"session.ended\"") -
+            publishedBefore
+        ).toBe(1)
 
         // A second handover after the first ended works like the first.
         const second = yield* gw.call("POST", "/requests", request)
         expect(second.status).toBe(201)
         expect(second.body.sessionId).not.toBe(sessionId)
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("the user ends the session: hbf-lcm is told and hbf-bot gets session.ended (user)", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const created = yield* gw.call("POST", "/requests", request)
         const sessionId: string = created.body.sessionId
@@ -90,14 +123,18 @@ describe.each(stores)("%s store", (store) => {
         const again = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
         expect(again.status).toBe(404)
         expect(again.body.error).toBe("SessionNotFound")
-        const message = yield* gw.call("POST", "/messages", { tenantId: "demo-helvia", subHandle: "alice", messageId: "late", text: "x" })
+        const message = yield* gw.call("POST", "/messages", {
+          tenantId: "demo-helvia",
+          subHandle: "alice",
+          messageId: "late",
+          text: "x"
+        })
         expect(message.status).toBe(409)
         expect(message.body.error).toBe("SessionEnded")
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("the same webhook twice makes one event; a forged signature is refused", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         const joined = yield* gw.lcm.join(sessionId)
@@ -108,7 +145,13 @@ describe.each(stores)("%s store", (store) => {
         const forged = yield* gw.call(
           "POST",
           "/events/helvia-livechat",
-          { id: "forged-1", type: "CONVERSATION_END", platformSessionId: sessionId, platformUserId: "alice", occurredAt: new Date().toISOString() },
+          {
+            id: "forged-1",
+            type: "CONVERSATION_END",
+            platformSessionId: sessionId,
+            platformUserId: "alice",
+            occurredAt: new Date().toISOString()
+          },
           { "x-helvia-signature": "sha256=" + "0".repeat(64) }
         )
         expect(forged.status).toBe(401)
@@ -120,15 +163,20 @@ describe.each(stores)("%s store", (store) => {
         const unknown = yield* gw.call(
           "POST",
           "/events/helvia-livechat",
-          { id: "x", type: "MESSAGE", platformSessionId: "no-such-session", platformUserId: "u", occurredAt: new Date().toISOString() },
+          {
+            id: "x",
+            type: "MESSAGE",
+            platformSessionId: "no-such-session",
+            platformUserId: "u",
+            occurredAt: new Date().toISOString()
+          },
           { "x-helvia-signature": "sha256=" + "0".repeat(64) }
         )
         expect(unknown).toMatchObject({ status: 401, body: forged.body })
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("a transfer requeues the request and a missed request ends it", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         yield* gw.lcm.join(sessionId)
@@ -138,22 +186,20 @@ describe.each(stores)("%s store", (store) => {
         const events = yield* gw.bot.waitFor((es) => es.length === 4)
         expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.left", "request.queued", "request.failed"])
         expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("ended")
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("forwarding the same messageId twice reaches hbf-lcm once", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         const body = { tenantId: "demo-helvia", subHandle: "alice", messageId: "m-1", text: "once" }
         expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
         expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
         expect(gw.lcm.messages(sessionId)).toHaveLength(1)
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("a retry while the first attempt is still forwarding waits for it: when that attempt fails, the retry sends the message (never a 202 for a message not sent)", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         const body = { tenantId: "demo-helvia", subHandle: "alice", messageId: "m-slow", text: "are you there?" }
@@ -166,13 +212,12 @@ describe.each(stores)("%s store", (store) => {
         expect(firstAnswer.status).toBe(502)
         expect(retry.status).toBe(202)
         expect(gw.lcm.messages(sessionId).map((m) => m.messageId)).toContain("m-slow")
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
   })
 
   describe("delivery to hbf-bot", () => {
     it.live("retries while hbf-bot fails a few times, then delivers every event once, in order", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         gw.bot.failNext(3, 503, 0)
@@ -184,11 +229,10 @@ describe.each(stores)("%s store", (store) => {
         expect(gw.bot.attempts().filter((a) => a.status === 503)).toHaveLength(3)
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
         expect(gw.bot.events()).toHaveLength(3)
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("an event hbf-bot keeps refusing with 503 is tried maxAttempts times, then dead-lettered, and later events go on", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         gw.bot.failWhile((e) => e.type === "agent.joined", 503)
@@ -200,12 +244,16 @@ describe.each(stores)("%s store", (store) => {
         const admin = yield* gw.token({ scope: "admin" })
         const letters = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
         expect(letters.body).toHaveLength(1)
-        expect(letters.body[0]).toMatchObject({ target: "hbf-bot", attempts: 4, reason: "hbf-bot answered 503", event: { type: "agent.joined", seq: 1 } })
-      }).pipe(Effect.scoped)
-    )
+        expect(letters.body[0]).toMatchObject({
+          target: "hbf-bot",
+          attempts: 4,
+          reason: "hbf-bot answered 503",
+          event: { type: "agent.joined", seq: 1 }
+        })
+      }).pipe(Effect.scoped))
 
     it.live("a permanent refusal is dead-lettered at once, later events go on, and replay delivers it", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         const stop = gw.bot.failWhile((e) => e.type === "agent.joined", 400)
@@ -216,23 +264,31 @@ describe.each(stores)("%s store", (store) => {
         const letters = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
         expect(letters.status).toBe(200)
         expect(letters.body).toHaveLength(1)
-        expect(letters.body[0]).toMatchObject({ target: "hbf-bot", attempts: 1, event: { type: "agent.joined", seq: 1 } })
-        stop()
-        const replayed = yield* gw.call("POST", `/admin/dead-letters/${encodeURIComponent(letters.body[0].id)}/replay`, undefined, {
-          authorization: `Bearer ${admin}`
+        expect(letters.body[0]).toMatchObject({
+          target: "hbf-bot",
+          attempts: 1,
+          event: { type: "agent.joined", seq: 1 }
         })
+        stop()
+        const replayed = yield* gw.call(
+          "POST",
+          `/admin/dead-letters/${encodeURIComponent(letters.body[0].id)}/replay`,
+          undefined,
+          {
+            authorization: `Bearer ${admin}`
+          }
+        )
         expect(replayed.status).toBe(200)
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.joined"))
         expect(events.map((e) => e.type)).toEqual(["agent.message", "agent.joined"])
         const none = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
         expect(none.body).toEqual([])
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
   })
 
   describe("timeouts", () => {
     it.live("a request pending longer than the tenant's pendingSeconds ends with reason timeout", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         const tenant = {
           id: "quick",
@@ -242,25 +298,32 @@ describe.each(stores)("%s store", (store) => {
             {
               category: "LIVECHAT",
               integrationId: "int-q",
-              integration: { type: "HELVIA_LIVECHAT", timeouts: { pendingSeconds: 1, inactivitySeconds: 60 }, helvia: { webhookSecret: "s" } }
+              integration: {
+                type: "HELVIA_LIVECHAT",
+                timeouts: { pendingSeconds: 1, inactivitySeconds: 60 },
+                helvia: { webhookSecret: "s" }
+              }
             }
           ]
         }
         gw.setTenant(tenant)
-        const sessionId: string = (yield* gw.call("POST", "/requests", { tenantId: "quick", subHandle: "bob" })).body.sessionId
+        const sessionId: string =
+          (yield* gw.call("POST", "/requests", { tenantId: "quick", subHandle: "bob" })).body.sessionId
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"), "5 seconds")
         expect(events[0]).toMatchObject({ sessionId, type: "session.ended", data: { reason: "timeout" } })
         expect(gw.lcm.request(sessionId)?.status).toBe("ended")
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
   })
 
   describe("updates and signed delivery", () => {
     it.live("PATCH updates the user, cancels a pending request, and refuses to cancel an active one", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store })
         yield* gw.call("POST", "/requests", request)
-        const updated = yield* gw.call("PATCH", "/requests/subscribers/alice", { user: { email: "alice@example.com" }, metadata: { vip: true } })
+        const updated = yield* gw.call("PATCH", "/requests/subscribers/alice", {
+          user: { email: "alice@example.com" },
+          metadata: { vip: true }
+        })
         expect(updated.status).toBe(200)
         expect(updated.body).toMatchObject({ status: "pending", subHandle: "alice" })
         const cancelled = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
@@ -274,18 +337,16 @@ describe.each(stores)("%s store", (store) => {
         const refused = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
         expect(refused.status).toBe(409)
         expect(refused.body).toMatchObject({ error: "InvalidTransition", status: "active" })
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
 
     it.live("with HBF_BOT_SIGNING_SECRET, hbf-bot gets events it can verify", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const gw = yield* startGateway({ store, botSigningSecret: "bot-secret" })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         yield* gw.lcm.join(sessionId)
         const events = yield* gw.bot.waitFor((es) => es.length === 1)
         expect(events[0]).toMatchObject({ type: "agent.joined", sessionId })
         expect(gw.bot.attempts().every((a) => a.status === 200)).toBe(true)
-      }).pipe(Effect.scoped)
-    )
+      }).pipe(Effect.scoped))
   })
 })

@@ -7,13 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Redacted } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
-import { credentialsOf } from "../../src/providers/genesys/client.js"
 import { demoGenesys, demoTenants, genesysTenant, zendeskTenant } from "../../sandbox/demoTenants.js"
+import { credentialsOf } from "../../src/providers/genesys/client.js"
 import { eventually } from "../eventually.js"
 import { startGateway } from "./harness.js"
 
 /** An API host of the attacker's: it records what reaches it and holds every caller back with 429s. */
-const capturingHost = Effect.gen(function* () {
+const capturingHost = Effect.gen(function*() {
   const received: Array<{ readonly url: string; readonly headers: IncomingHttpHeaders }> = []
   const server = createServer((request, response) => {
     received.push({ url: request.url ?? "", headers: request.headers })
@@ -31,12 +31,16 @@ const capturingHost = Effect.gen(function* () {
 
 describe("provider credentials of look-alike tenants", () => {
   it.live("a copied client id with a wrong secret and its own API host gets no token of the victim's and cannot hold the victim back", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const attacker = yield* capturingHost
       const gw = yield* startGateway({
         tenants: (urls) => {
-          const lookalike = genesysTenant("lookalike", urls.genesys, { clientId: demoGenesys.clientId, clientSecret: "a-guess" })
-          const integration = (lookalike.plugins[0] as { integration: { genesys: Record<string, unknown> } }).integration
+          const lookalike = genesysTenant("lookalike", urls.genesys, {
+            clientId: demoGenesys.clientId,
+            clientSecret: "a-guess"
+          })
+          const integration =
+            (lookalike.plugins[0] as { integration: { genesys: Record<string, unknown> } }).integration
           integration.genesys = { ...integration.genesys, apiBaseUrl: attacker.url }
           return [...demoTenants(urls), lookalike]
         }
@@ -57,22 +61,33 @@ describe("provider credentials of look-alike tenants", () => {
 
       // The victim's calls go on at once: nothing held its credentials back.
       const started = Date.now()
-      const message = yield* gw.call("POST", "/messages", { tenantId: "demo-genesys", subHandle: "victim", messageId: "m1", text: "still here" })
+      const message = yield* gw.call("POST", "/messages", {
+        tenantId: "demo-genesys",
+        subHandle: "victim",
+        messageId: "m1",
+        text: "still here"
+      })
       expect(message.status).toBe(202)
       expect(Date.now() - started).toBeLessThan(5_000)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("Sunshine: a 429 one tenant's call got holds that tenant back only, not another tenant on the same app", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway({ tenants: (urls) => [...demoTenants(urls), zendeskTenant("second-on-the-app", urls.zendesk)] })
+    Effect.gen(function*() {
+      const gw = yield* startGateway({
+        tenants: (urls) => [...demoTenants(urls), zendeskTenant("second-on-the-app", urls.zendesk)]
+      })
       // Opened, and the backstop's first look at the conversation done (it must not take the scripted 429 below).
       const open = (tenantId: string, subHandle: string) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const created = yield* gw.call("POST", "/requests", { tenantId, subHandle })
           expect(created.status).toBe(201)
-          yield* eventually("the backstop's first poll", Effect.sync(() => gw.zendesk.requests()), (requests) =>
-            requests.some((r) => r.method === "GET" && r.path.endsWith(`/conversations/${created.body.providerConversationId}`))
+          yield* eventually(
+            "the backstop's first poll",
+            Effect.sync(() => gw.zendesk.requests()),
+            (requests) =>
+              requests.some((r) =>
+                r.method === "GET" && r.path.endsWith(`/conversations/${created.body.providerConversationId}`)
+              )
           )
         })
       yield* open("demo-zendesk", "ann")
@@ -89,8 +104,7 @@ describe("provider credentials of look-alike tenants", () => {
       const [heldTook, held] = yield* Fiber.join(first)
       expect(held.status).toBe(202)
       expect(Duration.toMillis(heldTook)).toBeGreaterThanOrEqual(2_900)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it("credentials are keyed by tenant, hosts, client id and secret; their label names nothing of the configuration", () => {
     const config = {

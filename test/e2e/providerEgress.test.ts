@@ -35,14 +35,16 @@ const expectNothingRevealed = (body: unknown, ...revealing: ReadonlyArray<string
 
 describe("confined provider URLs", () => {
   it.live("outside the sandbox's relaxations, the simulators' http://127.0.0.1 URLs are refused: 422 naming the field, availability not-configured, nothing sent", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startWith(defaultAppConfig.providerEgress)
       const ports = [gw.cisco.baseUrl, gw.zendesk.baseUrl, gw.genesys.baseUrl].map((url) => new URL(url).port)
-      for (const [tenantId, field] of [
-        ["demo-cisco", "cisco.baseUrl"],
-        ["demo-zendesk", "zendesk.apiBaseUrl"],
-        ["demo-genesys", "genesys.apiBaseUrl"]
-      ] as const) {
+      for (
+        const [tenantId, field] of [
+          ["demo-cisco", "cisco.baseUrl"],
+          ["demo-zendesk", "zendesk.apiBaseUrl"],
+          ["demo-genesys", "genesys.apiBaseUrl"]
+        ] as const
+      ) {
         const refused = yield* gw.call("POST", "/requests", livechatRequest(tenantId, `alice-${tenantId}`))
         expect(refused.status).toBe(422)
         expect(refused.body).toMatchObject({ error: "LivechatNotConfigured", tenantId })
@@ -57,11 +59,10 @@ describe("confined provider URLs", () => {
       expect(gw.genesys.tokensIssued(demoGenesys.clientId)).toBe(0)
       // hbf-lcm is the operator's, on loopback here: not a provider URL, not confined.
       expect((yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "bob"))).status).toBe(201)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("with http allowed, a loopback address or a name resolving to one is refused just the same, and the tenant's API key never leaves", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const trap = yield* connectionTrap
       const trapUrl = `https://localhost:${trap.port}`
       const gw = yield* startWith(
@@ -76,75 +77,94 @@ describe("confined provider URLs", () => {
           ]
         }
       )
-      for (const [tenantId, expected] of [
-        ["cisco-loopback", "cisco.baseUrl: is a private address"],
-        ["cisco-by-name", "cisco.baseUrl: resolves to a private address"],
-        ["zendesk-by-name", "zendesk.apiBaseUrl: resolves to a private address"],
-        ["genesys-login", "genesys.loginBaseUrl: is a private address"]
-      ] as const) {
+      for (
+        const [tenantId, expected] of [
+          ["cisco-loopback", "cisco.baseUrl: is a private address"],
+          ["cisco-by-name", "cisco.baseUrl: resolves to a private address"],
+          ["zendesk-by-name", "zendesk.apiBaseUrl: resolves to a private address"],
+          ["genesys-login", "genesys.loginBaseUrl: is a private address"]
+        ] as const
+      ) {
         const refused = yield* gw.call("POST", "/requests", livechatRequest(tenantId, `alice-${tenantId}`))
         expect(refused.status).toBe(422)
-        expect(refused.body).toMatchObject({ error: "LivechatNotConfigured", message: `tenant ${tenantId}: ${expected}` })
-        expectNothingRevealed(refused.body, String(trap.port), new URL(gw.cisco.baseUrl).port, new URL(gw.genesys.baseUrl).port)
+        expect(refused.body).toMatchObject({
+          error: "LivechatNotConfigured",
+          message: `tenant ${tenantId}: ${expected}`
+        })
+        expectNothingRevealed(
+          refused.body,
+          String(trap.port),
+          new URL(gw.cisco.baseUrl).port,
+          new URL(gw.genesys.baseUrl).port
+        )
       }
       expect(trap.connections()).toBe(0)
       expect(gw.cisco.requests()).toEqual([])
       expect(gw.genesys.tokensIssued(demoGenesys.clientId)).toBe(0)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("the same tenant works once its host is on LCG_PROVIDER_HOSTS, or private addresses are allowed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const listed = yield* startWith({ allowInsecure: true, allowPrivate: false, hosts: ["127.0.0.1"] })
       expect((yield* listed.call("POST", "/requests", livechatRequest("demo-cisco", "alice"))).status).toBe(201)
       expect((yield* listed.call("POST", "/requests", livechatRequest("demo-zendesk", "bob"))).status).toBe(201)
       expect(listed.cisco.chatWith("hbfSubscriber", "alice")).toBeDefined()
       const onPrem = yield* startWith({ allowInsecure: true, allowPrivate: true, hosts: [] })
       expect((yield* onPrem.call("POST", "/requests", livechatRequest("demo-cisco", "carol"))).status).toBe(201)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })
 
 describe("a provider that does not answer", () => {
   it.live("is a 502 saying it is unreachable, without its address; the log says why", () =>
     recordingLogs((logs) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const closed = String(yield* freePort)
         const down = `http://127.0.0.1:${closed}`
         const gw = yield* startGateway({
-          tenants: () => [ciscoTenant("cisco-down", down), zendeskTenant("zendesk-down", down), genesysTenant("genesys-down", down)]
+          tenants: () => [
+            ciscoTenant("cisco-down", down),
+            zendeskTenant("zendesk-down", down),
+            genesysTenant("genesys-down", down)
+          ]
         })
-        for (const [tenantId, expected] of [
-          ["cisco-down", "CCP POST /ccp/rest/chat is unreachable"],
-          ["zendesk-down", "Sunshine POST /users is unreachable"],
-          ["genesys-down", "Genesys login is unreachable"]
-        ] as const) {
+        for (
+          const [tenantId, expected] of [
+            ["cisco-down", "CCP POST /ccp/rest/chat is unreachable"],
+            ["zendesk-down", "Sunshine POST /users is unreachable"],
+            ["genesys-down", "Genesys login is unreachable"]
+          ] as const
+        ) {
           const failed = yield* gw.call("POST", "/requests", livechatRequest(tenantId, `alice-${tenantId}`))
           expect(failed.status).toBe(502)
           expect(failed.body).toMatchObject({ error: "ProviderError", message: expected })
           expectNothingRevealed(failed.body, closed, "ECONNREFUSED")
         }
-        const reasons = logs.filter((line) => line.includes("a provider call got no answer") && line.includes(`ECONNREFUSED 127.0.0.1:${closed}`))
+        const reasons = logs.filter((line) =>
+          line.includes("a provider call got no answer") && line.includes(`ECONNREFUSED 127.0.0.1:${closed}`)
+        )
         for (const provider of ["cisco-livechat", "zendesk", "genesys-livechat"]) {
           expect(reasons.some((line) => line.includes(`"provider":"${provider}"`))).toBe(true)
         }
       }).pipe(Effect.scoped)
-    )
-  )
+    ))
 
   it.live("hbf-lcm unreachable is a 502 without its address, the reason logged", () =>
     recordingLogs((logs) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const closed = String(yield* freePort)
         const gw = yield* startGateway({
           configure: (config) => ({ ...config, hbfLcm: { ...config.hbfLcm, url: `http://127.0.0.1:${closed}` } })
         })
         const failed = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
         expect(failed.status).toBe(502)
-        expect(failed.body).toMatchObject({ error: "ProviderError", message: "hbf-lcm POST /livechat-requests is unreachable" })
+        expect(failed.body).toMatchObject({
+          error: "ProviderError",
+          message: "hbf-lcm POST /livechat-requests is unreachable"
+        })
         expectNothingRevealed(failed.body, closed, "ECONNREFUSED")
-        expect(logs.some((line) => line.includes("hbf-lcm is unreachable") && line.includes(`ECONNREFUSED 127.0.0.1:${closed}`))).toBe(true)
+        expect(logs.some((line) =>
+          line.includes("hbf-lcm is unreachable") && line.includes(`ECONNREFUSED 127.0.0.1:${closed}`)
+        )).toBe(true)
       }).pipe(Effect.scoped)
-    )
-  )
+    ))
 })

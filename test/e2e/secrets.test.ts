@@ -15,13 +15,16 @@ const genesysBlock = (tenant: ReturnType<typeof genesysTenant>) =>
 
 describe("secrets and configuration values stay out of answers and logs", () => {
   it.live("a mistyped region, a malformed hbf-core tenant and a provider's refusal name paths, statuses and codes only", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const logs: Array<string> = []
       const gw = yield* startGateway({
         logs,
         tenants: (urls) => {
           // One typo in region: the block does not decode; its secrets must not be echoed.
-          const typo = genesysTenant("typo", urls.genesys, { clientId: "client-CONFIDENTIAL-1", clientSecret: "secret-CONFIDENTIAL-2" })
+          const typo = genesysTenant("typo", urls.genesys, {
+            clientId: "client-CONFIDENTIAL-1",
+            clientSecret: "secret-CONFIDENTIAL-2"
+          })
           genesysBlock(typo).genesys = {
             ...genesysBlock(typo).genesys,
             region: "mypurecloud.dee",
@@ -29,7 +32,10 @@ describe("secrets and configuration values stay out of answers and logs", () => 
           }
           // A valid block whose integration Genesys does not know: Genesys' 404 repeats the id.
           const unknownIntegration = genesysTenant("unknown-integration", urls.genesys)
-          genesysBlock(unknownIntegration).genesys = { ...genesysBlock(unknownIntegration).genesys, integrationId: "integration-CONFIDENTIAL-4" }
+          genesysBlock(unknownIntegration).genesys = {
+            ...genesysBlock(unknownIntegration).genesys,
+            integrationId: "integration-CONFIDENTIAL-4"
+          }
           // hbf-core returns a tenant that is not one (no organization), with a plugin full of secrets.
           const malformed = {
             id: "malformed",
@@ -55,7 +61,9 @@ describe("secrets and configuration values stay out of answers and logs", () => 
 
       const refused = yield* gw.call("POST", "/requests", { tenantId: "unknown-integration", subHandle: "c" })
       expect(refused.status).toBe(502)
-      expect(refused.body.message).toBe("Genesys POST /api/v2/conversations/messages/{id}/inbound/open/message answered 404 not.found")
+      expect(refused.body.message).toBe(
+        "Genesys POST /api/v2/conversations/messages/{id}/inbound/open/message answered 404 not.found"
+      )
 
       // The provider's own words are in the log for on-call; values of the configuration nowhere.
       expect(logs.some((line) => line.includes("Genesys refused a call"))).toBe(true)
@@ -63,29 +71,47 @@ describe("secrets and configuration values stay out of answers and logs", () => 
         expect(text).not.toContain("CONFIDENTIAL")
         expect(text).not.toContain(demoGenesys.clientSecret)
       }
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })
 
 describe("hbf-core failing, as callers see it", () => {
   it.live("unreachable: the answer says so without its address; a webhook it cannot verify is a 503 that names nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const logs: Array<string> = []
       const closed = String(yield* freePort)
-      const down = yield* startGateway({ logs, configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, url: `http://127.0.0.1:${closed}` } }) })
+      const down = yield* startGateway({
+        logs,
+        configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, url: `http://127.0.0.1:${closed}` } })
+      })
       const availability = yield* down.call("GET", "/tenants/demo-helvia/availability")
-      expect(availability).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable", message: "hbf-core failed to return tenant demo-helvia: is unreachable" } })
+      expect(availability).toMatchObject({
+        status: 503,
+        body: { error: "UpstreamUnavailable", message: "hbf-core failed to return tenant demo-helvia: is unreachable" }
+      })
       expect(JSON.stringify(availability.body)).not.toContain(closed)
       expect(logs.some((line) => line.includes("hbf-core is unreachable") && line.includes(closed))).toBe(true)
 
       // A session exists; hbf-core then fails while a webhook for it comes, signed or not by its tenant.
-      const gw = yield* startGateway({ configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, cacheSeconds: 0 } }) })
-      const sessionId: string = (yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice" })).body.sessionId
+      const gw = yield* startGateway({
+        configure: (config) => ({ ...config, hbfCore: { ...config.hbfCore, cacheSeconds: 0 } })
+      })
+      const sessionId: string =
+        (yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice" })).body.sessionId
       gw.core.failNext(20, 500)
-      const body = JSON.stringify({ id: "e1", type: "CONVERSATION_BEGIN", platformSessionId: sessionId, platformUserId: "alice", occurredAt: new Date().toISOString() })
-      const hook = yield* gw.call("POST", "/events/helvia-livechat", body, { "x-helvia-signature": "sha256=" + "ab".repeat(32) })
-      expect(hook).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable", message: "the webhook cannot be verified now; try again" } })
+      const body = JSON.stringify({
+        id: "e1",
+        type: "CONVERSATION_BEGIN",
+        platformSessionId: sessionId,
+        platformUserId: "alice",
+        occurredAt: new Date().toISOString()
+      })
+      const hook = yield* gw.call("POST", "/events/helvia-livechat", body, {
+        "x-helvia-signature": "sha256=" + "ab".repeat(32)
+      })
+      expect(hook).toMatchObject({
+        status: 503,
+        body: { error: "UpstreamUnavailable", message: "the webhook cannot be verified now; try again" }
+      })
       expect(JSON.stringify(hook.body)).not.toContain("demo-helvia")
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })

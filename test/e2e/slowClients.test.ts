@@ -25,7 +25,9 @@ const open = (port: number) => {
   socket.setEncoding("utf8")
   socket.on("data", (chunk: string) => (received += chunk))
   socket.on("error", () => undefined)
-  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve(void (closedAfter = performance.now() - opened))))
+  const closed = new Promise<void>((resolve) =>
+    socket.on("close", () => resolve(void (closedAfter = performance.now() - opened)))
+  )
   const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()))
   return {
     socket,
@@ -38,7 +40,7 @@ const open = (port: number) => {
 
 describe("slow and idle clients", () => {
   it.live("headers or a body sent too slowly: 408 and the connection closed; idle connections closed; connections capped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startGateway({ configure: (config) => ({ ...config, httpServer: limits }) })
       const port = gw.config.port
       const token = yield* gw.token()
@@ -81,6 +83,5 @@ describe("slow and idle clients", () => {
       first.socket.write("GET /health/live HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
       expect((yield* Effect.promise(() => first.closedWithin(3_000))).received).toMatch(/^HTTP\/1\.1 200/)
       for (const connection of four) connection.socket.destroy()
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })

@@ -28,8 +28,7 @@ const serve = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
               server.close()
             }
           })
-        )
-      )
+        ))
     }),
     (server) => Effect.sync(server.close)
   )
@@ -39,7 +38,7 @@ const serve = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
  * the connection takes it): it stops only when the client goes away. Counts the answers it
  * started and those the client cut.
  */
-const endlessProvider = Effect.gen(function* () {
+const endlessProvider = Effect.gen(function*() {
   const counts = { started: 0, cut: 0 }
   const chunk = Buffer.alloc(64 * 1024, "a")
   const server = yield* serve((_req, res) => {
@@ -56,7 +55,7 @@ const endlessProvider = Effect.gen(function* () {
 })
 
 /** Takes every request and never answers it. */
-const silentService = Effect.gen(function* () {
+const silentService = Effect.gen(function*() {
   let requests = 0
   const server = yield* serve(() => void requests++)
   return { ...server, requests: () => requests }
@@ -64,16 +63,25 @@ const silentService = Effect.gen(function* () {
 
 describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
   it.live("a provider streaming its answer forever is cut at 1 MiB: the request is a 502 ProviderError saying so, and the gateway goes on serving", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const endless = yield* endlessProvider
       const gw = yield* startGateway({
-        tenants: (urls) => [...demoTenants(urls), genesysTenant("endless-genesys", endless.url), ciscoTenant("endless-cisco", endless.url), zendeskTenant("endless-zendesk", endless.url)]
+        tenants: (
+          urls
+        ) => [
+          ...demoTenants(urls),
+          genesysTenant("endless-genesys", endless.url),
+          ciscoTenant("endless-cisco", endless.url),
+          zendeskTenant("endless-zendesk", endless.url)
+        ]
       })
-      for (const [tenantId, call] of [
-        ["endless-genesys", "Genesys login"],
-        ["endless-cisco", "CCP POST /ccp/rest/chat"],
-        ["endless-zendesk", "Sunshine POST /users"]
-      ] as const) {
+      for (
+        const [tenantId, call] of [
+          ["endless-genesys", "Genesys login"],
+          ["endless-cisco", "CCP POST /ccp/rest/chat"],
+          ["endless-zendesk", "Sunshine POST /users"]
+        ] as const
+      ) {
         const started = Date.now()
         const answer = yield* gw.call("POST", "/requests", livechatRequest(tenantId, `alice-${tenantId}`))
         expect(answer.status).toBe(502)
@@ -82,17 +90,26 @@ describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
         // Cut at the cap, not read for as long as the provider sends.
         expect(Date.now() - started).toBeLessThan(5_000)
       }
-      yield* eventually("the provider's connections are closed", Effect.sync(() => endless.counts), (c) => c.cut === c.started)
+      yield* eventually(
+        "the provider's connections are closed",
+        Effect.sync(() => endless.counts),
+        (c) => c.cut === c.started
+      )
       expect((yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "bob"))).status).toBe(201)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("the cap is LCG_UPSTREAM_MAX_BODY_BYTES: an hbf-core tenant of 2 MiB is a 503 UpstreamUnavailable at a 1 MiB cap, and read at a 4 MiB one", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const large = (cap: number) =>
-        Effect.gen(function* () {
-          const gw = yield* startGateway({ configure: (c) => ({ ...c, upstream: { ...c.upstream, maxBodyBytes: cap } }) })
-          const helvia = demoTenants({ genesys: gw.genesys.baseUrl, cisco: gw.cisco.baseUrl, zendesk: gw.zendesk.baseUrl })[0]!
+        Effect.gen(function*() {
+          const gw = yield* startGateway({
+            configure: (c) => ({ ...c, upstream: { ...c.upstream, maxBodyBytes: cap } })
+          })
+          const helvia = demoTenants({
+            genesys: gw.genesys.baseUrl,
+            cisco: gw.cisco.baseUrl,
+            zendesk: gw.zendesk.baseUrl
+          })[0]!
           // A tenant padded past 2 MiB with a field the gateway ignores.
           gw.setTenant({ ...helvia, padding: "x".repeat(2 * MiB) })
           return yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
@@ -105,11 +122,10 @@ describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
         message: `hbf-core failed to return tenant demo-helvia: answered more than ${MiB} bytes`
       })
       expect((yield* large(4 * MiB)).status).toBe(201)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("hbf-bot accepting an event with a 200 and a 2 MiB body: the event is delivered once, the status is what counts", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const received: Array<string> = []
       const bot = yield* serve((req, res) => {
         let body = ""
@@ -126,16 +142,19 @@ describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
       // A failed delivery would be retried within this (20 ms backoff in the tests).
       yield* Effect.sleep(Duration.millis(500))
       expect(received).toEqual(["agent.joined"])
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })
 
 describe("Retry-After and the deadline of hbf-* calls", () => {
   it.live("Retry-After: 3600 from hbf-core, hbf-lcm, hbf-bot and event-publisher is waited only up to the cap", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const cap = Duration.millis(400)
       const gw = yield* startGateway({
-        configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, cacheSeconds: 0 }, upstream: { ...c.upstream, maxRetryAfter: cap } })
+        configure: (c) => ({
+          ...c,
+          hbfCore: { ...c.hbfCore, cacheSeconds: 0 },
+          upstream: { ...c.upstream, maxRetryAfter: cap }
+        })
       })
       gw.core.failNext(1, 503, 3600)
       gw.lcm.failNext(1, 429, 3600)
@@ -150,25 +169,34 @@ describe("Retry-After and the deadline of hbf-* calls", () => {
       gw.bot.failNext(1, 503, 3600)
       const joining = Date.now()
       expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
-      yield* eventually("hbf-bot has the join, after its 503", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (n) => n >= 1)
+      yield* eventually(
+        "hbf-bot has the join, after its 503",
+        Effect.sync(() => gw.bot.eventsOf(sessionId).length),
+        (n) => n >= 1
+      )
       expect(Date.now() - joining).toBeGreaterThanOrEqual(Duration.toMillis(cap) - 20)
 
       // The session's end triggers the tenant's flow at event-publisher.
       gw.publisher.failNext(1, 503, 3600)
       const ending = Date.now()
       expect((yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")).status).toBe(204)
-      yield* eventually("event-publisher has the end's flow, after its 503", Effect.sync(() => gw.publisher.triggers().map((t) => t.flowId)), (flows) =>
-        flows.includes("flow-survey")
+      yield* eventually(
+        "event-publisher has the end's flow, after its 503",
+        Effect.sync(() => gw.publisher.triggers().map((t) => t.flowId)),
+        (flows) => flows.includes("flow-survey")
       )
       expect(Date.now() - ending).toBeGreaterThanOrEqual(Duration.toMillis(cap) - 20)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("an hbf-core that never answers: the request is a 503 UpstreamUnavailable at the deadline, not after HTTP timeouts and retries", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const silent = yield* silentService
       const gw = yield* startGateway({
-        configure: (c) => ({ ...c, hbfCore: { ...c.hbfCore, url: silent.url }, upstream: { ...c.upstream, deadline: Duration.millis(800) } })
+        configure: (c) => ({
+          ...c,
+          hbfCore: { ...c.hbfCore, url: silent.url },
+          upstream: { ...c.upstream, deadline: Duration.millis(800) }
+        })
       })
       const started = Date.now()
       const answer = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
@@ -182,14 +210,17 @@ describe("Retry-After and the deadline of hbf-* calls", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(780)
       expect(Date.now() - started).toBeLessThan(2_000)
       expect(silent.requests()).toBe(1)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("an hbf-lcm that never answers: the livechat request is a 502 ProviderError at the deadline, and its session ends as an error", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const silent = yield* silentService
       const gw = yield* startGateway({
-        configure: (c) => ({ ...c, hbfLcm: { ...c.hbfLcm, url: silent.url }, upstream: { ...c.upstream, deadline: Duration.millis(800) } })
+        configure: (c) => ({
+          ...c,
+          hbfLcm: { ...c.hbfLcm, url: silent.url },
+          upstream: { ...c.upstream, deadline: Duration.millis(800) }
+        })
       })
       const started = Date.now()
       const answer = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
@@ -199,6 +230,5 @@ describe("Retry-After and the deadline of hbf-* calls", () => {
       expect(Date.now() - started).toBeLessThan(2_000)
       const state = yield* gw.call("GET", "/subscribers/alice/livechat-state?tenantId=demo-helvia")
       expect(state.body).toMatchObject({ state: "ended", session: { endReason: "error" } })
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 })

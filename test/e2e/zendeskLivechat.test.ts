@@ -20,12 +20,14 @@ const startZendeskGateway = (store: (typeof stores)[number], pollMs = 30_000) =>
 
 /** Waits for the backstop's first look at a new conversation (started by the create), so that it does not race the test's next step. */
 const backstopLooked = (gw: Gateway, conversationId: string) =>
-  eventually("the backstop's first poll", Effect.sync(() => gw.zendesk.requests()), (requests) =>
-    requests.some((r) => r.method === "GET" && r.path.endsWith(`/conversations/${conversationId}`))
+  eventually(
+    "the backstop's first poll",
+    Effect.sync(() => gw.zendesk.requests()),
+    (requests) => requests.some((r) => r.method === "GET" && r.path.endsWith(`/conversations/${conversationId}`))
   )
 
 const open = (gw: Gateway, subHandle: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const created = yield* gw.call("POST", "/requests", livechatRequest(tenantId, subHandle))
     expect(created.status).toBe(201)
     const conversation = gw.zendesk.conversationOf(subHandle)!
@@ -49,77 +51,104 @@ const postWebhook = (gw: Gateway, body: unknown, apiKey: string | null = demoZen
   })
 
 describe.each(stores)("%s store", (store) => {
-  it.live("a whole Sunshine livechat: handover with the transcript, both sides write, the agent closes the ticket", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway(store)
-      const { conversationId, sessionId } = yield* open(gw, "alice")
-      const conversation = gw.zendesk.conversationOf("alice")!
-      const user = gw.zendesk.users().find((u) => u.externalId === "alice")!
-      expect(user.profile).toMatchObject({ givenName: "Alice", email: "alice@example.com" })
-      // The handover note (the business) carries who asks and the transcript; the agents have the conversation with our ids.
-      const note = conversation.messages[0]!
-      expect(note.author.type).toBe("business")
-      expect(note.content).toMatchObject({ type: "text" })
-      expect((note.content as { text: string }).text).toContain("user: I need help with my plan")
-      expect(conversation.activeSwitchboardIntegration).toBe("zd-agentWorkspace")
-      expect(conversation.switchboardActions[0]).toMatchObject({
-        action: "passControl",
-        by: "api",
-        metadata: { first_message_id: note.id, hbfSessionId: sessionId, hbfSubscriber: "alice", "metadata.plan": "basic" }
-      })
+  it.live(
+    "a whole Sunshine livechat: handover with the transcript, both sides write, the agent closes the ticket",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway(store)
+        const { conversationId, sessionId } = yield* open(gw, "alice")
+        const conversation = gw.zendesk.conversationOf("alice")!
+        const user = gw.zendesk.users().find((u) => u.externalId === "alice")!
+        expect(user.profile).toMatchObject({ givenName: "Alice", email: "alice@example.com" })
+        // The handover note (the business) carries who asks and the transcript; the agents have the conversation with our ids.
+        const note = conversation.messages[0]!
+        expect(note.author.type).toBe("business")
+        expect(note.content).toMatchObject({ type: "text" })
+        expect((note.content as { text: string }).text).toContain("user: I need help with my plan")
+        expect(conversation.activeSwitchboardIntegration).toBe("zd-agentWorkspace")
+        expect(conversation.switchboardActions[0]).toMatchObject({
+          action: "passControl",
+          by: "api",
+          metadata: {
+            first_message_id: note.id,
+            hbfSessionId: sessionId,
+            hbfSubscriber: "alice",
+            "metadata.plan": "basic"
+          }
+        })
 
-      const sent = yield* gw.call("POST", "/messages", {
-        tenantId,
-        subHandle: "alice",
-        messageId: "m1",
-        text: "My router blinks red",
-        attachments: [{ url: "https://files.example.com/router.jpg", contentType: "image/jpeg", name: "router.jpg" }]
-      })
-      expect(sent.status).toBe(202)
-      const userMessages = gw.zendesk.conversationOf("alice")!.messages.filter((m) => m.author.type === "user")
-      expect(userMessages.map((m) => [m.author.userId, m.content.type])).toEqual([
-        [user.id, "text"],
-        [user.id, "image"]
-      ])
-      expect(sent.body.providerMessageId).toBe(userMessages[0]!.id)
-      // Sunshine takes typing from business authors only: the user's typing cannot reach the agent.
-      expect((yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })).body).toEqual({ sessionId, forwarded: false })
+        const sent = yield* gw.call("POST", "/messages", {
+          tenantId,
+          subHandle: "alice",
+          messageId: "m1",
+          text: "My router blinks red",
+          attachments: [{ url: "https://files.example.com/router.jpg", contentType: "image/jpeg", name: "router.jpg" }]
+        })
+        expect(sent.status).toBe(202)
+        const userMessages = gw.zendesk.conversationOf("alice")!.messages.filter((m) => m.author.type === "user")
+        expect(userMessages.map((m) => [m.author.userId, m.content.type])).toEqual([
+          [user.id, "text"],
+          [user.id, "image"]
+        ])
+        expect(sent.body.providerMessageId).toBe(userMessages[0]!.id)
+        // Sunshine takes typing from business authors only: the user's typing cannot reach the agent.
+        expect((yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })).body).toEqual({
+          sessionId,
+          forwarded: false
+        })
 
-      yield* gw.zendesk.agentTyping(conversationId, true)
-      // Typing is the agent's first sign (Sunshine announces no join after passControl): it is the join too.
-      yield* gw.zendesk.agentSay(conversationId, "Hi Alice, I am Maria")
-      yield* gw.zendesk.agentSay(conversationId, { type: "file", mediaUrl: "https://z.example.com/reset.pdf", mediaType: "application/pdf", altText: "reset.pdf" })
-      yield* gw.zendesk.closeTicket(conversationId)
-      yield* eventually("the end delivered", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"))
-      const events = gw.bot.eventsOf(sessionId)
-      // Our own posts (the note, the user's messages) and our own passControl came back by webhook too: none is relayed.
-      expect(events.map((e) => [e.type, e.seq])).toEqual([
-        ["agent.joined", 1],
-        ["agent.typing", 2],
-        ["agent.message", 3],
-        ["agent.message", 4],
-        ["agent.left", 5],
-        ["session.ended", 6]
-      ])
-      expect(events[0]!.data).toEqual({ agent: { name: "Sandbox Agent" } })
-      expect(events[2]!.data).toEqual({ text: "Hi Alice, I am Maria", agent: { name: "Sandbox Agent" } })
-      expect(events[3]!.data).toMatchObject({ attachments: [{ url: "https://z.example.com/reset.pdf", contentType: "application/pdf", name: "reset.pdf" }] })
-      expect(events[5]!.data).toEqual({ reason: "agent" })
-      const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-      expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
-    }).pipe(Effect.scoped),
+        yield* gw.zendesk.agentTyping(conversationId, true)
+        // Typing is the agent's first sign (Sunshine announces no join after passControl): it is the join too.
+        yield* gw.zendesk.agentSay(conversationId, "Hi Alice, I am Maria")
+        yield* gw.zendesk.agentSay(conversationId, {
+          type: "file",
+          mediaUrl: "https://z.example.com/reset.pdf",
+          mediaType: "application/pdf",
+          altText: "reset.pdf"
+        })
+        yield* gw.zendesk.closeTicket(conversationId)
+        yield* eventually(
+          "the end delivered",
+          Effect.sync(() => typesOf(gw, sessionId)),
+          (types) => types.includes("session.ended")
+        )
+        const events = gw.bot.eventsOf(sessionId)
+        // Our own posts (the note, the user's messages) and our own passControl came back by webhook too: none is relayed.
+        expect(events.map((e) => [e.type, e.seq])).toEqual([
+          ["agent.joined", 1],
+          ["agent.typing", 2],
+          ["agent.message", 3],
+          ["agent.message", 4],
+          ["agent.left", 5],
+          ["session.ended", 6]
+        ])
+        expect(events[0]!.data).toEqual({ agent: { name: "Sandbox Agent" } })
+        expect(events[2]!.data).toEqual({ text: "Hi Alice, I am Maria", agent: { name: "Sandbox Agent" } })
+        expect(events[3]!.data).toMatchObject({
+          attachments: [{ url: "https://z.example.com/reset.pdf", contentType: "application/pdf", name: "reset.pdf" }]
+        })
+        expect(events[5]!.data).toEqual({ reason: "agent" })
+        const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+      }).pipe(Effect.scoped),
     30_000
   )
 
   it.live("the same webhook twice (a Sunshine retry, a duplicate delivery) is one event", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startZendeskGateway(store)
       const { conversationId, sessionId } = yield* open(gw, "bob")
       yield* gw.zendesk.duplicateNextWebhooks(1)
       yield* gw.zendesk.agentSay(conversationId, "only once", { displayName: "Maria" })
       yield* gw.zendesk.awaitWebhooks()
       expect(gw.zendesk.webhookDeliveries().some((d) => d.duplicate)).toBe(true)
-      const body = agentMessageWebhook(conversationId, "evt-replayed", "a1b2c3d4e5f6a7b8c9d0e1f2", "replayed", new Date().toISOString())
+      const body = agentMessageWebhook(
+        conversationId,
+        "evt-replayed",
+        "a1b2c3d4e5f6a7b8c9d0e1f2",
+        "replayed",
+        new Date().toISOString()
+      )
       // The message (its join is a repeat of Maria's, dropped), then nothing: the second post is a repeat.
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 1 })
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 0 })
@@ -127,33 +156,47 @@ describe.each(stores)("%s store", (store) => {
       yield* Effect.sleep(Duration.millis(300))
       expect(agentTexts(gw, sessionId)).toEqual(["only once", "replayed"])
       expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.message"])
-    }).pipe(Effect.scoped),
-    30_000
-  )
+    }).pipe(Effect.scoped), 30_000)
 })
 
 describe("Sunshine webhooks and the backstop", () => {
-  it.live("several events in one webhook body (Sunshine batches what queued up) arrive in order", () =>
-    Effect.gen(function* () {
-      const gw = yield* startGateway({ zendesk: { batchWebhookEvents: true } })
-      const { conversationId, sessionId } = yield* open(gw, "jane")
-      yield* gw.zendesk.agentTyping(conversationId, true)
-      for (const text of ["first", "second", "third", "fourth"]) yield* gw.zendesk.agentSay(conversationId, text)
-      yield* gw.zendesk.agentTyping(conversationId, false)
-      yield* gw.zendesk.awaitWebhooks()
-      expect(gw.zendesk.webhookDeliveries().some((d) => d.eventIds.length > 1)).toBe(true)
-      yield* eventsReach(gw, sessionId, 7)
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.typing", "agent.message", "agent.message", "agent.message", "agent.message", "agent.typing"])
-      expect(agentTexts(gw, sessionId)).toEqual(["first", "second", "third", "fourth"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "several events in one webhook body (Sunshine batches what queued up) arrive in order",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway({ zendesk: { batchWebhookEvents: true } })
+        const { conversationId, sessionId } = yield* open(gw, "jane")
+        yield* gw.zendesk.agentTyping(conversationId, true)
+        for (const text of ["first", "second", "third", "fourth"]) yield* gw.zendesk.agentSay(conversationId, text)
+        yield* gw.zendesk.agentTyping(conversationId, false)
+        yield* gw.zendesk.awaitWebhooks()
+        expect(gw.zendesk.webhookDeliveries().some((d) => d.eventIds.length > 1)).toBe(true)
+        yield* eventsReach(gw, sessionId, 7)
+        expect(typesOf(gw, sessionId)).toEqual([
+          "agent.joined",
+          "agent.typing",
+          "agent.message",
+          "agent.message",
+          "agent.message",
+          "agent.message",
+          "agent.typing"
+        ])
+        expect(agentTexts(gw, sessionId)).toEqual(["first", "second", "third", "fourth"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
   it.live("a wrong or missing X-API-Key is 401 and changes nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gw = yield* startZendeskGateway("memory")
       const { conversationId, sessionId } = yield* open(gw, "carol")
-      const body = agentMessageWebhook(conversationId, "evt-forged", "f0f0f0f0f0f0f0f0f0f0f0f0", "forged", new Date().toISOString())
+      const body = agentMessageWebhook(
+        conversationId,
+        "evt-forged",
+        "f0f0f0f0f0f0f0f0f0f0f0f0",
+        "forged",
+        new Date().toISOString()
+      )
       const wrong = yield* postWebhook(gw, body, "not-the-secret")
       expect(wrong.status).toBe(401)
       expect(wrong.body).toMatchObject({ error: "InvalidSignature" })
@@ -162,116 +205,182 @@ describe("Sunshine webhooks and the backstop", () => {
       expect(gw.bot.eventsOf(sessionId)).toEqual([])
       // The same body with the right key is accepted: the forged attempts were not remembered as seen.
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 2 })
-    }).pipe(Effect.scoped),
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live(
+    "a message whose webhook was lost arrives by the backstop, once, and in order with what follows by webhook",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory", 300)
+        const { conversationId, sessionId } = yield* open(gw, "dave")
+        yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "conversation:message")
+        yield* gw.zendesk.agentSay(conversationId, "lost webhook", { displayName: "Maria" })
+        yield* eventually(
+          "recovered by the backstop",
+          Effect.sync(() => agentTexts(gw, sessionId)),
+          (texts) => texts.includes("lost webhook"),
+          Duration.seconds(5)
+        )
+        yield* gw.zendesk.agentSay(conversationId, "by webhook", { displayName: "Maria" })
+        yield* eventually(
+          "the next one",
+          Effect.sync(() => agentTexts(gw, sessionId)),
+          (texts) => texts.includes("by webhook")
+        )
+        // Both ways (webhook and backstop) have now seen "by webhook": still one event.
+        yield* Effect.sleep(Duration.millis(900))
+        expect(agentTexts(gw, sessionId)).toEqual(["lost webhook", "by webhook"])
+        expect(gw.zendesk.webhookDeliveries().some((d) => d.outcome === "dropped")).toBe(true)
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("a message whose webhook was lost arrives by the backstop, once, and in order with what follows by webhook", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway("memory", 300)
-      const { conversationId, sessionId } = yield* open(gw, "dave")
-      yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "conversation:message")
-      yield* gw.zendesk.agentSay(conversationId, "lost webhook", { displayName: "Maria" })
-      yield* eventually("recovered by the backstop", Effect.sync(() => agentTexts(gw, sessionId)), (texts) => texts.includes("lost webhook"), Duration.seconds(5))
-      yield* gw.zendesk.agentSay(conversationId, "by webhook", { displayName: "Maria" })
-      yield* eventually("the next one", Effect.sync(() => agentTexts(gw, sessionId)), (texts) => texts.includes("by webhook"))
-      // Both ways (webhook and backstop) have now seen "by webhook": still one event.
-      yield* Effect.sleep(Duration.millis(900))
-      expect(agentTexts(gw, sessionId)).toEqual(["lost webhook", "by webhook"])
-      expect(gw.zendesk.webhookDeliveries().some((d) => d.outcome === "dropped")).toBe(true)
-    }).pipe(Effect.scoped),
+  it.live(
+    "a lost hand-back (the ticket closed, its webhook dropped) is found by the backstop and ends the session",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory", 300)
+        const { conversationId, sessionId } = yield* open(gw, "erin")
+        yield* gw.zendesk.agentSay(conversationId, "anything else?")
+        yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "switchboard:releaseControl")
+        yield* gw.zendesk.closeTicket(conversationId)
+        yield* eventually(
+          "the end",
+          Effect.sync(() => typesOf(gw, sessionId)),
+          (types) => types.includes("session.ended"),
+          Duration.seconds(5)
+        )
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.left", "session.ended"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("a lost hand-back (the ticket closed, its webhook dropped) is found by the backstop and ends the session", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway("memory", 300)
-      const { conversationId, sessionId } = yield* open(gw, "erin")
-      yield* gw.zendesk.agentSay(conversationId, "anything else?")
-      yield* gw.zendesk.dropNextWebhooks(1, (e) => e.type === "switchboard:releaseControl")
-      yield* gw.zendesk.closeTicket(conversationId)
-      yield* eventually("the end", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"), Duration.seconds(5))
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.left", "session.ended"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "the agent's last messages, their webhooks lost, are read before the ticket's close ends the session (across message pages)",
+    () =>
+      Effect.gen(function*() {
+        // The backstop's own schedule (30 s) is out of the picture: the close's webhook asks for the poll.
+        const gw = yield* startGateway({ zendesk: { pageSize: 2 } })
+        const { conversationId, sessionId } = yield* open(gw, "hana")
+        yield* gw.zendesk.dropNextWebhooks(3, (e) => e.type === "conversation:message")
+        for (const text of ["one", "two", "three"]) yield* gw.zendesk.agentSay(conversationId, text)
+        yield* gw.zendesk.closeTicket(conversationId)
+        yield* eventually(
+          "the end",
+          Effect.sync(() => typesOf(gw, sessionId)),
+          (types) => types.includes("session.ended"),
+          Duration.seconds(5)
+        )
+        expect(typesOf(gw, sessionId)).toEqual([
+          "agent.joined",
+          "agent.message",
+          "agent.message",
+          "agent.message",
+          "agent.left",
+          "session.ended"
+        ])
+        expect(agentTexts(gw, sessionId)).toEqual(["one", "two", "three"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("the agent's last messages, their webhooks lost, are read before the ticket's close ends the session (across message pages)", () =>
-    Effect.gen(function* () {
-      // The backstop's own schedule (30 s) is out of the picture: the close's webhook asks for the poll.
-      const gw = yield* startGateway({ zendesk: { pageSize: 2 } })
-      const { conversationId, sessionId } = yield* open(gw, "hana")
-      yield* gw.zendesk.dropNextWebhooks(3, (e) => e.type === "conversation:message")
-      for (const text of ["one", "two", "three"]) yield* gw.zendesk.agentSay(conversationId, text)
-      yield* gw.zendesk.closeTicket(conversationId)
-      yield* eventually("the end", Effect.sync(() => typesOf(gw, sessionId)), (types) => types.includes("session.ended"), Duration.seconds(5))
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.message", "agent.message", "agent.left", "session.ended"])
-      expect(agentTexts(gw, sessionId)).toEqual(["one", "two", "three"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "the user ending releases control; a second livechat continues the user's conversation without its earlier events",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory")
+        const first = yield* open(gw, "frank")
+        yield* gw.zendesk.agentSay(first.conversationId, "first livechat")
+        yield* eventsReach(gw, first.sessionId, 2)
+        expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/frank`)).status).toBe(204)
+        const released = gw.zendesk.conversationOf("frank")!
+        expect(released.activeSwitchboardIntegration).toBe("hbf-lcg")
+        expect(released.switchboardActions.at(-1)).toMatchObject({
+          action: "releaseControl",
+          by: "api",
+          metadata: { hbfSessionId: first.sessionId }
+        })
+
+        const second = yield* open(gw, "frank")
+        expect(second.conversationId).toBe(first.conversationId)
+        expect(gw.zendesk.conversations().filter((c) => c.userExternalId === "frank")).toHaveLength(1)
+        // A late webhook of something said before this livechat began (new ids, an earlier Sunshine time) is not this session's.
+        const earlier = new Date(Date.parse(released.messages.at(-1)!.received) - 1).toISOString()
+        expect(
+          (yield* postWebhook(
+            gw,
+            agentMessageWebhook(second.conversationId, "evt-late", "0a0a0a0a0a0a0a0a0a0a0a0a", "from before", earlier)
+          )).body
+        ).toEqual({ accepted: 0 })
+        yield* gw.zendesk.agentSay(second.conversationId, "second livechat")
+        yield* eventsReach(gw, second.sessionId, 2)
+        yield* Effect.sleep(Duration.millis(300))
+        expect(agentTexts(gw, second.sessionId)).toEqual(["second livechat"])
+        expect(agentTexts(gw, first.sessionId)).toEqual(["first livechat"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("the user ending releases control; a second livechat continues the user's conversation without its earlier events", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway("memory")
-      const first = yield* open(gw, "frank")
-      yield* gw.zendesk.agentSay(first.conversationId, "first livechat")
-      yield* eventsReach(gw, first.sessionId, 2)
-      expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/frank`)).status).toBe(204)
-      const released = gw.zendesk.conversationOf("frank")!
-      expect(released.activeSwitchboardIntegration).toBe("hbf-lcg")
-      expect(released.switchboardActions.at(-1)).toMatchObject({ action: "releaseControl", by: "api", metadata: { hbfSessionId: first.sessionId } })
-
-      const second = yield* open(gw, "frank")
-      expect(second.conversationId).toBe(first.conversationId)
-      expect(gw.zendesk.conversations().filter((c) => c.userExternalId === "frank")).toHaveLength(1)
-      // A late webhook of something said before this livechat began (new ids, an earlier Sunshine time) is not this session's.
-      const earlier = new Date(Date.parse(released.messages.at(-1)!.received) - 1).toISOString()
-      expect((yield* postWebhook(gw, agentMessageWebhook(second.conversationId, "evt-late", "0a0a0a0a0a0a0a0a0a0a0a0a", "from before", earlier))).body).toEqual({ accepted: 0 })
-      yield* gw.zendesk.agentSay(second.conversationId, "second livechat")
-      yield* eventsReach(gw, second.sessionId, 2)
-      yield* Effect.sleep(Duration.millis(300))
-      expect(agentTexts(gw, second.sessionId)).toEqual(["second livechat"])
-      expect(agentTexts(gw, first.sessionId)).toEqual(["first livechat"])
-    }).pipe(Effect.scoped),
+  it.live(
+    "a post Sunshine stored but answered with a 503 is not posted twice; a retry after a part failed posts only the parts missing",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory")
+        yield* open(gw, "ivan")
+        const userTexts = () =>
+          gw.zendesk.conversationOf("ivan")!.messages.filter((m) => m.author.type === "user").map((m) =>
+            m.content.type === "text" ? m.content.text : m.content.type
+          )
+        // Stored, then answered 503: the gateway looks, finds it, and says it was sent.
+        yield* gw.zendesk.failNext(1, 503, { afterApplying: true })
+        const stored = yield* gw.call("POST", "/messages", {
+          tenantId,
+          subHandle: "ivan",
+          messageId: "m1",
+          text: "is it stored?"
+        })
+        expect(stored.status).toBe(202)
+        expect(userTexts()).toEqual(["is it stored?"])
+        expect(stored.body.providerMessageId).toBe(gw.zendesk.conversationOf("ivan")!.messages.at(-1)!.id)
+        // The text goes, the attachment is refused (Sunshine takes http(s) media only): a 502, and hbf-bot's retry
+        // does not post the text again.
+        const withBadAttachment = {
+          tenantId,
+          subHandle: "ivan",
+          messageId: "m2",
+          text: "see attached",
+          attachments: [{ url: "ftp://files/x.png", contentType: "image/png" }]
+        }
+        expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
+        expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
+        expect(userTexts()).toEqual(["is it stored?", "see attached"])
+      }).pipe(Effect.scoped),
     30_000
   )
 
-  it.live("a post Sunshine stored but answered with a 503 is not posted twice; a retry after a part failed posts only the parts missing", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway("memory")
-      yield* open(gw, "ivan")
-      const userTexts = () => gw.zendesk.conversationOf("ivan")!.messages.filter((m) => m.author.type === "user").map((m) => m.content.type === "text" ? m.content.text : m.content.type)
-      // Stored, then answered 503: the gateway looks, finds it, and says it was sent.
-      yield* gw.zendesk.failNext(1, 503, { afterApplying: true })
-      const stored = yield* gw.call("POST", "/messages", { tenantId, subHandle: "ivan", messageId: "m1", text: "is it stored?" })
-      expect(stored.status).toBe(202)
-      expect(userTexts()).toEqual(["is it stored?"])
-      expect(stored.body.providerMessageId).toBe(gw.zendesk.conversationOf("ivan")!.messages.at(-1)!.id)
-      // The text goes, the attachment is refused (Sunshine takes http(s) media only): a 502, and hbf-bot's retry
-      // does not post the text again.
-      const withBadAttachment = { tenantId, subHandle: "ivan", messageId: "m2", text: "see attached", attachments: [{ url: "ftp://files/x.png", contentType: "image/png" }] }
-      expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
-      expect((yield* gw.call("POST", "/messages", withBadAttachment)).status).toBe(502)
-      expect(userTexts()).toEqual(["is it stored?", "see attached"])
-    }).pipe(Effect.scoped),
-    30_000
-  )
-
-  it.live("Sunshine rate limits (429 without Retry-After) are waited out; a 503 on a message post is the caller's 502, not a double post", () =>
-    Effect.gen(function* () {
-      const gw = yield* startZendeskGateway("memory")
-      yield* gw.zendesk.failNext(2, 429)
-      yield* open(gw, "gina")
-      expect(gw.zendesk.requests().filter((r) => r.status === 429)).toHaveLength(2)
-      yield* gw.zendesk.failNext(1, 503)
-      const failed = yield* gw.call("POST", "/messages", { tenantId, subHandle: "gina", messageId: "m1", text: "hello?" })
-      expect(failed.status).toBe(502)
-      expect(failed.body).toMatchObject({ error: "ProviderError" })
-      // hbf-bot's retry of the same message goes through, once.
-      expect((yield* gw.call("POST", "/messages", { tenantId, subHandle: "gina", messageId: "m1", text: "hello?" })).status).toBe(202)
-      expect(gw.zendesk.conversationOf("gina")!.messages.filter((m) => m.author.type === "user")).toHaveLength(1)
-    }).pipe(Effect.scoped),
+  it.live(
+    "Sunshine rate limits (429 without Retry-After) are waited out; a 503 on a message post is the caller's 502, not a double post",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory")
+        yield* gw.zendesk.failNext(2, 429)
+        yield* open(gw, "gina")
+        expect(gw.zendesk.requests().filter((r) => r.status === 429)).toHaveLength(2)
+        yield* gw.zendesk.failNext(1, 503)
+        const failed = yield* gw.call("POST", "/messages", {
+          tenantId,
+          subHandle: "gina",
+          messageId: "m1",
+          text: "hello?"
+        })
+        expect(failed.status).toBe(502)
+        expect(failed.body).toMatchObject({ error: "ProviderError" })
+        // hbf-bot's retry of the same message goes through, once.
+        expect(
+          (yield* gw.call("POST", "/messages", { tenantId, subHandle: "gina", messageId: "m1", text: "hello?" })).status
+        ).toBe(202)
+        expect(gw.zendesk.conversationOf("gina")!.messages.filter((m) => m.author.type === "user")).toHaveLength(1)
+      }).pipe(Effect.scoped),
     30_000
   )
 })

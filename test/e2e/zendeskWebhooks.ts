@@ -5,7 +5,13 @@
 import { demoZendesk } from "../../sandbox/demoTenants.js"
 
 /** A `conversation:message` webhook of one agent message (the Agent Workspace's, business-authored). */
-export const agentMessageWebhook = (conversationId: string, eventId: string, messageId: string, text: string, received: string) => ({
+export const agentMessageWebhook = (
+  conversationId: string,
+  eventId: string,
+  messageId: string,
+  text: string,
+  received: string
+) => ({
   app: { id: demoZendesk.appId },
   webhook: { id: "wh-test", version: "v2" },
   events: [

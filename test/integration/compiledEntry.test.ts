@@ -30,41 +30,50 @@ describe("the compiled entry point, as the Docker image runs it", () => {
     expect(Number(engines.replace(/^>=/, "").split(".")[0])).toBeLessThanOrEqual(Number(pinned.split(".")[0]))
   })
 
-  it.live("passes the image's HEALTHCHECK; SIGTERM: not ready but serving during the drain, then exit 0", () =>
-    Effect.gen(function* () {
-      const entry = yield* compiledEntry
-      expect(imageEnv["NODE_ENV"]).toBe("production")
-      expect(healthcheck).toContain("/health/ready")
+  it.live(
+    "passes the image's HEALTHCHECK; SIGTERM: not ready but serving during the drain, then exit 0",
+    () =>
+      Effect.gen(function*() {
+        const entry = yield* compiledEntry
+        expect(imageEnv["NODE_ENV"]).toBe("production")
+        expect(healthcheck).toContain("/health/ready")
 
-      const sandbox = yield* makeSandbox({})
-      const port = String(sandbox.config.port)
-      const { NODE_OPTIONS: nodeOptions, ...env } = imageEnv
-      const gateway = yield* spawnGateway(
-        { ...environmentOf(sandbox.config), ...env, PORT: port, LCG_SHUTDOWN_DRAIN_MS: "1500", LOG_LEVEL: "info" },
-        (nodeOptions ?? "").split(" ").filter((o) => o !== ""),
-        entry
-      )
-      // The HEALTHCHECK command, as Docker runs it in the container.
-      const probe = spawnSync(process.execPath, ["-e", healthcheck], { env: { ...process.env, PORT: port }, timeout: 5_000 })
-      expect(probe.status).toBe(0)
+        const sandbox = yield* makeSandbox({})
+        const port = String(sandbox.config.port)
+        const { NODE_OPTIONS: nodeOptions, ...env } = imageEnv
+        const gateway = yield* spawnGateway(
+          { ...environmentOf(sandbox.config), ...env, PORT: port, LCG_SHUTDOWN_DRAIN_MS: "1500", LOG_LEVEL: "info" },
+          (nodeOptions ?? "").split(" ").filter((o) => o !== ""),
+          entry
+        )
+        // The HEALTHCHECK command, as Docker runs it in the container.
+        const probe = spawnSync(process.execPath, ["-e", healthcheck], {
+          env: { ...process.env, PORT: port },
+          timeout: 5_000
+        })
+        expect(probe.status).toBe(0)
 
-      const url = `http://127.0.0.1:${port}`
-      const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
-      const ready = Effect.promise(() => fetch(`${url}/health/ready`).then(async (r) => ({ status: r.status, body: await r.json() })))
-      const state = Effect.promise(() =>
-        fetch(`${url}/subscribers/ann/livechat-state`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status)
-      )
-      expect((yield* ready).status).toBe(200)
+        const url = `http://127.0.0.1:${port}`
+        const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
+        const ready = Effect.promise(() =>
+          fetch(`${url}/health/ready`).then(async (r) => ({ status: r.status, body: await r.json() }))
+        )
+        const state = Effect.promise(() =>
+          fetch(`${url}/subscribers/ann/livechat-state`, { headers: { authorization: `Bearer ${token}` } }).then((r) =>
+            r.status
+          )
+        )
+        expect((yield* ready).status).toBe(200)
 
-      const exited = yield* Effect.fork(gateway.kill("SIGTERM"))
-      const draining = yield* eventually("not ready", ready, (r) => r.status === 503, Duration.seconds(1))
-      expect(draining.body).toMatchObject({ status: "unavailable", checks: { accepting: false, store: true } })
-      // Still serving while the load balancer notices.
-      expect(yield* state).toBe(200)
-      const code = yield* exited.await
-      expect(code._tag === "Success" && code.value).toBe(0)
-      expect(gateway.output()).toContain("partitions handed over")
-    }).pipe(Effect.scoped),
+        const exited = yield* Effect.fork(gateway.kill("SIGTERM"))
+        const draining = yield* eventually("not ready", ready, (r) => r.status === 503, Duration.seconds(1))
+        expect(draining.body).toMatchObject({ status: "unavailable", checks: { accepting: false, store: true } })
+        // Still serving while the load balancer notices.
+        expect(yield* state).toBe(200)
+        const code = yield* exited.await
+        expect(code._tag === "Success" && code.value).toBe(0)
+        expect(gateway.output()).toContain("partitions handed over")
+      }).pipe(Effect.scoped),
     90_000
   )
 })

@@ -61,8 +61,11 @@ const exited = (child: ChildProcess) =>
 export const compiledEntry = Effect.acquireRelease(
   Effect.async<ReadonlyArray<string>, Error>((resume) => {
     const outDir = `.test-dist/${randomBytes(4).toString("hex")}`
-    execFile(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--outDir", outDir], (error, stdout) =>
-      resume(error !== null ? Effect.fail(new Error(`tsc failed: ${stdout}`)) : Effect.succeed([`${outDir}/main.js`]))
+    execFile(
+      process.execPath,
+      ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json", "--outDir", outDir],
+      (error, stdout) =>
+        resume(error !== null ? Effect.fail(new Error(`tsc failed: ${stdout}`)) : Effect.succeed([`${outDir}/main.js`]))
     )
   }),
   ([main]) => Effect.sync(() => rmSync(main!.slice(0, main!.lastIndexOf("/")), { recursive: true, force: true }))
@@ -77,8 +80,12 @@ export const sourceEntry: ReadonlyArray<string> = ["--import", "tsx", "sandbox/s
  * sources by default, or a compiled `main.js`) and waits until /health/ready answers 200;
  * killed when the scope closes.
  */
-export const spawnGateway = (env: Record<string, string | undefined>, nodeArgs: ReadonlyArray<string> = [], entry: ReadonlyArray<string> = sourceEntry) =>
-  Effect.gen(function* () {
+export const spawnGateway = (
+  env: Record<string, string | undefined>,
+  nodeArgs: ReadonlyArray<string> = [],
+  entry: ReadonlyArray<string> = sourceEntry
+) =>
+  Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
       // As `npm start` runs it (package.json), with the same GC sizing as the Docker image.
       // perf: docs/ARCHITECTURE.md#perf-semi-space

@@ -2,11 +2,12 @@
  * Real Redis for integration tests: REDIS_URL or 127.0.0.1:6379, and a key prefix unique
  * to each use so test runs (and tests) never see each other's keys.
  */
-import { Duration, Redacted } from "effect"
+import type { Duration } from "effect"
+import { Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
-import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 import { defaultAppConfig } from "../../src/services/AppConfig.js"
+import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 

@@ -27,7 +27,7 @@ const url = Redacted.make(testRedisUrl)
 
 /** An instance on its own connections: serves TestRpcs and calls others. `hung` completes when a Hang call is interrupted. */
 const instance = (instanceId: string) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const redis = yield* redisConnection({ url, name: instanceId })
     const subscriber = yield* redisConnection({ url, name: `${instanceId}-subscriber`, subscriber: true })
     const protocols = yield* makeRedisRpcProtocols({ redis, subscriber, instanceId, channelOf })
@@ -54,7 +54,7 @@ const second = Duration.seconds(1)
 
 describe("RPC over Redis pub/sub", () => {
   it.scopedLive("replies are matched to their calls among hundreds in flight to two instances", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* instance("rpc-a")
       yield* instance("rpc-b")
       const { client } = yield* instance("rpc-caller")
@@ -70,50 +70,47 @@ describe("RPC over Redis pub/sub", () => {
         { concurrency: "unbounded" }
       )
       expect(replies).toEqual(calls.map(({ target, text }) => ({ text, by: target })))
-    })
-  )
+    }))
 
   it.scopedLive("a typed error of the remote handler arrives as that error", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* instance("rpc-refuser")
       const { client } = yield* instance("rpc-asker")
       const result = yield* callInstance("rpc-refuser", "Refuse", second, (options) =>
-        client.Refuse({ reason: "not today" }, options)
-      ).pipe(Effect.either)
+        client.Refuse({ reason: "not today" }, options)).pipe(Effect.either)
       expect(result).toEqual(Either.left(new Refused({ reason: "not today" })))
-    })
-  )
+    }))
 
   it.scopedLive("a call not answered in time is a ClusterCallTimeout, and the remote handler is interrupted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const remote = yield* instance("rpc-slow")
       const { client } = yield* instance("rpc-impatient")
       const startedAt = Date.now()
-      const result = yield* callInstance("rpc-slow", "Hang", Duration.millis(300), (options) =>
-        client.Hang(undefined, options)
+      const result = yield* callInstance(
+        "rpc-slow",
+        "Hang",
+        Duration.millis(300),
+        (options) => client.Hang(undefined, options)
       ).pipe(Effect.flip)
       expect(result._tag).toBe("ClusterCallTimeout")
       expect(result).toMatchObject({ instanceId: "rpc-slow", call: "Hang" })
       expect(Date.now() - startedAt).toBeLessThan(1_000)
       yield* Deferred.await(remote.hangInterrupted).pipe(Effect.timeout(Duration.seconds(2)))
-    })
-  )
+    }))
 
   it.scopedLive("a call to an instance nobody runs fails at once as InstanceUnreachable", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { client } = yield* instance("rpc-lonely")
       const startedAt = Date.now()
       const result = yield* callInstance("rpc-gone", "Echo", Duration.seconds(5), (options) =>
-        client.Echo({ text: "anyone?", delayMs: 0 }, options)
-      ).pipe(Effect.flip)
+        client.Echo({ text: "anyone?", delayMs: 0 }, options)).pipe(Effect.flip)
       expect(result._tag).toBe("InstanceUnreachable")
       expect(result).toMatchObject({ instanceId: "rpc-gone" })
       expect(Date.now() - startedAt).toBeLessThan(1_000)
-    })
-  )
+    }))
 
   it.scopedLive("garbage on an instance's channel is ignored and calls go on", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       yield* instance("rpc-robust")
       const { client } = yield* instance("rpc-sender")
       const redis = yield* redisConnection({ url, name: "garbage" })
@@ -121,9 +118,7 @@ describe("RPC over Redis pub/sub", () => {
         yield* Effect.promise(() => redis.publish(channelOf("rpc-robust"), garbage))
       }
       const reply = yield* callInstance("rpc-robust", "Echo", second, (options) =>
-        client.Echo({ text: "still there", delayMs: 0 }, options)
-      )
+        client.Echo({ text: "still there", delayMs: 0 }, options))
       expect(reply).toEqual({ text: "still there", by: "rpc-robust" })
-    })
-  )
+    }))
 })

@@ -22,7 +22,20 @@ const launch = (port: number, dir: string) =>
   Effect.async<ChildProcess, Error>((resume) => {
     const child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir
+      ],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""
@@ -40,7 +53,7 @@ const terminate = (child: ChildProcess) =>
     child.kill("SIGTERM")
   })
 
-export const startRedisServer = Effect.gen(function* () {
+export const startRedisServer = Effect.gen(function*() {
   const port = yield* freePort
   const dir = mkdtempSync(join(tmpdir(), "lcg-redis-"))
   let child = yield* Effect.orDie(launch(port, dir))

@@ -3,10 +3,10 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
 import { Redis } from "ioredis"
 import { redisKeys } from "../../src/infra/redis/keys.js"
-import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 import { defaultAppConfig } from "../../src/services/AppConfig.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
+import { redisStoreLayer } from "../../src/stores/RedisStore.js"
 import { makeEvent, makeRecord, PARTITIONS } from "../unit/storeContract.js"
 import { deleteKeys, testRedisUrl, testStoreLayer, uniquePrefix } from "./redis.js"
 
@@ -34,12 +34,17 @@ describe("Redis store retention", () => {
   it.live("an open session's keys have no TTL; an ended session's record and indices get the retention as theirs, a seen id the de-duplication one", () => {
     const prefix = freshPrefix()
     const keys = redisKeys(prefix)
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const store = yield* SessionStore
       const record = makeRecord({ providerConversationId: "conv-1" })
       yield* store.create(record)
       const event = makeEvent(record, 1)
-      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, seen: [event.id], events: [event] })
+      yield* store.commit({
+        expectedVersion: 0,
+        next: { ...record, version: 1, lastSeq: 1 },
+        seen: [event.id],
+        events: [event]
+      })
 
       const ttls = (ids: ReadonlyArray<string>) => withRedis((r) => Promise.all(ids.map((k) => r.pttl(k))))
       const sessionKeys = [
@@ -56,7 +61,14 @@ describe("Redis store retention", () => {
 
       yield* store.commit({
         expectedVersion: 1,
-        next: { ...record, version: 2, lastSeq: 1, status: "ended", endReason: "user", endedAt: new Date().toISOString() }
+        next: {
+          ...record,
+          version: 2,
+          lastSeq: 1,
+          status: "ended",
+          endReason: "user",
+          endedAt: new Date().toISOString()
+        }
       })
       const ended = yield* ttls(sessionKeys)
       for (const ttl of ended) {
@@ -65,14 +77,18 @@ describe("Redis store retention", () => {
       }
     }).pipe(
       Effect.provide(
-        testStoreLayer(prefix, { partitions: PARTITIONS, endedRetention: Duration.millis(1_500), dedupRetention: Duration.seconds(2) })
+        testStoreLayer(prefix, {
+          partitions: PARTITIONS,
+          endedRetention: Duration.millis(1_500),
+          dedupRetention: Duration.seconds(2)
+        })
       )
     )
   })
 
   it.scoped("the waiting-time average keeps its baseline when old samples are trimmed", () => {
     const prefix = freshPrefix()
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const store = yield* SessionStore
       const tenantId = "tenant-trim"
       const now = Date.parse("2026-11-25T12:00:00Z")
@@ -91,20 +107,27 @@ describe("Redis store retention", () => {
         })
       }
       // Without the kept baseline the 30-day window would count all three samples.
-      expect(yield* store.waitingStats(tenantId, now - 30 * DAY)).toEqual({ averageSeconds: 10, assigned: 1, pending: 0 })
+      expect(yield* store.waitingStats(tenantId, now - 30 * DAY)).toEqual({
+        averageSeconds: 10,
+        assigned: 1,
+        pending: 0
+      })
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
   })
 
   it.scoped("a tenant's counts never go below zero for a session open before they were kept (an upgrade)", () => {
     const prefix = freshPrefix()
     const keys = redisKeys(prefix)
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const store = yield* SessionStore
       const record = makeRecord()
       yield* store.create(record)
       // As a session created by a version that kept no per-tenant counts.
       yield* withRedis((r) => r.hdel(keys.orgCounts(record.organizationId), `pending:${record.tenantId}`))
-      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, status: "ended", endReason: "user", endedAt: new Date().toISOString() } })
+      yield* store.commit({
+        expectedVersion: 0,
+        next: { ...record, version: 1, status: "ended", endReason: "user", endedAt: new Date().toISOString() }
+      })
       expect(yield* store.count(record.organizationId, "pending", [record.tenantId])).toBe(0)
       yield* store.create(makeRecord({ organizationId: record.organizationId }))
       expect(yield* store.count(record.organizationId, "pending", [record.tenantId])).toBe(1)
@@ -113,7 +136,7 @@ describe("Redis store retention", () => {
 
   it.scoped("a message reservation left by a crashed forward can be claimed again after its lease", () => {
     const prefix = freshPrefix()
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const store = yield* SessionStore
       expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "Reserved" })
       yield* TestClock.adjust(Duration.seconds(60))
@@ -141,10 +164,13 @@ describe("Redis outbox across instances", () => {
     const events = [1, 2, 3, 4].map((seq) => makeEvent(record, seq))
     const partition = partitionOf(record.sessionId, PARTITIONS)
     const take = (n: number) =>
-      Effect.flatMap(Outbox, (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray)))
-    return Effect.gen(function* () {
+      Effect.flatMap(
+        Outbox,
+        (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+      )
+    return Effect.gen(function*() {
       // Instance a: appends four events, takes them all, acks only the first, and goes away.
-      yield* Effect.gen(function* () {
+      yield* Effect.gen(function*() {
         const store = yield* SessionStore
         yield* store.create(record)
         yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 4 }, events })
@@ -166,13 +192,24 @@ describe("Redis outbox across instances", () => {
     const record = makeRecord()
     const partition = partitionOf(record.sessionId, PARTITIONS)
     const take = (n: number) =>
-      Effect.flatMap(Outbox, (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray)))
-    return Effect.gen(function* () {
+      Effect.flatMap(
+        Outbox,
+        (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+      )
+    return Effect.gen(function*() {
       const store = yield* SessionStore
       yield* store.create(record)
-      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1, lastSeq: 1 }, events: [makeEvent(record, 1)] })
-      const garbage = yield* withRedis((r) => r.xadd(keys.outbox(partition), "*", "e", '{"not":"an event"}'))
-      yield* store.commit({ expectedVersion: 1, next: { ...record, version: 2, lastSeq: 2 }, events: [makeEvent(record, 2)] })
+      yield* store.commit({
+        expectedVersion: 0,
+        next: { ...record, version: 1, lastSeq: 1 },
+        events: [makeEvent(record, 1)]
+      })
+      const garbage = yield* withRedis((r) => r.xadd(keys.outbox(partition), "*", "e", "{\"not\":\"an event\"}"))
+      yield* store.commit({
+        expectedVersion: 1,
+        next: { ...record, version: 2, lastSeq: 2 },
+        events: [makeEvent(record, 2)]
+      })
       const taken = yield* take(2)
       expect(taken.map((e) => e.event.seq)).toEqual([1, 2])
       const pending = yield* withRedis((r) => r.xpending(keys.outbox(partition), "delivery", "-", "+", 10))
@@ -183,13 +220,12 @@ describe("Redis outbox across instances", () => {
   })
 
   it.live("with Redis unreachable, calls fail fast with StoreUnavailable and ping says so", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const store = yield* SessionStore
       expect(yield* store.ping).toBe(false)
       const started = Date.now()
       const error = yield* Effect.flip(store.get("any"))
       expect(error._tag).toBe("StoreUnavailable")
       expect(Date.now() - started).toBeLessThan(500)
-    }).pipe(Effect.provide(testStoreLayer(freshPrefix(), { partitions: PARTITIONS, url: "redis://127.0.0.1:1" })))
-  )
+    }).pipe(Effect.provide(testStoreLayer(freshPrefix(), { partitions: PARTITIONS, url: "redis://127.0.0.1:1" }))))
 })

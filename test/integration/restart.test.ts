@@ -17,7 +17,7 @@ const DELIVERED_BEFORE_KILL = 5
 
 describe("gateway restart", () => {
   it.live("killed mid-delivery and restarted: no event lost, none doubled, order kept", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sandbox = yield* makeSandbox({})
       const env = environmentOf({ ...sandbox.config, redis: { url: Redacted.make(testRedisUrl), prefix } })
       const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
@@ -50,7 +50,10 @@ describe("gateway restart", () => {
         for (const sessionId of sessions) expect((yield* sandbox.lcm.say(sessionId, `message ${i}`)).status).toBe(200)
       }
       yield* sandbox.bot.waitFor(
-        () => sessions.every((id) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length === DELIVERED_BEFORE_KILL),
+        () =>
+          sessions.every((id) =>
+            sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length === DELIVERED_BEFORE_KILL
+          ),
         Duration.seconds(10)
       )
       // The kill comes after the acks of what hbf-bot took: an event delivered but not yet
@@ -61,7 +64,8 @@ describe("gateway restart", () => {
 
       yield* spawnGateway(env)
       yield* sandbox.bot.waitFor(
-        () => sessions.every((id) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= MESSAGES),
+        () =>
+          sessions.every((id) => sandbox.bot.eventsOf(id).filter((e) => e.type === "agent.message").length >= MESSAGES),
         Duration.seconds(20)
       )
       yield* Effect.sleep(Duration.millis(500))
@@ -72,7 +76,5 @@ describe("gateway restart", () => {
         expect(events.filter((e) => e.type === "agent.message").map((e) => messageNumber(e.data))).toEqual(expected)
         expect(events.map((e) => e.seq)).toEqual([1, ...expected.map((n) => n + 1)])
       }
-    }).pipe(Effect.scoped),
-    60_000
-  )
+    }).pipe(Effect.scoped), 60_000)
 })

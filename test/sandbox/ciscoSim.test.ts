@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser"
-import { javaUrlDecode, javaUrlEncode, makeCiscoSim, type CiscoSimOptions } from "../../sandbox/cisco/index.js"
+import { type CiscoSimOptions, javaUrlDecode, javaUrlEncode, makeCiscoSim } from "../../sandbox/cisco/index.js"
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -23,8 +23,9 @@ const ccp = (
   Effect.promise(async () => {
     const headers: Record<string, string> = { ...init.headers }
     if (init.cookie !== undefined) headers["cookie"] = `JSESSIONID=${init.cookie}`
-    if (init.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+    if (init.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
       headers["content-type"] = "application/xml"
+    }
     const response = await fetch(url, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
       headers,
@@ -36,7 +37,10 @@ const ccp = (
 const builder = new XMLBuilder({})
 const xml = (root: string, value: unknown) => builder.build({ [root]: value }) as string
 
-const socialContact = (extra: Record<string, unknown> = {}, feedRefURL = `https://ccp.example.com/ccp-webapp/ccp/feed/${FEED}`) =>
+const socialContact = (
+  extra: Record<string, unknown> = {},
+  feedRefURL = `https://ccp.example.com/ccp-webapp/ccp/feed/${FEED}`
+) =>
   xml("SocialContact", {
     feedRefURL,
     author: "Ann Customer",
@@ -51,7 +55,12 @@ const socialContact = (extra: Record<string, unknown> = {}, feedRefURL = `https:
   })
 
 const parser = new XMLParser({ parseTagValue: false, trimValues: false, ignoreDeclaration: true })
-const orderedParser = new XMLParser({ preserveOrder: true, parseTagValue: false, trimValues: false, ignoreDeclaration: true })
+const orderedParser = new XMLParser({
+  preserveOrder: true,
+  parseTagValue: false,
+  trimValues: false,
+  ignoreDeclaration: true
+})
 
 interface Ev {
   readonly type: string
@@ -91,14 +100,16 @@ const expectApiError = (answer: XmlAnswer, status: number, errorType: string, me
   expect(answer.headers.get("content-type")).toMatch(/^application\/xml/)
   const errors = apiErrorsOf(answer.text)
   expect(errors.map((e) => e.errorType)).toContain(errorType)
-  if (mentions !== undefined) expect(errors.map((e) => `${e.errorMessage} ${e.errorData ?? ""}`).join(" | ")).toContain(mentions)
+  if (mentions !== undefined) {
+    expect(errors.map((e) => `${e.errorMessage} ${e.errorData ?? ""}`).join(" | ")).toContain(mentions)
+  }
 }
 
 const options = (extra: Partial<CiscoSimOptions> = {}): CiscoSimOptions => ({ feeds: [FEED, "200000"], ...extra })
 
 /** Creates a chat: the answer, the cookie and the chat id from Location. */
 const createChat = (baseUrl: string, body = socialContact(), headers: Record<string, string> = {}, base = BASE) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const answer = yield* ccp(`${baseUrl}${base}`, { body, headers })
     expect(answer.status).toBe(201)
     const cookie = /^JSESSIONID=([^;]+);/.exec(answer.headers.get("set-cookie") ?? "")?.[1]
@@ -134,13 +145,15 @@ describe("Java URLEncoder form-encoding", () => {
     expect(javaUrlEncode("line\nnext\ttab")).toBe("line%0Anext%09tab")
     expect(javaUrlEncode("lone \uD83D end")).toBe("lone+%3F+end")
     expect(javaUrlEncode("")).toBe("")
-    for (const s of ["a b+c %2B", "Καλημέρα ✓", "😀 & <x>", "100% sure?"]) expect(javaUrlDecode(javaUrlEncode(s))).toBe(s)
+    for (const s of ["a b+c %2B", "Καλημέρα ✓", "😀 & <x>", "100% sure?"]) {
+      expect(javaUrlDecode(javaUrlEncode(s))).toBe(s)
+    }
   })
 })
 
 describe("Cisco CCP simulator: create", () => {
   it.scopedLive("201 with an empty body, Location and a JSESSIONID cookie; the chat is recorded", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { answer, cookie, chatId } = yield* createChat(sim.baseUrl)
       expect(answer.text).toBe("")
@@ -167,7 +180,11 @@ describe("Cisco CCP simulator: create", () => {
       // the older base, another feed, no extension fields, XML-escaped author
       const older = yield* createChat(
         sim.baseUrl,
-        xml("SocialContact", { feedRefURL: `http://other-host:8080/ccp-webapp/ccp/feed/200000`, author: "Bob & <Co>", title: "t" }),
+        xml("SocialContact", {
+          feedRefURL: `http://other-host:8080/ccp-webapp/ccp/feed/200000`,
+          author: "Bob & <Co>",
+          title: "t"
+        }),
         {},
         "/ccp/chat"
       )
@@ -177,16 +194,19 @@ describe("Cisco CCP simulator: create", () => {
       // chatWith answers the newest chat with that field
       const third = yield* createChat(sim.baseUrl)
       expect(sim.chatWith("sessionId", "sess-1")?.chatId).toBe(third.chatId)
-    })
-  )
+    }))
 
   it.scopedLive("400 invalidInput: missing author, blank title, malformed XML, unknown feed, wrong root, wrong content type", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const url = `${sim.baseUrl}${BASE}`
       const noAuthor = xml("SocialContact", { feedRefURL: `https://h/ccp-webapp/ccp/feed/${FEED}`, title: "t" })
       expectApiError(yield* ccp(url, { body: noAuthor }), 400, "invalidInput", "author")
-      const blankTitle = xml("SocialContact", { feedRefURL: `https://h/ccp-webapp/ccp/feed/${FEED}`, author: "a", title: "  " })
+      const blankTitle = xml("SocialContact", {
+        feedRefURL: `https://h/ccp-webapp/ccp/feed/${FEED}`,
+        author: "a",
+        title: "  "
+      })
       expectApiError(yield* ccp(url, { body: blankTitle }), 400, "invalidInput", "title")
       const missingBoth = apiErrorsOf((yield* ccp(url, { body: "<SocialContact/>" })).text)
       expect(missingBoth.map((e) => e.errorData).sort()).toEqual(["author", "feedRefURL", "title"])
@@ -207,7 +227,12 @@ describe("Cisco CCP simulator: create", () => {
         "invalidInput",
         "extensionFields.extensionField.0.name"
       )
-      expectApiError(yield* ccp(url, { body: socialContact(), headers: { "content-type": "text/plain" } }), 400, "invalidInput", "Content-Type")
+      expectApiError(
+        yield* ccp(url, { body: socialContact(), headers: { "content-type": "text/plain" } }),
+        400,
+        "invalidInput",
+        "Content-Type"
+      )
       expectApiError(
         yield* ccp(url, { body: socialContact(), headers: { "content-type": "application/json" } }),
         400,
@@ -215,16 +240,18 @@ describe("Cisco CCP simulator: create", () => {
         "Content-Type"
       )
       // a charset parameter is fine
-      const withCharset = yield* ccp(url, { body: socialContact(), headers: { "content-type": "application/xml; charset=UTF-8" } })
+      const withCharset = yield* ccp(url, {
+        body: socialContact(),
+        headers: { "content-type": "application/xml; charset=UTF-8" }
+      })
       expect(withCharset.status).toBe(201)
       expect(sim.chats()).toHaveLength(1)
-    })
-  )
+    }))
 })
 
 describe("Cisco CCP simulator: the session cookie", () => {
   it.scopedLive("404 notFound apiErrors without a cookie, with an unknown one, on every route", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const url = `${sim.baseUrl}${BASE}`
       const message = xml("Message", { body: "hi" })
@@ -239,13 +266,12 @@ describe("Cisco CCP simulator: the session cookie", () => {
       }
       // an unknown resource under /ccp is notFound too
       expectApiError(yield* ccp(`${sim.baseUrl}/ccp/rest/nothing`), 404, "notFound")
-    })
-  )
+    }))
 })
 
 describe("Cisco CCP simulator: polling", () => {
   it.scopedLive("events after eventid in id order, with gaps, mixed types; the same eventid reads the same; empty is <chatEvents/>", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId, "Agent Smith")
@@ -257,7 +283,13 @@ describe("Cisco CCP simulator: polling", () => {
       expect(first.status).toBe(200)
       expect(first.headers.get("content-type")).toMatch(/^application\/xml/)
       const events = eventsOf(first.text)
-      expect(events.map((e) => e.type)).toEqual(["StatusEvent", "PresenceEvent", "MessageEvent", "TypingEvent", "StatusEvent"])
+      expect(events.map((e) => e.type)).toEqual([
+        "StatusEvent",
+        "PresenceEvent",
+        "MessageEvent",
+        "TypingEvent",
+        "StatusEvent"
+      ])
       expect(events[0]).toMatchObject({ status: "chat_ok" })
       expect(events[1]).toMatchObject({ from: "Agent Smith", status: "joined" })
       expect(events[2]).toMatchObject({ from: "Agent Smith", body: "Hello%2C+how+can+I+help%3F" })
@@ -266,13 +298,14 @@ describe("Cisco CCP simulator: polling", () => {
       // element order inside each event is id, from, body|status (StatusEvent: id, status, detail)
       const ordered = orderedParser.parse(first.text) as Array<Record<string, Array<Record<string, unknown>>>>
       const nodes = ordered.find((n) => "chatEvents" in n)!["chatEvents"]!
-      expect(nodes.map((n) => (Object.values(n)[0] as Array<Record<string, unknown>>).map((c) => Object.keys(c)[0]))).toEqual([
-        ["id", "status", "detail"],
-        ["id", "from", "status"],
-        ["id", "from", "body"],
-        ["id", "from", "status"],
-        ["id", "status", "detail"]
-      ])
+      expect(nodes.map((n) => (Object.values(n)[0] as Array<Record<string, unknown>>).map((c) => Object.keys(c)[0])))
+        .toEqual([
+          ["id", "status", "detail"],
+          ["id", "from", "status"],
+          ["id", "from", "body"],
+          ["id", "from", "status"],
+          ["id", "status", "detail"]
+        ])
       const ids = events.map((e) => e.id)
       for (let i = 1; i < ids.length; i++) expect(ids[i]!).toBeGreaterThan(ids[i - 1]!)
       expect(ids.at(-1)).toBe(sim.chats()[0]!.lastEventId)
@@ -300,29 +333,31 @@ describe("Cisco CCP simulator: polling", () => {
       const gaps = many.slice(1).map((id, i) => id - many[i]!)
       expect(gaps.every((g) => g >= 1 && g <= 3)).toBe(true)
       expect(gaps.some((g) => g > 1)).toBe(true)
-    })
-  )
+    }))
 
   it.scopedLive("bad eventid / all answer 400 invalidInput naming the parameter", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie } = yield* createChat(sim.baseUrl)
       expectApiError(yield* ccp(`${sim.baseUrl}${BASE}`, { cookie }), 400, "invalidInput", "eventid")
       expectApiError(yield* ccp(`${sim.baseUrl}${BASE}?eventid=abc`, { cookie }), 400, "invalidInput", "eventid")
       expectApiError(yield* ccp(`${sim.baseUrl}${BASE}?eventid=-1`, { cookie }), 400, "invalidInput", "eventid")
       expectApiError(yield* ccp(`${sim.baseUrl}${BASE}?eventid=0&all=yes`, { cookie }), 400, "invalidInput", "all")
-    })
-  )
+    }))
 
   it.scopedLive("message bodies are form-encoded like Java's URLEncoder; all=true adds the customer's own messages", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId)
       const agentText = "1 + 1 = 2 & <b>bold</b> Καλημέρα ✓ 😀"
       yield* sim.agentSay(chatId, agentText)
       const customerText = "  spaces  a+b & <tag> \"quoted\" Καλημέρα ✓ "
-      const sent = yield* ccp(`${sim.baseUrl}${BASE}`, { cookie, method: "PUT", body: xml("Message", { body: customerText }) })
+      const sent = yield* ccp(`${sim.baseUrl}${BASE}`, {
+        cookie,
+        method: "PUT",
+        body: xml("Message", { body: customerText })
+      })
       expect(sent.status).toBe(200)
       expect(sent.text).toBe("")
       // numeric character references decode like any XML parser's
@@ -350,23 +385,34 @@ describe("Cisco CCP simulator: polling", () => {
       expect(messages[1]!.body).toContain("a%2Bb")
       // the two answers differ only by the customer's messages
       expect(all.filter((e) => !(e.type === "MessageEvent" && e.from === "Ann Customer"))).toEqual(withoutOwn)
-    })
-  )
+    }))
 })
 
 describe("Cisco CCP simulator: customer actions", () => {
   it.scopedLive("send, typing, leaveChat (polling still answers), DELETE (the cookie dies)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const url = `${sim.baseUrl}${BASE}`
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId, "Agent Smith")
 
       // typing
-      expect((yield* ccp(`${url}/event`, { cookie, method: "PUT", body: xml("TypingEvent", { from: "Ann", status: "composing" }) })).status).toBe(200)
-      expect((yield* ccp(`${url}/event`, { cookie, method: "PUT", body: xml("TypingEvent", { status: "paused" }) })).status).toBe(200)
+      expect(
+        (yield* ccp(`${url}/event`, {
+          cookie,
+          method: "PUT",
+          body: xml("TypingEvent", { from: "Ann", status: "composing" })
+        })).status
+      ).toBe(200)
+      expect(
+        (yield* ccp(`${url}/event`, { cookie, method: "PUT", body: xml("TypingEvent", { status: "paused" }) })).status
+      ).toBe(200)
       expectApiError(
-        yield* ccp(`${url}/event`, { cookie, method: "PUT", body: xml("TypingEvent", { from: "Ann", status: "typing" }) }),
+        yield* ccp(`${url}/event`, {
+          cookie,
+          method: "PUT",
+          body: xml("TypingEvent", { from: "Ann", status: "typing" })
+        }),
         400,
         "invalidInput",
         "status"
@@ -374,16 +420,37 @@ describe("Cisco CCP simulator: customer actions", () => {
       expect(sim.chats()[0]!.customerTyping).toEqual(["composing", "paused"])
 
       // send: bad bodies
-      expectApiError(yield* ccp(url, { cookie, method: "PUT", body: "<Message><body>x</Message>" }), 400, "invalidInput")
-      expectApiError(yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { text: "x" }) }), 400, "invalidInput", "body")
-      expectApiError(yield* ccp(url, { cookie, method: "PUT", body: "<Message><body/></Message>" }), 400, "invalidInput", "body")
       expectApiError(
-        yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { body: "x" }), headers: { "content-type": "text/xml" } }),
+        yield* ccp(url, { cookie, method: "PUT", body: "<Message><body>x</Message>" }),
+        400,
+        "invalidInput"
+      )
+      expectApiError(
+        yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { text: "x" }) }),
+        400,
+        "invalidInput",
+        "body"
+      )
+      expectApiError(
+        yield* ccp(url, { cookie, method: "PUT", body: "<Message><body/></Message>" }),
+        400,
+        "invalidInput",
+        "body"
+      )
+      expectApiError(
+        yield* ccp(url, {
+          cookie,
+          method: "PUT",
+          body: xml("Message", { body: "x" }),
+          headers: { "content-type": "text/xml" }
+        }),
         400,
         "invalidInput",
         "Content-Type"
       )
-      expect((yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { body: "hello agent" }) })).status).toBe(200)
+      expect((yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { body: "hello agent" }) })).status).toBe(
+        200
+      )
       expect(sim.chats()[0]!.customerMessages).toEqual(["hello agent"])
 
       // the customer's typing events come back with from = author (all=false leaves out only its messages)
@@ -397,9 +464,16 @@ describe("Cisco CCP simulator: customer actions", () => {
       const left = yield* ccp(`${url}/leaveChat`, { cookie, method: "PUT" })
       expect(left.status).toBe(200)
       const afterLeave = yield* pollEvents(sim.baseUrl, cookie, seen.at(-1)!.id, false)
-      expect(afterLeave).toEqual([expect.objectContaining({ type: "PresenceEvent", from: "Ann Customer", status: "left" })])
+      expect(afterLeave).toEqual([
+        expect.objectContaining({ type: "PresenceEvent", from: "Ann Customer", status: "left" })
+      ])
       expect(sim.chats()[0]).toMatchObject({ customerLeft: true, state: "ended", deleted: false })
-      expectApiError(yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { body: "still there?" }) }), 400, "invalidInput", "left")
+      expectApiError(
+        yield* ccp(url, { cookie, method: "PUT", body: xml("Message", { body: "still there?" }) }),
+        400,
+        "invalidInput",
+        "left"
+      )
       expect((yield* ccp(`${url}/leaveChat`, { cookie, method: "PUT" })).status).toBe(200) // idempotent
       expect(yield* pollEvents(sim.baseUrl, cookie, afterLeave[0]!.id, false)).toEqual([])
 
@@ -409,11 +483,10 @@ describe("Cisco CCP simulator: customer actions", () => {
       expect(sim.chats()[0]).toMatchObject({ deleted: true, state: "ended" })
       expectApiError(yield* poll(sim.baseUrl, cookie, 0, false), 404, "notFound")
       expectApiError(yield* ccp(url, { cookie, method: "DELETE" }), 404, "notFound")
-    })
-  )
+    }))
 
   it.scopedLive("the agent leaving ends the chat: customer input is refused with 400, DELETE still works", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId)
@@ -434,27 +507,28 @@ describe("Cisco CCP simulator: customer actions", () => {
       const exit = yield* Effect.exit(sim.agentSay(chatId, "too late"))
       expect(exit._tag).toBe("Failure")
       expect((yield* ccp(`${sim.baseUrl}${BASE}`, { cookie, method: "DELETE" })).status).toBe(200)
-    })
-  )
+    }))
 })
 
 describe("Cisco CCP simulator: X-API-Key", () => {
   it.scopedLive("every /ccp request needs the key when apiKey is set", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options({ apiKey: "k-123" }))
       expect((yield* ccp(`${sim.baseUrl}${BASE}`, { body: socialContact() })).status).toBe(401)
-      expect((yield* ccp(`${sim.baseUrl}${BASE}`, { body: socialContact(), headers: { "x-api-key": "wrong" } })).status).toBe(401)
+      expect((yield* ccp(`${sim.baseUrl}${BASE}`, { body: socialContact(), headers: { "x-api-key": "wrong" } })).status)
+        .toBe(401)
       expect(sim.chats()).toHaveLength(0)
       const { cookie } = yield* createChat(sim.baseUrl, socialContact(), { "x-api-key": "k-123" })
       expect((yield* poll(sim.baseUrl, cookie, 0, false)).status).toBe(401)
-      expect((yield* ccp(`${sim.baseUrl}${BASE}?eventid=0&all=false`, { cookie, headers: { "x-api-key": "k-123" } })).status).toBe(200)
-    })
-  )
+      expect(
+        (yield* ccp(`${sim.baseUrl}${BASE}?eventid=0&all=false`, { cookie, headers: { "x-api-key": "k-123" } })).status
+      ).toBe(200)
+    }))
 })
 
 describe("Cisco CCP simulator: timeouts", () => {
   it.scopedLive("join timeout: StatusEvent chat_timedout_waiting_for_agent, the chat ends (found by the sweep too)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options({ joinTimeoutMs: 200 }))
       const { cookie } = yield* createChat(sim.baseUrl)
       const joined = yield* createChat(sim.baseUrl, socialContact({ title: "other" }))
@@ -466,12 +540,13 @@ describe("Cisco CCP simulator: timeouts", () => {
       const events = yield* pollEvents(sim.baseUrl, cookie)
       expect(events.at(-1)).toMatchObject({ type: "StatusEvent", status: "chat_timedout_waiting_for_agent" })
       expect(events.at(-1)!.detail).not.toBe("")
-      expect((yield* pollEvents(sim.baseUrl, joined.cookie)).some((e) => e.status === "chat_timedout_waiting_for_agent")).toBe(false)
-    })
-  )
+      expect(
+        (yield* pollEvents(sim.baseUrl, joined.cookie)).some((e) => e.status === "chat_timedout_waiting_for_agent")
+      ).toBe(false)
+    }))
 
   it.scopedLive("inactivity: polls do not count; the agent leaves, chat_finished; the idle session then expires (404)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options({ inactivityTimeoutMs: 300, joinTimeoutMs: 0 }))
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId, "Agent Smith")
@@ -489,25 +564,26 @@ describe("Cisco CCP simulator: timeouts", () => {
       yield* sleep(450)
       expectApiError(yield* poll(sim.baseUrl, cookie, 0, false), 404, "notFound", "expired")
       expect(sim.chats()[0]!.deleted).toBe(false)
-    })
-  )
+    }))
 
   it.scopedLive("customer activity keeps a chat alive", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options({ inactivityTimeoutMs: 250, joinTimeoutMs: 0 }))
       const { cookie } = yield* createChat(sim.baseUrl)
       for (let i = 0; i < 8; i++) {
-        expect((yield* ccp(`${sim.baseUrl}${BASE}`, { cookie, method: "PUT", body: xml("Message", { body: `m${i}` }) })).status).toBe(200)
+        expect(
+          (yield* ccp(`${sim.baseUrl}${BASE}`, { cookie, method: "PUT", body: xml("Message", { body: `m${i}` }) }))
+            .status
+        ).toBe(200)
         yield* sleep(60)
       }
       expect(sim.chats()[0]!.state).toBe("waiting")
-    })
-  )
+    }))
 })
 
 describe("Cisco CCP simulator: scripted failures and the request log", () => {
   it.scopedLive("failNext: 503 empty, 500 apiErrors, then normal again; garbleNext: malformed poll answers; requests()", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       yield* sim.agentJoin(chatId)
@@ -543,11 +619,10 @@ describe("Cisco CCP simulator: scripted failures and the request log", () => {
         ["GET", 200, chatId]
       ])
       expect(log[1]!.query).toBe("eventid=0&all=false")
-    })
-  )
+    }))
 
   it.scopedLive("the /sim routes drive the agent over HTTP", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeCiscoSim(options())
       const { cookie, chatId } = yield* createChat(sim.baseUrl)
       const post = (path: string, body?: unknown) =>
@@ -562,16 +637,22 @@ describe("Cisco CCP simulator: scripted failures and the request log", () => {
       expect((yield* post(`/sim/chats/nope/join`)).status).toBe(404)
       expect((yield* post(`/sim/chats/${chatId}/say`, {})).status).toBe(400)
       const events = yield* pollEvents(sim.baseUrl, cookie)
-      expect(events.slice(1).map((e) => e.type)).toEqual(["PresenceEvent", "MessageEvent", "TypingEvent", "StatusEvent"])
+      expect(events.slice(1).map((e) => e.type)).toEqual([
+        "PresenceEvent",
+        "MessageEvent",
+        "TypingEvent",
+        "StatusEvent"
+      ])
       expect(events[2]).toMatchObject({ from: "Curl Agent", body: "from+curl" })
       expect((yield* post(`/sim/chats/${chatId}/leave`)).status).toBe(204)
       expect((yield* post(`/sim/chats/${chatId}/say`, { text: "x" })).status).toBe(409)
       expect((yield* post(`/sim/fail`, { n: 1, status: 503 })).status).toBe(204)
       expect((yield* poll(sim.baseUrl, cookie, 0, false)).status).toBe(503)
-      const chats = JSON.parse((yield* ccp(`${sim.baseUrl}/sim/chats`)).text) as Array<{ chatId: string; state: string }>
+      const chats = JSON.parse((yield* ccp(`${sim.baseUrl}/sim/chats`)).text) as Array<
+        { chatId: string; state: string }
+      >
       expect(chats).toEqual([expect.objectContaining({ chatId, state: "ended" })])
       const requests = JSON.parse((yield* ccp(`${sim.baseUrl}/sim/requests`)).text) as Array<{ path: string }>
       expect(requests.every((r) => r.path.startsWith("/ccp/"))).toBe(true)
-    })
-  )
+    }))
 })

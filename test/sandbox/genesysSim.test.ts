@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import WebSocket from "ws"
-import { makeGenesysSim, type GenesysSimOptions } from "../../sandbox/genesys/index.js"
+import { type GenesysSimOptions, makeGenesysSim } from "../../sandbox/genesys/index.js"
 import { call, hmac, makeReceiver, waitFor } from "./httpHelpers.js"
 
 // ---------------------------------------------------------------------------------------
@@ -15,10 +15,15 @@ const grant = (baseUrl: string, id = "client-1", secret = "secret-1") =>
     body: "grant_type=client_credentials"
   })
 
-const tokenFor = (baseUrl: string, id?: string, secret?: string) => Effect.map(grant(baseUrl, id, secret), (a) => a.body.access_token as string)
+const tokenFor = (baseUrl: string, id?: string, secret?: string) =>
+  Effect.map(grant(baseUrl, id, secret), (a) => a.body.access_token as string)
 
 const message = (fromId: string, extra: Record<string, unknown> = {}) => ({
-  channel: { from: { id: fromId, idType: "Opaque", nickname: "Ann" }, time: new Date().toISOString(), messageId: `our-${fromId}` },
+  channel: {
+    from: { id: fromId, idType: "Opaque", nickname: "Ann" },
+    time: new Date().toISOString(),
+    messageId: `our-${fromId}`
+  },
   text: "hello",
   ...extra
 })
@@ -50,7 +55,7 @@ const connect = (connectUri: string) =>
 
 /** Creates a channel subscribed to `topics` and connects a socket to it. */
 const openChannel = (baseUrl: string, token: string, topics: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const channel = yield* call(`${baseUrl}/api/v2/notifications/channels`, { token, method: "POST" })
     expect(channel.status).toBe(200)
     const subscribed = yield* call(`${baseUrl}/api/v2/notifications/channels/${channel.body.id}/subscriptions`, {
@@ -63,7 +68,10 @@ const openChannel = (baseUrl: string, token: string, topics: ReadonlyArray<strin
 
 const WEBHOOK_SECRET = "whsec-1"
 
-const simOptions = (webhookUrl = "http://127.0.0.1:9/unused", extra: Partial<GenesysSimOptions> = {}): GenesysSimOptions => ({
+const simOptions = (
+  webhookUrl = "http://127.0.0.1:9/unused",
+  extra: Partial<GenesysSimOptions> = {}
+): GenesysSimOptions => ({
   clients: [
     { clientId: "client-1", clientSecret: "secret-1" },
     { clientId: "client-2", clientSecret: "secret-2" }
@@ -77,14 +85,15 @@ const simOptions = (webhookUrl = "http://127.0.0.1:9/unused", extra: Partial<Gen
   ...extra
 })
 
-const detailTopic = (conversationId: string, event: string) => `v2.detail.events.conversation.${conversationId}.${event}`
+const detailTopic = (conversationId: string, event: string) =>
+  `v2.detail.events.conversation.${conversationId}.${event}`
 
 /** The shared receiver at the gateway's Genesys webhook path, answering the scripted `statuses` first. */
 const webhookReceiver = (statuses: ReadonlyArray<number> = []) => makeReceiver({ statuses, path: "/webhooks/genesys" })
 
 /** A simulator, a token for client-1, and `fromId`'s conversation opened by a first message (its id prefetched). */
 const startConversation = (options: GenesysSimOptions = simOptions(), fromId = "u-1") =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const sim = yield* makeGenesysSim(options)
     const token = yield* tokenFor(sim.baseUrl)
     const created = yield* inbound(sim.baseUrl, token, message(fromId), "?prefetchConversationId=true")
@@ -97,7 +106,7 @@ const watchConversation = (
   options: GenesysSimOptions = simOptions(),
   fromId = "u-1"
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const started = yield* startConversation(options, fromId)
     const { socket } = yield* openChannel(started.sim.baseUrl, started.token, topics(started.conversationId))
     return { ...started, socket }
@@ -107,7 +116,7 @@ const watchConversation = (
 
 describe("Genesys simulator: login and auth", () => {
   it.scopedLive("grants tokens, rejects bad credentials, a wrong grant, missing and unknown bearer tokens", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions(undefined, { tokenLifetimeSeconds: 600 }))
       const ok = yield* grant(sim.baseUrl)
       expect(ok.status).toBe(200)
@@ -146,12 +155,15 @@ describe("Genesys simulator: login and auth", () => {
         ["/api/v2/users/someone", 401, undefined],
         ["/api/v2/users/someone", 404, "client-1"]
       ])
-    })
-  )
+    }))
 
   it.scopedLive("expireTokens: 401 bad.credentials afterwards and the token's channels stop delivering", () =>
-    Effect.gen(function* () {
-      const { sim, token, conversationId, socket } = yield* watchConversation((id) => [detailTopic(id, "user.start")], simOptions(), "u-exp")
+    Effect.gen(function*() {
+      const { sim, token, conversationId, socket } = yield* watchConversation(
+        (id) => [detailTopic(id, "user.start")],
+        simOptions(),
+        "u-exp"
+      )
 
       yield* sim.expireTokens()
       const after = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${conversationId}`, { token })
@@ -163,15 +175,15 @@ describe("Genesys simulator: login and auth", () => {
       expect(socket.frames.filter((f) => f.topicName !== "channel.metadata")).toEqual([])
 
       const fresh = yield* tokenFor(sim.baseUrl)
-      expect((yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${conversationId}`, { token: fresh })).status).toBe(200)
+      expect((yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${conversationId}`, { token: fresh })).status)
+        .toBe(200)
       expect(sim.tokensIssued("client-1")).toBe(2)
-    })
-  )
+    }))
 })
 
 describe("Genesys simulator: inbound Open Messaging", () => {
   it.scopedLive("rejects malformed messages with 400 bad.request naming the field", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const time = new Date().toISOString()
@@ -202,29 +214,42 @@ describe("Genesys simulator: inbound Open Messaging", () => {
         body: "{nope"
       })
       expect(notJson.status).toBe(400)
-      const unknownIntegration = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-9/inbound/open/message`, {
-        token,
-        body: message("u")
-      })
+      const unknownIntegration = yield* call(
+        `${sim.baseUrl}/api/v2/conversations/messages/int-9/inbound/open/message`,
+        {
+          token,
+          body: message("u")
+        }
+      )
       expect(unknownIntegration.status).toBe(404)
       expect(sim.conversations()).toEqual([])
-    })
-  )
+    }))
 
   it.scopedLive("one conversation per from.id while open; conversationId only with prefetch; details; routing; deprecated shape", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const first = yield* inbound(sim.baseUrl, token, message("u-1"))
       expect(first.status).toBe(202)
       expect(first.body).toMatchObject({
-        channel: { id: "int-1", platform: "Open", type: "Private", messageId: "our-u-1", from: { id: "u-1", idType: "Opaque" } },
+        channel: {
+          id: "int-1",
+          platform: "Open",
+          type: "Private",
+          messageId: "our-u-1",
+          from: { id: "u-1", idType: "Opaque" }
+        },
         type: "Text",
         text: "hello"
       })
       expect(first.body.conversationId).toBeUndefined()
 
-      const second = yield* inbound(sim.baseUrl, token, message("u-1", { text: "again" }), "?prefetchConversationId=true")
+      const second = yield* inbound(
+        sim.baseUrl,
+        token,
+        message("u-1", { text: "again" }),
+        "?prefetchConversationId=true"
+      )
       const conversationId = second.body.conversationId as string
       expect(sim.conversations()).toHaveLength(1)
       const c = sim.conversationOf("u-1")!
@@ -253,7 +278,13 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       const old = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/inbound/open`, {
         token,
         body: {
-          channel: { platform: "Open", type: "Private", to: { id: "int-1" }, from: { id: "u-3", idType: "Email" }, time: new Date().toISOString() },
+          channel: {
+            platform: "Open",
+            type: "Private",
+            to: { id: "int-1" },
+            from: { id: "u-3", idType: "Email" },
+            time: new Date().toISOString()
+          },
           type: "Text",
           direction: "Inbound",
           text: "old style"
@@ -261,7 +292,10 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       })
       expect(old.status).toBe(202)
       expect(sim.conversationOf("u-3")!.inbound[0]).toMatchObject({ text: "old style", route: "deprecated" })
-      const oldBad = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/inbound/open`, { token, body: message("u-4") })
+      const oldBad = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/inbound/open`, {
+        token,
+        body: message("u-4")
+      })
       expect(oldBad.status).toBe(400)
       expect(oldBad.body.message).toContain("channel.platform")
 
@@ -270,11 +304,10 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       const third = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
       expect(third.body.conversationId).not.toBe(conversationId)
       expect(sim.conversationOf("u-1")!.conversationId).toBe(third.body.conversationId)
-    })
-  )
+    }))
 
   it.scopedLive("typing events and receipts are validated and recorded", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const receiver = yield* webhookReceiver()
       const { sim, token, conversationId } = yield* startConversation(simOptions(receiver.url))
       const from = { id: "u-1", idType: "Opaque" }
@@ -295,7 +328,13 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       const { webhookId } = yield* sim.agentSay(conversationId, { text: "hi" })
       const receipt = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-1/inbound/open/receipt`, {
         token,
-        body: { id: webhookId, channel: { to: from, time }, status: "Delivered", direction: "Outbound", isFinalReceipt: true }
+        body: {
+          id: webhookId,
+          channel: { to: from, time },
+          status: "Delivered",
+          direction: "Outbound",
+          isFinalReceipt: true
+        }
       })
       expect(receipt.status).toBe(202)
       const unknownReceipt = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-1/inbound/open/receipt`, {
@@ -306,13 +345,12 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       const c = sim.conversationOf("u-1")!
       expect(c.typingEvents).toBe(1)
       expect(c.receipts).toEqual([{ id: webhookId, status: "Delivered", isFinalReceipt: true, time }])
-    })
-  )
+    }))
 })
 
 describe("Genesys simulator: conversation resource and notifications", () => {
   it.scopedLive("agentJoin: user.start's eventTime is the participant's connectedTime; queue topic; users", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { sim, token, conversationId, socket } = yield* watchConversation((id) => [
         detailTopic(id, "user.start"),
         detailTopic(id, "acd.end"),
@@ -325,11 +363,23 @@ describe("Genesys simulator: conversation resource and notifications", () => {
 
       const conversation = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${conversationId}`, { token })
       const agent = conversation.body.participants.find((p: any) => p.purpose === "agent")
-      expect(agent).toMatchObject({ id: joined.participantId, state: "connected", user: { id: "agent-7" }, name: "Maria", queue: { id: "q-1" } })
+      expect(agent).toMatchObject({
+        id: joined.participantId,
+        state: "connected",
+        user: { id: "agent-7" },
+        name: "Maria",
+        queue: { id: "q-1" }
+      })
       const start = socket.frames.find((f) => f.topicName.endsWith(".user.start"))!
       expect(start).toMatchObject({
         version: "2",
-        eventBody: { conversationId, participantId: joined.participantId, userId: "agent-7", queueId: "q-1", mediaType: "MESSAGE" }
+        eventBody: {
+          conversationId,
+          participantId: joined.participantId,
+          userId: "agent-7",
+          queueId: "q-1",
+          mediaType: "MESSAGE"
+        }
       })
       expect(typeof start.metadata.CorrelationId).toBe("string")
       expect(start.eventBody.eventTime).toBe(Date.parse(agent.connectedTime))
@@ -342,15 +392,19 @@ describe("Genesys simulator: conversation resource and notifications", () => {
 
       const user = yield* call(`${sim.baseUrl}/api/v2/users/agent-7`, { token })
       expect(user.body).toEqual({ id: "agent-7", name: "Maria" })
-    })
-  )
+    }))
 
   it.scopedLive("notifications without a connected socket are lost; ping gets pong; heartbeats arrive", () =>
-    Effect.gen(function* () {
-      const { sim, token, conversationId } = yield* startConversation(simOptions(undefined, { heartbeatIntervalMs: 100 }))
+    Effect.gen(function*() {
+      const { sim, token, conversationId } = yield* startConversation(
+        simOptions(undefined, { heartbeatIntervalMs: 100 })
+      )
       const topic = detailTopic(conversationId, "user.start")
       const channel = yield* call(`${sim.baseUrl}/api/v2/notifications/channels`, { token, method: "POST" })
-      yield* call(`${sim.baseUrl}/api/v2/notifications/channels/${channel.body.id}/subscriptions`, { token, body: [{ id: topic }] })
+      yield* call(`${sim.baseUrl}/api/v2/notifications/channels/${channel.body.id}/subscriptions`, {
+        token,
+        body: [{ id: topic }]
+      })
 
       yield* sim.agentJoin(conversationId) // nobody listening: lost
       const socket = yield* connect(channel.body.connectUri)
@@ -362,15 +416,21 @@ describe("Genesys simulator: conversation resource and notifications", () => {
       socket.ws.send(JSON.stringify({ message: "ping" }))
       yield* waitFor("pong", () => socket.frames.some((f) => f.eventBody.message === "pong"))
       expect(socket.frames.find((f) => f.eventBody.message === "pong")!.topicName).toBe("channel.metadata")
-      yield* waitFor("heartbeat", () =>
-        socket.frames.some((f) => f.topicName === "channel.metadata" && f.eventBody.message === "WebSocket Heartbeat")
+      yield* waitFor(
+        "heartbeat",
+        () =>
+          socket.frames.some((f) => f.topicName === "channel.metadata" && f.eventBody.message === "WebSocket Heartbeat")
       )
-      expect(sim.channels()).toEqual([{ channelId: channel.body.id, clientId: "client-1", connected: true, topics: [topic] }])
-    })
-  )
+      expect(sim.channels()).toEqual([{
+        channelId: channel.body.id,
+        clientId: "client-1",
+        connected: true,
+        topics: [topic]
+      }])
+    }))
 
   it.scopedLive("PATCH disconnect ends everybody and publishes customer.end and user.end; PUT is not the method", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { sim, token, conversationId, socket } = yield* watchConversation((id) => [
         detailTopic(id, "customer.end"),
         detailTopic(id, "user.end"),
@@ -405,30 +465,35 @@ describe("Genesys simulator: conversation resource and notifications", () => {
         disconnectType: "PEER"
       })
       expect(sim.conversationOf("u-1")!.participants.every((p) => p.state === "disconnected")).toBe(true)
-    })
-  )
+    }))
 
   it.scopedLive("participant PATCH, agentLeave (acw) and endConversation (customer gets peer)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const a = yield* inbound(sim.baseUrl, token, message("u-1"), "?prefetchConversationId=true")
       const first = yield* sim.agentJoin(a.body.conversationId)
-      const patched = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${a.body.conversationId}/participants/${first.participantId}`, {
-        token,
-        method: "PATCH",
-        body: { state: "disconnected" }
-      })
+      const patched = yield* call(
+        `${sim.baseUrl}/api/v2/conversations/messages/${a.body.conversationId}/participants/${first.participantId}`,
+        {
+          token,
+          method: "PATCH",
+          body: { state: "disconnected" }
+        }
+      )
       expect(patched.status).toBe(202)
       expect(sim.conversationOf("u-1")!.participants.find((p) => p.id === first.participantId)).toMatchObject({
         state: "disconnected",
         disconnectType: "client"
       })
-      const unknown = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/${a.body.conversationId}/participants/nope`, {
-        token,
-        method: "PATCH",
-        body: { state: "disconnected" }
-      })
+      const unknown = yield* call(
+        `${sim.baseUrl}/api/v2/conversations/messages/${a.body.conversationId}/participants/nope`,
+        {
+          token,
+          method: "PATCH",
+          body: { state: "disconnected" }
+        }
+      )
       expect(unknown.status).toBe(404)
 
       const b = yield* inbound(sim.baseUrl, token, message("u-2"), "?prefetchConversationId=true")
@@ -446,13 +511,12 @@ describe("Genesys simulator: conversation resource and notifications", () => {
         ["acd", "disconnected", "transfer"],
         ["agent", "disconnected", "client"]
       ])
-    })
-  )
+    }))
 })
 
 describe("Genesys simulator: outbound webhooks", () => {
   it.scopedLive("agentSay posts a base64-signed webhook, retries 503 byte-identically, and resends identically", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const receiver = yield* webhookReceiver([503, 503])
       const { sim, conversationId } = yield* startConversation(simOptions(receiver.url))
       const agent = yield* sim.agentJoin(conversationId, { userId: "agent-7", name: "Maria" })
@@ -465,7 +529,9 @@ describe("Genesys simulator: outbound webhooks", () => {
       expect(receiver.hits).toHaveLength(3)
       const [hit] = receiver.hits
       const signature = hit!.headers["x-hub-signature-256"]
-      expect(receiver.hits.every((h) => h.raw.equals(hit!.raw) && h.headers["x-hub-signature-256"] === signature)).toBe(true)
+      expect(receiver.hits.every((h) => h.raw.equals(hit!.raw) && h.headers["x-hub-signature-256"] === signature)).toBe(
+        true
+      )
       expect(hit!.headers["content-type"]).toBe("application/json")
       expect(hit!.headers["x-hub-signature-256"]).toBe(hmac(WEBHOOK_SECRET, hit!.raw, "base64"))
       expect(JSON.parse(hit!.raw.toString("utf8"))).toMatchObject({
@@ -483,7 +549,12 @@ describe("Genesys simulator: outbound webhooks", () => {
         content: [
           {
             contentType: "Attachment",
-            attachment: { mediaType: "File", url: "https://cdn.example.com/files/menu.pdf", mime: "application/pdf", filename: "menu.pdf" }
+            attachment: {
+              mediaType: "File",
+              url: "https://cdn.example.com/files/menu.pdf",
+              mime: "application/pdf",
+              filename: "menu.pdf"
+            }
           }
         ],
         direction: "Outbound",
@@ -501,11 +572,10 @@ describe("Genesys simulator: outbound webhooks", () => {
       expect(yield* sim.resendWebhook(said.webhookId)).toBe(200)
       expect(receiver.hits[4]!.raw.equals(hit!.raw)).toBe(true)
       expect(receiver.hits[4]!.headers["x-hub-signature-256"]).toBe(hit!.headers["x-hub-signature-256"])
-    })
-  )
+    }))
 
   it.scopedLive("gives up after 5 retries and answers the last status", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const receiver = yield* webhookReceiver([500, 500, 500, 500, 500, 500, 500])
       const { sim, conversationId } = yield* startConversation(simOptions(receiver.url, { webhookRetryDelayMs: 10 }))
       yield* sim.agentJoin(conversationId)
@@ -517,13 +587,12 @@ describe("Genesys simulator: outbound webhooks", () => {
       yield* second.sim.agentJoin(second.conversationId)
       expect((yield* second.sim.agentSay(second.conversationId, { text: "hi" })).status).toBe(400)
       expect(rejected.hits).toHaveLength(1)
-    })
-  )
+    }))
 })
 
 describe("Genesys simulator: limits and failures", () => {
   it.scopedLive("failNext answers 429 with Retry-After; the rate limit answers 429 too-many-requests", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions(undefined, { requestsPerMinute: 3 }))
       const token = yield* tokenFor(sim.baseUrl)
       yield* sim.failNext(2, 429, 7)
@@ -549,18 +618,23 @@ describe("Genesys simulator: limits and failures", () => {
       // per token: a fresh token has its own minute
       expect((yield* call(url, { token: yield* tokenFor(sim.baseUrl) })).status).toBe(200)
       expect(sim.requests().map((r) => r.status)).toEqual([429, 429, 503, 200, 200, 200, 429, 200])
-    })
-  )
+    }))
 
   it.scopedLive("availability: estimated wait and agents on queue", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const query = (queueIds: ReadonlyArray<string>) => ({
-        filter: { type: "or", predicates: queueIds.map((value) => ({ type: "dimension", dimension: "queueId", operator: "matches", value })) },
+        filter: {
+          type: "or",
+          predicates: queueIds.map((value) => ({ type: "dimension", dimension: "queueId", operator: "matches", value }))
+        },
         metrics: ["oOnQueueUsers"]
       })
-      const observed = yield* call(`${sim.baseUrl}/api/v2/analytics/queues/observations/query`, { token, body: query(["q-1", "q-2"]) })
+      const observed = yield* call(`${sim.baseUrl}/api/v2/analytics/queues/observations/query`, {
+        token,
+        body: query(["q-1", "q-2"])
+      })
       expect(observed.status).toBe(200)
       expect(observed.body).toEqual({
         results: [
@@ -575,12 +649,13 @@ describe("Genesys simulator: limits and failures", () => {
       expect(bad.status).toBe(400)
       expect(bad.body.message).toContain("filter.predicates")
       expect(bad.body.message).toContain("metrics")
-      expect((yield* call(`${sim.baseUrl}/api/v2/routing/queues/q-9/mediatypes/message/estimatedwaittime`, { token })).status).toBe(404)
-    })
-  )
+      expect(
+        (yield* call(`${sim.baseUrl}/api/v2/routing/queues/q-9/mediatypes/message/estimatedwaittime`, { token })).status
+      ).toBe(404)
+    }))
 
   it.scopedLive("channels: HEAD 200/404, the 21st evicts the least recently used, 1,000 topics at most", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const channelsUrl = `${sim.baseUrl}/api/v2/notifications/channels`
@@ -614,17 +689,20 @@ describe("Genesys simulator: limits and failures", () => {
       const tooMany = yield* call(subs, { token, body: [{ id: "one.more" }] })
       expect(tooMany.status).toBe(400)
       expect(tooMany.body.code).toBe("bad.request")
-      expect((yield* call(subs, { token, method: "PUT", body: [{ id: "a" }, { id: "b" }] })).body).toEqual({ entities: [{ id: "a" }, { id: "b" }] })
-      expect((yield* call(subs, { token, body: [{ id: "b" }, { id: "c" }] })).body.entities).toEqual([{ id: "a" }, { id: "b" }, { id: "c" }])
+      expect((yield* call(subs, { token, method: "PUT", body: [{ id: "a" }, { id: "b" }] })).body).toEqual({
+        entities: [{ id: "a" }, { id: "b" }]
+      })
+      expect((yield* call(subs, { token, body: [{ id: "b" }, { id: "c" }] })).body.entities).toEqual([{ id: "a" }, {
+        id: "b"
+      }, { id: "c" }])
       expect((yield* call(subs, { token, method: "DELETE" })).status).toBe(204)
       expect((yield* call(subs, { token })).body).toEqual({ entities: [] })
       expect((yield* call(subs, { token, body: [{}] })).body.message).toContain("0.id")
       expect((yield* call(`${channelsUrl}/nope/subscriptions`, { token })).status).toBe(404)
-    })
-  )
+    }))
 
   it.scopedLive("closeSockets announces socket_closing; dropSockets cuts without a close frame; a second socket replaces the first", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeGenesysSim(simOptions())
       const token = yield* tokenFor(sim.baseUrl)
       const channel = yield* call(`${sim.baseUrl}/api/v2/notifications/channels`, { token, method: "POST" })
@@ -654,26 +732,29 @@ describe("Genesys simulator: limits and failures", () => {
           })
       )
       expect(unknown).toBe("404")
-    })
-  )
+    }))
 })
 
 describe("Genesys simulator: sandbox routes", () => {
   it.scopedLive("drives the agent over HTTP without auth", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const receiver = yield* webhookReceiver()
       const { sim, conversationId } = yield* startConversation(simOptions(receiver.url))
       const base = `${sim.baseUrl}/sim/conversations/${conversationId}`
-      expect((yield* call(`${base}/join`, { body: { userId: "agent-3", name: "Bo" } })).body).toMatchObject({ userId: "agent-3" })
+      expect((yield* call(`${base}/join`, { body: { userId: "agent-3", name: "Bo" } })).body).toMatchObject({
+        userId: "agent-3"
+      })
       const said = yield* call(`${base}/say`, { body: { text: "hello from Bo" } })
       expect(said.body).toMatchObject({ status: 200 })
-      expect((yield* call(`${sim.baseUrl}/sim/webhooks/${said.body.webhookId}/resend`, { method: "POST" })).body.status).toBe(200)
+      expect((yield* call(`${sim.baseUrl}/sim/webhooks/${said.body.webhookId}/resend`, { method: "POST" })).body.status)
+        .toBe(200)
       expect((yield* call(`${base}/leave`, { method: "POST" })).status).toBe(204)
       expect((yield* call(`${base}/say`, { body: { text: "gone" } })).status).toBe(409)
       expect((yield* call(`${sim.baseUrl}/sim/conversations/nope/join`, { method: "POST" })).status).toBe(404)
       expect((yield* call(`${sim.baseUrl}/sim/fail`, { body: { n: 1, status: 418 } })).status).toBe(400)
-      expect((yield* call(`${sim.baseUrl}/sim/conversations`)).body[0].participants.map((p: any) => p.purpose)).toEqual(["customer", "acd", "agent"])
+      expect((yield* call(`${sim.baseUrl}/sim/conversations`)).body[0].participants.map((p: any) => p.purpose)).toEqual(
+        ["customer", "acd", "agent"]
+      )
       expect(receiver.hits).toHaveLength(2)
-    })
-  )
+    }))
 })

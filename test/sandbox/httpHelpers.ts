@@ -81,8 +81,7 @@ export const makeReceiver = (options: { readonly statuses?: ReadonlyArray<number
                 server.close(() => done())
               })
           })
-        )
-      )
+        ))
     }),
     (receiver) => Effect.promise(receiver.close)
   )

@@ -20,7 +20,13 @@ const tenant = {
     {
       category: "LIVECHAT",
       integrationId: "int1",
-      integration: { id: "int1", enabled: true, category: "LIVECHAT", type: "HELVIA_LIVECHAT", helvia: { webhookSecret: "s1" } }
+      integration: {
+        id: "int1",
+        enabled: true,
+        category: "LIVECHAT",
+        type: "HELVIA_LIVECHAT",
+        helvia: { webhookSecret: "s1" }
+      }
     }
   ]
 }
@@ -32,7 +38,7 @@ const coreSim = makeHbfCoreSim({
 
 describe("hbf-core simulator", () => {
   it.scopedLive("serves tenants with and without plugins and counts calls", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* coreSim
       expect(sim.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
       const full = yield* call(`${sim.baseUrl}/tenants/t1?includePlugins=true`, { token: CORE_TOKEN })
@@ -47,11 +53,10 @@ describe("hbf-core simulator", () => {
 
       const org = yield* call(`${sim.baseUrl}/organizations/org1`, { token: CORE_TOKEN })
       expect(org).toMatchObject({ status: 200, body: { id: "org1", displayName: "Acme", timezone: "Europe/Athens" } })
-    })
-  )
+    }))
 
   it.scopedLive("rejects a missing or wrong token with 401 JSON, unknown ids with 404 { message }", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* coreSim
       const none = yield* call(`${sim.baseUrl}/tenants/t1`)
       expect(none.status).toBe(401)
@@ -65,11 +70,10 @@ describe("hbf-core simulator", () => {
       expect(unknown.body.message).toContain("zz")
       expect((yield* call(`${sim.baseUrl}/organizations/zz`, { token: CORE_TOKEN })).status).toBe(404)
       expect((yield* call(`${sim.baseUrl}/nowhere`, { token: CORE_TOKEN })).status).toBe(404)
-    })
-  )
+    }))
 
   it.scopedLive("setTenant / removeTenant / failNext", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* coreSim
       sim.setTenant({ id: "t2", displayName: "Second", organization: { id: "org1" } })
       expect((yield* call(`${sim.baseUrl}/tenants/t2`, { token: CORE_TOKEN })).body.displayName).toBe("Second")
@@ -81,16 +85,14 @@ describe("hbf-core simulator", () => {
       expect((yield* call(`${sim.baseUrl}/organizations/org1`, { token: CORE_TOKEN })).status).toBe(503)
       expect((yield* call(`${sim.baseUrl}/tenants/t1`, { token: CORE_TOKEN })).status).toBe(200)
       expect(sim.tenantCalls("t1")).toBe(2)
-    })
-  )
+    }))
 
   it.live("closes its server with the Scope", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const baseUrl = yield* Effect.scoped(Effect.map(coreSim, (sim) => sim.baseUrl))
       const after = yield* Effect.either(Effect.tryPromise(() => fetch(`${baseUrl}/tenants/t1`)))
       expect(Either.isLeft(after)).toBe(true)
-    })
-  )
+    }))
 })
 
 // ---------------------------------------------------------------------------------------
@@ -98,7 +100,10 @@ describe("hbf-core simulator", () => {
 
 const LCM_TOKEN = "lcm-token"
 const SECRET = "helvia-secret"
-const lcmSim = makeHbfLcmSim({ token: LCM_TOKEN, webhookSecretFor: (tenantId) => (tenantId === "t1" ? SECRET : undefined) })
+const lcmSim = makeHbfLcmSim({
+  token: LCM_TOKEN,
+  webhookSecretFor: (tenantId) => (tenantId === "t1" ? SECRET : undefined)
+})
 
 const createBody = (callbackUrl: string, platformSessionId = "sess-1") => ({
   type: "external",
@@ -131,20 +136,30 @@ const messageBody = (platformSessionId = "sess-1") => ({
 
 describe("hbf-lcm simulator", () => {
   it.scopedLive("creates requests idempotently on platformSessionId", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* lcmSim
-      const first = yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody("http://127.0.0.1:1/events/helvia-livechat") })
+      const first = yield* call(`${sim.baseUrl}/livechat-requests`, {
+        token: LCM_TOKEN,
+        body: createBody("http://127.0.0.1:1/events/helvia-livechat")
+      })
       expect(first.status).toBe(204)
-      const again = yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody("http://127.0.0.1:1/events/helvia-livechat") })
+      const again = yield* call(`${sim.baseUrl}/livechat-requests`, {
+        token: LCM_TOKEN,
+        body: createBody("http://127.0.0.1:1/events/helvia-livechat")
+      })
       expect(again.status).toBe(204)
       expect(sim.requests()).toHaveLength(1)
-      expect(sim.requests()[0]).toMatchObject({ platformSessionId: "sess-1", status: "open", tenantId: "t1", createCalls: 2 })
+      expect(sim.requests()[0]).toMatchObject({
+        platformSessionId: "sess-1",
+        status: "open",
+        tenantId: "t1",
+        createCalls: 2
+      })
       expect(sim.requests()[0]!.body.extras.metadata).toEqual({ plan: "gold", vip: true })
-    })
-  )
+    }))
 
   it.scopedLive("rejects bad tokens, bad bodies (naming the field) and unknown tenants", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* lcmSim
       const url = `${sim.baseUrl}/livechat-requests`
       const good = createBody("http://127.0.0.1:1/cb")
@@ -157,9 +172,14 @@ describe("hbf-lcm simulator", () => {
       expect(missing.body.message).toContain("platformUserName")
       expect(missing.body.fields).toContainEqual({ path: "platformUserName", message: "is missing" })
 
-      const wrongLiteral = yield* call(url, { token: LCM_TOKEN, body: { ...good, type: "internal", platformType: "WEB" } })
+      const wrongLiteral = yield* call(url, {
+        token: LCM_TOKEN,
+        body: { ...good, type: "internal", platformType: "WEB" }
+      })
       expect(wrongLiteral.status).toBe(400)
-      expect(wrongLiteral.body.fields.map((f: { path: string }) => f.path)).toEqual(expect.arrayContaining(["type", "platformType"]))
+      expect(wrongLiteral.body.fields.map((f: { path: string }) => f.path)).toEqual(
+        expect.arrayContaining(["type", "platformType"])
+      )
 
       const badUrl = yield* call(url, { token: LCM_TOKEN, body: { ...good, extras: { callbackUrl: "not a url" } } })
       expect(badUrl.status).toBe(400)
@@ -172,21 +192,28 @@ describe("hbf-lcm simulator", () => {
       expect(wrongType.status).toBe(400)
       expect(wrongType.body.message).toContain("requestedDate")
 
-      const malformed = yield* call(url, { token: LCM_TOKEN, body: "{not json", headers: { "content-type": "application/json" } })
+      const malformed = yield* call(url, {
+        token: LCM_TOKEN,
+        body: "{not json",
+        headers: { "content-type": "application/json" }
+      })
       expect(malformed.status).toBe(400)
       expect(malformed.body.error).toBe("BadRequest")
 
-      const notJson = yield* call(url, { token: LCM_TOKEN, body: JSON.stringify(good), headers: { "content-type": "text/plain" } })
+      const notJson = yield* call(url, {
+        token: LCM_TOKEN,
+        body: JSON.stringify(good),
+        headers: { "content-type": "text/plain" }
+      })
       expect(notJson.status).toBe(415)
 
       const otherTenant = yield* call(url, { token: LCM_TOKEN, body: { ...good, tenantId: "t9" } })
       expect(otherTenant.status).toBe(404)
       expect(sim.requests()).toHaveLength(0)
-    })
-  )
+    }))
 
   it.scopedLive("records user messages; 404 for unknown, other-org or ended requests; DELETE ends", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* lcmSim
       yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody("http://127.0.0.1:1/cb") })
       const messages = `${sim.baseUrl}/organizations/org1/livechat-messages`
@@ -195,7 +222,12 @@ describe("hbf-lcm simulator", () => {
       expect((yield* call(messages, { token: LCM_TOKEN, body: messageBody() })).status).toBe(204)
       const attachment = { url: "https://example.com/a.png", contentType: "image/png", name: "a.png", size: 10 }
       const { text: _t, ...withoutText } = messageBody()
-      expect((yield* call(messages, { token: LCM_TOKEN, body: { ...withoutText, messageId: "m-2", attachments: [attachment] } })).status).toBe(204)
+      expect(
+        (yield* call(messages, {
+          token: LCM_TOKEN,
+          body: { ...withoutText, messageId: "m-2", attachments: [attachment] }
+        })).status
+      ).toBe(204)
       expect(sim.messages("sess-1").map((m) => m.messageId)).toEqual(["m-1", "m-2"])
       expect(sim.messages("sess-1")[0]).toMatchObject({ organizationId: "org1", text: "hello agent" })
 
@@ -207,18 +239,24 @@ describe("hbf-lcm simulator", () => {
       expect(noId.body.message).toContain("messageId")
 
       expect((yield* call(messages, { token: LCM_TOKEN, body: messageBody("sess-unknown") })).status).toBe(404)
-      expect((yield* call(`${sim.baseUrl}/organizations/org2/livechat-messages`, { token: LCM_TOKEN, body: messageBody() })).status).toBe(404)
+      expect(
+        (yield* call(`${sim.baseUrl}/organizations/org2/livechat-messages`, { token: LCM_TOKEN, body: messageBody() }))
+          .status
+      ).toBe(404)
 
       expect((yield* call(`${sim.baseUrl}/livechat-requests/sess-1`, { method: "DELETE" })).status).toBe(401)
-      expect((yield* call(`${sim.baseUrl}/livechat-requests/sess-1`, { method: "DELETE", token: LCM_TOKEN })).status).toBe(204)
+      expect((yield* call(`${sim.baseUrl}/livechat-requests/sess-1`, { method: "DELETE", token: LCM_TOKEN })).status)
+        .toBe(204)
       expect(sim.request("sess-1")).toMatchObject({ status: "ended", endedBy: "user" })
-      expect((yield* call(messages, { token: LCM_TOKEN, body: { ...messageBody(), messageId: "m-3" } })).status).toBe(404)
-      expect((yield* call(`${sim.baseUrl}/livechat-requests/nope`, { method: "DELETE", token: LCM_TOKEN })).status).toBe(404)
-    })
-  )
+      expect((yield* call(messages, { token: LCM_TOKEN, body: { ...messageBody(), messageId: "m-3" } })).status).toBe(
+        404
+      )
+      expect((yield* call(`${sim.baseUrl}/livechat-requests/nope`, { method: "DELETE", token: LCM_TOKEN })).status)
+        .toBe(404)
+    }))
 
   it.scopedLive("agent actions post signed webhooks; resend is byte-identical", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
       const callbackUrl = `${gateway.url}/events/helvia-livechat`
@@ -227,7 +265,11 @@ describe("hbf-lcm simulator", () => {
       const joined = yield* sim.join("sess-1", { id: "a7", fullName: "Maria", image: "https://example.com/m.png" })
       expect(joined).toMatchObject({ status: 200, body: { accepted: 1 } })
       expect(joined.eventId).toMatch(/^lcm-evt-/)
-      const said = yield* sim.say("sess-1", "How can I help?", [{ name: "f.pdf", path: "https://example.com/f.pdf", mimetype: "application/pdf" }])
+      const said = yield* sim.say("sess-1", "How can I help?", [{
+        name: "f.pdf",
+        path: "https://example.com/f.pdf",
+        mimetype: "application/pdf"
+      }])
       const typed = yield* sim.typing("sess-1", true)
       const transferred = yield* sim.transfer("sess-1")
       expect(sim.request("sess-1")?.agent).toBeUndefined()
@@ -261,7 +303,10 @@ describe("hbf-lcm simulator", () => {
       expect(bodies[1]).toMatchObject({
         id: said.eventId,
         agent: { fullName: "Maria" },
-        message: { text: "How can I help?", attachments: [{ name: "f.pdf", path: "https://example.com/f.pdf", mimetype: "application/pdf" }] }
+        message: {
+          text: "How can I help?",
+          attachments: [{ name: "f.pdf", path: "https://example.com/f.pdf", mimetype: "application/pdf" }]
+        }
       })
       expect(bodies[2]).toMatchObject({ id: typed.eventId, typing: true })
       expect(bodies[3]).toMatchObject({ id: transferred.eventId, type: "TRANSFER_REQUEST" })
@@ -278,37 +323,47 @@ describe("hbf-lcm simulator", () => {
       const unknown = yield* Effect.flip(sim.say("nope", "x"))
       expect(unknown).toMatchObject({ _tag: "LcmSimError", status: 404 })
       expect((yield* Effect.flip(sim.resend("lcm-evt-unknown"))).status).toBe(404)
-    })
-  )
+    }))
 
   it.scopedLive("missed ends the request; an unreachable callback is a 502 LcmSimError", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
-      yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody(`${gateway.url}/events/helvia-livechat`) })
+      yield* call(`${sim.baseUrl}/livechat-requests`, {
+        token: LCM_TOKEN,
+        body: createBody(`${gateway.url}/events/helvia-livechat`)
+      })
       yield* sim.missed("sess-1")
       expect(sim.request("sess-1")).toMatchObject({ status: "ended", endedBy: "missed" })
       const body = JSON.parse(gateway.hits[0]!.raw.toString("utf8"))
       expect(body.type).toBe("REQUEST_MISSED")
       expect(body.agent).toBeUndefined()
 
-      yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody("http://127.0.0.1:1/cb", "sess-2") })
+      yield* call(`${sim.baseUrl}/livechat-requests`, {
+        token: LCM_TOKEN,
+        body: createBody("http://127.0.0.1:1/cb", "sess-2")
+      })
       const failed = yield* Effect.flip(sim.join("sess-2"))
       expect(failed.status).toBe(502)
-    })
-  )
+    }))
 
   it.scopedLive("sandbox agent routes drive the agent over HTTP without auth", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const gateway = yield* makeReceiver()
       const sim = yield* lcmSim
-      yield* call(`${sim.baseUrl}/livechat-requests`, { token: LCM_TOKEN, body: createBody(`${gateway.url}/events/helvia-livechat`) })
+      yield* call(`${sim.baseUrl}/livechat-requests`, {
+        token: LCM_TOKEN,
+        body: createBody(`${gateway.url}/events/helvia-livechat`)
+      })
       const agent = `${sim.baseUrl}/sandbox/agent/sess-1`
 
       const join = yield* call(`${agent}/join`, { method: "POST", body: { fullName: "Nick" } })
       expect(join).toMatchObject({ status: 200, body: { status: 200, body: { accepted: 1 } } })
       // curl -d sends application/x-www-form-urlencoded: still read as JSON
-      const say = yield* call(`${agent}/say`, { body: JSON.stringify({ text: "hi there" }), headers: { "content-type": "application/x-www-form-urlencoded" } })
+      const say = yield* call(`${agent}/say`, {
+        body: JSON.stringify({ text: "hi there" }),
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      })
       expect(say.status).toBe(200)
       expect(say.body.eventId).toMatch(/^lcm-evt-/)
       expect((yield* call(`${agent}/typing`, { body: { on: false } })).status).toBe(200)
@@ -333,8 +388,7 @@ describe("hbf-lcm simulator", () => {
       expect((yield* call(`${agent}/dance`, { method: "POST" })).status).toBe(404)
       const listed = yield* call(`${sim.baseUrl}/sandbox/requests`)
       expect(listed.body[0]).toMatchObject({ platformSessionId: "sess-1", status: "ended" })
-    })
-  )
+    }))
 })
 
 // ---------------------------------------------------------------------------------------
@@ -356,24 +410,30 @@ const event = (over: Record<string, unknown> = {}) => ({
 
 describe("hbf-bot simulator", () => {
   it.scopedLive("records valid events in order and serves them to curl", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeHbfBotSim()
       const url = `${sim.baseUrl}/livechat-events`
       const waiting = yield* Effect.fork(sim.waitFor((events) => events.length === 3, "2 seconds"))
       expect((yield* call(url, { body: event() })).status).toBe(200)
-      expect((yield* call(url, { body: event({ id: "evt-2", seq: 2, type: "agent.typing", data: { typing: true } }) })).status).toBe(200)
-      expect((yield* call(url, { body: event({ id: "evt-3", seq: 1, sessionId: "s-2", type: "session.ended", data: { reason: "agent" } }) })).status).toBe(200)
+      expect(
+        (yield* call(url, { body: event({ id: "evt-2", seq: 2, type: "agent.typing", data: { typing: true } }) }))
+          .status
+      ).toBe(200)
+      expect(
+        (yield* call(url, {
+          body: event({ id: "evt-3", seq: 1, sessionId: "s-2", type: "session.ended", data: { reason: "agent" } })
+        })).status
+      ).toBe(200)
       const seen = yield* waiting
       expect(seen.map((e) => e.id)).toEqual(["evt-1", "evt-2", "evt-3"])
       expect(sim.eventsOf("s-1").map((e) => e.seq)).toEqual([1, 2])
       const listed = yield* call(`${sim.baseUrl}/sandbox/events?sessionId=s-2`)
       expect(listed.body).toHaveLength(1)
       expect(listed.body[0].type).toBe("session.ended")
-    })
-  )
+    }))
 
   it.scopedLive("rejects malformed envelopes with 400 naming the field", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeHbfBotSim()
       const url = `${sim.baseUrl}/livechat-events`
       const { seq: _s, ...noSeq } = event()
@@ -393,11 +453,10 @@ describe("hbf-bot simulator", () => {
       expect((yield* call(url, { body: "{", headers: { "content-type": "application/json" } })).status).toBe(400)
       expect(sim.events()).toHaveLength(0)
       expect(sim.attempts().map((a) => a.status)).toEqual([400, 400, 400, 400, 400, 400])
-    })
-  )
+    }))
 
   it.scopedLive("checks X-LCG-Signature over X-LCG-Timestamp and the raw body, and refuses a timestamp 5 minutes off", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeHbfBotSim({ signingSecret: "bot-secret" })
       const url = `${sim.baseUrl}/livechat-events`
       const raw = JSON.stringify(event())
@@ -409,21 +468,24 @@ describe("hbf-bot simulator", () => {
       })
       const unsigned = { "content-type": "application/json" }
       expect((yield* call(url, { body: raw, headers: unsigned })).status).toBe(401)
-      expect((yield* call(url, { body: raw, headers: { ...unsigned, "x-lcg-signature": hmac("bot-secret", raw) } })).status).toBe(401)
+      expect(
+        (yield* call(url, { body: raw, headers: { ...unsigned, "x-lcg-signature": hmac("bot-secret", raw) } })).status
+      ).toBe(401)
       expect((yield* call(url, { body: raw, headers: signed(now, "other") })).status).toBe(401)
       // the timestamp is signed: a fresh one on an old signature does not pass
-      expect((yield* call(url, { body: raw, headers: { ...signed(now - 600), "x-lcg-timestamp": String(now) } })).status).toBe(401)
+      expect(
+        (yield* call(url, { body: raw, headers: { ...signed(now - 600), "x-lcg-timestamp": String(now) } })).status
+      ).toBe(401)
       // a correctly signed but old (replayed) event does not pass either
       expect((yield* call(url, { body: raw, headers: signed(now - 301) })).status).toBe(401)
       // same JSON value, different bytes: the signature is over the bytes
       expect((yield* call(url, { body: ` ${raw}`, headers: signed(now) })).status).toBe(401)
       expect((yield* call(url, { body: raw, headers: signed(now) })).status).toBe(200)
       expect(sim.events()).toHaveLength(1)
-    })
-  )
+    }))
 
   it.scopedLive("failNext and failWhile script failures", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeHbfBotSim()
       const url = `${sim.baseUrl}/livechat-events`
       sim.failNext(2, 503, 2)
@@ -434,23 +496,23 @@ describe("hbf-bot simulator", () => {
       expect((yield* call(url, { body: event() })).status).toBe(200)
 
       const stop = sim.failWhile((e) => e.type === "agent.typing", 500)
-      expect((yield* call(url, { body: event({ id: "evt-t", type: "agent.typing", data: { typing: true } }) })).status).toBe(500)
+      expect((yield* call(url, { body: event({ id: "evt-t", type: "agent.typing", data: { typing: true } }) })).status)
+        .toBe(500)
       expect((yield* call(url, { body: event({ id: "evt-m", seq: 3 }) })).status).toBe(200)
       stop()
-      expect((yield* call(url, { body: event({ id: "evt-t", type: "agent.typing", data: { typing: true } }) })).status).toBe(200)
+      expect((yield* call(url, { body: event({ id: "evt-t", type: "agent.typing", data: { typing: true } }) })).status)
+        .toBe(200)
       expect(sim.events().map((e) => e.id)).toEqual(["evt-1", "evt-m", "evt-t"])
       expect(sim.attempts().map((a) => a.status)).toEqual([503, 503, 200, 500, 200, 200])
-    })
-  )
+    }))
 
   it.scopedLive("waitFor fails with BotWaitTimeout when the condition never holds", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeHbfBotSim()
       const error = yield* Effect.flip(sim.waitFor((events) => events.length > 0, "50 millis"))
       expect(error._tag).toBe("BotWaitTimeout")
       expect(error.message).toContain("none")
-    })
-  )
+    }))
 })
 
 // ---------------------------------------------------------------------------------------
@@ -466,18 +528,19 @@ const trigger = {
 
 describe("hbf-event-publisher simulator", () => {
   it.scopedLive("accepts flow triggers at the literal /connectors/flows:trigger path", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeEventPublisherSim({ token: PUB_TOKEN })
       const accepted = yield* call(`${sim.baseUrl}/connectors/flows:trigger`, { token: PUB_TOKEN, body: trigger })
       expect(accepted.status).toBe(202)
       expect(sim.triggers()).toEqual([trigger])
-      expect((yield* call(`${sim.baseUrl}/connectors/flows:other`, { token: PUB_TOKEN, body: trigger })).status).toBe(404)
+      expect((yield* call(`${sim.baseUrl}/connectors/flows:other`, { token: PUB_TOKEN, body: trigger })).status).toBe(
+        404
+      )
       expect((yield* call(`${sim.baseUrl}/sandbox/triggers`)).body).toEqual([trigger])
-    })
-  )
+    }))
 
   it.scopedLive("rejects bad tokens and bodies; failNext", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeEventPublisherSim({ token: PUB_TOKEN })
       const url = `${sim.baseUrl}/connectors/flows:trigger`
       expect((yield* call(url, { body: trigger })).status).toBe(401)
@@ -486,15 +549,20 @@ describe("hbf-event-publisher simulator", () => {
       const missing = yield* call(url, { token: PUB_TOKEN, body: noFlow })
       expect(missing.status).toBe(400)
       expect(missing.body.fields).toContainEqual({ path: "flowId", message: "is missing" })
-      const badType = yield* call(url, { token: PUB_TOKEN, body: { ...trigger, event: { ...trigger.event, type: "nope" } } })
+      const badType = yield* call(url, {
+        token: PUB_TOKEN,
+        body: { ...trigger, event: { ...trigger.event, type: "nope" } }
+      })
       expect(badType.status).toBe(400)
       expect(badType.body.message).toContain("event.type")
-      const noData = yield* call(url, { token: PUB_TOKEN, body: { ...trigger, event: { type: "session.ended", sessionId: "s-1" } } })
+      const noData = yield* call(url, {
+        token: PUB_TOKEN,
+        body: { ...trigger, event: { type: "session.ended", sessionId: "s-1" } }
+      })
       expect(noData.body.message).toContain("event.data")
       sim.failNext(1, 500)
       expect((yield* call(url, { token: PUB_TOKEN, body: trigger })).status).toBe(500)
       expect((yield* call(url, { token: PUB_TOKEN, body: trigger })).status).toBe(202)
       expect(sim.triggers()).toHaveLength(1)
-    })
-  )
+    }))
 })

@@ -36,7 +36,8 @@ const jwt = (options: { kid?: string; secret?: string; payload?: Record<string, 
 const api = (
   sim: ZendeskSim,
   path: string,
-  init: { method?: string; body?: unknown; authorization?: string; headers?: Record<string, string>; appId?: string } = {}
+  init: { method?: string; body?: unknown; authorization?: string; headers?: Record<string, string>; appId?: string } =
+    {}
 ) => {
   const headers: Record<string, string> = { ...init.headers }
   const authorization = init.authorization ?? basic()
@@ -50,15 +51,20 @@ const api = (
 
 /** A user with that externalId and its personal conversation. */
 const startConversation = (sim: ZendeskSim, externalId = "sub-1") =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const user = yield* api(sim, "/users", { body: { externalId, profile: { givenName: "Ann", surname: "Lee" } } })
     expect(user.status).toBe(201)
-    const created = yield* api(sim, "/conversations", { body: { type: "personal", participants: [{ userId: user.body.user.id }] } })
+    const created = yield* api(sim, "/conversations", {
+      body: { type: "personal", participants: [{ userId: user.body.user.id }] }
+    })
     expect(created.status).toBe(201)
     return { userId: user.body.user.id as string, conversationId: created.body.conversation.id as string }
   })
 
-const userMessage = (userId: string, text: string) => ({ author: { type: "user", userId }, content: { type: "text", text } })
+const userMessage = (userId: string, text: string) => ({
+  author: { type: "user", userId },
+  content: { type: "text", text }
+})
 
 const postText = (sim: ZendeskSim, conversationId: string, userId: string, text: string) =>
   api(sim, `/conversations/${conversationId}/messages`, { body: userMessage(userId, text) })
@@ -66,7 +72,9 @@ const postText = (sim: ZendeskSim, conversationId: string, userId: string, text:
 interface WebhookBody {
   readonly app: { readonly id: string }
   readonly webhook: { readonly id: string; readonly version: string }
-  readonly events: ReadonlyArray<{ readonly id: string; readonly createdAt: string; readonly type: string; readonly payload: any }>
+  readonly events: ReadonlyArray<
+    { readonly id: string; readonly createdAt: string; readonly type: string; readonly payload: any }
+  >
 }
 
 const bodyOf = (hit: Hit) => JSON.parse(hit.raw.toString("utf8")) as WebhookBody
@@ -89,15 +97,14 @@ const silentTarget = Effect.acquireRelease(
             server.close()
           }
         })
-      )
-    )
+      ))
   }),
   (target) => Effect.sync(target.close)
 )
 
 /** A receiver answering `statuses` first, and a simulator delivering to it. */
 const withReceiver = (statuses: ReadonlyArray<number> = [], extra: Partial<ZendeskSimOptions> = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const receiver = yield* makeReceiver({ statuses, path: "/events/zendesk" })
     const sim = yield* makeZendeskSim(simOptions({ webhookUrl: receiver.url, ...extra }))
     return { receiver, sim }
@@ -109,7 +116,7 @@ const hex24 = /^[0-9a-f]{24}$/
 
 describe("Zendesk simulator: auth", () => {
   it.scopedLive("accepts Basic and JWT app keys; 401 unauthorized for anything else", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
       expect(sim.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sc$/)
 
@@ -145,11 +152,10 @@ describe("Zendesk simulator: auth", () => {
       expect(legacy.body).toEqual({ errors: [{ code: "not_found", title: expect.any(String) }] })
 
       expect(sim.requests().map((r) => r.status)).toEqual([404, 404, 401, 401, 401, 401, 401, 401, 401, 401, 401, 404])
-    })
-  )
+    }))
 
   it.scopedLive("failNext: scripted 429 (no Retry-After unless asked) and 503 before auth is even checked", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
       yield* sim.failNext(1, 429)
       const limited = yield* api(sim, "/users/nobody", { authorization: "" })
@@ -164,15 +170,16 @@ describe("Zendesk simulator: auth", () => {
         expect(unavailable.headers.get("retry-after")).toBe("7")
       }
       expect((yield* api(sim, "/users/nobody")).status).toBe(404)
-    })
-  )
+    }))
 })
 
 describe("Zendesk simulator: users and conversations", () => {
   it.scopedLive("creates users (409 on a repeat), gets them by id or externalId, rejects bad bodies", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
-      const created = yield* api(sim, "/users", { body: { externalId: "sub-1", profile: { givenName: "Ann", locale: "en-US" } } })
+      const created = yield* api(sim, "/users", {
+        body: { externalId: "sub-1", profile: { givenName: "Ann", locale: "en-US" } }
+      })
       expect(created.status).toBe(201)
       expect(created.body.user).toMatchObject({ externalId: "sub-1", profile: { givenName: "Ann", locale: "en-US" } })
       expect(created.body.user.id).toMatch(hex24)
@@ -192,16 +199,18 @@ describe("Zendesk simulator: users and conversations", () => {
       expect(missing.body.errors[0].code).toBe("bad_request")
       expect(missing.body.errors[0].title).toContain("externalId")
 
-      const notJson = yield* api(sim, "/users", { body: "externalId=x", headers: { "content-type": "application/x-www-form-urlencoded" } })
+      const notJson = yield* api(sim, "/users", {
+        body: "externalId=x",
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      })
       expect(notJson.status).toBe(400)
       const broken = yield* api(sim, "/users", { body: "{", headers: { "content-type": "application/json" } })
       expect(broken.status).toBe(400)
       expect(sim.users().map((u) => u.externalId)).toEqual(["sub-1"])
-    })
-  )
+    }))
 
   it.scopedLive("a personal conversation per user: the bot's integration active, a second one 400, listed by filter", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions({ botIntegration: { id: "bot-switchboard-1" } }))
       const user = yield* api(sim, "/users", { body: { externalId: "sub-1" } })
       const userId = user.body.user.id as string
@@ -223,7 +232,9 @@ describe("Zendesk simulator: users and conversations", () => {
       expect(second.status).toBe(400)
       expect(second.body.errors[0].code).toBe("bad_request")
 
-      for (const query of [`filter[userId]=${userId}`, "filter[userExternalId]=sub-1", "filter%5BuserExternalId%5D=sub-1"]) {
+      for (
+        const query of [`filter[userId]=${userId}`, "filter[userExternalId]=sub-1", "filter%5BuserExternalId%5D=sub-1"]
+      ) {
         const listed = yield* api(sim, `/conversations?${query}`)
         expect(listed.status, query).toBe(200)
         expect(listed.body).toEqual({ conversations: [conversation], meta: { hasMore: false }, links: {} })
@@ -236,19 +247,26 @@ describe("Zendesk simulator: users and conversations", () => {
       expect(unknown.status).toBe(404)
       expect(unknown.body.errors[0].code).toBe("not_found")
 
-      const unknownUser = yield* api(sim, "/conversations", { body: { type: "personal", participants: [{ userExternalId: "nobody" }] } })
+      const unknownUser = yield* api(sim, "/conversations", {
+        body: { type: "personal", participants: [{ userExternalId: "nobody" }] }
+      })
       expect(unknownUser.status).toBe(404)
-      const tooBigMetadata = yield* api(sim, "/users", { body: { externalId: "sub-2", metadata: { blob: "x".repeat(5000) } } })
+      const tooBigMetadata = yield* api(sim, "/users", {
+        body: { externalId: "sub-2", metadata: { blob: "x".repeat(5000) } }
+      })
       expect(tooBigMetadata.status).toBe(400)
 
-      expect(sim.conversationOf("sub-1")).toMatchObject({ id: conversation.id, userId, activeSwitchboardIntegration: "hbf-lcg" })
-    })
-  )
+      expect(sim.conversationOf("sub-1")).toMatchObject({
+        id: conversation.id,
+        userId,
+        activeSwitchboardIntegration: "hbf-lcg"
+      })
+    }))
 })
 
 describe("Zendesk simulator: messages", () => {
   it.scopedLive("posts user and business messages; enforces participants, the 4096-character text and the 100 kB body", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
       const { userId, conversationId } = yield* startConversation(sim)
       const posted = yield* api(sim, `/conversations/${conversationId}/messages`, {
@@ -266,7 +284,10 @@ describe("Zendesk simulator: messages", () => {
       expect(Date.parse(message.received)).not.toBeNaN()
 
       const business = yield* api(sim, `/conversations/${conversationId}/messages`, {
-        body: { author: { type: "business", displayName: "Bot" }, content: { type: "image", mediaUrl: "https://x.test/a.png", altText: "a" } }
+        body: {
+          author: { type: "business", displayName: "Bot" },
+          content: { type: "image", mediaUrl: "https://x.test/a.png", altText: "a" }
+        }
       })
       expect(business.status).toBe(201)
       expect(business.body.messages[0]).toMatchObject({
@@ -294,11 +315,10 @@ describe("Zendesk simulator: messages", () => {
       expect(carousel.status).toBe(400)
       expect((yield* postText(sim, "ffffffffffffffffffffffff", userId, "hi")).status).toBe(404)
       expect(sim.conversationOf("sub-1")!.messages.map((m) => m.content.type)).toEqual(["text", "image", "text"])
-    })
-  )
+    }))
 
   it.scopedLive("423 once the conversation holds maxMessagesPerConversation messages", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions({ maxMessagesPerConversation: 2 }))
       const { userId, conversationId } = yield* startConversation(sim)
       expect((yield* postText(sim, conversationId, userId, "1")).status).toBe(201)
@@ -306,14 +326,15 @@ describe("Zendesk simulator: messages", () => {
       const locked = yield* postText(sim, conversationId, userId, "3")
       expect(locked.status).toBe(423)
       expect(locked.body.errors[0].title).toContain("Message limit")
-      yield* api(sim, `/conversations/${conversationId}/passControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
+      yield* api(sim, `/conversations/${conversationId}/passControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
       const agentExit = yield* Effect.exit(sim.agentSay(conversationId, "too many"))
       expect(Exit.isFailure(agentExit) && Cause.isDie(agentExit.cause)).toBe(true)
-    })
-  )
+    }))
 
   it.scopedLive("pages: the newest page first, before/after cursors only where a page exists, links that work", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions({ pageSize: 3 }))
       const { userId, conversationId } = yield* startConversation(sim)
       const ids: Array<string> = []
@@ -349,13 +370,12 @@ describe("Zendesk simulator: messages", () => {
       expect(both.status).toBe(400)
       expect(both.body.errors[0].code).toBe("bad_request")
       expect((yield* list("?page[after]=ffffffffffffffffffffffff")).status).toBe(400)
-    })
-  )
+    }))
 })
 
 describe("Zendesk simulator: activity and switchboard", () => {
   it.scopedLive("activity: business typing is echoed as conversation:typing; a user author may only send conversation:read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { userId, conversationId } = yield* startConversation(sim)
       const activity = (body: unknown) => api(sim, `/conversations/${conversationId}/activity`, { body })
@@ -376,18 +396,24 @@ describe("Zendesk simulator: activity and switchboard", () => {
       yield* sim.awaitWebhooks()
       const events = eventsOf(receiver.hits)
       expect(events.map((e) => e.type)).toEqual(["conversation:typing"])
-      expect(events[0]!.payload.activity).toEqual({ type: "typing:start", author: { type: "business", displayName: "Bot" } })
-    })
-  )
+      expect(events[0]!.payload.activity).toEqual({
+        type: "typing:start",
+        author: { type: "business", displayName: "Bot" }
+      })
+    }))
 
   it.scopedLive("passControl by name, integrationType and next; releaseControl back to the bot; metadata recorded and limited", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
       const { conversationId } = yield* startConversation(sim)
-      const control = (action: string, body: unknown) => api(sim, `/conversations/${conversationId}/${action}`, { body })
+      const control = (action: string, body: unknown) =>
+        api(sim, `/conversations/${conversationId}/${action}`, { body })
       const active = () => sim.conversationOf("sub-1")!.activeSwitchboardIntegration
 
-      const passed = yield* control("passControl", { switchboardIntegration: "zd-agentWorkspace", metadata: { lcgSessionId: "s-1" } })
+      const passed = yield* control("passControl", {
+        switchboardIntegration: "zd-agentWorkspace",
+        metadata: { lcgSessionId: "s-1" }
+      })
       expect(passed.status).toBe(200)
       expect(passed.body).toEqual({})
       expect(active()).toBe("zd-agentWorkspace")
@@ -406,10 +432,14 @@ describe("Zendesk simulator: activity and switchboard", () => {
 
       expect((yield* control("passControl", { switchboardIntegration: "somebody-else" })).status).toBe(400)
       expect((yield* control("passControl", {})).status).toBe(400)
-      const tooBig = yield* control("passControl", { switchboardIntegration: "next", metadata: { blob: "x".repeat(4100) } })
+      const tooBig = yield* control("passControl", {
+        switchboardIntegration: "next",
+        metadata: { blob: "x".repeat(4100) }
+      })
       expect(tooBig.status).toBe(400)
       expect(tooBig.body.errors[0].title).toContain("metadata")
-      expect((yield* control("passControl", { switchboardIntegration: "next", metadata: { nested: { a: 1 } } })).status).toBe(400)
+      expect((yield* control("passControl", { switchboardIntegration: "next", metadata: { nested: { a: 1 } } })).status)
+        .toBe(400)
       expect((yield* control("acceptControl", {})).status).toBe(400) // nothing offered
       expect(active()).toBe("zd-agentWorkspace")
 
@@ -420,11 +450,10 @@ describe("Zendesk simulator: activity and switchboard", () => {
         ["releaseControl", "api", "hbf-lcg", { reason: "bot-done" }],
         ["passControl", "api", "zd-agentWorkspace", undefined]
       ])
-    })
-  )
+    }))
 
   it.scopedLive("offerControl sets the pending integration; acceptControl makes it active", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { conversationId } = yield* startConversation(sim)
       const offered = yield* api(sim, `/conversations/${conversationId}/offerControl`, {
@@ -434,7 +463,11 @@ describe("Zendesk simulator: activity and switchboard", () => {
       const shown = (yield* api(sim, `/conversations/${conversationId}`)).body.conversation
       expect(shown.activeSwitchboardIntegration.name).toBe("hbf-lcg")
       expect(shown.pendingSwitchboardIntegration.name).toBe("zd-agentWorkspace")
-      expect((yield* api(sim, `/conversations/${conversationId}/offerControl`, { body: { switchboardIntegration: "hbf-lcg" } })).status).toBe(400)
+      expect(
+        (yield* api(sim, `/conversations/${conversationId}/offerControl`, {
+          body: { switchboardIntegration: "hbf-lcg" }
+        })).status
+      ).toBe(400)
 
       expect((yield* api(sim, `/conversations/${conversationId}/acceptControl`, { method: "POST" })).status).toBe(200)
       expect(sim.conversationOf("sub-1")).toMatchObject({ activeSwitchboardIntegration: "zd-agentWorkspace" })
@@ -444,17 +477,20 @@ describe("Zendesk simulator: activity and switchboard", () => {
       const events = eventsOf(receiver.hits)
       expect(events.map((e) => e.type)).toEqual(["switchboard:offerControl", "switchboard:acceptControl"])
       expect(events[0]!.payload).toMatchObject({
-        conversation: { id: conversationId, activeSwitchboardIntegration: { name: "hbf-lcg" }, pendingSwitchboardIntegration: { name: "zd-agentWorkspace" } },
+        conversation: {
+          id: conversationId,
+          activeSwitchboardIntegration: { name: "hbf-lcg" },
+          pendingSwitchboardIntegration: { name: "zd-agentWorkspace" }
+        },
         metadata: { lcgSessionId: "s-1" }
       })
       expect(events[1]!.payload.conversation.activeSwitchboardIntegration.name).toBe("zd-agentWorkspace")
-    })
-  )
+    }))
 })
 
 describe("Zendesk simulator: webhooks", () => {
   it.scopedLive("every message, API-posted ones included, and our own passControl come back as webhooks with X-API-Key", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { userId, conversationId } = yield* startConversation(sim)
       const posted = (yield* postText(sim, conversationId, userId, "hello")).body.messages[0]
@@ -482,8 +518,14 @@ describe("Zendesk simulator: webhooks", () => {
       expect(user!.type).toBe("conversation:message")
       expect(user!.payload.message).toEqual(posted)
       expect(user!.payload.message.source.type).toBe("api:conversations")
-      expect(user!.payload.conversation).toMatchObject({ id: conversationId, activeSwitchboardIntegration: { name: "hbf-lcg" } })
-      expect(business!.payload.message).toMatchObject({ author: { type: "business" }, source: { type: "api:conversations" } })
+      expect(user!.payload.conversation).toMatchObject({
+        id: conversationId,
+        activeSwitchboardIntegration: { name: "hbf-lcg" }
+      })
+      expect(business!.payload.message).toMatchObject({
+        author: { type: "business" },
+        source: { type: "api:conversations" }
+      })
       expect(pass!.type).toBe("switchboard:passControl")
       expect(pass!.payload).toEqual({
         conversation: { id: conversationId, type: "personal", activeSwitchboardIntegration: sim.agentWorkspace },
@@ -495,27 +537,30 @@ describe("Zendesk simulator: webhooks", () => {
         ["delivered", 1, 200],
         ["delivered", 1, 200]
       ])
-    })
-  )
+    }))
 
   it.scopedLive("retries after 5xx byte-identically and holds the later events back until then", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver([500, 503])
       const { userId, conversationId } = yield* startConversation(sim)
       yield* postText(sim, conversationId, userId, "first")
       yield* postText(sim, conversationId, userId, "second")
       yield* sim.awaitWebhooks()
-      expect(receiver.hits.map((h) => bodyOf(h).events[0]!.payload.message.content.text)).toEqual(["first", "first", "first", "second"])
+      expect(receiver.hits.map((h) => bodyOf(h).events[0]!.payload.message.content.text)).toEqual([
+        "first",
+        "first",
+        "first",
+        "second"
+      ])
       expect(receiver.hits[0]!.raw.equals(receiver.hits[2]!.raw)).toBe(true)
       expect(sim.webhookDeliveries().map((d) => [d.outcome, d.statuses])).toEqual([
         ["delivered", [500, 503, 200]],
         ["delivered", [200]]
       ])
-    })
-  )
+    }))
 
   it.scopedLive("no retry after 400; gives up after 5 attempts when nobody answers", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver([400])
       const { userId, conversationId } = yield* startConversation(sim)
       yield* postText(sim, conversationId, userId, "refused")
@@ -530,24 +575,30 @@ describe("Zendesk simulator: webhooks", () => {
       yield* sim.setWebhookUrl("http://127.0.0.1:9/unreachable")
       yield* postText(sim, conversationId, userId, "lost")
       yield* sim.awaitWebhooks()
-      expect(sim.webhookDeliveries().at(-1)).toMatchObject({ outcome: "failed", statuses: [0, 0, 0, 0, 0], attempts: 5 })
-    })
-  )
+      expect(sim.webhookDeliveries().at(-1)).toMatchObject({
+        outcome: "failed",
+        statuses: [0, 0, 0, 0, 0],
+        attempts: 5
+      })
+    }))
 
   it.scopedLive("an attempt that gets no answer within the timeout is retried", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const target = yield* silentTarget
-      const sim = yield* makeZendeskSim(simOptions({ webhookUrl: target.url, webhookTimeoutMs: 100, retryDelaysMs: [10] }))
+      const sim = yield* makeZendeskSim(
+        simOptions({ webhookUrl: target.url, webhookTimeoutMs: 100, retryDelaysMs: [10] })
+      )
       const { userId, conversationId } = yield* startConversation(sim)
       yield* postText(sim, conversationId, userId, "into the void")
       yield* sim.awaitWebhooks()
       expect(target.received()).toBe(2)
-      expect(sim.webhookDeliveries()).toEqual([expect.objectContaining({ outcome: "failed", statuses: [0, 0], finalStatus: 0 })])
-    })
-  )
+      expect(sim.webhookDeliveries()).toEqual([
+        expect.objectContaining({ outcome: "failed", statuses: [0, 0], finalStatus: 0 })
+      ])
+    }))
 
   it.scopedLive("events while no target is set are not delivered; setWebhookUrl starts delivery", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const receiver = yield* makeReceiver()
       const sim = yield* makeZendeskSim(simOptions())
       const { userId, conversationId } = yield* startConversation(sim)
@@ -557,15 +608,16 @@ describe("Zendesk simulator: webhooks", () => {
       yield* sim.awaitWebhooks()
       expect(eventsOf(receiver.hits).map((e) => e.payload.message.content.text)).toEqual(["heard"])
       expect(sim.webhookDeliveries().map((d) => d.outcome)).toEqual(["noTarget", "delivered"])
-    })
-  )
+    }))
 
   it.scopedLive("dropNextWebhooks loses matching events; duplicateNextWebhooks sends the same body twice", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { userId, conversationId } = yield* startConversation(sim)
       yield* sim.dropNextWebhooks(1, (event) => event.type === "conversation:message")
-      yield* api(sim, `/conversations/${conversationId}/passControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
+      yield* api(sim, `/conversations/${conversationId}/passControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
       yield* postText(sim, conversationId, userId, "dropped")
       yield* postText(sim, conversationId, userId, "kept")
       yield* sim.duplicateNextWebhooks(1)
@@ -597,15 +649,20 @@ describe("Zendesk simulator: webhooks", () => {
         "twice",
         "once"
       ])
-    })
-  )
+    }))
 
   it.scopedLive("batchWebhookEvents: events emitted together share one call", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver([], { batchWebhookEvents: true })
       const { conversationId } = yield* startConversation(sim)
-      yield* api(sim, `/conversations/${conversationId}/passControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
-      yield* Effect.all([sim.agentAccept(conversationId), sim.agentSay(conversationId, "a"), sim.agentSay(conversationId, "b")])
+      yield* api(sim, `/conversations/${conversationId}/passControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
+      yield* Effect.all([
+        sim.agentAccept(conversationId),
+        sim.agentSay(conversationId, "a"),
+        sim.agentSay(conversationId, "b")
+      ])
       yield* sim.awaitWebhooks()
       expect(eventsOf(receiver.hits).map((e) => e.type)).toEqual([
         "switchboard:passControl",
@@ -615,13 +672,12 @@ describe("Zendesk simulator: webhooks", () => {
       ])
       // the passControl left alone; the three agent events emitted in one go travel together
       expect(receiver.hits.map((h) => bodyOf(h).events.length)).toEqual([1, 3])
-    })
-  )
+    }))
 })
 
 describe("Zendesk simulator: the scripted agent workspace", () => {
   it.scopedLive("accept, say, typing, close the ticket: the webhooks the gateway hears", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { conversationId } = yield* startConversation(sim)
 
@@ -631,11 +687,17 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
       const unknown = yield* Effect.exit(sim.agentAccept("ffffffffffffffffffffffff"))
       expect(Exit.isFailure(unknown) && String(Cause.squash(unknown.cause))).toContain("no conversation")
 
-      yield* api(sim, `/conversations/${conversationId}/passControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
+      yield* api(sim, `/conversations/${conversationId}/passControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
       yield* sim.agentAccept(conversationId, { displayName: "Maria", avatarUrl: "https://x.test/maria.png" })
       yield* sim.agentTyping(conversationId, true)
       const said = yield* sim.agentSay(conversationId, "Hi, Maria here")
-      yield* sim.agentSay(conversationId, { type: "file", mediaUrl: "https://x.test/f.pdf", mediaType: "application/pdf" })
+      yield* sim.agentSay(conversationId, {
+        type: "file",
+        mediaUrl: "https://x.test/f.pdf",
+        mediaType: "application/pdf"
+      })
       yield* sim.closeTicket(conversationId)
       const late = yield* Effect.exit(sim.agentTyping(conversationId, false))
       expect(Exit.isFailure(late)).toBe(true)
@@ -661,7 +723,11 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         content: { type: "text", text: "Hi, Maria here" },
         source: { type: "zd:agentWorkspace", integrationId: sim.agentWorkspace.integrationId }
       })
-      expect(events[4]!.payload.message.content).toEqual({ type: "file", mediaUrl: "https://x.test/f.pdf", mediaType: "application/pdf" })
+      expect(events[4]!.payload.message.content).toEqual({
+        type: "file",
+        mediaUrl: "https://x.test/f.pdf",
+        mediaType: "application/pdf"
+      })
       expect(events[5]!.payload).toEqual({
         conversation: { id: conversationId, type: "personal", activeSwitchboardIntegration: sim.botIntegration },
         reason: "ticketClosed"
@@ -672,14 +738,15 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         ["acceptControl", "agent", undefined],
         ["releaseControl", "agent", "ticketClosed"]
       ])
-    })
-  )
+    }))
 
   it.scopedLive("accept after an offer, pass back to the bot, transfer to email; default agent name", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { conversationId } = yield* startConversation(sim)
-      yield* api(sim, `/conversations/${conversationId}/offerControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
+      yield* api(sim, `/conversations/${conversationId}/offerControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
       yield* sim.agentAccept(conversationId)
       const said = yield* sim.agentSay(conversationId, "hello")
       expect(said.author.displayName).toBe("Sandbox Agent")
@@ -700,22 +767,24 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
       ])
       expect(events[3]!.payload.conversation.activeSwitchboardIntegration.name).toBe("hbf-lcg")
       expect(events[5]!.payload.reason).toBe("transferToEmail")
-    })
-  )
+    }))
 
   it.scopedLive("the /sim routes drive the agent over HTTP and show the state", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const origin = new URL(sim.baseUrl).origin
       const { conversationId } = yield* startConversation(sim)
-      const simCall = (path: string, body?: unknown) => call(`${origin}/sim${path}`, { method: "POST", ...(body !== undefined ? { body } : {}) })
+      const simCall = (path: string, body?: unknown) =>
+        call(`${origin}/sim${path}`, { method: "POST", ...(body !== undefined ? { body } : {}) })
 
       const notYet = yield* simCall(`/conversations/${conversationId}/say`, { text: "hi" })
       expect(notYet.status).toBe(409)
       expect((yield* simCall("/conversations/ffffffffffffffffffffffff/accept")).status).toBe(404)
       expect((yield* simCall(`/conversations/${conversationId}/dance`)).status).toBe(404)
 
-      yield* api(sim, `/conversations/${conversationId}/passControl`, { body: { switchboardIntegration: "zd-agentWorkspace" } })
+      yield* api(sim, `/conversations/${conversationId}/passControl`, {
+        body: { switchboardIntegration: "zd-agentWorkspace" }
+      })
       expect((yield* simCall(`/conversations/${conversationId}/accept`, { displayName: "Kim" })).status).toBe(204)
       // curl -d sends a form Content-Type: read as JSON anyway
       const said = yield* call(`${origin}/sim/conversations/${conversationId}/say`, {
@@ -734,8 +803,12 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
       expect(listed.body[0]).toMatchObject({ id: conversationId, activeSwitchboardIntegration: "hbf-lcg" })
       yield* sim.awaitWebhooks()
       expect((yield* call(`${origin}/sim/webhooks`)).body).toHaveLength(receiver.hits.length)
-      expect((yield* call(`${origin}/sim/requests`)).body.at(-1)).toMatchObject({ method: "GET", path: `/sc/v2/apps/${APP}/users/sub-1`, status: 500 })
-      yield* waitFor("the typing:stop webhook", () => eventsOf(receiver.hits).some((e) => e.payload.activity?.type === "typing:stop"))
-    })
-  )
+      expect((yield* call(`${origin}/sim/requests`)).body.at(-1)).toMatchObject({
+        method: "GET",
+        path: `/sc/v2/apps/${APP}/users/sub-1`,
+        status: 500
+      })
+      yield* waitFor("the typing:stop webhook", () =>
+        eventsOf(receiver.hits).some((e) => e.payload.activity?.type === "typing:stop"))
+    }))
 })

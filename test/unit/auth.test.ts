@@ -1,23 +1,28 @@
 import { describe, expect, it } from "@effect/vitest"
-import { vi } from "vitest"
 import { Effect, Either, Redacted } from "effect"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { createServer } from "node:http"
+import { vi } from "vitest"
 import { bearerTokenOf, makeTokenVerifier } from "../../src/http/auth.js"
 
 describe("bearer JWT verification against a JWKS", () => {
   it.live("accepts RS256 tokens signed by a key of the JWKS, refuses others and HS256 forgeries", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { privateKey, publicKey } = yield* Effect.promise(() => generateKeyPair("RS256"))
       const other = yield* Effect.promise(() => generateKeyPair("RS256"))
       const jwk = { ...(yield* Effect.promise(() => exportJWK(publicKey))), kid: "k1", alg: "RS256", use: "sig" }
-      const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })))
+      const server = createServer((_req, res) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }))
+      )
       yield* Effect.acquireRelease(
         Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
         () => Effect.sync(() => server.close())
       )
       const port = (server.address() as { port: number }).port
-      const verify = makeTokenVerifier({ jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audience: "hbf-lcg" }, yield* Effect.clock)
+      const verify = makeTokenVerifier(
+        { jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audience: "hbf-lcg" },
+        yield* Effect.clock
+      )
       const sign = (key: typeof privateKey, claims: { aud?: string; scope?: string } = {}) =>
         Effect.promise(() =>
           new SignJWT(claims.scope !== undefined ? { scope: claims.scope } : {})
@@ -36,14 +41,15 @@ describe("bearer JWT verification against a JWKS", () => {
       const wrongAudience = yield* Effect.either(verify(Redacted.make(yield* sign(privateKey, { aud: "elsewhere" }))))
       expect(Either.isLeft(wrongAudience) && wrongAudience.left.message).toContain("aud")
       const hs256 = yield* Effect.promise(() =>
-        new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setAudience("hbf-lcg").setExpirationTime("5m").sign(new TextEncoder().encode("guess"))
+        new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setAudience("hbf-lcg").setExpirationTime("5m").sign(
+          new TextEncoder().encode("guess")
+        )
       )
       expect(Either.isLeft(yield* Effect.either(verify(Redacted.make(hs256))))).toBe(true)
-    }).pipe(Effect.scoped)
-  )
+    }).pipe(Effect.scoped))
 
   it.live("a verified token is remembered only until it expires (past the clock skew), and a refused one never", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const secret = "remembered-tokens-secret"
       const verify = makeTokenVerifier({ secret: Redacted.make(secret) }, yield* Effect.clock)
       const sign = (expiresInSeconds: number, key = secret) =>
@@ -71,13 +77,15 @@ describe("bearer JWT verification against a JWKS", () => {
       } finally {
         vi.useRealTimers()
       }
-    })
-  )
+    }))
 
   it.live("an issuer is checked when LCG_JWT_ISSUER is set", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const secret = "issuer-secret"
-      const verify = makeTokenVerifier({ secret: Redacted.make(secret), issuer: "https://idp.example/" }, yield* Effect.clock)
+      const verify = makeTokenVerifier(
+        { secret: Redacted.make(secret), issuer: "https://idp.example/" },
+        yield* Effect.clock
+      )
       const sign = (issuer?: string) => {
         let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m")
         if (issuer !== undefined) jwt = jwt.setIssuer(issuer)
@@ -87,16 +95,17 @@ describe("bearer JWT verification against a JWKS", () => {
       const other = yield* Effect.either(verify(Redacted.make(yield* sign("https://other.example/"))))
       expect(Either.isLeft(other) && other.left.message).toContain("iss")
       expect(Either.isLeft(yield* Effect.either(verify(Redacted.make(yield* sign()))))).toBe(true)
-    })
-  )
+    }))
 
   it.live("a tenants claim confines the token: one id or a non-empty array of ids; anything else is refused", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const secret = "tenants-secret"
       const verify = makeTokenVerifier({ secret: Redacted.make(secret) }, yield* Effect.clock)
       const withTenants = (tenants: unknown) =>
         Effect.promise(() =>
-          new SignJWT({ tenants }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret))
+          new SignJWT({ tenants }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(
+            new TextEncoder().encode(secret)
+          )
         ).pipe(Effect.flatMap((token) => Effect.either(verify(Redacted.make(token)))))
       const one = yield* withTenants("acme")
       expect(Either.isRight(one) && [...(one.right.tenants as ReadonlySet<string>)]).toEqual(["acme"])
@@ -106,8 +115,7 @@ describe("bearer JWT verification against a JWKS", () => {
         const refused = yield* withTenants(bad)
         expect(Either.isLeft(refused) && refused.left.message).toContain("tenants")
       }
-    })
-  )
+    }))
 })
 
 describe("the Authorization header", () => {

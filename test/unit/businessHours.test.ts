@@ -220,7 +220,11 @@ describe("evaluateBusinessHours", () => {
         date: new Date(Date.UTC(2026, 0, 5 + 7 * i)).toISOString().slice(0, 10),
         closed: true
       }))
-      const hours = { timezone: "UTC", weekly: [{ day: "mon", open: "09:00", close: "17:00" }], exceptions: closedMondays }
+      const hours = {
+        timezone: "UTC",
+        weekly: [{ day: "mon", open: "09:00", close: "17:00" }],
+        exceptions: closedMondays
+      }
       expect(evaluate(hours, "2026-01-01T12:00:00Z")).toStrictEqual({
         timezone: "UTC",
         openNow: false,
@@ -357,9 +361,10 @@ describe("evaluateBusinessHours", () => {
     })
 
     it("is closed with nothing next when the weekly schedule is empty", () => {
-      expect(evaluateBusinessHours(decode({ weekly: [] }), "Europe/Athens", new Date("2026-01-13T08:00:00Z"))).toStrictEqual(
-        { timezone: "Europe/Athens", openNow: false }
-      )
+      expect(evaluateBusinessHours(decode({ weekly: [] }), "Europe/Athens", new Date("2026-01-13T08:00:00Z")))
+        .toStrictEqual(
+          { timezone: "Europe/Athens", openNow: false }
+        )
     })
 
     it("has no next close when open around the clock", () => {
@@ -387,32 +392,38 @@ describe("BusinessHours schema", () => {
   it("rejects an hour past 23, by path and without the value", () => {
     const error = decodeError({ weekly: [{ day: "mon", open: "25:00", close: "26:00" }] })
     expect(error).toBe(
-      'weekly.0.open: expected a time "HH:MM" between 00:00 and 23:59; weekly.0.close: expected a time "HH:MM" between 00:00 and 24:00'
+      "weekly.0.open: expected a time \"HH:MM\" between 00:00 and 23:59; weekly.0.close: expected a time \"HH:MM\" between 00:00 and 24:00"
     )
     expect(error).not.toContain("25:00")
   })
 
   it("rejects a time without a leading zero", () => {
-    expect(decodeError({ weekly: [{ day: "mon", open: "9:00", close: "17:00" }] })).toBe('weekly.0.open: expected a time "HH:MM" between 00:00 and 23:59')
+    expect(decodeError({ weekly: [{ day: "mon", open: "9:00", close: "17:00" }] })).toBe(
+      "weekly.0.open: expected a time \"HH:MM\" between 00:00 and 23:59"
+    )
   })
 
   it("allows 24:00 only as a close", () => {
     expect(decodeError({ weekly: [{ day: "mon", open: "24:00", close: "24:00" }] })).toBe(
-      'weekly.0.open: expected a time "HH:MM" between 00:00 and 23:59'
+      "weekly.0.open: expected a time \"HH:MM\" between 00:00 and 23:59"
     )
   })
 
   it("rejects an unknown time zone", () => {
-    expect(decodeError({ timezone: "Mars/Olympus", weekly: [] })).toBe('timezone: expected an IANA time zone ("Europe/Athens")')
+    expect(decodeError({ timezone: "Mars/Olympus", weekly: [] })).toBe(
+      "timezone: expected an IANA time zone (\"Europe/Athens\")"
+    )
   })
 
   it("rejects an exception with neither closed nor open/close", () => {
-    const needs = 'exceptions.0: an exception needs either "closed": true or both "open" and "close"'
+    const needs = "exceptions.0: an exception needs either \"closed\": true or both \"open\" and \"close\""
     expect(decodeError({ weekly: [], exceptions: [{ date: "2026-12-25" }] })).toBe(needs)
     expect(decodeError({ weekly: [], exceptions: [{ date: "2026-12-25", open: "09:00" }] })).toBe(needs)
   })
 
   it("rejects an impossible date", () => {
-    expect(decodeError({ weekly: [], exceptions: [{ date: "2026-02-30", closed: true }] })).toBe('exceptions.0.date: expected a real date "YYYY-MM-DD"')
+    expect(decodeError({ weekly: [], exceptions: [{ date: "2026-02-30", closed: true }] })).toBe(
+      "exceptions.0.date: expected a real date \"YYYY-MM-DD\""
+    )
   })
 })

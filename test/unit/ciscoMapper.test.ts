@@ -6,7 +6,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { mapCcpEvents } from "../../src/providers/cisco/mapper.js"
 import { transcriptText } from "../../src/providers/cisco/provider.js"
-import { apiErrorType, decodeFormBody, messageXml, parseChatEvents, socialContactXml, typingXml } from "../../src/providers/cisco/xml.js"
+import {
+  apiErrorType,
+  decodeFormBody,
+  messageXml,
+  parseChatEvents,
+  socialContactXml,
+  typingXml
+} from "../../src/providers/cisco/xml.js"
 
 const NOW = "2026-11-26T10:00:00.000Z"
 const chatId = "0123456789abcdef0123456789abcdef"
@@ -25,7 +32,7 @@ const poll = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 
 describe("CCP poll answers", () => {
   it.effect("parse in id order across types, map to joined, typing, message, left and ended; the customer's own events are skipped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { events, unreadable } = yield* parseChatEvents(poll)
       expect(unreadable).toEqual([])
       expect(events.map((e) => [e._tag, e.id])).toEqual([
@@ -49,11 +56,10 @@ describe("CCP poll answers", () => {
       expect(mapped[2]!.data).toEqual({ text: "Hello Alice, 1+1=2 Καλημέρα", agent: { name: "Maria" } })
       expect(mapped[3]!.data).toEqual({ typing: false })
       expect(mapped[5]!.data).toEqual({ reason: "agent" })
-    })
-  )
+    }))
 
   it.effect("an empty answer is no events; no agent in time is request.failed; chat_finished ends", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       expect(yield* parseChatEvents("<chatEvents/>")).toEqual({ events: [], unreadable: [] })
       const { events: statuses } = yield* parseChatEvents(
         "<chatEvents><StatusEvent><id>2</id><status>chat_timedout_waiting_for_agent</status><detail>60</detail></StatusEvent><StatusEvent><id>4</id><status>chat_finished_error</status><detail/></StatusEvent></chatEvents>"
@@ -62,41 +68,44 @@ describe("CCP poll answers", () => {
         ["request.failed", { reason: "timeout", message: "no agent joined in time" }],
         ["session.ended", { reason: "provider" }]
       ])
-    })
-  )
+    }))
 
   it.effect("malformed XML and a missing root are typed errors, not crashes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       for (const bad of ["<chatEvents><MessageEvent><id>1</id>", "not xml at all", "<other/>"]) {
         const exit = yield* Effect.exit(parseChatEvents(bad))
         expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("CiscoXmlError")
       }
-    })
-  )
+    }))
 
   it.effect("an unreadable event is skipped (and named by its type only), so it cannot block the chat", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const parsed = yield* parseChatEvents(
         "<chatEvents><MessageEvent><id>x</id><from>a</from><body>b</body></MessageEvent><MessageEvent><id>5</id><from>Maria</from><body>ok</body></MessageEvent></chatEvents>"
       )
       expect(parsed.unreadable).toEqual(["MessageEvent"])
       expect(parsed.events.map((e) => e.id)).toEqual([5])
-    })
-  )
+    }))
 
   it.effect("an element's type is its element name: a <_tag> child cannot turn a message into the chat's end", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { events, unreadable } = yield* parseChatEvents(
         "<chatEvents><MessageEvent><id>7</id><from>Maria</from><body>hi</body><_tag>StatusEvent</_tag><status>chat_finished</status></MessageEvent></chatEvents>"
       )
       expect(unreadable).toEqual([])
       expect(events.map((e) => e._tag)).toEqual(["MessageEvent"])
-      expect(mapCcpEvents(chatId, "Alice", events, NOW).map((e) => [e.type, e.data])).toEqual([["agent.message", { text: "hi", agent: { name: "Maria" } }]])
-    })
-  )
+      expect(mapCcpEvents(chatId, "Alice", events, NOW).map((e) => [e.type, e.data])).toEqual([["agent.message", {
+        text: "hi",
+        agent: { name: "Maria" }
+      }]])
+    }))
 
   it("the error type of an apiErrors body", () => {
-    expect(apiErrorType("<apiErrors><apiError><errorData>x</errorData><errorMessage>unknown chat</errorMessage><errorType>notFound</errorType></apiError></apiErrors>")).toBe(
+    expect(
+      apiErrorType(
+        "<apiErrors><apiError><errorData>x</errorData><errorMessage>unknown chat</errorMessage><errorType>notFound</errorType></apiError></apiErrors>"
+      )
+    ).toBe(
       "notFound"
     )
     expect(apiErrorType("<chatEvents/>")).toBeUndefined()
@@ -125,11 +134,16 @@ describe("what we send", () => {
       "<SocialContact><feedRefURL>https://ccp.example.com/ccp-webapp/ccp/feed/100000</feedRefURL><author>Alice &amp; Bob</author><title>Livechat request from Alice &amp; Bob</title><extensionFields><extensionField><name>ccxqueuetag</name><value>Chat_Csq3</value></extensionField><extensionField><name>transcript</name><value>&lt;b&gt;hi&lt;/b&gt;</value></extensionField></extensionFields></SocialContact>"
     )
     expect(messageXml("1 < 2 & 3")).toBe("<Message><body>1 &lt; 2 &amp; 3</body></Message>")
-    expect(typingXml("Alice", "composing")).toBe("<TypingEvent><from>Alice</from><status>composing</status></TypingEvent>")
+    expect(typingXml("Alice", "composing")).toBe(
+      "<TypingEvent><from>Alice</from><status>composing</status></TypingEvent>"
+    )
   })
 
   it("the transcript extension field keeps its latest 4,000 characters", () => {
-    const long = Array.from({ length: 200 }, (_, i) => ({ author: "user" as const, text: `message number ${i} `.repeat(3), at: `t${i}` }))
+    const long = Array.from(
+      { length: 200 },
+      (_, i) => ({ author: "user" as const, text: `message number ${i} `.repeat(3), at: `t${i}` })
+    )
     const text = transcriptText(long)
     expect(text.length).toBe(4_000)
     expect(text.startsWith("…")).toBe(true)

@@ -9,10 +9,10 @@ import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { CiscoConfig } from "../../src/domain/tenant.js"
 import type { CiscoApiService } from "../../src/providers/cisco/client.js"
-import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
-import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
+import { ProviderApiError } from "../../src/providers/providerCalls.js"
+import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import { StoreUnavailable } from "../../src/services/errors.js"
 
 const session = {
@@ -25,7 +25,11 @@ const session = {
 const config = { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" } as CiscoConfig
 
 /** A CCP whose poll answers are scripted per call; records every cursor asked for and every ingest. */
-const fakeCcp = (answers: ReadonlyArray<ReadonlyArray<CcpEvent> | ProviderApiError>, open = () => true, maxEventsPerPoll = 500) => {
+const fakeCcp = (
+  answers: ReadonlyArray<ReadonlyArray<CcpEvent> | ProviderApiError>,
+  open = () => true,
+  maxEventsPerPoll = 500
+) => {
   const polls: Array<number> = []
   const ingested: Array<{ ids: ReadonlyArray<string>; state: Readonly<Record<string, unknown>> }> = []
   const api = {
@@ -55,7 +59,7 @@ const start = { cookie: "c", eventId: 0, customer: "Alice" }
 
 describe("CCP poller", () => {
   it.scoped("polls at once, then every 5 s give or take 2% (to the poll clock's 50 ms tick)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -71,13 +75,13 @@ describe("CCP poller", () => {
       expect(polls.length - 2).toBeGreaterThanOrEqual(11)
       expect(polls.length - 2).toBeLessThanOrEqual(12)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("the poll clock: a wait ends on the first tick after its delay, also after an hour with nobody waiting", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const clock = yield* makePollClock(pollerTimings.tick)
-      const waitFor = (delay: Duration.Duration) => Effect.flatMap(Queue.sliding<void>(1), (wake) => Effect.fork(clock.wait(wake, delay)))
+      const waitFor = (delay: Duration.Duration) =>
+        Effect.flatMap(Queue.sliding<void>(1), (wake) => Effect.fork(clock.wait(wake, delay)))
       const first = yield* waitFor(Duration.seconds(1))
       yield* TestClock.adjust(Duration.millis(950))
       expect(first.unsafePoll()).toBeNull()
@@ -89,15 +93,19 @@ describe("CCP poller", () => {
       expect(second.unsafePoll()).toBeNull()
       yield* TestClock.adjust(Duration.millis(200))
       expect(second.unsafePoll()).not.toBeNull()
-    })
-  )
+    }))
 
   it.scoped("pollers started together (a partition taken over) spread their first polls over the interval", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const ccps = Array.from({ length: 20 }, () => fakeCcp([]))
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fibers = yield* Effect.forEach(ccps, ({ deps }) =>
-        Effect.flatMap(Queue.sliding<void>(1), (own) => Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, own, { spreadStart: true })))
+      const fibers = yield* Effect.forEach(
+        ccps,
+        ({ deps }) =>
+          Effect.flatMap(
+            Queue.sliding<void>(1),
+            (own) => Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, own, { spreadStart: true }))
+          )
       )
       yield* TestClock.adjust(Duration.millis(1))
       const polled = () => ccps.filter((c) => c.polls.length > 0).length
@@ -108,24 +116,24 @@ describe("CCP poller", () => {
       yield* TestClock.adjust(Duration.millis(2_500))
       expect(polled()).toBe(20)
       yield* Fiber.interruptAll(fibers)
-    })
-  )
+    }))
 
   it.scoped("a wake-up during the spread start polls at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { deps, polls } = fakeCcp([])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
-      const fiber = yield* Effect.fork(pollSession(ciscoPolling(deps), clock, session, start, wake, { spreadStart: true }))
+      const fiber = yield* Effect.fork(
+        pollSession(ciscoPolling(deps), clock, session, start, wake, { spreadStart: true })
+      )
       yield* Queue.offer(wake, undefined)
       yield* TestClock.adjust(Duration.millis(1))
       expect(polls).toHaveLength(1)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("a wake-up polls at once; each batch is ingested with its cursor and the next poll starts after it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { deps, ingested, polls } = fakeCcp([[message(3), message(7)], [], [message(9)]])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -141,11 +149,10 @@ describe("CCP poller", () => {
         { ids: ["cisco-livechat:chat-1:9"], state: { eventId: 9 } }
       ])
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("an answer of more events than a poll takes is ingested in batches of at most the maximum, one tick apart, in order, none twice, CCP asked once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const answer = Array.from({ length: 250 }, (_, i) => message(2 * i + 1))
       const { deps, ingested, polls } = fakeCcp([answer, [message(1000)]], () => true, 100)
       const wake = yield* Queue.sliding<void>(1)
@@ -166,11 +173,10 @@ describe("CCP poller", () => {
       expect(polls).toEqual([0, 499])
       expect(ingested.at(-1)).toEqual({ ids: ["cisco-livechat:chat-1:1000"], state: { eventId: 1000 } })
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("a batch the store could not take is ingested again, and the events after it stay in order", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const answer = Array.from({ length: 5 }, (_, i) => message(i + 1))
       const { deps, ingested, polls } = fakeCcp([answer], () => true, 2)
       let refusals = 1
@@ -178,7 +184,9 @@ describe("CCP poller", () => {
         ...deps,
         // The second batch fails once (the store away), then every batch is taken.
         ingest: (sessionId, events, state) =>
-          ingested.length === 1 && refusals-- > 0 ? Effect.fail(new StoreUnavailable({ message: "store away" })) : deps.ingest(sessionId, events, state)
+          ingested.length === 1 && refusals-- > 0
+            ? Effect.fail(new StoreUnavailable({ message: "store away" }))
+            : deps.ingest(sessionId, events, state)
       }
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -189,11 +197,10 @@ describe("CCP poller", () => {
       expect(polls[0]).toBe(0)
       expect(polls.slice(1).every((cursor) => cursor === 5)).toBe(true)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("failures back off (5, 10, 20 s) and the poller recovers", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const down = new ProviderApiError({ provider: "cisco-livechat", message: "CCP answered 503", status: 503 })
       const { deps, polls } = fakeCcp([down, down, down, [message(1)]])
       const wake = yield* Queue.sliding<void>(1)
@@ -210,12 +217,16 @@ describe("CCP poller", () => {
       yield* TestClock.adjust(Duration.millis(20_100))
       expect(polls).toHaveLength(4)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.scoped("a chat CCP no longer knows ends the session as provider, and the poller stops", () =>
-    Effect.gen(function* () {
-      const gone = new ProviderApiError({ provider: "cisco-livechat", message: "CCP answered 404 notFound", status: 404, code: "notFound" })
+    Effect.gen(function*() {
+      const gone = new ProviderApiError({
+        provider: "cisco-livechat",
+        message: "CCP answered 404 notFound",
+        status: 404,
+        code: "notFound"
+      })
       const { deps, ingested } = fakeCcp([gone])
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -223,11 +234,10 @@ describe("CCP poller", () => {
       yield* TestClock.adjust(Duration.millis(1))
       expect(ingested).toEqual([{ ids: ["cisco-livechat:chat-1:ended"], state: {} }])
       expect(fiber.unsafePoll()?._tag).toBe("Success")
-    })
-  )
+    }))
 
   it.scoped("the poller stops once its session has ended", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { deps, polls } = fakeCcp([[message(1)]], () => false)
       const wake = yield* Queue.sliding<void>(1)
       const clock = yield* makePollClock(pollerTimings.tick)
@@ -235,6 +245,5 @@ describe("CCP poller", () => {
       yield* TestClock.adjust(Duration.seconds(30))
       expect(polls).toHaveLength(1)
       expect(fiber.unsafePoll()?._tag).toBe("Success")
-    })
-  )
+    }))
 })

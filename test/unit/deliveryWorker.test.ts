@@ -81,16 +81,24 @@ const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 describe("DeliveryWorker", () => {
   it.scoped("an entry waits while the partition's lease is not fresh, looking again every 200 ms, and goes out at the first look after", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       lease.fresh = false
       delivered.length = 0
       const worker = yield* makeDeliveryWorker
       yield* Effect.forkScoped(
-        worker.runPartition({ partition: partitionOf(record.sessionId, PARTITIONS), handOver: Effect.never, answer: () => Effect.void })
+        worker.runPartition({
+          partition: partitionOf(record.sessionId, PARTITIONS),
+          handOver: Effect.never,
+          answer: () => Effect.void
+        })
       )
       const store = yield* SessionStore
       yield* store.create(record)
-      yield* store.commit({ expectedVersion: 0, next: { ...record, status: "active", version: 1, lastSeq: 1 }, events: [joined] })
+      yield* store.commit({
+        expectedVersion: 0,
+        next: { ...record, status: "active", version: 1, lastSeq: 1 },
+        events: [joined]
+      })
       yield* settle
       yield* TestClock.adjust(Duration.seconds(1))
       yield* settle
@@ -103,6 +111,5 @@ describe("DeliveryWorker", () => {
       yield* TestClock.adjust(Duration.millis(1))
       yield* settle
       expect(delivered).toEqual(["e1"])
-    }).pipe(Effect.provide(layer))
-  )
+    }).pipe(Effect.provide(layer)))
 })

@@ -1,23 +1,29 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { everyTenant as all } from "../../src/domain/access.js"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
-import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
-import { everyTenant as all } from "../../src/domain/access.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
 import { Ingest, type IngestService } from "../../src/services/Ingest.js"
+import type {
+  CreateContext,
+  LivechatProvider,
+  SessionContext,
+  UserMessage,
+  WebhookSender
+} from "../../src/services/LivechatProvider.js"
 import { LivechatRequests, type LivechatRequestsService } from "../../src/services/LivechatRequests.js"
 import { Messaging, type MessagingService } from "../../src/services/Messaging.js"
-import { Queries, type QueriesService } from "../../src/services/Queries.js"
-import { Timeouts, type TimeoutsService } from "../../src/services/Timeouts.js"
-import type { CreateContext, LivechatProvider, SessionContext, UserMessage, WebhookSender } from "../../src/services/LivechatProvider.js"
 import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
+import { Queries, type QueriesService } from "../../src/services/Queries.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
+import { Timeouts, type TimeoutsService } from "../../src/services/Timeouts.js"
+import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 
 const PARTITIONS = 4
 const PENDING_SECONDS = 60
@@ -157,7 +163,9 @@ const FaultyMemoryStore = Layer.effect(
     releaseMessage: (...args: Parameters<typeof store.releaseMessage>) =>
       Effect.suspend(() => (storeFaults.claimsAway ? storeAway("release message") : store.releaseMessage(...args))),
     rememberWebhookSource: (...args: Parameters<typeof store.rememberWebhookSource>) =>
-      Effect.suspend(() => (storeFaults.sourcesAway ? storeAway("remember webhook source") : store.rememberWebhookSource(...args)))
+      Effect.suspend(
+        () => (storeFaults.sourcesAway ? storeAway("remember webhook source") : store.rememberWebhookSource(...args))
+      )
   }))
 ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
 
@@ -166,7 +174,13 @@ type Gateway = LivechatRequestsService & MessagingService & QueriesService & Ing
 
 const gatewayOf = Effect.map(
   Effect.all([LivechatRequests, Messaging, Queries, Ingest, Timeouts]),
-  ([requests, messaging, queries, ingest, timeouts]): Gateway => ({ ...requests, ...messaging, ...queries, ...ingest, ...timeouts })
+  ([requests, messaging, queries, ingest, timeouts]): Gateway => ({
+    ...requests,
+    ...messaging,
+    ...queries,
+    ...ingest,
+    ...timeouts
+  })
 )
 
 /** Runs `body` with a fresh gateway over a fresh memory store. */
@@ -182,7 +196,7 @@ const withGateway = <A, E>(
     HbfCoreFake,
     Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
   )
-  return Effect.gen(function* () {
+  return Effect.gen(function*() {
     const gateway = yield* gatewayOf
     return yield* body({ gateway, ...fake })
   }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provideMerge(layer))))
@@ -195,24 +209,25 @@ const outboxEvents = (sessionId: string, n: number) =>
       Stream.take(n),
       Stream.runCollect,
       Effect.map((c) => Chunk.toReadonlyArray(c).map((e) => e.event))
-    )
-  )
+    ))
 
 const event = (id: string, body: Omit<ProviderEvent, "id" | "occurredAt">): ProviderEvent =>
   ({ id, occurredAt: "2026-01-01T10:00:00.000Z", ...body }) as ProviderEvent
 
 /** sub1's session at t1, joined by an agent, and the timeout sweep of its partition. */
 const activeSession = (gateway: Gateway) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
-    yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [event("j1", { type: "agent.joined", data: { agent: {} } })])
+    yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [
+      event("j1", { type: "agent.joined", data: { agent: {} } })
+    ])
     return { session, sweep: gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS)) }
   })
 
 describe("Gateway.create", () => {
   it.effect("creates once, then returns the same open session to the same tenant", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const first = yield* gateway.create({ tenantId: "t1", subHandle: "sub1", user: { name: "Ann" } }, all)
         expect(first.created).toBe(true)
         expect(first.session).toMatchObject({
@@ -231,32 +246,29 @@ describe("Gateway.create", () => {
         expect(again.session.sessionId).toBe(first.session.sessionId)
         expect(calls.create).toHaveLength(1)
       })
-    )
-  )
+    ))
 
   it.effect("refuses a subscriber with an open session at another tenant", () =>
     withGateway(({ gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const error = yield* Effect.flip(gateway.create({ tenantId: "t2", subHandle: "sub1" }, all))
         expect(error._tag).toBe("SessionOpenElsewhere")
       })
-    )
-  )
+    ))
 
   it.effect("propagates TenantNotFound for an unknown tenant", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const error = yield* Effect.flip(gateway.create({ tenantId: "nope", subHandle: "sub1" }, all))
         expect(error._tag).toBe("TenantNotFound")
         expect(calls.create).toHaveLength(0)
       })
-    )
-  )
+    ))
 
   it.effect("a provider failure is a ProviderError and the subscriber can request again", () =>
     withGateway(({ calls, control, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         control.failCreates = 1
         const error = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }, all))
         expect(error._tag).toBe("ProviderError")
@@ -269,26 +281,24 @@ describe("Gateway.create", () => {
         expect(calls.create).toHaveLength(2)
         expect(retry.session.sessionId).not.toBe(calls.create[0]!.session.sessionId)
       })
-    )
-  )
+    ))
 
   it.effect("outside business hours is LivechatUnavailable and the provider is not called", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const error = yield* Effect.flip(gateway.create({ tenantId: "closed", subHandle: "sub1" }, all))
         expect(error._tag).toBe("LivechatUnavailable")
         if (error._tag === "LivechatUnavailable") expect(error.reason).toBe("outside-business-hours")
         expect(calls.create).toHaveLength(0)
         expect((yield* gateway.state("sub1", all)).state).toBe("none")
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.create with the store failing", () => {
   it.effect("a webhook source the store cannot remember fails the request before any session is stored: a retry opens one", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         storeFaults.sourcesAway = true
         const failed = yield* Effect.flip(gateway.create({ tenantId: "t1", subHandle: "sub1" }, all))
         expect(failed._tag).toBe("StoreUnavailable")
@@ -299,14 +309,13 @@ describe("Gateway.create with the store failing", () => {
         expect(retried.created).toBe(true)
         expect(retried.session.providerConversationId).toBeDefined()
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.forwardMessage", () => {
   it.effect("is idempotent per messageId", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         const first = yield* gateway.forwardMessage(message, all)
@@ -319,12 +328,11 @@ describe("Gateway.forwardMessage", () => {
         yield* gateway.forwardMessage({ ...message, messageId: "m2" }, all)
         expect(calls.sendMessage).toHaveLength(2)
       })
-    )
-  )
+    ))
 
   it.effect("a message sent while the store cannot record it is answered, recorded once the store is back, and never sent twice", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         storeFaults.claimsAway = true
@@ -333,52 +341,58 @@ describe("Gateway.forwardMessage", () => {
         expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
         yield* TestClock.adjust(Duration.seconds(3))
         storeFaults.claimsAway = false
-  storeFaults.sourcesAway = false
+        storeFaults.sourcesAway = false
         // The background retry records it (its delays are at most 5 s).
         yield* TestClock.adjust(Duration.seconds(6))
         const retried = yield* gateway.forwardMessage(message, all)
         expect(retried).toEqual(first)
         expect(calls.sendMessage).toHaveLength(1)
       })
-    )
-  )
+    ))
 
   it.effect("a claim the store could not give back after a provider failure is given back once the store is back: the retry is sent", () =>
     withGateway(({ calls, control, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         control.failSends = 1
         storeFaults.claimsAway = true
         expect((yield* Effect.flip(gateway.forwardMessage(message, all)))._tag).toBe("ProviderError")
         storeFaults.claimsAway = false
-  storeFaults.sourcesAway = false
+        storeFaults.sourcesAway = false
         yield* TestClock.adjust(Duration.seconds(6))
         // Had the claim stayed, this retry would wait for it and answer MessageInFlight for two minutes.
         const retried = yield* gateway.forwardMessage(message, all)
         expect(retried).toMatchObject({ messageId: "m1", providerMessageId: "p-m1" })
         expect(calls.sendMessage).toHaveLength(2)
       })
-    )
-  )
+    ))
 
   it.effect("another tenant's message for the subscriber is SessionNotFound, and leaves no claim on the message id", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
-        const wrong = yield* Effect.flip(gateway.forwardMessage({ tenantId: "t2", subHandle: "sub1", messageId: "m1", text: "hi" }, all))
+        const wrong = yield* Effect.flip(
+          gateway.forwardMessage({ tenantId: "t2", subHandle: "sub1", messageId: "m1", text: "hi" }, all)
+        )
         expect(wrong._tag).toBe("SessionNotFound")
         expect(calls.sendMessage).toHaveLength(0)
         // Had the claim stayed, this would wait for it and answer MessageInFlight.
-        const sent = yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hi" }, all)
+        const sent = yield* gateway.forwardMessage(
+          { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hi" },
+          all
+        )
         expect(sent).toMatchObject({ messageId: "m1", sessionId: session.sessionId })
         expect(calls.sendMessage).toHaveLength(1)
-        expect((yield* Effect.flip(gateway.forwardMessage({ tenantId: "t1", subHandle: "nobody", messageId: "m2", text: "hi" }, all)))._tag).toBe(
+        expect(
+          (yield* Effect.flip(
+            gateway.forwardMessage({ tenantId: "t1", subHandle: "nobody", messageId: "m2", text: "hi" }, all)
+          ))._tag
+        ).toBe(
           "SessionNotFound"
         )
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.forwardMessage while an earlier request forwards the same message", () => {
@@ -387,7 +401,7 @@ describe("Gateway.forwardMessage while an earlier request forwards the same mess
 
   it.effect("the retry waits for the first forward's outcome and answers with it, without sending again", () =>
     withGateway(({ calls, control, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         const provider = yield* Deferred.make<void>()
@@ -409,12 +423,11 @@ describe("Gateway.forwardMessage while an earlier request forwards the same mess
         expect(yield* Fiber.join(retry)).toEqual(answer)
         expect(calls.sendMessage).toHaveLength(1)
       })
-    )
-  )
+    ))
 
   it.effect("the retry answers MessageInFlight after waiting 10 s, looking every 100 ms", () =>
     withGateway(({ control, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         control.holdSends = yield* Deferred.make<void>()
@@ -430,8 +443,7 @@ describe("Gateway.forwardMessage while an earlier request forwards the same mess
         expect(error._tag).toBe("MessageInFlight")
         expect(storeCalls.reserveMessage).toBe(100)
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway session changes under concurrent writes", () => {
@@ -439,21 +451,23 @@ describe("Gateway session changes under concurrent writes", () => {
 
   it.effect("a commit that conflicts is recomputed from the record read afresh, up to 16 attempts in all", () =>
     withGateway(({ gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         Object.assign(storeCalls, { get: 0, commit: 0 })
         storeFaults.conflicts = 15
-        expect(yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [joined])).toEqual({ accepted: 1, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [joined])).toEqual({
+          accepted: 1,
+          unknown: 0
+        })
         // The first attempt starts from the record the routing read; each retry reads it again.
         expect(storeCalls).toMatchObject({ get: 15, commit: 16 })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
       })
-    )
-  )
+    ))
 
   it.effect("a session that keeps changing is StoreUnavailable after 16 attempts, and nothing is committed", () =>
     withGateway(({ gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const store = yield* SessionStore
         const before = yield* store.get(session.sessionId)
@@ -464,26 +478,34 @@ describe("Gateway session changes under concurrent writes", () => {
         expect(storeCalls).toMatchObject({ get: 16, commit: 16 })
         expect(yield* store.get(session.sessionId)).toEqual(before)
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.ingest", () => {
   it.effect("de-duplicates by event id and numbers events 1..n", () =>
     withGateway(({ gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const conversation = session.providerConversationId!
         const joined = event("e1", { type: "agent.joined", data: { agent: { name: "Alice" } } })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({ accepted: 1, unknown: 0 })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({ accepted: 0, unknown: 0 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({
+          accepted: 1,
+          unknown: 0
+        })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({
+          accepted: 0,
+          unknown: 0
+        })
 
         const more = [
           event("e2", { type: "agent.message", data: { text: "hi" } }),
           event("e3", { type: "agent.typing", data: { typing: true } })
         ]
         expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, more)).toEqual({ accepted: 2, unknown: 0 })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", "unknown-conv", more)).toEqual({ accepted: 0, unknown: 1 })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", "unknown-conv", more)).toEqual({
+          accepted: 0,
+          unknown: 1
+        })
 
         const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 3)
         expect(delivered.map((e) => [e.id, e.seq, e.type])).toEqual([
@@ -494,14 +516,13 @@ describe("Gateway.ingest", () => {
         expect(delivered[0]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.terminate", () => {
   it.effect("ends the session, emits session.ended and tells the provider", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         yield* gateway.terminate("t1", "sub1", all)
         const state = yield* gateway.state("sub1", all)
@@ -514,22 +535,23 @@ describe("Gateway.terminate", () => {
         const again = yield* Effect.flip(gateway.terminate("t1", "sub1", all))
         expect(again._tag).toBe("SessionNotFound")
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.sweepTimeouts", () => {
   it.effect("ends a pending session after pendingSeconds with reason timeout", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const sweep = gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS))
         yield* TestClock.adjust(Duration.seconds(PENDING_SECONDS - 1))
         expect((yield* sweep).ended).toBe(0)
         // Another partition's sweep does not touch it.
-        expect((yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).ended).toBe(0)
+        expect((yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).ended)
+          .toBe(0)
         yield* TestClock.adjust(Duration.seconds(2))
-        expect((yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).ended).toBe(0)
+        expect((yield* gateway.sweepTimeouts((partitionOf(session.sessionId, PARTITIONS) + 1) % PARTITIONS)).ended)
+          .toBe(0)
         expect((yield* sweep).ended).toBe(1)
         const state = yield* gateway.state("sub1", all)
         expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
@@ -538,12 +560,11 @@ describe("Gateway.sweepTimeouts", () => {
         expect(calls.end.map((c) => c.reason)).toEqual(["timeout"])
         expect((yield* sweep).ended).toBe(0)
       })
-    )
-  )
+    ))
 
   it.effect("ends an idle active session after inactivitySeconds with reason inactivity", () =>
     withGateway(({ calls, gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { session, sweep } = yield* activeSession(gateway)
         // Past the pending timeout but not the inactivity one: an active session stays.
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 1))
@@ -555,12 +576,11 @@ describe("Gateway.sweepTimeouts", () => {
         expect(Option.map(record, (r) => [r.status, r.endReason])).toEqual(Option.some(["ended", "inactivity"]))
         expect(calls.end.map((c) => c.reason)).toEqual(["inactivity"])
       })
-    )
-  )
+    ))
 
   it.effect("a user message counts as activity: the inactivity timeout runs from the last one", () =>
     withGateway(({ gateway }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { sweep } = yield* activeSession(gateway)
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 10))
         yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "still there?" }, all)
@@ -571,8 +591,7 @@ describe("Gateway.sweepTimeouts", () => {
         expect((yield* sweep).ended).toBe(1)
         expect((yield* gateway.state("sub1", all)).session).toMatchObject({ status: "ended", endReason: "inactivity" })
       })
-    )
-  )
+    ))
 })
 
 describe("Gateway.ingestWebhook", () => {
@@ -598,34 +617,44 @@ describe("Gateway.ingestWebhook", () => {
         Object.fromEntries(
           Object.entries(store).map(([name, member]) => [
             name,
-            typeof member === "function" ? (...args: Array<unknown>) => (calls.push(name), (member as (...a: Array<unknown>) => unknown)(...args)) : member
+            typeof member === "function"
+              ? (...args: Array<unknown>) => (calls.push(name), (member as (...a: Array<unknown>) => unknown)(...args))
+              : member
           ])
-        ) as unknown as typeof store
-      )
+        ) as unknown as typeof store)
     ).pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS })))
 
   const ingestWith = (provider: LivechatProvider, headers: Record<string, string>, calls: Array<string>) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const ingest = yield* Ingest
-      const body = new TextEncoder().encode(JSON.stringify({ events: Array.from({ length: 2_000 }, (_, i) => ({ id: i })) }))
+      const body = new TextEncoder().encode(
+        JSON.stringify({ events: Array.from({ length: 2_000 }, (_, i) => ({ id: i })) })
+      )
       return yield* Effect.flip(ingest.ingestWebhook(provider.alias, { headers, body }))
     }).pipe(
       Effect.provide(
         UseCasesLive.pipe(
           Layer.provide(
-            Layer.mergeAll(countingStore(calls), AppConfigTest, HbfCoreFake, Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])))
+            Layer.mergeAll(
+              countingStore(calls),
+              AppConfigTest,
+              HbfCoreFake,
+              Layer.succeed(ProviderRegistry, makeProviderRegistry([provider]))
+            )
           )
         )
       )
     )
 
   it.effect("an unsigned, a malformed or an unknown sender's webhook is refused without a store call, its body never decoded", () =>
-    Effect.gen(function* () {
-      for (const [headers, sender] of [
-        [{}, Option.some({ _tag: "Source", source: "s" })],
-        [{ "x-key": "short" }, Option.some({ _tag: "Source", source: "s" })],
-        [{ "x-key": "8 chars!" }, Option.none()]
-      ] as const) {
+    Effect.gen(function*() {
+      for (
+        const [headers, sender] of [
+          [{}, Option.some({ _tag: "Source", source: "s" })],
+          [{ "x-key": "short" }, Option.some({ _tag: "Source", source: "s" })],
+          [{ "x-key": "8 chars!" }, Option.none()]
+        ] as const
+      ) {
         const calls: Array<string> = []
         const { provider, seen } = spiedWebhook(sender as Option.Option<WebhookSender>)
         const error = yield* ingestWith(provider, headers, calls)
@@ -633,17 +662,15 @@ describe("Gateway.ingestWebhook", () => {
         expect(calls).toEqual([])
         expect(seen.parse).toBe(0)
       }
-    })
-  )
+    }))
 
   it.effect("a well-formed webhook costs one look-up of its sender, however many events its body holds", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const calls: Array<string> = []
       const { provider, seen } = spiedWebhook(Option.some({ _tag: "Source", source: "s" }))
       const error = yield* ingestWith(provider, { "x-key": "8 chars!" }, calls)
       expect(error._tag).toBe("InvalidSignature")
       expect(calls).toEqual(["webhookSourceTenants"])
       expect(seen).toEqual({ wellFormed: 1, senderOf: 1, verify: 0, parse: 0 })
-    })
-  )
+    }))
 })

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, ConfigProviderPathPatch, Effect, HashSet } from "effect"
-import { appConfigFromEnv } from "../../src/app/AppConfigLive.js"
 import { gatewayVariables } from "../../sandbox/main.js"
+import { appConfigFromEnv } from "../../src/app/AppConfigLive.js"
 
 /** Every variable `appConfigFromEnv` asks for, from an empty environment (Config.all asks for all of them). */
-const variablesRead = Effect.gen(function* () {
+const variablesRead = Effect.gen(function*() {
   const read = new Set<string>()
   const recording = ConfigProvider.fromFlat(
     ConfigProvider.makeFlat({
@@ -27,10 +27,11 @@ const variablesRead = Effect.gen(function* () {
 
 describe("the gateway's variables (npm start's choice between the sandbox and a configuration)", () => {
   it.effect("are every variable the gateway reads, but PORT, LOG_LEVEL and LOG_FORMAT (the sandbox honours those)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const read = yield* variablesRead
       expect(read.has("HBF_CORE_URL")).toBe(true)
-      expect([...gatewayVariables].sort()).toEqual([...read].filter((name) => !["PORT", "LOG_LEVEL", "LOG_FORMAT"].includes(name)).sort())
-    })
-  )
+      expect([...gatewayVariables].sort()).toEqual(
+        [...read].filter((name) => !["PORT", "LOG_LEVEL", "LOG_FORMAT"].includes(name)).sort()
+      )
+    }))
 })

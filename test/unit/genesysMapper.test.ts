@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
+import { createHmac } from "node:crypto"
+import type { SessionRecord } from "../../src/domain/model.js"
 import {
   conversationOver,
   graceEndsAt,
@@ -15,10 +17,8 @@ import {
   topicsOf
 } from "../../src/providers/genesys/mapper.js"
 import { validGenesysSignature } from "../../src/providers/genesys/provider.js"
-import { openingText } from "../../src/providers/handover.js"
 import { Conversation, DetailEvent, NotificationFrame, OutboundWebhook } from "../../src/providers/genesys/schemas.js"
-import type { SessionRecord } from "../../src/domain/model.js"
-import { createHmac } from "node:crypto"
+import { openingText } from "../../src/providers/handover.js"
 
 const NOW = "2026-11-26T10:00:00.000Z"
 const decodeWebhook = Schema.decodeUnknownSync(OutboundWebhook)
@@ -40,7 +40,14 @@ const agentText = {
   content: [
     {
       contentType: "Attachment",
-      attachment: { id: "att-1", mediaType: "Image", url: "https://files.example/a.png", mime: "image/png", filename: "a.png", contentSizeBytes: 1234 }
+      attachment: {
+        id: "att-1",
+        mediaType: "Image",
+        url: "https://files.example/a.png",
+        mime: "image/png",
+        filename: "a.png",
+        contentSizeBytes: 1234
+      }
     }
   ],
   direction: "Outbound",
@@ -74,9 +81,21 @@ describe("Genesys outbound webhook", () => {
       events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }]
     })
     expect(mapOutboundWebhook(typing, NOW)).toEqual([
-      { id: "genesys-livechat:webhook:evt-1", occurredAt: "2026-11-26T09:59:00.000Z", type: "agent.typing", data: { typing: true } }
+      {
+        id: "genesys-livechat:webhook:evt-1",
+        occurredAt: "2026-11-26T09:59:00.000Z",
+        type: "agent.typing",
+        data: { typing: true }
+      }
     ])
-    const receipt = decodeWebhook({ ...agentText, id: "r-1", type: "Receipt", status: "Delivered", text: undefined, content: undefined })
+    const receipt = decodeWebhook({
+      ...agentText,
+      id: "r-1",
+      type: "Receipt",
+      status: "Delivered",
+      text: undefined,
+      content: undefined
+    })
     expect(mapOutboundWebhook(receipt, NOW)).toEqual([])
     expect(mapOutboundWebhook(decodeWebhook({ ...agentText, direction: "Inbound" }), NOW)).toEqual([])
   })
@@ -102,7 +121,12 @@ describe("Genesys notifications", () => {
   const joinedAt = Date.parse("2026-11-26T09:58:00.000Z")
   const leftAt = Date.parse("2026-11-26T09:59:30.000Z")
   const frame = (kind: string, eventBody: unknown) =>
-    JSON.stringify({ topicName: `v2.detail.events.conversation.${conversationId}.${kind}`, version: "2", eventBody, metadata: { CorrelationId: "c" } })
+    JSON.stringify({
+      topicName: `v2.detail.events.conversation.${conversationId}.${kind}`,
+      version: "2",
+      eventBody,
+      metadata: { CorrelationId: "c" }
+    })
   const detail = (raw: string) => {
     const decoded = Schema.decodeUnknownSync(NotificationFrame)(raw)
     const topic = parseDetailTopic(decoded.topicName)!
@@ -121,7 +145,16 @@ describe("Genesys notifications", () => {
   })
 
   it("user.start, user.end (plain and transfer) and customer.end map to joined, left (+queued) and ended", () => {
-    const start = detail(frame("user.start", { eventTime: joinedAt, conversationId, participantId: "p-agent", userId: "u-1", queueId: "q", mediaType: "MESSAGE" }))
+    const start = detail(
+      frame("user.start", {
+        eventTime: joinedAt,
+        conversationId,
+        participantId: "p-agent",
+        userId: "u-1",
+        queueId: "q",
+        mediaType: "MESSAGE"
+      })
+    )
     expect(start.topic).toEqual({ conversationId, kind: "user.start" })
     expect(mapDetailEvent(start.topic.kind, start.body, "Maria")).toEqual([
       {
@@ -131,13 +164,39 @@ describe("Genesys notifications", () => {
         data: { agent: { id: "u-1", name: "Maria" } }
       }
     ])
-    const end = detail(frame("user.end", { eventTime: leftAt, conversationId, participantId: "p-agent", userId: "u-1", disconnectType: "CLIENT" }))
+    const end = detail(
+      frame("user.end", {
+        eventTime: leftAt,
+        conversationId,
+        participantId: "p-agent",
+        userId: "u-1",
+        disconnectType: "CLIENT"
+      })
+    )
     expect(mapDetailEvent(end.topic.kind, end.body).map((e) => e.type)).toEqual(["agent.left"])
-    const transfer = detail(frame("user.end", { eventTime: leftAt, conversationId, participantId: "p-agent", userId: "u-1", disconnectType: "TRANSFER" }))
-    expect(mapDetailEvent(transfer.topic.kind, transfer.body).map((e) => e.type)).toEqual(["agent.left", "request.queued"])
-    const customerEnd = detail(frame("customer.end", { eventTime: leftAt, conversationId, participantId: "p-cust", disconnectType: "PEER" }))
+    const transfer = detail(
+      frame("user.end", {
+        eventTime: leftAt,
+        conversationId,
+        participantId: "p-agent",
+        userId: "u-1",
+        disconnectType: "TRANSFER"
+      })
+    )
+    expect(mapDetailEvent(transfer.topic.kind, transfer.body).map((e) => e.type)).toEqual([
+      "agent.left",
+      "request.queued"
+    ])
+    const customerEnd = detail(
+      frame("customer.end", { eventTime: leftAt, conversationId, participantId: "p-cust", disconnectType: "PEER" })
+    )
     expect(mapDetailEvent(customerEnd.topic.kind, customerEnd.body)).toEqual([
-      { id: `genesys-livechat:${conversationId}:ended`, occurredAt: "2026-11-26T09:59:30.000Z", type: "session.ended", data: { reason: "agent" } }
+      {
+        id: `genesys-livechat:${conversationId}:ended`,
+        occurredAt: "2026-11-26T09:59:30.000Z",
+        type: "session.ended",
+        data: { reason: "agent" }
+      }
     ])
   })
 
@@ -145,7 +204,14 @@ describe("Genesys notifications", () => {
     const conversation: typeof Conversation.Type = {
       id: conversationId,
       participants: [
-        { id: "p-cust", purpose: "customer", state: "disconnected", disconnectType: "peer", connectedTime: "2026-11-26T09:57:00.000Z", endTime: "2026-11-26T09:59:30.000Z" },
+        {
+          id: "p-cust",
+          purpose: "customer",
+          state: "disconnected",
+          disconnectType: "peer",
+          connectedTime: "2026-11-26T09:57:00.000Z",
+          endTime: "2026-11-26T09:59:30.000Z"
+        },
         { id: "p-acd", purpose: "acd", state: "disconnected", disconnectType: "transfer" },
         {
           id: "p-agent",
@@ -160,8 +226,18 @@ describe("Genesys notifications", () => {
       ]
     }
     const fromNotifications = [
-      ...mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, participantId: "p-agent", userId: "u-1" }, "Maria"),
-      ...mapDetailEvent("user.end", { eventTime: leftAt, conversationId, participantId: "p-agent", userId: "u-1", disconnectType: "CLIENT" }),
+      ...mapDetailEvent(
+        "user.start",
+        { eventTime: joinedAt, conversationId, participantId: "p-agent", userId: "u-1" },
+        "Maria"
+      ),
+      ...mapDetailEvent("user.end", {
+        eventTime: leftAt,
+        conversationId,
+        participantId: "p-agent",
+        userId: "u-1",
+        disconnectType: "CLIENT"
+      }),
       ...mapDetailEvent("customer.end", { eventTime: leftAt, conversationId, disconnectType: "PEER" })
     ]
     expect(mapConversation(conversation, leftAt + 60_000)).toEqual(fromNotifications)
@@ -174,14 +250,20 @@ describe("Genesys notifications", () => {
       participants: [{ id: "p-cust", purpose: "customer", state: "disconnected", disconnectType: "peer" }]
     }
     expect(mapConversation(conversation, readAt)).toEqual([
-      { id: `genesys-livechat:${conversationId}:ended`, occurredAt: new Date(readAt).toISOString(), type: "session.ended", data: { reason: "agent" } }
+      {
+        id: `genesys-livechat:${conversationId}:ended`,
+        occurredAt: new Date(readAt).toISOString(),
+        type: "session.ended",
+        data: { reason: "agent" }
+      }
     ])
   })
 
   it("a notification without a participant id names the join by the user and the instant", () => {
-    expect(mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, userId: "u-1" }).map((e) => e.id)).toEqual([
-      `genesys-livechat:${conversationId}:agent:u-1:${joinedAt}:joined`
-    ])
+    expect(mapDetailEvent("user.start", { eventTime: joinedAt, conversationId, userId: "u-1" }).map((e) => e.id))
+      .toEqual([
+        `genesys-livechat:${conversationId}:agent:u-1:${joinedAt}:joined`
+      ])
   })
 
   it("a conversation is over when the customer is gone, or the last agent left without a transfer and no agent came within the grace", () => {
@@ -196,34 +278,59 @@ describe("Genesys notifications", () => {
       ...extra
     })
     const customer = { id: "p-cust", purpose: "customer", state: "connected" }
-    const conv = (...participants: Array<Record<string, unknown>>) => Schema.decodeUnknownSync(Conversation)({ id: conversationId, participants })
+    const conv = (...participants: Array<Record<string, unknown>>) =>
+      Schema.decodeUnknownSync(Conversation)({ id: conversationId, participants })
     const grace = 10_000
     expect(conversationOver(conv(customer, agent("connected")), leftAt + 60_000, grace)).toBeUndefined()
     // Within the grace a plain leave may still be a hand-over.
     expect(conversationOver(conv(customer, agent("disconnected", "client")), leftAt + 5_000, grace)).toBeUndefined()
-    expect(conversationOver(conv(customer, agent("disconnected", "client")), leftAt + 10_000, grace)?.data).toEqual({ reason: "agent" })
+    expect(conversationOver(conv(customer, agent("disconnected", "client")), leftAt + 10_000, grace)?.data).toEqual({
+      reason: "agent"
+    })
     // A transfer never ends it; after-call work ends it at once.
     expect(conversationOver(conv(customer, agent("disconnected", "transfer")), leftAt + 60_000, grace)).toBeUndefined()
-    expect(conversationOver(conv(customer, agent("disconnected", "client", { startAcwTime: "2026-11-26T09:59:31.000Z" })), leftAt + 1_000, grace)?.type).toBe(
+    expect(
+      conversationOver(
+        conv(customer, agent("disconnected", "client", { startAcwTime: "2026-11-26T09:59:31.000Z" })),
+        leftAt + 1_000,
+        grace
+      )?.type
+    ).toBe(
       "session.ended"
     )
-    expect(conversationOver(conv({ ...customer, state: "disconnected", disconnectType: "peer" }, agent("connected")), leftAt, grace)?.id).toBe(
+    expect(
+      conversationOver(
+        conv({ ...customer, state: "disconnected", disconnectType: "peer" }, agent("connected")),
+        leftAt,
+        grace
+      )?.id
+    ).toBe(
       `genesys-livechat:${conversationId}:ended`
     )
     // When to look again: only for a plain leave of the last agent.
     expect(graceEndsAt(conv(customer, agent("disconnected", "client")), grace)).toBe(leftAt + grace)
     expect(graceEndsAt(conv(customer, agent("disconnected", "transfer")), grace)).toBeUndefined()
     expect(graceEndsAt(conv(customer, agent("connected")), grace)).toBeUndefined()
-    expect(graceEndsAt(conv(customer, agent("disconnected", "client", { startAcwTime: "2026-11-26T09:59:31.000Z" })), grace)).toBeUndefined()
+    expect(
+      graceEndsAt(conv(customer, agent("disconnected", "client", { startAcwTime: "2026-11-26T09:59:31.000Z" })), grace)
+    ).toBeUndefined()
   })
 })
 
 describe("the opening message", () => {
   const session = { sessionId: "s1", subHandle: "sub-1", user: { name: "Nikos" }, channel: "webchat" } as SessionRecord
   it("names who asks and carries the bot transcript, the latest 50 entries", () => {
-    const transcript = Array.from({ length: 52 }, (_, i) => ({ author: i % 2 === 0 ? ("user" as const) : ("bot" as const), text: `line ${i}`, at: `t${i}` }))
+    const transcript = Array.from(
+      { length: 52 },
+      (_, i) => ({ author: i % 2 === 0 ? ("user" as const) : ("bot" as const), text: `line ${i}`, at: `t${i}` })
+    )
     const text = openingText(session, transcript, { maxEntries: 50 })
-    expect(text.split("\n").slice(0, 4)).toEqual(["Nikos asked for an agent on webchat.", "", "Conversation with the bot:", "(2 earlier messages omitted)"])
+    expect(text.split("\n").slice(0, 4)).toEqual([
+      "Nikos asked for an agent on webchat.",
+      "",
+      "Conversation with the bot:",
+      "(2 earlier messages omitted)"
+    ])
     expect(text).toContain("[t51] bot: line 51")
     expect(text).not.toContain("line 1\n")
     expect(openingText(session, [], { maxEntries: 50 })).toBe("Nikos asked for an agent on webchat.")

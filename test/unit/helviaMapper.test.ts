@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { createHmac } from "node:crypto"
 import { Schema } from "effect"
+import { createHmac } from "node:crypto"
 import { mapHelviaEvent } from "../../src/providers/helvia/mapper.js"
 import { validHelviaSignature } from "../../src/providers/helvia/provider.js"
 import { HelviaWebhook } from "../../src/providers/helvia/webhook.js"
@@ -39,7 +39,10 @@ describe("mapHelviaEvent", () => {
         id: "e2",
         type: "MESSAGE",
         agent: { fullName: "Alice Agent" },
-        message: { text: "hello", attachments: [{ name: "doc.pdf", path: "https://files/doc.pdf", mimetype: "application/pdf" }] }
+        message: {
+          text: "hello",
+          attachments: [{ name: "doc.pdf", path: "https://files/doc.pdf", mimetype: "application/pdf" }]
+        }
       })
     )
     expect(events).toEqual([

@@ -8,10 +8,10 @@
 import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer, Option, Redacted, Schema, TestClock } from "effect"
+import { demoGenesys } from "../../sandbox/demoTenants.js"
 import { credentialsOf, GenesysApi, GenesysApiLive } from "../../src/providers/genesys/client.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { makeProviderHttp, type ProviderHttpPolicy } from "../../src/providers/providerHttp.js"
-import { demoGenesys } from "../../sandbox/demoTenants.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 
 const config = AppConfig.layer({
@@ -35,16 +35,28 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
 /** A provider answering each request with `answer` (its failure is a transport error with that cause); keeps what it was sent. */
-const fakeProvider = (answer: (request: HttpClientRequest.HttpClientRequest, path: string) => Effect.Effect<Response, unknown>) => {
+const fakeProvider = (
+  answer: (request: HttpClientRequest.HttpClientRequest, path: string) => Effect.Effect<Response, unknown>
+) => {
   const seen: Array<Seen> = []
   const client = HttpClient.make((request, url) =>
-    Effect.gen(function* () {
-      seen.push({ method: request.method, path: url.pathname, authorization: request.headers["authorization"], at: yield* Clock.currentTimeMillis })
-      const response = yield* Effect.mapError(answer(request, url.pathname), (cause) => new HttpClientError.RequestError({ request, reason: "Transport", cause }))
+    Effect.gen(function*() {
+      seen.push({
+        method: request.method,
+        path: url.pathname,
+        authorization: request.headers["authorization"],
+        at: yield* Clock.currentTimeMillis
+      })
+      const response = yield* Effect.mapError(answer(request, url.pathname), (cause) =>
+        new HttpClientError.RequestError({ request, reason: "Transport", cause }))
       return HttpClientResponse.fromWeb(request, response)
     })
   )
-  return { layer: Layer.merge(Layer.succeed(HttpClient.HttpClient, client), config), seen, to: (path: string) => seen.filter((s) => s.path === path) }
+  return {
+    layer: Layer.merge(Layer.succeed(HttpClient.HttpClient, client), config),
+    seen,
+    to: (path: string) => seen.filter((s) => s.path === path)
+  }
 }
 
 const policy: ProviderHttpPolicy = {
@@ -68,7 +80,7 @@ const thing = (credentials: string, path: string, repeatable = true, method: "GE
 
 describe("the shared provider call", () => {
   it.effect("a 429 holds the credential set back for its Retry-After, then the call goes through; another credential set's calls go on meanwhile", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let limited = false
       const provider = fakeProvider((_request, path) => {
         if (path === "/one" && !limited) {
@@ -88,18 +100,26 @@ describe("the shared provider call", () => {
       yield* TestClock.adjust("1 millis")
       expect(yield* Fiber.join(held)).toEqual({ ok: true })
       expect(yield* Fiber.join(queued)).toEqual({ ok: true })
-      expect(provider.seen.map((s) => `${s.path} at ${s.at}`).sort()).toEqual(["/one at 0", "/one at 5000", "/three at 1000", "/two at 5000"])
-    })
-  )
+      expect(provider.seen.map((s) => `${s.path} at ${s.at}`).sort()).toEqual([
+        "/one at 0",
+        "/one at 5000",
+        "/three at 1000",
+        "/two at 5000"
+      ])
+    }))
 
   it.effect("a 429 asking longer than maxRetryAfter fails the call at once; without Retry-After the provider's waits apply, up to the budget", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const provider = fakeProvider((_request, path) =>
         Effect.succeed(path === "/patient" ? json(429, {}) : json(429, {}, { "retry-after": "3600" }))
       )
       const http = yield* Effect.provide(makeProviderHttp(policy), provider.layer)
       const impatient = yield* Effect.flip(http.call(thing("a", "/impatient")))
-      expect(impatient).toMatchObject({ _tag: "ProviderApiError", status: 429, message: "Sunshine GET /impatient answered 429" })
+      expect(impatient).toMatchObject({
+        _tag: "ProviderApiError",
+        status: 429,
+        message: "Sunshine GET /impatient answered 429"
+      })
       expect(provider.to("/impatient")).toHaveLength(1)
 
       const patient = yield* Effect.fork(Effect.flip(http.call(thing("b", "/patient"))))
@@ -107,14 +127,19 @@ describe("the shared provider call", () => {
       expect((yield* Fiber.join(patient)).status).toBe(429)
       // 1 s, then 2 s: two retries, the policy's budget.
       expect(provider.to("/patient").map((s) => s.at)).toEqual([0, 1000, 3000])
-    })
-  )
+    }))
 
   it.effect("a 5xx is retried after 200 ms and 400 ms only when the call is repeatable; a message post fails at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let failures = 0
       const provider = fakeProvider((_request, path) =>
-        Effect.succeed(path === "/flaky" && failures++ < 2 ? json(503, {}) : path === "/down" ? json(502, {}) : json(200, { ok: true }))
+        Effect.succeed(
+          path === "/flaky" && failures++ < 2
+            ? json(503, {})
+            : path === "/down"
+            ? json(502, {})
+            : json(200, { ok: true })
+        )
       )
       const http = yield* Effect.provide(makeProviderHttp(policy), provider.layer)
       const flaky = yield* Effect.fork(http.call(thing("a", "/flaky")))
@@ -130,19 +155,23 @@ describe("the shared provider call", () => {
       yield* TestClock.adjust("600 millis")
       expect((yield* Fiber.join(read)).status).toBe(502)
       expect(provider.to("/down")).toHaveLength(4)
-    })
-  )
+    }))
 
   it.effect("no answer is told by its reason (timeout, an answer cut at the limit, unreachable), never by its cause; a repeatable call is tried three times", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const causes: Record<string, unknown> = {
         "/slow": Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }),
-        "/endless": Object.assign(new Error("Response content exceeded max size"), { code: "UND_ERR_RES_EXCEEDED_MAX_SIZE" }),
+        "/endless": Object.assign(new Error("Response content exceeded max size"), {
+          code: "UND_ERR_RES_EXCEEDED_MAX_SIZE"
+        }),
         "/closed": Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:8443"), { code: "ECONNREFUSED" })
       }
       const provider = fakeProvider((_request, path) => Effect.fail(causes[path]))
       const http = yield* Effect.provide(makeProviderHttp(policy), provider.layer)
-      const told = yield* Effect.forEach(Object.keys(causes), (path) => Effect.flip(http.call(thing("a", path, false, "POST"))))
+      const told = yield* Effect.forEach(
+        Object.keys(causes),
+        (path) => Effect.flip(http.call(thing("a", path, false, "POST")))
+      )
       expect(told.map((e) => [e.message, e.status])).toEqual([
         ["Sunshine POST /slow timed out", undefined],
         [`Sunshine POST /endless answered more than ${MAX_BODY_BYTES} bytes`, undefined],
@@ -154,8 +183,7 @@ describe("the shared provider call", () => {
       yield* TestClock.adjust("600 millis")
       expect(yield* Fiber.join(read)).toBeInstanceOf(ProviderApiError)
       expect(provider.to("/closed").map((s) => s.at)).toEqual([0, 0, 200, 600])
-    })
-  )
+    }))
 })
 
 describe("Genesys tokens", () => {
@@ -174,19 +202,27 @@ describe("Genesys tokens", () => {
     let grants = 0
     const provider = fakeProvider((request, path) =>
       path === "/oauth/token"
-        ? Effect.as(Effect.sleep(loginDelay), json(200, { access_token: `token-${++grants}`, token_type: "bearer", expires_in: lifetimeSeconds }))
+        ? Effect.as(
+          Effect.sleep(loginDelay),
+          json(200, { access_token: `token-${++grants}`, token_type: "bearer", expires_in: lifetimeSeconds })
+        )
         : Effect.succeed(
-            refuses(request.headers["authorization"]!.replace("Bearer ", ""))
-              ? json(401, { message: "Invalid login credentials", code: "bad.credentials", status: 401 })
-              : json(200, { id: "u1" })
-          )
+          refuses(request.headers["authorization"]!.replace("Bearer ", ""))
+            ? json(401, { message: "Invalid login credentials", code: "bad.credentials", status: 401 })
+            : json(200, { id: "u1" })
+        )
     )
-    return { ...provider, grants: () => grants, api: () => provider.seen.filter((s) => s.path !== "/oauth/token").map((s) => s.authorization) }
+    return {
+      ...provider,
+      grants: () => grants,
+      api: () => provider.seen.filter((s) => s.path !== "/oauth/token").map((s) => s.authorization)
+    }
   }
-  const apiOf = (layer: Layer.Layer<HttpClient.HttpClient | AppConfig>) => Effect.provide(GenesysApi, GenesysApiLive.pipe(Layer.provide(layer)))
+  const apiOf = (layer: Layer.Layer<HttpClient.HttpClient | AppConfig>) =>
+    Effect.provide(GenesysApi, GenesysApiLive.pipe(Layer.provide(layer)))
 
   it.effect("a refused token is dropped: the call is tried once more with a new one", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys((token) => token === "token-1")
       const api = yield* apiOf(genesys.layer)
       expect(yield* api.call(credentials, user, User)).toEqual({ id: "u1" })
@@ -195,23 +231,26 @@ describe("Genesys tokens", () => {
       // The new token is kept.
       expect(yield* api.call(credentials, user, User)).toEqual({ id: "u1" })
       expect(genesys.grants()).toBe(2)
-    })
-  )
+    }))
 
   it.effect("a second refusal fails the call, typed, naming the call by its template and Genesys' code", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys(() => true)
       const api = yield* apiOf(genesys.layer)
       const refused = yield* Effect.flip(api.call(credentials, user, User))
       expect(refused).toBeInstanceOf(ProviderApiError)
-      expect(refused).toMatchObject({ provider: "genesys-livechat", status: 401, code: "bad.credentials", message: "Genesys GET /api/v2/users/{id} answered 401 bad.credentials" })
+      expect(refused).toMatchObject({
+        provider: "genesys-livechat",
+        status: 401,
+        code: "bad.credentials",
+        message: "Genesys GET /api/v2/users/{id} answered 401 bad.credentials"
+      })
       expect(genesys.grants()).toBe(2)
       expect(genesys.api()).toHaveLength(2)
-    })
-  )
+    }))
 
   it.effect("credentials refused for good cost one login per call, not two: the token got after a 401 is kept", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys(() => true)
       const api = yield* apiOf(genesys.layer)
       yield* Effect.flip(api.call(credentials, user, User))
@@ -219,11 +258,10 @@ describe("Genesys tokens", () => {
       yield* Effect.flip(api.call(credentials, user, User))
       expect(genesys.grants()).toBe(3)
       expect(genesys.api()).toEqual(["Bearer token-1", "Bearer token-2", "Bearer token-2", "Bearer token-3"])
-    })
-  )
+    }))
 
   it.effect("a failed login is not kept: the next call, at the same instant, logs in anew", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let logins = 0
       const provider = fakeProvider((_request, path) =>
         Effect.succeed(
@@ -238,14 +276,15 @@ describe("Genesys tokens", () => {
       expect(yield* Effect.flip(api.call(credentials, user, User))).toMatchObject({ status: 503 })
       expect(yield* api.call(credentials, user, User)).toEqual({ id: "u1" })
       expect(logins).toBe(2)
-    })
-  )
+    }))
 
   it.effect("concurrent callers share one login; the token is kept until shortly before it expires", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys(() => false, Duration.seconds(1), 300)
       const api = yield* apiOf(genesys.layer)
-      const calls = yield* Effect.fork(Effect.all(Array.from({ length: 10 }, () => api.call(credentials, user, User)), { concurrency: "unbounded" }))
+      const calls = yield* Effect.fork(
+        Effect.all(Array.from({ length: 10 }, () => api.call(credentials, user, User)), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(calls)).toHaveLength(10)
       expect(genesys.grants()).toBe(1)
@@ -259,11 +298,10 @@ describe("Genesys tokens", () => {
       yield* Fiber.join(renewed)
       expect(genesys.grants()).toBe(2)
       expect(genesys.api().at(-1)).toBe("Bearer token-2")
-    })
-  )
+    }))
 
   it.effect("a login abandoned by the caller that started it fails the callers waiting for it, typed; the next call logs in anew", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys(() => false, Duration.seconds(1))
       const api = yield* apiOf(genesys.layer)
       const starter = yield* Effect.fork(api.call(credentials, user, User))
@@ -271,18 +309,20 @@ describe("Genesys tokens", () => {
       const waiter = yield* Effect.fork(Effect.flip(api.call(credentials, user, User)))
       yield* TestClock.adjust("100 millis")
       yield* Fiber.interrupt(starter)
-      expect(yield* Fiber.join(waiter)).toMatchObject({ _tag: "ProviderApiError", message: "Genesys login was abandoned; try again" })
+      expect(yield* Fiber.join(waiter)).toMatchObject({
+        _tag: "ProviderApiError",
+        message: "Genesys login was abandoned; try again"
+      })
       const again = yield* Effect.fork(api.call(credentials, user, User))
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(again)).toEqual({ id: "u1" })
       // The abandoned login, and the new one.
       expect(genesys.grants()).toBe(2)
       expect(genesys.api()).toEqual(["Bearer token-2"])
-    })
-  )
+    }))
 
   it.effect("look-alike credentials (the same client id, another secret) never share a token", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const genesys = fakeGenesys(() => false)
       const api = yield* apiOf(genesys.layer)
       const lookalike = credentialsOf("t2", {
@@ -296,6 +336,5 @@ describe("Genesys tokens", () => {
       yield* api.call(lookalike, user, User)
       yield* api.call(credentials, user, User)
       expect(genesys.api()).toEqual(["Bearer token-1", "Bearer token-2", "Bearer token-1"])
-    })
-  )
+    }))
 })

@@ -108,9 +108,12 @@ describe("applyEvent", () => {
   })
 
   it("an agent leaving is dropped when another agent has the chat", () => {
-    const withBob = applied(applyEvent(pending, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T1))
+    const withBob = applied(
+      applyEvent(pending, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T1)
+    )
     expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a1" } } }, T2)._tag).toBe("Drop")
-    expect(applied(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a2" } } }, T2)).agent).toBeUndefined()
+    expect(applied(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a2" } } }, T2)).agent)
+      .toBeUndefined()
   })
 
   it("agent.left in pending is dropped", () => {
@@ -174,7 +177,11 @@ describe("cancel", () => {
 
 describe("endByGateway", () => {
   it("ends pending and active sessions with the given reason", () => {
-    expect(applied(endByGateway(pending, "timeout", T1))).toMatchObject({ status: "ended", endReason: "timeout", endedAt: T1 })
+    expect(applied(endByGateway(pending, "timeout", T1))).toMatchObject({
+      status: "ended",
+      endReason: "timeout",
+      endedAt: T1
+    })
     const active = applied(applyEvent(pending, joined(), T1))
     expect(applied(endByGateway(active, "inactivity", T2))).toMatchObject({
       status: "ended",

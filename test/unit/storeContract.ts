@@ -52,12 +52,13 @@ export const makeEvent = (session: SessionRecord, seq: number, id = uniq("evt"))
 })
 
 const take = (partition: number, n: number) =>
-  Effect.flatMap(Outbox, (outbox) =>
-    outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+  Effect.flatMap(
+    Outbox,
+    (outbox) => outbox.consume(partition).pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
   )
 
 /** A subscriber's first session, ended, and their second one, created after it. */
-const endedThenNew = Effect.gen(function* () {
+const endedThenNew = Effect.gen(function*() {
   const store = yield* SessionStore
   const first = makeRecord()
   yield* store.create(first)
@@ -90,7 +91,7 @@ export const storeContract = (
     describe("create", () => {
       it.scoped("refuses a second open session for the same subscriber", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const first = makeRecord()
             expect(yield* store.create(first)).toEqual({ _tag: "Created" })
@@ -103,12 +104,11 @@ export const storeContract = (
               Option.some(first.sessionId)
             )
           })
-        )
-      )
+        ))
 
       it.scoped("a confined session is its tenant's alone: it neither holds the subscriber elsewhere nor is held", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const platform = makeRecord({ tenantId: "t1" })
             expect(yield* store.create(platform)).toEqual({ _tag: "Created" })
@@ -116,7 +116,9 @@ export const storeContract = (
             const confined = makeRecord({ subHandle: platform.subHandle, tenantId: "t2", confined: true })
             expect(yield* store.create(confined)).toEqual({ _tag: "Created" })
             // A second one in its own tenant is refused, with the tenant's open session.
-            const again = yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t2", confined: true }))
+            const again = yield* store.create(
+              makeRecord({ subHandle: platform.subHandle, tenantId: "t2", confined: true })
+            )
             expect(again._tag === "Open" && again.existing.sessionId).toBe(confined.sessionId)
             // A platform session in a third tenant is held by the platform one, not by the confined one.
             const third = yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t3" }))
@@ -124,21 +126,29 @@ export const storeContract = (
             // Look-ups: per tenant, and without a tenant the latest session not confined.
             const idOf = (found: Option.Option<SessionRecord>) => Option.map(found, (s) => s.sessionId)
             expect(idOf(yield* store.latestBySubscriber(platform.subHandle))).toEqual(Option.some(platform.sessionId))
-            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t1"))).toEqual(Option.some(platform.sessionId))
-            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t2"))).toEqual(Option.some(confined.sessionId))
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t1"))).toEqual(
+              Option.some(platform.sessionId)
+            )
+            expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t2"))).toEqual(
+              Option.some(confined.sessionId)
+            )
             expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t3"))).toEqual(Option.none())
             const claimed = yield* store.reserveSubscriberMessage(platform.subHandle, "t2", "m1")
             expect(Option.map(claimed, (c) => c.session.sessionId)).toEqual(Option.some(confined.sessionId))
             // Once the platform session ended, a confined one never holds a platform request.
-            yield* store.commit({ expectedVersion: 0, next: bumped(platform, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
-            expect(yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t3" }))).toEqual({ _tag: "Created" })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(platform, { status: "ended", endReason: "user", endedAt: iso(T0) })
+            })
+            expect(yield* store.create(makeRecord({ subHandle: platform.subHandle, tenantId: "t3" }))).toEqual({
+              _tag: "Created"
+            })
           })
-        )
-      )
+        ))
 
       it.scoped("allows a new session once the first has ended", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const { first, second } = yield* endedThenNew
             expect(Option.map(yield* store.latestBySubscriber(first.subHandle), (s) => s.sessionId)).toEqual(
@@ -146,14 +156,13 @@ export const storeContract = (
             )
             expect(Option.map(yield* store.get(first.sessionId), (s) => s.status)).toEqual(Option.some("ended"))
           })
-        )
-      )
+        ))
     })
 
     describe("commit", () => {
       it.scoped("a late change to an ended session keeps the subscriber's newer session as latest", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const { ended, first, second } = yield* endedThenNew
             expect(yield* store.commit({ expectedVersion: 1, next: bumped(ended, {}), seen: [uniq("late")] })).toBe(
@@ -163,12 +172,11 @@ export const storeContract = (
               Option.some(second.sessionId)
             )
           })
-        )
-      )
+        ))
 
       it.scoped("is a compare-and-set on version", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
@@ -179,21 +187,19 @@ export const storeContract = (
             const got = yield* store.get(record.sessionId)
             expect(Option.map(got, (s) => [s.version, s.lastActivityAt])).toEqual(Option.some([1, iso(T0 + 1000)]))
           })
-        )
-      )
+        ))
 
       it.scoped("a commit for an unknown session is a conflict", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             expect(yield* store.commit({ expectedVersion: 0, next: bumped(makeRecord(), {}) })).toBe("conflict")
           })
-        )
-      )
+        ))
 
       it.scoped("refuses already seen ids as duplicate and applies nothing", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
@@ -215,14 +221,13 @@ export const storeContract = (
             expect(delivered.map((e) => e.event.id)).toEqual([e1.id])
             expect(yield* store.count(record.organizationId, "active")).toBe(0)
           })
-        )
-      )
+        ))
     })
 
     describe("outbox", () => {
       it.scoped("delivers appended events in order in the session's partition", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
@@ -236,12 +241,11 @@ export const storeContract = (
             expect(entries.every((e) => e.partition === partition)).toBe(true)
             expect(entries.every((e) => e.targets === undefined)).toBe(true)
           })
-        )
-      )
+        ))
 
       it.scoped("delivers events appended after consumption started", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const outbox = yield* Outbox
             const record = makeRecord()
@@ -258,12 +262,11 @@ export const storeContract = (
             const entries = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
             expect(entries.map((e) => e.event.id)).toEqual(events.map((e) => e.id))
           })
-        )
-      )
+        ))
 
       it.scoped("does not re-deliver acked entries on a fresh consume, re-delivers unacked ones", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const outbox = yield* Outbox
             const record = makeRecord()
@@ -278,12 +281,11 @@ export const storeContract = (
             expect(again.map((e) => e.event.id)).toEqual([events[1]!.id])
             expect(again[0]!.id).toBe(first[1]!.id)
           })
-        )
-      )
+        ))
 
       it.scoped("dead letters are listed and replayed for their target only", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const outbox = yield* Outbox
             const record = makeRecord()
@@ -316,14 +318,13 @@ export const storeContract = (
             const unknown = yield* Effect.flip(outbox.replay("no-such-letter"))
             expect(unknown._tag).toBe("DeadLetterNotFound")
           })
-        )
-      )
+        ))
     })
 
     describe("counts and stats", () => {
       it.scoped("counts by organization and status move with commits", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const org = uniq("org")
             const counts = Effect.all({
@@ -347,15 +348,17 @@ export const storeContract = (
             yield* store.commit({ expectedVersion: 1, next: bumped(aActive, { lastActivityAt: iso(T0 + 2000) }) })
             expect(yield* counts).toEqual({ pending: 1, active: 1, ended: 0, open: 2 })
 
-            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) })
+            })
             expect(yield* counts).toEqual({ pending: 0, active: 1, ended: 1, open: 1 })
           })
-        )
-      )
+        ))
 
       it.scoped("counts of some tenants take only those tenants' sessions in the organization", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const org = uniq("org")
             const countsOf = (tenants: ReadonlyArray<string>) =>
@@ -379,17 +382,19 @@ export const storeContract = (
 
             const mineActive = bumped(mine, { status: "active", assignedAt: iso(T0 + 1000) })
             yield* store.commit({ expectedVersion: 0, next: mineActive })
-            yield* store.commit({ expectedVersion: 1, next: bumped(mineActive, { status: "ended", endReason: "agent", endedAt: iso(T0 + 2000) }) })
+            yield* store.commit({
+              expectedVersion: 1,
+              next: bumped(mineActive, { status: "ended", endReason: "agent", endedAt: iso(T0 + 2000) })
+            })
             expect(yield* countsOf(["mine"])).toEqual({ pending: 0, active: 0, ended: 1, open: 0 })
             expect(yield* countsOf(["theirs"])).toEqual({ pending: 2, active: 0, ended: 0, open: 2 })
             expect(yield* store.count(org, "ended")).toBe(1)
           })
-        )
-      )
+        ))
 
       it.scoped("waitingStats averages assignedAt - createdAt over the window and counts pending", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const tenant = uniq("tenant")
             const a = makeRecord({ tenantId: tenant })
@@ -400,64 +405,89 @@ export const storeContract = (
             yield* store.create(c)
             expect(yield* store.waitingStats(tenant, T0 - 1000)).toEqual({ averageSeconds: 0, assigned: 0, pending: 3 })
 
-            yield* store.commit({ expectedVersion: 0, next: bumped(a, { status: "active", assignedAt: iso(T0 + 10_000) }) })
-            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "active", assignedAt: iso(T0 + 30_000) }) })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(a, { status: "active", assignedAt: iso(T0 + 10_000) })
+            })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(b, { status: "active", assignedAt: iso(T0 + 30_000) })
+            })
             expect(yield* store.waitingStats(tenant, T0)).toEqual({ averageSeconds: 20, assigned: 2, pending: 1 })
             // Only assignments since the window's start count.
-            expect(yield* store.waitingStats(tenant, T0 + 20_000)).toEqual({ averageSeconds: 30, assigned: 1, pending: 1 })
-            expect(yield* store.waitingStats(uniq("tenant"), T0)).toEqual({ averageSeconds: 0, assigned: 0, pending: 0 })
+            expect(yield* store.waitingStats(tenant, T0 + 20_000)).toEqual({
+              averageSeconds: 30,
+              assigned: 1,
+              pending: 1
+            })
+            expect(yield* store.waitingStats(uniq("tenant"), T0)).toEqual({
+              averageSeconds: 0,
+              assigned: 0,
+              pending: 0
+            })
           })
-        )
-      )
+        ))
 
       it.scoped("openSessions lists a partition's pending and active sessions only", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const a = makeRecord()
             const b = makeRecord()
             yield* store.create(a)
             yield* store.create(b)
-            yield* store.commit({ expectedVersion: 0, next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) }) })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(b, { status: "ended", endReason: "user", endedAt: iso(T0) })
+            })
             const openIn = (record: SessionRecord) =>
-              Effect.map(store.openSessions(partitionOf(record.sessionId, PARTITIONS)), (open) => open.map((s) => s.sessionId))
+              Effect.map(
+                store.openSessions(partitionOf(record.sessionId, PARTITIONS)),
+                (open) => open.map((s) => s.sessionId)
+              )
             expect(yield* openIn(a)).toContain(a.sessionId)
             expect(yield* openIn(b)).not.toContain(b.sessionId)
             // Each partition lists its own sessions only.
             const other = (partitionOf(a.sessionId, PARTITIONS) + 1) % PARTITIONS
             expect((yield* store.openSessions(other)).map((s) => s.sessionId)).not.toContain(a.sessionId)
           })
-        )
-      )
+        ))
     })
 
     describe("indices", () => {
       it.scoped("byConversation finds the session once it has a provider conversation", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
             const conversation = uniq("conv")
-            expect(Option.isNone(yield* store.byConversation("helvia-livechat", record.tenantId, conversation))).toBe(true)
+            expect(Option.isNone(yield* store.byConversation("helvia-livechat", record.tenantId, conversation))).toBe(
+              true
+            )
             yield* store.commit({ expectedVersion: 0, next: bumped(record, { providerConversationId: conversation }) })
             const found = yield* store.byConversation("helvia-livechat", record.tenantId, conversation)
             expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(record.sessionId))
             expect(Option.isNone(yield* store.byConversation("zendesk", record.tenantId, conversation))).toBe(true)
-            expect(Option.isNone(yield* store.byConversation("helvia-livechat", "another-tenant", conversation))).toBe(true)
+            expect(Option.isNone(yield* store.byConversation("helvia-livechat", "another-tenant", conversation))).toBe(
+              true
+            )
           })
-        )
-      )
+        ))
       it.scoped("a conversation the provider reuses (Sunshine) belongs to its newest session, even after a late change to the older one", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const conversation = uniq("conv")
             const first = makeRecord({ provider: "zendesk" })
             yield* store.create(first)
             const firstWithConversation = bumped(first, { providerConversationId: conversation })
             yield* store.commit({ expectedVersion: 0, next: firstWithConversation })
-            const firstEnded = bumped(firstWithConversation, { status: "ended", endedAt: iso(T0 + 1000), endReason: "user" })
+            const firstEnded = bumped(firstWithConversation, {
+              status: "ended",
+              endedAt: iso(T0 + 1000),
+              endReason: "user"
+            })
             yield* store.commit({ expectedVersion: 1, next: firstEnded })
             const second = makeRecord({ provider: "zendesk", subHandle: first.subHandle })
             yield* store.create(second)
@@ -467,12 +497,11 @@ export const storeContract = (
             const found = yield* store.byConversation("zendesk", first.tenantId, conversation)
             expect(Option.map(found, (s) => s.sessionId)).toEqual(Option.some(second.sessionId))
           })
-        )
-      )
+        ))
 
       it.scoped("a conversation id another tenant also names is that tenant's own entry: it never takes this tenant's over", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const conversation = uniq("conv")
             const victim = makeRecord({ provider: "zendesk", tenantId: "victim" })
@@ -481,7 +510,10 @@ export const storeContract = (
             // A tenant whose provider URL is its own server answers with the victim's conversation id.
             const lookalike = makeRecord({ provider: "zendesk", tenantId: "victim:x" })
             yield* store.create(lookalike)
-            yield* store.commit({ expectedVersion: 0, next: bumped(lookalike, { providerConversationId: conversation }) })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(lookalike, { providerConversationId: conversation })
+            })
             const sessionOf = (tenantId: string, conversationId: string) =>
               Effect.map(store.byConversation("zendesk", tenantId, conversationId), Option.map((s) => s.sessionId))
             expect(yield* sessionOf("victim", conversation)).toEqual(Option.some(victim.sessionId))
@@ -489,19 +521,20 @@ export const storeContract = (
             // Ids with the key's separator in them do not meet either.
             expect(yield* sessionOf("victim", `x:${conversation}`)).toEqual(Option.none())
           })
-        )
-      )
+        ))
     })
 
     describe("retention", () => {
       const retention: Retention = { endedRetention: Duration.seconds(2), dedupRetention: Duration.seconds(4) }
-      const elapse = (duration: Duration.Duration) => (clock === "test" ? TestClock.adjust(duration) : Effect.sleep(duration))
+      const elapse = (
+        duration: Duration.Duration
+      ) => (clock === "test" ? TestClock.adjust(duration) : Effect.sleep(duration))
       const test = clock === "test" ? it.effect : it.live
 
       test(
         "an ended session, its indices and ended count go after the session retention; seen ids and message results after theirs; an open session stays",
         () =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const organizationId = uniq("org")
             const open = makeRecord({ organizationId, providerConversationId: uniq("conv") })
@@ -509,12 +542,23 @@ export const storeContract = (
             yield* store.create(open)
             yield* store.create(ending)
             const event = makeEvent(ending, 1)
-            yield* store.commit({ expectedVersion: 0, next: bumped(ending, { lastSeq: 1 }), seen: [event.id], events: [event] })
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(ending, { lastSeq: 1 }),
+              seen: [event.id],
+              events: [event]
+            })
             yield* store.reserveMessage(ending.sessionId, "m1")
             yield* store.completeMessage(ending.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 1000))
             yield* store.reserveMessage(open.sessionId, "m2")
             yield* store.completeMessage(open.sessionId, "m2", { providerMessageId: "p2" }, iso(T0 + 1000))
-            const ended = bumped(ending, { version: 1, lastSeq: 1, status: "ended", endReason: "user", endedAt: iso(T0 + 2000) })
+            const ended = bumped(ending, {
+              version: 1,
+              lastSeq: 1,
+              status: "ended",
+              endReason: "user",
+              endedAt: iso(T0 + 2000)
+            })
             expect(yield* store.commit({ expectedVersion: 1, next: ended })).toBe("committed")
 
             const found = (record: SessionRecord) =>
@@ -524,8 +568,12 @@ export const storeContract = (
                 store.latestBySubscriber(record.subHandle, record.tenantId),
                 store.byConversation(record.provider, record.tenantId, record.providerConversationId!)
               ]).pipe(Effect.map((reads) => reads.map((read) => Option.isSome(read))))
-            const endedCounts = Effect.all([store.count(organizationId, "ended"), store.count(organizationId, "ended", [ending.tenantId])])
-            const forwarded = (record: SessionRecord, messageId: string) => store.reserveMessage(record.sessionId, messageId)
+            const endedCounts = Effect.all([
+              store.count(organizationId, "ended"),
+              store.count(organizationId, "ended", [ending.tenantId])
+            ])
+            const forwarded = (record: SessionRecord, messageId: string) =>
+              store.reserveMessage(record.sessionId, messageId)
 
             yield* elapse(Duration.seconds(1))
             expect(yield* found(ending)).toEqual([true, true, true, true])
@@ -553,30 +601,43 @@ export const storeContract = (
     describe("de-duplication", () => {
       it.scoped("an event id seen in one session does not count in another", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const a = makeRecord()
             const b = makeRecord({ tenantId: "t2" })
             yield* store.create(a)
             yield* store.create(b)
             const id = uniq("provider-event")
-            expect(yield* store.commit({ expectedVersion: 0, next: bumped(a, { lastSeq: 1 }), seen: [id], events: [makeEvent(a, 1, id)] })).toBe(
+            expect(
+              yield* store.commit({
+                expectedVersion: 0,
+                next: bumped(a, { lastSeq: 1 }),
+                seen: [id],
+                events: [makeEvent(a, 1, id)]
+              })
+            ).toBe(
               "committed"
             )
             expect((yield* store.seen(b.sessionId, [id])).size).toBe(0)
-            expect(yield* store.commit({ expectedVersion: 0, next: bumped(b, { lastSeq: 1 }), seen: [id], events: [makeEvent(b, 1, id)] })).toBe(
+            expect(
+              yield* store.commit({
+                expectedVersion: 0,
+                next: bumped(b, { lastSeq: 1 }),
+                seen: [id],
+                events: [makeEvent(b, 1, id)]
+              })
+            ).toBe(
               "committed"
             )
             expect((yield* store.seen(b.sessionId, [id])).size).toBe(1)
           })
-        )
-      )
+        ))
     })
 
     describe("webhook sources", () => {
       it.scoped("a source's tenants, the most recently remembered first, at most WEBHOOK_SOURCE_TENANTS", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const source = uniq("source")
             expect(yield* store.webhookSourceTenants("zendesk", source)).toEqual([])
@@ -593,14 +654,13 @@ export const storeContract = (
             expect(tenants).not.toContain("tenant-1")
             expect(yield* store.webhookSourceTenants("helvia-livechat", source)).toEqual([])
           })
-        )
-      )
+        ))
     })
 
     describe("message reservations", () => {
       it.scoped("Reserved, then InFlight, then Forwarded; release lets a retry reserve again", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
@@ -619,64 +679,77 @@ export const storeContract = (
             yield* store.releaseMessage(record.sessionId, "m2")
             expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
           })
-        )
-      )
+        ))
 
       it.scoped("reserveSubscriberMessage: the subscriber's latest session with the message claimed in it", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "t1", "m1")).toEqual(Option.none())
             const { second } = yield* endedThenNew
             yield* store.completeMessage(second.sessionId, "m0", {}, iso(T0 + 3000))
-            const first = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
+            const first = Option.getOrThrow(
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+            )
             expect([first.session.sessionId, first.session.lastActivityAt, first.reservation]).toEqual([
               second.sessionId,
               iso(T0 + 3000),
               { _tag: "Reserved" }
             ])
-            const again = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
+            const again = Option.getOrThrow(
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+            )
             expect(again.reservation).toEqual({ _tag: "InFlight" })
             yield* store.completeMessage(second.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 4000))
-            const done = Option.getOrThrow(yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1"))
+            const done = Option.getOrThrow(
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+            )
             expect(done.reservation).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
             // The claim is the same one reserveMessage sees.
             expect(yield* store.reserveMessage(second.sessionId, "m1")).toEqual(done.reservation)
           })
-        )
-      )
+        ))
 
       it.scoped("a forwarded message is the session's activity in every read, without a new version", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord({ providerConversationId: uniq("conv") })
             yield* store.create(record)
             yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
             // An older time (a slower concurrent forward) does not move it back.
             yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 4000))
-            const activity = (found: Option.Option<SessionRecord>) => Option.map(found, (s) => [s.version, s.lastActivityAt])
+            const activity = (found: Option.Option<SessionRecord>) =>
+              Option.map(found, (s) => [s.version, s.lastActivityAt])
             const expected = Option.some([0, iso(T0 + 5000)])
             expect(activity(yield* store.get(record.sessionId))).toEqual(expected)
             expect(activity(yield* store.latestBySubscriber(record.subHandle))).toEqual(expected)
-            expect(activity(yield* store.byConversation("helvia-livechat", record.tenantId, record.providerConversationId!))).toEqual(expected)
-            const open = (yield* store.openSessions(partitionOf(record.sessionId, PARTITIONS))).find((s) => s.sessionId === record.sessionId)
+            expect(
+              activity(yield* store.byConversation("helvia-livechat", record.tenantId, record.providerConversationId!))
+            ).toEqual(expected)
+            const open = (yield* store.openSessions(partitionOf(record.sessionId, PARTITIONS))).find((s) =>
+              s.sessionId === record.sessionId
+            )
             expect(open?.lastActivityAt).toBe(iso(T0 + 5000))
 
             // A change from a read before the message (version 0) still commits, and keeps the later activity.
-            expect(yield* store.commit({ expectedVersion: 0, next: bumped(record, { status: "active", assignedAt: iso(T0 + 1000), lastActivityAt: iso(T0 + 1000) }) })).toBe("committed")
+            expect(
+              yield* store.commit({
+                expectedVersion: 0,
+                next: bumped(record, { status: "active", assignedAt: iso(T0 + 1000), lastActivityAt: iso(T0 + 1000) })
+              })
+            ).toBe("committed")
             expect(activity(yield* store.get(record.sessionId))).toEqual(Option.some([1, iso(T0 + 5000)]))
             // A change that is itself later wins.
             const active = Option.getOrThrow(yield* store.get(record.sessionId))
             yield* store.commit({ expectedVersion: 1, next: bumped(active, { lastActivityAt: iso(T0 + 9000) }) })
             expect(activity(yield* store.get(record.sessionId))).toEqual(Option.some([2, iso(T0 + 9000)]))
           })
-        )
-      )
+        ))
 
       it.scoped("a change decided on the session's activity is refused when a later one was recorded since", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
@@ -684,30 +757,37 @@ export const storeContract = (
             // A user message after the read: the version does not show it, the activity does.
             yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
             const ended = bumped(read, { status: "ended", endedAt: iso(T0 + 6000), endReason: "inactivity" })
-            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: read.lastActivityAt })).toBe("conflict")
+            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: read.lastActivityAt }))
+              .toBe("conflict")
             // Decided again on the fresh read, it goes through.
             const fresh = Option.getOrThrow(yield* store.get(record.sessionId))
             expect(fresh.lastActivityAt).toBe(iso(T0 + 5000))
-            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: fresh.lastActivityAt })).toBe("committed")
+            expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: fresh.lastActivityAt }))
+              .toBe("committed")
           })
-        )
-      )
+        ))
 
       it.scoped("an ended session keeps no activity, and a message completed after the end leaves none", () =>
         run(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
             yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
-            const ended = bumped(record, { status: "ended", endedAt: iso(T0 + 2000), endReason: "user", lastActivityAt: iso(T0 + 2000) })
+            const ended = bumped(record, {
+              status: "ended",
+              endedAt: iso(T0 + 2000),
+              endReason: "user",
+              lastActivityAt: iso(T0 + 2000)
+            })
             expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
             yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 7000))
-            expect(Option.map(yield* store.get(record.sessionId), (s) => s.lastActivityAt)).toEqual(Option.some(iso(T0 + 2000)))
+            expect(Option.map(yield* store.get(record.sessionId), (s) => s.lastActivityAt)).toEqual(
+              Option.some(iso(T0 + 2000))
+            )
             // The message itself is remembered all the same.
             expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Forwarded", result: {} })
           })
-        )
-      )
+        ))
     })
   })

@@ -11,7 +11,13 @@ import type { MessagePage, ZendeskApiService, ZendeskApp } from "../../src/provi
 import { zendeskPolling } from "../../src/providers/zendesk/poller.js"
 import type { Conversation, Message } from "../../src/providers/zendesk/schemas.js"
 
-const session = { sessionId: "s1", tenantId: "t1", provider: "zendesk", status: "active", providerConversationId: "c1" } as SessionRecord
+const session = {
+  sessionId: "s1",
+  tenantId: "t1",
+  provider: "zendesk",
+  status: "active",
+  providerConversationId: "c1"
+} as SessionRecord
 const config: ZendeskApp = { tenantId: "t1", config: { appId: "app1", apiBaseUrl: "http://sunshine" } as ZendeskConfig }
 const start = { userId: "u1", since: "2026-11-26T10:00:00.000Z", cursor: "note" }
 
@@ -25,8 +31,14 @@ const message = (id: string, agent: boolean, received = "2026-11-26T10:00:05.000
 const note = message("note", false, "2026-11-26T10:00:00.000Z")
 const page = (messages: ReadonlyArray<Message>, hasMore: boolean): MessagePage => ({ messages, hasMore, unreadable: 0 })
 
-const withAgents: Conversation = { id: "c1", activeSwitchboardIntegration: { name: "zd-agentWorkspace", integrationType: "zd:agentWorkspace" } }
-const handedBack: Conversation = { id: "c1", activeSwitchboardIntegration: { name: "hbf-lcg", integrationType: "custom" } }
+const withAgents: Conversation = {
+  id: "c1",
+  activeSwitchboardIntegration: { name: "zd-agentWorkspace", integrationType: "zd:agentWorkspace" }
+}
+const handedBack: Conversation = {
+  id: "c1",
+  activeSwitchboardIntegration: { name: "hbf-lcg", integrationType: "custom" }
+}
 
 /** A Sunshine whose message pages are keyed by the `page[before]` asked for ("newest" for none). */
 const fakeSunshine = (pages: Record<string, MessagePage>, conversation: Conversation, open = () => true) => {
@@ -55,7 +67,7 @@ const fakeSunshine = (pages: Record<string, MessagePage>, conversation: Conversa
 
 describe("Sunshine polling backstop", () => {
   it.effect("reads who holds the conversation, then walks back page by page to its cursor and ingests what came after it, oldest first", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { calls, ingested, polling } = fakeSunshine(
         {
           newest: page([message("a3", true), message("u2", false)], true),
@@ -66,22 +78,25 @@ describe("Sunshine polling backstop", () => {
       const result = yield* polling.poll(config, session, start)
       expect(calls).toEqual(["conversation", "messages before -", "messages before a3"])
       expect(ingested).toEqual([
-        { ids: ["zendesk:message:a1:joined", "zendesk:message:a1", "zendesk:message:a3:joined", "zendesk:message:a3"], state: { cursor: "u2" } }
+        {
+          ids: ["zendesk:message:a1:joined", "zendesk:message:a1", "zendesk:message:a3:joined", "zendesk:message:a3"],
+          state: { cursor: "u2" }
+        }
       ])
       expect(result).toEqual({ state: { ...start, cursor: "u2" }, open: true })
-    })
-  )
+    }))
 
   it.effect("nothing new after the cursor: nothing is written, the cursor stays", () =>
-    Effect.gen(function* () {
-      const { ingested, polling } = fakeSunshine({ newest: page([message("old", true, "2026-11-26T09:00:00.000Z"), note], true) }, withAgents)
+    Effect.gen(function*() {
+      const { ingested, polling } = fakeSunshine({
+        newest: page([message("old", true, "2026-11-26T09:00:00.000Z"), note], true)
+      }, withAgents)
       expect(yield* polling.poll(config, session, start)).toEqual({ state: start, open: true })
       expect(ingested).toEqual([])
-    })
-  )
+    }))
 
   it.effect("a cursor message that is gone: the walk stops at the session's start, and nothing from before it is read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { calls, ingested, polling } = fakeSunshine(
         {
           newest: page([message("a2", true)], true),
@@ -91,12 +106,14 @@ describe("Sunshine polling backstop", () => {
       )
       yield* polling.poll(config, session, { ...start, cursor: "deleted" })
       expect(calls).toEqual(["conversation", "messages before -", "messages before a2"])
-      expect(ingested[0]!.ids.filter((id) => !id.endsWith(":joined"))).toEqual(["zendesk:message:a1", "zendesk:message:a2"])
-    })
-  )
+      expect(ingested[0]!.ids.filter((id) => !id.endsWith(":joined"))).toEqual([
+        "zendesk:message:a1",
+        "zendesk:message:a2"
+      ])
+    }))
 
   it.effect("a conversation the Agent Workspace gave back ends the session, after the agent's last messages", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { ingested, polling } = fakeSunshine({ newest: page([note, message("bye", true)], false) }, handedBack)
       const result = yield* polling.poll(config, session, start)
       expect(ingested.map((i) => i.ids)).toEqual([
@@ -104,6 +121,5 @@ describe("Sunshine polling backstop", () => {
         ["zendesk:c1:s1:released:left", "zendesk:c1:s1:released:ended"]
       ])
       expect(result.open).toBe(true)
-    })
-  )
+    }))
 })

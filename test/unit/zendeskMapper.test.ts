@@ -9,20 +9,28 @@ import { Effect, Either, Redacted } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
 import type { LivechatConfig } from "../../src/domain/tenant.js"
 import { openingText } from "../../src/providers/handover.js"
+import { ZendeskApi } from "../../src/providers/zendesk/client.js"
 import { mapMessage, mapWebhookEvent } from "../../src/providers/zendesk/mapper.js"
 import { handoverMetadata, makeZendeskProvider, userMessageParts } from "../../src/providers/zendesk/provider.js"
-import { ZendeskApi } from "../../src/providers/zendesk/client.js"
-import { Coordinator } from "../../src/services/Coordinator.js"
 import type { Message, WebhookEvent } from "../../src/providers/zendesk/schemas.js"
+import { Coordinator } from "../../src/services/Coordinator.js"
 
 const conversation = {
   id: "6380ab1e2c3d4e5f6a7b8c9d",
   type: "personal",
-  activeSwitchboardIntegration: { id: "sbi-aw", name: "zd-agentWorkspace", integrationId: "int-aw", integrationType: "zd:agentWorkspace" }
+  activeSwitchboardIntegration: {
+    id: "sbi-aw",
+    name: "zd-agentWorkspace",
+    integrationId: "int-aw",
+    integrationType: "zd:agentWorkspace"
+  }
 }
 const bot = { id: "sbi-bot", name: "hbf-lcg", integrationId: "int-bot", integrationType: "custom" }
 
-const agentMessage = (id: string, content: Message["content"] = { type: "text", text: "Hello, I am Maria" }): Message => ({
+const agentMessage = (
+  id: string,
+  content: Message["content"] = { type: "text", text: "Hello, I am Maria" }
+): Message => ({
   id,
   received: "2026-11-26T10:00:05.000Z",
   author: { type: "business", displayName: "Maria", avatarUrl: "https://z/maria.png" },
@@ -30,7 +38,12 @@ const agentMessage = (id: string, content: Message["content"] = { type: "text", 
   source: { type: "zd:agentWorkspace", integrationId: "int-aw" }
 })
 
-const event = (id: string, type: string, payload: unknown, createdAt = "2026-11-26T10:00:06.000Z"): WebhookEvent => ({ id, createdAt, type, payload })
+const event = (id: string, type: string, payload: unknown, createdAt = "2026-11-26T10:00:06.000Z"): WebhookEvent => ({
+  id,
+  createdAt,
+  type,
+  payload
+})
 
 const mapped = (e: WebhookEvent) => {
   const result = mapWebhookEvent(e)
@@ -43,7 +56,12 @@ describe("Sunshine messages", () => {
     const result = mapped(event("evt-1", "conversation:message", { conversation, message: agentMessage("m1") }))
     expect(result.conversationId).toBe(conversation.id)
     expect(result.events).toEqual([
-      { id: "zendesk:message:m1:joined", occurredAt: "2026-11-26T10:00:05.000Z", type: "agent.joined", data: { agent: { name: "Maria", avatarUrl: "https://z/maria.png" } } },
+      {
+        id: "zendesk:message:m1:joined",
+        occurredAt: "2026-11-26T10:00:05.000Z",
+        type: "agent.joined",
+        data: { agent: { name: "Maria", avatarUrl: "https://z/maria.png" } }
+      },
       {
         id: "zendesk:message:m1",
         occurredAt: "2026-11-26T10:00:05.000Z",
@@ -56,13 +74,23 @@ describe("Sunshine messages", () => {
   })
 
   it("an agent's image or file is an attachment with its media type", () => {
-    const image = mapMessage(agentMessage("m2", { type: "image", mediaUrl: "https://z/p.png", mediaType: "image/png", altText: "receipt", mediaSize: 2048 }))
+    const image = mapMessage(
+      agentMessage("m2", {
+        type: "image",
+        mediaUrl: "https://z/p.png",
+        mediaType: "image/png",
+        altText: "receipt",
+        mediaSize: 2048
+      })
+    )
     expect(image[1]).toMatchObject({
       type: "agent.message",
       data: { attachments: [{ url: "https://z/p.png", contentType: "image/png", name: "receipt", size: 2048 }] }
     })
     const file = mapMessage(agentMessage("m3", { type: "file", mediaUrl: "https://z/terms.pdf" }))
-    expect(file[1]).toMatchObject({ data: { attachments: [{ url: "https://z/terms.pdf", contentType: "application/octet-stream" }] } })
+    expect(file[1]).toMatchObject({
+      data: { attachments: [{ url: "https://z/terms.pdf", contentType: "application/octet-stream" }] }
+    })
   })
 
   it("the gateway's own posts come back by webhook and are never relayed: user messages and the business handover note", () => {
@@ -73,19 +101,47 @@ describe("Sunshine messages", () => {
       content: { type: "text", text: "hi" },
       source: { type: "api:conversations" }
     })
-    expect(mapped(event("evt-2", "conversation:message", { conversation, message: own({ type: "user", userId: "u1", displayName: "Alice" }) })).events).toEqual([])
-    expect(mapped(event("evt-3", "conversation:message", { conversation, message: own({ type: "business", displayName: "Acme bot" }) })).events).toEqual([])
+    expect(
+      mapped(
+        event("evt-2", "conversation:message", {
+          conversation,
+          message: own({ type: "user", userId: "u1", displayName: "Alice" })
+        })
+      ).events
+    ).toEqual([])
+    expect(
+      mapped(
+        event("evt-3", "conversation:message", {
+          conversation,
+          message: own({ type: "business", displayName: "Acme bot" })
+        })
+      ).events
+    ).toEqual([])
   })
 })
 
 describe("Sunshine typing and Switchboard", () => {
   it("business typing:start / typing:stop is the agent typing; the start is the agent's join as well (a repeat is dropped as one)", () => {
-    const typing = (type: string, author: object) => mapped(event("evt-4", "conversation:typing", { conversation, activity: { type, author } })).events
+    const typing = (type: string, author: object) =>
+      mapped(event("evt-4", "conversation:typing", { conversation, activity: { type, author } })).events
     expect(typing("typing:start", { type: "business", displayName: "Maria" })).toEqual([
-      { id: "zendesk:event:evt-4:joined", occurredAt: "2026-11-26T10:00:06.000Z", type: "agent.joined", data: { agent: { name: "Maria" } } },
-      { id: "zendesk:event:evt-4", occurredAt: "2026-11-26T10:00:06.000Z", type: "agent.typing", data: { typing: true } }
+      {
+        id: "zendesk:event:evt-4:joined",
+        occurredAt: "2026-11-26T10:00:06.000Z",
+        type: "agent.joined",
+        data: { agent: { name: "Maria" } }
+      },
+      {
+        id: "zendesk:event:evt-4",
+        occurredAt: "2026-11-26T10:00:06.000Z",
+        type: "agent.typing",
+        data: { typing: true }
+      }
     ])
-    expect(typing("typing:stop", { type: "business", displayName: "Maria" })).toMatchObject([{ type: "agent.typing", data: { typing: false } }])
+    expect(typing("typing:stop", { type: "business", displayName: "Maria" })).toMatchObject([{
+      type: "agent.typing",
+      data: { typing: false }
+    }])
     expect(typing("conversation:read", { type: "user", userId: "u1" })).toEqual([])
   })
 
@@ -94,11 +150,19 @@ describe("Sunshine typing and Switchboard", () => {
     expect(own).toMatchObject({ events: [], recheck: false })
     const unsaid = mapped(event("evt-5b", "switchboard:passControl", { conversation: { id: conversation.id } }))
     expect(unsaid).toMatchObject({ events: [], recheck: true })
-    const passedBack = mapped(event("evt-6", "switchboard:passControl", { conversation: { ...conversation, activeSwitchboardIntegration: bot } }))
+    const passedBack = mapped(
+      event("evt-6", "switchboard:passControl", {
+        conversation: { ...conversation, activeSwitchboardIntegration: bot }
+      })
+    )
     expect(passedBack).toMatchObject({ events: [], recheck: true })
-    const closed = mapped(event("evt-7", "switchboard:releaseControl", { conversation: { id: conversation.id }, reason: "ticketClosed" }))
+    const closed = mapped(
+      event("evt-7", "switchboard:releaseControl", { conversation: { id: conversation.id }, reason: "ticketClosed" })
+    )
     expect(closed).toMatchObject({ conversationId: conversation.id, events: [], recheck: true })
-    expect(mapped(event("evt-1", "conversation:message", { conversation, message: agentMessage("m1") })).recheck).toBe(false)
+    expect(mapped(event("evt-1", "conversation:message", { conversation, message: agentMessage("m1") })).recheck).toBe(
+      false
+    )
   })
 
   it("acceptControl by the Agent Workspace is an agent joining", () => {
@@ -132,51 +196,63 @@ describe("the Sunshine provider's webhook side", () => {
     Effect.provideService(ZendeskApi, {} as never),
     Effect.provideService(Coordinator, {} as never)
   )
-  const body = (events: ReadonlyArray<WebhookEvent>) => new TextEncoder().encode(JSON.stringify({ app: { id: "app1" }, webhook: { id: "wh1", version: "v2" }, events }))
+  const body = (events: ReadonlyArray<WebhookEvent>) =>
+    new TextEncoder().encode(JSON.stringify({ app: { id: "app1" }, webhook: { id: "wh1", version: "v2" }, events }))
 
   it.effect("a body's events are grouped per conversation; a body that is not a Sunshine webhook is malformed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const zendesk = yield* provider
       const other = { ...conversation, id: "other-conversation" }
       const batches = yield* zendesk.webhook!.parse(
         body([
           event("e1", "conversation:message", { conversation, message: agentMessage("m1") }),
-          event("e2", "conversation:typing", { conversation: other, activity: { type: "typing:start", author: { type: "business" } } }),
+          event("e2", "conversation:typing", {
+            conversation: other,
+            activity: { type: "typing:start", author: { type: "business" } }
+          }),
           event("e3", "conversation:message", { conversation, message: agentMessage("m2") })
         ])
       )
       expect(batches.map((b) => ["conversationId" in b ? b.conversationId : "", b.events.map((e) => e.id)])).toEqual([
-        [conversation.id, ["zendesk:message:m1:joined", "zendesk:message:m1", "zendesk:message:m2:joined", "zendesk:message:m2"]],
+        [conversation.id, [
+          "zendesk:message:m1:joined",
+          "zendesk:message:m1",
+          "zendesk:message:m2:joined",
+          "zendesk:message:m2"
+        ]],
         ["other-conversation", ["zendesk:event:e2:joined", "zendesk:event:e2"]]
       ])
-      const malformed = yield* Effect.either(zendesk.webhook!.parse(new TextEncoder().encode(JSON.stringify({ events: "nope" }))))
+      const malformed = yield* Effect.either(
+        zendesk.webhook!.parse(new TextEncoder().encode(JSON.stringify({ events: "nope" })))
+      )
       expect(Either.isLeft(malformed) && malformed.left._tag).toBe("MalformedWebhook")
-    })
-  )
+    }))
 
   it.effect("X-API-Key must be the tenant's webhook secret", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const zendesk = yield* provider
-      const verify = (key: string | undefined) => zendesk.webhook!.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() })
+      const verify = (key: string | undefined) =>
+        zendesk.webhook!.verify(config, { headers: { "x-api-key": key }, body: new Uint8Array() })
       expect(verify("hook-secret")).toBe(true)
       expect(verify("hook-secreT")).toBe(false)
       expect(verify("hook-secret-and-more")).toBe(false)
       expect(verify(undefined)).toBe(false)
-    })
-  )
+    }))
 
   it.effect("a reused conversation's events from before the session began are not the session's", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const zendesk = yield* provider
-      const session = { sessionId: "s2", providerState: { userId: "u1", since: "2026-11-26T10:00:00.000Z", cursor: "note" } } as unknown as SessionRecord
+      const session = {
+        sessionId: "s2",
+        providerState: { userId: "u1", since: "2026-11-26T10:00:00.000Z", cursor: "note" }
+      } as unknown as SessionRecord
       const events = [
         ...mapMessage({ ...agentMessage("old"), received: "2026-11-26T09:59:59.999Z" }),
         ...mapMessage(agentMessage("new"))
       ]
       const kept = yield* zendesk.webhook!.forSession!(session, { conversationId: "c1", events })
       expect(kept.map((e) => e.id)).toEqual(["zendesk:message:new:joined", "zendesk:message:new"])
-    })
-  )
+    }))
 })
 
 describe("what the Agent Workspace gets", () => {
@@ -191,13 +267,22 @@ describe("what the Agent Workspace gets", () => {
 
   it("the handover metadata names the ticket's first message and our ids, within Switchboard's 4 KB", () => {
     const metadata = handoverMetadata(session, "note-1")
-    expect(metadata).toMatchObject({ first_message_id: "note-1", hbfSessionId: "s1", hbfTenantId: "t1", hbfSubscriber: "sub-1", "metadata.plan": "gold" })
+    expect(metadata).toMatchObject({
+      first_message_id: "note-1",
+      hbfSessionId: "s1",
+      hbfTenantId: "t1",
+      hbfSubscriber: "sub-1",
+      "metadata.plan": "gold"
+    })
     expect(metadata["metadata.big"]).toBeUndefined()
     expect(Buffer.byteLength(JSON.stringify(metadata))).toBeLessThanOrEqual(4_096)
   })
 
   it("the handover note fits Sunshine's 4,096 characters, keeping the latest transcript entries", () => {
-    const transcript = Array.from({ length: 50 }, (_, i) => ({ author: "user" as const, text: `question ${i} `.repeat(20), at: `t${i}` }))
+    const transcript = Array.from(
+      { length: 50 },
+      (_, i) => ({ author: "user" as const, text: `question ${i} `.repeat(20), at: `t${i}` })
+    )
     const text = openingText(session, transcript, { maxEntries: 50, maxChars: 4_096 })
     expect(text.length).toBeLessThanOrEqual(4_096)
     expect(text.startsWith("Alice Smith asked for an agent on webchat.")).toBe(true)
@@ -210,13 +295,14 @@ describe("what the Agent Workspace gets", () => {
       { url: "https://f/a.png", contentType: "image/png", name: "a.png" },
       { url: "https://f/b.pdf", contentType: "application/pdf" }
     ])
-    expect(parts.map((p) => [p.content["type"], String(p.content["text"] ?? p.content["mediaUrl"]).length, p.metadata])).toEqual([
-      ["text", 4_096, { hbfMessageId: "m1", hbfPart: 0 }],
-      ["text", 4_096, { hbfMessageId: "m1", hbfPart: 1 }],
-      ["text", 808, { hbfMessageId: "m1", hbfPart: 2 }],
-      ["image", 15, { hbfMessageId: "m1", hbfPart: 3 }],
-      ["file", 15, { hbfMessageId: "m1", hbfPart: 4 }]
-    ])
+    expect(parts.map((p) => [p.content["type"], String(p.content["text"] ?? p.content["mediaUrl"]).length, p.metadata]))
+      .toEqual([
+        ["text", 4_096, { hbfMessageId: "m1", hbfPart: 0 }],
+        ["text", 4_096, { hbfMessageId: "m1", hbfPart: 1 }],
+        ["text", 808, { hbfMessageId: "m1", hbfPart: 2 }],
+        ["image", 15, { hbfMessageId: "m1", hbfPart: 3 }],
+        ["file", 15, { hbfMessageId: "m1", hbfPart: 4 }]
+      ])
     expect(parts.every((p) => p.author.type === "user" && p.author.userId === "u1")).toBe(true)
   })
 })

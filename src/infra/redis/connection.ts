@@ -49,7 +49,7 @@ class CoalescingRedis extends Redis {
 /** A connected (or connecting) client, quit when the scope closes. Boot does not wait for Redis beyond a short grace. */
 export const redisConnection = (options: RedisConnectionOptions) =>
   Effect.acquireRelease(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const runtime = yield* Effect.runtime<never>()
       const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
       const settings: RedisOptions = {
@@ -59,15 +59,16 @@ export const redisConnection = (options: RedisConnectionOptions) =>
         ...(options.subscriber === true
           ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }
           : {
-              enableOfflineQueue: false,
-              maxRetriesPerRequest: 1,
-              commandTimeout: options.commandTimeoutMs ?? 2_000
-            })
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            commandTimeout: options.commandTimeoutMs ?? 2_000
+          })
       }
       // A command connection coalesces its writes (CoalescingRedis); a subscriber's few writes are its (re)subscriptions.
       // perf: docs/ARCHITECTURE.md#perf-pipelined-redis
-      const redis =
-        options.subscriber === true ? new Redis(Redacted.value(options.url), settings) : new CoalescingRedis(Redacted.value(options.url), settings)
+      const redis = options.subscriber === true
+        ? new Redis(Redacted.value(options.url), settings)
+        : new CoalescingRedis(Redacted.value(options.url), settings)
       // A subscriber sends no commands; a command connection speaks every script of the gateway.
       if (options.subscriber !== true) defineCommands(redis)
       // Without a listener ioredis prints every failed reconnect; log the outage once and the recovery once.
@@ -116,7 +117,9 @@ export const redisCall = <A>(op: string, f: () => Promise<A>): Effect.Effect<A, 
   Effect.tryPromise({
     try: f,
     catch: (cause) =>
-      new StoreUnavailable({ message: `store unavailable (${op}): ${cause instanceof Error ? cause.message : String(cause)}` })
+      new StoreUnavailable({
+        message: `store unavailable (${op}): ${cause instanceof Error ? cause.message : String(cause)}`
+      })
   })
 
 /** Data read from the store that does not decode is as unusable as an unreachable store. */

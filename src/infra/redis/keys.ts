@@ -8,14 +8,16 @@ export const redisKeys = (prefix: string) => ({
   sessionPrefix: `${prefix}:s:`,
   /** The subscriber's latest session not opened by a tenant-confined token (a platform token's look-ups). */
   subscriber: (subHandle: string) => `${prefix}:sub:${subHandle}`,
-  tenantSubscriber: (tenantId: string, subHandle: string) => `${prefix}:tsub:${encodeURIComponent(tenantId)}:${subHandle}`,
+  tenantSubscriber: (tenantId: string, subHandle: string) =>
+    `${prefix}:tsub:${encodeURIComponent(tenantId)}:${subHandle}`,
   // Ids that other parties choose (tenants, conversations) sit last or encoded, so that no two (tenant, id) pairs share a key.
   conversation: (provider: string, tenantId: string, conversationId: string) =>
     `${prefix}:conv:${provider}:${encodeURIComponent(tenantId)}:${conversationId}`,
   open: (partition: number) => `${prefix}:open:${partition}`,
   orgCounts: (organizationId: string) => `${prefix}:count:${organizationId}`,
   orgEnded: (organizationId: string) => `${prefix}:ended:${organizationId}`,
-  tenantEnded: (organizationId: string, tenantId: string) => `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
+  tenantEnded: (organizationId: string, tenantId: string) =>
+    `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
   tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
   tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
   /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */

@@ -13,7 +13,16 @@ import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
 import { noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
-import { apiErrorType, type CcpEvent, type CiscoXmlError, messageXml, parseChatEvents, type SocialContact, socialContactXml, typingXml } from "./xml.js"
+import {
+  apiErrorType,
+  type CcpEvent,
+  type CiscoXmlError,
+  messageXml,
+  parseChatEvents,
+  type SocialContact,
+  socialContactXml,
+  typingXml
+} from "./xml.js"
 
 /** One chat: its id (from the Location header, for logs and event ids) and its cookie (what identifies it to CCP). */
 export interface CiscoChat {
@@ -22,11 +31,23 @@ export interface CiscoChat {
 }
 
 export interface CiscoApiService {
-  readonly create: (config: CiscoConfig, contact: Omit<SocialContact, "feedRefUrl">) => Effect.Effect<CiscoChat, ProviderApiError>
+  readonly create: (
+    config: CiscoConfig,
+    contact: Omit<SocialContact, "feedRefUrl">
+  ) => Effect.Effect<CiscoChat, ProviderApiError>
   /** The chat's events after `eventId` (others' only: `all=false`). */
-  readonly poll: (config: CiscoConfig, cookie: string, eventId: number) => Effect.Effect<ReadonlyArray<CcpEvent>, ProviderApiError>
+  readonly poll: (
+    config: CiscoConfig,
+    cookie: string,
+    eventId: number
+  ) => Effect.Effect<ReadonlyArray<CcpEvent>, ProviderApiError>
   readonly send: (config: CiscoConfig, cookie: string, text: string) => Effect.Effect<void, ProviderApiError>
-  readonly typing: (config: CiscoConfig, cookie: string, from: string, status: "composing" | "paused") => Effect.Effect<void, ProviderApiError>
+  readonly typing: (
+    config: CiscoConfig,
+    cookie: string,
+    from: string,
+    status: "composing" | "paused"
+  ) => Effect.Effect<void, ProviderApiError>
   /** The customer leaves the chat (the agent sees it); polling still answers. */
   readonly leave: (config: CiscoConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
   /** Stops the chat session: the cookie is dead afterwards. */
@@ -57,7 +78,7 @@ const CONNECTIONS_PER_HOST = 32
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { httpTimeout, upstream } = yield* AppConfig
     const guard = yield* ProviderEgressGuard
     const timeoutMs = Duration.toMillis(httpTimeout)
@@ -102,7 +123,12 @@ export const CiscoApiLive = Layer.scoped(
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           })
-          return { status: response.statusCode, headers: response.headers, body: await response.body.text(), elapsed: performance.now() - started }
+          return {
+            status: response.statusCode,
+            headers: response.headers,
+            body: await response.body.text(),
+            elapsed: performance.now() - started
+          }
         },
         catch: (cause) => cause
       }).pipe(
@@ -110,14 +136,22 @@ export const CiscoApiLive = Layer.scoped(
           onFailure: (cause) =>
             Effect.zipRight(
               recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
-              Effect.flatMap(noAnswer("cisco-livechat", what, method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes), Effect.fail)
+              Effect.flatMap(
+                noAnswer("cisco-livechat", what, method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes),
+                Effect.fail
+              )
             ),
           onSuccess: (response) =>
-            Effect.as(recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)), response)
+            Effect.as(
+              recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)),
+              response
+            )
         }),
         Effect.flatMap((response) => {
           if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
-          return Effect.fail(refusal("cisco-livechat", what, response.status, Option.fromNullable(apiErrorType(response.body))))
+          return Effect.fail(
+            refusal("cisco-livechat", what, response.status, Option.fromNullable(apiErrorType(response.body)))
+          )
         })
       )
     }
@@ -129,24 +163,33 @@ export const CiscoApiLive = Layer.scoped(
       const chatId = headers["location"]?.split("/").at(-1)
       return Option.isSome(cookie) && chatId !== undefined && chatId !== ""
         ? Effect.succeed({ chatId, cookie: cookie.value })
-        : Effect.fail(new ProviderApiError({ provider: "cisco-livechat", message: "CCP created the chat without a Location or a JSESSIONID cookie" }))
+        : Effect.fail(
+          new ProviderApiError({
+            provider: "cisco-livechat",
+            message: "CCP created the chat without a Location or a JSESSIONID cookie"
+          })
+        )
     }
 
     return CiscoApi.of({
       create: (config, contact) =>
-        exchange(config, "POST", chatPath, { xml: socialContactXml({ ...contact, feedRefUrl: feedRefUrl(config) }) }).pipe(
-          Effect.flatMap((response) => chatOf(response.headers))
-        ),
+        exchange(config, "POST", chatPath, { xml: socialContactXml({ ...contact, feedRefUrl: feedRefUrl(config) }) })
+          .pipe(
+            Effect.flatMap((response) => chatOf(response.headers))
+          ),
       poll: (config, cookie, eventId) =>
         exchange(config, "GET", `${chatPath}?eventid=${eventId}&all=false`, { cookie }).pipe(
           Effect.flatMap(({ body }) => Effect.mapError(parseChatEvents(body), fromXml)),
           Effect.tap(({ unreadable }) =>
             // Never the element itself: agent messages are the customer's personal data.
-            unreadable.length > 0 ? Effect.logWarning("CCP sent events the gateway cannot read; skipped", { types: unreadable }) : Effect.void
+            unreadable.length > 0
+              ? Effect.logWarning("CCP sent events the gateway cannot read; skipped", { types: unreadable })
+              : Effect.void
           ),
           Effect.map(({ events }) => events)
         ),
-      send: (config, cookie, text) => Effect.asVoid(exchange(config, "PUT", chatPath, { cookie, xml: messageXml(text) })),
+      send: (config, cookie, text) =>
+        Effect.asVoid(exchange(config, "PUT", chatPath, { cookie, xml: messageXml(text) })),
       typing: (config, cookie, from, status) =>
         Effect.asVoid(exchange(config, "PUT", `${chatPath}/event`, { cookie, xml: typingXml(from, status) })),
       leave: (config, cookie) => Effect.asVoid(exchange(config, "PUT", `${chatPath}/leaveChat`, { cookie })),

@@ -9,15 +9,15 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
-import { nowIso } from "../../domain/time.js"
 import type { CiscoConfig } from "../../domain/tenant.js"
+import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
+import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
 import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
-import { type CiscoChatState, chatStateOf } from "./provider.js"
+import { chatStateOf, type CiscoChatState } from "./provider.js"
 import type { CcpEvent } from "./xml.js"
 
 const alias = "cisco-livechat" as const
@@ -43,7 +43,7 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
   interval: deps.interval,
   configOf: deps.configOf,
   poll: (config, session, state) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const chatId = session.providerConversationId ?? session.sessionId
       let events = state.unread ?? []
       if (events.length === 0) {
@@ -51,7 +51,10 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
         if (polled._tag === "Left") {
           if (!isChatGone(polled.left)) return yield* polled.left
           yield* deps.ingest(session.sessionId, [ended(chatId, yield* nowIso, "provider")], {})
-          yield* Effect.logInfo("the CCP chat is gone; its session ended", { sessionId: session.sessionId, reason: polled.left.message })
+          yield* Effect.logInfo("the CCP chat is gone; its session ended", {
+            sessionId: session.sessionId,
+            reason: polled.left.message
+          })
           return { state, open: false }
         }
         events = polled.right
@@ -60,16 +63,20 @@ export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, 
       const batch = events.length > deps.maxEventsPerPoll ? events.slice(0, deps.maxEventsPerPoll) : events
       const unread = events.slice(batch.length)
       const lastId = batch[batch.length - 1]!.id
-      const { open } = yield* deps.ingest(session.sessionId, mapCcpEvents(chatId, state.customer, batch, yield* nowIso), {
-        eventId: lastId
-      })
+      const { open } = yield* deps.ingest(
+        session.sessionId,
+        mapCcpEvents(chatId, state.customer, batch, yield* nowIso),
+        {
+          eventId: lastId
+        }
+      )
       return { state: { ...state, eventId: lastId, unread }, open, more: unread.length > 0 }
     })
 })
 
 /** Runs the pollers of the CCP chats of the partitions this instance owns. */
 export const CiscoPollerLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const core = yield* HbfCore
     const ingest = yield* Ingest
     const api = yield* CiscoApi

@@ -13,8 +13,8 @@ import { Coordinator } from "../../services/Coordinator.js"
 import { ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { keepEnd, transcriptLine } from "../handover.js"
-import { askForPoll } from "../sessionPoller.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
+import { askForPoll } from "../sessionPoller.js"
 import { makeThrottle } from "../throttle.js"
 import { CiscoApi, isChatGone } from "./client.js"
 
@@ -38,17 +38,20 @@ export const chatStateOf = (session: SessionRecord): Option.Option<CiscoChatStat
 const TRANSCRIPT_CHARS = 4_000
 const TYPING_INTERVAL_MS = 3_000
 
-const providerError = (error: ProviderApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+const providerError = (error: ProviderApiError | { readonly message: string }) =>
+  new ProviderError({ provider: alias, message: error.message })
 
 const ciscoOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.cisco)
 
 const stateOf = (session: SessionRecord) =>
   Option.match(chatStateOf(session), {
-    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no CCP chat` })),
+    onNone: () =>
+      Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no CCP chat` })),
     onSome: Effect.succeed
   })
 
-export const transcriptText = (transcript: ReadonlyArray<TranscriptEntry>) => keepEnd(transcript.map(transcriptLine).join("\n"), TRANSCRIPT_CHARS)
+export const transcriptText = (transcript: ReadonlyArray<TranscriptEntry>) =>
+  keepEnd(transcript.map(transcriptLine).join("\n"), TRANSCRIPT_CHARS)
 
 const extensionFields = (
   session: SessionRecord,
@@ -68,15 +71,20 @@ const extensionFields = (
     ...optional("userPhone", session.user?.phone),
     ...optional("userLocale", session.user?.locale),
     ...optional("transcript", transcript.length > 0 ? transcriptText(transcript) : undefined),
-    ...Object.entries(session.metadata ?? {}).map(([key, value]): readonly [string, string] => [`metadata.${key}`, String(value)])
+    ...Object.entries(session.metadata ?? {}).map((
+      [key, value]
+    ): readonly [string, string] => [`metadata.${key}`, String(value)])
   ]
 }
 
 /** CCP chats carry text only: attachments reach the agent as their names and links. */
 const messageText = (text: string | undefined, attachments: ReadonlyArray<Attachment> = []) =>
-  [...(text !== undefined && text.length > 0 ? [text] : []), ...attachments.map((a) => `${a.name ?? "attachment"}: ${a.url}`)].join("\n")
+  [
+    ...(text !== undefined && text.length > 0 ? [text] : []),
+    ...attachments.map((a) => `${a.name ?? "attachment"}: ${a.url}`)
+  ].join("\n")
 
-export const makeCiscoProvider = Effect.gen(function* () {
+export const makeCiscoProvider = Effect.gen(function*() {
   const api = yield* CiscoApi
   const coordinator = yield* Coordinator
   const typingThrottle = makeThrottle(TYPING_INTERVAL_MS, yield* Effect.clock)
@@ -86,39 +94,47 @@ export const makeCiscoProvider = Effect.gen(function* () {
   const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const cisco = yield* ciscoOf(config)
         const customer = session.user?.name ?? session.subHandle
         const chat = yield* api
-          .create(cisco, { author: customer, title: `Livechat request from ${customer}`, extensionFields: extensionFields(session, cisco, transcript) })
+          .create(cisco, {
+            author: customer,
+            title: `Livechat request from ${customer}`,
+            extensionFields: extensionFields(session, cisco, transcript)
+          })
           .pipe(Effect.mapError(providerError))
         const state: CiscoChatState = { cookie: chat.cookie, eventId: 0, customer }
         return { conversationId: chat.chatId, providerState: state }
       }),
     follow: ({ session }: SessionContext) => pollNow(session),
     sendMessage: ({ config, session }, message) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
-        yield* api.send(cisco, state.cookie, messageText(message.text, message.attachments)).pipe(Effect.mapError(providerError))
+        yield* api.send(cisco, state.cookie, messageText(message.text, message.attachments)).pipe(
+          Effect.mapError(providerError)
+        )
         // The agent is likely to answer: look sooner than the next scheduled poll.
         yield* Effect.forkDaemon(pollNow(session))
         return {}
       }),
     sendTyping: ({ config, session }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!typingThrottle.admit(session.sessionId)) return
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
         yield* api.typing(cisco, state.cookie, state.customer, "composing").pipe(Effect.mapError(providerError))
       }),
     end: ({ config, session }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
         // The customer leaves (the agent sees it), then the chat session is stopped; a chat already gone is fine.
         // Both are tried: a failed leave must not keep the chat session open at CCP.
-        const left = yield* Effect.either(api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void)))
+        const left = yield* Effect.either(
+          api.leave(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
+        )
         yield* api.close(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
         if (left._tag === "Left") return yield* Effect.fail(left.left)
       }).pipe(Effect.mapError(providerError))

@@ -3,7 +3,8 @@
  * fast-xml-parser and then decoded with Schemas: never by string concatenation or regexes.
  * Malformed XML from the provider is a typed `CiscoXmlError`, not a crash.
  */
-import { Data, Effect, Either, Schema } from "effect"
+import type { Effect } from "effect"
+import { Data, Either, Schema } from "effect"
 import { XMLBuilder, XMLParser } from "fast-xml-parser"
 
 export class CiscoXmlError extends Data.TaggedError("CiscoXmlError")<{ readonly message: string }> {}
@@ -15,7 +16,8 @@ const parser = new XMLParser({
   // Text stays text (an id "007" or a body "1e3" must not turn into numbers).
   parseTagValue: false,
   ignoreDeclaration: true,
-  isArray: (name) => (eventTags as ReadonlyArray<string>).includes(name) || name === "apiError" || name === "extensionField"
+  isArray: (name) =>
+    (eventTags as ReadonlyArray<string>).includes(name) || name === "apiError" || name === "extensionField"
 })
 const builder = new XMLBuilder({})
 
@@ -23,7 +25,8 @@ const builder = new XMLBuilder({})
 const parse = (xml: string): Either.Either<unknown, CiscoXmlError> =>
   Either.try({
     try: () => parser.parse(xml, true) as unknown,
-    catch: (e) => new CiscoXmlError({ message: `malformed XML from CCP: ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) =>
+      new CiscoXmlError({ message: `malformed XML from CCP: ${e instanceof Error ? e.message : String(e)}` })
   })
 
 const build = (document: Record<string, unknown>) => builder.build(document) as string
@@ -86,7 +89,9 @@ export const parseChatEvents = (xml: string): Effect.Effect<ChatEvents, CiscoXml
 const parseEvents = (xml: string): Either.Either<ChatEvents, CiscoXmlError> =>
   Either.flatMap(parse(xml), (document) => {
     const root = (document as { chatEvents?: unknown }).chatEvents
-    if (root === undefined) return Either.left(new CiscoXmlError({ message: "CCP answered a poll without <chatEvents>" }))
+    if (root === undefined) {
+      return Either.left(new CiscoXmlError({ message: "CCP answered a poll without <chatEvents>" }))
+    }
     if (root === "") return Either.right({ events: [], unreadable: [] })
     const events: Array<CcpEvent> = []
     const unreadable: Array<string> = []

@@ -9,7 +9,21 @@
  *   a message could reach the agent twice.
  */
 import { HttpClientRequest } from "@effect/platform"
-import { Cache, Cause, Clock, Context, Duration, Effect, Equal, Exit, Hash, Layer, Option, Redacted, Schema } from "effect"
+import {
+  Cache,
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Equal,
+  Exit,
+  Hash,
+  Layer,
+  Option,
+  Redacted,
+  Schema
+} from "effect"
 import type { GenesysConfig } from "../../domain/tenant.js"
 import { partitionOf } from "../../services/Outbox.js"
 import { apiError, credentialKey, credentialLabel, type ProviderApiError } from "../providerCalls.js"
@@ -116,12 +130,12 @@ class TokenKey implements Equal.Equal {
 
 export const GenesysApiLive = Layer.effect(
   GenesysApi,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const http = yield* makeProviderHttp(genesysPolicy)
     const clock = yield* Effect.clock
 
     const grant = ({ credentials }: TokenKey) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const grantedAt = yield* Clock.currentTimeMillis
         const { body, response } = yield* http.exchange(
           HttpClientRequest.post(`${credentials.loginBaseUrl}/oauth/token`).pipe(
@@ -132,7 +146,8 @@ export const GenesysApiLive = Layer.effect(
           "login"
         )
         if (response.status !== 200) return yield* http.refused("login", response.status, body)
-        const token = yield* Effect.mapError(decodeGrant(body), () => apiError("genesys-livechat", "login", "answered an unreadable token"))
+        const token = yield* Effect.mapError(decodeGrant(body), () =>
+          apiError("genesys-livechat", "login", "answered an unreadable token"))
         return { value: Redacted.make(token.access_token), expiresAt: usableUntil(grantedAt, token.expires_in) }
       })
 
@@ -151,11 +166,17 @@ export const GenesysApiLive = Layer.effect(
         Effect.tapError(() => tokens.invalidate(new TokenKey(credentials))),
         // Another caller's login, interrupted with that caller: its waiters fail (typed) rather than wait for good.
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.fail(apiError("genesys-livechat", "login", "was abandoned; try again")) : Effect.failCause(cause)
+          Cause.isInterruptedOnly(cause)
+            ? Effect.fail(apiError("genesys-livechat", "login", "was abandoned; try again"))
+            : Effect.failCause(cause)
         )
       )
 
-    const call = <A, I>(credentials: GenesysCredentials, request: HttpClientRequest.HttpClientRequest, answer: Schema.Schema<A, I>) =>
+    const call = <A, I>(
+      credentials: GenesysCredentials,
+      request: HttpClientRequest.HttpClientRequest,
+      answer: Schema.Schema<A, I>
+    ) =>
       http.call({
         credentials: credentials.id,
         label: credentials.label,

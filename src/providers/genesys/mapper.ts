@@ -46,13 +46,22 @@ const endReasonOf = (disconnectType: string | undefined): EndReason => {
   }
 }
 
-const agentOf = (userId: string, name: string | undefined): Agent => ({ id: userId, ...(name !== undefined ? { name } : {}) })
+const agentOf = (userId: string, name: string | undefined): Agent => ({
+  id: userId,
+  ...(name !== undefined ? { name } : {})
+})
 
 /** Who joined or left: the participant id where known, else the user id and the instant. */
 const legOf = (participantId: string | undefined, userId: string, at: number) =>
   participantId !== undefined ? ["participant", participantId] : ["agent", userId, at]
 
-const joined = (conversationId: string, leg: ReadonlyArray<string | number>, userId: string, at: number, name: string | undefined): ProviderEvent => ({
+const joined = (
+  conversationId: string,
+  leg: ReadonlyArray<string | number>,
+  userId: string,
+  at: number,
+  name: string | undefined
+): ProviderEvent => ({
   id: eventId(conversationId, ...leg, "joined"),
   occurredAt: iso(at),
   type: "agent.joined",
@@ -83,16 +92,34 @@ export const ended = (conversationId: string, at: number, reason: EndReason): Pr
 })
 
 /** A detail notification -> events. `agentName` is the agent's display name, looked up by user id. */
-export const mapDetailEvent = (kind: DetailKind, body: DetailEvent, agentName?: string): ReadonlyArray<ProviderEvent> => {
+export const mapDetailEvent = (
+  kind: DetailKind,
+  body: DetailEvent,
+  agentName?: string
+): ReadonlyArray<ProviderEvent> => {
   switch (kind) {
     case "user.start":
       return body.userId === undefined
         ? []
-        : [joined(body.conversationId, legOf(body.participantId, body.userId, body.eventTime), body.userId, body.eventTime, agentName)]
+        : [
+          joined(
+            body.conversationId,
+            legOf(body.participantId, body.userId, body.eventTime),
+            body.userId,
+            body.eventTime,
+            agentName
+          )
+        ]
     case "user.end":
       return body.userId === undefined
         ? []
-        : left(body.conversationId, legOf(body.participantId, body.userId, body.eventTime), body.userId, body.eventTime, body.disconnectType)
+        : left(
+          body.conversationId,
+          legOf(body.participantId, body.userId, body.eventTime),
+          body.userId,
+          body.eventTime,
+          body.disconnectType
+        )
     case "customer.end":
       return [ended(body.conversationId, body.eventTime, endReasonOf(body.disconnectType))]
     case "acw":
@@ -114,10 +141,14 @@ export const mapConversation = (conversation: Conversation, now: number): Readon
     if (p.purpose === "agent" && p.user !== undefined) {
       const connectedAt = timeOf(p.connectedTime)
       const leg = ["participant", p.id]
-      if (connectedAt !== undefined) events.push({ at: connectedAt, event: joined(conversation.id, leg, p.user.id, connectedAt, p.name) })
+      if (connectedAt !== undefined) {
+        events.push({ at: connectedAt, event: joined(conversation.id, leg, p.user.id, connectedAt, p.name) })
+      }
       const endedAt = timeOf(p.endTime)
       if (isDisconnected(p) && endedAt !== undefined) {
-        for (const event of left(conversation.id, leg, p.user.id, endedAt, p.disconnectType)) events.push({ at: endedAt, event })
+        for (const event of left(conversation.id, leg, p.user.id, endedAt, p.disconnectType)) {
+          events.push({ at: endedAt, event })
+        }
       }
     }
     if (p.purpose === "customer" && isDisconnected(p)) {
@@ -128,7 +159,9 @@ export const mapConversation = (conversation: Conversation, now: number): Readon
   // Stable: a leave and its requeue keep their order; the end comes after whatever happened at its instant.
   return events
     .map((e, i) => ({ ...e, i }))
-    .sort((a, b) => a.at - b.at || Number(a.event.type === "session.ended") - Number(b.event.type === "session.ended") || a.i - b.i)
+    .sort((a, b) =>
+      a.at - b.at || Number(a.event.type === "session.ended") - Number(b.event.type === "session.ended") || a.i - b.i
+    )
     .map((e) => e.event)
 }
 
@@ -141,7 +174,9 @@ export const graceEndsAt = (conversation: Conversation, graceMs: number): number
   if (agents.length === 0 || agents.some((p) => !isDisconnected(p))) return undefined
   const last = agents.reduce((a, b) => ((timeOf(b.endTime) ?? 0) > (timeOf(a.endTime) ?? 0) ? b : a))
   const leftAt = timeOf(last.endTime)
-  return isTransfer(last.disconnectType) || last.startAcwTime !== undefined || leftAt === undefined ? undefined : leftAt + graceMs
+  return isTransfer(last.disconnectType) || last.startAcwTime !== undefined || leftAt === undefined
+    ? undefined
+    : leftAt + graceMs
 }
 
 /**
@@ -151,7 +186,11 @@ export const graceEndsAt = (conversation: Conversation, graceMs: number): number
  * left (not by a transfer) more than `graceMs` ago without another agent joining. Answers the
  * end event, if over.
  */
-export const conversationOver = (conversation: Conversation, now: number, graceMs: number): ProviderEvent | undefined => {
+export const conversationOver = (
+  conversation: Conversation,
+  now: number,
+  graceMs: number
+): ProviderEvent | undefined => {
   const customer = conversation.participants.find((p) => p.purpose === "customer")
   if (customer !== undefined && isDisconnected(customer)) {
     return ended(conversation.id, timeOf(customer.endTime) ?? now, endReasonOf(customer.disconnectType))
@@ -161,7 +200,9 @@ export const conversationOver = (conversation: Conversation, now: number, graceM
   const last = agents.reduce((a, b) => ((timeOf(b.endTime) ?? 0) > (timeOf(a.endTime) ?? 0) ? b : a))
   if (isTransfer(last.disconnectType)) return undefined
   const leftAt = timeOf(last.endTime) ?? now
-  return last.startAcwTime !== undefined || now - leftAt >= graceMs ? ended(conversation.id, Math.max(leftAt, now), "agent") : undefined
+  return last.startAcwTime !== undefined || now - leftAt >= graceMs
+    ? ended(conversation.id, Math.max(leftAt, now), "agent")
+    : undefined
 }
 
 /** The outbound webhook -> an agent message or typing; receipts and echoes of our own messages carry nothing. */
@@ -178,13 +219,13 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
         c.attachment === undefined
           ? []
           : [
-              {
-                url: c.attachment.url,
-                contentType: c.attachment.mime ?? "application/octet-stream",
-                ...(c.attachment.filename !== undefined ? { name: c.attachment.filename } : {}),
-                ...(c.attachment.contentSizeBytes !== undefined ? { size: c.attachment.contentSizeBytes } : {})
-              }
-            ]
+            {
+              url: c.attachment.url,
+              contentType: c.attachment.mime ?? "application/octet-stream",
+              ...(c.attachment.filename !== undefined ? { name: c.attachment.filename } : {}),
+              ...(c.attachment.contentSizeBytes !== undefined ? { size: c.attachment.contentSizeBytes } : {})
+            }
+          ]
       )
       if (webhook.text === undefined && attachments.length === 0) return []
       return [

@@ -11,7 +11,17 @@
 import { Clock, Duration, Effect, Either, Schedule, Schema, type Scope } from "effect"
 import type { ProviderEvent } from "../../domain/model.js"
 import type { ProviderApiError } from "../providerCalls.js"
-import { conversationOver, detailKinds, type DetailKind, ended, graceEndsAt, mapConversation, mapDetailEvent, parseDetailTopic, topicsOf } from "./mapper.js"
+import {
+  conversationOver,
+  type DetailKind,
+  detailKinds,
+  ended,
+  graceEndsAt,
+  mapConversation,
+  mapDetailEvent,
+  parseDetailTopic,
+  topicsOf
+} from "./mapper.js"
 import { type Conversation, DetailEvent } from "./schemas.js"
 
 export const notificationTimings = {
@@ -49,7 +59,10 @@ export interface FollowDeps {
   readonly readConversation: (conversationId: string) => Effect.Effect<Conversation, ProviderApiError>
   readonly readAgentName: (userId: string) => Effect.Effect<string | undefined, ProviderApiError>
   /** Ingests events of a conversation; fails when the store is away. */
-  readonly ingest: (conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
+  readonly ingest: (
+    conversationId: string,
+    events: ReadonlyArray<ProviderEvent>
+  ) => Effect.Effect<void, { message: string }>
   /** Told when a conversation's scheduled re-read is due; the channel answers with `check` in its turn. */
   readonly wake: (conversationId: string) => Effect.Effect<void>
 }
@@ -105,32 +118,35 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
     names.has(userId)
       ? Effect.succeed(names.get(userId))
       : deps.readAgentName(userId).pipe(
-          Effect.tap((name) => Effect.sync(() => void names.set(userId, name))),
-          // Not remembered: the next join asks again.
-          Effect.orElseSucceed(() => undefined)
-        )
+        Effect.tap((name) => Effect.sync(() => void names.set(userId, name))),
+        // Not remembered: the next join asks again.
+        Effect.orElseSucceed(() => undefined)
+      )
 
   /** Ingests with a few retries; answers whether the events are stored (else the conversation is re-read later). */
   const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>
     events.length === 0
       ? Effect.succeed(true)
       : deps.ingest(conversationId, events).pipe(
-          Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
-          Effect.as(true),
-          Effect.catchAll((e) =>
-            Effect.as(
-              Effect.zipRight(
-                Effect.logWarning("could not ingest Genesys events; the conversation is re-read later", { conversationId, reason: e.message }),
-                Effect.sync(() => void dirty.add(conversationId))
-              ),
-              false
-            )
+        Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
+        Effect.as(true),
+        Effect.catchAll((e) =>
+          Effect.as(
+            Effect.zipRight(
+              Effect.logWarning("could not ingest Genesys events; the conversation is re-read later", {
+                conversationId,
+                reason: e.message
+              }),
+              Effect.sync(() => void dirty.add(conversationId))
+            ),
+            false
           )
         )
+      )
 
   /** One pending re-read per conversation, at `at` (epoch ms). */
   const checkAt = (conversationId: string, at: number) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       if (checking.has(conversationId)) return
       checking.add(conversationId)
       const now = yield* Clock.currentTimeMillis
@@ -139,19 +155,26 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
 
   /** Re-reads a conversation: ingests what it shows, and stops following it once it is over. */
   const reconcile = (conversationId: string) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const read = yield* Effect.either(deps.readConversation(conversationId))
       if (Either.isLeft(read)) {
         dirty.add(conversationId)
         if (read.left.status !== 404) {
-          return yield* Effect.logWarning("could not re-read a Genesys conversation; trying again later", { conversationId, reason: read.left.message })
+          return yield* Effect.logWarning("could not re-read a Genesys conversation; trying again later", {
+            conversationId,
+            reason: read.left.message
+          })
         }
         // A new conversation may not be readable yet; one Genesys keeps denying is gone, and so is its livechat.
         const denials = (missing.get(conversationId) ?? 0) + 1
         missing.set(conversationId, denials)
         if (denials < notificationTimings.notFoundLimit) return
-        yield* Effect.logWarning("Genesys no longer knows a followed conversation; ending its livechat", { conversationId })
-        if (yield* ingest(conversationId, [ended(conversationId, yield* Clock.currentTimeMillis, "provider")])) unfollow(conversationId)
+        yield* Effect.logWarning("Genesys no longer knows a followed conversation; ending its livechat", {
+          conversationId
+        })
+        if (
+          yield* ingest(conversationId, [ended(conversationId, yield* Clock.currentTimeMillis, "provider")])
+        ) unfollow(conversationId)
         return
       }
       dirty.delete(conversationId)
@@ -172,14 +195,19 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
     })
 
   const onDetail = (kind: DetailKind, conversationId: string, body: unknown) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       if (!wanted.has(conversationId)) return
       const detail = decodeDetail(body)
       if (Either.isLeft(detail)) {
-        yield* Effect.logWarning("unreadable Genesys notification; re-reading the conversation", { conversationId, kind })
+        yield* Effect.logWarning("unreadable Genesys notification; re-reading the conversation", {
+          conversationId,
+          kind
+        })
         return yield* reconcile(conversationId)
       }
-      const name = kind === "user.start" && detail.right.userId !== undefined ? yield* agentName(detail.right.userId) : undefined
+      const name = kind === "user.start" && detail.right.userId !== undefined
+        ? yield* agentName(detail.right.userId)
+        : undefined
       const stored = yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name))
       if (kind === "customer.end") {
         if (stored) unfollow(conversationId)
@@ -193,14 +221,20 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
   /** What one channel can follow: the conversations asked for first, up to its topic limit. */
   const followable = () => {
     const conversations = [...wanted.keys()]
-    return { conversations: new Set(conversations.slice(0, conversationsPerChannel)), overflow: Math.max(0, conversations.length - conversationsPerChannel) }
+    return {
+      conversations: new Set(conversations.slice(0, conversationsPerChannel)),
+      overflow: Math.max(0, conversations.length - conversationsPerChannel)
+    }
   }
 
   const topicsFor = (conversationIds: Iterable<string>) => [...conversationIds].flatMap(topicsOf)
 
   return {
     follow: (conversationId) =>
-      Effect.map(Clock.currentTimeMillis, (now) => void (wanted.has(conversationId) || wanted.set(conversationId, now))),
+      Effect.map(
+        Clock.currentTimeMillis,
+        (now) => void (wanted.has(conversationId) || wanted.set(conversationId, now))
+      ),
     replace: (conversationIds, since) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         for (const [conversationId, followedAt] of wanted) {
@@ -215,14 +249,17 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
       overflowReported = 0
     }),
     align: (subscriptions) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { conversations, overflow } = followable()
         if (overflow > 0 && overflow !== overflowReported) {
           overflowReported = overflow
-          yield* Effect.logError("more open Genesys conversations than one notifications channel can follow; the latest are not followed", {
-            credentials: deps.label,
-            notFollowed: overflow
-          })
+          yield* Effect.logError(
+            "more open Genesys conversations than one notifications channel can follow; the latest are not followed",
+            {
+              credentials: deps.label,
+              notFollowed: overflow
+            }
+          )
         }
         const added = [...conversations].filter((c) => !subscribed.has(c))
         const removed = [...subscribed].filter((c) => !conversations.has(c))
@@ -246,7 +283,9 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
     tick: Effect.suspend(() =>
       Effect.forEach(
         [...dirty],
-        (conversationId) => (wanted.has(conversationId) ? reconcile(conversationId) : Effect.sync(() => void dirty.delete(conversationId))),
+        (conversationId) => (wanted.has(conversationId)
+          ? reconcile(conversationId)
+          : Effect.sync(() => void dirty.delete(conversationId))),
         { discard: true }
       )
     )

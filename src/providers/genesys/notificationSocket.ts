@@ -40,7 +40,11 @@ export interface ChannelDeps {
   /** Where the socket may connect. */
   readonly egress: ProviderEgressGuardService
   /** Ingests the events of a conversation of the tenant; fails when the store is away. */
-  readonly ingest: (tenantId: string, conversationId: string, events: ReadonlyArray<ProviderEvent>) => Effect.Effect<void, { message: string }>
+  readonly ingest: (
+    tenantId: string,
+    conversationId: string,
+    events: ReadonlyArray<ProviderEvent>
+  ) => Effect.Effect<void, { message: string }>
   /** LCG_UPSTREAM_MAX_BODY_BYTES: a larger frame closes the socket. */
   readonly maxFrameBytes: number
 }
@@ -53,7 +57,13 @@ export interface Channel {
 }
 
 /** Why a connected channel ended, to log and to decide how soon to connect again. */
-type CycleEnd = "socket closed" | "frame over the size limit" | "socket closing announced" | "socket silent" | "renewal due" | "nothing to follow"
+type CycleEnd =
+  | "socket closed"
+  | "frame over the size limit"
+  | "socket closing announced"
+  | "socket silent"
+  | "renewal due"
+  | "nothing to follow"
 
 /** Ends that say nothing is wrong: the next channel is connected at once. */
 const cleanEnds: ReadonlyArray<CycleEnd> = ["renewal due", "nothing to follow"]
@@ -95,7 +105,7 @@ export const makeLiveness = Effect.map(Clock.currentTimeMillis, (connectedAt) =>
  * Exported for the tests that run it against a socket of their own.
  */
 export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps, parent: Scope.Scope) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { api, egress } = deps
     /**
      * Every input of the channel's loop. Unbounded as a queue, bounded by what offers to it:
@@ -128,13 +138,22 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     let socketCount = 0
 
-    const call = <A, I>(request: HttpClientRequest.HttpClientRequest, answer: Schema.Schema<A, I>) => api.call(credentials, request, answer)
+    const call = <A, I>(request: HttpClientRequest.HttpClientRequest, answer: Schema.Schema<A, I>) =>
+      api.call(credentials, request, answer)
 
     const protocol = makeFollowProtocol(
       {
         label: credentials.label,
-        readConversation: (conversationId) => call(HttpClientRequest.get(`/api/v2/conversations/messages/${encodeURIComponent(conversationId)}`), Conversation),
-        readAgentName: (userId) => Effect.map(call(HttpClientRequest.get(`/api/v2/users/${encodeURIComponent(userId)}`), GenesysUser), (user) => user.name),
+        readConversation: (conversationId) =>
+          call(
+            HttpClientRequest.get(`/api/v2/conversations/messages/${encodeURIComponent(conversationId)}`),
+            Conversation
+          ),
+        readAgentName: (userId) =>
+          Effect.map(
+            call(HttpClientRequest.get(`/api/v2/users/${encodeURIComponent(userId)}`), GenesysUser),
+            (user) => user.name
+          ),
         ingest: (conversationId, events) => deps.ingest(credentials.tenantId, conversationId, events),
         wake: (conversationId) => Queue.offer(inbox, { _tag: "Check", conversationId })
       },
@@ -158,7 +177,11 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
       Effect.uninterruptibleMask((restore) =>
         restore(
           Effect.async<WebSocket, ProviderApiError>((resume) => {
-            const ws = new WebSocket(uri, { handshakeTimeout: 10_000, lookup: egress.lookup, maxPayload: deps.maxFrameBytes })
+            const ws = new WebSocket(uri, {
+              handshakeTimeout: 10_000,
+              lookup: egress.lookup,
+              maxPayload: deps.maxFrameBytes
+            })
             const backlog: Backlog = { bytes: 0, ws }
             let settled = false
             ws.on("message", (data) => {
@@ -175,7 +198,14 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
             ws.on("error", (error) => {
               if (settled) return
               settled = true
-              resume(Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: `the notifications socket did not open: ${error.message}` })))
+              resume(
+                Effect.fail(
+                  new ProviderApiError({
+                    provider: "genesys-livechat",
+                    message: `the notifications socket did not open: ${error.message}`
+                  })
+                )
+              )
             })
             return Effect.sync(() => ws.terminate())
           })
@@ -184,44 +214,65 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
 
     /** One connected channel, from its creation to its end; answers why it ended. */
     const cycle = (connected: Effect.Effect<void>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const token = yield* api.token(credentials)
-        const channel = yield* call(HttpClientRequest.post("/api/v2/notifications/channels").pipe(HttpClientRequest.bodyUnsafeJson({})), NotificationChannel)
+        const channel = yield* call(
+          HttpClientRequest.post("/api/v2/notifications/channels").pipe(HttpClientRequest.bodyUnsafeJson({})),
+          NotificationChannel
+        )
         const expires = channel.expires !== undefined ? Date.parse(channel.expires) : Number.NaN
         const createdAt = yield* Clock.currentTimeMillis
         // Renewed well before the channel or its token expires: past either, nothing is delivered.
-        const renewAt = Math.min(Number.isNaN(expires) ? Number.POSITIVE_INFINITY : createdAt + (expires - createdAt) * 0.9, token.expiresAt)
+        const renewAt = Math.min(
+          Number.isNaN(expires) ? Number.POSITIVE_INFINITY : createdAt + (expires - createdAt) * 0.9,
+          token.expiresAt
+        )
         const socket = ++socketCount
         // Genesys' answer, from a host the tenant may have chosen: confined like the tenant's own URLs.
         yield* Effect.mapError(
           egress.checkUrl(channel.connectUri, "socket"),
-          (refused) => new ProviderApiError({ provider: "genesys-livechat", message: `notifications connectUri: ${refused.message}` })
+          (refused) =>
+            new ProviderApiError({
+              provider: "genesys-livechat",
+              message: `notifications connectUri: ${refused.message}`
+            })
         )
         const ws = yield* openSocket(channel.connectUri, socket)
         // A tick at the renewal time, in case it comes sooner than the next regular one.
-        yield* Effect.forkScoped(Effect.delay(offerTick, Duration.millis(Math.max(0, renewAt - (yield* Clock.currentTimeMillis)))))
+        yield* Effect.forkScoped(
+          Effect.delay(offerTick, Duration.millis(Math.max(0, renewAt - (yield* Clock.currentTimeMillis))))
+        )
         const subscriptions = subscriptionsOf(channel.id)
         yield* protocol.connected
         const followed = yield* protocol.align(subscriptions)
         yield* connected
-        yield* Effect.logInfo("Genesys notifications connected", { credentials: credentials.label, conversations: followed })
+        yield* Effect.logInfo("Genesys notifications connected", {
+          credentials: credentials.label,
+          conversations: followed
+        })
         const liveness = yield* makeLiveness
 
         /** Handles one input; answers why the channel ends, if it does. */
         const handle = (input: Input): Effect.Effect<CycleEnd | undefined, ProviderApiError> =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             switch (input._tag) {
               case "Frame": {
                 // Frames of an earlier socket of this channel still count: ids make repeats harmless.
                 if (input.socket === socket) yield* liveness.frame
                 const frame = decodeFrame(input.text)
                 if (Either.isLeft(frame)) break
-                if (frame.right.topicName === "v2.system.socket_closing" && input.socket === socket) return "socket closing announced"
+                if (frame.right.topicName === "v2.system.socket_closing" && input.socket === socket) {
+                  return "socket closing announced"
+                }
                 yield* protocol.notification(frame.right.topicName, frame.right.eventBody)
                 break
               }
               case "Closed":
-                if (input.socket === socket) return input.code === MESSAGE_TOO_BIG ? "frame over the size limit" : "socket closed"
+                if (input.socket === socket) {
+                  return input.code === MESSAGE_TOO_BIG
+                    ? "frame over the size limit"
+                    : "socket closed"
+                }
                 break
               case "Check":
                 yield* protocol.check(input.conversationId)
@@ -230,7 +281,10 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
                 const due = yield* liveness.due
                 if (due === "silent") return "socket silent"
                 const current = yield* Effect.either(api.token(credentials))
-                if ((yield* Clock.currentTimeMillis) >= renewAt || (Either.isRight(current) && current.right.value !== token.value)) return "renewal due"
+                if (
+                  (yield* Clock.currentTimeMillis) >= renewAt ||
+                  (Either.isRight(current) && current.right.value !== token.value)
+                ) return "renewal due"
                 if (due === "ping") ws.send(JSON.stringify({ message: "ping" }))
                 yield* protocol.tick
                 break
@@ -249,15 +303,25 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
       }).pipe(Effect.scoped)
 
     /** Connects again and again: at once after a clean end, after the backoff after a failure (reset once a channel connects). */
-    const run = Effect.gen(function* () {
+    const run = Effect.gen(function*() {
       const backoff = yield* Schedule.driver(reconnectBackoff)
-      const connectOnce = Effect.gen(function* () {
+      const connectOnce = Effect.gen(function*() {
         // Nothing to follow: no channel until there is.
-        if (protocol.nothingToFollow()) yield* nextInput.pipe(Effect.repeat({ until: () => !protocol.nothingToFollow() }))
+        if (protocol.nothingToFollow()) {
+          yield* nextInput.pipe(Effect.repeat({ until: () => !protocol.nothingToFollow() }))
+        }
         const end = yield* Effect.either(cycle(backoff.reset))
         yield* Either.match(end, {
-          onLeft: (e) => Effect.logWarning("Genesys notifications failed; reconnecting", { credentials: credentials.label, reason: e.message }),
-          onRight: (reason) => Effect.logInfo("Genesys notifications channel ended; connecting again", { credentials: credentials.label, reason })
+          onLeft: (e) =>
+            Effect.logWarning("Genesys notifications failed; reconnecting", {
+              credentials: credentials.label,
+              reason: e.message
+            }),
+          onRight: (reason) =>
+            Effect.logInfo("Genesys notifications channel ended; connecting again", {
+              credentials: credentials.label,
+              reason
+            })
         })
         if (Either.isRight(end) && cleanEnds.includes(end.right)) return
         // The schedule never ends: its driver cannot fail.

@@ -20,8 +20,8 @@ import { isOpen } from "../../domain/stateMachine.js"
 import { tenantConfigFor } from "../../domain/tenant.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { Ingest } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
+import { Ingest } from "../../services/Ingest.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import { credentialsOf, GenesysApi, type GenesysCredentials, partitionOfCredentials } from "./client.js"
@@ -36,7 +36,7 @@ const alias = "genesys-livechat" as const
  * instance owns, and answers `follow` requests for them from any instance.
  */
 export const GenesysNotificationsLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const coordinator = yield* Coordinator
     const store = yield* SessionStore
     const core = yield* HbfCore
@@ -51,13 +51,17 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const deps: ChannelDeps = {
       api,
       egress,
-      ingest: (tenantId, conversationId, events) => Effect.asVoid(ingest.ingest(alias, tenantId, conversationId, events)),
+      ingest: (tenantId, conversationId, events) =>
+        Effect.asVoid(ingest.ingest(alias, tenantId, conversationId, events)),
       maxFrameBytes: (yield* AppConfig).upstream.maxBodyBytes
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)
 
     const credentialsOfTenant = (tenantId: string) =>
-      Effect.map(core.tenant(tenantId), (tenant) => Option.map(tenantConfigFor(tenant, alias), (own) => credentialsOf(tenantId, own.genesys)))
+      Effect.map(
+        core.tenant(tenantId),
+        (tenant) => Option.map(tenantConfigFor(tenant, alias), (own) => credentialsOf(tenantId, own.genesys))
+      )
 
     /** Starting and stopping channels, one at a time: ownership is checked and acted on together. */
     const channelsLock = yield* Effect.makeSemaphore(1)
@@ -65,7 +69,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     /** The credential set's channel, started if need be; none when this instance does not own its partition (any more). */
     const channelFor = (credentials: GenesysCredentials) =>
       channelsLock.withPermits(1)(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const partition = partitionOf(credentials)
           if (!owned.has(partition)) return Option.none<Channel>()
           const running = channels.get(credentials.id)
@@ -78,7 +82,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
 
     /** Follows the conversation of a session (a follow request names the session: its record says the tenant and conversation). */
     const follow = (sessionId: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const session = Option.filter(yield* store.get(sessionId), (s) => s.provider === alias && isOpen(s.status))
         const conversationId = Option.getOrUndefined(Option.flatMapNullable(session, (s) => s.providerConversationId))
         if (Option.isNone(session) || conversationId === undefined) return false
@@ -90,7 +94,13 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         return true
       }).pipe(
         Effect.catchAll((e) =>
-          Effect.as(Effect.logWarning("could not follow a Genesys conversation; the resync will", { sessionId, reason: e.message }), false)
+          Effect.as(
+            Effect.logWarning("could not follow a Genesys conversation; the resync will", {
+              sessionId,
+              reason: e.message
+            }),
+            false
+          )
         )
       )
 
@@ -98,7 +108,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
      * Every open Genesys conversation of a credential set served here, from the store. When
      * a tenant cannot be looked up, its conversations are unknown: nothing is unfollowed then.
      */
-    const resync = Effect.gen(function* () {
+    const resync = Effect.gen(function*() {
       const since = yield* Clock.currentTimeMillis
       const wanted = new Map<string, { credentials: GenesysCredentials; conversations: Set<string> }>()
       let complete = true
@@ -111,7 +121,8 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
             continue
           }
           if (Option.isNone(credentials.right) || !owned.has(partitionOf(credentials.right.value))) continue
-          const entry = wanted.get(credentials.right.value.id) ?? { credentials: credentials.right.value, conversations: new Set<string>() }
+          const entry = wanted.get(credentials.right.value.id) ??
+            { credentials: credentials.right.value, conversations: new Set<string>() }
           entry.conversations.add(session.providerConversationId)
           wanted.set(credentials.right.value.id, entry)
         }
@@ -122,7 +133,11 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         if (complete) yield* channel.value.replace(conversations, since)
         else yield* Effect.forEach(conversations, channel.value.follow, { discard: true })
       }
-      if (!complete) return yield* Effect.logWarning("Genesys notifications resync could not look every tenant up; nothing unfollowed")
+      if (!complete) {
+        return yield* Effect.logWarning(
+          "Genesys notifications resync could not look every tenant up; nothing unfollowed"
+        )
+      }
       for (const [id, running] of channels) {
         if (!wanted.has(id)) yield* running.channel.replace(new Set(), since)
       }
@@ -144,17 +159,22 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
           owned.delete(partition)
           const leaving = [...channels].filter(([, running]) => running.partition === partition)
           for (const [id] of leaving) channels.delete(id)
-          return Effect.forEach(leaving, ([, running]) => running.channel.stop, { concurrency: "unbounded", discard: true })
+          return Effect.forEach(leaving, ([, running]) => running.channel.stop, {
+            concurrency: "unbounded",
+            discard: true
+          })
         })
       )
 
-    yield* coordinator.runPerPartition("genesys-notifications", ({ answer, handOver, partition }) =>
-      Effect.gen(function* () {
-        owned.add(partition)
-        yield* answer(followKind, follow)
-        yield* Queue.offer(resyncSoon, undefined)
-        yield* handOver
-      }).pipe(Effect.ensuring(stopPartition(partition)))
+    yield* coordinator.runPerPartition(
+      "genesys-notifications",
+      ({ answer, handOver, partition }) =>
+        Effect.gen(function*() {
+          owned.add(partition)
+          yield* answer(followKind, follow)
+          yield* Queue.offer(resyncSoon, undefined)
+          yield* handOver
+        }).pipe(Effect.ensuring(stopPartition(partition)))
     )
   })
 )

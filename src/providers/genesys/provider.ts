@@ -10,16 +10,16 @@
  */
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
-import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
-import { openingText } from "../handover.js"
-import { ownConfig, type ProviderApiError } from "../providerCalls.js"
-import { makeThrottle } from "../throttle.js"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
-import { isoNow } from "../../domain/time.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
+import { isoNow } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import { openingText } from "../handover.js"
+import { ownConfig, type ProviderApiError } from "../providerCalls.js"
+import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
+import { makeThrottle } from "../throttle.js"
 import { credentialsOf, GenesysApi, partitionOfCredentials } from "./client.js"
 import { mapOutboundWebhook } from "./mapper.js"
 import { EstimatedWaitTime, InboundAccepted, MessageDetails, OutboundWebhook, QueueObservations } from "./schemas.js"
@@ -41,7 +41,10 @@ const providerError = (error: ProviderApiError) => new ProviderError({ provider:
 
 /** The tenant's Genesys block and the credentials its calls are made as. */
 const genesysOf = (config: LivechatConfig) =>
-  Effect.map(ownConfig(config, alias), (own) => ({ genesys: own.genesys, credentials: credentialsOf(config.tenantId, own.genesys) }))
+  Effect.map(
+    ownConfig(config, alias),
+    (own) => ({ genesys: own.genesys, credentials: credentialsOf(config.tenantId, own.genesys) })
+  )
 
 type GenesysAccount = Effect.Effect.Success<ReturnType<typeof genesysOf>>
 
@@ -70,7 +73,9 @@ const customAttributes = (session: SessionRecord, config: GenesysConfig): Record
   ...(session.queue !== undefined ? { hbfQueue: session.queue } : {}),
   ...(session.user?.phone !== undefined ? { userPhone: session.user.phone } : {}),
   ...(session.user?.locale !== undefined ? { userLocale: session.user.locale } : {}),
-  ...Object.fromEntries(Object.entries(session.metadata ?? {}).map(([key, value]) => [`metadata.${key}`, String(value)]))
+  ...Object.fromEntries(
+    Object.entries(session.metadata ?? {}).map(([key, value]) => [`metadata.${key}`, String(value)])
+  )
 })
 
 const mediaTypeOf = (contentType: string) => {
@@ -81,7 +86,12 @@ const mediaTypeOf = (contentType: string) => {
 const contentOf = (attachments: ReadonlyArray<Attachment>) =>
   attachments.map((a) => ({
     contentType: "Attachment",
-    attachment: { mediaType: mediaTypeOf(a.contentType), url: a.url, mime: a.contentType, ...(a.name !== undefined ? { filename: a.name } : {}) }
+    attachment: {
+      mediaType: mediaTypeOf(a.contentType),
+      url: a.url,
+      mime: a.contentType,
+      ...(a.name !== undefined ? { filename: a.name } : {})
+    }
   }))
 
 const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(OutboundWebhook), { errors: "all" })
@@ -91,7 +101,7 @@ const decodeSender = Schema.decodeUnknownOption(
   Schema.parseJson(Schema.Struct({ channel: Schema.Struct({ to: Schema.Struct({ id: Schema.NonEmptyString }) }) }))
 )
 
-export const makeGenesysProvider = Effect.gen(function* () {
+export const makeGenesysProvider = Effect.gen(function*() {
   const api = yield* GenesysApi
   const coordinator = yield* Coordinator
   const clock = yield* Effect.clock
@@ -134,7 +144,10 @@ export const makeGenesysProvider = Effect.gen(function* () {
         Effect.mapError(providerError),
         Effect.flatMap((details) =>
           Option.match(Option.fromNullable(details.conversationId), {
-            onNone: () => Effect.fail(new ProviderError({ provider: alias, message: "Genesys has not given the message's conversation yet" })),
+            onNone: () =>
+              Effect.fail(
+                new ProviderError({ provider: alias, message: "Genesys has not given the message's conversation yet" })
+              ),
             onSome: Effect.succeed
           })
         ),
@@ -142,7 +155,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
       )
 
   const follow = ({ config, session }: SessionContext) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { credentials } = yield* genesysOf(config)
       const conversationId = session.providerConversationId
       if (conversationId === undefined) return
@@ -159,14 +172,16 @@ export const makeGenesysProvider = Effect.gen(function* () {
       }
     }).pipe(
       Effect.catchAll((e) =>
-        Effect.logWarning("could not hand the conversation to the Genesys notifications; its resync will", { reason: e.message })
+        Effect.logWarning("could not hand the conversation to the Genesys notifications; its resync will", {
+          reason: e.message
+        })
       )
     )
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const account = yield* genesysOf(config)
         // Custom attributes go where the inbound flow (and the agent's script) reads them.
         const accepted = yield* inbound(
@@ -181,16 +196,18 @@ export const makeGenesysProvider = Effect.gen(function* () {
       }),
     follow,
     sendMessage: ({ config, session }, message) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const account = yield* genesysOf(config)
         const accepted = yield* inbound(account, session, message.messageId, {
           ...(message.text !== undefined ? { text: message.text } : {}),
-          ...(message.attachments !== undefined && message.attachments.length > 0 ? { content: contentOf(message.attachments) } : {})
+          ...(message.attachments !== undefined && message.attachments.length > 0
+            ? { content: contentOf(message.attachments) }
+            : {})
         }).pipe(Effect.mapError(providerError))
         return { providerMessageId: accepted.id }
       }),
     sendTyping: ({ config, session }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)
         // Keystrokes come often and the API budget is the tenant's: one typing event per session per interval.
         if (!typingThrottle.admit(session.sessionId)) return
@@ -208,7 +225,7 @@ export const makeGenesysProvider = Effect.gen(function* () {
           .pipe(Effect.mapError(providerError))
       }),
     end: ({ config, session }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { credentials } = yield* genesysOf(config)
         const conversationId = session.providerConversationId
         if (conversationId === undefined) return
@@ -227,17 +244,29 @@ export const makeGenesysProvider = Effect.gen(function* () {
           )
       }),
     availability: (config) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)
         const queue = encodeURIComponent(genesys.queueId)
         const [wait, observations] = yield* Effect.all(
           [
-            api.call(credentials, HttpClientRequest.get(`/api/v2/routing/queues/${queue}/mediatypes/message/estimatedwaittime`), EstimatedWaitTime),
+            api.call(
+              credentials,
+              HttpClientRequest.get(`/api/v2/routing/queues/${queue}/mediatypes/message/estimatedwaittime`),
+              EstimatedWaitTime
+            ),
             api.call(
               credentials,
               HttpClientRequest.post("/api/v2/analytics/queues/observations/query").pipe(
                 HttpClientRequest.bodyUnsafeJson({
-                  filter: { type: "or", predicates: [{ type: "dimension", dimension: "queueId", operator: "matches", value: genesys.queueId }] },
+                  filter: {
+                    type: "or",
+                    predicates: [{
+                      type: "dimension",
+                      dimension: "queueId",
+                      operator: "matches",
+                      value: genesys.queueId
+                    }]
+                  },
                   metrics: ["oOnQueueUsers"]
                 })
               ),
@@ -251,16 +280,26 @@ export const makeGenesysProvider = Effect.gen(function* () {
           .flatMap((r) => r.data)
           .filter((d) => d.metric === "oOnQueueUsers")
           .reduce((sum, d) => sum + (d.stats?.count ?? 0), 0)
-        return { agentsOnline, ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {}) }
+        return {
+          agentsOnline,
+          ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {})
+        }
       }),
     webhook: {
       authHeader: signatureHeader,
       wellFormed: (header) => wellFormedSignature(header, "base64"),
       senderOf: ({ body }) =>
-        Option.map(decodeSender(new TextDecoder().decode(body)), ({ channel }) => ({ _tag: "Session", sessionId: channel.to.id })),
+        Option.map(
+          decodeSender(new TextDecoder().decode(body)),
+          ({ channel }) => ({ _tag: "Session", sessionId: channel.to.id })
+        ),
       verify: (config, webhook) =>
         config.provider === alias &&
-        validGenesysSignature(Redacted.value(config.genesys.webhookSecret), webhook.body, webhook.headers[signatureHeader]),
+        validGenesysSignature(
+          Redacted.value(config.genesys.webhookSecret),
+          webhook.body,
+          webhook.headers[signatureHeader]
+        ),
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
           Effect.map((webhook) => [

@@ -86,7 +86,9 @@ export const OutboundWebhook = Schema.Struct({
     id: Schema.optional(Schema.String),
     /** The customer: our session id, as we sent it in `channel.from.id`. */
     to: Schema.Struct({ id: NonEmpty }),
-    from: Schema.optional(Schema.Struct({ id: Schema.optional(Schema.String), nickname: Schema.optional(Schema.String) })),
+    from: Schema.optional(
+      Schema.Struct({ id: Schema.optional(Schema.String), nickname: Schema.optional(Schema.String) })
+    ),
     time: Schema.optional(Schema.String)
   }),
   type: Schema.String,

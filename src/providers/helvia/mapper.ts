@@ -6,10 +6,10 @@ const agentOf = (agent: HelviaWebhook["agent"]): Agent | undefined =>
   agent === undefined
     ? undefined
     : {
-        ...(agent.id !== undefined ? { id: agent.id } : {}),
-        ...(agent.fullName !== undefined ? { name: agent.fullName } : {}),
-        ...(agent.image !== undefined ? { avatarUrl: agent.image } : {})
-      }
+      ...(agent.id !== undefined ? { id: agent.id } : {}),
+      ...(agent.fullName !== undefined ? { name: agent.fullName } : {}),
+      ...(agent.image !== undefined ? { avatarUrl: agent.image } : {})
+    }
 
 export const mapHelviaEvent = (webhook: HelviaWebhook): ReadonlyArray<ProviderEvent> => {
   const id = `helvia-livechat:${webhook.id}`
@@ -20,14 +20,22 @@ export const mapHelviaEvent = (webhook: HelviaWebhook): ReadonlyArray<ProviderEv
     case "CONVERSATION_BEGIN":
       return [{ id, occurredAt, type: "agent.joined", data: { agent: agent ?? {} } }]
     case "MESSAGE": {
-      const attachments = webhook.message?.attachments?.map((a) => ({ url: a.path, contentType: a.mimetype, name: a.name }))
+      const attachments = webhook.message?.attachments?.map((a) => ({
+        url: a.path,
+        contentType: a.mimetype,
+        name: a.name
+      }))
       const text = webhook.message?.text
       return [
         {
           id,
           occurredAt,
           type: "agent.message",
-          data: { ...(text !== undefined ? { text } : {}), ...(attachments !== undefined ? { attachments } : {}), ...withAgent }
+          data: {
+            ...(text !== undefined ? { text } : {}),
+            ...(attachments !== undefined ? { attachments } : {}),
+            ...withAgent
+          }
         }
       ]
     }
@@ -42,6 +50,11 @@ export const mapHelviaEvent = (webhook: HelviaWebhook): ReadonlyArray<ProviderEv
         { id: `${id}:queued`, occurredAt, type: "request.queued", data: {} }
       ]
     case "REQUEST_MISSED":
-      return [{ id, occurredAt, type: "request.failed", data: { reason: "missed", message: "no agent took the request" } }]
+      return [{
+        id,
+        occurredAt,
+        type: "request.failed",
+        data: { reason: "missed", message: "no agent took the request" }
+      }]
   }
 }

@@ -1,11 +1,11 @@
 /** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
 import { Effect, Option, Redacted, Schema } from "effect"
-import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
+import { configFor, type LivechatConfig } from "../../domain/tenant.js"
+import { isoNow } from "../../domain/time.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
 import type { LivechatProvider } from "../../services/LivechatProvider.js"
-import { configFor, type LivechatConfig } from "../../domain/tenant.js"
-import { isoNow } from "../../domain/time.js"
+import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { mapHelviaEvent } from "./mapper.js"
 import { HelviaWebhook, signatureHeader } from "./webhook.js"
 
@@ -16,9 +16,12 @@ const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: al
 const decodeWebhook = Schema.decodeUnknown(Schema.parseJson(HelviaWebhook), { errors: "all" })
 
 /** The one field that names the webhook's session, read before the webhook is verified. */
-const decodeSender = Schema.decodeUnknownOption(Schema.parseJson(Schema.Struct({ platformSessionId: HelviaWebhook.fields.platformSessionId })))
+const decodeSender = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ platformSessionId: HelviaWebhook.fields.platformSessionId }))
+)
 
-const secretOf = (config: LivechatConfig) => Option.getOrUndefined(Option.map(configFor(config, alias), (own) => own.helvia.webhookSecret))
+const secretOf = (config: LivechatConfig) =>
+  Option.getOrUndefined(Option.map(configFor(config, alias), (own) => own.helvia.webhookSecret))
 
 /** `sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time. */
 export const validHelviaSignature = (secret: string, body: Uint8Array, header: string | undefined): boolean =>
@@ -76,10 +79,14 @@ export const makeHelviaProvider = Effect.map(
       authHeader: signatureHeader,
       wellFormed: (header) => wellFormedSignature(header, "hex"),
       senderOf: ({ body }) =>
-        Option.map(decodeSender(new TextDecoder().decode(body)), ({ platformSessionId }) => ({ _tag: "Session", sessionId: platformSessionId })),
+        Option.map(
+          decodeSender(new TextDecoder().decode(body)),
+          ({ platformSessionId }) => ({ _tag: "Session", sessionId: platformSessionId })
+        ),
       verify: (config, webhook) => {
         const secret = secretOf(config)
-        return secret !== undefined && validHelviaSignature(Redacted.value(secret), webhook.body, webhook.headers[signatureHeader])
+        return secret !== undefined &&
+          validHelviaSignature(Redacted.value(secret), webhook.body, webhook.headers[signatureHeader])
       },
       parse: (body) =>
         decodeWebhook(new TextDecoder().decode(body)).pipe(
@@ -89,5 +96,3 @@ export const makeHelviaProvider = Effect.map(
     }
   })
 )
-
-

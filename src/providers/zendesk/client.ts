@@ -44,11 +44,23 @@ export interface ZendeskApiService {
   /** The Sunshine user with this external id, created when there is none yet. */
   readonly user: (app: ZendeskApp, externalId: string, profile: Json) => Effect.Effect<string, ProviderApiError>
   /** The user's personal conversation: the existing one (an app has one per user), else a new one. */
-  readonly personalConversation: (app: ZendeskApp, userId: string, metadata: Json) => Effect.Effect<Conversation, ProviderApiError>
+  readonly personalConversation: (
+    app: ZendeskApp,
+    userId: string,
+    metadata: Json
+  ) => Effect.Effect<Conversation, ProviderApiError>
   readonly conversation: (app: ZendeskApp, conversationId: string) => Effect.Effect<Conversation, ProviderApiError>
-  readonly postMessage: (app: ZendeskApp, conversationId: string, message: Json) => Effect.Effect<Message, ProviderApiError>
+  readonly postMessage: (
+    app: ZendeskApp,
+    conversationId: string,
+    message: Json
+  ) => Effect.Effect<Message, ProviderApiError>
   /** The newest page of messages, or the page right before message `before` (oldest first within a page). */
-  readonly messagesBefore: (app: ZendeskApp, conversationId: string, before?: string) => Effect.Effect<MessagePage, ProviderApiError>
+  readonly messagesBefore: (
+    app: ZendeskApp,
+    conversationId: string,
+    before?: string
+  ) => Effect.Effect<MessagePage, ProviderApiError>
   readonly activity: (app: ZendeskApp, conversationId: string, activity: Json) => Effect.Effect<void, ProviderApiError>
   /** passControl / releaseControl (`body` names the integration and carries metadata). */
   readonly switchboard: (
@@ -77,7 +89,8 @@ const zendeskPolicy: ProviderHttpPolicy = {
   maxInFlight: 8,
   rateLimitRetries: 4,
   // Without Retry-After: 500 ms, doubling with each 429, jittered.
-  rateLimitWait: (n) => Effect.map(Random.nextRange(1, 1.5), (jitter) => Duration.times(Duration.millis(500), 2 ** n * jitter)),
+  rateLimitWait: (n) =>
+    Effect.map(Random.nextRange(1, 1.5), (jitter) => Duration.times(Duration.millis(500), 2 ** n * jitter)),
   maxRetryAfter: Duration.seconds(60),
   transientRetries: 2,
   // Sunshine's own words (its error title) are left out: they may repeat what the call carried.
@@ -93,10 +106,15 @@ export const isStatus = (error: ProviderApiError, status: number) => error.statu
 
 export const ZendeskApiLive = Layer.effect(
   ZendeskApi,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const http = yield* makeProviderHttp(zendeskPolicy)
 
-    const call = <A, I>(app: ZendeskApp, request: HttpClientRequest.HttpClientRequest, answer: Schema.Schema<A, I>, options: { readonly repeatable: boolean }) => {
+    const call = <A, I>(
+      app: ZendeskApp,
+      request: HttpClientRequest.HttpClientRequest,
+      answer: Schema.Schema<A, I>,
+      options: { readonly repeatable: boolean }
+    ) => {
       const { config, tenantId } = app
       const credentials = credentialKeyOf(app)
       return http.call({
@@ -111,19 +129,36 @@ export const ZendeskApiLive = Layer.effect(
 
     const conversationPath = (conversationId: string) => `/conversations/${encodeURIComponent(conversationId)}`
     const listConversations = (app: ZendeskApp, userId: string) =>
-      call(app, HttpClientRequest.get("/conversations").pipe(HttpClientRequest.setUrlParam("filter[userId]", userId)), ConversationList, {
-        repeatable: true
-      }).pipe(Effect.map((list) => Option.fromNullable(list.conversations.find((c) => c.type === undefined || c.type === "personal"))))
+      call(
+        app,
+        HttpClientRequest.get("/conversations").pipe(HttpClientRequest.setUrlParam("filter[userId]", userId)),
+        ConversationList,
+        {
+          repeatable: true
+        }
+      ).pipe(
+        Effect.map((list) =>
+          Option.fromNullable(list.conversations.find((c) => c.type === undefined || c.type === "personal"))
+        )
+      )
 
     const service: ZendeskApiService = {
       user: (app, externalId, profile) =>
-        call(app, HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyUnsafeJson({ externalId, profile })), UserResponse, {
-          repeatable: false
-        }).pipe(
+        call(
+          app,
+          HttpClientRequest.post("/users").pipe(HttpClientRequest.bodyUnsafeJson({ externalId, profile })),
+          UserResponse,
+          {
+            repeatable: false
+          }
+        ).pipe(
           // 409: the user exists (an earlier livechat, or a concurrent request).
           Effect.catchIf(
             (e) => isStatus(e, 409),
-            () => call(app, HttpClientRequest.get(`/users/${encodeURIComponent(externalId)}`), UserResponse, { repeatable: true })
+            () =>
+              call(app, HttpClientRequest.get(`/users/${encodeURIComponent(externalId)}`), UserResponse, {
+                repeatable: true
+              })
           ),
           Effect.map(({ user }) => user.id)
         ),
@@ -144,22 +179,39 @@ export const ZendeskApiLive = Layer.effect(
                 // 400: created meanwhile by a concurrent request (one personal conversation per user).
                 Effect.catchIf(
                   (e) => isStatus(e, 400),
-                  (e) => Effect.flatMap(listConversations(app, userId), Option.match({ onNone: () => Effect.fail(e), onSome: Effect.succeed }))
+                  (e) =>
+                    Effect.flatMap(
+                      listConversations(app, userId),
+                      Option.match({ onNone: () => Effect.fail(e), onSome: Effect.succeed })
+                    )
                 )
               )
-          })
-        ),
+          })),
       conversation: (app, conversationId) =>
-        Effect.map(call(app, HttpClientRequest.get(conversationPath(conversationId)), ConversationResponse, { repeatable: true }), (r) => r.conversation),
+        Effect.map(
+          call(app, HttpClientRequest.get(conversationPath(conversationId)), ConversationResponse, {
+            repeatable: true
+          }),
+          (r) => r.conversation
+        ),
       postMessage: (app, conversationId, message) =>
         call(
           app,
-          HttpClientRequest.post(`${conversationPath(conversationId)}/messages`).pipe(HttpClientRequest.bodyUnsafeJson(message)),
+          HttpClientRequest.post(`${conversationPath(conversationId)}/messages`).pipe(
+            HttpClientRequest.bodyUnsafeJson(message)
+          ),
           MessagePostResponse,
           { repeatable: false }
         ).pipe(
           Effect.flatMap(({ messages }) =>
-            messages.length > 0 ? Effect.succeed(messages[0]!) : Effect.fail(new ProviderApiError({ provider: "zendesk", message: "Sunshine answered a message post without the message" }))
+            messages.length > 0
+              ? Effect.succeed(messages[0]!)
+              : Effect.fail(
+                new ProviderApiError({
+                  provider: "zendesk",
+                  message: "Sunshine answered a message post without the message"
+                })
+              )
           )
         ),
       messagesBefore: (app, conversationId, before) =>
@@ -180,7 +232,9 @@ export const ZendeskApiLive = Layer.effect(
         Effect.asVoid(
           call(
             app,
-            HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(HttpClientRequest.bodyUnsafeJson(activity)),
+            HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(
+              HttpClientRequest.bodyUnsafeJson(activity)
+            ),
             Schema.Unknown,
             { repeatable: true }
           )
@@ -189,7 +243,9 @@ export const ZendeskApiLive = Layer.effect(
         Effect.asVoid(
           call(
             app,
-            HttpClientRequest.post(`${conversationPath(conversationId)}/${action}`).pipe(HttpClientRequest.bodyUnsafeJson(body)),
+            HttpClientRequest.post(`${conversationPath(conversationId)}/${action}`).pipe(
+              HttpClientRequest.bodyUnsafeJson(body)
+            ),
             Schema.Unknown,
             { repeatable: true }
           )

@@ -22,17 +22,20 @@ import {
 export const agentWorkspace = { name: "zd-agentWorkspace", integrationType: "zd:agentWorkspace" } as const
 
 export const isAgentWorkspace = (integration: SwitchboardIntegration | null | undefined) =>
-  integration != null && (integration.integrationType === agentWorkspace.integrationType || integration.name === agentWorkspace.name)
+  integration != null &&
+  (integration.integrationType === agentWorkspace.integrationType || integration.name === agentWorkspace.name)
 
 /** Whether the agents hold the conversation, or are being offered it. */
 export const agentsHold = (conversation: Conversation) =>
-  isAgentWorkspace(conversation.activeSwitchboardIntegration) || isAgentWorkspace(conversation.pendingSwitchboardIntegration)
+  isAgentWorkspace(conversation.activeSwitchboardIntegration) ||
+  isAgentWorkspace(conversation.pendingSwitchboardIntegration)
 
 /**
  * Agent messages are the Agent Workspace's. Every message fires the webhook, the gateway's
  * own posts too (user messages, the handover note): those are never relayed back.
  */
-export const isAgentMessage = (message: Message) => message.author.type === "business" && message.source?.type === agentWorkspace.integrationType
+export const isAgentMessage = (message: Message) =>
+  message.author.type === "business" && message.source?.type === agentWorkspace.integrationType
 
 const messageEventId = (messageId: string) => `zendesk:message:${messageId}`
 const webhookEventId = (eventId: string) => `zendesk:event:${eventId}`
@@ -46,13 +49,13 @@ const attachmentOf = (content: Message["content"]): ReadonlyArray<typeof AgentMe
   content.mediaUrl === undefined
     ? []
     : [
-        {
-          url: content.mediaUrl,
-          contentType: content.mediaType ?? (content.type === "image" ? "image/*" : "application/octet-stream"),
-          ...(content.altText !== undefined ? { name: content.altText } : {}),
-          ...(content.mediaSize !== undefined ? { size: content.mediaSize } : {})
-        }
-      ]
+      {
+        url: content.mediaUrl,
+        contentType: content.mediaType ?? (content.type === "image" ? "image/*" : "application/octet-stream"),
+        ...(content.altText !== undefined ? { name: content.altText } : {}),
+        ...(content.mediaSize !== undefined ? { size: content.mediaSize } : {})
+      }
+    ]
 
 /**
  * An agent's message: the agent's join (Sunshine announces none after passControl, so the
@@ -74,7 +77,11 @@ export const mapMessage = (message: Message): ReadonlyArray<ProviderEvent> => {
       id,
       occurredAt,
       type: "agent.message",
-      data: { ...(text !== undefined && text !== "" ? { text } : {}), ...(attachments.length > 0 ? { attachments } : {}), agent }
+      data: {
+        ...(text !== undefined && text !== "" ? { text } : {}),
+        ...(attachments.length > 0 ? { attachments } : {}),
+        agent
+      }
     }
   ]
 }
@@ -87,12 +94,12 @@ export const handedBack = (id: string, occurredAt: string): ReadonlyArray<Provid
 
 export type MappedWebhookEvent =
   | {
-      readonly _tag: "Mapped"
-      readonly conversationId: string
-      readonly events: ReadonlyArray<ProviderEvent>
-      /** A control change: the conversation is to be looked at again (./poller.ts) before anything ends. */
-      readonly recheck: boolean
-    }
+    readonly _tag: "Mapped"
+    readonly conversationId: string
+    readonly events: ReadonlyArray<ProviderEvent>
+    /** A control change: the conversation is to be looked at again (./poller.ts) before anything ends. */
+    readonly recheck: boolean
+  }
   /** A type the gateway does not use (conversation:read, client:add…). */
   | { readonly _tag: "Ignored" }
   /** A type the gateway uses whose payload it cannot read. */
@@ -103,11 +110,18 @@ const decode =
   (event: WebhookEvent, map: (payload: A) => MappedWebhookEvent): MappedWebhookEvent =>
     Either.match(Schema.decodeUnknownEither(schema)(event.payload), {
       // The paths only: the formatted values would carry what users wrote into the logs.
-      onLeft: (e) => ({ _tag: "Unreadable", reason: ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => i.path.join(".")).join(", ") }),
+      onLeft: (e) => ({
+        _tag: "Unreadable",
+        reason: ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => i.path.join(".")).join(", ")
+      }),
       onRight: map
     })
 
-const mapped = (conversation: Conversation, events: ReadonlyArray<ProviderEvent>, recheck = false): MappedWebhookEvent => ({
+const mapped = (
+  conversation: Conversation,
+  events: ReadonlyArray<ProviderEvent>,
+  recheck = false
+): MappedWebhookEvent => ({
   _tag: "Mapped",
   conversationId: conversation.id,
   events,
@@ -123,11 +137,21 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
       // An agent typing has the conversation: the start is the join too, when it is the first sign of the agent.
       return decode(TypingPayload)(event, ({ activity, conversation }) => {
         if (activity.author.type !== "business") return mapped(conversation, [])
-        const typing = (typing: boolean): ProviderEvent => ({ id, occurredAt: event.createdAt, type: "agent.typing", data: { typing } })
+        const typing = (typing: boolean): ProviderEvent => ({
+          id,
+          occurredAt: event.createdAt,
+          type: "agent.typing",
+          data: { typing }
+        })
         switch (activity.type) {
           case "typing:start":
             return mapped(conversation, [
-              { id: `${id}:joined`, occurredAt: event.createdAt, type: "agent.joined", data: { agent: agentOf(activity.author) } },
+              {
+                id: `${id}:joined`,
+                occurredAt: event.createdAt,
+                type: "agent.joined",
+                data: { agent: agentOf(activity.author) }
+              },
               typing(true)
             ])
           case "typing:stop":
@@ -144,11 +168,13 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
           isAgentWorkspace(conversation.activeSwitchboardIntegration)
             ? [{ id, occurredAt: event.createdAt, type: "agent.joined", data: { agent: {} } }]
             : []
-        )
-      )
+        ))
     case "switchboard:passControl":
       // To the Agent Workspace (our own handover coming back): nothing to look at.
-      return decode(SwitchboardPayload)(event, ({ conversation }) => mapped(conversation, [], !isAgentWorkspace(conversation.activeSwitchboardIntegration)))
+      return decode(SwitchboardPayload)(
+        event,
+        ({ conversation }) => mapped(conversation, [], !isAgentWorkspace(conversation.activeSwitchboardIntegration))
+      )
     case "switchboard:releaseControl":
       // Control left the Agent Workspace (the agent passed it back, closed the ticket, moved it to
       // email), or a passControl says not where it went. Whether for

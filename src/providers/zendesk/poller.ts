@@ -17,13 +17,19 @@ import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
 import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { HbfCore } from "../../services/HbfCore.js"
-import { currentConfigOf, PollFailed, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
+import { Ingest, type IngestService } from "../../services/Ingest.js"
+import {
+  currentConfigOf,
+  PollFailed,
+  type PollFailure,
+  runSessionPollers,
+  type SessionPolling
+} from "../sessionPoller.js"
 import { ZendeskApi, type ZendeskApiService, type ZendeskApp } from "./client.js"
 import { agentsHold, handedBack, mapMessage } from "./mapper.js"
-import type { Message } from "./schemas.js"
 import { conversationStateOf, type ZendeskConversationState } from "./provider.js"
+import type { Message } from "./schemas.js"
 
 const alias = "zendesk" as const
 
@@ -42,7 +48,7 @@ export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskApp, Z
   interval: deps.interval,
   configOf: deps.configOf,
   poll: (config, session, state) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const conversationId = session.providerConversationId
       if (conversationId === undefined) return { state, open: true }
       // Who holds the conversation is read first: every message before a hand-back is then listed below.
@@ -55,8 +61,14 @@ export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskApp, Z
         if (!open) return { state: next, open: false }
       }
       if (agentsHold(conversation)) return { state: next, open: true }
-      yield* Effect.logInfo("the Agent Workspace gave the conversation back; the session ends", { sessionId: session.sessionId })
-      const { open } = yield* deps.ingest(session.sessionId, handedBack(`zendesk:${conversationId}:${session.sessionId}:released`, yield* nowIso), {})
+      yield* Effect.logInfo("the Agent Workspace gave the conversation back; the session ends", {
+        sessionId: session.sessionId
+      })
+      const { open } = yield* deps.ingest(
+        session.sessionId,
+        handedBack(`zendesk:${conversationId}:${session.sessionId}:released`, yield* nowIso),
+        {}
+      )
       return { state: next, open }
     }).pipe(Effect.mapError((e) => new PollFailed({ message: e.message })))
 })
@@ -65,18 +77,27 @@ export const zendeskPolling = (deps: BackstopDeps): SessionPolling<ZendeskApp, Z
  * The messages after the cursor (or, should it be gone, since the session began), oldest
  * first: pages from the newest back until the cursor or the session's start is in sight.
  */
-const newMessages = (api: ZendeskApiService, app: ZendeskApp, conversationId: string, state: ZendeskConversationState) =>
-  Effect.gen(function* () {
+const newMessages = (
+  api: ZendeskApiService,
+  app: ZendeskApp,
+  conversationId: string,
+  state: ZendeskConversationState
+) =>
+  Effect.gen(function*() {
     const since = Date.parse(state.since)
     const pages: Array<ReadonlyArray<Message>> = []
     let before: string | undefined
-    for (let n = 0; ; n++) {
+    for (let n = 0;; n++) {
       if (n === MAX_PAGES_PER_POLL) {
-        yield* Effect.logWarning("more new Sunshine messages than one poll reads; the oldest of them are skipped", { conversationId })
+        yield* Effect.logWarning("more new Sunshine messages than one poll reads; the oldest of them are skipped", {
+          conversationId
+        })
         break
       }
       const page = yield* api.messagesBefore(app, conversationId, before)
-      if (page.unreadable > 0) yield* Effect.logWarning("unreadable Sunshine messages skipped", { conversationId, count: page.unreadable })
+      if (page.unreadable > 0) {
+        yield* Effect.logWarning("unreadable Sunshine messages skipped", { conversationId, count: page.unreadable })
+      }
       const at = page.messages.findIndex((m) => m.id === state.cursor)
       if (at >= 0) {
         pages.unshift(page.messages.slice(at + 1))
@@ -92,7 +113,7 @@ const newMessages = (api: ZendeskApiService, app: ZendeskApp, conversationId: st
 
 /** Runs the backstop pollers of the Sunshine sessions of the partitions this instance owns. */
 export const ZendeskBackstopLive = Layer.scopedDiscard(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const core = yield* HbfCore
     const ingest = yield* Ingest
     const api = yield* ZendeskApi
@@ -103,7 +124,11 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
       conversationStateOf,
       zendeskPolling({
         api,
-        configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => ({ tenantId: config.tenantId, config: config.zendesk })),
+        configOf: (session) =>
+          Effect.map(
+            currentConfigOf(core, alias)(session),
+            (config) => ({ tenantId: config.tenantId, config: config.zendesk })
+          ),
         ingest: ingest.ingestPolled,
         interval: Duration.millis(zendeskPollIntervalMs)
       })

@@ -51,21 +51,28 @@ const TRANSCRIPT_ENTRIES = 50
 /** Switchboard metadata is limited to 4 KB; the session's own metadata gives way first. */
 const SWITCHBOARD_METADATA_BYTES = 4_096
 
-const providerError = (error: ProviderApiError | { readonly message: string }) => new ProviderError({ provider: alias, message: error.message })
+const providerError = (error: ProviderApiError | { readonly message: string }) =>
+  new ProviderError({ provider: alias, message: error.message })
 
 /** The tenant's Sunshine app, as its calls are made. */
-const zendeskOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own): ZendeskApp => ({ tenantId: own.tenantId, config: own.zendesk }))
+const zendeskOf = (config: LivechatConfig) =>
+  Effect.map(ownConfig(config, alias), (own): ZendeskApp => ({ tenantId: own.tenantId, config: own.zendesk }))
 
 const stateOf = (session: SessionRecord) =>
   Option.match(conversationStateOf(session), {
-    onNone: () => Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` })),
+    onNone: () =>
+      Effect.fail(
+        new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` })
+      ),
     onSome: Effect.succeed
   })
 
 const conversationIdOf = (session: SessionRecord) =>
   session.providerConversationId !== undefined
     ? Effect.succeed(session.providerConversationId)
-    : Effect.fail(new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` }))
+    : Effect.fail(
+      new ProviderError({ provider: alias, message: `session ${session.sessionId} has no Sunshine conversation` })
+    )
 
 const profileOf = (session: SessionRecord): Json => {
   const [givenName, ...rest] = (session.user?.name ?? "").trim().split(/\s+/)
@@ -78,7 +85,10 @@ const profileOf = (session: SessionRecord): Json => {
 }
 
 /** What the Agent Workspace gets with the conversation: where the ticket starts, and our ids. */
-export const handoverMetadata = (session: SessionRecord, firstMessageId: string): Record<string, string | number | boolean> => {
+export const handoverMetadata = (
+  session: SessionRecord,
+  firstMessageId: string
+): Record<string, string | number | boolean> => {
   const ours: Record<string, string> = {
     first_message_id: firstMessageId,
     hbfSessionId: session.sessionId,
@@ -113,7 +123,12 @@ const textParts = (text: string | undefined): ReadonlyArray<string> => {
  * message. Each part names the message and its place (`hbfMessageId`, `hbfPart`), so a post
  * whose answer was lost, or a retry after a part failed, can tell what Sunshine already has.
  */
-export const userMessageParts = (userId: string, messageId: string, text: string | undefined, attachments: ReadonlyArray<Attachment> = []) => {
+export const userMessageParts = (
+  userId: string,
+  messageId: string,
+  text: string | undefined,
+  attachments: ReadonlyArray<Attachment> = []
+) => {
   const author = { type: "user", userId }
   const contents: ReadonlyArray<Json> = [
     ...textParts(text).map((part) => ({ type: "text", text: part })),
@@ -137,7 +152,7 @@ const decodeEvent = Schema.decodeUnknownEither(WebhookEvent)
  * and so are unreadable ones (logged by type and id only: payloads carry what users wrote).
  */
 const batchesOf = (body: typeof WebhookBody.Type) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const byConversation = new Map<string, { events: Array<ProviderEvent>; recheck: boolean }>()
     for (const raw of body.events) {
       const event = decodeEvent(raw)
@@ -147,32 +162,39 @@ const batchesOf = (body: typeof WebhookBody.Type) =>
       }
       const mapped = mapWebhookEvent(event.right)
       if (mapped._tag === "Unreadable") {
-        yield* Effect.logWarning("unreadable Sunshine webhook event skipped", { eventId: event.right.id, type: event.right.type, paths: mapped.reason })
+        yield* Effect.logWarning("unreadable Sunshine webhook event skipped", {
+          eventId: event.right.id,
+          type: event.right.type,
+          paths: mapped.reason
+        })
         continue
       }
       if (mapped._tag === "Ignored") continue
       const batch = byConversation.get(mapped.conversationId) ?? { events: [], recheck: false }
-      batch.events.push(...mapped.events)
+      for (const event of mapped.events) batch.events.push(event)
       batch.recheck ||= mapped.recheck
       byConversation.set(mapped.conversationId, batch)
     }
     return [...byConversation].map(([conversationId, batch]): WebhookBatch => ({ conversationId, ...batch }))
   })
 
-export const makeZendeskProvider = Effect.gen(function* () {
+export const makeZendeskProvider = Effect.gen(function*() {
   const api = yield* ZendeskApi
   const coordinator = yield* Coordinator
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, tenant, transcript }) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
         const userId = yield* api.user(zendesk, session.subHandle, profileOf(session))
         const conversation = yield* api.personalConversation(zendesk, userId, { hbfSubscriber: session.subHandle })
         const note = yield* api.postMessage(zendesk, conversation.id, {
           author: { type: "business", ...(tenant.displayName !== "" ? { displayName: tenant.displayName } : {}) },
-          content: { type: "text", text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES, maxChars: TEXT_CHARS }) },
+          content: {
+            type: "text",
+            text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES, maxChars: TEXT_CHARS })
+          },
           metadata: { hbfSessionId: session.sessionId }
         })
         yield* api.switchboard(zendesk, conversation.id, "passControl", {
@@ -185,7 +207,7 @@ export const makeZendeskProvider = Effect.gen(function* () {
     // Starts the session's backstop poller now rather than at its partition's next scan.
     follow: ({ session }) => askForPoll(coordinator, alias, session.sessionId),
     sendMessage: ({ config, session }, message) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
         const state = yield* stateOf(session)
         const conversationId = yield* conversationIdOf(session)
@@ -193,11 +215,15 @@ export const makeZendeskProvider = Effect.gen(function* () {
         /** The parts of this message Sunshine has (the newest page is where a retry's earlier attempt is). */
         const postedParts = Effect.map(api.messagesBefore(zendesk, conversationId), (page) => {
           const posted = new Map<unknown, string>()
-          for (const m of page.messages) if (m.metadata?.["hbfMessageId"] === message.messageId) posted.set(m.metadata["hbfPart"], m.id)
+          for (const m of page.messages) {
+            if (m.metadata?.["hbfMessageId"] === message.messageId) posted.set(m.metadata["hbfPart"], m.id)
+          }
           return posted
         })
         // A message in several parts may be a retry after one of them failed: those already posted are not posted again.
-        const earlier = parts.length > 1 ? yield* postedParts.pipe(Effect.mapError(providerError)) : new Map<unknown, string>()
+        const earlier = parts.length > 1
+          ? yield* postedParts.pipe(Effect.mapError(providerError))
+          : new Map<unknown, string>()
         const ids: Array<string> = []
         for (const [part, body] of parts.entries()) {
           const known = earlier.get(part)
@@ -220,12 +246,14 @@ export const makeZendeskProvider = Effect.gen(function* () {
       }),
     // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
     end: ({ config, session }, reason) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
         const conversationId = yield* conversationIdOf(session)
         // Control goes back to the default integration: the agents stop getting the conversation.
         yield* api
-          .switchboard(zendesk, conversationId, "releaseControl", { metadata: { hbfSessionId: session.sessionId, hbfEndReason: reason } })
+          .switchboard(zendesk, conversationId, "releaseControl", {
+            metadata: { hbfSessionId: session.sessionId, hbfEndReason: reason }
+          })
           .pipe(Effect.mapError(providerError))
       }),
     webhook: {
@@ -233,22 +261,31 @@ export const makeZendeskProvider = Effect.gen(function* () {
       wellFormed: wellFormedSharedSecret,
       // The shared secret names its tenants (a digest of it is remembered for each tenant that uses it): nothing of the body is read.
       senderOf: ({ headers }) =>
-        Option.map(Option.fromNullable(headers[apiKeyHeader]), (secret) => ({ _tag: "Source", source: sha256Hex(secret) })),
+        Option.map(
+          Option.fromNullable(headers[apiKeyHeader]),
+          (secret) => ({ _tag: "Source", source: sha256Hex(secret) })
+        ),
       sourceOf: (config) =>
-        config.provider === alias ? Option.some(sha256Hex(Redacted.value(config.zendesk.webhookSecret))) : Option.none(),
+        config.provider === alias
+          ? Option.some(sha256Hex(Redacted.value(config.zendesk.webhookSecret)))
+          : Option.none(),
       verify: (config, webhook) =>
-        config.provider === alias && sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader]),
+        config.provider === alias &&
+        sharedSecretMatches(Redacted.value(config.zendesk.webhookSecret), webhook.headers[apiKeyHeader]),
       parse: (body) =>
         Schema.decodeUnknown(Schema.parseJson(WebhookBody))(new TextDecoder().decode(body)).pipe(
           Effect.mapError(malformedWebhook),
           Effect.filterOrFail(
             (webhook) => webhook.events.length <= WEBHOOK_EVENTS,
-            (webhook) => new PayloadTooLarge({ message: `a webhook carries at most ${WEBHOOK_EVENTS} events; this one has ${webhook.events.length}` })
+            (webhook) =>
+              new PayloadTooLarge({
+                message: `a webhook carries at most ${WEBHOOK_EVENTS} events; this one has ${webhook.events.length}`
+              })
           ),
           Effect.flatMap(batchesOf)
         ),
       forSession: (session, batch) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           // A control change is confirmed (and the session's last messages read) by the backstop, now.
           if (batch.recheck === true) yield* Effect.forkDaemon(askForPoll(coordinator, alias, session.sessionId))
           // One conversation serves a user's successive livechats: what happened before this one began is not its.

@@ -50,7 +50,9 @@ export const Conversation = Schema.Struct({
 })
 export type Conversation = typeof Conversation.Type
 
-export const UserResponse = Schema.Struct({ user: Schema.Struct({ id: Schema.String, externalId: Schema.optional(Schema.String) }) })
+export const UserResponse = Schema.Struct({
+  user: Schema.Struct({ id: Schema.String, externalId: Schema.optional(Schema.String) })
+})
 export const ConversationResponse = Schema.Struct({ conversation: Conversation })
 export const ConversationList = Schema.Struct({ conversations: Schema.Array(Conversation) })
 export const MessagePostResponse = Schema.Struct({ messages: Schema.Array(Message) })
@@ -64,7 +66,9 @@ export const MessageList = Schema.Struct({
   })
 })
 export type MessageList = typeof MessageList.Type
-export const ErrorBody = Schema.Struct({ errors: Schema.Array(Schema.Struct({ code: Schema.optional(Schema.String) })) })
+export const ErrorBody = Schema.Struct({
+  errors: Schema.Array(Schema.Struct({ code: Schema.optional(Schema.String) }))
+})
 
 // ---------------------------------------------------------------------------------------
 // Webhooks
