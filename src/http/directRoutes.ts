@@ -62,6 +62,7 @@ type AnyEndpoint = HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
 
 type AnySchema = Schema.Schema.Any
 
+// ---- the routes, read from the HttpApi ----
 /** The API's endpoints by name, and every error it declares (the API's, its groups', their endpoints' and middlewares'). */
 const endpoints = new Map<string, AnyEndpoint>()
 const declaredErrors = new Set<AnySchema>()
@@ -134,6 +135,7 @@ const route = <R>(
   }
 }
 
+// ---- the body ----
 /** The body as read: its bytes, too large (the rest was drained), or the error that ended the read. */
 type Body = Uint8Array | "too-large" | Error
 
@@ -183,6 +185,7 @@ const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer
 const isJson = (contentType: string | undefined) =>
   contentType === undefined || contentType.toLowerCase().includes("application/json")
 
+// ---- the routes' service ----
 export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
   DirectRoutes,
   {
@@ -345,6 +348,7 @@ export const DirectRoutesLive = Layer.effect(
   })
 )
 
+// ---- the server ----
 /**
  * How often node:http looks for requests past their timeouts (its default, 30 s, would let a
  * client overstay a 10 s headers timeout by that much).
