@@ -51,168 +51,168 @@ export const makeLivechatRequests = Effect.gen(function*() {
   const sessionOf = visibleSessionOf(store)
 
   const service: LivechatRequestsService = {
-    create: (request, access) =>
-      Effect.gen(function*() {
-        if (!mayAccess(access, request.tenantId)) return yield* forbiddenTenant(request.tenantId)
-        // A confined token's livechat is its tenant's alone: other tenants' never hold it, nor it theirs.
-        const confined = access !== "all"
-        const tenant = yield* core.tenant(request.tenantId)
-        const livechat = yield* livechatOf(tenant)
-        const provider = yield* providerOf(tenant, livechat)
+    create: Effect.fn("LivechatRequests.create")(function*(request, access) {
+      if (!mayAccess(access, request.tenantId)) return yield* forbiddenTenant(request.tenantId)
+      // A confined token's livechat is its tenant's alone: other tenants' never hold it, nor it theirs.
+      const confined = access !== "all"
+      const tenant = yield* core.tenant(request.tenantId)
+      const livechat = yield* livechatOf(tenant)
+      const provider = yield* providerOf(tenant, livechat)
 
-        const existing = yield* store.latestBySubscriber(request.subHandle, confined ? request.tenantId : undefined)
-        if (Option.isSome(existing) && isOpen(existing.value.status)) {
-          return yield* reuseOpen(existing.value, request.tenantId)
-        }
+      const existing = yield* store.latestBySubscriber(request.subHandle, confined ? request.tenantId : undefined)
+      if (Option.isSome(existing) && isOpen(existing.value.status)) {
+        return yield* reuseOpen(existing.value, request.tenantId)
+      }
 
-        const nowMillis = yield* Clock.currentTimeMillis
-        const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
-        if (!hours.openNow) {
-          return yield* new LivechatUnavailable({
-            reason: "outside-business-hours",
-            message: `tenant ${tenant.id} is outside its business hours`,
-            ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {})
-          })
-        }
+      const nowMillis = yield* Clock.currentTimeMillis
+      const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
+      if (!hours.openNow) {
+        return yield* new LivechatUnavailable({
+          reason: "outside-business-hours",
+          message: `tenant ${tenant.id} is outside its business hours`,
+          ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {})
+        })
+      }
 
-        const now = new Date(nowMillis).toISOString()
-        const record: SessionRecord = {
-          sessionId: randomUUID(),
-          tenantId: tenant.id,
-          organizationId: tenant.organizationId,
-          subHandle: request.subHandle,
-          provider: provider.alias,
-          status: "pending",
-          createdAt: now,
-          lastActivityAt: now,
-          version: 0,
-          lastSeq: 0,
-          ...(request.channel !== undefined ? { channel: request.channel } : {}),
-          ...(request.queue !== undefined ? { queue: request.queue } : {}),
-          ...(request.user !== undefined ? { user: request.user } : {}),
+      const now = new Date(nowMillis).toISOString()
+      const record: SessionRecord = {
+        sessionId: randomUUID(),
+        tenantId: tenant.id,
+        organizationId: tenant.organizationId,
+        subHandle: request.subHandle,
+        provider: provider.alias,
+        status: "pending",
+        createdAt: now,
+        lastActivityAt: now,
+        version: 0,
+        lastSeq: 0,
+        ...(request.channel !== undefined ? { channel: request.channel } : {}),
+        ...(request.queue !== undefined ? { queue: request.queue } : {}),
+        ...(request.user !== undefined ? { user: request.user } : {}),
+        ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
+        ...(confined ? { confined } : {})
+      }
+      // Before the provider hears of the session (the webhooks it sends about it must find their tenant), and
+      // before the session is stored: a store failing here leaves no pending session behind, only a harmless entry.
+      const source = Option.flatMap(Option.fromNullable(provider.webhook?.sourceOf), (sourceOf) => sourceOf(livechat))
+      if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
+      const inserted = yield* store.create(record)
+      if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
+
+      const created = yield* provider
+        .create({
+          session: record,
+          tenant,
+          config: livechat,
+          transcript: request.transcript ?? [],
           ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
-          ...(confined ? { confined } : {})
-        }
-        // Before the provider hears of the session (the webhooks it sends about it must find their tenant), and
-        // before the session is stored: a store failing here leaves no pending session behind, only a harmless entry.
-        const source = Option.flatMap(Option.fromNullable(provider.webhook?.sourceOf), (sourceOf) => sourceOf(livechat))
-        if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
-        const inserted = yield* store.create(record)
-        if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
-
-        const created = yield* provider
-          .create({
-            session: record,
-            tenant,
-            config: livechat,
-            transcript: request.transcript ?? [],
-            ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
-            callbackUrl: `${config.publicUrl}/events/${provider.alias}`
+          callbackUrl: `${config.publicUrl}/events/${provider.alias}`
+        })
+        .pipe(
+          Effect.tapError((e) =>
+            Effect.zipRight(
+              Effect.logWarning("the provider refused the livechat request", { reason: e.message }),
+              // The request never reached an agent: close it quietly, hbf-bot learns from the 502.
+              changes.change(record.sessionId, (session) =>
+                Effect.map(nowIso, (at) => {
+                  const t = endByGateway(session, "error", at)
+                  return t._tag === "Apply"
+                    ? { change: withEvents(session, t.next, []), result: undefined }
+                    : { result: undefined }
+                })).pipe(Effect.ignore)
+            )
+          ),
+          Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias }),
+          traced("provider.create", {
+            captureStackTrace: false,
+            attributes: { provider: provider.alias, sessionId: record.sessionId }
           })
-          .pipe(
-            Effect.tapError((e) =>
-              Effect.zipRight(
-                Effect.logWarning("the provider refused the livechat request", { reason: e.message }),
-                // The request never reached an agent: close it quietly, hbf-bot learns from the 502.
-                changes.change(record.sessionId, (session) =>
-                  Effect.map(nowIso, (at) => {
-                    const t = endByGateway(session, "error", at)
-                    return t._tag === "Apply"
-                      ? { change: withEvents(session, t.next, []), result: undefined }
-                      : { result: undefined }
-                  })).pipe(Effect.ignore)
-              )
-            ),
-            Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias }),
-            traced("provider.create", {
-              captureStackTrace: false,
-              attributes: { provider: provider.alias, sessionId: record.sessionId }
+        )
+
+      const opened = yield* changes.change(record.sessionId, (session) => {
+        let next: SessionRecord = {
+          ...session,
+          providerConversationId: created.conversationId,
+          ...(created.providerState !== undefined ? { providerState: created.providerState } : {})
+        }
+        const applied: Array<ProviderEvent> = []
+        for (const event of created.events ?? []) {
+          const t = applyEvent(next, event, now)
+          if (t._tag === "Apply") {
+            next = t.next
+            applied.push(event)
+          }
+        }
+        return Effect.succeed({
+          change: { ...withEvents(session, next, applied), seen: applied.map((e) => e.id) },
+          result: next
+        })
+      }).pipe(
+        Effect.catchTag(
+          "SessionNotFound",
+          () =>
+            Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` }))
+        )
+      )
+      if (opened !== "duplicate" && provider.follow !== undefined) {
+        yield* provider.follow({ session: opened, config: livechat })
+      }
+      yield* Effect.logInfo("livechat requested").pipe(
+        Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias, tenantId: tenant.id })
+      )
+      return { created: true, session: toSession(opened === "duplicate" ? record : opened) }
+    }),
+
+    update: Effect.fn("LivechatRequests.update")(function*(subHandle, patch, access, tenantId) {
+      const open = yield* sessionOf(subHandle, access, tenantId)
+      if (!isOpen(open.status)) {
+        return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
+      }
+      if (patch.status === "cancelled") {
+        const ended = yield* changes.end(open.sessionId, "user", cancel)
+        return toSession(ended ?? open)
+      }
+      const updated = yield* changes.change(open.sessionId, (session) =>
+        Effect.gen(function*() {
+          if (!isOpen(session.status)) {
+            return yield* new InvalidTransition({
+              message: `the session has ${session.status}`,
+              status: session.status
             })
-          )
-
-        const opened = yield* changes.change(record.sessionId, (session) => {
-          let next: SessionRecord = {
+          }
+          // The request's metadata is within the limits alone; merged into the session's it must be too.
+          const metadata = patch.metadata !== undefined ? { ...session.metadata, ...patch.metadata } : undefined
+          const overLimit = metadata !== undefined ? metadataOverLimit(metadata) : undefined
+          if (overLimit !== undefined) {
+            const message = `${overLimit}, merged with the session's metadata`
+            return yield* new BadRequest({ message: `metadata: ${message}`, fields: [{ path: "metadata", message }] })
+          }
+          const next: SessionRecord = {
             ...session,
-            providerConversationId: created.conversationId,
-            ...(created.providerState !== undefined ? { providerState: created.providerState } : {})
+            version: session.version + 1,
+            ...(patch.user !== undefined ? { user: { ...session.user, ...patch.user } } : {}),
+            ...(metadata !== undefined ? { metadata } : {})
           }
-          const applied: Array<ProviderEvent> = []
-          for (const event of created.events ?? []) {
-            const t = applyEvent(next, event, now)
-            if (t._tag === "Apply") {
-              next = t.next
-              applied.push(event)
-            }
-          }
-          return Effect.succeed({
-            change: { ...withEvents(session, next, applied), seen: applied.map((e) => e.id) },
-            result: next
-          })
-        }).pipe(
-          Effect.catchTag("SessionNotFound", () =>
-            Effect.fail(new StoreUnavailable({ message: `session ${record.sessionId} vanished while it was created` })))
-        )
-        if (opened !== "duplicate" && provider.follow !== undefined) {
-          yield* provider.follow({ session: opened, config: livechat })
-        }
-        yield* Effect.logInfo("livechat requested").pipe(
-          Effect.annotateLogs({ sessionId: record.sessionId, provider: provider.alias, tenantId: tenant.id })
-        )
-        return { created: true, session: toSession(opened === "duplicate" ? record : opened) }
-      }),
+          return { change: { next }, result: session }
+        }))
+      const fresh = yield* store.get(open.sessionId)
+      return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))
+    }),
 
-    update: (subHandle, patch, access, tenantId) =>
-      Effect.gen(function*() {
-        const open = yield* sessionOf(subHandle, access, tenantId)
-        if (!isOpen(open.status)) {
-          return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
-        }
-        if (patch.status === "cancelled") {
-          const ended = yield* changes.end(open.sessionId, "user", cancel)
-          return toSession(ended ?? open)
-        }
-        const updated = yield* changes.change(open.sessionId, (session) =>
-          Effect.gen(function*() {
-            if (!isOpen(session.status)) {
-              return yield* new InvalidTransition({
-                message: `the session has ${session.status}`,
-                status: session.status
-              })
-            }
-            // The request's metadata is within the limits alone; merged into the session's it must be too.
-            const metadata = patch.metadata !== undefined ? { ...session.metadata, ...patch.metadata } : undefined
-            const overLimit = metadata !== undefined ? metadataOverLimit(metadata) : undefined
-            if (overLimit !== undefined) {
-              const message = `${overLimit}, merged with the session's metadata`
-              return yield* new BadRequest({ message: `metadata: ${message}`, fields: [{ path: "metadata", message }] })
-            }
-            const next: SessionRecord = {
-              ...session,
-              version: session.version + 1,
-              ...(patch.user !== undefined ? { user: { ...session.user, ...patch.user } } : {}),
-              ...(metadata !== undefined ? { metadata } : {})
-            }
-            return { change: { next }, result: session }
-          }))
-        const fresh = yield* store.get(open.sessionId)
-        return toSession(Option.getOrElse(fresh, () => (updated === "duplicate" ? open : updated)))
-      }),
-
-    terminate: (tenantId, subHandle, access) =>
-      Effect.gen(function*() {
-        const open = yield* sessionOf(subHandle, access, tenantId)
-        if (!isOpen(open.status)) {
-          return yield* new SessionNotFound({
-            message: `subscriber ${subHandle} has no open session with tenant ${tenantId}`
-          })
-        }
-        yield* changes.end(open.sessionId, "user", (s, now) => endByGateway(s, "user", now)).pipe(
-          Effect.catchTag("InvalidTransition", () =>
-            Effect.fail(
-              new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
-            ))
-        )
-      })
+    terminate: Effect.fn("LivechatRequests.terminate")(function*(tenantId, subHandle, access) {
+      const open = yield* sessionOf(subHandle, access, tenantId)
+      if (!isOpen(open.status)) {
+        return yield* new SessionNotFound({
+          message: `subscriber ${subHandle} has no open session with tenant ${tenantId}`
+        })
+      }
+      yield* changes.end(open.sessionId, "user", (s, now) => endByGateway(s, "user", now)).pipe(
+        Effect.catchTag("InvalidTransition", () =>
+          Effect.fail(
+            new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })
+          ))
+      )
+    })
   }
   return service
 })

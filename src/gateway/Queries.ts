@@ -20,13 +20,12 @@ export const makeQueries = Effect.gen(function*() {
     count: (organizationId, status, access) =>
       store.count(organizationId, status, access === "all" ? undefined : [...access]),
 
-    waitingMetrics: (tenantId, windowSeconds, access) =>
-      Effect.gen(function*() {
-        if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
-        const now = yield* Clock.currentTimeMillis
-        const stats = yield* store.waitingStats(tenantId, now - windowSeconds * 1000)
-        return { averageWaitingSeconds: Math.round(stats.averageSeconds), waitingCount: stats.pending }
-      }),
+    waitingMetrics: Effect.fn("Queries.waitingMetrics")(function*(tenantId, windowSeconds, access) {
+      if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
+      const now = yield* Clock.currentTimeMillis
+      const stats = yield* store.waitingStats(tenantId, now - windowSeconds * 1000)
+      return { averageWaitingSeconds: Math.round(stats.averageSeconds), waitingCount: stats.pending }
+    }),
 
     state: (subHandle, access, tenantId) =>
       Effect.map(latestOf(subHandle, access, tenantId), (latest) =>
@@ -35,56 +34,55 @@ export const makeQueries = Effect.gen(function*() {
           onSome: (s) => ({ subHandle, state: s.status, session: toSession(s) })
         })),
 
-    availability: (tenantId, access) =>
-      Effect.gen(function*() {
-        if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
-        const tenant = yield* core.tenant(tenantId)
-        const nowMillis = yield* Clock.currentTimeMillis
-        if (Either.isLeft(tenant.livechat)) {
-          return {
-            tenantId,
-            available: false,
-            reason: "not-configured",
-            businessHours: { timezone: tenant.timezone ?? "UTC", openNow: false }
-          } satisfies Availability
-        }
-        const livechat = tenant.livechat.right
-        const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
-        const businessHours = {
-          timezone: hours.timezone,
-          openNow: hours.openNow,
-          ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {}),
-          ...(hours.nextCloseAt !== undefined ? { nextCloseAt: hours.nextCloseAt.toISOString() } : {})
-        }
-        const provider = yield* Effect.either(providerOf(tenant, livechat))
-        if (Either.isLeft(provider)) {
-          return { tenantId, available: false, reason: "not-configured", businessHours } satisfies Availability
-        }
-        const agents = provider.right.availability
-          ? yield* Effect.either(provider.right.availability(livechat))
-          : Either.right<ProviderAvailability>({})
-        if (Either.isLeft(agents)) {
-          return { tenantId, available: false, reason: "provider-unreachable", businessHours } satisfies Availability
-        }
-        const known = {
-          ...(agents.right.agentsOnline !== undefined ? { agentsOnline: agents.right.agentsOnline } : {}),
-          ...(agents.right.estimatedWaitSeconds !== undefined
-            ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
-            : {})
-        }
-        const reason = !hours.openNow
-          ? "outside-business-hours"
-          : agents.right.agentsOnline === 0
-          ? "no-agents"
-          : undefined
+    availability: Effect.fn("Queries.availability")(function*(tenantId, access) {
+      if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
+      const tenant = yield* core.tenant(tenantId)
+      const nowMillis = yield* Clock.currentTimeMillis
+      if (Either.isLeft(tenant.livechat)) {
         return {
           tenantId,
-          available: reason === undefined,
-          ...(reason !== undefined ? { reason } : {}),
-          businessHours,
-          ...known
+          available: false,
+          reason: "not-configured",
+          businessHours: { timezone: tenant.timezone ?? "UTC", openNow: false }
         } satisfies Availability
-      })
+      }
+      const livechat = tenant.livechat.right
+      const hours = evaluateBusinessHours(livechat.businessHours, tenant.timezone, new Date(nowMillis))
+      const businessHours = {
+        timezone: hours.timezone,
+        openNow: hours.openNow,
+        ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {}),
+        ...(hours.nextCloseAt !== undefined ? { nextCloseAt: hours.nextCloseAt.toISOString() } : {})
+      }
+      const provider = yield* Effect.either(providerOf(tenant, livechat))
+      if (Either.isLeft(provider)) {
+        return { tenantId, available: false, reason: "not-configured", businessHours } satisfies Availability
+      }
+      const agents = provider.right.availability
+        ? yield* Effect.either(provider.right.availability(livechat))
+        : Either.right<ProviderAvailability>({})
+      if (Either.isLeft(agents)) {
+        return { tenantId, available: false, reason: "provider-unreachable", businessHours } satisfies Availability
+      }
+      const known = {
+        ...(agents.right.agentsOnline !== undefined ? { agentsOnline: agents.right.agentsOnline } : {}),
+        ...(agents.right.estimatedWaitSeconds !== undefined
+          ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
+          : {})
+      }
+      const reason = !hours.openNow
+        ? "outside-business-hours"
+        : agents.right.agentsOnline === 0
+        ? "no-agents"
+        : undefined
+      return {
+        tenantId,
+        available: reason === undefined,
+        ...(reason !== undefined ? { reason } : {}),
+        businessHours,
+        ...known
+      } satisfies Availability
+    })
   }
   return service
 })

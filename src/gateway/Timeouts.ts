@@ -28,45 +28,45 @@ export const makeTimeouts = Effect.gen(function*() {
       return now - Date.parse(session.lastActivityAt) > timeouts.inactivitySeconds * 1000 ? "inactivity" : undefined
     })
 
+  // Untraced: it runs for every partition on each sweep, and a span of it would say nothing a metric does not.
   const service: TimeoutsService = {
-    sweepTimeouts: (partition) =>
-      Effect.gen(function*() {
-        const open = yield* store.openSessions(partition)
-        const now = yield* Clock.currentTimeMillis
-        let ended = 0
-        const stillOpen: Array<Pick<SessionRecord, "provider" | "status">> = []
-        for (const session of open) {
-          const reason = yield* timedOut(session, now).pipe(
-            Effect.catchAll((e) =>
-              Effect.as(
-                Effect.logWarning("cannot check the session's timeouts", {
-                  sessionId: session.sessionId,
-                  reason: e.message
-                }),
-                undefined
-              )
+    sweepTimeouts: Effect.fnUntraced(function*(partition) {
+      const open = yield* store.openSessions(partition)
+      const now = yield* Clock.currentTimeMillis
+      let ended = 0
+      const stillOpen: Array<Pick<SessionRecord, "provider" | "status">> = []
+      for (const session of open) {
+        const reason = yield* timedOut(session, now).pipe(
+          Effect.catchAll((e) =>
+            Effect.as(
+              Effect.logWarning("cannot check the session's timeouts", {
+                sessionId: session.sessionId,
+                reason: e.message
+              }),
+              undefined
             )
           )
-          if (reason === undefined) {
-            stillOpen.push({ provider: session.provider, status: session.status })
-            continue
-          }
-          const done = yield* changes.end(session.sessionId, reason, (s, at) =>
-            // Re-checked against the fresh record: an agent may have joined meanwhile.
-            isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
-              ? endByGateway(s, reason, at)
-              : { _tag: "Drop", reason: "the session moved on" }).pipe(
-              Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })
-            )
-          if (done !== undefined) {
-            ended++
-            yield* Effect.logInfo("session timed out", { sessionId: session.sessionId, reason })
-          } else {
-            stillOpen.push({ provider: session.provider, status: session.status })
-          }
+        )
+        if (reason === undefined) {
+          stillOpen.push({ provider: session.provider, status: session.status })
+          continue
         }
-        return { ended, open: stillOpen }
-      })
+        const done = yield* changes.end(session.sessionId, reason, (s, at) =>
+          // Re-checked against the fresh record: an agent may have joined meanwhile.
+          isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
+            ? endByGateway(s, reason, at)
+            : { _tag: "Drop", reason: "the session moved on" }).pipe(
+            Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })
+          )
+        if (done !== undefined) {
+          ended++
+          yield* Effect.logInfo("session timed out", { sessionId: session.sessionId, reason })
+        } else {
+          stillOpen.push({ provider: session.provider, status: session.status })
+        }
+      }
+      return { ended, open: stillOpen }
+    })
   }
   return service
 })

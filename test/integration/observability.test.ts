@@ -125,7 +125,15 @@ describe("logs and traces of a gateway process", () => {
           "the spans exported",
           Effect.sync(() => new Set(collector.spanNames)),
           (names) =>
-            ["ingest", "deliver", "provider.create", "provider.sendMessage", "provider.end"].every((n) => names.has(n)),
+            [
+              "ingest",
+              "deliver",
+              "provider.create",
+              "provider.sendMessage",
+              "provider.end",
+              "LivechatRequests.create",
+              "LivechatRequests.terminate"
+            ].every((n) => names.has(n)),
           Duration.seconds(10)
         )
         expect(collector.spanNames.some((name) => name.startsWith("http.server"))).toBe(true)
