@@ -211,6 +211,16 @@ export const AgentMessageAttachment = Schema.Struct({
   size: Schema.optional(Schema.Number)
 })
 
+/**
+ * An attachment the agent sent that cannot be passed on (the provider gave no link to it): what
+ * is known of it, so that the user can be told something was sent (docs/CONTRACTS.md#hbf-bot).
+ */
+export const UnavailableAttachment = Schema.Struct({
+  contentType: Schema.String,
+  name: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Number)
+})
+
 const EventFields = <T extends EventType, D extends Schema.Struct.Fields>(type: T, data: D) =>
   Schema.Struct({ type: Schema.Literal(type), data: Schema.Struct(data) })
 
@@ -224,6 +234,7 @@ export const EventBody = Schema.Union(
   EventFields("agent.message", {
     text: Schema.optional(Schema.String),
     attachments: Schema.optional(Schema.Array(AgentMessageAttachment)),
+    unavailableAttachments: Schema.optional(Schema.Array(UnavailableAttachment)),
     agent: Schema.optional(Agent)
   }),
   EventFields("agent.typing", { typing: Schema.Boolean }),

@@ -8,6 +8,7 @@
  * second join of the agent who has the chat.
  */
 import type { Agent, EndReason, ProviderEvent } from "../../domain/model.js"
+import { sha256Hex } from "../signatures.js"
 import type { Conversation, DetailEvent, OutboundWebhook, Participant } from "./schemas.js"
 
 const eventId = (...parts: ReadonlyArray<string | number>) => `genesys-livechat:${parts.join(":")}`
@@ -205,29 +206,55 @@ export const conversationOver = (
     : undefined
 }
 
-/** The outbound webhook -> an agent message or typing; receipts and echoes of our own messages carry nothing. */
+const present = (value: string | undefined) => (value !== undefined && value !== "" ? value : undefined)
+
+/**
+ * The event id of an outbound webhook: Genesys' message id; without one (optional in the SDK's
+ * model), what identifies the webhook instead: the conversation, the sender and the time, and for
+ * a message a digest of what it says. A redelivery (byte-identical) gets the same id; without a
+ * time either, the gateway's stands in, so a redelivered one may be seen twice.
+ */
+const webhookEventId = (webhook: OutboundWebhook, occurredAt: string) => {
+  const id = present(webhook.id)
+  if (id !== undefined) return eventId("webhook", id)
+  const conversation = present(webhook.conversationId) ?? webhook.channel.to.id
+  const sender = present(webhook.channel.from?.id) ?? present(webhook.channel.from?.nickname) ?? "-"
+  const said = webhook.type === "Text"
+    ? [sha256Hex(JSON.stringify([webhook.text ?? null, webhook.content ?? null])).slice(0, 16)]
+    : []
+  return eventId("webhook", conversation, sender, occurredAt, webhook.type, ...said)
+}
+
+/** An attachment's content type: its MIME type, when Genesys gives one. */
+const contentTypeOf = (attachment: { readonly mime?: string | undefined }) =>
+  attachment.mime ?? "application/octet-stream"
+
+/**
+ * The outbound webhook -> an agent message or typing; receipts and echoes of our own messages
+ * carry nothing. An attachment without a link (`url` is optional in the SDK's model) cannot be
+ * passed on: the message keeps its text and names it in `unavailableAttachments`.
+ */
 export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): ReadonlyArray<ProviderEvent> => {
   if (webhook.direction !== undefined && webhook.direction !== "Outbound") return []
-  const id = eventId("webhook", webhook.id)
   const occurredAt = webhook.channel.time ?? now
+  const id = webhookEventId(webhook, occurredAt)
   const nickname = webhook.channel.from?.nickname
   // Only the name: the webhook's sender id is not the user id that notifications name agents by.
   const agent = nickname !== undefined ? { agent: { name: nickname } } : {}
   switch (webhook.type) {
     case "Text": {
-      const attachments = (webhook.content ?? []).flatMap((c) =>
-        c.attachment === undefined
-          ? []
-          : [
-            {
-              url: c.attachment.url,
-              contentType: c.attachment.mime ?? "application/octet-stream",
-              ...(c.attachment.filename !== undefined ? { name: c.attachment.filename } : {}),
-              ...(c.attachment.contentSizeBytes !== undefined ? { size: c.attachment.contentSizeBytes } : {})
-            }
-          ]
-      )
-      if (webhook.text === undefined && attachments.length === 0) return []
+      const linked = (webhook.content ?? []).flatMap((c) => (c.attachment === undefined ? [] : [c.attachment]))
+      const described = (a: (typeof linked)[number]) => ({
+        contentType: contentTypeOf(a),
+        ...(a.filename !== undefined ? { name: a.filename } : {}),
+        ...(a.contentSizeBytes !== undefined ? { size: a.contentSizeBytes } : {})
+      })
+      const attachments = linked.flatMap((a) => {
+        const url = present(a.url)
+        return url === undefined ? [] : [{ url, ...described(a) }]
+      })
+      const unavailableAttachments = linked.filter((a) => present(a.url) === undefined).map(described)
+      if (webhook.text === undefined && attachments.length === 0 && unavailableAttachments.length === 0) return []
       return [
         {
           id,
@@ -236,6 +263,7 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
           data: {
             ...(webhook.text !== undefined ? { text: webhook.text } : {}),
             ...(attachments.length > 0 ? { attachments } : {}),
+            ...(unavailableAttachments.length > 0 ? { unavailableAttachments } : {}),
             ...agent
           }
         }

@@ -79,9 +79,14 @@ export const QueueObservations = Schema.Struct({
 
 export const GenesysUser = Schema.Struct({ id: Schema.String, name: Schema.optional(Schema.String) })
 
-/** What Genesys posts to the integration's outbound URL: an agent's message, typing, or a receipt. */
+/**
+ * What Genesys posts to the integration's outbound URL: an agent's message, typing, or a receipt.
+ * Only what names the session is required (docs/PROVIDERS.md#outbound-webhook-agent-to-us): the
+ * SDK's model makes the message `id` and an attachment's `url` optional, and a webhook missing one
+ * of them still carries the rest.
+ */
 export const OutboundWebhook = Schema.Struct({
-  id: NonEmpty,
+  id: Schema.optional(Schema.String),
   channel: Schema.Struct({
     id: Schema.optional(Schema.String),
     /** The customer: our session id, as we sent it in `channel.from.id`. */
@@ -99,7 +104,7 @@ export const OutboundWebhook = Schema.Struct({
         contentType: Schema.optional(Schema.String),
         attachment: Schema.optional(
           Schema.Struct({
-            url: NonEmpty,
+            url: Schema.optional(Schema.String),
             mime: Schema.optional(Schema.String),
             mediaType: Schema.optional(Schema.String),
             filename: Schema.optional(Schema.String),

@@ -134,9 +134,15 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
     case "conversation:message":
       return decode(MessagePayload)(event, ({ conversation, message }) => mapped(conversation, mapMessage(message)))
     case "conversation:typing":
-      // An agent typing has the conversation: the start is the join too, when it is the first sign of the agent.
       return decode(TypingPayload)(event, ({ activity, conversation }) => {
-        if (activity.author.type !== "business") return mapped(conversation, [])
+        const { author } = activity
+        // Who types need not be said (`author` is optional): while the Agent Workspace holds the
+        // conversation, its only typist is the agent (the gateway's user types through the
+        // gateway, which sends Sunshine no typing).
+        const byAgent = author === undefined
+          ? isAgentWorkspace(conversation.activeSwitchboardIntegration)
+          : author.type === "business"
+        if (!byAgent) return mapped(conversation, [])
         const typing = (typing: boolean): ProviderEvent => ({
           id,
           occurredAt: event.createdAt,
@@ -145,15 +151,21 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
         })
         switch (activity.type) {
           case "typing:start":
-            return mapped(conversation, [
-              {
-                id: `${id}:joined`,
-                occurredAt: event.createdAt,
-                type: "agent.joined",
-                data: { agent: agentOf(activity.author) }
-              },
-              typing(true)
-            ])
+            // An agent typing has the conversation: the start is the join too, when it is the first
+            // sign of the agent. An unnamed typist joins nobody: the typing reaches the bot once an
+            // agent has the session.
+            return mapped(
+              conversation,
+              author === undefined ? [typing(true)] : [
+                {
+                  id: `${id}:joined`,
+                  occurredAt: event.createdAt,
+                  type: "agent.joined",
+                  data: { agent: agentOf(author) }
+                },
+                typing(true)
+              ]
+            )
           case "typing:stop":
             return mapped(conversation, [typing(false)])
           default:

@@ -88,9 +88,10 @@ export const WebhookBody = Schema.Struct({
 })
 
 export const MessagePayload = Schema.Struct({ conversation: Conversation, message: Message })
+/** `activity.author` is optional in Sunshine's spec (docs/PROVIDERS.md#sunshine-webhooks): its absence costs the typist's name only. */
 export const TypingPayload = Schema.Struct({
   conversation: Conversation,
-  activity: Schema.Struct({ type: Schema.String, author: Author })
+  activity: Schema.Struct({ type: Schema.String, author: Schema.optional(Author) })
 })
 export const SwitchboardPayload = Schema.Struct({
   conversation: Conversation,
