@@ -29,6 +29,13 @@ const EventAttachment = Schema.Struct({
   name: Schema.optional(Schema.String),
   size: Schema.optional(Schema.Number)
 })
+/** An attachment the agent sent that the gateway cannot pass on: no `url`, by definition. */
+const UnavailableAttachment = Schema.Struct({
+  contentType: Schema.String,
+  name: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Number),
+  url: Schema.optional(Schema.Never)
+})
 
 /** `data` per event type (docs/CONTRACTS.md#hbf-bot). */
 const dataSchemas = {
@@ -40,6 +47,7 @@ const dataSchemas = {
   "agent.message": Schema.Struct({
     text: Schema.optional(Schema.String),
     attachments: Schema.optional(Schema.Array(EventAttachment)),
+    unavailableAttachments: Schema.optional(Schema.Array(UnavailableAttachment)),
     agent: Schema.optional(Agent)
   }),
   "agent.typing": Schema.Struct({ typing: Schema.Boolean }),

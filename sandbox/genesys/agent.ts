@@ -22,7 +22,17 @@ import {
 } from "./state.js"
 import { type GenesysSim, GenesysSimError } from "./types.js"
 import type { GenesysWebhooks } from "./webhooks.js"
-import { fail, FailBody, genesysRefusals, JoinBody, LeaveBody, type MediaType, SayBody, simBody } from "./wire.js"
+import {
+  fail,
+  FailBody,
+  genesysRefusals,
+  JoinBody,
+  LeaveBody,
+  type MediaType,
+  SayBody,
+  simBody,
+  TypingBody
+} from "./wire.js"
 
 const mediaTypeOf = (mime: string): MediaType =>
   mime.startsWith("image/")
@@ -52,7 +62,10 @@ export interface GenesysAgent {
     conversationId: string,
     message: Parameters<GenesysSim["agentSay"]>[1]
   ) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
-  readonly typing: (conversationId: string) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
+  readonly typing: (
+    conversationId: string,
+    options?: { withoutId?: boolean }
+  ) => Effect.Effect<{ webhookId: string; status: number }, GenesysSimError>
   readonly leave: (conversationId: string, transfer: boolean) => Effect.Effect<void, GenesysSimError>
   readonly end: (conversationId: string) => Effect.Effect<void, GenesysSimError>
 }
@@ -116,9 +129,9 @@ export const makeAgent = (
           attachment: {
             id: randomUUID(),
             mediaType: a.mediaType ?? mediaTypeOf(a.mime),
-            url: a.url,
+            ...(a.url !== undefined ? { url: a.url } : {}),
             mime: a.mime,
-            filename: a.filename ?? filenameOf(a.url)
+            filename: a.filename ?? (a.url !== undefined ? filenameOf(a.url) : "attachment")
           }
         }))
         return yield* webhooks.send(c, agent, {
@@ -127,14 +140,16 @@ export const makeAgent = (
           ...(content.length > 0 ? { content } : {})
         })
       }),
-    typing: (conversationId) =>
+    typing: (conversationId, options = {}) =>
       Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
         const agent = yield* currentAgent(c)
-        return yield* webhooks.send(c, agent, {
-          type: "Event",
-          events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }]
-        })
+        return yield* webhooks.send(
+          c,
+          agent,
+          { type: "Event", events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }] },
+          { withoutId: options.withoutId === true }
+        )
       }),
     leave: (conversationId, transfer) =>
       Effect.gen(function*() {
@@ -170,7 +185,7 @@ export const simRoutes = (
         case "say":
           return yield* answer(agent.say(id, yield* simBody(SayBody)), (r) => json(200, r))
         case "typing":
-          return yield* answer(agent.typing(id), (r) => json(200, r))
+          return yield* answer(agent.typing(id, yield* simBody(TypingBody)), (r) => json(200, r))
         case "leave":
           return yield* answer(agent.leave(id, (yield* simBody(LeaveBody)).transfer ?? false), done)
         case "end":

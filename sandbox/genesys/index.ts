@@ -25,7 +25,8 @@
  *   WS    /channels/{channelId}                            the connectUri
  * Sandbox routes (no auth, for curl):
  *   POST /sim/conversations/{conversationId}/join|say|typing|leave|end
- *        bodies: join {userId?, name?}; say {text?, attachments?: [{url, mime, filename?, mediaType?}]}; leave {transfer?}
+ *        bodies: join {userId?, name?}; say {text?, attachments?: [{url?, mime, filename?, mediaType?}]};
+ *        typing {withoutId?}; leave {transfer?}
  *   POST /sim/webhooks/{webhookId}/resend      -> { webhookId, status }
  *   POST /sim/sockets/drop | /sim/sockets/close | /sim/tokens/expire
  *   POST /sim/fail                             { n, status: 429|500|503, retryAfterSeconds? }
@@ -82,7 +83,7 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
       },
       agentJoin: (conversationId, identity) => Effect.orDie(agent.join(conversationId, identity)),
       agentSay: (conversationId, message) => Effect.orDie(agent.say(conversationId, message)),
-      agentTyping: (conversationId) => Effect.orDie(agent.typing(conversationId)),
+      agentTyping: (conversationId, typingOptions) => Effect.orDie(agent.typing(conversationId, typingOptions)),
       resendWebhook: (webhookId) => Effect.orDie(webhooks.resend(webhookId)),
       agentLeave: (conversationId, leaveOptions) =>
         Effect.orDie(agent.leave(conversationId, leaveOptions?.transfer ?? false)),

@@ -100,17 +100,24 @@ export interface GenesysSim {
     conversationId: string,
     agent?: { userId?: string; name?: string }
   ) => Effect.Effect<{ participantId: string; userId: string }>
-  /** Posts the agent's message to the gateway; the gateway's final answer status after the retries (0: it never answered). */
+  /**
+   * Posts the agent's message to the gateway; the gateway's final answer status after the retries (0: it never answered).
+   * An attachment without `url` goes without one (the SDK's `ContentAttachment.url` is optional).
+   */
   readonly agentSay: (
     conversationId: string,
     message: {
       text?: string
       attachments?: ReadonlyArray<
-        { url: string; mime: string; filename?: string; mediaType?: "Image" | "Video" | "Audio" | "File" | "Link" }
+        { url?: string; mime: string; filename?: string; mediaType?: "Image" | "Video" | "Audio" | "File" | "Link" }
       >
     }
   ) => Effect.Effect<{ webhookId: string; status: number }>
-  readonly agentTyping: (conversationId: string) => Effect.Effect<{ webhookId: string; status: number }>
+  /** The agent's typing event; `withoutId` leaves out the webhook's `id` (optional in the SDK's model). */
+  readonly agentTyping: (
+    conversationId: string,
+    options?: { withoutId?: boolean }
+  ) => Effect.Effect<{ webhookId: string; status: number }>
   /** Resends an earlier webhook byte-identically (the same signature), once: the gateway's answer status. */
   readonly resendWebhook: (webhookId: string) => Effect.Effect<number>
   /**

@@ -43,11 +43,16 @@ export interface OutboundBody {
 }
 
 export interface GenesysWebhooks {
-  /** Builds, signs, records and posts one outbound message of `agent`: the gateway's final answer status after the retries (0: none). */
+  /**
+   * Builds, signs, records and posts one outbound message of `agent`: the gateway's final answer
+   * status after the retries (0: none). `withoutId` leaves the body's `id` out (the SDK's model has
+   * it optional); the sim still records the webhook under an id of its own, for resends.
+   */
   readonly send: (
     c: ConversationState,
     agent: MutableParticipant,
-    body: OutboundBody
+    body: OutboundBody,
+    options?: { readonly withoutId?: boolean }
   ) => Effect.Effect<{ webhookId: string; status: number }>
   /** Posts a sent webhook again, once: the gateway's answer status. */
   readonly resend: (webhookId: string) => Effect.Effect<number, GenesysSimError>
@@ -65,13 +70,13 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
     )
 
   return {
-    send: (c, agent, body) =>
+    send: (c, agent, body, options = {}) =>
       Effect.suspend(() => {
         const integration = state.integrations.get(c.integrationId)!
         const id = randomUUID()
         const at = now()
         const message = {
-          id,
+          ...(options.withoutId === true ? {} : { id }),
           channel: {
             id: c.integrationId,
             platform: "Open",
@@ -83,7 +88,7 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
               idType: "Opaque"
             },
             time: at.iso,
-            messageId: id
+            ...(options.withoutId === true ? {} : { messageId: id })
           },
           ...body,
           direction: "Outbound",

@@ -180,10 +180,16 @@ export const SayBody = Schema.Struct({
   text: exact(Schema.String),
   attachments: exact(
     Schema.Array(
-      Schema.Struct({ url: HttpUrl, mime: NonEmptyString, filename: exact(Schema.String), mediaType: exact(MediaType) })
+      Schema.Struct({
+        url: exact(HttpUrl),
+        mime: NonEmptyString,
+        filename: exact(Schema.String),
+        mediaType: exact(MediaType)
+      })
     )
   )
 })
+export const TypingBody = Schema.Struct({ withoutId: exact(Schema.Boolean) })
 export const LeaveBody = Schema.Struct({ transfer: exact(Schema.Boolean) })
 export const FailBody = Schema.Struct({
   n: Schema.NonNegativeInt,

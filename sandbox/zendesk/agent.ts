@@ -33,7 +33,8 @@ export interface ZendeskAgent {
     content: Parameters<ZendeskSim["agentSay"]>[1],
     agent: AgentIdentity | undefined
   ) => Effect.Effect<ZendeskMessage, ZendeskSimError>
-  readonly typing: (id: string, start: boolean) => Effect.Effect<void, ZendeskSimError>
+  /** `withoutAuthor`: the webhook's activity leaves `author` out (optional in Sunshine's spec). */
+  readonly typing: (id: string, start: boolean, withoutAuthor?: boolean) => Effect.Effect<void, ZendeskSimError>
   /** The agent hands control back to the bot, releasing it (closing the ticket, a transfer to email). */
   readonly release: (id: string, reason: SwitchboardReason) => Effect.Effect<void, ZendeskSimError>
   readonly passBack: (id: string) => Effect.Effect<void, ZendeskSimError>
@@ -99,7 +100,7 @@ export const makeAgent = (
         addMessage(c, message)
         return message
       }),
-    typing: (id, start) =>
+    typing: (id, start, withoutAuthor = false) =>
       Effect.map(agentControlled(id), (c) => {
         const agent = c.agent ?? DEFAULT_AGENT
         const type = start ? "typing:start" : "typing:stop"
@@ -109,7 +110,7 @@ export const makeAgent = (
           author: { type: "business", displayName: agent.displayName },
           at: nowIso()
         })
-        typingEvent(c, type, agent)
+        typingEvent(c, type, withoutAuthor ? undefined : agent)
       }),
     release: (id, reason) =>
       Effect.map(
@@ -154,8 +155,10 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
             : body.text!
           return yield* simAnswer(plainRefusals, agent.say(id, content, agentOf(body)), (message) => json(200, message))
         }
-        case "typing":
-          return yield* done(agent.typing(id, (yield* curlBody(TypingBody)).start ?? true))
+        case "typing": {
+          const body = yield* curlBody(TypingBody)
+          return yield* done(agent.typing(id, body.start ?? true, body.withoutAuthor ?? false))
+        }
         case "close":
           return yield* done(agent.release(id, "ticketClosed"))
         case "transferToEmail":

@@ -21,7 +21,7 @@
  * Sandbox routes (no auth, JSON whatever the Content-Type, for curl; errors `{ error, message }`):
  *   POST /sim/conversations/{conversationId}/accept|say|typing|close|passBack|transferToEmail
  *        bodies: accept {displayName?, avatarUrl?}; say {text?} or {type?: image|file, mediaUrl, mediaType?, altText?},
- *        plus displayName?, avatarUrl?; typing {start?: boolean (default true)}
+ *        plus displayName?, avatarUrl?; typing {start?: boolean (default true), withoutAuthor?: boolean}
  *   POST /sim/fail                  { n, status: 429|500|503, retryAfterSeconds? }
  *   POST /sim/webhooks/drop         { n, type? }   (only events of that type count when given)
  *   POST /sim/webhooks/duplicate    { n }
@@ -102,7 +102,8 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
         }),
       agentAccept: (conversationId, identity) => Effect.orDie(agent.accept(conversationId, identity)),
       agentSay: (conversationId, content, identity) => Effect.orDie(agent.say(conversationId, content, identity)),
-      agentTyping: (conversationId, start) => Effect.orDie(agent.typing(conversationId, start)),
+      agentTyping: (conversationId, start, typingOptions) =>
+        Effect.orDie(agent.typing(conversationId, start, typingOptions?.withoutAuthor ?? false)),
       closeTicket: (conversationId) => Effect.orDie(agent.release(conversationId, "ticketClosed")),
       passBack: (conversationId) => Effect.orDie(agent.passBack(conversationId)),
       transferToEmail: (conversationId) => Effect.orDie(agent.release(conversationId, "transferToEmail")),

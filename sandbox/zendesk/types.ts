@@ -185,8 +185,12 @@ export interface ZendeskSim {
     content: string | { type: "image" | "file"; mediaUrl: string; mediaType?: string; altText?: string },
     agent?: AgentIdentity
   ) => Effect.Effect<ZendeskMessage>
-  /** conversation:typing typing:start / typing:stop from the agent. */
-  readonly agentTyping: (conversationId: string, start: boolean) => Effect.Effect<void>
+  /** conversation:typing typing:start / typing:stop from the agent; `withoutAuthor` leaves the activity's optional `author` out. */
+  readonly agentTyping: (
+    conversationId: string,
+    start: boolean,
+    options?: { withoutAuthor?: boolean }
+  ) => Effect.Effect<void>
   /** The agent solves the ticket: releaseControl with reason ticketClosed, control back to the bot. */
   readonly closeTicket: (conversationId: string) => Effect.Effect<void>
   /** The agent workspace passes control back to the bot: switchboard:passControl. */

@@ -48,8 +48,12 @@ export interface ZendeskWebhooks {
     next: { active: SwitchboardIntegration; pending: SwitchboardIntegration | undefined },
     extra?: { metadata?: SunshineMetadata | null | undefined; reason?: SwitchboardReason }
   ) => void
-  /** conversation:typing from a business author. */
-  readonly typingEvent: (c: ConversationState, type: "typing:start" | "typing:stop", author: AgentIdentity) => void
+  /** conversation:typing from a business author; without one (`author` is optional in the spec) when none is given. */
+  readonly typingEvent: (
+    c: ConversationState,
+    type: "typing:start" | "typing:stop",
+    author: AgentIdentity | undefined
+  ) => void
   /** Waits until every event emitted so far is delivered or given up. */
   readonly awaitWebhooks: Effect.Effect<void>
 }
@@ -186,7 +190,11 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
           conversation: conversationRef(c),
           activity: {
             type,
-            author: { type: "business", displayName: author.displayName, ...opt("avatarUrl", author.avatarUrl) }
+            ...(author !== undefined
+              ? {
+                author: { type: "business", displayName: author.displayName, ...opt("avatarUrl", author.avatarUrl) }
+              }
+              : {})
           }
         }),
       awaitWebhooks: Effect.gen(function*() {

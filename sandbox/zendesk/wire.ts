@@ -122,7 +122,7 @@ export const SayBody = Schema.Struct({
   displayName: exact(NonEmptyString),
   avatarUrl: exact(HttpUrl)
 })
-export const TypingBody = Schema.Struct({ start: exact(Schema.Boolean) })
+export const TypingBody = Schema.Struct({ start: exact(Schema.Boolean), withoutAuthor: exact(Schema.Boolean) })
 export const FailBody = Schema.Struct({
   n: Schema.NonNegativeInt,
   status: Schema.Literal(429, 500, 503),
