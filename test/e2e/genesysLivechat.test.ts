@@ -190,6 +190,61 @@ describe("Genesys webhooks and faults", () => {
   )
 
   it.live(
+    "an agent attachment without url (optional at Genesys) is accepted: the text reaches the bot, the file is named as unavailable",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "ulla")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const said = yield* gw.genesys.agentSay(conversationId, {
+          text: "Here is your bill",
+          attachments: [
+            { mime: "application/pdf", filename: "bill.pdf" },
+            { url: "https://files.example/plan.png", mime: "image/png", filename: "plan.png" }
+          ]
+        })
+        // Genesys does not retry a 400: anything but 200 would have lost the text for good.
+        expect(said.status).toBe(200)
+        yield* eventsReach(gw, sessionId, 2)
+        const message = gw.bot.eventsOf(sessionId)[1]!
+        expect(message.type).toBe("agent.message")
+        expect(message.data).toEqual({
+          text: "Here is your bill",
+          attachments: [{ url: "https://files.example/plan.png", contentType: "image/png", name: "plan.png" }],
+          unavailableAttachments: [{ contentType: "application/pdf", name: "bill.pdf" }],
+          agent: { name: "Maria" }
+        })
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
+    "an agent typing webhook without id (optional at Genesys) is accepted; its redelivery is one event, the next typing another",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "theo")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        const typed = yield* gw.genesys.agentTyping(conversationId, { withoutId: true })
+        expect(typed.status).toBe(200)
+        expect(yield* gw.genesys.resendWebhook(typed.webhookId)).toBe(200)
+        yield* eventsReach(gw, sessionId, 2)
+        yield* Effect.sleep(Duration.millis(300))
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.typing"])
+        // A later typing of the same agent (another instant) is news.
+        yield* Effect.sleep(Duration.millis(5))
+        expect((yield* gw.genesys.agentTyping(conversationId, { withoutId: true })).status).toBe(200)
+        yield* eventsReach(gw, sessionId, 3)
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.typing", "agent.typing"])
+        const [, first, second] = gw.bot.eventsOf(sessionId)
+        expect(first!.id).not.toBe(second!.id)
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
     "tokens expire mid-conversation: the calls that meet it refresh the token once and go through; the socket follows the new token",
     () =>
       Effect.gen(function*() {

@@ -186,6 +186,35 @@ describe("Sunshine webhooks and the backstop", () => {
     30_000
   )
 
+  it.live(
+    "agent typing without an author (optional at Sunshine) reaches the bot once the agent has the chat; before that it is nothing",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "ulla")
+        // The Agent Workspace holds the conversation, but no agent has answered yet: no typing to show.
+        yield* gw.zendesk.agentTyping(conversationId, true, { withoutAuthor: true })
+        yield* gw.zendesk.awaitWebhooks()
+        yield* gw.zendesk.agentSay(conversationId, "Hello, I am Maria")
+        yield* eventsReach(gw, sessionId, 2)
+        yield* gw.zendesk.agentTyping(conversationId, true, { withoutAuthor: true })
+        yield* gw.zendesk.agentTyping(conversationId, false, { withoutAuthor: true })
+        yield* gw.zendesk.awaitWebhooks()
+        yield* eventsReach(gw, sessionId, 4)
+        const events = gw.bot.eventsOf(sessionId)
+        expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.message", "agent.typing", "agent.typing"])
+        expect(events.slice(2).map((e) => e.data)).toEqual([{ typing: true }, { typing: false }])
+        // Every authorless typing webhook was taken at the first attempt.
+        const typingCalls = gw.zendesk.webhookDeliveries().filter((d) => d.types.includes("conversation:typing"))
+        expect(typingCalls.map((d) => [d.outcome, d.statuses.length])).toEqual([
+          ["delivered", 1],
+          ["delivered", 1],
+          ["delivered", 1]
+        ])
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
   it.live("a wrong or missing X-API-Key is 401 and changes nothing", () =>
     Effect.gen(function*() {
       const gw = yield* startZendeskGateway("memory")

@@ -100,6 +100,81 @@ describe("Genesys outbound webhook", () => {
     expect(mapOutboundWebhook(decodeWebhook({ ...agentText, direction: "Inbound" }), NOW)).toEqual([])
   })
 
+  it("an attachment without url (optional in the SDK's ContentAttachment) costs the link only: the text arrives, the attachment is named as unavailable", () => {
+    const [withLink] = agentText.content
+    const linkless = {
+      contentType: "Attachment",
+      attachment: {
+        id: "att-2",
+        mediaType: "File",
+        mime: "application/pdf",
+        filename: "bill.pdf",
+        contentSizeBytes: 99
+      }
+    }
+    expect(mapOutboundWebhook(decodeWebhook({ ...agentText, content: [withLink, linkless] }), NOW)).toEqual([
+      {
+        id: "genesys-livechat:webhook:msg-1",
+        occurredAt: "2026-11-26T09:59:00.000Z",
+        type: "agent.message",
+        data: {
+          text: "Hello, how can I help?",
+          attachments: [{ url: "https://files.example/a.png", contentType: "image/png", name: "a.png", size: 1234 }],
+          unavailableAttachments: [{ contentType: "application/pdf", name: "bill.pdf", size: 99 }],
+          agent: { name: "Maria" }
+        }
+      }
+    ])
+    // Nothing but a linkless attachment: still a message, so that the user hears something was sent.
+    const alone = decodeWebhook({
+      ...agentText,
+      text: undefined,
+      content: [{ contentType: "Attachment", attachment: { mediaType: "Image", url: "" } }]
+    })
+    expect(mapOutboundWebhook(alone, NOW)).toMatchObject([
+      { type: "agent.message", data: { unavailableAttachments: [{ contentType: "application/octet-stream" }] } }
+    ])
+    expect(mapOutboundWebhook(alone, NOW)[0]!.data).not.toHaveProperty("attachments")
+  })
+
+  it("a webhook without id (optional in the SDK's model) gets one from its conversation, sender and time: the same for a redelivery, another for the next", () => {
+    const { id: _id, ...withoutId } = agentText
+    const typing = {
+      ...withoutId,
+      type: "Event",
+      text: undefined,
+      content: undefined,
+      events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }],
+      conversationId: "conv-1"
+    }
+    const first = mapOutboundWebhook(decodeWebhook(typing), NOW)
+    expect(first).toEqual([
+      {
+        id: "genesys-livechat:webhook:conv-1:agent-route-1:2026-11-26T09:59:00.000Z:Event",
+        occurredAt: "2026-11-26T09:59:00.000Z",
+        type: "agent.typing",
+        data: { typing: true }
+      }
+    ])
+    expect(mapOutboundWebhook(decodeWebhook(JSON.parse(JSON.stringify(typing))), "2026-11-26T10:05:00.000Z")).toEqual(
+      first
+    )
+    const later = { ...typing, channel: { ...typing.channel, time: "2026-11-26T09:59:04.000Z" } }
+    expect(mapOutboundWebhook(decodeWebhook(later), NOW)[0]!.id).not.toBe(first[0]!.id)
+    // Without the conversation id, the customer (our session) names the conversation.
+    const { conversationId: _c, ...bare } = typing
+    expect(mapOutboundWebhook(decodeWebhook(bare), NOW)[0]!.id).toBe(
+      "genesys-livechat:webhook:session-1:agent-route-1:2026-11-26T09:59:00.000Z:Event"
+    )
+    // Two messages of one instant differ by what they say.
+    const said = (text: string) => mapOutboundWebhook(decodeWebhook({ ...withoutId, text }), NOW)[0]!.id
+    expect(said("one")).toBe(said("one"))
+    expect(said("one")).not.toBe(said("two"))
+    expect(said("one")).toMatch(
+      /^genesys-livechat:webhook:session-1:agent-route-1:2026-11-26T09:59:00.000Z:Text:[0-9a-f]{16}$/
+    )
+  })
+
   it("a body without the customer it is for is malformed", () => {
     const { to: _to, ...channel } = agentText.channel
     expect(Either.isLeft(Schema.decodeUnknownEither(OutboundWebhook)({ ...agentText, channel }))).toBe(true)

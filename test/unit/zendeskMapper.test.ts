@@ -145,6 +145,41 @@ describe("Sunshine typing and Switchboard", () => {
     expect(typing("conversation:read", { type: "user", userId: "u1" })).toEqual([])
   })
 
+  it("typing without an author (optional in Sunshine's spec) is the agent's while the Agent Workspace holds the conversation; it joins nobody", () => {
+    const authorless = (type: string, on: object) =>
+      mapWebhookEvent(event("evt-4b", "conversation:typing", { conversation: on, activity: { type } }))
+    expect(authorless("typing:start", conversation)).toEqual({
+      _tag: "Mapped",
+      conversationId: conversation.id,
+      events: [
+        {
+          id: "zendesk:event:evt-4b",
+          occurredAt: "2026-11-26T10:00:06.000Z",
+          type: "agent.typing",
+          data: { typing: true }
+        }
+      ],
+      recheck: false
+    })
+    expect(authorless("typing:stop", conversation)).toMatchObject({
+      events: [
+        {
+          id: "zendesk:event:evt-4b",
+          occurredAt: "2026-11-26T10:00:06.000Z",
+          type: "agent.typing",
+          data: { typing: false }
+        }
+      ]
+    })
+    // Control with the bot (or with nobody): whoever types, it is not an agent.
+    expect(authorless("typing:start", { ...conversation, activeSwitchboardIntegration: bot })).toMatchObject({
+      _tag: "Mapped",
+      events: []
+    })
+    expect(authorless("typing:start", { id: conversation.id })).toMatchObject({ _tag: "Mapped", events: [] })
+    expect(authorless("conversation:read", conversation)).toMatchObject({ _tag: "Mapped", events: [] })
+  })
+
   it("a control change ends nothing by itself: when it may be the agents letting go (passed elsewhere, released, ticket closed), the backstop is to look", () => {
     const own = mapped(event("evt-5", "switchboard:passControl", { conversation, metadata: { hbfSessionId: "s1" } }))
     expect(own).toMatchObject({ events: [], recheck: false })
