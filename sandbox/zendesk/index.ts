@@ -46,7 +46,8 @@
  *     an unknown switchboardIntegration in a body answers 400. passControl to the active one is allowed.
  *   - releaseControl gives control to the default integration (the bot's), and clears any pending offer.
  *   - Webhook triggers are the ones the gateway subscribes to: conversation:message, conversation:typing
- *     (business typing only) and switchboard:passControl|offerControl|acceptControl|releaseControl.
+ *     (business typing only; its `author` left out on request, as the spec allows) and
+ *     switchboard:passControl|offerControl|acceptControl|releaseControl.
  *     Nothing is sent while no webhookUrl is set (the events are recorded as "noTarget").
  *   - Webhook retries: every non-2xx answer is retried except 400/401/403/404/406; redirects are not followed.
  *     Attempts = 1 + retryDelaysMs.length.
