@@ -243,17 +243,17 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
   const agent = nickname !== undefined ? { agent: { name: nickname } } : {}
   switch (webhook.type) {
     case "Text": {
-      const linked = (webhook.content ?? []).flatMap((c) => (c.attachment === undefined ? [] : [c.attachment]))
-      const described = (a: (typeof linked)[number]) => ({
+      const files = (webhook.content ?? []).flatMap((c) => (c.attachment === undefined ? [] : [c.attachment]))
+      const described = (a: (typeof files)[number]) => ({
         contentType: contentTypeOf(a),
         ...(a.filename !== undefined ? { name: a.filename } : {}),
         ...(a.contentSizeBytes !== undefined ? { size: a.contentSizeBytes } : {})
       })
-      const attachments = linked.flatMap((a) => {
+      const attachments = files.flatMap((a) => {
         const url = present(a.url)
         return url === undefined ? [] : [{ url, ...described(a) }]
       })
-      const unavailableAttachments = linked.filter((a) => present(a.url) === undefined).map(described)
+      const unavailableAttachments = files.filter((a) => present(a.url) === undefined).map(described)
       if (webhook.text === undefined && attachments.length === 0 && unavailableAttachments.length === 0) return []
       return [
         {
