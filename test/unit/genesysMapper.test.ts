@@ -171,7 +171,7 @@ describe("Genesys outbound webhook", () => {
     expect(said("one")).toBe(said("one"))
     expect(said("one")).not.toBe(said("two"))
     expect(said("one")).toMatch(
-      /^genesys-livechat:webhook:session-1:agent-route-1:2026-11-26T09:59:00.000Z:Text:[0-9a-f]{16}$/
+      /^genesys-livechat:webhook:conv-1:agent-route-1:2026-11-26T09:59:00\.000Z:Text:[0-9a-f]{16}$/
     )
   })
 
