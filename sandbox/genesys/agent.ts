@@ -17,12 +17,23 @@ import {
   type GenesysState,
   isOver,
   now,
+  refuseTopics,
   snapshotConversation,
   textOf
 } from "./state.js"
 import { type GenesysSim, GenesysSimError } from "./types.js"
 import type { GenesysWebhooks } from "./webhooks.js"
-import { fail, FailBody, genesysRefusals, JoinBody, LeaveBody, type MediaType, SayBody, simBody } from "./wire.js"
+import {
+  fail,
+  FailBody,
+  genesysRefusals,
+  JoinBody,
+  LeaveBody,
+  type MediaType,
+  RefuseTopicsBody,
+  SayBody,
+  simBody
+} from "./wire.js"
 
 const mediaTypeOf = (mime: string): MediaType =>
   mime.startsWith("image/")
@@ -207,6 +218,15 @@ export const simRoutes = (
     HttpRouter.get(
       "/sim/conversations",
       Effect.sync(() => json(200, [...state.conversations.values()].map(snapshotConversation)))
+    ),
+    HttpRouter.post(
+      "/sim/topics/refuse",
+      handle(
+        Effect.map(simBody(RefuseTopicsBody), (body) => {
+          refuseTopics(state, body.suffix, body.missingPermissions)
+          return noContent
+        })
+      )
     ),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),
     HttpRouter.get("/sim/channels", Effect.sync(() => json(200, notifications.listChannels())))
