@@ -282,7 +282,7 @@ export const Availability = Schema.Struct({
   followedBy: Schema.optional(
     Schema.Literal("notifications", "polling").annotations({
       description:
-        "How the provider's agent joins, leaves and conversation ends reach the gateway: `notifications` as they happen; `polling` when the provider refused the notification topics (missing permissions), so they arrive up to a few seconds later. Absent when the provider has no such choice or it is not known now."
+        "How the provider's agent joins, leaves and conversation ends reach the gateway: `notifications` as they happen; `polling` when the provider refused the notification topics (missing permissions), so they arrive up to about 15 s later. Absent when the provider has no such choice or it is not known now."
     })
   )
 }).annotations({ identifier: "Availability" })
