@@ -17,6 +17,7 @@ import {
   type GenesysState,
   isOver,
   now,
+  refuseTopics,
   snapshotConversation,
   textOf
 } from "./state.js"
@@ -29,6 +30,7 @@ import {
   JoinBody,
   LeaveBody,
   type MediaType,
+  RefuseTopicsBody,
   SayBody,
   simBody,
   TypingBody
@@ -222,6 +224,15 @@ export const simRoutes = (
     HttpRouter.get(
       "/sim/conversations",
       Effect.sync(() => json(200, [...state.conversations.values()].map(snapshotConversation)))
+    ),
+    HttpRouter.post(
+      "/sim/topics/refuse",
+      handle(
+        Effect.map(simBody(RefuseTopicsBody), (body) => {
+          refuseTopics(state, body.suffix, body.missingPermissions)
+          return noContent
+        })
+      )
     ),
     HttpRouter.get("/sim/requests", Effect.sync(() => json(200, state.apiRequests))),
     HttpRouter.get("/sim/channels", Effect.sync(() => json(200, notifications.listChannels())))

@@ -30,6 +30,7 @@
  *   POST /sim/webhooks/{webhookId}/resend      -> { webhookId, status }
  *   POST /sim/sockets/drop | /sim/sockets/close | /sim/tokens/expire
  *   POST /sim/fail                             { n, status: 429|500|503, retryAfterSeconds? }
+ *   POST /sim/topics/refuse                    { suffix, missingPermissions? }: subscriptions reject topics ending in .{suffix}
  *   GET  /sim/conversations | /sim/requests | /sim/channels
  */
 import { HttpRouter } from "@effect/platform"
@@ -41,7 +42,7 @@ import { clientOf, expireTokens, makeApiGuard } from "./auth.js"
 import { makeConversations } from "./conversations.js"
 import { makeNotifications } from "./notifications.js"
 import { apiRoutes } from "./routes.js"
-import { makeState, snapshotConversation } from "./state.js"
+import { makeState, refuseTopics, snapshotConversation } from "./state.js"
 import type { GenesysSim, GenesysSimOptions } from "./types.js"
 import { makeWebhooks } from "./webhooks.js"
 import { genesysRefusals } from "./wire.js"
@@ -95,6 +96,7 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
         Effect.sync(() => state.failures.arm(n, { status, retryAfterSeconds })),
       requests: () => [...state.apiRequests],
       tokensIssued: (clientId) => state.grants.get(clientId) ?? 0,
-      channels: notifications.listChannels
+      channels: notifications.listChannels,
+      refuseTopics: (suffix, missingPermissions) => Effect.sync(() => refuseTopics(state, suffix, missingPermissions))
     } satisfies GenesysSim
   })

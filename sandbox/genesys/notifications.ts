@@ -54,7 +54,13 @@ export interface Notifications {
   /** Announces v2.system.socket_closing on every socket, then closes them. */
   readonly closeSockets: Effect.Effect<void>
   readonly listChannels: () => ReadonlyArray<
-    { channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }
+    {
+      channelId: string
+      clientId: string
+      connected: boolean
+      topics: ReadonlyArray<string>
+      rejectedTopics: ReadonlyArray<string>
+    }
   >
   /** `/api/v2/notifications/channels…`: create, probe (HEAD), and subscribe. */
   readonly router: HttpRouter.HttpRouter
@@ -162,6 +168,7 @@ export const makeNotifications = (
           clientId: auth.clientId,
           token: auth.record,
           topics: [],
+          rejected: new Map(),
           expiresAt: Date.now() + state.channelLifetimeMs,
           lastUsed: ++state.useCounter,
           socket: undefined,
@@ -180,22 +187,54 @@ export const makeNotifications = (
 
     const headChannel = api((auth) => Effect.as(ownChannel(auth.clientId), HttpServerResponse.empty({ status: 200 })))
 
-    const topicList = (channel: ChannelState) => json(200, { entities: channel.topics.map((id) => ({ id })) })
+    /** Each topic with its state, as ChannelTopicEntityListing: a rejected one says why. */
+    const topicList = (channel: ChannelState) =>
+      json(200, {
+        entities: [
+          ...channel.topics.map((id) => ({ id, state: "Permitted" })),
+          ...[...channel.rejected].map(([id, missingPermissions]) => ({
+            id,
+            state: "Rejected",
+            rejectionReason: "MissingPermissions",
+            missingPermissions
+          }))
+        ]
+      })
 
-    /** POST adds, PUT replaces; at most 1,000 topics; (re-)subscribing extends the channel's life. */
+    /** The permissions a topic needs and the client lacks (see `refuseTopics`); none when it is permitted. */
+    const missingFor = (topic: string) => {
+      for (const [suffix, missing] of state.refusedTopics) if (topic.endsWith(`.${suffix}`)) return missing
+      return undefined
+    }
+
+    /**
+     * POST adds, PUT replaces; at most 1,000 topics; (re-)subscribing extends the channel's life.
+     * Each topic is checked against the client's permissions: a rejected one is listed as such and never notified.
+     */
     const subscribe = (mode: "add" | "replace") =>
       api((auth) =>
         Effect.gen(function*() {
           const channel = yield* ownChannel(auth.clientId)
           const body = yield* apiBody(Subscriptions)
-          const topics = [...new Set([...(mode === "add" ? channel.topics : []), ...body.map((t) => t.id)])]
+          const topics = [
+            ...new Set([
+              ...(mode === "add" ? [...channel.topics, ...channel.rejected.keys()] : []),
+              ...body.map((t) => t.id)
+            ])
+          ]
           if (topics.length > MAX_TOPICS_PER_CHANNEL) {
             return yield* fail(
               400,
               `a channel may subscribe to at most ${MAX_TOPICS_PER_CHANNEL} topics (this would make ${topics.length})`
             )
           }
-          channel.topics = topics
+          channel.topics = topics.filter((topic) => missingFor(topic) === undefined)
+          channel.rejected = new Map(
+            topics.flatMap((topic) => {
+              const missing = missingFor(topic)
+              return missing === undefined ? [] : [[topic, missing] as const]
+            })
+          )
           channel.expiresAt = Date.now() + state.channelLifetimeMs
           channel.lastUsed = ++state.useCounter
           return topicList(channel)
@@ -207,6 +246,7 @@ export const makeNotifications = (
     const deleteSubscriptions = api((auth) =>
       Effect.map(ownChannel(auth.clientId), (channel) => {
         channel.topics = []
+        channel.rejected = new Map()
         channel.lastUsed = ++state.useCounter
         return HttpServerResponse.empty({ status: 204 })
       })
@@ -235,7 +275,8 @@ export const makeNotifications = (
           channelId: c.id,
           clientId: c.clientId,
           connected: isOpen(c.socket),
-          topics: [...c.topics]
+          topics: [...c.topics],
+          rejectedTopics: [...c.rejected.keys()]
         }))
       },
       router: HttpRouter.empty.pipe(

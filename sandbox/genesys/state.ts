@@ -27,7 +27,10 @@ export interface ChannelState {
   readonly id: string
   readonly clientId: string
   readonly token: TokenRecord
+  /** Topics subscribed and permitted: notified. */
   topics: Array<string>
+  /** Topics subscribed and rejected (never notified), with the permissions missing. */
+  rejected: Map<string, ReadonlyArray<string>>
   expiresAt: number
   /** Larger = used more recently (a counter, so two uses in one millisecond still order). */
   lastUsed: number
@@ -102,6 +105,8 @@ export interface GenesysState {
   readonly apiRequests: Array<SimApiRequest>
   /** Orders the channels' uses (`lastUsed`). */
   useCounter: number
+  /** Topics ending in one of these (`customer.end`...) are rejected by the subscriptions, for want of the permissions named. */
+  readonly refusedTopics: Map<string, ReadonlyArray<string>>
   /** failNext: the next API requests' scripted answer. */
   readonly failures: Countdown<{ readonly status: number; readonly retryAfterSeconds: number | undefined }>
 }
@@ -125,8 +130,15 @@ export const makeState = (options: GenesysSimOptions): GenesysState => ({
   users: new Map(),
   apiRequests: [],
   useCounter: 0,
+  refusedTopics: new Map(),
   failures: makeCountdown()
 })
+
+/** The permission Genesys' conversation detail topics need (`v2.detail.events.conversation.{id}.*`). */
+export const DETAIL_TOPIC_PERMISSION = "analytics:conversationDetail:view"
+
+export const refuseTopics = (state: GenesysState, suffix: string, missingPermissions?: ReadonlyArray<string>) =>
+  void state.refusedTopics.set(suffix, missingPermissions ?? [DETAIL_TOPIC_PERMISSION])
 
 export const tokenValid = (t: TokenRecord) => !t.invalidated && Date.now() < t.expiresAt
 

@@ -141,8 +141,21 @@ export interface GenesysSim {
   readonly tokensIssued: (clientId: string) => number
   /** Live channels: whether a socket is connected, and their subscribed topics. */
   readonly channels: () => ReadonlyArray<
-    { channelId: string; clientId: string; connected: boolean; topics: ReadonlyArray<string> }
+    {
+      channelId: string
+      clientId: string
+      connected: boolean
+      topics: ReadonlyArray<string>
+      rejectedTopics: ReadonlyArray<string>
+    }
   >
+  /**
+   * From now on, subscriptions reject every topic ending in `.${suffix}` (`customer.end`,
+   * `user.start`...) for want of `missingPermissions` (default the conversation detail
+   * permission): it is answered `state: "Rejected"` and never notified. Topics already
+   * subscribed keep their state until subscribed again.
+   */
+  readonly refuseTopics: (suffix: string, missingPermissions?: ReadonlyArray<string>) => Effect.Effect<void>
 }
 
 /** A scripted or internal failure of the agent side (unknown conversation, no agent connected...). */

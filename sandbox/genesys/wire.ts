@@ -191,6 +191,11 @@ export const SayBody = Schema.Struct({
 })
 export const TypingBody = Schema.Struct({ withoutId: exact(Schema.Boolean) })
 export const LeaveBody = Schema.Struct({ transfer: exact(Schema.Boolean) })
+export const RefuseTopicsBody = Schema.Struct({
+  suffix: NonEmptyString,
+  missingPermissions: exact(Schema.Array(Schema.String))
+})
+
 export const FailBody = Schema.Struct({
   n: Schema.NonNegativeInt,
   status: Schema.Literal(429, 500, 503),

@@ -289,7 +289,13 @@ export const Availability = Schema.Struct({
     nextCloseAt: Schema.optional(Schema.String)
   }),
   agentsOnline: Schema.optional(Schema.Number),
-  estimatedWaitSeconds: Schema.optional(Schema.Number)
+  estimatedWaitSeconds: Schema.optional(Schema.Number),
+  followedBy: Schema.optional(
+    Schema.Literal("notifications", "polling").annotations({
+      description:
+        "How the provider's agent joins, leaves and conversation ends reach the gateway: `notifications` as they happen; `polling` when the provider refused the notification topics (missing permissions), so they arrive up to about 15 s later. Absent when the provider has no such choice or it is not known now."
+    })
+  )
 }).annotations({ identifier: "Availability" })
 export type Availability = typeof Availability.Type
 

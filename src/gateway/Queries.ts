@@ -68,7 +68,8 @@ export const makeQueries = Effect.gen(function*() {
         ...(agents.right.agentsOnline !== undefined ? { agentsOnline: agents.right.agentsOnline } : {}),
         ...(agents.right.estimatedWaitSeconds !== undefined
           ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
-          : {})
+          : {}),
+        ...(agents.right.followedBy !== undefined ? { followedBy: agents.right.followedBy } : {})
       }
       const reason = !hours.openNow
         ? "outside-business-hours"

@@ -129,6 +129,14 @@ const pollCycles = counter("lcg_poll_cycles_total", "polls of open sessions, by 
 export const countPoll = (poller: string, outcome: "ok" | "failed") =>
   Effect.sync(() => pollCycles({ poller, outcome }).unsafeUpdate(1, []))
 
+const topicsRejected = counter(
+  "lcg_genesys_topics_rejected_total",
+  "Genesys notification topics the subscription refused, by topic kind: those conversations are re-read on a schedule instead"
+)
+
+/** One conversation's topic of `kind` (`user.start`, `customer.end`…) refused by Genesys. */
+export const countTopicRejected = (kind: string) => Effect.sync(() => topicsRejected({ kind }).unsafeUpdate(1, []))
+
 const clusterLeader = gauge("lcg_cluster_leader", "1 while this instance leads the cluster")({})
 const clusterMembers = gauge("lcg_cluster_members", "live members of the cluster, as this instance sees it")({})
 const partitionsOwned = gauge("lcg_cluster_partitions_owned", "partitions whose workers run on this instance")({})

@@ -42,6 +42,8 @@ export interface UserMessage {
 export interface ProviderAvailability {
   readonly agentsOnline?: number
   readonly estimatedWaitSeconds?: number
+  /** How agent joins, leaves and ends reach the gateway (see `Availability.followedBy`). */
+  readonly followedBy?: "notifications" | "polling"
 }
 
 /**

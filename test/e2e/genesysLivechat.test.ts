@@ -8,7 +8,7 @@ import { Duration, Effect } from "effect"
 import { createHmac } from "node:crypto"
 import { demoGenesys, demoTenants, genesysTenant } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
+import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
 
 const tenantId = "demo-genesys"
 const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
@@ -382,6 +382,47 @@ describe("Genesys webhooks and faults", () => {
         expect(typesOf(gw, sessionId)).toEqual(["agent.joined"])
       }).pipe(Effect.scoped),
     30_000
+  )
+
+  it.live(
+    "Genesys refuses the conversation detail topics: the join and the end still arrive, by re-reading the conversation, and availability says so",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const availability = () => Effect.map(gw.call("GET", `/tenants/${tenantId}/availability`), (r) => r.body)
+        yield* eventually(
+          "availability says notifications",
+          availability(),
+          (body) => body.followedBy === "notifications"
+        )
+        for (const kind of ["user.start", "user.end", "acw", "customer.end"]) {
+          yield* gw.genesys.refuseTopics(kind)
+        }
+        const { conversationId, sessionId } = yield* open(gw, "refused")
+        yield* eventually(
+          "the sim rejected the conversation's topics",
+          Effect.sync(() => gw.genesys.channels().flatMap((c) => c.rejectedTopics)),
+          (rejected) => rejected.length === 4 && rejected.every((t) => t.includes(conversationId))
+        )
+        yield* eventually("availability says polling", availability(), (body) => body.followedBy === "polling")
+
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
+        yield* gw.bot.waitFor(
+          (es) => es.some((e) => e.sessionId === sessionId && e.type === "agent.joined"),
+          "20 seconds"
+        )
+        yield* gw.genesys.endConversation(conversationId)
+        yield* gw.bot.waitFor(
+          (es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"),
+          "20 seconds"
+        )
+        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+        const state = yield* gw.call("GET", "/subscribers/refused/livechat-state")
+        expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+        const metrics = (yield* gw.call("GET", "/metrics")).body as string
+        expect(metricValue(metrics, "lcg_genesys_topics_rejected_total", "kind=\"customer.end\"")).toBe(1)
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live(

@@ -425,8 +425,40 @@ describe("Genesys simulator: conversation resource and notifications", () => {
         channelId: channel.body.id,
         clientId: "client-1",
         connected: true,
-        topics: [topic]
+        topics: [topic],
+        rejectedTopics: []
       }])
+    }))
+
+  it.scopedLive("a refused topic is answered Rejected with the missing permission and never notified", () =>
+    Effect.gen(function*() {
+      const { conversationId, sim, token } = yield* startConversation(simOptions())
+      const joined = detailTopic(conversationId, "user.start")
+      const ended = detailTopic(conversationId, "customer.end")
+      // Over HTTP, as curl would.
+      expect((yield* call(`${sim.baseUrl}/sim/topics/refuse`, { body: { suffix: "user.start" } })).status).toBe(204)
+      expect((yield* call(`${sim.baseUrl}/sim/topics/refuse`, { body: {} })).status).toBe(400)
+      const channel = yield* call(`${sim.baseUrl}/api/v2/notifications/channels`, { token, method: "POST" })
+      const subscribed = yield* call(`${sim.baseUrl}/api/v2/notifications/channels/${channel.body.id}/subscriptions`, {
+        token,
+        method: "PUT",
+        body: [{ id: joined }, { id: ended }]
+      })
+      expect(subscribed.body.entities).toEqual([
+        { id: ended, state: "Permitted" },
+        {
+          id: joined,
+          state: "Rejected",
+          rejectionReason: "MissingPermissions",
+          missingPermissions: ["analytics:conversationDetail:view"]
+        }
+      ])
+      const socket = yield* connect(channel.body.connectUri)
+      yield* sim.agentJoin(conversationId)
+      yield* sim.endConversation(conversationId)
+      yield* waitFor("customer.end", () => socket.frames.some((f) => f.topicName === ended))
+      expect(socket.frames.some((f) => f.topicName === joined)).toBe(false)
+      expect(sim.channels()[0]).toMatchObject({ topics: [ended], rejectedTopics: [joined] })
     }))
 
   it.scopedLive("PATCH disconnect ends everybody and publishes customer.end and user.end; PUT is not the method", () =>
@@ -690,11 +722,13 @@ describe("Genesys simulator: limits and failures", () => {
       expect(tooMany.status).toBe(400)
       expect(tooMany.body.code).toBe("bad.request")
       expect((yield* call(subs, { token, method: "PUT", body: [{ id: "a" }, { id: "b" }] })).body).toEqual({
-        entities: [{ id: "a" }, { id: "b" }]
+        entities: [{ id: "a", state: "Permitted" }, { id: "b", state: "Permitted" }]
       })
-      expect((yield* call(subs, { token, body: [{ id: "b" }, { id: "c" }] })).body.entities).toEqual([{ id: "a" }, {
-        id: "b"
-      }, { id: "c" }])
+      expect((yield* call(subs, { token, body: [{ id: "b" }, { id: "c" }] })).body.entities).toEqual([
+        { id: "a", state: "Permitted" },
+        { id: "b", state: "Permitted" },
+        { id: "c", state: "Permitted" }
+      ])
       expect((yield* call(subs, { token, method: "DELETE" })).status).toBe(204)
       expect((yield* call(subs, { token })).body).toEqual({ entities: [] })
       expect((yield* call(subs, { token, body: [{}] })).body.message).toContain("0.id")

@@ -1,15 +1,17 @@
 /**
  * The Genesys follow protocol and the socket's liveness on the TestClock, without a socket:
  * the grace of a plain agent leave, conversations Genesys no longer knows, re-subscribing
- * after a reconnect, the silence that declares a socket dead, and the reconnect backoff.
+ * after a reconnect, topics Genesys refuses, the silence that declares a socket dead, and the
+ * reconnect backoff.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Queue, Schedule, TestClock } from "effect"
+import { Chunk, Duration, Effect, Logger, Metric, Queue, Schedule, TestClock } from "effect"
 import type { ProviderEvent } from "../../src/domain/model.js"
 import { topicsOf } from "../../src/providers/genesys/mapper.js"
 import {
   makeFollowProtocol,
   notificationTimings,
+  type RefusedTopic,
   type Subscriptions
 } from "../../src/providers/genesys/notificationProtocol.js"
 import { makeLiveness, reconnectBackoff } from "../../src/providers/genesys/notificationSocket.js"
@@ -30,11 +32,14 @@ const agent = (id: string, joinedAt: number, leftAt?: number): Participant => ({
     : { state: "disconnected", endTime: iso(leftAt), disconnectType: "client" })
 })
 
+const DETAIL_PERMISSION = "analytics:conversationDetail:view"
+
 /**
  * A protocol whose Genesys answers each conversation with `conversations` (404 when absent),
  * recording what it ingests, re-reads and subscribes, and the re-reads it asks to be woken for.
+ * Subscriptions refuse the topics whose kind is in `refusedKinds` (the test may change it).
  */
-const harness = (conversations: Map<string, Conversation>) =>
+const harness = (conversations: Map<string, Conversation>, refusedKinds = new Set<string>()) =>
   Effect.gen(function*() {
     const ingested: Array<ProviderEvent> = []
     const reads: Array<string> = []
@@ -60,9 +65,21 @@ const harness = (conversations: Map<string, Conversation>) =>
       },
       yield* Effect.scope
     )
+    const answer = (topics: ReadonlyArray<string>): ReadonlyArray<RefusedTopic> =>
+      topics
+        .filter((topic) => [...refusedKinds].some((kind) => topic.endsWith(`.${kind}`)))
+        .map((topic) => ({ topic, reason: "MissingPermissions", missingPermissions: [DETAIL_PERMISSION] }))
     const subscriptions: Subscriptions = {
-      replace: (topics) => Effect.sync(() => void subscribeCalls.push({ kind: "replace", topics })),
-      add: (topics) => Effect.sync(() => void subscribeCalls.push({ kind: "add", topics }))
+      replace: (topics) =>
+        Effect.sync(() => {
+          subscribeCalls.push({ kind: "replace", topics })
+          return answer(topics)
+        }),
+      add: (topics) =>
+        Effect.sync(() => {
+          subscribeCalls.push({ kind: "add", topics })
+          return answer(topics)
+        })
     }
     const endsOf = () => ingested.filter((e) => e.type === "session.ended")
     return { protocol, subscriptions, ingested, reads, subscribeCalls, woken, endsOf }
@@ -171,6 +188,132 @@ describe("Genesys follow protocol (TestClock)", () => {
         topics: [...topicsOf("a"), ...topicsOf("b"), ...topicsOf("c")]
       })
       expect(reads).toEqual(["a", "b", "c", "a", "b", "c"])
+    }))
+})
+
+/** The refused-topics counter of `kind`, as the /metrics exporter reads it. */
+const refusedCount = (kind: string) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    const pair = pairs.find((p) =>
+      p.metricKey.name === "lcg_genesys_topics_rejected_total" &&
+      p.metricKey.tags.some((t) => t.key === "kind" && t.value === kind)
+    )
+    return pair === undefined ? 0 : Number((pair.metricState as unknown as { count: number }).count)
+  })
+
+describe("Genesys topics refused by the subscription (TestClock)", () => {
+  it.scoped("are logged once and counted, and their conversation's join and end arrive by re-reading it on schedule", () => {
+    const logs: Array<{ level: string; message: unknown }> = []
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const conversations = new Map([["c1", { id: "c1", participants: [customer] }], ["c2", {
+        id: "c2",
+        participants: [customer]
+      }]])
+      const refusedKinds = new Set(["user.start", "user.end", "acw", "customer.end"])
+      const { ingested, protocol, reads, subscriptions } = yield* harness(conversations, refusedKinds)
+      const countedBefore = yield* refusedCount("customer.end")
+      const refusalLogs = () =>
+        logs.filter((l) => JSON.stringify(l.message).includes("Genesys refused notification topics"))
+
+      yield* protocol.follow("c1")
+      yield* protocol.follow("c2")
+      yield* protocol.connected
+      yield* protocol.align(subscriptions)
+      expect(protocol.topicsRefused()).toBe(true)
+      expect(refusalLogs()).toHaveLength(1)
+      expect(refusalLogs()[0]).toMatchObject({ level: "ERROR" })
+      expect(refusalLogs()[0]!.message).toEqual([
+        expect.any(String),
+        {
+          credentials: "test",
+          topicKinds: ["user.start", "user.end", "acw", "customer.end"],
+          reason: "MissingPermissions",
+          missingPermissions: [DETAIL_PERMISSION]
+        }
+      ])
+      // No conversation id, topic name or other value in the line.
+      expect(JSON.stringify(refusalLogs())).not.toMatch(/c1|c2|v2\.detail/)
+      expect((yield* refusedCount("customer.end")) - countedBefore).toBe(2)
+
+      // A reconnect is refused the same: nothing logged or counted again.
+      yield* protocol.connected
+      yield* protocol.align(subscriptions)
+      expect(refusalLogs()).toHaveLength(1)
+      expect((yield* refusedCount("customer.end")) - countedBefore).toBe(2)
+
+      // An agent joins: Genesys says nothing; the next scheduled re-read finds it.
+      const joinedAt = START + 1_000
+      conversations.set("c1", { id: "c1", participants: [customer, agent("agent-1", joinedAt)] })
+      const readsBefore = reads.length
+      yield* TestClock.adjust(Duration.subtract(notificationTimings.refusedReadInterval, Duration.seconds(1)))
+      yield* protocol.tick
+      expect(reads).toHaveLength(readsBefore)
+      expect(ingested.map((e) => e.type)).toEqual([])
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* protocol.tick
+      expect(reads.slice(readsBefore).sort()).toEqual(["c1", "c2"])
+      expect(ingested).toMatchObject([{ type: "agent.joined", occurredAt: iso(joinedAt) }])
+
+      // The customer leaves: the end arrives at the following re-read, and c1 is no longer followed.
+      const endedAt = START + 12_000
+      conversations.set("c1", {
+        id: "c1",
+        participants: [
+          { ...customer, state: "disconnected", disconnectType: "client", endTime: iso(endedAt) },
+          agent("agent-1", joinedAt)
+        ]
+      })
+      yield* TestClock.adjust(notificationTimings.refusedReadInterval)
+      yield* protocol.tick
+      expect(ingested.filter((e) => e.type === "session.ended")).toMatchObject([{
+        occurredAt: iso(endedAt),
+        data: { reason: "user" }
+      }])
+      const afterEnd = reads.length
+      yield* TestClock.adjust(notificationTimings.refusedReadInterval)
+      yield* protocol.tick
+      expect(reads.slice(afterEnd)).toEqual(["c2"])
+
+      // Permission granted: the next channel is followed by notifications again, nothing re-read on schedule.
+      refusedKinds.clear()
+      yield* protocol.connected
+      yield* protocol.align(subscriptions)
+      expect(protocol.topicsRefused()).toBe(false)
+      const afterGrant = reads.length
+      yield* TestClock.adjust(Duration.times(notificationTimings.refusedReadInterval, 3))
+      yield* protocol.tick
+      expect(reads).toHaveLength(afterGrant)
+    }).pipe(
+      Effect.provide(
+        Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ logLevel, message }) => void logs.push({ level: logLevel.label, message }))
+        )
+      )
+    )
+  })
+
+  it.scoped("a topic refused on a follow (POST) is counted too, and only that conversation is re-read", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const conversations = new Map(["a", "b"].map((id) => [id, { id, participants: [customer] }]))
+      const refusedKinds = new Set<string>()
+      const { protocol, reads, subscriptions } = yield* harness(conversations, refusedKinds)
+      yield* protocol.follow("a")
+      yield* protocol.connected
+      yield* protocol.align(subscriptions)
+      expect(protocol.topicsRefused()).toBe(false)
+      const before = yield* refusedCount("user.start")
+      refusedKinds.add("user.start")
+      yield* protocol.follow("b")
+      yield* protocol.align(subscriptions)
+      expect(protocol.topicsRefused()).toBe(true)
+      expect((yield* refusedCount("user.start")) - before).toBe(1)
+      const readsBefore = reads.length
+      yield* TestClock.adjust(notificationTimings.refusedReadInterval)
+      yield* protocol.tick
+      expect(reads.slice(readsBefore)).toEqual(["b"])
     }))
 })
 

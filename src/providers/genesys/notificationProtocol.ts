@@ -7,9 +7,14 @@
  * No socket here: the channel (notificationSocket.ts) feeds it inputs one at a time (a
  * notification, a tick, a grace that is over, a (re)connect) and takes the subscription
  * changes it asks for. Time is the Effect Clock's, so tests drive it with TestClock.
+ *
+ * A topic Genesys refuses (a subscription answers each topic's `state`; a rejected one sends
+ * nothing, ever) leaves its conversation without joins, leaves or its end: that conversation
+ * is re-read every `refusedReadInterval` instead, for as long as the refusal holds.
  */
 import { Clock, Duration, Effect, Either, Schedule, Schema, type Scope } from "effect"
 import type { ProviderEvent } from "../../domain/model.js"
+import { countTopicRejected } from "../../infra/metrics.js"
 import type { ProviderApiError } from "../providerCalls.js"
 import {
   conversationOver,
@@ -37,6 +42,8 @@ export const notificationTimings = {
   reconnectMax: Duration.seconds(30),
   /** Genesys' limit; a channel follows at most this many topics (4 per conversation). */
   topicsPerChannel: 1000,
+  /** How often a conversation whose topics Genesys refused is re-read instead (checked at each tick). */
+  refusedReadInterval: Duration.seconds(10),
   /** A conversation Genesys answers 404 for this many re-reads in a row is gone. */
   notFoundLimit: 3,
   /**
@@ -67,12 +74,19 @@ export interface FollowDeps {
   readonly wake: (conversationId: string) => Effect.Effect<void>
 }
 
-/** The subscriptions of the channel currently connected. */
+/** A topic a subscription answer says Genesys refused, and why (names only). */
+export interface RefusedTopic {
+  readonly topic: string
+  readonly reason: string | undefined
+  readonly missingPermissions: ReadonlyArray<string>
+}
+
+/** The subscriptions of the channel currently connected; each answers the topics Genesys refused. */
 export interface Subscriptions {
   /** Follows exactly these topics (PUT). */
-  readonly replace: (topics: ReadonlyArray<string>) => Effect.Effect<void, ProviderApiError>
+  readonly replace: (topics: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<RefusedTopic>, ProviderApiError>
   /** Follows these topics too (POST). */
-  readonly add: (topics: ReadonlyArray<string>) => Effect.Effect<void, ProviderApiError>
+  readonly add: (topics: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<RefusedTopic>, ProviderApiError>
 }
 
 /** One input at a time: none of these may run while another does (the channel's loop sees to it). */
@@ -89,8 +103,10 @@ export interface FollowProtocol {
   readonly notification: (topicName: string, body: unknown) => Effect.Effect<void>
   /** A scheduled re-read is due (see `FollowDeps.wake`). */
   readonly check: (conversationId: string) => Effect.Effect<void>
-  /** Re-reads the conversations whose events could not be ingested or that Genesys could not find. */
+  /** Re-reads the conversations whose events could not be ingested or that Genesys could not find, and those due a scheduled re-read because their topics were refused. */
   readonly tick: Effect.Effect<void>
+  /** Whether Genesys' latest subscription answer refused topics: their conversations are followed by re-reading them. */
+  readonly topicsRefused: () => boolean
 }
 
 /** The follow protocol of one channel; its scheduled re-reads live in `scope`. */
@@ -107,11 +123,20 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
   /** What the current channel is subscribed to. */
   let subscribed = new Set<string>()
   let overflowReported = 0
+  /** Conversations with a topic Genesys refused on the current channel, and when each is next re-read (epoch ms). */
+  const refused = new Map<string, number>()
+  /** Topics counted as refused (each once while its conversation is followed). */
+  const countedRefusals = new Set<string>()
+  /** Refusals logged: one line per topic kind, reason and missing permissions. */
+  const loggedRefusals = new Set<string>()
+  let refusing = false
 
   const unfollow = (conversationId: string) => {
     wanted.delete(conversationId)
     dirty.delete(conversationId)
     missing.delete(conversationId)
+    refused.delete(conversationId)
+    for (const topic of topicsOf(conversationId)) countedRefusals.delete(topic)
   }
 
   const agentName = (userId: string) =>
@@ -229,6 +254,52 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
 
   const topicsFor = (conversationIds: Iterable<string>) => [...conversationIds].flatMap(topicsOf)
 
+  /** Takes in a subscription answer's refusals; `replaced`: the answer covers every topic of the channel. */
+  const onRefusals = (answer: ReadonlyArray<RefusedTopic>, replaced: boolean) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const refusals = answer.flatMap((refusal) => {
+        const detail = parseDetailTopic(refusal.topic)
+        return detail === undefined ? [] : [{ ...detail, refusal }]
+      })
+      if (replaced) {
+        const stillRefused = new Set(refusals.map((r) => r.conversationId))
+        for (const conversationId of [...refused.keys()]) {
+          if (!stillRefused.has(conversationId)) refused.delete(conversationId)
+        }
+        refusing = refusals.length > 0
+      } else if (refusals.length > 0) refusing = true
+      /** The kinds refused for the first time, by reason and missing permissions: one log line each. */
+      const unlogged = new Map<
+        string,
+        { reason: string; missingPermissions: ReadonlyArray<string>; kinds: Set<string> }
+      >()
+      for (const { conversationId, kind, refusal } of refusals) {
+        if (!refused.has(conversationId)) {
+          refused.set(conversationId, now + Duration.toMillis(notificationTimings.refusedReadInterval))
+        }
+        if (!countedRefusals.has(refusal.topic)) {
+          countedRefusals.add(refusal.topic)
+          yield* countTopicRejected(kind)
+        }
+        const reason = refusal.reason ?? "unknown"
+        const logKey = [kind, reason, ...refusal.missingPermissions].join("\u0000")
+        if (loggedRefusals.has(logKey)) continue
+        loggedRefusals.add(logKey)
+        const group = [reason, ...refusal.missingPermissions].join("\u0000")
+        const entry = unlogged.get(group) ??
+          { reason, missingPermissions: refusal.missingPermissions, kinds: new Set<string>() }
+        entry.kinds.add(kind)
+        unlogged.set(group, entry)
+      }
+      for (const { kinds, missingPermissions, reason } of unlogged.values()) {
+        yield* Effect.logError(
+          "Genesys refused notification topics; their conversations are re-read on a schedule instead (joins, leaves and ends arrive later)",
+          { credentials: deps.label, topicKinds: [...kinds], reason, missingPermissions }
+        )
+      }
+    })
+
   return {
     follow: (conversationId) =>
       Effect.map(
@@ -263,8 +334,9 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
         }
         const added = [...conversations].filter((c) => !subscribed.has(c))
         const removed = [...subscribed].filter((c) => !conversations.has(c))
-        if (removed.length > 0 || subscribed.size === 0) yield* subscriptions.replace(topicsFor(conversations))
-        else if (added.length > 0) yield* subscriptions.add(topicsFor(added))
+        if (removed.length > 0 || subscribed.size === 0) {
+          yield* onRefusals(yield* subscriptions.replace(topicsFor(conversations)), true)
+        } else if (added.length > 0) yield* onRefusals(yield* subscriptions.add(topicsFor(added)), false)
         const wasEmpty = subscribed.size === 0
         subscribed = conversations
         // What happened before a conversation's topics were followed is only in the conversation itself.
@@ -280,14 +352,26 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
         checking.delete(conversationId)
         return wanted.has(conversationId) ? reconcile(conversationId) : Effect.void
       }),
-    tick: Effect.suspend(() =>
-      Effect.forEach(
-        [...dirty],
+    tick: Effect.gen(function*() {
+      const reread = [...dirty]
+      yield* Effect.forEach(
+        reread,
         (conversationId) => (wanted.has(conversationId)
           ? reconcile(conversationId)
           : Effect.sync(() => void dirty.delete(conversationId))),
         { discard: true }
       )
-    )
+      // The conversations Genesys sends nothing about: re-read on their schedule.
+      const now = yield* Clock.currentTimeMillis
+      const interval = Duration.toMillis(notificationTimings.refusedReadInterval)
+      const due = [...refused].filter(([, at]) => at <= now).map(([conversationId]) => conversationId)
+      for (const conversationId of due) refused.set(conversationId, now + interval)
+      yield* Effect.forEach(
+        due.filter((conversationId) => wanted.has(conversationId) && !reread.includes(conversationId)),
+        reconcile,
+        { discard: true }
+      )
+    }),
+    topicsRefused: () => refusing
   }
 }

@@ -17,8 +17,13 @@ import type { ProviderEvent } from "../../domain/model.js"
 import type { ProviderEgressGuardService } from "../../services/ProviderEgressGuard.js"
 import { ProviderApiError } from "../providerCalls.js"
 import type { GenesysApiService, GenesysCredentials } from "./client.js"
-import { makeFollowProtocol, notificationTimings, type Subscriptions } from "./notificationProtocol.js"
-import { Conversation, GenesysUser, NotificationChannel, NotificationFrame } from "./schemas.js"
+import {
+  makeFollowProtocol,
+  notificationTimings,
+  type RefusedTopic,
+  type Subscriptions
+} from "./notificationProtocol.js"
+import { ChannelTopicListing, Conversation, GenesysUser, NotificationChannel, NotificationFrame } from "./schemas.js"
 
 /** What a socket has read and the channel not yet handled. */
 interface Backlog {
@@ -54,7 +59,19 @@ export interface Channel {
   /** Follows exactly these (a snapshot of the store taken at `since`, epoch ms), keeping what was followed after it. */
   readonly replace: (conversationIds: ReadonlySet<string>, since: number) => Effect.Effect<void>
   readonly stop: Effect.Effect<void>
+  /** Whether Genesys refused topics in its latest subscription answer (their conversations are re-read on a schedule). */
+  readonly topicsRefused: () => boolean
 }
+
+/** The topics a subscription answer refuses (`state` "Rejected"); the others are followed. */
+export const refusedTopics = (answer: ChannelTopicListing): ReadonlyArray<RefusedTopic> =>
+  answer.entities
+    .filter((topic) => topic.state?.toLowerCase() === "rejected")
+    .map((topic) => ({
+      topic: topic.id,
+      reason: topic.rejectionReason,
+      missingPermissions: topic.missingPermissions ?? []
+    }))
 
 /** Why a connected channel ended, to log and to decide how soon to connect again. */
 type CycleEnd =
@@ -164,8 +181,10 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
       const path = `/api/v2/notifications/channels/${encodeURIComponent(channelId)}/subscriptions`
       const body = (topics: ReadonlyArray<string>) => HttpClientRequest.bodyUnsafeJson(topics.map((id) => ({ id })))
       return {
-        replace: (topics) => Effect.asVoid(call(HttpClientRequest.put(path).pipe(body(topics)), Schema.Unknown)),
-        add: (topics) => Effect.asVoid(call(HttpClientRequest.post(path).pipe(body(topics)), Schema.Unknown))
+        replace: (topics) =>
+          Effect.map(call(HttpClientRequest.put(path).pipe(body(topics)), ChannelTopicListing), refusedTopics),
+        add: (topics) =>
+          Effect.map(call(HttpClientRequest.post(path).pipe(body(topics)), ChannelTopicListing), refusedTopics)
       }
     }
 
@@ -335,7 +354,8 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
     const channel: Channel = {
       follow: (conversationId) => Effect.zipRight(protocol.follow(conversationId), changed),
       replace: (conversationIds, since) => Effect.zipRight(protocol.replace(conversationIds, since), changed),
-      stop: Effect.zipRight(Fiber.interruptAll(fibers), Scope.close(scope, Exit.void))
+      stop: Effect.zipRight(Fiber.interruptAll(fibers), Scope.close(scope, Exit.void)),
+      topicsRefused: protocol.topicsRefused
     }
     return channel
   })

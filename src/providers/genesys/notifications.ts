@@ -27,7 +27,7 @@ import { SessionStore } from "../../services/SessionStore.js"
 import { credentialsOf, GenesysApi, type GenesysCredentials, partitionOfCredentials } from "./client.js"
 import { notificationTimings } from "./notificationProtocol.js"
 import { type Channel, type ChannelDeps, startChannel } from "./notificationSocket.js"
-import { followKind } from "./provider.js"
+import { followedByKind, followKind } from "./provider.js"
 
 const alias = "genesys-livechat" as const
 
@@ -104,6 +104,18 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         )
       )
 
+    /** Whether Genesys refused the notification topics of the tenant's credential set (false when no channel runs for it). */
+    const topicsRefused = (tenantId: string) =>
+      credentialsOfTenant(tenantId).pipe(
+        Effect.map((credentials) =>
+          Option.match(Option.flatMapNullable(credentials, (c) => channels.get(c.id)), {
+            onNone: () => false,
+            onSome: (running) => running.channel.topicsRefused()
+          })
+        ),
+        Effect.orElseSucceed(() => false)
+      )
+
     /**
      * Every open Genesys conversation of a credential set served here, from the store. When
      * a tenant cannot be looked up, its conversations are unknown: nothing is unfollowed then.
@@ -172,6 +184,7 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
         Effect.gen(function*() {
           owned.add(partition)
           yield* answer(followKind, follow)
+          yield* answer(followedByKind, topicsRefused)
           yield* Queue.offer(resyncSoon, undefined)
           yield* handOver
         }).pipe(Effect.ensuring(stopPartition(partition)))

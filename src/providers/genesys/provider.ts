@@ -9,7 +9,7 @@
  *   new conversation to, on whichever instance owns its credential set.
  */
 import { HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
+import { Duration, Effect, Fiber, Option, Redacted, Schedule, Schema } from "effect"
 import type { Attachment, SessionRecord } from "../../domain/model.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
@@ -30,6 +30,13 @@ export const signatureHeader = "x-hub-signature-256"
 
 /** The request kind that asks a credential set's owner to follow a conversation's notifications. */
 export const followKind = "genesys-follow"
+
+/**
+ * The request kind that asks a credential set's owner whether Genesys refused its
+ * notification topics (subject: a tenant id): "handled" = refused, its conversations are
+ * re-read on a schedule; "unhandled" = followed by notifications.
+ */
+export const followedByKind = "genesys-followed-by"
 
 /** At most this many transcript entries reach the agent (the latest ones). */
 const TRANSCRIPT_ENTRIES = 50
@@ -178,6 +185,20 @@ export const makeGenesysProvider = Effect.gen(function*() {
       )
     )
 
+  /** How the tenant's joins, leaves and ends arrive, as the credential set's notifications owner knows it; unknown when nobody answers. */
+  const followedBy = (tenantId: string, credentials: GenesysAccount["credentials"]) =>
+    coordinator
+      .askOwner(partitionOfCredentials(credentials, coordinator.partitions), {
+        kind: followedByKind,
+        subject: tenantId
+      })
+      .pipe(
+        Effect.map((outcome) =>
+          outcome === "handled" ? "polling" as const : outcome === "unhandled" ? "notifications" as const : undefined
+        ),
+        Effect.orElseSucceed(() => undefined)
+      )
+
   const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
@@ -247,6 +268,8 @@ export const makeGenesysProvider = Effect.gen(function*() {
       Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)
         const queue = encodeURIComponent(genesys.queueId)
+        // Asked of the owner while Genesys answers the queue's figures.
+        const followed = yield* Effect.fork(followedBy(config.tenantId, credentials))
         const [wait, observations] = yield* Effect.all(
           [
             api.call(
@@ -282,7 +305,8 @@ export const makeGenesysProvider = Effect.gen(function*() {
           .reduce((sum, d) => sum + (d.stats?.count ?? 0), 0)
         return {
           agentsOnline,
-          ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {})
+          ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {}),
+          ...yield* Effect.map(Fiber.join(followed), (by) => (by !== undefined ? { followedBy: by } : {}))
         }
       }),
     webhook: {

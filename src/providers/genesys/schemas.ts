@@ -56,6 +56,25 @@ export const NotificationChannel = Schema.Struct({
 })
 export type NotificationChannel = typeof NotificationChannel.Type
 
+/**
+ * `PUT|POST /api/v2/notifications/channels/{id}/subscriptions` (the SDK's
+ * ChannelTopicEntityListing): each topic asked for, with `state` ("Permitted" or "Rejected")
+ * and, when rejected, why (`rejectionReason`, `missingPermissions`). A rejected topic sends
+ * nothing, ever.
+ */
+export const ChannelTopicListing = Schema.Struct({
+  entities: Schema.optionalWith(
+    Schema.Array(Schema.Struct({
+      id: Schema.String,
+      state: Schema.optional(Schema.String),
+      rejectionReason: Schema.optional(Schema.String),
+      missingPermissions: Schema.optional(Schema.Array(Schema.String))
+    })),
+    { default: () => [] }
+  )
+})
+export type ChannelTopicListing = typeof ChannelTopicListing.Type
+
 export const EstimatedWaitTime = Schema.Struct({
   results: Schema.Array(Schema.Struct({ estimatedWaitTimeSeconds: Schema.optional(Schema.Number) }))
 })
