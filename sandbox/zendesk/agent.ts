@@ -8,6 +8,7 @@ import {
   allConversations,
   allDeliveries,
   allUsers,
+  type ConversationState,
   DEFAULT_AGENT,
   hexId,
   nowIso,
@@ -26,6 +27,9 @@ import { AgentBody, CountBody, DropBody, FailBody, MAX_TEXT_LENGTH, SayBody, Tar
 
 const misuse = (status: number, message: string) => Effect.fail(new ZendeskSimError({ status, message }))
 
+/** Who holds the conversation, for a misuse's message. */
+const holder = (c: ConversationState) => c.active?.name ?? "no integration"
+
 export interface ZendeskAgent {
   readonly accept: (id: string, agent: AgentIdentity | undefined) => Effect.Effect<void, ZendeskSimError>
   readonly say: (
@@ -35,7 +39,7 @@ export interface ZendeskAgent {
   ) => Effect.Effect<ZendeskMessage, ZendeskSimError>
   /** `withoutAuthor`: the webhook's activity leaves `author` out (optional in Sunshine's spec). */
   readonly typing: (id: string, start: boolean, withoutAuthor?: boolean) => Effect.Effect<void, ZendeskSimError>
-  /** The agent hands control back to the bot, releasing it (closing the ticket, a transfer to email). */
+  /** The agent releases control (closing the ticket, a transfer to email): no integration holds the conversation. */
   readonly release: (id: string, reason: SwitchboardReason) => Effect.Effect<void, ZendeskSimError>
   readonly passBack: (id: string) => Effect.Effect<void, ZendeskSimError>
 }
@@ -54,18 +58,18 @@ export const makeAgent = (
 
   const agentControlled = (id: string) =>
     Effect.flatMap(conversationFor(id), (c) =>
-      c.active.id === agentWorkspace.id
+      c.active?.id === agentWorkspace.id
         ? Effect.succeed(c)
-        : misuse(409, `the agent workspace does not hold control of conversation ${id} (${c.active.name} does)`))
+        : misuse(409, `the agent workspace does not hold control of conversation ${id} (${holder(c)} does)`))
 
   return {
     accept: (id, agent) =>
       Effect.flatMap(conversationFor(id), (c) => {
         const offered = c.pending?.id === agentWorkspace.id
-        if (!offered && c.active.id !== agentWorkspace.id) {
+        if (!offered && c.active?.id !== agentWorkspace.id) {
           return misuse(
             409,
-            `conversation ${id} was neither offered nor passed to the agent workspace (${c.active.name} holds control)`
+            `conversation ${id} was neither offered nor passed to the agent workspace (${holder(c)} holds control)`
           )
         }
         changeControl(c, "acceptControl", "agent", { active: agentWorkspace, pending: undefined })
@@ -115,7 +119,7 @@ export const makeAgent = (
     release: (id, reason) =>
       Effect.map(
         agentControlled(id),
-        (c) => changeControl(c, "releaseControl", "agent", { active: bot, pending: undefined }, { reason })
+        (c) => changeControl(c, "releaseControl", "agent", { active: undefined, pending: undefined }, { reason })
       ),
     passBack: (id) =>
       Effect.map(

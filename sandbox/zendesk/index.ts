@@ -44,7 +44,16 @@
  *   - Paging: an empty page (a cursor at either end) has no cursors or links and hasMore false.
  *   - offerControl to the integration already in control, and acceptControl with nothing offered, answer 400;
  *     an unknown switchboardIntegration in a body answers 400. passControl to the active one is allowed.
- *   - releaseControl gives control to the default integration (the bot's), and clears any pending offer.
+ *   - releaseControl (the API's, and the agent's close / transferToEmail) nullifies the switchboard state, as the
+ *     spec says: no integration is active or pending; the conversation shows `activeSwitchboardIntegration: null`
+ *     and webhook payloads omit it. Nothing takes control again until a passControl (or an offer accepted);
+ *     "next" with none active names the default integration (the bot's).
+ *   - Message content is what the spec lets a request write: text (<= 4096) with actions?; image with mediaUrl,
+ *     altText? (<= 128), text?, actions?; file likewise without actions. The read-only mediaType and mediaSize
+ *     in a request answer 400. Stored image/file messages get Sunshine's mediaType (the simulator goes by the
+ *     file extension: png, jpg, jpeg, gif, webp, pdf, txt; otherwise none) and, without an altText, the file name
+ *     as one. Actions (type and text checked, the rest as posted) and the author's subtypes ("AI", "activity")
+ *     are kept on the stored message.
  *   - Webhook triggers are the ones the gateway subscribes to: conversation:message, conversation:typing
  *     (business typing only; its `author` left out on request, as the spec allows) and
  *     switchboard:passControl|offerControl|acceptControl|releaseControl.

@@ -20,7 +20,7 @@ import {
   type UserState,
   type ZendeskState
 } from "./state.js"
-import type { AgentIdentity, MessageAuthor, SwitchboardIntegration, ZendeskMessage } from "./types.js"
+import type { AgentIdentity, MessageAuthor, MessageContent, SwitchboardIntegration, ZendeskMessage } from "./types.js"
 import type { ZendeskWebhooks } from "./webhooks.js"
 import {
   ActivityPost,
@@ -29,12 +29,50 @@ import {
   ControlTarget,
   ConversationCreate,
   fail,
+  MAX_ALT_TEXT_LENGTH,
   MessagePost,
   UserCreate
 } from "./wire.js"
 
 /** The business name on API-posted business messages without a displayName. */
 const DEFAULT_BUSINESS_NAME = "Sandbox App"
+
+/** Media types by file extension: Sunshine reads the media to set `mediaType`, the simulator goes by the name. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = {
+  gif: "image/gif",
+  jpeg: "image/jpeg",
+  jpg: "image/jpeg",
+  pdf: "application/pdf",
+  png: "image/png",
+  txt: "text/plain",
+  webp: "image/webp"
+}
+
+/** The last segment of a media URL's path ("" when there is none). */
+const fileNameOf = (mediaUrl: string) => {
+  const segment = new URL(mediaUrl).pathname.split("/").at(-1) ?? ""
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
+/**
+ * A posted content as Sunshine stores it: an image or file gets its read-only `mediaType` (when
+ * the name tells it) and, without an `altText`, the file name as one.
+ */
+const storedContent = (content: typeof MessagePost.Type["content"]): MessageContent => {
+  if (content.type === "text") return content
+  const { mediaSize: _size, mediaType: _type, ...writable } = content
+  const name = fileNameOf(content.mediaUrl)
+  const extension = /\.([A-Za-z0-9]+)$/.exec(name)?.[1]?.toLowerCase()
+  return {
+    ...writable,
+    ...opt("altText", content.altText ?? (name === "" ? undefined : name.slice(0, MAX_ALT_TEXT_LENGTH))),
+    ...opt("mediaType", extension === undefined ? undefined : MEDIA_TYPES[extension])
+  }
+}
 
 export const apiRoutes = (
   state: ZendeskState,
@@ -43,8 +81,12 @@ export const apiRoutes = (
 ) => {
   const { bot, agentWorkspace } = state
   const keySecretBytes = new TextEncoder().encode(state.options.keySecret)
-  /** The switchboard hierarchy: "next" from each integration. */
-  const nextOf = (i: SwitchboardIntegration) => (i.id === bot.id ? agentWorkspace : bot)
+  /**
+   * The switchboard hierarchy: "next" from each integration; with none in control (after a
+   * releaseControl), the app's default one, the bot's.
+   */
+  const nextOf = (i: SwitchboardIntegration | undefined) =>
+    i === undefined ? bot : i.id === bot.id ? agentWorkspace : bot
 
   // ---- the guard: scripted failures, then the app key, then the app ----
 
@@ -225,6 +267,7 @@ export const apiRoutes = (
         }
         author = {
           type: "user",
+          ...opt("subtypes", body.author.subtypes),
           userId: user.id,
           displayName: userDisplayName(user),
           ...opt("avatarUrl", user.profile["avatarUrl"])
@@ -232,6 +275,7 @@ export const apiRoutes = (
       } else {
         author = {
           type: "business",
+          ...opt("subtypes", body.author.subtypes),
           displayName: body.author.displayName ?? DEFAULT_BUSINESS_NAME,
           ...opt("avatarUrl", body.author.avatarUrl)
         }
@@ -243,7 +287,7 @@ export const apiRoutes = (
         id: hexId(),
         received: nowIso(),
         author,
-        content: body.content,
+        content: storedContent(body.content),
         source: { type: "api:conversations" },
         ...opt("metadata", body.metadata ?? undefined)
       }
@@ -361,7 +405,7 @@ export const apiRoutes = (
       const c = yield* existingConversation
       const body = yield* apiBody(ControlTarget)
       const target = yield* integrationFor(c, body.switchboardIntegration)
-      if (target.id === c.active.id) {
+      if (target.id === c.active?.id) {
         return yield* fail(400, `switchboardIntegration: ${target.name} already holds control`)
       }
       changeControl(c, "offerControl", "api", { active: c.active, pending: target }, { metadata: body.metadata })
@@ -381,11 +425,14 @@ export const apiRoutes = (
     })
   )
 
+  /** Nullifies the conversation's switchboard state: no integration is active or pending afterwards. */
   const releaseControl = api(
     Effect.gen(function*() {
       const c = yield* existingConversation
       const body = yield* apiBody(ControlMetadata)
-      changeControl(c, "releaseControl", "api", { active: bot, pending: undefined }, { metadata: body.metadata })
+      changeControl(c, "releaseControl", "api", { active: undefined, pending: undefined }, {
+        metadata: body.metadata
+      })
       return json(200, {})
     })
   )

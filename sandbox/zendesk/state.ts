@@ -43,7 +43,8 @@ export interface ConversationState {
   readonly user: UserState
   readonly metadata: SunshineMetadata
   readonly createdAt: string
-  active: SwitchboardIntegration
+  /** Undefined after a releaseControl: no integration holds the conversation. */
+  active: SwitchboardIntegration | undefined
   pending: SwitchboardIntegration | undefined
   agent: AgentIdentity | undefined
   readonly switchboardActions: Array<SimSwitchboardAction>
@@ -133,17 +134,17 @@ export const conversationBody = (c: ConversationState) => ({
   type: "personal",
   isDefault: true,
   metadata: c.metadata,
-  activeSwitchboardIntegration: c.active,
+  activeSwitchboardIntegration: c.active ?? null,
   pendingSwitchboardIntegration: c.pending ?? null,
   createdAt: c.createdAt,
   lastUpdatedAt: c.messages.at(-1)?.received ?? c.createdAt
 })
 
-/** The truncated conversation of webhook payloads (pending omitted when there is none). */
+/** The truncated conversation of webhook payloads (active and pending omitted when there is none). */
 export const conversationRef = (c: ConversationState) => ({
   id: c.id,
   type: "personal",
-  activeSwitchboardIntegration: c.active,
+  ...opt("activeSwitchboardIntegration", c.active),
   ...opt("pendingSwitchboardIntegration", c.pending)
 })
 
@@ -153,7 +154,7 @@ export const snapshotConversation = (c: ConversationState): SimZendeskConversati
   userExternalId: c.user.externalId,
   metadata: c.metadata,
   createdAt: c.createdAt,
-  activeSwitchboardIntegration: c.active.name,
+  ...opt("activeSwitchboardIntegration", c.active?.name),
   ...opt("pendingSwitchboardIntegration", c.pending?.name),
   ...opt("agent", c.agent),
   switchboardActions: [...c.switchboardActions],

@@ -45,7 +45,7 @@ export interface ZendeskWebhooks {
     c: ConversationState,
     action: SwitchboardAction,
     by: "api" | "agent",
-    next: { active: SwitchboardIntegration; pending: SwitchboardIntegration | undefined },
+    next: { active: SwitchboardIntegration | undefined; pending: SwitchboardIntegration | undefined },
     extra?: { metadata?: SunshineMetadata | null | undefined; reason?: SwitchboardReason }
   ) => void
   /** conversation:typing from a business author; without one (`author` is optional in the spec) when none is given. */
@@ -164,17 +164,17 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
         emit("conversation:message", { conversation: conversationRef(c), message })
       },
       changeControl: (c, action, by, next, extra = {}) => {
-        const from = c.active.name
+        const from = c.active?.name
         c.active = next.active
         c.pending = next.pending
-        if (c.active.id !== state.agentWorkspace.id) c.agent = undefined
+        if (c.active?.id !== state.agentWorkspace.id) c.agent = undefined
         const metadata = extra.metadata ?? undefined
         c.switchboardActions.push({
           action,
           by,
           at: nowIso(),
-          from,
-          to: c.active.name,
+          ...opt("from", from),
+          ...opt("to", c.active?.name),
           ...opt("pending", c.pending?.name),
           ...opt("metadata", metadata),
           ...opt("reason", extra.reason)

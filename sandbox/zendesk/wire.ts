@@ -6,11 +6,13 @@
 import { type Effect, Schema } from "effect"
 import { describeIssues, fieldIssues, json, type Refusals, refuse, type Reject } from "../http/answers.js"
 import { jsonBody } from "../http/body.js"
-import { exact, HttpUrl, Metadata, NonEmptyString } from "../http/schemas.js"
+import { exact, HttpUrl, Metadata, NonEmptyString, oneOf } from "../http/schemas.js"
 
 const MAX_BODY_BYTES = 100 * 1024
 const MAX_METADATA_BYTES = 4 * 1024
 export const MAX_TEXT_LENGTH = 4096
+/** ImageMessage / FileMessage `altText` (maxLength in the OpenAPI spec). */
+export const MAX_ALT_TEXT_LENGTH = 128
 
 // ---- refusals ----
 
@@ -62,22 +64,59 @@ const Text = Schema.String.pipe(
   Schema.maxLength(MAX_TEXT_LENGTH, { message: () => `must be at most ${MAX_TEXT_LENGTH} characters` })
 )
 
+/** A field the spec marks readOnly (Sunshine sets it): a request that sends it is refused. */
+const ReadOnly = exact(
+  Schema.Unknown.pipe(Schema.filter(() => false, { message: () => "is read-only: Sunshine sets it" }))
+)
+
+const AltText = Schema.String.pipe(
+  Schema.maxLength(MAX_ALT_TEXT_LENGTH, { message: () => `must be at most ${MAX_ALT_TEXT_LENGTH} characters` })
+)
+
+/** A message action: its type and button text are checked, the rest is kept as posted. */
+const Action = Schema.Struct(
+  {
+    type: oneOf("buy", "link", "locationRequest", "postback", "reply", "webview"),
+    text: NonEmptyString
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+const Actions = exact(Schema.Array(Action))
+
+/** TextMessage, ImageMessage, FileMessage as a request may carry them (their writable fields). */
 const Content = Schema.Union(
-  Schema.Struct({ type: Schema.Literal("text"), text: Text }),
+  Schema.Struct({ type: Schema.Literal("text"), text: Text, actions: Actions }),
   Schema.Struct({
-    type: Schema.Literal("image", "file"),
+    type: Schema.Literal("image"),
     mediaUrl: HttpUrl,
-    mediaType: exact(Schema.String),
-    altText: exact(Schema.String),
-    text: exact(Text)
+    altText: exact(AltText),
+    text: exact(Text),
+    actions: Actions,
+    mediaType: ReadOnly,
+    mediaSize: ReadOnly
+  }),
+  Schema.Struct({
+    type: Schema.Literal("file"),
+    mediaUrl: HttpUrl,
+    altText: exact(AltText),
+    text: exact(Text),
+    mediaType: ReadOnly,
+    mediaSize: ReadOnly
   })
 )
 
 const UserRef = Schema.Struct({ userId: exact(NonEmptyString), userExternalId: exact(NonEmptyString) })
 
+const Subtypes = exact(Schema.Array(oneOf("AI", "activity")))
+
 const Author = Schema.Union(
-  Schema.Struct({ type: Schema.Literal("user"), ...UserRef.fields }),
-  Schema.Struct({ type: Schema.Literal("business"), displayName: exact(Schema.String), avatarUrl: exact(HttpUrl) })
+  Schema.Struct({ type: Schema.Literal("user"), subtypes: Subtypes, ...UserRef.fields }),
+  Schema.Struct({
+    type: Schema.Literal("business"),
+    subtypes: Subtypes,
+    displayName: exact(Schema.String),
+    avatarUrl: exact(HttpUrl)
+  })
 )
 
 export const UserCreate = Schema.Struct({

@@ -14,26 +14,31 @@ export const HelviaConfig = Schema.Struct({ webhookSecret: Secret })
 
 /**
  * Genesys Cloud region hosts (docs/PROVIDERS.md#genesys-hosts): the API is at api.{host}, the
- * login at login.{host}.
+ * login at login.{host}. The list is the Genesys SDK's, complete and in its order:
+ * `PureCloudRegionHosts` of the npm package purecloud-platform-client-v2 262.0.0
+ * (src/purecloud-platform-client-v2/PureCloudRegionHosts.js; in the repository
+ * github.com/MyPureCloud/platform-client-sdk-javascript under build/src/), with the SDK's region
+ * names in the comments. A region Genesys adds goes here and in docs/PROVIDERS.md.
  */
 export const genesysRegions = [
-  "mypurecloud.com",
-  "mypurecloud.ie",
-  "mypurecloud.de",
-  "mypurecloud.com.au",
-  "mypurecloud.jp",
-  "usw2.pure.cloud",
-  "cac1.pure.cloud",
-  "apne2.pure.cloud",
-  "euw2.pure.cloud",
-  "aps1.pure.cloud",
-  "sae1.pure.cloud",
-  "mec1.pure.cloud",
-  "apne3.pure.cloud",
-  "euc2.pure.cloud",
-  "mxc1.pure.cloud",
-  "apse1.pure.cloud",
-  "use2.us-gov-pure.cloud"
+  "mypurecloud.com", // us_east_1
+  "mypurecloud.ie", // eu_west_1
+  "mypurecloud.com.au", // ap_southeast_2
+  "mypurecloud.jp", // ap_northeast_1
+  "mypurecloud.de", // eu_central_1
+  "usw2.pure.cloud", // us_west_2
+  "cac1.pure.cloud", // ca_central_1
+  "apne2.pure.cloud", // ap_northeast_2
+  "euw2.pure.cloud", // eu_west_2
+  "aps1.pure.cloud", // ap_south_1
+  "use2.us-gov-pure.cloud", // us_east_2
+  "sae1.pure.cloud", // sa_east_1
+  "mec1.pure.cloud", // me_central_1
+  "apne3.pure.cloud", // ap_northeast_3
+  "euc2.pure.cloud", // eu_central_2
+  "mxc1.pure.cloud", // mx_central_1
+  "apse1.pure.cloud", // ap_southeast_1
+  "edee1.eusc-pure.cloud" // eusc_de_east_1
 ] as const
 
 export const GenesysConfig = Schema.Struct({

@@ -323,7 +323,8 @@ describe("Sunshine webhooks and the backstop", () => {
         yield* eventsReach(gw, first.sessionId, 2)
         expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/frank`)).status).toBe(204)
         const released = gw.zendesk.conversationOf("frank")!
-        expect(released.activeSwitchboardIntegration).toBe("hbf-lcg")
+        // releaseControl nullifies the switchboard state: no integration holds the conversation until the next handover.
+        expect(released.activeSwitchboardIntegration).toBeUndefined()
         expect(released.switchboardActions.at(-1)).toMatchObject({
           action: "releaseControl",
           by: "api",
@@ -332,6 +333,7 @@ describe("Sunshine webhooks and the backstop", () => {
 
         const second = yield* open(gw, "frank")
         expect(second.conversationId).toBe(first.conversationId)
+        expect(gw.zendesk.conversationOf("frank")!.activeSwitchboardIntegration).toBe("zd-agentWorkspace")
         expect(gw.zendesk.conversations().filter((c) => c.userExternalId === "frank")).toHaveLength(1)
         // A late webhook of something said before this livechat began (new ids, an earlier Sunshine time) is not this session's.
         const earlier = new Date(Date.parse(released.messages.at(-1)!.received) - 1).toISOString()
@@ -346,6 +348,45 @@ describe("Sunshine webhooks and the backstop", () => {
         yield* Effect.sleep(Duration.millis(300))
         expect(agentTexts(gw, second.sessionId)).toEqual(["second livechat"])
         expect(agentTexts(gw, first.sessionId)).toEqual(["first livechat"])
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
+    "a user's attachment with a file name over Sunshine's 128-character altText still reaches the agent, its extension kept",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startZendeskGateway("memory")
+        yield* open(gw, "hanna")
+        const name = `${"Scan of the signed rental agreement, all pages ".repeat(4)}(final).pdf`
+        expect(name.length).toBeGreaterThan(128)
+        const sent = yield* gw.call("POST", "/messages", {
+          tenantId,
+          subHandle: "hanna",
+          messageId: "m1",
+          attachments: [
+            { url: "https://files.example.com/agreement.pdf", contentType: "application/pdf", name },
+            { url: "https://files.example.com/photo.png", contentType: "image/png", name: "photo.png" }
+          ]
+        })
+        expect(sent.status).toBe(202)
+        const [file, image] = gw.zendesk.conversationOf("hanna")!.messages.filter((m) => m.author.type === "user")
+        // What Sunshine stored: the cut name, and the media type it set itself (the gateway sends none: read-only).
+        expect(file!.content).toMatchObject({
+          type: "file",
+          mediaUrl: "https://files.example.com/agreement.pdf",
+          mediaType: "application/pdf"
+        })
+        const altText = (file!.content as { altText: string }).altText
+        expect(altText).toHaveLength(128)
+        expect(altText.startsWith("Scan of the signed rental agreement")).toBe(true)
+        expect(altText.endsWith("….pdf")).toBe(true)
+        expect(image!.content).toEqual({
+          type: "image",
+          mediaUrl: "https://files.example.com/photo.png",
+          altText: "photo.png",
+          mediaType: "image/png"
+        })
       }).pipe(Effect.scoped),
     30_000
   )

@@ -317,6 +317,81 @@ describe("Zendesk simulator: messages", () => {
       expect(sim.conversationOf("sub-1")!.messages.map((m) => m.content.type)).toEqual(["text", "image", "text"])
     }))
 
+  it.scopedLive("image and file messages as the spec has them: altText at most 128 characters, mediaType and mediaSize read-only", () =>
+    Effect.gen(function*() {
+      const sim = yield* makeZendeskSim(simOptions())
+      const { userId, conversationId } = yield* startConversation(sim)
+      const post = (content: Record<string, unknown>) =>
+        api(sim, `/conversations/${conversationId}/messages`, { body: { author: { type: "user", userId }, content } })
+
+      // Sunshine sets the media type and, without an altText, saves the file name as one.
+      const file = yield* post({ type: "file", mediaUrl: "https://x.test/docs/terms%20v2.pdf" })
+      expect(file.status).toBe(201)
+      expect(file.body.messages[0].content).toEqual({
+        type: "file",
+        mediaUrl: "https://x.test/docs/terms%20v2.pdf",
+        altText: "terms v2.pdf",
+        mediaType: "application/pdf"
+      })
+      const image = yield* post({ type: "image", mediaUrl: "https://x.test/a.png", altText: "x".repeat(128) })
+      expect(image.status).toBe(201)
+      expect(image.body.messages[0].content).toMatchObject({ altText: "x".repeat(128), mediaType: "image/png" })
+
+      const longAlt = yield* post({ type: "image", mediaUrl: "https://x.test/a.png", altText: "x".repeat(129) })
+      expect(longAlt.status).toBe(400)
+      expect(longAlt.body.errors[0]).toEqual({
+        code: "bad_request",
+        title: "content.altText: must be at most 128 characters"
+      })
+      const withMediaType = yield* post({
+        type: "file",
+        mediaUrl: "https://x.test/a.pdf",
+        mediaType: "application/pdf"
+      })
+      expect(withMediaType.status).toBe(400)
+      expect(withMediaType.body.errors[0].title).toBe("content.mediaType: is read-only: Sunshine sets it")
+      const withSize = yield* post({ type: "image", mediaUrl: "https://x.test/a.png", mediaSize: 10 })
+      expect(withSize.status).toBe(400)
+      expect(withSize.body.errors[0].title).toBe("content.mediaSize: is read-only: Sunshine sets it")
+      expect(sim.conversationOf("sub-1")!.messages).toHaveLength(2)
+    }))
+
+  it.scopedLive("actions and the author's subtypes are kept on the stored message", () =>
+    Effect.gen(function*() {
+      const { receiver, sim } = yield* withReceiver()
+      const { conversationId } = yield* startConversation(sim)
+      const actions = [
+        { type: "reply", text: "Yes", payload: "YES", iconUrl: "https://x.test/yes.png" },
+        { type: "link", text: "Terms", uri: "https://x.test/terms" }
+      ]
+      const posted = yield* api(sim, `/conversations/${conversationId}/messages`, {
+        body: {
+          author: { type: "business", subtypes: ["AI"], displayName: "Bot" },
+          content: { type: "text", text: "Shall I?", actions }
+        }
+      })
+      expect(posted.status).toBe(201)
+      const message = posted.body.messages[0]
+      expect(message.author).toEqual({ type: "business", subtypes: ["AI"], displayName: "Bot" })
+      expect(message.content).toEqual({ type: "text", text: "Shall I?", actions })
+      expect(sim.conversationOf("sub-1")!.messages[0]).toEqual(message)
+      const listed = yield* api(sim, `/conversations/${conversationId}/messages`)
+      expect(listed.body.messages).toEqual([message])
+      yield* sim.awaitWebhooks()
+      expect(eventsOf(receiver.hits)[0]!.payload.message).toEqual(message)
+
+      const badSubtype = yield* api(sim, `/conversations/${conversationId}/messages`, {
+        body: { author: { type: "business", subtypes: ["robot"] }, content: { type: "text", text: "hi" } }
+      })
+      expect(badSubtype.status).toBe(400)
+      expect(badSubtype.body.errors[0].title).toContain("author.subtypes.0")
+      const badAction = yield* api(sim, `/conversations/${conversationId}/messages`, {
+        body: { author: { type: "business" }, content: { type: "text", text: "hi", actions: [{ type: "dance" }] } }
+      })
+      expect(badAction.status).toBe(400)
+      expect(badAction.body.errors[0].title).toContain("content.actions.0")
+    }))
+
   it.scopedLive("423 once the conversation holds maxMessagesPerConversation messages", () =>
     Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions({ maxMessagesPerConversation: 2 }))
@@ -402,7 +477,7 @@ describe("Zendesk simulator: activity and switchboard", () => {
       })
     }))
 
-  it.scopedLive("passControl by name, integrationType and next; releaseControl back to the bot; metadata recorded and limited", () =>
+  it.scopedLive("passControl by name, integrationType and next; releaseControl leaves no integration active; metadata recorded and limited", () =>
     Effect.gen(function*() {
       const sim = yield* makeZendeskSim(simOptions())
       const { conversationId } = yield* startConversation(sim)
@@ -426,7 +501,10 @@ describe("Zendesk simulator: activity and switchboard", () => {
       expect((yield* control("passControl", { switchboardIntegration: "zd:agentWorkspace" })).status).toBe(200)
       expect(active()).toBe("zd-agentWorkspace")
       expect((yield* control("releaseControl", { metadata: { reason: "bot-done" } })).status).toBe(200)
-      expect(active()).toBe("hbf-lcg")
+      // releaseControl nullifies the switchboard state: neither the bot nor the agents hold the conversation.
+      expect(active()).toBeUndefined()
+      const released = (yield* api(sim, `/conversations/${conversationId}`)).body.conversation
+      expect(released).toMatchObject({ activeSwitchboardIntegration: null, pendingSwitchboardIntegration: null })
       expect((yield* control("passControl", { switchboardIntegration: sim.agentWorkspace.id })).status).toBe(200)
       expect(active()).toBe("zd-agentWorkspace")
 
@@ -447,7 +525,7 @@ describe("Zendesk simulator: activity and switchboard", () => {
         ["passControl", "api", "zd-agentWorkspace", { lcgSessionId: "s-1" }],
         ["passControl", "api", "hbf-lcg", undefined],
         ["passControl", "api", "zd-agentWorkspace", undefined],
-        ["releaseControl", "api", "hbf-lcg", { reason: "bot-done" }],
+        ["releaseControl", "api", undefined, { reason: "bot-done" }],
         ["passControl", "api", "zd-agentWorkspace", undefined]
       ])
     }))
@@ -728,11 +806,12 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         mediaUrl: "https://x.test/f.pdf",
         mediaType: "application/pdf"
       })
+      // The released conversation's payload omits activeSwitchboardIntegration: nobody holds it.
       expect(events[5]!.payload).toEqual({
-        conversation: { id: conversationId, type: "personal", activeSwitchboardIntegration: sim.botIntegration },
+        conversation: { id: conversationId, type: "personal" },
         reason: "ticketClosed"
       })
-      expect(sim.conversationOf("sub-1")).toMatchObject({ activeSwitchboardIntegration: "hbf-lcg" })
+      expect(sim.conversationOf("sub-1")!.activeSwitchboardIntegration).toBeUndefined()
       expect(sim.conversationOf("sub-1")!.switchboardActions.map((a) => [a.action, a.by, a.reason])).toEqual([
         ["passControl", "api", undefined],
         ["acceptControl", "agent", undefined],
@@ -800,7 +879,8 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
 
       const listed = yield* call(`${origin}/sim/conversations`)
       expect(listed.body).toHaveLength(1)
-      expect(listed.body[0]).toMatchObject({ id: conversationId, activeSwitchboardIntegration: "hbf-lcg" })
+      expect(listed.body[0]).toMatchObject({ id: conversationId })
+      expect(listed.body[0].activeSwitchboardIntegration).toBeUndefined() // closed: released
       yield* sim.awaitWebhooks()
       expect((yield* call(`${origin}/sim/webhooks`)).body).toHaveLength(receiver.hits.length)
       expect((yield* call(`${origin}/sim/requests`)).body.at(-1)).toMatchObject({

@@ -11,7 +11,12 @@ import type { LivechatConfig } from "../../src/domain/tenant.js"
 import { openingText } from "../../src/providers/handover.js"
 import { ZendeskApi } from "../../src/providers/zendesk/client.js"
 import { mapMessage, mapWebhookEvent } from "../../src/providers/zendesk/mapper.js"
-import { handoverMetadata, makeZendeskProvider, userMessageParts } from "../../src/providers/zendesk/provider.js"
+import {
+  altTextOf,
+  handoverMetadata,
+  makeZendeskProvider,
+  userMessageParts
+} from "../../src/providers/zendesk/provider.js"
 import type { Message, WebhookEvent } from "../../src/providers/zendesk/schemas.js"
 import { Coordinator } from "../../src/services/Coordinator.js"
 
@@ -339,5 +344,31 @@ describe("what the Agent Workspace gets", () => {
         ["file", 15, { hbfMessageId: "m1", hbfPart: 4 }]
       ])
     expect(parts.every((p) => p.author.type === "user" && p.author.userId === "u1")).toBe(true)
+  })
+
+  it("an attachment goes with its URL and name only: mediaType is Sunshine's, read-only, and never sent", () => {
+    const [image, file] = userMessageParts("u1", "m1", undefined, [
+      { url: "https://f/a.png", contentType: "image/png", name: "a.png" },
+      { url: "https://f/b.pdf", contentType: "application/pdf" }
+    ])
+    expect(image!.content).toEqual({ type: "image", mediaUrl: "https://f/a.png", altText: "a.png" })
+    expect(file!.content).toEqual({ type: "file", mediaUrl: "https://f/b.pdf" })
+  })
+
+  it("a file name longer than Sunshine's 128-character altText is cut in the middle and keeps its extension", () => {
+    const long = `${"quarterly-report-".repeat(10)}final.pdf`
+    const [part] = userMessageParts("u1", "m1", undefined, [
+      { url: "https://f/r.pdf", contentType: "application/pdf", name: long }
+    ])
+    const altText = String(part!.content["altText"])
+    expect(altText).toHaveLength(128)
+    expect(altText.startsWith("quarterly-report-quarterly-report-")).toBe(true)
+    expect(altText.endsWith("….pdf")).toBe(true)
+    // Exactly 128 is Sunshine's own limit: left alone; no extension: cut at the end; an emoji is never split.
+    expect(altTextOf("a".repeat(124) + ".png")).toBe("a".repeat(124) + ".png")
+    expect(altTextOf("b".repeat(200))).toBe("b".repeat(127) + "…")
+    const emoji = altTextOf("x" + "😀".repeat(100) + ".jpg")
+    expect(emoji.length).toBeLessThanOrEqual(128)
+    expect(emoji).toMatch(/^x(😀)+…\.jpg$/u)
   })
 })

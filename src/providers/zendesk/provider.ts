@@ -47,6 +47,10 @@ export const conversationStateOf = (session: SessionRecord): Option.Option<Zende
 
 /** Sunshine's text limit per message. */
 const TEXT_CHARS = 4_096
+/** Sunshine's limit on an image or file message's `altText` (the OpenAPI spec's maxLength). */
+export const ALT_TEXT_CHARS = 128
+/** The longest ending after the last dot that still counts as a file name's extension. */
+const EXTENSION_CHARS = 16
 const TRANSCRIPT_ENTRIES = 50
 /** Switchboard metadata is limited to 4 KB; the session's own metadata gives way first. */
 const SWITCHBOARD_METADATA_BYTES = 4_096
@@ -119,8 +123,27 @@ const textParts = (text: string | undefined): ReadonlyArray<string> => {
 }
 
 /**
+ * An attachment's name as `altText`: a longer name would make Sunshine refuse the whole part
+ * (400, never retried), so it is cut in the middle, "…" marking the cut, and keeps its
+ * extension. Cut between characters, never inside a surrogate pair.
+ */
+export const altTextOf = (name: string): string => {
+  if (name.length <= ALT_TEXT_CHARS) return name
+  const dot = name.lastIndexOf(".")
+  const extension = dot > 0 && name.length - dot <= EXTENSION_CHARS ? name.slice(dot) : ""
+  const room = ALT_TEXT_CHARS - extension.length - 1
+  let head = ""
+  for (const char of name.slice(0, name.length - extension.length)) {
+    if (head.length + char.length > room) break
+    head += char
+  }
+  return `${head}…${extension}`
+}
+
+/**
  * A user's message as Sunshine messages: its text, then each attachment as an image or file
- * message. Each part names the message and its place (`hbfMessageId`, `hbfPart`), so a post
+ * message (`mediaUrl` and `altText` only: `mediaType` and `mediaSize` are Sunshine's own,
+ * read-only). Each part names the message and its place (`hbfMessageId`, `hbfPart`), so a post
  * whose answer was lost, or a retry after a part failed, can tell what Sunshine already has.
  */
 export const userMessageParts = (
@@ -135,8 +158,7 @@ export const userMessageParts = (
     ...attachments.map((attachment) => ({
       type: attachment.contentType.startsWith("image/") ? "image" : "file",
       mediaUrl: attachment.url,
-      mediaType: attachment.contentType,
-      ...(attachment.name !== undefined ? { altText: attachment.name } : {})
+      ...(attachment.name !== undefined ? { altText: altTextOf(attachment.name) } : {})
     }))
   ]
   return contents.map((content, part) => ({ author, content, metadata: { hbfMessageId: messageId, hbfPart: part } }))
