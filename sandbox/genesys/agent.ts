@@ -121,7 +121,8 @@ export const makeAgent = (
     say: (conversationId, message) =>
       Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
-        const agent = yield* currentAgent(c)
+        // Only a connected agent can write (the webhook names the integration, not them).
+        yield* currentAgent(c)
         const attachments = message.attachments ?? []
         if ((message.text === undefined || message.text === "") && attachments.length === 0) {
           return yield* new GenesysSimError({ status: 400, message: "an agent message needs text or attachments" })
@@ -136,7 +137,7 @@ export const makeAgent = (
             filename: a.filename ?? (a.url !== undefined ? filenameOf(a.url) : "attachment")
           }
         }))
-        return yield* webhooks.send(c, agent, {
+        return yield* webhooks.send(c, {
           type: "Text",
           ...textOf(message),
           ...(content.length > 0 ? { content } : {})
@@ -145,10 +146,9 @@ export const makeAgent = (
     typing: (conversationId, options = {}) =>
       Effect.gen(function*() {
         const c = yield* conversationFor(conversationId)
-        const agent = yield* currentAgent(c)
+        yield* currentAgent(c)
         return yield* webhooks.send(
           c,
-          agent,
           { type: "Event", events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }] },
           { withoutId: options.withoutId === true }
         )

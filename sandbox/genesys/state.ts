@@ -81,6 +81,9 @@ export const now = (): Instant => {
 const DEFAULT_QUEUE = { queueId: "sim-queue" }
 export const DEFAULT_AGENT = { userId: "genesys-agent-1", name: "Sandbox Agent" }
 
+/** The name of an integration configured without one: what its outbound webhooks name as their sender. */
+export const DEFAULT_INTEGRATION_NAME = "Sandbox Open Messaging"
+
 export interface GenesysState {
   readonly options: GenesysSimOptions
   readonly tokenLifetimeSeconds: number

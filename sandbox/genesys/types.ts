@@ -4,9 +4,18 @@ import type { InboundContent, InboundFrom } from "./wire.js"
 
 export interface GenesysSimOptions {
   readonly clients: ReadonlyArray<{ readonly clientId: string; readonly clientSecret: string }>
-  /** Open Messaging integrations: where agent messages are posted (outbound webhook) and the secret that signs them. */
+  /**
+   * Open Messaging integrations: where agent messages are posted (outbound webhook), the secret
+   * that signs them, and the integration's name (`channel.from.nickname` of every outbound
+   * webhook; default DEFAULT_INTEGRATION_NAME).
+   */
   readonly integrations: ReadonlyArray<
-    { readonly integrationId: string; readonly webhookUrl: string; readonly webhookSecret: string }
+    {
+      readonly integrationId: string
+      readonly webhookUrl: string
+      readonly webhookSecret: string
+      readonly name?: string
+    }
   >
   /** Default: one queue `sim-queue` (a conversation always sits in a queue); estimatedWaitSeconds default 0, agentsOnQueue default 1. */
   readonly queues?: ReadonlyArray<

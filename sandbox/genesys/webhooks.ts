@@ -9,9 +9,8 @@ import { postOnce } from "../http/outbound.js"
 import { hmacSha256 } from "../http/signatures.js"
 import {
   type ConversationState,
-  DEFAULT_AGENT,
+  DEFAULT_INTEGRATION_NAME,
   type GenesysState,
-  type MutableParticipant,
   now,
   type SentWebhook,
   textOf
@@ -44,13 +43,14 @@ export interface OutboundBody {
 
 export interface GenesysWebhooks {
   /**
-   * Builds, signs, records and posts one outbound message of `agent`: the gateway's final answer
-   * status after the retries (0: none). `withoutId` leaves the body's `id` out (the SDK's model has
-   * it optional); the sim still records the webhook under an id of its own, for resends.
+   * Builds, signs, records and posts one outbound message of the conversation's agent: the
+   * gateway's final answer status after the retries (0: none). As Genesys does, `channel.from`
+   * names the integration (its name and id), not the agent. `withoutId` leaves the body's `id`
+   * out (the SDK's model has it optional); the sim still records the webhook under an id of its
+   * own, for resends.
    */
   readonly send: (
     c: ConversationState,
-    agent: MutableParticipant,
     body: OutboundBody,
     options?: { readonly withoutId?: boolean }
   ) => Effect.Effect<{ webhookId: string; status: number }>
@@ -70,7 +70,7 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
     )
 
   return {
-    send: (c, agent, body, options = {}) =>
+    send: (c, body, options = {}) =>
       Effect.suspend(() => {
         const integration = state.integrations.get(c.integrationId)!
         const id = randomUUID()
@@ -82,11 +82,8 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
             platform: "Open",
             type: "Private",
             to: { id: c.fromId, idType: c.fromIdType },
-            from: {
-              nickname: agent.name ?? DEFAULT_AGENT.name,
-              id: agent.user?.id ?? DEFAULT_AGENT.userId,
-              idType: "Opaque"
-            },
+            // The integration, as in Genesys' outbound messages (docs/PROVIDERS.md#outbound-webhook-agent-to-us).
+            from: { nickname: integration.name ?? DEFAULT_INTEGRATION_NAME, id: c.integrationId, idType: "Opaque" },
             time: at.iso,
             ...(options.withoutId === true ? {} : { messageId: id })
           },

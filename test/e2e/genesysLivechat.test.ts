@@ -109,6 +109,8 @@ describe.each(stores)("%s store", (store) => {
           text: "Hi Alice",
           attachments: [{ url: "https://files.example/plan.png", contentType: "image/png", name: "plan.png" }]
         })
+        // The webhook's sender is the integration; the message names the agent who joined.
+        expect(events[2]!.data).toMatchObject({ agent: { id: "agent-maria", name: "Maria" } })
         expect(events[4]!.data).toEqual({ reason: "agent" })
         const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
         expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
@@ -190,6 +192,33 @@ describe("Genesys webhooks and faults", () => {
   )
 
   it.live(
+    "an agent's message names the agent who has the chat, not the integration the webhook comes from; after a transfer, the new agent",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGenesysGateway("memory")
+        const { conversationId, sessionId } = yield* open(gw, "nora")
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
+        yield* eventsReach(gw, sessionId, 1)
+        // The simulator, like Genesys, sends the integration's name and id as `channel.from`.
+        expect((yield* gw.genesys.agentSay(conversationId, { text: "Maria here" })).status).toBe(200)
+        yield* eventsReach(gw, sessionId, 2)
+        yield* gw.genesys.agentLeave(conversationId, { transfer: true })
+        yield* gw.genesys.agentJoin(conversationId, { userId: "agent-nikos", name: "Nikos" })
+        yield* eventsReach(gw, sessionId, 5)
+        expect((yield* gw.genesys.agentSay(conversationId, { text: "Nikos here" })).status).toBe(200)
+        yield* eventsReach(gw, sessionId, 6)
+        const messages = gw.bot.eventsOf(sessionId).filter((e) => e.type === "agent.message").map((e) => e.data)
+        expect(messages).toEqual([
+          { text: "Maria here", agent: { id: "agent-maria", name: "Maria" } },
+          { text: "Nikos here", agent: { id: "agent-nikos", name: "Nikos" } }
+        ])
+        const state = yield* gw.call("GET", "/subscribers/nora/livechat-state")
+        expect(state.body).toMatchObject({ state: "active", session: { agent: { id: "agent-nikos", name: "Nikos" } } })
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
     "an agent attachment without url (optional at Genesys) is accepted: the text reaches the bot, the file is named as unavailable",
     () =>
       Effect.gen(function*() {
@@ -213,7 +242,7 @@ describe("Genesys webhooks and faults", () => {
           text: "Here is your bill",
           attachments: [{ url: "https://files.example/plan.png", contentType: "image/png", name: "plan.png" }],
           unavailableAttachments: [{ contentType: "application/pdf", name: "bill.pdf" }],
-          agent: { name: "Maria" }
+          agent: { id: "agent-1", name: "Maria" }
         })
       }).pipe(Effect.scoped),
     30_000

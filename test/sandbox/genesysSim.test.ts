@@ -76,7 +76,7 @@ const simOptions = (
     { clientId: "client-1", clientSecret: "secret-1" },
     { clientId: "client-2", clientSecret: "secret-2" }
   ],
-  integrations: [{ integrationId: "int-1", webhookUrl, webhookSecret: WEBHOOK_SECRET }],
+  integrations: [{ integrationId: "int-1", webhookUrl, webhookSecret: WEBHOOK_SECRET, name: "Acme Open Messaging" }],
   queues: [
     { queueId: "q-1", estimatedWaitSeconds: 42, agentsOnQueue: 3 },
     { queueId: "q-2", agentsOnQueue: 0 }
@@ -551,7 +551,7 @@ describe("Genesys simulator: outbound webhooks", () => {
     Effect.gen(function*() {
       const receiver = yield* webhookReceiver([503, 503])
       const { sim, conversationId } = yield* startConversation(simOptions(receiver.url))
-      const agent = yield* sim.agentJoin(conversationId, { userId: "agent-7", name: "Maria" })
+      yield* sim.agentJoin(conversationId, { userId: "agent-7", name: "Maria" })
 
       const said = yield* sim.agentSay(conversationId, {
         text: "How can I help?",
@@ -573,7 +573,8 @@ describe("Genesys simulator: outbound webhooks", () => {
           platform: "Open",
           type: "Private",
           to: { id: "u-1", idType: "Opaque" },
-          from: { nickname: "Maria", id: agent.userId, idType: "Opaque" },
+          // As at Genesys: the integration sends, not the agent.
+          from: { nickname: "Acme Open Messaging", id: "int-1", idType: "Opaque" },
           messageId: said.webhookId
         },
         type: "Text",

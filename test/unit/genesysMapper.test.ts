@@ -13,6 +13,7 @@ import {
   mapConversation,
   mapDetailEvent,
   mapOutboundWebhook,
+  namedByAgent,
   parseDetailTopic,
   topicsOf
 } from "../../src/providers/genesys/mapper.js"
@@ -23,7 +24,10 @@ import { openingText } from "../../src/providers/handover.js"
 const NOW = "2026-11-26T10:00:00.000Z"
 const decodeWebhook = Schema.decodeUnknownSync(OutboundWebhook)
 
-/** The outbound webhook (docs/PROVIDERS.md#outbound-webhook-agent-to-us), agent text with an attachment. */
+/**
+ * The outbound webhook (docs/PROVIDERS.md#outbound-webhook-agent-to-us), agent text with an
+ * attachment; as Genesys sends it, `channel.from` is the integration, not the agent.
+ */
 const agentText = {
   id: "msg-1",
   channel: {
@@ -31,7 +35,7 @@ const agentText = {
     platform: "Open",
     type: "Private",
     to: { id: "session-1", idType: "Opaque" },
-    from: { nickname: "Maria", id: "agent-route-1", idType: "Opaque" },
+    from: { nickname: "Acme Open Messaging", id: "integration-1", idType: "Opaque" },
     time: "2026-11-26T09:59:00.000Z",
     messageId: "msg-1"
   },
@@ -56,19 +60,38 @@ const agentText = {
 }
 
 describe("Genesys outbound webhook", () => {
-  it("agent text with an attachment is one agent.message with the agent's name", () => {
-    expect(mapOutboundWebhook(decodeWebhook(agentText), NOW)).toEqual([
+  it("agent text with an attachment is one agent.message, named by the agent who has the chat, never by the webhook's sender (the integration)", () => {
+    const events = mapOutboundWebhook(decodeWebhook(agentText), NOW)
+    expect(events).toEqual([
       {
         id: "genesys-livechat:webhook:msg-1",
         occurredAt: "2026-11-26T09:59:00.000Z",
         type: "agent.message",
         data: {
           text: "Hello, how can I help?",
-          attachments: [{ url: "https://files.example/a.png", contentType: "image/png", name: "a.png", size: 1234 }],
-          agent: { name: "Maria" }
+          attachments: [{ url: "https://files.example/a.png", contentType: "image/png", name: "a.png", size: 1234 }]
         }
       }
     ])
+    // The session's agent (the conversation's agent participant, from the join) names the message.
+    expect(namedByAgent(events, { id: "u-1", name: "Maria" })).toEqual([
+      { ...events[0]!, data: { ...events[0]!.data, agent: { id: "u-1", name: "Maria" } } }
+    ])
+    // No agent known yet: the message names nobody rather than the integration.
+    expect(namedByAgent(events, undefined)).toEqual(events)
+    expect(JSON.stringify(namedByAgent(events, undefined))).not.toContain("Acme Open Messaging")
+    // Typing carries no agent: it is left as it is.
+    const typing = mapOutboundWebhook(
+      decodeWebhook({
+        ...agentText,
+        type: "Event",
+        text: undefined,
+        content: undefined,
+        events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }]
+      }),
+      NOW
+    )
+    expect(namedByAgent(typing, { id: "u-1", name: "Maria" })).toEqual(typing)
   })
 
   it("a typing event is agent.typing; receipts and inbound echoes carry nothing", () => {
@@ -120,8 +143,7 @@ describe("Genesys outbound webhook", () => {
         data: {
           text: "Hello, how can I help?",
           attachments: [{ url: "https://files.example/a.png", contentType: "image/png", name: "a.png", size: 1234 }],
-          unavailableAttachments: [{ contentType: "application/pdf", name: "bill.pdf", size: 99 }],
-          agent: { name: "Maria" }
+          unavailableAttachments: [{ contentType: "application/pdf", name: "bill.pdf", size: 99 }]
         }
       }
     ])
@@ -150,7 +172,7 @@ describe("Genesys outbound webhook", () => {
     const first = mapOutboundWebhook(decodeWebhook(typing), NOW)
     expect(first).toEqual([
       {
-        id: "genesys-livechat:webhook:conv-1:agent-route-1:2026-11-26T09:59:00.000Z:Event",
+        id: "genesys-livechat:webhook:conv-1:integration-1:2026-11-26T09:59:00.000Z:Event",
         occurredAt: "2026-11-26T09:59:00.000Z",
         type: "agent.typing",
         data: { typing: true }
@@ -164,14 +186,14 @@ describe("Genesys outbound webhook", () => {
     // Without the conversation id, the customer (our session) names the conversation.
     const { conversationId: _c, ...bare } = typing
     expect(mapOutboundWebhook(decodeWebhook(bare), NOW)[0]!.id).toBe(
-      "genesys-livechat:webhook:session-1:agent-route-1:2026-11-26T09:59:00.000Z:Event"
+      "genesys-livechat:webhook:session-1:integration-1:2026-11-26T09:59:00.000Z:Event"
     )
     // Two messages of one instant differ by what they say.
     const said = (text: string) => mapOutboundWebhook(decodeWebhook({ ...withoutId, text }), NOW)[0]!.id
     expect(said("one")).toBe(said("one"))
     expect(said("one")).not.toBe(said("two"))
     expect(said("one")).toMatch(
-      /^genesys-livechat:webhook:conv-1:agent-route-1:2026-11-26T09:59:00\.000Z:Text:[0-9a-f]{16}$/
+      /^genesys-livechat:webhook:conv-1:integration-1:2026-11-26T09:59:00\.000Z:Text:[0-9a-f]{16}$/
     )
   })
 

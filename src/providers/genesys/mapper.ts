@@ -233,14 +233,14 @@ const contentTypeOf = (attachment: { readonly mime?: string | undefined }) =>
  * The outbound webhook -> an agent message or typing; receipts and echoes of our own messages
  * carry nothing. An attachment without a link (`url` is optional in the SDK's model) cannot be
  * passed on: the message keeps its text and names it in `unavailableAttachments`.
+ *
+ * The message names no agent here: `channel.from` holds the integration's name and id, not the
+ * agent's (docs/PROVIDERS.md#outbound-webhook-agent-to-us); `namedByAgent` names the agent.
  */
 export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): ReadonlyArray<ProviderEvent> => {
   if (webhook.direction !== undefined && webhook.direction !== "Outbound") return []
   const occurredAt = webhook.channel.time ?? now
   const id = webhookEventId(webhook, occurredAt)
-  const nickname = webhook.channel.from?.nickname
-  // Only the name: the webhook's sender id is not the user id that notifications name agents by.
-  const agent = nickname !== undefined ? { agent: { name: nickname } } : {}
   switch (webhook.type) {
     case "Text": {
       const files = (webhook.content ?? []).flatMap((c) => (c.attachment === undefined ? [] : [c.attachment]))
@@ -263,8 +263,7 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
           data: {
             ...(webhook.text !== undefined ? { text: webhook.text } : {}),
             ...(attachments.length > 0 ? { attachments } : {}),
-            ...(unavailableAttachments.length > 0 ? { unavailableAttachments } : {}),
-            ...agent
+            ...(unavailableAttachments.length > 0 ? { unavailableAttachments } : {})
           }
         }
       ]
@@ -277,3 +276,16 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
       return []
   }
 }
+
+/**
+ * Webhook events of a session -> its agent's messages named by the agent who has the chat: the
+ * conversation's agent participant, which the session holds from the join (notifications or the
+ * conversation read; no call per message). Before a join is known, a message names nobody.
+ */
+export const namedByAgent = (
+  events: ReadonlyArray<ProviderEvent>,
+  agent: Agent | undefined
+): ReadonlyArray<ProviderEvent> =>
+  agent === undefined
+    ? events
+    : events.map((event) => (event.type === "agent.message" ? { ...event, data: { ...event.data, agent } } : event))
