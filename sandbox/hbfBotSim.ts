@@ -50,7 +50,7 @@ const dataSchemas = {
     unavailableAttachments: Schema.optional(Schema.Array(UnavailableAttachment)),
     agent: Schema.optional(Agent)
   }),
-  "agent.typing": Schema.Struct({ typing: Schema.Boolean }),
+  "agent.typing": Schema.Struct({ typing: Schema.Boolean, agent: Schema.optional(Agent) }),
   "agent.left": Schema.Struct({ agent: Schema.optional(Agent) }),
   "session.ended": Schema.Struct({
     reason: Schema.Literal("agent", "user", "timeout", "inactivity", "provider", "error")

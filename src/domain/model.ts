@@ -139,7 +139,10 @@ export const Session = Schema.Struct({
   provider: ProviderAlias,
   status: SessionStatus,
   providerConversationId: Schema.optional(Schema.String),
+  /** The agent who has the chat, or had it last (kept after a leave, a requeue and the end). */
   agent: Schema.optional(Agent),
+  /** When `agent` left the chat: set, no agent has it now. */
+  agentLeftAt: Schema.optional(Schema.String),
   createdAt: Schema.String,
   assignedAt: Schema.optional(Schema.String),
   endedAt: Schema.optional(Schema.String),
@@ -237,7 +240,7 @@ export const EventBody = Schema.Union(
     unavailableAttachments: Schema.optional(Schema.Array(UnavailableAttachment)),
     agent: Schema.optional(Agent)
   }),
-  EventFields("agent.typing", { typing: Schema.Boolean }),
+  EventFields("agent.typing", { typing: Schema.Boolean, agent: Schema.optional(Agent) }),
   EventFields("agent.left", { agent: Schema.optional(Agent) }),
   EventFields("session.ended", { reason: EndReason }),
   EventFields("request.failed", { reason: Schema.String, message: Schema.optional(Schema.String) })

@@ -3,14 +3,14 @@
  * -> ended, pending -> ended, active -> pending when an agent hands the chat back to the queue.
  * `ended` is final. Pure: the store applies the result with a compare-and-set on `version`.
  */
-import type { EndReason, EventBody, SessionRecord, SessionStatus } from "./model.js"
+import type { Agent, EndReason, EventBody, SessionRecord, SessionStatus } from "./model.js"
 
-export type Transition =
-  | { readonly _tag: "Apply"; readonly next: SessionRecord }
-  | { readonly _tag: "Drop"; readonly reason: string }
+type Drop = { readonly _tag: "Drop"; readonly reason: string }
+
+export type Transition = { readonly _tag: "Apply"; readonly next: SessionRecord } | Drop
 
 const apply = (next: SessionRecord): Transition => ({ _tag: "Apply", next })
-const drop = (reason: string): Transition => ({ _tag: "Drop", reason })
+const drop = (reason: string): Drop => ({ _tag: "Drop", reason })
 
 export const isOpen = (status: SessionStatus): boolean => status !== "ended"
 
@@ -19,66 +19,113 @@ const end = (session: SessionRecord, reason: EndReason, now: string): SessionRec
   return { ...rest, status: "ended", endedAt: now, endReason: reason, lastActivityAt: now }
 }
 
-/** An agent event applied to a session; `now` is the gateway's clock (ISO), not the provider's. */
-export const applyEvent = (session: SessionRecord, event: EventBody, now: string): Transition => {
+/** An event applied: the session after it, and the event as delivered (its agent completed from the session). */
+export type EventTransition<E extends EventBody> =
+  | { readonly _tag: "Apply"; readonly next: SessionRecord; readonly event: E }
+  | Drop
+
+/**
+ * An agent event applied to a session; `now` is the gateway's clock (ISO), not the provider's.
+ * Every event that concerns an agent is delivered naming the agent as fully as anything told
+ * it: what the provider said, completed from the session's agent when it is the same one or the
+ * provider named nobody (Genesys names a leaving agent by id only, Sunshine and Genesys name no
+ * typist, Sunshine's handback names nobody).
+ */
+export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E, now: string): EventTransition<E> => {
   if (session.status === "ended") return drop(`session ${session.sessionId} has ended`)
   const touched = { ...session, lastActivityAt: now }
+  const applied = (next: SessionRecord, agent?: Agent): EventTransition<E> => ({
+    _tag: "Apply",
+    next,
+    event: agent === undefined ? event : { ...event, data: { ...event.data, agent } }
+  })
   switch (event.type) {
     case "request.queued": {
-      const { agent: _a, position: _p, estimatedWaitSeconds: _e, ...rest } = touched
-      return apply({
+      // Back in the queue: whoever had the chat has left it, and stays the session's last agent.
+      const { position: _p, estimatedWaitSeconds: _e, ...rest } = touched
+      return applied({
         ...rest,
         status: "pending",
+        ...(session.agent !== undefined ? { agentLeftAt: session.agentLeftAt ?? now } : {}),
         ...(event.data.position !== undefined ? { position: event.data.position } : {}),
         ...(event.data.estimatedWaitSeconds !== undefined
           ? { estimatedWaitSeconds: event.data.estimatedWaitSeconds }
           : {})
       })
     }
-    case "agent.joined":
+    case "agent.joined": {
       // The same join seen twice (a provider's notification and its later re-read) is one join.
       // A join naming nobody (Sunshine's acceptControl) adds nothing while an agent has the chat.
-      return session.status === "active" && (sameAgent(session.agent, event.data.agent) || anonymous(event.data.agent))
-        ? drop("the agent already has the chat")
-        : apply(activate(touched, event.data.agent, now))
-    case "agent.message":
+      const holder = agentWithChat(session)
+      if (holder !== undefined && (sameAgent(holder, event.data.agent) || anonymous(event.data.agent))) {
+        return drop("the agent already has the chat")
+      }
+      // The agent who left coming back is named as fully as the session knew them.
+      const agent = session.agent !== undefined ? merged(session.agent, event.data.agent) : event.data.agent
+      return applied(activate(touched, agent, now), agent)
+    }
+    case "agent.message": {
       // A message can only come from an agent who has the chat: it implies the join.
-      return apply(session.status === "pending" ? activate(touched, event.data.agent, now) : touched)
+      const agent = completed(agentWithChat(session), event.data.agent)
+      return applied(session.status === "pending" ? activate(touched, agent, now) : touched, agent)
+    }
     case "agent.typing":
-      return session.status === "active" ? apply(touched) : drop("typing before an agent joined")
+      return session.status === "active"
+        ? applied(touched, completed(agentWithChat(session), event.data.agent))
+        : drop("typing before an agent joined")
     case "agent.left": {
       if (session.status !== "active") return drop("agent left before joining")
-      if (
-        event.data.agent?.id !== undefined && session.agent?.id !== undefined &&
-        event.data.agent.id !== session.agent.id
-      ) {
+      const holder = agentWithChat(session)
+      if (session.agentLeftAt !== undefined) return drop("the agent already left")
+      if (event.data.agent?.id !== undefined && holder?.id !== undefined && event.data.agent.id !== holder.id) {
         return drop("another agent has the chat")
       }
-      const { agent: _a, ...rest } = touched
-      return apply(rest)
+      const agent = completed(holder, event.data.agent)
+      return applied({ ...touched, ...(agent !== undefined ? { agent } : {}), agentLeftAt: now }, agent)
     }
     case "session.ended":
-      return apply(end(session, event.data.reason, now))
+      return applied(end(session, event.data.reason, now))
     case "request.failed":
-      return apply(end(session, "provider", now))
+      return applied(end(session, "provider", now))
   }
 }
 
+/** The agent who has the chat now, if known. */
+const agentWithChat = (session: SessionRecord): Agent | undefined =>
+  session.status === "active" && session.agentLeftAt === undefined ? session.agent : undefined
+
 /** The same agent: by id where either side has one, else by name (Sunshine and CCP name their agents only). */
-const sameAgent = (a: SessionRecord["agent"], b: SessionRecord["agent"]) =>
+const sameAgent = (a: Agent | undefined, b: Agent | undefined) =>
   a?.id !== undefined || b?.id !== undefined ? a?.id === b?.id : a?.name !== undefined && a.name === b?.name
 
-const anonymous = (agent: SessionRecord["agent"]) => agent?.id === undefined && agent?.name === undefined
+/** Two descriptions of one agent: the same id where both have one, else the same name where both have one. */
+const describeOne = (a: Agent, b: Agent) =>
+  a.id !== undefined && b.id !== undefined ? a.id === b.id : a.name !== undefined && a.name === b.name
 
-const activate = (session: SessionRecord, agent: SessionRecord["agent"], now: string): SessionRecord => {
-  const { position: _p, estimatedWaitSeconds: _e, agent: previous, ...rest } = session
-  const who = agent ?? previous
+const anonymous = (agent: Agent | undefined) => agent?.id === undefined && agent?.name === undefined
+
+/** Both merged (the newer description's fields first) when they describe the same agent, else the newer alone. */
+const merged = (known: Agent, told: Agent): Agent => describeOne(known, told) ? { ...known, ...told } : told
+
+/**
+ * What an event says of the agent who has the chat, completed by what the session knows: the
+ * session's agent when the event names nobody, else both merged when they are one agent.
+ */
+const completed = (known: Agent | undefined, told: Agent | undefined): Agent | undefined =>
+  known === undefined || anonymous(known)
+    ? told
+    : told === undefined || anonymous(told)
+    ? { ...known, ...told }
+    : merged(known, told)
+
+const activate = (session: SessionRecord, agent: Agent | undefined, now: string): SessionRecord => {
+  const { position: _p, estimatedWaitSeconds: _e, agent: _previous, agentLeftAt: _left, ...rest } = session
   return {
     ...rest,
     status: "active",
     // The first assignment counts for the waiting time; a requeue does not reset it.
     assignedAt: session.assignedAt ?? now,
-    ...(who !== undefined ? { agent: who } : {})
+    ...(agent !== undefined ? { agent } : {})
   }
 }
 

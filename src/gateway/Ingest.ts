@@ -87,7 +87,7 @@ export const makeIngest = Effect.gen(function*() {
             const t = applyEvent(current, event, now)
             if (t._tag === "Apply") {
               current = t.next
-              applied.push(event)
+              applied.push(t.event)
             } else {
               yield* Effect.logInfo("event dropped", {
                 sessionId,

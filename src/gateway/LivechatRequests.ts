@@ -140,7 +140,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
           const t = applyEvent(next, event, now)
           if (t._tag === "Apply") {
             next = t.next
-            applied.push(event)
+            applied.push(t.event)
           }
         }
         return Effect.succeed({

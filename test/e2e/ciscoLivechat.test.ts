@@ -6,7 +6,16 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { demoCisco } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
+import {
+  agentsNamed,
+  eventsReach,
+  type Gateway,
+  livechatRequest,
+  metricValue,
+  startGateway,
+  stores,
+  typesOf
+} from "./harness.js"
 
 const tenantId = "demo-cisco"
 const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
@@ -77,6 +86,9 @@ describe.each(stores)("%s store", (store) => {
         expect(events[0]!.data).toEqual({ agent: { name: "Maria" } })
         expect(events[2]!.data).toEqual({ text: "Καλημέρα Alice: try 1+1 & reboot", agent: { name: "Maria" } })
         expect(events[4]!.data).toEqual({ reason: "agent" })
+        expect(agentsNamed(events)).toEqual(Array(4).fill({ name: "Maria" }))
+        const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
+        expect(ended.body).toMatchObject({ state: "ended", session: { agent: { name: "Maria" } } })
         // The cursor was kept with the session, and the poller stopped with it.
         yield* Effect.sleep(Duration.millis(600))
         const polls = gw.cisco.chatWith("hbfSessionId", sessionId)!.polls

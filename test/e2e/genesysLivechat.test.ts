@@ -8,7 +8,16 @@ import { Duration, Effect } from "effect"
 import { createHmac } from "node:crypto"
 import { demoGenesys, demoTenants, genesysTenant } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { eventsReach, type Gateway, livechatRequest, metricValue, startGateway, stores, typesOf } from "./harness.js"
+import {
+  agentsNamed,
+  eventsReach,
+  type Gateway,
+  livechatRequest,
+  metricValue,
+  startGateway,
+  stores,
+  typesOf
+} from "./harness.js"
 
 const tenantId = "demo-genesys"
 const request = (subHandle: string) => livechatRequest(tenantId, subHandle)
@@ -112,8 +121,12 @@ describe.each(stores)("%s store", (store) => {
         // The webhook's sender is the integration; the message names the agent who joined.
         expect(events[2]!.data).toMatchObject({ agent: { id: "agent-maria", name: "Maria" } })
         expect(events[4]!.data).toEqual({ reason: "agent" })
+        // Every agent event names the agent alike (the leave says the user id only, typing nobody),
+        // and the ended session keeps its last agent.
+        const maria = { id: "agent-maria", name: "Maria" }
+        expect(agentsNamed(events)).toEqual([maria, maria, maria, maria])
         const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent", agent: maria } })
       }).pipe(Effect.scoped),
     30_000
   )

@@ -101,6 +101,10 @@ export const livechatRequest = (tenantId: string, subHandle: string) => ({
 /** The event types hbf-bot received for a session, in arrival order. */
 export const typesOf = (gw: Gateway, sessionId: string) => gw.bot.eventsOf(sessionId).map((e) => e.type)
 
+/** The agent each agent event (joined, message, typing, left) names, in order. */
+export const agentsNamed = (events: ReadonlyArray<{ readonly type: string; readonly data: unknown }>) =>
+  events.filter((e) => e.type.startsWith("agent.")).map((e) => (e.data as { readonly agent?: unknown }).agent)
+
 /** Waits until hbf-bot has at least `n` events of the session. */
 export const eventsReach = (gw: Gateway, sessionId: string, n: number) =>
   eventually("hbf-bot has the events", Effect.sync(() => gw.bot.eventsOf(sessionId).length), (count) => count >= n)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { metricValue, startGateway, stores } from "./harness.js"
+import { agentsNamed, metricValue, startGateway, stores } from "./harness.js"
 
 const request = {
   tenantId: "demo-helvia",
@@ -73,8 +73,10 @@ describe.each(stores)("%s store", (store) => {
         expect(events[2]!.data).toMatchObject({ text: "Hi Alice", agent: { name: "Maria" } })
         expect(events[3]!.data).toEqual({ reason: "agent" })
 
+        const agent = events[0]!.data.agent
+        expect(agentsNamed(events)).toEqual([agent, agent, agent])
         const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+        expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent", agent } })
         const count = yield* gw.call("HEAD", "/organizations/demo-org/requests?status=ended")
         expect(count.headers.get("x-total-count")).toBe("1")
         const metrics = yield* gw.call("HEAD", "/organizations/demo-org/tenants/demo-helvia/metrics?windowSeconds=3600")

@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { demoZendesk } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
-import { eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
+import { agentsNamed, eventsReach, type Gateway, livechatRequest, startGateway, stores, typesOf } from "./harness.js"
 import { agentMessageWebhook } from "./zendeskWebhooks.js"
 
 const tenantId = "demo-zendesk"
@@ -128,8 +128,13 @@ describe.each(stores)("%s store", (store) => {
           attachments: [{ url: "https://z.example.com/reset.pdf", contentType: "application/pdf", name: "reset.pdf" }]
         })
         expect(events[5]!.data).toEqual({ reason: "agent" })
+        // The handback names nobody at Sunshine: the leave names the agent who had the chat.
+        expect(agentsNamed(events)).toEqual(Array(5).fill({ name: "Sandbox Agent" }))
         const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-        expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+        expect(state.body).toMatchObject({
+          state: "ended",
+          session: { endReason: "agent", agent: { name: "Sandbox Agent" } }
+        })
       }).pipe(Effect.scoped),
     30_000
   )
@@ -203,7 +208,10 @@ describe("Sunshine webhooks and the backstop", () => {
         yield* eventsReach(gw, sessionId, 4)
         const events = gw.bot.eventsOf(sessionId)
         expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.message", "agent.typing", "agent.typing"])
-        expect(events.slice(2).map((e) => e.data)).toEqual([{ typing: true }, { typing: false }])
+        // Named after the agent who has the chat, as the join named them.
+        const agent = events[0]!.data.agent
+        expect(agent).toEqual({ name: "Sandbox Agent" })
+        expect(events.slice(2).map((e) => e.data)).toEqual([{ typing: true, agent }, { typing: false, agent }])
         // Every authorless typing webhook was taken at the first attempt.
         const typingCalls = gw.zendesk.webhookDeliveries().filter((d) => d.types.includes("conversation:typing"))
         expect(typingCalls.map((d) => [d.outcome, d.statuses.length])).toEqual([

@@ -54,7 +54,7 @@ describe("CCP poll answers", () => {
         [`cisco-livechat:${chatId}:ended`, "session.ended"]
       ])
       expect(mapped[2]!.data).toEqual({ text: "Hello Alice, 1+1=2 Καλημέρα", agent: { name: "Maria" } })
-      expect(mapped[3]!.data).toEqual({ typing: false })
+      expect(mapped[3]!.data).toEqual({ typing: false, agent: { name: "Maria" } })
       expect(mapped[5]!.data).toEqual({ reason: "agent" })
     }))
 

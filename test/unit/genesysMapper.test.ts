@@ -7,13 +7,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { createHmac } from "node:crypto"
 import type { SessionRecord } from "../../src/domain/model.js"
+import { applyEvent } from "../../src/domain/stateMachine.js"
 import {
   conversationOver,
   graceEndsAt,
   mapConversation,
   mapDetailEvent,
   mapOutboundWebhook,
-  namedByAgent,
   parseDetailTopic,
   topicsOf
 } from "../../src/providers/genesys/mapper.js"
@@ -73,25 +73,26 @@ describe("Genesys outbound webhook", () => {
         }
       }
     ])
-    // The session's agent (the conversation's agent participant, from the join) names the message.
-    expect(namedByAgent(events, { id: "u-1", name: "Maria" })).toEqual([
-      { ...events[0]!, data: { ...events[0]!.data, agent: { id: "u-1", name: "Maria" } } }
-    ])
-    // No agent known yet: the message names nobody rather than the integration.
-    expect(namedByAgent(events, undefined)).toEqual(events)
-    expect(JSON.stringify(namedByAgent(events, undefined))).not.toContain("Acme Open Messaging")
-    // Typing carries no agent: it is left as it is.
-    const typing = mapOutboundWebhook(
-      decodeWebhook({
-        ...agentText,
-        type: "Event",
-        text: undefined,
-        content: undefined,
-        events: [{ eventType: "Typing", typing: { type: "On", duration: 5000 } }]
-      }),
-      NOW
-    )
-    expect(namedByAgent(typing, { id: "u-1", name: "Maria" })).toEqual(typing)
+    // Not the integration: the session's agent (the conversation's agent participant, from the join) names it.
+    expect(JSON.stringify(events)).not.toContain("Acme Open Messaging")
+    const session: SessionRecord = {
+      sessionId: "session-1",
+      tenantId: "t1",
+      organizationId: "org1",
+      subHandle: "sub-1",
+      provider: "genesys-livechat",
+      status: "active",
+      agent: { id: "u-1", name: "Maria" },
+      createdAt: NOW,
+      lastActivityAt: NOW,
+      version: 1,
+      lastSeq: 1
+    }
+    const applied = applyEvent(session, events[0]!, NOW)
+    expect(applied._tag === "Apply" && applied.event.data).toEqual({
+      ...events[0]!.data,
+      agent: { id: "u-1", name: "Maria" }
+    })
   })
 
   it("a typing event is agent.typing; receipts and inbound echoes carry nothing", () => {

@@ -39,7 +39,11 @@ const DETAIL_PERMISSION = "analytics:conversationDetail:view"
  * recording what it ingests, re-reads and subscribes, and the re-reads it asks to be woken for.
  * Subscriptions refuse the topics whose kind is in `refusedKinds` (the test may change it).
  */
-const harness = (conversations: Map<string, Conversation>, refusedKinds = new Set<string>()) =>
+const harness = (
+  conversations: Map<string, Conversation>,
+  refusedKinds = new Set<string>(),
+  readAgentName: (userId: string) => Effect.Effect<string | undefined, ProviderApiError> = () => Effect.succeed("Maria")
+) =>
   Effect.gen(function*() {
     const ingested: Array<ProviderEvent> = []
     const reads: Array<string> = []
@@ -56,7 +60,7 @@ const harness = (conversations: Map<string, Conversation>, refusedKinds = new Se
               ? Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: "not found", status: 404 }))
               : Effect.succeed(conversation)
           }),
-        readAgentName: () => Effect.succeed("Maria"),
+        readAgentName,
         ingest: (_id, events) =>
           Effect.sync(() => {
             for (const event of events) ingested.push(event)
@@ -86,6 +90,57 @@ const harness = (conversations: Map<string, Conversation>, refusedKinds = new Se
   })
 
 describe("Genesys follow protocol (TestClock)", () => {
+  it.scoped("a join names the agent as Genesys has them now: a name is read again after a minute, and kept when a read fails", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const directory = { "agent-1": "Maria" } as Record<string, string>
+      let failing = false
+      const nameReads: Array<string> = []
+      const { ingested, protocol, subscriptions } = yield* harness(
+        new Map(),
+        new Set(),
+        (userId) =>
+          Effect.suspend(() => {
+            nameReads.push(userId)
+            return failing
+              ? Effect.fail(new ProviderApiError({ provider: "genesys-livechat", message: "unavailable", status: 503 }))
+              : Effect.succeed(directory[userId])
+          })
+      )
+      yield* protocol.connected
+      yield* protocol.align(subscriptions)
+      const join = (conversationId: string) =>
+        Effect.gen(function*() {
+          yield* protocol.follow(conversationId)
+          yield* protocol.align(subscriptions)
+          yield* protocol.notification(`v2.detail.events.conversation.${conversationId}.user.start`, {
+            eventTime: yield* TestClock.currentTimeMillis,
+            conversationId,
+            participantId: `p-agent-1-${conversationId}`,
+            userId: "agent-1"
+          })
+          const last = ingested.filter((e) => e.type === "agent.joined").at(-1)
+          return last?.type === "agent.joined" ? last.data.agent : undefined
+        })
+
+      expect(yield* join("c1")).toEqual({ id: "agent-1", name: "Maria" })
+      // Renamed in Genesys: within the minute, a burst of joins costs no more reads.
+      directory["agent-1"] = "Maria K."
+      yield* TestClock.adjust(Duration.seconds(30))
+      expect(yield* join("c2")).toEqual({ id: "agent-1", name: "Maria" })
+      expect(nameReads).toEqual(["agent-1"])
+      // A minute on, the next join shows the new name.
+      yield* TestClock.adjust(notificationTimings.agentNameFreshFor)
+      expect(yield* join("c3")).toEqual({ id: "agent-1", name: "Maria K." })
+      expect(nameReads).toHaveLength(2)
+      // Genesys unavailable: the last name known, asked again at the next join.
+      failing = true
+      yield* TestClock.adjust(notificationTimings.agentNameFreshFor)
+      expect(yield* join("c4")).toEqual({ id: "agent-1", name: "Maria K." })
+      yield* join("c5")
+      expect(nameReads).toHaveLength(4)
+    }))
+
   it.scoped("a plain agent leave ends the livechat only once the grace is over", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(START)

@@ -66,6 +66,11 @@ describe("mapHelviaEvent", () => {
     expect(mapHelviaEvent(decode({ ...base, id: "e3b", type: "CONVERSATION_TYPING", typing: true }))[0]).toMatchObject({
       data: { typing: true }
     })
+    // hbf-lcm naming the typist: the event names them as the join does.
+    expect(mapHelviaEvent(decode({ ...base, id: "e3c", type: "CONVERSATION_TYPING", agent }))[0]!.data).toEqual({
+      typing: true,
+      agent: { id: "ag1", name: "Alice Agent", avatarUrl: "https://x/a.png" }
+    })
   })
 
   it("CONVERSATION_END -> session.ended reason agent", () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { EventBody, SessionRecord } from "../../src/domain/model.js"
-import { applyEvent, cancel, endByGateway, type Transition } from "../../src/domain/stateMachine.js"
+import {
+  applyEvent,
+  cancel,
+  endByGateway,
+  type EventTransition,
+  type Transition
+} from "../../src/domain/stateMachine.js"
 
 const T0 = "2026-01-01T10:00:00.000Z"
 const T1 = "2026-01-01T10:01:00.000Z"
@@ -44,13 +50,16 @@ describe("applyEvent", () => {
     const active = applied(applyEvent(pending, joined(), T1))
     const requeued = applied(applyEvent(active, { type: "request.queued", data: { position: 1 } }, T2))
     expect(requeued.status).toBe("pending")
-    expect(requeued.agent).toBeUndefined()
+    // The agent who had the chat stays the session's last agent, marked as gone.
+    expect(requeued.agent).toEqual({ id: "a1", name: "Alice" })
+    expect(requeued.agentLeftAt).toBe(T2)
     expect(requeued.position).toBe(1)
     expect(requeued.assignedAt).toBe(T1)
     const again = applied(applyEvent(requeued, joined("Bob"), T3))
     expect(again.status).toBe("active")
     expect(again.assignedAt).toBe(T1)
     expect(again.agent?.name).toBe("Bob")
+    expect(again.agentLeftAt).toBeUndefined()
   })
 
   it("agent.message in pending implies the join", () => {
@@ -77,12 +86,21 @@ describe("applyEvent", () => {
     expect(applied(applyEvent(active, { type: "agent.typing", data: { typing: true } }, T2)).lastActivityAt).toBe(T2)
   })
 
-  it("agent.left keeps the session active and clears the agent", () => {
+  it("agent.left keeps the session active and its agent as the last one, marked as gone; a second leave is dropped", () => {
     const active = applied(applyEvent(pending, joined(), T1))
     const next = applied(applyEvent(active, { type: "agent.left", data: {} }, T2))
     expect(next.status).toBe("active")
-    expect(next.agent).toBeUndefined()
+    expect(next.agent).toEqual({ id: "a1", name: "Alice" })
+    expect(next.agentLeftAt).toBe(T2)
     expect(next.assignedAt).toBe(T1)
+    expect(applyEvent(next, { type: "agent.left", data: {} }, T3)).toEqual({
+      _tag: "Drop",
+      reason: "the agent already left"
+    })
+    // The same agent coming back joins again.
+    const back = applied(applyEvent(next, joined(), T3))
+    expect(back.agentLeftAt).toBeUndefined()
+    expect(back.agent).toEqual({ id: "a1", name: "Alice" })
   })
 
   it("the same agent joining twice is one join; another agent joining takes the chat over", () => {
@@ -112,8 +130,8 @@ describe("applyEvent", () => {
       applyEvent(pending, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T1)
     )
     expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a1" } } }, T2)._tag).toBe("Drop")
-    expect(applied(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a2" } } }, T2)).agent)
-      .toBeUndefined()
+    expect(applied(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "a2" } } }, T2)).agentLeftAt)
+      .toBe(T2)
   })
 
   it("agent.left in pending is dropped", () => {
@@ -189,5 +207,65 @@ describe("endByGateway", () => {
       endedAt: T2,
       assignedAt: T1
     })
+  })
+})
+
+describe("the agent an event names", () => {
+  const delivered = <E extends EventBody>(t: EventTransition<E>) => {
+    if (t._tag !== "Apply") throw new Error(`expected Apply, got Drop: ${t.reason}`)
+    return t.event.data
+  }
+  const maria = { id: "u-1", name: "Maria", avatarUrl: "https://cdn.example/maria.png" }
+  const withMaria = applied(applyEvent(pending, { type: "agent.joined", data: { agent: maria } }, T1))
+
+  it("typing, messages and the leave name the agent who has the chat as fully as the join did", () => {
+    // Genesys: typing and messages name nobody, the leave names the user id only.
+    expect(delivered(applyEvent(withMaria, { type: "agent.typing", data: { typing: true } }, T2)))
+      .toEqual({ typing: true, agent: maria })
+    expect(delivered(applyEvent(withMaria, { type: "agent.message", data: { text: "hi" } }, T2)))
+      .toEqual({ text: "hi", agent: maria })
+    expect(delivered(applyEvent(withMaria, { type: "agent.left", data: { agent: { id: "u-1" } } }, T2)))
+      .toEqual({ agent: maria })
+    // Zendesk's handback names nobody.
+    expect(delivered(applyEvent(withMaria, { type: "agent.left", data: {} }, T2))).toEqual({ agent: maria })
+  })
+
+  it("what the provider says now wins over what the session knew, for the same agent", () => {
+    const renamed = applyEvent(withMaria, {
+      type: "agent.message",
+      data: { text: "hi", agent: { id: "u-1", name: "Maria K." } }
+    }, T2)
+    expect(delivered(renamed)).toEqual({ text: "hi", agent: { ...maria, name: "Maria K." } })
+    // Known by name only (CCP, Sunshine): the same name is the same agent.
+    const byName = applied(applyEvent(pending, { type: "agent.joined", data: { agent: { name: "Ana" } } }, T1))
+    expect(delivered(applyEvent(byName, { type: "agent.left", data: { agent: { name: "Ana" } } }, T2)))
+      .toEqual({ agent: { name: "Ana" } })
+    expect(
+      delivered(applyEvent(byName, {
+        type: "agent.typing",
+        data: { typing: false, agent: { name: "Ana", avatarUrl: "https://cdn.example/ana.png" } }
+      }, T2))
+    ).toEqual({ typing: false, agent: { name: "Ana", avatarUrl: "https://cdn.example/ana.png" } })
+  })
+
+  it("a message from another agent is theirs, not the session's agent's", () => {
+    expect(
+      delivered(applyEvent(withMaria, { type: "agent.message", data: { text: "hi", agent: { name: "John" } } }, T2))
+    ).toEqual({ text: "hi", agent: { name: "John" } })
+  })
+
+  it("after a requeue, a join naming nobody is not named after the agent who left", () => {
+    const requeued = applied(applyEvent(withMaria, { type: "request.queued", data: {} }, T2))
+    expect(delivered(applyEvent(requeued, { type: "agent.joined", data: { agent: {} } }, T3))).toEqual({ agent: {} })
+    // The agent who left coming back by id is named in full.
+    expect(delivered(applyEvent(requeued, { type: "agent.joined", data: { agent: { id: "u-1" } } }, T3)))
+      .toEqual({ agent: maria })
+  })
+
+  it("the session keeps its last agent after the agent left and the session ended", () => {
+    const left = applied(applyEvent(withMaria, { type: "agent.left", data: { agent: { id: "u-1" } } }, T2))
+    const ended = applied(applyEvent(left, { type: "session.ended", data: { reason: "agent" } }, T3))
+    expect(ended.status).toBe("ended")
+    expect(ended.agent).toEqual(maria)
   })
 })

@@ -140,12 +140,12 @@ describe("Sunshine typing and Switchboard", () => {
         id: "zendesk:event:evt-4",
         occurredAt: "2026-11-26T10:00:06.000Z",
         type: "agent.typing",
-        data: { typing: true }
+        data: { typing: true, agent: { name: "Maria" } }
       }
     ])
     expect(typing("typing:stop", { type: "business", displayName: "Maria" })).toMatchObject([{
       type: "agent.typing",
-      data: { typing: false }
+      data: { typing: false, agent: { name: "Maria" } }
     }])
     expect(typing("conversation:read", { type: "user", userId: "u1" })).toEqual([])
   })

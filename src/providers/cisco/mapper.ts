@@ -56,7 +56,12 @@ export const mapCcpEvents = (
         if (event.from === customer) {
           return []
         }
-        return [{ id, occurredAt: now, type: "agent.typing", data: { typing: event.status === "composing" } }]
+        return [{
+          id,
+          occurredAt: now,
+          type: "agent.typing",
+          data: { typing: event.status === "composing", agent: { name: event.from } }
+        }]
       case "StatusEvent":
         switch (event.status) {
           case "chat_timedout_waiting_for_agent":

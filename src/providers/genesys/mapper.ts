@@ -235,7 +235,8 @@ const contentTypeOf = (attachment: { readonly mime?: string | undefined }) =>
  * passed on: the message keeps its text and names it in `unavailableAttachments`.
  *
  * The message names no agent here: `channel.from` holds the integration's name and id, not the
- * agent's (docs/PROVIDERS.md#outbound-webhook-agent-to-us); `namedByAgent` names the agent.
+ * agent's (docs/PROVIDERS.md#outbound-webhook-agent-to-us). The session names it: the agent who has
+ * the chat, from the conversation's agent participant at the join (domain/stateMachine.ts).
  */
 export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): ReadonlyArray<ProviderEvent> => {
   if (webhook.direction !== undefined && webhook.direction !== "Outbound") return []
@@ -276,16 +277,3 @@ export const mapOutboundWebhook = (webhook: OutboundWebhook, now: string): Reado
       return []
   }
 }
-
-/**
- * Webhook events of a session -> its agent's messages named by the agent who has the chat: the
- * conversation's agent participant, which the session holds from the join (notifications or the
- * conversation read; no call per message). Before a join is known, a message names nobody.
- */
-export const namedByAgent = (
-  events: ReadonlyArray<ProviderEvent>,
-  agent: Agent | undefined
-): ReadonlyArray<ProviderEvent> =>
-  agent === undefined
-    ? events
-    : events.map((event) => (event.type === "agent.message" ? { ...event, data: { ...event.data, agent } } : event))

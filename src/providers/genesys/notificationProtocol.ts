@@ -44,6 +44,8 @@ export const notificationTimings = {
   topicsPerChannel: 1000,
   /** How often a conversation whose topics Genesys refused is re-read instead (checked at each tick). */
   refusedReadInterval: Duration.seconds(10),
+  /** How long an agent's name read from Genesys is used for their joins before it is read again. */
+  agentNameFreshFor: Duration.minutes(1),
   /** A conversation Genesys answers 404 for this many re-reads in a row is gone. */
   notFoundLimit: 3,
   /**
@@ -119,7 +121,8 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
   const checking = new Set<string>()
   /** Consecutive re-reads that Genesys answered 404. */
   const missing = new Map<string, number>()
-  const names = new Map<string, string | undefined>()
+  /** Agents' names by user id, and when each was read (epoch ms), oldest first. */
+  const names = new Map<string, { readonly name: string | undefined; readonly readAt: number }>()
   /** What the current channel is subscribed to. */
   let subscribed = new Set<string>()
   let overflowReported = 0
@@ -139,14 +142,28 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
     for (const topic of topicsOf(conversationId)) countedRefusals.delete(topic)
   }
 
+  /**
+   * The agent's name as Genesys has it now, read at most once per `agentNameFreshFor` per agent:
+   * a renamed agent's next join shows the new name, and a burst of joins costs one read each.
+   * A read that fails answers the last name known, if any, and is tried again at the next join.
+   */
   const agentName = (userId: string) =>
-    names.has(userId)
-      ? Effect.succeed(names.get(userId))
-      : deps.readAgentName(userId).pipe(
-        Effect.tap((name) => Effect.sync(() => void names.set(userId, name))),
-        // Not remembered: the next join asks again.
-        Effect.orElseSucceed(() => undefined)
-      )
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const freshForMs = Duration.toMillis(notificationTimings.agentNameFreshFor)
+      const known = names.get(userId)
+      if (known !== undefined && now - known.readAt < freshForMs) return known.name
+      const read = yield* Effect.option(deps.readAgentName(userId))
+      if (read._tag === "None") return known?.name
+      names.delete(userId)
+      names.set(userId, { name: read.value, readAt: now })
+      // Kept in the order read: the stale ones are at the front, so the map holds recent agents only.
+      for (const [id, entry] of names) {
+        if (now - entry.readAt < freshForMs) break
+        names.delete(id)
+      }
+      return read.value
+    })
 
   /** Ingests with a few retries; answers whether the events are stored (else the conversation is re-read later). */
   const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>

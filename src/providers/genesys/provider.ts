@@ -21,7 +21,7 @@ import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { makeThrottle } from "../throttle.js"
 import { credentialsOf, GenesysApi, partitionOfCredentials } from "./client.js"
-import { mapOutboundWebhook, namedByAgent } from "./mapper.js"
+import { mapOutboundWebhook } from "./mapper.js"
 import { EstimatedWaitTime, InboundAccepted, MessageDetails, OutboundWebhook, QueueObservations } from "./schemas.js"
 
 const alias = "genesys-livechat" as const
@@ -330,9 +330,7 @@ export const makeGenesysProvider = Effect.gen(function*() {
             { sessionId: webhook.channel.to.id, events: mapOutboundWebhook(webhook, isoNow(clock)) }
           ]),
           Effect.mapError(malformedWebhook)
-        ),
-      // The agent is the conversation's agent participant the session holds from the join, never the webhook's sender.
-      forSession: (session, batch) => Effect.succeed(namedByAgent(batch.events, session.agent))
+        )
     }
   }
   return provider

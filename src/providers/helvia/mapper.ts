@@ -40,7 +40,7 @@ export const mapHelviaEvent = (webhook: HelviaWebhook): ReadonlyArray<ProviderEv
       ]
     }
     case "CONVERSATION_TYPING":
-      return [{ id, occurredAt, type: "agent.typing", data: { typing: webhook.typing ?? true } }]
+      return [{ id, occurredAt, type: "agent.typing", data: { typing: webhook.typing ?? true, ...withAgent } }]
     case "CONVERSATION_END":
       return [{ id, occurredAt, type: "session.ended", data: { reason: "agent" } }]
     case "TRANSFER_REQUEST":

@@ -147,7 +147,7 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
           id,
           occurredAt: event.createdAt,
           type: "agent.typing",
-          data: { typing }
+          data: { typing, ...(author !== undefined ? { agent: agentOf(author) } : {}) }
         })
         switch (activity.type) {
           case "typing:start":
@@ -173,7 +173,8 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
         }
       })
     case "switchboard:acceptControl":
-      // After an offerControl: an agent took the conversation (who, the payload does not say).
+      // After an offerControl: an agent took the conversation. Who, the payload does not say: the join
+      // names nobody, and the agent's first message or typing (the author) brings a join naming them.
       return decode(SwitchboardPayload)(event, ({ conversation }) =>
         mapped(
           conversation,
