@@ -4,11 +4,13 @@
  * forward instead of sending it again.
  */
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { createHash } from "node:crypto"
 import { mayAccess } from "../domain/access.js"
+import type { Attachment } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
 import { traced } from "../infra/Tracing.js"
-import { MessageInFlight, SessionEnded, type StoreUnavailable } from "../services/errors.js"
+import { MessageIdReused, MessageInFlight, SessionEnded, type StoreUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { Messaging, type MessagingService } from "../services/Messaging.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
@@ -39,6 +41,22 @@ const settleRetries = Schedule.exponential(Duration.millis(200)).pipe(
   Schedule.upTo(Duration.subtract(MESSAGE_CLAIM_LEASE, Duration.seconds(5)))
 )
 
+/**
+ * What a message says, as a digest kept with its claim: a retry says the same, another message
+ * sent under the same id does not. Text and attachments only (not the ids that route it).
+ */
+const fingerprintOf = (
+  message: { readonly text?: string | undefined; readonly attachments?: ReadonlyArray<Attachment> | undefined }
+) =>
+  createHash("sha256")
+    .update(JSON.stringify([message.text ?? null, message.attachments ?? null]))
+    .digest("base64url")
+    .slice(0, 22)
+
+/** The claim is another message's: it has a fingerprint, and not this one's. */
+const reusedFor = (reservation: MessageReservation, fingerprint: string) =>
+  reservation._tag !== "Reserved" && reservation.fingerprint !== undefined && reservation.fingerprint !== fingerprint
+
 export const makeMessaging = Effect.gen(function*() {
   const store = yield* SessionStore
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
@@ -49,10 +67,10 @@ export const makeMessaging = Effect.gen(function*() {
    * InFlight), waits (up to IN_FLIGHT_WAIT) for that outcome: forwarded, or released after a
    * failure, in which case this request claims it and forwards it.
    */
-  const awaitInFlight = (sessionId: string, messageId: string, reservation: MessageReservation) =>
-    reservation._tag !== "InFlight"
+  const awaitInFlight = (sessionId: string, messageId: string, fingerprint: string, reservation: MessageReservation) =>
+    reservation._tag !== "InFlight" || reusedFor(reservation, fingerprint)
       ? Effect.succeed(reservation)
-      : Effect.scheduleFrom(store.reserveMessage(sessionId, messageId), reservation, inFlightPolls)
+      : Effect.scheduleFrom(store.reserveMessage(sessionId, messageId, fingerprint), reservation, inFlightPolls)
 
   /**
    * A message claim's bookkeeping (recording what the provider returned, or giving the claim
@@ -89,12 +107,18 @@ export const makeMessaging = Effect.gen(function*() {
         )
       ))
 
-  const recordForwarded = (sessionId: string, messageId: string, result: ForwardedMessage, at: string) =>
+  const recordForwarded = (
+    sessionId: string,
+    messageId: string,
+    fingerprint: string,
+    result: ForwardedMessage,
+    at: string
+  ) =>
     settleClaim(
       sessionId,
       messageId,
       "record the forwarded message",
-      store.completeMessage(sessionId, messageId, result, at)
+      store.completeMessage(sessionId, messageId, fingerprint, result, at)
     )
 
   const releaseClaim = (sessionId: string, messageId: string) =>
@@ -104,11 +128,30 @@ export const makeMessaging = Effect.gen(function*() {
     forwardMessage: (message, access) =>
       Effect.gen(function*() {
         if (!mayAccess(access, message.tenantId)) return yield* noSessionOf(message.subHandle, message.tenantId)
+        const fingerprint = fingerprintOf(message)
         // perf: docs/ARCHITECTURE.md#perf-store-round-trips
-        const found = yield* store.reserveSubscriberMessage(message.subHandle, message.tenantId, message.messageId)
+        const found = yield* store.reserveSubscriberMessage(
+          message.subHandle,
+          message.tenantId,
+          message.messageId,
+          fingerprint
+        )
         if (Option.isNone(found)) return yield* noSessionOf(message.subHandle, message.tenantId)
         const { session } = found.value
-        const reservation = yield* awaitInFlight(session.sessionId, message.messageId, found.value.reservation)
+        const reservation = yield* awaitInFlight(
+          session.sessionId,
+          message.messageId,
+          fingerprint,
+          found.value.reservation
+        )
+        // Answering the first message's result would drop this one's text without a word.
+        if (reusedFor(reservation, fingerprint)) {
+          return yield* new MessageIdReused({
+            messageId: message.messageId,
+            message:
+              `messageId ${message.messageId} was already used for a message with other text or attachments; send this one under a new messageId`
+          })
+        }
         const accepted = { messageId: message.messageId, sessionId: session.sessionId }
         if (reservation._tag === "Forwarded") return { ...accepted, ...reservation.result }
         // Never a 202 for a message not (yet) sent: the earlier attempt may still fail, or its instance have died.
@@ -149,7 +192,7 @@ export const makeMessaging = Effect.gen(function*() {
             )
           )
         // A user message counts as activity for the inactivity timeout.
-        yield* recordForwarded(session.sessionId, message.messageId, sent, yield* nowIso)
+        yield* recordForwarded(session.sessionId, message.messageId, fingerprint, sent, yield* nowIso)
         return { ...accepted, ...sent }
       }),
 

@@ -85,9 +85,10 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.SessionEnded)
       .addError(E.ProviderError)
       .addError(E.MessageInFlight)
+      .addError(E.MessageIdReused)
       .annotate(
         OpenApi.Description,
-        "Forwards a user message; a retry with the same messageId is answered like the first. 503 MessageInFlight: the first attempt is still running, retry."
+        "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
       )
   )
   .add(

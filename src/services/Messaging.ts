@@ -2,7 +2,14 @@ import type { Effect } from "effect"
 import { Context } from "effect"
 import type { TenantAccess } from "../domain/access.js"
 import type { ForwardMessage, MessageAccepted, TypingAccepted, UserTyping } from "../domain/model.js"
-import type { MessageInFlight, ProviderError, SessionEnded, SessionNotFound, StoreUnavailable } from "./errors.js"
+import type {
+  MessageIdReused,
+  MessageInFlight,
+  ProviderError,
+  SessionEnded,
+  SessionNotFound,
+  StoreUnavailable
+} from "./errors.js"
 
 /** What the user says to the agent, within the caller's `access` (docs/SECURITY.md). */
 export interface MessagingService {
@@ -12,7 +19,7 @@ export interface MessagingService {
     access: TenantAccess
   ) => Effect.Effect<
     MessageAccepted,
-    SessionNotFound | SessionEnded | ProviderError | MessageInFlight | StoreUnavailable
+    SessionNotFound | SessionEnded | ProviderError | MessageInFlight | MessageIdReused | StoreUnavailable
   >
   /** Tells the agent that the user is typing, where the provider can. */
   readonly userTyping: (

@@ -45,10 +45,15 @@ export interface ForwardedMessage {
   readonly providerMessageId?: string
 }
 
+/**
+ * A user message's claim. `fingerprint` (a digest of the message's text and attachments) tells
+ * a retry of the message from another message sent under the same id; a claim written before
+ * fingerprints were kept has none.
+ */
 export type MessageReservation =
   | { readonly _tag: "Reserved" }
-  | { readonly _tag: "InFlight" }
-  | { readonly _tag: "Forwarded"; readonly result: ForwardedMessage }
+  | { readonly _tag: "InFlight"; readonly fingerprint?: string }
+  | { readonly _tag: "Forwarded"; readonly result: ForwardedMessage; readonly fingerprint?: string }
 
 export interface WaitingStats {
   /** Mean of assignedAt - createdAt over sessions assigned since the window's start, in seconds. */
@@ -110,7 +115,11 @@ export interface SessionStoreService {
   /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */
-  readonly reserveMessage: (sessionId: string, messageId: string) => Effect.Effect<MessageReservation, StoreUnavailable>
+  readonly reserveMessage: (
+    sessionId: string,
+    messageId: string,
+    fingerprint: string
+  ) => Effect.Effect<MessageReservation, StoreUnavailable>
   /**
    * The subscriber's latest session in the tenant (as `latestBySubscriber`), with the message
    * claimed in it (as `reserveMessage`): the forward path's look-up and claim in one round trip
@@ -120,7 +129,8 @@ export interface SessionStoreService {
   readonly reserveSubscriberMessage: (
     subHandle: string,
     tenantId: string,
-    messageId: string
+    messageId: string,
+    fingerprint: string
   ) => Effect.Effect<
     Option.Option<{ readonly session: SessionRecord; readonly reservation: MessageReservation }>,
     StoreUnavailable
@@ -135,6 +145,7 @@ export interface SessionStoreService {
   readonly completeMessage: (
     sessionId: string,
     messageId: string,
+    fingerprint: string,
     result: ForwardedMessage,
     at: string
   ) => Effect.Effect<void, StoreUnavailable>

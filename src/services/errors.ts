@@ -42,6 +42,12 @@ export class MessageInFlight extends Schema.TaggedError<MessageInFlight>()("Mess
   messageId: Schema.String
 }) {}
 
+/** A messageId already used for a message with other text or attachments: the new message would be lost as a retry of the first. */
+export class MessageIdReused extends Schema.TaggedError<MessageIdReused>()("MessageIdReused", {
+  message: Schema.String,
+  messageId: Schema.String
+}) {}
+
 export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
   message: Schema.String,
   status: SessionStatus

@@ -117,10 +117,11 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       expireAt(messagesExpiry, sessionId, now + dedupRetention)
     }
 
-    const reserve = (sessionId: string, messageId: string, now: number): MessageReservation => {
+    const reserve = (sessionId: string, messageId: string, fingerprint: string, now: number): MessageReservation => {
       const existing = messages.get(sessionId)?.get(messageId)
-      if (existing !== undefined) return existing._tag === "Reserved" ? { _tag: "InFlight" } : existing
-      setMessage(sessionId, messageId, { _tag: "Reserved" }, now)
+      if (existing !== undefined) return existing
+      // Held as in flight for the requests after this one.
+      setMessage(sessionId, messageId, { _tag: "InFlight", fingerprint }, now)
       return { _tag: "Reserved" }
     }
 
@@ -285,17 +286,18 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         Effect.sync(() =>
           [...(openByPartition[partition] ?? [])].flatMap((sessionId) => Option.toArray(read(sessionId)))
         ),
-      reserveMessage: (sessionId, messageId) => atNow((now) => reserve(sessionId, messageId, now)),
-      reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
+      reserveMessage: (sessionId, messageId, fingerprint) =>
+        atNow((now) => reserve(sessionId, messageId, fingerprint, now)),
+      reserveSubscriberMessage: (subHandle, tenantId, messageId, fingerprint) =>
         atNow((now) =>
           Option.map(read(latestInTenant.get(subscriberKey(tenantId, subHandle))), (session) => ({
             session,
-            reservation: reserve(session.sessionId, messageId, now)
+            reservation: reserve(session.sessionId, messageId, fingerprint, now)
           }))
         ),
-      completeMessage: (sessionId, messageId, result, at) =>
+      completeMessage: (sessionId, messageId, fingerprint, result, at) =>
         atNow((now) => {
-          setMessage(sessionId, messageId, { _tag: "Forwarded", result }, now)
+          setMessage(sessionId, messageId, { _tag: "Forwarded", result, fingerprint }, now)
           const session = sessions.get(sessionId)
           if (session !== undefined && isOpen(session.status) && (activity.get(sessionId) ?? "") < at) {
             activity.set(sessionId, at)

@@ -47,6 +47,10 @@ const decodeForwarded = Schema.decodeUnknownEither(
   Schema.parseJson(Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) }))
 )
 
+/** A claim's fingerprint as read back; an empty one is a claim from before fingerprints were kept: none. */
+const withFingerprint = <R extends MessageReservation>(reservation: R, fingerprint: string): R =>
+  fingerprint === "" ? reservation : { ...reservation, fingerprint }
+
 /** Built in an Effect: each store keeps a cache of its own (decodedRecords). */
 export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
   Effect.sync((): SessionStoreService => {
@@ -120,10 +124,12 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     // perf: docs/ARCHITECTURE.md#perf-either-decode
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
-      if (reply === "inflight") return Either.right({ _tag: "InFlight" })
+      if (reply.startsWith("inflight")) return Either.right(withFingerprint({ _tag: "InFlight" }, reply.slice(9)))
+      // "f:<fingerprint>:<json>", or "f:<json>" from before fingerprints were kept.
+      const json = reply.charAt(2) === "{" ? 2 : reply.indexOf(":", 2) + 1
       return Either.map(
-        Either.mapLeft(decodeForwarded(reply.slice(2)), corruptStoreData("forwarded message")),
-        (result) => ({ _tag: "Forwarded", result })
+        Either.mapLeft(decodeForwarded(reply.slice(json)), corruptStoreData("forwarded message")),
+        (result) => withFingerprint({ _tag: "Forwarded", result }, reply.slice(2, Math.max(2, json - 1)))
       )
     }
 
@@ -241,17 +247,26 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
           }
           return records
         }),
-      reserveMessage: (sessionId, messageId) =>
+      reserveMessage: (sessionId, messageId, fingerprint) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(
             redisCall(
               "reserve message",
-              () => redis.lcgReserveMessage(1, keys.messages(sessionId), messageId, now, RESERVATION_LEASE_MS, dedupMs)
+              () =>
+                redis.lcgReserveMessage(
+                  1,
+                  keys.messages(sessionId),
+                  messageId,
+                  now,
+                  RESERVATION_LEASE_MS,
+                  dedupMs,
+                  fingerprint
+                )
             ),
             reservationFrom
           )),
       // perf: docs/ARCHITECTURE.md#perf-store-round-trips
-      reserveSubscriberMessage: (subHandle, tenantId, messageId) =>
+      reserveSubscriberMessage: (subHandle, tenantId, messageId, fingerprint) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(
             redisCall("reserve message", () =>
@@ -264,7 +279,8 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
                 messageId,
                 now,
                 RESERVATION_LEASE_MS,
-                dedupMs
+                dedupMs,
+                fingerprint
               )),
             (reply) =>
               reply === null
@@ -276,7 +292,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
                 )
           )),
       // perf: docs/ARCHITECTURE.md#perf-activity-beside-record
-      completeMessage: (sessionId, messageId, result, at) =>
+      completeMessage: (sessionId, messageId, fingerprint, result, at) =>
         redisCall("complete message", () =>
           redis.lcgCompleteMessage(
             3,
@@ -284,7 +300,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
             keys.open(partitionOf(sessionId, options.partitions)),
             keys.activity(sessionId),
             messageId,
-            `f:${JSON.stringify(result)}`,
+            `f:${fingerprint}:${JSON.stringify(result)}`,
             dedupMs,
             sessionId,
             at

@@ -198,6 +198,12 @@ describe.each(stores)("%s store", (store) => {
         expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
         expect((yield* gw.call("POST", "/messages", body)).status).toBe(202)
         expect(gw.lcm.messages(sessionId)).toHaveLength(1)
+        // Another text under the same id would be lost as a retry: refused, saying why.
+        const reused = yield* gw.call("POST", "/messages", { ...body, text: "twice?" })
+        expect(reused.status).toBe(409)
+        expect(reused.body).toMatchObject({ error: "MessageIdReused", messageId: "m-1" })
+        expect(reused.body.message).toContain("new messageId")
+        expect(gw.lcm.messages(sessionId)).toHaveLength(1)
       }).pipe(Effect.scoped))
 
     it.live("a retry while the first attempt is still forwarding waits for it: when that attempt fails, the retry sends the message (never a 202 for a message not sent)", () =>

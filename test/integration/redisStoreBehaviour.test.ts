@@ -1,6 +1,6 @@
 /** What the Redis store does beyond the shared contract: retention, reclaim by another instance, fail-fast. */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Clock, Duration, Effect, Layer, Redacted, Stream, TestClock } from "effect"
 import { Redis } from "ioredis"
 import { redisKeys } from "../../src/infra/redis/keys.js"
 import { defaultAppConfig } from "../../src/services/AppConfig.js"
@@ -138,11 +138,28 @@ describe("Redis store retention", () => {
     const prefix = freshPrefix()
     return Effect.gen(function*() {
       const store = yield* SessionStore
-      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "Reserved" })
+      expect(yield* store.reserveMessage("s1", "m1", "fp")).toEqual({ _tag: "Reserved" })
       yield* TestClock.adjust(Duration.seconds(60))
-      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "InFlight" })
+      expect(yield* store.reserveMessage("s1", "m1", "fp")).toEqual({ _tag: "InFlight", fingerprint: "fp" })
       yield* TestClock.adjust(Duration.seconds(61))
-      expect(yield* store.reserveMessage("s1", "m1")).toEqual({ _tag: "Reserved" })
+      expect(yield* store.reserveMessage("s1", "m1", "fp")).toEqual({ _tag: "Reserved" })
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
+  it.scoped("message claims written before fingerprints were kept still read: as claims of unknown content", () => {
+    const prefix = freshPrefix()
+    return Effect.gen(function*() {
+      const store = yield* SessionStore
+      const messages = redisKeys(prefix).messages("s1")
+      const now = yield* Clock.currentTimeMillis
+      yield* withRedis((redis) =>
+        redis.hset(messages, "forwarded", `f:{"providerMessageId":"p1"}`, "claimed", `r:${now + 60_000}`)
+      )
+      expect(yield* store.reserveMessage("s1", "forwarded", "fp")).toEqual({
+        _tag: "Forwarded",
+        result: { providerMessageId: "p1" }
+      })
+      expect(yield* store.reserveMessage("s1", "claimed", "fp")).toEqual({ _tag: "InFlight" })
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
   })
 })

@@ -330,6 +330,26 @@ describe("Gateway.forwardMessage", () => {
       })
     ))
 
+  it.effect("another message under a used messageId is refused MessageIdReused, not answered as the first (which would drop it)", () =>
+    withGateway(({ calls, control, gateway }) =>
+      Effect.gen(function*() {
+        yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
+        yield* gateway.forwardMessage(message, all)
+        const reused = yield* Effect.flip(gateway.forwardMessage({ ...message, text: "a different question" }, all))
+        expect(reused).toMatchObject({ _tag: "MessageIdReused", messageId: "m1" })
+        const withFile = { ...message, attachments: [{ url: "https://files.example/a.png", contentType: "image/png" }] }
+        expect((yield* Effect.flip(gateway.forwardMessage(withFile, all)))._tag).toBe("MessageIdReused")
+        expect(calls.sendMessage).toHaveLength(1)
+        // While the first is still being sent, too: refused at once, not after waiting for it.
+        control.holdSends = yield* Deferred.make<void>()
+        yield* Effect.fork(gateway.forwardMessage({ ...message, messageId: "m2" }, all))
+        yield* Effect.repeatN(Effect.yieldNow(), 20)
+        const inFlight = yield* Effect.flip(gateway.forwardMessage({ ...message, messageId: "m2", text: "other" }, all))
+        expect(inFlight._tag).toBe("MessageIdReused")
+      })
+    ))
+
   it.effect("a message sent while the store cannot record it is answered, recorded once the store is back, and never sent twice", () =>
     withGateway(({ calls, gateway }) =>
       Effect.gen(function*() {

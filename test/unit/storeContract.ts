@@ -133,7 +133,7 @@ export const storeContract = (
               Option.some(confined.sessionId)
             )
             expect(idOf(yield* store.latestBySubscriber(platform.subHandle, "t3"))).toEqual(Option.none())
-            const claimed = yield* store.reserveSubscriberMessage(platform.subHandle, "t2", "m1")
+            const claimed = yield* store.reserveSubscriberMessage(platform.subHandle, "t2", "m1", "fp")
             expect(Option.map(claimed, (c) => c.session.sessionId)).toEqual(Option.some(confined.sessionId))
             // Once the platform session ended, a confined one never holds a platform request.
             yield* store.commit({
@@ -548,10 +548,10 @@ export const storeContract = (
               seen: [event.id],
               events: [event]
             })
-            yield* store.reserveMessage(ending.sessionId, "m1")
-            yield* store.completeMessage(ending.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 1000))
-            yield* store.reserveMessage(open.sessionId, "m2")
-            yield* store.completeMessage(open.sessionId, "m2", { providerMessageId: "p2" }, iso(T0 + 1000))
+            yield* store.reserveMessage(ending.sessionId, "m1", "fp")
+            yield* store.completeMessage(ending.sessionId, "m1", "fp", { providerMessageId: "p1" }, iso(T0 + 1000))
+            yield* store.reserveMessage(open.sessionId, "m2", "fp")
+            yield* store.completeMessage(open.sessionId, "m2", "fp", { providerMessageId: "p2" }, iso(T0 + 1000))
             const ended = bumped(ending, {
               version: 1,
               lastSeq: 1,
@@ -573,7 +573,7 @@ export const storeContract = (
               store.count(organizationId, "ended", [ending.tenantId])
             ])
             const forwarded = (record: SessionRecord, messageId: string) =>
-              store.reserveMessage(record.sessionId, messageId)
+              store.reserveMessage(record.sessionId, messageId, "fp")
 
             yield* elapse(Duration.seconds(1))
             expect(yield* found(ending)).toEqual([true, true, true, true])
@@ -584,7 +584,11 @@ export const storeContract = (
             expect(yield* found(ending)).toEqual([false, false, false, false])
             expect(yield* endedCounts).toEqual([0, 0])
             expect((yield* store.seen(ending.sessionId, [event.id])).size).toBe(1)
-            expect(yield* forwarded(ending, "m1")).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
+            expect(yield* forwarded(ending, "m1")).toEqual({
+              _tag: "Forwarded",
+              result: { providerMessageId: "p1" },
+              fingerprint: "fp"
+            })
 
             // Past the de-duplication retention: an open session's results go too, the session stays.
             yield* elapse(Duration.seconds(2))
@@ -664,20 +668,35 @@ export const storeContract = (
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
-            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({ _tag: "Reserved" })
-            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({ _tag: "InFlight" })
+            expect(yield* store.reserveMessage(record.sessionId, "m1", "fp")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage(record.sessionId, "m1", "fp")).toEqual({
+              _tag: "InFlight",
+              fingerprint: "fp"
+            })
             // Another message, and the same message id in another session, are independent.
-            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
-            expect(yield* store.reserveMessage("other-session", "m1")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage(record.sessionId, "m2", "fp")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage("other-session", "m1", "fp")).toEqual({ _tag: "Reserved" })
 
-            yield* store.completeMessage(record.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 1000))
-            expect(yield* store.reserveMessage(record.sessionId, "m1")).toEqual({
+            yield* store.completeMessage(record.sessionId, "m1", "fp", { providerMessageId: "p1" }, iso(T0 + 1000))
+            expect(yield* store.reserveMessage(record.sessionId, "m1", "fp")).toEqual({
               _tag: "Forwarded",
-              result: { providerMessageId: "p1" }
+              result: { providerMessageId: "p1" },
+              fingerprint: "fp"
+            })
+            // Another message under a used id sees the claim's fingerprint, not its own.
+            expect(yield* store.reserveMessage(record.sessionId, "m1", "other")).toEqual({
+              _tag: "Forwarded",
+              result: { providerMessageId: "p1" },
+              fingerprint: "fp"
+            })
+            expect(yield* store.reserveMessage(record.sessionId, "m3", "first")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage(record.sessionId, "m3", "second")).toEqual({
+              _tag: "InFlight",
+              fingerprint: "first"
             })
 
             yield* store.releaseMessage(record.sessionId, "m2")
-            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Reserved" })
+            expect(yield* store.reserveMessage(record.sessionId, "m2", "fp")).toEqual({ _tag: "Reserved" })
           })
         ))
 
@@ -685,11 +704,11 @@ export const storeContract = (
         run(
           Effect.gen(function*() {
             const store = yield* SessionStore
-            expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "t1", "m1")).toEqual(Option.none())
+            expect(yield* store.reserveSubscriberMessage(uniq("nobody"), "t1", "m1", "fp")).toEqual(Option.none())
             const { second } = yield* endedThenNew
-            yield* store.completeMessage(second.sessionId, "m0", {}, iso(T0 + 3000))
+            yield* store.completeMessage(second.sessionId, "m0", "fp", {}, iso(T0 + 3000))
             const first = Option.getOrThrow(
-              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1", "fp")
             )
             expect([first.session.sessionId, first.session.lastActivityAt, first.reservation]).toEqual([
               second.sessionId,
@@ -697,16 +716,20 @@ export const storeContract = (
               { _tag: "Reserved" }
             ])
             const again = Option.getOrThrow(
-              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1", "fp")
             )
-            expect(again.reservation).toEqual({ _tag: "InFlight" })
-            yield* store.completeMessage(second.sessionId, "m1", { providerMessageId: "p1" }, iso(T0 + 4000))
+            expect(again.reservation).toEqual({ _tag: "InFlight", fingerprint: "fp" })
+            yield* store.completeMessage(second.sessionId, "m1", "fp", { providerMessageId: "p1" }, iso(T0 + 4000))
             const done = Option.getOrThrow(
-              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1")
+              yield* store.reserveSubscriberMessage(second.subHandle, second.tenantId, "m1", "fp")
             )
-            expect(done.reservation).toEqual({ _tag: "Forwarded", result: { providerMessageId: "p1" } })
+            expect(done.reservation).toEqual({
+              _tag: "Forwarded",
+              result: { providerMessageId: "p1" },
+              fingerprint: "fp"
+            })
             // The claim is the same one reserveMessage sees.
-            expect(yield* store.reserveMessage(second.sessionId, "m1")).toEqual(done.reservation)
+            expect(yield* store.reserveMessage(second.sessionId, "m1", "fp")).toEqual(done.reservation)
           })
         ))
 
@@ -716,9 +739,9 @@ export const storeContract = (
             const store = yield* SessionStore
             const record = makeRecord({ providerConversationId: uniq("conv") })
             yield* store.create(record)
-            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            yield* store.completeMessage(record.sessionId, "m1", "fp", {}, iso(T0 + 5000))
             // An older time (a slower concurrent forward) does not move it back.
-            yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 4000))
+            yield* store.completeMessage(record.sessionId, "m2", "fp", {}, iso(T0 + 4000))
             const activity = (found: Option.Option<SessionRecord>) =>
               Option.map(found, (s) => [s.version, s.lastActivityAt])
             const expected = Option.some([0, iso(T0 + 5000)])
@@ -755,7 +778,7 @@ export const storeContract = (
             yield* store.create(record)
             const read = Option.getOrThrow(yield* store.get(record.sessionId))
             // A user message after the read: the version does not show it, the activity does.
-            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            yield* store.completeMessage(record.sessionId, "m1", "fp", {}, iso(T0 + 5000))
             const ended = bumped(read, { status: "ended", endedAt: iso(T0 + 6000), endReason: "inactivity" })
             expect(yield* store.commit({ expectedVersion: 0, next: ended, expectedActivity: read.lastActivityAt }))
               .toBe("conflict")
@@ -773,7 +796,7 @@ export const storeContract = (
             const store = yield* SessionStore
             const record = makeRecord()
             yield* store.create(record)
-            yield* store.completeMessage(record.sessionId, "m1", {}, iso(T0 + 5000))
+            yield* store.completeMessage(record.sessionId, "m1", "fp", {}, iso(T0 + 5000))
             const ended = bumped(record, {
               status: "ended",
               endedAt: iso(T0 + 2000),
@@ -781,12 +804,16 @@ export const storeContract = (
               lastActivityAt: iso(T0 + 2000)
             })
             expect(yield* store.commit({ expectedVersion: 0, next: ended })).toBe("committed")
-            yield* store.completeMessage(record.sessionId, "m2", {}, iso(T0 + 7000))
+            yield* store.completeMessage(record.sessionId, "m2", "fp", {}, iso(T0 + 7000))
             expect(Option.map(yield* store.get(record.sessionId), (s) => s.lastActivityAt)).toEqual(
               Option.some(iso(T0 + 2000))
             )
             // The message itself is remembered all the same.
-            expect(yield* store.reserveMessage(record.sessionId, "m2")).toEqual({ _tag: "Forwarded", result: {} })
+            expect(yield* store.reserveMessage(record.sessionId, "m2", "fp")).toEqual({
+              _tag: "Forwarded",
+              result: {},
+              fingerprint: "fp"
+            })
           })
         ))
     })

@@ -167,17 +167,20 @@ return {n, sum, tonumber(totals[3] or '0')}
 `
 
 /**
- * Claims a user message for forwarding in a session's message hash: "reserved", "inflight"
- * (another request holds an unexpired reservation) or the forwarded result as "f:<json>".
+ * Claims a user message for forwarding in a session's message hash, with the message's
+ * fingerprint: "reserved", "inflight:<fingerprint>" (another request holds an unexpired
+ * reservation) or the forwarded result as "f:<fingerprint>:<json>". Values written before
+ * fingerprints were kept ("r:<expiry>", "f:<json>") read with an empty fingerprint.
  */
 const reserveIn = `
-local function reserveIn(key, messageId, now, lease, retention)
+local function reserveIn(key, messageId, now, lease, retention, fingerprint)
   local v = redis.call('HGET', key, messageId)
   if v then
     if string.sub(v, 1, 2) == 'f:' then return v end
-    if tonumber(string.sub(v, 3)) > tonumber(now) then return 'inflight' end
+    local expiry, held = string.match(v, '^r:(%d+):?(.*)$')
+    if tonumber(expiry) > tonumber(now) then return 'inflight:' .. held end
   end
-  redis.call('HSET', key, messageId, 'r:' .. (tonumber(now) + tonumber(lease)))
+  redis.call('HSET', key, messageId, 'r:' .. (tonumber(now) + tonumber(lease)) .. ':' .. fingerprint)
   redis.call('PEXPIRE', key, retention)
   return 'reserved'
 end
@@ -185,10 +188,10 @@ end
 
 /**
  * Claims a user message for forwarding (reserveIn). KEYS: 1 the session's message hash.
- * ARGV: 1 message id, 2 now ms, 3 reservation lease ms, 4 retention ms.
+ * ARGV: 1 message id, 2 now ms, 3 reservation lease ms, 4 retention ms, 5 fingerprint.
  */
 export const reserveMessage = `${reserveIn}
-return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `
 
 /**
@@ -196,12 +199,13 @@ return reserveIn(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
  * (sessionAt), with the message claimed in it (reserveIn)
  * (perf: docs/ARCHITECTURE.md#perf-store-round-trips). KEYS: 1 subscriber index. ARGV: 1
  * session key prefix, 2 activity key prefix, 3 message hash prefix, 4 message id, 5 now ms, 6
- * reservation lease ms, 7 retention ms. Returns nil or {record, activity or nil, reservation}.
+ * reservation lease ms, 7 retention ms, 8 fingerprint. Returns nil or {record, activity or nil,
+ * reservation}.
  */
 export const reserveSubscriberMessage = `${sessionAt}${reserveIn}
 local id, record, activity = sessionAt(KEYS[1], ARGV[1], ARGV[2])
 if not id then return false end
-return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], ARGV[7])}
+return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])}
 `
 
 /**
@@ -209,7 +213,8 @@ return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], AR
  * while the session is open (a message that raced the session's end leaves no activity key
  * behind) (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
  * KEYS: 1 the session's message hash, 2 its partition's open set, 3 its activity key.
- * ARGV: 1 message id, 2 "f:<result json>", 3 retention ms, 4 session id, 5 activity (ISO time).
+ * ARGV: 1 message id, 2 "f:<fingerprint>:<result json>", 3 retention ms, 4 session id, 5 activity
+ * (ISO time).
  */
 export const completeMessage = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
