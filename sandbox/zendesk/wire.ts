@@ -3,8 +3,8 @@
  * request bodies it accepts (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2), and the
  * bodies of the sandbox routes.
  */
-import { type Effect, Schema } from "effect"
-import { describeIssues, fieldIssues, json, type Refusals, refuse, type Reject } from "../http/answers.js"
+import { Effect, Schema } from "effect"
+import { describeIssues, fieldIssues, json, type Refusals, refuse, Reject } from "../http/answers.js"
 import { jsonBody } from "../http/body.js"
 import { exact, HttpUrl, Metadata, NonEmptyString, oneOf } from "../http/schemas.js"
 
@@ -40,6 +40,10 @@ export const sunshineRefusals: Refusals = {
 
 export const fail = (status: number, title: string, headers?: Record<string, string>): Effect.Effect<never, Reject> =>
   refuse(sunshineRefusals, status, title, headers)
+
+/** A missing user or conversation: 404 with the code Sunshine names it by (the spec's examples). */
+export const notFound = (resource: "user" | "conversation", title: string): Effect.Effect<never, Reject> =>
+  Effect.fail(new Reject({ response: json(404, { errors: [{ code: `${resource}_not_found`, title }] }) }))
 
 /**
  * An API body: 413 over 100 kB (body-parser's "100kb"), `{}` when empty, else JSON (a body
