@@ -38,6 +38,9 @@
  *     A non-empty body whose Content-Type is not JSON is 400 bad_request; an empty body reads as `{}`.
  *   - Metadata (conversation, message, switchboard) is flat (string, number, boolean values) and at most
  *     4 KB serialized, else 400; `null` means none.
+ *   - A user is created within the spec's limits: externalId 1 to 1024 characters; profile givenName, surname
+ *     and email (an address with one @) at most 128 characters, locale 64, avatarUrl an http(s) URL of at most
+ *     2048; else 400.
  *   - Unknown users named in `participants` or in a list filter answer 404 user_not_found; a user message
  *     author who is not the conversation's participant (or does not exist) answers 400.
  *   - Only personal conversations with exactly one participant, and only text/image/file content, are

@@ -123,15 +123,24 @@ const Author = Schema.Union(
   })
 )
 
+const AtMost = (max: number) =>
+  Schema.String.pipe(Schema.maxLength(max, { message: () => `must be at most ${max} characters` }))
+
+/** `format: email` (the spec's): one `@` with something on either side, no spaces. */
+const Email = AtMost(128).pipe(
+  Schema.filter((s) => /^[^\s@]+@[^\s@]+$/.test(s), { message: () => "must be an email address" })
+)
+
+/** UserCreateBody: the spec's limits on the externalId and the profile. */
 export const UserCreate = Schema.Struct({
-  externalId: NonEmptyString,
+  externalId: NonEmptyString.pipe(Schema.maxLength(1024, { message: () => "must be at most 1024 characters" })),
   profile: exact(
     Schema.Struct({
-      givenName: exact(Schema.String),
-      surname: exact(Schema.String),
-      email: exact(Schema.String),
-      avatarUrl: exact(Schema.String),
-      locale: exact(Schema.String)
+      givenName: exact(AtMost(128)),
+      surname: exact(AtMost(128)),
+      email: exact(Email),
+      avatarUrl: exact(HttpUrl.pipe(Schema.maxLength(2048, { message: () => "must be at most 2048 characters" }))),
+      locale: exact(AtMost(64))
     })
   ),
   metadata: exact(MetadataField)

@@ -178,7 +178,7 @@ describe("the Sunshine SDK's models", () => {
 })
 
 describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0", () => {
-  it.scoped("users: create answers 201 UserResponse; the same externalId again is 409 conflict; get by externalId finds it", () =>
+  it.scoped("users: create answers 201 UserResponse; the same externalId again is 409 conflict, a profile over the spec's limits 400; get by externalId finds it", () =>
     Effect.gen(function*() {
       const apis = yield* sdkAgainstSim()
       const created = yield* sdkCall(() =>
@@ -194,6 +194,31 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0", ()
       const userId = Schema.decodeUnknownSync(UserResponse)(plain(created)).user.id
 
       expectSpecError(yield* refused(() => apis.users.createUser(APP, { externalId: "sub-1" })), 409, "conflict")
+      // the spec's limits on a profile (userCreateBody, profile)
+      const refusedUsers: ReadonlyArray<readonly [string, unknown]> = [
+        ["a givenName over 128 characters", { externalId: "sub-2", profile: { givenName: "g".repeat(129) } }],
+        ["a surname over 128 characters", { externalId: "sub-2", profile: { surname: "s".repeat(129) } }],
+        ["an email that is not one", { externalId: "sub-2", profile: { email: "ann at example.com" } }],
+        ["a locale over 64 characters", { externalId: "sub-2", profile: { locale: "l".repeat(65) } }],
+        ["an externalId over 1024 characters", { externalId: "x".repeat(1025) }],
+        ["no externalId (required)", { profile: { givenName: "Ann" } }]
+      ]
+      for (const [what, body] of refusedUsers) {
+        const failure = yield* refused(() => apis.users.createUser(APP, body))
+        expect(failure.status, what).toBe(400)
+        expect(failure.body, what).toEqual({ errors: [{ code: "bad_request", title: expect.any(String) }] })
+      }
+      yield* sdkCall(() =>
+        apis.users.createUser(APP, {
+          externalId: "sub-3",
+          profile: {
+            givenName: "g".repeat(128),
+            surname: "s".repeat(128),
+            email: "ann@example.com",
+            locale: "l".repeat(64)
+          }
+        })
+      )
 
       // after a 409 the gateway reads the user by its externalId
       const read = yield* sdkCall(() => apis.users.getUser(APP, "sub-1"))
@@ -204,6 +229,8 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0", ()
       expect(apis.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
         `POST /sc/v2/apps/${APP}/users 201`,
         `POST /sc/v2/apps/${APP}/users 409`,
+        ...refusedUsers.map(() => `POST /sc/v2/apps/${APP}/users 400`),
+        `POST /sc/v2/apps/${APP}/users 201`,
         `GET /sc/v2/apps/${APP}/users/sub-1 200`,
         `GET /sc/v2/apps/${APP}/users/nobody 404`
       ])
