@@ -57,8 +57,8 @@
  *     in a request answer 400. Stored image/file messages, the API's and the agent workspace's alike, get
  *     Sunshine's mediaType (the simulator goes by the file extension: png, jpg, jpeg, gif, webp, pdf, txt;
  *     otherwise none; an agentSay `mediaType` stands for the type of the agent's upload) and, without an altText,
- *     the file name as one. Actions (type and text checked, the rest as posted) and the author's subtypes ("AI", "activity")
- *     are kept on the stored message.
+ *     the file name as one. Actions (type and text checked, the rest as posted) and the author's subtypes (exactly one,
+ *     "AI" or "activity": "agent" and "bot" are Sunshine's own) are kept on the stored message.
  *   - Webhook triggers are the ones the gateway subscribes to: conversation:message, conversation:typing
  *     (business typing only; its `author` left out on request, as the spec allows) and
  *     switchboard:passControl|offerControl|acceptControl|releaseControl.

@@ -111,7 +111,12 @@ const Content = Schema.Union(
 
 const UserRef = Schema.Struct({ userId: exact(NonEmptyString), userExternalId: exact(NonEmptyString) })
 
-const Subtypes = exact(Schema.Array(oneOf("AI", "activity")))
+/** One subtype (minItems and maxItems 1); "agent" and "bot" are Sunshine's own, in answers only. */
+const Subtypes = exact(
+  Schema.Array(oneOf("AI", "activity")).pipe(
+    Schema.itemsCount(1, { message: () => "must hold exactly one subtype" })
+  )
+)
 
 const Author = Schema.Union(
   Schema.Struct({ type: Schema.Literal("user"), subtypes: Subtypes, ...UserRef.fields }),

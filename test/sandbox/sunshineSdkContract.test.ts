@@ -407,7 +407,15 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: mes
         ["a text over 4096 characters", { author, content: { type: "text", text: "t".repeat(4097) } }],
         ["no content (required)", { author }],
         ["an image without mediaUrl (required)", { author, content: { type: "image" } }],
-        ["nested metadata (flat only)", { author, content: { type: "text", text: "hi" }, metadata: { a: { b: 1 } } }]
+        ["nested metadata (flat only)", { author, content: { type: "text", text: "hi" }, metadata: { a: { b: 1 } } }],
+        [
+          "two subtypes (maxItems 1)",
+          { author: { type: "business", subtypes: ["AI", "activity"] }, content: { type: "text", text: "hi" } }
+        ],
+        [
+          "the subtype agent (Sunshine's own, in answers only)",
+          { author: { type: "business", subtypes: ["agent"] }, content: { type: "text", text: "hi" } }
+        ]
       ]
       for (const [what, body] of refusedPosts) {
         const failure = yield* refused(() => messages.postMessage(APP, conversationId, body))
