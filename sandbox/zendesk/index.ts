@@ -33,7 +33,8 @@
  *     good for its own app; the simulator hosts one app).
  *   - Error codes: 400 bad_request, 401 unauthorized, 404 not_found, 409 conflict, 413 payload_too_large,
  *     423 locked, 429 too_many_requests, 500 internal_error, 503 service_unavailable; a missing user or
- *     conversation is 404 user_not_found / conversation_not_found, as in the spec's examples.
+ *     conversation is 404 user_not_found / conversation_not_found, as in the spec's examples (which give the
+ *     generic not_found for listing an unknown conversation's messages).
  *   - Body limit: 100 kB = 102,400 bytes (body-parser's "100kb"), checked before anything else in the body.
  *     A non-empty body whose Content-Type is not JSON is 400 bad_request; an empty body reads as `{}`.
  *   - Metadata (conversation, message, switchboard) is flat (string, number, boolean values) and at most

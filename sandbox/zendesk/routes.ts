@@ -270,7 +270,8 @@ export const apiRoutes = (
   /** Fixed-size pages; no cursor = the newest page; cursors and links only where a page exists. */
   const listMessages = api(
     Effect.gen(function*() {
-      const c = yield* existingConversation
+      // The spec's example of an unknown conversation here is the generic not_found.
+      const c = yield* Effect.orElse(existingConversation, () => fail(404, "Resource not found"))
       const query = yield* searchParams
       const before = query.get("page[before]")
       const after = query.get("page[after]")

@@ -385,8 +385,15 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: mes
         note.id,
         text.id
       ])
+      expectSpecError(
+        yield* refused(() => messages.listMessages(APP, "ffffffffffffffffffffffff", {})),
+        404,
+        "not_found"
+      )
       // the SDK writes the cursor as the gateway does: page[before]
-      const pages = apis.sim.requests().filter((r) => r.method === "GET" && r.path.endsWith("/messages"))
+      const pages = apis.sim.requests().filter((r) =>
+        r.method === "GET" && r.path.endsWith(`/${conversationId}/messages`)
+      )
       expect(pages.map((r) => new URLSearchParams(r.query).get("page[before]"))).toEqual([null, image.id])
     }))
 
