@@ -13,6 +13,7 @@ import {
   hexId,
   nowIso,
   opt,
+  storedMediaFields,
   type ZendeskState
 } from "./state.js"
 import {
@@ -96,8 +97,7 @@ export const makeAgent = (
             : {
               type: content.type,
               mediaUrl: content.mediaUrl,
-              ...opt("mediaType", content.mediaType),
-              ...opt("altText", content.altText)
+              ...storedMediaFields(content.mediaUrl, content.altText, content.mediaType)
             },
           source: { type: "zd:agentWorkspace", integrationId: agentWorkspace.integrationId }
         }

@@ -32,12 +32,17 @@
  *   - A valid key used with another appId in the path answers 401 unauthorized (an app key is only
  *     good for its own app; the simulator hosts one app).
  *   - Error codes: 400 bad_request, 401 unauthorized, 404 not_found, 409 conflict, 413 payload_too_large,
- *     423 locked, 429 too_many_requests, 500 internal_error, 503 service_unavailable.
+ *     423 locked, 429 too_many_requests, 500 internal_error, 503 service_unavailable; a missing user or
+ *     conversation is 404 user_not_found / conversation_not_found, as in the spec's examples (which give the
+ *     generic not_found for listing an unknown conversation's messages).
  *   - Body limit: 100 kB = 102,400 bytes (body-parser's "100kb"), checked before anything else in the body.
  *     A non-empty body whose Content-Type is not JSON is 400 bad_request; an empty body reads as `{}`.
  *   - Metadata (conversation, message, switchboard) is flat (string, number, boolean values) and at most
  *     4 KB serialized, else 400; `null` means none.
- *   - Unknown users named in `participants` or in a list filter answer 404 not_found; a user message
+ *   - A user is created within the spec's limits: externalId 1 to 1024 characters; profile givenName, surname
+ *     and email (an address with one @) at most 128 characters, locale 64, avatarUrl an http(s) URL of at most
+ *     2048; else 400.
+ *   - Unknown users named in `participants` or in a list filter answer 404 user_not_found; a user message
  *     author who is not the conversation's participant (or does not exist) answers 400.
  *   - Only personal conversations with exactly one participant, and only text/image/file content, are
  *     simulated: other types answer 400.
@@ -50,10 +55,11 @@
  *     "next" with none active names the default integration (the bot's).
  *   - Message content is what the spec lets a request write: text (<= 4096) with actions?; image with mediaUrl,
  *     altText? (<= 128), text?, actions?; file likewise without actions. The read-only mediaType and mediaSize
- *     in a request answer 400. Stored image/file messages get Sunshine's mediaType (the simulator goes by the
- *     file extension: png, jpg, jpeg, gif, webp, pdf, txt; otherwise none) and, without an altText, the file name
- *     as one. Actions (type and text checked, the rest as posted) and the author's subtypes ("AI", "activity")
- *     are kept on the stored message.
+ *     in a request answer 400. Stored image/file messages, the API's and the agent workspace's alike, get
+ *     Sunshine's mediaType (the simulator goes by the file extension: png, jpg, jpeg, gif, webp, pdf, txt;
+ *     otherwise none; an agentSay `mediaType` stands for the type of the agent's upload) and, without an altText,
+ *     the file name as one. Actions (type and text checked, the rest as posted) and the author's subtypes (exactly one,
+ *     "AI" or "activity": "agent" and "bot" are Sunshine's own) are kept on the stored message.
  *   - Webhook triggers are the ones the gateway subscribes to: conversation:message, conversation:typing
  *     (business typing only; its `author` left out on request, as the spec allows) and
  *     switchboard:passControl|offerControl|acceptControl|releaseControl.

@@ -15,6 +15,7 @@ import {
   hexId,
   nowIso,
   opt,
+  storedMediaFields,
   userBody,
   userDisplayName,
   type UserState,
@@ -29,49 +30,19 @@ import {
   ControlTarget,
   ConversationCreate,
   fail,
-  MAX_ALT_TEXT_LENGTH,
   MessagePost,
+  notFound,
   UserCreate
 } from "./wire.js"
 
 /** The business name on API-posted business messages without a displayName. */
 const DEFAULT_BUSINESS_NAME = "Sandbox App"
 
-/** Media types by file extension: Sunshine reads the media to set `mediaType`, the simulator goes by the name. */
-const MEDIA_TYPES: Readonly<Record<string, string>> = {
-  gif: "image/gif",
-  jpeg: "image/jpeg",
-  jpg: "image/jpeg",
-  pdf: "application/pdf",
-  png: "image/png",
-  txt: "text/plain",
-  webp: "image/webp"
-}
-
-/** The last segment of a media URL's path ("" when there is none). */
-const fileNameOf = (mediaUrl: string) => {
-  const segment = new URL(mediaUrl).pathname.split("/").at(-1) ?? ""
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    return segment
-  }
-}
-
-/**
- * A posted content as Sunshine stores it: an image or file gets its read-only `mediaType` (when
- * the name tells it) and, without an `altText`, the file name as one.
- */
+/** A posted content as Sunshine stores it: an image or file gets the fields Sunshine sets itself. */
 const storedContent = (content: typeof MessagePost.Type["content"]): MessageContent => {
   if (content.type === "text") return content
   const { mediaSize: _size, mediaType: _type, ...writable } = content
-  const name = fileNameOf(content.mediaUrl)
-  const extension = /\.([A-Za-z0-9]+)$/.exec(name)?.[1]?.toLowerCase()
-  return {
-    ...writable,
-    ...opt("altText", content.altText ?? (name === "" ? undefined : name.slice(0, MAX_ALT_TEXT_LENGTH))),
-    ...opt("mediaType", extension === undefined ? undefined : MEDIA_TYPES[extension])
-  }
+  return { ...writable, ...storedMediaFields(content.mediaUrl, content.altText) }
 }
 
 export const apiRoutes = (
@@ -179,7 +150,7 @@ export const apiRoutes = (
     Effect.gen(function*() {
       const key = yield* param("userIdOrExternalId")
       const user = state.usersById.get(key) ?? state.usersByExternalId.get(key)
-      return user === undefined ? yield* fail(404, `User ${key} not found`) : json(200, { user: userBody(user) })
+      return user === undefined ? yield* notFound("user", `User ${key} not found`) : json(200, { user: userBody(user) })
     })
   )
 
@@ -187,7 +158,7 @@ export const apiRoutes = (
 
   const existingConversation = Effect.flatMap(param("conversationId"), (id) => {
     const c = state.conversations.get(id)
-    return c === undefined ? fail(404, `Conversation ${id} not found`) : Effect.succeed(c)
+    return c === undefined ? notFound("conversation", `Conversation ${id} not found`) : Effect.succeed(c)
   })
 
   const createConversation = api(
@@ -202,7 +173,7 @@ export const apiRoutes = (
         return yield* fail(400, "participants.0: userId or userExternalId is required")
       }
       const user = userRef(ref)
-      if (user === undefined) return yield* fail(404, `User ${ref.userId ?? ref.userExternalId} not found`)
+      if (user === undefined) return yield* notFound("user", `User ${ref.userId ?? ref.userExternalId} not found`)
       if ([...state.conversations.values()].some((c) => c.user.id === user.id)) {
         return yield* fail(
           400,
@@ -239,7 +210,7 @@ export const apiRoutes = (
         return yield* fail(400, "filter[userId] or filter[userExternalId] is required")
       }
       const user = userId !== null ? state.usersById.get(userId) : state.usersByExternalId.get(userExternalId!)
-      if (user === undefined) return yield* fail(404, `User ${userId ?? userExternalId} not found`)
+      if (user === undefined) return yield* notFound("user", `User ${userId ?? userExternalId} not found`)
       const own = [...state.conversations.values()].filter((c) => c.user.id === user.id)
       return json(200, { conversations: own.map(conversationBody), meta: { hasMore: false }, links: {} })
     })
@@ -299,7 +270,8 @@ export const apiRoutes = (
   /** Fixed-size pages; no cursor = the newest page; cursors and links only where a page exists. */
   const listMessages = api(
     Effect.gen(function*() {
-      const c = yield* existingConversation
+      // The spec's example of an unknown conversation here is the generic not_found.
+      const c = yield* Effect.orElse(existingConversation, () => fail(404, "Resource not found"))
       const query = yield* searchParams
       const before = query.get("page[before]")
       const after = query.get("page[after]")

@@ -20,6 +20,7 @@ import type {
   ZendeskMessage,
   ZendeskSimOptions
 } from "./types.js"
+import { MAX_ALT_TEXT_LENGTH } from "./wire.js"
 
 export const hexId = () => randomBytes(12).toString("hex")
 export const nowIso = () => new Date().toISOString()
@@ -29,6 +30,41 @@ export const opt = <K extends string, V>(key: K, value: V | undefined): { [P in 
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 
 export const DEFAULT_AGENT: AgentIdentity = { displayName: "Sandbox Agent" }
+
+/** Media types by file extension: Sunshine reads the media to set `mediaType`, the simulator goes by the name. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = {
+  gif: "image/gif",
+  jpeg: "image/jpeg",
+  jpg: "image/jpeg",
+  pdf: "application/pdf",
+  png: "image/png",
+  txt: "text/plain",
+  webp: "image/webp"
+}
+
+/** The last segment of a media URL's path ("" when there is none). */
+const fileNameOf = (mediaUrl: string) => {
+  const segment = new URL(mediaUrl).pathname.split("/").at(-1) ?? ""
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
+/**
+ * What Sunshine sets on a stored image or file, whoever sent it (the API or the agent workspace):
+ * the read-only `mediaType` (`uploaded`, the type of an agent's upload, else what the file name
+ * tells) and, without an `altText`, the file name as one.
+ */
+export const storedMediaFields = (mediaUrl: string, altText: string | undefined, uploaded?: string) => {
+  const name = fileNameOf(mediaUrl)
+  const extension = /\.([A-Za-z0-9]+)$/.exec(name)?.[1]?.toLowerCase()
+  return {
+    ...opt("altText", altText ?? (name === "" ? undefined : name.slice(0, MAX_ALT_TEXT_LENGTH))),
+    ...opt("mediaType", uploaded ?? (extension === undefined ? undefined : MEDIA_TYPES[extension]))
+  }
+}
 
 export interface UserState {
   readonly id: string

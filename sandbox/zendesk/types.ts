@@ -192,7 +192,11 @@ export interface ZendeskSim {
    * when the workspace already holds control it just records the agent. Both emit switchboard:acceptControl.
    */
   readonly agentAccept: (conversationId: string, agent?: AgentIdentity) => Effect.Effect<void>
-  /** A message from the agent workspace (default agent "Sandbox Agent"); conversation:message webhook. */
+  /**
+   * A message from the agent workspace (default agent "Sandbox Agent"); conversation:message webhook.
+   * An image or file is stored as Sunshine stores it: `mediaType` (the upload's, else by the file
+   * name) and, without `altText`, the file name as one.
+   */
   readonly agentSay: (
     conversationId: string,
     content: string | { type: "image" | "file"; mediaUrl: string; mediaType?: string; altText?: string },

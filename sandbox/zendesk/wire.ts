@@ -3,8 +3,8 @@
  * request bodies it accepts (docs/PROVIDERS.md#zendesk-sunshine-conversations-v2), and the
  * bodies of the sandbox routes.
  */
-import { type Effect, Schema } from "effect"
-import { describeIssues, fieldIssues, json, type Refusals, refuse, type Reject } from "../http/answers.js"
+import { Effect, Schema } from "effect"
+import { describeIssues, fieldIssues, json, type Refusals, refuse, Reject } from "../http/answers.js"
 import { jsonBody } from "../http/body.js"
 import { exact, HttpUrl, Metadata, NonEmptyString, oneOf } from "../http/schemas.js"
 
@@ -40,6 +40,10 @@ export const sunshineRefusals: Refusals = {
 
 export const fail = (status: number, title: string, headers?: Record<string, string>): Effect.Effect<never, Reject> =>
   refuse(sunshineRefusals, status, title, headers)
+
+/** A missing user or conversation: 404 with the code Sunshine names it by (the spec's examples). */
+export const notFound = (resource: "user" | "conversation", title: string): Effect.Effect<never, Reject> =>
+  Effect.fail(new Reject({ response: json(404, { errors: [{ code: `${resource}_not_found`, title }] }) }))
 
 /**
  * An API body: 413 over 100 kB (body-parser's "100kb"), `{}` when empty, else JSON (a body
@@ -107,7 +111,12 @@ const Content = Schema.Union(
 
 const UserRef = Schema.Struct({ userId: exact(NonEmptyString), userExternalId: exact(NonEmptyString) })
 
-const Subtypes = exact(Schema.Array(oneOf("AI", "activity")))
+/** One subtype (minItems and maxItems 1); "agent" and "bot" are Sunshine's own, in answers only. */
+const Subtypes = exact(
+  Schema.Array(oneOf("AI", "activity")).pipe(
+    Schema.itemsCount(1, { message: () => "must hold exactly one subtype" })
+  )
+)
 
 const Author = Schema.Union(
   Schema.Struct({ type: Schema.Literal("user"), subtypes: Subtypes, ...UserRef.fields }),
@@ -119,15 +128,24 @@ const Author = Schema.Union(
   })
 )
 
+const AtMost = (max: number) =>
+  Schema.String.pipe(Schema.maxLength(max, { message: () => `must be at most ${max} characters` }))
+
+/** `format: email` (the spec's): one `@` with something on either side, no spaces. */
+const Email = AtMost(128).pipe(
+  Schema.filter((s) => /^[^\s@]+@[^\s@]+$/.test(s), { message: () => "must be an email address" })
+)
+
+/** UserCreateBody: the spec's limits on the externalId and the profile. */
 export const UserCreate = Schema.Struct({
-  externalId: NonEmptyString,
+  externalId: NonEmptyString.pipe(Schema.maxLength(1024, { message: () => "must be at most 1024 characters" })),
   profile: exact(
     Schema.Struct({
-      givenName: exact(Schema.String),
-      surname: exact(Schema.String),
-      email: exact(Schema.String),
-      avatarUrl: exact(Schema.String),
-      locale: exact(Schema.String)
+      givenName: exact(AtMost(128)),
+      surname: exact(AtMost(128)),
+      email: exact(Email),
+      avatarUrl: exact(HttpUrl.pipe(Schema.maxLength(2048, { message: () => "must be at most 2048 characters" }))),
+      locale: exact(AtMost(64))
     })
   ),
   metadata: exact(MetadataField)

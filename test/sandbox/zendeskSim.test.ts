@@ -149,7 +149,7 @@ describe("Zendesk simulator: auth", () => {
       const origin = new URL(sim.baseUrl).origin
       const legacy = yield* call(`${origin}/v2/apps/${APP}/users/nobody`, { headers: { authorization: basic() } })
       expect(legacy.status).toBe(404)
-      expect(legacy.body).toEqual({ errors: [{ code: "not_found", title: expect.any(String) }] })
+      expect(legacy.body).toEqual({ errors: [{ code: "user_not_found", title: expect.any(String) }] })
 
       expect(sim.requests().map((r) => r.status)).toEqual([404, 404, 401, 401, 401, 401, 401, 401, 401, 401, 401, 404])
     }))
@@ -245,7 +245,7 @@ describe("Zendesk simulator: users and conversations", () => {
       expect((yield* api(sim, `/conversations/${conversation.id}`)).body.conversation).toEqual(conversation)
       const unknown = yield* api(sim, "/conversations/ffffffffffffffffffffffff")
       expect(unknown.status).toBe(404)
-      expect(unknown.body.errors[0].code).toBe("not_found")
+      expect(unknown.body.errors[0].code).toBe("conversation_not_found")
 
       const unknownUser = yield* api(sim, "/conversations", {
         body: { type: "personal", participants: [{ userExternalId: "nobody" }] }
@@ -801,10 +801,12 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         content: { type: "text", text: "Hi, Maria here" },
         source: { type: "zd:agentWorkspace", integrationId: sim.agentWorkspace.integrationId }
       })
+      // Sunshine saves the file name as the altText of an agent's upload too
       expect(events[4]!.payload.message.content).toEqual({
         type: "file",
         mediaUrl: "https://x.test/f.pdf",
-        mediaType: "application/pdf"
+        mediaType: "application/pdf",
+        altText: "f.pdf"
       })
       // The released conversation's payload omits activeSwitchboardIntegration: nobody holds it.
       expect(events[5]!.payload).toEqual({
