@@ -15,12 +15,14 @@ import { conversationBody, type GenesysState, now, textOf } from "./state.js"
 import type { SimInboundMessage } from "./types.js"
 import {
   apiBody,
+  apiBodyAsSent,
   DeprecatedInboundMessage,
   DisconnectBody,
   fail,
   InboundEvent,
   InboundMessage,
   InboundReceipt,
+  type ObservationPredicate,
   ObservationQuery
 } from "./wire.js"
 
@@ -37,7 +39,11 @@ export const apiRoutes = (
   const integrationFor = (id: string, field: string) =>
     state.integrations.has(id) ? Effect.succeed(id) : fail(404, `${field}: no Open Messaging integration ${id}`)
 
-  const acceptMessage = (integrationId: string, body: InboundMessage, route: SimInboundMessage["route"]) =>
+  const acceptMessage = (
+    integrationId: string,
+    { body, sent }: { body: InboundMessage; sent: unknown },
+    route: SimInboundMessage["route"]
+  ) =>
     Effect.gen(function*() {
       const c = openConversation(integrationId, body.channel.from.id) ?? (yield* startConversation(integrationId, body))
       const id = randomUUID()
@@ -50,7 +56,8 @@ export const apiRoutes = (
         ...textOf(body),
         content: body.content ?? [],
         ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-        route
+        route,
+        sent
       })
       state.messages.set(id, {
         id,
@@ -82,15 +89,15 @@ export const apiRoutes = (
   const inboundMessage = api(() =>
     Effect.gen(function*() {
       const integrationId = yield* integrationFor(yield* param("id"), "integrationId")
-      return yield* acceptMessage(integrationId, yield* apiBody(InboundMessage), "current")
+      return yield* acceptMessage(integrationId, yield* apiBodyAsSent(InboundMessage), "current")
     })
   )
 
   const deprecatedInboundMessage = api(() =>
     Effect.gen(function*() {
-      const body = yield* apiBody(DeprecatedInboundMessage)
-      const integrationId = yield* integrationFor(body.channel.to.id, "channel.to.id")
-      return yield* acceptMessage(integrationId, body, "deprecated")
+      const received = yield* apiBodyAsSent(DeprecatedInboundMessage)
+      const integrationId = yield* integrationFor(received.body.channel.to.id, "channel.to.id")
+      return yield* acceptMessage(integrationId, received, "deprecated")
     })
   )
 
@@ -111,6 +118,7 @@ export const apiRoutes = (
           from: body.channel.from,
           time: body.channel.time
         },
+        type: "Event",
         events: body.events
       })
     })
@@ -134,6 +142,7 @@ export const apiRoutes = (
       return json(202, {
         id: body.id,
         channel: { id: integrationId, platform: "Open", type: "Private", ...body.channel },
+        type: "Receipt",
         status: body.status,
         direction: "Outbound",
         isFinalReceipt: body.isFinalReceipt
@@ -214,17 +223,30 @@ export const apiRoutes = (
     )
   )
 
+  /**
+   * One group per queue named (and per media type, when the query names any), wherever the
+   * predicates stand; the simulated agents take messages only, so other media count none.
+   */
   const observations = api(() =>
-    Effect.map(apiBody(ObservationQuery), (query) => {
-      const asked = query.metrics.includes("oOnQueueUsers")
+    Effect.map(apiBody(ObservationQuery), ({ filter, metrics }) => {
+      const predicates = [...(filter.predicates ?? []), ...(filter.clauses ?? []).flatMap((c) => c.predicates)]
+      const valuesOf = (dimension: ObservationPredicate["dimension"]) => [
+        ...new Set(predicates.filter((p) => p.dimension === dimension).map((p) => p.value))
+      ]
+      const mediaTypes = valuesOf("mediaType")
+      const asked = metrics.includes("oOnQueueUsers")
       return json(200, {
-        results: query.filter.predicates.map(({ value: queueId }) => {
+        results: valuesOf("queueId").flatMap((queueId) => {
           const queue = state.queues.find((q) => q.queueId === queueId)
-          const count = queue === undefined ? 0 : (queue.agentsOnQueue ?? 1)
-          // like the real service, a group with nothing to report has no data array
-          return asked && count > 0
-            ? { group: { queueId }, data: [{ metric: "oOnQueueUsers", qualifier: "IDLE", stats: { count } }] }
-            : { group: { queueId } }
+          const agents = queue === undefined ? 0 : (queue.agentsOnQueue ?? 1)
+          return (mediaTypes.length > 0 ? mediaTypes : [undefined]).map((mediaType) => {
+            const group = mediaType === undefined ? { queueId } : { queueId, mediaType }
+            const count = mediaType === undefined || mediaType === "message" ? agents : 0
+            // like the real service, a group with nothing to report has no data array
+            return asked && count > 0
+              ? { group, data: [{ metric: "oOnQueueUsers", qualifier: "IDLE", stats: { count } }] }
+              : { group }
+          })
         })
       })
     })
@@ -233,7 +255,10 @@ export const apiRoutes = (
   const getUser = api(() =>
     Effect.flatMap(param("userId"), (id) => {
       const name = state.users.get(id)
-      return name === undefined ? fail(404, `user ${id} not found`) : Effect.succeed(json(200, { id, name }))
+      // The SDK's User requires `version`.
+      return name === undefined
+        ? fail(404, `user ${id} not found`)
+        : Effect.succeed(json(200, { id, name, state: "active", version: 1, selfUri: `/api/v2/users/${id}` }))
     })
   )
 

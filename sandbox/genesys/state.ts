@@ -46,6 +46,7 @@ export interface ConversationState {
   readonly fromId: string
   readonly fromIdType: IdType
   readonly queueId: string
+  readonly startTime: string
   readonly participants: Array<MutableParticipant>
   readonly inbound: Array<SimInboundMessage>
   typingEvents: number
@@ -103,7 +104,7 @@ export interface GenesysState {
   readonly conversations: Map<string, ConversationState>
   readonly messages: Map<string, MessageRecord>
   readonly webhooks: Map<string, SentWebhook>
-  /** Agents' names by user id. */
+  /** The organization's users' names by id (options.users, DEFAULT_AGENT, and agents as they join). */
   readonly users: Map<string, string>
   readonly apiRequests: Array<SimApiRequest>
   /** Orders the channels' uses (`lastUsed`). */
@@ -130,7 +131,7 @@ export const makeState = (options: GenesysSimOptions): GenesysState => ({
   conversations: new Map(),
   messages: new Map(),
   webhooks: new Map(),
-  users: new Map(),
+  users: new Map([DEFAULT_AGENT, ...(options.users ?? [])].map((u) => [u.userId, u.name])),
   apiRequests: [],
   useCounter: 0,
   refusedTopics: new Map(),
@@ -151,8 +152,10 @@ export const textOf = (m: { readonly text?: string }) => (m.text !== undefined ?
 
 const snapshotParticipant = (p: MutableParticipant): Participant => ({ ...p, attributes: { ...p.attributes } })
 
+/** The SDK's Conversation (the PATCH answer) requires `startTime` and `participants`. */
 export const conversationBody = (c: ConversationState) => ({
   id: c.id,
+  startTime: c.startTime,
   participants: c.participants.map(snapshotParticipant)
 })
 
