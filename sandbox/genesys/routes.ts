@@ -11,7 +11,7 @@ import { param, searchParams } from "../http/requests.js"
 import { type ApiRoute, issueToken } from "./auth.js"
 import type { Conversations } from "./conversations.js"
 import type { Notifications } from "./notifications.js"
-import { conversationBody, type GenesysState, now, textOf } from "./state.js"
+import { conversationAnswer, conversationBody, type GenesysState, now, textOf } from "./state.js"
 import type { SimInboundMessage } from "./types.js"
 import {
   apiBody,
@@ -81,7 +81,8 @@ export const apiRoutes = (
         },
         type: "Text",
         ...textOf(body),
-        content: body.content ?? [],
+        // the SDK's OpenMessageContent requires contentType
+        content: (body.content ?? []).map((c) => ({ contentType: "Attachment", ...c })),
         ...(prefetch ? { conversationId: c.id } : {})
       })
     })
@@ -163,6 +164,7 @@ export const apiRoutes = (
       const id = yield* param("id")
       const m = state.messages.get(id)
       if (m === undefined) return yield* fail(404, `message ${id} not found`)
+      // The SDK's MessageData: `timestamp` and `status` required, the text in `normalizedMessage`.
       return json(200, {
         id: m.id,
         conversationId: m.conversationId,
@@ -170,8 +172,13 @@ export const apiRoutes = (
         messengerType: "open",
         status: m.direction === "inbound" ? "received" : "sent",
         timestamp: m.timestamp,
-        ...(m.text !== undefined ? { textBody: m.text } : {}),
-        media: []
+        normalizedMessage: {
+          id: m.id,
+          type: "Text",
+          ...textOf(m),
+          direction: m.direction === "inbound" ? "Inbound" : "Outbound"
+        },
+        selfUri: `/api/v2/conversations/messages/${m.id}/details`
       })
     })
   )
@@ -185,7 +192,7 @@ export const apiRoutes = (
       const c = yield* existingConversation(yield* param("id"))
       yield* apiBody(DisconnectBody)
       disconnectAll(c, "client", "peer") // our side (the customer) hangs up
-      return json(200, conversationBody(c))
+      return json(200, conversationAnswer(c))
     })
   )
 

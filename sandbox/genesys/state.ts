@@ -152,11 +152,36 @@ export const textOf = (m: { readonly text?: string }) => (m.text !== undefined ?
 
 const snapshotParticipant = (p: MutableParticipant): Participant => ({ ...p, attributes: { ...p.attributes } })
 
-/** The SDK's Conversation (the PATCH answer) requires `startTime` and `participants`. */
+/** The messaging conversation (the SDK's MessageConversation): what GET and the queue topic show. */
 export const conversationBody = (c: ConversationState) => ({
   id: c.id,
-  startTime: c.startTime,
   participants: c.participants.map(snapshotParticipant)
+})
+
+/**
+ * The conversation as the SDK's Conversation (the PATCH's answer): `startTime` and `participants`
+ * required, each participant's state on its `messages[]` communication, the user and queue as ids.
+ */
+export const conversationAnswer = (c: ConversationState) => ({
+  id: c.id,
+  startTime: c.startTime,
+  participants: c.participants.map((p) => ({
+    id: p.id,
+    purpose: p.purpose,
+    ...(p.name !== undefined ? { name: p.name } : {}),
+    ...(p.connectedTime !== undefined ? { connectedTime: p.connectedTime } : {}),
+    ...(p.endTime !== undefined ? { endTime: p.endTime } : {}),
+    ...(p.startAcwTime !== undefined ? { startAcwTime: p.startAcwTime } : {}),
+    ...(p.user !== undefined ? { userId: p.user.id } : {}),
+    ...(p.queue !== undefined ? { queueId: p.queue.id } : {}),
+    attributes: { ...p.attributes },
+    messages: [{
+      state: p.state,
+      ...(p.disconnectType !== undefined ? { disconnectType: p.disconnectType } : {}),
+      ...(p.connectedTime !== undefined ? { connectedTime: p.connectedTime } : {}),
+      ...(p.endTime !== undefined ? { disconnectedTime: p.endTime } : {})
+    }]
+  }))
 })
 
 export const snapshotConversation = (c: ConversationState): SimConversation => ({

@@ -89,8 +89,7 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
           },
           ...body,
           direction: "Outbound",
-          originatingEntity: "Human",
-          conversationId: c.id
+          originatingEntity: "Human"
         }
         const raw = new Uint8Array(Buffer.from(JSON.stringify(message), "utf8"))
         const hook: SentWebhook = {

@@ -149,7 +149,8 @@ export const InboundEvent = Schema.Struct({
   events: Schema.NonEmptyArray(
     Schema.Struct({
       eventType: Schema.Literal("Typing"),
-      typing: Schema.Struct({ type: Schema.Literal("On"), duration: exact(Schema.NonNegativeInt) })
+      // the SDK's OpenEvent requires eventType alone
+      typing: exact(Schema.Struct({ type: Schema.Literal("On"), duration: exact(Schema.NonNegativeInt) }))
     })
   )
 })

@@ -510,8 +510,15 @@ describe("Genesys simulator: conversation resource and notifications", () => {
       yield* waitFor("customer.end", () => socket.frames.some((f) => f.topicName.endsWith(".customer.end")))
       yield* waitFor("acw", () => socket.frames.some((f) => f.topicName.endsWith(".acw")))
 
+      // answered as the SDK's Conversation: the state on the participant's message communication
+      expect(Date.parse(patched.body.startTime)).toBeLessThanOrEqual(Date.now())
       const customer = patched.body.participants.find((p: any) => p.purpose === "customer")
-      expect(customer).toMatchObject({ state: "disconnected", disconnectType: "client" })
+      expect(customer.messages).toEqual([{
+        state: "disconnected",
+        disconnectType: "client",
+        connectedTime: customer.connectedTime,
+        disconnectedTime: customer.endTime
+      }])
       const customerEnd = socket.frames.find((f) => f.topicName.endsWith(".customer.end"))!
       expect(customerEnd.eventBody).toMatchObject({
         conversationId,
@@ -619,9 +626,10 @@ describe("Genesys simulator: outbound webhooks", () => {
           }
         ],
         direction: "Outbound",
-        originatingEntity: "Human",
-        conversationId
+        originatingEntity: "Human"
       })
+      // as in the SDK's ConversationNormalizedMessage and the documented examples
+      expect(JSON.parse(hit!.raw.toString("utf8")).conversationId).toBeUndefined()
 
       const typing = yield* sim.agentTyping(conversationId)
       expect(typing.status).toBe(200)
