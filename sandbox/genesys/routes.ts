@@ -11,7 +11,7 @@ import { param, searchParams } from "../http/requests.js"
 import { type ApiRoute, issueToken } from "./auth.js"
 import type { Conversations } from "./conversations.js"
 import type { Notifications } from "./notifications.js"
-import { conversationAnswer, conversationBody, type GenesysState, now, textOf } from "./state.js"
+import { conversationAnswer, conversationBody, type GenesysState, integrationSender, now, textOf } from "./state.js"
 import type { SimInboundMessage } from "./types.js"
 import {
   apiBody,
@@ -137,16 +137,23 @@ export const apiRoutes = (
       c.receipts.push({
         id: body.id,
         status: body.status,
-        isFinalReceipt: body.isFinalReceipt,
+        ...(body.isFinalReceipt !== undefined ? { isFinalReceipt: body.isFinalReceipt } : {}),
         time: body.channel.time
       })
+      // The SDK's OpenMessagingChannel requires `from`: the integration, which sent the message received.
       return json(202, {
         id: body.id,
-        channel: { id: integrationId, platform: "Open", type: "Private", ...body.channel },
+        channel: {
+          id: integrationId,
+          platform: "Open",
+          type: "Private",
+          from: integrationSender(state, integrationId),
+          ...body.channel
+        },
         type: "Receipt",
         status: body.status,
         direction: "Outbound",
-        isFinalReceipt: body.isFinalReceipt
+        ...(body.isFinalReceipt !== undefined ? { isFinalReceipt: body.isFinalReceipt } : {})
       })
     })
   )

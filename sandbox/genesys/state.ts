@@ -85,6 +85,13 @@ export const DEFAULT_AGENT = { userId: "genesys-agent-1", name: "Sandbox Agent" 
 /** The name of an integration configured without one: what its outbound webhooks name as their sender. */
 export const DEFAULT_INTEGRATION_NAME = "Sandbox Open Messaging"
 
+/** The integration as the sender of what it carries to the customer (outbound webhooks, receipt answers). */
+export const integrationSender = (state: GenesysState, integrationId: string) => ({
+  nickname: state.integrations.get(integrationId)?.name ?? DEFAULT_INTEGRATION_NAME,
+  id: integrationId,
+  idType: "Opaque"
+})
+
 export interface GenesysState {
   readonly options: GenesysSimOptions
   readonly tokenLifetimeSeconds: number

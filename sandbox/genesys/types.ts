@@ -78,7 +78,7 @@ export interface SimReceipt {
   /** The Genesys id of the outbound message (= the webhook id) it reports on. */
   readonly id: string
   readonly status: "Delivered" | "Failed"
-  readonly isFinalReceipt: boolean
+  readonly isFinalReceipt?: boolean
   readonly time: string
 }
 

@@ -159,8 +159,9 @@ export const InboundReceipt = Schema.Struct({
   id: NonEmptyString,
   channel: Schema.Struct({ to: Schema.Struct({ id: NonEmptyString, idType: exact(IdType) }), time: IsoDateTime }),
   status: oneOf("Delivered", "Failed"),
-  direction: Schema.Literal("Outbound"),
-  isFinalReceipt: Schema.Boolean
+  // the SDK's OpenInboundNormalizedReceipt has no direction and an optional isFinalReceipt
+  direction: exact(Schema.Literal("Outbound")),
+  isFinalReceipt: exact(Schema.Boolean)
 })
 
 export const DisconnectBody = Schema.Struct({ state: Schema.Literal("disconnected") })

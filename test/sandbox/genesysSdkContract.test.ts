@@ -361,10 +361,19 @@ describe("Genesys simulator driven by purecloud-platform-client-v2", () => {
       )
       const conversationId = accepted.conversationId!
       yield* sim.agentJoin(conversationId)
-      yield* sim.agentSay(conversationId, {
+      const said = yield* sim.agentSay(conversationId, {
         text: "Hi Alice",
         attachments: [{ url: "https://files.example/plan.png", mime: "image/png" }]
       })
+      // the gateway sends no receipts, but the simulator answers them as the SDK types them
+      const receipt = yield* sdk(() =>
+        conversations.postConversationsMessageInboundOpenReceipt(INTEGRATION_ID, {
+          id: said.webhookId,
+          channel: { to: { id: "session-3" }, time: new Date().toISOString() },
+          status: "Delivered"
+        })
+      )
+      expect(departuresFromModel("OpenReceiptNormalizedMessage", receipt)).toEqual([])
       yield* sim.agentTyping(conversationId)
       const events = receiver.hits.flatMap((hit) => {
         const body: unknown = JSON.parse(hit.raw.toString("utf8"))
