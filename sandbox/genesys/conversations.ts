@@ -119,23 +119,24 @@ export const makeConversations = (
       ),
     startConversation: (integrationId, body) =>
       Effect.gen(function*() {
-        const queueId = yield* routeQueue(
-          body.metadata?.["queueId"] ?? body.channel.metadata?.customAttributes?.["queueId"]
-        )
+        // Custom attributes may come in either place (docs/PROVIDERS.md#custom-attributes); channel.metadata's win.
+        const attributes = { ...body.metadata, ...body.channel.metadata?.customAttributes }
+        const queueId = yield* routeQueue(attributes["queueId"])
         const from = body.channel.from
+        const at = now()
         const c: ConversationState = {
           id: randomUUID(),
           integrationId,
           fromId: from.id,
           fromIdType: from.idType,
           queueId,
+          startTime: at.iso,
           participants: [],
           inbound: [],
           typingEvents: 0,
           receipts: []
         }
         state.conversations.set(c.id, c)
-        const at = now()
         const name = from.nickname ??
           ([from.firstName, from.lastName].filter((s) => s !== undefined).join(" ") || from.id)
         const customer = addParticipant(c, {
@@ -143,7 +144,7 @@ export const makeConversations = (
           state: "connected",
           connectedTime: at.iso,
           name,
-          attributes: { ...body.channel.metadata?.customAttributes }
+          attributes
         })
         publishDetail(c, "customer.start", at, { participantId: customer.id, mediaType: "MESSAGE" })
         enqueue(c, at)

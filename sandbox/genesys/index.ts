@@ -20,8 +20,8 @@
  *   HEAD  /api/v2/notifications/channels/{channelId}       200 alive, 404 gone
  *   GET|POST|PUT|DELETE /api/v2/notifications/channels/{channelId}/subscriptions   body [{ id: topic }]
  *   GET   /api/v2/routing/queues/{queueId}/mediatypes/message/estimatedwaittime
- *   POST  /api/v2/analytics/queues/observations/query
- *   GET   /api/v2/users/{userId}
+ *   POST  /api/v2/analytics/queues/observations/query   predicates and/or clauses; queueId and mediaType dimensions
+ *   GET   /api/v2/users/{userId}                        the organization's users (options.users), whether or not they joined
  *   WS    /channels/{channelId}                            the connectUri
  * Sandbox routes (no auth, for curl):
  *   POST /sim/conversations/{conversationId}/join|say|typing|leave|end

@@ -11,16 +11,18 @@ import { param, searchParams } from "../http/requests.js"
 import { type ApiRoute, issueToken } from "./auth.js"
 import type { Conversations } from "./conversations.js"
 import type { Notifications } from "./notifications.js"
-import { conversationBody, type GenesysState, now, textOf } from "./state.js"
+import { conversationAnswer, conversationBody, type GenesysState, integrationSender, now, textOf } from "./state.js"
 import type { SimInboundMessage } from "./types.js"
 import {
   apiBody,
+  apiBodyAsSent,
   DeprecatedInboundMessage,
   DisconnectBody,
   fail,
   InboundEvent,
   InboundMessage,
   InboundReceipt,
+  type ObservationPredicate,
   ObservationQuery
 } from "./wire.js"
 
@@ -37,7 +39,11 @@ export const apiRoutes = (
   const integrationFor = (id: string, field: string) =>
     state.integrations.has(id) ? Effect.succeed(id) : fail(404, `${field}: no Open Messaging integration ${id}`)
 
-  const acceptMessage = (integrationId: string, body: InboundMessage, route: SimInboundMessage["route"]) =>
+  const acceptMessage = (
+    integrationId: string,
+    { body, sent }: { body: InboundMessage; sent: unknown },
+    route: SimInboundMessage["route"]
+  ) =>
     Effect.gen(function*() {
       const c = openConversation(integrationId, body.channel.from.id) ?? (yield* startConversation(integrationId, body))
       const id = randomUUID()
@@ -50,7 +56,8 @@ export const apiRoutes = (
         ...textOf(body),
         content: body.content ?? [],
         ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
-        route
+        route,
+        sent
       })
       state.messages.set(id, {
         id,
@@ -74,7 +81,8 @@ export const apiRoutes = (
         },
         type: "Text",
         ...textOf(body),
-        content: body.content ?? [],
+        // the SDK's OpenMessageContent requires contentType
+        content: (body.content ?? []).map((c) => ({ contentType: "Attachment", ...c })),
         ...(prefetch ? { conversationId: c.id } : {})
       })
     })
@@ -82,15 +90,15 @@ export const apiRoutes = (
   const inboundMessage = api(() =>
     Effect.gen(function*() {
       const integrationId = yield* integrationFor(yield* param("id"), "integrationId")
-      return yield* acceptMessage(integrationId, yield* apiBody(InboundMessage), "current")
+      return yield* acceptMessage(integrationId, yield* apiBodyAsSent(InboundMessage), "current")
     })
   )
 
   const deprecatedInboundMessage = api(() =>
     Effect.gen(function*() {
-      const body = yield* apiBody(DeprecatedInboundMessage)
-      const integrationId = yield* integrationFor(body.channel.to.id, "channel.to.id")
-      return yield* acceptMessage(integrationId, body, "deprecated")
+      const received = yield* apiBodyAsSent(DeprecatedInboundMessage)
+      const integrationId = yield* integrationFor(received.body.channel.to.id, "channel.to.id")
+      return yield* acceptMessage(integrationId, received, "deprecated")
     })
   )
 
@@ -111,6 +119,7 @@ export const apiRoutes = (
           from: body.channel.from,
           time: body.channel.time
         },
+        type: "Event",
         events: body.events
       })
     })
@@ -128,15 +137,23 @@ export const apiRoutes = (
       c.receipts.push({
         id: body.id,
         status: body.status,
-        isFinalReceipt: body.isFinalReceipt,
+        ...(body.isFinalReceipt !== undefined ? { isFinalReceipt: body.isFinalReceipt } : {}),
         time: body.channel.time
       })
+      // The SDK's OpenMessagingChannel requires `from`: the integration, which sent the message received.
       return json(202, {
         id: body.id,
-        channel: { id: integrationId, platform: "Open", type: "Private", ...body.channel },
+        channel: {
+          id: integrationId,
+          platform: "Open",
+          type: "Private",
+          from: integrationSender(state, integrationId),
+          ...body.channel
+        },
+        type: "Receipt",
         status: body.status,
         direction: "Outbound",
-        isFinalReceipt: body.isFinalReceipt
+        ...(body.isFinalReceipt !== undefined ? { isFinalReceipt: body.isFinalReceipt } : {})
       })
     })
   )
@@ -154,6 +171,7 @@ export const apiRoutes = (
       const id = yield* param("id")
       const m = state.messages.get(id)
       if (m === undefined) return yield* fail(404, `message ${id} not found`)
+      // The SDK's MessageData: `timestamp` and `status` required, the text in `normalizedMessage`.
       return json(200, {
         id: m.id,
         conversationId: m.conversationId,
@@ -161,8 +179,13 @@ export const apiRoutes = (
         messengerType: "open",
         status: m.direction === "inbound" ? "received" : "sent",
         timestamp: m.timestamp,
-        ...(m.text !== undefined ? { textBody: m.text } : {}),
-        media: []
+        normalizedMessage: {
+          id: m.id,
+          type: "Text",
+          ...textOf(m),
+          direction: m.direction === "inbound" ? "Inbound" : "Outbound"
+        },
+        selfUri: `/api/v2/conversations/messages/${m.id}/details`
       })
     })
   )
@@ -176,7 +199,7 @@ export const apiRoutes = (
       const c = yield* existingConversation(yield* param("id"))
       yield* apiBody(DisconnectBody)
       disconnectAll(c, "client", "peer") // our side (the customer) hangs up
-      return json(200, conversationBody(c))
+      return json(200, conversationAnswer(c))
     })
   )
 
@@ -214,17 +237,30 @@ export const apiRoutes = (
     )
   )
 
+  /**
+   * One group per queue named (and per media type, when the query names any), wherever the
+   * predicates stand; the simulated agents take messages only, so other media count none.
+   */
   const observations = api(() =>
-    Effect.map(apiBody(ObservationQuery), (query) => {
-      const asked = query.metrics.includes("oOnQueueUsers")
+    Effect.map(apiBody(ObservationQuery), ({ filter, metrics }) => {
+      const predicates = [...(filter.predicates ?? []), ...(filter.clauses ?? []).flatMap((c) => c.predicates)]
+      const valuesOf = (dimension: ObservationPredicate["dimension"]) => [
+        ...new Set(predicates.filter((p) => p.dimension === dimension).map((p) => p.value))
+      ]
+      const mediaTypes = valuesOf("mediaType")
+      const asked = metrics.includes("oOnQueueUsers")
       return json(200, {
-        results: query.filter.predicates.map(({ value: queueId }) => {
+        results: valuesOf("queueId").flatMap((queueId) => {
           const queue = state.queues.find((q) => q.queueId === queueId)
-          const count = queue === undefined ? 0 : (queue.agentsOnQueue ?? 1)
-          // like the real service, a group with nothing to report has no data array
-          return asked && count > 0
-            ? { group: { queueId }, data: [{ metric: "oOnQueueUsers", qualifier: "IDLE", stats: { count } }] }
-            : { group: { queueId } }
+          const agents = queue === undefined ? 0 : (queue.agentsOnQueue ?? 1)
+          return (mediaTypes.length > 0 ? mediaTypes : [undefined]).map((mediaType) => {
+            const group = mediaType === undefined ? { queueId } : { queueId, mediaType }
+            const count = mediaType === undefined || mediaType === "message" ? agents : 0
+            // like the real service, a group with nothing to report has no data array
+            return asked && count > 0
+              ? { group, data: [{ metric: "oOnQueueUsers", qualifier: "IDLE", stats: { count } }] }
+              : { group }
+          })
         })
       })
     })
@@ -233,7 +269,10 @@ export const apiRoutes = (
   const getUser = api(() =>
     Effect.flatMap(param("userId"), (id) => {
       const name = state.users.get(id)
-      return name === undefined ? fail(404, `user ${id} not found`) : Effect.succeed(json(200, { id, name }))
+      // The SDK's User requires `version`.
+      return name === undefined
+        ? fail(404, `user ${id} not found`)
+        : Effect.succeed(json(200, { id, name, state: "active", version: 1, selfUri: `/api/v2/users/${id}` }))
     })
   )
 

@@ -46,6 +46,7 @@ export interface ConversationState {
   readonly fromId: string
   readonly fromIdType: IdType
   readonly queueId: string
+  readonly startTime: string
   readonly participants: Array<MutableParticipant>
   readonly inbound: Array<SimInboundMessage>
   typingEvents: number
@@ -84,6 +85,13 @@ export const DEFAULT_AGENT = { userId: "genesys-agent-1", name: "Sandbox Agent" 
 /** The name of an integration configured without one: what its outbound webhooks name as their sender. */
 export const DEFAULT_INTEGRATION_NAME = "Sandbox Open Messaging"
 
+/** The integration as the sender of what it carries to the customer (outbound webhooks, receipt answers). */
+export const integrationSender = (state: GenesysState, integrationId: string) => ({
+  nickname: state.integrations.get(integrationId)?.name ?? DEFAULT_INTEGRATION_NAME,
+  id: integrationId,
+  idType: "Opaque"
+})
+
 export interface GenesysState {
   readonly options: GenesysSimOptions
   readonly tokenLifetimeSeconds: number
@@ -103,7 +111,7 @@ export interface GenesysState {
   readonly conversations: Map<string, ConversationState>
   readonly messages: Map<string, MessageRecord>
   readonly webhooks: Map<string, SentWebhook>
-  /** Agents' names by user id. */
+  /** The organization's users' names by id (options.users, DEFAULT_AGENT, and agents as they join). */
   readonly users: Map<string, string>
   readonly apiRequests: Array<SimApiRequest>
   /** Orders the channels' uses (`lastUsed`). */
@@ -130,7 +138,7 @@ export const makeState = (options: GenesysSimOptions): GenesysState => ({
   conversations: new Map(),
   messages: new Map(),
   webhooks: new Map(),
-  users: new Map(),
+  users: new Map([DEFAULT_AGENT, ...(options.users ?? [])].map((u) => [u.userId, u.name])),
   apiRequests: [],
   useCounter: 0,
   refusedTopics: new Map(),
@@ -151,9 +159,36 @@ export const textOf = (m: { readonly text?: string }) => (m.text !== undefined ?
 
 const snapshotParticipant = (p: MutableParticipant): Participant => ({ ...p, attributes: { ...p.attributes } })
 
+/** The messaging conversation (the SDK's MessageConversation): what GET and the queue topic show. */
 export const conversationBody = (c: ConversationState) => ({
   id: c.id,
   participants: c.participants.map(snapshotParticipant)
+})
+
+/**
+ * The conversation as the SDK's Conversation (the PATCH's answer): `startTime` and `participants`
+ * required, each participant's state on its `messages[]` communication, the user and queue as ids.
+ */
+export const conversationAnswer = (c: ConversationState) => ({
+  id: c.id,
+  startTime: c.startTime,
+  participants: c.participants.map((p) => ({
+    id: p.id,
+    purpose: p.purpose,
+    ...(p.name !== undefined ? { name: p.name } : {}),
+    ...(p.connectedTime !== undefined ? { connectedTime: p.connectedTime } : {}),
+    ...(p.endTime !== undefined ? { endTime: p.endTime } : {}),
+    ...(p.startAcwTime !== undefined ? { startAcwTime: p.startAcwTime } : {}),
+    ...(p.user !== undefined ? { userId: p.user.id } : {}),
+    ...(p.queue !== undefined ? { queueId: p.queue.id } : {}),
+    attributes: { ...p.attributes },
+    messages: [{
+      state: p.state,
+      ...(p.disconnectType !== undefined ? { disconnectType: p.disconnectType } : {}),
+      ...(p.connectedTime !== undefined ? { connectedTime: p.connectedTime } : {}),
+      ...(p.endTime !== undefined ? { disconnectedTime: p.endTime } : {})
+    }]
+  }))
 })
 
 export const snapshotConversation = (c: ConversationState): SimConversation => ({

@@ -21,6 +21,12 @@ export interface GenesysSimOptions {
   readonly queues?: ReadonlyArray<
     { readonly queueId: string; readonly estimatedWaitSeconds?: number; readonly agentsOnQueue?: number }
   >
+  /**
+   * The organization's users (`GET /api/v2/users/{id}` answers them whether or not they ever
+   * joined a conversation); DEFAULT_AGENT is always one, and an agent joining with a new id
+   * or name becomes one.
+   */
+  readonly users?: ReadonlyArray<{ readonly userId: string; readonly name: string }>
   /** Token lifetime, default 86400. */
   readonly tokenLifetimeSeconds?: number
   /** API requests per minute per token, default 300 (429 with Retry-After beyond it). */
@@ -64,13 +70,15 @@ export interface SimInboundMessage {
   readonly metadata?: Readonly<Record<string, string>>
   /** The route it came by: the current one or the deprecated `/inbound/open`. */
   readonly route: "current" | "deprecated"
+  /** The request body exactly as it arrived (parsed JSON), unknown fields included. */
+  readonly sent: unknown
 }
 
 export interface SimReceipt {
   /** The Genesys id of the outbound message (= the webhook id) it reports on. */
   readonly id: string
   readonly status: "Delivered" | "Failed"
-  readonly isFinalReceipt: boolean
+  readonly isFinalReceipt?: boolean
   readonly time: string
 }
 

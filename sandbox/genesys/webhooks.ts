@@ -7,14 +7,7 @@ import { Duration, Effect, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { postOnce } from "../http/outbound.js"
 import { hmacSha256 } from "../http/signatures.js"
-import {
-  type ConversationState,
-  DEFAULT_INTEGRATION_NAME,
-  type GenesysState,
-  now,
-  type SentWebhook,
-  textOf
-} from "./state.js"
+import { type ConversationState, type GenesysState, integrationSender, now, type SentWebhook, textOf } from "./state.js"
 import { GenesysSimError } from "./types.js"
 
 const WEBHOOK_TIMEOUT_MS = 10_000
@@ -83,14 +76,13 @@ export const makeWebhooks = (state: GenesysState): GenesysWebhooks => {
             type: "Private",
             to: { id: c.fromId, idType: c.fromIdType },
             // The integration, as in Genesys' outbound messages (docs/PROVIDERS.md#outbound-webhook-agent-to-us).
-            from: { nickname: integration.name ?? DEFAULT_INTEGRATION_NAME, id: c.integrationId, idType: "Opaque" },
+            from: integrationSender(state, c.integrationId),
             time: at.iso,
             ...(options.withoutId === true ? {} : { messageId: id })
           },
           ...body,
           direction: "Outbound",
-          originatingEntity: "Human",
-          conversationId: c.id
+          originatingEntity: "Human"
         }
         const raw = new Uint8Array(Buffer.from(JSON.stringify(message), "utf8"))
         const hook: SentWebhook = {

@@ -5,7 +5,7 @@
 import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { describeIssues, fieldIssues, json, type Refusals, Reject } from "../http/answers.js"
-import { curlBody, jsonBody } from "../http/body.js"
+import { curlBody, decode, jsonBody, jsonValue, readBody } from "../http/body.js"
 import { exact, HttpUrl, IsoDateTime, NonEmptyString, oneOf } from "../http/schemas.js"
 
 // ---- refusals ----
@@ -64,6 +64,13 @@ export const genesysRefusals: Refusals = {
 /** An API body: application/json (415 otherwise), then decoded. */
 export const apiBody = <A, I>(schema: Schema.Schema<A, I, never>) => jsonBody(genesysRefusals, schema)
 
+/** An API body as it arrived (the parsed JSON, for the record) and decoded: what `apiBody` reads. */
+export const apiBodyAsSent = <A, I>(schema: Schema.Schema<A, I, never>) =>
+  Effect.gen(function*() {
+    const sent = yield* jsonValue(genesysRefusals, yield* readBody(genesysRefusals))
+    return { sent, body: yield* decode(genesysRefusals, schema, sent) }
+  })
+
 /** A sandbox route's body (curl's), refused in Genesys' words too. */
 export const simBody = <A, I>(schema: Schema.Schema<A, I, never>) => curlBody(schema, genesysRefusals)
 
@@ -104,7 +111,8 @@ const channelFields = {
   from: InboundFrom,
   time: IsoDateTime,
   messageId: exact(Schema.String),
-  metadata: exact(Schema.Struct({ customAttributes: exact(StringMap) }))
+  /** The SDK's ConversationChannelMetadata has `subType`; `customAttributes` is where Architect reads them (docs/PROVIDERS.md#custom-attributes). */
+  metadata: exact(Schema.Struct({ subType: exact(Schema.String), customAttributes: exact(StringMap) }))
 }
 const messageFields = {
   text: exact(Schema.String),
@@ -141,7 +149,8 @@ export const InboundEvent = Schema.Struct({
   events: Schema.NonEmptyArray(
     Schema.Struct({
       eventType: Schema.Literal("Typing"),
-      typing: Schema.Struct({ type: Schema.Literal("On"), duration: exact(Schema.NonNegativeInt) })
+      // the SDK's OpenEvent requires eventType alone
+      typing: exact(Schema.Struct({ type: Schema.Literal("On"), duration: exact(Schema.NonNegativeInt) }))
     })
   )
 })
@@ -150,26 +159,44 @@ export const InboundReceipt = Schema.Struct({
   id: NonEmptyString,
   channel: Schema.Struct({ to: Schema.Struct({ id: NonEmptyString, idType: exact(IdType) }), time: IsoDateTime }),
   status: oneOf("Delivered", "Failed"),
-  direction: Schema.Literal("Outbound"),
-  isFinalReceipt: Schema.Boolean
+  // the SDK's OpenInboundNormalizedReceipt has no direction and an optional isFinalReceipt
+  direction: exact(Schema.Literal("Outbound")),
+  isFinalReceipt: exact(Schema.Boolean)
 })
 
 export const DisconnectBody = Schema.Struct({ state: Schema.Literal("disconnected") })
 
 export const Subscriptions = Schema.Array(Schema.Struct({ id: NonEmptyString }))
 
+/** A predicate of the SDK's QueueObservationQueryPredicate: `type` and `operator` default to dimension and matches. */
+const ObservationPredicate = Schema.Struct({
+  type: exact(Schema.Literal("dimension")),
+  dimension: oneOf("queueId", "mediaType"),
+  operator: exact(Schema.Literal("matches")),
+  value: NonEmptyString
+})
+export type ObservationPredicate = typeof ObservationPredicate.Type
+
+/**
+ * The SDK's QueueObservationQuery: predicates at the top of the filter, or in its `clauses`
+ * (each `{ type, predicates }`), or both; a queue must be named somewhere.
+ */
 export const ObservationQuery = Schema.Struct({
   filter: Schema.Struct({
     type: oneOf("or", "and"),
-    predicates: Schema.NonEmptyArray(
-      Schema.Struct({
-        type: Schema.Literal("dimension"),
-        dimension: Schema.Literal("queueId"),
-        operator: Schema.Literal("matches"),
-        value: NonEmptyString
-      })
+    clauses: exact(
+      Schema.Array(Schema.Struct({ type: oneOf("or", "and"), predicates: Schema.NonEmptyArray(ObservationPredicate) }))
+    ),
+    predicates: exact(Schema.Array(ObservationPredicate))
+  }).pipe(
+    Schema.filter((f) =>
+      [...(f.predicates ?? []), ...(f.clauses ?? []).flatMap((c) => c.predicates)].some((p) =>
+          p.dimension === "queueId"
+        )
+        ? undefined
+        : { path: ["predicates"], message: "the filter names no queueId" }
     )
-  }),
+  ),
   metrics: Schema.NonEmptyArray(NonEmptyString)
 })
 

@@ -51,14 +51,28 @@ describe.each(stores)("%s store", (store) => {
         expect(opening.text).toContain("Alice asked for an agent on webchat.")
         expect(opening.text).toContain("user: I need help with my plan")
         expect(opening.text).toContain("bot: Let me find you an agent")
-        // The custom attributes land on the customer participant, where the flow and the agent's script read them.
-        const customer = conversation.participants.find((p) => p.purpose === "customer")!
-        expect(customer.attributes).toMatchObject({
+        // The custom attributes go in both places Genesys is said to read them (docs/PROVIDERS.md#custom-attributes)...
+        const attributes = {
           queueId: demoGenesys.queueId,
           hbfSessionId: sessionId,
+          hbfTenantId: tenantId,
           hbfSubscriber: "alice",
+          hbfChannel: "webchat",
           "metadata.plan": "basic"
+        }
+        expect(opening.sent).toStrictEqual({
+          channel: {
+            from: { id: sessionId, idType: "Opaque", nickname: "Alice", email: "alice@example.com" },
+            time: opening.time,
+            messageId: `${sessionId}:request`,
+            metadata: { customAttributes: attributes }
+          },
+          text: opening.text,
+          metadata: attributes
         })
+        // ...and land on the customer participant, where the flow and the agent's script read them.
+        const customer = conversation.participants.find((p) => p.purpose === "customer")!
+        expect(customer.attributes).toStrictEqual(attributes)
 
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
         yield* eventsReach(gw, sessionId, 1)

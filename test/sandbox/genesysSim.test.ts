@@ -275,6 +275,17 @@ describe("Genesys simulator: inbound Open Messaging", () => {
       // routing by metadata.queueId, and the older shape on the deprecated route
       yield* inbound(sim.baseUrl, token, message("u-2", { metadata: { queueId: "q-2" } }))
       expect(sim.conversationOf("u-2")!.queueId).toBe("q-2")
+      // custom attributes from both places, channel.metadata's first; the SDK's channel.metadata.subType is taken
+      const both = message("u-5", { metadata: { queueId: "q-1", plan: "basic" } })
+      const sent = {
+        ...both,
+        channel: { ...both.channel, metadata: { subType: "web", customAttributes: { queueId: "q-2", hbf: "x" } } }
+      }
+      expect((yield* inbound(sim.baseUrl, token, sent)).status).toBe(202)
+      const attributed = sim.conversationOf("u-5")!
+      expect(attributed.queueId).toBe("q-2")
+      expect(attributed.participants[0]!.attributes).toStrictEqual({ queueId: "q-2", plan: "basic", hbf: "x" })
+      expect(attributed.inbound[0]!.sent).toStrictEqual(sent)
       const old = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/inbound/open`, {
         token,
         body: {
@@ -391,7 +402,24 @@ describe("Genesys simulator: conversation resource and notifications", () => {
       expect(states).toEqual(["alerting", "connected"])
 
       const user = yield* call(`${sim.baseUrl}/api/v2/users/agent-7`, { token })
-      expect(user.body).toEqual({ id: "agent-7", name: "Maria" })
+      expect(user.body).toEqual({
+        id: "agent-7",
+        name: "Maria",
+        state: "active",
+        version: 1,
+        selfUri: "/api/v2/users/agent-7"
+      })
+    }))
+
+  it.scopedLive("users: the organization's users answer whether or not they ever joined; anybody else is 404", () =>
+    Effect.gen(function*() {
+      const sim = yield* makeGenesysSim(simOptions(undefined, { users: [{ userId: "agent-9", name: "Nikos" }] }))
+      const token = yield* tokenFor(sim.baseUrl)
+      const user = (id: string) => call(`${sim.baseUrl}/api/v2/users/${id}`, { token })
+      expect((yield* user("agent-9")).body).toMatchObject({ id: "agent-9", name: "Nikos", version: 1 })
+      expect((yield* user("genesys-agent-1")).body).toMatchObject({ id: "genesys-agent-1", name: "Sandbox Agent" })
+      expect((yield* user("agent-0")).status).toBe(404)
+      expect(sim.conversations()).toEqual([])
     }))
 
   it.scopedLive("notifications without a connected socket are lost; ping gets pong; heartbeats arrive", () =>
@@ -482,8 +510,15 @@ describe("Genesys simulator: conversation resource and notifications", () => {
       yield* waitFor("customer.end", () => socket.frames.some((f) => f.topicName.endsWith(".customer.end")))
       yield* waitFor("acw", () => socket.frames.some((f) => f.topicName.endsWith(".acw")))
 
+      // answered as the SDK's Conversation: the state on the participant's message communication
+      expect(Date.parse(patched.body.startTime)).toBeLessThanOrEqual(Date.now())
       const customer = patched.body.participants.find((p: any) => p.purpose === "customer")
-      expect(customer).toMatchObject({ state: "disconnected", disconnectType: "client" })
+      expect(customer.messages).toEqual([{
+        state: "disconnected",
+        disconnectType: "client",
+        connectedTime: customer.connectedTime,
+        disconnectedTime: customer.endTime
+      }])
       const customerEnd = socket.frames.find((f) => f.topicName.endsWith(".customer.end"))!
       expect(customerEnd.eventBody).toMatchObject({
         conversationId,
@@ -591,9 +626,10 @@ describe("Genesys simulator: outbound webhooks", () => {
           }
         ],
         direction: "Outbound",
-        originatingEntity: "Human",
-        conversationId
+        originatingEntity: "Human"
       })
+      // as in the SDK's ConversationNormalizedMessage and the documented examples
+      expect(JSON.parse(hit!.raw.toString("utf8")).conversationId).toBeUndefined()
 
       const typing = yield* sim.agentTyping(conversationId)
       expect(typing.status).toBe(200)
@@ -675,6 +711,36 @@ describe("Genesys simulator: limits and failures", () => {
           { group: { queueId: "q-2" } }
         ]
       })
+      // the SDK's other forms: predicates in clauses, and media type predicates (one group per queue and media type)
+      const byMedia = yield* call(`${sim.baseUrl}/api/v2/analytics/queues/observations/query`, {
+        token,
+        body: {
+          filter: {
+            type: "and",
+            clauses: [
+              { type: "or", predicates: [{ dimension: "queueId", value: "q-1" }] },
+              {
+                type: "or",
+                predicates: [
+                  { type: "dimension", dimension: "mediaType", operator: "matches", value: "message" },
+                  { dimension: "mediaType", value: "voice" }
+                ]
+              }
+            ]
+          },
+          metrics: ["oOnQueueUsers", "oWaiting"]
+        }
+      })
+      expect(byMedia.status).toBe(200)
+      expect(byMedia.body).toEqual({
+        results: [
+          {
+            group: { queueId: "q-1", mediaType: "message" },
+            data: [{ metric: "oOnQueueUsers", qualifier: "IDLE", stats: { count: 3 } }]
+          },
+          { group: { queueId: "q-1", mediaType: "voice" } }
+        ]
+      })
       const bad = yield* call(`${sim.baseUrl}/api/v2/analytics/queues/observations/query`, {
         token,
         body: { filter: { type: "or", predicates: [] }, metrics: [] }
@@ -682,6 +748,15 @@ describe("Genesys simulator: limits and failures", () => {
       expect(bad.status).toBe(400)
       expect(bad.body.message).toContain("filter.predicates")
       expect(bad.body.message).toContain("metrics")
+      const noQueue = yield* call(`${sim.baseUrl}/api/v2/analytics/queues/observations/query`, {
+        token,
+        body: {
+          filter: { type: "or", clauses: [{ type: "or", predicates: [{ dimension: "mediaType", value: "message" }] }] },
+          metrics: ["oOnQueueUsers"]
+        }
+      })
+      expect(noQueue.status).toBe(400)
+      expect(noQueue.body.message).toContain("no queueId")
       expect(
         (yield* call(`${sim.baseUrl}/api/v2/routing/queues/q-9/mediatypes/message/estimatedwaittime`, { token })).status
       ).toBe(404)

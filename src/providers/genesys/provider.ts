@@ -114,13 +114,18 @@ export const makeGenesysProvider = Effect.gen(function*() {
   const clock = yield* Effect.clock
   const typingThrottle = makeThrottle(TYPING_INTERVAL_MS, clock)
 
-  /** An inbound Open Messaging message from the session's customer; `channelMetadata` rides in `channel.metadata`. */
+  /**
+   * An inbound Open Messaging message from the session's customer. Custom attributes go in both
+   * places Genesys is said to read them (docs/PROVIDERS.md#custom-attributes): Architect reads
+   * `channel.metadata.customAttributes`, which the SDK's model lacks; its model has the message's
+   * own `metadata` string map.
+   */
   const inbound = (
     { credentials, genesys: config }: GenesysAccount,
     session: SessionRecord,
     messageId: string,
     body: Record<string, unknown>,
-    channelMetadata?: Record<string, unknown>
+    attributes?: Record<string, string>
   ) =>
     api.call(
       credentials,
@@ -131,9 +136,10 @@ export const makeGenesysProvider = Effect.gen(function*() {
             from: customerOf(session),
             time: isoNow(clock),
             messageId,
-            ...(channelMetadata !== undefined ? { metadata: channelMetadata } : {})
+            ...(attributes !== undefined ? { metadata: { customAttributes: attributes } } : {})
           },
-          ...body
+          ...body,
+          ...(attributes !== undefined ? { metadata: attributes } : {})
         })
       ),
       InboundAccepted
@@ -210,7 +216,7 @@ export const makeGenesysProvider = Effect.gen(function*() {
           session,
           `${session.sessionId}:request`,
           { text: openingText(session, transcript, { maxEntries: TRANSCRIPT_ENTRIES }) },
-          { customAttributes: customAttributes(session, account.genesys) }
+          customAttributes(session, account.genesys)
         ).pipe(Effect.mapError(providerError))
         const conversationId = accepted.conversationId ?? (yield* conversationOfMessage(account, accepted.id))
         return { conversationId }
