@@ -1,5 +1,6 @@
 /** What the agent reads first when a bot hands a user over, in the text every provider can carry. */
 import type { SessionRecord, TranscriptEntry } from "../domain/model.js"
+import { headOf, tailOf } from "./textCuts.js"
 
 export const transcriptLine = (entry: TranscriptEntry) => `[${entry.at}] ${entry.author}: ${entry.text}`
 
@@ -7,7 +8,7 @@ export const transcriptLine = (entry: TranscriptEntry) => `[${entry.at}] ${entry
 export const keepEnd = (
   text: string,
   maxChars: number
-) => (text.length <= maxChars ? text : `…${text.slice(text.length - maxChars + 1)}`)
+) => (text.length <= maxChars ? text : `…${tailOf(text, maxChars - 1)}`)
 
 /**
  * Who asks, and the conversation with the bot so far: its latest `maxEntries` entries, fewer
@@ -37,5 +38,5 @@ export const openingText = (
     kept = kept.slice(1)
     text = compose(kept)
   }
-  return limits.maxChars === undefined ? text : text.slice(0, limits.maxChars)
+  return limits.maxChars === undefined ? text : headOf(text, limits.maxChars)
 }

@@ -164,6 +164,44 @@ describe.each(stores)("%s store", (store) => {
     }).pipe(Effect.scoped), 30_000)
 })
 
+describe("Sunshine's limits on what the gateway sends", () => {
+  it.live(
+    "a user profile past Sunshine's limits still hands over: names cut to 128 between whole characters, an e-mail or locale Sunshine would refuse left out",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway({})
+        // 127 letters, then an emoji whose halves would straddle the 128th unit.
+        const givenName = `${"a".repeat(127)}😀b`
+        const profileOf = (subHandle: string, user: object) =>
+          Effect.gen(function*() {
+            const created = yield* gw.call("POST", "/requests", { ...livechatRequest(tenantId, subHandle), user })
+            expect(created.status).toBe(201)
+            return gw.zendesk.users().find((u) => u.externalId === subHandle)!.profile
+          })
+        expect(yield* profileOf("long-given", { name: `${givenName} Smith`, email: "ann at example" })).toEqual({
+          givenName: "a".repeat(127),
+          surname: "Smith"
+        })
+        expect(yield* profileOf("long-surname", { name: `Ann ${"S".repeat(140)}`, locale: "x".repeat(100) }))
+          .toEqual({ givenName: "Ann", surname: "S".repeat(128) })
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live("a long message goes as parts of at most 4096 units, none splitting an emoji", () =>
+    Effect.gen(function*() {
+      const gw = yield* startGateway({})
+      const { conversationId } = yield* open(gw, "long-text")
+      const text = `${"a".repeat(4095)}😀${"b".repeat(10)}`
+      const sent = yield* gw.call("POST", "/messages", { tenantId, subHandle: "long-text", messageId: "m-long", text })
+      expect(sent.status).toBe(202)
+      const parts = gw.zendesk.conversations().find((c) => c.id === conversationId)!.messages.flatMap((m) =>
+        m.author.type === "user" && m.content.type === "text" ? [m.content.text] : []
+      )
+      expect(parts).toEqual(["a".repeat(4095), `😀${"b".repeat(10)}`])
+    }).pipe(Effect.scoped), 30_000)
+})
+
 describe("Sunshine webhooks and the backstop", () => {
   it.live(
     "several events in one webhook body (Sunshine batches what queued up) arrive in order",

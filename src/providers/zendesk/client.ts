@@ -61,7 +61,6 @@ export interface ZendeskApiService {
     conversationId: string,
     before?: string
   ) => Effect.Effect<MessagePage, ProviderApiError>
-  readonly activity: (app: ZendeskApp, conversationId: string, activity: Json) => Effect.Effect<void, ProviderApiError>
   /** passControl / releaseControl (`body` names the integration and carries metadata). */
   readonly switchboard: (
     app: ZendeskApp,
@@ -227,17 +226,6 @@ export const ZendeskApiLive = Layer.effect(
             const messages = list.messages.flatMap((raw) => Option.toArray(decodeMessage(raw)))
             return { messages, hasMore: list.meta.hasMore, unreadable: list.messages.length - messages.length }
           })
-        ),
-      activity: (app, conversationId, activity) =>
-        Effect.asVoid(
-          call(
-            app,
-            HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(
-              HttpClientRequest.bodyUnsafeJson(activity)
-            ),
-            Schema.Unknown,
-            { repeatable: true }
-          )
         ),
       switchboard: (app, conversationId, action, body) =>
         Effect.asVoid(

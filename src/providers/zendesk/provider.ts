@@ -21,6 +21,7 @@ import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sha256Hex, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
+import { headOf, partsOf } from "../textCuts.js"
 import { type Json, ZendeskApi, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
@@ -49,6 +50,11 @@ export const conversationStateOf = (session: SessionRecord): Option.Option<Zende
 const TEXT_CHARS = 4_096
 /** Sunshine's limit on an image or file message's `altText` (the OpenAPI spec's maxLength). */
 export const ALT_TEXT_CHARS = 128
+/** The spec's limits on a user's profile: `givenName`, `surname` and `email` 128, `locale` 64. */
+const PROFILE_NAME_CHARS = 128
+const LOCALE_CHARS = 64
+/** What Sunshine takes as an e-mail address: something@somewhere, no spaces. */
+const EMAIL = /^[^\s@]+@[^\s@]+$/
 /** The longest ending after the last dot that still counts as a file name's extension. */
 const EXTENSION_CHARS = 16
 const TRANSCRIPT_ENTRIES = 50
@@ -80,11 +86,14 @@ const conversationIdOf = (session: SessionRecord) =>
 
 const profileOf = (session: SessionRecord): Json => {
   const [givenName, ...rest] = (session.user?.name ?? "").trim().split(/\s+/)
+  const { email, locale } = session.user ?? {}
+  // Within the spec's limits, or Sunshine refuses the user and with it the handover (400, never
+  // retried): names cut to 128, an e-mail or locale that cannot be one left out.
   return {
-    ...(givenName !== undefined && givenName !== "" ? { givenName } : {}),
-    ...(rest.length > 0 ? { surname: rest.join(" ") } : {}),
-    ...(session.user?.email !== undefined ? { email: session.user.email } : {}),
-    ...(session.user?.locale !== undefined ? { locale: session.user.locale } : {})
+    ...(givenName !== undefined && givenName !== "" ? { givenName: headOf(givenName, PROFILE_NAME_CHARS) } : {}),
+    ...(rest.length > 0 ? { surname: headOf(rest.join(" "), PROFILE_NAME_CHARS) } : {}),
+    ...(email !== undefined && email.length <= PROFILE_NAME_CHARS && EMAIL.test(email) ? { email } : {}),
+    ...(locale !== undefined && locale.length <= LOCALE_CHARS ? { locale } : {})
   }
 }
 
@@ -115,12 +124,8 @@ export const handoverMetadata = (
 }
 
 /** Text longer than Sunshine takes in one message goes as several. */
-const textParts = (text: string | undefined): ReadonlyArray<string> => {
-  if (text === undefined || text.length === 0) return []
-  const parts: Array<string> = []
-  for (let at = 0; at < text.length; at += TEXT_CHARS) parts.push(text.slice(at, at + TEXT_CHARS))
-  return parts
-}
+const textParts = (text: string | undefined): ReadonlyArray<string> =>
+  text === undefined ? [] : partsOf(text, TEXT_CHARS)
 
 /**
  * An attachment's name as `altText`: a longer name would make Sunshine refuse the whole part
