@@ -7,8 +7,8 @@
  * (perf: docs/ARCHITECTURE.md#perf-direct-routes). These routes are still defined once, in
  * `api.ts`: their paths, payload schemas, success schemas and statuses, and error schemas and
  * statuses are read from the HttpApi endpoint, their handlers are the ones `handlers.ts`
- * registers, and a request they do not take (another content type, a body the lane could not
- * frame) goes to the HttpApi server as before.
+ * registers, and a request they do not take (another method, another content type: 405 and
+ * 415 are the HttpApi server's answers) goes to the HttpApi server as before.
  */
 import {
   HttpApi,
@@ -50,7 +50,8 @@ import { LcgApi } from "./api.js"
 import { Authentication, bearerTokenOf, TokenVerification, TokenVerificationLive } from "./auth.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
-import { pathMatcher } from "./requestMetrics.js"
+import { isJsonContentType } from "./inputs.js"
+import { pathMatcher } from "./routes.js"
 
 /** An answer, ready to write. */
 interface Answer {
@@ -182,9 +183,6 @@ const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer
   return Either.isLeft(decoded) ? { answer: parseErrorAnswer(decoded.left) } : { payload: decoded.right }
 }
 
-const isJson = (contentType: string | undefined) =>
-  contentType === undefined || contentType.toLowerCase().includes("application/json")
-
 // ---- the routes' service ----
 export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
   DirectRoutes,
@@ -284,7 +282,7 @@ export const DirectRoutesLive = Layer.effect(
       for (const routeOf of routes) {
         const params = routeOf.pathParams(path)
         if (params === undefined) continue
-        if (!routeOf.raw && !isJson(request.headers["content-type"])) return false
+        if (!routeOf.raw && !isJsonContentType(request.headers["content-type"])) return false
         if (Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
           request.resume()
           write(response, { status: 413, body: tooLargeBody })

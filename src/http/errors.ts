@@ -4,6 +4,7 @@
  */
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
+import { STATUS_CODES } from "node:http"
 import { cut, issuesInline, MAX_QUOTED, pathText } from "../domain/schemaIssues.js"
 import * as Errors from "../services/errors.js"
 
@@ -47,6 +48,15 @@ export const ProviderError = wire(Errors.ProviderError, 502)
 export const UpstreamUnavailable = wire(Errors.UpstreamUnavailable, 503)
 export const StoreUnavailable = wire(Errors.StoreUnavailable, 503)
 
+/**
+ * A body of another media type than the route reads, answered before any handler (server.ts):
+ * declared on the routes that read JSON.
+ */
+export const UnsupportedMediaType = Schema.Struct({
+  error: Schema.Literal("UnsupportedMediaType"),
+  message: Schema.String
+}).annotations({ ...HttpApiSchema.annotations({ status: 415 }), identifier: "UnsupportedMediaType" })
+
 /** Errors raised outside any handler (router, body parsing, limits), in the same body shape. */
 export const errorBody = (error: string, message: string, details?: Record<string, unknown>) => ({
   error,
@@ -61,6 +71,22 @@ export const tooLargeBody = errorBody("PayloadTooLarge", `the request body excee
 /** A body that could not be read or parsed as JSON. */
 export const unreadableBody = (reason: string) =>
   errorBody("BadRequest", `the request body could not be read: ${cut(reason, 4 * MAX_QUOTED)}`)
+
+/** The 415 body: the type the route reads, and the one sent (cut: it is the sender's text). */
+export const unsupportedMediaTypeBody = (sent: string) =>
+  errorBody(
+    "UnsupportedMediaType",
+    `the request body must be sent as content-type application/json, not ${cut(sent, MAX_QUOTED)}`
+  )
+
+/** The 405 body; the Allow header lists `allowed` too. */
+export const methodNotAllowedBody = (method: string, url: string, allowed: ReadonlyArray<string>) =>
+  errorBody(
+    "MethodNotAllowed",
+    `${cut(method, MAX_QUOTED)} is not allowed on ${cut(url.split("?")[0] ?? url, MAX_QUOTED)}: it takes ${
+      allowed.join(", ")
+    }`
+  )
 
 export const internalErrorBody = errorBody("InternalError", "the gateway failed to handle the request")
 
@@ -93,4 +119,42 @@ export const decodeFailureBody = (
   return errorBody("BadRequest", message, {
     fields: kept.map(({ message, path }) => ({ path: pathText(path), message }))
   })
+}
+
+/** An error header's value is at most this many characters. */
+const MAX_ERROR_HEADER = 256
+
+const percentEncoded = (char: string) =>
+  Array.from(Buffer.from(char, "utf8"), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
+
+/**
+ * `text` as a header value: printable ASCII as it is, anything else (and `%`) as percent-encoded
+ * UTF-8 (decodeURIComponent reads it back), cut with "..." to MAX_ERROR_HEADER characters.
+ */
+export const headerText = (text: string) => {
+  const pieces = Array.from(text, (char) => (char >= " " && char <= "~" && char !== "%" ? char : percentEncoded(char)))
+  let value = pieces.join("")
+  if (value.length <= MAX_ERROR_HEADER) return value
+  value = ""
+  for (const piece of pieces) {
+    if (value.length + piece.length > MAX_ERROR_HEADER - 3) break
+    value += piece
+  }
+  return `${value}...`
+}
+
+/**
+ * What an error answer to HEAD, whose body is dropped, says in headers: `X-Error`, the body's
+ * error code (the status's reason phrase where the body has none), and `X-Error-Message`.
+ */
+export const errorHeaders = (status: number, body: unknown): Record<string, string> => {
+  const { error, message } = (typeof body === "object" && body !== null ? body : {}) as {
+    readonly error?: unknown
+    readonly message?: unknown
+  }
+  const code = typeof error === "string" ? error : (STATUS_CODES[status] ?? "Error").replace(/[^A-Za-z]/g, "")
+  return {
+    "x-error": headerText(code),
+    ...(typeof message === "string" ? { "x-error-message": headerText(message) } : {})
+  }
 }

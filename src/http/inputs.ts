@@ -183,3 +183,14 @@ export const describedQuery = <A, I>(schema: Schema.Schema<A, I>) =>
   Schema.compose(QueryParams, described(schema), { strict: false }).annotations({
     [SchemaAST.SurrogateAnnotationId]: schema.ast
   })
+
+/**
+ * Whether a Content-Type says JSON: `application/json`, with any parameters (a charset). None
+ * at all is read as JSON too, as the HttpApi server has always read it.
+ */
+export const isJsonContentType = (contentType: string | undefined): boolean => {
+  // perf: docs/ARCHITECTURE.md#perf-direct-routes (what hbf-bot sends is compared, not parsed)
+  if (contentType === undefined || contentType === "" || contentType === "application/json") return true
+  const semicolon = contentType.indexOf(";")
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase() === "application/json"
+}

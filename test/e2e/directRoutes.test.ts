@@ -145,6 +145,37 @@ describe("direct routes", () => {
           headers: json(),
           body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "par\u0000ity" })
         }],
+        // 415: a body not sent as JSON, the route reading JSON (a webhook reads its bytes, whatever the type).
+        ["a form body (curl -d)", {
+          path: "/messages",
+          headers: { ...json(), "content-type": "application/x-www-form-urlencoded" },
+          body: "tenantId=demo-helvia&subHandle=parity&messageId=m-4&text=hi"
+        }],
+        ["typing sent as text", {
+          path: "/typing",
+          headers: { ...json(), "content-type": "text/plain" },
+          body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity" })
+        }],
+        ["a type that only contains JSON", {
+          path: "/messages",
+          headers: { ...json(), "content-type": "application/json-patch+json" },
+          body: message({ messageId: "m-5" })
+        }],
+        ["a form body without a token", {
+          path: "/messages",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "tenantId=demo-helvia"
+        }],
+        ["JSON with a charset", {
+          path: "/messages",
+          headers: { ...json(), "content-type": "application/json; charset=utf-8" },
+          body: message({ messageId: "m-6" })
+        }],
+        ["a webhook sent as text", {
+          path: "/events/helvia-livechat",
+          headers: { ...signed("{\"id\":\"1\"}"), "content-type": "text/plain" },
+          body: "{\"id\":\"1\"}"
+        }],
         ["an unsigned webhook nested 300k deep", {
           path: "/events/helvia-livechat",
           headers: { "content-type": "application/json" },

@@ -152,6 +152,9 @@ describe("Redis outage", () => {
         yield* redis.stop
         const gw = yield* startGateway({ store: "redis", redisUrl: redis.url })
         expect((yield* gw.call("GET", "/health/ready")).status).toBe(503)
+        // A load balancer's HEAD: no body, and no error code in it either, so the status's reason says it.
+        const unready = yield* gw.call("HEAD", "/health/ready")
+        expect([unready.status, unready.headers.get("x-error")]).toEqual([503, "ServiceUnavailable"])
         expect((yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "late" })).status).toBe(503)
 
         yield* redis.start
