@@ -41,7 +41,8 @@ const UnavailableAttachment = Schema.Struct({
 const dataSchemas = {
   "request.queued": Schema.Struct({
     position: Schema.optional(Schema.Number),
-    estimatedWaitSeconds: Schema.optional(Schema.Number)
+    estimatedWaitSeconds: Schema.optional(Schema.Number),
+    agent: Schema.optional(Agent)
   }),
   "agent.joined": Schema.Struct({ agent: Agent }),
   "agent.message": Schema.Struct({

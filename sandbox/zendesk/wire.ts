@@ -63,9 +63,16 @@ const MetadataField = Schema.NullOr(
   )
 )
 
+/**
+ * The spec's `maxLength`: JSON Schema counts characters (code points), not UTF-16 units, so an
+ * emoji counts once.
+ */
+const maxCharacters = (max: number) => <A extends string, I, R>(self: Schema.Schema<A, I, R>) =>
+  self.pipe(Schema.filter((s) => [...s].length <= max, { message: () => `must be at most ${max} characters` }))
+
 const Text = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must not be empty" }),
-  Schema.maxLength(MAX_TEXT_LENGTH, { message: () => `must be at most ${MAX_TEXT_LENGTH} characters` })
+  maxCharacters(MAX_TEXT_LENGTH)
 )
 
 /** A field the spec marks readOnly (Sunshine sets it): a request that sends it is refused. */
@@ -74,7 +81,7 @@ const ReadOnly = exact(
 )
 
 const AltText = Schema.String.pipe(
-  Schema.maxLength(MAX_ALT_TEXT_LENGTH, { message: () => `must be at most ${MAX_ALT_TEXT_LENGTH} characters` })
+  maxCharacters(MAX_ALT_TEXT_LENGTH)
 )
 
 /** A message action: its type and button text are checked, the rest is kept as posted. */
@@ -128,8 +135,7 @@ const Author = Schema.Union(
   })
 )
 
-const AtMost = (max: number) =>
-  Schema.String.pipe(Schema.maxLength(max, { message: () => `must be at most ${max} characters` }))
+const AtMost = (max: number) => Schema.String.pipe(maxCharacters(max))
 
 /** `format: email` (the spec's): one `@` with something on either side, no spaces. */
 const Email = AtMost(128).pipe(
@@ -138,13 +144,13 @@ const Email = AtMost(128).pipe(
 
 /** UserCreateBody: the spec's limits on the externalId and the profile. */
 export const UserCreate = Schema.Struct({
-  externalId: NonEmptyString.pipe(Schema.maxLength(1024, { message: () => "must be at most 1024 characters" })),
+  externalId: NonEmptyString.pipe(maxCharacters(1024)),
   profile: exact(
     Schema.Struct({
       givenName: exact(AtMost(128)),
       surname: exact(AtMost(128)),
       email: exact(Email),
-      avatarUrl: exact(HttpUrl.pipe(Schema.maxLength(2048, { message: () => "must be at most 2048 characters" }))),
+      avatarUrl: exact(HttpUrl.pipe(maxCharacters(2048))),
       locale: exact(AtMost(64))
     })
   ),

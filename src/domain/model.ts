@@ -231,7 +231,9 @@ const EventFields = <T extends EventType, D extends Schema.Struct.Fields>(type: 
 export const EventBody = Schema.Union(
   EventFields("request.queued", {
     position: Schema.optional(Schema.Number),
-    estimatedWaitSeconds: Schema.optional(Schema.Number)
+    estimatedWaitSeconds: Schema.optional(Schema.Number),
+    /** After a transfer: the agent who handed the chat back to the queue. */
+    agent: Schema.optional(Agent)
   }),
   EventFields("agent.joined", { agent: Agent }),
   EventFields("agent.message", {

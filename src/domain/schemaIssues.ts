@@ -5,6 +5,7 @@
  * the known regions", never what the region was.
  */
 import { Option, type ParseResult, SchemaAST } from "effect"
+import { headOf } from "./textCuts.js"
 
 export interface IssueDescription {
   /** The keys and indexes down to the failing value (`genesys`, `region`); empty for the value itself. */
@@ -22,7 +23,7 @@ const MAX_EXPECTED = 200
 export const MAX_QUOTED = 64
 
 /** `text`, or its first `max - 1` characters and an ellipsis. */
-export const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
+export const cut = (text: string, max: number) => (text.length <= max ? text : `${headOf(text, max - 1)}…`)
 
 /** A path as answers print it (`plugins.0.integration`), cut at 256 characters. */
 export const pathText = (path: ReadonlyArray<PropertyKey>) => cut(path.map(String).join("."), 256)

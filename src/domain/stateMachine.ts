@@ -41,8 +41,13 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
   })
   switch (event.type) {
     case "request.queued": {
+      // Handed back by an agent other than the one with the chat: that one joined before the
+      // handback was seen (a transfer seen out of order), and keeps the chat.
+      const holder = agentWithChat(session)
+      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat")
       // Back in the queue: whoever had the chat has left it, and stays the session's last agent.
       const { position: _p, estimatedWaitSeconds: _e, ...rest } = touched
+      const handedBackBy = event.data.agent !== undefined ? completed(holder, event.data.agent) : undefined
       return applied({
         ...rest,
         status: "pending",
@@ -51,7 +56,7 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
         ...(event.data.estimatedWaitSeconds !== undefined
           ? { estimatedWaitSeconds: event.data.estimatedWaitSeconds }
           : {})
-      })
+      }, handedBackBy)
     }
     case "agent.joined": {
       // The same join seen twice (a provider's notification and its later re-read) is one join.
@@ -77,9 +82,7 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
       if (session.status !== "active") return drop("agent left before joining")
       const holder = agentWithChat(session)
       if (session.agentLeftAt !== undefined) return drop("the agent already left")
-      if (event.data.agent?.id !== undefined && holder?.id !== undefined && event.data.agent.id !== holder.id) {
-        return drop("another agent has the chat")
-      }
+      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat")
       const agent = completed(holder, event.data.agent)
       return applied({ ...touched, ...(agent !== undefined ? { agent } : {}), agentLeftAt: now }, agent)
     }
@@ -103,6 +106,10 @@ const describeOne = (a: Agent, b: Agent) =>
   a.id !== undefined && b.id !== undefined ? a.id === b.id : a.name !== undefined && a.name === b.name
 
 const anonymous = (agent: Agent | undefined) => agent?.id === undefined && agent?.name === undefined
+
+/** An event about an agent (a leave, a handback) names someone other than the agent with the chat. */
+const anotherAgent = (holder: Agent | undefined, told: Agent | undefined) =>
+  holder !== undefined && told !== undefined && !anonymous(holder) && !anonymous(told) && !describeOne(holder, told)
 
 /** Both merged (the newer description's fields first) when they describe the same agent, else the newer alone. */
 const merged = (known: Agent, told: Agent): Agent => describeOne(known, told) ? { ...known, ...told } : told

@@ -28,12 +28,16 @@ const IN_FLIGHT_POLL = Duration.millis(100)
 
 /**
  * Looks at a message claimed by an earlier request again every IN_FLIGHT_POLL while it is in
- * flight, for up to IN_FLIGHT_WAIT; its output is the last reservation seen.
+ * flight with this message (`fingerprint`), for up to IN_FLIGHT_WAIT; its output is the last
+ * reservation seen.
  */
-const inFlightPolls = Schedule.recurWhile((reservation: MessageReservation) => reservation._tag === "InFlight").pipe(
-  Schedule.zipLeft(Schedule.spaced(IN_FLIGHT_POLL)),
-  Schedule.upTo(IN_FLIGHT_WAIT)
-)
+const inFlightPolls = (fingerprint: string) =>
+  Schedule.recurWhile((reservation: MessageReservation) =>
+    reservation._tag === "InFlight" && !reusedFor(reservation, fingerprint)
+  ).pipe(
+    Schedule.zipLeft(Schedule.spaced(IN_FLIGHT_POLL)),
+    Schedule.upTo(IN_FLIGHT_WAIT)
+  )
 
 /** How a claim's bookkeeping is retried in the background: quickly at first, then every 5 s, until shortly before the claim's lease lapses. */
 const settleRetries = Schedule.exponential(Duration.millis(200)).pipe(
@@ -43,13 +47,15 @@ const settleRetries = Schedule.exponential(Duration.millis(200)).pipe(
 
 /**
  * What a message says, as a digest kept with its claim: a retry says the same, another message
- * sent under the same id does not. Text and attachments only (not the ids that route it).
+ * sent under the same id does not. Text and attachments only (not the ids that route it); an
+ * empty text or attachment list is none, so a retry that drops empty fields is the same message.
+ * Attachments are decoded with their fields in the schema's order, whatever order they came in.
  */
 const fingerprintOf = (
   message: { readonly text?: string | undefined; readonly attachments?: ReadonlyArray<Attachment> | undefined }
 ) =>
   createHash("sha256")
-    .update(JSON.stringify([message.text ?? null, message.attachments ?? null]))
+    .update(JSON.stringify([message.text || null, message.attachments?.length ? message.attachments : null]))
     .digest("base64url")
     .slice(0, 22)
 
@@ -70,7 +76,11 @@ export const makeMessaging = Effect.gen(function*() {
   const awaitInFlight = (sessionId: string, messageId: string, fingerprint: string, reservation: MessageReservation) =>
     reservation._tag !== "InFlight" || reusedFor(reservation, fingerprint)
       ? Effect.succeed(reservation)
-      : Effect.scheduleFrom(store.reserveMessage(sessionId, messageId, fingerprint), reservation, inFlightPolls)
+      : Effect.scheduleFrom(
+        store.reserveMessage(sessionId, messageId, fingerprint),
+        reservation,
+        inFlightPolls(fingerprint)
+      )
 
   /**
    * A message claim's bookkeeping (recording what the provider returned, or giving the claim

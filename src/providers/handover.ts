@@ -1,6 +1,6 @@
 /** What the agent reads first when a bot hands a user over, in the text every provider can carry. */
 import type { SessionRecord, TranscriptEntry } from "../domain/model.js"
-import { headOf, tailOf } from "./textCuts.js"
+import { headOf, tailOf } from "../domain/textCuts.js"
 
 export const transcriptLine = (entry: TranscriptEntry) => `[${entry.at}] ${entry.author}: ${entry.text}`
 

@@ -43,9 +43,16 @@ const DECODED_RECORDS = 2_000
 // Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
 // perf: docs/ARCHITECTURE.md#perf-either-decode
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
+/** A forwarded message's result with its fingerprint (none in results written before fingerprints were kept). */
 const decodeForwarded = Schema.decodeUnknownEither(
-  Schema.parseJson(Schema.Struct({ providerMessageId: Schema.optionalWith(Schema.String, { exact: true }) }))
+  Schema.parseJson(Schema.Struct({
+    providerMessageId: Schema.optionalWith(Schema.String, { exact: true }),
+    fingerprint: Schema.optionalWith(Schema.String, { exact: true })
+  }))
 )
+
+/** The field beside a message's claim that holds the fingerprint of a reservation (see sessionScripts.ts). */
+const reservedFingerprintField = (messageId: string) => `${messageId}\n`
 
 /** A claim's fingerprint as read back; an empty one is a claim from before fingerprints were kept: none. */
 const withFingerprint = <R extends MessageReservation>(reservation: R, fingerprint: string): R =>
@@ -125,11 +132,9 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     const reservationFrom = (reply: string): Either.Either<MessageReservation, StoreUnavailable> => {
       if (reply === "reserved") return Either.right({ _tag: "Reserved" })
       if (reply.startsWith("inflight")) return Either.right(withFingerprint({ _tag: "InFlight" }, reply.slice(9)))
-      // "f:<fingerprint>:<json>", or "f:<json>" from before fingerprints were kept.
-      const json = reply.charAt(2) === "{" ? 2 : reply.indexOf(":", 2) + 1
       return Either.map(
-        Either.mapLeft(decodeForwarded(reply.slice(json)), corruptStoreData("forwarded message")),
-        (result) => withFingerprint({ _tag: "Forwarded", result }, reply.slice(2, Math.max(2, json - 1)))
+        Either.mapLeft(decodeForwarded(reply.slice(2)), corruptStoreData("forwarded message")),
+        ({ fingerprint, ...result }) => withFingerprint({ _tag: "Forwarded", result }, fingerprint ?? "")
       )
     }
 
@@ -300,13 +305,18 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
             keys.open(partitionOf(sessionId, options.partitions)),
             keys.activity(sessionId),
             messageId,
-            `f:${fingerprint}:${JSON.stringify(result)}`,
+            `f:${JSON.stringify({ ...result, fingerprint })}`,
             dedupMs,
             sessionId,
             at
           )).pipe(Effect.asVoid),
       releaseMessage: (sessionId, messageId) =>
-        Effect.asVoid(redisCall("release message", () => redis.hdel(keys.messages(sessionId), messageId))),
+        Effect.asVoid(
+          redisCall(
+            "release message",
+            () => redis.hdel(keys.messages(sessionId), messageId, reservedFingerprintField(messageId))
+          )
+        ),
       rememberWebhookSource: (provider, source, tenantId) =>
         Effect.flatMap(
           Clock.currentTimeMillis,

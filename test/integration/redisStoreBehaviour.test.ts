@@ -162,6 +162,27 @@ describe("Redis store retention", () => {
       expect(yield* store.reserveMessage("s1", "claimed", "fp")).toEqual({ _tag: "InFlight" })
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
   })
+
+  it.scoped("message claims keep the shapes instances from before fingerprints read (a rolling upgrade): r:<lease> and f:<json>", () => {
+    const prefix = freshPrefix()
+    return Effect.gen(function*() {
+      const store = yield* SessionStore
+      const messages = redisKeys(prefix).messages("s1")
+      const claimOf = (messageId: string) => withRedis((redis) => redis.hget(messages, messageId))
+      yield* store.reserveMessage("s1", "m1", "fp-1")
+      // What the earlier reserve script parses: "r:" and a number.
+      expect(yield* claimOf("m1")).toMatch(/^r:\d+$/)
+      expect(yield* store.reserveMessage("s1", "m1", "fp-2")).toEqual({ _tag: "InFlight", fingerprint: "fp-1" })
+      yield* store.completeMessage("s1", "m1", "fp-1", { providerMessageId: "p1" }, new Date().toISOString())
+      // What the earlier decoder reads (it ignores the extra key); the fingerprint's field is gone.
+      expect(JSON.parse((yield* claimOf("m1"))!.slice(2))).toEqual({ providerMessageId: "p1", fingerprint: "fp-1" })
+      expect(yield* withRedis((redis) => redis.hlen(messages))).toBe(1)
+      // A release leaves nothing behind either.
+      yield* store.reserveMessage("s1", "m2", "fp")
+      yield* store.releaseMessage("s1", "m2")
+      expect(yield* withRedis((redis) => redis.hkeys(messages))).toEqual(["m1"])
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
 })
 
 describe("Redis outbox across instances", () => {

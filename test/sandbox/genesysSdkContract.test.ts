@@ -521,7 +521,7 @@ describe("SDK-typed payload examples through the gateway's Genesys schemas", () 
     expect(events.map((e) => [e.type, e.occurredAt, e.data])).toEqual([
       ["agent.joined", "2025-12-01T10:00:00.000Z", { agent: { id: "agent-7", name: "Maria" } }],
       ["agent.left", "2025-12-01T10:01:00.000Z", { agent: { id: "agent-7" } }],
-      ["request.queued", "2025-12-01T10:01:00.000Z", {}],
+      ["request.queued", "2025-12-01T10:01:00.000Z", { agent: { id: "agent-7" } }],
       ["session.ended", "2025-12-01T10:02:00.000Z", { reason: "agent" }]
     ])
   })

@@ -212,7 +212,8 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0", ()
         apis.users.createUser(APP, {
           externalId: "sub-3",
           profile: {
-            givenName: "g".repeat(128),
+            // JSON Schema's maxLength counts characters: 128 emoji (256 UTF-16 units) are within it.
+            givenName: "😀".repeat(128),
             surname: "s".repeat(128),
             email: "ann@example.com",
             locale: "l".repeat(64)

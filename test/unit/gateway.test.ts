@@ -342,11 +342,22 @@ describe("Gateway.forwardMessage", () => {
         expect((yield* Effect.flip(gateway.forwardMessage(withFile, all)))._tag).toBe("MessageIdReused")
         expect(calls.sendMessage).toHaveLength(1)
         // While the first is still being sent, too: refused at once, not after waiting for it.
-        control.holdSends = yield* Deferred.make<void>()
-        yield* Effect.fork(gateway.forwardMessage({ ...message, messageId: "m2" }, all))
+        const held = yield* Deferred.make<void>()
+        control.holdSends = held
+        const first = yield* Effect.fork(gateway.forwardMessage({ ...message, messageId: "m2" }, all))
         yield* Effect.repeatN(Effect.yieldNow(), 20)
         const inFlight = yield* Effect.flip(gateway.forwardMessage({ ...message, messageId: "m2", text: "other" }, all))
         expect(inFlight._tag).toBe("MessageIdReused")
+        yield* Deferred.succeed(held, undefined)
+        yield* Fiber.join(first)
+        // A retry that drops empty fields is the same message.
+        const file = { url: "https://files.example/a.png", contentType: "image/png" }
+        const fileOnly = { tenantId: "t1", subHandle: "sub1", messageId: "m3", attachments: [file] }
+        yield* gateway.forwardMessage({ ...fileOnly, text: "" }, all)
+        const sends = calls.sendMessage.length
+        yield* gateway.forwardMessage(fileOnly, all)
+        yield* gateway.forwardMessage({ ...message, attachments: [] }, all)
+        expect(calls.sendMessage).toHaveLength(sends)
       })
     ))
 

@@ -85,7 +85,8 @@ describe("mapHelviaEvent", () => {
     expect(events[0]!.id).not.toBe(events[1]!.id)
     expect(new Set(events.map((e) => e.id)).size).toBe(2)
     expect(events[0]!.data).toEqual({ agent: { id: "ag1", name: "Alice Agent", avatarUrl: "https://x/a.png" } })
-    expect(events[1]!.data).toEqual({})
+    // The requeue names who handed the chat back, as the leave does.
+    expect(events[1]!.data).toEqual(events[0]!.data)
   })
 
   it("REQUEST_MISSED -> request.failed reason missed", () => {

@@ -262,6 +262,27 @@ describe("the agent an event names", () => {
       .toEqual({ agent: maria })
   })
 
+  it("a transfer seen out of order (the new agent joins before the old one's leave and handback arrive) leaves the chat with the new agent", () => {
+    const bob = { id: "u-2", name: "Bob" }
+    const withBob = applied(applyEvent(withMaria, { type: "agent.joined", data: { agent: bob } }, T2))
+    // Genesys: the old agent's leave and its requeue name the old agent by id.
+    expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "u-1" } } }, T3)._tag).toBe("Drop")
+    expect(applyEvent(withBob, { type: "request.queued", data: { agent: { id: "u-1" } } }, T3)).toEqual({
+      _tag: "Drop",
+      reason: "another agent has the chat"
+    })
+    expect(delivered(applyEvent(withBob, { type: "agent.message", data: { text: "hi" } }, T3)))
+      .toEqual({ text: "hi", agent: bob })
+    // In order, the handback names who handed it back, as fully as known.
+    expect(delivered(applyEvent(withMaria, { type: "request.queued", data: { agent: { id: "u-1" } } }, T2)))
+      .toEqual({ agent: maria })
+  })
+
+  it("a leave naming another agent by name only (CCP) is dropped: the agent with the chat keeps it", () => {
+    const withAna = applied(applyEvent(pending, { type: "agent.joined", data: { agent: { name: "Ana" } } }, T1))
+    expect(applyEvent(withAna, { type: "agent.left", data: { agent: { name: "Bert" } } }, T2)._tag).toBe("Drop")
+  })
+
   it("the session keeps its last agent after the agent left and the session ended", () => {
     const left = applied(applyEvent(withMaria, { type: "agent.left", data: { agent: { id: "u-1" } } }, T2))
     const ended = applied(applyEvent(left, { type: "session.ended", data: { reason: "agent" } }, T3))

@@ -1,11 +1,12 @@
 /** Cuts that providers' length limits force on text never split a character in two. */
 import { describe, expect, it } from "@effect/vitest"
+import { headOf, partsOf, tailOf } from "../../src/domain/textCuts.js"
 import { keepEnd, openingText } from "../../src/providers/handover.js"
-import { headOf, partsOf, tailOf } from "../../src/providers/textCuts.js"
 
 const emoji = "😀" // two UTF-16 units
 /** No unpaired surrogate. */
-const wellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+const wellFormed = (text: string) =>
+  !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 
 describe("text cuts", () => {
   it("headOf and tailOf keep whole characters: one unit less where the limit falls inside an emoji", () => {
@@ -23,6 +24,8 @@ describe("text cuts", () => {
     expect(parts.every((p) => p.length <= 10 && wellFormed(p))).toBe(true)
     expect(parts[0]).toBe("a".repeat(9))
     expect(partsOf("", 10)).toEqual([])
+    // A limit below a pair's size still ends, the pair whole.
+    expect(partsOf(`a${emoji}b`, 1)).toEqual(["a", emoji, "b"])
   })
 
   it("the handover text and the transcript's end, cut to a provider's limit, stay well formed", () => {

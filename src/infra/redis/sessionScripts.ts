@@ -167,20 +167,22 @@ return {n, sum, tonumber(totals[3] or '0')}
 `
 
 /**
- * Claims a user message for forwarding in a session's message hash, with the message's
- * fingerprint: "reserved", "inflight:<fingerprint>" (another request holds an unexpired
- * reservation) or the forwarded result as "f:<fingerprint>:<json>". Values written before
- * fingerprints were kept ("r:<expiry>", "f:<json>") read with an empty fingerprint.
+ * Claims a user message for forwarding in a session's message hash: "reserved", "inflight:"
+ * and the claim's fingerprint (another request holds an unexpired reservation), or the
+ * forwarded result as "f:<json>" (its fingerprint inside the JSON). A reservation is
+ * "r:<expiry>" with its fingerprint in the field beside it (the message id and a newline, which
+ * no message id holds): the values keep the shape instances from before fingerprints read.
  */
 const reserveIn = `
 local function reserveIn(key, messageId, now, lease, retention, fingerprint)
   local v = redis.call('HGET', key, messageId)
   if v then
     if string.sub(v, 1, 2) == 'f:' then return v end
-    local expiry, held = string.match(v, '^r:(%d+):?(.*)$')
-    if tonumber(expiry) > tonumber(now) then return 'inflight:' .. held end
+    if tonumber(string.sub(v, 3)) > tonumber(now) then
+      return 'inflight:' .. (redis.call('HGET', key, messageId .. '\\n') or '')
+    end
   end
-  redis.call('HSET', key, messageId, 'r:' .. (tonumber(now) + tonumber(lease)) .. ':' .. fingerprint)
+  redis.call('HSET', key, messageId, 'r:' .. (tonumber(now) + tonumber(lease)), messageId .. '\\n', fingerprint)
   redis.call('PEXPIRE', key, retention)
   return 'reserved'
 end
@@ -213,11 +215,12 @@ return {record, activity, reserveIn(ARGV[3] .. id, ARGV[4], ARGV[5], ARGV[6], AR
  * while the session is open (a message that raced the session's end leaves no activity key
  * behind) (perf: docs/ARCHITECTURE.md#perf-activity-beside-record).
  * KEYS: 1 the session's message hash, 2 its partition's open set, 3 its activity key.
- * ARGV: 1 message id, 2 "f:<fingerprint>:<result json>", 3 retention ms, 4 session id, 5 activity
- * (ISO time).
+ * ARGV: 1 message id, 2 "f:<result json>" (the fingerprint inside), 3 retention ms, 4 session id,
+ * 5 activity (ISO time).
  */
 export const completeMessage = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1] .. '\\n')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('SISMEMBER', KEYS[2], ARGV[4]) == 1 then
   local current = redis.call('GET', KEYS[3])

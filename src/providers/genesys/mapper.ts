@@ -80,7 +80,7 @@ const left = (
   const base = eventId(conversationId, ...leg, "left")
   const leave: ProviderEvent = { id: base, occurredAt: iso(at), type: "agent.left", data: { agent: { id: userId } } }
   return isTransfer(disconnectType)
-    ? [leave, { id: `${base}:queued`, occurredAt: iso(at), type: "request.queued", data: {} }]
+    ? [leave, { id: `${base}:queued`, occurredAt: iso(at), type: "request.queued", data: { agent: { id: userId } } }]
     : [leave]
 }
 

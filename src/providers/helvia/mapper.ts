@@ -47,7 +47,7 @@ export const mapHelviaEvent = (webhook: HelviaWebhook): ReadonlyArray<ProviderEv
       // The agent hands the chat back to the queue: it leaves, and the request waits again.
       return [
         { id: `${id}:left`, occurredAt, type: "agent.left", data: withAgent },
-        { id: `${id}:queued`, occurredAt, type: "request.queued", data: {} }
+        { id: `${id}:queued`, occurredAt, type: "request.queued", data: withAgent }
       ]
     case "REQUEST_MISSED":
       return [{

@@ -14,6 +14,7 @@
 import { Effect, Either, Option, Redacted, Schema } from "effect"
 import { type Attachment, jsonBytes, type ProviderEvent, type SessionRecord } from "../../domain/model.js"
 import type { LivechatConfig } from "../../domain/tenant.js"
+import { headOf, partsOf } from "../../domain/textCuts.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, PayloadTooLarge, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
@@ -21,7 +22,6 @@ import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sha256Hex, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
-import { headOf, partsOf } from "../textCuts.js"
 import { type Json, ZendeskApi, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
@@ -136,13 +136,7 @@ export const altTextOf = (name: string): string => {
   if (name.length <= ALT_TEXT_CHARS) return name
   const dot = name.lastIndexOf(".")
   const extension = dot > 0 && name.length - dot <= EXTENSION_CHARS ? name.slice(dot) : ""
-  const room = ALT_TEXT_CHARS - extension.length - 1
-  let head = ""
-  for (const char of name.slice(0, name.length - extension.length)) {
-    if (head.length + char.length > room) break
-    head += char
-  }
-  return `${head}…${extension}`
+  return `${headOf(name.slice(0, name.length - extension.length), ALT_TEXT_CHARS - extension.length - 1)}…${extension}`
 }
 
 /**

@@ -23,11 +23,12 @@ export const tailOf = (text: string, max: number) => {
   return text.slice(isLowSurrogate(text.charCodeAt(start)) && start > 0 ? start + 1 : start)
 }
 
-/** `text` in consecutive parts of at most `max` units each. */
+/** `text` in consecutive parts of at most `max` units each (a pair stays whole even where `max` is 1). */
 export const partsOf = (text: string, max: number): ReadonlyArray<string> => {
   const parts: Array<string> = []
   for (let at = 0; at < text.length;) {
-    const end = wholeAt(text, Math.min(text.length, at + max))
+    const whole = wholeAt(text, Math.min(text.length, at + max))
+    const end = whole > at ? whole : at + 2
     parts.push(text.slice(at, end))
     at = end
   }
