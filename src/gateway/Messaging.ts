@@ -6,12 +6,20 @@
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { createHash } from "node:crypto"
 import { mayAccess } from "../domain/access.js"
-import type { Attachment } from "../domain/model.js"
+import type { Attachment, SessionRecord } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
 import { traced } from "../infra/Tracing.js"
-import { MessageIdReused, MessageInFlight, SessionEnded, type StoreUnavailable } from "../services/errors.js"
+import {
+  type ConversationOver,
+  MessageIdReused,
+  MessageInFlight,
+  type ProviderError,
+  SessionEnded,
+  type StoreUnavailable
+} from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
+import { Ingest } from "../services/Ingest.js"
 import { Messaging, type MessagingService } from "../services/Messaging.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import {
@@ -63,8 +71,12 @@ const fingerprintOf = (
 const reusedFor = (reservation: MessageReservation, fingerprint: string) =>
   reservation._tag !== "Reserved" && reservation.fingerprint !== undefined && reservation.fingerprint !== fingerprint
 
+const sessionEnded = (sessionId: string) =>
+  Effect.fail(new SessionEnded({ sessionId, message: `session ${sessionId} has ended` }))
+
 export const makeMessaging = Effect.gen(function*() {
   const store = yield* SessionStore
+  const ingest = yield* Ingest
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
 
@@ -116,6 +128,30 @@ export const makeMessaging = Effect.gen(function*() {
           )
         )
       ))
+
+  /**
+   * The provider said the conversation is over before the gateway heard it: the session ends
+   * now with what the provider shows of the end (the same events, by id, its feed brings later),
+   * and the caller gets what it gets a moment later anyway, SessionEnded. Were the store away,
+   * the provider's own feed still ends the session.
+   */
+  const endedByProvider = (sessionId: string, over: ConversationOver) =>
+    ingest.ingestPolled(sessionId, over.events, {}).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning("could not end a session its provider says is over; its feed will", {
+          sessionId,
+          reason: e.message
+        })
+      ),
+      Effect.zipRight(sessionEnded(sessionId))
+    )
+
+  /** A failed call for the user: the session's end when the provider said so, else a ProviderError. */
+  const sendFailed = (
+    session: SessionRecord,
+    e: Parameters<ReturnType<typeof asProviderError>>[0] | ConversationOver
+  ): Effect.Effect<never, SessionEnded | ProviderError> =>
+    e._tag === "ConversationOver" ? endedByProvider(session.sessionId, e) : Effect.fail(asProviderError(session)(e))
 
   const recordForwarded = (
     sessionId: string,
@@ -173,10 +209,7 @@ export const makeMessaging = Effect.gen(function*() {
         }
         if (!isOpen(session.status)) {
           yield* releaseClaim(session.sessionId, message.messageId)
-          return yield* new SessionEnded({
-            sessionId: session.sessionId,
-            message: `session ${session.sessionId} has ended`
-          })
+          return yield* sessionEnded(session.sessionId)
         }
         const sent = yield* Effect.flatMap(providerOf(session), ({ context, provider }) =>
           provider
@@ -197,7 +230,7 @@ export const makeMessaging = Effect.gen(function*() {
             Effect.catchAll((e) =>
               Effect.zipRight(
                 releaseClaim(session.sessionId, message.messageId),
-                Effect.fail(asProviderError(session)(e))
+                sendFailed(session, e)
               )
             )
           )
@@ -209,18 +242,15 @@ export const makeMessaging = Effect.gen(function*() {
     userTyping: ({ subHandle, tenantId }, access) =>
       Effect.gen(function*() {
         const session = yield* sessionOf(subHandle, access, tenantId)
-        if (!isOpen(session.status)) {
-          return yield* new SessionEnded({
-            sessionId: session.sessionId,
-            message: `session ${session.sessionId} has ended`
-          })
-        }
+        if (!isOpen(session.status)) return yield* sessionEnded(session.sessionId)
         const forwarded = yield* Effect.gen(function*() {
           const { context, provider } = yield* providerOf(session)
           if (provider.sendTyping === undefined) return false
           yield* provider.sendTyping(context)
           return true
-        }).pipe(Effect.mapError(asProviderError(session)))
+        }).pipe(
+          Effect.catchAll((e) => sendFailed(session, e))
+        )
         return { sessionId: session.sessionId, forwarded }
       })
   }

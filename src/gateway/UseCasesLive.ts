@@ -7,7 +7,11 @@ import { QueriesLive } from "./Queries.js"
 import { SessionChangesLive } from "./SessionChanges.js"
 import { TimeoutsLive } from "./Timeouts.js"
 
-export const UseCasesLive = Layer.mergeAll(LivechatRequestsLive, MessagingLive, QueriesLive, IngestLive, TimeoutsLive)
-  .pipe(
-    Layer.provide(SessionChangesLive)
-  )
+export const UseCasesLive = Layer.mergeAll(
+  LivechatRequestsLive,
+  // A message the provider answers with the conversation's end ends the session through Ingest.
+  MessagingLive.pipe(Layer.provide(IngestLive)),
+  QueriesLive,
+  IngestLive,
+  TimeoutsLive
+).pipe(Layer.provide(SessionChangesLive))

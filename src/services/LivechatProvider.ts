@@ -9,7 +9,7 @@ import type {
   TranscriptEntry
 } from "../domain/model.js"
 import type { LivechatConfig, Tenant } from "../domain/tenant.js"
-import type { MalformedWebhook, PayloadTooLarge, ProviderError } from "./errors.js"
+import type { ConversationOver, MalformedWebhook, PayloadTooLarge, ProviderError } from "./errors.js"
 
 export interface CreateContext {
   readonly session: SessionRecord
@@ -79,10 +79,11 @@ export interface IncomingWebhook {
 export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
   readonly alias: A
   readonly create: (context: CreateContext) => Effect.Effect<Created, ProviderError>
+  /** ConversationOver: the provider says the conversation ended (before the gateway heard it). */
   readonly sendMessage: (
     context: SessionContext,
     message: UserMessage
-  ) => Effect.Effect<{ readonly providerMessageId?: string }, ProviderError>
+  ) => Effect.Effect<{ readonly providerMessageId?: string }, ProviderError | ConversationOver>
   /**
    * Starts following the provider's side of a session once it is stored with its
    * conversation id (e.g. subscribes to its notifications). Failures are the provider's to
@@ -90,7 +91,7 @@ export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
    */
   readonly follow?: (context: SessionContext) => Effect.Effect<void>
   /** Tells the agent that the user is typing; absent = the provider has no way to. */
-  readonly sendTyping?: (context: SessionContext) => Effect.Effect<void, ProviderError>
+  readonly sendTyping?: (context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>
   /** Tells the provider the session is over (user left, timeout); `reason` is why. */
   readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
   /** What the provider knows about agents right now; absent = the provider cannot tell. */

@@ -2,8 +2,8 @@
  * Domain errors. Each carries a `message` that says what was wrong; their HTTP statuses
  * and wire bodies are decided in one place, src/http/errors.ts.
  */
-import { type ParseResult, Schema } from "effect"
-import { ProviderAlias, SessionStatus } from "../domain/model.js"
+import { Data, type ParseResult, Schema } from "effect"
+import { ProviderAlias, type ProviderEvent, SessionStatus } from "../domain/model.js"
 import { describeIssuesInline } from "../domain/schemaIssues.js"
 
 export class TenantNotFound extends Schema.TaggedError<TenantNotFound>()("TenantNotFound", {
@@ -52,6 +52,18 @@ export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("
   message: Schema.String,
   status: SessionStatus
 }) {}
+
+/**
+ * The provider answered a call for the user (a message, typing) by saying the conversation is
+ * over, before the gateway had heard it: `events` are what the provider shows of the end (with
+ * the ids its own feed gives them), for the session to end now. Never an HTTP answer itself: the
+ * caller ends the session and answers SessionEnded.
+ */
+export class ConversationOver extends Data.TaggedError("ConversationOver")<{
+  readonly provider: ProviderAlias
+  readonly message: string
+  readonly events: ReadonlyArray<ProviderEvent>
+}> {}
 
 /** The contact center refused or failed a call the gateway made on the user's behalf. */
 export class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {

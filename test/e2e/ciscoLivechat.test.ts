@@ -101,6 +101,32 @@ describe.each(stores)("%s store", (store) => {
 
 describe("CCP polling and faults", () => {
   it.live(
+    "a user message or typing to a chat CCP has ended, before the gateway polled it, ends the session there: 409 SessionEnded (not 502), and hbf-bot gets the end",
+    () =>
+      Effect.gen(function*() {
+        // Polls far apart: only the message's own answer can tell the gateway the chat is over.
+        const gw = yield* startCiscoGateway("memory", 60_000)
+        for (const [subHandle, call] of [["gina", "/messages"], ["hugo", "/typing"]] as const) {
+          const { chatId, sessionId } = yield* open(gw, subHandle)
+          yield* Effect.sleep(Duration.millis(300))
+          yield* gw.cisco.agentJoin(chatId, "Maria")
+          yield* gw.cisco.agentLeave(chatId)
+          const answer = yield* gw.call("POST", call, { tenantId, subHandle, messageId: "m1", text: "still there?" })
+          expect(answer.status).toBe(409)
+          expect(answer.body).toMatchObject({ error: "SessionEnded", sessionId })
+          const state = yield* gw.call("GET", `/subscribers/${subHandle}/livechat-state?tenantId=${tenantId}`)
+          expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
+          yield* eventsReach(gw, sessionId, 3)
+          expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+          // The same message again: the session is over, it says so.
+          expect((yield* gw.call("POST", call, { tenantId, subHandle, messageId: "m1", text: "still there?" })).status)
+            .toBe(409)
+        }
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
     "a user message makes the owner poll at once: an agent answer waiting at CCP arrives long before the 5 s interval",
     () =>
       Effect.gen(function*() {

@@ -7,16 +7,18 @@
  * for an early poll.
  */
 import { Effect, Option, Schema } from "effect"
-import type { Attachment, SessionRecord, TranscriptEntry } from "../../domain/model.js"
+import type { Attachment, ProviderEvent, SessionRecord, TranscriptEntry } from "../../domain/model.js"
 import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
+import { nowIso } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
-import { ProviderError } from "../../services/errors.js"
+import { ConversationOver, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { makeThrottle } from "../throttle.js"
 import { CiscoApi, isChatGone } from "./client.js"
+import { ended, mapCcpEvents } from "./mapper.js"
 
 const alias = "cisco-livechat" as const
 
@@ -91,6 +93,34 @@ export const makeCiscoProvider = Effect.gen(function*() {
 
   const pollNow = (session: SessionRecord) => askForPoll(coordinator, alias, session.sessionId)
 
+  /**
+   * A call for the user that CCP refused because the chat is over (the agent left or it timed
+   * out: 400 invalidInput; the chat gone: 404 notFound) ends the session now, not at the next
+   * poll: the chat is read at once, and if it shows its end, the failure is ConversationOver with
+   * what it shows (the poller's events, by id). Any other refusal is a ProviderError.
+   */
+  const overOrFailed = (cisco: CiscoConfig, session: SessionRecord, state: CiscoChatState) =>
+  (
+    error: ProviderApiError
+  ): Effect.Effect<never, ProviderError | ConversationOver> =>
+    Effect.gen(function*() {
+      const chatId = session.providerConversationId ?? session.sessionId
+      const now = yield* nowIso
+      const over = (events: ReadonlyArray<ProviderEvent>) =>
+        new ConversationOver({ provider: alias, message: error.message, events })
+      if (isChatGone(error)) return yield* over([ended(chatId, now, "provider")])
+      if (error.status !== 400 || error.code !== "invalidInput") return yield* providerError(error)
+      const read = yield* Effect.either(api.poll(cisco, state.cookie, state.eventId))
+      const events = read._tag === "Right"
+        ? mapCcpEvents(chatId, state.customer, read.right, now)
+        : isChatGone(read.left)
+        ? [ended(chatId, now, "provider")]
+        : []
+      return yield* events.some((e) => e.type === "session.ended" || e.type === "request.failed")
+        ? over(events)
+        : providerError(error)
+    })
+
   const provider: LivechatProvider<typeof alias> = {
     alias,
     create: ({ config, session, transcript }) =>
@@ -113,7 +143,7 @@ export const makeCiscoProvider = Effect.gen(function*() {
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
         yield* api.send(cisco, state.cookie, messageText(message.text, message.attachments)).pipe(
-          Effect.mapError(providerError)
+          Effect.catchAll(overOrFailed(cisco, session, state))
         )
         // The agent is likely to answer: look sooner than the next scheduled poll.
         yield* Effect.forkDaemon(pollNow(session))
@@ -124,7 +154,9 @@ export const makeCiscoProvider = Effect.gen(function*() {
         if (!typingThrottle.admit(session.sessionId)) return
         const cisco = yield* ciscoOf(config)
         const state = yield* stateOf(session)
-        yield* api.typing(cisco, state.cookie, state.customer, "composing").pipe(Effect.mapError(providerError))
+        yield* api.typing(cisco, state.cookie, state.customer, "composing").pipe(
+          Effect.catchAll(overOrFailed(cisco, session, state))
+        )
       }),
     end: ({ config, session }) =>
       Effect.gen(function*() {
