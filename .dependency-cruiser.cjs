@@ -57,6 +57,19 @@ module.exports = {
       to: { path: "^src/app/" }
     },
     {
+      name: "the-client-is-the-api-alone",
+      severity: "error",
+      comment: "The typed client is built from the HttpApi definition: it reaches no implementation, and the product does not use it.",
+      from: { path: "^src/client/" },
+      to: { path: "^src/(gateway|hbf|providers|cluster|stores|app|infra)/" }
+    },
+    {
+      name: "nothing-uses-the-client",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/client/" },
+      to: { path: "^src/client/" }
+    },
+    {
       name: "no-sandbox-in-the-product",
       comment: "The sandbox (simulators, demo tenants) stands in for hbf-* and providers in development; the product never depends on it.",
       severity: "error",
