@@ -1,9 +1,18 @@
-/** `npm start` without configuration: the simulators, the gateway on PORT (3000), and a walkthrough. */
-import { Config, Console, Effect, LogLevel } from "effect"
+/** `npm start` without configuration: the simulators, the gateway on PORT (3000), and a walkthrough per provider (sandbox/walkthrough.ts). */
+import { HttpServerError } from "@effect/platform"
+import { Config, Console, Effect, Layer, LogLevel } from "effect"
+import { GatewayServerLive } from "../src/app/App.js"
 import { describeConfigError, InvalidConfiguration } from "../src/app/AppConfigLive.js"
-import { serveGateway } from "../src/app/program.js"
+import { LoggingLive } from "../src/infra/Logging.js"
+import { TracingLive } from "../src/infra/Tracing.js"
 import { makeSandbox } from "./environment.js"
 import { signToken } from "./token.js"
+import {
+  defaultWalkthroughSettings,
+  renderVariables,
+  renderWalkthroughs,
+  type WalkthroughVariables
+} from "./walkthrough.js"
 
 /**
  * The gateway's own variables (every one AppConfigLive reads but PORT, LOG_LEVEL and
@@ -49,99 +58,98 @@ export const gatewayVariables = [
   "OTEL_EXPORTER_OTLP_ENDPOINT"
 ] as const
 
-/** What the sandbox takes from the environment, read as the gateway reads it (pretty lines by default). */
+/**
+ * What the sandbox takes from the environment, read as the gateway reads it (pretty lines by
+ * default), and its own settings (README.md#run-it).
+ */
 const sandboxSettings = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+  logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const)),
+  ciscoJoinTimeoutSeconds: Config.integer("SANDBOX_CISCO_JOIN_TIMEOUT_SECONDS").pipe(
+    Config.validate({
+      message: "Expected a whole number of seconds, 0 or more (0 = never)",
+      validation: (n) => n >= 0
+    }),
+    Config.withDefault(defaultWalkthroughSettings.ciscoJoinTimeoutSeconds)
+  )
 })
 
-const walkthrough = (
-  gateway: string,
-  lcm: string,
-  genesys: string,
-  cisco: string,
-  zendesk: string,
-  bot: string,
-  token: string
-) => `
+type SandboxSettings = Config.Config.Success<typeof sandboxSettings>
+
+const services = (v: WalkthroughVariables) => `
 hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, Sunshine Conversations, hbf-bot and event-publisher on loopback.
-  gateway          ${gateway}   (API docs: ${gateway}/docs)
-  hbf-lcm (agent)  ${lcm}
-  Genesys Cloud    ${genesys}
-  Cisco CCP        ${cisco}
-  Zendesk Sunshine ${zendesk}
-  hbf-bot          ${bot}
+  gateway          ${v.GATEWAY}   (API docs: ${v.GATEWAY}/docs)
+  hbf-lcm (agent)  ${v.LCM}
+  Genesys Cloud    ${v.GENESYS}
+  Cisco CCP        ${v.CISCO}
+  Zendesk Sunshine ${v.ZENDESK}
+  hbf-bot          ${v.BOT}   (what it received: ${v.BOT}/sandbox/events)
+  event-publisher  ${v.PUBLISHER}   (the flows triggered: ${v.PUBLISHER}/sandbox/triggers)
+Each simulator lists its agent's actions with example bodies at GET <its URL>/sim.
 Demo tenants, one per provider: demo-helvia, demo-genesys, demo-cisco, demo-zendesk.
+TOKEN is an upstream token as hbf-bot holds one (any tenant); ADMIN_TOKEN adds scope admin, for /admin.
 
-A whole livechat, step by step:
-  export TOKEN=${token}
-  # 1. the bot user asks for a human
-  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-helvia","subHandle":"alice","user":{"name":"Alice"}}'
-  export SESSION=<the sessionId from the answer>
-  # 2. an agent joins (hbf-lcm's scriptable agent)
-  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/join -d '{"fullName":"Maria"}'
-  # 3. the user writes, the agent answers
-  curl -s -X POST ${gateway}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-helvia","subHandle":"alice","messageId":"m1","text":"Hello, I need help"}'
-  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/say -d '{"text":"Hi Alice, how can I help?"}'
-  # 4. what hbf-bot received, in order
-  curl -s "${bot}/sandbox/events?sessionId=$SESSION"
-  # 5. the agent ends the chat (or the user: curl -X DELETE ${gateway}/sessions/tenants/demo-helvia/subscribers/alice -H "authorization: Bearer $TOKEN")
-  curl -s -X POST ${lcm}/sandbox/agent/$SESSION/end
-  curl -s ${gateway}/subscribers/alice/livechat-state -H "authorization: Bearer $TOKEN"
-
-The same on Genesys Cloud (the simulator's agent; joins and the end reach the gateway on its notifications socket):
-  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-genesys","subHandle":"bob","user":{"name":"Bob"}}'
-  export CONVERSATION=<the providerConversationId from the answer>
-  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/join -d '{"name":"Maria"}'
-  curl -s -X POST ${gateway}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-genesys","subHandle":"bob","messageId":"m1","text":"Hello"}'
-  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/say -d '{"text":"Hi Bob"}'
-  curl -s -X POST ${genesys}/sim/conversations/$CONVERSATION/end
-
-And on Cisco CCP (polled every 5 s, at once after a user message):
-  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-cisco","subHandle":"carol","user":{"name":"Carol"}}'
-  export CHAT=<the providerConversationId from the answer>
-  curl -s -X POST ${cisco}/sim/chats/$CHAT/join -d '{"agentName":"Maria"}'
-  curl -s -X POST ${cisco}/sim/chats/$CHAT/say -d '{"text":"Hi Carol"}'
-  curl -s -X POST ${cisco}/sim/chats/$CHAT/leave
-
-And on Zendesk Sunshine Conversations (the Agent Workspace's agent; its events reach the gateway by webhook):
-  curl -s -X POST ${gateway}/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"tenantId":"demo-zendesk","subHandle":"dan","user":{"name":"Dan"}}'
-  export CONV=<the providerConversationId from the answer>
-  curl -s -X POST ${zendesk}/sim/conversations/$CONV/say -d '{"text":"Hi Dan","displayName":"Maria"}'
-  curl -s -X POST ${zendesk}/sim/conversations/$CONV/close
+In your shell first:
+${renderVariables(v)}
 `
 
-export const sandboxProgram = Effect.scoped(
-  Effect.gen(function*() {
-    const { port, logLevel, logFormat } = yield* Effect.mapError(
-      sandboxSettings,
-      (e) => new InvalidConfiguration(describeConfigError(e))
-    )
-    // Signed as in production, so that the simulated hbf-bot verifies every event as hbf-bot must.
-    const sandbox = yield* makeSandbox({
-      port,
-      botSigningSecret: "sandbox-bot-signing-secret",
-      configure: (config) => ({ ...config, logLevel, logFormat })
-    })
-    const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
-    yield* Console.log(
-      walkthrough(
-        `http://localhost:${sandbox.config.port}`,
-        sandbox.lcm.baseUrl,
-        sandbox.genesys.baseUrl,
-        sandbox.cisco.baseUrl,
-        new URL(sandbox.zendesk.baseUrl).origin,
-        sandbox.bot.baseUrl,
-        token
+const isPortTaken = (error: unknown) =>
+  error instanceof HttpServerError.ServeError &&
+  (error.cause as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE"
+
+/** A taken port is the user's to solve: one line saying which and what to do, instead of a stack trace. */
+const portTaken = (port: number) =>
+  Effect.zipRight(
+    Console.error(
+      `hbf-lcg sandbox: port ${port} is taken by another process; stop it, or start the sandbox on another port: PORT=${
+        port + 1
+      } npm start`
+    ),
+    Effect.sync(() => process.exit(1))
+  )
+
+const runSandbox = ({ port, logLevel, logFormat, ciscoJoinTimeoutSeconds }: SandboxSettings) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      // Signed as in production, so that the simulated hbf-bot verifies every event as hbf-bot must.
+      const sandbox = yield* makeSandbox({
+        port,
+        botSigningSecret: "sandbox-bot-signing-secret",
+        cisco: { joinTimeoutMs: ciscoJoinTimeoutSeconds * 1000 },
+        configure: (config) => ({ ...config, logLevel, logFormat })
+      })
+      const variables: WalkthroughVariables = {
+        GATEWAY: `http://localhost:${sandbox.config.port}`,
+        BOT: sandbox.bot.baseUrl,
+        PUBLISHER: sandbox.publisher.baseUrl,
+        LCM: sandbox.lcm.baseUrl,
+        GENESYS: sandbox.genesys.baseUrl,
+        CISCO: sandbox.cisco.baseUrl,
+        ZENDESK: new URL(sandbox.zendesk.baseUrl).origin,
+        TOKEN: yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret })),
+        ADMIN_TOKEN: yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
+      }
+      // Printed once the gateway listens: a taken port prints no walkthrough, only what to do.
+      const walkthrough = Layer.effectDiscard(
+        Console.log(`${services(variables)}\n${renderWalkthroughs({ ciscoJoinTimeoutSeconds })}\n`)
       )
+      return yield* Layer.launch(walkthrough.pipe(Layer.provide(GatewayServerLive(sandbox.config, "sandbox")))).pipe(
+        Effect.catchIf(isPortTaken, () => portTaken(sandbox.config.port))
+      )
+    })
+  )
+
+/**
+ * The sandbox, the simulators' lines logged as the gateway's (LOG_LEVEL, LOG_FORMAT). No traces
+ * are exported (OTEL_EXPORTER_OTLP_ENDPOINT runs the production program): tracing is off for
+ * the simulators too, whose lines would otherwise carry ids of traces nobody has.
+ */
+export const sandboxProgram = Effect.flatMap(
+  Effect.mapError(sandboxSettings, (e) => new InvalidConfiguration(describeConfigError(e))),
+  (settings) =>
+    Effect.provide(
+      runSandbox(settings),
+      Layer.merge(LoggingLive(settings.logFormat, settings.logLevel), TracingLive(undefined))
     )
-    return yield* serveGateway(sandbox.config, "sandbox")
-  })
 )

@@ -1,6 +1,7 @@
 /** The CCP simulator's scriptable agent (join, say, type, leave, post a status) and the /sim routes that drive it. */
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
+import { type SimAction, simIndexRoute } from "../http/agentActions.js"
 import { handle, json, noContent, plainRefusals, reject, simAnswer } from "../http/answers.js"
 import { curlBody } from "../http/body.js"
 import { param } from "../http/requests.js"
@@ -87,6 +88,50 @@ export const makeAgent = (state: CiscoState): CiscoAgent => {
   }
 }
 
+const chatPath = "/sim/chats/{chatId}"
+
+/**
+ * What `GET /sim` lists: the agent's actions, each an event the gateway reads at its next poll.
+ * CCP's chat carries text only: an agent has no attachments to send.
+ */
+const ciscoActions: ReadonlyArray<SimAction> = [
+  {
+    action: "join",
+    method: "POST",
+    path: `${chatPath}/join`,
+    does: "PresenceEvent joined: an agent takes the chat",
+    example: { agentName: "Maria" }
+  },
+  {
+    action: "say",
+    method: "POST",
+    path: `${chatPath}/say`,
+    does: "MessageEvent from the agent who joined last (text only: CCP chats carry no attachments)",
+    example: { text: "Hi, how can I help?" }
+  },
+  {
+    action: "typing",
+    method: "POST",
+    path: `${chatPath}/typing`,
+    does: "TypingEvent from the agent: composing or paused",
+    example: { status: "composing" }
+  },
+  {
+    action: "leave",
+    method: "POST",
+    path: `${chatPath}/leave`,
+    does: "PresenceEvent left: the agent leaves, which ends the chat"
+  },
+  {
+    action: "status",
+    method: "POST",
+    path: `${chatPath}/status`,
+    does:
+      "a StatusEvent; chat_timedout_waiting_for_agent (what the join timeout posts), chat_request_rejected_by_agent, chat_finished and chat_finished_error end the chat",
+    example: { status: "chat_timedout_waiting_for_agent", detail: "no agent available" }
+  }
+]
+
 /** The scripting interface over HTTP (no auth, JSON, for curl): the agent, failNext, garbleNext and the listings. */
 export const simRoutes = (state: CiscoState, agent: CiscoAgent) => {
   const done = (effect: Effect.Effect<void, CiscoSimError>) => simAnswer(plainRefusals, effect, () => noContent)
@@ -115,6 +160,7 @@ export const simRoutes = (state: CiscoState, agent: CiscoAgent) => {
   )
 
   return HttpRouter.empty.pipe(
+    simIndexRoute("Cisco CCP", ciscoActions),
     HttpRouter.get("/sim/chats", Effect.sync(() => json(200, allChats(state)))),
     HttpRouter.post("/sim/chats/:chatId/:action", agentAction),
     HttpRouter.post(

@@ -20,6 +20,7 @@
  *   GET  /sim/chats                                     the chats (SimChat)
  *   POST /sim/chats/{chatId}/join|say|typing|leave|status
  *        bodies: join {agentName?}; say {text}; typing {status: composing|paused}; status {status, detail?}
+ *   GET  /sim                                           the agent's actions with example bodies (JSON)
  *   POST /sim/fail                                      { n, status: 500|503 }
  *   POST /sim/garble                                    { n }
  *   GET  /sim/requests                                  the /ccp requests received

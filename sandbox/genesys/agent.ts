@@ -5,6 +5,7 @@
 import { HttpRouter, type HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { exampleAttachment, fileNameOf, type SimAction, simIndexRoute } from "../http/agentActions.js"
 import { handle, json, noContent, simAnswer } from "../http/answers.js"
 import { param } from "../http/requests.js"
 import { expireTokens } from "./auth.js"
@@ -45,15 +46,51 @@ const mediaTypeOf = (mime: string): MediaType =>
     ? "Audio"
     : "File"
 
-/** The URL's last path segment, percent-decoded when it decodes. */
-const filenameOf = (url: string): string => {
-  const segment = new URL(url).pathname.split("/").pop() ?? ""
-  try {
-    return decodeURIComponent(segment) || "attachment"
-  } catch {
-    return segment
+const conversationPath = "/sim/conversations/{conversationId}"
+
+/** What `GET /sim` lists: the agent's actions (joins and leaves reach the gateway on its notifications socket, messages and typing as webhooks). */
+const genesysActions: ReadonlyArray<SimAction> = [
+  {
+    action: "join",
+    method: "POST",
+    path: `${conversationPath}/join`,
+    does: "an agent is routed the conversation and connects (user.start on the socket)",
+    example: { name: "Maria", userId: "agent-7" }
+  },
+  {
+    action: "say",
+    method: "POST",
+    path: `${conversationPath}/say`,
+    does: "an outbound message webhook from the connected agent; text or attachments",
+    example: { text: "Here is our menu", attachments: [exampleAttachment] }
+  },
+  {
+    action: "typing",
+    method: "POST",
+    path: `${conversationPath}/typing`,
+    does: "an outbound Typing event webhook from the connected agent",
+    example: {}
+  },
+  {
+    action: "leave",
+    method: "POST",
+    path: `${conversationPath}/leave`,
+    does: "the agent disconnects; with transfer: true the conversation goes back to the queue for another agent",
+    example: { transfer: true }
+  },
+  {
+    action: "end",
+    method: "POST",
+    path: `${conversationPath}/end`,
+    does: "everybody is disconnected: the conversation is over"
+  },
+  {
+    action: "resend",
+    method: "POST",
+    path: "/sim/webhooks/{webhookId}/resend",
+    does: "posts a webhook sent before again, byte-identical"
   }
-}
+]
 
 export interface GenesysAgent {
   readonly join: (
@@ -134,7 +171,7 @@ export const makeAgent = (
             mediaType: a.mediaType ?? mediaTypeOf(a.mime),
             ...(a.url !== undefined ? { url: a.url } : {}),
             mime: a.mime,
-            filename: a.filename ?? (a.url !== undefined ? filenameOf(a.url) : "attachment")
+            filename: a.filename ?? ((a.url !== undefined ? fileNameOf(a.url) : "") || "attachment")
           }
         }))
         return yield* webhooks.send(c, {
@@ -184,8 +221,22 @@ export const simRoutes = (
       switch (action) {
         case "join":
           return yield* answer(agent.join(id, yield* simBody(JoinBody)), (r) => json(200, r))
-        case "say":
-          return yield* answer(agent.say(id, yield* simBody(SayBody)), (r) => json(200, r))
+        case "say": {
+          const { attachments, text } = yield* simBody(SayBody)
+          const message = {
+            ...(text !== undefined ? { text } : {}),
+            ...(attachments !== undefined
+              ? {
+                attachments: attachments.map((a) => ({
+                  url: a.url,
+                  mime: a.contentType,
+                  ...(a.name !== undefined ? { filename: a.name } : {})
+                }))
+              }
+              : {})
+          }
+          return yield* answer(agent.say(id, message), (r) => json(200, r))
+        }
         case "typing":
           return yield* answer(agent.typing(id, yield* simBody(TypingBody)), (r) => json(200, r))
         case "leave":
@@ -199,6 +250,7 @@ export const simRoutes = (
   )
 
   return HttpRouter.empty.pipe(
+    simIndexRoute("Genesys Cloud", genesysActions),
     HttpRouter.post("/sim/conversations/:conversationId/:action", agentAction),
     HttpRouter.post(
       "/sim/webhooks/:webhookId/resend",

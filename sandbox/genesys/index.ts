@@ -25,8 +25,9 @@
  *   WS    /channels/{channelId}                            the connectUri
  * Sandbox routes (no auth, for curl):
  *   POST /sim/conversations/{conversationId}/join|say|typing|leave|end
- *        bodies: join {userId?, name?}; say {text?, attachments?: [{url?, mime, filename?, mediaType?}]};
+ *        bodies: join {userId?, name?}; say {text?, attachments?: [{url, contentType, name?}]};
  *        typing {withoutId?}; leave {transfer?}
+ *   GET  /sim                                  the agent's actions with example bodies (JSON)
  *   POST /sim/webhooks/{webhookId}/resend      -> { webhookId, status }
  *   POST /sim/sockets/drop | /sim/sockets/close | /sim/tokens/expire
  *   POST /sim/fail                             { n, status: 429|500|503, retryAfterSeconds? }

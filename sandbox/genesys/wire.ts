@@ -4,6 +4,7 @@
  */
 import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
+import { AgentAttachment } from "../http/agentActions.js"
 import { describeIssues, fieldIssues, json, type Refusals, Reject } from "../http/answers.js"
 import { curlBody, decode, jsonBody, jsonValue, readBody } from "../http/body.js"
 import { exact, HttpUrl, IsoDateTime, NonEmptyString, oneOf } from "../http/schemas.js"
@@ -203,19 +204,7 @@ export const ObservationQuery = Schema.Struct({
 // ---- sandbox bodies ----
 
 export const JoinBody = Schema.Struct({ userId: exact(NonEmptyString), name: exact(Schema.String) })
-export const SayBody = Schema.Struct({
-  text: exact(Schema.String),
-  attachments: exact(
-    Schema.Array(
-      Schema.Struct({
-        url: exact(HttpUrl),
-        mime: NonEmptyString,
-        filename: exact(Schema.String),
-        mediaType: exact(MediaType)
-      })
-    )
-  )
-})
+export const SayBody = Schema.Struct({ text: exact(Schema.String), attachments: exact(Schema.Array(AgentAttachment)) })
 export const TypingBody = Schema.Struct({ withoutId: exact(Schema.Boolean) })
 export const LeaveBody = Schema.Struct({ transfer: exact(Schema.Boolean) })
 export const RefuseTopicsBody = Schema.Struct({

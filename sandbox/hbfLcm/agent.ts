@@ -1,6 +1,13 @@
 /** hbf-lcm's scriptable agent: its actions, each one webhook to the gateway, and the sandbox routes that drive them. */
 import { HttpRouter } from "@effect/platform"
 import { Effect, Schema } from "effect"
+import {
+  type AgentAttachment,
+  exampleAttachment,
+  fileNameOf,
+  type SimAction,
+  simIndexRoute
+} from "../http/agentActions.js"
 import { handle, json, plainRefusals, reject, simAnswer } from "../http/answers.js"
 import { curlBody, decode } from "../http/body.js"
 import { param } from "../http/requests.js"
@@ -55,6 +62,59 @@ export const makeAgent = ({ act, resend }: LcmWebhooks): LcmAgentActions => {
   }
 }
 
+/** hbf-lcm's attachment (`{ name, path, mimetype }`) of one in the gateway's shape. */
+const lcmAttachment = (a: AgentAttachment): LcmAttachment => ({
+  name: a.name ?? fileNameOf(a.url),
+  path: a.url,
+  mimetype: a.contentType
+})
+
+const agentPath = "/sandbox/agent/{platformSessionId}"
+
+/** What `GET /sim` lists: the agent's actions, each one webhook to the gateway. */
+const lcmActions: ReadonlyArray<SimAction> = [
+  {
+    action: "join",
+    method: "POST",
+    path: `${agentPath}/join`,
+    does: "CONVERSATION_BEGIN: the agent takes the request",
+    example: { fullName: "Maria", id: "agent-7", image: "https://example.com/maria.png" }
+  },
+  {
+    action: "say",
+    method: "POST",
+    path: `${agentPath}/say`,
+    does: "MESSAGE from the agent who joined; text required",
+    example: { text: "Here is our menu", attachments: [exampleAttachment] }
+  },
+  {
+    action: "typing",
+    method: "POST",
+    path: `${agentPath}/typing`,
+    does: "CONVERSATION_TYPING (on: true by default)",
+    example: { on: true }
+  },
+  {
+    action: "transfer",
+    method: "POST",
+    path: `${agentPath}/transfer`,
+    does: "TRANSFER_REQUEST: the agent leaves, the request goes back to the queue"
+  },
+  {
+    action: "missed",
+    method: "POST",
+    path: `${agentPath}/missed`,
+    does: "REQUEST_MISSED: nobody took the request, it ends"
+  },
+  { action: "end", method: "POST", path: `${agentPath}/end`, does: "CONVERSATION_END: the agent ends the chat" },
+  {
+    action: "resend",
+    method: "POST",
+    path: "/sandbox/events/{eventId}/resend",
+    does: "posts a webhook sent before again, byte-identical"
+  }
+]
+
 /** `POST /sandbox/agent/{platformSessionId}/{action}` and `/sandbox/events/{eventId}/resend`: 200 with the gateway's answer. */
 export const agentRoutes = (agent: LcmAgentActions) => {
   const answer = (effect: ReturnType<LcmAgentActions["join"]>) =>
@@ -78,7 +138,7 @@ export const agentRoutes = (agent: LcmAgentActions) => {
         }
         case "say": {
           const body = yield* decode(plainRefusals, SayBody, value)
-          return yield* answer(agent.say(id, body.text, body.attachments))
+          return yield* answer(agent.say(id, body.text, body.attachments?.map(lcmAttachment)))
         }
         case "typing":
           return yield* answer(agent.typing(id, (yield* decode(plainRefusals, TypingBody, value)).on))
@@ -95,6 +155,7 @@ export const agentRoutes = (agent: LcmAgentActions) => {
   )
 
   return HttpRouter.empty.pipe(
+    simIndexRoute("hbf-lcm", lcmActions),
     HttpRouter.post("/sandbox/agent/:platformSessionId/:action", agentAction),
     HttpRouter.post(
       "/sandbox/events/:eventId/resend",

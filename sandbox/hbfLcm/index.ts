@@ -8,9 +8,11 @@
  *   DELETE /livechat-requests/{platformSessionId}              204; 404 unknown
  * Sandbox routes (no auth, for curl):
  *   POST /sandbox/agent/{platformSessionId}/join|say|typing|end|transfer|missed
- *        bodies: join {fullName?, id?, image?}; say {text, attachments?}; typing {on?: boolean = true}
+ *        bodies: join {fullName?, id?, image?}; say {text, attachments?: [{url, contentType, name?}]};
+ *        typing {on?: boolean = true}
  *        -> 200 { eventId, status, body } (the gateway's answer to the webhook)
  *   POST /sandbox/events/{eventId}/resend                      same, byte-identical repost
+ *   GET  /sim                                                  these actions with example bodies (JSON)
  *   GET  /sandbox/requests                                     the requests
  *   GET  /sandbox/requests/{platformSessionId}/messages        the user messages of one request
  */

@@ -1,5 +1,6 @@
 /** hbf-lcm's wire shapes (docs/CONTRACTS.md#hbf-lcm), and the bodies of its sandbox routes. */
 import { Schema } from "effect"
+import { AgentAttachment } from "../http/agentActions.js"
 import { Attachment, HttpUrl, IsoDateTime, Metadata, NonEmptyString } from "../http/schemas.js"
 
 export const LcmCreateRequest = Schema.Struct({
@@ -87,8 +88,6 @@ export const JoinBody = Schema.Struct({
 })
 export const SayBody = Schema.Struct({
   text: Schema.String,
-  attachments: Schema.optional(
-    Schema.Array(Schema.Struct({ name: Schema.String, path: Schema.String, mimetype: Schema.String }))
-  )
+  attachments: Schema.optional(Schema.Array(AgentAttachment))
 })
 export const TypingBody = Schema.Struct({ on: Schema.optionalWith(Schema.Boolean, { default: () => true }) })

@@ -1,6 +1,7 @@
 /** The scripted Zendesk agent workspace (accept, say, type, close, pass back) and the /sim routes that drive it and the faults. */
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
+import { exampleAttachment, type SimAction, simIndexRoute } from "../http/agentActions.js"
 import { handle, json, noContent, plainRefusals, reject, simAnswer } from "../http/answers.js"
 import { curlBody } from "../http/body.js"
 import { param } from "../http/requests.js"
@@ -131,6 +132,51 @@ export const makeAgent = (
 
 // ---- the /sim routes (no auth, JSON whatever the Content-Type, for curl) ----
 
+const conversationPath = "/sim/conversations/{conversationId}"
+
+/** What `GET /sim` lists: the agent workspace's actions, each reaching the gateway as Sunshine webhooks. */
+const zendeskActions: ReadonlyArray<SimAction> = [
+  {
+    action: "accept",
+    method: "POST",
+    path: `${conversationPath}/accept`,
+    does: "the agent workspace accepts control of the conversation offered or passed to it: an agent takes it",
+    example: { displayName: "Maria", avatarUrl: "https://example.com/maria.png" }
+  },
+  {
+    action: "say",
+    method: "POST",
+    path: `${conversationPath}/say`,
+    does: "messages from the agent: the text, then each attachment as an image or file message; text or attachments",
+    example: { text: "Here is our menu", attachments: [exampleAttachment], displayName: "Maria" }
+  },
+  {
+    action: "typing",
+    method: "POST",
+    path: `${conversationPath}/typing`,
+    does: "conversation:typing from the agent (start: true by default, false stops)",
+    example: { start: true }
+  },
+  {
+    action: "passBack",
+    method: "POST",
+    path: `${conversationPath}/passBack`,
+    does: "switchboard:passControl back to the bot: the agent hands the conversation back"
+  },
+  {
+    action: "transferToEmail",
+    method: "POST",
+    path: `${conversationPath}/transferToEmail`,
+    does: "switchboard:releaseControl (transferToEmail): the conversation continues by email"
+  },
+  {
+    action: "close",
+    method: "POST",
+    path: `${conversationPath}/close`,
+    does: "switchboard:releaseControl (ticketClosed): the agent solves the ticket"
+  }
+]
+
 const agentOf = (body: { readonly displayName?: string; readonly avatarUrl?: string }): AgentIdentity | undefined =>
   body.displayName === undefined ? undefined : { displayName: body.displayName, ...opt("avatarUrl", body.avatarUrl) }
 
@@ -146,18 +192,25 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
           return yield* done(agent.accept(id, agentOf(yield* curlBody(AgentBody))))
         case "say": {
           const body = yield* curlBody(SayBody)
-          if (body.mediaUrl === undefined && (body.text === undefined || body.text === "")) {
-            return yield* reject(400, "BadRequest", "say needs text or mediaUrl")
+          const attachments = body.attachments ?? []
+          if (attachments.length === 0 && (body.text === undefined || body.text === "")) {
+            return yield* reject(400, "BadRequest", "say needs text or attachments")
           }
-          const content = body.mediaUrl !== undefined
-            ? {
-              type: body.type ?? "image",
-              mediaUrl: body.mediaUrl,
-              ...opt("mediaType", body.mediaType),
-              ...opt("altText", body.altText)
-            }
-            : body.text!
-          return yield* simAnswer(plainRefusals, agent.say(id, content, agentOf(body)), (message) => json(200, message))
+          // The agent workspace sends the text, then each attachment as an image or file message of its own.
+          const contents = [
+            ...(body.text !== undefined && body.text !== "" ? [body.text] : []),
+            ...attachments.map((a) => ({
+              type: a.contentType.startsWith("image/") ? "image" as const : "file" as const,
+              mediaUrl: a.url,
+              mediaType: a.contentType,
+              ...opt("altText", a.name)
+            }))
+          ]
+          return yield* simAnswer(
+            plainRefusals,
+            Effect.forEach(contents, (content) => agent.say(id, content, agentOf(body))),
+            (messages) => json(200, { messages })
+          )
         }
         case "typing": {
           const body = yield* curlBody(TypingBody)
@@ -180,6 +233,7 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
   )
 
   return HttpRouter.empty.pipe(
+    simIndexRoute("Sunshine Conversations", zendeskActions),
     HttpRouter.post("/sim/conversations/:conversationId/:action", agentAction),
     HttpRouter.post(
       "/sim/fail",

@@ -20,8 +20,10 @@
  *   POST {base}/conversations/{id}/acceptControl | releaseControl   { metadata? }
  * Sandbox routes (no auth, JSON whatever the Content-Type, for curl; errors `{ error, message }`):
  *   POST /sim/conversations/{conversationId}/accept|say|typing|close|passBack|transferToEmail
- *        bodies: accept {displayName?, avatarUrl?}; say {text?} or {type?: image|file, mediaUrl, mediaType?, altText?},
- *        plus displayName?, avatarUrl?; typing {start?: boolean (default true), withoutAuthor?: boolean}
+ *        bodies: accept {displayName?, avatarUrl?}; say {text?, attachments?: [{url, contentType, name?}],
+ *        displayName?, avatarUrl?} (the text, then each attachment an image or file message: -> { messages });
+ *        typing {start?: boolean (default true), withoutAuthor?: boolean}
+ *   GET  /sim                       the agent's actions with example bodies (JSON)
  *   POST /sim/fail                  { n, status: 429|500|503, retryAfterSeconds? }
  *   POST /sim/webhooks/drop         { n, type? }   (only events of that type count when given)
  *   POST /sim/webhooks/duplicate    { n }

@@ -4,6 +4,7 @@
  * and how they show in answers, webhooks and snapshots.
  */
 import { randomBytes } from "node:crypto"
+import { fileNameOf } from "../http/agentActions.js"
 import { type Countdown, makeCountdown } from "../http/scripts.js"
 import type {
   AgentIdentity,
@@ -40,16 +41,6 @@ const MEDIA_TYPES: Readonly<Record<string, string>> = {
   png: "image/png",
   txt: "text/plain",
   webp: "image/webp"
-}
-
-/** The last segment of a media URL's path ("" when there is none). */
-const fileNameOf = (mediaUrl: string) => {
-  const segment = new URL(mediaUrl).pathname.split("/").at(-1) ?? ""
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    return segment
-  }
 }
 
 /**

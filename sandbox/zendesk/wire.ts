@@ -4,6 +4,7 @@
  * bodies of the sandbox routes.
  */
 import { Effect, Schema } from "effect"
+import { AgentAttachment } from "../http/agentActions.js"
 import { describeIssues, fieldIssues, json, type Refusals, refuse, Reject } from "../http/answers.js"
 import { jsonBody } from "../http/body.js"
 import { exact, HttpUrl, Metadata, NonEmptyString, oneOf } from "../http/schemas.js"
@@ -178,10 +179,7 @@ export const ControlMetadata = Schema.Struct({ metadata: exact(MetadataField) })
 export const AgentBody = Schema.Struct({ displayName: exact(NonEmptyString), avatarUrl: exact(HttpUrl) })
 export const SayBody = Schema.Struct({
   text: exact(Schema.String),
-  type: exact(Schema.Literal("image", "file")),
-  mediaUrl: exact(HttpUrl),
-  mediaType: exact(Schema.String),
-  altText: exact(Schema.String),
+  attachments: exact(Schema.Array(AgentAttachment)),
   displayName: exact(NonEmptyString),
   avatarUrl: exact(HttpUrl)
 })

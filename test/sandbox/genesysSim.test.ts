@@ -858,6 +858,41 @@ describe("Genesys simulator: sandbox routes", () => {
       expect(said.body).toMatchObject({ status: 200 })
       expect((yield* call(`${sim.baseUrl}/sim/webhooks/${said.body.webhookId}/resend`, { method: "POST" })).body.status)
         .toBe(200)
+      // Attachments in the gateway's shape, { url, contentType, name? }, sent as Genesys attachments.
+      const attached = yield* call(`${base}/say`, {
+        body: {
+          attachments: [
+            { url: "https://cdn.example.com/menu.pdf", contentType: "application/pdf", name: "Menu.pdf" },
+            { url: "https://cdn.example.com/a%20b.png", contentType: "image/png" }
+          ]
+        }
+      })
+      expect(attached.body).toMatchObject({ status: 200 })
+      expect(JSON.parse(receiver.hits.at(-1)!.raw.toString("utf8")).content).toMatchObject([
+        {
+          contentType: "Attachment",
+          attachment: {
+            mediaType: "File",
+            url: "https://cdn.example.com/menu.pdf",
+            mime: "application/pdf",
+            filename: "Menu.pdf"
+          }
+        },
+        {
+          contentType: "Attachment",
+          attachment: {
+            mediaType: "Image",
+            url: "https://cdn.example.com/a%20b.png",
+            mime: "image/png",
+            filename: "a b.png"
+          }
+        }
+      ])
+      const genesysShape = yield* call(`${base}/say`, {
+        body: { attachments: [{ url: "https://cdn.example.com/menu.pdf", mime: "application/pdf" }] }
+      })
+      expect(genesysShape.status).toBe(400)
+      expect(JSON.stringify(genesysShape.body)).toContain("attachments.0.contentType")
       expect((yield* call(`${base}/leave`, { method: "POST" })).status).toBe(204)
       expect((yield* call(`${base}/say`, { body: { text: "gone" } })).status).toBe(409)
       expect((yield* call(`${sim.baseUrl}/sim/conversations/nope/join`, { method: "POST" })).status).toBe(404)
@@ -865,6 +900,6 @@ describe("Genesys simulator: sandbox routes", () => {
       expect((yield* call(`${sim.baseUrl}/sim/conversations`)).body[0].participants.map((p: any) => p.purpose)).toEqual(
         ["customer", "acd", "agent"]
       )
-      expect(receiver.hits).toHaveLength(2)
+      expect(receiver.hits).toHaveLength(3)
     }))
 })

@@ -381,6 +381,30 @@ describe("hbf-lcm simulator", () => {
       expect(resend.status).toBe(200)
       expect(gateway.hits[4]!.raw.equals(gateway.hits[1]!.raw)).toBe(true)
 
+      // Attachments in the gateway's shape, { url, contentType, name? }, sent as hbf-lcm's { name, path, mimetype }.
+      const attached = yield* call(`${agent}/say`, {
+        body: {
+          text: "files",
+          attachments: [
+            { url: "https://example.com/f.pdf", contentType: "application/pdf", name: "Terms.pdf" },
+            { url: "https://example.com/docs/menu%20v2.png", contentType: "image/png" }
+          ]
+        }
+      })
+      expect(attached.status).toBe(200)
+      expect(JSON.parse(gateway.hits.at(-1)!.raw.toString("utf8")).message.attachments).toEqual([
+        { name: "Terms.pdf", path: "https://example.com/f.pdf", mimetype: "application/pdf" },
+        { name: "menu v2.png", path: "https://example.com/docs/menu%20v2.png", mimetype: "image/png" }
+      ])
+      const lcmShape = yield* call(`${agent}/say`, {
+        body: {
+          text: "x",
+          attachments: [{ name: "f.pdf", path: "https://example.com/f.pdf", mimetype: "application/pdf" }]
+        }
+      })
+      expect(lcmShape.status).toBe(400)
+      expect(lcmShape.body.message).toContain("attachments.0.url")
+
       const noText = yield* call(`${agent}/say`, { body: {} })
       expect(noText.status).toBe(400)
       expect(noText.body.message).toContain("text")

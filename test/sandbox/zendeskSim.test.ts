@@ -873,7 +873,27 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         headers: { "content-type": "application/x-www-form-urlencoded" }
       })
       expect(said.status).toBe(200)
-      expect(said.body).toMatchObject({ author: { displayName: "Kim" }, content: { text: "from curl" } })
+      expect(said.body.messages).toMatchObject([{ author: { displayName: "Kim" }, content: { text: "from curl" } }])
+      // Attachments in the gateway's shape, { url, contentType, name? }: the text, then an image or file message each.
+      const attached = yield* simCall(`/conversations/${conversationId}/say`, {
+        text: "our files",
+        attachments: [
+          { url: "https://x.test/menu.pdf", contentType: "application/pdf", name: "Menu" },
+          { url: "https://x.test/a.png", contentType: "image/png" }
+        ]
+      })
+      expect(attached.status).toBe(200)
+      expect(attached.body.messages.map((m: any) => m.content)).toEqual([
+        { type: "text", text: "our files" },
+        { type: "file", mediaUrl: "https://x.test/menu.pdf", mediaType: "application/pdf", altText: "Menu" },
+        { type: "image", mediaUrl: "https://x.test/a.png", mediaType: "image/png", altText: "a.png" }
+      ])
+      const sunshineShape = yield* simCall(`/conversations/${conversationId}/say`, {
+        type: "image",
+        mediaUrl: "https://x.test/a.png"
+      })
+      expect(sunshineShape.status).toBe(400)
+      expect(sunshineShape.body.message).toBe("say needs text or attachments")
       expect((yield* simCall(`/conversations/${conversationId}/typing`, { start: false })).status).toBe(204)
       expect((yield* simCall(`/conversations/${conversationId}/close`)).status).toBe(204)
       expect((yield* simCall("/fail", { n: 1, status: 500 })).status).toBe(204)
