@@ -5,14 +5,23 @@
  * operation has, request bodies that ignore unknown fields, and the package's version.
  */
 import { Schema } from "effect"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 
 type Json = Record<string, any>
 
-/** The version in package.json (beside src/ and dist/ alike). */
-export const packageVersion = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({ version: Schema.String })))(
-  readFileSync(new URL("../../package.json", import.meta.url), "utf8")
-).version
+/** The nearest package.json above `directory`: the project's, from src/, dist/ or a test build alike. */
+const nearestPackageJson = (directory: URL): URL => {
+  const candidate = new URL("package.json", directory)
+  if (existsSync(candidate)) return candidate
+  const parent = new URL("..", directory)
+  if (parent.href === directory.href) throw new Error("no package.json above the gateway's modules")
+  return nearestPackageJson(parent)
+}
+
+/** The version in the project's package.json. */
+export const packageVersion = Schema.decodeUnknownSync(
+  Schema.parseJson(Schema.Struct({ name: Schema.Literal("hbf-lcg"), version: Schema.String }))
+)(readFileSync(nearestPackageJson(new URL(".", import.meta.url)), "utf8")).version
 
 /** A response header as OpenAPI declares it. */
 export interface HeaderDoc {

@@ -30,11 +30,20 @@ const routerPath = (path: string) => {
   return collapsed.length > 1 && collapsed.endsWith("/") ? collapsed.slice(0, -1) : collapsed
 }
 
+/** A path segment a parameter can take: not empty, and percent-encoded UTF-8 if encoded (else no route has it). */
+const isParameterValue = (segment: string) => {
+  try {
+    return decodeURIComponent(segment) !== ""
+  } catch {
+    return false
+  }
+}
+
 const matchesTemplate = (template: string, path: string) => {
   const expected = routerPath(template).split("/")
   const parts = path.split("/")
   return expected.length === parts.length &&
-    expected.every((segment, i) => (segment.startsWith("{") ? parts[i] !== "" : segment === parts[i]))
+    expected.every((segment, i) => (segment.startsWith("{") ? isParameterValue(parts[i]!) : segment === parts[i]))
 }
 
 const mediaType = (contentType: string | null) => (contentType ?? "").split(";")[0]!.trim().toLowerCase()
@@ -53,7 +62,7 @@ export const conformanceTo = (document: Json) => {
     }
     return validate
   }
-  const describe = (validate: ValidateFunction) => ajv.errorsText(validate.errors, { dataVar: "" })
+  const describe = (validate: ValidateFunction, what: string) => ajv.errorsText(validate.errors, { dataVar: what })
 
   const resolve = (response: Json): Json =>
     typeof response["$ref"] === "string"
@@ -86,7 +95,7 @@ export const conformanceTo = (document: Json) => {
       if (declared.has(header)) headerValues[header] = value
     })
     const validateHeaders = validator(`${name} headers`, headerSchema, true)
-    if (!validateHeaders(headerValues)) problems.push(`headers: ${describe(validateHeaders)}`)
+    if (!validateHeaders(headerValues)) problems.push(describe(validateHeaders, "headers"))
 
     const content: Record<string, Json> | undefined = response["content"]
     if (exchange.method === "HEAD") {
@@ -114,7 +123,7 @@ export const conformanceTo = (document: Json) => {
     }
     const validateBody = validator(`${name} ${type}`, media["schema"] ?? {})
     if (!validateBody(body)) {
-      problems.push(`body ${describe(validateBody)}: ${JSON.stringify(body).slice(0, 300)}`)
+      problems.push(`${describe(validateBody, "body")}: ${JSON.stringify(body).slice(0, 300)}`)
     }
     return problems
   }
