@@ -7,6 +7,7 @@
  * an Allow that lists the path's methods.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js"
+import { DOCS_PATH, OPENAPI_PATH } from "../../src/http/routes.js"
 
 type Json = Record<string, any>
 
@@ -22,7 +23,7 @@ export interface Exchange {
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
 /** Paths the document does not describe: itself and its UI. */
-const UNDESCRIBED = new Set(["/openapi.json", "/docs"])
+const UNDESCRIBED = new Set([OPENAPI_PATH, DOCS_PATH])
 
 /** As the server's router reads a path: case-insensitive, a trailing or doubled slash ignored. */
 const routerPath = (path: string) => {
@@ -194,7 +195,7 @@ let problems: Array<string> = []
 export const checkAnswersOf = (base: string) => {
   gateways.set(
     base,
-    realFetch(`${base}/openapi.json`).then((response) => response.json()).then((document) =>
+    realFetch(`${base}${OPENAPI_PATH}`).then((response) => response.json()).then((document) =>
       conformanceTo(document as Json)
     )
   )
