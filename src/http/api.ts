@@ -59,9 +59,11 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.post("createRequest", "/requests")
       .setPayload(described(CreateRequest))
-      .addSuccess(Session, { status: 201 })
+      .addSuccess(Session.annotations({ description: "The new session" }), { status: 201 })
       // Answered by the handler as a response of its own (handlers.ts): declared for the document.
-      .addSuccess(Session, { status: 200 })
+      .addSuccess(Session.annotations({ description: "The session this tenant has open for the subscriber" }), {
+        status: 200
+      })
       .addError(E.PayloadTooLarge)
       .addError(E.UnsupportedMediaType)
       .addError(E.Forbidden)
