@@ -23,13 +23,28 @@ import { DeadLetter } from "../services/Outbox.js"
 import { AdminAuthentication, Authentication } from "./auth.js"
 import * as E from "./errors.js"
 import { described, describedQuery } from "./inputs.js"
+import { countHeader, headOperation, packageVersion, servedDocument } from "./openapi.js"
 
 const MAX_WINDOW_SECONDS = 30 * 24 * 60 * 60
 
-const SubscriberPath = Schema.Struct({ subHandle: Id })
+/**
+ * An id in a path or query, titled and described for the document (the JSON Schema of a filter
+ * with no `jsonSchema` of its own is its source's, titled after `maxLength(256)`).
+ */
+const idParam = (title: string, description: string) => Id.annotations({ title, description, jsonSchema: {} })
+
+const TenantId = idParam("Tenant id", "The tenant's id.")
+const SubHandle = idParam("Subscriber handle", "The subscriber's handle in hbf-bot.")
+const OrganizationId = idParam("Organization id", "The organization's id.")
+
+const SubscriberPath = Schema.Struct({ subHandle: SubHandle })
 
 /** `?tenantId=`: a subscriber's look-up in that tenant (a tenant the caller may not act in has nothing there for it). */
-const TenantFilter = describedQuery(Schema.Struct({ tenantId: Schema.optional(Id) }))
+const TenantFilter = describedQuery(Schema.Struct({
+  tenantId: Schema.optional(
+    idParam("Tenant id", "Look the subscriber up in this tenant (default: as the operation says).")
+  )
+}))
 
 export const StatusFilterParam = Schema.Literal("pending", "active", "ended", "open")
 
@@ -44,7 +59,12 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.post("createRequest", "/requests")
       .setPayload(described(CreateRequest))
-      .addSuccess(Session, { status: 201 })
+      .addSuccess(Session.annotations({ description: "The new session" }), { status: 201 })
+      // Answered by the handler as a response of its own (handlers.ts): declared for the document.
+      .addSuccess(Session.annotations({ description: "The session this tenant has open for the subscriber" }), {
+        status: 200
+      })
+      .addError(E.PayloadTooLarge)
       .addError(E.UnsupportedMediaType)
       .addError(E.Forbidden)
       .addError(E.TenantNotFound)
@@ -53,6 +73,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.SessionOpenElsewhere)
       .addError(E.ProviderError)
       .addError(E.UpstreamUnavailable)
+      .annotate(OpenApi.Summary, "Open a livechat")
       .annotate(
         OpenApi.Description,
         "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId. 409 SessionOpenElsewhere: a platform token asks while another tenant has a livechat a platform token opened for the subscriber; a token with `tenants` opens its tenant's own livechat whatever other tenants do."
@@ -64,10 +85,11 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .setUrlParams(TenantFilter)
       .setPayload(described(UpdateRequest))
       .addSuccess(Session)
+      .addError(E.PayloadTooLarge)
       .addError(E.UnsupportedMediaType)
-      .addError(E.BadRequest)
       .addError(E.SessionNotFound)
       .addError(E.InvalidTransition)
+      .annotate(OpenApi.Summary, "Cancel or update an open request")
       .annotate(
         OpenApi.Description,
         "Cancels the subscriber's open request, or updates its user and metadata (merged into the session's: 400 BadRequest when the merged metadata is over its limits). `tenantId`: the subscriber's session in that tenant; without it, a platform token's latest session of the subscriber, or the latest in a confined token's tenants. A session of a tenant the token may not act in is answered 404."
@@ -75,20 +97,24 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   )
   .add(
     HttpApiEndpoint.del("terminateSession", "/sessions/tenants/:tenantId/subscribers/:subHandle")
-      .setPath(Schema.Struct({ tenantId: Id, subHandle: Id }))
+      .setPath(Schema.Struct({ tenantId: TenantId, subHandle: SubHandle }))
       .addSuccess(HttpApiSchema.NoContent)
       .addError(E.SessionNotFound)
+      .annotate(OpenApi.Summary, "End the subscriber's session")
+      .annotate(OpenApi.Description, "Ends the subscriber's session in the tenant with reason `user`: 204.")
   )
   .add(
     HttpApiEndpoint.post("forwardMessage", "/messages")
       .setPayload(described(ForwardMessage))
       .addSuccess(MessageAccepted, { status: 202 })
+      .addError(E.PayloadTooLarge)
       .addError(E.UnsupportedMediaType)
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
       .addError(E.ProviderError)
       .addError(E.MessageInFlight)
       .addError(E.MessageIdReused)
+      .annotate(OpenApi.Summary, "Forward a user message")
       .annotate(
         OpenApi.Description,
         "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
@@ -98,17 +124,34 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
     HttpApiEndpoint.post("userTyping", "/typing")
       .setPayload(described(UserTyping))
       .addSuccess(TypingAccepted, { status: 202 })
+      .addError(E.PayloadTooLarge)
       .addError(E.UnsupportedMediaType)
       .addError(E.SessionNotFound)
       .addError(E.SessionEnded)
       .addError(E.ProviderError)
+      .annotate(OpenApi.Summary, "Show the agent that the user is typing")
       .annotate(OpenApi.Description, "Shows the agent that the user is typing, where the provider can.")
   )
   .add(
     HttpApiEndpoint.head("countRequests", "/organizations/:organizationId/requests")
-      .setPath(Schema.Struct({ organizationId: Id }))
-      .setUrlParams(describedQuery(Schema.Struct({ status: Schema.optional(StatusFilterParam) })))
-      .addSuccess(Schema.Void)
+      .setPath(Schema.Struct({ organizationId: OrganizationId }))
+      .setUrlParams(describedQuery(Schema.Struct({
+        status: Schema.optional(
+          // In jsonSchema: a description would replace the expected values in the 400's message (schemaIssues.ts).
+          StatusFilterParam.annotations({
+            jsonSchema: {
+              title: "Status",
+              description: "The sessions to count: `open` is pending and active (the default)."
+            }
+          })
+        )
+      })))
+      .addSuccess(Schema.Void, { status: 200 })
+      .annotate(OpenApi.Summary, "Count livechat requests")
+      .annotate(
+        OpenApi.Transform,
+        headOperation({ "X-Total-Count": countHeader("How many sessions of the organization have the status.") })
+      )
       .annotate(
         OpenApi.Description,
         "Answers 200 with the count in the X-Total-Count header; a token with `tenants` counts only the sessions of its tenants."
@@ -116,10 +159,33 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   )
   .add(
     HttpApiEndpoint.head("waitingMetrics", "/organizations/:organizationId/tenants/:tenantId/metrics")
-      .setPath(Schema.Struct({ organizationId: Id, tenantId: Id }))
-      .setUrlParams(describedQuery(Schema.Struct({ windowSeconds: Schema.optional(WindowSeconds) })))
-      .addSuccess(Schema.Void)
+      .setPath(Schema.Struct({ organizationId: OrganizationId, tenantId: TenantId }))
+      .setUrlParams(describedQuery(Schema.Struct({
+        windowSeconds: Schema.optional(
+          // The value the query's string holds (OpenAPI serializes it): else NumberFromString's "a string", untitled.
+          WindowSeconds.annotations({
+            jsonSchema: {
+              type: "integer",
+              minimum: 1,
+              maximum: MAX_WINDOW_SECONDS,
+              title: "Window (seconds)",
+              description: `The window of the average, 1 to ${MAX_WINDOW_SECONDS} seconds (default: a day).`
+            }
+          })
+        )
+      })))
+      .addSuccess(Schema.Void, { status: 200 })
       .addError(E.Forbidden)
+      .annotate(OpenApi.Summary, "Waiting time and queue length of a tenant")
+      .annotate(
+        OpenApi.Transform,
+        headOperation({
+          "X-Average-Waiting-Time": countHeader(
+            "The average wait in whole seconds, over the sessions first assigned in the window (0 when none)."
+          ),
+          "X-Waiting-Count": countHeader("How many sessions are pending now.")
+        })
+      )
       .annotate(
         OpenApi.Description,
         "Answers 200 with X-Average-Waiting-Time (whole seconds, over sessions assigned in the window) and X-Waiting-Count (pending now)."
@@ -130,6 +196,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .setPath(SubscriberPath)
       .setUrlParams(TenantFilter)
       .addSuccess(LivechatState)
+      .annotate(OpenApi.Summary, "The subscriber's livechat state")
       .annotate(
         OpenApi.Description,
         "The subscriber's latest livechat, found as for PATCH /requests/subscribers/{subHandle}. A session of a tenant the token may not act in is state `none`."
@@ -137,17 +204,20 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
   )
   .add(
     HttpApiEndpoint.get("availability", "/tenants/:tenantId/availability")
-      .setPath(Schema.Struct({ tenantId: Id }))
+      .setPath(Schema.Struct({ tenantId: TenantId }))
       .addSuccess(Availability)
       .addError(E.Forbidden)
       .addError(E.TenantNotFound)
       .addError(E.UpstreamUnavailable)
+      .annotate(OpenApi.Summary, "Whether the tenant's livechat is open")
   )
   .addError(E.StoreUnavailable)
   .middleware(Authentication)
 {}
 
-const AliasPath = Schema.Struct({ alias: Schema.String })
+const AliasPath = Schema.Struct({
+  alias: Schema.String.annotations({ title: "Provider alias", description: "The provider's alias, e.g. `zendesk`." })
+})
 
 export class DownstreamApi extends HttpApiGroup.make("downstream")
   .add(
@@ -160,6 +230,7 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
       .addError(E.PayloadTooLarge)
       .addError(E.UpstreamUnavailable)
       .addError(E.StoreUnavailable)
+      .annotate(OpenApi.Summary, "Receive a provider's webhook")
       .annotate(
         OpenApi.Description,
         "A provider's webhook. It is authenticated before its body is decoded: 401 InvalidSignature, the same for a missing or malformed signature, an unknown sender and a wrong signature (only JSON nested past 64 levels is refused first, 400). Then 400 when malformed, 413 beyond 100 events; events of conversations the gateway does not know are counted and answered 200."
@@ -168,8 +239,10 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
   .add(
     HttpApiEndpoint.head("providerHealth", "/events/:alias")
       .setPath(AliasPath)
-      .addSuccess(Schema.Void)
+      .addSuccess(Schema.Void, { status: 200 })
       .addError(E.UnknownProvider)
+      .annotate(OpenApi.Summary, "Check a provider's webhook URL")
+      .annotate(OpenApi.Transform, headOperation({}))
   )
 {}
 
@@ -181,12 +254,17 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
 export const AdminSession = SessionRecord.pipe(Schema.omit("providerState")).annotations({ identifier: "AdminSession" })
 
 export class AdminApi extends HttpApiGroup.make("admin")
-  .add(HttpApiEndpoint.get("cluster", "/admin/cluster").addSuccess(ClusterStatus))
+  .add(
+    HttpApiEndpoint.get("cluster", "/admin/cluster")
+      .addSuccess(ClusterStatus)
+      .annotate(OpenApi.Summary, "The cluster's members and partitions")
+  )
   .add(
     HttpApiEndpoint.get("sessionById", "/admin/sessions/:sessionId")
-      .setPath(Schema.Struct({ sessionId: Id }))
+      .setPath(Schema.Struct({ sessionId: idParam("Session id", "The session's id.") }))
       .addSuccess(AdminSession)
       .addError(E.SessionNotFound)
+      .annotate(OpenApi.Summary, "A session by id")
   )
   .add(
     HttpApiEndpoint.get("subscriberSession", "/admin/subscribers/:subHandle/session")
@@ -194,17 +272,23 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .setUrlParams(TenantFilter)
       .addSuccess(AdminSession)
       .addError(E.SessionNotFound)
+      .annotate(OpenApi.Summary, "The subscriber's latest session")
       .annotate(
         OpenApi.Description,
         "The subscriber's latest session, open or ended: in `tenantId` when given, else the latest one a platform token opened."
       )
   )
-  .add(HttpApiEndpoint.get("deadLetters", "/admin/dead-letters").addSuccess(Schema.Array(DeadLetter)))
+  .add(
+    HttpApiEndpoint.get("deadLetters", "/admin/dead-letters")
+      .addSuccess(Schema.Array(DeadLetter))
+      .annotate(OpenApi.Summary, "Events hbf-bot never took")
+  )
   .add(
     HttpApiEndpoint.post("replayDeadLetter", "/admin/dead-letters/:id/replay")
-      .setPath(Schema.Struct({ id: Id }))
+      .setPath(Schema.Struct({ id: idParam("Dead letter id", "The dead letter's id.") }))
       .addSuccess(DeadLetter)
       .addError(E.DeadLetterNotFound)
+      .annotate(OpenApi.Summary, "Deliver a dead letter again")
   )
   .addError(E.StoreUnavailable)
   .middleware(AdminAuthentication)
@@ -216,15 +300,17 @@ export const Health = Schema.Struct({
 })
 
 export class OpsApi extends HttpApiGroup.make("ops")
-  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health))
+  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health).annotate(OpenApi.Summary, "Liveness"))
   .add(
     HttpApiEndpoint.get("ready", "/health/ready")
       .addSuccess(Health)
       .addError(Health.annotations({ ...HttpApiSchema.annotations({ status: 503 }), identifier: "Unready" }))
+      .annotate(OpenApi.Summary, "Readiness")
   )
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text())
+      .annotate(OpenApi.Summary, "Prometheus metrics")
       .annotate(OpenApi.Description, "Prometheus text exposition.")
   )
 {}
@@ -234,6 +320,14 @@ export class LcgApi extends HttpApi.make("hbf-lcg")
   .add(DownstreamApi)
   .add(OpsApi)
   .add(AdminApi)
+  // Every path, query and body that does not decode (server.ts answers HttpApiDecodeError so).
+  .addError(E.BadRequest)
+  .annotate(HttpApi.AdditionalSchemas, [E.NotFound, E.MethodNotAllowed])
+  .annotate(OpenApi.Transform, servedDocument)
+  .annotate(OpenApi.Version, packageVersion)
   .annotate(OpenApi.Title, "hbf-lcg")
-  .annotate(OpenApi.Description, "The livechat gateway between hbf-bot and contact-center providers.")
+  .annotate(
+    OpenApi.Description,
+    "The livechat gateway between hbf-bot and contact-center providers. Every error body is `{error, message, ...details}`. A path no operation has is answered 404 (`components.responses.NotFound`); a path an operation has, with another method, 405 with `Allow` (`components.responses.MethodNotAllowed`). HEAD is answered wherever GET is, with GET's status and headers and no body. An error answer to HEAD has no body: `X-Error` and `X-Error-Message` carry its error and message."
+  )
 {}

@@ -48,14 +48,21 @@ export const ProviderError = wire(Errors.ProviderError, 502)
 export const UpstreamUnavailable = wire(Errors.UpstreamUnavailable, 503)
 export const StoreUnavailable = wire(Errors.StoreUnavailable, 503)
 
-/**
- * A body of another media type than the route reads, answered before any handler (server.ts):
- * declared on the routes that read JSON.
- */
-export const UnsupportedMediaType = Schema.Struct({
-  error: Schema.Literal("UnsupportedMediaType"),
-  message: Schema.String
-}).annotations({ ...HttpApiSchema.annotations({ status: 415 }), identifier: "UnsupportedMediaType" })
+/** An error server.ts answers before any handler, in the same body shape. */
+const routeError = <Tag extends string>(tag: Tag, status: number) =>
+  Schema.Struct({ error: Schema.Literal(tag), message: Schema.String }).annotations({
+    ...HttpApiSchema.annotations({ status }),
+    identifier: tag
+  })
+
+/** A body of another media type than the route reads: declared on the routes that read JSON. */
+export const UnsupportedMediaType = routeError("UnsupportedMediaType", 415)
+
+/** No route has the path: the OpenAPI document's `components.responses` (openapi.ts), as no operation has it. */
+export const NotFound = routeError("NotFound", 404)
+
+/** A route has the path, not for this method: `components.responses` too, with its Allow header. */
+export const MethodNotAllowed = routeError("MethodNotAllowed", 405)
 
 /** Errors raised outside any handler (router, body parsing, limits), in the same body shape. */
 export const errorBody = (error: string, message: string, details?: Record<string, unknown>) => ({
@@ -68,9 +75,9 @@ export const MAX_BODY_BYTES = 1024 * 1024
 
 export const tooLargeBody = errorBody("PayloadTooLarge", `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
 
-/** A body that could not be read or parsed as JSON. */
+/** A body that could not be read or parsed as JSON: a BadRequest naming no field. */
 export const unreadableBody = (reason: string) =>
-  errorBody("BadRequest", `the request body could not be read: ${cut(reason, 4 * MAX_QUOTED)}`)
+  errorBody("BadRequest", `the request body could not be read: ${cut(reason, 4 * MAX_QUOTED)}`, { fields: [] })
 
 /** The 415 body: the type the route reads, and the one sent (cut: it is the sender's text). */
 export const unsupportedMediaTypeBody = (sent: string) =>

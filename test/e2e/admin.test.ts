@@ -39,7 +39,8 @@ describe("admin routes", () => {
         const bySubscriber = yield* gw.call("GET", "/admin/subscribers/olga/session", undefined, {
           authorization: admin
         })
-        expect(bySubscriber.body).toEqual(byId.body)
+        // The CCP poller may store its cursor between the two reads: a later version of the same session.
+        expect(bySubscriber.body).toEqual({ ...byId.body, version: expect.any(Number) })
 
         const unknown = yield* gw.call("GET", "/admin/sessions/nope", undefined, { authorization: admin })
         expect(unknown.status).toBe(404)

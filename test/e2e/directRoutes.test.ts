@@ -16,6 +16,7 @@ import { MAX_BODY_BYTES } from "../../src/http/errors.js"
 import { HttpLive } from "../../src/http/server.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { startGateway } from "./harness.js"
+import { checkAnswersOf } from "./openApiConformance.js"
 
 interface Ask {
   readonly path: string
@@ -55,6 +56,8 @@ describe("direct routes", () => {
       )
       const direct = `http://127.0.0.1:${sandbox.config.port}`
       const api = `http://127.0.0.1:${apiPort}`
+      checkAnswersOf(direct)
+      checkAnswersOf(api)
       const token = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
       const expired = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, expiresInSeconds: -120 }))
       const json = (bearer = token) => ({ authorization: `Bearer ${bearer}`, "content-type": "application/json" })

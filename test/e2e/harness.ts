@@ -1,10 +1,19 @@
 /** Starts the real gateway (HTTP on a loopback port) against the simulators of sandbox/. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
+import { afterEach } from "vitest"
 import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../sandbox/token.js"
 import { GatewayServerLive } from "../../src/app/App.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
+import { checkAnswersOf, takeProblems } from "./openApiConformance.js"
+
+// Every answer of a gateway started here is checked against its /openapi.json (the call that
+// got it rejects); one a simulator got, whose error the test may not see, fails the test here.
+afterEach(() => {
+  const problems = takeProblems()
+  if (problems.length > 0) throw new Error(`answers /openapi.json does not declare:\n${problems.join("\n")}`)
+})
 
 export const stores = ["memory", "redis"] as const
 export type StoreKind = (typeof stores)[number]
@@ -52,6 +61,7 @@ export const startGateway = (options: GatewayOptions = {}) =>
     })
     yield* Layer.buildWithScope(GatewayServerLive(sandbox.config, "sandbox"), yield* Effect.scope)
     const url = `http://127.0.0.1:${sandbox.config.port}`
+    checkAnswersOf(url)
     const token = (extra: Partial<TokenOptions> = {}) =>
       Effect.promise(() => signToken({ secret: sandbox.jwtSecret, ...extra }))
     const bearer = yield* token()
