@@ -53,18 +53,16 @@ describe.each(stores)("%s store", (store) => {
 
         yield* gw.cisco.agentJoin(chatId, "Maria")
         yield* eventsReach(gw, sessionId, 1)
-        const sent = yield* gw.call("POST", "/messages", {
-          tenantId,
-          subHandle: "alice",
-          messageId: "m1",
-          text: "It blinks red & green, 1+1 times"
+        // Through the typed client, as hbf-bot calls it.
+        const sent = yield* gw.lcg.forwardMessage({
+          payload: { tenantId, subHandle: "alice", messageId: "m1", text: "It blinks red & green, 1+1 times" }
         })
-        expect(sent.status).toBe(202)
+        expect(sent).toEqual({ messageId: "m1", sessionId })
         expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.customerMessages).toEqual([
           "It blinks red & green, 1+1 times"
         ])
-        const typing = yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })
-        expect(typing.body).toEqual({ sessionId, forwarded: true })
+        const typing = yield* gw.lcg.userTyping({ payload: { tenantId, subHandle: "alice" } })
+        expect(typing).toEqual({ sessionId, forwarded: true })
         expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.customerTyping).toEqual(["composing"])
 
         yield* gw.cisco.agentTyping(chatId, "composing")

@@ -76,19 +76,22 @@ describe.each(stores)("%s store", (store) => {
 
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
         yield* eventsReach(gw, sessionId, 1)
-        const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-        expect(state.body).toMatchObject({ state: "active", session: { agent: { id: "agent-maria", name: "Maria" } } })
+        // Through the typed client, as hbf-bot calls it.
+        const state = yield* gw.lcg.livechatState({ path: { subHandle: "alice" }, urlParams: {} })
+        expect(state).toMatchObject({ state: "active", session: { agent: { id: "agent-maria", name: "Maria" } } })
 
-        const sent = yield* gw.call("POST", "/messages", {
-          tenantId,
-          subHandle: "alice",
-          messageId: "m1",
-          text: "Hello",
-          attachments: [{ url: "https://files.example/bill.pdf", contentType: "application/pdf", name: "bill.pdf" }]
+        const sent = yield* gw.lcg.forwardMessage({
+          payload: {
+            tenantId,
+            subHandle: "alice",
+            messageId: "m1",
+            text: "Hello",
+            attachments: [{ url: "https://files.example/bill.pdf", contentType: "application/pdf", name: "bill.pdf" }]
+          }
         })
-        expect(sent.status).toBe(202)
-        const typing = yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })
-        expect(typing).toMatchObject({ status: 202, body: { sessionId, forwarded: true } })
+        expect(sent).toMatchObject({ messageId: "m1", sessionId })
+        const typing = yield* gw.lcg.userTyping({ payload: { tenantId, subHandle: "alice" } })
+        expect(typing).toEqual({ sessionId, forwarded: true })
         const received = gw.genesys.conversationOf(sessionId)!
         expect(received.inbound.at(-1)).toMatchObject({
           messageId: "m1",
@@ -102,7 +105,7 @@ describe.each(stores)("%s store", (store) => {
             }
           }]
         })
-        expect(sent.body.providerMessageId).toBe(received.inbound.at(-1)!.id)
+        expect(sent.providerMessageId).toBe(received.inbound.at(-1)!.id)
         expect(received.typingEvents).toBe(1)
 
         expect((yield* gw.genesys.agentTyping(conversationId)).status).toBe(200)

@@ -1,9 +1,11 @@
+import { FetchHttpClient } from "@effect/platform"
 /** Starts the real gateway (HTTP on a loopback port) against the simulators of sandbox/. */
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { afterEach } from "vitest"
 import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../sandbox/token.js"
 import { GatewayServerLive } from "../../src/app/App.js"
+import { LcgClient } from "../../src/client/LcgClient.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 import { checkAnswersOf, takeProblems } from "./openApiConformance.js"
@@ -78,7 +80,12 @@ export const startGateway = (options: GatewayOptions = {}) =>
         })
         return readAnswer(response)
       })
-    return { ...sandbox, url, token, call }
+    /** The typed client (src/client/LcgClient.ts) with the same token: what hbf-bot uses, for the happy paths. */
+    const lcg = yield* Effect.provide(
+      LcgClient,
+      LcgClient.layer({ baseUrl: url, token: bearer }).pipe(Layer.provide(FetchHttpClient.layer))
+    )
+    return { ...sandbox, url, token, call, lcg }
   }).pipe(
     Effect.provide(
       options.logs === undefined

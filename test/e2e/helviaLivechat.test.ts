@@ -6,7 +6,7 @@ const request = {
   tenantId: "demo-helvia",
   subHandle: "alice",
   user: { name: "Alice" },
-  transcript: [{ author: "bot", text: "How can I help?", at: "2026-11-25T10:00:00Z" }]
+  transcript: [{ author: "bot" as const, text: "How can I help?", at: "2026-11-25T10:00:00Z" }]
 }
 
 /** A counter's value in Prometheus text (0 when absent). */
@@ -27,15 +27,16 @@ describe.each(stores)("%s store", (store) => {
           "lcg_events_delivered_total",
           "target=\"event-publisher\",type=\"session.ended\""
         )
-        const created = yield* gw.call("POST", "/requests", request)
-        expect(created.status).toBe(201)
-        expect(created.body).toMatchObject({
+        // Through the typed client, as hbf-bot calls it.
+        const [created, createdAnswer] = yield* gw.lcg.createRequest({ payload: request, withResponse: true })
+        expect(createdAnswer.status).toBe(201)
+        expect(created).toMatchObject({
           tenantId: "demo-helvia",
           organizationId: "demo-org",
           status: "pending",
           provider: "helvia-livechat"
         })
-        const sessionId: string = created.body.sessionId
+        const sessionId = created.sessionId
 
         // hbf-lcm got the request as its contract says, with our callback.
         const lcmRequest = gw.lcm.request(sessionId)
@@ -43,24 +44,20 @@ describe.each(stores)("%s store", (store) => {
         expect(lcmRequest?.body.platformUserName).toBe("Alice")
 
         // A retry of the same request gets the open session back.
-        const again = yield* gw.call("POST", "/requests", request)
-        expect(again.status).toBe(200)
-        expect(again.body.sessionId).toBe(sessionId)
+        const [again, againAnswer] = yield* gw.lcg.createRequest({ payload: request, withResponse: true })
+        expect(againAnswer.status).toBe(200)
+        expect(again.sessionId).toBe(sessionId)
 
         expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
-        const sent = yield* gw.call("POST", "/messages", {
-          tenantId: "demo-helvia",
-          subHandle: "alice",
-          messageId: "m1",
-          text: "Hello"
+        const sent = yield* gw.lcg.forwardMessage({
+          payload: { tenantId: "demo-helvia", subHandle: "alice", messageId: "m1", text: "Hello" }
         })
-        expect(sent.status).toBe(202)
-        expect(sent.body).toEqual({ messageId: "m1", sessionId })
+        expect(sent).toEqual({ messageId: "m1", sessionId })
         expect(gw.lcm.messages(sessionId).map((m) => m.text)).toEqual(["Hello"])
         yield* gw.lcm.typing(sessionId, true)
         yield* gw.lcm.say(sessionId, "Hi Alice")
-        const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
-        expect(state.body).toMatchObject({ state: "active", session: { agent: { name: "Maria" } } })
+        const state = yield* gw.lcg.livechatState({ path: { subHandle: "alice" }, urlParams: {} })
+        expect(state).toMatchObject({ state: "active", session: { agent: { name: "Maria" } } })
         yield* gw.lcm.end(sessionId)
 
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"))

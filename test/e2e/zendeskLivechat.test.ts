@@ -77,22 +77,28 @@ describe.each(stores)("%s store", (store) => {
           }
         })
 
-        const sent = yield* gw.call("POST", "/messages", {
-          tenantId,
-          subHandle: "alice",
-          messageId: "m1",
-          text: "My router blinks red",
-          attachments: [{ url: "https://files.example.com/router.jpg", contentType: "image/jpeg", name: "router.jpg" }]
+        // Through the typed client, as hbf-bot calls it.
+        const sent = yield* gw.lcg.forwardMessage({
+          payload: {
+            tenantId,
+            subHandle: "alice",
+            messageId: "m1",
+            text: "My router blinks red",
+            attachments: [{
+              url: "https://files.example.com/router.jpg",
+              contentType: "image/jpeg",
+              name: "router.jpg"
+            }]
+          }
         })
-        expect(sent.status).toBe(202)
         const userMessages = gw.zendesk.conversationOf("alice")!.messages.filter((m) => m.author.type === "user")
         expect(userMessages.map((m) => [m.author.userId, m.content.type])).toEqual([
           [user.id, "text"],
           [user.id, "image"]
         ])
-        expect(sent.body.providerMessageId).toBe(userMessages[0]!.id)
+        expect(sent.providerMessageId).toBe(userMessages[0]!.id)
         // Sunshine takes typing from business authors only: the user's typing cannot reach the agent.
-        expect((yield* gw.call("POST", "/typing", { tenantId, subHandle: "alice" })).body).toEqual({
+        expect(yield* gw.lcg.userTyping({ payload: { tenantId, subHandle: "alice" } })).toEqual({
           sessionId,
           forwarded: false
         })
