@@ -387,7 +387,8 @@ export const renderStep = (step: Step): string => {
     parts.push(`-d '${JSON.stringify(step.body)}'`)
   }
   const curl = parts.join(" ")
-  if (step.exports === undefined) return `# ${step.note}\n${curl}`
+  // Each answer on a line of its own, so that pasted steps' answers do not run together.
+  if (step.exports === undefined) return `# ${step.note}\n${curl} -w '\\n'`
   const exported = Object.entries(step.exports).map(([name, field]) => `${name}=$(echo "$ANSWER" | field ${field})`)
   return `# ${step.note}\nANSWER=$(${curl}); echo "$ANSWER"\nexport ${exported.join(" ")}`
 }

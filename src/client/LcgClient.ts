@@ -25,13 +25,34 @@ export interface LcgClientOptions {
   readonly token: string
 }
 
+/**
+ * Each call with its path parameters percent-encoded: HttpApiClient puts them into the URL as
+ * they are, so a subscriber handle holding `/`, `?` or `#` would name another route.
+ */
+const withEncodedPaths = <Calls extends object>(calls: Calls): Calls =>
+  Object.fromEntries(
+    Object.entries(calls).map(([name, call]) => [
+      name,
+      (request: { readonly path?: Readonly<Record<string, string>> } | undefined) =>
+        (call as (request: unknown) => unknown)(
+          request?.path === undefined ? request : {
+            ...request,
+            path: Object.fromEntries(Object.entries(request.path).map(([k, v]) => [k, encodeURIComponent(v)]))
+          }
+        )
+    ])
+  ) as Calls
+
 const makeUpstream = (options: LcgClientOptions) =>
   Effect.flatMap(HttpClient.HttpClient, (httpClient) =>
-    HttpApiClient.group(LcgApi, {
-      group: "upstream",
-      httpClient: HttpClient.mapRequest(httpClient, HttpClientRequest.bearerToken(options.token)),
-      baseUrl: options.baseUrl
-    }))
+    Effect.map(
+      HttpApiClient.group(LcgApi, {
+        group: "upstream",
+        httpClient: HttpClient.mapRequest(httpClient, HttpClientRequest.bearerToken(options.token)),
+        baseUrl: options.baseUrl
+      }),
+      withEncodedPaths
+    ))
 
 /** The upstream calls, each an Effect failing with the API's typed errors. */
 export type LcgUpstream = Effect.Effect.Success<ReturnType<typeof makeUpstream>>
@@ -51,22 +72,51 @@ export type Promised<Calls> = {
     : never
 }
 
+type Request<Call> = Call extends (request: infer R) => unknown ? Omit<R, "withResponse"> : never
+
+/** What the HEAD routes answer in their headers, read for the Promise calls. */
+export interface PromisedHeadAnswers {
+  readonly countRequests: (request: Request<LcgUpstream["countRequests"]>) => Promise<{ readonly totalCount: number }>
+  readonly waitingMetrics: (
+    request: Request<LcgUpstream["waitingMetrics"]>
+  ) => Promise<{ readonly averageWaitingSeconds: number; readonly waitingCount: number }>
+}
+
 /**
  * The upstream calls with Promises, on the platform's fetch. A failed call rejects with the
- * API's error itself (not a wrapper); `dispose` releases the client.
+ * API's error itself (not a wrapper); the HEAD routes answer what their headers say;
+ * `dispose` releases the client.
  */
 export const createLcgClient = (
   options: LcgClientOptions
-): Promised<LcgUpstream> & { readonly dispose: () => Promise<void> } => {
+): Omit<Promised<LcgUpstream>, keyof PromisedHeadAnswers> & PromisedHeadAnswers & {
+  readonly dispose: () => Promise<void>
+} => {
   const runtime = ManagedRuntime.make(FetchHttpClient.layer)
   const upstream = runtime.runSync(makeUpstream(options))
+  const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> =>
+    runtime.runPromiseExit(effect).then((exit) =>
+      Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+    )
   const promised = Object.fromEntries(
     Object.entries(upstream).map(([name, call]) => [
       name,
       (...args: ReadonlyArray<unknown>) =>
-        runtime.runPromiseExit((call as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>)(...args))
-          .then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))))
+        run((call as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>)(...args))
     ])
   ) as unknown as Promised<LcgUpstream>
-  return { ...promised, dispose: () => runtime.dispose() }
+  const header = (response: HttpClientResponse.HttpClientResponse, name: string) => Number(response.headers[name])
+  return {
+    ...promised,
+    countRequests: (request) =>
+      run(upstream.countRequests({ ...request, withResponse: true })).then(([, response]) => ({
+        totalCount: header(response, "x-total-count")
+      })),
+    waitingMetrics: (request) =>
+      run(upstream.waitingMetrics({ ...request, withResponse: true })).then(([, response]) => ({
+        averageWaitingSeconds: header(response, "x-average-waiting-time"),
+        waitingCount: header(response, "x-waiting-count")
+      })),
+    dispose: () => runtime.dispose()
+  }
 }

@@ -45,8 +45,14 @@ const prettyLine = Logger.make(({ annotations, cause, date, logLevel, message })
   globalThis.console.log(Cause.isEmpty(cause) ? line : `${line}\n${Cause.pretty(cause, { renderErrorCause: true })}`)
 })
 
+/** The probes' own routes, exactly (a scan of other paths under /health/ stays at info). */
+const healthChecks = new Set(["/health/live", "/health/ready"])
+
 const isHealthCheck = (annotations: HashMap.HashMap<string, unknown>) =>
-  Option.exists(HashMap.get(annotations, "http.url"), (url) => typeof url === "string" && url.startsWith("/health/"))
+  Option.exists(
+    HashMap.get(annotations, "http.url"),
+    (url) => typeof url === "string" && healthChecks.has(url.split("?", 1)[0]!)
+  )
 
 /** `self`, with the access lines of health checks (HttpMiddleware.logger's, at info) logged at debug, and so dropped above it. */
 const healthChecksAtDebug = <M, O>(self: Logger.Logger<M, O>, level: LogLevel.LogLevel): Logger.Logger<M, O | void> =>

@@ -61,6 +61,34 @@ describe("the typed client", () => {
     30_000
   )
 
+  it.live(
+    "subscriber handles with /, ?, # and % reach their own session; the HEAD routes answer their headers",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway({})
+        const client = createLcgClient({ baseUrl: gw.url, token: yield* gw.token() })
+        yield* Effect.addFinalizer(() => Effect.promise(() => client.dispose()))
+        for (const subHandle of ["a/b", "x?tenantId=other#z", "50% off", "../admin"]) {
+          const session = yield* Effect.promise(() => client.createRequest({ payload: request(subHandle) }))
+          expect(session.subHandle).toBe(subHandle)
+          const state = yield* Effect.promise(() =>
+            client.livechatState({ path: { subHandle }, urlParams: { tenantId } })
+          )
+          expect(state).toMatchObject({ subHandle, state: "pending", session: { sessionId: session.sessionId } })
+          yield* Effect.promise(() => client.terminateSession({ path: { tenantId, subHandle } }))
+        }
+        const counted = yield* Effect.promise(() =>
+          client.countRequests({ path: { organizationId: "demo-org" }, urlParams: { status: "ended" } })
+        )
+        expect(counted).toEqual({ totalCount: 4 })
+        const metrics = yield* Effect.promise(() =>
+          client.waitingMetrics({ path: { organizationId: "demo-org", tenantId }, urlParams: {} })
+        )
+        expect(metrics).toEqual({ averageWaitingSeconds: 0, waitingCount: 0 })
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
   it.live("from Effect: the same calls as a service, its errors in the error channel", () =>
     Effect.gen(function*() {
       const gw = yield* startGateway({})
