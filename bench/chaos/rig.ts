@@ -8,7 +8,7 @@
 import { Effect, Redacted, Scope } from "effect"
 import { freePort, makeSandbox } from "../../sandbox/environment.js"
 import { signToken } from "../../sandbox/token.js"
-import { readAnswer } from "../../test/e2e/harness.js"
+import { readAnswer } from "../../test/answers.js"
 import { environmentOf, type GatewayProcess, sourceEntry, spawnGateway } from "../../test/integration/gatewayProcess.js"
 import { uniquePrefix } from "../../test/integration/redis.js"
 import { startRedisServer } from "../../test/integration/redisServer.js"

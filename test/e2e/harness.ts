@@ -6,6 +6,7 @@ import { makeSandbox, type SandboxOptions } from "../../sandbox/environment.js"
 import { signToken, type TokenOptions } from "../../sandbox/token.js"
 import { GatewayServerLive } from "../../src/app/App.js"
 import { LcgClient } from "../../src/client/LcgClient.js"
+import { readAnswer } from "../answers.js"
 import { eventually } from "../eventually.js"
 import { deleteKeys, testRedisUrl, uniquePrefix } from "../integration/redis.js"
 import { checkAnswersOf, takeProblems } from "./openApiConformance.js"
@@ -29,17 +30,7 @@ export interface GatewayOptions extends SandboxOptions {
   readonly logs?: Array<string>
 }
 
-/** An answer's status, headers and body: parsed JSON, the text when it is not JSON, undefined when empty. */
-export const readAnswer = async (response: Response) => {
-  const text = await response.text()
-  let body: any = undefined
-  try {
-    body = text === "" ? undefined : JSON.parse(text)
-  } catch {
-    body = text
-  }
-  return { status: response.status, headers: response.headers, body }
-}
+export { readAnswer }
 
 export const startGateway = (options: GatewayOptions = {}) =>
   Effect.gen(function*() {
