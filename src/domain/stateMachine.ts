@@ -97,22 +97,21 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
 const agentWithChat = (session: SessionRecord): Agent | undefined =>
   session.status === "active" && session.agentLeftAt === undefined ? session.agent : undefined
 
-/** The same agent: by id where either side has one, else by name (Sunshine and CCP name their agents only). */
-const sameAgent = (a: Agent | undefined, b: Agent | undefined) =>
-  a?.id !== undefined || b?.id !== undefined ? a?.id === b?.id : a?.name !== undefined && a.name === b?.name
-
-/** Two descriptions of one agent: the same id where both have one, else the same name where both have one. */
-const describeOne = (a: Agent, b: Agent) =>
+/**
+ * Two descriptions of one agent: the same id where both have one, else the same name where both
+ * have one (Sunshine and CCP name their agents only; a Genesys leave gives the id only).
+ */
+const sameAgent = (a: Agent, b: Agent) =>
   a.id !== undefined && b.id !== undefined ? a.id === b.id : a.name !== undefined && a.name === b.name
 
 const anonymous = (agent: Agent | undefined) => agent?.id === undefined && agent?.name === undefined
 
 /** An event about an agent (a leave, a handback) names someone other than the agent with the chat. */
 const anotherAgent = (holder: Agent | undefined, told: Agent | undefined) =>
-  holder !== undefined && told !== undefined && !anonymous(holder) && !anonymous(told) && !describeOne(holder, told)
+  holder !== undefined && told !== undefined && !anonymous(holder) && !anonymous(told) && !sameAgent(holder, told)
 
 /** Both merged (the newer description's fields first) when they describe the same agent, else the newer alone. */
-const merged = (known: Agent, told: Agent): Agent => describeOne(known, told) ? { ...known, ...told } : told
+const merged = (known: Agent, told: Agent): Agent => sameAgent(known, told) ? { ...known, ...told } : told
 
 /**
  * What an event says of the agent who has the chat, completed by what the session knows: the
