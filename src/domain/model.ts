@@ -123,6 +123,13 @@ export const Attachment = Schema.Struct({
 })
 export type Attachment = typeof Attachment.Type
 
+/**
+ * Where a request's queue figures came from: the contact center's own (`provider`), or the
+ * gateway's records of the tenant's requests (`gateway`: docs/ARCHITECTURE.md#queue-figures).
+ */
+export const QueueSource = Schema.Literal("provider", "gateway")
+export type QueueSource = typeof QueueSource.Type
+
 export const Agent = Schema.Struct({
   id: Schema.optional(Schema.String),
   name: Schema.optional(Schema.String),
@@ -147,8 +154,10 @@ export const Session = Schema.Struct({
   assignedAt: Schema.optional(Schema.String),
   endedAt: Schema.optional(Schema.String),
   endReason: Schema.optional(EndReason),
+  /** While pending: the latest queue figures hbf-bot was sent (`request.queued`), and where they came from. */
   position: Schema.optional(Schema.Number),
-  estimatedWaitSeconds: Schema.optional(Schema.Number)
+  estimatedWaitSeconds: Schema.optional(Schema.Number),
+  queueSource: Schema.optional(QueueSource)
 }).annotations({ identifier: "Session" })
 export type Session = typeof Session.Type
 
@@ -167,6 +176,12 @@ export const SessionRecord = Schema.Struct({
   user: Schema.optional(User),
   metadata: Schema.optional(Metadata),
   providerState: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  /** When hbf-bot was last sent `request.queued` figures (the updates are throttled per session). */
+  queueUpdatedAt: Schema.optional(Schema.String),
+  /** When `request.wait-warning` was sent: once per session. */
+  waitWarnedAt: Schema.optional(Schema.String),
+  /** The `lastActivityAt` a `session.inactivity-warning` was sent for: a later activity makes the next one due. */
+  inactivityWarnedFor: Schema.optional(Schema.String),
   /**
    * Opened by a token confined to tenants: the session is its tenant's alone. It does not hold
    * the subscriber for other tenants, and look-ups of the subscriber without a tenant (a
@@ -187,6 +202,9 @@ export const toSession = (record: SessionRecord): Session => {
     user: _u,
     metadata: _m,
     providerState: _p,
+    queueUpdatedAt: _qu,
+    waitWarnedAt: _ww,
+    inactivityWarnedFor: _iw,
     confined: _confined,
     ...session
   } = record
@@ -203,7 +221,10 @@ export const EventType = Schema.Literal(
   "agent.typing",
   "agent.left",
   "session.ended",
-  "request.failed"
+  "request.failed",
+  "request.wait-warning",
+  "session.inactivity-warning",
+  "agent.read"
 )
 export type EventType = typeof EventType.Type
 
@@ -230,8 +251,11 @@ const EventFields = <T extends EventType, D extends Schema.Struct.Fields>(type: 
 /** The type-specific part of an event: `type` and its `data`. */
 export const EventBody = Schema.Union(
   EventFields("request.queued", {
-    position: Schema.optional(Schema.Number),
-    estimatedWaitSeconds: Schema.optional(Schema.Number),
+    /** 1 = next. */
+    position: Schema.optional(Schema.Int),
+    estimatedWaitSeconds: Schema.optional(Schema.Int),
+    /** Where the figures came from; absent when there are none (a handback before any are known). */
+    source: Schema.optional(QueueSource),
     /** After a transfer: the agent who handed the chat back to the queue. */
     agent: Schema.optional(Agent)
   }),
@@ -245,7 +269,17 @@ export const EventBody = Schema.Union(
   EventFields("agent.typing", { typing: Schema.Boolean, agent: Schema.optional(Agent) }),
   EventFields("agent.left", { agent: Schema.optional(Agent) }),
   EventFields("session.ended", { reason: EndReason }),
-  EventFields("request.failed", { reason: Schema.String, message: Schema.optional(Schema.String) })
+  EventFields("request.failed", { reason: Schema.String, message: Schema.optional(Schema.String) }),
+  /** The request has waited the tenant's `timeouts.waitWarningSeconds`: sent once, while still pending. */
+  EventFields("request.wait-warning", {
+    waitedSeconds: Schema.Int,
+    position: Schema.optional(Schema.Int),
+    estimatedWaitSeconds: Schema.optional(Schema.Int)
+  }),
+  /** The session will be closed for inactivity at `endsAt` unless the user or the agent does something before. */
+  EventFields("session.inactivity-warning", { endsAt: Schema.String }),
+  /** The agent has read the user's messages, up to this one where the provider says which. */
+  EventFields("agent.read", { upToProviderMessageId: Schema.optional(Schema.String), agent: Schema.optional(Agent) })
 )
 export type EventBody = typeof EventBody.Type
 
@@ -281,6 +315,9 @@ export const LivechatState = Schema.Struct({
 }).annotations({ identifier: "LivechatState" })
 export type LivechatState = typeof LivechatState.Type
 
+export const ProviderHealth = Schema.Literal("ok", "degraded", "unreachable")
+export type ProviderHealth = typeof ProviderHealth.Type
+
 export const Availability = Schema.Struct({
   tenantId: Schema.String,
   available: Schema.Boolean,
@@ -295,6 +332,19 @@ export const Availability = Schema.Struct({
   }),
   agentsOnline: Schema.optional(Schema.Number),
   estimatedWaitSeconds: Schema.optional(Schema.Number),
+  /**
+   * How the tenant's recent calls to its provider went: `unreachable` while its credential's
+   * breaker is open (then `available: false`, reason `provider-unreachable`), `degraded` while
+   * calls fail but not enough to open it, or it lets a probe through. Absent when no provider is configured.
+   */
+  health: Schema.optional(ProviderHealth),
+  /** Where each figure above came from. */
+  sources: Schema.optional(
+    Schema.Struct({
+      agentsOnline: Schema.optional(Schema.Literal("provider")),
+      estimatedWaitSeconds: Schema.optional(QueueSource)
+    })
+  ),
   followedBy: Schema.optional(
     Schema.Literal("notifications", "polling").annotations({
       description:
@@ -386,9 +436,54 @@ export const TypingAccepted = Schema.Struct({
 }).annotations({ identifier: "TypingAccepted" })
 export type TypingAccepted = typeof TypingAccepted.Type
 
+/** What the provider made of a user message: its attachments' fate, and how many messages the agent got. */
+export const MessageDelivery = Schema.Struct({
+  /** Absent when the message had none. */
+  attachments: Schema.optional(Schema.Literal("native", "as-links", "dropped")),
+  /** Messages the agent sees (a long text split, attachments sent apart); at least 1. */
+  parts: Schema.Int
+}).annotations({ identifier: "MessageDelivery" })
+export type MessageDelivery = typeof MessageDelivery.Type
+
 export const MessageAccepted = Schema.Struct({
   messageId: Schema.String,
   sessionId: Schema.String,
-  providerMessageId: Schema.optional(Schema.String)
+  providerMessageId: Schema.optional(Schema.String),
+  delivery: Schema.optional(MessageDelivery)
 }).annotations({ identifier: "MessageAccepted" })
 export type MessageAccepted = typeof MessageAccepted.Type
+
+/** The user has read the conversation, up to `messageId` (one of the user's own `POST /messages` ids or an agent message's) where given. */
+export const UserRead = Schema.Struct({
+  tenantId: Id,
+  subHandle: Id,
+  messageId: Schema.optionalWith(Id, { exact: true })
+}).annotations({ identifier: "UserRead" })
+export type UserRead = typeof UserRead.Type
+
+/**
+ * What the tenant's provider carries (`GET /tenants/:tenantId/capabilities`), declared beside
+ * each provider's code (`capabilities` of its `LivechatProvider`).
+ */
+export const Capabilities = Schema.Struct({
+  provider: ProviderAlias,
+  /** The agent sees the user typing (`POST /typing` answers `forwarded: true`). */
+  userTyping: Schema.Boolean,
+  /** hbf-bot gets `agent.typing`. */
+  agentTyping: Schema.Boolean,
+  /** `user`: `POST /read` reaches the agent; `agent`: hbf-bot gets `agent.read`. */
+  readReceipts: Schema.Struct({ user: Schema.Boolean, agent: Schema.Boolean }),
+  /** The user's attachments reach the agent as files (`native`), as links in the text (`as-links`), or not at all. */
+  userAttachments: Schema.Literal("native", "as-links", "none"),
+  /** The agent's attachments reach hbf-bot. */
+  agentAttachments: Schema.Literal("native", "none"),
+  /** The longest text the agent gets as one message (characters). */
+  maxTextLength: Schema.Int,
+  /** A longer text is sent in several messages (else it is refused or cut by the provider). */
+  splitsLongText: Schema.Boolean,
+  /** Where a waiting request's queue figures come from. */
+  queuePosition: QueueSource,
+  /** An agent can hand the chat back to a queue (hbf-bot gets `agent.left` then `request.queued`). */
+  transfer: Schema.Boolean
+}).annotations({ identifier: "Capabilities" })
+export type Capabilities = typeof Capabilities.Type

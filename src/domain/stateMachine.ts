@@ -3,7 +3,7 @@
  * -> ended, pending -> ended, active -> pending when an agent hands the chat back to the queue.
  * `ended` is final. Pure: the store applies the result with a compare-and-set on `version`.
  */
-import type { Agent, EndReason, EventBody, SessionRecord, SessionStatus } from "./model.js"
+import type { Agent, EndReason, EventBody, QueueSource, SessionRecord, SessionStatus } from "./model.js"
 
 type Drop = { readonly _tag: "Drop"; readonly reason: string }
 
@@ -15,8 +15,27 @@ const drop = (reason: string): Drop => ({ _tag: "Drop", reason })
 export const isOpen = (status: SessionStatus): boolean => status !== "ended"
 
 const end = (session: SessionRecord, reason: EndReason, now: string): SessionRecord => {
-  const { position: _p, estimatedWaitSeconds: _e, ...rest } = session
+  const { position: _p, estimatedWaitSeconds: _e, queueSource: _s, ...rest } = session
   return { ...rest, status: "ended", endedAt: now, endReason: reason, lastActivityAt: now }
+}
+
+/** The queue figures a `request.queued` tells, replacing the session's (all of them: figures from two sources never mix). */
+const withQueueFigures = (session: SessionRecord, figures: QueueFigures): SessionRecord => {
+  const { position: _p, estimatedWaitSeconds: _e, queueSource: _s, ...rest } = session
+  return {
+    ...rest,
+    ...(figures.position !== undefined ? { position: figures.position } : {}),
+    ...(figures.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: figures.estimatedWaitSeconds } : {}),
+    ...(figures.source !== undefined && (figures.position !== undefined || figures.estimatedWaitSeconds !== undefined)
+      ? { queueSource: figures.source }
+      : {})
+  }
+}
+
+type QueueFigures = {
+  readonly position?: number | undefined
+  readonly estimatedWaitSeconds?: number | undefined
+  readonly source?: QueueSource | undefined
 }
 
 /** An event applied: the session after it, and the event as delivered (its agent completed from the session). */
@@ -41,22 +60,28 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
   })
   switch (event.type) {
     case "request.queued": {
+      // Still waiting: new queue figures, which are no activity of the user or an agent (the
+      // timeouts run on), and never move the session.
+      if (session.status === "pending") {
+        return event.data.position === undefined && event.data.estimatedWaitSeconds === undefined
+          ? drop("the request is already queued")
+          : applied(withQueueFigures(session, event.data))
+      }
       // Handed back by an agent other than the one with the chat: that one joined before the
       // handback was seen (a transfer seen out of order), and keeps the chat.
       const holder = agentWithChat(session)
       if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat")
       // Back in the queue: whoever had the chat has left it, and stays the session's last agent.
-      const { position: _p, estimatedWaitSeconds: _e, ...rest } = touched
+      const rest = touched
       const handedBackBy = event.data.agent !== undefined ? completed(holder, event.data.agent) : undefined
-      return applied({
-        ...rest,
-        status: "pending",
-        ...(session.agent !== undefined ? { agentLeftAt: session.agentLeftAt ?? now } : {}),
-        ...(event.data.position !== undefined ? { position: event.data.position } : {}),
-        ...(event.data.estimatedWaitSeconds !== undefined
-          ? { estimatedWaitSeconds: event.data.estimatedWaitSeconds }
-          : {})
-      }, handedBackBy)
+      return applied(
+        withQueueFigures({
+          ...rest,
+          status: "pending",
+          ...(session.agent !== undefined ? { agentLeftAt: session.agentLeftAt ?? now } : {})
+        }, event.data),
+        handedBackBy
+      )
     }
     case "agent.joined": {
       // The same join seen twice (a provider's notification and its later re-read) is one join.
@@ -86,6 +111,15 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
       const agent = completed(holder, event.data.agent)
       return applied({ ...touched, ...(agent !== undefined ? { agent } : {}), agentLeftAt: now }, agent)
     }
+    case "agent.read":
+      return session.status === "active"
+        ? applied(touched, completed(agentWithChat(session), event.data.agent))
+        : drop("a read receipt before an agent joined")
+    // The gateway's own warnings: no activity, sent only in the state they warn about.
+    case "request.wait-warning":
+      return session.status === "pending" ? applied(session) : drop("the request is no longer waiting")
+    case "session.inactivity-warning":
+      return session.status === "active" ? applied(session) : drop("no agent has the chat")
     case "session.ended":
       return applied(end(session, event.data.reason, now))
     case "request.failed":
@@ -125,7 +159,8 @@ const completed = (known: Agent | undefined, told: Agent | undefined): Agent | u
     : merged(known, told)
 
 const activate = (session: SessionRecord, agent: Agent | undefined, now: string): SessionRecord => {
-  const { position: _p, estimatedWaitSeconds: _e, agent: _previous, agentLeftAt: _left, ...rest } = session
+  const { position: _p, estimatedWaitSeconds: _e, queueSource: _s, agent: _previous, agentLeftAt: _left, ...rest } =
+    session
   return {
     ...rest,
     status: "active",

@@ -76,8 +76,18 @@ const TimeoutSeconds = Schema.Int.pipe(
 
 export const Timeouts = Schema.Struct({
   pendingSeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 900 }),
-  inactivitySeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 1800 })
-})
+  inactivitySeconds: Schema.optionalWith(TimeoutSeconds, { default: () => 1800 }),
+  /** hbf-bot gets `request.wait-warning` once a request has waited this long. */
+  waitWarningSeconds: Schema.optionalWith(TimeoutSeconds, { exact: true }),
+  /** hbf-bot gets `session.inactivity-warning` this long before an inactivity close. */
+  inactivityWarningSeconds: Schema.optionalWith(TimeoutSeconds, { exact: true })
+}).pipe(
+  Schema.filter((t) =>
+    t.inactivityWarningSeconds === undefined || t.inactivityWarningSeconds < t.inactivitySeconds
+      ? undefined
+      : { path: ["inactivityWarningSeconds"], message: "must be less than inactivitySeconds" }
+  )
+)
 
 /** Event type -> the hbf flow to trigger for it. */
 export const FlowTriggers = Schema.partial(Schema.Record({ key: EventType, value: Schema.String }))

@@ -39,6 +39,12 @@ export interface UserMessage {
   readonly attachments?: ReadonlyArray<Attachment>
 }
 
+/** A waiting request's place in the provider's queue, where the provider tells it; absent fields it does not. */
+export interface ProviderQueueFigures {
+  readonly position?: number
+  readonly estimatedWaitSeconds?: number
+}
+
 export interface ProviderAvailability {
   readonly agentsOnline?: number
   readonly estimatedWaitSeconds?: number
@@ -92,6 +98,16 @@ export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
   readonly follow?: (context: SessionContext) => Effect.Effect<void>
   /** Tells the agent that the user is typing; absent = the provider has no way to. */
   readonly sendTyping?: (context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>
+  /**
+   * Tells the agent that the user has read the conversation, up to the provider message
+   * `upToProviderMessageId` where known; absent = the provider has no way to.
+   */
+  readonly sendRead?: (
+    context: SessionContext,
+    upToProviderMessageId: string | undefined
+  ) => Effect.Effect<void, ProviderError | ConversationOver>
+  /** The provider's figures for a waiting request; absent = it tells none (the gateway computes them). */
+  readonly queueFigures?: (context: SessionContext) => Effect.Effect<ProviderQueueFigures, ProviderError>
   /** Tells the provider the session is over (user left, timeout); `reason` is why. */
   readonly end: (context: SessionContext, reason: EndReason) => Effect.Effect<void, ProviderError>
   /** What the provider knows about agents right now; absent = the provider cannot tell. */
