@@ -453,13 +453,23 @@ export const MessageAccepted = Schema.Struct({
 }).annotations({ identifier: "MessageAccepted" })
 export type MessageAccepted = typeof MessageAccepted.Type
 
-/** The user has read the conversation, up to `messageId` (one of the user's own `POST /messages` ids or an agent message's) where given. */
+/**
+ * The user has read the conversation, up to `messageId` where given: the `id` of an `agent.message`
+ * event hbf-bot received (docs/CONTRACTS.md#upstream-api); any other id reads as everything so far.
+ */
 export const UserRead = Schema.Struct({
   tenantId: Id,
   subHandle: Id,
   messageId: Schema.optionalWith(Id, { exact: true })
 }).annotations({ identifier: "UserRead" })
 export type UserRead = typeof UserRead.Type
+
+export const ReadAccepted = Schema.Struct({
+  sessionId: Schema.String,
+  /** Whether the provider was told: some providers take no read receipts from the user. */
+  forwarded: Schema.Boolean
+}).annotations({ identifier: "ReadAccepted" })
+export type ReadAccepted = typeof ReadAccepted.Type
 
 /**
  * What the tenant's provider carries (`GET /tenants/:tenantId/capabilities`), declared beside

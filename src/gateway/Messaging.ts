@@ -1,11 +1,11 @@
 /**
- * The user's messages and typing, forwarded to the session's provider. A message is claimed
+ * The user's messages, typing and read receipts, forwarded to the session's provider. A message is claimed
  * per messageId in the store before it is sent, so a retry is answered from the first
  * forward instead of sending it again.
  */
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { createHash } from "node:crypto"
-import { mayAccess } from "../domain/access.js"
+import { mayAccess, type TenantAccess } from "../domain/access.js"
 import type { Attachment, SessionRecord } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
@@ -20,6 +20,7 @@ import {
 } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { Ingest } from "../services/Ingest.js"
+import type { LivechatProvider, SessionContext } from "../services/LivechatProvider.js"
 import { Messaging, type MessagingService } from "../services/Messaging.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import {
@@ -170,6 +171,30 @@ export const makeMessaging = Effect.gen(function*() {
   const releaseClaim = (sessionId: string, messageId: string) =>
     settleClaim(sessionId, messageId, "give the message's claim back", store.releaseMessage(sessionId, messageId))
 
+  /**
+   * Something the agent is shown of the user (typing, a read receipt), through the session
+   * provider's call for it (`sendOf`): forwarded false where the provider has none.
+   */
+  const signalAgent = (
+    { subHandle, tenantId }: { readonly subHandle: string; readonly tenantId: string },
+    access: TenantAccess,
+    sendOf: (provider: LivechatProvider) => ((context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>) | undefined
+  ) =>
+    Effect.gen(function*() {
+      const session = yield* sessionOf(subHandle, access, tenantId)
+      if (!isOpen(session.status)) return yield* sessionEnded(session.sessionId)
+      const forwarded = yield* Effect.gen(function*() {
+        const { context, provider } = yield* providerOf(session)
+        const send = sendOf(provider)
+        if (send === undefined) return false
+        yield* send(context)
+        return true
+      }).pipe(
+        Effect.catchAll((e) => sendFailed(session, e))
+      )
+      return { sessionId: session.sessionId, forwarded }
+    })
+
   const service: MessagingService = {
     forwardMessage: (message, access) =>
       Effect.gen(function*() {
@@ -239,20 +264,11 @@ export const makeMessaging = Effect.gen(function*() {
         return { ...accepted, ...sent }
       }),
 
-    userTyping: ({ subHandle, tenantId }, access) =>
-      Effect.gen(function*() {
-        const session = yield* sessionOf(subHandle, access, tenantId)
-        if (!isOpen(session.status)) return yield* sessionEnded(session.sessionId)
-        const forwarded = yield* Effect.gen(function*() {
-          const { context, provider } = yield* providerOf(session)
-          if (provider.sendTyping === undefined) return false
-          yield* provider.sendTyping(context)
-          return true
-        }).pipe(
-          Effect.catchAll((e) => sendFailed(session, e))
-        )
-        return { sessionId: session.sessionId, forwarded }
-      })
+    userTyping: (typing, access) => signalAgent(typing, access, (provider) => provider.sendTyping),
+
+    userRead: (read, access) =>
+      signalAgent(read, access, ({ sendRead }) =>
+        sendRead === undefined ? undefined : (context) => sendRead(context, read.messageId))
   }
   return service
 })

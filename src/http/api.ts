@@ -12,10 +12,12 @@ import {
   Id,
   LivechatState,
   MessageAccepted,
+  ReadAccepted,
   Session,
   SessionRecord,
   TypingAccepted,
   UpdateRequest,
+  UserRead,
   UserTyping
 } from "../domain/model.js"
 import { ClusterStatus } from "../services/Coordinator.js"
@@ -131,6 +133,21 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.ProviderError)
       .annotate(OpenApi.Summary, "Show the agent that the user is typing")
       .annotate(OpenApi.Description, "Shows the agent that the user is typing, where the provider can.")
+  )
+  .add(
+    HttpApiEndpoint.post("userRead", "/read")
+      .setPayload(described(UserRead))
+      .addSuccess(ReadAccepted, { status: 202 })
+      .addError(E.PayloadTooLarge)
+      .addError(E.UnsupportedMediaType)
+      .addError(E.SessionNotFound)
+      .addError(E.SessionEnded)
+      .addError(E.ProviderError)
+      .annotate(OpenApi.Summary, "Tell the agent that the user has read the conversation")
+      .annotate(
+        OpenApi.Description,
+        "Tells the agent that the user has read the conversation (up to `messageId`, the id of an `agent.message` event, where given), where the provider takes read receipts: `forwarded: false` where it does not."
+      )
   )
   .add(
     HttpApiEndpoint.head("countRequests", "/organizations/:organizationId/requests")

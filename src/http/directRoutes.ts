@@ -1,5 +1,5 @@
 /**
- * The hot endpoints (POST /messages, POST /typing, POST /events/:alias) served straight
+ * The hot endpoints (POST /messages, POST /typing, POST /read, POST /events/:alias) served straight
  * from node:http, and everything else through the HttpApi's own server.
  *
  * @effect/platform-node's request path (request wrapper, router, middleware chain, response
@@ -216,6 +216,11 @@ export const DirectRoutesLive = Layer.effect(
         authenticate: true,
         raw: false,
         handle: ({ access, payload }) => hot.userTyping(payload as never, access)
+      }),
+      route(endpoint("userRead"), {
+        authenticate: true,
+        raw: false,
+        handle: ({ access, payload }) => hot.userRead(payload as never, access)
       }),
       route(endpoint("providerEvents"), {
         authenticate: false,

@@ -3,7 +3,7 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import type { TenantAccess } from "../domain/access.js"
 import type { SessionRecord } from "../domain/model.js"
-import type { ForwardMessage, UserTyping } from "../domain/model.js"
+import type { ForwardMessage, UserRead, UserTyping } from "../domain/model.js"
 import { issuesInline } from "../domain/schemaIssues.js"
 import { Coordinator } from "../services/Coordinator.js"
 import { MalformedWebhook, SessionNotFound } from "../services/errors.js"
@@ -28,6 +28,7 @@ const headersOnly = (headers: Record<string, string>) => HttpServerResponse.empt
 export const hotHandlers = (messaging: MessagingService, ingest: IngestService) => ({
   forwardMessage: (payload: ForwardMessage, access: TenantAccess) => messaging.forwardMessage(payload, access),
   userTyping: (payload: UserTyping, access: TenantAccess) => messaging.userTyping(payload, access),
+  userRead: (payload: UserRead, access: TenantAccess) => messaging.userRead(payload, access),
   /**
    * The raw bytes, exactly as signed: nothing is decoded before the signature check. JSON
    * nested too deep is refused first, signed or not: what reads a sender before its
@@ -67,6 +68,9 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
       .handle("userTyping", ({ payload }) =>
         Effect.flatMap(access, (tenants) =>
           hot.userTyping(payload, tenants)))
+      .handle("userRead", ({ payload }) =>
+        Effect.flatMap(access, (tenants) =>
+          hot.userRead(payload, tenants)))
       .handle("countRequests", ({ path, urlParams }) =>
         Effect.flatMap(access, (tenants) =>
           Effect.map(queries.count(path.organizationId, urlParams.status ?? "open", tenants), (n) =>

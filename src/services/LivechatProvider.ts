@@ -99,12 +99,13 @@ export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
   /** Tells the agent that the user is typing; absent = the provider has no way to. */
   readonly sendTyping?: (context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>
   /**
-   * Tells the agent that the user has read the conversation, up to the provider message
-   * `upToProviderMessageId` where known; absent = the provider has no way to.
+   * Tells the agent that the user has read the conversation, up to `upTo` where given: the id
+   * of an `agent.message` event, which a provider whose receipts name a message reads its own
+   * message id from (its mapper made the event id). Absent = the provider has no way to.
    */
   readonly sendRead?: (
     context: SessionContext,
-    upToProviderMessageId: string | undefined
+    upTo: string | undefined
   ) => Effect.Effect<void, ProviderError | ConversationOver>
   /** The provider's figures for a waiting request; absent = it tells none (the gateway computes them). */
   readonly queueFigures?: (context: SessionContext) => Effect.Effect<ProviderQueueFigures, ProviderError>

@@ -1,7 +1,14 @@
 import type { Effect } from "effect"
 import { Context } from "effect"
 import type { TenantAccess } from "../domain/access.js"
-import type { ForwardMessage, MessageAccepted, TypingAccepted, UserTyping } from "../domain/model.js"
+import type {
+  ForwardMessage,
+  MessageAccepted,
+  ReadAccepted,
+  TypingAccepted,
+  UserRead,
+  UserTyping
+} from "../domain/model.js"
 import type {
   MessageIdReused,
   MessageInFlight,
@@ -26,6 +33,11 @@ export interface MessagingService {
     typing: UserTyping,
     access: TenantAccess
   ) => Effect.Effect<TypingAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
+  /** Tells the agent that the user has read the conversation, where the provider takes read receipts. */
+  readonly userRead: (
+    read: UserRead,
+    access: TenantAccess
+  ) => Effect.Effect<ReadAccepted, SessionNotFound | SessionEnded | ProviderError | StoreUnavailable>
 }
 
 export class Messaging extends Context.Tag("hbf-lcg/Messaging")<Messaging, MessagingService>() {}

@@ -1,7 +1,7 @@
 /**
  * Sunshine webhook events -> normalized events, on payloads shaped as
  * docs/PROVIDERS.md#sunshine-webhooks gives them: agent messages (and never the gateway's own
- * posts), typing, Switchboard hand-backs; the webhook body grouped per conversation; the
+ * posts), typing, the agent's read receipts, Switchboard hand-backs; the webhook body grouped per conversation; the
  * X-API-Key check; and a reused conversation's earlier events kept out of a new session.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -211,8 +211,26 @@ describe("Sunshine typing and Switchboard", () => {
     ])
   })
 
+  it("conversation:read by the agent (a business author) is agent.read, naming no message; the user's own read and an unsigned one are nothing", () => {
+    const read = (activity: unknown) =>
+      mapped(event("evt-11", "conversation:read", { conversation, ...(activity !== undefined ? { activity } : {}) }))
+        .events
+    expect(read({ type: "conversation:read", author: { type: "business", displayName: "Maria" } })).toEqual([
+      {
+        id: "zendesk:event:evt-11",
+        occurredAt: "2026-11-26T10:00:06.000Z",
+        type: "agent.read",
+        data: { agent: { name: "Maria" } }
+      }
+    ])
+    // What the gateway's POST /read posts comes back as the user's read: never the agent's.
+    expect(read({ type: "conversation:read", author: { type: "user", userId: "u1" } })).toEqual([])
+    expect(read({ type: "conversation:read" })).toEqual([])
+    expect(read(undefined)).toEqual([])
+  })
+
   it("types the gateway does not use are ignored; a used type with an unreadable payload is reported", () => {
-    expect(mapWebhookEvent(event("evt-9", "conversation:read", { conversation }))._tag).toBe("Ignored")
+    expect(mapWebhookEvent(event("evt-9", "conversation:remove", { conversation }))._tag).toBe("Ignored")
     const unreadable = mapWebhookEvent(event("evt-10", "conversation:message", { conversation }))
     expect(unreadable._tag).toBe("Unreadable")
   })

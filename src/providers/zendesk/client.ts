@@ -68,6 +68,12 @@ export interface ZendeskApiService {
     action: "passControl" | "releaseControl",
     body: Json
   ) => Effect.Effect<void, ProviderApiError>
+  /** An activity in the conversation (`conversation:read`: the user has read it). */
+  readonly activity: (
+    app: ZendeskApp,
+    conversationId: string,
+    activity: { readonly author: Json; readonly type: "conversation:read" }
+  ) => Effect.Effect<void, ProviderApiError>
 }
 
 /** A page of messages, oldest first; `hasMore`: there are older ones. Messages the gateway cannot read are left out and counted. */
@@ -233,6 +239,18 @@ export const ZendeskApiLive = Layer.effect(
             app,
             HttpClientRequest.post(`${conversationPath(conversationId)}/${action}`).pipe(
               HttpClientRequest.bodyUnsafeJson(body)
+            ),
+            Schema.Unknown,
+            { repeatable: true }
+          )
+        ),
+      // Marking read twice is marking read once: repeatable.
+      activity: (app, conversationId, activity) =>
+        Effect.asVoid(
+          call(
+            app,
+            HttpClientRequest.post(`${conversationPath(conversationId)}/activity`).pipe(
+              HttpClientRequest.bodyUnsafeJson(activity)
             ),
             Schema.Unknown,
             { repeatable: true }

@@ -13,6 +13,7 @@ import {
   type Message,
   MessagePayload,
   type SwitchboardIntegration,
+  ReadPayload,
   SwitchboardPayload,
   TypingPayload,
   type WebhookEvent
@@ -100,7 +101,7 @@ export type MappedWebhookEvent =
     /** A control change: the conversation is to be looked at again (./poller.ts) before anything ends. */
     readonly recheck: boolean
   }
-  /** A type the gateway does not use (conversation:read, client:add…). */
+  /** A type the gateway does not use (client:add, conversation:remove…). */
   | { readonly _tag: "Ignored" }
   /** A type the gateway uses whose payload it cannot read. */
   | { readonly _tag: "Unreadable"; readonly reason: string }
@@ -171,6 +172,17 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
           default:
             return mapped(conversation, [])
         }
+      })
+    case "conversation:read":
+      return decode(ReadPayload)(event, ({ activity, conversation }) => {
+        const author = activity?.author
+        // The agent's reads only: the user's (the gateway's own POST /read) come back here too, and
+        // a read without an author cannot be told from them. It names no message: the whole
+        // conversation is read.
+        if (author?.type !== "business") return mapped(conversation, [])
+        return mapped(conversation, [
+          { id, occurredAt: event.createdAt, type: "agent.read", data: { agent: agentOf(author) } }
+        ])
       })
     case "switchboard:acceptControl":
       // After an offerControl: an agent took the conversation. Who, the payload does not say: the join

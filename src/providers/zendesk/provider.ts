@@ -266,6 +266,16 @@ export const makeZendeskProvider = Effect.gen(function*() {
         return ids.length > 0 ? { providerMessageId: ids[0]! } : {}
       }),
     // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
+    // The read is of the whole conversation: Sunshine's activity names no message, so `upTo` says nothing more.
+    sendRead: ({ config, session }) =>
+      Effect.gen(function*() {
+        const zendesk = yield* zendeskOf(config)
+        const { userId } = yield* stateOf(session)
+        const conversationId = yield* conversationIdOf(session)
+        yield* api
+          .activity(zendesk, conversationId, { author: { type: "user", userId }, type: "conversation:read" })
+          .pipe(Effect.mapError(providerError))
+      }),
     end: ({ config, session }, reason) =>
       Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)

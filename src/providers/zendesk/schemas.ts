@@ -98,3 +98,11 @@ export const SwitchboardPayload = Schema.Struct({
   metadata: Schema.optional(Schema.NullOr(Json)),
   reason: Schema.optional(Schema.String)
 })
+/**
+ * `conversation:read` (the SDK's ConversationReadEventAllOfPayload): every field optional in the
+ * spec; who read is `activity.author`, and a read without one is nobody's the gateway can name.
+ */
+export const ReadPayload = Schema.Struct({
+  conversation: Conversation,
+  activity: Schema.optional(Schema.Struct({ author: Schema.optional(Author) }))
+})
