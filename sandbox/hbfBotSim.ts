@@ -56,7 +56,8 @@ const dataSchemas = {
   "session.ended": Schema.Struct({
     reason: Schema.Literal("agent", "user", "timeout", "inactivity", "provider", "error")
   }),
-  "request.failed": Schema.Struct({ reason: Schema.String, message: Schema.optional(Schema.String) })
+  "request.failed": Schema.Struct({ reason: Schema.String, message: Schema.optional(Schema.String) }),
+  "agent.read": Schema.Struct({ upToProviderMessageId: Schema.optional(Schema.String), agent: Schema.optional(Agent) })
 } as const
 
 export const BotEventEnvelope = Schema.Struct({

@@ -334,6 +334,20 @@ const zendesk: ProviderWalkthrough = {
           path: "/sim/conversations/$CONV/say",
           body: { text: "Hi Dan, here is our menu", attachments: [menu] }
         },
+        {
+          note: "the user has read it: the agent sees the conversation read",
+          method: "POST",
+          host: "GATEWAY",
+          path: "/read",
+          auth: "TOKEN",
+          body: { tenantId: "demo-zendesk", subHandle: "dan" }
+        },
+        {
+          note: "the agent reads the conversation",
+          method: "POST",
+          host: "ZENDESK",
+          path: "/sim/conversations/$CONV/read"
+        },
         botEvents,
         {
           note: "the agent solves the ticket: the livechat ends",

@@ -57,7 +57,8 @@ export const EventType = Schema.Literal(
   "agent.typing",
   "agent.left",
   "session.ended",
-  "request.failed"
+  "request.failed",
+  "agent.read"
 )
 
 export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })

@@ -1,4 +1,4 @@
-/** The scripted Zendesk agent workspace (accept, say, type, close, pass back) and the /sim routes that drive it and the faults. */
+/** The scripted Zendesk agent workspace (accept, say, type, read, close, pass back) and the /sim routes that drive it and the faults. */
 import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import { exampleAttachment, type SimAction, simIndexRoute } from "../http/agentActions.js"
@@ -41,6 +41,8 @@ export interface ZendeskAgent {
   ) => Effect.Effect<ZendeskMessage, ZendeskSimError>
   /** `withoutAuthor`: the webhook's activity leaves `author` out (optional in Sunshine's spec). */
   readonly typing: (id: string, start: boolean, withoutAuthor?: boolean) => Effect.Effect<void, ZendeskSimError>
+  /** The agent has read the conversation (conversation:read from a business author). */
+  readonly read: (id: string) => Effect.Effect<void, ZendeskSimError>
   /** The agent releases control (closing the ticket, a transfer to email): no integration holds the conversation. */
   readonly release: (id: string, reason: SwitchboardReason) => Effect.Effect<void, ZendeskSimError>
   readonly passBack: (id: string) => Effect.Effect<void, ZendeskSimError>
@@ -48,7 +50,7 @@ export interface ZendeskAgent {
 
 export const makeAgent = (
   state: ZendeskState,
-  { addMessage, changeControl, typingEvent }: ZendeskWebhooks
+  { addMessage, changeControl, readEvent, typingEvent }: ZendeskWebhooks
 ): ZendeskAgent => {
   const { agentWorkspace, bot } = state
 
@@ -117,6 +119,17 @@ export const makeAgent = (
         })
         typingEvent(c, type, withoutAuthor ? undefined : agent)
       }),
+    read: (id) =>
+      Effect.map(agentControlled(id), (c) => {
+        const agent = c.agent ?? DEFAULT_AGENT
+        c.activities.push({
+          type: "conversation:read",
+          by: "agent",
+          author: { type: "business", displayName: agent.displayName },
+          at: nowIso()
+        })
+        readEvent(c, { type: "business", agent })
+      }),
     release: (id, reason) =>
       Effect.map(
         agentControlled(id),
@@ -156,6 +169,12 @@ const zendeskActions: ReadonlyArray<SimAction> = [
     path: `${conversationPath}/typing`,
     does: "conversation:typing from the agent (start: true by default, false stops)",
     example: { start: true }
+  },
+  {
+    action: "read",
+    method: "POST",
+    path: `${conversationPath}/read`,
+    does: "conversation:read from the agent: the agent has read the conversation"
   },
   {
     action: "passBack",
@@ -216,6 +235,8 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
           const body = yield* curlBody(TypingBody)
           return yield* done(agent.typing(id, body.start ?? true, body.withoutAuthor ?? false))
         }
+        case "read":
+          return yield* done(agent.read(id))
         case "close":
           return yield* done(agent.release(id, "ticketClosed"))
         case "transferToEmail":
@@ -226,7 +247,7 @@ export const simRoutes = (state: ZendeskState, agent: ZendeskAgent) => {
           return yield* reject(
             404,
             "NotFound",
-            `unknown agent action ${action} (accept|say|typing|close|passBack|transferToEmail)`
+            `unknown agent action ${action} (accept|say|typing|read|close|passBack|transferToEmail)`
           )
       }
     })

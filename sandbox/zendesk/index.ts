@@ -19,7 +19,7 @@
  *   POST {base}/conversations/{id}/passControl | offerControl   { switchboardIntegration: id | name | integrationType | "next", metadata? }
  *   POST {base}/conversations/{id}/acceptControl | releaseControl   { metadata? }
  * Sandbox routes (no auth, JSON whatever the Content-Type, for curl; errors `{ error, message }`):
- *   POST /sim/conversations/{conversationId}/accept|say|typing|close|passBack|transferToEmail
+ *   POST /sim/conversations/{conversationId}/accept|say|typing|read|close|passBack|transferToEmail
  *        bodies: accept {displayName?, avatarUrl?}; say {text?, attachments?: [{url, contentType, name?}],
  *        displayName?, avatarUrl?} (the text, then each attachment an image or file message: -> { messages });
  *        typing {start?: boolean (default true), withoutAuthor?: boolean}
@@ -63,7 +63,8 @@
  *     the file name as one. Actions (type and text checked, the rest as posted) and the author's subtypes (exactly one,
  *     "AI" or "activity": "agent" and "bot" are Sunshine's own) are kept on the stored message.
  *   - Webhook triggers are the ones the gateway subscribes to: conversation:message, conversation:typing
- *     (business typing only; its `author` left out on request, as the spec allows) and
+ *     (business typing only; its `author` left out on request, as the spec allows), conversation:read
+ *     (the user's through the API, the agent's read action) and
  *     switchboard:passControl|offerControl|acceptControl|releaseControl.
  *     Nothing is sent while no webhookUrl is set (the events are recorded as "noTarget").
  *   - Webhook retries: every non-2xx answer is retried except 400/401/403/404/406; redirects are not followed.
@@ -122,6 +123,7 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
       agentSay: (conversationId, content, identity) => Effect.orDie(agent.say(conversationId, content, identity)),
       agentTyping: (conversationId, start, typingOptions) =>
         Effect.orDie(agent.typing(conversationId, start, typingOptions?.withoutAuthor ?? false)),
+      agentRead: (conversationId) => Effect.orDie(agent.read(conversationId)),
       closeTicket: (conversationId) => Effect.orDie(agent.release(conversationId, "ticketClosed")),
       passBack: (conversationId) => Effect.orDie(agent.passBack(conversationId)),
       transferToEmail: (conversationId) => Effect.orDie(agent.release(conversationId, "transferToEmail")),

@@ -47,7 +47,7 @@ const storedContent = (content: typeof MessagePost.Type["content"]): MessageCont
 
 export const apiRoutes = (
   state: ZendeskState,
-  { addMessage, changeControl, typingEvent }: ZendeskWebhooks,
+  { addMessage, changeControl, readEvent, typingEvent }: ZendeskWebhooks,
   origin: string
 ) => {
   const { bot, agentWorkspace } = state
@@ -333,6 +333,7 @@ export const apiRoutes = (
           )
         }
         c.activities.push({ type: body.type, by: "api", author: { type: "user", userId: user.id }, at: nowIso() })
+        readEvent(c, { type: "user", userId: user.id })
         return json(200, {})
       }
       const author: AgentIdentity = {
@@ -345,7 +346,8 @@ export const apiRoutes = (
         author: { type: "business", displayName: author.displayName },
         at: nowIso()
       })
-      if (body.type !== "conversation:read") typingEvent(c, body.type, author)
+      if (body.type === "conversation:read") readEvent(c, { type: "business", agent: author })
+      else typingEvent(c, body.type, author)
       return json(200, {})
     })
   )

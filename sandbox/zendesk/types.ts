@@ -133,6 +133,7 @@ export interface SimZendeskUser {
 export type WebhookEventType =
   | "conversation:message"
   | "conversation:typing"
+  | "conversation:read"
   | "switchboard:passControl"
   | "switchboard:offerControl"
   | "switchboard:acceptControl"
@@ -208,6 +209,8 @@ export interface ZendeskSim {
     start: boolean,
     options?: { withoutAuthor?: boolean }
   ) => Effect.Effect<void>
+  /** The agent has read the conversation: conversation:read from a business author. */
+  readonly agentRead: (conversationId: string) => Effect.Effect<void>
   /** The agent solves the ticket: releaseControl with reason ticketClosed; no integration holds control after. */
   readonly closeTicket: (conversationId: string) => Effect.Effect<void>
   /** The agent workspace passes control back to the bot: switchboard:passControl. */

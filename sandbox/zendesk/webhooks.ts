@@ -54,6 +54,14 @@ export interface ZendeskWebhooks {
     type: "typing:start" | "typing:stop",
     author: AgentIdentity | undefined
   ) => void
+  /** conversation:read: the user (marking it read through the API) or the agent has read the conversation. */
+  readonly readEvent: (
+    c: ConversationState,
+    author: { readonly type: "user"; readonly userId: string } | {
+      readonly type: "business"
+      readonly agent: AgentIdentity
+    }
+  ) => void
   /** Waits until every event emitted so far is delivered or given up. */
   readonly awaitWebhooks: Effect.Effect<void>
 }
@@ -195,6 +203,20 @@ export const makeWebhooks = (state: ZendeskState): Effect.Effect<ZendeskWebhooks
                 author: { type: "business", displayName: author.displayName, ...opt("avatarUrl", author.avatarUrl) }
               }
               : {})
+          }
+        }),
+      readEvent: (c, author) =>
+        emit("conversation:read", {
+          conversation: conversationRef(c),
+          activity: {
+            type: "conversation:read",
+            author: author.type === "user"
+              ? author
+              : {
+                type: "business",
+                displayName: author.agent.displayName,
+                ...opt("avatarUrl", author.agent.avatarUrl)
+              }
           }
         }),
       awaitWebhooks: Effect.gen(function*() {

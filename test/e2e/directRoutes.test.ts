@@ -40,7 +40,7 @@ const signed = (body: string) => ({
 })
 
 describe("direct routes", () => {
-  it.live("answer POST /messages, /typing and /events/:alias exactly as the HttpApi server does", () =>
+  it.live("answer POST /messages, /typing, /read and /events/:alias exactly as the HttpApi server does", () =>
     Effect.gen(function*() {
       const sandbox = yield* makeSandbox({})
       const apiPort = yield* freePort
@@ -108,6 +108,16 @@ describe("direct routes", () => {
         }],
         ["typing, unknown subscriber", {
           path: "/typing",
+          headers: json(),
+          body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "nobody" })
+        }],
+        ["a read receipt", {
+          path: "/read",
+          headers: json(),
+          body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "parity", messageId: "e-1" })
+        }],
+        ["a read receipt, unknown subscriber", {
+          path: "/read",
           headers: json(),
           body: JSON.stringify({ tenantId: "demo-helvia", subHandle: "nobody" })
         }],

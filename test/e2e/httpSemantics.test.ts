@@ -109,6 +109,7 @@ describe("HTTP semantics", () => {
         // A direct route (POST only), its webhook sibling, HEAD-only routes, GET routes (HEAD implied), PATCH and DELETE.
         ["GET", "/messages", "POST"],
         ["PUT", "/typing", "POST"],
+        ["GET", "/read", "POST"],
         ["HEAD", "/messages", "POST"],
         ["GET", "/events/helvia-livechat", "POST, HEAD"],
         ["GET", "/organizations/demo-org/requests", "HEAD"],

@@ -80,6 +80,7 @@ describe.each(stores)("a token confined to tenants (%s store)", (store) => {
           ["POST", "/messages", { tenantId: "demo-helvia", subHandle: "victim", messageId: "m1", text: "let me in" }],
           ["POST", "/messages", { tenantId: "acme", subHandle: "victim", messageId: "m2", text: "let me in" }],
           ["POST", "/typing", { tenantId: "demo-helvia", subHandle: "victim" }],
+          ["POST", "/read", { tenantId: "demo-helvia", subHandle: "victim" }],
           ["GET", "/subscribers/victim/livechat-state", undefined],
           ["GET", "/subscribers/victim/livechat-state?tenantId=demo-helvia", undefined]
         ] as const

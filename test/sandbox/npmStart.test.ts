@@ -90,7 +90,7 @@ const expected: Record<string, ReadonlyArray<ReadonlyArray<string>>> = {
   ],
   "demo-cisco": [["agent.joined", "agent.typing", "agent.message", "session.ended"], ["request.failed"]],
   "demo-zendesk": [
-    ["agent.joined", "agent.typing", "agent.message", "agent.message", "session.ended"],
+    ["agent.joined", "agent.typing", "agent.message", "agent.message", "agent.read", "session.ended"],
     ["agent.joined", "session.ended"],
     ["agent.joined", "session.ended"]
   ]

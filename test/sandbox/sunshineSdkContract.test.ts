@@ -462,7 +462,7 @@ const mappedEvents = (hits: ReadonlyArray<Hit>) =>
   receivedEvents(hits).map((event) => ({ event, mapped: mapWebhookEvent(event) }))
 
 describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: activity and switchboard", () => {
-  it.scoped("activity: a business author may type, a user author only mark read; the typing comes back as conversation:typing", () =>
+  it.scoped("activity: a business author may type, a user author only mark read; the typing comes back as conversation:typing, each read as conversation:read (agent.read for the business's only)", () =>
     Effect.gen(function*() {
       const apis = yield* sdkAgainstSim()
       const { activities } = apis
@@ -488,9 +488,32 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: act
         400,
         "bad_request"
       )
-      yield* apis.sim.awaitWebhooks()
+      yield* sdkCall(() =>
+        activities.postActivity(APP, conversationId, {
+          author: { type: "business", displayName: "Acme" },
+          type: "conversation:read"
+        })
+      )
+      yield* waitFor("the webhooks", () => receivedEvents(apis.receiver.hits).length === 3)
       const events = receivedEvents(apis.receiver.hits)
-      expect(events.map((e) => e.type)).toEqual(["conversation:typing"])
+      expect(events.map((e) => e.type)).toEqual(["conversation:typing", "conversation:read", "conversation:read"])
+      for (const read of events.slice(1)) {
+        const model = sdk["ConversationReadEvent"].constructFromObject(read) as {
+          payload: { activity: { author: unknown } }
+        }
+        expectRequired(sdk["AuthorWebhook"], model.payload.activity.author, "activity.author")
+      }
+      // The user's read (what POST /read posts) is nobody's agent.read; the business's is.
+      expect(mapWebhookEvent(events[1]!)).toEqual({
+        _tag: "Mapped",
+        conversationId,
+        events: [],
+        recheck: false
+      })
+      expect(mapWebhookEvent(events[2]!)).toMatchObject({
+        _tag: "Mapped",
+        events: [{ id: `zendesk:event:${events[2]!.id}`, type: "agent.read", data: { agent: { name: "Acme" } } }]
+      })
       const typing = sdk["ConversationTypingEvent"].constructFromObject(events[0]) as {
         payload: { activity: { author: unknown } }
       }

@@ -449,7 +449,7 @@ describe("Zendesk simulator: messages", () => {
 })
 
 describe("Zendesk simulator: activity and switchboard", () => {
-  it.scopedLive("activity: business typing is echoed as conversation:typing; a user author may only send conversation:read", () =>
+  it.scopedLive("activity: business typing is echoed as conversation:typing, the user's read as conversation:read; a user author may only send conversation:read", () =>
     Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { userId, conversationId } = yield* startConversation(sim)
@@ -470,11 +470,12 @@ describe("Zendesk simulator: activity and switchboard", () => {
       ])
       yield* sim.awaitWebhooks()
       const events = eventsOf(receiver.hits)
-      expect(events.map((e) => e.type)).toEqual(["conversation:typing"])
+      expect(events.map((e) => e.type)).toEqual(["conversation:typing", "conversation:read"])
       expect(events[0]!.payload.activity).toEqual({
         type: "typing:start",
         author: { type: "business", displayName: "Bot" }
       })
+      expect(events[1]!.payload.activity).toEqual({ type: "conversation:read", author: { type: "user", userId } })
     }))
 
   it.scopedLive("passControl by name, integrationType and next; releaseControl leaves no integration active; metadata recorded and limited", () =>
@@ -754,7 +755,7 @@ describe("Zendesk simulator: webhooks", () => {
 })
 
 describe("Zendesk simulator: the scripted agent workspace", () => {
-  it.scopedLive("accept, say, typing, close the ticket: the webhooks the gateway hears", () =>
+  it.scopedLive("accept, say, typing, read, close the ticket: the webhooks the gateway hears", () =>
     Effect.gen(function*() {
       const { receiver, sim } = yield* withReceiver()
       const { conversationId } = yield* startConversation(sim)
@@ -776,9 +777,11 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         mediaUrl: "https://x.test/f.pdf",
         mediaType: "application/pdf"
       })
+      yield* sim.agentRead(conversationId)
       yield* sim.closeTicket(conversationId)
       const late = yield* Effect.exit(sim.agentTyping(conversationId, false))
       expect(Exit.isFailure(late)).toBe(true)
+      expect(Exit.isFailure(yield* Effect.exit(sim.agentRead(conversationId)))).toBe(true)
       yield* sim.awaitWebhooks()
 
       const events = eventsOf(receiver.hits)
@@ -788,8 +791,10 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         "conversation:typing",
         "conversation:message",
         "conversation:message",
+        "conversation:read",
         "switchboard:releaseControl"
       ])
+
       expect(events[1]!.payload.conversation.activeSwitchboardIntegration.name).toBe("zd-agentWorkspace")
       expect(events[2]!.payload.activity).toEqual({
         type: "typing:start",
@@ -808,8 +813,12 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         mediaType: "application/pdf",
         altText: "f.pdf"
       })
+      expect(events[5]!.payload.activity).toEqual({
+        type: "conversation:read",
+        author: { type: "business", displayName: "Maria", avatarUrl: "https://x.test/maria.png" }
+      })
       // The released conversation's payload omits activeSwitchboardIntegration: nobody holds it.
-      expect(events[5]!.payload).toEqual({
+      expect(events[6]!.payload).toEqual({
         conversation: { id: conversationId, type: "personal" },
         reason: "ticketClosed"
       })
@@ -895,6 +904,7 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
       expect(sunshineShape.status).toBe(400)
       expect(sunshineShape.body.message).toBe("say needs text or attachments")
       expect((yield* simCall(`/conversations/${conversationId}/typing`, { start: false })).status).toBe(204)
+      expect((yield* simCall(`/conversations/${conversationId}/read`)).status).toBe(204)
       expect((yield* simCall(`/conversations/${conversationId}/close`)).status).toBe(204)
       expect((yield* simCall("/fail", { n: 1, status: 500 })).status).toBe(204)
       expect((yield* api(sim, "/users/sub-1")).status).toBe(500)
@@ -910,7 +920,10 @@ describe("Zendesk simulator: the scripted agent workspace", () => {
         path: `/sc/v2/apps/${APP}/users/sub-1`,
         status: 500
       })
-      yield* waitFor("the typing:stop webhook", () =>
-        eventsOf(receiver.hits).some((e) => e.payload.activity?.type === "typing:stop"))
+      yield* waitFor("the typing:stop and read webhooks", () =>
+        eventsOf(receiver.hits).some((e) =>
+          e.payload.activity?.type === "typing:stop"
+        ) &&
+        eventsOf(receiver.hits).some((e) => e.type === "conversation:read"))
     }))
 })
