@@ -365,7 +365,8 @@ describe("Genesys simulator driven by purecloud-platform-client-v2", () => {
         text: "Hi Alice",
         attachments: [{ url: "https://files.example/plan.png", mime: "image/png" }]
       })
-      // the gateway sends no receipts, but the simulator answers them as the SDK types them
+      // the gateway sends no receipts (Open Messaging takes no Read: docs/PROVIDERS.md#inbound-user-to-agent), but
+      // the simulator answers them as the SDK types them
       const receipt = yield* sdk(() =>
         conversations.postConversationsMessageInboundOpenReceipt(INTEGRATION_ID, {
           id: said.webhookId,
@@ -374,6 +375,15 @@ describe("Genesys simulator driven by purecloud-platform-client-v2", () => {
         })
       )
       expect(departuresFromModel("OpenReceiptNormalizedMessage", receipt)).toEqual([])
+      // The SDK types `status` as any string; a Read receipt is refused all the same.
+      const read = yield* Effect.flip(Effect.tryPromise(() =>
+        conversations.postConversationsMessageInboundOpenReceipt(INTEGRATION_ID, {
+          id: said.webhookId,
+          channel: { to: { id: "session-3" }, time: new Date().toISOString() },
+          status: "Read"
+        })
+      ))
+      expect((read.error as { status?: number }).status).toBe(400)
       yield* sim.agentTyping(conversationId)
       const events = receiver.hits.flatMap((hit) => {
         const body: unknown = JSON.parse(hit.raw.toString("utf8"))

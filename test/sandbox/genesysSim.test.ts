@@ -353,6 +353,13 @@ describe("Genesys simulator: inbound Open Messaging", () => {
         body: { id: "nope", channel: { to: from, time }, status: "Failed", direction: "Outbound", isFinalReceipt: true }
       })
       expect(unknownReceipt.status).toBe(404)
+      // The endpoint takes Delivered and Failed only (docs/PROVIDERS.md#inbound-user-to-agent): a read receipt is refused.
+      const readReceipt = yield* call(`${sim.baseUrl}/api/v2/conversations/messages/int-1/inbound/open/receipt`, {
+        token,
+        body: { id: webhookId, channel: { to: from, time }, status: "Read" }
+      })
+      expect(readReceipt.status).toBe(400)
+      expect(readReceipt.body.message).toContain("status")
       const c = sim.conversationOf("u-1")!
       expect(c.typingEvents).toBe(1)
       expect(c.receipts).toEqual([{ id: webhookId, status: "Delivered", isFinalReceipt: true, time }])
