@@ -178,7 +178,9 @@ export const makeMessaging = Effect.gen(function*() {
   const signalAgent = (
     { subHandle, tenantId }: { readonly subHandle: string; readonly tenantId: string },
     access: TenantAccess,
-    sendOf: (provider: LivechatProvider) => ((context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>) | undefined
+    sendOf: (
+      provider: LivechatProvider
+    ) => ((context: SessionContext) => Effect.Effect<void, ProviderError | ConversationOver>) | undefined
   ) =>
     Effect.gen(function*() {
       const session = yield* sessionOf(subHandle, access, tenantId)
@@ -267,8 +269,11 @@ export const makeMessaging = Effect.gen(function*() {
     userTyping: (typing, access) => signalAgent(typing, access, (provider) => provider.sendTyping),
 
     userRead: (read, access) =>
-      signalAgent(read, access, ({ sendRead }) =>
-        sendRead === undefined ? undefined : (context) => sendRead(context, read.messageId))
+      signalAgent(
+        read,
+        access,
+        ({ sendRead }) => sendRead === undefined ? undefined : (context) => sendRead(context, read.messageId)
+      )
   }
   return service
 })

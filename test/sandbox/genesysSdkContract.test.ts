@@ -376,13 +376,15 @@ describe("Genesys simulator driven by purecloud-platform-client-v2", () => {
       )
       expect(departuresFromModel("OpenReceiptNormalizedMessage", receipt)).toEqual([])
       // The SDK types `status` as any string; a Read receipt is refused all the same.
-      const read = yield* Effect.flip(Effect.tryPromise(() =>
-        conversations.postConversationsMessageInboundOpenReceipt(INTEGRATION_ID, {
-          id: said.webhookId,
-          channel: { to: { id: "session-3" }, time: new Date().toISOString() },
-          status: "Read"
-        })
-      ))
+      const read = yield* Effect.flip(
+        Effect.tryPromise(() =>
+          conversations.postConversationsMessageInboundOpenReceipt(INTEGRATION_ID, {
+            id: said.webhookId,
+            channel: { to: { id: "session-3" }, time: new Date().toISOString() },
+            status: "Read"
+          })
+        )
+      )
       expect((read.error as { status?: number }).status).toBe(400)
       yield* sim.agentTyping(conversationId)
       const events = receiver.hits.flatMap((hit) => {

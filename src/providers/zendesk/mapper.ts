@@ -12,8 +12,8 @@ import {
   type Conversation,
   type Message,
   MessagePayload,
-  type SwitchboardIntegration,
   ReadPayload,
+  type SwitchboardIntegration,
   SwitchboardPayload,
   TypingPayload,
   type WebhookEvent
