@@ -55,7 +55,7 @@ const TYPING_INTERVAL_MS = 3_000
  * limit. Typing goes both ways; no read receipts exist. The agent's leave ends the chat, so
  * there is no transfer back to a queue, and CCP tells no queue position.
  */
-export const ciscoCapabilities: Capabilities = {
+export const ciscoCapabilities = {
   provider: alias,
   userTyping: true,
   agentTyping: true,
@@ -66,7 +66,7 @@ export const ciscoCapabilities: Capabilities = {
   splitsLongText: false,
   queuePosition: "gateway",
   transfer: false
-}
+} satisfies Capabilities
 
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })

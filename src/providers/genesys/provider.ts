@@ -53,7 +53,7 @@ const TYPING_INTERVAL_MS = 3_000
  * Genesys tells an estimated wait per queue, no position: positions are the gateway's. A
  * `.user.end` with a transfer hands the chat back to the queue (./mapper.ts).
  */
-export const genesysCapabilities: Capabilities = {
+export const genesysCapabilities = {
   provider: alias,
   userTyping: true,
   agentTyping: true,
@@ -64,7 +64,7 @@ export const genesysCapabilities: Capabilities = {
   splitsLongText: false,
   queuePosition: "gateway",
   transfer: true
-}
+} satisfies Capabilities
 
 const providerError = (error: ProviderApiError) => new ProviderError({ provider: alias, message: error.message })
 

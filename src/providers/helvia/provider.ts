@@ -20,7 +20,7 @@ const alias = "helvia-livechat" as const
  * the chat back to the queue (`agent.left`, then `request.queued`: ./mapper.ts). It tells no
  * queue position.
  */
-export const helviaCapabilities: Capabilities = {
+export const helviaCapabilities = {
   provider: alias,
   userTyping: false,
   agentTyping: true,
@@ -31,7 +31,7 @@ export const helviaCapabilities: Capabilities = {
   splitsLongText: false,
   queuePosition: "gateway",
   transfer: true
-}
+} satisfies Capabilities
 
 const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: alias, message: error.message })
 

@@ -76,7 +76,7 @@ const SWITCHBOARD_METADATA_BYTES = 4_096
  * (the backstop's `agent.left` and `session.ended`): no transfer back to a queue. Sunshine tells
  * no queue position.
  */
-export const zendeskCapabilities: Capabilities = {
+export const zendeskCapabilities = {
   provider: alias,
   userTyping: false,
   agentTyping: true,
@@ -87,7 +87,7 @@ export const zendeskCapabilities: Capabilities = {
   splitsLongText: true,
   queuePosition: "gateway",
   transfer: false
-}
+} satisfies Capabilities
 
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })
