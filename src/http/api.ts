@@ -118,7 +118,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .annotate(OpenApi.Summary, "Forward a user message")
       .annotate(
         OpenApi.Description,
-        "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
+        "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. `delivery` says what the provider made of it: `parts`, how many messages the agent got (a long text split, attachments sent apart); `attachments` (absent when it had none): `native` (as files), `as-links` (as names and links in the text) or `dropped`. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
       )
   )
   .add(
