@@ -19,7 +19,7 @@ import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
 import { nowIso } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { ConversationOver, ProviderError } from "../../services/errors.js"
-import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, SessionContext, UserMessage } from "../../services/LivechatProvider.js"
 import { deliveryOf } from "../delivery.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
@@ -67,6 +67,9 @@ export const ciscoCapabilities = {
   queuePosition: "gateway",
   transfer: false
 } satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const ciscoDelivery = (message: UserMessage) => deliveryOf(ciscoCapabilities, message, 1)
 
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })
@@ -176,9 +179,9 @@ export const makeCiscoProvider = Effect.gen(function*() {
         )
         // The agent is likely to answer: look sooner than the next scheduled poll.
         yield* Effect.forkDaemon(pollNow(session))
-        return { delivery: deliveryOf(ciscoCapabilities, message, 1) }
+        return { delivery: ciscoDelivery(message) }
       }),
-    deliveryOf: (message) => deliveryOf(ciscoCapabilities, message, 1),
+    deliveryOf: ciscoDelivery,
     sendTyping: ({ config, session }) =>
       Effect.gen(function*() {
         if (!typingThrottle.admit(session.sessionId)) return

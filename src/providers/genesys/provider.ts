@@ -15,7 +15,7 @@ import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
-import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, SessionContext, UserMessage } from "../../services/LivechatProvider.js"
 import { deliveryOf } from "../delivery.js"
 import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
@@ -65,6 +65,9 @@ export const genesysCapabilities = {
   queuePosition: "gateway",
   transfer: true
 } satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const genesysDelivery = (message: UserMessage) => deliveryOf(genesysCapabilities, message, 1)
 
 const providerError = (error: ProviderApiError) => new ProviderError({ provider: alias, message: error.message })
 
@@ -254,9 +257,9 @@ export const makeGenesysProvider = Effect.gen(function*() {
             ? { content: contentOf(message.attachments) }
             : {})
         }).pipe(Effect.mapError(providerError))
-        return { providerMessageId: accepted.id, delivery: deliveryOf(genesysCapabilities, message, 1) }
+        return { providerMessageId: accepted.id, delivery: genesysDelivery(message) }
       }),
-    deliveryOf: (message) => deliveryOf(genesysCapabilities, message, 1),
+    deliveryOf: genesysDelivery,
     sendTyping: ({ config, session }) =>
       Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)

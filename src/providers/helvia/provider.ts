@@ -5,7 +5,7 @@ import { configFor, type LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
-import type { LivechatProvider } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, UserMessage } from "../../services/LivechatProvider.js"
 import { deliveryOf } from "../delivery.js"
 import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { mapHelviaEvent } from "./mapper.js"
@@ -32,6 +32,9 @@ export const helviaCapabilities = {
   queuePosition: "gateway",
   transfer: true
 } satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const helviaDelivery = (message: UserMessage) => deliveryOf(helviaCapabilities, message, 1)
 
 const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: alias, message: error.message })
 
@@ -92,10 +95,10 @@ export const makeHelviaProvider = Effect.map(
         }),
         {
           onFailure: (error) => Effect.fail(providerError(error)),
-          onSuccess: () => Effect.succeed({ delivery: deliveryOf(helviaCapabilities, message, 1) })
+          onSuccess: () => Effect.succeed({ delivery: helviaDelivery(message) })
         }
       ),
-    deliveryOf: (message) => deliveryOf(helviaCapabilities, message, 1),
+    deliveryOf: helviaDelivery,
     end: ({ session }) =>
       lcm.endRequest(session.sessionId).pipe(
         // Already gone at hbf-lcm (the agent ended it first): nothing left to end.
