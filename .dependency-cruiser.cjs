@@ -78,10 +78,10 @@ module.exports = {
     },
     {
       name: "no-tests-in-src",
-      comment: "Neither the product nor the sandbox depends on the tests or the benchmarks.",
+      comment: "Neither the product nor the sandbox depends on the tests, the benchmarks or the docs scripts.",
       severity: "error",
       from: { path: "^(src|sandbox)/" },
-      to: { path: "^(test|bench)/" }
+      to: { path: "^(test|bench|scripts)/" }
     },
     {
       name: "no-circular",

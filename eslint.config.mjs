@@ -10,7 +10,7 @@ import tseslint from "typescript-eslint"
 export default defineConfig(
   globalIgnores(["**/node_modules", "**/dist", ".test-dist", "bench/chaos-logs", ".dependency-cruiser.cjs"]),
   {
-    files: ["{src,test,bench,sandbox}/**/*.{ts,mts,cts}", "*.{ts,mjs}"],
+    files: ["{src,test,bench,sandbox,scripts}/**/*.{ts,mts,cts}", "*.{ts,mjs}"],
     extends: [js.configs.recommended, tseslint.configs.recommended, effectEslint.configs.dprint],
     rules: {
       // tsc checks these (noFallthroughCasesInSwitch, noUnused*), or they contradict Effect idioms:

@@ -449,7 +449,7 @@ export const MessageAccepted = Schema.Struct({
   messageId: Schema.String,
   sessionId: Schema.String,
   providerMessageId: Schema.optional(Schema.String),
-  delivery: Schema.optional(MessageDelivery)
+  delivery: MessageDelivery
 }).annotations({ identifier: "MessageAccepted" })
 export type MessageAccepted = typeof MessageAccepted.Type
 
@@ -491,7 +491,11 @@ export const Capabilities = Schema.Struct({
   maxTextLength: Schema.Int,
   /** A longer text is sent in several messages (else it is refused or cut by the provider). */
   splitsLongText: Schema.Boolean,
-  /** Where a waiting request's queue figures come from. */
+  /**
+   * Where a waiting request's `position` comes from: `provider` where the provider tells it,
+   * `gateway` where the gateway ranks the tenant's pending requests itself (a provider's
+   * estimated wait alone, as Genesys gives one per queue, does not make it `provider`).
+   */
   queuePosition: QueueSource,
   /** An agent can hand the chat back to a queue (hbf-bot gets `agent.left` then `request.queued`). */
   transfer: Schema.Boolean

@@ -226,7 +226,15 @@ export const makeMessaging = Effect.gen(function*() {
           })
         }
         const accepted = { messageId: message.messageId, sessionId: session.sessionId }
-        if (reservation._tag === "Forwarded") return { ...accepted, ...reservation.result }
+        if (reservation._tag === "Forwarded") {
+          const { delivery, ...result } = reservation.result
+          if (delivery !== undefined) return { ...accepted, ...result, delivery }
+          // Stored by a version that kept no delivery: what the provider makes of this same message.
+          return yield* Effect.mapBoth(providerOf(session), {
+            onFailure: asProviderError(session),
+            onSuccess: ({ provider }) => ({ ...accepted, ...result, delivery: provider.deliveryOf(message) })
+          })
+        }
         // Never a 202 for a message not (yet) sent: the earlier attempt may still fail, or its instance have died.
         if (reservation._tag === "InFlight") {
           return yield* new MessageInFlight({

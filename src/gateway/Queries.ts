@@ -8,7 +8,7 @@ import type { ProviderAvailability } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { Queries, type QueriesService } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { forbiddenTenant, latestVisible, providerFor } from "./lookups.js"
+import { forbiddenTenant, latestVisible, livechatOf, providerFor } from "./lookups.js"
 
 export const makeQueries = Effect.gen(function*() {
   const store = yield* SessionStore
@@ -83,6 +83,13 @@ export const makeQueries = Effect.gen(function*() {
         businessHours,
         ...known
       } satisfies Availability
+    }),
+
+    capabilities: Effect.fn("Queries.capabilities")(function*(tenantId, access) {
+      if (!mayAccess(access, tenantId)) return yield* forbiddenTenant(tenantId)
+      const tenant = yield* core.tenant(tenantId)
+      const provider = yield* providerOf(tenant, yield* livechatOf(tenant))
+      return provider.capabilities
     })
   }
   return service

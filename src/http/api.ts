@@ -7,6 +7,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import {
   Availability,
+  Capabilities,
   CreateRequest,
   ForwardMessage,
   Id,
@@ -119,7 +120,7 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .annotate(OpenApi.Summary, "Forward a user message")
       .annotate(
         OpenApi.Description,
-        "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
+        "Forwards a user message; a retry with the same messageId (and the same text and attachments) is answered like the first. `delivery` says what the provider made of it: `parts`, how many messages the agent got (a long text split, attachments sent apart); `attachments` (absent when it had none): `native` (as files), `as-links` (as names and links in the text) or `dropped`. 503 MessageInFlight: the first attempt is still running, retry. 409 MessageIdReused: the messageId was used for a message with other text or attachments."
       )
   )
   .add(
@@ -227,6 +228,20 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.TenantNotFound)
       .addError(E.UpstreamUnavailable)
       .annotate(OpenApi.Summary, "Whether the tenant's livechat is open")
+  )
+  .add(
+    HttpApiEndpoint.get("capabilities", "/tenants/:tenantId/capabilities")
+      .setPath(Schema.Struct({ tenantId: TenantId }))
+      .addSuccess(Capabilities)
+      .addError(E.Forbidden)
+      .addError(E.TenantNotFound)
+      .addError(E.LivechatNotConfigured)
+      .addError(E.UpstreamUnavailable)
+      .annotate(OpenApi.Summary, "What the tenant's provider carries")
+      .annotate(
+        OpenApi.Description,
+        "What the tenant's livechat provider carries: typing and read receipts each way, attachments, the longest text the agent gets as one message and whether a longer one is split, where a waiting request's position comes from (`provider` or `gateway`), and whether an agent can hand the chat back to a queue. Declared beside each provider's code. 403 Forbidden: the token's `tenants` do not include tenantId. 422 LivechatNotConfigured: the tenant has no usable livechat configuration (availability answers `not-configured` then)."
+      )
   )
   .addError(E.StoreUnavailable)
   .middleware(Authentication)

@@ -91,6 +91,9 @@ export const UpstreamLive = HttpApiBuilder.group(LcgApi, "upstream", (handlers) 
       .handle("availability", ({ path }) =>
         Effect.flatMap(access, (tenants) =>
           queries.availability(path.tenantId, tenants)))
+      .handle("capabilities", ({ path }) =>
+        Effect.flatMap(access, (tenants) =>
+          queries.capabilities(path.tenantId, tenants)))
   })).pipe(Layer.provide(AuthenticationLive))
 
 export const DownstreamLive = HttpApiBuilder.group(LcgApi, "downstream", (handlers) =>

@@ -1,14 +1,14 @@
 /** The providers by alias (the aliases of ProviderAlias, docs/CONTRACTS.md#upstream-api). */
 import { Effect, Layer } from "effect"
-import { type ProviderAlias, providerAliases } from "../domain/model.js"
+import { type Capabilities, type ProviderAlias, providerAliases } from "../domain/model.js"
 import { cut, MAX_QUOTED } from "../domain/schemaIssues.js"
 import { UnknownProvider } from "../services/errors.js"
 import type { LivechatProvider } from "../services/LivechatProvider.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
-import { makeCiscoProvider } from "./cisco/provider.js"
-import { makeGenesysProvider } from "./genesys/provider.js"
-import { makeHelviaProvider } from "./helvia/provider.js"
-import { makeZendeskProvider } from "./zendesk/provider.js"
+import { ciscoCapabilities, makeCiscoProvider } from "./cisco/provider.js"
+import { genesysCapabilities, makeGenesysProvider } from "./genesys/provider.js"
+import { helviaCapabilities, makeHelviaProvider } from "./helvia/provider.js"
+import { makeZendeskProvider, zendeskCapabilities } from "./zendesk/provider.js"
 
 export const makeProviderRegistry = (providers: ReadonlyArray<LivechatProvider>) => {
   const byAlias = new Map<string, LivechatProvider>(providers.map((p) => [p.alias, p]))
@@ -39,6 +39,14 @@ const adapters = {
   "cisco-livechat": makeCiscoProvider,
   zendesk: makeZendeskProvider
 } satisfies { readonly [A in ProviderAlias]: Effect.Effect<LivechatProvider<A>, never, unknown> }
+
+/** Every provider's capabilities, as its adapter declares them, without building the adapters (README's table is rendered from them). */
+export const providerCapabilities = {
+  "helvia-livechat": helviaCapabilities,
+  "genesys-livechat": genesysCapabilities,
+  "cisco-livechat": ciscoCapabilities,
+  zendesk: zendeskCapabilities
+} satisfies { readonly [A in ProviderAlias]: Capabilities & { readonly provider: A } }
 
 export const ProviderRegistryLive = Layer.effect(
   ProviderRegistry,

@@ -1,7 +1,9 @@
 import type { Effect, Option } from "effect"
 import type {
   Attachment,
+  Capabilities,
   EndReason,
+  MessageDelivery,
   Metadata,
   ProviderAlias,
   ProviderEvent,
@@ -84,12 +86,26 @@ export interface IncomingWebhook {
 /** One contact-center product, mapped to the normalized model at its edge; `A` is its alias. */
 export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
   readonly alias: A
+  /** What the provider carries (`GET /tenants/:tenantId/capabilities`), declared beside the code that does it. */
+  readonly capabilities: Capabilities
   readonly create: (context: CreateContext) => Effect.Effect<Created, ProviderError>
-  /** ConversationOver: the provider says the conversation ended (before the gateway heard it). */
+  /**
+   * ConversationOver: the provider says the conversation ended (before the gateway heard it).
+   * `delivery` is `deliveryOf(message)`, answered here so that the forward path adds no step for it.
+   */
   readonly sendMessage: (
     context: SessionContext,
     message: UserMessage
-  ) => Effect.Effect<{ readonly providerMessageId?: string }, ProviderError | ConversationOver>
+  ) => Effect.Effect<
+    { readonly providerMessageId?: string; readonly delivery: MessageDelivery },
+    ProviderError | ConversationOver
+  >
+  /**
+   * What `sendMessage` makes of `message` (its attachments' fate, the messages the agent gets),
+   * known without sending it: also the answer to a retry of a message whose result was stored
+   * without one (by a version before deliveries were kept).
+   */
+  readonly deliveryOf: (message: UserMessage) => MessageDelivery
   /**
    * Starts following the provider's side of a session once it is stored with its
    * conversation id (e.g. subscribes to its notifications). Failures are the provider's to

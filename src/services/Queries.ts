@@ -1,8 +1,14 @@
 import type { Effect } from "effect"
 import { Context } from "effect"
 import type { TenantAccess } from "../domain/access.js"
-import type { Availability, LivechatState } from "../domain/model.js"
-import type { Forbidden, StoreUnavailable, TenantNotFound, UpstreamUnavailable } from "./errors.js"
+import type { Availability, Capabilities, LivechatState } from "../domain/model.js"
+import type {
+  Forbidden,
+  LivechatNotConfigured,
+  StoreUnavailable,
+  TenantNotFound,
+  UpstreamUnavailable
+} from "./errors.js"
 import type { StatusFilter } from "./SessionStore.js"
 
 export interface WaitingMetrics {
@@ -38,6 +44,11 @@ export interface QueriesService {
     tenantId: string,
     access: TenantAccess
   ) => Effect.Effect<Availability, Forbidden | TenantNotFound | UpstreamUnavailable>
+  /** What the tenant's provider carries; a tenant without a usable livechat config has no provider to ask: LivechatNotConfigured. */
+  readonly capabilities: (
+    tenantId: string,
+    access: TenantAccess
+  ) => Effect.Effect<Capabilities, Forbidden | TenantNotFound | UpstreamUnavailable | LivechatNotConfigured>
 }
 
 export class Queries extends Context.Tag("hbf-lcg/Queries")<Queries, QueriesService>() {}

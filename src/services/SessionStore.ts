@@ -1,6 +1,6 @@
 import type { Effect, Option } from "effect"
 import { Context, Duration } from "effect"
-import type { LivechatEvent, ProviderAlias, SessionRecord, SessionStatus } from "../domain/model.js"
+import type { LivechatEvent, MessageDelivery, ProviderAlias, SessionRecord, SessionStatus } from "../domain/model.js"
 import type { StoreUnavailable } from "./errors.js"
 
 /**
@@ -43,6 +43,8 @@ export type CreateResult =
 /** What a user message forwarded to the provider returned, remembered per messageId. */
 export interface ForwardedMessage {
   readonly providerMessageId?: string
+  /** What the provider made of the message; absent in results stored before deliveries were kept. */
+  readonly delivery?: MessageDelivery
 }
 
 /**

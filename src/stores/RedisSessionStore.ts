@@ -6,7 +6,7 @@
  */
 import { Clock, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { Redis } from "ioredis"
-import { SessionRecord } from "../domain/model.js"
+import { MessageDelivery, SessionRecord } from "../domain/model.js"
 import { corruptStoreData, redisCall } from "../infra/redis/connection.js"
 import { redisKeys } from "../infra/redis/keys.js"
 import type { StoreUnavailable } from "../services/errors.js"
@@ -43,10 +43,14 @@ const DECODED_RECORDS = 2_000
 // Decoded as Eithers and mapped with Either's own functions: each Effect.map or mapError around a decode was two fiber ops.
 // perf: docs/ARCHITECTURE.md#perf-either-decode
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(SessionRecord))
-/** A forwarded message's result with its fingerprint (none in results written before fingerprints were kept). */
+/**
+ * A forwarded message's result with its fingerprint (none in results written before fingerprints
+ * were kept) and delivery (none in results written before deliveries were kept).
+ */
 const decodeForwarded = Schema.decodeUnknownEither(
   Schema.parseJson(Schema.Struct({
     providerMessageId: Schema.optionalWith(Schema.String, { exact: true }),
+    delivery: Schema.optionalWith(MessageDelivery, { exact: true }),
     fingerprint: Schema.optionalWith(Schema.String, { exact: true })
   }))
 )

@@ -57,7 +57,7 @@ describe.each(stores)("%s store", (store) => {
         const sent = yield* gw.lcg.forwardMessage({
           payload: { tenantId, subHandle: "alice", messageId: "m1", text: "It blinks red & green, 1+1 times" }
         })
-        expect(sent).toEqual({ messageId: "m1", sessionId })
+        expect(sent).toEqual({ messageId: "m1", sessionId, delivery: { parts: 1 } })
         expect(gw.cisco.chatWith("hbfSessionId", sessionId)!.customerMessages).toEqual([
           "It blinks red & green, 1+1 times"
         ])

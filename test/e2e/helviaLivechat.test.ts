@@ -52,7 +52,7 @@ describe.each(stores)("%s store", (store) => {
         const sent = yield* gw.lcg.forwardMessage({
           payload: { tenantId: "demo-helvia", subHandle: "alice", messageId: "m1", text: "Hello" }
         })
-        expect(sent).toEqual({ messageId: "m1", sessionId })
+        expect(sent).toEqual({ messageId: "m1", sessionId, delivery: { parts: 1 } })
         expect(gw.lcm.messages(sessionId).map((m) => m.text)).toEqual(["Hello"])
         yield* gw.lcm.typing(sessionId, true)
         yield* gw.lcm.say(sessionId, "Hi Alice")

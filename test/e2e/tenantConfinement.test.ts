@@ -59,6 +59,7 @@ describe.each(stores)("a token confined to tenants (%s store)", (store) => {
         body: forbidden
       })
       expect(yield* acme("GET", "/tenants/demo-helvia/availability")).toMatchObject({ status: 403, body: forbidden })
+      expect(yield* acme("GET", "/tenants/demo-helvia/capabilities")).toMatchObject({ status: 403, body: forbidden })
       const metrics = yield* acme("HEAD", `/organizations/${demoOrganization.id}/tenants/demo-helvia/metrics`)
       expect(metrics.status).toBe(403)
       expect(metrics.headers.get("x-waiting-count")).toBeNull()

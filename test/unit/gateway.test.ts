@@ -4,6 +4,8 @@ import { everyTenant as all } from "../../src/domain/access.js"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
+import { deliveryOf } from "../../src/providers/delivery.js"
+import { helviaCapabilities } from "../../src/providers/helvia/provider.js"
 import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
@@ -99,6 +101,8 @@ const makeFakeProvider = () => {
   const control = { failCreates: 0, failSends: 0, holdSends: undefined as Deferred.Deferred<void> | undefined }
   const provider: LivechatProvider = {
     alias: "helvia-livechat",
+    capabilities: helviaCapabilities,
+    deliveryOf: (message) => deliveryOf(helviaCapabilities, message, 1),
     create: (context) =>
       Effect.suspend(() => {
         calls.create.push(context)
@@ -115,7 +119,10 @@ const makeFakeProvider = () => {
           control.failSends--
           return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 503" }))
         }
-        const sent = Effect.succeed({ providerMessageId: `p-${message.messageId}` })
+        const sent = Effect.succeed({
+          providerMessageId: `p-${message.messageId}`,
+          delivery: deliveryOf(helviaCapabilities, message, 1)
+        })
         return control.holdSends !== undefined ? Effect.zipRight(Deferred.await(control.holdSends), sent) : sent
       }),
     end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
@@ -136,7 +143,7 @@ const makeFakeProvider = () => {
  * `sourcesAway` to remember webhook sources (as Redis gone at that moment would). The next
  * `conflicts` commits answer "conflict" (as another writer's commit in between would).
  */
-const storeFaults = { claimsAway: false, sourcesAway: false, conflicts: 0 }
+const storeFaults = { claimsAway: false, sourcesAway: false, conflicts: 0, resultsWithoutDelivery: false }
 
 /** How often the gateway read a session, committed a change, and claimed a message. */
 const storeCalls = { get: 0, commit: 0, reserveMessage: 0 }
@@ -158,8 +165,19 @@ const FaultyMemoryStore = Layer.effect(
       }),
     reserveMessage: (...args: Parameters<typeof store.reserveMessage>) =>
       Effect.suspend(() => (storeCalls.reserveMessage++, store.reserveMessage(...args))),
-    completeMessage: (...args: Parameters<typeof store.completeMessage>) =>
-      Effect.suspend(() => (storeFaults.claimsAway ? storeAway("complete message") : store.completeMessage(...args))),
+    completeMessage: (...[sessionId, messageId, fingerprint, result, at]: Parameters<typeof store.completeMessage>) =>
+      Effect.suspend(() => {
+        if (storeFaults.claimsAway) return storeAway("complete message")
+        // As a version before deliveries were kept stored it.
+        const { delivery: _, ...withoutDelivery } = result
+        return store.completeMessage(
+          sessionId,
+          messageId,
+          fingerprint,
+          storeFaults.resultsWithoutDelivery ? withoutDelivery : result,
+          at
+        )
+      }),
     releaseMessage: (...args: Parameters<typeof store.releaseMessage>) =>
       Effect.suspend(() => (storeFaults.claimsAway ? storeAway("release message") : store.releaseMessage(...args))),
     rememberWebhookSource: (...args: Parameters<typeof store.rememberWebhookSource>) =>
@@ -188,7 +206,7 @@ const withGateway = <A, E>(
   body: (env: { gateway: Gateway } & ReturnType<typeof makeFakeProvider>) => Effect.Effect<A, E, SessionStore | Outbox>
 ) => {
   const fake = makeFakeProvider()
-  Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0 })
+  Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0, resultsWithoutDelivery: false })
   Object.assign(storeCalls, { get: 0, commit: 0, reserveMessage: 0 })
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
@@ -320,13 +338,44 @@ describe("Gateway.forwardMessage", () => {
         const message = { tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }
         const first = yield* gateway.forwardMessage(message, all)
         const second = yield* gateway.forwardMessage(message, all)
-        expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        expect(first).toEqual({
+          messageId: "m1",
+          sessionId: session.sessionId,
+          providerMessageId: "p-m1",
+          delivery: { parts: 1 }
+        })
         expect(second).toEqual(first)
         expect(calls.sendMessage).toHaveLength(1)
         expect(calls.sendMessage[0]!.message).toEqual({ messageId: "m1", text: "hello" })
 
         yield* gateway.forwardMessage({ ...message, messageId: "m2" }, all)
         expect(calls.sendMessage).toHaveLength(2)
+      })
+    ))
+
+  it.effect("a retry of a message whose result was stored without its delivery (by an earlier version) answers what the provider makes of it", () =>
+    withGateway(({ calls, gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        storeFaults.resultsWithoutDelivery = true
+        const message = {
+          tenantId: "t1",
+          subHandle: "sub1",
+          messageId: "m1",
+          text: "the bill",
+          attachments: [{ url: "https://files.example/bill.pdf", contentType: "application/pdf" }]
+        }
+        const first = yield* gateway.forwardMessage(message, all)
+        const retried = yield* gateway.forwardMessage(message, all)
+        const expected = {
+          messageId: "m1",
+          sessionId: session.sessionId,
+          providerMessageId: "p-m1",
+          delivery: { attachments: "native", parts: 1 }
+        }
+        expect(first).toEqual(expected)
+        expect(retried).toEqual(expected)
+        expect(calls.sendMessage).toHaveLength(1)
       })
     ))
 
@@ -369,7 +418,12 @@ describe("Gateway.forwardMessage", () => {
         storeFaults.claimsAway = true
         // The provider has it: the caller is told so, not asked to retry a message already sent.
         const first = yield* gateway.forwardMessage(message, all)
-        expect(first).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        expect(first).toEqual({
+          messageId: "m1",
+          sessionId: session.sessionId,
+          providerMessageId: "p-m1",
+          delivery: { parts: 1 }
+        })
         yield* TestClock.adjust(Duration.seconds(3))
         storeFaults.claimsAway = false
         storeFaults.sourcesAway = false
@@ -394,7 +448,7 @@ describe("Gateway.forwardMessage", () => {
         yield* TestClock.adjust(Duration.seconds(6))
         // Had the claim stayed, this retry would wait for it and answer MessageInFlight for two minutes.
         const retried = yield* gateway.forwardMessage(message, all)
-        expect(retried).toMatchObject({ messageId: "m1", providerMessageId: "p-m1" })
+        expect(retried).toMatchObject({ messageId: "m1", providerMessageId: "p-m1", delivery: { parts: 1 } })
         expect(calls.sendMessage).toHaveLength(2)
       })
     ))
@@ -449,7 +503,12 @@ describe("Gateway.forwardMessage while an earlier request forwards the same mess
 
         yield* Deferred.succeed(provider, undefined)
         const answer = yield* Fiber.join(first)
-        expect(answer).toEqual({ messageId: "m1", sessionId: session.sessionId, providerMessageId: "p-m1" })
+        expect(answer).toEqual({
+          messageId: "m1",
+          sessionId: session.sessionId,
+          providerMessageId: "p-m1",
+          delivery: { parts: 1 }
+        })
         yield* TestClock.adjust(Duration.millis(100))
         expect(yield* Fiber.join(retry)).toEqual(answer)
         expect(calls.sendMessage).toHaveLength(1)

@@ -7,12 +7,20 @@
  * for an early poll.
  */
 import { Effect, Option, Schema } from "effect"
-import type { Attachment, ProviderEvent, SessionRecord, TranscriptEntry } from "../../domain/model.js"
+import {
+  type Attachment,
+  type Capabilities,
+  type ProviderEvent,
+  requestLimits,
+  type SessionRecord,
+  type TranscriptEntry
+} from "../../domain/model.js"
 import type { CiscoConfig, LivechatConfig } from "../../domain/tenant.js"
 import { nowIso } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { ConversationOver, ProviderError } from "../../services/errors.js"
-import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, SessionContext, UserMessage } from "../../services/LivechatProvider.js"
+import { deliveryOf } from "../delivery.js"
 import { keepEnd, transcriptLine } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
@@ -39,6 +47,29 @@ export const chatStateOf = (session: SessionRecord): Option.Option<CiscoChatStat
 /** Extension field values are short strings; the transcript keeps its end. */
 const TRANSCRIPT_CHARS = 4_000
 const TYPING_INTERVAL_MS = 3_000
+
+/**
+ * A CCP chat carries plain text, one `<Message>` per user message (`messageText`): attachments
+ * go as `name: url` lines in it, and an agent's files cannot come at all. No text limit is
+ * documented (docs/PROVIDERS.md#cisco-ccp-chat): the longest text is the gateway's own request
+ * limit. Typing goes both ways; no read receipts exist. The agent's leave ends the chat, so
+ * there is no transfer back to a queue, and CCP tells no queue position.
+ */
+export const ciscoCapabilities = {
+  provider: alias,
+  userTyping: true,
+  agentTyping: true,
+  readReceipts: { user: false, agent: false },
+  userAttachments: "as-links",
+  agentAttachments: "none",
+  maxTextLength: requestLimits.messageTextBytes,
+  splitsLongText: false,
+  queuePosition: "gateway",
+  transfer: false
+} satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const ciscoDelivery = (message: UserMessage) => deliveryOf(ciscoCapabilities, message, 1)
 
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })
@@ -123,6 +154,7 @@ export const makeCiscoProvider = Effect.gen(function*() {
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
+    capabilities: ciscoCapabilities,
     create: ({ config, session, transcript }) =>
       Effect.gen(function*() {
         const cisco = yield* ciscoOf(config)
@@ -147,8 +179,9 @@ export const makeCiscoProvider = Effect.gen(function*() {
         )
         // The agent is likely to answer: look sooner than the next scheduled poll.
         yield* Effect.forkDaemon(pollNow(session))
-        return {}
+        return { delivery: ciscoDelivery(message) }
       }),
+    deliveryOf: ciscoDelivery,
     sendTyping: ({ config, session }) =>
       Effect.gen(function*() {
         if (!typingThrottle.admit(session.sessionId)) return

@@ -10,12 +10,13 @@
  */
 import { HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Fiber, Option, Redacted, Schedule, Schema } from "effect"
-import type { Attachment, SessionRecord } from "../../domain/model.js"
+import { type Attachment, type Capabilities, requestLimits, type SessionRecord } from "../../domain/model.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
-import type { LivechatProvider, SessionContext } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, SessionContext, UserMessage } from "../../services/LivechatProvider.js"
+import { deliveryOf } from "../delivery.js"
 import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
@@ -43,6 +44,31 @@ const TRANSCRIPT_ENTRIES = 50
 
 /** The agent's typing indicator lasts a few seconds; the user's typing is sent at most this often per session. */
 const TYPING_INTERVAL_MS = 3_000
+
+/**
+ * An Open Messaging message carries the text and the attachments as `content` in one inbound
+ * message; no text limit is documented (docs/PROVIDERS.md#inbound-user-to-agent), so the longest
+ * text is the gateway's own request limit. Typing goes out as a Typing event. Open Messaging has
+ * no read receipts either way (its inbound receipts take Delivered and Failed only; the outbound
+ * webhook carries no agent's read: docs/PROVIDERS.md).
+ * Genesys tells an estimated wait per queue, no position: positions are the gateway's. A
+ * `.user.end` with a transfer hands the chat back to the queue (./mapper.ts).
+ */
+export const genesysCapabilities = {
+  provider: alias,
+  userTyping: true,
+  agentTyping: true,
+  readReceipts: { user: false, agent: false },
+  userAttachments: "native",
+  agentAttachments: "native",
+  maxTextLength: requestLimits.messageTextBytes,
+  splitsLongText: false,
+  queuePosition: "gateway",
+  transfer: true
+} satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const genesysDelivery = (message: UserMessage) => deliveryOf(genesysCapabilities, message, 1)
 
 const providerError = (error: ProviderApiError) => new ProviderError({ provider: alias, message: error.message })
 
@@ -207,6 +233,7 @@ export const makeGenesysProvider = Effect.gen(function*() {
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
+    capabilities: genesysCapabilities,
     create: ({ config, session, transcript }) =>
       Effect.gen(function*() {
         const account = yield* genesysOf(config)
@@ -231,8 +258,9 @@ export const makeGenesysProvider = Effect.gen(function*() {
             ? { content: contentOf(message.attachments) }
             : {})
         }).pipe(Effect.mapError(providerError))
-        return { providerMessageId: accepted.id }
+        return { providerMessageId: accepted.id, delivery: genesysDelivery(message) }
       }),
+    deliveryOf: genesysDelivery,
     sendTyping: ({ config, session }) =>
       Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)

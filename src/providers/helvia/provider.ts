@@ -1,15 +1,40 @@
 /** helvia-livechat: the platform's own livechat, hbf-lcm. The conversation id is our session id. */
 import { Effect, Option, Redacted, Schema } from "effect"
+import { type Capabilities, requestLimits } from "../../domain/model.js"
 import { configFor, type LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import { HbfLcm, type HbfLcmFailure } from "../../services/HbfLcm.js"
-import type { LivechatProvider } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, UserMessage } from "../../services/LivechatProvider.js"
+import { deliveryOf } from "../delivery.js"
 import { sha256SignatureMatches, wellFormedSignature } from "../signatures.js"
 import { mapHelviaEvent } from "./mapper.js"
 import { HelviaWebhook, signatureHeader } from "./webhook.js"
 
 const alias = "helvia-livechat" as const
+
+/**
+ * hbf-lcm takes a message whole, text and attachments in one call (docs/CONTRACTS.md#hbf-lcm),
+ * and names no text limit: the longest text is the gateway's own request limit. It has no typing
+ * or read call; its agent's typing and attachments come by webhook, and TRANSFER_REQUEST hands
+ * the chat back to the queue (`agent.left`, then `request.queued`: ./mapper.ts). It tells no
+ * queue position.
+ */
+export const helviaCapabilities = {
+  provider: alias,
+  userTyping: false,
+  agentTyping: true,
+  readReceipts: { user: false, agent: false },
+  userAttachments: "native",
+  agentAttachments: "native",
+  maxTextLength: requestLimits.messageTextBytes,
+  splitsLongText: false,
+  queuePosition: "gateway",
+  transfer: true
+} satisfies Capabilities
+
+/** One message, whatever its length: the text and its attachments go together. */
+const helviaDelivery = (message: UserMessage) => deliveryOf(helviaCapabilities, message, 1)
 
 const providerError = (error: HbfLcmFailure) => new ProviderError({ provider: alias, message: error.message })
 
@@ -31,6 +56,7 @@ export const makeHelviaProvider = Effect.map(
   Effect.all([HbfLcm, Effect.clock]),
   ([lcm, clock]): LivechatProvider<typeof alias> => ({
     alias,
+    capabilities: helviaCapabilities,
     create: ({ callbackUrl, metadata, session, tenant, transcript }) =>
       lcm
         .createRequest({
@@ -67,8 +93,12 @@ export const makeHelviaProvider = Effect.map(
           ...(message.attachments !== undefined ? { attachments: message.attachments } : {}),
           sentDate: isoNow(clock)
         }),
-        { onFailure: (error) => Effect.fail(providerError(error)), onSuccess: () => Effect.succeed({}) }
+        {
+          onFailure: (error) => Effect.fail(providerError(error)),
+          onSuccess: () => Effect.succeed({ delivery: helviaDelivery(message) })
+        }
       ),
+    deliveryOf: helviaDelivery,
     end: ({ session }) =>
       lcm.endRequest(session.sessionId).pipe(
         // Already gone at hbf-lcm (the agent ended it first): nothing left to end.

@@ -12,12 +12,19 @@
  * Sunshine time tells webhook events from before the session apart (`forSession`).
  */
 import { Effect, Either, Option, Redacted, Schema } from "effect"
-import { type Attachment, jsonBytes, type ProviderEvent, type SessionRecord } from "../../domain/model.js"
+import {
+  type Attachment,
+  type Capabilities,
+  jsonBytes,
+  type ProviderEvent,
+  type SessionRecord
+} from "../../domain/model.js"
 import type { LivechatConfig } from "../../domain/tenant.js"
 import { headOf, partsOf } from "../../domain/textCuts.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, PayloadTooLarge, ProviderError } from "../../services/errors.js"
-import type { LivechatProvider, WebhookBatch } from "../../services/LivechatProvider.js"
+import type { LivechatProvider, UserMessage, WebhookBatch } from "../../services/LivechatProvider.js"
+import { deliveryOf } from "../delivery.js"
 import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
@@ -60,6 +67,27 @@ const EXTENSION_CHARS = 16
 const TRANSCRIPT_ENTRIES = 50
 /** Switchboard metadata is limited to 4 KB; the session's own metadata gives way first. */
 const SWITCHBOARD_METADATA_BYTES = 4_096
+
+/**
+ * A Sunshine message has one content: a long text goes in parts of TEXT_CHARS, each attachment
+ * as an image or file message of its own (`messageContents`). A user author can send no typing
+ * (docs/PROVIDERS.md#sunshine-typing), only `conversation:read`; the agent's typing and
+ * attachments, and its `conversation:read`, come by webhook. A hand-back ends the session
+ * (the backstop's `agent.left` and `session.ended`): no transfer back to a queue. Sunshine tells
+ * no queue position.
+ */
+export const zendeskCapabilities = {
+  provider: alias,
+  userTyping: false,
+  agentTyping: true,
+  readReceipts: { user: true, agent: true },
+  userAttachments: "native",
+  agentAttachments: "native",
+  maxTextLength: TEXT_CHARS,
+  splitsLongText: true,
+  queuePosition: "gateway",
+  transfer: false
+} satisfies Capabilities
 
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })
@@ -140,10 +168,26 @@ export const altTextOf = (name: string): string => {
 }
 
 /**
- * A user's message as Sunshine messages: its text, then each attachment as an image or file
- * message (`mediaUrl` and `altText` only: `mediaType` and `mediaSize` are Sunshine's own,
- * read-only). Each part names the message and its place (`hbfMessageId`, `hbfPart`), so a post
- * whose answer was lost, or a retry after a part failed, can tell what Sunshine already has.
+ * A user's message as the contents of Sunshine messages: its text, then each attachment as an
+ * image or file message (`mediaUrl` and `altText` only: `mediaType` and `mediaSize` are
+ * Sunshine's own, read-only).
+ */
+const messageContents = (
+  text: string | undefined,
+  attachments: ReadonlyArray<Attachment> = []
+): ReadonlyArray<Json> => [
+  ...textParts(text).map((part) => ({ type: "text", text: part })),
+  ...attachments.map((attachment) => ({
+    type: attachment.contentType.startsWith("image/") ? "image" : "file",
+    mediaUrl: attachment.url,
+    ...(attachment.name !== undefined ? { altText: altTextOf(attachment.name) } : {})
+  }))
+]
+
+/**
+ * A user's message as Sunshine messages, one per content. Each part names the message and its
+ * place (`hbfMessageId`, `hbfPart`), so a post whose answer was lost, or a retry after a part
+ * failed, can tell what Sunshine already has.
  */
 export const userMessageParts = (
   userId: string,
@@ -152,16 +196,15 @@ export const userMessageParts = (
   attachments: ReadonlyArray<Attachment> = []
 ) => {
   const author = { type: "user", userId }
-  const contents: ReadonlyArray<Json> = [
-    ...textParts(text).map((part) => ({ type: "text", text: part })),
-    ...attachments.map((attachment) => ({
-      type: attachment.contentType.startsWith("image/") ? "image" : "file",
-      mediaUrl: attachment.url,
-      ...(attachment.name !== undefined ? { altText: altTextOf(attachment.name) } : {})
-    }))
-  ]
-  return contents.map((content, part) => ({ author, content, metadata: { hbfMessageId: messageId, hbfPart: part } }))
+  return messageContents(text, attachments).map((content, part) => ({
+    author,
+    content,
+    metadata: { hbfMessageId: messageId, hbfPart: part }
+  }))
 }
+
+const zendeskDelivery = (message: UserMessage) =>
+  deliveryOf(zendeskCapabilities, message, messageContents(message.text, message.attachments).length)
 
 /** A failure after which Sunshine may nevertheless have stored the message: no answer, or a 5xx. */
 const mayHaveApplied = (error: ProviderApiError) => error.status === undefined || error.status >= 500
@@ -205,6 +248,7 @@ export const makeZendeskProvider = Effect.gen(function*() {
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
+    capabilities: zendeskCapabilities,
     create: ({ config, session, tenant, transcript }) =>
       Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
@@ -263,8 +307,10 @@ export const makeZendeskProvider = Effect.gen(function*() {
           if (found === undefined) return yield* Effect.fail(providerError(posted.left))
           ids.push(found)
         }
-        return ids.length > 0 ? { providerMessageId: ids[0]! } : {}
+        const delivery = deliveryOf(zendeskCapabilities, message, parts.length)
+        return ids.length > 0 ? { providerMessageId: ids[0]!, delivery } : { delivery }
       }),
+    deliveryOf: zendeskDelivery,
     // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
     // The read is of the whole conversation: Sunshine's activity names no message, so `upTo` says nothing more.
     sendRead: ({ config, session }) =>
