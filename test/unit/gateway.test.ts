@@ -4,6 +4,7 @@ import { everyTenant as all } from "../../src/domain/access.js"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
@@ -194,7 +195,8 @@ const withGateway = <A, E>(
     FaultyMemoryStore,
     AppConfigTest,
     HbfCoreFake,
-    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
+    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider])),
+    ProviderCallHealthLive.pipe(Layer.provide(AppConfigTest))
   )
   return Effect.gen(function*() {
     const gateway = yield* gatewayOf
@@ -670,7 +672,8 @@ describe("Gateway.ingestWebhook", () => {
               countingStore(calls),
               AppConfigTest,
               HbfCoreFake,
-              Layer.succeed(ProviderRegistry, makeProviderRegistry([provider]))
+              Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])),
+              ProviderCallHealthLive.pipe(Layer.provide(AppConfigTest))
             )
           )
         )

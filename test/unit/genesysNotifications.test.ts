@@ -18,6 +18,7 @@ import type { GenesysConfig } from "../../src/domain/tenant.js"
 import { OutboundHttpLive } from "../../src/infra/outbound.js"
 import { makeProviderEgressGuard } from "../../src/infra/ProviderEgressGuardLive.js"
 import { credentialsOf, GenesysApi, GenesysApiLive } from "../../src/providers/genesys/client.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { notificationTimings } from "../../src/providers/genesys/notificationProtocol.js"
 import { startChannel } from "../../src/providers/genesys/notificationSocket.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
@@ -101,7 +102,7 @@ const follow = (genesysUrl: string, ingest: (events: ReadonlyArray<ProviderEvent
   Effect.gen(function*() {
     const sandbox = yield* makeSandbox()
     const layer = GenesysApiLive.pipe(
-      Layer.provide(OutboundHttpLive),
+      Layer.provide(Layer.merge(OutboundHttpLive, ProviderCallHealthLive)),
       Layer.provideMerge(Layer.succeed(ProviderEgressGuard, egress)),
       Layer.provideMerge(Layer.succeed(AppConfig, sandbox.config))
     )

@@ -69,6 +69,7 @@ export const makeHelviaProvider = Effect.map(
         }),
         { onFailure: (error) => Effect.fail(providerError(error)), onSuccess: () => Effect.succeed({}) }
       ),
+    probe: () => Effect.mapError(lcm.probe, providerError),
     end: ({ session }) =>
       lcm.endRequest(session.sessionId).pipe(
         // Already gone at hbf-lcm (the agent ended it first): nothing left to end.

@@ -266,6 +266,7 @@ export const makeZendeskProvider = Effect.gen(function*() {
         return ids.length > 0 ? { providerMessageId: ids[0]! } : {}
       }),
     // No sendTyping: Sunshine takes typing from business authors only; a user can only mark the conversation read.
+    probe: (config) => Effect.flatMap(zendeskOf(config), (app) => Effect.mapError(api.probe(app), providerError)),
     end: ({ config, session }, reason) =>
       Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
