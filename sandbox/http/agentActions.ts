@@ -7,6 +7,7 @@ import { HttpRouter } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { json } from "./answers.js"
 import { exact, HttpUrl, NonEmptyString } from "./schemas.js"
+import { unreachableAction } from "./unreachable.js"
 
 /** An agent's attachment as a sim route takes it: `{ url, contentType, name? }`, each simulator turning it into its provider's shape. */
 export const AgentAttachment = Schema.Struct({ url: HttpUrl, contentType: NonEmptyString, name: exact(Schema.String) })
@@ -35,9 +36,9 @@ export interface SimAction {
   readonly example?: Readonly<Record<string, unknown>>
 }
 
-/** `GET /sim`: `{ simulator, actions }`. */
+/** `GET /sim`: `{ simulator, actions }`, the unreachable switch every provider simulator has among them. */
 export const simIndexRoute = (simulator: string, actions: ReadonlyArray<SimAction>) =>
-  HttpRouter.get("/sim", Effect.sync(() => json(200, { simulator, actions })))
+  HttpRouter.get("/sim", Effect.sync(() => json(200, { simulator, actions: [...actions, unreachableAction] })))
 
 /** The example attachment every simulator's listing shows. */
 export const exampleAttachment: AgentAttachment = {

@@ -91,7 +91,9 @@ export const HbfLcmHttp = Layer.effect(
       // Any answer but a 5xx is hbf-lcm answering: its 404 or 405 to a HEAD it has no route for too.
       probe: Effect.suspend(() => probing.call({ method: "HEAD", path: "/livechat-requests" }, Effect.fail)).pipe(
         Effect.catchAll((error) =>
-          error.reason === "status" && (error.status ?? 500) < 500 ? Effect.void : failure("HEAD /livechat-requests")(error)
+          error.reason === "status" && (error.status ?? 500) < 500
+            ? Effect.void
+            : failure("HEAD /livechat-requests")(error)
         )
       )
     })

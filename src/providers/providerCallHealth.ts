@@ -115,11 +115,14 @@ export const ProviderCallHealthLive = Layer.effect(
       return "probe"
     }
 
-    return ProviderCallHealth.of({
-      record,
-      credentialsOf,
-      health: (credentials) => Effect.sync(() => healthAt(breakers.get(credentials), clock.unsafeCurrentTimeMillis())),
-      admit: (credentials) => Effect.sync(() => admitAt(breakers.get(credentials), clock.unsafeCurrentTimeMillis()))
-    } satisfies ProviderCallHealthService)
+    return ProviderCallHealth.of(
+      {
+        record,
+        credentialsOf,
+        health: (credentials) =>
+          Effect.sync(() => healthAt(breakers.get(credentials), clock.unsafeCurrentTimeMillis())),
+        admit: (credentials) => Effect.sync(() => admitAt(breakers.get(credentials), clock.unsafeCurrentTimeMillis()))
+      } satisfies ProviderCallHealthService
+    )
   })
 )

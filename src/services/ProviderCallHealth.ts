@@ -33,4 +33,6 @@ export interface ProviderCallHealthService {
   readonly admit: (credentials: string) => Effect.Effect<Admission>
 }
 
-export class ProviderCallHealth extends Context.Tag("hbf-lcg/ProviderCallHealth")<ProviderCallHealth, ProviderCallHealthService>() {}
+export class ProviderCallHealth
+  extends Context.Tag("hbf-lcg/ProviderCallHealth")<ProviderCallHealth, ProviderCallHealthService>()
+{}
