@@ -7,7 +7,6 @@ import { HttpRouter } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { json } from "./answers.js"
 import { exact, HttpUrl, NonEmptyString } from "./schemas.js"
-import { unreachableAction } from "./unreachable.js"
 
 /** An agent's attachment as a sim route takes it: `{ url, contentType, name? }`, each simulator turning it into its provider's shape. */
 export const AgentAttachment = Schema.Struct({ url: HttpUrl, contentType: NonEmptyString, name: exact(Schema.String) })
@@ -34,6 +33,16 @@ export interface SimAction {
   readonly does: string
   /** An example body (every field optional unless `does` says otherwise); none = no body. */
   readonly example?: Readonly<Record<string, unknown>>
+}
+
+/** The unreachable switch every provider simulator has (./unreachable.ts). */
+const unreachableAction: SimAction = {
+  action: "unreachable",
+  method: "POST",
+  path: "/sim/unreachable",
+  does:
+    "while `unreachable` is true, every call to the provider's API answers 503 with an empty body (a provider that is down); false brings it back",
+  example: { unreachable: true }
 }
 
 /** `GET /sim`: `{ simulator, actions }`, the unreachable switch every provider simulator has among them. */

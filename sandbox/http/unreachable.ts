@@ -2,11 +2,11 @@
  * A provider simulator's "unreachable" switch: while on, every call to the provider's API
  * answers 503 with an empty body, as a load balancer with nothing behind it does; the
  * simulator's own routes (`/sim…`, `/sandbox…`) still answer. `POST /sim/unreachable`
- * `{ "unreachable": true|false }` turns it, and answers `{ unreachable, refused }`.
+ * `{ "unreachable": true|false }` turns it, and answers `{ unreachable, refused }` (listed by
+ * every simulator's `GET /sim`, agentActions.ts).
  */
 import { type HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
-import type { SimAction } from "./agentActions.js"
 import { handle, json } from "./answers.js"
 import { curlBody } from "./body.js"
 
@@ -16,16 +16,6 @@ export interface UnreachableControls {
   readonly unreachable: (on: boolean) => Effect.Effect<void>
   /** The provider API calls answered 503 by the switch so far. */
   readonly refusedWhileUnreachable: () => number
-}
-
-/** How `GET /sim` lists the switch (every provider simulator has it). */
-export const unreachableAction: SimAction = {
-  action: "unreachable",
-  method: "POST",
-  path: "/sim/unreachable",
-  does:
-    "while `unreachable` is true, every call to the provider's API answers 503 with an empty body (a provider that is down); false brings it back",
-  example: { unreachable: true }
 }
 
 const simPath = /^\/(?:sim|sandbox)(?:\/|$|\?)/
