@@ -217,6 +217,7 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
         Effect.either,
         Effect.timed,
         Effect.flatMap(([elapsed, result]) => {
+          // Recorded in the step that counts the exchange: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
           health.record(credentials, Either.isRight(result) ? result.right.response.status : undefined)
           return Either.isRight(result)
             ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)

@@ -158,6 +158,7 @@ export const CiscoApiLive = Layer.scoped(
         catch: (cause) => cause
       }).pipe(
         Effect.matchEffect({
+          // Recorded in the match's own step: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
           onFailure: (cause) => {
             health.record(credentials, undefined)
             return Effect.zipRight(
