@@ -22,6 +22,7 @@
  *        bodies: join {agentName?}; say {text}; typing {status: composing|paused}; status {status, detail?}
  *   GET  /sim                                           the agent's actions with example bodies (JSON)
  *   POST /sim/fail                                      { n, status: 500|503 }
+ *   POST /sim/unreachable                               { unreachable }: every /ccp call answers 503, empty, while true
  *   POST /sim/garble                                    { n }
  *   GET  /sim/requests                                  the /ccp requests received
  *
@@ -47,6 +48,7 @@ import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { listen, serve } from "../http/serve.js"
+import { makeUnreachableSwitch } from "../http/unreachable.js"
 import { makeAgent, simRoutes } from "./agent.js"
 import { customerRoutes } from "./routes.js"
 import {
@@ -80,7 +82,13 @@ export const makeCiscoSim = (options: CiscoSimOptions): Effect.Effect<CiscoSim, 
     )
     const agent = makeAgent(state)
     const loopback = yield* listen
-    yield* serve(loopback, HttpRouter.concat(customerRoutes(state, options, loopback.url), simRoutes(state, agent)), {
+    const unreachable = makeUnreachableSwitch()
+    const routes = HttpRouter.concatAll(
+      customerRoutes(state, options, loopback.url),
+      simRoutes(state, agent),
+      unreachable.route(HttpRouter.empty)
+    )
+    yield* serve(loopback, unreachable.guard(routes), {
       name: "cisco sim",
       refusals: ccpRefusals,
       record: (answered, req) => {
@@ -105,6 +113,7 @@ export const makeCiscoSim = (options: CiscoSimOptions): Effect.Effect<CiscoSim, 
       status: (chatId, status, detail) => Effect.orDie(agent.postStatus(chatId, status, detail)),
       failNext: (n, status) => Effect.sync(() => state.failures.arm(n, status)),
       garbleNext: (n) => Effect.sync(() => state.garbles.arm(n)),
+      ...unreachable.controls,
       requests: () => (state.requestLog.length > MAX_REQUESTS_KEPT
         ? state.requestLog.slice(-MAX_REQUESTS_KEPT)
         : [...state.requestLog])

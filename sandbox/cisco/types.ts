@@ -1,5 +1,6 @@
 /** The Cisco CCP simulator's options and its scripting interface. */
 import { Data, type Effect } from "effect"
+import type { UnreachableControls } from "../http/unreachable.js"
 
 export interface CiscoSimOptions {
   /** The feeds chats may be created on (feedRefURL must be `{baseUrl}/ccp-webapp/ccp/feed/{feedId}` of one of them; accept any host in the URL, match on the feed id). */
@@ -45,7 +46,7 @@ export interface SimCcpRequest {
  * Scripting methods die (a `CiscoSimError` defect) on misuse: an unknown chat, an agent
  * action on an ended chat, speaking with no agent joined. The /sim routes answer those as 404/409.
  */
-export interface CiscoSim {
+export interface CiscoSim extends UnreachableControls {
   /** e.g. http://127.0.0.1:PORT — the gateway's `cisco.baseUrl`; routes are under /ccp/rest/chat */
   readonly baseUrl: string
   readonly chats: () => ReadonlyArray<SimChat>

@@ -31,6 +31,7 @@
  *   POST /sim/webhooks/{webhookId}/resend      -> { webhookId, status }
  *   POST /sim/sockets/drop | /sim/sockets/close | /sim/tokens/expire
  *   POST /sim/fail                             { n, status: 429|500|503, retryAfterSeconds? }
+ *   POST /sim/unreachable                      { unreachable }: login and API answer 503, empty, while true (sockets dropped)
  *   POST /sim/topics/refuse                    { suffix, missingPermissions? }: subscriptions reject topics ending in .{suffix}
  *   GET  /sim/conversations | /sim/requests | /sim/channels
  */
@@ -38,6 +39,7 @@ import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { listen, serve } from "../http/serve.js"
+import { makeUnreachableSwitch } from "../http/unreachable.js"
 import { makeAgent, simRoutes } from "./agent.js"
 import { clientOf, expireTokens, makeApiGuard } from "./auth.js"
 import { makeConversations } from "./conversations.js"
@@ -60,12 +62,15 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
     const conversations = makeConversations(state, notifications, loopback.url)
     const webhooks = makeWebhooks(state)
     const agent = makeAgent(state, notifications, conversations, webhooks)
+    // An unreachable Genesys also loses its notification sockets.
+    const unreachable = makeUnreachableSwitch(notifications.dropSockets)
     yield* serve(
       loopback,
-      HttpRouter.concat(
+      unreachable.guard(HttpRouter.concatAll(
         apiRoutes(state, api, notifications, conversations),
-        simRoutes(state, agent, webhooks, notifications)
-      ),
+        simRoutes(state, agent, webhooks, notifications),
+        unreachable.route(HttpRouter.empty)
+      )),
       {
         name: "genesys sim",
         refusals: genesysRefusals,
@@ -93,6 +98,7 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
       dropSockets: () => notifications.dropSockets,
       closeSockets: () => notifications.closeSockets,
       expireTokens: () => expireTokens(state),
+      ...unreachable.controls,
       failNext: (n, status, retryAfterSeconds) =>
         Effect.sync(() => state.failures.arm(n, { status, retryAfterSeconds })),
       requests: () => [...state.apiRequests],

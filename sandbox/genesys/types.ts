@@ -1,5 +1,6 @@
 /** The Genesys Cloud simulator's options, what it shows, and its scripting interface. */
 import { Data, type Effect } from "effect"
+import type { UnreachableControls } from "../http/unreachable.js"
 import type { InboundContent, InboundFrom } from "./wire.js"
 
 export interface GenesysSimOptions {
@@ -106,7 +107,7 @@ export interface SimApiRequest {
  * webhook, no connected agent to speak or leave, joining a conversation that is over. The
  * /sim routes answer those as 404/409 instead.
  */
-export interface GenesysSim {
+export interface GenesysSim extends UnreachableControls {
   readonly baseUrl: string
   /** Conversations, newest last, with what the agent side received. */
   readonly conversations: () => ReadonlyArray<SimConversation>

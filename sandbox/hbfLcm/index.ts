@@ -13,6 +13,7 @@
  *        -> 200 { eventId, status, body } (the gateway's answer to the webhook)
  *   POST /sandbox/events/{eventId}/resend                      same, byte-identical repost
  *   GET  /sim                                                  these actions with example bodies (JSON)
+ *   POST /sim/unreachable                                      { unreachable }: every service route answers 503, empty
  *   GET  /sandbox/requests                                     the requests
  *   GET  /sandbox/requests/{platformSessionId}/messages        the user messages of one request
  */
@@ -20,6 +21,7 @@ import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { serveRouter } from "../http/serve.js"
+import { makeUnreachableSwitch } from "../http/unreachable.js"
 import { agentRoutes, makeAgent } from "./agent.js"
 import { serviceRoutes } from "./routes.js"
 import { makeState, snapshot } from "./state.js"
@@ -33,9 +35,12 @@ export const makeHbfLcmSim = (options: HbfLcmSimOptions): Effect.Effect<HbfLcmSi
   Effect.gen(function*() {
     const state = makeState()
     const agent = makeAgent(makeWebhooks(state, options))
+    const unreachable = makeUnreachableSwitch()
     const baseUrl = yield* serveRouter(
       "hbf-lcm simulator",
-      HttpRouter.concat(serviceRoutes(state, options), agentRoutes(agent))
+      unreachable.guard(
+        HttpRouter.concatAll(serviceRoutes(state, options), agentRoutes(agent), unreachable.route(HttpRouter.empty))
+      )
     )
     return {
       baseUrl,
@@ -47,6 +52,7 @@ export const makeHbfLcmSim = (options: HbfLcmSimOptions): Effect.Effect<HbfLcmSi
       messages: (id) => [...(state.messages.get(id) ?? [])],
       webhooks: () => [...state.webhooks.values()].map((hook) => ({ ...hook, responses: [...hook.responses] })),
       failNext: state.failures.failNext,
+      ...unreachable.controls,
       ...agent
     }
   })

@@ -1,6 +1,7 @@
 /** The hbf-lcm simulator's options and its scripting interface. */
 import { Data, type Effect } from "effect"
 import type { FailureScript } from "../http/scripts.js"
+import type { UnreachableControls } from "../http/unreachable.js"
 import type { LcmAgent, LcmAttachment, LcmCreateRequest, LcmUserMessage, LcmWebhookEvent } from "./wire.js"
 
 export interface LcmRequestRecord {
@@ -55,7 +56,7 @@ export interface HbfLcmSimOptions {
   readonly webhookSecretFor: (tenantId: string) => string | undefined
 }
 
-export interface HbfLcmSim {
+export interface HbfLcmSim extends UnreachableControls {
   /** `http://127.0.0.1:<port>` */
   readonly baseUrl: string
   readonly requests: () => ReadonlyArray<LcmRequestRecord>

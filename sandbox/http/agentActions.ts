@@ -35,9 +35,19 @@ export interface SimAction {
   readonly example?: Readonly<Record<string, unknown>>
 }
 
-/** `GET /sim`: `{ simulator, actions }`. */
+/** The unreachable switch every provider simulator has (./unreachable.ts). */
+const unreachableAction: SimAction = {
+  action: "unreachable",
+  method: "POST",
+  path: "/sim/unreachable",
+  does:
+    "while `unreachable` is true, every call to the provider's API answers 503 with an empty body (a provider that is down); false brings it back",
+  example: { unreachable: true }
+}
+
+/** `GET /sim`: `{ simulator, actions }`, the unreachable switch every provider simulator has among them. */
 export const simIndexRoute = (simulator: string, actions: ReadonlyArray<SimAction>) =>
-  HttpRouter.get("/sim", Effect.sync(() => json(200, { simulator, actions })))
+  HttpRouter.get("/sim", Effect.sync(() => json(200, { simulator, actions: [...actions, unreachableAction] })))
 
 /** The example attachment every simulator's listing shows. */
 export const exampleAttachment: AgentAttachment = {

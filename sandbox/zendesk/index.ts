@@ -18,6 +18,7 @@
  *   POST {base}/conversations/{id}/activity                  -> 200 {}
  *   POST {base}/conversations/{id}/passControl | offerControl   { switchboardIntegration: id | name | integrationType | "next", metadata? }
  *   POST {base}/conversations/{id}/acceptControl | releaseControl   { metadata? }
+ *   GET  {base}/switchboards                                  -> 200 { switchboards: [{ id, enabled, defaultSwitchboardIntegrationId }] }
  * Sandbox routes (no auth, JSON whatever the Content-Type, for curl; errors `{ error, message }`):
  *   POST /sim/conversations/{conversationId}/accept|say|typing|read|close|passBack|transferToEmail
  *        bodies: accept {displayName?, avatarUrl?}; say {text?, attachments?: [{url, contentType, name?}],
@@ -25,6 +26,7 @@
  *        typing {start?: boolean (default true), withoutAuthor?: boolean}
  *   GET  /sim                       the agent's actions with example bodies (JSON)
  *   POST /sim/fail                  { n, status: 429|500|503, retryAfterSeconds? }
+ *   POST /sim/unreachable           { unreachable }: every API call answers 503, empty, while true
  *   POST /sim/webhooks/drop         { n, type? }   (only events of that type count when given)
  *   POST /sim/webhooks/duplicate    { n }
  *   POST /sim/webhooks/target       { url? }       (no url: stop delivering)
@@ -76,6 +78,7 @@ import { HttpRouter } from "@effect/platform"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { listen, serve } from "../http/serve.js"
+import { makeUnreachableSwitch } from "../http/unreachable.js"
 import { makeAgent, simRoutes } from "./agent.js"
 import { apiRoutes } from "./routes.js"
 import { allConversations, allDeliveries, allUsers, makeState, snapshotConversation } from "./state.js"
@@ -94,7 +97,13 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
     const webhooks = yield* makeWebhooks(state)
     const agent = makeAgent(state, webhooks)
     const loopback = yield* listen
-    yield* serve(loopback, HttpRouter.concat(simRoutes(state, agent), apiRoutes(state, webhooks, loopback.url)), {
+    const unreachable = makeUnreachableSwitch()
+    const routes = HttpRouter.concatAll(
+      simRoutes(state, agent),
+      apiRoutes(state, webhooks, loopback.url),
+      unreachable.route(HttpRouter.empty)
+    )
+    yield* serve(loopback, unreachable.guard(routes), {
       name: "zendesk sim",
       refusals: sunshineRefusals,
       record: (answered) => {
@@ -129,6 +138,7 @@ export const makeZendeskSim = (options: ZendeskSimOptions): Effect.Effect<Zendes
       transferToEmail: (conversationId) => Effect.orDie(agent.release(conversationId, "transferToEmail")),
       dropNextWebhooks: (n, filter) => Effect.sync(() => state.drops.arm(n, filter)),
       duplicateNextWebhooks: (n) => Effect.sync(() => state.duplicates.arm(n)),
+      ...unreachable.controls,
       failNext: (n, status, failOptions) =>
         Effect.sync(() =>
           state.failures.arm(n, {

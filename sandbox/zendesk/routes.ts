@@ -411,9 +411,20 @@ export const apiRoutes = (
     })
   )
 
+  // ---- switchboards ----
+
+  /** The app's one switchboard, its default integration the bot's (the gateway reads it as its probe). */
+  const switchboardId = hexId()
+  const listSwitchboards = api(
+    Effect.succeed(
+      json(200, { switchboards: [{ id: switchboardId, enabled: true, defaultSwitchboardIntegrationId: state.bot.id }] })
+    )
+  )
+
   const routes = (base: string) => {
     const at = (path: string) => `${base}${path}` as HttpRouter.PathInput
     return [
+      HttpRouter.get(at("/switchboards"), listSwitchboards),
       HttpRouter.post(at("/users"), createUser),
       HttpRouter.get(at("/users/:userIdOrExternalId"), getUser),
       HttpRouter.post(at("/conversations"), createConversation),

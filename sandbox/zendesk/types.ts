@@ -1,5 +1,6 @@
 /** The Sunshine Conversations simulator's options, what it shows, and its scripting interface. */
 import { Data, type Effect } from "effect"
+import type { UnreachableControls } from "../http/unreachable.js"
 
 export interface ZendeskSimOptions {
   readonly appId: string
@@ -173,7 +174,7 @@ export interface SimApiRequest {
  * Scripting methods die (a `ZendeskSimError` defect) on misuse: an unknown conversation, an
  * agent action while the agent workspace does not hold control. The /sim routes answer those as 404/409.
  */
-export interface ZendeskSim {
+export interface ZendeskSim extends UnreachableControls {
   /** e.g. http://127.0.0.1:PORT/sc — the gateway's `apiBaseUrl`; the API is under {baseUrl}/v2/apps/{appId}. */
   readonly baseUrl: string
   readonly botIntegration: SwitchboardIntegration

@@ -22,6 +22,7 @@ import { CiscoApiLive } from "../providers/cisco/client.js"
 import { CiscoPollerLive } from "../providers/cisco/poller.js"
 import { GenesysApiLive } from "../providers/genesys/client.js"
 import { GenesysNotificationsLive } from "../providers/genesys/notifications.js"
+import { ProviderCallHealthLive } from "../providers/providerCallHealth.js"
 import { ProviderRegistryLive } from "../providers/ProviderRegistryLive.js"
 import { ZendeskApiLive } from "../providers/zendesk/client.js"
 import { ZendeskBackstopLive } from "../providers/zendesk/poller.js"
@@ -31,7 +32,10 @@ import { RedisStoreLive } from "../stores/RedisStore.js"
 import { DrainOnShutdownLive, LifecycleLive } from "./Drain.js"
 import { type GatewayMode, StartLineLive } from "./StartLine.js"
 
-/** The outbound clients, and the provider egress policy they (and the notifications socket) are confined by. */
+/**
+ * The outbound clients; the provider egress policy they (and the notifications socket) are
+ * confined by; the health of the provider calls they make, which the use cases read.
+ */
 export const ClientsLive = Layer.mergeAll(
   HbfCoreHttp,
   HbfLcmHttp,
@@ -42,7 +46,7 @@ export const ClientsLive = Layer.mergeAll(
   ZendeskApiLive
 ).pipe(
   Layer.provide(OutboundHttpLive),
-  Layer.provideMerge(ProviderEgressGuardLive)
+  Layer.provideMerge(Layer.merge(ProviderEgressGuardLive, ProviderCallHealthLive))
 )
 
 /**

@@ -178,7 +178,12 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   ),
   sessionRetentionDays: positiveInt("LCG_SESSION_RETENTION_DAYS", Duration.toDays(defaults.retention.endedSessions)),
   dedupRetentionDays: positiveInt("LCG_DEDUP_RETENTION_DAYS", Duration.toDays(defaults.retention.dedup)),
-  httpServer: httpServerLimits
+  httpServer: httpServerLimits,
+  providerBreaker: Config.all({
+    failures: positiveInt("LCG_BREAKER_FAILURES", defaults.providerBreaker.failures),
+    window: millis("LCG_BREAKER_WINDOW_MS", defaults.providerBreaker.window),
+    coolDown: millis("LCG_BREAKER_COOL_DOWN_MS", defaults.providerBreaker.coolDown)
+  })
 }).pipe(
   Config.map((c) =>
     makeAppConfig({
@@ -210,7 +215,8 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
       delivery: { ...defaults.delivery, maxAttempts: c.deliveryMaxAttempts },
       shutdownDrain: Duration.millis(c.shutdownDrainMs),
       retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
-      httpServer: c.httpServer
+      httpServer: c.httpServer,
+      providerBreaker: c.providerBreaker
     })
   )
 )

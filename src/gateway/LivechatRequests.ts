@@ -22,6 +22,7 @@ import {
 } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { LivechatRequests, type LivechatRequestsService } from "../services/LivechatRequests.js"
+import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
@@ -47,6 +48,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
   const store = yield* SessionStore
   const core = yield* HbfCore
   const changes = yield* SessionChanges
+  const health = yield* ProviderCallHealth
   const providerOf = providerFor(yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
 
@@ -71,6 +73,13 @@ export const makeLivechatRequests = Effect.gen(function*() {
           reason: "outside-business-hours",
           message: `tenant ${tenant.id} is outside its business hours`,
           ...(hours.nextOpenAt !== undefined ? { nextOpenAt: hours.nextOpenAt.toISOString() } : {})
+        })
+      }
+      // An open breaker answers at once rather than wait on the provider's timeouts; a half-open one makes this create its probe.
+      if ((yield* health.admit(health.credentialsOf(livechat))) === "refused") {
+        return yield* new LivechatUnavailable({
+          reason: "provider-unreachable",
+          message: `tenant ${tenant.id}'s livechat provider is unreachable; try again later`
         })
       }
 

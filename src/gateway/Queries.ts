@@ -3,18 +3,49 @@ import { Clock, Effect, Either, Layer, Option } from "effect"
 import { mayAccess } from "../domain/access.js"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import { type Availability, toSession } from "../domain/model.js"
+import type { LivechatConfig } from "../domain/tenant.js"
 import { HbfCore } from "../services/HbfCore.js"
-import type { ProviderAvailability } from "../services/LivechatProvider.js"
+import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
+import { type Admission, ProviderCallHealth } from "../services/ProviderCallHealth.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { Queries, type QueriesService } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { forbiddenTenant, latestVisible, livechatOf, providerFor } from "./lookups.js"
 
+/** The figures of an availability and where each came from. */
+const figuresOf = (provider: ProviderAvailability) => {
+  const sources = {
+    ...(provider.agentsOnline !== undefined ? { agentsOnline: "provider" as const } : {}),
+    ...(provider.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: "provider" as const } : {})
+  }
+  return {
+    ...(provider.agentsOnline !== undefined ? { agentsOnline: provider.agentsOnline } : {}),
+    ...(provider.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: provider.estimatedWaitSeconds } : {}),
+    ...(Object.keys(sources).length > 0 ? { sources } : {})
+  }
+}
+
 export const makeQueries = Effect.gen(function*() {
   const store = yield* SessionStore
   const core = yield* HbfCore
+  const health = yield* ProviderCallHealth
   const providerOf = providerFor(yield* ProviderRegistry)
   const latestOf = latestVisible(store)
+
+  /**
+   * What the provider tells of its agents, asked only while its credential's breaker lets calls
+   * through (none while it is open). A probe the breaker lets through is made here too: the
+   * availability call where the provider has one, else its probe, so that the verdict recovers
+   * without user traffic. A probe's outcome shows in the verdict, not here.
+   */
+  const askProvider = (provider: LivechatProvider, livechat: LivechatConfig, admission: Admission) => {
+    if (admission === "refused") return Effect.succeed(Either.right<ProviderAvailability>({}))
+    if (provider.availability !== undefined) return Effect.either(provider.availability(livechat))
+    if (admission === "probe" && provider.probe !== undefined) {
+      return Effect.as(Effect.ignore(provider.probe(livechat)), Either.right<ProviderAvailability>({}))
+    }
+    return Effect.succeed(Either.right<ProviderAvailability>({}))
+  }
 
   const service: QueriesService = {
     count: (organizationId, status, access) =>
@@ -58,17 +89,20 @@ export const makeQueries = Effect.gen(function*() {
       if (Either.isLeft(provider)) {
         return { tenantId, available: false, reason: "not-configured", businessHours } satisfies Availability
       }
-      const agents = provider.right.availability
-        ? yield* Effect.either(provider.right.availability(livechat))
-        : Either.right<ProviderAvailability>({})
-      if (Either.isLeft(agents)) {
-        return { tenantId, available: false, reason: "provider-unreachable", businessHours } satisfies Availability
+      const credentials = health.credentialsOf(livechat)
+      const agents = yield* askProvider(provider.right, livechat, yield* health.admit(credentials))
+      const verdict = yield* health.health(credentials)
+      if (verdict === "unreachable" || Either.isLeft(agents)) {
+        return {
+          tenantId,
+          available: false,
+          reason: "provider-unreachable",
+          businessHours,
+          health: verdict
+        } satisfies Availability
       }
       const known = {
-        ...(agents.right.agentsOnline !== undefined ? { agentsOnline: agents.right.agentsOnline } : {}),
-        ...(agents.right.estimatedWaitSeconds !== undefined
-          ? { estimatedWaitSeconds: agents.right.estimatedWaitSeconds }
-          : {}),
+        ...figuresOf(agents.right),
         ...(agents.right.followedBy !== undefined ? { followedBy: agents.right.followedBy } : {})
       }
       const reason = !hours.openNow
@@ -81,6 +115,7 @@ export const makeQueries = Effect.gen(function*() {
         available: reason === undefined,
         ...(reason !== undefined ? { reason } : {}),
         businessHours,
+        health: verdict,
         ...known
       } satisfies Availability
     }),

@@ -1,8 +1,13 @@
-/** hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they are retried. */
+/**
+ * hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they
+ * are retried. Every attempt's outcome is recorded in hbf-lcm's health (one credential: the
+ * platform's), the probe's too.
+ */
 import { Effect, Layer } from "effect"
 import { defaultRetryPolicy, outboundClient, type OutboundError, type OutboundRequest } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
+import { hbfLcmCredentials, ProviderCallHealth } from "../services/ProviderCallHealth.js"
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"
@@ -23,11 +28,15 @@ export const HbfLcmHttp = Layer.effect(
   HbfLcm,
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const client = yield* outboundClient({
+    const health = yield* ProviderCallHealth
+    const calls = {
       baseUrl: config.hbfLcm.url,
       bearer: config.hbfLcm.token,
-      retry: defaultRetryPolicy
-    })
+      onAnswer: (status: number | undefined) => health.record(hbfLcmCredentials, status)
+    }
+    const client = yield* outboundClient({ ...calls, retry: defaultRetryPolicy })
+    // One attempt: a probe asks whether hbf-lcm answers now.
+    const probing = yield* outboundClient(calls)
     // perf: docs/ARCHITECTURE.md#perf-fiber-ops
     const send = (request: OutboundRequest, call: string) => client.call(request, failure(call))
 
@@ -78,7 +87,15 @@ export const HbfLcmHttp = Layer.effect(
         send(
           { method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` },
           "DELETE /livechat-requests/{platformSessionId}"
+        ),
+      // Any answer but a 5xx is hbf-lcm answering: its 404 or 405 to a HEAD it has no route for too.
+      probe: Effect.suspend(() => probing.call({ method: "HEAD", path: "/livechat-requests" }, Effect.fail)).pipe(
+        Effect.catchAll((error) =>
+          error.reason === "status" && (error.status ?? 500) < 500
+            ? Effect.void
+            : failure("HEAD /livechat-requests")(error)
         )
+      )
     })
   })
 )

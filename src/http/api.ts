@@ -73,13 +73,14 @@ export class UpstreamApi extends HttpApiGroup.make("upstream")
       .addError(E.TenantNotFound)
       .addError(E.LivechatNotConfigured)
       .addError(E.LivechatUnavailable)
+      .addError(E.ProviderUnreachable)
       .addError(E.SessionOpenElsewhere)
       .addError(E.ProviderError)
       .addError(E.UpstreamUnavailable)
       .annotate(OpenApi.Summary, "Open a livechat")
       .annotate(
         OpenApi.Description,
-        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId. 409 SessionOpenElsewhere: a platform token asks while another tenant has a livechat a platform token opened for the subscriber; a token with `tenants` opens its tenant's own livechat whatever other tenants do."
+        "Opens a livechat for the subscriber. 201 with the new session; 200 with the open session when this tenant already has one for the subscriber. 403 Forbidden: the token's `tenants` do not include tenantId. 409 SessionOpenElsewhere: a platform token asks while another tenant has a livechat a platform token opened for the subscriber; a token with `tenants` opens its tenant's own livechat whatever other tenants do. 503 LivechatUnavailable (reason provider-unreachable): the tenant's provider stopped answering lately; refused at once, without calling it (GET /tenants/{tenantId}/availability says `health`)."
       )
   )
   .add(

@@ -13,18 +13,25 @@ type ErrorClass = Schema.Schema.AnyNoContext & {
   readonly fields: Schema.Struct.Fields
 }
 
-/** The error class, encoded with `error` in place of `_tag`, answered with `status`. */
+/**
+ * The error class, encoded with `error` in place of `_tag`, answered with `status`. `narrowed`
+ * fields answer only the errors whose fields they hold, named `identifier` in the OpenAPI
+ * document: one error answered with a status per reason (the others fail to encode here, and
+ * the next schema of the error answers them).
+ */
 const wire = <C extends ErrorClass>(
   errorClass: C,
-  status: number
+  status: number,
+  narrowed: Schema.Struct.Fields = {},
+  identifier: string = errorClass._tag
 ): Schema.Schema<Schema.Schema.Type<C>, { readonly error: C["_tag"]; readonly message: string }> => {
   const { _tag: _, ...details } = errorClass.fields
-  const body = Schema.Struct({ error: Schema.Literal(errorClass._tag), ...details })
+  const body = Schema.Struct({ error: Schema.Literal(errorClass._tag), ...details, ...narrowed })
   return Schema.transform(body, errorClass, {
     strict: false,
     decode: ({ error, ...rest }) => ({ _tag: error, ...rest }),
     encode: ({ _tag, ...rest }) => ({ error: _tag, ...rest })
-  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: errorClass._tag }) as never
+  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier }) as never
 }
 
 export const TenantNotFound = wire(Errors.TenantNotFound, 404)
@@ -32,7 +39,16 @@ export const SessionNotFound = wire(Errors.SessionNotFound, 404)
 export const UnknownProvider = wire(Errors.UnknownProvider, 404)
 export const DeadLetterNotFound = wire(Errors.DeadLetterNotFound, 404)
 export const LivechatNotConfigured = wire(Errors.LivechatNotConfigured, 422)
-export const LivechatUnavailable = wire(Errors.LivechatUnavailable, 409)
+export const LivechatUnavailable = wire(Errors.LivechatUnavailable, 409, {
+  reason: Schema.Literal("outside-business-hours", "no-agents")
+})
+/** The provider's breaker is open: 503, a moment's refusal (the same `LivechatUnavailable` body). */
+export const ProviderUnreachable = wire(
+  Errors.LivechatUnavailable,
+  503,
+  { reason: Schema.Literal("provider-unreachable") },
+  "ProviderUnreachable"
+)
 export const SessionOpenElsewhere = wire(Errors.SessionOpenElsewhere, 409)
 export const SessionEnded = wire(Errors.SessionEnded, 409)
 export const MessageInFlight = wire(Errors.MessageInFlight, 503)

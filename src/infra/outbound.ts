@@ -198,6 +198,11 @@ export interface OutboundOptions {
   readonly bearer?: Redacted.Redacted<string>
   /** Absent = one attempt (the caller retries, e.g. the delivery worker). */
   readonly retry?: RetryPolicy
+  /**
+   * Told of each attempt's outcome as it comes, synchronously: its status, or undefined when no
+   * answer came (an attempt the caller interrupted tells nothing). hbf-lcm's health is kept so.
+   */
+  readonly onAnswer?: (status: number | undefined) => void
 }
 
 export interface OutboundClient {
@@ -288,6 +293,7 @@ export const outboundClient = (options: OutboundOptions) =>
           }
           const abort = new EventEmitter()
           let expired = false
+          let interrupted = false
           // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
           const timer = setTimeout(() => {
             expired = true
@@ -296,6 +302,7 @@ export const outboundClient = (options: OutboundOptions) =>
           exchange(request, abort, withBody).then(
             (answer) => {
               clearTimeout(timer)
+              options.onAnswer?.(answer.status)
               resume(
                 answer.status >= 200 && answer.status < 300
                   ? Effect.succeed(answer)
@@ -311,6 +318,7 @@ export const outboundClient = (options: OutboundOptions) =>
             },
             (cause) => {
               clearTimeout(timer)
+              if (!interrupted) options.onAnswer?.(undefined)
               resume(
                 Effect.fail(
                   expired
@@ -326,6 +334,7 @@ export const outboundClient = (options: OutboundOptions) =>
           )
           return Effect.sync(() => {
             clearTimeout(timer)
+            interrupted = true
             abort.emit("abort")
           })
         }).pipe(

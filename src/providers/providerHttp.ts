@@ -11,7 +11,8 @@
  * - a 401 of a bearer token drops that token, and the call is tried once more with a new one;
  * - transport failures and 5xx are retried only where a repeat is harmless (`repeatable`): a
  *   repeated message POST could reach the agent twice;
- * - every exchange is counted in the provider call metrics; a failure is a ProviderApiError.
+ * - every exchange is counted in the provider call metrics, and recorded in its credential's
+ *   health (ProviderCallHealth: each attempt, a login's too); a failure is a ProviderApiError.
  * The retries are one Schedule fed each failed attempt, waiting on the Effect Clock.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
@@ -19,6 +20,7 @@ import { Chunk, Clock, Duration, Effect, Either, Option, type Redacted, Schedule
 import { recordProviderCall } from "../infra/metrics.js"
 import { retryAfterOf, retryingAfter } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
 import {
   apiError,
   type ApiProvider,
@@ -77,10 +79,14 @@ export interface Exchanged {
 
 export interface ProviderHttp {
   readonly call: <A, I>(call: ProviderCall<A, I>) => Effect.Effect<A, ProviderApiError>
-  /** One exchange, outside any gate and never retried (a login): any answer, its body read; only no answer fails. */
+  /**
+   * One exchange made as `credentials`, outside any gate and never retried (a login): any
+   * answer, its body read; only no answer fails.
+   */
   readonly exchange: (
     request: HttpClientRequest.HttpClientRequest,
-    what: string
+    what: string,
+    credentials: string
   ) => Effect.Effect<Exchanged, ProviderApiError>
   /** The refusal of `what` (a status and the body that came with it), logged as it is told. */
   readonly refused: (what: string, status: number, body: string) => Effect.Effect<never, ProviderApiError>
@@ -196,20 +202,24 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
     const { upstream } = yield* AppConfig
+    const health = yield* ProviderCallHealth
     const { provider } = policy
     const gateOf = makeCallGates(policy.maxInFlight)
 
     const exchange = (
       request: HttpClientRequest.HttpClientRequest,
-      what: string
+      what: string,
+      credentials: string
     ): Effect.Effect<Exchanged, ProviderApiError> =>
       http.execute(request).pipe(
         Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
         Effect.scoped,
         Effect.either,
         Effect.timed,
-        Effect.flatMap(([elapsed, result]) =>
-          Either.isRight(result)
+        Effect.flatMap(([elapsed, result]) => {
+          // Recorded in the step that counts the exchange: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
+          health.record(credentials, Either.isRight(result) ? result.right.response.status : undefined)
+          return Either.isRight(result)
             ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
             : Effect.zipRight(
               recordProviderCall(provider, undefined, elapsed),
@@ -225,7 +235,7 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
                 Effect.fail
               )
             )
-        )
+        })
       )
 
     const refusedCall = (what: string, status: number, body: string) =>
@@ -250,7 +260,7 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
           ? undefined
           : yield* Effect.mapError(bearer.current, (error) => failed(undefined, Effect.fail(error)))
         const exchanged = yield* Effect.either(
-          exchange(token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token), what)
+          exchange(token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token), what, credentials)
         )
         if (Either.isLeft(exchanged)) return yield* Effect.fail(failed(transient, Effect.fail(exchanged.left)))
         const { body, response } = exchanged.right

@@ -54,6 +54,17 @@ export interface AppConfigValues {
   readonly retention: { readonly endedSessions: Duration.Duration; readonly dedup: Duration.Duration }
   /** What the HTTP server grants a client: node:http's own defaults let a slow one hold a connection for minutes. */
   readonly httpServer: HttpServerLimits
+  /** The breaker of each provider credential (docs/ARCHITECTURE.md#provider-health). */
+  readonly providerBreaker: ProviderBreakerFigures
+}
+
+export interface ProviderBreakerFigures {
+  /** LCG_BREAKER_FAILURES: this many failed calls in a row, within `window`, open the breaker. */
+  readonly failures: number
+  /** LCG_BREAKER_WINDOW_MS: how long a failure counts (towards opening, and as `degraded`). */
+  readonly window: Duration.Duration
+  /** LCG_BREAKER_COOL_DOWN_MS: how long an open breaker refuses calls before it lets one probe through. */
+  readonly coolDown: Duration.Duration
 }
 
 export interface HttpServerLimits {
@@ -143,7 +154,9 @@ export const defaultAppConfig: AppConfigDefaults = {
     requestTimeout: Duration.seconds(30),
     keepAliveTimeout: Duration.seconds(5),
     maxConnections: 10_000
-  }
+  },
+  // 5 failures in a row within 30 s open a credential's breaker; a probe after 15 s.
+  providerBreaker: { failures: 5, window: Duration.seconds(30), coolDown: Duration.seconds(15) }
 }
 
 /** Unique per process, so that two instances on one host never share an id. */

@@ -42,6 +42,8 @@ export interface HbfLcmService {
   readonly createRequest: (request: LcmLivechatRequest) => Effect.Effect<void, HbfLcmFailure>
   readonly sendMessage: (message: LcmUserMessage) => Effect.Effect<void, HbfLcmFailure>
   readonly endRequest: (platformSessionId: string) => Effect.Effect<void, HbfLcmFailure>
+  /** Whether hbf-lcm answers at all (a HEAD of its requests; any answer but a 5xx is hbf-lcm there). */
+  readonly probe: Effect.Effect<void, HbfLcmFailure>
 }
 
 export class HbfLcm extends Context.Tag("hbf-lcg/HbfLcm")<HbfLcm, HbfLcmService>() {}

@@ -130,6 +130,12 @@ export interface LivechatProvider<A extends ProviderAlias = ProviderAlias> {
   /** What the provider knows about agents right now; absent = the provider cannot tell. */
   readonly availability?: (config: LivechatConfig) => Effect.Effect<ProviderAvailability, ProviderError>
   /**
+   * A cheap, harmless call that shows whether the provider answers, made when its credential's
+   * breaker lets a probe through (docs/PROVIDERS.md); its outcome is recorded like any call's.
+   * Absent where `availability` already calls the provider (Genesys): that call is the probe.
+   */
+  readonly probe?: (config: LivechatConfig) => Effect.Effect<void, ProviderError>
+  /**
    * How the provider pushes events to /events/:alias; absent = it pushes nothing (CCP is
    * polled), and every POST there is refused. A webhook is authenticated before its body is
    * decoded (docs/SECURITY.md): the header must be there and well formed, the sender it claims

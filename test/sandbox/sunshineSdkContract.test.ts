@@ -125,7 +125,8 @@ const sdkAgainstSim = (options: Partial<ZendeskSimOptions> = {}) =>
       conversations: new sdk["ConversationsApi"](client),
       messages: new sdk["MessagesApi"](client),
       activities: new sdk["ActivitiesApi"](client),
-      switchboard: new sdk["SwitchboardActionsApi"](client)
+      switchboard: new sdk["SwitchboardActionsApi"](client),
+      switchboards: new sdk["SwitchboardsApi"](client)
     }
   })
 
@@ -239,6 +240,14 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0", ()
 })
 
 describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: conversations", () => {
+  it.scoped("the app's switchboards (the gateway's probe of an open breaker) read as the SDK's models", () =>
+    Effect.gen(function*() {
+      const { switchboards } = yield* sdkAgainstSim()
+      const listed = yield* sdkCall(() => switchboards.listSwitchboards(APP))
+      expectTyped(sdk["SwitchboardListResponse"], listed, "listSwitchboards")
+      expectTyped(sdk["Switchboard"], listed.switchboards[0], "listSwitchboards.switchboards[0]")
+    }))
+
   it.scoped("the personal conversation: listed by filter[userId], created once (a second is 400), read by id", () =>
     Effect.gen(function*() {
       const apis = yield* sdkAgainstSim()

@@ -7,8 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
-import type { CiscoConfig } from "../../src/domain/tenant.js"
-import type { CiscoApiService } from "../../src/providers/cisco/client.js"
+import type { CcpConfig, CiscoApiService } from "../../src/providers/cisco/client.js"
 import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
@@ -22,7 +21,11 @@ const session = {
   status: "active",
   providerConversationId: "chat-1"
 } as SessionRecord
-const config = { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" } as CiscoConfig
+const config = {
+  provider: "cisco-livechat",
+  tenantId: "t1",
+  cisco: { baseUrl: "http://ccp", feedId: "1", queueTag: "Chat_Csq1" }
+} as CcpConfig
 
 /** A CCP whose poll answers are scripted per call; records every cursor asked for and every ingest. */
 const fakeCcp = (

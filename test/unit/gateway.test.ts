@@ -6,6 +6,7 @@ import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
 import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
 import { deliveryOf } from "../../src/providers/delivery.js"
 import { helviaCapabilities } from "../../src/providers/helvia/provider.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
@@ -212,7 +213,8 @@ const withGateway = <A, E>(
     FaultyMemoryStore,
     AppConfigTest,
     HbfCoreFake,
-    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider]))
+    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider])),
+    ProviderCallHealthLive.pipe(Layer.provide(AppConfigTest))
   )
   return Effect.gen(function*() {
     const gateway = yield* gatewayOf
@@ -729,7 +731,8 @@ describe("Gateway.ingestWebhook", () => {
               countingStore(calls),
               AppConfigTest,
               HbfCoreFake,
-              Layer.succeed(ProviderRegistry, makeProviderRegistry([provider]))
+              Layer.succeed(ProviderRegistry, makeProviderRegistry([provider])),
+              ProviderCallHealthLive.pipe(Layer.provide(AppConfigTest))
             )
           )
         )

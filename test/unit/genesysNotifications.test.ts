@@ -20,6 +20,7 @@ import { makeProviderEgressGuard } from "../../src/infra/ProviderEgressGuardLive
 import { credentialsOf, GenesysApi, GenesysApiLive } from "../../src/providers/genesys/client.js"
 import { notificationTimings } from "../../src/providers/genesys/notificationProtocol.js"
 import { startChannel } from "../../src/providers/genesys/notificationSocket.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderEgressGuard } from "../../src/services/ProviderEgressGuard.js"
 import { eventually } from "../eventually.js"
@@ -101,7 +102,7 @@ const follow = (genesysUrl: string, ingest: (events: ReadonlyArray<ProviderEvent
   Effect.gen(function*() {
     const sandbox = yield* makeSandbox()
     const layer = GenesysApiLive.pipe(
-      Layer.provide(OutboundHttpLive),
+      Layer.provide(Layer.merge(OutboundHttpLive, ProviderCallHealthLive)),
       Layer.provideMerge(Layer.succeed(ProviderEgressGuard, egress)),
       Layer.provideMerge(Layer.succeed(AppConfig, sandbox.config))
     )

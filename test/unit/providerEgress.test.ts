@@ -15,11 +15,20 @@ import {
   makeProviderEgressGuard,
   type ResolveHost
 } from "../../src/infra/ProviderEgressGuardLive.js"
-import { CiscoApi, CiscoApiLive } from "../../src/providers/cisco/client.js"
+import { type CcpConfig, CiscoApi, CiscoApiLive } from "../../src/providers/cisco/client.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { ZendeskApi, ZendeskApiLive } from "../../src/providers/zendesk/client.js"
 import { AppConfig, defaultAppConfig, type ProviderEgress } from "../../src/services/AppConfig.js"
 import { ProviderEgressGuard, type ProviderUrlKind } from "../../src/services/ProviderEgressGuard.js"
 import { connectionTrap, recordingLogs } from "../egressProbes.js"
+
+/** The demo tenant's CCP config on `baseUrl`. */
+const ccpOn = (baseUrl: string, apiKey?: string) =>
+  ({
+    provider: "cisco-livechat",
+    tenantId: "t1",
+    cisco: { ...demoCisco, baseUrl, ...(apiKey !== undefined ? { apiKey: Redacted.make(apiKey) } : {}) }
+  }) as CcpConfig
 
 /** Production's confinement: https to public addresses only. */
 const confinedEgress = defaultAppConfig.providerEgress
@@ -215,9 +224,10 @@ describe("connections to providers", () => {
     Effect.map(
       makeSandbox({ configure: (config) => ({ ...config, providerEgress: egress }) }),
       ({ config }) =>
-        Layer.merge(
+        Layer.mergeAll(
           Layer.succeed(AppConfig, config),
-          Layer.succeed(ProviderEgressGuard, makeProviderEgressGuard(egress, resolve))
+          Layer.succeed(ProviderEgressGuard, makeProviderEgressGuard(egress, resolve)),
+          ProviderCallHealthLive.pipe(Layer.provide(Layer.succeed(AppConfig, config)))
         )
     )
 
@@ -235,7 +245,7 @@ describe("connections to providers", () => {
             Either.right(undefined)
           )
           const api = yield* CiscoApi
-          const config = { ...demoCisco, baseUrl, apiKey: Redacted.make("ccp-api-key") }
+          const config = ccpOn(baseUrl, "ccp-api-key")
           const error = yield* Effect.flip(api.create(config, { author: "Alice", title: "help", extensionFields: [] }))
           expect(error.message).toBe("CCP POST /ccp/rest/chat is unreachable")
         }).pipe(Effect.provide(CiscoApiLive.pipe(Layer.provideMerge(context))))
@@ -267,7 +277,7 @@ describe("connections to providers", () => {
         expect(error.message).toBe("Sunshine GET /conversations/{id} is unreachable")
         const ccp = yield* CiscoApi
         const refused = yield* Effect.flip(
-          ccp.poll({ ...demoCisco, baseUrl: `http://[::ffff:127.0.0.1]:${server.port}` }, "cookie", 0)
+          ccp.poll(ccpOn(`http://[::ffff:127.0.0.1]:${server.port}`), "cookie", 0)
         )
         expect(refused.message).toBe("CCP GET /ccp/rest/chat is unreachable")
       }).pipe(
@@ -287,7 +297,7 @@ describe("connections to providers", () => {
       const context = yield* confinedWith(resolverOf({ "ccp.corp.example": ["127.0.0.1"] }), egress)
       yield* Effect.gen(function*() {
         const api = yield* CiscoApi
-        yield* Effect.either(api.poll({ ...demoCisco, baseUrl: `http://ccp.corp.example:${server.port}` }, "cookie", 0))
+        yield* Effect.either(api.poll(ccpOn(`http://ccp.corp.example:${server.port}`), "cookie", 0))
       }).pipe(Effect.provide(CiscoApiLive.pipe(Layer.provideMerge(context))))
       expect(server.connections()).toBe(1)
     }))

@@ -10,9 +10,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer, Option, Redacted, Schema, TestClock } from "effect"
 import { demoGenesys } from "../../sandbox/demoTenants.js"
 import { credentialsOf, GenesysApi, GenesysApiLive } from "../../src/providers/genesys/client.js"
+import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { makeProviderHttp, type ProviderHttpPolicy } from "../../src/providers/providerHttp.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
+import type { ProviderCallHealth } from "../../src/services/ProviderCallHealth.js"
 
 const config = AppConfig.layer({
   jwt: { secret: Redacted.make("s3cret") },
@@ -53,7 +55,11 @@ const fakeProvider = (
     })
   )
   return {
-    layer: Layer.merge(Layer.succeed(HttpClient.HttpClient, client), config),
+    layer: Layer.mergeAll(
+      Layer.succeed(HttpClient.HttpClient, client),
+      config,
+      ProviderCallHealthLive.pipe(Layer.provide(config))
+    ),
     seen,
     to: (path: string) => seen.filter((s) => s.path === path)
   }
@@ -218,7 +224,7 @@ describe("Genesys tokens", () => {
       api: () => provider.seen.filter((s) => s.path !== "/oauth/token").map((s) => s.authorization)
     }
   }
-  const apiOf = (layer: Layer.Layer<HttpClient.HttpClient | AppConfig>) =>
+  const apiOf = (layer: Layer.Layer<HttpClient.HttpClient | AppConfig | ProviderCallHealth>) =>
     Effect.provide(GenesysApi, GenesysApiLive.pipe(Layer.provide(layer)))
 
   it.effect("a refused token is dropped: the call is tried once more with a new one", () =>

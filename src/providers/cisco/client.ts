@@ -8,11 +8,12 @@ import { Cookies } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent } from "undici"
-import type { CiscoConfig } from "../../domain/tenant.js"
+import type { LivechatConfig } from "../../domain/tenant.js"
 import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { ProviderCallHealth } from "../../services/ProviderCallHealth.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
-import { noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
+import { credentialKey, noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
 import {
   apiErrorType,
   type CcpEvent,
@@ -30,28 +31,49 @@ export interface CiscoChat {
   readonly cookie: string
 }
 
+/** A tenant's livechat config of CCP: its calls are made as the tenant (the credential key names it). */
+export type CcpConfig = Extract<LivechatConfig, { readonly provider: "cisco-livechat" }>
+
+/** Each config's credential key, digested once per config object (the tenant cache keeps it): polls are the hot path. */
+const ccpKeys = new WeakMap<CcpConfig, string>()
+
+/** The key of a tenant's CCP credential: the tenant, the CCP host and the API key (credentialKey). */
+export const ccpCredentials = (config: CcpConfig): string => {
+  const kept = ccpKeys.get(config)
+  if (kept !== undefined) return kept
+  const { apiKey, baseUrl } = config.cisco
+  const key = credentialKey(config.tenantId, [baseUrl], apiKey === undefined ? [] : [apiKey])
+  ccpKeys.set(config, key)
+  return key
+}
+
 export interface CiscoApiService {
   readonly create: (
-    config: CiscoConfig,
+    config: CcpConfig,
     contact: Omit<SocialContact, "feedRefUrl">
   ) => Effect.Effect<CiscoChat, ProviderApiError>
   /** The chat's events after `eventId` (others' only: `all=false`). */
   readonly poll: (
-    config: CiscoConfig,
+    config: CcpConfig,
     cookie: string,
     eventId: number
   ) => Effect.Effect<ReadonlyArray<CcpEvent>, ProviderApiError>
-  readonly send: (config: CiscoConfig, cookie: string, text: string) => Effect.Effect<void, ProviderApiError>
+  readonly send: (config: CcpConfig, cookie: string, text: string) => Effect.Effect<void, ProviderApiError>
   readonly typing: (
-    config: CiscoConfig,
+    config: CcpConfig,
     cookie: string,
     from: string,
     status: "composing" | "paused"
   ) => Effect.Effect<void, ProviderApiError>
   /** The customer leaves the chat (the agent sees it); polling still answers. */
-  readonly leave: (config: CiscoConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
+  readonly leave: (config: CcpConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
   /** Stops the chat session: the cookie is dead afterwards. */
-  readonly close: (config: CiscoConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
+  readonly close: (config: CcpConfig, cookie: string) => Effect.Effect<void, ProviderApiError>
+  /**
+   * Whether CCP answers at all: a poll without a chat cookie, which CCP answers 404 `notFound`
+   * (any answer but a 5xx is CCP there; the outcome is recorded like every call's).
+   */
+  readonly probe: (config: CcpConfig) => Effect.Effect<void, ProviderApiError>
 }
 
 export class CiscoApi extends Context.Tag("hbf-lcg/CiscoApi")<CiscoApi, CiscoApiService>() {}
@@ -60,7 +82,7 @@ export class CiscoApi extends Context.Tag("hbf-lcg/CiscoApi")<CiscoApi, CiscoApi
 export const isChatGone = (error: ProviderApiError) => error.status === 404 && error.code === "notFound"
 
 const chatPath = "/ccp/rest/chat"
-const feedRefUrl = (config: CiscoConfig) => `${config.baseUrl}/ccp-webapp/ccp/feed/${encodeURIComponent(config.feedId)}`
+const feedRefUrl = ({ cisco }: CcpConfig) => `${cisco.baseUrl}/ccp-webapp/ccp/feed/${encodeURIComponent(cisco.feedId)}`
 
 /**
  * Connections per CCP host: enough for thousands of chats polled every few seconds, few enough
@@ -81,6 +103,7 @@ export const CiscoApiLive = Layer.scoped(
   Effect.gen(function*() {
     const { httpTimeout, upstream } = yield* AppConfig
     const guard = yield* ProviderEgressGuard
+    const health = yield* ProviderCallHealth
     const timeoutMs = Duration.toMillis(httpTimeout)
     const agent = yield* Effect.acquireRelease(
       Effect.sync(
@@ -97,7 +120,7 @@ export const CiscoApiLive = Layer.scoped(
     )
 
     const exchange = (
-      config: CiscoConfig,
+      config: CcpConfig,
       method: "GET" | "POST" | "PUT" | "DELETE",
       path: string,
       options: { readonly cookie?: string; readonly xml?: string } = {}
@@ -106,14 +129,16 @@ export const CiscoApiLive = Layer.scoped(
       const headers: Record<string, string> = { accept: "application/xml" }
       if (options.cookie !== undefined) headers["cookie"] = `JSESSIONID=${options.cookie}`
       if (options.xml !== undefined) headers["content-type"] = "application/xml"
-      if (config.apiKey !== undefined) headers["x-api-key"] = Redacted.value(config.apiKey)
+      const { apiKey, baseUrl } = config.cisco
+      if (apiKey !== undefined) headers["x-api-key"] = Redacted.value(apiKey)
+      const credentials = ccpCredentials(config)
       const started = performance.now()
       return Effect.tryPromise({
         // No abort signal: an interrupted poll is left to finish (within undici's timeouts) rather than paying for an AbortController per call.
         // perf: docs/ARCHITECTURE.md#perf-undici-timeouts
         try: async () => {
           const response = await agent.request({
-            origin: config.baseUrl,
+            origin: baseUrl,
             path,
             method,
             headers,
@@ -133,19 +158,24 @@ export const CiscoApiLive = Layer.scoped(
         catch: (cause) => cause
       }).pipe(
         Effect.matchEffect({
-          onFailure: (cause) =>
-            Effect.zipRight(
+          // Recorded in the match's own step: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
+          onFailure: (cause) => {
+            health.record(credentials, undefined)
+            return Effect.zipRight(
               recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
               Effect.flatMap(
-                noAnswer("cisco-livechat", what, method, `${config.baseUrl}${path}`, cause, upstream.maxBodyBytes),
+                noAnswer("cisco-livechat", what, method, `${baseUrl}${path}`, cause, upstream.maxBodyBytes),
                 Effect.fail
               )
-            ),
-          onSuccess: (response) =>
-            Effect.as(
+            )
+          },
+          onSuccess: (response) => {
+            health.record(credentials, response.status)
+            return Effect.as(
               recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)),
               response
             )
+          }
         }),
         Effect.flatMap((response) => {
           if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
@@ -193,7 +223,12 @@ export const CiscoApiLive = Layer.scoped(
       typing: (config, cookie, from, status) =>
         Effect.asVoid(exchange(config, "PUT", `${chatPath}/event`, { cookie, xml: typingXml(from, status) })),
       leave: (config, cookie) => Effect.asVoid(exchange(config, "PUT", `${chatPath}/leaveChat`, { cookie })),
-      close: (config, cookie) => Effect.asVoid(exchange(config, "DELETE", chatPath, { cookie }))
+      close: (config, cookie) => Effect.asVoid(exchange(config, "DELETE", chatPath, { cookie })),
+      probe: (config) =>
+        exchange(config, "GET", `${chatPath}?eventid=0&all=false`).pipe(
+          Effect.asVoid,
+          Effect.catchIf(isChatGone, () => Effect.void)
+        )
     })
   })
 )

@@ -9,13 +9,12 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { SessionRecord } from "../../domain/model.js"
-import type { CiscoConfig } from "../../domain/tenant.js"
 import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { Ingest, type IngestService } from "../../services/Ingest.js"
 import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
-import { CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
+import { type CcpConfig, CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 import { chatStateOf, type CiscoChatState } from "./provider.js"
 import type { CcpEvent } from "./xml.js"
@@ -25,7 +24,7 @@ const alias = "cisco-livechat" as const
 export interface ChatPollerDeps {
   readonly api: CiscoApiService
   /** The tenant's CCP config, as hbf-core has it now. */
-  readonly configOf: (session: SessionRecord) => Effect.Effect<CiscoConfig, PollFailure>
+  readonly configOf: (session: SessionRecord) => Effect.Effect<CcpConfig, PollFailure>
   readonly ingest: IngestService["ingestPolled"]
   readonly interval: Duration.Duration
   /** CISCO_MAX_EVENTS_PER_POLL. */
@@ -38,7 +37,7 @@ export interface ChatPollState extends CiscoChatState {
 }
 
 /** One CCP chat's polls. A chat CCP no longer knows (its cookie expired, the feed timed it out) is over for the user too. */
-export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CiscoConfig, ChatPollState> => ({
+export const ciscoPolling = (deps: ChatPollerDeps): SessionPolling<CcpConfig, ChatPollState> => ({
   name: "cisco-poller",
   interval: deps.interval,
   configOf: deps.configOf,
@@ -87,7 +86,7 @@ export const CiscoPollerLive = Layer.scopedDiscard(
       chatStateOf,
       ciscoPolling({
         api,
-        configOf: (session) => Effect.map(currentConfigOf(core, alias)(session), (config) => config.cisco),
+        configOf: currentConfigOf(core, alias),
         ingest: ingest.ingestPolled,
         interval: Duration.millis(ciscoPollIntervalMs),
         maxEventsPerPoll: ciscoMaxEventsPerPoll

@@ -25,7 +25,7 @@ import { keepEnd, transcriptLine } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { makeThrottle } from "../throttle.js"
-import { CiscoApi, isChatGone } from "./client.js"
+import { type CcpConfig, CiscoApi, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 
 const alias = "cisco-livechat" as const
@@ -74,7 +74,7 @@ const ciscoDelivery = (message: UserMessage) => deliveryOf(ciscoCapabilities, me
 const providerError = (error: ProviderApiError | { readonly message: string }) =>
   new ProviderError({ provider: alias, message: error.message })
 
-const ciscoOf = (config: LivechatConfig) => Effect.map(ownConfig(config, alias), (own) => own.cisco)
+const ciscoOf = (config: LivechatConfig) => ownConfig(config, alias)
 
 const stateOf = (session: SessionRecord) =>
   Option.match(chatStateOf(session), {
@@ -130,7 +130,7 @@ export const makeCiscoProvider = Effect.gen(function*() {
    * poll: the chat is read at once, and if it shows its end, the failure is ConversationOver with
    * what it shows (the poller's events, by id). Any other refusal is a ProviderError.
    */
-  const overOrFailed = (cisco: CiscoConfig, session: SessionRecord, state: CiscoChatState) =>
+  const overOrFailed = (cisco: CcpConfig, session: SessionRecord, state: CiscoChatState) =>
   (
     error: ProviderApiError
   ): Effect.Effect<never, ProviderError | ConversationOver> =>
@@ -163,7 +163,7 @@ export const makeCiscoProvider = Effect.gen(function*() {
           .create(cisco, {
             author: customer,
             title: `Livechat request from ${customer}`,
-            extensionFields: extensionFields(session, cisco, transcript)
+            extensionFields: extensionFields(session, cisco.cisco, transcript)
           })
           .pipe(Effect.mapError(providerError))
         const state: CiscoChatState = { cookie: chat.cookie, eventId: 0, customer }
@@ -202,7 +202,8 @@ export const makeCiscoProvider = Effect.gen(function*() {
         )
         yield* api.close(cisco, state.cookie).pipe(Effect.catchIf(isChatGone, () => Effect.void))
         if (left._tag === "Left") return yield* Effect.fail(left.left)
-      }).pipe(Effect.mapError(providerError))
+      }).pipe(Effect.mapError(providerError)),
+    probe: (config) => Effect.flatMap(ciscoOf(config), (cisco) => Effect.mapError(api.probe(cisco), providerError))
     // No webhook: CCP pushes nothing, everything is polled.
   }
   return provider

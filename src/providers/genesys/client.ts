@@ -143,7 +143,8 @@ export const GenesysApiLive = Layer.effect(
             HttpClientRequest.bodyUrlParams({ grant_type: "client_credentials" }),
             HttpClientRequest.acceptJson
           ),
-          "login"
+          "login",
+          credentials.id
         )
         if (response.status !== 200) return yield* http.refused("login", response.status, body)
         const token = yield* Effect.mapError(decodeGrant(body), () =>

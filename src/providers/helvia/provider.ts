@@ -99,6 +99,7 @@ export const makeHelviaProvider = Effect.map(
         }
       ),
     deliveryOf: helviaDelivery,
+    probe: () => Effect.mapError(lcm.probe, providerError),
     end: ({ session }) =>
       lcm.endRequest(session.sessionId).pipe(
         // Already gone at hbf-lcm (the agent ended it first): nothing left to end.

@@ -37,7 +37,7 @@ export interface ZendeskApp {
  * Calls are gated per credential (tenant, API host, app, key and secret): a tenant that names
  * another's app never holds the other's calls back with its own bursts or 429s.
  */
-const credentialKeyOf = ({ config, tenantId }: ZendeskApp) =>
+export const credentialKeyOf = ({ config, tenantId }: ZendeskApp) =>
   credentialKey(tenantId, [config.apiBaseUrl, config.appId, config.keyId], [config.keySecret])
 
 export interface ZendeskApiService {
@@ -74,6 +74,8 @@ export interface ZendeskApiService {
     conversationId: string,
     activity: { readonly author: Json; readonly type: "conversation:read" }
   ) => Effect.Effect<void, ProviderApiError>
+  /** Whether Sunshine answers: the app's switchboards, a small read that changes nothing. Tried once. */
+  readonly probe: (app: ZendeskApp) => Effect.Effect<void, ProviderApiError>
 }
 
 /** A page of messages, oldest first; `hasMore`: there are older ones. Messages the gateway cannot read are left out and counted. */
@@ -255,7 +257,9 @@ export const ZendeskApiLive = Layer.effect(
             Schema.Unknown,
             { repeatable: true }
           )
-        )
+        ),
+      probe: (app) =>
+        Effect.asVoid(call(app, HttpClientRequest.get("/switchboards"), Schema.Unknown, { repeatable: false }))
     }
     return service
   })

@@ -322,6 +322,7 @@ export const makeZendeskProvider = Effect.gen(function*() {
           .activity(zendesk, conversationId, { author: { type: "user", userId }, type: "conversation:read" })
           .pipe(Effect.mapError(providerError))
       }),
+    probe: (config) => Effect.flatMap(zendeskOf(config), (app) => Effect.mapError(api.probe(app), providerError)),
     end: ({ config, session }, reason) =>
       Effect.gen(function*() {
         const zendesk = yield* zendeskOf(config)
