@@ -78,7 +78,8 @@ const sessionEnded = (sessionId: string) =>
 export const makeMessaging = Effect.gen(function*() {
   const store = yield* SessionStore
   const ingest = yield* Ingest
-  const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
+  const registry = yield* ProviderRegistry
+  const providerOf = providerOfSession(yield* HbfCore, registry)
   const sessionOf = visibleSessionOf(store)
 
   /**
@@ -229,10 +230,11 @@ export const makeMessaging = Effect.gen(function*() {
         if (reservation._tag === "Forwarded") {
           const { delivery, ...result } = reservation.result
           if (delivery !== undefined) return { ...accepted, ...result, delivery }
-          // Stored by a version that kept no delivery: what the provider makes of this same message.
-          return yield* Effect.mapBoth(providerOf(session), {
-            onFailure: asProviderError(session),
-            onSuccess: ({ provider }) => ({ ...accepted, ...result, delivery: provider.deliveryOf(message) })
+          // Stored by a version that kept no delivery: what the session's provider makes of this same message,
+          // asking nothing of hbf-core (the message was sent: its retry must not fail on a tenant look-up).
+          return yield* Effect.match(registry.get(session.provider), {
+            onFailure: () => ({ ...accepted, ...result, delivery: { parts: 1 } }),
+            onSuccess: (provider) => ({ ...accepted, ...result, delivery: provider.deliveryOf(message) })
           })
         }
         // Never a 202 for a message not (yet) sent: the earlier attempt may still fail, or its instance have died.

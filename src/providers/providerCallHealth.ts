@@ -1,15 +1,19 @@
 /**
  * The health of each provider credential's calls: a breaker per credential key
  * (docs/ARCHITECTURE.md#provider-health). In-process: each instance judges from its own calls.
- * - A failure is a call the provider did not answer usefully: no answer (refused, reset,
- *   timed out) or a 5xx. A 4xx refusal or a 429 shows the provider is there.
+ * - A failure is a call the provider did not answer: no answer (refused, reset, timed out) or
+ *   a gateway's 502, 503 or 504 in front of it. Any other answer shows the provider is there: a
+ *   4xx refusal, a 429, and a 500 too, which a request of one tenant can cause (hbf-lcm is one
+ *   credential for every helvia tenant: a tenant must not shut the others out).
  * - `failures` failures in a row (no success after them), all within `window`, open the
  *   breaker: the provider is `unreachable`, and calls that ask (`admit`) are refused.
  * - After `coolDown` it is half-open: the first caller that asks gets the one probe; a
  *   success (of any call) closes it, a failure opens it again for another cool-down. A probe
  *   whose outcome never came (interrupted, or failed before it called) is given again after a
  *   cool-down.
- * - `degraded`: closed with a failure within the window, or half-open.
+ * - `degraded`: closed with a failure within the window, or half-open before its probe went
+ *   out; `unreachable` while open, and while the probe is out (creates are refused meanwhile).
+ * - A clock that stepped back (now before the opening) counts as the cool-down over.
  * Time is the Effect Clock's, read without a fiber op (the clock taken at construction).
  */
 import { Duration, Effect, Layer } from "effect"
@@ -50,6 +54,12 @@ const credentialsOf = (config: LivechatConfig): string => {
   }
 }
 
+/** No answer, or a gateway in front of the provider saying it got none. */
+const unanswered = (status: number) => status === 502 || status === 503 || status === 504
+
+/** Breakers kept at most (one per credential that failed lately): beyond it, those gone quiet are forgotten. */
+const MAX_BREAKERS = 10_000
+
 export const ProviderCallHealthLive = Layer.effect(
   ProviderCallHealth,
   Effect.gen(function*() {
@@ -63,7 +73,7 @@ export const ProviderCallHealthLive = Layer.effect(
 
     const record = (credentials: string, status: number | undefined) => {
       const kept = breakers.get(credentials)
-      if (status !== undefined && status < 500) {
+      if (status !== undefined && !unanswered(status)) {
         if (kept === undefined) return
         if (kept.openedAt === undefined && clock.unsafeCurrentTimeMillis() - kept.lastFailureAt >= window) {
           // Nothing left to remember: its last failure is out of the window.
@@ -77,11 +87,14 @@ export const ProviderCallHealthLive = Layer.effect(
       }
       const now = clock.unsafeCurrentTimeMillis()
       const breaker = kept ?? { failures: [], lastFailureAt: now, openedAt: undefined, probedAt: undefined }
-      if (kept === undefined) breakers.set(credentials, breaker)
+      if (kept === undefined) {
+        if (breakers.size >= MAX_BREAKERS) forgetStale(now)
+        breakers.set(credentials, breaker)
+      }
       breaker.lastFailureAt = now
       if (breaker.openedAt !== undefined) {
         // Half-open: the probe (or any call let through after the cool-down) failed, another cool-down.
-        if (now - breaker.openedAt >= coolDown) {
+        if (cooledDown(breaker.openedAt, now)) {
           breaker.openedAt = now
           breaker.probedAt = undefined
         }
@@ -98,19 +111,32 @@ export const ProviderCallHealthLive = Layer.effect(
       }
     }
 
+    /** `at` is a cool-down ago, or the clock stepped back past it (a wall clock set back must not hold the breaker open). */
+    const cooledDown = (at: number, now: number) => now - at >= coolDown || now < at
+
+    /** Breakers of credentials gone quiet (closed, or open and cooled down, with no failure for a window and a cool-down). */
+    const forgetStale = (now: number) => {
+      for (const [key, breaker] of breakers) {
+        if (now - breaker.lastFailureAt >= window + coolDown) breakers.delete(key)
+      }
+    }
+
+    /** Whether the half-open breaker's probe is out and its outcome not in. */
+    const probing = (breaker: Breaker, now: number) =>
+      breaker.probedAt !== undefined && !cooledDown(breaker.probedAt, now)
+
     const healthAt = (breaker: Breaker | undefined, now: number): ProviderHealth =>
       breaker === undefined
         ? "ok"
         : breaker.openedAt === undefined
         ? now - breaker.lastFailureAt < window ? "degraded" : "ok"
-        : now - breaker.openedAt < coolDown
+        : !cooledDown(breaker.openedAt, now) || probing(breaker, now)
         ? "unreachable"
         : "degraded"
 
     const admitAt = (breaker: Breaker | undefined, now: number): Admission => {
       if (breaker?.openedAt === undefined) return "call"
-      if (now - breaker.openedAt < coolDown) return "refused"
-      if (breaker.probedAt !== undefined && now - breaker.probedAt < coolDown) return "refused"
+      if (!cooledDown(breaker.openedAt, now) || probing(breaker, now)) return "refused"
       breaker.probedAt = now
       return "probe"
     }

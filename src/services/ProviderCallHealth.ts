@@ -20,7 +20,7 @@ export const hbfLcmCredentials = "hbf-lcm"
 export interface ProviderCallHealthService {
   /**
    * Records one exchange with a provider made as `credentials` (a credentialKey): its status,
-   * or undefined when no answer came. No answer and a 5xx are failures; any other answer (a
+   * or undefined when no answer came. No answer and a 502, 503 or 504 are failures; any other answer (a 500,
    * 4xx refusal, a 429) proves the provider is there. Synchronous, a Map look-up: it runs on
    * every provider call, the forward path's included.
    */

@@ -34,11 +34,18 @@ describe.each(stores)("%s store", (store) => {
       expect(gw.zendesk.conversationOf("alice")!.activities).toContainEqual(
         expect.objectContaining({ type: "conversation:read", by: "api", author: { type: "user", userId: user.id } })
       )
-      // Without messageId: everything so far.
+      // Without messageId: everything so far. Within a second of the last one it tells the agent
+      // nothing more (a read marks the whole conversation): accepted, not sent again.
+      const readsAtSunshine = () =>
+        gw.zendesk.conversationOf("alice")!.activities.filter((a) => a.type === "conversation:read").length
       expect(yield* gw.call("POST", "/read", { tenantId, subHandle: "alice" })).toMatchObject({
         status: 202,
         body: { sessionId, forwarded: true }
       })
+      expect(readsAtSunshine()).toBe(1)
+      yield* Effect.sleep("1100 millis")
+      expect(yield* gw.call("POST", "/read", { tenantId, subHandle: "alice" })).toMatchObject({ status: 202 })
+      expect(readsAtSunshine()).toBe(2)
       // Sunshine sends the user's reads back as conversation:read webhooks; the gateway took them and relayed nothing.
       yield* gw.zendesk.awaitWebhooks()
       const userReads = gw.zendesk.webhookDeliveries().filter((d) => d.types.includes("conversation:read"))

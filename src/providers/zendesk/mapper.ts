@@ -177,9 +177,9 @@ export const mapWebhookEvent = (event: WebhookEvent): MappedWebhookEvent => {
       return decode(ReadPayload)(event, ({ activity, conversation }) => {
         const author = activity?.author
         // The agent's reads only: the user's (the gateway's own POST /read) come back here too, and
-        // a read without an author cannot be told from them. It names no message: the whole
-        // conversation is read.
-        if (author?.type !== "business") return mapped(conversation, [])
+        // a read without an author cannot be told from them: ignored, so our own echo costs no
+        // look-up. It names no message: the whole conversation is read.
+        if (author?.type !== "business") return { _tag: "Ignored" }
         return mapped(conversation, [
           { id, occurredAt: event.createdAt, type: "agent.read", data: { agent: agentOf(author) } }
         ])

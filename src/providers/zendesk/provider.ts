@@ -29,6 +29,7 @@ import { openingText } from "../handover.js"
 import { ownConfig, type ProviderApiError } from "../providerCalls.js"
 import { askForPoll } from "../sessionPoller.js"
 import { sha256Hex, sharedSecretMatches, wellFormedSharedSecret } from "../signatures.js"
+import { makeThrottle } from "../throttle.js"
 import { type Json, ZendeskApi, type ZendeskApp } from "./client.js"
 import { agentWorkspace, mapWebhookEvent } from "./mapper.js"
 import { WebhookBody, WebhookEvent } from "./schemas.js"
@@ -242,9 +243,13 @@ const batchesOf = (body: typeof WebhookBody.Type) =>
     return [...byConversation].map(([conversationId, batch]): WebhookBatch => ({ conversationId, ...batch }))
   })
 
+/** The user's reads reach Sunshine at most once a second per session. */
+const READ_INTERVAL_MS = 1_000
+
 export const makeZendeskProvider = Effect.gen(function*() {
   const api = yield* ZendeskApi
   const coordinator = yield* Coordinator
+  const readThrottle = makeThrottle(READ_INTERVAL_MS, yield* Effect.clock)
 
   const provider: LivechatProvider<typeof alias> = {
     alias,
@@ -315,6 +320,9 @@ export const makeZendeskProvider = Effect.gen(function*() {
     // The read is of the whole conversation: Sunshine's activity names no message, so `upTo` says nothing more.
     sendRead: ({ config, session }) =>
       Effect.gen(function*() {
+        // One Sunshine call (and its webhook back) a second per session at most: a read marks the whole
+        // conversation, so one within the second tells the agent as much.
+        if (!readThrottle.admit(session.sessionId)) return
         const zendesk = yield* zendeskOf(config)
         const { userId } = yield* stateOf(session)
         const conversationId = yield* conversationIdOf(session)
