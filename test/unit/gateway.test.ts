@@ -538,13 +538,15 @@ describe("Gateway.ingest", () => {
           unknown: 1
         })
 
-        const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 3)
+        const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 4)
+        // The request's first queue figures come first, as the request was placed.
         expect(delivered.map((e) => [e.id, e.seq, e.type])).toEqual([
-          ["e1", 1, "agent.joined"],
-          ["e2", 2, "agent.message"],
-          ["e3", 3, "agent.typing"]
+          [`${session.sessionId}:queued:1`, 1, "request.queued"],
+          ["e1", 2, "agent.joined"],
+          ["e2", 3, "agent.message"],
+          ["e3", 4, "agent.typing"]
         ])
-        expect(delivered[0]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
+        expect(delivered[1]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
       })
     ))
@@ -559,8 +561,8 @@ describe("Gateway.terminate", () => {
         const state = yield* gateway.state("sub1", all)
         expect(state.state).toBe("ended")
         expect(state.session?.endReason).toBe("user")
-        const [ended] = yield* outboxEvents(session.sessionId, 1)
-        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 1 })
+        const [, ended] = yield* outboxEvents(session.sessionId, 2)
+        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 2 })
         expect(calls.end.map((c) => [c.context.session.sessionId, c.reason])).toEqual([[session.sessionId, "user"]])
 
         const again = yield* Effect.flip(gateway.terminate("t1", "sub1", all))
@@ -586,7 +588,7 @@ describe("Gateway.sweepTimeouts", () => {
         expect((yield* sweep).ended).toBe(1)
         const state = yield* gateway.state("sub1", all)
         expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
-        const [ended] = yield* outboxEvents(session.sessionId, 1)
+        const [, ended] = yield* outboxEvents(session.sessionId, 2)
         expect(ended).toMatchObject({ type: "session.ended", data: { reason: "timeout" } })
         expect(calls.end.map((c) => c.reason)).toEqual(["timeout"])
         expect((yield* sweep).ended).toBe(0)
