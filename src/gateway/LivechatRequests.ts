@@ -136,7 +136,10 @@ export const makeLivechatRequests = Effect.gen(function*() {
       const figures = yield* figuresOf(store, history)(record, provider, livechat).pipe(
         Effect.catchAll((e) =>
           Effect.as(
-            Effect.logWarning("no queue figures for the new request", { sessionId: record.sessionId, reason: e.message }),
+            Effect.logWarning("no queue figures for the new request", {
+              sessionId: record.sessionId,
+              reason: e.message
+            }),
             undefined
           )
         )

@@ -49,9 +49,12 @@ export const makeTimeouts = Effect.gen(function*() {
   const computedAt = new Map<number, Map<string, number>>()
 
   const withTenant = (session: SessionRecord) =>
-    Effect.flatMap(core.tenant(session.tenantId), (tenant) =>
-      Effect.flatMap(livechatOf(tenant), (livechat) =>
-        Effect.map(providerOf(tenant, livechat), (provider) => ({ livechat, provider }))))
+    Effect.flatMap(
+      core.tenant(session.tenantId),
+      (tenant) =>
+        Effect.flatMap(livechatOf(tenant), (livechat) =>
+          Effect.map(providerOf(tenant, livechat), (provider) => ({ livechat, provider })))
+    )
 
   const endTimedOut = (session: SessionRecord, reason: EndReason) =>
     changes.end(session.sessionId, reason, (s, at) =>

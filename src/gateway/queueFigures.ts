@@ -22,12 +22,15 @@ export type HistoryOf = (tenantId: string) => Effect.Effect<AssignmentHistory, S
 
 /** The store's waiting stats of the last ESTIMATE_WINDOW_SECONDS. */
 export const assignmentHistory = (store: SessionStoreService): HistoryOf => (tenantId) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(store.waitingStats(tenantId, now - ESTIMATE_WINDOW_SECONDS * 1000), (stats) => ({
-      windowSeconds: ESTIMATE_WINDOW_SECONDS,
-      assigned: stats.assigned,
-      averageWaitSeconds: stats.averageSeconds
-    })))
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) =>
+      Effect.map(store.waitingStats(tenantId, now - ESTIMATE_WINDOW_SECONDS * 1000), (stats) => ({
+        windowSeconds: ESTIMATE_WINDOW_SECONDS,
+        assigned: stats.assigned,
+        averageWaitSeconds: stats.averageSeconds
+      }))
+  )
 
 /**
  * The figures of a pending session, none when nothing is known. A provider's figures are
@@ -67,7 +70,11 @@ export const figuresOf = (store: SessionStoreService, historyOf: HistoryOf) =>
       yield* historyOf(session.tenantId),
       Math.max(0, (now - waitingSince(session)) / 1000)
     )
-    return { position, ...(estimate !== undefined ? { estimatedWaitSeconds: estimate } : {}), source: "gateway" as const }
+    return {
+      position,
+      ...(estimate !== undefined ? { estimatedWaitSeconds: estimate } : {}),
+      source: "gateway" as const
+    }
   })
 
 /** The `request.queued` that tells `figures` as the session's event `seq`: each update has an id of its own. */

@@ -107,7 +107,13 @@ describe("when new figures are news", () => {
     expect(figuresChanged(told, { position: 2, estimatedWaitSeconds: 100, source: "gateway" })).toBe(true)
     expect(figuresChanged(told, { position: 3, estimatedWaitSeconds: 100, source: "provider" })).toBe(true)
     expect(figuresChanged(told, { position: 3, source: "gateway" })).toBe(true)
-    expect(figuresChanged({ position: 3, queueSource: "gateway" }, { position: 3, estimatedWaitSeconds: 5, source: "gateway" }))
+    expect(
+      figuresChanged({ position: 3, queueSource: "gateway" }, {
+        position: 3,
+        estimatedWaitSeconds: 5,
+        source: "gateway"
+      })
+    )
       .toBe(true)
     expect(figuresChanged({}, { position: 1, source: "gateway" })).toBe(true)
   })
