@@ -57,7 +57,9 @@ export const EventType = Schema.Literal(
   "agent.typing",
   "agent.left",
   "session.ended",
-  "request.failed"
+  "request.failed",
+  "request.wait-warning",
+  "session.inactivity-warning"
 )
 
 export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
