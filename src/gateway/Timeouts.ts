@@ -110,8 +110,11 @@ export const makeTimeouts = Effect.gen(function*() {
           )
         }
         return events.length === 0
-          ? { result: events }
-          : { change: { ...withEvents(fresh, next, events), expectedActivity: fresh.lastActivityAt }, result: events }
+          ? { result: undefined }
+          : {
+            change: { ...withEvents(fresh, next, events), expectedActivity: fresh.lastActivityAt },
+            result: undefined
+          }
       }), session)
 
   /** The figures of a pending session when they are due (once per interval), and what is due for it. */
@@ -135,11 +138,7 @@ export const makeTimeouts = Effect.gen(function*() {
       const due = (figures !== undefined && figuresChanged(session, figures)) ||
         waitWarningDue(session, livechat.timeouts, now) !== undefined ||
         inactivityWarningDue(session, livechat.timeouts, now) !== undefined
-      if (!due) return
-      const sent = yield* notify(session, livechat, figures)
-      if (sent !== "duplicate" && sent.length > 0) {
-        yield* Effect.logDebug("told hbf-bot", { sessionId: session.sessionId, events: sent.map((e) => e.type) })
-      }
+      if (due) yield* notify(session, livechat, figures)
     })
 
   // Untraced: it runs for every partition on each sweep, and a span of it would say nothing a metric does not.
