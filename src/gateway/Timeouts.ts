@@ -84,6 +84,7 @@ export const makeTimeouts = Effect.gen(function*() {
             events.push(t.event)
           }
         }
+        // Due only while pending: on an active session a request.queued is a handback to the queue.
         if (
           figures !== undefined && queueUpdateDue(fresh, now, queueUpdateMillis, undefined) &&
           figuresChanged(fresh, figures)
