@@ -153,6 +153,9 @@ const makeFakeProvider = () => {
  */
 const storeFaults = { claimsAway: false, sourcesAway: false, conflicts: 0 }
 
+/** Runs just before the next commit (once): another writer's change racing the one being committed. */
+const race: { beforeNextCommit: Effect.Effect<unknown, unknown> | undefined } = { beforeNextCommit: undefined }
+
 /** How often the gateway read a session, committed a change, and claimed a message. */
 const storeCalls = { get: 0, commit: 0, reserveMessage: 0 }
 
@@ -167,6 +170,9 @@ const FaultyMemoryStore = Layer.effect(
     commit: (...args: Parameters<typeof store.commit>) =>
       Effect.suspend(() => {
         storeCalls.commit++
+        const racing = race.beforeNextCommit
+        race.beforeNextCommit = undefined
+        if (racing !== undefined) return Effect.zipRight(Effect.orDie(racing), store.commit(...args))
         if (storeFaults.conflicts === 0) return store.commit(...args)
         storeFaults.conflicts--
         return Effect.succeed("conflict" as const)
@@ -204,6 +210,7 @@ const withGateway = <A, E>(
 ) => {
   const fake = makeFakeProvider()
   Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0 })
+  race.beforeNextCommit = undefined
   Object.assign(storeCalls, { get: 0, commit: 0, reserveMessage: 0 })
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
@@ -809,6 +816,44 @@ describe("Gateway queue figures (LCG_QUEUE_UPDATE_SECONDS 15)", () => {
           type: "request.queued",
           data: { position: 1, estimatedWaitSeconds: 300, source: "gateway" }
         })
+      })
+    ))
+})
+
+describe("Gateway queue figures and warnings racing other changes", () => {
+  it.effect("an agent's join committed while the sweep decides on new figures wins: no figures after it, the chat stays active", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        yield* gateway.create({ tenantId: "t1", subHandle: "r1" }, all)
+        yield* TestClock.adjust(Duration.seconds(1))
+        const second = (yield* gateway.create({ tenantId: "t1", subHandle: "r2" }, all)).session
+        expect(second.position).toBe(2)
+        yield* gateway.terminate("t1", "r1", all)
+        yield* TestClock.adjust(Duration.seconds(15))
+        // The sweep finds the second request at position 1 now; the agent takes it just before the sweep commits.
+        race.beforeNextCommit = gateway.ingest("helvia-livechat", "t1", second.providerConversationId!, [
+          event("j2", { type: "agent.joined", data: { agent: { name: "Maria" } } })
+        ])
+        yield* sweepAll(gateway)
+        expect((yield* eventsOf(second.sessionId)).map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
+        expect((yield* gateway.state("r2", all)).session).toMatchObject({ status: "active", agent: { name: "Maria" } })
+      })
+    ))
+
+  it.effect("a user message recorded while the sweep decides on an inactivity warning refuses the warning", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "r3" }, all)
+        yield* gateway.ingest("helvia-livechat", "warned", session.providerConversationId!, [
+          event("j3", { type: "agent.joined", data: { agent: {} } })
+        ])
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - INACTIVITY_WARNING_SECONDS))
+        race.beforeNextCommit = gateway.forwardMessage(
+          { tenantId: "warned", subHandle: "r3", messageId: "m1", text: "here" },
+          all
+        )
+        yield* sweepAll(gateway)
+        expect((yield* eventsOf(session.sessionId)).map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
       })
     ))
 })
