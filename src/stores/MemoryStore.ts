@@ -171,7 +171,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         const queue = pendingQueues.get(queueKey) ?? new Map<string, number>()
         queue.set(next.sessionId, Date.parse(next.createdAt))
         pendingQueues.set(queueKey, queue)
-      } else if (previous?.status === "pending") {
+      } else {
         const queue = pendingQueues.get(queueKey)
         queue?.delete(next.sessionId)
         if (queue?.size === 0) pendingQueues.delete(queueKey)

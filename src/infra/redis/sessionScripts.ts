@@ -51,11 +51,12 @@ local function indexChange(old, new)
     end
     if new.status == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', 1) end
   end
-  -- The queue positions: a pending request is ranked by creation time (re-added on each change
-  -- while pending, so one stored before the index was kept joins it), and leaves when it is no longer pending.
+  -- The queue positions: a pending request is ranked by creation time, and leaves when it is no
+  -- longer pending. Both on every change, whatever the old status: a session an instance of an
+  -- older version changed (during a rolling upgrade) is put right at its next change here.
   if new.status == 'pending' then
     redis.call('ZADD', KEYS[12], tonumber(ARGV[9]), id)
-  elseif oldStatus == 'pending' then
+  else
     redis.call('ZREM', KEYS[12], id)
   end
 
