@@ -42,6 +42,7 @@ const dataSchemas = {
   "request.queued": Schema.Struct({
     position: Schema.optional(Schema.Number),
     estimatedWaitSeconds: Schema.optional(Schema.Number),
+    source: Schema.optional(Schema.Literal("provider", "gateway")),
     agent: Schema.optional(Agent)
   }),
   "agent.joined": Schema.Struct({ agent: Agent }),
@@ -57,7 +58,13 @@ const dataSchemas = {
     reason: Schema.Literal("agent", "user", "timeout", "inactivity", "provider", "error")
   }),
   "request.failed": Schema.Struct({ reason: Schema.String, message: Schema.optional(Schema.String) }),
-  "agent.read": Schema.Struct({ upToProviderMessageId: Schema.optional(Schema.String), agent: Schema.optional(Agent) })
+  "agent.read": Schema.Struct({ upToProviderMessageId: Schema.optional(Schema.String), agent: Schema.optional(Agent) }),
+  "request.wait-warning": Schema.Struct({
+    waitedSeconds: Schema.Int,
+    position: Schema.optional(Schema.Int),
+    estimatedWaitSeconds: Schema.optional(Schema.Int)
+  }),
+  "session.inactivity-warning": Schema.Struct({ endsAt: IsoDateTime })
 } as const
 
 export const BotEventEnvelope = Schema.Struct({

@@ -187,6 +187,14 @@ const genesys: ProviderWalkthrough = {
       steps: [
         request("demo-genesys", "bob", "Bob", "CONVERSATION"),
         {
+          note:
+            "Genesys' estimated wait for the queue changes: a waiting request gets it in its next figures (request.queued, source provider)",
+          method: "POST",
+          host: "GENESYS",
+          path: "/sim/queues/demo-queue/estimated-wait",
+          body: { seconds: 120 }
+        },
+        {
           note: "an agent joins",
           method: "POST",
           host: "GENESYS",

@@ -19,12 +19,14 @@ import {
   isOver,
   now,
   refuseTopics,
+  setEstimatedWait,
   snapshotConversation,
   textOf
 } from "./state.js"
 import { type GenesysSim, GenesysSimError } from "./types.js"
 import type { GenesysWebhooks } from "./webhooks.js"
 import {
+  EstimatedWaitBody,
   fail,
   FailBody,
   genesysRefusals,
@@ -83,6 +85,13 @@ const genesysActions: ReadonlyArray<SimAction> = [
     method: "POST",
     path: `${conversationPath}/end`,
     does: "everybody is disconnected: the conversation is over"
+  },
+  {
+    action: "estimated-wait",
+    method: "POST",
+    path: "/sim/queues/{queueId}/estimated-wait",
+    does: "the queue's estimated wait from now on (seconds; null = none): what the gateway tells waiting requests",
+    example: { seconds: 120 }
   },
   {
     action: "resend",
@@ -259,6 +268,19 @@ export const simRoutes = (
           param("webhookId"),
           (id) => answer(webhooks.resend(id), (status) => json(200, { webhookId: id, status }))
         )
+      )
+    ),
+    HttpRouter.post(
+      "/sim/queues/:queueId/estimated-wait",
+      handle(
+        Effect.gen(function*() {
+          const queueId = yield* param("queueId")
+          if (!state.estimatedWaits.has(queueId) && !state.queues.some((q) => q.queueId === queueId)) {
+            return yield* fail(404, `queue ${queueId} not found`)
+          }
+          setEstimatedWait(state, queueId, (yield* simBody(EstimatedWaitBody)).seconds)
+          return noContent
+        })
       )
     ),
     HttpRouter.post("/sim/sockets/drop", Effect.as(notifications.dropSockets, noContent)),

@@ -45,7 +45,7 @@ import { clientOf, expireTokens, makeApiGuard } from "./auth.js"
 import { makeConversations } from "./conversations.js"
 import { makeNotifications } from "./notifications.js"
 import { apiRoutes } from "./routes.js"
-import { makeState, refuseTopics, snapshotConversation } from "./state.js"
+import { makeState, refuseTopics, setEstimatedWait, snapshotConversation } from "./state.js"
 import type { GenesysSim, GenesysSimOptions } from "./types.js"
 import { makeWebhooks } from "./webhooks.js"
 import { genesysRefusals } from "./wire.js"
@@ -104,6 +104,7 @@ export const makeGenesysSim = (options: GenesysSimOptions): Effect.Effect<Genesy
       requests: () => [...state.apiRequests],
       tokensIssued: (clientId) => state.grants.get(clientId) ?? 0,
       channels: notifications.listChannels,
-      refuseTopics: (suffix, missingPermissions) => Effect.sync(() => refuseTopics(state, suffix, missingPermissions))
+      refuseTopics: (suffix, missingPermissions) => Effect.sync(() => refuseTopics(state, suffix, missingPermissions)),
+      setEstimatedWait: (queueId, seconds) => Effect.sync(() => setEstimatedWait(state, queueId, seconds))
     } satisfies GenesysSim
   })

@@ -233,7 +233,14 @@ export const apiRoutes = (
     Effect.map(
       Effect.flatMap(param("queueId"), queueFor),
       (queue) =>
-        json(200, { results: [{ formula: "BEST", estimatedWaitTimeSeconds: queue.estimatedWaitSeconds ?? 0 }] })
+        json(200, {
+          results: [{
+            formula: "BEST",
+            ...(state.estimatedWaits.has(queue.queueId)
+              ? { estimatedWaitTimeSeconds: state.estimatedWaits.get(queue.queueId) }
+              : {})
+          }]
+        })
     )
   )
 

@@ -79,7 +79,7 @@ export const now = (): Instant => {
   return { ms, iso: new Date(ms).toISOString() }
 }
 
-const DEFAULT_QUEUE = { queueId: "sim-queue" }
+const DEFAULT_QUEUE: NonNullable<GenesysSimOptions["queues"]>[number] = { queueId: "sim-queue" }
 export const DEFAULT_AGENT = { userId: "genesys-agent-1", name: "Sandbox Agent" }
 
 /** The name of an integration configured without one: what its outbound webhooks name as their sender. */
@@ -101,6 +101,8 @@ export interface GenesysState {
   readonly channelLifetimeMs: number
   /** Never empty: a conversation always sits in a queue. */
   readonly queues: NonNullable<GenesysSimOptions["queues"]>
+  /** Each queue's estimated wait (seconds) as the estimated wait time call answers it; absent = no estimate. */
+  readonly estimatedWaits: Map<string, number>
   readonly integrations: ReadonlyMap<string, GenesysSimOptions["integrations"][number]>
   readonly tokens: Map<string, TokenRecord>
   /** Token grants per client id. */
@@ -130,6 +132,11 @@ export const makeState = (options: GenesysSimOptions): GenesysState => ({
   webhookRetryDelayMs: options.webhookRetryDelayMs ?? 5_000,
   channelLifetimeMs: options.channelLifetimeMs ?? 24 * 3_600_000,
   queues: options.queues !== undefined && options.queues.length > 0 ? options.queues : [DEFAULT_QUEUE],
+  estimatedWaits: new Map(
+    (options.queues !== undefined && options.queues.length > 0 ? options.queues : [DEFAULT_QUEUE]).map(
+      (q) => [q.queueId, q.estimatedWaitSeconds ?? 0]
+    )
+  ),
   integrations: new Map(options.integrations.map((i) => [i.integrationId, i])),
   tokens: new Map(),
   grants: new Map(),
@@ -150,6 +157,10 @@ export const DETAIL_TOPIC_PERMISSION = "analytics:conversationDetail:view"
 
 export const refuseTopics = (state: GenesysState, suffix: string, missingPermissions?: ReadonlyArray<string>) =>
   void state.refusedTopics.set(suffix, missingPermissions ?? [DETAIL_TOPIC_PERMISSION])
+
+/** The queue's estimated wait from now on; null: none. */
+export const setEstimatedWait = (state: GenesysState, queueId: string, seconds: number | null) =>
+  void (seconds === null ? state.estimatedWaits.delete(queueId) : state.estimatedWaits.set(queueId, seconds))
 
 export const tokenValid = (t: TokenRecord) => !t.invalidated && Date.now() < t.expiresAt
 

@@ -174,6 +174,8 @@ export interface GenesysSim extends UnreachableControls {
    * subscribed keep their state until subscribed again.
    */
   readonly refuseTopics: (suffix: string, missingPermissions?: ReadonlyArray<string>) => Effect.Effect<void>
+  /** The queue's estimated wait from now on (`POST /sim/queues/{queueId}/estimated-wait`); null: none. */
+  readonly setEstimatedWait: (queueId: string, seconds: number | null) => Effect.Effect<void>
 }
 
 /** A scripted or internal failure of the agent side (unknown conversation, no agent connected...). */

@@ -207,6 +207,8 @@ export const JoinBody = Schema.Struct({ userId: exact(NonEmptyString), name: exa
 export const SayBody = Schema.Struct({ text: exact(Schema.String), attachments: exact(Schema.Array(AgentAttachment)) })
 export const TypingBody = Schema.Struct({ withoutId: exact(Schema.Boolean) })
 export const LeaveBody = Schema.Struct({ transfer: exact(Schema.Boolean) })
+/** A queue's estimated wait from now on; null = Genesys cannot estimate it. */
+export const EstimatedWaitBody = Schema.Struct({ seconds: Schema.NullOr(Schema.NonNegativeInt) })
 export const RefuseTopicsBody = Schema.Struct({
   suffix: NonEmptyString,
   missingPermissions: exact(Schema.Array(Schema.String))

@@ -58,7 +58,9 @@ export const EventType = Schema.Literal(
   "agent.left",
   "session.ended",
   "request.failed",
-  "agent.read"
+  "agent.read",
+  "request.wait-warning",
+  "session.inactivity-warning"
 )
 
 export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })

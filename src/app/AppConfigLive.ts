@@ -172,6 +172,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   logFormat: Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault(defaults.logFormat)),
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
   deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", defaults.delivery.maxAttempts),
+  queueUpdateSeconds: positiveInt("LCG_QUEUE_UPDATE_SECONDS", Duration.toSeconds(defaults.queueUpdateInterval)),
   shutdownDrainMs: Config.integer("LCG_SHUTDOWN_DRAIN_MS").pipe(
     Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
     Config.withDefault(Duration.toMillis(defaults.shutdownDrain))
@@ -213,6 +214,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
         deadline: Duration.millis(c.upstreamDeadlineMs)
       },
       delivery: { ...defaults.delivery, maxAttempts: c.deliveryMaxAttempts },
+      queueUpdateInterval: Duration.seconds(c.queueUpdateSeconds),
       shutdownDrain: Duration.millis(c.shutdownDrainMs),
       retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
       httpServer: c.httpServer,

@@ -8,6 +8,7 @@ import { mayAccess } from "../domain/access.js"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import type { ProviderEvent, SessionRecord } from "../domain/model.js"
 import { metadataOverLimit, toSession } from "../domain/model.js"
+import { figuresChanged } from "../domain/queueEstimate.js"
 import { applyEvent, cancel, endByGateway, isOpen } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
 import { traced } from "../infra/Tracing.js"
@@ -27,6 +28,7 @@ import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { forbiddenTenant, livechatOf, providerFor, visibleSessionOf } from "./lookups.js"
+import { assignmentHistory, figuresOf, queuedEvent } from "./queueFigures.js"
 import { withEvents } from "./SessionChanges.js"
 
 /**
@@ -51,6 +53,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
   const health = yield* ProviderCallHealth
   const providerOf = providerFor(yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
+  const history = assignmentHistory(store)
 
   const service: LivechatRequestsService = {
     create: Effect.fn("LivechatRequests.create")(function*(request, access) {
@@ -138,6 +141,18 @@ export const makeLivechatRequests = Effect.gen(function*() {
           })
         )
 
+      // The first figures of the waiting request, best effort: the request is placed whatever becomes of them.
+      const figures = yield* figuresOf(store, history)(record, provider, livechat).pipe(
+        Effect.catchAll((e) =>
+          Effect.as(
+            Effect.logWarning("no queue figures for the new request", {
+              sessionId: record.sessionId,
+              reason: e.message
+            }),
+            undefined
+          )
+        )
+      )
       const opened = yield* changes.change(record.sessionId, (session) => {
         let next: SessionRecord = {
           ...session,
@@ -145,12 +160,18 @@ export const makeLivechatRequests = Effect.gen(function*() {
           ...(created.providerState !== undefined ? { providerState: created.providerState } : {})
         }
         const applied: Array<ProviderEvent> = []
-        for (const event of created.events ?? []) {
+        const apply = (event: ProviderEvent) => {
           const t = applyEvent(next, event, now)
           if (t._tag === "Apply") {
             next = t.next
             applied.push(t.event)
           }
+        }
+        for (const event of created.events ?? []) apply(event)
+        if (figures !== undefined && next.status === "pending" && figuresChanged(next, figures)) {
+          // Figures while pending always apply (stateMachine.ts): they only replace the record's.
+          apply(queuedEvent(session, session.lastSeq + applied.length + 1, figures, now))
+          next = { ...next, queueUpdatedAt: now }
         }
         return Effect.succeed({
           change: { ...withEvents(session, next, applied), seen: applied.map((e) => e.id) },

@@ -1,6 +1,7 @@
 /**
- * Ends sessions past their tenant's pending or inactivity timeout, every `sweepInterval`,
- * for the partitions this instance owns (so each session is swept by one instance). Each
+ * Ends sessions past their tenant's pending or inactivity timeout, and tells waiting requests
+ * their queue figures and the tenant's warnings (docs/ARCHITECTURE.md#queue-figures), every
+ * `sweepInterval`, for the partitions this instance owns (so each session is swept by one instance). Each
  * sweep reads the partition's open sessions anyway: their tally by provider and state is
  * the instance's open-sessions gauge.
  */

@@ -76,7 +76,7 @@ export type StatusFilter = SessionStatus | "open"
 export const WEBHOOK_SOURCE_TENANTS = 32
 
 /**
- * Sessions, their indices (subscriber, provider conversation, organization), counters,
+ * Sessions, their indices (subscriber, provider conversation, organization, pending queue), counters,
  * event de-duplication and forwarded-message idempotency. Counters and indices are kept
  * by the store itself from each change's old and new record, so they cannot drift.
  */
@@ -114,6 +114,15 @@ export interface SessionStoreService {
     tenants?: ReadonlyArray<string>
   ) => Effect.Effect<number, StoreUnavailable>
   readonly waitingStats: (tenantId: string, sinceMillis: number) => Effect.Effect<WaitingStats, StoreUnavailable>
+  /**
+   * A pending session's position among its tenant's pending sessions of the same `queue`, by
+   * creation time (1 = next), across the cluster: an index the store keeps from each change
+   * (docs/ARCHITECTURE.md#queue-figures). None when the session is not pending, or was stored
+   * by a version that kept no such index and has not changed since.
+   */
+  readonly queuePosition: (
+    session: Pick<SessionRecord, "sessionId" | "tenantId" | "queue">
+  ) => Effect.Effect<Option.Option<number>, StoreUnavailable>
   /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */

@@ -8,9 +8,13 @@ export interface SweepResult {
   readonly open: ReadonlyArray<Pick<SessionRecord, "provider" | "status">>
 }
 
-/** The tenants' pending and inactivity timeouts, enforced by the sweeper. */
+/** The tenants' pending and inactivity timeouts, and what comes before them, run by the sweeper. */
 export interface TimeoutsService {
-  /** Ends the sessions of one partition that are past their tenant's timeouts: how many, and the provider and status of those still open. */
+  /**
+   * Ends the sessions of one partition that are past their tenant's timeouts, and sends the
+   * queue figures and warnings due for the others: how many ended, and the provider and status
+   * of those still open.
+   */
   readonly sweepTimeouts: (partition: number) => Effect.Effect<SweepResult, StoreUnavailable>
 }
 

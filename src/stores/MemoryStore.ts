@@ -48,6 +48,8 @@ const conversationKey = (provider: string, tenantId: string, conversationId: str
   JSON.stringify([provider, tenantId, conversationId])
 const seenKey = (sessionId: string, eventId: string) => `${sessionId}\u0000${eventId}`
 const subscriberKey = (tenantId: string, subHandle: string) => JSON.stringify([tenantId, subHandle])
+const pendingQueueKey = (record: Pick<SessionRecord, "tenantId" | "queue">) =>
+  JSON.stringify([record.tenantId, record.queue ?? ""])
 
 /**
  * Expiry times by key, kept in expiry order: a key is (re)inserted whenever its expiry moves,
@@ -82,6 +84,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const counts = new Map<string, number>()
     const pendingByTenant = new Map<string, number>()
     const waitSamples = new Map<string, Array<WaitSample>>()
+    /** The pending sessions of each tenant's queue (pendingQueueKey): session id -> created-at ms. */
+    const pendingQueues = new Map<string, Map<string, number>>()
     /** Seen event ids (seenKey) until they expire. */
     const seen: Expiries = new Map()
     /** Ended sessions until they are forgotten. */
@@ -161,6 +165,16 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       if (previous?.status !== next.status) {
         if (previous) countStatus(previous, -1)
         countStatus(next, 1)
+      }
+      const queueKey = pendingQueueKey(next)
+      if (next.status === "pending") {
+        const queue = pendingQueues.get(queueKey) ?? new Map<string, number>()
+        queue.set(next.sessionId, Date.parse(next.createdAt))
+        pendingQueues.set(queueKey, queue)
+      } else {
+        const queue = pendingQueues.get(queueKey)
+        queue?.delete(next.sessionId)
+        if (queue?.size === 0) pendingQueues.delete(queueKey)
       }
       if (previous?.assignedAt === undefined && next.assignedAt !== undefined) {
         const assignedAtMillis = Date.parse(next.assignedAt)
@@ -281,6 +295,18 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             assigned: inWindow.length,
             pending: pendingByTenant.get(tenantId) ?? 0
           }
+        }),
+      queuePosition: (session) =>
+        Effect.sync(() => {
+          const queue = pendingQueues.get(pendingQueueKey(session))
+          const createdAt = queue?.get(session.sessionId)
+          if (queue === undefined || createdAt === undefined) return Option.none()
+          // Ranked as Redis ranks a sorted set: by score, then by member.
+          let position = 1
+          for (const [id, at] of queue) {
+            if (at < createdAt || (at === createdAt && id < session.sessionId)) position++
+          }
+          return Option.some(position)
         }),
       openSessions: (partition) =>
         Effect.sync(() =>

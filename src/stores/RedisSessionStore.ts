@@ -70,7 +70,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     const endedRetentionMs = Duration.toMillis(options.endedRetention)
     const dedupMs = Duration.toMillis(options.dedupRetention)
 
-    /** KEYS 1..11 and ARGV 2..8 of the index scripts, for this record. */
+    /** KEYS 1..12 and ARGV 2..9 of the index scripts, for this record. */
     const indexArgs = (record: SessionRecord, now: number) => {
       const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
       const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
@@ -85,7 +85,8 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         keys.tenantWaitLog(record.tenantId),
         keys.activity(record.sessionId),
         keys.tenantEnded(record.organizationId, record.tenantId),
-        keys.tenantSubscriber(record.tenantId, record.subHandle)
+        keys.tenantSubscriber(record.tenantId, record.subHandle),
+        keys.pendingQueue(record.tenantId, record.queue)
       ]
       const argList = [
         JSON.stringify(record),
@@ -94,7 +95,8 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         String(endedRetentionMs),
         assignedAt !== undefined ? String(assignedAt) : "",
         waitMs !== undefined ? String(waitMs) : "",
-        record.providerConversationId !== undefined ? "1" : "0"
+        record.providerConversationId !== undefined ? "1" : "0",
+        String(Date.parse(record.createdAt))
       ]
       return { keyList, argList }
     }
@@ -226,6 +228,14 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
           const values = yield* redisCall("count", () => redis.hmget(keys.orgCounts(organizationId), ...fields))
           return values.reduce((sum, n) => sum + Number(n ?? 0), 0)
         }),
+      queuePosition: (session) =>
+        Effect.map(
+          redisCall(
+            "queue position",
+            () => redis.zrank(keys.pendingQueue(session.tenantId, session.queue), session.sessionId)
+          ),
+          (rank) => (rank === null ? Option.none() : Option.some(rank + 1))
+        ),
       waitingStats: (tenantId, sinceMillis) =>
         Effect.map(
           redisCall(

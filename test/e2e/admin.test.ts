@@ -26,7 +26,8 @@ describe("admin routes", () => {
           provider: "cisco-livechat",
           status: "pending",
           version: expect.any(Number),
-          lastSeq: 0,
+          // The request's first queue figures.
+          lastSeq: 1,
           channel: "webchat",
           user: { name: "Alice", email: "alice@example.com" },
           metadata: { plan: "basic" }

@@ -52,7 +52,7 @@ describe.each(stores)("%s store", (store) => {
         expect(chat.extensionFields["transcript"]).toContain("user: I need help with my plan")
 
         yield* gw.cisco.agentJoin(chatId, "Maria")
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         // Through the typed client, as hbf-bot calls it.
         const sent = yield* gw.lcg.forwardMessage({
           payload: { tenantId, subHandle: "alice", messageId: "m1", text: "It blinks red & green, 1+1 times" }
@@ -75,15 +75,17 @@ describe.each(stores)("%s store", (store) => {
         )
         const events = gw.bot.eventsOf(sessionId)
         expect(events.map((e) => [e.type, e.seq])).toEqual([
-          ["agent.joined", 1],
-          ["agent.typing", 2],
-          ["agent.message", 3],
-          ["agent.left", 4],
-          ["session.ended", 5]
+          ["request.queued", 1],
+          ["agent.joined", 2],
+          ["agent.typing", 3],
+          ["agent.message", 4],
+          ["agent.left", 5],
+          ["session.ended", 6]
         ])
-        expect(events[0]!.data).toEqual({ agent: { name: "Maria" } })
-        expect(events[2]!.data).toEqual({ text: "Καλημέρα Alice: try 1+1 & reboot", agent: { name: "Maria" } })
-        expect(events[4]!.data).toEqual({ reason: "agent" })
+        expect(events[0]!.data).toEqual({ position: 1, source: "gateway" })
+        expect(events[1]!.data).toEqual({ agent: { name: "Maria" } })
+        expect(events[3]!.data).toEqual({ text: "Καλημέρα Alice: try 1+1 & reboot", agent: { name: "Maria" } })
+        expect(events[5]!.data).toEqual({ reason: "agent" })
         expect(agentsNamed(events)).toEqual(Array(4).fill({ name: "Maria" }))
         const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
         expect(ended.body).toMatchObject({ state: "ended", session: { agent: { name: "Maria" } } })
@@ -114,8 +116,8 @@ describe("CCP polling and faults", () => {
           expect(answer.body).toMatchObject({ error: "SessionEnded", sessionId })
           const state = yield* gw.call("GET", `/subscribers/${subHandle}/livechat-state?tenantId=${tenantId}`)
           expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
-          yield* eventsReach(gw, sessionId, 3)
-          expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+          yield* eventsReach(gw, sessionId, 4)
+          expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.left", "session.ended"])
           // The same message again: the session is over, it says so.
           expect((yield* gw.call("POST", call, { tenantId, subHandle, messageId: "m1", text: "still there?" })).status)
             .toBe(409)
@@ -144,7 +146,8 @@ describe("CCP polling and faults", () => {
           Duration.seconds(3)
         )
         expect(Date.now() - sentAt).toBeLessThan(2_000)
-        expect(before).toBeLessThanOrEqual(2)
+        // The request's figures, and at most the join.
+        expect(before).toBeLessThanOrEqual(3)
       }).pipe(Effect.scoped),
     30_000
   )
@@ -194,7 +197,7 @@ describe("CCP polling and faults", () => {
       const gw = yield* startCiscoGateway("memory")
       const { chatId, sessionId } = yield* open(gw, "carol")
       yield* gw.cisco.agentJoin(chatId, "Maria")
-      yield* eventsReach(gw, sessionId, 1)
+      yield* eventsReach(gw, sessionId, 2)
       yield* gw.cisco.garbleNext(2)
       yield* gw.cisco.agentSay(chatId, "first")
       yield* gw.cisco.failNext(2, 503)
@@ -221,7 +224,7 @@ describe("CCP polling and faults", () => {
         const { sessionId } = yield* open(gw, "dave")
         expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/dave`)).status).toBe(204)
         expect(gw.cisco.chatWith("hbfSessionId", sessionId)).toMatchObject({ customerLeft: true, deleted: true })
-        expect(typesOf(gw, sessionId)).toEqual(["session.ended"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "session.ended"])
 
         const late = yield* open(gw, "erin")
         yield* gw.cisco.status(late.chatId, "chat_timedout_waiting_for_agent", "60")

@@ -75,7 +75,7 @@ describe.each(stores)("%s store", (store) => {
         expect(customer.attributes).toStrictEqual(attributes)
 
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         // Through the typed client, as hbf-bot calls it.
         const state = yield* gw.lcg.livechatState({ path: { subHandle: "alice" }, urlParams: {} })
         expect(state).toMatchObject({ state: "active", session: { agent: { id: "agent-maria", name: "Maria" } } })
@@ -123,13 +123,16 @@ describe.each(stores)("%s store", (store) => {
           (e) => e.sessionId === sessionId
         )
         expect(events.map((e) => [e.type, e.seq])).toEqual([
-          ["agent.joined", 1],
-          ["agent.typing", 2],
-          ["agent.message", 3],
+          // The request's place in the queue, and Genesys' estimated wait, once it accepted the request.
+          ["request.queued", 1],
+          ["agent.joined", 2],
+          ["agent.typing", 3],
+          ["agent.message", 4],
           // Ending the conversation disconnects the agent first: Genesys says so, and so do we.
-          ["agent.left", 4],
-          ["session.ended", 5]
+          ["agent.left", 5],
+          ["session.ended", 6]
         ])
+        expect(events.shift()!.data).toEqual({ position: 1, estimatedWaitSeconds: 45, source: "provider" })
         expect(events[0]!.data).toEqual({ agent: { id: "agent-maria", name: "Maria" } })
         expect(events[2]!.data).toMatchObject({
           text: "Hi Alice",
@@ -157,7 +160,7 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "bob")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         const body = JSON.stringify({
           id: "forged-1",
           channel: {
@@ -184,9 +187,9 @@ describe("Genesys webhooks and faults", () => {
         const said = yield* gw.genesys.agentSay(conversationId, { text: "only once" })
         expect(said.status).toBe(200)
         expect(yield* gw.genesys.resendWebhook(said.webhookId)).toBe(200)
-        yield* eventsReach(gw, sessionId, 2)
+        yield* eventsReach(gw, sessionId, 3)
         yield* Effect.sleep(Duration.millis(300))
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.message"])
       }).pipe(Effect.scoped),
     30_000
   )
@@ -198,17 +201,18 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "carol")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         // Cut the socket and, before the gateway reconnects, the agent transfers the chat and another agent takes it.
         yield* gw.genesys.dropSockets()
         yield* gw.genesys.agentLeave(conversationId, { transfer: true })
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-2", name: "Nikos" })
-        yield* eventsReach(gw, sessionId, 4)
+        yield* eventsReach(gw, sessionId, 5)
         expect(gw.genesys.channels().filter((c) => c.connected)).toHaveLength(1)
         yield* gw.genesys.endConversation(conversationId)
         yield* gw.bot.waitFor((es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"))
         yield* Effect.sleep(Duration.millis(300))
         expect(typesOf(gw, sessionId)).toEqual([
+          "request.queued",
           "agent.joined",
           "agent.left",
           "request.queued",
@@ -216,7 +220,7 @@ describe("Genesys webhooks and faults", () => {
           "agent.left",
           "session.ended"
         ])
-        expect(gw.bot.eventsOf(sessionId)[3]!.data).toEqual({ agent: { id: "agent-2", name: "Nikos" } })
+        expect(gw.bot.eventsOf(sessionId)[4]!.data).toEqual({ agent: { id: "agent-2", name: "Nikos" } })
       }).pipe(Effect.scoped),
     30_000
   )
@@ -228,15 +232,15 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "nora")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-maria", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         // The simulator, like Genesys, sends the integration's name and id as `channel.from`.
         expect((yield* gw.genesys.agentSay(conversationId, { text: "Maria here" })).status).toBe(200)
-        yield* eventsReach(gw, sessionId, 2)
+        yield* eventsReach(gw, sessionId, 3)
         yield* gw.genesys.agentLeave(conversationId, { transfer: true })
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-nikos", name: "Nikos" })
-        yield* eventsReach(gw, sessionId, 5)
-        expect((yield* gw.genesys.agentSay(conversationId, { text: "Nikos here" })).status).toBe(200)
         yield* eventsReach(gw, sessionId, 6)
+        expect((yield* gw.genesys.agentSay(conversationId, { text: "Nikos here" })).status).toBe(200)
+        yield* eventsReach(gw, sessionId, 7)
         const messages = gw.bot.eventsOf(sessionId).filter((e) => e.type === "agent.message").map((e) => e.data)
         expect(messages).toEqual([
           { text: "Maria here", agent: { id: "agent-maria", name: "Maria" } },
@@ -255,7 +259,7 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "ulla")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         const said = yield* gw.genesys.agentSay(conversationId, {
           text: "Here is your bill",
           attachments: [
@@ -265,8 +269,8 @@ describe("Genesys webhooks and faults", () => {
         })
         // Genesys does not retry a 400: anything but 200 would have lost the text for good.
         expect(said.status).toBe(200)
-        yield* eventsReach(gw, sessionId, 2)
-        const message = gw.bot.eventsOf(sessionId)[1]!
+        yield* eventsReach(gw, sessionId, 3)
+        const message = gw.bot.eventsOf(sessionId)[2]!
         expect(message.type).toBe("agent.message")
         expect(message.data).toEqual({
           text: "Here is your bill",
@@ -285,18 +289,18 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "theo")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         const typed = yield* gw.genesys.agentTyping(conversationId, { withoutId: true })
         expect(typed.status).toBe(200)
         expect(yield* gw.genesys.resendWebhook(typed.webhookId)).toBe(200)
-        yield* eventsReach(gw, sessionId, 2)
+        yield* eventsReach(gw, sessionId, 3)
         yield* Effect.sleep(Duration.millis(300))
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.typing"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.typing"])
         // A later typing of the same agent (another instant) is news.
         yield* Effect.sleep(Duration.millis(5))
         expect((yield* gw.genesys.agentTyping(conversationId, { withoutId: true })).status).toBe(200)
-        yield* eventsReach(gw, sessionId, 3)
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.typing", "agent.typing"])
+        yield* eventsReach(gw, sessionId, 4)
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.typing", "agent.typing"])
         const [, first, second] = gw.bot.eventsOf(sessionId)
         expect(first!.id).not.toBe(second!.id)
       }).pipe(Effect.scoped),
@@ -310,7 +314,7 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "dave")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         const grantsBefore = gw.genesys.tokensIssued(demoGenesys.clientId)
         yield* gw.genesys.expireTokens()
         // Five messages at once meet the expired token: one refresh serves them all.
@@ -336,7 +340,7 @@ describe("Genesys webhooks and faults", () => {
           (es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"),
           Duration.seconds(15)
         )
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.left", "session.ended"])
       }).pipe(Effect.scoped),
     30_000
   )
@@ -397,7 +401,7 @@ describe("Genesys webhooks and faults", () => {
         const gw = yield* startGenesysGateway("memory")
         const { conversationId, sessionId } = yield* open(gw, "hana")
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
+        yield* eventsReach(gw, sessionId, 2)
         const following = () => gw.genesys.channels().flatMap((c) => c.topics).filter((t) => t.includes(conversationId))
         expect(following()).toHaveLength(4)
         expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/hana`)).status).toBe(204)
@@ -408,7 +412,7 @@ describe("Genesys webhooks and faults", () => {
         // Genesys' own account of the end (customer.end) is dropped as the session has ended; the topics go.
         yield* Effect.sleep(Duration.millis(300))
         expect(following()).toEqual([])
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "session.ended"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "session.ended"])
       }).pipe(Effect.scoped),
     30_000
   )
@@ -437,8 +441,8 @@ describe("Genesys webhooks and faults", () => {
         )
         expect(renewed[0]!.topics.filter((t) => t.includes(conversationId))).toHaveLength(4)
         yield* gw.genesys.agentJoin(conversationId, { userId: "agent-1", name: "Maria" })
-        yield* eventsReach(gw, sessionId, 1)
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined"])
+        yield* eventsReach(gw, sessionId, 2)
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined"])
       }).pipe(Effect.scoped),
     30_000
   )
@@ -475,7 +479,7 @@ describe("Genesys webhooks and faults", () => {
           (es) => es.some((e) => e.sessionId === sessionId && e.type === "session.ended"),
           "20 seconds"
         )
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.left", "session.ended"])
+        expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.left", "session.ended"])
         const state = yield* gw.call("GET", "/subscribers/refused/livechat-state")
         expect(state.body).toMatchObject({ state: "ended", session: { endReason: "agent" } })
         const metrics = (yield* gw.call("GET", "/metrics")).body as string

@@ -62,15 +62,18 @@ describe.each(stores)("%s store", (store) => {
 
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"))
         expect(events.map((e) => [e.type, e.seq])).toEqual([
-          ["agent.joined", 1],
-          ["agent.typing", 2],
-          ["agent.message", 3],
-          ["session.ended", 4]
+          // The request's place in the queue, as hbf-lcm accepted it.
+          ["request.queued", 1],
+          ["agent.joined", 2],
+          ["agent.typing", 3],
+          ["agent.message", 4],
+          ["session.ended", 5]
         ])
-        expect(events[2]!.data).toMatchObject({ text: "Hi Alice", agent: { name: "Maria" } })
-        expect(events[3]!.data).toEqual({ reason: "agent" })
+        expect(events[0]!.data).toEqual({ position: 1, source: "gateway" })
+        expect(events[3]!.data).toMatchObject({ text: "Hi Alice", agent: { name: "Maria" } })
+        expect(events[4]!.data).toEqual({ reason: "agent" })
 
-        const agent = events[0]!.data.agent
+        const agent = events[1]!.data.agent
         expect(agentsNamed(events)).toEqual([agent, agent, agent])
         const ended = yield* gw.call("GET", "/subscribers/alice/livechat-state")
         expect(ended.body).toMatchObject({ state: "ended", session: { endReason: "agent", agent } })
@@ -117,8 +120,8 @@ describe.each(stores)("%s store", (store) => {
         const deleted = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
         expect(deleted.status).toBe(204)
         expect(gw.lcm.request(sessionId)?.status).toBe("ended")
-        const events = yield* gw.bot.waitFor((es) => es.length === 1)
-        expect(events[0]).toMatchObject({ type: "session.ended", seq: 1, data: { reason: "user" } })
+        const events = yield* gw.bot.waitFor((es) => es.length === 2)
+        expect(events[1]).toMatchObject({ type: "session.ended", seq: 2, data: { reason: "user" } })
         const again = yield* gw.call("DELETE", "/sessions/tenants/demo-helvia/subscribers/alice")
         expect(again.status).toBe(404)
         expect(again.body.error).toBe("SessionNotFound")
@@ -155,9 +158,9 @@ describe.each(stores)("%s store", (store) => {
         )
         expect(forged.status).toBe(401)
         expect(forged.body.error).toBe("InvalidSignature")
-        yield* gw.bot.waitFor((es) => es.length > 0)
+        yield* gw.bot.waitFor((es) => es.length > 1)
         yield* Effect.sleep("200 millis")
-        expect(gw.bot.events().map((e) => e.type)).toEqual(["agent.joined"])
+        expect(gw.bot.events().map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
         // A session nobody can verify for is answered exactly as a forged signature.
         const unknown = yield* gw.call(
           "POST",
@@ -182,8 +185,14 @@ describe.each(stores)("%s store", (store) => {
         yield* gw.lcm.transfer(sessionId)
         expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("pending")
         yield* gw.lcm.missed(sessionId)
-        const events = yield* gw.bot.waitFor((es) => es.length === 4)
-        expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.left", "request.queued", "request.failed"])
+        const events = yield* gw.bot.waitFor((es) => es.length === 5)
+        expect(events.map((e) => e.type)).toEqual([
+          "request.queued",
+          "agent.joined",
+          "agent.left",
+          "request.queued",
+          "request.failed"
+        ])
         expect((yield* gw.call("GET", "/subscribers/alice/livechat-state")).body.state).toBe("ended")
       }).pipe(Effect.scoped))
 
@@ -229,11 +238,11 @@ describe.each(stores)("%s store", (store) => {
         yield* gw.lcm.join(sessionId)
         yield* gw.lcm.say(sessionId, "one")
         yield* gw.lcm.say(sessionId, "two")
-        const events = yield* gw.bot.waitFor((es) => es.length >= 3, "5 seconds")
-        expect(events.map((e) => e.seq)).toEqual([1, 2, 3])
+        const events = yield* gw.bot.waitFor((es) => es.length >= 4, "5 seconds")
+        expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4])
         expect(gw.bot.attempts().filter((a) => a.status === 503)).toHaveLength(3)
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
-        expect(gw.bot.events()).toHaveLength(3)
+        expect(gw.bot.events()).toHaveLength(4)
       }).pipe(Effect.scoped))
 
     it.live("an event hbf-bot keeps refusing with 503 is tried maxAttempts times, then dead-lettered, and later events go on", () =>
@@ -253,7 +262,7 @@ describe.each(stores)("%s store", (store) => {
           target: "hbf-bot",
           attempts: 4,
           reason: "hbf-bot answered 503",
-          event: { type: "agent.joined", seq: 1 }
+          event: { type: "agent.joined", seq: 2 }
         })
       }).pipe(Effect.scoped))
 
@@ -272,7 +281,7 @@ describe.each(stores)("%s store", (store) => {
         expect(letters.body[0]).toMatchObject({
           target: "hbf-bot",
           attempts: 1,
-          event: { type: "agent.joined", seq: 1 }
+          event: { type: "agent.joined", seq: 2 }
         })
         stop()
         const replayed = yield* gw.call(
@@ -285,7 +294,7 @@ describe.each(stores)("%s store", (store) => {
         )
         expect(replayed.status).toBe(200)
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "agent.joined"))
-        expect(events.map((e) => e.type)).toEqual(["agent.message", "agent.joined"])
+        expect(events.map((e) => e.type)).toEqual(["request.queued", "agent.message", "agent.joined"])
         const none = yield* gw.call("GET", "/admin/dead-letters", undefined, { authorization: `Bearer ${admin}` })
         expect(none.body).toEqual([])
       }).pipe(Effect.scoped))
@@ -315,7 +324,7 @@ describe.each(stores)("%s store", (store) => {
         const sessionId: string =
           (yield* gw.call("POST", "/requests", { tenantId: "quick", subHandle: "bob" })).body.sessionId
         const events = yield* gw.bot.waitFor((es) => es.some((e) => e.type === "session.ended"), "5 seconds")
-        expect(events[0]).toMatchObject({ sessionId, type: "session.ended", data: { reason: "timeout" } })
+        expect(events.at(-1)).toMatchObject({ sessionId, type: "session.ended", data: { reason: "timeout" } })
         expect(gw.lcm.request(sessionId)?.status).toBe("ended")
       }).pipe(Effect.scoped))
   })
@@ -334,8 +343,8 @@ describe.each(stores)("%s store", (store) => {
         const cancelled = yield* gw.call("PATCH", "/requests/subscribers/alice", { status: "cancelled" })
         expect(cancelled.status).toBe(200)
         expect(cancelled.body).toMatchObject({ status: "ended", endReason: "user" })
-        const events = yield* gw.bot.waitFor((es) => es.length === 1)
-        expect(events[0]).toMatchObject({ type: "session.ended", data: { reason: "user" } })
+        const events = yield* gw.bot.waitFor((es) => es.length === 2)
+        expect(events[1]).toMatchObject({ type: "session.ended", data: { reason: "user" } })
 
         const second: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         yield* gw.lcm.join(second)
@@ -349,8 +358,8 @@ describe.each(stores)("%s store", (store) => {
         const gw = yield* startGateway({ store, botSigningSecret: "bot-secret" })
         const sessionId: string = (yield* gw.call("POST", "/requests", request)).body.sessionId
         yield* gw.lcm.join(sessionId)
-        const events = yield* gw.bot.waitFor((es) => es.length === 1)
-        expect(events[0]).toMatchObject({ type: "agent.joined", sessionId })
+        const events = yield* gw.bot.waitFor((es) => es.length === 2)
+        expect(events[1]).toMatchObject({ type: "agent.joined", sessionId })
         expect(gw.bot.attempts().every((a) => a.status === 200)).toBe(true)
       }).pipe(Effect.scoped))
   })

@@ -138,10 +138,11 @@ describe("answers over LCG_UPSTREAM_MAX_BODY_BYTES", () => {
       const gw = yield* startGateway({ configure: (c) => ({ ...c, hbfBot: { url: bot.url } }) })
       const created = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
       expect((yield* gw.lcm.join(created.body.sessionId as string, { id: "a1", fullName: "Maria" })).status).toBe(200)
-      yield* eventually("hbf-bot has the join", Effect.sync(() => received), (types) => types.length >= 1)
+      yield* eventually("hbf-bot has the join", Effect.sync(() => received), (types) => types.includes("agent.joined"))
       // A failed delivery would be retried within this (20 ms backoff in the tests).
       yield* Effect.sleep(Duration.millis(500))
-      expect(received).toEqual(["agent.joined"])
+      // The request's first queue figures, then the join.
+      expect(received).toEqual(["request.queued", "agent.joined"])
     }).pipe(Effect.scoped))
 })
 
@@ -165,14 +166,19 @@ describe("Retry-After and the deadline of hbf-* calls", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(2 * Duration.toMillis(cap) - 20)
       expect(Date.now() - started).toBeLessThan(5_000)
       const sessionId = created.body.sessionId as string
+      yield* eventually(
+        "hbf-bot has the request's first queue figures",
+        Effect.sync(() => gw.bot.eventsOf(sessionId).length),
+        (n) => n >= 1
+      )
 
       gw.bot.failNext(1, 503, 3600)
       const joining = Date.now()
       expect((yield* gw.lcm.join(sessionId, { id: "a1", fullName: "Maria" })).status).toBe(200)
       yield* eventually(
         "hbf-bot has the join, after its 503",
-        Effect.sync(() => gw.bot.eventsOf(sessionId).length),
-        (n) => n >= 1
+        Effect.sync(() => gw.bot.eventsOf(sessionId).map((e) => e.type)),
+        (types) => types.includes("agent.joined")
       )
       expect(Date.now() - joining).toBeGreaterThanOrEqual(Duration.toMillis(cap) - 20)
 

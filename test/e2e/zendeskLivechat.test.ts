@@ -121,19 +121,21 @@ describe.each(stores)("%s store", (store) => {
         const events = gw.bot.eventsOf(sessionId)
         // Our own posts (the note, the user's messages) and our own passControl came back by webhook too: none is relayed.
         expect(events.map((e) => [e.type, e.seq])).toEqual([
-          ["agent.joined", 1],
-          ["agent.typing", 2],
-          ["agent.message", 3],
+          ["request.queued", 1],
+          ["agent.joined", 2],
+          ["agent.typing", 3],
           ["agent.message", 4],
-          ["agent.left", 5],
-          ["session.ended", 6]
+          ["agent.message", 5],
+          ["agent.left", 6],
+          ["session.ended", 7]
         ])
-        expect(events[0]!.data).toEqual({ agent: { name: "Sandbox Agent" } })
-        expect(events[2]!.data).toEqual({ text: "Hi Alice, I am Maria", agent: { name: "Sandbox Agent" } })
-        expect(events[3]!.data).toMatchObject({
+        expect(events[0]!.data).toEqual({ position: 1, source: "gateway" })
+        expect(events[1]!.data).toEqual({ agent: { name: "Sandbox Agent" } })
+        expect(events[3]!.data).toEqual({ text: "Hi Alice, I am Maria", agent: { name: "Sandbox Agent" } })
+        expect(events[4]!.data).toMatchObject({
           attachments: [{ url: "https://z.example.com/reset.pdf", contentType: "application/pdf", name: "reset.pdf" }]
         })
-        expect(events[5]!.data).toEqual({ reason: "agent" })
+        expect(events[6]!.data).toEqual({ reason: "agent" })
         // The handback names nobody at Sunshine: the leave names the agent who had the chat.
         expect(agentsNamed(events)).toEqual(Array(5).fill({ name: "Sandbox Agent" }))
         const state = yield* gw.call("GET", "/subscribers/alice/livechat-state")
@@ -163,10 +165,10 @@ describe.each(stores)("%s store", (store) => {
       // The message (its join is a repeat of Maria's, dropped), then nothing: the second post is a repeat.
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 1 })
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 0 })
-      yield* eventsReach(gw, sessionId, 3)
+      yield* eventsReach(gw, sessionId, 4)
       yield* Effect.sleep(Duration.millis(300))
       expect(agentTexts(gw, sessionId)).toEqual(["only once", "replayed"])
-      expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.message"])
+      expect(typesOf(gw, sessionId)).toEqual(["request.queued", "agent.joined", "agent.message", "agent.message"])
     }).pipe(Effect.scoped), 30_000)
 })
 
@@ -220,8 +222,9 @@ describe("Sunshine webhooks and the backstop", () => {
         yield* gw.zendesk.agentTyping(conversationId, false)
         yield* gw.zendesk.awaitWebhooks()
         expect(gw.zendesk.webhookDeliveries().some((d) => d.eventIds.length > 1)).toBe(true)
-        yield* eventsReach(gw, sessionId, 7)
+        yield* eventsReach(gw, sessionId, 8)
         expect(typesOf(gw, sessionId)).toEqual([
+          "request.queued",
           "agent.joined",
           "agent.typing",
           "agent.message",
@@ -245,17 +248,23 @@ describe("Sunshine webhooks and the backstop", () => {
         yield* gw.zendesk.agentTyping(conversationId, true, { withoutAuthor: true })
         yield* gw.zendesk.awaitWebhooks()
         yield* gw.zendesk.agentSay(conversationId, "Hello, I am Maria")
-        yield* eventsReach(gw, sessionId, 2)
+        yield* eventsReach(gw, sessionId, 3)
         yield* gw.zendesk.agentTyping(conversationId, true, { withoutAuthor: true })
         yield* gw.zendesk.agentTyping(conversationId, false, { withoutAuthor: true })
         yield* gw.zendesk.awaitWebhooks()
-        yield* eventsReach(gw, sessionId, 4)
+        yield* eventsReach(gw, sessionId, 5)
         const events = gw.bot.eventsOf(sessionId)
-        expect(events.map((e) => e.type)).toEqual(["agent.joined", "agent.message", "agent.typing", "agent.typing"])
+        expect(events.map((e) => e.type)).toEqual([
+          "request.queued",
+          "agent.joined",
+          "agent.message",
+          "agent.typing",
+          "agent.typing"
+        ])
         // Named after the agent who has the chat, as the join named them.
-        const agent = events[0]!.data.agent
+        const agent = events[1]!.data.agent
         expect(agent).toEqual({ name: "Sandbox Agent" })
-        expect(events.slice(2).map((e) => e.data)).toEqual([{ typing: true, agent }, { typing: false, agent }])
+        expect(events.slice(3).map((e) => e.data)).toEqual([{ typing: true, agent }, { typing: false, agent }])
         // Every authorless typing webhook was taken at the first attempt.
         const typingCalls = gw.zendesk.webhookDeliveries().filter((d) => d.types.includes("conversation:typing"))
         expect(typingCalls.map((d) => [d.outcome, d.statuses.length])).toEqual([
@@ -283,7 +292,8 @@ describe("Sunshine webhooks and the backstop", () => {
       expect(wrong.body).toMatchObject({ error: "InvalidSignature" })
       expect((yield* postWebhook(gw, body, null)).status).toBe(401)
       yield* Effect.sleep(Duration.millis(200))
-      expect(gw.bot.eventsOf(sessionId)).toEqual([])
+      // Nothing but the request's own first figures.
+      expect(typesOf(gw, sessionId)).toEqual(["request.queued"])
       // The same body with the right key is accepted: the forged attempts were not remembered as seen.
       expect((yield* postWebhook(gw, body)).body).toEqual({ accepted: 2 })
     }).pipe(Effect.scoped), 30_000)
@@ -331,7 +341,13 @@ describe("Sunshine webhooks and the backstop", () => {
           (types) => types.includes("session.ended"),
           Duration.seconds(5)
         )
-        expect(typesOf(gw, sessionId)).toEqual(["agent.joined", "agent.message", "agent.left", "session.ended"])
+        expect(typesOf(gw, sessionId)).toEqual([
+          "request.queued",
+          "agent.joined",
+          "agent.message",
+          "agent.left",
+          "session.ended"
+        ])
       }).pipe(Effect.scoped),
     30_000
   )
@@ -353,6 +369,7 @@ describe("Sunshine webhooks and the backstop", () => {
           Duration.seconds(5)
         )
         expect(typesOf(gw, sessionId)).toEqual([
+          "request.queued",
           "agent.joined",
           "agent.message",
           "agent.message",
@@ -372,7 +389,7 @@ describe("Sunshine webhooks and the backstop", () => {
         const gw = yield* startZendeskGateway("memory")
         const first = yield* open(gw, "frank")
         yield* gw.zendesk.agentSay(first.conversationId, "first livechat")
-        yield* eventsReach(gw, first.sessionId, 2)
+        yield* eventsReach(gw, first.sessionId, 3)
         expect((yield* gw.call("DELETE", `/sessions/tenants/${tenantId}/subscribers/frank`)).status).toBe(204)
         const released = gw.zendesk.conversationOf("frank")!
         // releaseControl nullifies the switchboard state: no integration holds the conversation until the next handover.
@@ -396,7 +413,7 @@ describe("Sunshine webhooks and the backstop", () => {
           )).body
         ).toEqual({ accepted: 0 })
         yield* gw.zendesk.agentSay(second.conversationId, "second livechat")
-        yield* eventsReach(gw, second.sessionId, 2)
+        yield* eventsReach(gw, second.sessionId, 3)
         yield* Effect.sleep(Duration.millis(300))
         expect(agentTexts(gw, second.sessionId)).toEqual(["second livechat"])
         expect(agentTexts(gw, first.sessionId)).toEqual(["first livechat"])

@@ -76,6 +76,7 @@ describe("CCP polling in a cluster", () => {
         const received = sandbox.bot.eventsOf(created.sessionId)
         const firsts = received.filter((e, i) => received.findIndex((o) => o.id === e.id) === i)
         expect(firsts.map((e) => e.type)).toEqual([
+          "request.queued",
           "agent.joined",
           "agent.message",
           "agent.message",

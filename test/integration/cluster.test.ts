@@ -196,7 +196,7 @@ describe("cluster of gateway processes", () => {
         for (const sessionId of sessions) yield* sandbox.lcm.join(sessionId)
         yield* eventually(
           "every join delivered",
-          Effect.sync(() => sandbox.bot.events().length),
+          Effect.sync(() => sandbox.bot.events().filter((e) => e.type === "agent.joined").length),
           (n) => n >= sessions.length
         )
 

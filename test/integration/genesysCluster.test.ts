@@ -65,7 +65,7 @@ describe("Genesys notifications in a cluster", () => {
           (s) => s.partitions[partition]!.owner === other.id
         )
         const types = () => sandbox.bot.eventsOf(created.sessionId).map((e) => e.type)
-        yield* eventually("the gap delivered", Effect.sync(types), (t) => t.length >= 4, Duration.seconds(15))
+        yield* eventually("the gap delivered", Effect.sync(types), (t) => t.length >= 5, Duration.seconds(15))
         yield* sandbox.genesys.endConversation(conversationId)
         yield* eventually(
           "the end delivered",
@@ -79,6 +79,7 @@ describe("Genesys notifications in a cluster", () => {
         const received = sandbox.bot.eventsOf(created.sessionId)
         const firsts = received.filter((e, i) => received.findIndex((o) => o.id === e.id) === i)
         expect(firsts.map((e) => e.type)).toEqual([
+          "request.queued",
           "agent.joined",
           "agent.left",
           "request.queued",

@@ -168,10 +168,13 @@ describe("Redis outage", () => {
         expect(created.status).toBe(201)
         expect((yield* gw.lcm.join(created.body.sessionId)).status).toBe(200)
         const events = yield* gw.bot.waitFor(
-          (es) => es.some((e) => e.sessionId === created.body.sessionId),
+          (es) => es.some((e) => e.sessionId === created.body.sessionId && e.type === "agent.joined"),
           Duration.seconds(10)
         )
-        expect(events.map((e) => e.type)).toEqual(["agent.joined"])
+        expect(events.filter((e) => e.sessionId === created.body.sessionId).map((e) => e.type)).toEqual([
+          "request.queued",
+          "agent.joined"
+        ])
       }).pipe(Effect.scoped),
     30_000
   )

@@ -72,9 +72,13 @@ describe("gateway restart", () => {
       const expected = Array.from({ length: MESSAGES }, (_, i) => i + 1)
       for (const sessionId of sessions) {
         const events = sandbox.bot.eventsOf(sessionId)
-        expect(events.map((e) => e.type)).toEqual(["agent.joined", ...expected.map(() => "agent.message")])
+        expect(events.map((e) => e.type)).toEqual([
+          "request.queued",
+          "agent.joined",
+          ...expected.map(() => "agent.message")
+        ])
         expect(events.filter((e) => e.type === "agent.message").map((e) => messageNumber(e.data))).toEqual(expected)
-        expect(events.map((e) => e.seq)).toEqual([1, ...expected.map((n) => n + 1)])
+        expect(events.map((e) => e.seq)).toEqual([1, 2, ...expected.map((n) => n + 2)])
       }
     }).pipe(Effect.scoped), 60_000)
 })

@@ -73,7 +73,15 @@ describe("the Sunshine backstop in a cluster", () => {
         )
         expect(firsts.map((e) =>
           e.type
-        )).toEqual(["agent.joined", "agent.message", "agent.message", "agent.message", "agent.left", "session.ended"])
+        )).toEqual([
+          "request.queued",
+          "agent.joined",
+          "agent.message",
+          "agent.message",
+          "agent.message",
+          "agent.left",
+          "session.ended"
+        ])
         expect(
           texts().filter((t, i, all) =>
             all.indexOf(t) === i

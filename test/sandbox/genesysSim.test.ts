@@ -909,4 +909,24 @@ describe("Genesys simulator: sandbox routes", () => {
       )
       expect(receiver.hits).toHaveLength(3)
     }))
+
+  it.scopedLive("a queue's estimated wait is set over HTTP: the estimated wait time call answers it, or no estimate", () =>
+    Effect.gen(function*() {
+      const sim = yield* makeGenesysSim(simOptions())
+      const token = yield* tokenFor(sim.baseUrl)
+      const estimate = () =>
+        Effect.map(
+          call(`${sim.baseUrl}/api/v2/routing/queues/q-1/mediatypes/message/estimatedwaittime`, { token }),
+          (a) => a.body
+        )
+      expect(yield* estimate()).toEqual({ results: [{ formula: "BEST", estimatedWaitTimeSeconds: 42 }] })
+      expect((yield* call(`${sim.baseUrl}/sim/queues/q-1/estimated-wait`, { body: { seconds: 120 } })).status).toBe(204)
+      expect(yield* estimate()).toEqual({ results: [{ formula: "BEST", estimatedWaitTimeSeconds: 120 }] })
+      expect((yield* call(`${sim.baseUrl}/sim/queues/q-1/estimated-wait`, { body: { seconds: null } })).status).toBe(
+        204
+      )
+      expect(yield* estimate()).toEqual({ results: [{ formula: "BEST" }] })
+      expect((yield* call(`${sim.baseUrl}/sim/queues/q-1/estimated-wait`, { body: { seconds: -1 } })).status).toBe(400)
+      expect((yield* call(`${sim.baseUrl}/sim/queues/q-9/estimated-wait`, { body: { seconds: 5 } })).status).toBe(404)
+    }))
 })

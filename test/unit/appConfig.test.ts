@@ -122,6 +122,18 @@ describe("AppConfig from the environment", () => {
       expect(message).toContain("CISCO_MAX_EVENTS_PER_POLL: Expected a positive integer")
     }))
 
+  it.effect("LCG_QUEUE_UPDATE_SECONDS: queue figures at most every 15 s unless set; a positive whole number", () =>
+    Effect.gen(function*() {
+      const config = (env: Record<string, string>) =>
+        Effect.flatMap(load(env), Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))
+      expect(Duration.toSeconds((yield* config(valid)).queueUpdateInterval)).toBe(15)
+      expect(Duration.toSeconds((yield* config({ ...valid, LCG_QUEUE_UPDATE_SECONDS: "60" })).queueUpdateInterval))
+        .toBe(60)
+      expect(messageOf(yield* load({ ...valid, LCG_QUEUE_UPDATE_SECONDS: "0" }))).toContain(
+        "LCG_QUEUE_UPDATE_SECONDS: Expected a positive integer"
+      )
+    }))
+
   it.effect("names every bad variable in one message", () =>
     Effect.gen(function*() {
       const result = yield* load({

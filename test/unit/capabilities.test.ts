@@ -18,6 +18,7 @@ import { makeHelviaProvider } from "../../src/providers/helvia/provider.js"
 import { providerCapabilities } from "../../src/providers/ProviderRegistryLive.js"
 import { ZendeskApi } from "../../src/providers/zendesk/client.js"
 import { makeZendeskProvider } from "../../src/providers/zendesk/provider.js"
+import { AppConfig, defaultAppConfig } from "../../src/services/AppConfig.js"
 import { Coordinator } from "../../src/services/Coordinator.js"
 import { HbfLcm } from "../../src/services/HbfLcm.js"
 import type { LivechatProvider } from "../../src/services/LivechatProvider.js"
@@ -28,7 +29,8 @@ const adapters = Effect.all([makeHelviaProvider, makeGenesysProvider, makeCiscoP
   Effect.provideService(GenesysApi, {} as never),
   Effect.provideService(CiscoApi, {} as never),
   Effect.provideService(ZendeskApi, {} as never),
-  Effect.provideService(Coordinator, {} as never)
+  Effect.provideService(Coordinator, {} as never),
+  Effect.provideService(AppConfig, defaultAppConfig as never)
 )
 
 const attachment = { url: "https://files.example/plan.pdf", contentType: "application/pdf", name: "plan.pdf" }

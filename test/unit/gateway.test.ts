@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import { everyTenant as all } from "../../src/domain/access.js"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
@@ -31,6 +31,9 @@ import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 const PARTITIONS = 4
 const PENDING_SECONDS = 60
 const INACTIVITY_SECONDS = 120
+/** The "warned" tenant's warnings: after 30 s of waiting, and 20 s before an inactivity close. */
+const WAIT_WARNING_SECONDS = 30
+const INACTIVITY_WARNING_SECONDS = 20
 
 const tenantJson = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -58,7 +61,19 @@ const tenantJson = (id: string, extra: Record<string, unknown> = {}) => ({
 })
 
 const tenants = new Map<string, Tenant>(
-  [tenantJson("t1"), tenantJson("t2"), tenantJson("closed", { businessHours: { timezone: "UTC", weekly: [] } })].map(
+  [
+    tenantJson("t1"),
+    tenantJson("t2"),
+    tenantJson("closed", { businessHours: { timezone: "UTC", weekly: [] } }),
+    tenantJson("warned", {
+      timeouts: {
+        pendingSeconds: PENDING_SECONDS,
+        inactivitySeconds: INACTIVITY_SECONDS,
+        waitWarningSeconds: WAIT_WARNING_SECONDS,
+        inactivityWarningSeconds: INACTIVITY_WARNING_SECONDS
+      }
+    })
+  ].map(
     (json) => [json.id, Effect.runSync(decodeTenant(json))]
   )
 )
@@ -146,6 +161,9 @@ const makeFakeProvider = () => {
  */
 const storeFaults = { claimsAway: false, sourcesAway: false, conflicts: 0, resultsWithoutDelivery: false }
 
+/** Runs just before the next commit (once): another writer's change racing the one being committed. */
+const race: { beforeNextCommit: Effect.Effect<unknown, unknown> | undefined } = { beforeNextCommit: undefined }
+
 /** How often the gateway read a session, committed a change, and claimed a message. */
 const storeCalls = { get: 0, commit: 0, reserveMessage: 0 }
 
@@ -160,6 +178,9 @@ const FaultyMemoryStore = Layer.effect(
     commit: (...args: Parameters<typeof store.commit>) =>
       Effect.suspend(() => {
         storeCalls.commit++
+        const racing = race.beforeNextCommit
+        race.beforeNextCommit = undefined
+        if (racing !== undefined) return Effect.zipRight(Effect.orDie(racing), store.commit(...args))
         if (storeFaults.conflicts === 0) return store.commit(...args)
         storeFaults.conflicts--
         return Effect.succeed("conflict" as const)
@@ -208,6 +229,7 @@ const withGateway = <A, E>(
 ) => {
   const fake = makeFakeProvider()
   Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0, resultsWithoutDelivery: false })
+  race.beforeNextCommit = undefined
   Object.assign(storeCalls, { get: 0, commit: 0, reserveMessage: 0 })
   const layer = Layer.mergeAll(
     FaultyMemoryStore,
@@ -599,13 +621,15 @@ describe("Gateway.ingest", () => {
           unknown: 1
         })
 
-        const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 3)
+        const delivered: ReadonlyArray<LivechatEvent> = yield* outboxEvents(session.sessionId, 4)
+        // The request's first queue figures come first, as the request was placed.
         expect(delivered.map((e) => [e.id, e.seq, e.type])).toEqual([
-          ["e1", 1, "agent.joined"],
-          ["e2", 2, "agent.message"],
-          ["e3", 3, "agent.typing"]
+          [`${session.sessionId}:queued:1`, 1, "request.queued"],
+          ["e1", 2, "agent.joined"],
+          ["e2", 3, "agent.message"],
+          ["e3", 4, "agent.typing"]
         ])
-        expect(delivered[0]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
+        expect(delivered[1]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
       })
     ))
@@ -620,8 +644,8 @@ describe("Gateway.terminate", () => {
         const state = yield* gateway.state("sub1", all)
         expect(state.state).toBe("ended")
         expect(state.session?.endReason).toBe("user")
-        const [ended] = yield* outboxEvents(session.sessionId, 1)
-        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 1 })
+        const [, ended] = yield* outboxEvents(session.sessionId, 2)
+        expect(ended).toMatchObject({ type: "session.ended", data: { reason: "user" }, seq: 2 })
         expect(calls.end.map((c) => [c.context.session.sessionId, c.reason])).toEqual([[session.sessionId, "user"]])
 
         const again = yield* Effect.flip(gateway.terminate("t1", "sub1", all))
@@ -647,7 +671,7 @@ describe("Gateway.sweepTimeouts", () => {
         expect((yield* sweep).ended).toBe(1)
         const state = yield* gateway.state("sub1", all)
         expect(state.session).toMatchObject({ status: "ended", endReason: "timeout" })
-        const [ended] = yield* outboxEvents(session.sessionId, 1)
+        const [, ended] = yield* outboxEvents(session.sessionId, 2)
         expect(ended).toMatchObject({ type: "session.ended", data: { reason: "timeout" } })
         expect(calls.end.map((c) => c.reason)).toEqual(["timeout"])
         expect((yield* sweep).ended).toBe(0)
@@ -766,4 +790,196 @@ describe("Gateway.ingestWebhook", () => {
       expect(calls).toEqual(["webhookSourceTenants"])
       expect(seen).toEqual({ wellFormed: 1, senderOf: 1, verify: 0, parse: 0 })
     }))
+})
+
+/** The events of the session in its outbox now (the memory outbox keeps them until acked: nothing acks here). */
+const eventsOf = (sessionId: string) =>
+  Effect.gen(function*() {
+    const outbox = yield* Outbox
+    const read: Array<LivechatEvent> = []
+    const consumer = yield* Effect.fork(
+      Stream.runForEach(
+        outbox.consume(partitionOf(sessionId, PARTITIONS)),
+        (e) => Effect.sync(() => read.push(e.event))
+      )
+    )
+    yield* Effect.repeatN(Effect.yieldNow(), 20)
+    yield* Fiber.interrupt(consumer)
+    return read.filter((e) => e.sessionId === sessionId)
+  })
+
+/** Every partition swept once, as the sweepers of all partitions would. */
+const sweepAll = (gateway: Gateway) =>
+  Effect.forEach(Array.from({ length: PARTITIONS }, (_, p) => p), (p) => gateway.sweepTimeouts(p), { discard: true })
+
+describe("Gateway queue figures (LCG_QUEUE_UPDATE_SECONDS 15)", () => {
+  it.effect("positions 1, 2, 3 as placed; 1, 2 once the first is taken, at most once per interval, none after the wait", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const ids: Array<string> = []
+        for (const sub of ["q1", "q2", "q3"]) {
+          ids.push((yield* gateway.create({ tenantId: "t1", subHandle: sub, queue: "sales" }, all)).session.sessionId)
+          yield* TestClock.adjust(Duration.seconds(1))
+        }
+        // Another queue of the tenant ranks apart.
+        const other = (yield* gateway.create({ tenantId: "t1", subHandle: "q4" }, all)).session
+        const queued = (sessionId: string) =>
+          Effect.map(eventsOf(sessionId), (es) =>
+            es.filter((e) => e.type === "request.queued").map((e) => (e.data as { position?: number }).position))
+        expect(yield* Effect.forEach(ids, queued)).toEqual([[1], [2], [3]])
+        expect(yield* queued(other.sessionId)).toEqual([1])
+        const first = yield* gateway.state("q1", all)
+        expect(first.session).toMatchObject({ position: 1, queueSource: "gateway" })
+        expect(first.session?.estimatedWaitSeconds).toBeUndefined()
+
+        yield* gateway.ingest("helvia-livechat", "t1", first.session!.providerConversationId!, [
+          event("j1", { type: "agent.joined", data: { agent: { name: "Maria" } } })
+        ])
+        // Within the interval since they were told: nothing yet.
+        yield* TestClock.adjust(Duration.seconds(5))
+        yield* sweepAll(gateway)
+        expect(yield* Effect.forEach(ids, queued)).toEqual([[1], [2], [3]])
+        // Due: the two still waiting move up, once.
+        yield* TestClock.adjust(Duration.seconds(10))
+        yield* sweepAll(gateway)
+        yield* sweepAll(gateway)
+        expect(yield* Effect.forEach(ids, queued)).toEqual([[1], [2, 1], [3, 2]])
+        expect((yield* gateway.state("q3", all)).session).toMatchObject({ position: 2 })
+        // The next change waits out the interval since the last update.
+        yield* gateway.terminate("t1", "q2", all)
+        yield* TestClock.adjust(Duration.seconds(14))
+        yield* sweepAll(gateway)
+        expect(yield* queued(ids[2]!)).toEqual([3, 2])
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* sweepAll(gateway)
+        expect(yield* queued(ids[2]!)).toEqual([3, 2, 1])
+        // Unchanged figures are not told again; the one taken is told nothing more.
+        yield* TestClock.adjust(Duration.seconds(30))
+        yield* sweepAll(gateway)
+        expect(yield* Effect.forEach(ids, queued)).toEqual([[1], [2, 1], [3, 2, 1]])
+      })
+    ))
+
+  it.effect("with enough assignments in the window, an estimate comes with the position", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        // Three requests assigned after 60 s each: one assignment per 300 s over the 15-minute window.
+        for (const sub of ["a1", "a2", "a3"]) {
+          const { session } = yield* gateway.create({ tenantId: "t1", subHandle: sub }, all)
+          yield* TestClock.adjust(Duration.seconds(60))
+          yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [
+            event(`j-${sub}`, { type: "agent.joined", data: { agent: {} } })
+          ])
+        }
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "w1" }, all)
+        expect(session).toMatchObject({ position: 1, estimatedWaitSeconds: 300, queueSource: "gateway" })
+        const [queued] = yield* eventsOf(session.sessionId)
+        expect(queued).toMatchObject({
+          type: "request.queued",
+          data: { position: 1, estimatedWaitSeconds: 300, source: "gateway" }
+        })
+      })
+    ))
+})
+
+describe("Gateway queue figures and warnings racing other changes", () => {
+  it.effect("an agent's join committed while the sweep decides on new figures wins: no figures after it, the chat stays active", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        yield* gateway.create({ tenantId: "t1", subHandle: "r1" }, all)
+        yield* TestClock.adjust(Duration.seconds(1))
+        const second = (yield* gateway.create({ tenantId: "t1", subHandle: "r2" }, all)).session
+        expect(second.position).toBe(2)
+        yield* gateway.terminate("t1", "r1", all)
+        yield* TestClock.adjust(Duration.seconds(15))
+        // The sweep finds the second request at position 1 now; the agent takes it just before the sweep commits.
+        race.beforeNextCommit = gateway.ingest("helvia-livechat", "t1", second.providerConversationId!, [
+          event("j2", { type: "agent.joined", data: { agent: { name: "Maria" } } })
+        ])
+        yield* sweepAll(gateway)
+        expect((yield* eventsOf(second.sessionId)).map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
+        expect((yield* gateway.state("r2", all)).session).toMatchObject({ status: "active", agent: { name: "Maria" } })
+      })
+    ))
+
+  it.effect("a user message recorded while the sweep decides on an inactivity warning refuses the warning", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "r3" }, all)
+        yield* gateway.ingest("helvia-livechat", "warned", session.providerConversationId!, [
+          event("j3", { type: "agent.joined", data: { agent: {} } })
+        ])
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - INACTIVITY_WARNING_SECONDS))
+        race.beforeNextCommit = gateway.forwardMessage(
+          { tenantId: "warned", subHandle: "r3", messageId: "m1", text: "here" },
+          all
+        )
+        yield* sweepAll(gateway)
+        expect((yield* eventsOf(session.sessionId)).map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
+      })
+    ))
+})
+
+describe("Gateway warnings", () => {
+  it.effect("a request waiting waitWarningSeconds gets request.wait-warning once, with its figures", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "w1" }, all)
+        const warnings = Effect.map(eventsOf(session.sessionId), (es) =>
+          es.filter((e) => e.type === "request.wait-warning").map((e) => e.data))
+        yield* TestClock.adjust(Duration.seconds(WAIT_WARNING_SECONDS - 1))
+        yield* sweepAll(gateway)
+        expect(yield* warnings).toEqual([])
+        yield* TestClock.adjust(Duration.seconds(2))
+        yield* sweepAll(gateway)
+        yield* TestClock.adjust(Duration.seconds(10))
+        yield* sweepAll(gateway)
+        expect(yield* warnings).toEqual([{ waitedSeconds: WAIT_WARNING_SECONDS + 1, position: 1 }])
+        // No activity: the pending timeout still runs from the creation.
+        yield* TestClock.adjust(Duration.seconds(PENDING_SECONDS - WAIT_WARNING_SECONDS - 10))
+        yield* sweepAll(gateway)
+        expect((yield* gateway.state("w1", all)).session).toMatchObject({ status: "ended", endReason: "timeout" })
+      })
+    ))
+
+  it.effect("an idle chat gets session.inactivity-warning before its close; a user message cancels it, and the next stretch is warned anew", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "w1" }, all)
+        yield* gateway.ingest("helvia-livechat", "warned", session.providerConversationId!, [
+          event("j1", { type: "agent.joined", data: { agent: {} } })
+        ])
+        const joinedAt = yield* Clock.currentTimeMillis
+        const warnings = Effect.map(eventsOf(session.sessionId), (es) =>
+          es.filter((e) => e.type === "session.inactivity-warning").map((e) => e.data))
+        const iso = (ms: number) =>
+          new Date(ms).toISOString()
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - INACTIVITY_WARNING_SECONDS - 1))
+        yield* sweepAll(gateway)
+        expect(yield* warnings).toEqual([])
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* sweepAll(gateway)
+        yield* sweepAll(gateway)
+        expect(yield* warnings).toEqual([{ endsAt: iso(joinedAt + INACTIVITY_SECONDS * 1000) }])
+
+        // The user writes: no close at the warned time, and the next warning is for the new stretch.
+        yield* TestClock.adjust(Duration.seconds(10))
+        yield* gateway.forwardMessage({ tenantId: "warned", subHandle: "w1", messageId: "m1", text: "still here" }, all)
+        const wroteAt = yield* Clock.currentTimeMillis
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_WARNING_SECONDS))
+        yield* sweepAll(gateway)
+        expect((yield* gateway.state("w1", all)).state).toBe("active")
+        expect(yield* warnings).toHaveLength(1)
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - 2 * INACTIVITY_WARNING_SECONDS))
+        yield* sweepAll(gateway)
+        expect(yield* warnings).toEqual([
+          { endsAt: iso(joinedAt + INACTIVITY_SECONDS * 1000) },
+          { endsAt: iso(wroteAt + INACTIVITY_SECONDS * 1000) }
+        ])
+        // Then the close, at that time.
+        yield* TestClock.adjust(Duration.seconds(INACTIVITY_WARNING_SECONDS + 1))
+        yield* sweepAll(gateway)
+        expect((yield* gateway.state("w1", all)).session).toMatchObject({ status: "ended", endReason: "inactivity" })
+      })
+    ))
 })

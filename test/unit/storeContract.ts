@@ -454,6 +454,49 @@ export const storeContract = (
         ))
     })
 
+    describe("queue positions", () => {
+      it.scoped("ranks a tenant's pending sessions of one queue by creation time, across their changes", () =>
+        run(
+          Effect.gen(function*() {
+            const store = yield* SessionStore
+            const tenantId = uniq("tenant")
+            const position = (s: SessionRecord) => Effect.map(store.queuePosition(s), Option.getOrUndefined)
+            // Created out of order: the position follows createdAt, not the order of creation.
+            const second = makeRecord({ tenantId, queue: "billing", createdAt: iso(T0 + 2000) })
+            const first = makeRecord({ tenantId, queue: "billing", createdAt: iso(T0 + 1000) })
+            const third = makeRecord({ tenantId, queue: "billing", createdAt: iso(T0 + 3000) })
+            for (const s of [second, first, third]) yield* store.create(s)
+            // Other queues and tenants rank apart.
+            const otherQueue = makeRecord({ tenantId, createdAt: iso(T0) })
+            const otherTenant = makeRecord({ tenantId: uniq("tenant"), queue: "billing", createdAt: iso(T0) })
+            yield* store.create(otherQueue)
+            yield* store.create(otherTenant)
+            expect([yield* position(first), yield* position(second), yield* position(third)]).toEqual([1, 2, 3])
+            expect([yield* position(otherQueue), yield* position(otherTenant)]).toEqual([1, 1])
+
+            // A change that keeps it pending keeps its place; taken by an agent, it leaves the queue.
+            yield* store.commit({ expectedVersion: 0, next: bumped(second, { position: 2 }) })
+            const firstActive = bumped(first, { status: "active", assignedAt: iso(T0 + 4000) })
+            yield* store.commit({ expectedVersion: 0, next: firstActive })
+            expect([yield* position(first), yield* position(second), yield* position(third)]).toEqual([
+              undefined,
+              1,
+              2
+            ])
+            // Handed back to the queue: in again, at its creation time.
+            yield* store.commit({ expectedVersion: 1, next: bumped(firstActive, { status: "pending" }) })
+            expect(yield* position(first)).toBe(1)
+            // Ended: out for good.
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(third, { status: "ended", endReason: "user", endedAt: iso(T0 + 5000) })
+            })
+            expect(yield* position(third)).toBeUndefined()
+            expect(yield* position(second)).toBe(2)
+          })
+        ))
+    })
+
     describe("indices", () => {
       it.scoped("byConversation finds the session once it has a provider conversation", () =>
         run(

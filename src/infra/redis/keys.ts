@@ -20,6 +20,9 @@ export const redisKeys = (prefix: string) => ({
     `${prefix}:tended:${encodeURIComponent(organizationId)}:${tenantId}`,
   tenantWaits: (tenantId: string) => `${prefix}:waits:${tenantId}`,
   tenantWaitLog: (tenantId: string) => `${prefix}:waitlog:${tenantId}`,
+  /** The tenant's pending requests of one queue ("" = none named), by creation time: a request's position is its rank. */
+  pendingQueue: (tenantId: string, queue: string | undefined) =>
+    `${prefix}:pendq:${encodeURIComponent(tenantId)}:${encodeURIComponent(queue ?? "")}`,
   /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
   seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
   webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,

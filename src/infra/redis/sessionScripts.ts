@@ -9,9 +9,11 @@
  * org counts hash holds each open status for the org and, as `{status}:{tenantId}`, per tenant.
  * KEYS: 1 session, 2 subscriber index (the latest session not `confined`), 3 conversation index
  * (the tenant's own), 4 open set, 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant
- * wait log, 9 activity, 10 the tenant's ended zset in the org, 11 the tenant's subscriber index.
+ * wait log, 9 activity, 10 the tenant's ended zset in the org, 11 the tenant's subscriber index,
+ * 12 the tenant's pending queue (the record's queue).
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
- * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation.
+ * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation,
+ * 9 createdAt ms.
  */
 const indexChange = `
 local WAIT_LOG_KEEP_MS = 31 * 24 * 3600 * 1000
@@ -49,6 +51,14 @@ local function indexChange(old, new)
     end
     if new.status == 'pending' then redis.call('HINCRBY', KEYS[7], 'pending', 1) end
   end
+  -- The queue positions: a pending request is ranked by creation time, and leaves when it is no
+  -- longer pending. Both on every change, whatever the old status: a session an instance of an
+  -- older version changed (during a rolling upgrade) is put right at its next change here.
+  if new.status == 'pending' then
+    redis.call('ZADD', KEYS[12], tonumber(ARGV[9]), id)
+  else
+    redis.call('ZREM', KEYS[12], id)
+  end
 
   if endsNow then
     redis.call('SREM', KEYS[4], id)
@@ -79,14 +89,14 @@ end
 /**
  * Inserts a session unless its subscriber has an open one in its tenant or, for a session not
  * `confined`, an open one not confined in any tenant. Returns {"created"} or {"open", record}.
- * KEYS and ARGV 2..8 as indexChange; ARGV 9 the session key prefix (the subscriber's latest
+ * KEYS and ARGV 2..9 as indexChange; ARGV 10 the session key prefix (the subscriber's latest
  * sessions are the keys found through an index rather than passed in).
  */
 export const createSession = `${indexChange}
 local function openAt(indexKey)
   local latest = redis.call('GET', indexKey)
   if not latest then return nil end
-  local existing = redis.call('GET', ARGV[9] .. latest)
+  local existing = redis.call('GET', ARGV[10] .. latest)
   if existing and isOpen(cjson.decode(existing).status) then return existing end
   return nil
 end
@@ -103,27 +113,27 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..11 as indexChange, 12 outbox stream, 13.. seen keys (the session's own).
- * ARGV 1 expected version, 2..8 as indexChange, 9 de-duplication TTL ms, 10 wake-up channel,
- * 11 partition, 12 the activity the change was decided on ("" = any: refused as a conflict
- * when the activity key holds a later one), 13.. event JSONs.
+ * KEYS 1..12 as indexChange, 13 outbox stream, 14.. seen keys (the session's own).
+ * ARGV 1 expected version, 2..9 as indexChange, 10 de-duplication TTL ms, 11 wake-up channel,
+ * 12 partition, 13 the activity the change was decided on ("" = any: refused as a conflict
+ * when the activity key holds a later one), 14.. event JSONs.
  */
 export const commitChange = `${indexChange}
 local current = redis.call('GET', KEYS[1])
 if not current then return 'conflict' end
 local old = cjson.decode(current)
 if tostring(old.version) ~= ARGV[1] then return 'conflict' end
-if ARGV[12] ~= '' then
+if ARGV[13] ~= '' then
   local activity = redis.call('GET', KEYS[9])
-  if activity and activity > ARGV[12] then return 'conflict' end
+  if activity and activity > ARGV[13] then return 'conflict' end
 end
-for i = 13, #KEYS do
+for i = 14, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
-for i = 13, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[9]) end
+for i = 14, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[10]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 13, #ARGV do redis.call('XADD', KEYS[12], '*', 'e', ARGV[i]) end
-if #ARGV >= 13 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
+for i = 14, #ARGV do redis.call('XADD', KEYS[13], '*', 'e', ARGV[i]) end
+if #ARGV >= 14 then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
 return 'committed'
 `
 

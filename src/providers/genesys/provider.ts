@@ -9,10 +9,11 @@
  *   new conversation to, on whichever instance owns its credential set.
  */
 import { HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Fiber, Option, Redacted, Schedule, Schema } from "effect"
+import { Cache, Duration, Effect, Equal, Fiber, Hash, Option, Redacted, Schedule, Schema } from "effect"
 import { type Attachment, type Capabilities, requestLimits, type SessionRecord } from "../../domain/model.js"
 import type { GenesysConfig, LivechatConfig } from "../../domain/tenant.js"
 import { isoNow } from "../../domain/time.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { Coordinator } from "../../services/Coordinator.js"
 import { malformedWebhook, ProviderError } from "../../services/errors.js"
 import type { LivechatProvider, SessionContext, UserMessage } from "../../services/LivechatProvider.js"
@@ -134,11 +135,49 @@ const decodeSender = Schema.decodeUnknownOption(
   Schema.parseJson(Schema.Struct({ channel: Schema.Struct({ to: Schema.Struct({ id: Schema.NonEmptyString }) }) }))
 )
 
+/** A queue of one credential set: equal by both, so look-alike tenants never share an estimate. */
+class QueueKey implements Equal.Equal {
+  constructor(readonly credentials: GenesysAccount["credentials"], readonly queueId: string) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof QueueKey && that.credentials.id === this.credentials.id && that.queueId === this.queueId
+  }
+  [Hash.symbol](): number {
+    return Hash.combine(Hash.string(this.credentials.id))(Hash.string(this.queueId))
+  }
+}
+
+/** Queues whose estimated wait is kept at once. */
+const ESTIMATE_CACHE_CAPACITY = 10_000
+
+const estimatedWaitPath = (queueId: string) =>
+  `/api/v2/routing/queues/${encodeURIComponent(queueId)}/mediatypes/message/estimatedwaittime`
+
+/** Genesys' estimate in whole seconds; none when it gives none (or a negative one: it cannot tell). */
+const waitOf = (answer: typeof EstimatedWaitTime.Type) => {
+  const seconds = answer.results[0]?.estimatedWaitTimeSeconds
+  return seconds !== undefined && seconds >= 0 ? Math.round(seconds) : undefined
+}
+
 export const makeGenesysProvider = Effect.gen(function*() {
   const api = yield* GenesysApi
   const coordinator = yield* Coordinator
+  const config = yield* AppConfig
   const clock = yield* Effect.clock
   const typingThrottle = makeThrottle(TYPING_INTERVAL_MS, clock)
+  /**
+   * The queue's estimated wait, asked at most once per LCG_QUEUE_UPDATE_SECONDS per credential
+   * set and queue (a failure too is kept that long): every waiting request of the queue reads
+   * the same figure, and Genesys allows 300 requests a minute per token.
+   */
+  const estimates = yield* Cache.make({
+    capacity: ESTIMATE_CACHE_CAPACITY,
+    timeToLive: config.queueUpdateInterval,
+    lookup: (key: QueueKey) =>
+      Effect.map(
+        api.call(key.credentials, HttpClientRequest.get(estimatedWaitPath(key.queueId)), EstimatedWaitTime),
+        waitOf
+      )
+  })
 
   /**
    * An inbound Open Messaging message from the session's customer. Custom attributes go in both
@@ -297,6 +336,15 @@ export const makeGenesysProvider = Effect.gen(function*() {
             Effect.catchIf((e) => e.status === 404, () => Effect.void),
             Effect.mapError(providerError)
           )
+      }),
+    // Genesys tells the queue's estimated wait, not a request's place in it: the position is the gateway's.
+    queueFigures: ({ config }) =>
+      Effect.gen(function*() {
+        const { credentials, genesys } = yield* genesysOf(config)
+        const estimatedWaitSeconds = yield* estimates.get(new QueueKey(credentials, genesys.queueId)).pipe(
+          Effect.mapError(providerError)
+        )
+        return estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds } : {}
       }),
     availability: (config) =>
       Effect.gen(function*() {
