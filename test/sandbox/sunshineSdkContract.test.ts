@@ -512,13 +512,8 @@ describe("Sunshine simulator driven by sunshine-conversations-client 14.1.0: act
         }
         expectRequired(sdk["AuthorWebhook"], model.payload.activity.author, "activity.author")
       }
-      // The user's read (what POST /read posts) is nobody's agent.read; the business's is.
-      expect(mapWebhookEvent(events[1]!)).toEqual({
-        _tag: "Mapped",
-        conversationId,
-        events: [],
-        recheck: false
-      })
+      // The user's read (what POST /read posts) is nobody's agent.read (ignored outright); the business's is.
+      expect(mapWebhookEvent(events[1]!)).toEqual({ _tag: "Ignored" })
       expect(mapWebhookEvent(events[2]!)).toMatchObject({
         _tag: "Mapped",
         events: [{ id: `zendesk:event:${events[2]!.id}`, type: "agent.read", data: { agent: { name: "Acme" } } }]
