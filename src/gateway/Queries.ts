@@ -3,6 +3,7 @@ import { Clock, Effect, Either, Layer, Option } from "effect"
 import { mayAccess } from "../domain/access.js"
 import { evaluateBusinessHours } from "../domain/businessHours.js"
 import { type Availability, toSession } from "../domain/model.js"
+import { estimateWait } from "../domain/queueEstimate.js"
 import type { LivechatConfig } from "../domain/tenant.js"
 import { HbfCore } from "../services/HbfCore.js"
 import type { LivechatProvider, ProviderAvailability } from "../services/LivechatProvider.js"
@@ -11,16 +12,23 @@ import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { Queries, type QueriesService } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { forbiddenTenant, latestVisible, livechatOf, providerFor } from "./lookups.js"
+import { recentWaiting } from "./queueFigures.js"
 
-/** The figures of an availability and where each came from. */
-const figuresOf = (provider: ProviderAvailability) => {
+/**
+ * The figures of an availability and where each came from: the provider's, and where it tells
+ * no wait, the gateway's estimate for a request made now (`gateway`).
+ */
+const figuresOf = (provider: ProviderAvailability, gateway: number | undefined) => {
+  const wait = provider.estimatedWaitSeconds ?? gateway
   const sources = {
     ...(provider.agentsOnline !== undefined ? { agentsOnline: "provider" as const } : {}),
-    ...(provider.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: "provider" as const } : {})
+    ...(wait !== undefined
+      ? { estimatedWaitSeconds: provider.estimatedWaitSeconds !== undefined ? "provider" as const : "gateway" as const }
+      : {})
   }
   return {
     ...(provider.agentsOnline !== undefined ? { agentsOnline: provider.agentsOnline } : {}),
-    ...(provider.estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: provider.estimatedWaitSeconds } : {}),
+    ...(wait !== undefined ? { estimatedWaitSeconds: wait } : {}),
     ...(Object.keys(sources).length > 0 ? { sources } : {})
   }
 }
@@ -46,6 +54,19 @@ export const makeQueries = Effect.gen(function*() {
     }
     return Effect.succeed(Either.right<ProviderAvailability>({}))
   }
+
+  /**
+   * Where the provider tells no wait: the gateway's estimate (docs/ARCHITECTURE.md#queue-figures)
+   * for a request made now, behind every request of the tenant waiting; none on too little
+   * history, or when the store does not answer (availability answers without it).
+   */
+  const gatewayEstimate = (tenantId: string, provider: ProviderAvailability) =>
+    provider.estimatedWaitSeconds !== undefined
+      ? Effect.succeed(undefined)
+      : recentWaiting(store, tenantId).pipe(
+        Effect.map(({ history, pending }) => estimateWait(pending + 1, history, 0)),
+        Effect.orElseSucceed(() => undefined)
+      )
 
   const service: QueriesService = {
     count: (organizationId, status, access) =>
@@ -102,7 +123,7 @@ export const makeQueries = Effect.gen(function*() {
         } satisfies Availability
       }
       const known = {
-        ...figuresOf(agents.right),
+        ...figuresOf(agents.right, yield* gatewayEstimate(tenantId, agents.right)),
         ...(agents.right.followedBy !== undefined ? { followedBy: agents.right.followedBy } : {})
       }
       const reason = !hours.openNow

@@ -20,17 +20,24 @@ import type { SessionStoreService } from "../services/SessionStore.js"
 /** The tenant's recent assignments, as the estimate reads them. */
 export type HistoryOf = (tenantId: string) => Effect.Effect<AssignmentHistory, StoreUnavailable>
 
-/** The store's waiting stats of the last ESTIMATE_WINDOW_SECONDS. */
-export const assignmentHistory = (store: SessionStoreService): HistoryOf => (tenantId) =>
+/** The tenant's waiting stats of the last ESTIMATE_WINDOW_SECONDS: its recent assignments, and its requests waiting now. */
+export const recentWaiting = (store: SessionStoreService, tenantId: string) =>
   Effect.flatMap(
     Clock.currentTimeMillis,
     (now) =>
       Effect.map(store.waitingStats(tenantId, now - ESTIMATE_WINDOW_SECONDS * 1000), (stats) => ({
-        windowSeconds: ESTIMATE_WINDOW_SECONDS,
-        assigned: stats.assigned,
-        averageWaitSeconds: stats.averageSeconds
+        history: {
+          windowSeconds: ESTIMATE_WINDOW_SECONDS,
+          assigned: stats.assigned,
+          averageWaitSeconds: stats.averageSeconds
+        },
+        pending: stats.pending
       }))
   )
+
+/** The store's waiting stats of the last ESTIMATE_WINDOW_SECONDS, as the estimate reads them. */
+export const assignmentHistory = (store: SessionStoreService): HistoryOf => (tenantId) =>
+  Effect.map(recentWaiting(store, tenantId), ({ history }) => history)
 
 /**
  * The figures of a pending session, none when nothing is known. A provider's figures are

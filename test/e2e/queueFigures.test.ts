@@ -125,6 +125,38 @@ describe("Genesys' own estimate", () => {
   )
 })
 
+describe("availability's estimate", () => {
+  it.live(
+    "where the provider tells no wait, availability gives the gateway's for a request made now, once there is history, and says so",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startQueueGateway("memory")
+        const availability = () =>
+          Effect.map(gw.call("GET", "/tenants/demo-helvia/availability"), (a) => a.body as Record<string, any>)
+        // No history: no figure, never a made-up one.
+        const before = yield* availability()
+        expect(before.estimatedWaitSeconds).toBeUndefined()
+        expect(before.sources).toBeUndefined()
+        for (const sub of ["hal", "hope", "huw"]) {
+          const created = yield* open(gw, "demo-helvia", sub)
+          yield* gw.lcm.join(created.sessionId)
+        }
+        yield* open(gw, "demo-helvia", "ida")
+        const after = yield* availability()
+        // Three assignments in the last 15 minutes; one request waiting: a new one is second, 2 x 900 / 3.
+        expect(after).toMatchObject({
+          available: true,
+          estimatedWaitSeconds: 600,
+          sources: { estimatedWaitSeconds: "gateway" }
+        })
+        // Genesys tells its own: the provider's, named so.
+        const genesys = yield* Effect.map(gw.call("GET", "/tenants/demo-genesys/availability"), (a) => a.body)
+        expect(genesys).toMatchObject({ estimatedWaitSeconds: 45, sources: { estimatedWaitSeconds: "provider" } })
+      }).pipe(Effect.scoped),
+    30_000
+  )
+})
+
 /** A helvia tenant warned after 1 s of waiting, and 2 s before its 3-second inactivity close. */
 const warnedTenant = {
   id: "warned",
