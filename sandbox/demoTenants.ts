@@ -53,7 +53,13 @@ const plugin = (type: string, blocks: Record<string, unknown>) => [
       enabled: true,
       category: "LIVECHAT",
       type,
-      timeouts: { pendingSeconds: 900, inactivitySeconds: 1800 },
+      // hbf-bot is warned after 2 minutes of waiting, and 5 minutes before an inactivity close.
+      timeouts: {
+        pendingSeconds: 900,
+        inactivitySeconds: 1800,
+        waitWarningSeconds: 120,
+        inactivityWarningSeconds: 300
+      },
       flowTriggers: { "session.ended": "flow-survey", "request.failed": "flow-fallback" },
       ...blocks
     }

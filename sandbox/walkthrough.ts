@@ -153,6 +153,54 @@ const helvia: ProviderWalkthrough = {
       ]
     },
     {
+      title: "Where the user stands: what the provider carries, the queue",
+      steps: [
+        {
+          note: "what the tenant's provider carries (typing, read receipts, attachments, long texts, transfers)",
+          method: "GET",
+          host: "GATEWAY",
+          path: "/tenants/demo-helvia/capabilities",
+          auth: "TOKEN"
+        },
+        {
+          note: "whether a livechat can start now: business hours, the provider's health, the wait where known",
+          method: "GET",
+          host: "GATEWAY",
+          path: "/tenants/demo-helvia/availability",
+          auth: "TOKEN"
+        },
+        { ...request("demo-helvia", "hana", "Hana"), exports: { FIRST: "sessionId" } },
+        {
+          ...request("demo-helvia", "hugo", "Hugo"),
+          note: "a second user asks: hbf-bot is told the request's place (request.queued, position 2)"
+        },
+        {
+          note: "the waiting request's latest figures",
+          method: "GET",
+          host: "GATEWAY",
+          path: "/subscribers/hugo/livechat-state",
+          auth: "TOKEN"
+        },
+        {
+          note:
+            "an agent takes the first request: the second moves up (its next request.queued, within LCG_QUEUE_UPDATE_SECONDS, says position 1)",
+          method: "POST",
+          host: "LCM",
+          path: "/sandbox/agent/$FIRST/join",
+          body: { fullName: "Maria" }
+        },
+        botEvents,
+        {
+          note: "the second user gives up waiting",
+          method: "DELETE",
+          host: "GATEWAY",
+          path: "/sessions/tenants/demo-helvia/subscribers/hugo",
+          auth: "TOKEN"
+        },
+        { note: "the agent ends the first chat", method: "POST", host: "LCM", path: "/sandbox/agent/$FIRST/end" }
+      ]
+    },
+    {
       title: "A request nobody takes",
       steps: [
         request("demo-helvia", "alex", "Alex"),
@@ -252,6 +300,40 @@ const genesys: ProviderWalkthrough = {
           path: "/sim/conversations/$CONVERSATION/leave"
         },
         botEvents
+      ]
+    },
+    {
+      title: "The provider goes down, and comes back",
+      steps: [
+        {
+          note: "Genesys is down (the simulator answers every call 503)",
+          method: "POST",
+          host: "GENESYS",
+          path: "/sim/unreachable",
+          body: { unreachable: true }
+        },
+        {
+          note:
+            "availability asks Genesys and gets no answer: provider-unreachable (after 5 failed calls in 30 s the breaker opens, and POST /requests answers 503 at once)",
+          method: "GET",
+          host: "GATEWAY",
+          path: "/tenants/demo-genesys/availability",
+          auth: "TOKEN"
+        },
+        {
+          note: "Genesys is back",
+          method: "POST",
+          host: "GENESYS",
+          path: "/sim/unreachable",
+          body: { unreachable: false }
+        },
+        {
+          note: "available again, its agents and estimated wait told by Genesys (sources)",
+          method: "GET",
+          host: "GATEWAY",
+          path: "/tenants/demo-genesys/availability",
+          auth: "TOKEN"
+        }
       ]
     }
   ]

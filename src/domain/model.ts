@@ -26,6 +26,13 @@ export const Id = NonEmpty.pipe(
 /** Free text a session keeps (a user's name, a channel): at most 256 characters, rewritten with the session on every change. */
 const ShortText = Schema.String.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))
 
+/** A queue name: part of Redis keys (the queue's pending index), so free of control characters and unpaired surrogates as ids are. */
+const QueueName = ShortText.pipe(
+  Schema.filter((name) => !controlOrLoneSurrogate.test(name), {
+    message: () => "must not contain control characters or unpaired surrogates"
+  })
+)
+
 export const SessionStatus = Schema.Literal("pending", "active", "ended")
 export type SessionStatus = typeof SessionStatus.Type
 export const openStatuses: ReadonlyArray<SessionStatus> = ["pending", "active"]
@@ -393,7 +400,7 @@ export const CreateRequest = Schema.Struct({
   user: Schema.optionalWith(RequestUser, { exact: true }),
   transcript: Schema.optionalWith(Transcript, { exact: true }),
   metadata: Schema.optionalWith(RequestMetadata, { exact: true }),
-  queue: Schema.optionalWith(ShortText, { exact: true })
+  queue: Schema.optionalWith(QueueName, { exact: true })
 }).annotations({ identifier: "CreateRequest" })
 export type CreateRequest = typeof CreateRequest.Type
 

@@ -153,6 +153,8 @@ export const makeLivechatRequests = Effect.gen(function*() {
           )
         )
       )
+      // The figures' time (their event's, and the throttle's start) is now, after the provider's create.
+      const figuresAt = yield* nowIso
       const opened = yield* changes.change(record.sessionId, (session) => {
         let next: SessionRecord = {
           ...session,
@@ -170,8 +172,8 @@ export const makeLivechatRequests = Effect.gen(function*() {
         for (const event of created.events ?? []) apply(event)
         if (figures !== undefined && next.status === "pending" && figuresChanged(next, figures)) {
           // Figures while pending always apply (stateMachine.ts): they only replace the record's.
-          apply(queuedEvent(session, session.lastSeq + applied.length + 1, figures, now))
-          next = { ...next, queueUpdatedAt: now }
+          apply(queuedEvent(session, session.lastSeq + applied.length + 1, figures, figuresAt))
+          next = { ...next, queueUpdatedAt: figuresAt }
         }
         return Effect.succeed({
           change: { ...withEvents(session, next, applied), seen: applied.map((e) => e.id) },

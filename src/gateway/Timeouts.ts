@@ -173,6 +173,8 @@ export const makeTimeouts = Effect.gen(function*() {
             }
             return "open" as const
           }
+          // Not accepted by the provider yet (its create is under way): nothing to tell of it, which it may still refuse.
+          if (session.providerConversationId === undefined) return "open" as const
           yield* tellWhatIsDue(
             session,
             livechat,

@@ -3,7 +3,7 @@
  * estimated wait where it tells one, else the gateway's estimate; the position is the
  * request's rank among its tenant's pending requests of the same queue, across the cluster.
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
 import type { ProviderEvent, SessionRecord } from "../domain/model.js"
 import {
   type AssignmentHistory,
@@ -16,6 +16,9 @@ import type { LivechatConfig } from "../domain/tenant.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import type { LivechatProvider } from "../services/LivechatProvider.js"
 import type { SessionStoreService } from "../services/SessionStore.js"
+
+/** How long a provider's figures are waited for; then the gateway's are told. */
+const PROVIDER_FIGURES_TIMEOUT = Duration.seconds(2)
 
 /** The tenant's recent assignments, as the estimate reads them. */
 export type HistoryOf = (tenantId: string) => Effect.Effect<AssignmentHistory, StoreUnavailable>
@@ -55,6 +58,11 @@ export const figuresOf = (store: SessionStoreService, historyOf: HistoryOf) =>
     const told = provider.queueFigures === undefined
       ? undefined
       : yield* provider.queueFigures({ session, config }).pipe(
+        // A slow provider must not hold the sweep of the partition (nor a create) up: its figures are best effort.
+        Effect.timeoutFail({
+          duration: PROVIDER_FIGURES_TIMEOUT,
+          onTimeout: () => ({ message: `no answer within ${Duration.format(PROVIDER_FIGURES_TIMEOUT)}` })
+        }),
         Effect.catchAll((e) =>
           Effect.as(
             Effect.logDebug("no queue figures from the provider", { sessionId: session.sessionId, reason: e.message }),

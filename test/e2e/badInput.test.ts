@@ -247,6 +247,11 @@ describe("bad input gets a clear 4xx, never a 500", () => {
           })
         }
       }
+      // A queue names a Redis key too (its pending index): refused alike, never a 500.
+      for (const queue of ["sales\ud800", "sales\n"]) {
+        expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice", queue }))
+          .toMatchObject({ status: 400, body: { fields: [{ path: "queue", message }] } })
+      }
       const tab = yield* gw.call("POST", "/messages", {
         tenantId: "demo-helvia",
         subHandle: "alice",
