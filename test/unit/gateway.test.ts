@@ -114,7 +114,12 @@ const makeFakeProvider = () => {
     sendMessage: [] as Array<{ context: SessionContext; message: UserMessage }>,
     end: [] as Array<{ context: SessionContext; reason: EndReason }>
   }
-  const control = { failCreates: 0, failSends: 0, holdSends: undefined as Deferred.Deferred<void> | undefined }
+  const control = {
+    failCreates: 0,
+    failSends: 0,
+    holdSends: undefined as Deferred.Deferred<void> | undefined,
+    holdCreates: undefined as Deferred.Deferred<void> | undefined
+  }
   const provider: LivechatProvider = {
     alias: "helvia-livechat",
     capabilities: helviaCapabilities,
@@ -122,11 +127,15 @@ const makeFakeProvider = () => {
     create: (context) =>
       Effect.suspend(() => {
         calls.create.push(context)
+        const held = control.holdCreates !== undefined ? Deferred.await(control.holdCreates) : Effect.void
         if (control.failCreates > 0) {
           control.failCreates--
-          return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 500" }))
+          return Effect.zipRight(
+            held,
+            Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 500" }))
+          )
         }
-        return Effect.succeed({ conversationId: `conv-${context.session.sessionId}` })
+        return Effect.as(held, { conversationId: `conv-${context.session.sessionId}` })
       }),
     sendMessage: (context, message) =>
       Effect.suspend(() => {
@@ -857,6 +866,26 @@ describe("Gateway queue figures (LCG_QUEUE_UPDATE_SECONDS 15)", () => {
         yield* TestClock.adjust(Duration.seconds(30))
         yield* sweepAll(gateway)
         expect(yield* Effect.forEach(ids, queued)).toEqual([[1], [2, 1], [3, 2, 1]])
+      })
+    ))
+
+  it.effect("a request whose create is under way is told nothing by a sweep: the provider may still refuse it", () =>
+    withGateway(({ control, gateway }) =>
+      Effect.gen(function*() {
+        control.holdCreates = yield* Deferred.make<void>()
+        control.failCreates = 1
+        const create = yield* Effect.fork(Effect.either(gateway.create({ tenantId: "t1", subHandle: "slow" }, all)))
+        yield* Effect.repeatN(Effect.yieldNow(), 20)
+        const { sessionId } = (yield* gateway.state("slow", all)).session!
+        // Due by every measure (figures never told, waited past any interval), yet not accepted.
+        yield* TestClock.adjust(Duration.seconds(60))
+        yield* sweepAll(gateway)
+        expect(yield* eventsOf(sessionId)).toEqual([])
+        // The provider refuses: the request ends quietly (hbf-bot learns from the 502), and was never said to wait.
+        yield* Deferred.succeed(control.holdCreates, undefined)
+        expect((yield* Fiber.join(create))._tag).toBe("Left")
+        expect(yield* eventsOf(sessionId)).toEqual([])
+        expect((yield* gateway.state("slow", all)).state).toBe("ended")
       })
     ))
 
