@@ -71,6 +71,15 @@ const userTyping = (tenantId: string, subHandle: string, forwarded: string): Ste
   body: { tenantId, subHandle }
 })
 
+/** A read of the gateway's (with the upstream token). */
+const gatewayRead = (note: string, path: string): Step => ({
+  note,
+  method: "GET",
+  host: "GATEWAY",
+  path,
+  auth: "TOKEN"
+})
+
 const botEvents: Step = {
   note: "what hbf-bot received for this livechat, in order",
   method: "GET",
@@ -137,13 +146,10 @@ const helvia: ProviderWalkthrough = {
           host: "LCM",
           path: "/sandbox/agent/$SESSION/end"
         },
-        {
-          note: "the subscriber's livechat state: none open",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/subscribers/alice/livechat-state",
-          auth: "TOKEN"
-        },
+        gatewayRead(
+          "the subscriber's livechat state: none open",
+          "/subscribers/alice/livechat-state"
+        ),
         {
           note: "the flows event-publisher was asked to trigger (session.ended starts the tenant's survey flow)",
           method: "GET",
@@ -155,32 +161,23 @@ const helvia: ProviderWalkthrough = {
     {
       title: "Where the user stands: what the provider carries, the queue",
       steps: [
-        {
-          note: "what the tenant's provider carries (typing, read receipts, attachments, long texts, transfers)",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/tenants/demo-helvia/capabilities",
-          auth: "TOKEN"
-        },
-        {
-          note: "whether a livechat can start now: business hours, the provider's health, the wait where known",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/tenants/demo-helvia/availability",
-          auth: "TOKEN"
-        },
+        gatewayRead(
+          "what the tenant's provider carries (typing, read receipts, attachments, long texts, transfers)",
+          "/tenants/demo-helvia/capabilities"
+        ),
+        gatewayRead(
+          "whether a livechat can start now: business hours, the provider's health, the wait where known",
+          "/tenants/demo-helvia/availability"
+        ),
         { ...request("demo-helvia", "hana", "Hana"), exports: { FIRST: "sessionId" } },
         {
           ...request("demo-helvia", "hugo", "Hugo"),
           note: "a second user asks: hbf-bot is told the request's place (request.queued, position 2)"
         },
-        {
-          note: "the waiting request's latest figures",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/subscribers/hugo/livechat-state",
-          auth: "TOKEN"
-        },
+        gatewayRead(
+          "the waiting request's latest figures",
+          "/subscribers/hugo/livechat-state"
+        ),
         {
           note:
             "an agent takes the first request: the second moves up (its next request.queued, within LCG_QUEUE_UPDATE_SECONDS, says position 1)",
@@ -312,14 +309,10 @@ const genesys: ProviderWalkthrough = {
           path: "/sim/unreachable",
           body: { unreachable: true }
         },
-        {
-          note:
-            "availability asks Genesys and gets no answer: provider-unreachable (after 5 failed calls in 30 s the breaker opens, and POST /requests answers 503 at once)",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/tenants/demo-genesys/availability",
-          auth: "TOKEN"
-        },
+        gatewayRead(
+          "availability asks Genesys and gets no answer: provider-unreachable (after 5 failed calls in 30 s the breaker opens, and POST /requests answers 503 at once)",
+          "/tenants/demo-genesys/availability"
+        ),
         {
           note: "Genesys is back",
           method: "POST",
@@ -327,13 +320,10 @@ const genesys: ProviderWalkthrough = {
           path: "/sim/unreachable",
           body: { unreachable: false }
         },
-        {
-          note: "available again, its agents and estimated wait told by Genesys (sources)",
-          method: "GET",
-          host: "GATEWAY",
-          path: "/tenants/demo-genesys/availability",
-          auth: "TOKEN"
-        }
+        gatewayRead(
+          "available again, its agents and estimated wait told by Genesys (sources)",
+          "/tenants/demo-genesys/availability"
+        )
       ]
     }
   ]

@@ -349,16 +349,12 @@ export const makeGenesysProvider = Effect.gen(function*() {
     availability: (config) =>
       Effect.gen(function*() {
         const { credentials, genesys } = yield* genesysOf(config)
-        const queue = encodeURIComponent(genesys.queueId)
         // Asked of the owner while Genesys answers the queue's figures.
         const followed = yield* Effect.fork(followedBy(config.tenantId, credentials))
         const [wait, observations] = yield* Effect.all(
           [
-            api.call(
-              credentials,
-              HttpClientRequest.get(`/api/v2/routing/queues/${queue}/mediatypes/message/estimatedwaittime`),
-              EstimatedWaitTime
-            ),
+            // Not the cached estimate: this call is also the breaker's probe (docs/ARCHITECTURE.md#provider-health).
+            api.call(credentials, HttpClientRequest.get(estimatedWaitPath(genesys.queueId)), EstimatedWaitTime),
             api.call(
               credentials,
               HttpClientRequest.post("/api/v2/analytics/queues/observations/query").pipe(
@@ -380,14 +376,14 @@ export const makeGenesysProvider = Effect.gen(function*() {
           ],
           { concurrency: 2 }
         ).pipe(Effect.mapError(providerError))
-        const estimatedWaitSeconds = wait.results[0]?.estimatedWaitTimeSeconds
+        const estimatedWaitSeconds = waitOf(wait)
         const agentsOnline = observations.results
           .flatMap((r) => r.data)
           .filter((d) => d.metric === "oOnQueueUsers")
           .reduce((sum, d) => sum + (d.stats?.count ?? 0), 0)
         return {
           agentsOnline,
-          ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds: Math.round(estimatedWaitSeconds) } : {}),
+          ...(estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds } : {}),
           ...yield* Effect.map(Fiber.join(followed), (by) => (by !== undefined ? { followedBy: by } : {}))
         }
       }),
