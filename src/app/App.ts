@@ -8,6 +8,7 @@ import { RedisCoordinatorLive } from "../cluster/RedisCoordinator.js"
 import { SingleNodeCoordinatorLive } from "../cluster/SingleNode.js"
 import { DeliveryWorkerLive } from "../gateway/DeliveryWorker.js"
 import { SweeperLive } from "../gateway/Sweeper.js"
+import { TimelineRecorderLive } from "../gateway/TimelineRecorder.js"
 import { UseCasesLive } from "../gateway/UseCasesLive.js"
 import { EventPublisherHttp } from "../hbf/EventPublisherHttp.js"
 import { HbfBotHttp } from "../hbf/HbfBotHttp.js"
@@ -62,7 +63,8 @@ export const StateLive = Layer.unwrapEffect(
         MemoryStoreLive({
           partitions: config.partitions,
           endedRetention: config.retention.endedSessions,
-          dedupRetention: config.retention.dedup
+          dedupRetention: config.retention.dedup,
+          timelineEntries: config.timelineEntries
         }),
         SingleNodeCoordinatorLive
       ))
@@ -82,6 +84,7 @@ export const CoreLive = Layer.mergeAll(
   Layer.provideMerge(UseCasesLive),
   Layer.provideMerge(ProviderRegistryLive),
   Layer.provideMerge(ClientsLive),
+  Layer.provideMerge(TimelineRecorderLive),
   Layer.provideMerge(StateLive)
 )
 

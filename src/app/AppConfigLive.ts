@@ -173,6 +173,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
   otlpEndpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT")),
   deliveryMaxAttempts: positiveInt("LCG_DELIVERY_MAX_ATTEMPTS", defaults.delivery.maxAttempts),
   queueUpdateSeconds: positiveInt("LCG_QUEUE_UPDATE_SECONDS", Duration.toSeconds(defaults.queueUpdateInterval)),
+  timelineEntries: positiveInt("LCG_TIMELINE_ENTRIES", defaults.timelineEntries),
   shutdownDrainMs: Config.integer("LCG_SHUTDOWN_DRAIN_MS").pipe(
     Config.validate({ message: "Expected an integer >= 0", validation: (n) => n >= 0 }),
     Config.withDefault(Duration.toMillis(defaults.shutdownDrain))
@@ -215,6 +216,7 @@ export const appConfigFromEnv: Config.Config<AppConfigValues> = Config.all({
       },
       delivery: { ...defaults.delivery, maxAttempts: c.deliveryMaxAttempts },
       queueUpdateInterval: Duration.seconds(c.queueUpdateSeconds),
+      timelineEntries: c.timelineEntries,
       shutdownDrain: Duration.millis(c.shutdownDrainMs),
       retention: { endedSessions: Duration.days(c.sessionRetentionDays), dedup: Duration.days(c.dedupRetentionDays) },
       httpServer: c.httpServer,

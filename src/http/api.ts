@@ -21,6 +21,7 @@ import {
   UserRead,
   UserTyping
 } from "../domain/model.js"
+import { SessionTimeline } from "../domain/timeline.js"
 import { ClusterStatus } from "../services/Coordinator.js"
 import { DeadLetter } from "../services/Outbox.js"
 import { AdminAuthentication, Authentication } from "./auth.js"
@@ -309,6 +310,29 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .annotate(
         OpenApi.Description,
         "The subscriber's latest session, open or ended: in `tenantId` when given, else the latest one a platform token opened."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("sessionTimeline", "/admin/sessions/:sessionId/timeline")
+      .setPath(Schema.Struct({ sessionId: idParam("Session id", "The session's id.") }))
+      .addSuccess(SessionTimeline)
+      .addError(E.SessionNotFound)
+      .annotate(OpenApi.Summary, "What happened to a session")
+      .annotate(
+        OpenApi.Description,
+        "The session's timeline, oldest first: its creation, state changes, provider calls, events received and dropped, deliveries, dead letters, replays and its end. Ids, statuses and timings only: no message text, no configuration. At most `LCG_TIMELINE_ENTRIES` (the newest)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("subscriberTimeline", "/admin/subscribers/:subHandle/timeline")
+      .setPath(SubscriberPath)
+      .setUrlParams(TenantFilter)
+      .addSuccess(SessionTimeline)
+      .addError(E.SessionNotFound)
+      .annotate(OpenApi.Summary, "What happened to the subscriber's latest session")
+      .annotate(
+        OpenApi.Description,
+        "The timeline of the subscriber's latest session (as `GET /admin/subscribers/:subHandle/session` finds it)."
       )
   )
   .add(

@@ -16,6 +16,7 @@ import { Outbox } from "../services/Outbox.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { Queries } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { LcgApi } from "./api.js"
 import { AdminAuthenticationLive, AuthenticationLive, Caller } from "./auth.js"
 import { tooDeepJson, tooDeepMessage } from "./inputs.js"
@@ -138,10 +139,22 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
     const coordinator = yield* Coordinator
     const outbox = yield* Outbox
     const store = yield* SessionStore
+    const timeline = yield* Timeline
     const found = (notFound: string) => (record: Option.Option<SessionRecord>) =>
       Option.match(record, {
         onNone: () => Effect.fail(new SessionNotFound({ message: notFound })),
         onSome: ({ providerState: _hidden, ...session }) => Effect.succeed(session)
+      })
+    /** A session's timeline; a session that is neither kept nor has entries is not found. */
+    const timelineOf = (sessionId: string, known: (record: Option.Option<SessionRecord>) => boolean) =>
+      Effect.gen(function*() {
+        const [record, entries] = yield* Effect.all([store.get(sessionId), timeline.read(sessionId)], {
+          concurrency: 2
+        })
+        if (!known(record) && entries.length === 0) {
+          return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
+        }
+        return { sessionId, entries }
       })
     return handlers
       .handle("cluster", () => coordinator.status)
@@ -152,6 +165,16 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
           store.latestBySubscriber(path.subHandle, urlParams.tenantId),
           found(`subscriber ${path.subHandle} has no session`)
         ))
+      .handle("sessionTimeline", ({ path }) =>
+        timelineOf(path.sessionId, Option.isSome))
+      .handle("subscriberTimeline", ({ path, urlParams }) =>
+        Effect.flatMap(store.latestBySubscriber(path.subHandle, urlParams.tenantId), (latest) =>
+          Option.match(latest, {
+            onNone: () =>
+              Effect.fail(new SessionNotFound({ message: `subscriber ${path.subHandle} has no session` })),
+            onSome: (session) =>
+              timelineOf(session.sessionId, () => true)
+          })))
       .handle("deadLetters", () =>
         outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))

@@ -47,6 +47,8 @@ export interface AppConfigValues {
   readonly sweepInterval: Duration.Duration
   /** LCG_QUEUE_UPDATE_SECONDS: a waiting request's queue figures are sent at most this often (and a provider's asked at most this often per queue). */
   readonly queueUpdateInterval: Duration.Duration
+  /** LCG_TIMELINE_ENTRIES: the most entries a session's timeline keeps (the newest). */
+  readonly timelineEntries: number
   /**
    * On SIGTERM, how long readiness answers 503 while requests are still served (a load
    * balancer stops sending meanwhile), before the instance hands its partitions over and stops.
@@ -149,6 +151,7 @@ export const defaultAppConfig: AppConfigDefaults = {
   delivery: { maxAttempts: 12, baseDelay: Duration.millis(200), maxDelay: Duration.seconds(30) },
   sweepInterval: Duration.seconds(5),
   queueUpdateInterval: Duration.seconds(15),
+  timelineEntries: 200,
   shutdownDrain: Duration.seconds(5),
   retention: { endedSessions: Duration.days(30), dedup: Duration.days(7) },
   // Headers within 10 s, the request within 30 s, idle connections kept 5 s (node:http's), at most 10,000 connections.

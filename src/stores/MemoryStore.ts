@@ -7,6 +7,7 @@
 import { Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import type { LivechatEvent, SessionRecord, SessionStatus } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
+import type { TimelineEntry } from "../domain/timeline.js"
 import { defaultAppConfig } from "../services/AppConfig.js"
 import { DeadLetterNotFound } from "../services/errors.js"
 import { type DeadLetter, Outbox, type OutboxEntry, type OutboxService, partitionOf } from "../services/Outbox.js"
@@ -20,6 +21,7 @@ import {
   WEBHOOK_SOURCE_TENANTS,
   withActivity
 } from "../services/SessionStore.js"
+import { TimelineStore, type TimelineStoreService } from "../services/Timeline.js"
 
 export interface MemoryStoreOptions {
   readonly partitions: number
@@ -27,6 +29,8 @@ export interface MemoryStoreOptions {
   readonly endedRetention?: Duration.Duration
   /** How long event ids and forwarded message results are remembered; 7 days unless given. */
   readonly dedupRetention?: Duration.Duration
+  /** The most entries a session's timeline keeps; 200 unless given. */
+  readonly timelineEntries?: number
 }
 
 interface Partition {
@@ -76,6 +80,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
   Effect.gen(function*() {
     const endedRetention = Duration.toMillis(options.endedRetention ?? defaultAppConfig.retention.endedSessions)
     const dedupRetention = Duration.toMillis(options.dedupRetention ?? defaultAppConfig.retention.dedup)
+    const timelineEntries = options.timelineEntries ?? defaultAppConfig.timelineEntries
     const sessions = new Map<string, SessionRecord>()
     /** The subscriber's latest session not confined, by subHandle; and in each tenant, by subscriberKey. */
     const latestBySubscriber = new Map<string, string>()
@@ -105,6 +110,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       return record === undefined ? Option.none() : Option.some(withActivity(record, activity.get(record.sessionId)))
     }
     const deadLetters = new Map<string, DeadLetter>()
+    /** Sessions' timelines, forgotten with their session; one of a session the store does not know expires on its own. */
+    const timelines = new Map<string, Array<TimelineEntry>>()
+    const orphanTimelineExpiry: Expiries = new Map()
     const partitions: Array<Partition> = []
     /** Open session ids per partition: the per-partition workers list them often. */
     const openByPartition: Array<Set<string>> = []
@@ -195,6 +203,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
       const unindex = (index: Map<string, string>, key: string) => {
         if (index.get(key) === sessionId) index.delete(key)
       }
+      timelines.delete(sessionId)
       unindex(latestBySubscriber, record.subHandle)
       unindex(latestInTenant, subscriberKey(record.tenantId, record.subHandle))
       if (record.providerConversationId !== undefined) {
@@ -213,6 +222,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
           dropExpired(seen, now)
           dropExpired(endedExpiry, now, forgetSession)
           dropExpired(messagesExpiry, now, (sessionId) => messages.delete(sessionId))
+          dropExpired(orphanTimelineExpiry, now, (sessionId) => {
+            if (!sessions.has(sessionId)) timelines.delete(sessionId)
+          })
           return f(now)
         })
       )
@@ -380,11 +392,25 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         })
     }
 
-    return { store, outbox }
+    const timelineStore: TimelineStoreService = {
+      append: (appends) =>
+        atNow((now) => {
+          for (const { entries, sessionId } of appends) {
+            const timeline = (timelines.get(sessionId) ?? []).concat(entries)
+            if (timeline.length > timelineEntries) timeline.splice(0, timeline.length - timelineEntries)
+            timelines.set(sessionId, timeline)
+            // A session's timeline goes with the session (forgetSession); one of a session not (or no longer) kept, after the retention.
+            if (!sessions.has(sessionId)) expireAt(orphanTimelineExpiry, sessionId, now + endedRetention)
+          }
+        }),
+      read: (sessionId) => atNow(() => [...(timelines.get(sessionId) ?? [])])
+    }
+
+    return { store, outbox, timelineStore }
   })
 
 export const MemoryStoreLive = (options: MemoryStoreOptions) =>
   Layer.effectContext(
-    Effect.map(makeMemoryStore(options), ({ outbox, store }) =>
-      Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox)))
+    Effect.map(makeMemoryStore(options), ({ outbox, store, timelineStore }) =>
+      Context.make(SessionStore, store).pipe(Context.add(Outbox, outbox), Context.add(TimelineStore, timelineStore)))
   )

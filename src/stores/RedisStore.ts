@@ -1,5 +1,5 @@
 /**
- * The production store: SessionStore (RedisSessionStore.ts) and Outbox (RedisOutbox.ts) on
+ * The production store: SessionStore (RedisSessionStore.ts), Outbox (RedisOutbox.ts) and TimelineStore (RedisTimelineStore.ts) on
  * Redis, sharing one command connection and one subscriber connection (RedisStoreConnections.ts).
  */
 import { Effect, Layer, type Redacted } from "effect"
@@ -7,14 +7,15 @@ import { AppConfig } from "../services/AppConfig.js"
 import { redisOutboxLayer, type RedisOutboxSettings } from "./RedisOutbox.js"
 import { redisSessionStoreLayer, type RedisSessionStoreSettings } from "./RedisSessionStore.js"
 import { redisStoreConnectionsLayer } from "./RedisStoreConnections.js"
+import { redisTimelineStoreLayer, type RedisTimelineStoreSettings } from "./RedisTimelineStore.js"
 
-export interface RedisStoreSettings extends RedisSessionStoreSettings, RedisOutboxSettings {
+export interface RedisStoreSettings extends RedisSessionStoreSettings, RedisOutboxSettings, RedisTimelineStoreSettings {
   readonly url: Redacted.Redacted<string>
 }
 
-/** SessionStore + Outbox on their own command and subscriber connections. */
+/** SessionStore, Outbox and TimelineStore on their own command and subscriber connections. */
 export const redisStoreLayer = (settings: RedisStoreSettings) =>
-  Layer.merge(redisSessionStoreLayer(settings), redisOutboxLayer(settings)).pipe(
+  Layer.mergeAll(redisSessionStoreLayer(settings), redisOutboxLayer(settings), redisTimelineStoreLayer(settings)).pipe(
     Layer.provide(redisStoreConnectionsLayer(settings.url))
   )
 
@@ -30,6 +31,7 @@ export const RedisStoreLive = Layer.unwrapEffect(
       consumer: config.instanceId,
       endedRetention: config.retention.endedSessions,
       dedupRetention: config.retention.dedup,
+      timelineEntries: config.timelineEntries,
       // Partition leases are held by the Redis coordinator that always runs with this store.
       fenced: true
     })

@@ -9,6 +9,7 @@ import type { ClientContext, Redis, Result } from "ioredis"
 import * as Cluster from "./clusterScripts.js"
 import * as Outbox from "./outboxScripts.js"
 import * as Sessions from "./sessionScripts.js"
+import * as Timeline from "./timelineScripts.js"
 
 export type StreamEntry = [id: string, fields: Array<string>]
 
@@ -22,6 +23,8 @@ interface Replies {
   lcgReserveMessage: string
   lcgReserveSubscriberMessage: [record: string, activity: string | null, reservation: string] | null
   lcgCompleteMessage: number
+  // ---- the timeline ----
+  lcgAppendTimeline: number
   // ---- the outbox: -1 = fenced (not the partition's lease holder) ----
   lcgAck: number
   lcgClaim: [string, Array<StreamEntry>] | -1
@@ -43,6 +46,7 @@ const scripts: { readonly [Name in keyof Replies]: string } = {
   lcgReserveMessage: Sessions.reserveMessage,
   lcgReserveSubscriberMessage: Sessions.reserveSubscriberMessage,
   lcgCompleteMessage: Sessions.completeMessage,
+  lcgAppendTimeline: Timeline.appendTimeline,
   lcgAck: Outbox.ackEntry,
   lcgClaim: Outbox.claimPending,
   lcgRead: Outbox.readNew,

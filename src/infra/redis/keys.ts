@@ -30,6 +30,8 @@ export const redisKeys = (prefix: string) => ({
   messagesPrefix: `${prefix}:msg:`,
   activity: (sessionId: string) => `${prefix}:act:${sessionId}`,
   activityPrefix: `${prefix}:act:`,
+  /** The session's timeline (docs/ARCHITECTURE.md#session-timeline). */
+  timeline: (sessionId: string) => `${prefix}:tl:${sessionId}`,
   outbox: (partition: number) => `${prefix}:outbox:${partition}`,
   deadLetters: `${prefix}:dead`,
   outboxAppended: `${prefix}:outbox-appended`,
