@@ -1,7 +1,7 @@
 /**
  * Timelines on Redis: one list per session, `P:tl:{sessionId}`, of JSON entries, trimmed to
  * the newest `LCG_TIMELINE_ENTRIES` and living as long as the session (timelineScripts.ts).
- * A batch is one pipeline of one script call per session.
+ * A batch is one script call for all its sessions (a few, for a very large batch).
  */
 import { Duration, Effect, Either, Layer, Schema } from "effect"
 import { TimelineEntry } from "../domain/timeline.js"
@@ -19,8 +19,8 @@ export interface RedisTimelineStoreSettings {
   readonly timelineEntries?: number
 }
 
-/** Entries per script call: Lua's `unpack` has a stack limit of a few thousand values. */
-const ENTRIES_PER_CALL = 1_000
+/** Arguments of one script call beyond the keys: Lua's `unpack` has a stack limit of a few thousand values. */
+const ARGS_PER_CALL = 4_000
 
 const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(TimelineEntry))
 
@@ -33,30 +33,31 @@ export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
       const max = String(timelineEntries)
       const retentionMs = String(Duration.toMillis(settings.endedRetention))
       return {
-        append: (appends) =>
-          redisCall("timeline append", () => {
-            const pipeline = redis.pipeline()
-            for (const { entries, sessionId } of appends) {
-              // More than the timeline keeps would be trimmed at once: only the newest are sent.
-              const kept = entries.length > timelineEntries
-                ? entries.slice(entries.length - timelineEntries)
-                : entries
-              for (let from = 0; from < kept.length; from += ENTRIES_PER_CALL) {
-                pipeline.lcgAppendTimeline(
-                  2,
-                  keys.timeline(sessionId),
-                  keys.session(sessionId),
-                  max,
-                  retentionMs,
-                  ...kept.slice(from, from + ENTRIES_PER_CALL).map((entry) => JSON.stringify(entry))
-                )
-              }
-            }
-            return pipeline.exec().then((results) => {
-              const failed = results?.find(([error]) => error !== null)
-              if (failed !== undefined) throw failed[0]
-            })
-          }),
+        append: (appends) => {
+          if (appends.length === 0) return Effect.void
+          // One call per batch of sessions, at most ARGS_PER_CALL arguments each (Lua's stack).
+          const calls: Array<Array<string>> = []
+          let call: Array<string> = []
+          let keyList: Array<string> = []
+          const endCall = () => {
+            calls.push([String(keyList.length), ...keyList, max, retentionMs, ...call])
+            call = []
+            keyList = []
+          }
+          for (const { entries, sessionId } of appends) {
+            // More than a timeline keeps would be trimmed at once: only the newest are sent.
+            const kept = entries.length > timelineEntries ? entries.slice(entries.length - timelineEntries) : entries
+            if (call.length > 0 && call.length + kept.length + 1 > ARGS_PER_CALL) endCall()
+            keyList.push(keys.timeline(sessionId), keys.session(sessionId))
+            call.push(String(kept.length))
+            for (const entry of kept) call.push(JSON.stringify(entry))
+          }
+          endCall()
+          return redisCall("timeline append", () =>
+            Promise.all(
+              calls.map(([numKeys, ...keysAndArgs]) => redis.lcgAppendTimelines(Number(numKeys), ...keysAndArgs))
+            ))
+        },
         read: (sessionId) =>
           Effect.flatMap(
             redisCall("timeline read", () => redis.lrange(keys.timeline(sessionId), 0, -1)),

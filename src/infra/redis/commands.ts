@@ -24,7 +24,7 @@ interface Replies {
   lcgReserveSubscriberMessage: [record: string, activity: string | null, reservation: string] | null
   lcgCompleteMessage: number
   // ---- the timeline ----
-  lcgAppendTimeline: number
+  lcgAppendTimelines: number
   // ---- the outbox: -1 = fenced (not the partition's lease holder) ----
   lcgAck: number
   lcgClaim: [string, Array<StreamEntry>] | -1
@@ -46,7 +46,7 @@ const scripts: { readonly [Name in keyof Replies]: string } = {
   lcgReserveMessage: Sessions.reserveMessage,
   lcgReserveSubscriberMessage: Sessions.reserveSubscriberMessage,
   lcgCompleteMessage: Sessions.completeMessage,
-  lcgAppendTimeline: Timeline.appendTimeline,
+  lcgAppendTimelines: Timeline.appendTimelines,
   lcgAck: Outbox.ackEntry,
   lcgClaim: Outbox.claimPending,
   lcgRead: Outbox.readNew,

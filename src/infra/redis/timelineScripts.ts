@@ -1,25 +1,33 @@
 /**
- * The timeline's script (docs/redis-keys.md): a session's entries appended and trimmed to
- * the newest, with the session's own life. Called as (2, timelineKey, sessionKey, max, retentionMs, ...entries).
+ * The timeline's script (docs/redis-keys.md): sessions' entries appended and trimmed to the
+ * newest, each timeline with its session's life. One call appends a whole batch (every
+ * session the recorder has entries for), so a busy instance sends one script per flush, not
+ * one per session.
  */
 
 /**
- * RPUSH the entries and keep the newest `max`. The timeline lives as long as its session: no
- * expiry while the session is open (its key has none), the session's remaining time once it
- * ended (the end sets one), and `retentionMs` when the session is not there at all (an entry
- * after it expired, or of a request the store never kept).
+ * KEYS: (timeline, session) per session. ARGV: max, retentionMs, then per session the number
+ * of its entries followed by the entries. RPUSH the entries and keep the newest `max`. The
+ * timeline lives as long as its session: no expiry while the session is open (its key has
+ * none), the session's remaining time once it ended (the end sets one), and `retentionMs`
+ * when the session is not there at all (an entry after it expired).
  */
-export const appendTimeline = `
+export const appendTimelines = `
 local max = tonumber(ARGV[1])
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
-redis.call('LTRIM', KEYS[1], -max, -1)
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-elseif ttl == -2 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  redis.call('PERSIST', KEYS[1])
+local at = 3
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
+  at = at + n + 1
+  redis.call('LTRIM', KEYS[k], -max, -1)
+  local ttl = redis.call('PTTL', KEYS[k + 1])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[k], ttl)
+  elseif ttl == -2 then
+    redis.call('PEXPIRE', KEYS[k], ARGV[2])
+  else
+    redis.call('PERSIST', KEYS[k])
+  end
 end
 return 1
 `
