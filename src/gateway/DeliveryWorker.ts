@@ -17,6 +17,7 @@ import { EventPublisher } from "../services/EventPublisher.js"
 import { DeliveryFailure, HbfBot } from "../services/HbfBot.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { type DeliveryTarget, Outbox, type OutboxEntry } from "../services/Outbox.js"
+import { Timeline } from "../services/Timeline.js"
 
 const allTargets: ReadonlyArray<DeliveryTarget> = ["hbf-bot", "event-publisher"]
 
@@ -42,6 +43,7 @@ export const makeDeliveryWorker = Effect.gen(function*() {
   const publisher = yield* EventPublisher
   const core = yield* HbfCore
   const coordinator = yield* Coordinator
+  const timeline = yield* Timeline
   const clock = yield* Effect.clock
 
   /**
@@ -78,16 +80,47 @@ export const makeDeliveryWorker = Effect.gen(function*() {
           : Effect.fail(new DeliveryFailure({ message: e.message, permanent: false, retryAfter: Option.none() }))
     })
 
-  const send = (target: DeliveryTarget, event: LivechatEvent): Effect.Effect<void, DeliveryFailure> =>
+  /**
+   * One call to the target, as the session's timeline records it: its outcome, the status the
+   * target answered and the latency, on the Effect clock read before and after without a fiber
+   * op; a delivered one is counted too. Called once the attempt may go out, so the wait for the
+   * lease is not latency.
+   */
+  const recorded = (
+    target: DeliveryTarget,
+    event: LivechatEvent,
+    attempt: number,
+    call: Effect.Effect<void, DeliveryFailure>
+  ) => {
+    const startedAt = clock.unsafeCurrentTimeMillis()
+    const entry = (outcome: "delivered" | "failed", status?: number) => ({
+      kind: "delivery" as const,
+      eventId: event.id,
+      seq: event.seq,
+      target,
+      attempt,
+      outcome,
+      ...(status !== undefined ? { status } : {}),
+      latencyMs: clock.unsafeCurrentTimeMillis() - startedAt
+    })
+    return Effect.matchEffect(call, {
+      onSuccess: () =>
+        Effect.zipRight(
+          timeline.record(event.sessionId, entry("delivered")),
+          countDelivered(clock, target, event.provider, event.type, event.occurredAt)
+        ),
+      onFailure: (failure) =>
+        Effect.zipRight(timeline.record(event.sessionId, entry("failed", failure.status)), Effect.fail(failure))
+    })
+  }
+
+  const send = (target: DeliveryTarget, event: LivechatEvent, attempt: number): Effect.Effect<void, DeliveryFailure> =>
     target === "hbf-bot"
-      ? Effect.zipRight(bot.deliver(event), countDelivered(clock, target, event.provider, event.type, event.occurredAt))
+      ? recorded(target, event, attempt, bot.deliver(event))
       : Effect.flatMap(flowOf(event), (flowId) =>
         flowId === undefined
           ? Effect.void
-          : Effect.zipRight(
-            publisher.triggerFlow(flowId, event),
-            countDelivered(clock, target, event.provider, event.type, event.occurredAt)
-          ))
+          : recorded(target, event, attempt, publisher.triggerFlow(flowId, event)))
 
   /**
    * Every attempt first waits for `mayDeliver` (the partition is this instance's, with a fresh
@@ -99,7 +132,7 @@ export const makeDeliveryWorker = Effect.gen(function*() {
     let attempts = 0
     const attempt = Effect.suspend(() => {
       attempts++
-      const sending = Effect.zipRight(mayDeliver, send(target, event))
+      const sending = Effect.flatMap(mayDeliver, () => send(target, event, attempts))
       return attempts > 1 ? Effect.zipRight(countRetry(target, event.provider, event.type), sending) : sending
     })
     const deadLettered = (failure: DeliveryFailure) =>
@@ -110,6 +143,13 @@ export const makeDeliveryWorker = Effect.gen(function*() {
           "dead letter",
           outbox.deadLetter({ id: `${event.id}@${target}`, event, target, reason: failure.message, attempts, failedAt })
         )
+        yield* timeline.record(event.sessionId, {
+          kind: "dead-letter",
+          eventId: event.id,
+          target,
+          attempts,
+          reason: failure.message
+        })
         yield* countDeadLettered(target, event.provider, event.type)
       }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))
     // One catchAll on the way of a delivery that succeeds at once; the retries and the dead letter nest inside it.

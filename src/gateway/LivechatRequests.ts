@@ -11,6 +11,7 @@ import { metadataOverLimit, toSession } from "../domain/model.js"
 import { figuresChanged } from "../domain/queueEstimate.js"
 import { applyEvent, cancel, endByGateway, isOpen } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
+import type { EndTrigger } from "../domain/timeline.js"
 import { traced } from "../infra/Tracing.js"
 import { AppConfig } from "../services/AppConfig.js"
 import {
@@ -27,6 +28,7 @@ import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { forbiddenTenant, livechatOf, providerFor, visibleSessionOf } from "./lookups.js"
 import { assignmentHistory, figuresOf, queuedEvent } from "./queueFigures.js"
 import { withEvents } from "./SessionChanges.js"
@@ -45,12 +47,18 @@ const reuseOpen = (open: SessionRecord, tenantId: string) => {
   )
 }
 
+/** The calls to the gateway that end a session, as its timeline names them (the routes of src/http/api.ts). */
+const createCall: EndTrigger = { by: "call", operation: "POST /requests" }
+const cancelCall: EndTrigger = { by: "call", operation: "PATCH /requests/subscribers/:subHandle" }
+const terminateCall: EndTrigger = { by: "call", operation: "DELETE /sessions/tenants/:tenantId/subscribers/:subHandle" }
+
 export const makeLivechatRequests = Effect.gen(function*() {
   const config = yield* AppConfig
   const store = yield* SessionStore
   const core = yield* HbfCore
   const changes = yield* SessionChanges
   const health = yield* ProviderCallHealth
+  const timeline = yield* Timeline
   const providerOf = providerFor(yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
   const history = assignmentHistory(store)
@@ -110,6 +118,12 @@ export const makeLivechatRequests = Effect.gen(function*() {
       if (Option.isSome(source)) yield* store.rememberWebhookSource(provider.alias, source.value, tenant.id)
       const inserted = yield* store.create(record)
       if (inserted._tag === "Open") return yield* reuseOpen(inserted.existing, request.tenantId)
+      yield* timeline.record(record.sessionId, {
+        kind: "created",
+        provider: provider.alias,
+        ...(request.channel !== undefined ? { channel: request.channel } : {}),
+        ...(request.queue !== undefined ? { queue: request.queue } : {})
+      })
 
       const created = yield* provider
         .create({
@@ -129,7 +143,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
                 Effect.map(nowIso, (at) => {
                   const t = endByGateway(session, "error", at)
                   return t._tag === "Apply"
-                    ? { change: withEvents(session, t.next, []), result: undefined }
+                    ? { change: withEvents(session, t.next, []), result: undefined, endTrigger: createCall }
                     : { result: undefined }
                 })).pipe(Effect.ignore)
             )
@@ -201,7 +215,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
         return yield* new SessionNotFound({ message: `subscriber ${subHandle} has no open session` })
       }
       if (patch.status === "cancelled") {
-        const ended = yield* changes.end(open.sessionId, "user", cancel)
+        const ended = yield* changes.end(open.sessionId, "user", cancel, cancelCall)
         return toSession(ended ?? open)
       }
       const updated = yield* changes.change(open.sessionId, (session) =>
@@ -238,7 +252,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
           message: `subscriber ${subHandle} has no open session with tenant ${tenantId}`
         })
       }
-      yield* changes.end(open.sessionId, "user", (s, now) => endByGateway(s, "user", now)).pipe(
+      yield* changes.end(open.sessionId, "user", (s, now) => endByGateway(s, "user", now), terminateCall).pipe(
         Effect.catchTag("InvalidTransition", () =>
           Effect.fail(
             new SessionNotFound({ message: `subscriber ${subHandle} has no open session with tenant ${tenantId}` })

@@ -7,12 +7,14 @@ import { Data, Effect, Layer, Option, Schedule } from "effect"
 import type { EndReason, LivechatEvent, ProviderEvent, SessionRecord } from "../domain/model.js"
 import type { Transition } from "../domain/stateMachine.js"
 import { nowIso } from "../domain/time.js"
+import type { EndTrigger } from "../domain/timeline.js"
 import { traced } from "../infra/Tracing.js"
 import { InvalidTransition, SessionNotFound, StoreUnavailable } from "../services/errors.js"
 import { HbfCore } from "../services/HbfCore.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges, type SessionChangesService, type SessionDecision } from "../services/SessionChanges.js"
-import { SessionStore } from "../services/SessionStore.js"
+import { type SessionChange, SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { providerOfSession } from "./lookups.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
@@ -55,9 +57,27 @@ export const withEvents = (session: SessionRecord, next: SessionRecord, events: 
   }
 }
 
+/** What ended a session in `change`: the trigger its decision names, else the event of the change that ended it (nothing applies after it). */
+const endTriggerOf = (change: Omit<SessionChange, "expectedVersion">, named: EndTrigger | undefined) => {
+  if (named !== undefined) return named
+  const ending = change.events?.find((e) => e.type === "session.ended" || e.type === "request.failed")
+  return ending === undefined ? undefined : { by: "event" as const, eventId: ending.id }
+}
+
 export const makeSessionChanges = Effect.gen(function*() {
   const store = yield* SessionStore
+  const timeline = yield* Timeline
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
+
+  /** The timeline entries of a committed change that moved the session: its state, and what ended it. */
+  const recordMove = (from: SessionRecord, change: Omit<SessionChange, "expectedVersion">, named?: EndTrigger) => {
+    const { endReason, status } = change.next
+    const moved = timeline.record(from.sessionId, { kind: "state", from: from.status, to: status })
+    const trigger = status === "ended" ? endTriggerOf(change, named) : undefined
+    return trigger === undefined || endReason === undefined
+      ? moved
+      : Effect.zipRight(moved, timeline.record(from.sessionId, { kind: "ended", reason: endReason, trigger }))
+  }
 
   /** One read, decision and commit; a conflict is handed to `onConflict`. */
   const attempt = <A, E, X>(
@@ -69,10 +89,14 @@ export const makeSessionChanges = Effect.gen(function*() {
     Effect.gen(function*() {
       const session = known !== undefined ? Option.some(known) : yield* store.get(sessionId)
       if (Option.isNone(session)) return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
-      const { change, result } = yield* decide(session.value)
+      const { change, endTrigger, result } = yield* decide(session.value)
       if (change === undefined) return result
       const outcome = yield* store.commit({ ...change, expectedVersion: session.value.version })
-      if (outcome === "committed") return result
+      if (outcome === "committed") {
+        // Most changes (a message, typing) keep the status: they record nothing here.
+        if (change.next.status !== session.value.status) yield* recordMove(session.value, change, endTrigger)
+        return result
+      }
       if (outcome === "duplicate") return "duplicate" as const
       return yield* onConflict()
     })
@@ -100,7 +124,12 @@ export const makeSessionChanges = Effect.gen(function*() {
       Effect.annotateLogs({ sessionId: session.sessionId, provider: session.provider })
     )
 
-  const end = (sessionId: string, reason: EndReason, transition: (session: SessionRecord, now: string) => Transition) =>
+  const end = (
+    sessionId: string,
+    reason: EndReason,
+    transition: (session: SessionRecord, now: string) => Transition,
+    trigger: EndTrigger
+  ) =>
     Effect.gen(function*() {
       const ended = yield* change(sessionId, (session) =>
         Effect.gen(function*() {
@@ -121,7 +150,8 @@ export const makeSessionChanges = Effect.gen(function*() {
             : {}
           return {
             change: { ...withEvents(session, t.next, [event]), seen: [event.id], ...decidedOnActivity },
-            result: t.next
+            result: t.next,
+            endTrigger: trigger
           }
         }))
       if (ended === "duplicate") return

@@ -4,9 +4,10 @@
  * that the forward and ingest paths never wait for a timeline write. A batch the store does
  * not take is kept for the next try, up to MAX_BUFFERED entries; beyond that the oldest go
  * (a timeline is for reading what happened, never worth holding the gateway up). An instance
- * that crashes loses at most its last FLUSH_INTERVAL of entries.
+ * that crashes loses at most its last FLUSH_INTERVAL of entries. The flushing fiber sleeps only
+ * while something is buffered: an idle gateway sets no timer (nor does a test's TestClock wake it).
  */
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { oldestFirst, type TimelineEntry } from "../domain/timeline.js"
 import { currentTimelineScope, Timeline, type TimelineService, TimelineStore } from "../services/Timeline.js"
 
@@ -19,12 +20,15 @@ export const makeTimelineRecorder = Effect.gen(function*() {
   let count = 0
   /** One flush at a time, so that a session's entries reach the store in the order they were recorded. */
   const flushing = yield* Effect.makeSemaphore(1)
+  /** Open while entries wait for the next flush. */
+  const due = yield* Effect.makeLatch(false)
 
   const push = (sessionId: string, entry: TimelineEntry) => {
     const entries = buffered.get(sessionId)
     if (entries === undefined) buffered.set(sessionId, [entry])
     else entries.push(entry)
     count++
+    due.unsafeOpen()
   }
 
   /** Puts a batch the store did not take back before what was recorded since, dropping the oldest sessions' beyond MAX_BUFFERED. */
@@ -56,6 +60,7 @@ export const makeTimelineRecorder = Effect.gen(function*() {
         onSuccess: () => Effect.sync(() => void (count -= appends.reduce((n, a) => n + a.entries.length, 0))),
         onFailure: (e) => {
           const dropped = putBack(batch)
+          due.unsafeOpen()
           return Effect.logWarning("timeline entries not written; kept for the next try", {
             reason: e.message,
             buffered: count,
@@ -66,7 +71,15 @@ export const makeTimelineRecorder = Effect.gen(function*() {
     })
   )
 
-  yield* flush.pipe(Effect.repeat(Schedule.spaced(FLUSH_INTERVAL)), Effect.interruptible, Effect.forkScoped)
+  // Entries recorded after the latch closes open it again for the next round.
+  yield* due.await.pipe(
+    Effect.zipRight(Effect.sleep(FLUSH_INTERVAL)),
+    Effect.zipRight(due.close),
+    Effect.zipRight(flush),
+    Effect.forever,
+    Effect.interruptible,
+    Effect.forkScoped
+  )
   // On shutdown, what is still buffered is written before the store's connection closes.
   yield* Effect.addFinalizer(() => flush)
 

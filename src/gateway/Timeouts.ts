@@ -26,8 +26,11 @@ import { livechatOf, providerFor } from "./lookups.js"
 import { assignmentHistory, figuresOf, type HistoryOf, queuedEvent } from "./queueFigures.js"
 import { withEvents } from "./SessionChanges.js"
 
+/** The reasons a timeout ends a session with. */
+type TimeoutReason = Extract<EndReason, "timeout" | "inactivity">
+
 /** Why the session is over its tenant's timeouts, if it is. */
-const timedOut = (session: SessionRecord, { timeouts }: LivechatConfig, now: number): EndReason | undefined => {
+const timedOut = (session: SessionRecord, { timeouts }: LivechatConfig, now: number): TimeoutReason | undefined => {
   if (session.status === "pending") {
     return now - waitingSince(session) > timeouts.pendingSeconds * 1000 ? "timeout" : undefined
   }
@@ -56,14 +59,19 @@ export const makeTimeouts = Effect.gen(function*() {
           Effect.map(providerOf(tenant, livechat), (provider) => ({ livechat, provider })))
     )
 
-  const endTimedOut = (session: SessionRecord, reason: EndReason) =>
-    changes.end(session.sessionId, reason, (s, at) =>
-      // Re-checked against the fresh record: an agent may have joined meanwhile.
-      isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
-        ? endByGateway(s, reason, at)
-        : { _tag: "Drop", reason: "the session moved on" }).pipe(
-        Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })
-      )
+  const endTimedOut = (session: SessionRecord, reason: TimeoutReason) =>
+    changes.end(
+      session.sessionId,
+      reason,
+      (s, at) =>
+        // Re-checked against the fresh record: an agent may have joined meanwhile.
+        isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
+          ? endByGateway(s, reason, at)
+          : { _tag: "Drop", reason: "the session moved on" },
+      { by: "timeout", timeout: reason === "timeout" ? "pending" : "inactivity" }
+    ).pipe(
+      Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })
+    )
 
   /**
    * The figures, wait warning and inactivity warning due for a session, decided again on the

@@ -10,7 +10,8 @@ export const deliveryFailure = (target: string) => (error: OutboundError): Effec
     new DeliveryFailure({
       message: `${target} ${error.detail}`,
       permanent: status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429,
-      retryAfter: error.retryAfter
+      retryAfter: error.retryAfter,
+      ...(status !== undefined ? { status } : {})
     })
   )
 }

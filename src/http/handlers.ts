@@ -177,5 +177,7 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
           })))
       .handle("deadLetters", () =>
         outbox.deadLetters)
-      .handle("replayDeadLetter", ({ path }) => outbox.replay(path.id))
+      .handle("replayDeadLetter", ({ path }) =>
+        Effect.tap(outbox.replay(path.id), ({ event, target }) =>
+          timeline.record(event.sessionId, { kind: "replayed", eventId: event.id, target })))
   })).pipe(Layer.provide(AdminAuthenticationLive))

@@ -2,6 +2,7 @@ import type { Effect } from "effect"
 import { Context } from "effect"
 import type { EndReason, SessionRecord } from "../domain/model.js"
 import type { Transition } from "../domain/stateMachine.js"
+import type { EndTrigger } from "../domain/timeline.js"
 import type { InvalidTransition, SessionNotFound, StoreUnavailable } from "./errors.js"
 import type { SessionChange } from "./SessionStore.js"
 
@@ -9,6 +10,11 @@ import type { SessionChange } from "./SessionStore.js"
 export interface SessionDecision<A> {
   readonly change?: Omit<SessionChange, "expectedVersion">
   readonly result: A
+  /**
+   * What ends the session, when the change ends it other than by one of its events (the
+   * gateway's own end): the session's timeline names it. Without it, the event that ended it.
+   */
+  readonly endTrigger?: EndTrigger
 }
 
 /**
@@ -31,12 +37,14 @@ export interface SessionChangesService {
   /**
    * Ends a session on the gateway's side (user, timeout) with `transition`, appending its
    * session.ended event, and tells the provider, best effort. The ended record, or undefined
-   * when the session.ended event had been committed already.
+   * when the session.ended event had been committed already. `trigger` (the timeout, or the
+   * call to the gateway) goes into the session's timeline.
    */
   readonly end: (
     sessionId: string,
     reason: EndReason,
-    transition: (session: SessionRecord, now: string) => Transition
+    transition: (session: SessionRecord, now: string) => Transition,
+    trigger: EndTrigger
   ) => Effect.Effect<SessionRecord | undefined, InvalidTransition | SessionNotFound | StoreUnavailable>
 }
 

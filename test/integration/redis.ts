@@ -30,7 +30,13 @@ export const deleteKeys = async (prefix: string, url = testRedisUrl) => {
 
 export const testStoreLayer = (
   prefix: string,
-  options: { partitions: number; url?: string; endedRetention?: Duration.Duration; dedupRetention?: Duration.Duration }
+  options: {
+    partitions: number
+    url?: string
+    endedRetention?: Duration.Duration
+    dedupRetention?: Duration.Duration
+    timelineEntries?: number
+  }
 ) =>
   redisStoreLayer({
     url: Redacted.make(options.url ?? testRedisUrl),
@@ -39,5 +45,6 @@ export const testStoreLayer = (
     consumer: "test-consumer",
     endedRetention: options.endedRetention ?? defaultAppConfig.retention.endedSessions,
     dedupRetention: options.dedupRetention ?? defaultAppConfig.retention.dedup,
+    ...(options.timelineEntries !== undefined ? { timelineEntries: options.timelineEntries } : {}),
     fenced: false
   })

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Redacted, TestClock } from "effect"
 import type { LivechatEvent, SessionRecord } from "../../src/domain/model.js"
 import { makeDeliveryWorker } from "../../src/gateway/DeliveryWorker.js"
+import { TimelineRecorderLive } from "../../src/gateway/TimelineRecorder.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { Coordinator } from "../../src/services/Coordinator.js"
 import { TenantNotFound } from "../../src/services/errors.js"
@@ -21,7 +22,7 @@ const lease = { fresh: true }
 const delivered: Array<string> = []
 
 const layer = Layer.mergeAll(
-  MemoryStoreLive({ partitions: PARTITIONS }),
+  TimelineRecorderLive.pipe(Layer.provideMerge(MemoryStoreLive({ partitions: PARTITIONS }))),
   AppConfig.layer({
     publicUrl: "https://lcg.example.com",
     jwt: {},

@@ -3,6 +3,7 @@ import { Chunk, Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Redacte
 import { everyTenant as all } from "../../src/domain/access.js"
 import type { EndReason, LivechatEvent, ProviderEvent } from "../../src/domain/model.js"
 import { decodeTenant, type Tenant } from "../../src/domain/tenant.js"
+import { TimelineRecorderLive } from "../../src/gateway/TimelineRecorder.js"
 import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
 import { deliveryOf } from "../../src/providers/delivery.js"
 import { helviaCapabilities } from "../../src/providers/helvia/provider.js"
@@ -250,7 +251,7 @@ const withGateway = <A, E>(
   return Effect.gen(function*() {
     const gateway = yield* gatewayOf
     return yield* body({ gateway, ...fake })
-  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provideMerge(layer))))
+  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provide(TimelineRecorderLive), Layer.provideMerge(layer))))
 }
 
 const outboxEvents = (sessionId: string, n: number) =>
@@ -759,6 +760,7 @@ describe("Gateway.ingestWebhook", () => {
     }).pipe(
       Effect.provide(
         UseCasesLive.pipe(
+          Layer.provide(TimelineRecorderLive),
           Layer.provide(
             Layer.mergeAll(
               countingStore(calls),

@@ -1,0 +1,148 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer, TestClock } from "effect"
+import type { SessionRecord } from "../../src/domain/model.js"
+import type { TimelineEntryInput } from "../../src/domain/timeline.js"
+import { FLUSH_INTERVAL, TimelineRecorderLive } from "../../src/gateway/TimelineRecorder.js"
+import { StoreUnavailable } from "../../src/services/errors.js"
+import { SessionStore } from "../../src/services/SessionStore.js"
+import { Timeline, TimelineStore } from "../../src/services/Timeline.js"
+import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
+
+const ENTRIES = 5
+const RETENTION = Duration.hours(1)
+
+const memoryStore = MemoryStoreLive({ partitions: 4, timelineEntries: ENTRIES, endedRetention: RETENTION })
+
+/** The recorder over the memory store, as the gateway has it. */
+const recorder = TimelineRecorderLive.pipe(Layer.provideMerge(memoryStore))
+
+/** The store's timeline store, refusing its first `failures` appends as Redis away would. */
+const failingAppends = (failures: number) =>
+  Layer.effect(
+    TimelineStore,
+    Effect.map(TimelineStore, (store) => {
+      let left = failures
+      return {
+        ...store,
+        append: (appends) =>
+          Effect.suspend(() =>
+            left-- > 0 ? Effect.fail(new StoreUnavailable({ message: "store away" })) : store.append(appends)
+          )
+      }
+    })
+  )
+
+const session = (sessionId: string): SessionRecord => ({
+  sessionId,
+  tenantId: "t1",
+  organizationId: "org1",
+  subHandle: `sub-${sessionId}`,
+  provider: "helvia-livechat",
+  status: "pending",
+  createdAt: "1970-01-01T00:00:00.000Z",
+  lastActivityAt: "1970-01-01T00:00:00.000Z",
+  version: 0,
+  lastSeq: 0
+})
+
+const delivery = (attempt: number): TimelineEntryInput => ({
+  kind: "delivery",
+  eventId: "e1",
+  target: "hbf-bot",
+  attempt,
+  outcome: "failed",
+  status: 503,
+  latencyMs: 4
+})
+
+const attemptsOf = (entries: ReadonlyArray<{ readonly kind: string; readonly attempt?: number }>) =>
+  entries.map((e) => e.attempt)
+
+/** Past the recorder's next flush. */
+const flushed = TestClock.adjust(FLUSH_INTERVAL)
+
+describe("Timeline", () => {
+  it.scoped("keeps the newest LCG_TIMELINE_ENTRIES of a session, oldest first", () =>
+    Effect.gen(function*() {
+      const timeline = yield* Timeline
+      for (let attempt = 1; attempt <= ENTRIES + 3; attempt++) {
+        yield* timeline.record("s1", delivery(attempt))
+        yield* TestClock.adjust(Duration.millis(10))
+      }
+      const entries = yield* timeline.read("s1")
+      expect(attemptsOf(entries)).toEqual([4, 5, 6, 7, 8])
+      expect(entries.map((e) => e.at)).toEqual([30, 40, 50, 60, 70])
+    }).pipe(Effect.provide(recorder)))
+
+  it.scoped("an ended session's timeline goes with the session after the ended retention; an open one's is kept", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore
+      const timeline = yield* Timeline
+      yield* store.create(session("open"))
+      yield* store.create(session("ended"))
+      yield* store.commit({
+        expectedVersion: 0,
+        next: {
+          ...session("ended"),
+          status: "ended",
+          endReason: "user",
+          endedAt: "1970-01-01T00:00:00.000Z",
+          version: 1
+        }
+      })
+      for (const id of ["open", "ended"]) yield* timeline.record(id, { kind: "created", provider: "helvia-livechat" })
+      yield* flushed
+
+      yield* TestClock.adjust(Duration.subtract(RETENTION, Duration.seconds(1)))
+      expect(yield* timeline.read("ended")).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(2))
+      expect(yield* timeline.read("ended")).toEqual([])
+
+      yield* TestClock.adjust(Duration.days(60))
+      expect((yield* timeline.read("open")).map((e) => e.kind)).toEqual(["created"])
+    }).pipe(Effect.provide(recorder)))
+
+  it.scoped("the timeline of a session the store does not keep goes after the ended retention", () =>
+    Effect.gen(function*() {
+      const timeline = yield* Timeline
+      yield* timeline.record("gone", delivery(1))
+      yield* flushed
+      yield* TestClock.adjust(Duration.subtract(RETENTION, Duration.seconds(1)))
+      expect(yield* timeline.read("gone")).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(2))
+      expect(yield* timeline.read("gone")).toEqual([])
+    }).pipe(Effect.provide(recorder)))
+
+  it.scoped("a batch the store refuses is written with the next flush, in the order it was recorded", () =>
+    Effect.gen(function*() {
+      const timeline = yield* Timeline
+      const store = yield* TimelineStore
+      yield* timeline.record("s1", delivery(1))
+      yield* flushed
+      expect(yield* store.read("s1")).toEqual([])
+      yield* timeline.record("s1", delivery(2))
+      yield* flushed
+      expect(attemptsOf(yield* store.read("s1"))).toEqual([1, 2])
+    }).pipe(
+      Effect.provide(TimelineRecorderLive.pipe(Layer.provideMerge(failingAppends(1)), Layer.provideMerge(memoryStore)))
+    ))
+
+  it.scoped("entries of one instant keep the order they were recorded in, across flushes and among other sessions", () =>
+    Effect.gen(function*() {
+      const timeline = yield* Timeline
+      yield* timeline.record("s1", { kind: "state", from: "pending", to: "active" })
+      yield* timeline.record("s2", delivery(1))
+      // A read writes what this instance recorded first: the rest go in a later batch.
+      yield* timeline.read("s1")
+      yield* timeline.record("s1", { kind: "state", from: "active", to: "ended" })
+      yield* timeline.record("s2", delivery(2))
+      yield* timeline.record("s1", { kind: "ended", reason: "agent", trigger: { by: "event", eventId: "e9" } })
+      const entries = yield* timeline.read("s1")
+      expect(entries.map((e) => [e.at, e.kind, e.kind === "state" ? e.to : undefined])).toEqual([
+        [0, "state", "active"],
+        [0, "state", "ended"],
+        [0, "ended", undefined]
+      ])
+      expect(attemptsOf(yield* timeline.read("s2"))).toEqual([1, 2])
+    }).pipe(Effect.provide(recorder)))
+})
