@@ -5,7 +5,8 @@
  * 1. http: the forward path (POST /messages -> provider) side by side with a plain node:http
  *    baseline doing the same I/O, and the ingest path (signed webhooks -> hbf-bot) at its
  *    highest rate and at a steady 500/s (bench/http/paths.ts);
- * 2. memory: heap per open session in an instance, and Redis bytes per session;
+ * 2. memory: heap per open session in an instance, Redis bytes per session, and Redis bytes of a
+ *    typical session's timeline;
  * 3. cisco: 10,000 CCP chats polled by one instance (bench/cisco.ts);
  * 4. cluster: RPC round trip and failover time (bench/cluster.ts);
  * 5. boot: `npm start` to a ready sandbox (bench/boot.ts).
@@ -21,10 +22,12 @@ import { makeSandbox } from "../sandbox/environment.js"
 import { CoreLive } from "../src/app/App.js"
 import { everyTenant } from "../src/domain/access.js"
 import type { LivechatEvent, SessionRecord } from "../src/domain/model.js"
+import type { TimelineEntry } from "../src/domain/timeline.js"
 import { AppConfig } from "../src/services/AppConfig.js"
 import { LivechatRequests } from "../src/services/LivechatRequests.js"
 import { Outbox } from "../src/services/Outbox.js"
 import { SessionStore, type SessionStoreService } from "../src/services/SessionStore.js"
+import { TimelineStore } from "../src/services/Timeline.js"
 import { deleteKeys, testRedisUrl, testStoreLayer } from "../test/integration/redis.js"
 import { sandboxBoot } from "./boot.js"
 import { ciscoPolling } from "./cisco.js"
@@ -76,9 +79,74 @@ const heapPerSession = (sessions: number) =>
   }).pipe(Effect.scoped)
 
 /**
+ * A typical session's timeline, 38 entries: created, 2 states (taken by an agent, ended), 10
+ * provider calls (the create, 8 user messages, the end), 12 events received (the join, the
+ * agent's messages) and as many deliveries to hbf-bot, ended. Ids as providers make them
+ * (40 characters), times in whole ms as recorded.
+ */
+const typicalTimeline = (start: number): ReadonlyArray<TimelineEntry> => {
+  const eventId = (n: number) => `helvia-livechat:${randomUUID().replaceAll("-", "").slice(0, 24)}${n}`
+  const events = Array.from({ length: 12 }, (_, n) => eventId(n))
+  const entries: Array<TimelineEntry> = [
+    { at: start, kind: "created", provider: "helvia-livechat", channel: "webchat", queue: "support" },
+    {
+      at: start + 140,
+      kind: "provider.call",
+      operation: "create",
+      outcome: "ok",
+      status: 201,
+      latencyMs: 138,
+      attempt: 1
+    }
+  ]
+  events.forEach((id, n) => {
+    const at = start + 20_000 + n * 15_000
+    entries.push({
+      at,
+      kind: "event.received",
+      eventId: id,
+      type: n === 0 ? "agent.joined" : "agent.message",
+      via: "webhook"
+    })
+    if (n === 0) entries.push({ at: at + 2, kind: "state", from: "pending", to: "active" })
+    entries.push({
+      at: at + 6,
+      kind: "delivery",
+      eventId: id,
+      seq: n + 1,
+      target: "hbf-bot",
+      attempt: 1,
+      outcome: "delivered",
+      status: 200,
+      latencyMs: 4
+    })
+    if (n >= 2 && n < 10) {
+      entries.push({
+        at: at + 7_000,
+        kind: "provider.call",
+        operation: "sendMessage",
+        outcome: "ok",
+        status: 200,
+        latencyMs: 95,
+        attempt: 1
+      })
+    }
+  })
+  const end = start + 20_000 + 12 * 15_000
+  entries.push(
+    { at: end, kind: "provider.call", operation: "end", outcome: "ok", status: 200, latencyMs: 80, attempt: 1 },
+    { at: end + 2, kind: "state", from: "active", to: "ended" },
+    { at: end + 2, kind: "ended", reason: "agent", trigger: { by: "event", eventId: events[11]! } }
+  )
+  return entries
+}
+
+/**
  * Redis bytes per session: SESSIONS livechats through the real store (created with a user,
  * channel and metadata, agent joined, two agent messages, every event delivered and acked),
- * then `used_memory` after minus before, divided by SESSIONS.
+ * then `used_memory` after minus before, divided by SESSIONS. Then each session's typical
+ * timeline (typicalTimeline) appended through the real TimelineStore, and the `used_memory`
+ * it added, per session, apart.
  */
 const redisMemoryPerSession = (sessions: number) =>
   Effect.gen(function*() {
@@ -101,20 +169,38 @@ const redisMemoryPerSession = (sessions: number) =>
           )
       )
       const started = performance.now()
-      yield* Effect.forEach(
+      const sessionIds = yield* Effect.forEach(
         Array.from({ length: sessions }, (_, i) => i),
         (i) => oneLivechat(store, i),
-        { concurrency: 256, discard: true }
+        { concurrency: 256 }
       )
       const seconds = (performance.now() - started) / 1000
       while ((yield* Ref.get(drained)) < sessions * 3) yield* Effect.sleep("100 millis")
       yield* Effect.forEach(consumers, Fiber.interrupt, { discard: true })
-      return { commitsPerSecond: Math.round((sessions * 3) / seconds) }
+      const afterSessions = yield* Effect.promise(usedMemory)
+
+      const timelines = yield* TimelineStore
+      const start = Date.parse("2026-11-25T10:00:00Z")
+      const entriesPerTimeline = typicalTimeline(start).length
+      const batches = Array.from({ length: Math.ceil(sessions / 500) }, (_, b) =>
+        sessionIds.slice(b * 500, b * 500 + 500))
+      yield* Effect.forEach(
+        batches,
+        (batch) =>
+          timelines.append(batch.map((sessionId) => ({ sessionId, entries: typicalTimeline(start) }))),
+        { concurrency: 8, discard: true }
+      )
+      const afterTimelines = yield* Effect.promise(usedMemory)
+      return {
+        commitsPerSecond: Math.round((sessions * 3) / seconds),
+        bytesPerSession: Math.round((afterSessions - before) / sessions),
+        timelineEntries: entriesPerTimeline,
+        timelineBytesPerSession: Math.round((afterTimelines - afterSessions) / sessions)
+      }
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions })))
-    const after = yield* Effect.promise(usedMemory)
     yield* Effect.promise(() => deleteKeys(prefix))
     redis.disconnect()
-    return { sessions, bytesPerSession: Math.round((after - before) / sessions), ...result }
+    return { sessions, ...result }
   })
 
 const oneLivechat = (store: SessionStoreService, i: number) =>
@@ -172,6 +258,7 @@ const oneLivechat = (store: SessionStoreService, i: number) =>
     for (const [next, e] of steps) {
       yield* store.commit({ expectedVersion: next.version - 1, next, seen: [e.id], events: [e] })
     }
+    return record.sessionId
   })
 
 const program = Effect.gen(function*() {
@@ -263,8 +350,21 @@ const program = Effect.gen(function*() {
       [`Redis, ${sessions} livechats`]: {
         bytes: redisMemory.bytesPerSession,
         "store commits/s": redisMemory.commitsPerSecond
+      },
+      [`Redis, the timeline of a typical session (${redisMemory.timelineEntries} entries), apart`]: {
+        bytes: redisMemory.timelineBytesPerSession
       }
     })
+    goals["Redis bytes per session"] = {
+      goal: "< 2 KB",
+      measured: `${redisMemory.bytesPerSession} B`,
+      met: redisMemory.bytesPerSession < 2048
+    }
+    goals["Redis bytes of a typical session's timeline"] = {
+      goal: "< 6 KB",
+      measured: `${redisMemory.timelineBytesPerSession} B (${redisMemory.timelineEntries} entries)`,
+      met: redisMemory.timelineBytesPerSession < 6144
+    }
     save()
   }
 

@@ -287,6 +287,49 @@ export class DownstreamApi extends HttpApiGroup.make("downstream")
  */
 export const AdminSession = SessionRecord.pipe(Schema.omit("providerState")).annotations({ identifier: "AdminSession" })
 
+/** How many sessions a page of `GET /admin/sessions` holds at most, and unless asked. */
+const MAX_PAGE = 200
+const DEFAULT_PAGE = 50
+
+const CURSOR_TEXT = /^(\d{1,15}):(.{1,256})$/s
+
+/**
+ * A page's cursor: opaque to callers, base64url of `{created-at ms}:{sessionId}` (where the
+ * next page starts, SessionStore's OpenSessionsCursor). Only a cursor this route gave decodes.
+ */
+const PageCursor = Schema.String.pipe(
+  Schema.filter((text) => {
+    const decoded = Buffer.from(text, "base64url").toString("utf8")
+    return CURSOR_TEXT.test(decoded) && Buffer.from(decoded, "utf8").toString("base64url") === text
+  }, { message: () => "cursor must be the `next` of a page before, as it was given" }),
+  Schema.transform(Schema.Struct({ createdAtMs: Schema.Number, sessionId: Schema.String }), {
+    strict: true,
+    decode: (text) => {
+      const [, ms, sessionId] = CURSOR_TEXT.exec(Buffer.from(text, "base64url").toString("utf8"))!
+      return { createdAtMs: Number(ms), sessionId: sessionId! }
+    },
+    encode: ({ createdAtMs, sessionId }) => Buffer.from(`${createdAtMs}:${sessionId}`, "utf8").toString("base64url")
+  })
+)
+
+const PageLimit = Schema.NumberFromString.pipe(
+  Schema.int({ message: () => "limit must be a whole number" }),
+  Schema.between(1, MAX_PAGE, { message: () => `limit must be between 1 and ${MAX_PAGE}` })
+)
+
+/** `GET /admin/sessions`: a page of a tenant's open sessions. */
+export const OpenSessions = Schema.Struct({
+  sessions: Schema.Array(AdminSession),
+  next: Schema.optional(PageCursor.annotations({
+    jsonSchema: {
+      type: "string",
+      description: "The cursor of the next page (pass it as `cursor`); absent on the last page."
+    }
+  }))
+}).annotations({ identifier: "OpenSessions" })
+
+export const openSessionsPageSize = (limit: number | undefined) => limit ?? DEFAULT_PAGE
+
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.get("cluster", "/admin/cluster")
@@ -333,6 +376,43 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .annotate(
         OpenApi.Description,
         "The timeline of the subscriber's latest session (as `GET /admin/subscribers/:subHandle/session` finds it)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("openSessions", "/admin/sessions")
+      .setUrlParams(describedQuery(Schema.Struct({
+        tenantId: idParam("Tenant id", "The tenant whose open sessions are listed."),
+        // In jsonSchema: a description would replace the expected values in the 400's message (schemaIssues.ts).
+        status: Schema.optional(
+          Schema.Literal("pending", "active", "open").annotations({
+            jsonSchema: {
+              title: "Status",
+              description: "The sessions to list: `open` is pending and active (the default)."
+            }
+          })
+        ),
+        cursor: Schema.optional(PageCursor.annotations({
+          jsonSchema: {
+            type: "string",
+            title: "Cursor",
+            description: "Where the page starts: the `next` of the page before (none for the first page)."
+          }
+        })),
+        limit: Schema.optional(PageLimit.annotations({
+          jsonSchema: {
+            type: "integer",
+            minimum: 1,
+            maximum: MAX_PAGE,
+            title: "Limit",
+            description: `How many sessions the page holds at most, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE}).`
+          }
+        }))
+      })))
+      .addSuccess(OpenSessions)
+      .annotate(OpenApi.Summary, "A tenant's open sessions, paged")
+      .annotate(
+        OpenApi.Description,
+        "The tenant's open sessions in `status`, oldest first (by creation), as `GET /admin/sessions/{sessionId}` shows each. `next` is the cursor of the next page, absent on the last: a session that ends between pages is neither skipped nor repeated. 400 BadRequest for a status, limit or cursor the route does not take."
       )
   )
   .add(

@@ -17,7 +17,7 @@ import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { Queries } from "../services/Queries.js"
 import { SessionStore } from "../services/SessionStore.js"
 import { Timeline } from "../services/Timeline.js"
-import { LcgApi } from "./api.js"
+import { LcgApi, openSessionsPageSize } from "./api.js"
 import { AdminAuthenticationLive, AuthenticationLive, Caller } from "./auth.js"
 import { tooDeepJson, tooDeepMessage } from "./inputs.js"
 
@@ -140,10 +140,11 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
     const outbox = yield* Outbox
     const store = yield* SessionStore
     const timeline = yield* Timeline
+    const adminSession = ({ providerState: _hidden, ...session }: SessionRecord) => session
     const found = (notFound: string) => (record: Option.Option<SessionRecord>) =>
       Option.match(record, {
         onNone: () => Effect.fail(new SessionNotFound({ message: notFound })),
-        onSome: ({ providerState: _hidden, ...session }) => Effect.succeed(session)
+        onSome: (session) => Effect.succeed(adminSession(session))
       })
     /** A session's timeline; a session that is neither kept nor has entries is not found. */
     const timelineOf = (sessionId: string, known: (record: Option.Option<SessionRecord>) => boolean) =>
@@ -175,6 +176,16 @@ export const AdminLive = HttpApiBuilder.group(LcgApi, "admin", (handlers) =>
             onSome: (session) =>
               timelineOf(session.sessionId, () => true)
           })))
+      .handle("openSessions", ({ urlParams }) =>
+        Effect.map(
+          store.openSessionsOfTenant(
+            urlParams.tenantId,
+            urlParams.status ?? "open",
+            urlParams.cursor,
+            openSessionsPageSize(urlParams.limit)
+          ),
+          ({ next, sessions }) => ({ sessions: sessions.map(adminSession), ...(next !== undefined ? { next } : {}) })
+        ))
       .handle("deadLetters", () =>
         outbox.deadLetters)
       .handle("replayDeadLetter", ({ path }) =>

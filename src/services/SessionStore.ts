@@ -67,6 +67,26 @@ export interface WaitingStats {
 
 export type StatusFilter = SessionStatus | "open"
 
+/** The open sessions a listing asks for: `open` is pending and active. */
+export type OpenStatusFilter = "pending" | "active" | "open"
+
+/**
+ * Where a page of a tenant's open sessions starts: after this session in creation order
+ * (created-at ms, then session id). A session that ended since keeps its place in that order,
+ * so pages neither skip nor repeat a session as others end between them.
+ */
+export interface OpenSessionsCursor {
+  readonly createdAtMs: number
+  readonly sessionId: string
+}
+
+export interface OpenSessionsPage {
+  /** Oldest first (created-at, then session id). */
+  readonly sessions: ReadonlyArray<SessionRecord>
+  /** Where the next page starts; none on the last page. */
+  readonly next?: OpenSessionsCursor
+}
+
 /**
  * A webhook is verified against at most this many tenants of its source, the most recently
  * remembered: tenants that share one webhook secret (one Sunshine app serving several bots).
@@ -123,6 +143,17 @@ export interface SessionStoreService {
   readonly queuePosition: (
     session: Pick<SessionRecord, "sessionId" | "tenantId" | "queue">
   ) => Effect.Effect<Option.Option<number>, StoreUnavailable>
+  /**
+   * A page of the tenant's open sessions in `status`, oldest first, after `after`: an index the
+   * store keeps from each change (one per tenant and open status), so a page costs its own
+   * size and a look-up, never a walk over the tenant's sessions.
+   */
+  readonly openSessionsOfTenant: (
+    tenantId: string,
+    status: OpenStatusFilter,
+    after: OpenSessionsCursor | undefined,
+    limit: number
+  ) => Effect.Effect<OpenSessionsPage, StoreUnavailable>
   /** The open sessions of one partition, for its timeout sweeper (which runs where the partition is owned). */
   readonly openSessions: (partition: number) => Effect.Effect<ReadonlyArray<SessionRecord>, StoreUnavailable>
   /** Claims a user message for forwarding, or tells what an earlier forward of it returned. */

@@ -15,6 +15,8 @@ import {
   type CommitResult,
   type CreateResult,
   type MessageReservation,
+  type OpenSessionsCursor,
+  type OpenSessionsPage,
   SessionStore,
   type SessionStoreService,
   type StatusFilter,
@@ -55,6 +57,24 @@ const subscriberKey = (tenantId: string, subHandle: string) => JSON.stringify([t
 const pendingQueueKey = (record: Pick<SessionRecord, "tenantId" | "queue">) =>
   JSON.stringify([record.tenantId, record.queue ?? ""])
 
+const tenantOpenKey = (tenantId: string, status: "pending" | "active") => JSON.stringify([tenantId, status])
+
+/** Creation order: created-at ms, then session id (as Redis orders keys.tenantOpen's members). */
+const isBefore = (a: OpenSessionsCursor, b: OpenSessionsCursor) =>
+  a.createdAtMs < b.createdAtMs || (a.createdAtMs === b.createdAtMs && a.sessionId < b.sessionId)
+
+/** In a list in creation order: the index of the first place `test` is false for (binary search). */
+const firstWhereNot = (list: ReadonlyArray<OpenSessionsCursor>, test: (place: OpenSessionsCursor) => boolean) => {
+  let low = 0
+  let high = list.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (test(list[middle]!)) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
 /**
  * Expiry times by key, kept in expiry order: a key is (re)inserted whenever its expiry moves,
  * and every key of a map expires the same time after it was set, so the expired keys are
@@ -91,6 +111,11 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
     const waitSamples = new Map<string, Array<WaitSample>>()
     /** The pending sessions of each tenant's queue (pendingQueueKey): session id -> created-at ms. */
     const pendingQueues = new Map<string, Map<string, number>>()
+    /**
+     * Each tenant's open sessions of one status (tenantOpenKey), in creation order: a page of
+     * them is a binary search and a slice, as on Redis.
+     */
+    const tenantOpen = new Map<string, Array<OpenSessionsCursor>>()
     /** Seen event ids (seenKey) until they expire. */
     const seen: Expiries = new Map()
     /** Ended sessions until they are forgotten. */
@@ -183,6 +208,20 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         const queue = pendingQueues.get(queueKey)
         queue?.delete(next.sessionId)
         if (queue?.size === 0) pendingQueues.delete(queueKey)
+      }
+      const place: OpenSessionsCursor = { createdAtMs: Date.parse(next.createdAt), sessionId: next.sessionId }
+      for (const status of ["pending", "active"] as const) {
+        const key = tenantOpenKey(next.tenantId, status)
+        const list = tenantOpen.get(key) ?? []
+        const at = firstWhereNot(list, (other) => isBefore(other, place))
+        const there = list[at]?.sessionId === next.sessionId
+        if (next.status === status && !there) {
+          list.splice(at, 0, place)
+          tenantOpen.set(key, list)
+        } else if (next.status !== status && there) {
+          list.splice(at, 1)
+          if (list.length === 0) tenantOpen.delete(key)
+        }
       }
       if (previous?.assignedAt === undefined && next.assignedAt !== undefined) {
         const assignedAtMillis = Date.parse(next.assignedAt)
@@ -319,6 +358,18 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
             if (at < createdAt || (at === createdAt && id < session.sessionId)) position++
           }
           return Option.some(position)
+        }),
+      openSessionsOfTenant: (tenantId, status, after, limit) =>
+        atNow((): OpenSessionsPage => {
+          const statuses = status === "open" ? (["pending", "active"] as const) : [status]
+          const found = statuses.flatMap((s) => {
+            const list = tenantOpen.get(tenantOpenKey(tenantId, s)) ?? []
+            const from = after === undefined ? 0 : firstWhereNot(list, (place) => !isBefore(after, place))
+            return list.slice(from, from + limit + 1)
+          }).sort((a, b) => (isBefore(a, b) ? -1 : 1))
+          const page = found.slice(0, limit)
+          const sessions = page.flatMap(({ sessionId }) => Option.toArray(read(sessionId)))
+          return found.length > limit ? { sessions, next: page[page.length - 1]! } : { sessions }
         }),
       openSessions: (partition) =>
         Effect.sync(() =>

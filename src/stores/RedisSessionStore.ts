@@ -15,6 +15,8 @@ import {
   type CreateResult,
   MESSAGE_CLAIM_LEASE,
   type MessageReservation,
+  type OpenSessionsCursor,
+  type OpenSessionsPage,
   SessionStore,
   type SessionStoreService,
   WEBHOOK_SOURCE_TENANTS,
@@ -35,6 +37,15 @@ export interface RedisSessionStoreOptions extends RedisSessionStoreSettings {
   /** The command connection (no blocking commands are ever sent on it). */
   readonly redis: Redis
 }
+
+/** A session's member in its tenant's open indices (keys.tenantOpen): creation order is byte order. */
+const creationMember = ({ createdAtMs, sessionId }: OpenSessionsCursor) =>
+  `${String(createdAtMs).padStart(13, "0")}:${sessionId}`
+
+const cursorOf = (member: string): OpenSessionsCursor => ({
+  createdAtMs: Number(member.slice(0, 13)),
+  sessionId: member.slice(14)
+})
 
 const RESERVATION_LEASE_MS = Duration.toMillis(MESSAGE_CLAIM_LEASE)
 /** How many decoded session records are kept for reads of an unchanged record (a few MB at most). */
@@ -70,7 +81,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     const endedRetentionMs = Duration.toMillis(options.endedRetention)
     const dedupMs = Duration.toMillis(options.dedupRetention)
 
-    /** KEYS 1..12 and ARGV 2..9 of the index scripts, for this record. */
+    /** KEYS 1..14 and ARGV 2..9 of the index scripts, for this record. */
     const indexArgs = (record: SessionRecord, now: number) => {
       const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
       const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
@@ -86,7 +97,9 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         keys.activity(record.sessionId),
         keys.tenantEnded(record.organizationId, record.tenantId),
         keys.tenantSubscriber(record.tenantId, record.subHandle),
-        keys.pendingQueue(record.tenantId, record.queue)
+        keys.pendingQueue(record.tenantId, record.queue),
+        keys.tenantOpen(record.tenantId, "pending"),
+        keys.tenantOpen(record.tenantId, "active")
       ]
       const argList = [
         JSON.stringify(record),
@@ -249,6 +262,38 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
             pending
           })
         ),
+      openSessionsOfTenant: (tenantId, status, after, limit) =>
+        Effect.gen(function*() {
+          const statuses = status === "open" ? (["pending", "active"] as const) : [status]
+          const indexKeys = statuses.map((s) => keys.tenantOpen(tenantId, s))
+          const reply = yield* redisCall("open sessions of tenant", () =>
+            redis.lcgOpenSessionsPage(
+              indexKeys.length,
+              ...indexKeys,
+              keys.sessionPrefix,
+              keys.activityPrefix,
+              after === undefined ? "-" : `(${creationMember(after)}`,
+              limit + 1
+            ))
+          const found: Array<{ member: string; json: string | null; activity: string | null }> = []
+          for (let i = 0; i < reply.length; i += 3) {
+            found.push({ member: reply[i]!, json: reply[i + 1] ?? null, activity: reply[i + 2] ?? null })
+          }
+          // Merged in byte order, as Redis orders each index (the ids are ASCII).
+          found.sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0))
+          const page = found.slice(0, limit)
+          const sessions: Array<SessionRecord> = []
+          for (const { activity, json } of page) {
+            const record = yield* recordFrom(json, activity)
+            // A session an older version changed without the index may have left the status since.
+            if (Option.isSome(record) && statuses.some((s) => s === record.value.status)) {
+              sessions.push(record.value)
+            }
+          }
+          return found.length > limit
+            ? { sessions, next: cursorOf(page[page.length - 1]!.member) } satisfies OpenSessionsPage
+            : { sessions } satisfies OpenSessionsPage
+        }),
       openSessions: (partition) =>
         Effect.gen(function*() {
           const ids = yield* redisCall("open sessions", () => redis.smembers(keys.open(partition)))

@@ -37,7 +37,7 @@ describe("GET /openapi.json", () => {
     Effect.gen(function*() {
       const { document } = yield* served
       const operations = operationsOf(document)
-      expect(operations.length).toBe(23)
+      expect(operations.length).toBe(24)
       for (const [name, operation] of operations) {
         expect(operation.summary, name).toEqual(expect.any(String))
         // A 400 where there is something to decode, with the body the server answers.

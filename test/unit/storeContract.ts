@@ -497,6 +497,65 @@ export const storeContract = (
         ))
     })
 
+    describe("open sessions of a tenant", () => {
+      it.scoped("pages them oldest first by status, neither skipping nor repeating one that ends between pages", () =>
+        run(
+          Effect.gen(function*() {
+            const store = yield* SessionStore
+            const tenantId = uniq("tenant")
+            // Created out of order, two of them in the same millisecond (then ordered by id).
+            const [a, b, c, d, e] = [1000, 2000, 2000, 3000, 4000].map((ms, i) =>
+              makeRecord({ tenantId, sessionId: `${uniq("s")}-${i}`, createdAt: iso(T0 + ms) })
+            ) as [SessionRecord, SessionRecord, SessionRecord, SessionRecord, SessionRecord]
+            const [sameMs1, sameMs2] = [b, c].sort((x, y) => (x.sessionId < y.sessionId ? -1 : 1)) as [
+              SessionRecord,
+              SessionRecord
+            ]
+            for (const s of [e, c, a, d, b]) yield* store.create(s)
+            yield* store.create(makeRecord({ tenantId: uniq("tenant"), createdAt: iso(T0) }))
+            const dActive = bumped(d, { status: "active", assignedAt: iso(T0 + 5000) })
+            yield* store.commit({ expectedVersion: 0, next: dActive })
+            const idsOf = (page: { sessions: ReadonlyArray<SessionRecord> }) => page.sessions.map((s) => s.sessionId)
+
+            const first = yield* store.openSessionsOfTenant(tenantId, "open", undefined, 2)
+            expect(idsOf(first)).toEqual([a.sessionId, sameMs1.sessionId])
+            expect(first.next).toEqual({ createdAtMs: T0 + 2000, sessionId: sameMs1.sessionId })
+            // The page's last session ends before the next page is read: the next one starts right after it.
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(sameMs1, { status: "ended", endReason: "user", endedAt: iso(T0 + 6000) })
+            })
+            const second = yield* store.openSessionsOfTenant(tenantId, "open", first.next, 2)
+            expect(idsOf(second)).toEqual([sameMs2.sessionId, d.sessionId])
+            expect(second.sessions[1]).toMatchObject({ status: "active", version: 1 })
+            const last = yield* store.openSessionsOfTenant(tenantId, "open", second.next, 2)
+            expect(idsOf(last)).toEqual([e.sessionId])
+            expect(last.next).toBeUndefined()
+
+            expect(idsOf(yield* store.openSessionsOfTenant(tenantId, "pending", undefined, 10))).toEqual([
+              a.sessionId,
+              sameMs2.sessionId,
+              e.sessionId
+            ])
+            expect(idsOf(yield* store.openSessionsOfTenant(tenantId, "active", undefined, 10))).toEqual([d.sessionId])
+            // Handed back to the queue: pending again, in its place by creation.
+            yield* store.commit({ expectedVersion: 1, next: bumped(dActive, { status: "pending" }) })
+            expect(idsOf(yield* store.openSessionsOfTenant(tenantId, "pending", undefined, 10))).toEqual([
+              a.sessionId,
+              sameMs2.sessionId,
+              d.sessionId,
+              e.sessionId
+            ])
+            expect((yield* store.openSessionsOfTenant(tenantId, "active", undefined, 10)).sessions).toEqual([])
+            // A page exactly as long as what is left is the last one.
+            const exact = yield* store.openSessionsOfTenant(tenantId, "pending", undefined, 4)
+            expect(exact.sessions.length).toBe(4)
+            expect(exact.next).toBeUndefined()
+            expect((yield* store.openSessionsOfTenant(uniq("tenant"), "open", undefined, 10)).sessions).toEqual([])
+          })
+        ))
+    })
+
     describe("indices", () => {
       it.scoped("byConversation finds the session once it has a provider conversation", () =>
         run(

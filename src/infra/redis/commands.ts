@@ -23,6 +23,7 @@ interface Replies {
   lcgReserveMessage: string
   lcgReserveSubscriberMessage: [record: string, activity: string | null, reservation: string] | null
   lcgCompleteMessage: number
+  lcgOpenSessionsPage: Array<string | null>
   // ---- the timeline ----
   lcgAppendTimelines: number
   // ---- the outbox: -1 = fenced (not the partition's lease holder) ----
@@ -46,6 +47,7 @@ const scripts: { readonly [Name in keyof Replies]: string } = {
   lcgReserveMessage: Sessions.reserveMessage,
   lcgReserveSubscriberMessage: Sessions.reserveSubscriberMessage,
   lcgCompleteMessage: Sessions.completeMessage,
+  lcgOpenSessionsPage: Sessions.openSessionsPage,
   lcgAppendTimelines: Timeline.appendTimelines,
   lcgAck: Outbox.ackEntry,
   lcgClaim: Outbox.claimPending,

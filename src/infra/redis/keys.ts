@@ -23,6 +23,12 @@ export const redisKeys = (prefix: string) => ({
   /** The tenant's pending requests of one queue ("" = none named), by creation time: a request's position is its rank. */
   pendingQueue: (tenantId: string, queue: string | undefined) =>
     `${prefix}:pendq:${encodeURIComponent(tenantId)}:${encodeURIComponent(queue ?? "")}`,
+  /**
+   * The tenant's open sessions of one status (pending or active) in creation order: members
+   * `{created-at ms, 13 digits}:{sessionId}` of one score, so a page is one lexicographic range.
+   */
+  tenantOpen: (tenantId: string, status: "pending" | "active") =>
+    `${prefix}:topen:${encodeURIComponent(tenantId)}:${status}`,
   /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
   seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
   webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,

@@ -10,7 +10,8 @@
  * KEYS: 1 session, 2 subscriber index (the latest session not `confined`), 3 conversation index
  * (the tenant's own), 4 open set, 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant
  * wait log, 9 activity, 10 the tenant's ended zset in the org, 11 the tenant's subscriber index,
- * 12 the tenant's pending queue (the record's queue).
+ * 12 the tenant's pending queue (the record's queue), 13 the tenant's pending sessions, 14 its
+ * active sessions (both `{createdAt ms, 13 digits}:{id}` members of score 0, in creation order).
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
  * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation,
  * 9 createdAt ms.
@@ -58,6 +59,19 @@ local function indexChange(old, new)
     redis.call('ZADD', KEYS[12], tonumber(ARGV[9]), id)
   else
     redis.call('ZREM', KEYS[12], id)
+  end
+
+  -- The tenant's open sessions by status, for the admin listing; kept as the queue positions are.
+  local created = string.rep('0', 13 - #ARGV[9]) .. ARGV[9] .. ':' .. id
+  if new.status == 'pending' then
+    redis.call('ZADD', KEYS[13], 0, created)
+    redis.call('ZREM', KEYS[14], created)
+  elseif new.status == 'active' then
+    redis.call('ZADD', KEYS[14], 0, created)
+    redis.call('ZREM', KEYS[13], created)
+  else
+    redis.call('ZREM', KEYS[13], created)
+    redis.call('ZREM', KEYS[14], created)
   end
 
   if endsNow then
@@ -113,7 +127,7 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..12 as indexChange, 13 outbox stream, 14.. seen keys (the session's own).
+ * KEYS 1..14 as indexChange, 15 outbox stream, 16.. seen keys (the session's own).
  * ARGV 1 expected version, 2..9 as indexChange, 10 de-duplication TTL ms, 11 wake-up channel,
  * 12 partition, 13 the activity the change was decided on ("" = any: refused as a conflict
  * when the activity key holds a later one), 14.. event JSONs.
@@ -127,12 +141,12 @@ if ARGV[13] ~= '' then
   local activity = redis.call('GET', KEYS[9])
   if activity and activity > ARGV[13] then return 'conflict' end
 end
-for i = 14, #KEYS do
+for i = 16, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
 end
-for i = 14, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[10]) end
+for i = 16, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[10]) end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 14, #ARGV do redis.call('XADD', KEYS[13], '*', 'e', ARGV[i]) end
+for i = 14, #ARGV do redis.call('XADD', KEYS[15], '*', 'e', ARGV[i]) end
 if #ARGV >= 14 then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
 return 'committed'
 `
@@ -159,6 +173,27 @@ export const sessionByIndex = `${sessionAt}
 local id, record, activity = sessionAt(KEYS[1], ARGV[1], ARGV[2])
 if not id then return false end
 return {record, activity}
+`
+
+/**
+ * A page of a tenant's open sessions from each index in KEYS (its pending or active sessions,
+ * or both for `open`). ARGV: 1 session key prefix, 2 activity key prefix, 3 where the page
+ * starts (a ZRANGEBYLEX bound: "-", or "(" and the last member of the page before), 4 how many
+ * members to read from each index (the page + 1, to tell whether more follow). Returns a flat
+ * list of (member, record, activity or false) in each index's order; the caller merges them in
+ * byte order (Lua compares strings by the locale's collation, which may skip punctuation).
+ */
+export const openSessionsPage = `
+local reply = {}
+for i = 1, #KEYS do
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[i], ARGV[3], '+', 'LIMIT', 0, tonumber(ARGV[4]))) do
+    local id = string.sub(member, 15)
+    reply[#reply + 1] = member
+    reply[#reply + 1] = redis.call('GET', ARGV[1] .. id) or false
+    reply[#reply + 1] = redis.call('GET', ARGV[2] .. id) or false
+  end
+end
+return reply
 `
 
 /**
