@@ -115,13 +115,13 @@ const query = (params) => {
 // ---- timeline ----
 const clock = (iso) => iso.slice(11, 23)
 
-const seconds = (
-  ms
-) => (ms < 10_000
-  ? `${(ms / 1000).toFixed(1)} s`
-  : ms < 120_000
-  ? `${Math.round(ms / 1000)} s`
-  : `${Math.round(ms / 60_000)} min`)
+/** A duration as read at a glance: 38 ms, 1.3 s, 42 s, 5 min. */
+const seconds = (ms) => {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`
+  return `${Math.round(ms / 60_000)} min`
+}
 
 const trigger = (t) =>
   t === undefined
