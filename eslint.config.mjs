@@ -7,6 +7,18 @@ import js from "@eslint/js"
 import { defineConfig, globalIgnores } from "eslint/config"
 import tseslint from "typescript-eslint"
 
+const dprint = ["error", {
+  config: {
+    indentWidth: 2,
+    lineWidth: 120,
+    semiColons: "asi",
+    quoteStyle: "alwaysDouble",
+    trailingCommas: "never",
+    operatorPosition: "maintain",
+    "arrowFunction.useParentheses": "force"
+  }
+}]
+
 export default defineConfig(
   globalIgnores(["**/node_modules", "**/dist", ".test-dist", "bench/chaos-logs", ".dependency-cruiser.cjs"]),
   {
@@ -40,17 +52,26 @@ export default defineConfig(
       "@typescript-eslint/array-type": ["warn", { default: "generic", readonly: "generic" }],
       "@typescript-eslint/consistent-type-imports": "warn",
 
-      "@effect/dprint": ["error", {
-        config: {
-          indentWidth: 2,
-          lineWidth: 120,
-          semiColons: "asi",
-          quoteStyle: "alwaysDouble",
-          trailingCommas: "never",
-          operatorPosition: "maintain",
-          "arrowFunction.useParentheses": "force"
-        }
-      }]
+      "@effect/dprint": dprint
+    }
+  },
+  {
+    // The operator console's script runs in the browser, as an ES module, with no build step.
+    files: ["console/**/*.js"],
+    extends: [js.configs.recommended, effectEslint.configs.dprint],
+    languageOptions: {
+      sourceType: "module",
+      globals: {
+        document: "readonly",
+        sessionStorage: "readonly",
+        fetch: "readonly",
+        URLSearchParams: "readonly",
+        Node: "readonly"
+      }
+    },
+    rules: {
+      "no-console": "error",
+      "@effect/dprint": dprint
     }
   },
   {

@@ -85,6 +85,7 @@ type SandboxSettings = Config.Config.Success<typeof sandboxSettings>
 const services = (v: WalkthroughVariables) => `
 hbf-lcg sandbox is running: simulated hbf-core, hbf-lcm, Genesys Cloud, Cisco CCP, Sunshine Conversations, hbf-bot and event-publisher on loopback.
   gateway          ${v.GATEWAY}   (API docs: ${v.GATEWAY}/docs)
+  operator console ${v.GATEWAY}/admin/console   (paste ADMIN_TOKEN, printed below)
   hbf-lcm (agent)  ${v.LCM}
   Genesys Cloud    ${v.GENESYS}
   Cisco CCP        ${v.CISCO}

@@ -48,6 +48,7 @@ import { Ingest } from "../services/Ingest.js"
 import { Messaging } from "../services/Messaging.js"
 import { LcgApi } from "./api.js"
 import { Authentication, bearerTokenOf, TokenVerification, TokenVerificationLive } from "./auth.js"
+import { loadConsoleAssets, serveConsole } from "./console.js"
 import { decodeFailureBody, internalErrorBody, MAX_BODY_BYTES, tooLargeBody, unreadableBody } from "./errors.js"
 import { hotHandlers } from "./handlers.js"
 import { isJsonContentType } from "./inputs.js"
@@ -187,7 +188,7 @@ const payloadOf = (routeOf: Route<never>, body: Body): { readonly answer: Answer
 export class DirectRoutes extends Context.Tag("hbf-lcg/DirectRoutes")<
   DirectRoutes,
   {
-    /** Takes the request and answers it (true), or leaves it to the HttpApi server (false). */
+    /** Takes the request and answers it (true), or leaves it to the HttpApi server (false). The operator console's files too (console.ts). */
     readonly serve: (request: IncomingMessage, response: ServerResponse) => boolean
   }
 >() {}
@@ -197,6 +198,7 @@ export const DirectRoutesLive = Layer.effect(
   DirectRoutes,
   Effect.gen(function*() {
     const hot = hotHandlers(yield* Messaging, yield* Ingest)
+    const consoleFiles = serveConsole(yield* loadConsoleAssets())
     // The verifier the Authentication middleware runs (auth.ts), on the header HttpApiSecurity.bearer reads.
     const verify = yield* TokenVerification
     const errors = errorEncoders()
@@ -280,7 +282,7 @@ export const DirectRoutesLive = Layer.effect(
      * verified earlier is checked without a fiber op, and the body read before the fiber starts.
      */
     const serve = (request: IncomingMessage, response: ServerResponse): boolean => {
-      if (request.method !== "POST") return false
+      if (request.method !== "POST") return consoleFiles(request, response)
       const url = request.url ?? "/"
       const query = url.indexOf("?")
       const path = query === -1 ? url : url.slice(0, query)

@@ -1,11 +1,12 @@
 /**
- * Every route the gateway serves, read from the HttpApi (api.ts) plus the OpenAPI document and
- * its UI: which route a request is for when the router has not said (metrics), which methods a
+ * Every route the gateway serves, read from the HttpApi (api.ts) plus the OpenAPI document, its
+ * UI and the operator console (console.ts): which route a request is for when the router has not said (metrics), which methods a
  * path takes (405), and whether a route reads a JSON body (415).
  */
 import { HttpApi } from "@effect/platform"
 import { Option } from "effect"
 import { LcgApi } from "./api.js"
+import { CONSOLE_ASSET_PATH, CONSOLE_PATH } from "./console.js"
 
 export const OPENAPI_PATH = "/openapi.json"
 export const DOCS_PATH = "/docs"
@@ -54,7 +55,12 @@ const entry = (method: string, template: string, readsJson: boolean): RouteEntry
   readsJson
 })
 
-const routes: Array<RouteEntry> = [entry("GET", OPENAPI_PATH, false), entry("GET", DOCS_PATH, false)]
+const routes: Array<RouteEntry> = [
+  entry("GET", OPENAPI_PATH, false),
+  entry("GET", DOCS_PATH, false),
+  entry("GET", CONSOLE_PATH, false),
+  entry("GET", CONSOLE_ASSET_PATH, false)
+]
 HttpApi.reflect(LcgApi, {
   onGroup: () => {},
   onEndpoint: ({ endpoint }) => {

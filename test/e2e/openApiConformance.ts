@@ -7,6 +7,7 @@
  * an Allow that lists the path's methods.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js"
+import { CONSOLE_PATH } from "../../src/http/console.js"
 import { DOCS_PATH, OPENAPI_PATH } from "../../src/http/routes.js"
 
 type Json = Record<string, any>
@@ -22,8 +23,9 @@ export interface Exchange {
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-/** Paths the document does not describe: itself and its UI. */
-const UNDESCRIBED = new Set([OPENAPI_PATH, DOCS_PATH])
+/** Paths the document does not describe: itself, its UI and the operator console's files. */
+const undescribed = (path: string) =>
+  path === OPENAPI_PATH || path === DOCS_PATH || path.toLowerCase().startsWith(CONSOLE_PATH)
 
 /** As the server's router reads a path: case-insensitive, a trailing or doubled slash ignored. */
 const routerPath = (path: string) => {
@@ -134,7 +136,7 @@ export const conformanceTo = (document: Json) => {
   /** The problems of one exchange, each naming the operation (or the rule) it was checked against. */
   return (exchange: Exchange): Array<string> => {
     const url = new URL(exchange.url)
-    if (UNDESCRIBED.has(url.pathname)) return []
+    if (undescribed(url.pathname)) return []
     const path = routerPath(url.pathname)
     const template = Object.keys(paths).find((template) => matchesTemplate(template, path))
     const said = `${exchange.method} ${url.pathname}`
