@@ -1,10 +1,10 @@
 /**
- * Timelines on Redis: one list per session, `P:tl:{sessionId}`, of JSON entries, trimmed to
+ * Timelines on Redis: one list per session, `P:tl:{sessionId}`, of entries in their stored form (encodeStoredEntry), trimmed to
  * the newest `LCG_TIMELINE_ENTRIES` and living as long as the session (timelineScripts.ts).
  * A batch is one script call for all its sessions (a few, for a very large batch).
  */
-import { Duration, Effect, Either, Layer, Schema } from "effect"
-import { TimelineEntry } from "../domain/timeline.js"
+import { Duration, Effect, Either, Layer } from "effect"
+import { decodeStoredEntry, encodeStoredEntry } from "../domain/timeline.js"
 import { corruptStoreData, redisCall } from "../infra/redis/connection.js"
 import { redisKeys } from "../infra/redis/keys.js"
 import { defaultAppConfig } from "../services/AppConfig.js"
@@ -21,8 +21,6 @@ export interface RedisTimelineStoreSettings {
 
 /** Arguments of one script call beyond the keys: Lua's `unpack` has a stack limit of a few thousand values. */
 const ARGS_PER_CALL = 4_000
-
-const decodeEntry = Schema.decodeUnknownEither(Schema.parseJson(TimelineEntry))
 
 export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
   Layer.effect(
@@ -50,7 +48,7 @@ export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
             if (call.length > 0 && call.length + kept.length + 1 > ARGS_PER_CALL) endCall()
             keyList.push(keys.timeline(sessionId), keys.session(sessionId))
             call.push(String(kept.length))
-            for (const entry of kept) call.push(JSON.stringify(entry))
+            for (const entry of kept) call.push(encodeStoredEntry(entry))
           }
           endCall()
           return redisCall("timeline append", () =>
@@ -62,7 +60,7 @@ export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
           Effect.flatMap(
             redisCall("timeline read", () => redis.lrange(keys.timeline(sessionId), 0, -1)),
             (lines) =>
-              Either.all(lines.map((line) => decodeEntry(line))).pipe(
+              Either.all(lines.map(decodeStoredEntry)).pipe(
                 Either.mapLeft(corruptStoreData("timeline entry"))
               )
           )

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, TestClock } from "effect"
+import { Duration, Effect, Either, Layer, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
-import type { TimelineEntryInput } from "../../src/domain/timeline.js"
+import {
+  decodeStoredEntry,
+  encodeStoredEntry,
+  type TimelineEntry,
+  type TimelineEntryInput
+} from "../../src/domain/timeline.js"
 import { FLUSH_INTERVAL, TimelineRecorderLive } from "../../src/gateway/TimelineRecorder.js"
 import { StoreUnavailable } from "../../src/services/errors.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
@@ -145,4 +150,50 @@ describe("Timeline", () => {
       ])
       expect(attemptsOf(yield* timeline.read("s2"))).toEqual([1, 2])
     }).pipe(Effect.provide(recorder)))
+})
+
+describe("the stored form of a timeline entry", () => {
+  const T = 1_765_000_000_000
+  const everyKind: ReadonlyArray<TimelineEntry> = [
+    { at: T, kind: "created", provider: "zendesk" },
+    { at: T, kind: "created", provider: "genesys-livechat", channel: "webchat", queue: "billing" },
+    { at: T + 1, kind: "state", from: "pending", to: "active" },
+    { at: T + 2, kind: "provider.call", operation: "create", outcome: "no-answer", latencyMs: 2000.5, attempt: 2 },
+    { at: T + 3, kind: "event.received", eventId: "e1", type: "agent.message", via: "socket" },
+    { at: T + 4, kind: "event.dropped", reason: "malformed" },
+    { at: T + 4, kind: "event.dropped", reason: "duplicate", type: "agent.message", via: "poll" },
+    {
+      at: T + 5,
+      kind: "delivery",
+      eventId: "e1",
+      seq: 3,
+      target: "hbf-bot",
+      attempt: 1,
+      outcome: "failed",
+      status: 503,
+      latencyMs: 4
+    },
+    { at: T + 6, kind: "dead-letter", eventId: "e1", target: "event-publisher", attempts: 12, reason: "refused" },
+    { at: T + 7, kind: "replayed", eventId: "e1", target: "hbf-bot" },
+    { at: T + 8, kind: "ended", reason: "timeout", trigger: { by: "timeout", timeout: "pending" } }
+  ]
+
+  it("gives back every kind of entry as it was, absent fields absent", () => {
+    for (const entry of everyKind) {
+      expect(Either.getOrThrow(decodeStoredEntry(encodeStoredEntry(entry)))).toStrictEqual(entry)
+    }
+  })
+
+  it("is about half the bytes of the entry's JSON", () => {
+    const delivery = everyKind[7]!
+    expect(encodeStoredEntry(delivery).length).toBeLessThan(JSON.stringify(delivery).length * 0.6)
+  })
+
+  it("refuses what is not an entry: another kind, a missing field, a wrong type, not JSON", () => {
+    for (
+      const stored of ["[\"opened\",1]", "[\"state\",1,\"pending\"]", "[\"state\",\"1\",\"pending\",\"active\"]", "{"]
+    ) {
+      expect(Either.isLeft(decodeStoredEntry(stored))).toBe(true)
+    }
+  })
 })
