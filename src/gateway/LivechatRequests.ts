@@ -27,6 +27,7 @@ import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { forbiddenTenant, livechatOf, providerFor, visibleSessionOf } from "./lookups.js"
 import { assignmentHistory, figuresOf, queuedEvent } from "./queueFigures.js"
 import { withEvents } from "./SessionChanges.js"
@@ -51,6 +52,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
   const core = yield* HbfCore
   const changes = yield* SessionChanges
   const health = yield* ProviderCallHealth
+  const timeline = yield* Timeline
   const providerOf = providerFor(yield* ProviderRegistry)
   const sessionOf = visibleSessionOf(store)
   const history = assignmentHistory(store)
@@ -121,6 +123,7 @@ export const makeLivechatRequests = Effect.gen(function*() {
           callbackUrl: `${config.publicUrl}/events/${provider.alias}`
         })
         .pipe(
+          timeline.within(record.sessionId),
           Effect.tapError((e) =>
             Effect.zipRight(
               Effect.logWarning("the provider refused the livechat request", { reason: e.message }),

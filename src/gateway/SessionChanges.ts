@@ -13,6 +13,7 @@ import { HbfCore } from "../services/HbfCore.js"
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges, type SessionChangesService, type SessionDecision } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { providerOfSession } from "./lookups.js"
 
 /** Concurrent writers to one session are rare; a handful of recomputations always settles them. */
@@ -58,6 +59,7 @@ export const withEvents = (session: SessionRecord, next: SessionRecord, events: 
 export const makeSessionChanges = Effect.gen(function*() {
   const store = yield* SessionStore
   const providerOf = providerOfSession(yield* HbfCore, yield* ProviderRegistry)
+  const timeline = yield* Timeline
 
   /** One read, decision and commit; a conflict is handed to `onConflict`. */
   const attempt = <A, E, X>(
@@ -91,6 +93,7 @@ export const makeSessionChanges = Effect.gen(function*() {
     Effect.gen(function*() {
       const { context, provider } = yield* providerOf(session)
       yield* provider.end(context, reason).pipe(
+        timeline.within(session.sessionId),
         traced("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } })
       )
     }).pipe(
