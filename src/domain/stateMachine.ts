@@ -4,13 +4,24 @@
  * `ended` is final. Pure: the store applies the result with a compare-and-set on `version`.
  */
 import type { Agent, EndReason, EventBody, QueueSource, SessionRecord, SessionStatus } from "./model.js"
+import type { DropReason } from "./timeline.js"
 
-type Drop = { readonly _tag: "Drop"; readonly reason: string }
+/**
+ * A transition refused: why (for the log), and how a session's timeline names it (`as`):
+ * `session-ended`; `stale`, the session already is where the event would take it (a join seen
+ * twice, a warning whose state is over); `out-of-order`, the event presumes one not seen yet
+ * (typing, a read or a leave before the join, a handback by another agent than the one with the chat).
+ */
+type Drop = {
+  readonly _tag: "Drop"
+  readonly reason: string
+  readonly as: Extract<DropReason, "stale" | "out-of-order" | "session-ended">
+}
 
 export type Transition = { readonly _tag: "Apply"; readonly next: SessionRecord } | Drop
 
 const apply = (next: SessionRecord): Transition => ({ _tag: "Apply", next })
-const drop = (reason: string): Drop => ({ _tag: "Drop", reason })
+const drop = (reason: string, as: Drop["as"]): Drop => ({ _tag: "Drop", reason, as })
 
 export const isOpen = (status: SessionStatus): boolean => status !== "ended"
 
@@ -51,7 +62,7 @@ export type EventTransition<E extends EventBody> =
  * typist, Sunshine's handback names nobody).
  */
 export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E, now: string): EventTransition<E> => {
-  if (session.status === "ended") return drop(`session ${session.sessionId} has ended`)
+  if (session.status === "ended") return drop(`session ${session.sessionId} has ended`, "session-ended")
   const touched = { ...session, lastActivityAt: now }
   const applied = (next: SessionRecord, agent?: Agent): EventTransition<E> => ({
     _tag: "Apply",
@@ -64,13 +75,13 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
       // timeouts run on), and never move the session.
       if (session.status === "pending") {
         return event.data.position === undefined && event.data.estimatedWaitSeconds === undefined
-          ? drop("the request is already queued")
+          ? drop("the request is already queued", "stale")
           : applied(withQueueFigures(session, event.data))
       }
       // Handed back by an agent other than the one with the chat: that one joined before the
       // handback was seen (a transfer seen out of order), and keeps the chat.
       const holder = agentWithChat(session)
-      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat")
+      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat", "out-of-order")
       // Back in the queue: whoever had the chat has left it, and stays the session's last agent.
       const rest = touched
       const handedBackBy = event.data.agent !== undefined ? completed(holder, event.data.agent) : undefined
@@ -88,7 +99,7 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
       // A join naming nobody (Sunshine's acceptControl) adds nothing while an agent has the chat.
       const holder = agentWithChat(session)
       if (holder !== undefined && (sameAgent(holder, event.data.agent) || anonymous(event.data.agent))) {
-        return drop("the agent already has the chat")
+        return drop("the agent already has the chat", "stale")
       }
       // The agent who left coming back is named as fully as the session knew them.
       const agent = session.agent !== undefined ? merged(session.agent, event.data.agent) : event.data.agent
@@ -102,24 +113,24 @@ export const applyEvent = <E extends EventBody>(session: SessionRecord, event: E
     case "agent.typing":
       return session.status === "active"
         ? applied(touched, completed(agentWithChat(session), event.data.agent))
-        : drop("typing before an agent joined")
+        : drop("typing before an agent joined", "out-of-order")
     case "agent.left": {
-      if (session.status !== "active") return drop("agent left before joining")
+      if (session.status !== "active") return drop("agent left before joining", "out-of-order")
       const holder = agentWithChat(session)
-      if (session.agentLeftAt !== undefined) return drop("the agent already left")
-      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat")
+      if (session.agentLeftAt !== undefined) return drop("the agent already left", "stale")
+      if (anotherAgent(holder, event.data.agent)) return drop("another agent has the chat", "out-of-order")
       const agent = completed(holder, event.data.agent)
       return applied({ ...touched, ...(agent !== undefined ? { agent } : {}), agentLeftAt: now }, agent)
     }
     case "agent.read":
       return session.status === "active"
         ? applied(touched, completed(agentWithChat(session), event.data.agent))
-        : drop("a read receipt before an agent joined")
+        : drop("a read receipt before an agent joined", "out-of-order")
     // The gateway's own warnings: no activity, sent only in the state they warn about.
     case "request.wait-warning":
-      return session.status === "pending" ? applied(session) : drop("the request is no longer waiting")
+      return session.status === "pending" ? applied(session) : drop("the request is no longer waiting", "stale")
     case "session.inactivity-warning":
-      return session.status === "active" ? applied(session) : drop("no agent has the chat")
+      return session.status === "active" ? applied(session) : drop("no agent has the chat", "stale")
     case "session.ended":
       return applied(end(session, event.data.reason, now))
     case "request.failed":
@@ -172,10 +183,12 @@ const activate = (session: SessionRecord, agent: Agent | undefined, now: string)
 
 /** The user (through hbf-bot) ends the session: DELETE, cancel, or a timeout of the sweeper. */
 export const endByGateway = (session: SessionRecord, reason: EndReason, now: string): Transition =>
-  session.status === "ended" ? drop(`session ${session.sessionId} has ended`) : apply(end(session, reason, now))
+  session.status === "ended"
+    ? drop(`session ${session.sessionId} has ended`, "session-ended")
+    : apply(end(session, reason, now))
 
 /** PATCH status "cancelled": only a request still waiting for an agent can be cancelled. */
 export const cancel = (session: SessionRecord, now: string): Transition =>
   session.status === "pending"
     ? apply(end(session, "user", now))
-    : drop(`cannot cancel a session that is ${session.status}`)
+    : drop(`cannot cancel a session that is ${session.status}`, "stale")

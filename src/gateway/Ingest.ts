@@ -7,6 +7,7 @@ import type { ProviderAlias, ProviderEvent, SessionRecord } from "../domain/mode
 import { applyEvent, isOpen } from "../domain/stateMachine.js"
 import { tenantConfigFor } from "../domain/tenant.js"
 import { nowIso } from "../domain/time.js"
+import type { DropReason, EventVia, TimelineEntryInput } from "../domain/timeline.js"
 import { countIngested, countUnknownConversations, countWebhookRefused } from "../infra/metrics.js"
 import { traced } from "../infra/Tracing.js"
 import { InvalidSignature, type StoreUnavailable, UpstreamUnavailable } from "../services/errors.js"
@@ -16,6 +17,7 @@ import type { IncomingWebhook, LivechatProvider, WebhookSender } from "../servic
 import { ProviderRegistry } from "../services/ProviderRegistry.js"
 import { SessionChanges } from "../services/SessionChanges.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { Timeline } from "../services/Timeline.js"
 import { foremost } from "./lookups.js"
 import { withEvents } from "./SessionChanges.js"
 
@@ -36,6 +38,7 @@ export const makeIngest = Effect.gen(function*() {
   const core = yield* HbfCore
   const registry = yield* ProviderRegistry
   const changes = yield* SessionChanges
+  const timeline = yield* Timeline
 
   /**
    * Events for a known session: de-duplicated, applied and appended in one commit, with the
@@ -44,6 +47,7 @@ export const makeIngest = Effect.gen(function*() {
   const ingestInto = (
     sessionId: string,
     events: ReadonlyArray<ProviderEvent>,
+    via: EventVia,
     providerState?: Readonly<Record<string, unknown>>,
     /** The record as the caller just read it (a webhook's routing read), so the change need not read it again. */
     known?: SessionRecord
@@ -57,6 +61,16 @@ export const makeIngest = Effect.gen(function*() {
       // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       let open = false
       let provider: ProviderAlias | undefined
+      // What the session's timeline is told of each event, decided with the change (a conflict decides again)
+      // and recorded once it is committed.
+      let told: Array<TimelineEntryInput> = []
+      const dropped = (event: ProviderEvent, reason: DropReason): TimelineEntryInput => ({
+        kind: "event.dropped",
+        eventId: event.id,
+        type: event.type,
+        reason,
+        via
+      })
       const accepted = yield* changes.change(sessionId, (session) =>
         Effect.gen(function*() {
           open = isOpen(session.status)
@@ -64,14 +78,22 @@ export const makeIngest = Effect.gen(function*() {
           // Nothing applies to an ended session, and nothing is remembered as seen for it either:
           // a provider that carries successive sessions in one conversation (Sunshine) can still
           // deliver an event routed here too early to the session it belongs to.
-          if (!open) return { result: [] as ReadonlyArray<ProviderEvent> }
+          if (!open) {
+            told = events.map((e) => dropped(e, "session-ended"))
+            return { result: [] as ReadonlyArray<ProviderEvent> }
+          }
           // A lone event is committed without asking first: the commit itself refuses it as a
           // duplicate when it was seen. A batch asks, so that its fresh events still apply.
           // perf: docs/ARCHITECTURE.md#perf-store-round-trips
           const seen = events.length === 1 && providerState === undefined
             ? noneSeen
             : yield* store.seen(sessionId, events.map((e) => e.id))
-          const fresh = events.filter((e, i) => !seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i)
+          const fresh: Array<ProviderEvent> = []
+          told = []
+          events.forEach((e, i) => {
+            if (!seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i) fresh.push(e)
+            else told.push(dropped(e, "duplicate"))
+          })
           if (fresh.length === 0) {
             return providerState === undefined
               ? { result: [] as ReadonlyArray<ProviderEvent> }
@@ -88,7 +110,9 @@ export const makeIngest = Effect.gen(function*() {
             if (t._tag === "Apply") {
               current = t.next
               applied.push(t.event)
+              told.push({ kind: "event.received", eventId: event.id, type: event.type, via })
             } else {
+              told.push(dropped(event, t.as))
               yield* Effect.logInfo("event dropped", {
                 sessionId,
                 eventId: event.id,
@@ -109,8 +133,14 @@ export const makeIngest = Effect.gen(function*() {
           // on every event (see forwardMessage in Messaging.ts).
           // perf: docs/ARCHITECTURE.md#perf-no-log-annotations
           Effect.catchTag("SessionNotFound", () =>
-            Effect.sync(() => (open = false)).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
+            Effect.sync(() => {
+              open = false
+              told = []
+            }).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
         )
+      // The store refused the events as seen (a lone event, committed without asking first).
+      if (accepted === "duplicate") told = events.map((e) => dropped(e, "duplicate"))
+      for (const entry of told) yield* timeline.record(sessionId, entry)
       const persisted = accepted === "duplicate" ? [] : accepted
       const ingestedFor = provider
       if (ingestedFor !== undefined && persisted.length > 0) {
@@ -190,7 +220,7 @@ export const makeIngest = Effect.gen(function*() {
             continue
           }
           const events = hooks.forSession !== undefined ? yield* hooks.forSession(session.value, batch) : batch.events
-          const result = yield* ingestInto(session.value.sessionId, events, undefined, session.value)
+          const result = yield* ingestInto(session.value.sessionId, events, "webhook", undefined, session.value)
           accepted += result.accepted
           unknown += result.unknown
         }
@@ -199,19 +229,19 @@ export const makeIngest = Effect.gen(function*() {
         return { accepted, unknown }
       }),
 
-    ingest: (provider, tenantId, conversationId, events) =>
+    ingest: (provider, tenantId, conversationId, events, via) =>
       Effect.gen(function*() {
         const found = yield* store.byConversation(provider, tenantId, conversationId)
         if (Option.isNone(found)) {
           yield* Effect.logInfo("event for an unknown conversation", { provider, conversationId })
           return { accepted: 0, unknown: 1 }
         }
-        const { accepted, unknown } = yield* ingestInto(found.value.sessionId, events, undefined, found.value)
+        const { accepted, unknown } = yield* ingestInto(found.value.sessionId, events, via, undefined, found.value)
         return { accepted, unknown }
       }),
 
     ingestPolled: (sessionId, events, providerState) =>
-      Effect.map(ingestInto(sessionId, events, providerState), ({ accepted, open }) => ({ accepted, open }))
+      Effect.map(ingestInto(sessionId, events, "poll", providerState), ({ accepted, open }) => ({ accepted, open }))
   }
   return service
 })

@@ -67,7 +67,7 @@ export const makeTimeouts = Effect.gen(function*() {
         // Re-checked against the fresh record: an agent may have joined meanwhile.
         isOpen(s.status) && s.status === session.status && s.lastActivityAt === session.lastActivityAt
           ? endByGateway(s, reason, at)
-          : { _tag: "Drop", reason: "the session moved on" },
+          : { _tag: "Drop", reason: "the session moved on", as: "stale" },
       { by: "timeout", timeout: reason === "timeout" ? "pending" : "inactivity" }
     ).pipe(
       Effect.catchTags({ InvalidTransition: () => Effect.void, SessionNotFound: () => Effect.void })

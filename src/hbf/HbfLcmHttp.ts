@@ -1,13 +1,32 @@
 /**
  * hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they
  * are retried. Every attempt's outcome is recorded in hbf-lcm's health (one credential: the
- * platform's), the probe's too.
+ * platform's), the probe's too, and, in a session's timeline scope, in that session's timeline
+ * (`provider.call`: one FiberRef read and one record per attempt).
  */
 import { Effect, Layer } from "effect"
-import { defaultRetryPolicy, outboundClient, type OutboundError, type OutboundRequest } from "../infra/outbound.js"
+import {
+  defaultRetryPolicy,
+  type OutboundAttempt,
+  outboundClient,
+  type OutboundError,
+  type OutboundRequest
+} from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
 import { hbfLcmCredentials, ProviderCallHealth } from "../services/ProviderCallHealth.js"
+import { recordInScope } from "../services/Timeline.js"
+
+/** An attempt as the session's timeline has it. */
+const recordAttempt = (request: OutboundRequest, { attempt, latencyMs, status }: OutboundAttempt) =>
+  recordInScope({
+    kind: "provider.call",
+    operation: request.name ?? request.method,
+    outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
+    ...(status !== undefined ? { status } : {}),
+    latencyMs,
+    attempt
+  })
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"
@@ -32,13 +51,14 @@ export const HbfLcmHttp = Layer.effect(
     const calls = {
       baseUrl: config.hbfLcm.url,
       bearer: config.hbfLcm.token,
-      onAnswer: (status: number | undefined) => health.record(hbfLcmCredentials, status)
+      onAnswer: (status: number | undefined) => health.record(hbfLcmCredentials, status),
+      onAttempt: recordAttempt
     }
     const client = yield* outboundClient({ ...calls, retry: defaultRetryPolicy })
     // One attempt: a probe asks whether hbf-lcm answers now.
     const probing = yield* outboundClient(calls)
     // perf: docs/ARCHITECTURE.md#perf-fiber-ops
-    const send = (request: OutboundRequest, call: string) => client.call(request, failure(call))
+    const send = (request: OutboundRequest & { readonly name: string }) => client.call(request, failure(request.name))
 
     return HbfLcm.of({
       createRequest: (r) =>
@@ -63,9 +83,9 @@ export const HbfLcmHttp = Layer.effect(
               tenantName: r.tenantName,
               tenantImageUrl: r.tenantImageUrl,
               extras: { callbackUrl: r.callbackUrl, transcript: r.transcript, metadata: r.metadata }
-            }
-          },
-          "POST /livechat-requests"
+            },
+            name: "POST /livechat-requests"
+          }
         ),
       sendMessage: (m) =>
         send(
@@ -79,15 +99,16 @@ export const HbfLcmHttp = Layer.effect(
               text: m.text,
               attachments: m.attachments,
               sentDate: m.sentDate
-            }
-          },
-          "POST /organizations/{organizationId}/livechat-messages"
+            },
+            name: "POST /organizations/{organizationId}/livechat-messages"
+          }
         ),
       endRequest: (platformSessionId) =>
-        send(
-          { method: "DELETE", path: `/livechat-requests/${encodeURIComponent(platformSessionId)}` },
-          "DELETE /livechat-requests/{platformSessionId}"
-        ),
+        send({
+          method: "DELETE",
+          path: `/livechat-requests/${encodeURIComponent(platformSessionId)}`,
+          name: "DELETE /livechat-requests/{platformSessionId}"
+        }),
       // Any answer but a 5xx is hbf-lcm answering: its 404 or 405 to a HEAD it has no route for too.
       probe: Effect.suspend(() => probing.call({ method: "HEAD", path: "/livechat-requests" }, Effect.fail)).pipe(
         Effect.catchAll((error) =>

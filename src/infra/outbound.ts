@@ -191,6 +191,8 @@ export interface OutboundRequest {
   /** A body already serialized (JSON), e.g. because a signature covers these exact bytes. */
   readonly text?: string
   readonly headers?: Readonly<Record<string, string>>
+  /** The call by its template, no ids (as logs and a session's timeline name it), for `onAttempt`. */
+  readonly name?: string
 }
 
 export interface OutboundOptions {
@@ -203,6 +205,18 @@ export interface OutboundOptions {
    * answer came (an attempt the caller interrupted tells nothing). hbf-lcm's health is kept so.
    */
   readonly onAnswer?: (status: number | undefined) => void
+  /**
+   * Run, in the caller's fiber, after each attempt that ended (not one the caller interrupted):
+   * what a session's timeline records of it (hbf-lcm's calls). Costs nothing when absent.
+   */
+  readonly onAttempt?: (request: OutboundRequest, attempt: OutboundAttempt) => Effect.Effect<void>
+}
+
+/** One attempt of a call: its number in the call, its status (none: no answer) and how long it took. */
+export interface OutboundAttempt {
+  readonly attempt: number
+  readonly status: number | undefined
+  readonly latencyMs: number
 }
 
 export interface OutboundClient {
@@ -281,16 +295,29 @@ export const outboundClient = (options: OutboundOptions) =>
         await response.body.dump()
         return { status: response.statusCode, headers: response.headers, body: "" }
       }
+      const { onAttempt } = options
       /**
-       * One attempt of a call that must be over by `deadline.at` (epoch ms on the Effect clock),
-       * which the call's first attempt sets as it starts (each time it is run).
+       * One attempt of a call that must be over by `run.at` (epoch ms on the Effect clock), which
+       * the call's first attempt sets as it starts (each time it is run); `run.attempts` counts them.
        */
-      const attempt = (request: OutboundRequest, withBody: boolean, deadline: { at: number }, first: boolean) =>
+      const attempt = (
+        request: OutboundRequest,
+        withBody: boolean,
+        run: { at: number; attempts: number },
+        first: boolean
+      ) =>
         Effect.async<OutboundAnswer, OutboundError>((resume) => {
           const now = clock.unsafeCurrentTimeMillis()
           if (first) {
-            deadline.at = now + deadlineMs
+            run.at = now + deadlineMs
+            run.attempts = 0
           }
+          const number = ++run.attempts
+          const told = (status: number | undefined, outcome: Effect.Effect<OutboundAnswer, OutboundError>) =>
+            onAttempt === undefined ? outcome : Effect.zipRight(
+              onAttempt(request, { attempt: number, status, latencyMs: clock.unsafeCurrentTimeMillis() - now }),
+              outcome
+            )
           const abort = new EventEmitter()
           let expired = false
           let interrupted = false
@@ -298,12 +325,13 @@ export const outboundClient = (options: OutboundOptions) =>
           const timer = setTimeout(() => {
             expired = true
             abort.emit("abort")
-          }, deadline.at - now)
+          }, run.at - now)
           exchange(request, abort, withBody).then(
             (answer) => {
               clearTimeout(timer)
               options.onAnswer?.(answer.status)
-              resume(
+              resume(told(
+                answer.status,
                 answer.status >= 200 && answer.status < 300
                   ? Effect.succeed(answer)
                   : Effect.fail(
@@ -314,12 +342,13 @@ export const outboundClient = (options: OutboundOptions) =>
                       detail: `answered ${answer.status}`
                     })
                   )
-              )
+              ))
             },
             (cause) => {
               clearTimeout(timer)
               if (!interrupted) options.onAnswer?.(undefined)
-              resume(
+              resume(told(
+                undefined,
                 Effect.fail(
                   expired
                     ? new OutboundError({
@@ -329,7 +358,7 @@ export const outboundClient = (options: OutboundOptions) =>
                     })
                     : transportError(cause, maxBodyBytes)
                 )
-              )
+              ))
             }
           )
           return Effect.sync(() => {
@@ -350,17 +379,17 @@ export const outboundClient = (options: OutboundOptions) =>
           Schedule.whileInput(isTransient)
         )
       const perform = (request: OutboundRequest, withBody: boolean) => {
-        const deadline = { at: 0 }
-        const once = attempt(request, withBody, deadline, true)
+        const run = { at: 0, attempts: 0 }
+        const once = attempt(request, withBody, run, true)
         if (retrying === undefined) return once
         return Effect.catchAll(once, (first) =>
           retryingAfter(
             first,
-            attempt(request, withBody, deadline, false),
+            attempt(request, withBody, run, false),
             // Only a wait that ends before the deadline: past it, the last failure is the call's.
             retrying.pipe(
               Schedule.delays,
-              Schedule.whileOutput((wait) => clock.unsafeCurrentTimeMillis() + Duration.toMillis(wait) < deadline.at)
+              Schedule.whileOutput((wait) => clock.unsafeCurrentTimeMillis() + Duration.toMillis(wait) < run.at)
             )
           ))
       }

@@ -11,8 +11,9 @@
  * - a 401 of a bearer token drops that token, and the call is tried once more with a new one;
  * - transport failures and 5xx are retried only where a repeat is harmless (`repeatable`): a
  *   repeated message POST could reach the agent twice;
- * - every exchange is counted in the provider call metrics, and recorded in its credential's
- *   health (ProviderCallHealth: each attempt, a login's too); a failure is a ProviderApiError.
+ * - every exchange is counted in the provider call metrics, recorded in its credential's
+ *   health (ProviderCallHealth: each attempt, a login's too) and, in a session's timeline scope,
+ *   in that session's timeline (`provider.call`, named by its template); a failure is a ProviderApiError.
  * The retries are one Schedule fed each failed attempt, waiting on the Effect Clock.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
@@ -21,6 +22,7 @@ import { recordProviderCall } from "../infra/metrics.js"
 import { retryAfterOf, retryingAfter } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
+import { recordInScope } from "../services/Timeline.js"
 import {
   apiError,
   type ApiProvider,
@@ -206,10 +208,12 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
     const { provider } = policy
     const gateOf = makeCallGates(policy.maxInFlight)
 
-    const exchange = (
+    /** One exchange, the `attempt`th of its call. */
+    const exchangeAttempt = (
       request: HttpClientRequest.HttpClientRequest,
       what: string,
-      credentials: string
+      credentials: string,
+      attempt: number
     ): Effect.Effect<Exchanged, ProviderApiError> =>
       http.execute(request).pipe(
         Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
@@ -218,11 +222,23 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
         Effect.timed,
         Effect.flatMap(([elapsed, result]) => {
           // Recorded in the step that counts the exchange: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
-          health.record(credentials, Either.isRight(result) ? result.right.response.status : undefined)
+          const status = Either.isRight(result) ? result.right.response.status : undefined
+          health.record(credentials, status)
+          const recorded = Effect.zipRight(
+            recordProviderCall(provider, status, elapsed),
+            recordInScope({
+              kind: "provider.call",
+              operation: what,
+              outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
+              ...(status !== undefined ? { status } : {}),
+              latencyMs: Math.round(Duration.toMillis(elapsed)),
+              attempt
+            })
+          )
           return Either.isRight(result)
-            ? Effect.as(recordProviderCall(provider, result.right.response.status, elapsed), result.right)
+            ? Effect.as(recorded, result.right)
             : Effect.zipRight(
-              recordProviderCall(provider, undefined, elapsed),
+              recorded,
               Effect.flatMap(
                 noAnswer(
                   provider,
@@ -237,6 +253,9 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
             )
         })
       )
+
+    const exchange: ProviderHttp["exchange"] = (request, what, credentials) =>
+      exchangeAttempt(request, what, credentials, 1)
 
     const refusedCall = (what: string, status: number, body: string) =>
       refused(provider, what, status, policy.refusalOf(body))
@@ -254,13 +273,20 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
           : Schema.decodeUnknown(Schema.parseJson(answer))(body)
       // One new token per run of the call: a 401 after it keeps the new token (the refusal is not its age).
       let tokenRenewed = false
+      /** The run's attempts so far (their number in the session's timeline). */
+      let attempts = 0
       const attempt: Effect.Effect<A, Failed> = Effect.gen(function*() {
         yield* gate.waitTurn
         const token = bearer === undefined
           ? undefined
           : yield* Effect.mapError(bearer.current, (error) => failed(undefined, Effect.fail(error)))
         const exchanged = yield* Effect.either(
-          exchange(token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token), what, credentials)
+          exchangeAttempt(
+            token === undefined ? prepared : HttpClientRequest.bearerToken(prepared, token),
+            what,
+            credentials,
+            ++attempts
+          )
         )
         if (Either.isLeft(exchanged)) return yield* Effect.fail(failed(transient, Effect.fail(exchanged.left)))
         const { body, response } = exchanged.right
@@ -292,6 +318,7 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
       return gate.withSlot(
         Effect.suspend(() => {
           tokenRenewed = false
+          attempts = 0
           return Effect.catchAll(attempt, (first) => retryingAfter(first, attempt, retries(policy, gate, label)))
         }).pipe(Effect.catchAll((last) => last.failure))
       )

@@ -7,20 +7,39 @@
  * after it. Errors back off and recover; the poller stops when the session ends. Pollers
  * move with their partition.
  *
+ * A poll's provider calls go into the session's timeline only when the poll failed or brought
+ * events (`keepPollCalls`, before they are ingested): a quiet chat's timeline is not filled
+ * with empty polls (docs/ARCHITECTURE.md#session-timeline).
+ *
  * Thousands of pollers wait cheaply: each waits on its own wake-up queue only, and one
  * `PollClock` per partition (on a `Schedule.spaced` tick) wakes those whose time has come. A
  * timer and a race per poller and per wait cost more than the poll itself
  * (perf: docs/ARCHITECTURE.md#perf-poll-clock).
  */
-import { Clock, Data, Duration, Effect, Either, FiberMap, Option, Queue, Random, Schedule, type Scope } from "effect"
+import {
+  Clock,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  FiberMap,
+  FiberRef,
+  Option,
+  Queue,
+  Random,
+  Schedule,
+  type Scope
+} from "effect"
 import type { ProviderAlias, SessionRecord } from "../domain/model.js"
 import { isOpen } from "../domain/stateMachine.js"
 import { type LivechatConfig, tenantConfigFor } from "../domain/tenant.js"
+import type { TimelineEntryInput } from "../domain/timeline.js"
 import { countPoll } from "../infra/metrics.js"
 import { Coordinator, type CoordinatorService, pollNowKindOf, pollSessionNow } from "../services/Coordinator.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import type { HbfCoreService } from "../services/HbfCore.js"
 import { SessionStore } from "../services/SessionStore.js"
+import { currentTimelineScope, Timeline, type TimelineScope, type TimelineService } from "../services/Timeline.js"
 
 export const pollerTimings = {
   /** How often the partition's poll clock wakes the pollers that are due. */
@@ -80,6 +99,25 @@ export const currentConfigOf =
           Effect.fail(new PollFailed({ message: `tenant ${session.tenantId} no longer has a ${provider} config` })),
         onSome: Effect.succeed
       }))
+
+/** A poll's provider calls, held until the poll proves worth them in the session's timeline: it brought events, or failed. */
+class HeldPollCalls implements TimelineScope {
+  private held: Array<TimelineEntryInput> = []
+  constructor(readonly sessionId: string, private readonly timeline: TimelineService) {}
+  readonly record = (entry: TimelineEntryInput) => Effect.sync(() => void this.held.push(entry))
+  readonly keep: Effect.Effect<void> = Effect.suspend(() => {
+    const kept = this.held
+    this.held = []
+    return Effect.forEach(kept, (entry) => this.timeline.record(this.sessionId, entry), { discard: true })
+  })
+  readonly drop = () => void (this.held = [])
+}
+
+/** Records the calls of the poll under way in the session's timeline: a poller's ingest, before it ingests what the poll brought. */
+export const keepPollCalls: Effect.Effect<void> = FiberRef.getWith(
+  currentTimelineScope,
+  (scope) => scope instanceof HeldPollCalls ? scope.keep : Effect.void
+)
 
 /** Wakes waiting pollers when their time comes. */
 export interface PollClock {
@@ -154,7 +192,9 @@ export const makePollClock = (tick: Duration.Duration): Effect.Effect<PollClock,
 /**
  * Polls one session until it ends. `wake` asks for a poll now. A poller started with many
  * others (a partition taken over) first waits a random part of the interval, so they spread
- * over it instead of polling together. Exported for the TestClock unit tests.
+ * over it instead of polling together. With a `timeline`, each poll's provider calls are held,
+ * and recorded in the session's timeline when the poll brought events (keepPollCalls) or
+ * failed. Exported for the TestClock unit tests.
  */
 export const pollSession = <C, S>(
   polling: SessionPolling<C, S>,
@@ -162,9 +202,10 @@ export const pollSession = <C, S>(
   session: SessionRecord,
   initial: S,
   wake: Queue.Queue<void>,
-  options: { readonly spreadStart?: boolean } = {}
+  options: { readonly spreadStart?: boolean; readonly timeline?: TimelineService } = {}
 ) =>
   Effect.gen(function*() {
+    const held = options.timeline === undefined ? undefined : new HeldPollCalls(session.sessionId, options.timeline)
     const intervalMs = Duration.toMillis(polling.interval)
     let state = initial
     let failures = 0
@@ -186,8 +227,15 @@ export const pollSession = <C, S>(
       // The next poll is due an interval after this one started, not after it ended: a slow
       // answer does not stretch the time an agent's message can wait.
       const startedAt = yield* Clock.currentTimeMillis
-      const outcome = yield* Effect.either(Effect.flatMap(currentConfig, (c) => polling.poll(c, session, state)))
+      const polled = Effect.flatMap(currentConfig, (c) => polling.poll(c, session, state))
+      const outcome = yield* Effect.either(
+        held === undefined ? polled : Effect.locally(polled, currentTimelineScope, held)
+      )
       yield* countPoll(polling.name, Either.isRight(outcome) ? "ok" : "failed")
+      if (held !== undefined) {
+        if (Either.isLeft(outcome)) yield* held.keep
+        else held.drop()
+      }
       let more = false
       if (Either.isRight(outcome)) {
         failures = 0
@@ -236,6 +284,7 @@ export const runSessionPollers = <C, S>(
       session.provider === provider && isOpen(session.status) ? stateOf(session) : Option.none()
     const coordinator = yield* Coordinator
     const store = yield* SessionStore
+    const timeline = yield* Timeline
 
     const name = polling.name
     yield* coordinator.runPerPartition(name, ({ answer, handOver, partition }) =>
@@ -256,7 +305,9 @@ export const runSessionPollers = <C, S>(
             yield* FiberMap.run(
               pollers,
               session.sessionId,
-              pollSession(polling, clock, session, state, wake, { spreadStart }).pipe(Effect.ensuring(forget)),
+              pollSession(polling, clock, session, state, wake, { spreadStart, timeline }).pipe(
+                Effect.ensuring(forget)
+              ),
               {
                 onlyIfMissing: true
               }

@@ -1,6 +1,7 @@
 import type { Effect } from "effect"
 import { Context } from "effect"
 import type { ProviderAlias, ProviderEvent } from "../domain/model.js"
+import type { EventVia } from "../domain/timeline.js"
 import type {
   InvalidSignature,
   MalformedWebhook,
@@ -31,12 +32,17 @@ export interface IngestService {
     IngestResult,
     UnknownProvider | MalformedWebhook | PayloadTooLarge | InvalidSignature | UpstreamUnavailable | StoreUnavailable
   >
-  /** Events of one provider conversation of a tenant (socket): de-duplicated, applied, queued for delivery. */
+  /**
+   * Events of one provider conversation of a tenant, de-duplicated, applied, queued for
+   * delivery; `via` is how they came, for the session's timeline: a notification socket, or a
+   * re-read of the conversation (`poll`).
+   */
   readonly ingest: (
     provider: ProviderAlias,
     tenantId: string,
     conversationId: string,
-    events: ReadonlyArray<ProviderEvent>
+    events: ReadonlyArray<ProviderEvent>,
+    via: Exclude<EventVia, "webhook">
   ) => Effect.Effect<IngestResult, StoreUnavailable>
   /**
    * Events a poller read for one session, committed together with the poller's cursor

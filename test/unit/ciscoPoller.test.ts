@@ -7,12 +7,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import type { SessionRecord } from "../../src/domain/model.js"
+import type { TimelineEntryInput } from "../../src/domain/timeline.js"
 import type { CcpConfig, CiscoApiService } from "../../src/providers/cisco/client.js"
 import { type ChatPollerDeps, ciscoPolling } from "../../src/providers/cisco/poller.js"
 import type { CcpEvent } from "../../src/providers/cisco/xml.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
-import { makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
+import { keepPollCalls, makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import { StoreUnavailable } from "../../src/services/errors.js"
+import { recordInScope, type TimelineService } from "../../src/services/Timeline.js"
 
 const session = {
   sessionId: "s1",
@@ -61,6 +63,57 @@ const message = (id: number): CcpEvent => ({ _tag: "MessageEvent", id, from: "Ma
 const start = { cookie: "c", eventId: 0, customer: "Alice" }
 
 describe("CCP poller", () => {
+  it.scoped("a poll's call goes into the session's timeline only when the poll brought events or failed", () =>
+    Effect.gen(function*() {
+      const { deps } = fakeCcp([
+        [],
+        [message(1)],
+        new ProviderApiError({ provider: "cisco-livechat", message: "503" }),
+        []
+      ])
+      const answered = deps.api.poll
+      // As the CCP client records each call in the scope it runs in.
+      const api = {
+        ...deps.api,
+        poll: (...args: Parameters<typeof answered>) =>
+          Effect.zipRight(
+            recordInScope({
+              kind: "provider.call",
+              operation: "GET /ccp/rest/chat",
+              outcome: "ok",
+              latencyMs: 1,
+              attempt: 1
+            }),
+            answered(...args)
+          )
+      }
+      const recorded: Array<[string, TimelineEntryInput]> = []
+      const timeline = {
+        record: (sessionId, entry) => Effect.sync(() => void recorded.push([sessionId, entry]))
+      } as TimelineService
+      const polling = ciscoPolling({
+        ...deps,
+        api,
+        ingest: (sessionId, events, state) => Effect.zipRight(keepPollCalls, deps.ingest(sessionId, events, state))
+      })
+      const wake = yield* Queue.sliding<void>(1)
+      const clock = yield* makePollClock(pollerTimings.tick)
+      const fiber = yield* Effect.fork(pollSession(polling, clock, session, start, wake, { timeline }))
+      // A quiet poll: nothing recorded.
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(recorded).toEqual([])
+      // A poll that brought an event, then a failed one: both recorded; then a quiet one again.
+      for (let n = 0; n < 3; n++) {
+        yield* Queue.offer(wake, undefined)
+        yield* TestClock.adjust(pollerTimings.tick)
+      }
+      expect(recorded.map(([sessionId, entry]) => [sessionId, entry.kind])).toEqual([
+        ["s1", "provider.call"],
+        ["s1", "provider.call"]
+      ])
+      yield* Fiber.interrupt(fiber)
+    }))
+
   it.scoped("polls at once, then every 5 s give or take 2% (to the poll clock's 50 ms tick)", () =>
     Effect.gen(function*() {
       const { deps, polls } = fakeCcp([])

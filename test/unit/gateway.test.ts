@@ -26,6 +26,7 @@ import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
 import { Queries, type QueriesService } from "../../src/services/Queries.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
+import { recordInScope, Timeline } from "../../src/services/Timeline.js"
 import { Timeouts, type TimeoutsService } from "../../src/services/Timeouts.js"
 import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 
@@ -105,6 +106,10 @@ const AppConfigTest = AppConfig.layer({
   sweepInterval: Duration.seconds(30)
 })
 
+/** A call of the fake provider, in the timeline of the session it is made for (as the real clients record theirs). */
+const recordedCall = (operation: string) =>
+  recordInScope({ kind: "provider.call", operation, outcome: "ok", status: 200, latencyMs: 0, attempt: 1 })
+
 /**
  * A provider that records every call; `failCreates` and `failSends` make the next creates and
  * sends fail, and while `holdSends` is set, sends wait for it.
@@ -128,7 +133,10 @@ const makeFakeProvider = () => {
     create: (context) =>
       Effect.suspend(() => {
         calls.create.push(context)
-        const held = control.holdCreates !== undefined ? Deferred.await(control.holdCreates) : Effect.void
+        const held = Effect.zipRight(
+          recordedCall("create"),
+          control.holdCreates !== undefined ? Deferred.await(control.holdCreates) : Effect.void
+        )
         if (control.failCreates > 0) {
           control.failCreates--
           return Effect.zipRight(
@@ -145,13 +153,14 @@ const makeFakeProvider = () => {
           control.failSends--
           return Effect.fail(new ProviderError({ provider: "helvia-livechat", message: "hbf-lcm said 503" }))
         }
-        const sent = Effect.succeed({
+        const sent = Effect.as(recordedCall("sendMessage"), {
           providerMessageId: `p-${message.messageId}`,
           delivery: deliveryOf(helviaCapabilities, message, 1)
         })
         return control.holdSends !== undefined ? Effect.zipRight(Deferred.await(control.holdSends), sent) : sent
       }),
-    end: (context, reason) => Effect.sync(() => void calls.end.push({ context, reason })),
+    end: (context, reason) =>
+      Effect.zipRight(recordedCall("end"), Effect.sync(() => void calls.end.push({ context, reason }))),
     webhook: {
       authHeader: "x-test-signature",
       wellFormed: () => true,
@@ -235,7 +244,9 @@ const gatewayOf = Effect.map(
 
 /** Runs `body` with a fresh gateway over a fresh memory store. */
 const withGateway = <A, E>(
-  body: (env: { gateway: Gateway } & ReturnType<typeof makeFakeProvider>) => Effect.Effect<A, E, SessionStore | Outbox>
+  body: (
+    env: { gateway: Gateway } & ReturnType<typeof makeFakeProvider>
+  ) => Effect.Effect<A, E, SessionStore | Outbox | Timeline>
 ) => {
   const fake = makeFakeProvider()
   Object.assign(storeFaults, { claimsAway: false, sourcesAway: false, conflicts: 0, resultsWithoutDelivery: false })
@@ -251,7 +262,7 @@ const withGateway = <A, E>(
   return Effect.gen(function*() {
     const gateway = yield* gatewayOf
     return yield* body({ gateway, ...fake })
-  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provide(TimelineRecorderLive), Layer.provideMerge(layer))))
+  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provideMerge(TimelineRecorderLive), Layer.provideMerge(layer))))
 }
 
 const outboxEvents = (sessionId: string, n: number) =>
@@ -272,7 +283,7 @@ const activeSession = (gateway: Gateway) =>
     const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
     yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [
       event("j1", { type: "agent.joined", data: { agent: {} } })
-    ])
+    ], "socket")
     return { session, sweep: gateway.sweepTimeouts(partitionOf(session.sessionId, PARTITIONS)) }
   })
 
@@ -579,10 +590,11 @@ describe("Gateway session changes under concurrent writes", () => {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         Object.assign(storeCalls, { get: 0, commit: 0 })
         storeFaults.conflicts = 15
-        expect(yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [joined])).toEqual({
-          accepted: 1,
-          unknown: 0
-        })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [joined], "socket"))
+          .toEqual({
+            accepted: 1,
+            unknown: 0
+          })
         // The first attempt starts from the record the routing read; each retry reads it again.
         expect(storeCalls).toMatchObject({ get: 15, commit: 16 })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
@@ -612,11 +624,11 @@ describe("Gateway.ingest", () => {
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
         const conversation = session.providerConversationId!
         const joined = event("e1", { type: "agent.joined", data: { agent: { name: "Alice" } } })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined], "socket")).toEqual({
           accepted: 1,
           unknown: 0
         })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined])).toEqual({
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, [joined], "socket")).toEqual({
           accepted: 0,
           unknown: 0
         })
@@ -625,8 +637,11 @@ describe("Gateway.ingest", () => {
           event("e2", { type: "agent.message", data: { text: "hi" } }),
           event("e3", { type: "agent.typing", data: { typing: true } })
         ]
-        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, more)).toEqual({ accepted: 2, unknown: 0 })
-        expect(yield* gateway.ingest("helvia-livechat", "t1", "unknown-conv", more)).toEqual({
+        expect(yield* gateway.ingest("helvia-livechat", "t1", conversation, more, "socket")).toEqual({
+          accepted: 2,
+          unknown: 0
+        })
+        expect(yield* gateway.ingest("helvia-livechat", "t1", "unknown-conv", more, "socket")).toEqual({
           accepted: 0,
           unknown: 1
         })
@@ -641,6 +656,57 @@ describe("Gateway.ingest", () => {
         ])
         expect(delivered[1]).toMatchObject({ sessionId: session.sessionId, tenantId: "t1", subHandle: "sub1" })
         expect((yield* gateway.state("sub1", all)).state).toBe("active")
+      })
+    ))
+
+  it.effect("a session's provider calls (its create, a message, its end) are in its timeline", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        yield* gateway.forwardMessage({ tenantId: "t1", subHandle: "sub1", messageId: "m1", text: "hello" }, all)
+        yield* gateway.terminate("t1", "sub1", all)
+        const timeline = yield* Effect.flatMap(Timeline, (t) => t.read(session.sessionId))
+        expect(timeline.flatMap((e) => e.kind === "provider.call" ? [e.operation] : [])).toEqual([
+          "create",
+          "sendMessage",
+          "end"
+        ])
+      })
+    ))
+
+  it.effect("tells the session's timeline each event it applied and each it dropped, why, and how it came", () =>
+    withGateway(({ gateway }) =>
+      Effect.gen(function*() {
+        const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "sub1" }, all)
+        const conversation = session.providerConversationId!
+        const ingest = (events: ReadonlyArray<ProviderEvent>, via: "socket" | "poll") =>
+          gateway.ingest("helvia-livechat", "t1", conversation, events, via)
+        const alice = { agent: { name: "Alice" } }
+        const said = event("e3", { type: "agent.message", data: { text: "hi" } })
+        yield* ingest([event("e0", { type: "agent.typing", data: { typing: true } })], "socket")
+        yield* ingest([event("e1", { type: "agent.joined", data: alice })], "socket")
+        yield* ingest([event("e1", { type: "agent.joined", data: alice })], "poll")
+        yield* ingest([event("e2", { type: "agent.joined", data: alice }), said, said], "poll")
+        yield* gateway.terminate("t1", "sub1", all)
+        yield* ingest([event("e4", { type: "agent.message", data: { text: "a word that must stay out" } })], "socket")
+
+        const timeline = yield* Effect.flatMap(Timeline, (t) => t.read(session.sessionId))
+        expect(
+          timeline.flatMap((e) => e.kind === "event.received" || e.kind === "event.dropped" ? [e] : []).map((
+            { at: _at, ...entry }
+          ) => entry)
+        ).toEqual([
+          { kind: "event.dropped", eventId: "e0", type: "agent.typing", reason: "out-of-order", via: "socket" },
+          { kind: "event.received", eventId: "e1", type: "agent.joined", via: "socket" },
+          { kind: "event.dropped", eventId: "e1", type: "agent.joined", reason: "duplicate", via: "poll" },
+          // The second copy within one batch, then the batch's events in order.
+          { kind: "event.dropped", eventId: "e3", type: "agent.message", reason: "duplicate", via: "poll" },
+          { kind: "event.dropped", eventId: "e2", type: "agent.joined", reason: "stale", via: "poll" },
+          { kind: "event.received", eventId: "e3", type: "agent.message", via: "poll" },
+          { kind: "event.dropped", eventId: "e4", type: "agent.message", reason: "session-ended", via: "socket" }
+        ])
+        // Ids and types only: no message text.
+        expect(JSON.stringify(timeline)).not.toContain("must stay out")
       })
     ))
 })
@@ -845,7 +911,7 @@ describe("Gateway queue figures (LCG_QUEUE_UPDATE_SECONDS 15)", () => {
 
         yield* gateway.ingest("helvia-livechat", "t1", first.session!.providerConversationId!, [
           event("j1", { type: "agent.joined", data: { agent: { name: "Maria" } } })
-        ])
+        ], "socket")
         // Within the interval since they were told: nothing yet.
         yield* TestClock.adjust(Duration.seconds(5))
         yield* sweepAll(gateway)
@@ -900,7 +966,7 @@ describe("Gateway queue figures (LCG_QUEUE_UPDATE_SECONDS 15)", () => {
           yield* TestClock.adjust(Duration.seconds(60))
           yield* gateway.ingest("helvia-livechat", "t1", session.providerConversationId!, [
             event(`j-${sub}`, { type: "agent.joined", data: { agent: {} } })
-          ])
+          ], "socket")
         }
         const { session } = yield* gateway.create({ tenantId: "t1", subHandle: "w1" }, all)
         expect(session).toMatchObject({ position: 1, estimatedWaitSeconds: 300, queueSource: "gateway" })
@@ -926,7 +992,7 @@ describe("Gateway queue figures and warnings racing other changes", () => {
         // The sweep finds the second request at position 1 now; the agent takes it just before the sweep commits.
         race.beforeNextCommit = gateway.ingest("helvia-livechat", "t1", second.providerConversationId!, [
           event("j2", { type: "agent.joined", data: { agent: { name: "Maria" } } })
-        ])
+        ], "socket")
         yield* sweepAll(gateway)
         expect((yield* eventsOf(second.sessionId)).map((e) => e.type)).toEqual(["request.queued", "agent.joined"])
         expect((yield* gateway.state("r2", all)).session).toMatchObject({ status: "active", agent: { name: "Maria" } })
@@ -939,7 +1005,7 @@ describe("Gateway queue figures and warnings racing other changes", () => {
         const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "r3" }, all)
         yield* gateway.ingest("helvia-livechat", "warned", session.providerConversationId!, [
           event("j3", { type: "agent.joined", data: { agent: {} } })
-        ])
+        ], "socket")
         yield* TestClock.adjust(Duration.seconds(INACTIVITY_SECONDS - INACTIVITY_WARNING_SECONDS))
         race.beforeNextCommit = gateway.forwardMessage(
           { tenantId: "warned", subHandle: "r3", messageId: "m1", text: "here" },
@@ -979,7 +1045,7 @@ describe("Gateway warnings", () => {
         const { session } = yield* gateway.create({ tenantId: "warned", subHandle: "w1" }, all)
         yield* gateway.ingest("helvia-livechat", "warned", session.providerConversationId!, [
           event("j1", { type: "agent.joined", data: { agent: {} } })
-        ])
+        ], "socket")
         const joinedAt = yield* Clock.currentTimeMillis
         const warnings = Effect.map(eventsOf(session.sessionId), (es) =>
           es.filter((e) => e.type === "session.inactivity-warning").map((e) => e.data))

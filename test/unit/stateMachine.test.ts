@@ -95,7 +95,8 @@ describe("applyEvent", () => {
     expect(next.assignedAt).toBe(T1)
     expect(applyEvent(next, { type: "agent.left", data: {} }, T3)).toEqual({
       _tag: "Drop",
-      reason: "the agent already left"
+      reason: "the agent already left",
+      as: "stale"
     })
     // The same agent coming back joins again.
     const back = applied(applyEvent(next, joined(), T3))
@@ -105,7 +106,11 @@ describe("applyEvent", () => {
 
   it("the same agent joining twice is one join; another agent joining takes the chat over", () => {
     const active = applied(applyEvent(pending, joined(), T1))
-    expect(applyEvent(active, joined(), T2)).toEqual({ _tag: "Drop", reason: "the agent already has the chat" })
+    expect(applyEvent(active, joined(), T2)).toEqual({
+      _tag: "Drop",
+      reason: "the agent already has the chat",
+      as: "stale"
+    })
     const takenOver = applied(
       applyEvent(active, { type: "agent.joined", data: { agent: { id: "a2", name: "Bob" } } }, T2)
     )
@@ -269,7 +274,8 @@ describe("the agent an event names", () => {
     expect(applyEvent(withBob, { type: "agent.left", data: { agent: { id: "u-1" } } }, T3)._tag).toBe("Drop")
     expect(applyEvent(withBob, { type: "request.queued", data: { agent: { id: "u-1" } } }, T3)).toEqual({
       _tag: "Drop",
-      reason: "another agent has the chat"
+      reason: "another agent has the chat",
+      as: "out-of-order"
     })
     expect(delivered(applyEvent(withBob, { type: "agent.message", data: { text: "hi" } }, T3)))
       .toEqual({ text: "hi", agent: bob })

@@ -13,6 +13,7 @@ import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { ProviderCallHealth } from "../../services/ProviderCallHealth.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
+import { recordInScope } from "../../services/Timeline.js"
 import { credentialKey, noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
 import {
   apiErrorType,
@@ -96,7 +97,8 @@ const CONNECTIONS_PER_HOST = 32
  * HttpClient's per-request machinery costs several times what the call itself does
  * (perf: docs/ARCHITECTURE.md#perf-ccp-undici-pool). Its connections are confined like every
  * provider's (ProviderEgressGuard); its failures are the providers' ProviderApiError, told as
- * theirs are (noAnswer, refusal). No call is retried here (a failed poll is polled again).
+ * theirs are (noAnswer, refusal). No call is retried here (a failed poll is polled again). In
+ * a session's timeline scope each call is recorded there (`provider.call`, attempt 1).
  */
 export const CiscoApiLive = Layer.scoped(
   CiscoApi,
@@ -161,8 +163,18 @@ export const CiscoApiLive = Layer.scoped(
           // Recorded in the match's own step: no fiber op of its own (perf: docs/ARCHITECTURE.md#perf-fiber-ops).
           onFailure: (cause) => {
             health.record(credentials, undefined)
+            const elapsed = performance.now() - started
             return Effect.zipRight(
-              recordProviderCall("cisco-livechat", undefined, Duration.millis(performance.now() - started)),
+              Effect.zipRight(
+                recordProviderCall("cisco-livechat", undefined, Duration.millis(elapsed)),
+                recordInScope({
+                  kind: "provider.call",
+                  operation: what,
+                  outcome: "no-answer",
+                  latencyMs: Math.round(elapsed),
+                  attempt: 1
+                })
+              ),
               Effect.flatMap(
                 noAnswer("cisco-livechat", what, method, `${baseUrl}${path}`, cause, upstream.maxBodyBytes),
                 Effect.fail
@@ -170,9 +182,20 @@ export const CiscoApiLive = Layer.scoped(
             )
           },
           onSuccess: (response) => {
-            health.record(credentials, response.status)
+            const { elapsed, status } = response
+            health.record(credentials, status)
             return Effect.as(
-              recordProviderCall("cisco-livechat", response.status, Duration.millis(response.elapsed)),
+              Effect.zipRight(
+                recordProviderCall("cisco-livechat", status, Duration.millis(elapsed)),
+                recordInScope({
+                  kind: "provider.call",
+                  operation: what,
+                  outcome: status >= 200 && status < 300 ? "ok" : "refused",
+                  status,
+                  latencyMs: Math.round(elapsed),
+                  attempt: 1
+                })
+              ),
               response
             )
           }

@@ -13,7 +13,13 @@ import { nowIso } from "../../domain/time.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { HbfCore } from "../../services/HbfCore.js"
 import { Ingest, type IngestService } from "../../services/Ingest.js"
-import { currentConfigOf, type PollFailure, runSessionPollers, type SessionPolling } from "../sessionPoller.js"
+import {
+  currentConfigOf,
+  keepPollCalls,
+  type PollFailure,
+  runSessionPollers,
+  type SessionPolling
+} from "../sessionPoller.js"
 import { type CcpConfig, CiscoApi, type CiscoApiService, isChatGone } from "./client.js"
 import { ended, mapCcpEvents } from "./mapper.js"
 import { chatStateOf, type CiscoChatState } from "./provider.js"
@@ -87,7 +93,9 @@ export const CiscoPollerLive = Layer.scopedDiscard(
       ciscoPolling({
         api,
         configOf: currentConfigOf(core, alias),
-        ingest: ingest.ingestPolled,
+        // The poll's calls go into the session's timeline only when it brought something.
+        ingest: (sessionId, events, state) =>
+          Effect.zipRight(keepPollCalls, ingest.ingestPolled(sessionId, events, state)),
         interval: Duration.millis(ciscoPollIntervalMs),
         maxEventsPerPoll: ciscoMaxEventsPerPoll
       })

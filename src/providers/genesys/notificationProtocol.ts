@@ -67,10 +67,11 @@ export interface FollowDeps {
   readonly label: string
   readonly readConversation: (conversationId: string) => Effect.Effect<Conversation, ProviderApiError>
   readonly readAgentName: (userId: string) => Effect.Effect<string | undefined, ProviderApiError>
-  /** Ingests events of a conversation; fails when the store is away. */
+  /** Ingests events of a conversation, come by a notification (`socket`) or a re-read (`poll`); fails when the store is away. */
   readonly ingest: (
     conversationId: string,
-    events: ReadonlyArray<ProviderEvent>
+    events: ReadonlyArray<ProviderEvent>,
+    via: "socket" | "poll"
   ) => Effect.Effect<void, { message: string }>
   /** Told when a conversation's scheduled re-read is due; the channel answers with `check` in its turn. */
   readonly wake: (conversationId: string) => Effect.Effect<void>
@@ -166,10 +167,10 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
     })
 
   /** Ingests with a few retries; answers whether the events are stored (else the conversation is re-read later). */
-  const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>) =>
+  const ingest = (conversationId: string, events: ReadonlyArray<ProviderEvent>, via: "socket" | "poll") =>
     events.length === 0
       ? Effect.succeed(true)
-      : deps.ingest(conversationId, events).pipe(
+      : deps.ingest(conversationId, events, via).pipe(
         Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))),
         Effect.as(true),
         Effect.catchAll((e) =>
@@ -215,7 +216,7 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
           conversationId
         })
         if (
-          yield* ingest(conversationId, [ended(conversationId, yield* Clock.currentTimeMillis, "provider")])
+          yield* ingest(conversationId, [ended(conversationId, yield* Clock.currentTimeMillis, "provider")], "poll")
         ) unfollow(conversationId)
         return
       }
@@ -227,7 +228,7 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
       const graceMs = Duration.toMillis(notificationTimings.agentLeftGrace)
       const over = conversationOver(conversation, now, graceMs)
       if (over !== undefined && !events.some((e) => e.id === over.id)) events.push(over)
-      const stored = yield* ingest(conversationId, events)
+      const stored = yield* ingest(conversationId, events, "poll")
       if (over !== undefined) {
         if (stored) unfollow(conversationId)
         return
@@ -250,7 +251,7 @@ export const makeFollowProtocol = (deps: FollowDeps, scope: Scope.Scope): Follow
       const name = kind === "user.start" && detail.right.userId !== undefined
         ? yield* agentName(detail.right.userId)
         : undefined
-      const stored = yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name))
+      const stored = yield* ingest(conversationId, mapDetailEvent(kind, detail.right, name), "socket")
       if (kind === "customer.end") {
         if (stored) unfollow(conversationId)
       } else if (kind === "acw") {

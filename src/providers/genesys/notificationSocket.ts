@@ -48,7 +48,8 @@ export interface ChannelDeps {
   readonly ingest: (
     tenantId: string,
     conversationId: string,
-    events: ReadonlyArray<ProviderEvent>
+    events: ReadonlyArray<ProviderEvent>,
+    via: "socket" | "poll"
   ) => Effect.Effect<void, { message: string }>
   /** LCG_UPSTREAM_MAX_BODY_BYTES: a larger frame closes the socket. */
   readonly maxFrameBytes: number
@@ -171,7 +172,7 @@ export const startChannel = (credentials: GenesysCredentials, deps: ChannelDeps,
             call(HttpClientRequest.get(`/api/v2/users/${encodeURIComponent(userId)}`), GenesysUser),
             (user) => user.name
           ),
-        ingest: (conversationId, events) => deps.ingest(credentials.tenantId, conversationId, events),
+        ingest: (conversationId, events, via) => deps.ingest(credentials.tenantId, conversationId, events, via),
         wake: (conversationId) => Queue.offer(inbox, { _tag: "Check", conversationId })
       },
       scope

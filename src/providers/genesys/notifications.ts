@@ -51,8 +51,8 @@ export const GenesysNotificationsLive = Layer.scopedDiscard(
     const deps: ChannelDeps = {
       api,
       egress,
-      ingest: (tenantId, conversationId, events) =>
-        Effect.asVoid(ingest.ingest(alias, tenantId, conversationId, events)),
+      ingest: (tenantId, conversationId, events, via) =>
+        Effect.asVoid(ingest.ingest(alias, tenantId, conversationId, events, via)),
       maxFrameBytes: (yield* AppConfig).upstream.maxBodyBytes
     }
     const partitionOf = (credentials: GenesysCredentials) => partitionOfCredentials(credentials, coordinator.partitions)

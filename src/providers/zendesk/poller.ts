@@ -21,6 +21,7 @@ import { HbfCore } from "../../services/HbfCore.js"
 import { Ingest, type IngestService } from "../../services/Ingest.js"
 import {
   currentConfigOf,
+  keepPollCalls,
   PollFailed,
   type PollFailure,
   runSessionPollers,
@@ -129,7 +130,9 @@ export const ZendeskBackstopLive = Layer.scopedDiscard(
             currentConfigOf(core, alias)(session),
             (config) => ({ tenantId: config.tenantId, config: config.zendesk })
           ),
-        ingest: ingest.ingestPolled,
+        // The poll's calls go into the session's timeline only when it brought something.
+        ingest: (sessionId, events, state) =>
+          Effect.zipRight(keepPollCalls, ingest.ingestPolled(sessionId, events, state)),
         interval: Duration.millis(zendeskPollIntervalMs)
       })
     )
