@@ -114,6 +114,14 @@ export const makeDeliveryWorker = Effect.gen(function*() {
     })
   }
 
+  /**
+   * Why the last attempt failed, as the session's timeline keeps it (for 30 days, shown to
+   * whoever reads it): the status the target answered, never the failure's own words, which
+   * for a transport error name the target's host and port (docs/SECURITY.md).
+   */
+  const timelineReason = (failure: DeliveryFailure) =>
+    failure.status !== undefined ? `answered ${failure.status}` : "did not answer"
+
   const send = (target: DeliveryTarget, event: LivechatEvent, attempt: number): Effect.Effect<void, DeliveryFailure> =>
     target === "hbf-bot"
       ? recorded(target, event, attempt, bot.deliver(event))
@@ -148,7 +156,7 @@ export const makeDeliveryWorker = Effect.gen(function*() {
           eventId: event.id,
           target,
           attempts,
-          reason: failure.message
+          reason: timelineReason(failure)
         })
         yield* countDeadLettered(target, event.provider, event.type)
       }).pipe(Effect.annotateLogs({ sessionId: event.sessionId, eventId: event.id, type: event.type, seq: event.seq }))

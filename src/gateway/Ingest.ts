@@ -61,9 +61,13 @@ export const makeIngest = Effect.gen(function*() {
       // perf: docs/ARCHITECTURE.md#perf-store-round-trips
       let open = false
       let provider: ProviderAlias | undefined
-      // What the session's timeline is told of each event, decided with the change (a conflict decides again)
-      // and recorded once it is committed.
+      // What the session's timeline is told of events no change applied (duplicates, an ended session),
+      // decided with the change (a conflict decides again) and recorded after it; what a change applied
+      // the commit records itself (SessionDecision.entries).
       let told: Array<TimelineEntryInput> = []
+      // A poll reads again what the gateway already has (the Sunshine backstop, a Genesys re-read):
+      // its duplicates are the mechanism working, and would push a long chat's entries out of its timeline.
+      const tellsDuplicates = via !== "poll"
       const dropped = (event: ProviderEvent, reason: DropReason): TimelineEntryInput => ({
         kind: "event.dropped",
         eventId: event.id,
@@ -71,6 +75,8 @@ export const makeIngest = Effect.gen(function*() {
         reason,
         via
       })
+      const duplicates = (of: ReadonlyArray<ProviderEvent>) =>
+        tellsDuplicates ? of.map((e) => dropped(e, "duplicate")) : []
       const accepted = yield* changes.change(sessionId, (session) =>
         Effect.gen(function*() {
           open = isOpen(session.status)
@@ -92,7 +98,7 @@ export const makeIngest = Effect.gen(function*() {
           told = []
           events.forEach((e, i) => {
             if (!seen.has(e.id) && events.findIndex((o) => o.id === e.id) === i) fresh.push(e)
-            else told.push(dropped(e, "duplicate"))
+            else if (tellsDuplicates) told.push(dropped(e, "duplicate"))
           })
           if (fresh.length === 0) {
             return providerState === undefined
@@ -123,9 +129,13 @@ export const makeIngest = Effect.gen(function*() {
             }
           }
           open = isOpen(current.status)
+          // Recorded by the commit, before the state these events moved the session to.
+          const entries = told
+          told = []
           // Dropped events are remembered too, so a redelivery is not reconsidered later.
           return {
             change: { ...withEvents(session, withState(current), applied), seen: fresh.map((e) => e.id) },
+            entries,
             result: applied
           }
         }), known).pipe(
@@ -139,7 +149,7 @@ export const makeIngest = Effect.gen(function*() {
             }).pipe(Effect.as([] as ReadonlyArray<ProviderEvent>)))
         )
       // The store refused the events as seen (a lone event, committed without asking first).
-      if (accepted === "duplicate") told = events.map((e) => dropped(e, "duplicate"))
+      if (accepted === "duplicate") told = duplicates(events)
       for (const entry of told) yield* timeline.record(sessionId, entry)
       const persisted = accepted === "duplicate" ? [] : accepted
       const ingestedFor = provider

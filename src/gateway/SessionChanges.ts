@@ -89,10 +89,11 @@ export const makeSessionChanges = Effect.gen(function*() {
     Effect.gen(function*() {
       const session = known !== undefined ? Option.some(known) : yield* store.get(sessionId)
       if (Option.isNone(session)) return yield* new SessionNotFound({ message: `session ${sessionId} does not exist` })
-      const { change, endTrigger, result } = yield* decide(session.value)
+      const { change, endTrigger, entries, result } = yield* decide(session.value)
       if (change === undefined) return result
       const outcome = yield* store.commit({ ...change, expectedVersion: session.value.version })
       if (outcome === "committed") {
+        if (entries !== undefined) { for (const entry of entries) yield* timeline.record(sessionId, entry) }
         // Most changes (a message, typing) keep the status: they record nothing here.
         if (change.next.status !== session.value.status) yield* recordMove(session.value, change, endTrigger)
         return result

@@ -15,18 +15,11 @@ import {
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
 import { hbfLcmCredentials, ProviderCallHealth } from "../services/ProviderCallHealth.js"
-import { recordInScope } from "../services/Timeline.js"
+import { recordCallInScope } from "../services/Timeline.js"
 
 /** An attempt as the session's timeline has it. */
 const recordAttempt = (request: OutboundRequest, { attempt, latencyMs, status }: OutboundAttempt) =>
-  recordInScope({
-    kind: "provider.call",
-    operation: request.name ?? request.method,
-    outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
-    ...(status !== undefined ? { status } : {}),
-    latencyMs,
-    attempt
-  })
+  recordCallInScope(request.name ?? request.method, attempt, latencyMs, status)
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"

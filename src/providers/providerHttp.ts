@@ -22,7 +22,7 @@ import { recordProviderCall } from "../infra/metrics.js"
 import { retryAfterOf, retryingAfter } from "../infra/outbound.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { ProviderCallHealth } from "../services/ProviderCallHealth.js"
-import { recordInScope } from "../services/Timeline.js"
+import { recordCallInScope } from "../services/Timeline.js"
 import {
   apiError,
   type ApiProvider,
@@ -226,14 +226,7 @@ export const makeProviderHttp = (policy: ProviderHttpPolicy) =>
           health.record(credentials, status)
           const recorded = Effect.zipRight(
             recordProviderCall(provider, status, elapsed),
-            recordInScope({
-              kind: "provider.call",
-              operation: what,
-              outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
-              ...(status !== undefined ? { status } : {}),
-              latencyMs: Math.round(Duration.toMillis(elapsed)),
-              attempt
-            })
+            recordCallInScope(what, attempt, Duration.toMillis(elapsed), status)
           )
           return Either.isRight(result)
             ? Effect.as(recorded, result.right)

@@ -2,7 +2,7 @@ import type { Effect } from "effect"
 import { Context } from "effect"
 import type { EndReason, SessionRecord } from "../domain/model.js"
 import type { Transition } from "../domain/stateMachine.js"
-import type { EndTrigger } from "../domain/timeline.js"
+import type { EndTrigger, TimelineEntryInput } from "../domain/timeline.js"
 import type { InvalidTransition, SessionNotFound, StoreUnavailable } from "./errors.js"
 import type { SessionChange } from "./SessionStore.js"
 
@@ -15,6 +15,12 @@ export interface SessionDecision<A> {
    * gateway's own end): the session's timeline names it. Without it, the event that ended it.
    */
   readonly endTrigger?: EndTrigger
+  /**
+   * Timeline entries of what the change applied (the events received and dropped with it):
+   * recorded once it commits, before the state it moved the session to, so that a cause is
+   * never listed after its effect.
+   */
+  readonly entries?: ReadonlyArray<TimelineEntryInput>
 }
 
 /**

@@ -49,6 +49,23 @@ export const currentTimelineScope: FiberRef.FiberRef<TimelineScope | undefined> 
   TimelineScope | undefined
 >(undefined)
 
-/** Records an entry in the timeline of the session the fiber works for, if any (a provider client's `provider.call`). */
-export const recordInScope = (entry: TimelineEntryInput): Effect.Effect<void> =>
-  FiberRef.getWith(currentTimelineScope, (scope) => scope === undefined ? Effect.void : scope.record(entry))
+/**
+ * A provider client's attempt, recorded as `provider.call` in the timeline of the session the
+ * fiber works for, if any (built only then): `ok` for a 2xx, `refused` for any other status,
+ * `no-answer` without one.
+ */
+export const recordCallInScope = (
+  operation: string,
+  attempt: number,
+  latencyMs: number,
+  status: number | undefined
+): Effect.Effect<void> =>
+  FiberRef.getWith(currentTimelineScope, (scope) =>
+    scope === undefined ? Effect.void : scope.record({
+      kind: "provider.call",
+      operation,
+      outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
+      ...(status !== undefined ? { status } : {}),
+      latencyMs: Math.round(latencyMs),
+      attempt
+    }))

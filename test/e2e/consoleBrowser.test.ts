@@ -213,7 +213,7 @@ describe.skipIf(!haveChromium && !required)("operator console in Chromium", () =
         expect(dropped.some((text) => text.includes("duplicate"))).toBe(true)
         expect((yield* entries(".lane-provider .entry[data-kind='event.received']")).join()).toContain("via webhook")
         // [after merge] the dead letter, then (replayed from the page) the replay, in hbf-bot's lane.
-        expect((yield* entries(".lane-hbf-bot .entry[data-kind=dead-letter]")).join()).toContain("hbf-bot answered 400")
+        expect((yield* entries(".lane-hbf-bot .entry[data-kind=dead-letter]")).join()).toContain("answered 400")
         yield* Effect.promise(async () => {
           await page.click("#dead-letters-load")
           await page.click("#dead-letters button:text('Replay')")

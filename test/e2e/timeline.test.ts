@@ -135,7 +135,7 @@ describe("timeline entries of deliveries and ends", () => {
       const delivery = { kind: "delivery", eventId: joined, seq: 2, target: "hbf-bot" }
       expect(deliveriesOf(entries, joined)).toEqual([
         { ...delivery, attempt: 1, outcome: "failed", status: 400 },
-        { kind: "dead-letter", eventId: joined, target: "hbf-bot", attempts: 1, reason: "hbf-bot answered 400" },
+        { kind: "dead-letter", eventId: joined, target: "hbf-bot", attempts: 1, reason: "answered 400" },
         { kind: "replayed", eventId: joined, target: "hbf-bot" },
         { ...delivery, attempt: 1, outcome: "delivered" }
       ])

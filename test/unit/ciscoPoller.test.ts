@@ -14,7 +14,7 @@ import type { CcpEvent } from "../../src/providers/cisco/xml.js"
 import { ProviderApiError } from "../../src/providers/providerCalls.js"
 import { keepPollCalls, makePollClock, pollerTimings, pollSession } from "../../src/providers/sessionPoller.js"
 import { StoreUnavailable } from "../../src/services/errors.js"
-import { recordInScope, type TimelineService } from "../../src/services/Timeline.js"
+import { recordCallInScope, type TimelineService } from "../../src/services/Timeline.js"
 
 const session = {
   sessionId: "s1",
@@ -77,13 +77,7 @@ describe("CCP poller", () => {
         ...deps.api,
         poll: (...args: Parameters<typeof answered>) =>
           Effect.zipRight(
-            recordInScope({
-              kind: "provider.call",
-              operation: "GET /ccp/rest/chat",
-              outcome: "ok",
-              latencyMs: 1,
-              attempt: 1
-            }),
+            recordCallInScope("GET /ccp/rest/chat", 1, 1, 200),
             answered(...args)
           )
       }

@@ -26,7 +26,7 @@ import { Outbox, partitionOf } from "../../src/services/Outbox.js"
 import { ProviderRegistry } from "../../src/services/ProviderRegistry.js"
 import { Queries, type QueriesService } from "../../src/services/Queries.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
-import { recordInScope, Timeline } from "../../src/services/Timeline.js"
+import { recordCallInScope, Timeline } from "../../src/services/Timeline.js"
 import { Timeouts, type TimeoutsService } from "../../src/services/Timeouts.js"
 import { MemoryStoreLive } from "../../src/stores/MemoryStore.js"
 
@@ -107,8 +107,7 @@ const AppConfigTest = AppConfig.layer({
 })
 
 /** A call of the fake provider, in the timeline of the session it is made for (as the real clients record theirs). */
-const recordedCall = (operation: string) =>
-  recordInScope({ kind: "provider.call", operation, outcome: "ok", status: 200, latencyMs: 0, attempt: 1 })
+const recordedCall = (operation: string) => recordCallInScope(operation, 1, 0, 200)
 
 /**
  * A provider that records every call; `failCreates` and `failSends` make the next creates and
@@ -685,6 +684,8 @@ describe("Gateway.ingest", () => {
         const said = event("e3", { type: "agent.message", data: { text: "hi" } })
         yield* ingest([event("e0", { type: "agent.typing", data: { typing: true } })], "socket")
         yield* ingest([event("e1", { type: "agent.joined", data: alice })], "socket")
+        yield* ingest([event("e1", { type: "agent.joined", data: alice })], "socket")
+        // A poll's duplicates are its re-reading at work: not told.
         yield* ingest([event("e1", { type: "agent.joined", data: alice })], "poll")
         yield* ingest([event("e2", { type: "agent.joined", data: alice }), said, said], "poll")
         yield* gateway.terminate("t1", "sub1", all)
@@ -698,13 +699,16 @@ describe("Gateway.ingest", () => {
         ).toEqual([
           { kind: "event.dropped", eventId: "e0", type: "agent.typing", reason: "out-of-order", via: "socket" },
           { kind: "event.received", eventId: "e1", type: "agent.joined", via: "socket" },
-          { kind: "event.dropped", eventId: "e1", type: "agent.joined", reason: "duplicate", via: "poll" },
-          // The second copy within one batch, then the batch's events in order.
-          { kind: "event.dropped", eventId: "e3", type: "agent.message", reason: "duplicate", via: "poll" },
+          { kind: "event.dropped", eventId: "e1", type: "agent.joined", reason: "duplicate", via: "socket" },
           { kind: "event.dropped", eventId: "e2", type: "agent.joined", reason: "stale", via: "poll" },
           { kind: "event.received", eventId: "e3", type: "agent.message", via: "poll" },
           { kind: "event.dropped", eventId: "e4", type: "agent.message", reason: "session-ended", via: "socket" }
         ])
+        // A cause before its effect: the join, then the state it moved the session to.
+        const position = (match: (e: (typeof timeline)[number]) => boolean) => timeline.findIndex(match)
+        expect(position((e) => e.kind === "event.received" && e.eventId === "e1")).toBeLessThan(
+          position((e) => e.kind === "state" && e.to === "active")
+        )
         // Ids and types only: no message text.
         expect(JSON.stringify(timeline)).not.toContain("must stay out")
       })

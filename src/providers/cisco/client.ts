@@ -13,7 +13,7 @@ import { recordProviderCall } from "../../infra/metrics.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { ProviderCallHealth } from "../../services/ProviderCallHealth.js"
 import { ProviderEgressGuard } from "../../services/ProviderEgressGuard.js"
-import { recordInScope } from "../../services/Timeline.js"
+import { recordCallInScope } from "../../services/Timeline.js"
 import { credentialKey, noAnswer, ProviderApiError, refusal } from "../providerCalls.js"
 import {
   apiErrorType,
@@ -167,13 +167,7 @@ export const CiscoApiLive = Layer.scoped(
             return Effect.zipRight(
               Effect.zipRight(
                 recordProviderCall("cisco-livechat", undefined, Duration.millis(elapsed)),
-                recordInScope({
-                  kind: "provider.call",
-                  operation: what,
-                  outcome: "no-answer",
-                  latencyMs: Math.round(elapsed),
-                  attempt: 1
-                })
+                recordCallInScope(what, 1, elapsed, undefined)
               ),
               Effect.flatMap(
                 noAnswer("cisco-livechat", what, method, `${baseUrl}${path}`, cause, upstream.maxBodyBytes),
@@ -187,14 +181,7 @@ export const CiscoApiLive = Layer.scoped(
             return Effect.as(
               Effect.zipRight(
                 recordProviderCall("cisco-livechat", status, Duration.millis(elapsed)),
-                recordInScope({
-                  kind: "provider.call",
-                  operation: what,
-                  outcome: status >= 200 && status < 300 ? "ok" : "refused",
-                  status,
-                  latencyMs: Math.round(elapsed),
-                  attempt: 1
-                })
+                recordCallInScope(what, 1, elapsed, status)
               ),
               response
             )
