@@ -147,7 +147,7 @@ describe("npm run timeline: rendering", () => {
           at: T0 + 3,
           kind: "provider.call",
           operation: "send\u001b[8m",
-          outcome: "failed",
+          outcome: "refused",
           latencyMs: 1,
           attempt: 1
         },
@@ -178,7 +178,7 @@ describe("npm run timeline: rendering", () => {
       "10:00:00.000            gateway   created helvia-livechat channel web\\u{1b}]52;c;cm0gLXJmIH4=\\u{7} queue q\\u{9b}31m",
       "10:00:00.001            provider  event.received evt\\u{202e}exe.txt agent\\u{2066}.joined via webhook",
       "10:00:00.002            provider  event.dropped e\\u{d}\\u{a}10:00:00.000  gateway   ended duplicate",
-      "10:00:00.003            provider  provider.call send\\u{1b}[8m failed (1 ms)",
+      "10:00:00.003            provider  provider.call send\\u{1b}[8m refused (1 ms)",
       "10:00:00.004            hbf-bot   dead-letter e\\u{85} → hbf-bot after 4 attempts: hbf-bot answered \\u{1b}[31m",
       "10:00:00.005            gateway   ended agent by event e\\u{2028}x\\u{d800}"
     ])
