@@ -7,28 +7,13 @@
  */
 import { Either, Schema } from "effect"
 import { fileURLToPath } from "node:url"
+import { type Lane, LANE_OF_KIND, LANES, NOTABLE_GAP_MS } from "../console/lanes.js"
 import { type EndTrigger, SessionTimeline } from "../src/domain/timeline.js"
 
-export type Lane = "provider" | "gateway" | "hbf-bot"
 type Entry = SessionTimeline["entries"][number]
 
-/** The side of the chat an entry happened on: what the provider said and was told, what hbf-bot was sent, the session itself. */
-export const laneOf = (entry: Entry): Lane => {
-  switch (entry.kind) {
-    case "provider.call":
-    case "event.received":
-    case "event.dropped":
-      return "provider"
-    case "delivery":
-    case "dead-letter":
-    case "replayed":
-      return "hbf-bot"
-    case "created":
-    case "state":
-    case "ended":
-      return "gateway"
-  }
-}
+/** The side of the chat an entry happened on, as the console draws it (console/lanes.js). */
+export const laneOf = (entry: Entry): Lane => LANE_OF_KIND[entry.kind]
 
 /**
  * Characters a terminal acts on rather than shows, in a field a tenant or a provider chose (a
@@ -41,9 +26,6 @@ const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2
 /** A data field as the terminal may show it: what it would act on written out as `\u{1b}`. */
 const printable = (text: string): string =>
   text.replace(UNPRINTABLE, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`)
-
-/** A gap shorter than this is not shown: entries of one exchange follow each other within it. */
-const NOTABLE_GAP_MS = 1_000
 
 /** `+1.2s`, `+2m05s`, `+1h02m`. */
 export const gapText = (ms: number): string => {
@@ -123,7 +105,7 @@ const paint = {
   lane: { provider: ansi(35), gateway: ansi(36), "hbf-bot": ansi(34) } satisfies Record<Lane, (text: string) => string>
 }
 
-const LANE_WIDTH = Math.max(..."provider gateway hbf-bot".split(" ").map((lane) => lane.length))
+const LANE_WIDTH = Math.max(...LANES.map((lane) => lane.length))
 const GAP_WIDTH = 8
 
 /** HH:MM:SS.mmm in UTC. */
