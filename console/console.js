@@ -1,26 +1,10 @@
 // The operator console (README.md#operator-console): reads the admin API with the pasted token.
 // Everything shown comes from outside (subscriber handles, event types, reasons): it is put in
 // the page as text only (textContent, DOM nodes), never as markup.
+import { LANE_OF_KIND, LANES, NOTABLE_GAP_MS } from "./lanes.js"
 
 /** The token lives in this tab's session storage only: gone when the tab closes, never sent anywhere but the API. */
 const TOKEN_KEY = "hbf-lcg-admin-token"
-
-/** A gap between two timeline entries at least this long is marked with its length. */
-const NOTABLE_GAP_MS = 1000
-
-/** Which lane an entry's kind belongs to. */
-const LANES = ["provider", "gateway", "hbf-bot"]
-const laneOf = {
-  "provider.call": "provider",
-  "event.received": "provider",
-  "event.dropped": "provider",
-  created: "gateway",
-  state: "gateway",
-  ended: "gateway",
-  delivery: "hbf-bot",
-  "dead-letter": "hbf-bot",
-  replayed: "hbf-bot"
-}
 
 const byId = (id) => document.getElementById(id)
 
@@ -170,7 +154,7 @@ const troubled = (e) =>
 
 const entryRow = (e, start) => {
   const [headline, details] = describeEntry(e)
-  const lane = laneOf[e.kind] ?? "gateway"
+  const lane = LANE_OF_KIND[e.kind] ?? "gateway"
   const card = el(
     "div",
     { class: `entry${troubled(e) ? " troubled" : ""}`, "data-kind": e.kind },

@@ -4,8 +4,9 @@
  * hbf-lcm posts a webhook twice, a pause, the agent ends the chat), opens the console in
  * Chromium and photographs the session and its timeline.
  *
- * Of a gateway already running: `npm run docs:screenshot -- --url http://localhost:3000 --token
- * "$ADMIN_TOKEN" --session <sessionId>`. Chromium: LCG_CHROMIUM, else /usr/bin/chromium.
+ * Of a gateway already running: `LCG_ADMIN_TOKEN=<an admin token> npm run docs:screenshot -- --url
+ * http://localhost:3000 --session <sessionId>` (the token from the environment, as `npm run
+ * timeline` takes it: not in `ps` or the shell's history). Chromium: LCG_CHROMIUM, else /usr/bin/chromium.
  */
 import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import { fileURLToPath } from "node:url"
@@ -76,13 +77,14 @@ const sandboxShot = Effect.gen(function*() {
 }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 const { values } = parseArgs({
-  options: { url: { type: "string" }, token: { type: "string" }, session: { type: "string" } }
+  options: { url: { type: "string" }, session: { type: "string" } }
 })
+const adminToken = process.env["LCG_ADMIN_TOKEN"] ?? ""
 const program = values.url === undefined ?
   sandboxShot :
-  values.token === undefined || values.session === undefined ?
-  Effect.dieMessage("--url needs --token (an admin token) and --session (a session id)") :
-  photograph({ url: values.url.replace(/\/$/, ""), token: values.token, sessionId: values.session })
+  adminToken === "" || values.session === undefined ?
+  Effect.dieMessage("--url needs LCG_ADMIN_TOKEN set (an admin token) and --session (a session id)") :
+  photograph({ url: values.url.replace(/\/$/, ""), token: adminToken, sessionId: values.session })
 
 Effect.runPromise(program).then(
   () => {

@@ -7,31 +7,25 @@
  */
 import { Either, Schema } from "effect"
 import { fileURLToPath } from "node:url"
+import { type Lane, LANE_OF_KIND, LANES, NOTABLE_GAP_MS } from "../console/lanes.js"
 import { type EndTrigger, SessionTimeline } from "../src/domain/timeline.js"
 
-export type Lane = "provider" | "gateway" | "hbf-bot"
 type Entry = SessionTimeline["entries"][number]
 
-/** The side of the chat an entry happened on: what the provider said and was told, what hbf-bot was sent, the session itself. */
-export const laneOf = (entry: Entry): Lane => {
-  switch (entry.kind) {
-    case "provider.call":
-    case "event.received":
-    case "event.dropped":
-      return "provider"
-    case "delivery":
-    case "dead-letter":
-    case "replayed":
-      return "hbf-bot"
-    case "created":
-    case "state":
-    case "ended":
-      return "gateway"
-  }
-}
+/** The side of the chat an entry happened on, as the console draws it (console/lanes.js). */
+export const laneOf = (entry: Entry): Lane => LANE_OF_KIND[entry.kind]
 
-/** A gap shorter than this is not shown: entries of one exchange follow each other within it. */
-const NOTABLE_GAP_MS = 1_000
+/**
+ * Characters a terminal acts on rather than shows, in a field a tenant or a provider chose (a
+ * channel, an event id): C0 and C1 controls (ESC starts ANSI and OSC sequences: a clipboard write,
+ * a cleared screen), unpaired surrogates, line and paragraph separators and the bidi controls
+ * that would make a line read other than it is.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu
+
+/** A data field as the terminal may show it: what it would act on written out as `\u{1b}`. */
+const printable = (text: string): string =>
+  text.replace(UNPRINTABLE, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`)
 
 /** `+1.2s`, `+2m05s`, `+1h02m`. */
 export const gapText = (ms: number): string => {
@@ -111,7 +105,7 @@ const paint = {
   lane: { provider: ansi(35), gateway: ansi(36), "hbf-bot": ansi(34) } satisfies Record<Lane, (text: string) => string>
 }
 
-const LANE_WIDTH = Math.max(..."provider gateway hbf-bot".split(" ").map((lane) => lane.length))
+const LANE_WIDTH = Math.max(...LANES.map((lane) => lane.length))
 const GAP_WIDTH = 8
 
 /** HH:MM:SS.mmm in UTC. */
@@ -124,14 +118,16 @@ export const renderTimeline = (timeline: SessionTimeline, options: { readonly co
   const day = entries.length > 0 ? ` (${new Date(entries[0]!.at).toISOString().slice(0, 10)}, UTC)` : ""
   const header = style(
     paint.bold,
-    `Timeline of session ${sessionId}: ${
+    `Timeline of session ${printable(sessionId)}: ${
       entries.length === 0 ? "no entries yet" : `${entries.length} ${entries.length === 1 ? "entry" : "entries"}`
     }${day}`
   )
   const lines = entries.map((entry, i) => {
     const gap = i === 0 ? 0 : entry.at - entries[i - 1]!.at
     const lane = laneOf(entry)
-    const { text, trouble } = describe(entry)
+    const { trouble, ...said } = describe(entry)
+    // The script's own words carry no controls: escaping the line escapes every field in it.
+    const text = printable(said.text)
     return [
       style(paint.dim, timeOfDay(entry.at)),
       (gap >= NOTABLE_GAP_MS ? gapText(gap) : "").padStart(GAP_WIDTH),
@@ -182,14 +178,16 @@ export const main = async (
     response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })
   } catch (error) {
     io.err(
-      `cannot reach the gateway at ${base}: ${String(error instanceof Error ? (error.cause ?? error.message) : error)}`
+      `cannot reach the gateway at ${printable(base)}: ${
+        printable(String(error instanceof Error ? (error.cause ?? error.message) : error))
+      }`
     )
     return 1
   }
   const body: unknown = await response.json().catch(() => undefined)
   if (!response.ok) {
     const said = typeof body === "object" && body !== null && "message" in body ? String(body.message) : undefined
-    io.err(`${response.status}: ${said ?? response.statusText}`)
+    io.err(`${response.status}: ${printable(said ?? response.statusText)}`)
     return 1
   }
   const timeline = Schema.decodeUnknownEither(SessionTimeline)(body)

@@ -26,8 +26,12 @@ export const Id = NonEmpty.pipe(
 /** Free text a session keeps (a user's name, a channel): at most 256 characters, rewritten with the session on every change. */
 const ShortText = Schema.String.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))
 
-/** A queue name: part of Redis keys (the queue's pending index), so free of control characters and unpaired surrogates as ids are. */
-const QueueName = ShortText.pipe(
+/**
+ * A label a session keeps and shows (its queue, its channel): part of Redis keys (a queue's
+ * pending index) and printed by the operator's tools (`npm run timeline`), so free of control
+ * characters and unpaired surrogates as ids are.
+ */
+const Label = ShortText.pipe(
   Schema.filter((name) => !controlOrLoneSurrogate.test(name), {
     message: () => "must not contain control characters or unpaired surrogates"
   })
@@ -396,11 +400,11 @@ const MessageText = Schema.String.pipe(
 export const CreateRequest = Schema.Struct({
   tenantId: Id,
   subHandle: Id,
-  channel: Schema.optionalWith(ShortText, { exact: true }),
+  channel: Schema.optionalWith(Label, { exact: true }),
   user: Schema.optionalWith(RequestUser, { exact: true }),
   transcript: Schema.optionalWith(Transcript, { exact: true }),
   metadata: Schema.optionalWith(RequestMetadata, { exact: true }),
-  queue: Schema.optionalWith(QueueName, { exact: true })
+  queue: Schema.optionalWith(Label, { exact: true })
 }).annotations({ identifier: "CreateRequest" })
 export type CreateRequest = typeof CreateRequest.Type
 

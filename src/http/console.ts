@@ -17,6 +17,7 @@ export const CONSOLE_ASSET_PATH = `${CONSOLE_PATH}/:asset`
 const mediaTypes: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "console.js": "text/javascript; charset=utf-8",
+  "lanes.js": "text/javascript; charset=utf-8",
   "console.css": "text/css; charset=utf-8"
 }
 

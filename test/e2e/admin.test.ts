@@ -61,4 +61,52 @@ describe("admin routes", () => {
       }).pipe(Effect.scoped),
     30_000
   )
+
+  it.live(
+    "timelines and the open-session list: 401 without a token, 403 for an ordinary or a tenant-confined admin token, 404 naming only the id asked for",
+    () =>
+      Effect.gen(function*() {
+        const gw = yield* startGateway()
+        const sessionId: string = (yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "tess"))).body
+          .sessionId
+        const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+        const paths = [
+          `/admin/sessions/${sessionId}/timeline`,
+          "/admin/subscribers/tess/timeline?tenantId=demo-helvia",
+          "/admin/sessions?tenantId=demo-helvia"
+        ]
+        // A tenant's own admin token sees every tenant on these routes, so it is refused even for its own tenant.
+        const confined = bearer(yield* gw.token({ scope: "admin", tenants: "demo-helvia" }))
+        const confinedMany = bearer(yield* gw.token({ scope: "admin", tenants: ["demo-helvia", "demo-cisco"] }))
+        const ordinary = bearer(yield* gw.token())
+        for (const path of paths) {
+          const none = yield* gw.call("GET", path, undefined, { authorization: "" })
+          expect([path, none.status, none.body.error]).toEqual([path, 401, "Unauthorized"])
+          for (const headers of [ordinary, confined, confinedMany]) {
+            const refused = yield* gw.call("GET", path, undefined, headers)
+            expect([path, refused.status, refused.body.error]).toEqual([path, 403, "Forbidden"])
+            // A refusal tells nothing of the session it would have shown.
+            expect(JSON.stringify(refused.body)).not.toContain(sessionId)
+          }
+        }
+
+        const admin = bearer(yield* gw.token({ scope: "admin" }))
+        for (const path of paths) {
+          expect([path, (yield* gw.call("GET", path, undefined, admin)).status]).toEqual([path, 200])
+        }
+        const unknownId = "00000000-0000-4000-8000-000000000000"
+        const unknown = yield* gw.call("GET", `/admin/sessions/${unknownId}/timeline`, undefined, admin)
+        expect(unknown.status).toBe(404)
+        expect(unknown.body).toEqual({ error: "SessionNotFound", message: `session ${unknownId} does not exist` })
+        const nobody = yield* gw.call(
+          "GET",
+          "/admin/subscribers/nobody/timeline?tenantId=demo-helvia",
+          undefined,
+          admin
+        )
+        expect(nobody.status).toBe(404)
+        expect(JSON.stringify(nobody.body)).not.toContain(sessionId)
+      }).pipe(Effect.scoped),
+    30_000
+  )
 })

@@ -252,6 +252,11 @@ describe("bad input gets a clear 4xx, never a 500", () => {
         expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice", queue }))
           .toMatchObject({ status: 400, body: { fields: [{ path: "queue", message }] } })
       }
+      // A channel is printed by the operator's timeline: a terminal escape or a C1 control in it is refused alike.
+      for (const channel of ["web\u001b]52;c;aGk=\u0007", "web\u001b[2J", "web\u009b", "web\ud800"]) {
+        expect(yield* gw.call("POST", "/requests", { tenantId: "demo-helvia", subHandle: "alice", channel }))
+          .toMatchObject({ status: 400, body: { fields: [{ path: "channel", message }] } })
+      }
       const tab = yield* gw.call("POST", "/messages", {
         tenantId: "demo-helvia",
         subHandle: "alice",

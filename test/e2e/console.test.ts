@@ -45,6 +45,7 @@ describe("operator console files", () => {
         ["/admin/console/", "text/html; charset=utf-8", "index.html"],
         ["/admin/console/index.html", "text/html; charset=utf-8", "index.html"],
         ["/admin/console/console.js", "text/javascript; charset=utf-8", "console.js"],
+        ["/admin/console/lanes.js", "text/javascript; charset=utf-8", "lanes.js"],
         ["/admin/console/console.css", "text/css; charset=utf-8", "console.css"]
       ] as const
       for (const [path, contentType, file] of files) {

@@ -3,8 +3,10 @@
  * its time, the gap since the entry before when it is notable, its lane and what it says;
  * colors only when asked for.
  */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
-import { gapText, laneOf, renderTimeline } from "../../scripts/timeline.js"
+import { gapText, laneOf, main, renderTimeline } from "../../scripts/timeline.js"
 import type { SessionTimeline } from "../../src/domain/timeline.js"
 
 const T0 = Date.parse("2026-12-07T10:00:00.000Z")
@@ -131,5 +133,73 @@ describe("npm run timeline: rendering", () => {
     expect(renderTimeline({ sessionId: "s-1", entries: [] }, { color: false })).toBe(
       "Timeline of session s-1: no entries yet"
     )
+  })
+
+  it("shows what a terminal would act on in a field written out: no escape sequence, C1 or bidi control reaches it", () => {
+    const osc52 = "\u001b]52;c;cm0gLXJmIH4=\u0007"
+    const hostile: SessionTimeline = {
+      sessionId: "s\u001b[2J",
+      entries: [
+        { at: T0, kind: "created", provider: "helvia-livechat", channel: `web${osc52}`, queue: "q\u009b31m" },
+        { at: T0 + 1, kind: "event.received", eventId: "evt\u202eexe.txt", type: "agent\u2066.joined", via: "webhook" },
+        { at: T0 + 2, kind: "event.dropped", eventId: "e\r\n10:00:00.000  gateway   ended", reason: "duplicate" },
+        {
+          at: T0 + 3,
+          kind: "provider.call",
+          operation: "send\u001b[8m",
+          outcome: "refused",
+          latencyMs: 1,
+          attempt: 1
+        },
+        {
+          at: T0 + 4,
+          kind: "dead-letter",
+          eventId: "e\u0085",
+          target: "hbf-bot",
+          attempts: 4,
+          reason: "hbf-bot answered \u001b[31m"
+        },
+        { at: T0 + 5, kind: "ended", reason: "agent", trigger: { by: "event", eventId: "e\u2028x\ud800" } }
+      ]
+    }
+    for (const color of [false, true]) {
+      const printed = renderTimeline(hostile, { color })
+      // Only the script's own colors are escape sequences; nothing else a terminal acts on is left.
+      const withoutOwnColors = [0, 1, 2, 31, 33, 34, 35, 36].reduce(
+        (text, code) => text.replaceAll(`\u001b[${code}m`, ""),
+        printed
+      )
+      const lines = withoutOwnColors.split("\n")
+      expect(lines).toHaveLength(7)
+      for (const line of lines) expect(line).not.toMatch(/[\p{Cc}\p{Cs}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u)
+    }
+    expect(renderTimeline(hostile, { color: false }).split("\n")).toEqual([
+      "Timeline of session s\\u{1b}[2J: 6 entries (2026-12-07, UTC)",
+      "10:00:00.000            gateway   created helvia-livechat channel web\\u{1b}]52;c;cm0gLXJmIH4=\\u{7} queue q\\u{9b}31m",
+      "10:00:00.001            provider  event.received evt\\u{202e}exe.txt agent\\u{2066}.joined via webhook",
+      "10:00:00.002            provider  event.dropped e\\u{d}\\u{a}10:00:00.000  gateway   ended duplicate",
+      "10:00:00.003            provider  provider.call send\\u{1b}[8m refused (1 ms)",
+      "10:00:00.004            hbf-bot   dead-letter e\\u{85} → hbf-bot after 4 attempts: hbf-bot answered \\u{1b}[31m",
+      "10:00:00.005            gateway   ended agent by event e\\u{2028}x\\u{d800}"
+    ])
+  })
+
+  it("writes the gateway's refusal out too: its message cannot drive the terminal", async () => {
+    const server = createServer((_, response) => {
+      response.writeHead(404, { "content-type": "application/json" })
+      response.end(JSON.stringify({ error: "NotFound", message: "no session \u001b]52;c;aGk=\u0007\u202e" }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const errors: Array<string> = []
+    try {
+      const code = await main(["alice"], {
+        LCG_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        LCG_ADMIN_TOKEN: "t"
+      }, { out: () => undefined, err: (text) => errors.push(text), color: true })
+      expect(code).toBe(1)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+    expect(errors).toEqual(["404: no session \\u{1b}]52;c;aGk=\\u{7}\\u{202e}"])
   })
 })
