@@ -274,6 +274,22 @@ describe("the stored form of a timeline entry", () => {
     }
   })
 
+  it("is the one stores hold: each kind's fields in their order (a reorder would misread stored entries)", () => {
+    expect(everyKind.map(encodeStoredEntry)).toEqual([
+      `["created",${T},"zendesk"]`,
+      `["created",${T},"genesys-livechat","webchat","billing"]`,
+      `["state",${T + 1},"pending","active"]`,
+      `["provider.call",${T + 2},"create","no-answer",null,2000.5,2]`,
+      `["event.received",${T + 3},"e1","agent.message","socket"]`,
+      `["event.dropped",${T + 4},null,null,"malformed"]`,
+      `["event.dropped",${T + 4},null,"agent.message","duplicate","poll"]`,
+      `["delivery",${T + 5},"e1",3,"hbf-bot",1,"failed",503,4]`,
+      `["dead-letter",${T + 6},"e1","event-publisher",12,"refused"]`,
+      `["replayed",${T + 7},"e1","hbf-bot"]`,
+      `["ended",${T + 8},"timeout",{"by":"timeout","timeout":"pending"}]`
+    ])
+  })
+
   it("is about half the bytes of the entry's JSON", () => {
     const delivery = everyKind[7]!
     expect(encodeStoredEntry(delivery).length).toBeLessThan(JSON.stringify(delivery).length * 0.6)
