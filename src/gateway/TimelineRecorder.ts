@@ -25,7 +25,7 @@ export const makeTimelineRecorder = Effect.gen(function*() {
   let count = 0
   /** The wait before the next flush: FLUSH_INTERVAL, doubled after each failed flush up to MAX_RETRY_INTERVAL. */
   let interval = FLUSH_INTERVAL
-  /** Whether the last flush failed, and how many entries were dropped since writes started failing. */
+  /** Whether the last flush failed, and how many entries were dropped since the last write. */
   let failing = false
   let dropped = 0
   /** One flush at a time, so that a session's entries reach the store in the order they were recorded. */
@@ -84,10 +84,10 @@ export const makeTimelineRecorder = Effect.gen(function*() {
         onSuccess: () =>
           Effect.suspend(() => {
             interval = FLUSH_INTERVAL
-            if (!failing) return Effect.void
-            failing = false
             const lost = dropped
             dropped = 0
+            if (!failing) return Effect.void
+            failing = false
             return Effect.logInfo("timeline entries written again", { dropped: lost })
           }),
         onFailure: (e) =>
