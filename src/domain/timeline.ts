@@ -26,7 +26,10 @@ export const EndTrigger = Schema.Union(
 export type EndTrigger = typeof EndTrigger.Type
 
 /**
- * The kinds of entry, without their time. `provider.call`'s `outcome` is `ok` (a 2xx),
+ * The kinds of entry, without their time. The stored form (encodeStoredEntry) lists a kind's
+ * fields by position, in this key order, and stores hold entries for as long as their session:
+ * a kind's fields are append-only. Add a field at the end of its kind, optional; never reorder,
+ * insert, rename or remove one (entries already stored would be read into the wrong fields). `provider.call`'s `outcome` is `ok` (a 2xx),
  * `refused` (the provider answered with an error status) or `no-answer` (refused connection,
  * reset, timeout); `delivery`'s is `delivered` or `failed` (with the status hbf-bot or
  * event-publisher answered, when it answered).

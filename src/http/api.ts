@@ -363,7 +363,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .annotate(OpenApi.Summary, "What happened to a session")
       .annotate(
         OpenApi.Description,
-        "The session's timeline, oldest first: its creation, state changes, provider calls, events received and dropped, deliveries, dead letters, replays and its end. Ids, statuses and timings only: no message text, no configuration. At most `LCG_TIMELINE_ENTRIES` (the newest)."
+        "The session's timeline, oldest first: its creation, state changes, provider calls, events received and dropped, deliveries, dead letters, replays and its end. Ids, statuses and timings only: no message text, no configuration. At most `LCG_TIMELINE_ENTRIES`: the first (how the session began) and the newest."
       )
   )
   .add(

@@ -47,7 +47,7 @@ export interface AppConfigValues {
   readonly sweepInterval: Duration.Duration
   /** LCG_QUEUE_UPDATE_SECONDS: a waiting request's queue figures are sent at most this often (and a provider's asked at most this often per queue). */
   readonly queueUpdateInterval: Duration.Duration
-  /** LCG_TIMELINE_ENTRIES: the most entries a session's timeline keeps (the newest). */
+  /** LCG_TIMELINE_ENTRIES: the most entries a session's timeline keeps (its first, and the newest). */
   readonly timelineEntries: number
   /**
    * On SIGTERM, how long readiness answers 503 while requests are still served (a load

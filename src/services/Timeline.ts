@@ -1,4 +1,4 @@
-import { Context, Effect, FiberRef } from "effect"
+import { Context, Data, Effect, FiberRef } from "effect"
 import type { TimelineEntry, TimelineEntryInput } from "../domain/timeline.js"
 import type { StoreUnavailable } from "./errors.js"
 
@@ -9,11 +9,20 @@ export interface TimelineAppend {
 }
 
 /**
- * Where timelines are kept: per session, at most `LCG_TIMELINE_ENTRIES` (the newest), forgotten
- * with the session (docs/redis-keys.md).
+ * A batch the store took only in part: the sessions in `unwritten` got none of their entries,
+ * the others all of theirs (so a retry sends only the former, and appends nothing twice).
+ */
+export class TimelineAppendFailed extends Data.TaggedError("TimelineAppendFailed")<{
+  readonly cause: StoreUnavailable
+  readonly unwritten: ReadonlyArray<string>
+}> {}
+
+/**
+ * Where timelines are kept: per session, at most `LCG_TIMELINE_ENTRIES` (the first, and the
+ * newest), forgotten with the session (docs/redis-keys.md).
  */
 export interface TimelineStoreService {
-  readonly append: (appends: ReadonlyArray<TimelineAppend>) => Effect.Effect<void, StoreUnavailable>
+  readonly append: (appends: ReadonlyArray<TimelineAppend>) => Effect.Effect<void, TimelineAppendFailed>
   /** The session's entries in the order they were appended (not yet sorted by time). */
   readonly read: (sessionId: string) => Effect.Effect<ReadonlyArray<TimelineEntry>, StoreUnavailable>
 }

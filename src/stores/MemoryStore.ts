@@ -448,7 +448,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions) =>
         atNow((now) => {
           for (const { entries, sessionId } of appends) {
             const timeline = (timelines.get(sessionId) ?? []).concat(entries)
-            if (timeline.length > timelineEntries) timeline.splice(0, timeline.length - timelineEntries)
+            // The first entry (how the session began) and the newest, as the Redis script keeps them.
+            if (timeline.length > timelineEntries) timeline.splice(1, timeline.length - timelineEntries)
             timelines.set(sessionId, timeline)
             // A session's timeline goes with the session (forgetSession); one of a session not (or no longer) kept, after the retention.
             if (!sessions.has(sessionId)) expireAt(orphanTimelineExpiry, sessionId, now + endedRetention)

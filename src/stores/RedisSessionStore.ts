@@ -273,26 +273,39 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
               keys.sessionPrefix,
               keys.activityPrefix,
               after === undefined ? "-" : `(${creationMember(after)}`,
-              limit + 1
+              limit + 1,
+              ...statuses
             ))
-          const found: Array<{ member: string; json: string | null; activity: string | null }> = []
-          for (let i = 0; i < reply.length; i += 3) {
-            found.push({ member: reply[i]!, json: reply[i + 1] ?? null, activity: reply[i + 2] ?? null })
+          let found: Array<{ member: string; json: string; activity: string | null }> = []
+          // Where an index's reading stopped short of a page (too many stale members removed): the
+          // page ends there, at the earliest such member, and the next one starts after it.
+          let stoppedAt: string | undefined
+          for (let i = 0; i < reply.length;) {
+            const stopped = reply[i]
+            const n = Number(reply[i + 1])
+            if (typeof stopped === "string" && (stoppedAt === undefined || stopped < stoppedAt)) stoppedAt = stopped
+            for (let j = i + 2; j < i + 2 + n * 3; j += 3) {
+              found.push({
+                member: String(reply[j]),
+                json: String(reply[j + 1]),
+                activity: reply[j + 2] as string | null
+              })
+            }
+            i += 2 + n * 3
           }
+          if (stoppedAt !== undefined) found = found.filter(({ member }) => member <= stoppedAt!)
           // Merged in byte order, as Redis orders each index (the ids are ASCII).
           found.sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0))
           const page = found.slice(0, limit)
           const sessions: Array<SessionRecord> = []
           for (const { activity, json } of page) {
             const record = yield* recordFrom(json, activity)
-            // A session an older version changed without the index may have left the status since.
-            if (Option.isSome(record) && statuses.some((s) => s === record.value.status)) {
-              sessions.push(record.value)
-            }
+            if (Option.isSome(record)) sessions.push(record.value)
           }
-          return found.length > limit
-            ? { sessions, next: cursorOf(page[page.length - 1]!.member) } satisfies OpenSessionsPage
-            : { sessions } satisfies OpenSessionsPage
+          const last = found.length > limit ? page[page.length - 1]!.member : stoppedAt
+          return last === undefined
+            ? { sessions } satisfies OpenSessionsPage
+            : { sessions, next: cursorOf(last) } satisfies OpenSessionsPage
         }),
       openSessions: (partition) =>
         Effect.gen(function*() {

@@ -1,14 +1,14 @@
 /**
  * Timelines on Redis: one list per session, `P:tl:{sessionId}`, of entries in their stored form (encodeStoredEntry), trimmed to
- * the newest `LCG_TIMELINE_ENTRIES` and living as long as the session (timelineScripts.ts).
- * A batch is one script call for all its sessions (a few, for a very large batch).
+ * the first and the newest `LCG_TIMELINE_ENTRIES - 1` and living as long as the session (timelineScripts.ts).
+ * A batch is one script call for all its sessions (a few, one after the other, for a very large batch).
  */
 import { Duration, Effect, Either, Layer } from "effect"
-import { decodeStoredEntry, encodeStoredEntry } from "../domain/timeline.js"
-import { corruptStoreData, redisCall } from "../infra/redis/connection.js"
+import { decodeStoredEntry, encodeStoredEntry, type TimelineEntry } from "../domain/timeline.js"
+import { redisCall } from "../infra/redis/connection.js"
 import { redisKeys } from "../infra/redis/keys.js"
 import { defaultAppConfig } from "../services/AppConfig.js"
-import { TimelineStore, type TimelineStoreService } from "../services/Timeline.js"
+import { TimelineAppendFailed, TimelineStore, type TimelineStoreService } from "../services/Timeline.js"
 import { RedisStoreConnections } from "./RedisStoreConnections.js"
 
 export interface RedisTimelineStoreSettings {
@@ -22,6 +22,13 @@ export interface RedisTimelineStoreSettings {
 /** Arguments of one script call beyond the keys: Lua's `unpack` has a stack limit of a few thousand values. */
 const ARGS_PER_CALL = 4_000
 
+/** One script call: its sessions, their (timeline, session) keys, and per session the count of its entries and the entries. */
+interface ScriptCall {
+  readonly sessionIds: Array<string>
+  readonly keys: Array<string>
+  readonly args: Array<string>
+}
+
 export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
   Layer.effect(
     TimelineStore,
@@ -32,37 +39,50 @@ export const redisTimelineStoreLayer = (settings: RedisTimelineStoreSettings) =>
       const retentionMs = String(Duration.toMillis(settings.endedRetention))
       return {
         append: (appends) => {
-          if (appends.length === 0) return Effect.void
           // One call per batch of sessions, at most ARGS_PER_CALL arguments each (Lua's stack).
-          const calls: Array<Array<string>> = []
-          let call: Array<string> = []
-          let keyList: Array<string> = []
-          const endCall = () => {
-            calls.push([String(keyList.length), ...keyList, max, retentionMs, ...call])
-            call = []
-            keyList = []
-          }
+          const calls: Array<ScriptCall> = []
+          let call: ScriptCall = { sessionIds: [], keys: [], args: [] }
           for (const { entries, sessionId } of appends) {
-            // More than a timeline keeps would be trimmed at once: only the newest are sent.
-            const kept = entries.length > timelineEntries ? entries.slice(entries.length - timelineEntries) : entries
-            if (call.length > 0 && call.length + kept.length + 1 > ARGS_PER_CALL) endCall()
-            keyList.push(keys.timeline(sessionId), keys.session(sessionId))
-            call.push(String(kept.length))
-            for (const entry of kept) call.push(encodeStoredEntry(entry))
+            // More than a timeline keeps would be trimmed at once: only the first (the timeline's
+            // first when it is new) and the newest are sent.
+            const kept = entries.length > timelineEntries
+              ? [entries[0]!, ...entries.slice(entries.length - timelineEntries + 1)]
+              : entries
+            if (call.args.length > 0 && call.args.length + kept.length + 1 > ARGS_PER_CALL) {
+              calls.push(call)
+              call = { sessionIds: [], keys: [], args: [] }
+            }
+            call.sessionIds.push(sessionId)
+            call.keys.push(keys.timeline(sessionId), keys.session(sessionId))
+            call.args.push(String(kept.length))
+            for (const entry of kept) call.args.push(encodeStoredEntry(entry))
           }
-          endCall()
-          return redisCall("timeline append", () =>
-            Promise.all(
-              calls.map(([numKeys, ...keysAndArgs]) => redis.lcgAppendTimelines(Number(numKeys), ...keysAndArgs))
-            ))
+          if (call.args.length > 0) calls.push(call)
+          // One after the other: when one fails, the sessions of the calls made are written and
+          // those of the rest are not, and only the latter are given back to be sent again.
+          return Effect.forEach(calls, (c, i) =>
+            Effect.mapError(
+              redisCall(
+                "timeline append",
+                () => redis.lcgAppendTimelines(c.keys.length, ...c.keys, max, retentionMs, ...c.args)
+              ),
+              (cause) => new TimelineAppendFailed({ cause, unwritten: calls.slice(i).flatMap((r) => r.sessionIds) })
+            ), { discard: true })
         },
         read: (sessionId) =>
           Effect.flatMap(
             redisCall("timeline read", () => redis.lrange(keys.timeline(sessionId), 0, -1)),
-            (lines) =>
-              Either.all(lines.map(decodeStoredEntry)).pipe(
-                Either.mapLeft(corruptStoreData("timeline entry"))
+            (lines) => {
+              // An entry this version cannot read (a newer version's kind, during a rolling
+              // upgrade) is left out rather than making the whole timeline unreadable.
+              const entries: Array<TimelineEntry> = []
+              for (const line of lines) Either.map(decodeStoredEntry(line), (entry) => entries.push(entry))
+              const unreadable = lines.length - entries.length
+              return unreadable === 0 ? Effect.succeed(entries) : Effect.as(
+                Effect.logWarning("timeline entries this version cannot read left out", { unreadable }),
+                entries
               )
+            }
           )
       }
     })

@@ -4,6 +4,7 @@ import { Duration, Effect } from "effect"
 import { Redis } from "ioredis"
 import type { TimelineEntry } from "../../src/domain/timeline.js"
 import { redisKeys } from "../../src/infra/redis/keys.js"
+import { appendTimelines } from "../../src/infra/redis/timelineScripts.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
 import { TimelineStore } from "../../src/services/Timeline.js"
 import { makeRecord, PARTITIONS } from "../unit/storeContract.js"
@@ -18,12 +19,14 @@ afterAll(() => deleteKeys(prefix))
 
 const layer = testStoreLayer(prefix, { partitions: PARTITIONS, endedRetention: RETENTION, timelineEntries: ENTRIES })
 
-const pttl = (key: string) =>
+const withRedis = <A>(use: (redis: Redis) => Promise<A>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => new Redis(testRedisUrl)),
-    (redis) => Effect.promise(() => redis.pttl(key)),
+    (redis) => Effect.promise(() => use(redis)),
     (redis) => Effect.sync(() => redis.disconnect())
   )
+
+const pttl = (key: string) => withRedis((redis) => redis.pttl(key))
 
 const delivery = (at: number, attempt: number): TimelineEntry => ({
   at,
@@ -37,23 +40,65 @@ const delivery = (at: number, attempt: number): TimelineEntry => ({
 })
 
 describe("RedisTimelineStore", () => {
-  it.live("keeps the newest LCG_TIMELINE_ENTRIES, in the order appended, over several batches", () =>
+  it.live("keeps the first and the newest LCG_TIMELINE_ENTRIES - 1, in the order appended, over several batches", () =>
     Effect.gen(function*() {
       const timelines = yield* TimelineStore
       const sessionId = makeRecord().sessionId
       yield* timelines.append([{ sessionId, entries: [1, 2, 3, 4].map((n) => delivery(n, n)) }])
       yield* timelines.append([{ sessionId, entries: [5, 6, 7].map((n) => delivery(n, n)) }])
       expect((yield* timelines.read(sessionId)).map((e) => e.kind === "delivery" ? e.attempt : 0)).toEqual([
-        3,
+        1,
         4,
         5,
         6,
         7
       ])
-      // A batch longer than the timeline keeps only its newest.
+      // A batch longer than the timeline keeps: the timeline's first stays, with the batch's newest.
       yield* timelines.append([{ sessionId, entries: [8, 9, 10, 11, 12, 13, 14].map((n) => delivery(n, n)) }])
-      expect((yield* timelines.read(sessionId)).map((e) => e.at)).toEqual([10, 11, 12, 13, 14])
+      expect((yield* timelines.read(sessionId)).map((e) => e.at)).toEqual([1, 11, 12, 13, 14])
+      // A new timeline's first batch, longer than it keeps: its first and its newest.
+      const other = makeRecord().sessionId
+      yield* timelines.append([{ sessionId: other, entries: [1, 2, 3, 4, 5, 6, 7].map((n) => delivery(n, n)) }])
+      expect((yield* timelines.read(other)).map((e) => e.at)).toEqual([1, 4, 5, 6, 7])
     }).pipe(Effect.provide(layer)))
+
+  it.live("an entry this version cannot read is left out; the rest are read", () =>
+    Effect.gen(function*() {
+      const timelines = yield* TimelineStore
+      const sessionId = makeRecord().sessionId
+      yield* timelines.append([{ sessionId, entries: [delivery(1, 1)] }])
+      // As a newer version would store a kind this one does not know.
+      yield* withRedis((redis) => redis.rpush(keys.timeline(sessionId), `["agent.typing",2,"x"]`))
+      yield* timelines.append([{ sessionId, entries: [delivery(3, 2)] }])
+      expect((yield* timelines.read(sessionId)).map((e) => e.at)).toEqual([1, 3])
+    }).pipe(Effect.provide(layer)))
+
+  it.live("a session in its last millisecond (PTTL 0) still gives its timeline an expiry", () =>
+    Effect.gen(function*() {
+      const sessionId = makeRecord().sessionId
+      const timelineKey = keys.timeline(sessionId)
+      // The script as it is, with PTTL answering 0 (too short a moment to reach on a real key).
+      const lastMillisecond = `local realRedis = redis
+local redis = { call = function(command, ...)
+  if command == 'PTTL' then return 0 end
+  return realRedis.call(command, ...)
+end }
+${appendTimelines}`
+      yield* withRedis((redis) =>
+        redis.eval(
+          lastMillisecond,
+          2,
+          timelineKey,
+          keys.session(sessionId),
+          "5",
+          "60000",
+          "1",
+          `["replayed",1,"e1","hbf-bot"]`
+        )
+      )
+      // Expiring (or already gone), never kept for ever.
+      expect(yield* pttl(timelineKey)).not.toBe(-1)
+    }))
 
   it.live("no expiry while the session is open; the session's remaining time once it ended", () =>
     Effect.gen(function*() {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Fiber, type Layer, Option, Stream, TestClock } from "effect"
 import type { LivechatEvent, SessionRecord } from "../../src/domain/model.js"
 import { type DeadLetter, Outbox, partitionOf } from "../../src/services/Outbox.js"
-import { SessionStore, WEBHOOK_SOURCE_TENANTS } from "../../src/services/SessionStore.js"
+import { type OpenSessionsCursor, SessionStore, WEBHOOK_SOURCE_TENANTS } from "../../src/services/SessionStore.js"
 
 export const PARTITIONS = 4
 
@@ -80,10 +80,23 @@ export interface Retention {
  * pass at once) or the store's own (`live`: Redis expires keys in real time, so the retention
  * test waits seconds).
  */
+/**
+ * How a store's index of a tenant's open sessions can be left stale, as an older version (which
+ * changed sessions without it) leaves it: for the stores that can be (Redis), so the contract
+ * checks that pages stay full and the stale members go.
+ */
+export interface StaleOpenIndex {
+  /** Lists the session in its tenant's index of `status` by hand. */
+  readonly plant: (session: SessionRecord, status: "pending" | "active") => Effect.Effect<void>
+  /** Whether the session is listed in that index. */
+  readonly listed: (session: SessionRecord, status: "pending" | "active") => Effect.Effect<boolean>
+}
+
 export const storeContract = (
   name: string,
   makeLayer: (retention?: Retention) => Layer.Layer<SessionStore | Outbox, unknown>,
-  clock: "test" | "live"
+  clock: "test" | "live",
+  staleOpenIndex?: StaleOpenIndex
 ) =>
   describe(`store contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, SessionStore | Outbox>) => Effect.provide(effect, makeLayer())
@@ -552,6 +565,78 @@ export const storeContract = (
             expect(exact.sessions.length).toBe(4)
             expect(exact.next).toBeUndefined()
             expect((yield* store.openSessionsOfTenant(uniq("tenant"), "open", undefined, 10)).sessions).toEqual([])
+          })
+        ))
+    })
+
+    describe("open sessions of a tenant, with an index an older version left stale", () => {
+      it.scoped("pages are full: members of sessions gone or in another status are dropped as they are met", () =>
+        run(
+          Effect.gen(function*() {
+            const store = yield* SessionStore
+            const tenantId = uniq("tenant")
+            const at = (ms: number, status: SessionRecord["status"] = "pending") =>
+              makeRecord({ tenantId, createdAt: iso(T0 + ms), status })
+            const [a, b, c] = [1000, 2000, 3000].map((ms) => at(ms))
+            for (const s of [a!, b!, c!]) yield* store.create(s)
+            // Taken by an older version: active, yet still in the pending index.
+            const taken = at(1500)
+            yield* store.create(taken)
+            yield* store.commit({ expectedVersion: 0, next: bumped(taken, { status: "active" }) })
+            // Gone (ended and expired under an older version), still in the pending index: before a, and many.
+            const gone = Array.from({ length: 12 }, (_, i) => at(100 + i))
+            if (staleOpenIndex !== undefined) {
+              yield* staleOpenIndex.plant(taken, "pending")
+              for (const g of gone) yield* staleOpenIndex.plant(g, "pending")
+            }
+            const idsOf = (page: { sessions: ReadonlyArray<SessionRecord> }) => page.sessions.map((s) => s.sessionId)
+
+            // A page reads past stale members, up to 4 × (limit + 1) of them: one of limit 1 may
+            // come back short, with a `next` that neither skips nor repeats a session.
+            const seen: Array<string> = []
+            let next: OpenSessionsCursor | undefined
+            for (let pages = 0; pages < 10; pages++) {
+              const page = yield* store.openSessionsOfTenant(tenantId, "pending", next, 1)
+              for (const id of idsOf(page)) seen.push(id)
+              next = page.next
+              if (next === undefined) break
+            }
+            expect(seen).toEqual([a!.sessionId, b!.sessionId, c!.sessionId])
+            // The stale members are gone: a page of 2 is full.
+            const full = yield* store.openSessionsOfTenant(tenantId, "pending", undefined, 2)
+            expect(idsOf(full)).toEqual([a!.sessionId, b!.sessionId])
+            expect(full.next).toEqual({ createdAtMs: T0 + 2000, sessionId: b!.sessionId })
+            expect(idsOf(yield* store.openSessionsOfTenant(tenantId, "open", undefined, 10))).toEqual([
+              a!.sessionId,
+              taken.sessionId,
+              b!.sessionId,
+              c!.sessionId
+            ])
+            if (staleOpenIndex !== undefined) {
+              expect(yield* staleOpenIndex.listed(taken, "pending")).toBe(false)
+              expect(yield* staleOpenIndex.listed(taken, "active")).toBe(true)
+              expect(yield* staleOpenIndex.listed(gone[0]!, "pending")).toBe(false)
+            }
+          })
+        ))
+
+      it.scoped("a session an older version ended, still in its index, is left out of an `open` page and dropped from the index", () =>
+        run(
+          Effect.gen(function*() {
+            const store = yield* SessionStore
+            const tenantId = uniq("tenant")
+            const [a, b, c] = [1000, 2000, 3000].map((ms) => makeRecord({ tenantId, createdAt: iso(T0 + ms) }))
+            for (const s of [a!, b!, c!]) yield* store.create(s)
+            // Ended by an older version: its record says ended, the index still lists it.
+            yield* store.commit({
+              expectedVersion: 0,
+              next: bumped(b!, { status: "ended", endReason: "user", endedAt: iso(T0 + 4000) })
+            })
+            if (staleOpenIndex !== undefined) yield* staleOpenIndex.plant(b!, "pending")
+            const page = yield* store.openSessionsOfTenant(tenantId, "open", undefined, 2)
+            expect(page.sessions.map((s) => s.sessionId)).toEqual([a!.sessionId, c!.sessionId])
+            expect(page.next).toBeUndefined()
+            if (staleOpenIndex !== undefined) expect(yield* staleOpenIndex.listed(b!, "pending")).toBe(false)
           })
         ))
     })

@@ -23,7 +23,7 @@ interface Replies {
   lcgReserveMessage: string
   lcgReserveSubscriberMessage: [record: string, activity: string | null, reservation: string] | null
   lcgCompleteMessage: number
-  lcgOpenSessionsPage: Array<string | null>
+  lcgOpenSessionsPage: Array<string | number | null>
   // ---- the timeline ----
   lcgAppendTimelines: number
   // ---- the outbox: -1 = fenced (not the partition's lease holder) ----

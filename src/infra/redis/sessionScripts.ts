@@ -179,19 +179,47 @@ return {record, activity}
  * A page of a tenant's open sessions from each index in KEYS (its pending or active sessions,
  * or both for `open`). ARGV: 1 session key prefix, 2 activity key prefix, 3 where the page
  * starts (a ZRANGEBYLEX bound: "-", or "(" and the last member of the page before), 4 how many
- * members to read from each index (the page + 1, to tell whether more follow). Returns a flat
- * list of (member, record, activity or false) in each index's order; the caller merges them in
- * byte order (Lua compares strings by the locale's collation, which may skip punctuation).
+ * sessions to read from each index (the page + 1, to tell whether more follow), then the status
+ * of each index in KEYS' order. A member whose session is gone or no longer in the index's
+ * status (an older version ended or took it without the index) is removed as it is met, and
+ * the reading goes on, up to 4 × ARGV[4] members per index. Returns per index the member it
+ * stopped at because of that bound (false when it did not), then the number of its sessions,
+ * then flat (member, record, activity or false) in the index's order; the caller merges the
+ * indices in byte order (Lua compares strings by the locale's collation, which may skip punctuation).
  */
 export const openSessionsPage = `
+local want = tonumber(ARGV[4])
 local reply = {}
 for i = 1, #KEYS do
-  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[i], ARGV[3], '+', 'LIMIT', 0, tonumber(ARGV[4]))) do
-    local id = string.sub(member, 15)
-    reply[#reply + 1] = member
-    reply[#reply + 1] = redis.call('GET', ARGV[1] .. id) or false
-    reply[#reply + 1] = redis.call('GET', ARGV[2] .. id) or false
+  local status = ARGV[4 + i]
+  local found, examined, from, last = {}, 0, ARGV[3], nil
+  local stoppedAt = false
+  while #found < want * 3 do
+    if examined >= want * 4 then
+      stoppedAt = last
+      break
+    end
+    local asked = math.min(want - #found / 3, want * 4 - examined)
+    local members = redis.call('ZRANGEBYLEX', KEYS[i], from, '+', 'LIMIT', 0, asked)
+    for _, member in ipairs(members) do
+      examined = examined + 1
+      last = member
+      local id = string.sub(member, 15)
+      local record = redis.call('GET', ARGV[1] .. id)
+      if record and cjson.decode(record).status == status then
+        found[#found + 1] = member
+        found[#found + 1] = record
+        found[#found + 1] = redis.call('GET', ARGV[2] .. id) or false
+      else
+        redis.call('ZREM', KEYS[i], member)
+      end
+    end
+    if #members < asked then break end
+    from = '(' .. last
   end
+  reply[#reply + 1] = stoppedAt
+  reply[#reply + 1] = #found / 3
+  for _, v in ipairs(found) do reply[#reply + 1] = v end
 end
 return reply
 `
