@@ -218,7 +218,13 @@ export const makeIngest = Effect.gen(function*() {
         const { named, tenants } = yield* verifiedSender(provider, hooks, sender.value, webhook)
         if (tenants.length === 0) return yield* refuseWebhook(alias)
         // Authentic: only now is the body decoded.
-        const batches = yield* hooks.parse(webhook.body)
+        // A verified webhook that names its session but cannot be read is that session's to know of.
+        const batches = yield* hooks.parse(webhook.body).pipe(
+          Effect.tapErrorTag("MalformedWebhook", () =>
+            named === undefined
+              ? Effect.void
+              : timeline.record(named.sessionId, { kind: "event.dropped", reason: "malformed", via: "webhook" }))
+        )
         let accepted = 0
         let unknown = 0
         for (const batch of batches) {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
+import { createHmac } from "node:crypto"
 import { demoGenesys, demoHelviaSecret } from "../../sandbox/demoTenants.js"
 import { eventually } from "../eventually.js"
 import { eventsReach, type Gateway, livechatRequest, startGateway, stores } from "./harness.js"
@@ -79,6 +80,45 @@ describe.each(stores)("%s store", (store) => {
       expect(text).not.toContain(Redacted.value(gw.config.hbfLcm.token))
     }).pipe(Effect.scoped))
 })
+
+it.live("a verified webhook that names its session but cannot be read: a 400, and the session's timeline says malformed", () =>
+  Effect.gen(function*() {
+    const gw = yield* startGateway({ store: "memory" })
+    const created = yield* gw.call("POST", "/requests", livechatRequest("demo-helvia", "alice"))
+    const sessionId: string = created.body.sessionId
+    const body = JSON.stringify({
+      id: "evt-unreadable",
+      type: "NOT_A_TYPE",
+      platformSessionId: sessionId,
+      platformUserId: "alice",
+      occurredAt: new Date().toISOString()
+    })
+    const answer = yield* Effect.promise(() =>
+      fetch(`${gw.url}/events/helvia-livechat`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-helvia-signature": `sha256=${createHmac("sha256", demoHelviaSecret).update(body).digest("hex")}`
+        },
+        body
+      })
+    )
+    expect(answer.status).toBe(400)
+    const { entries } = yield* timelineOf(gw, sessionId)
+    expect(ofKind(entries, "event.dropped")).toEqual([
+      expect.objectContaining({ reason: "malformed", via: "webhook" })
+    ])
+    // An unsigned one names nothing in any timeline.
+    const unsigned = yield* Effect.promise(() =>
+      fetch(`${gw.url}/events/helvia-livechat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-helvia-signature": `sha256=${"0".repeat(64)}` },
+        body
+      })
+    )
+    expect(unsigned.status).toBe(401)
+    expect(ofKind((yield* timelineOf(gw, sessionId)).entries, "event.dropped")).toHaveLength(1)
+  }).pipe(Effect.scoped))
 
 it.live(
   "Genesys: events by the socket, then by the re-read after the socket dropped, a resent webhook dropped as a duplicate; its calls without secrets",
