@@ -135,7 +135,6 @@ export const makeLivechatRequests = Effect.gen(function*() {
           callbackUrl: `${config.publicUrl}/events/${provider.alias}`
         })
         .pipe(
-          timeline.within(record.sessionId),
           Effect.tapError((e) =>
             Effect.zipRight(
               Effect.logWarning("the provider refused the livechat request", { reason: e.message }),

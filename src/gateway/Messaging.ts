@@ -29,7 +29,6 @@ import {
   type MessageReservation,
   SessionStore
 } from "../services/SessionStore.js"
-import { Timeline } from "../services/Timeline.js"
 import { asProviderError, noSessionOf, providerOfSession, visibleSessionOf } from "./lookups.js"
 
 /** How long a retried message waits for the earlier attempt's outcome before answering MessageInFlight, and how often it looks. */
@@ -80,7 +79,6 @@ export const makeMessaging = Effect.gen(function*() {
   const store = yield* SessionStore
   const ingest = yield* Ingest
   const registry = yield* ProviderRegistry
-  const timeline = yield* Timeline
   const providerOf = providerOfSession(yield* HbfCore, registry)
   const sessionOf = visibleSessionOf(store)
 
@@ -192,7 +190,7 @@ export const makeMessaging = Effect.gen(function*() {
         const { context, provider } = yield* providerOf(session)
         const send = sendOf(provider)
         if (send === undefined) return false
-        yield* timeline.within(session.sessionId)(send(context))
+        yield* send(context)
         return true
       }).pipe(
         Effect.catchAll((e) => sendFailed(session, e))
@@ -258,7 +256,6 @@ export const makeMessaging = Effect.gen(function*() {
               ...(message.attachments !== undefined ? { attachments: message.attachments } : {})
             })
             .pipe(
-              timeline.within(session.sessionId),
               traced("provider.sendMessage", {
                 captureStackTrace: false,
                 attributes: { provider: provider.alias, sessionId: session.sessionId }

@@ -116,7 +116,6 @@ export const makeSessionChanges = Effect.gen(function*() {
     Effect.gen(function*() {
       const { context, provider } = yield* providerOf(session)
       yield* provider.end(context, reason).pipe(
-        timeline.within(session.sessionId),
         traced("provider.end", { captureStackTrace: false, attributes: { provider: provider.alias, reason } })
       )
     }).pipe(

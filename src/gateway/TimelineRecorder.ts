@@ -21,6 +21,8 @@ export const MAX_BUFFERED = 50_000
 
 export const makeTimelineRecorder = Effect.gen(function*() {
   const store = yield* TimelineStore
+  // Read once: a record is a push at no fiber op (the clock is the runtime's, a test's TestClock too).
+  const clock = yield* Effect.clock
   let buffered = new Map<string, Array<TimelineEntry>>()
   let count = 0
   /** The wait before the next flush: FLUSH_INTERVAL, doubled after each failed flush up to MAX_RETRY_INTERVAL. */
@@ -119,13 +121,13 @@ export const makeTimelineRecorder = Effect.gen(function*() {
   // On shutdown, what is still buffered is written before the store's connection closes.
   yield* Effect.addFinalizer(() => flush)
 
-  const record: TimelineService["record"] = (sessionId, entry) =>
-    Effect.clockWith((clock) =>
-      Effect.sync(() => push(sessionId, { ...entry, at: clock.unsafeCurrentTimeMillis() } as TimelineEntry))
-    )
+  const unsafeRecord: TimelineService["unsafeRecord"] = (sessionId, entry) =>
+    push(sessionId, { ...entry, at: clock.unsafeCurrentTimeMillis() } as TimelineEntry)
+  const record: TimelineService["record"] = (sessionId, entry) => Effect.sync(() => unsafeRecord(sessionId, entry))
 
   const service: TimelineService = {
     record,
+    unsafeRecord,
     read: (sessionId) => Effect.zipRight(flush, Effect.map(store.read(sessionId), oldestFirst)),
     within: (sessionId) => (effect) =>
       Effect.locally(effect, currentTimelineScope, { sessionId, record: (entry) => record(sessionId, entry) })

@@ -1,8 +1,10 @@
 /**
  * hbf-lcm over HTTP (docs/CONTRACTS.md#hbf-lcm). Creates and messages are idempotent, so they
  * are retried. Every attempt's outcome is recorded in hbf-lcm's health (one credential: the
- * platform's), the probe's too, and, in a session's timeline scope, in that session's timeline
- * (`provider.call`: one FiberRef read and one record per attempt).
+ * platform's), the probe's too, and a session's call in that session's timeline
+ * (`provider.call`): every call but the probe names its session (`platformSessionId` is the
+ * gateway's session id), so it is recorded from the HTTP client's callback, without a timeline
+ * scope or a fiber op (perf: docs/ARCHITECTURE.md#perf-timeline).
  */
 import { Effect, Layer } from "effect"
 import {
@@ -15,11 +17,7 @@ import {
 import { AppConfig } from "../services/AppConfig.js"
 import { HbfLcm, type HbfLcmFailure } from "../services/HbfLcm.js"
 import { hbfLcmCredentials, ProviderCallHealth } from "../services/ProviderCallHealth.js"
-import { recordCallInScope } from "../services/Timeline.js"
-
-/** An attempt as the session's timeline has it. */
-const recordAttempt = (request: OutboundRequest, { attempt, latencyMs, status }: OutboundAttempt) =>
-  recordCallInScope(request.name ?? request.method, attempt, latencyMs, status)
+import { providerCallEntry, Timeline } from "../services/Timeline.js"
 
 /**
  * The failure of `call` as the gateway answers it: a transport failure is only "unreachable"
@@ -41,11 +39,16 @@ export const HbfLcmHttp = Layer.effect(
   Effect.gen(function*() {
     const config = yield* AppConfig
     const health = yield* ProviderCallHealth
+    const timeline = yield* Timeline
     const calls = {
       baseUrl: config.hbfLcm.url,
       bearer: config.hbfLcm.token,
       onAnswer: (status: number | undefined) => health.record(hbfLcmCredentials, status),
-      onAttempt: recordAttempt
+      onAttempt: ({ method, name, sessionId }: OutboundRequest, { attempt, latencyMs, status }: OutboundAttempt) => {
+        if (sessionId !== undefined) {
+          timeline.unsafeRecord(sessionId, providerCallEntry(name ?? method, attempt, latencyMs, status))
+        }
+      }
     }
     const client = yield* outboundClient({ ...calls, retry: defaultRetryPolicy })
     // One attempt: a probe asks whether hbf-lcm answers now.
@@ -77,7 +80,8 @@ export const HbfLcmHttp = Layer.effect(
               tenantImageUrl: r.tenantImageUrl,
               extras: { callbackUrl: r.callbackUrl, transcript: r.transcript, metadata: r.metadata }
             },
-            name: "POST /livechat-requests"
+            name: "POST /livechat-requests",
+            sessionId: r.platformSessionId
           }
         ),
       sendMessage: (m) =>
@@ -93,14 +97,16 @@ export const HbfLcmHttp = Layer.effect(
               attachments: m.attachments,
               sentDate: m.sentDate
             },
-            name: "POST /organizations/{organizationId}/livechat-messages"
+            name: "POST /organizations/{organizationId}/livechat-messages",
+            sessionId: m.platformSessionId
           }
         ),
       endRequest: (platformSessionId) =>
         send({
           method: "DELETE",
           path: `/livechat-requests/${encodeURIComponent(platformSessionId)}`,
-          name: "DELETE /livechat-requests/{platformSessionId}"
+          name: "DELETE /livechat-requests/{platformSessionId}",
+          sessionId: platformSessionId
         }),
       // Any answer but a 5xx is hbf-lcm answering: its 404 or 405 to a HEAD it has no route for too.
       probe: Effect.suspend(() => probing.call({ method: "HEAD", path: "/livechat-requests" }, Effect.fail)).pipe(

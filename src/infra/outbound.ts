@@ -193,6 +193,8 @@ export interface OutboundRequest {
   readonly headers?: Readonly<Record<string, string>>
   /** The call by its template, no ids (as logs and a session's timeline name it), for `onAttempt`. */
   readonly name?: string
+  /** The session the call is made for, for `onAttempt` (whose timeline records it). */
+  readonly sessionId?: string
 }
 
 export interface OutboundOptions {
@@ -206,10 +208,10 @@ export interface OutboundOptions {
    */
   readonly onAnswer?: (status: number | undefined) => void
   /**
-   * Run, in the caller's fiber, after each attempt that ended (not one the caller interrupted):
-   * what a session's timeline records of it (hbf-lcm's calls). Costs nothing when absent.
+   * Told of each attempt that ended (not one the caller interrupted), synchronously, as
+   * `onAnswer` is: what a session's timeline records of it (hbf-lcm's calls).
    */
-  readonly onAttempt?: (request: OutboundRequest, attempt: OutboundAttempt) => Effect.Effect<void>
+  readonly onAttempt?: (request: OutboundRequest, attempt: OutboundAttempt) => void
 }
 
 /** One attempt of a call: its number in the call, its status (none: no answer) and how long it took. */
@@ -313,11 +315,8 @@ export const outboundClient = (options: OutboundOptions) =>
             run.attempts = 0
           }
           const number = ++run.attempts
-          const told = (status: number | undefined, outcome: Effect.Effect<OutboundAnswer, OutboundError>) =>
-            onAttempt === undefined ? outcome : Effect.zipRight(
-              onAttempt(request, { attempt: number, status, latencyMs: clock.unsafeCurrentTimeMillis() - now }),
-              outcome
-            )
+          const told = (status: number | undefined) =>
+            onAttempt?.(request, { attempt: number, status, latencyMs: clock.unsafeCurrentTimeMillis() - now })
           const abort = new EventEmitter()
           let expired = false
           let interrupted = false
@@ -330,8 +329,8 @@ export const outboundClient = (options: OutboundOptions) =>
             (answer) => {
               clearTimeout(timer)
               options.onAnswer?.(answer.status)
-              resume(told(
-                answer.status,
+              told(answer.status)
+              resume(
                 answer.status >= 200 && answer.status < 300
                   ? Effect.succeed(answer)
                   : Effect.fail(
@@ -342,13 +341,15 @@ export const outboundClient = (options: OutboundOptions) =>
                       detail: `answered ${answer.status}`
                     })
                   )
-              ))
+              )
             },
             (cause) => {
               clearTimeout(timer)
-              if (!interrupted) options.onAnswer?.(undefined)
-              resume(told(
-                undefined,
+              if (!interrupted) {
+                options.onAnswer?.(undefined)
+                told(undefined)
+              }
+              resume(
                 Effect.fail(
                   expired
                     ? new OutboundError({
@@ -358,7 +359,7 @@ export const outboundClient = (options: OutboundOptions) =>
                     })
                     : transportError(cause, maxBodyBytes)
                 )
-              ))
+              )
             }
           )
           return Effect.sync(() => {

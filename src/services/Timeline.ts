@@ -37,6 +37,8 @@ export class TimelineStore extends Context.Tag("hbf-lcg/TimelineStore")<Timeline
  */
 export interface TimelineService {
   readonly record: (sessionId: string, entry: TimelineEntryInput) => Effect.Effect<void>
+  /** `record` from a callback outside any fiber (an HTTP client's answer), at no fiber op. */
+  readonly unsafeRecord: (sessionId: string, entry: TimelineEntryInput) => void
   readonly read: (sessionId: string) => Effect.Effect<ReadonlyArray<TimelineEntry>, StoreUnavailable>
   /** Runs `effect` in the session's timeline scope: the provider calls it makes are recorded in the session's timeline. */
   readonly within: (sessionId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -45,9 +47,10 @@ export interface TimelineService {
 export class Timeline extends Context.Tag("hbf-lcg/Timeline")<Timeline, TimelineService>() {}
 
 /**
- * The session a fiber works for, with where its entries go: set by a use case around a
- * provider call (`Effect.locally`), read by the provider clients, which record each attempt
- * (`provider.call`) without knowing the session or depending on the Timeline service.
+ * The session a fiber works for, with where its entries go: set around a provider's calls for
+ * a session (`Timeline.within`, by the provider registry: ProviderRegistryLive.ts), read by
+ * the provider clients, which record each attempt (`provider.call`) without knowing the
+ * session or depending on the Timeline service.
  */
 export interface TimelineScope {
   readonly sessionId: string
@@ -59,9 +62,26 @@ export const currentTimelineScope: FiberRef.FiberRef<TimelineScope | undefined> 
 >(undefined)
 
 /**
+ * A provider client's attempt as the timeline has it (`provider.call`): `ok` for a 2xx,
+ * `refused` for any other status, `no-answer` without one.
+ */
+export const providerCallEntry = (
+  operation: string,
+  attempt: number,
+  latencyMs: number,
+  status: number | undefined
+): TimelineEntryInput => ({
+  kind: "provider.call",
+  operation,
+  outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
+  ...(status !== undefined ? { status } : {}),
+  latencyMs: Math.round(latencyMs),
+  attempt
+})
+
+/**
  * A provider client's attempt, recorded as `provider.call` in the timeline of the session the
- * fiber works for, if any (built only then): `ok` for a 2xx, `refused` for any other status,
- * `no-answer` without one.
+ * fiber works for, if any (built only then).
  */
 export const recordCallInScope = (
   operation: string,
@@ -69,12 +89,8 @@ export const recordCallInScope = (
   latencyMs: number,
   status: number | undefined
 ): Effect.Effect<void> =>
-  FiberRef.getWith(currentTimelineScope, (scope) =>
-    scope === undefined ? Effect.void : scope.record({
-      kind: "provider.call",
-      operation,
-      outcome: status === undefined ? "no-answer" : status >= 200 && status < 300 ? "ok" : "refused",
-      ...(status !== undefined ? { status } : {}),
-      latencyMs: Math.round(latencyMs),
-      attempt
-    }))
+  FiberRef.getWith(
+    currentTimelineScope,
+    (scope) =>
+      scope === undefined ? Effect.void : scope.record(providerCallEntry(operation, attempt, latencyMs, status))
+  )

@@ -8,7 +8,7 @@ import { UseCasesLive } from "../../src/gateway/UseCasesLive.js"
 import { deliveryOf } from "../../src/providers/delivery.js"
 import { helviaCapabilities } from "../../src/providers/helvia/provider.js"
 import { ProviderCallHealthLive } from "../../src/providers/providerCallHealth.js"
-import { makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
+import { callsInSessionTimeline, makeProviderRegistry } from "../../src/providers/ProviderRegistryLive.js"
 import { AppConfig } from "../../src/services/AppConfig.js"
 import { ProviderError, StoreUnavailable, TenantNotFound } from "../../src/services/errors.js"
 import { HbfCore } from "../../src/services/HbfCore.js"
@@ -255,13 +255,25 @@ const withGateway = <A, E>(
     FaultyMemoryStore,
     AppConfigTest,
     HbfCoreFake,
-    Layer.succeed(ProviderRegistry, makeProviderRegistry([fake.provider])),
     ProviderCallHealthLive.pipe(Layer.provide(AppConfigTest))
+  )
+  // Registered as the Genesys, CCP and Sunshine adapters are: its calls for a session in the session's timeline scope.
+  const registry = Layer.effect(
+    ProviderRegistry,
+    Effect.map(callsInSessionTimeline(Effect.succeed(fake.provider)), (provider) => makeProviderRegistry([provider]))
   )
   return Effect.gen(function*() {
     const gateway = yield* gatewayOf
     return yield* body({ gateway, ...fake })
-  }).pipe(Effect.provide(UseCasesLive.pipe(Layer.provideMerge(TimelineRecorderLive), Layer.provideMerge(layer))))
+  }).pipe(
+    Effect.provide(
+      UseCasesLive.pipe(
+        Layer.provideMerge(registry),
+        Layer.provideMerge(TimelineRecorderLive),
+        Layer.provideMerge(layer)
+      )
+    )
+  )
 }
 
 const outboxEvents = (sessionId: string, n: number) =>

@@ -19,9 +19,9 @@ local max = tonumber(ARGV[1])
 local at = 3
 for k = 1, #KEYS, 2 do
   local n = tonumber(ARGV[at])
-  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
+  local length = redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
   at = at + n + 1
-  if redis.call('LLEN', KEYS[k]) > max then
+  if length > max then
     if max == 1 then
       redis.call('LTRIM', KEYS[k], 0, 0)
     else
