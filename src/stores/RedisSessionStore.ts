@@ -8,7 +8,7 @@ import { Clock, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { Redis } from "ioredis"
 import { MessageDelivery, SessionRecord } from "../domain/model.js"
 import { corruptStoreData, redisCall } from "../infra/redis/connection.js"
-import { redisKeys } from "../infra/redis/keys.js"
+import { redisKeys, seenField } from "../infra/redis/keys.js"
 import type { StoreUnavailable } from "../services/errors.js"
 import { partitionOf } from "../services/Outbox.js"
 import {
@@ -192,20 +192,24 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
           const now = yield* Clock.currentTimeMillis
           const { argList, keyList } = indexArgs(change.next, now)
           const partition = partitionOf(change.next.sessionId, options.partitions)
-          const seenKeys = (change.seen ?? []).map((id) => keys.seen(change.next.sessionId, id))
+          const seen = change.seen ?? []
+          const { sessionId } = change.next
           const events = (change.events ?? []).map((e) => JSON.stringify(e))
           const reply = yield* redisCall("commit", () =>
             redis.lcgCommit(
-              keyList.length + 1 + seenKeys.length,
+              keyList.length + 2 + seen.length,
               ...keyList,
               keys.outbox(partition),
-              ...seenKeys,
+              keys.seen(sessionId),
+              ...seen.map((id) => keys.seenBefore(sessionId, id)),
               String(change.expectedVersion),
               ...argList,
               String(dedupMs),
               keys.outboxAppended,
               String(partition),
               change.expectedActivity ?? "",
+              String(seen.length),
+              ...seen.map(seenField),
               ...events
             ))
           return reply as "committed" | "conflict" | "duplicate"
@@ -214,8 +218,12 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         ids.length === 0
           ? Effect.succeed(new Set<string>())
           : Effect.map(
-            redisCall("seen", () => redis.mget(ids.map((id) => keys.seen(sessionId, id)))),
-            (values) => new Set(ids.filter((_, i) => values[i] !== null))
+            redisCall("seen", () =>
+              Promise.all([
+                redis.hmget(keys.seen(sessionId), ...ids.map(seenField)),
+                redis.mget(ids.map((id) => keys.seenBefore(sessionId, id)))
+              ])),
+            ([fields, before]) => new Set(ids.filter((_, i) => fields[i] !== null || before[i] !== null))
           ),
       count: (organizationId, status, tenants) =>
         Effect.gen(function*() {

@@ -53,9 +53,9 @@ describe("Redis store retention", () => {
         keys.tenantSubscriber(record.tenantId, record.subHandle),
         keys.conversation(record.provider, record.tenantId, "conv-1")
       ]
-      // Open: no TTL on anything that belongs to the session; the seen id has the de-duplication TTL.
+      // Open: no TTL on anything that belongs to the session; the seen ids have the de-duplication TTL.
       expect(yield* ttls(sessionKeys)).toEqual([-1, -1, -1, -1])
-      const [seenTtl] = yield* ttls([keys.seen(record.sessionId, event.id)])
+      const [seenTtl] = yield* ttls([keys.seen(record.sessionId)])
       expect(seenTtl).toBeGreaterThan(0)
       expect(seenTtl).toBeLessThanOrEqual(2_000)
 
@@ -143,6 +143,43 @@ describe("Redis store retention", () => {
       expect(yield* store.reserveMessage("s1", "m1", "fp")).toEqual({ _tag: "InFlight", fingerprint: "fp" })
       yield* TestClock.adjust(Duration.seconds(61))
       expect(yield* store.reserveMessage("s1", "m1", "fp")).toEqual({ _tag: "Reserved" })
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
+  it.scoped("an event seen before the upgrade to the seen hash (a key per id) is still a duplicate: in a commit and in seen", () => {
+    const prefix = freshPrefix()
+    const keys = redisKeys(prefix)
+    return Effect.gen(function*() {
+      const store = yield* SessionStore
+      const record = makeRecord()
+      yield* store.create(record)
+      const before = makeEvent(record, 1)
+      // As the earlier version marked it seen (a Genesys re-read after the restart brings it again).
+      yield* withRedis((r) => r.set(keys.seenBefore(record.sessionId, before.id), "1", "PX", DAY))
+      expect(yield* store.seen(record.sessionId, [before.id, "never"])).toEqual(new Set([before.id]))
+      const next = { ...record, version: 1, lastSeq: 1 }
+      expect(yield* store.commit({ expectedVersion: 0, next, seen: [before.id], events: [before] })).toBe("duplicate")
+      const fresh = makeEvent(record, 1)
+      expect(yield* store.commit({ expectedVersion: 0, next, seen: [fresh.id], events: [fresh] })).toBe("committed")
+      // Written only to the hash: nothing per id.
+      expect(yield* withRedis((r) => r.exists(keys.seenBefore(record.sessionId, fresh.id)))).toBe(0)
+      expect(yield* store.seen(record.sessionId, [fresh.id, before.id])).toEqual(new Set([fresh.id, before.id]))
+    }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
+  })
+
+  it.scoped("a session's seen ids stay in Redis's compact encoding however long the provider's ids are", () => {
+    const prefix = freshPrefix()
+    const keys = redisKeys(prefix)
+    return Effect.gen(function*() {
+      const store = yield* SessionStore
+      const record = makeRecord()
+      yield* store.create(record)
+      const ids = Array.from({ length: 100 }, (_, i) => `genesys-livechat:${"x".repeat(80)}-${i}`)
+      yield* store.commit({ expectedVersion: 0, next: { ...record, version: 1 }, seen: ids })
+      expect(yield* withRedis((r) => r.call("OBJECT", "ENCODING", keys.seen(record.sessionId)))).toMatch(
+        /^(listpack|ziplist)$/
+      )
+      expect((yield* store.seen(record.sessionId, [...ids, "other"])).size).toBe(100)
     }).pipe(Effect.provide(testStoreLayer(prefix, { partitions: PARTITIONS })))
   })
 

@@ -1,3 +1,12 @@
+import { createHash } from "node:crypto"
+
+/**
+ * An event id's field in its session's seen hash: 16 base64url characters (96 bits) of its
+ * SHA-256, whatever the id's length, so a session's hash stays in Redis's compact encoding
+ * (fields of at most 64 bytes, up to 128 of them).
+ */
+export const seenField = (eventId: string) => createHash("sha256").update(eventId).digest("base64url").slice(0, 16)
+
 /**
  * Every Redis key and channel of the gateway (the stores' and the cluster's), under one
  * prefix. The layout is documented in docs/redis-keys.md.
@@ -29,8 +38,15 @@ export const redisKeys = (prefix: string) => ({
    */
   tenantOpen: (tenantId: string, status: "pending" | "active") =>
     `${prefix}:topen:${encodeURIComponent(tenantId)}:${status}`,
-  /** Our session ids are UUIDs: the event id (the provider's) follows it unambiguously. */
-  seen: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
+  /** The session's seen event ids, as `seenField`s of one hash: a few bytes an id, where a key each cost ~140. */
+  seen: (sessionId: string) => `${prefix}:seen:${sessionId}`,
+  /**
+   * An event id's key as versions before the seen hash wrote it (one per id, 7 days): still
+   * checked, so that an event seen before an upgrade (a Genesys re-read after the restart
+   * brings them again) is not taken as new. Our session ids are UUIDs: the event id follows
+   * it unambiguously.
+   */
+  seenBefore: (sessionId: string, eventId: string) => `${prefix}:seen:${sessionId}:${eventId}`,
   webhookSource: (provider: string, source: string) => `${prefix}:whsrc:${provider}:${source}`,
   messages: (sessionId: string) => `${prefix}:msg:${sessionId}`,
   messagesPrefix: `${prefix}:msg:`,

@@ -127,10 +127,13 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..14 as indexChange, 15 outbox stream, 16.. seen keys (the session's own).
+ * KEYS 1..14 as indexChange, 15 outbox stream, 16 the session's seen ids (a hash of
+ * `seenField`s), 17.. the seen keys an earlier version wrote, one per id (`seenBefore`:
+ * checked, never written).
  * ARGV 1 expected version, 2..9 as indexChange, 10 de-duplication TTL ms, 11 wake-up channel,
  * 12 partition, 13 the activity the change was decided on ("" = any: refused as a conflict
- * when the activity key holds a later one), 14.. event JSONs.
+ * when the activity key holds a later one), 14 the number n of seen ids, 15..14+n their
+ * fields (in KEYS 17..'s order), then the event JSONs.
  */
 export const commitChange = `${indexChange}
 local current = redis.call('GET', KEYS[1])
@@ -141,13 +144,19 @@ if ARGV[13] ~= '' then
   local activity = redis.call('GET', KEYS[9])
   if activity and activity > ARGV[13] then return 'conflict' end
 end
-for i = 16, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 'duplicate' end
+local seen = tonumber(ARGV[14])
+for i = 1, seen do
+  if redis.call('HEXISTS', KEYS[16], ARGV[14 + i]) == 1 or redis.call('EXISTS', KEYS[16 + i]) == 1 then
+    return 'duplicate'
+  end
 end
-for i = 16, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[10]) end
+if seen > 0 then
+  for i = 1, seen do redis.call('HSET', KEYS[16], ARGV[14 + i], '') end
+  redis.call('PEXPIRE', KEYS[16], ARGV[10])
+end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 14, #ARGV do redis.call('XADD', KEYS[15], '*', 'e', ARGV[i]) end
-if #ARGV >= 14 then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
+for i = 15 + seen, #ARGV do redis.call('XADD', KEYS[15], '*', 'e', ARGV[i]) end
+if #ARGV >= 15 + seen then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
 return 'committed'
 `
 
