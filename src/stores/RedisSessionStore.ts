@@ -81,7 +81,7 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
     const endedRetentionMs = Duration.toMillis(options.endedRetention)
     const dedupMs = Duration.toMillis(options.dedupRetention)
 
-    /** KEYS 1..14 and ARGV 2..9 of the index scripts, for this record. */
+    /** KEYS 1..15 and ARGV 2..9 of the index scripts, for this record. */
     const indexArgs = (record: SessionRecord, now: number) => {
       const assignedAt = record.assignedAt !== undefined ? Date.parse(record.assignedAt) : undefined
       const waitMs = assignedAt !== undefined ? Math.max(0, assignedAt - Date.parse(record.createdAt)) : undefined
@@ -99,7 +99,8 @@ export const makeRedisSessionStore = (options: RedisSessionStoreOptions) =>
         keys.tenantSubscriber(record.tenantId, record.subHandle),
         keys.pendingQueue(record.tenantId, record.queue),
         keys.tenantOpen(record.tenantId, "pending"),
-        keys.tenantOpen(record.tenantId, "active")
+        keys.tenantOpen(record.tenantId, "active"),
+        keys.timeline(record.sessionId)
       ]
       const argList = [
         JSON.stringify(record),

@@ -113,6 +113,8 @@ ${appendTimelines}`
         expectedVersion: 0,
         next: { ...record, status: "ended", endReason: "agent", endedAt: record.createdAt, version: 1 }
       })
+      // The end's commit gives it the session's retention: no later entry is needed for it to go.
+      expect(yield* pttl(keys.timeline(record.sessionId))).toBeGreaterThan(0)
       yield* timelines.append([{
         sessionId: record.sessionId,
         entries: [{ at: 2, kind: "state", from: "pending", to: "ended" }]

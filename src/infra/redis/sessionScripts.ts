@@ -11,7 +11,8 @@
  * (the tenant's own), 4 open set, 5 org counts, 6 org ended zset, 7 tenant waits hash, 8 tenant
  * wait log, 9 activity, 10 the tenant's ended zset in the org, 11 the tenant's subscriber index,
  * 12 the tenant's pending queue (the record's queue), 13 the tenant's pending sessions, 14 its
- * active sessions (both `{createdAt ms, 13 digits}:{id}` members of score 0, in creation order).
+ * active sessions (both `{createdAt ms, 13 digits}:{id}` members of score 0, in creation order),
+ * 15 the session's timeline (given the session's retention when it ends: timelineScripts.ts).
  * ARGV (from 2): 2 record JSON, 3 session id, 4 now ms, 5 ended retention ms,
  * 6 assignedAt ms or "", 7 wait ms or "", 8 "1" if the record names a provider conversation,
  * 9 createdAt ms.
@@ -84,6 +85,7 @@ local function indexChange(old, new)
     if redis.call('GET', KEYS[2]) == id then redis.call('PEXPIRE', KEYS[2], retention) end
     if redis.call('GET', KEYS[11]) == id then redis.call('PEXPIRE', KEYS[11], retention) end
     if ARGV[8] == '1' then redis.call('PEXPIRE', KEYS[3], retention) end
+    redis.call('PEXPIRE', KEYS[15], retention)
     redis.call('DEL', KEYS[9])
   end
 
@@ -127,13 +129,13 @@ return {'created'}
 
 /**
  * Compare-and-set on version + de-duplication + outbox append, all or nothing.
- * KEYS 1..14 as indexChange, 15 outbox stream, 16 the session's seen ids (a hash of
- * `seenField`s), 17.. the seen keys an earlier version wrote, one per id (`seenBefore`:
+ * KEYS 1..15 as indexChange, 16 outbox stream, 17 the session's seen ids (a hash of
+ * `seenField`s), 18.. the seen keys an earlier version wrote, one per id (`seenBefore`:
  * checked, never written).
  * ARGV 1 expected version, 2..9 as indexChange, 10 de-duplication TTL ms, 11 wake-up channel,
  * 12 partition, 13 the activity the change was decided on ("" = any: refused as a conflict
  * when the activity key holds a later one), 14 the number n of seen ids, 15..14+n their
- * fields (in KEYS 17..'s order), then the event JSONs.
+ * fields (in KEYS 18..'s order), then the event JSONs.
  */
 export const commitChange = `${indexChange}
 local current = redis.call('GET', KEYS[1])
@@ -146,16 +148,16 @@ if ARGV[13] ~= '' then
 end
 local seen = tonumber(ARGV[14])
 for i = 1, seen do
-  if redis.call('HEXISTS', KEYS[16], ARGV[14 + i]) == 1 or redis.call('EXISTS', KEYS[16 + i]) == 1 then
+  if redis.call('HEXISTS', KEYS[17], ARGV[14 + i]) == 1 or redis.call('EXISTS', KEYS[17 + i]) == 1 then
     return 'duplicate'
   end
 end
 if seen > 0 then
-  for i = 1, seen do redis.call('HSET', KEYS[16], ARGV[14 + i], '') end
-  redis.call('PEXPIRE', KEYS[16], ARGV[10])
+  for i = 1, seen do redis.call('HSET', KEYS[17], ARGV[14 + i], '') end
+  redis.call('PEXPIRE', KEYS[17], ARGV[10])
 end
 indexChange(old, cjson.decode(ARGV[2]))
-for i = 15 + seen, #ARGV do redis.call('XADD', KEYS[15], '*', 'e', ARGV[i]) end
+for i = 15 + seen, #ARGV do redis.call('XADD', KEYS[16], '*', 'e', ARGV[i]) end
 if #ARGV >= 15 + seen then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
 return 'committed'
 `
