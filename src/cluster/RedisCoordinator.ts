@@ -76,6 +76,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     const clock = yield* Effect.clock
     const startedAt = clock.unsafeCurrentTimeMillis()
     let leaving = false
+    /** Out of the members (the end of a leave). */
+    let left = false
     let leaderEpoch = 0
     /** Members that asked to leave (the Leave call), left out of the assignment even before their heartbeat says so. */
     const departing = new Set<string>()
@@ -159,6 +161,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
 
     // ---- membership and leadership ----
     const heartbeat = Effect.gen(function*() {
+      // Gone from the members: a heartbeat would list it again (as leaving) until its key expired.
+      if (left) return
       // Leases count from before the call: a reply that waited out a pause of this process is old news.
       const renewedAt = clock.unsafeCurrentTimeMillis()
       const held = [...runner.held()].filter(runner.isHeld)
@@ -356,6 +360,8 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
           )
         }
         yield* runner.setOwned(new Set())
+        // The drain may go on serving HTTP after this (src/app/Drain.ts): no more heartbeats.
+        left = true
         yield* Effect.ignore(
           redisCall("leave", () => redis.multi().del(keys.member(instanceId)).srem(keys.members, instanceId).exec())
         )

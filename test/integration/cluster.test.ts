@@ -4,7 +4,7 @@
  * and an instance paused past its leases does not deliver for partitions it lost.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Fiber, Option } from "effect"
 import type { Sandbox } from "../../sandbox/environment.js"
 import { eventually } from "../eventually.js"
 import { ownersCount, startCluster } from "./clusterHarness.js"
@@ -142,38 +142,61 @@ describe("cluster of gateway processes", () => {
   )
 
   it.live(
-    "SIGTERM: the instance hands its partitions over, exits 0 within 10 s, and nothing is lost",
+    "SIGTERM with the default drain: the partitions are handed over while it still serves, and the new owner delivers what it accepts then; exit 0 within 10 s, nothing lost",
     () =>
       Effect.gen(function*() {
         const { createSession, sandbox, start, status } = yield* cluster
         const a = yield* start("gw-a")
-        const b = yield* start("gw-b")
+        // The default LCG_SHUTDOWN_DRAIN_MS (5 s), not the tests' 0.
+        const b = yield* start("gw-b", { LCG_SHUTDOWN_DRAIN_MS: undefined })
         yield* eventually("an even split", status(a), (s) => Object.values(ownersCount(s)).join() === "32,32")
         const sessions: Array<string> = []
         for (let i = 0; i < 8; i++) sessions.push((yield* createSession(a, `leave-${i}`)).sessionId)
         for (const sessionId of sessions) yield* sandbox.lcm.join(sessionId)
+        // A session whose provider webhooks reach b (its callback URL is b's).
+        const viaB = (yield* createSession(b, "leave-via-b")).sessionId
+        yield* sandbox.lcm.join(viaB)
         const sent = new Map<string, Array<string>>()
         let stopped = false
         const load = yield* Effect.fork(traffic(sandbox, sessions, sent, () => stopped))
         yield* Effect.sleep(Duration.seconds(1))
 
         const termAt = Date.now()
-        const code = yield* b.process.kill("SIGTERM")
+        const exited = yield* Effect.fork(b.process.kill("SIGTERM"))
+        // Within the drain: every partition is a's already, while b still answers (not ready, but serving).
+        yield* eventually(
+          "the partitions handed over during the drain",
+          status(a),
+          (s) => s.members.length === 1 && s.partitions.every((p) => p.owner === "gw-a"),
+          Duration.seconds(4)
+        )
+        const ready = yield* Effect.promise(() => fetch(`${b.url}/health/ready`).then((r) => r.status))
+        expect(ready).toBe(503)
+        // A webhook b takes now is delivered by a, before b exits.
+        expect((yield* sandbox.lcm.say(viaB, "said while b drains")).status).toBe(200)
+        yield* eventually(
+          "delivered by the new owner",
+          Effect.sync(() => receivedTexts(sandbox, viaB)),
+          (texts) => texts.includes("said while b drains"),
+          Duration.seconds(2)
+        )
+        expect(yield* exited.poll).toEqual(Option.none())
+
+        const code = yield* Fiber.join(exited)
         const exitMs = Date.now() - termAt
         expect(code).toBe(0)
         expect(exitMs).toBeLessThan(10_000)
         // The leader confirmed the leave over the cluster RPC (a refusal or silence is logged as a warning).
         expect(b.process.output()).not.toMatch(/did not confirm the leave/)
-        // By the time it exited, its partitions were a's: no wait for a member key to expire.
         const after = yield* status(a)
         expect(after.members.map((m) => m.instanceId)).toEqual(["gw-a"])
-        expect(after.partitions.every((p) => p.owner === "gw-a")).toBe(true)
 
         yield* Effect.sleep(Duration.seconds(1))
         stopped = true
         yield* load.await
         yield* allArrived(sandbox, sent)
         expectDeliveredOnceInOrder(sandbox, sent)
+        expect(receivedTexts(sandbox, viaB)).toEqual(["said while b drains"])
       }).pipe(Effect.scoped),
     60_000
   )

@@ -29,11 +29,18 @@ export const startClusterWith = (env: Readonly<Record<string, string>>) =>
     }
     const user = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret }))
     const admin = yield* Effect.promise(() => signToken({ secret: sandbox.jwtSecret, scope: "admin" }))
-    const start = (id: string) =>
+    /** An instance, with `own` over the cluster's configuration (an undefined value unsets a variable). */
+    const start = (id: string, own: Readonly<Record<string, string | undefined>> = {}) =>
       Effect.gen(function*() {
         const port = yield* freePort
         const url = `http://127.0.0.1:${port}`
-        const process = yield* spawnGateway({ ...base, PORT: String(port), LCG_PUBLIC_URL: url, LCG_INSTANCE_ID: id })
+        const process = yield* spawnGateway({
+          ...base,
+          ...own,
+          PORT: String(port),
+          LCG_PUBLIC_URL: url,
+          LCG_INSTANCE_ID: id
+        })
         return { id, url, process } satisfies Instance
       })
     const status = (instance: Instance) =>
