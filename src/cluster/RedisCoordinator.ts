@@ -150,6 +150,10 @@ export const makeRedisCoordinator = (options: RedisCoordinatorOptions) =>
     )
 
     const followAssignment = Effect.gen(function*() {
+      // Left: the drain may still serve for a while (src/app/Drain.ts), and an assignment that
+      // still names this instance (a leave that timed out waiting for the leader) must not hand
+      // it partitions again, with no heartbeat left to renew their leases.
+      if (left) return
       const { owners } = yield* readAssignment
       knownOwners = owners
       const mine = new Set<number>()
